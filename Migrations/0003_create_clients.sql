@@ -1,0 +1,20 @@
+CREATE TABLE clients (
+    id                             TEXT PRIMARY KEY NOT NULL,
+    realm_id                       TEXT NOT NULL REFERENCES realms(id) ON DELETE CASCADE,
+    client_id                      TEXT NOT NULL CHECK (length(client_id) BETWEEN 1 AND 255),
+    name                           TEXT,
+    description                    TEXT,
+    enabled                        INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    protocol                       TEXT NOT NULL DEFAULT 'openid-connect' CHECK (protocol IN ('openid-connect', 'docker-v2')),
+    public_client                  INTEGER NOT NULL DEFAULT 0 CHECK (public_client IN (0, 1)),
+    secret                         TEXT,
+    direct_access_grants_enabled   INTEGER NOT NULL DEFAULT 0 CHECK (direct_access_grants_enabled IN (0, 1)),
+    service_accounts_enabled       INTEGER NOT NULL DEFAULT 0 CHECK (service_accounts_enabled IN (0, 1)),
+    standard_flow_enabled          INTEGER NOT NULL DEFAULT 1 CHECK (standard_flow_enabled IN (0, 1)),
+    redirect_uris                  TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(redirect_uris)),
+    attributes                     TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(attributes)),
+    protocol_mappers               TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(protocol_mappers)),
+    created_at                     INTEGER NOT NULL,
+    UNIQUE (realm_id, client_id),
+    UNIQUE (id, realm_id)
+) STRICT;

@@ -1,0 +1,69 @@
+import KeyportKeys
+import KeyportModel
+import KeyportPasswords
+import KeyportStore
+
+/// Decides what a new realm starts with, Keycloak's way: signing keys (RS256 and ES256),
+/// the composite `default-roles-{realm}` role that every new user gets, the public
+/// `admin-cli` client, and the `realm-management` client with its administration roles.
+/// The master realm also gets the `admin` role and its first administrator.
+public struct RealmProvisioner: Sendable {
+    public let environment: KeyportModel.Environment
+    let keys: RealmKeyFactory
+
+    public init(environment: KeyportModel.Environment) {
+        self.environment = environment
+        self.keys = RealmKeyFactory(environment: environment)
+    }
+
+    public func seed(for realm: Realm) throws -> RealmSeed {
+        var seed = RealmSeed(realm: realm, keys: try keys.makeRealmKeys(realmId: realm.id, realmName: realm.name))
+        let now = environment.now()
+
+        func realmRole(_ name: String, _ description: String) -> Role {
+            let role = Role(id: environment.newID(), realmId: realm.id, name: name, description: description)
+            seed.roles.append(role)
+            return role
+        }
+        let defaultRole = realmRole(realm.defaultRoleName, "${role_default-roles}")
+        let offline = realmRole(BuiltInRoles.offlineAccess, "${role_offline-access}")
+        let uma = realmRole(BuiltInRoles.umaAuthorization, "${role_uma_authorization}")
+        seed.composites += [(defaultRole.id, offline.id), (defaultRole.id, uma.id)]
+
+        seed.clients.append(Client(
+            id: environment.newID(), realmId: realm.id, clientId: BuiltInRoles.adminCLIClient, name: "${client_admin-cli}",
+            publicClient: true, directAccessGrantsEnabled: true, standardFlowEnabled: false, createdAt: now))
+
+        let management = Client(
+            id: environment.newID(), realmId: realm.id, clientId: BuiltInRoles.realmManagementClient, name: "${client_realm-management}",
+            publicClient: false, standardFlowEnabled: false, attributes: ["bearer-only": "true"], createdAt: now)
+        seed.clients.append(management)
+        var managementRoles: [String: Role] = [:]
+        for (name, _) in BuiltInRoles.realmManagementRoles + [(BuiltInRoles.realmAdmin, [])] {
+            let role = Role(id: environment.newID(), realmId: realm.id, clientId: management.id, name: name, description: "${role_\(name)}")
+            managementRoles[name] = role
+            seed.roles.append(role)
+        }
+        for (name, contains) in BuiltInRoles.realmManagementRoles {
+            for child in contains { seed.composites.append((managementRoles[name]!.id, managementRoles[child]!.id)) }
+            seed.composites.append((managementRoles[BuiltInRoles.realmAdmin]!.id, managementRoles[name]!.id))
+        }
+        return seed
+    }
+
+    /// The master realm with its `admin` role and the bootstrap administrator holding it.
+    public func masterSeed(name: String = "master", adminUsername: String, adminPasswordHash: Sensitive) throws -> RealmSeed {
+        let now = environment.now()
+        let realm = Realm(id: environment.newID(), name: name, displayName: "Keyport", enabled: true, createdAt: now)
+        var seed = try seed(for: realm)
+        let admin = Role(id: environment.newID(), realmId: realm.id, name: BuiltInRoles.masterAdmin, description: "${role_admin}")
+        let createRealm = Role(id: environment.newID(), realmId: realm.id, name: BuiltInRoles.createRealm, description: "${role_create-realm}")
+        seed.roles += [admin, createRealm]
+        seed.composites.append((admin.id, createRealm.id))
+        let defaultRoleId = seed.roles.first { $0.name == realm.defaultRoleName }!.id
+        let user = User(id: environment.newID(), realmId: realm.id, username: adminUsername, enabled: true, createdAt: now)
+        let credential = Credential(id: environment.newID(), userId: user.id, secret: adminPasswordHash, createdAt: now)
+        seed.users.append(UserSeed(user: user, credentials: [credential], roleIds: [defaultRoleId, admin.id]))
+        return seed
+    }
+}

@@ -1,0 +1,33 @@
+import struct Foundation.Date
+import struct Foundation.UUID
+
+/// Time and randomness, injected everywhere they are used so that expiry, lockout and ids
+/// are testable without sleeping or guessing.
+public struct Environment: Sendable {
+    public var now: @Sendable () -> Timestamp
+    /// Cryptographically secure random bytes.
+    public var randomBytes: @Sendable (Int) -> [UInt8]
+
+    public init(now: @escaping @Sendable () -> Timestamp, randomBytes: @escaping @Sendable (Int) -> [UInt8]) {
+        self.now = now
+        self.randomBytes = randomBytes
+    }
+
+    /// The wall clock and the system CSPRNG.
+    public static let live = Environment(
+        now: { Timestamp(millisecondsSince1970: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))) },
+        randomBytes: { count in
+            var generator = SystemRandomNumberGenerator()
+            return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        }
+    )
+
+    /// A new random (version 4) UUID in its lower-case string form, as Keycloak's ids are.
+    public func newID() -> String {
+        var b = randomBytes(16)
+        b[6] = (b[6] & 0x0F) | 0x40
+        b[8] = (b[8] & 0x3F) | 0x80
+        let uuid = UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+        return uuid.uuidString.lowercased()
+    }
+}

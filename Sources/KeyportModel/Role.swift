@@ -1,0 +1,55 @@
+/// A realm role (`clientId == nil`) or a client role. Roles may be composite: granting one
+/// grants its composites too, transitively.
+public struct Role: Sendable, Hashable, Identifiable {
+    public var id: String
+    public var realmId: String
+    /// The owning client's internal id (`Client.id`), or `nil` for a realm role.
+    public var clientId: String?
+    public var name: String
+    public var description: String?
+    public var attributes: [String: [String]]
+
+    public init(id: String, realmId: String, clientId: String? = nil, name: String, description: String? = nil, attributes: [String: [String]] = [:]) {
+        self.id = id
+        self.realmId = realmId
+        self.clientId = clientId
+        self.name = name
+        self.description = description
+        self.attributes = attributes
+    }
+
+    public var isClientRole: Bool { clientId != nil }
+    /// Keycloak's `containerId`: the realm id for realm roles, the client id for client roles.
+    public var containerId: String { clientId ?? realmId }
+}
+
+/// A node of a realm's group tree. Members inherit the roles of the group and its ancestors.
+public struct Group: Sendable, Equatable, Identifiable {
+    public var id: String
+    public var realmId: String
+    public var parentId: String?
+    public var name: String
+    public var attributes: [String: [String]]
+
+    public init(id: String, realmId: String, parentId: String? = nil, name: String, attributes: [String: [String]] = [:]) {
+        self.id = id
+        self.realmId = realmId
+        self.parentId = parentId
+        self.name = name
+        self.attributes = attributes
+    }
+}
+
+/// A group with its place in the tree, as lists and lookups return it.
+public struct GroupNode: Sendable, Equatable {
+    public var group: Group
+    /// `/parent/child`, Keycloak's notation.
+    public var path: String
+    public var subGroupCount: Int
+
+    public init(group: Group, path: String, subGroupCount: Int) {
+        self.group = group
+        self.path = path
+        self.subGroupCount = subGroupCount
+    }
+}

@@ -1,0 +1,62 @@
+/// A realm's user. The username (and email) are stored lower-cased, as Keycloak does, so
+/// lookups are case-insensitive.
+public struct User: Sendable, Equatable, Identifiable {
+    public var id: String
+    public var realmId: String
+    public var username: String
+    public var email: String?
+    public var emailVerified: Bool
+    public var firstName: String?
+    public var lastName: String?
+    public var enabled: Bool
+    public var createdAt: Timestamp
+    public var attributes: [String: [String]]
+    /// Keycloak's required actions (`UPDATE_PASSWORD`, …): while any remain, no tokens.
+    public var requiredActions: [String]
+    /// Tokens issued before this instant are dead (set on password change, disable, logout-all).
+    public var notBefore: Timestamp
+
+    public init(
+        id: String, realmId: String, username: String, email: String? = nil, emailVerified: Bool = false,
+        firstName: String? = nil, lastName: String? = nil, enabled: Bool = true, createdAt: Timestamp,
+        attributes: [String: [String]] = [:], requiredActions: [String] = [], notBefore: Timestamp? = nil
+    ) {
+        self.id = id
+        self.realmId = realmId
+        self.username = User.normalize(username)
+        self.email = email.map(User.normalize)
+        self.emailVerified = emailVerified
+        self.firstName = firstName
+        self.lastName = lastName
+        self.enabled = enabled
+        self.createdAt = createdAt
+        self.attributes = attributes
+        self.requiredActions = requiredActions
+        self.notBefore = notBefore ?? createdAt
+    }
+
+    /// Usernames and emails compare case-insensitively; this is the stored form.
+    public static func normalize(_ name: String) -> String { name.lowercased() }
+}
+
+/// A stored credential. Only passwords exist today; the secret is a PHC string
+/// (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) or an imported legacy hash in the same notation.
+public struct Credential: Sendable, Equatable, Identifiable {
+    public var id: String
+    public var userId: String
+    public var type: String
+    public var secret: Sensitive
+    public var createdAt: Timestamp
+    public var userLabel: String?
+
+    public init(id: String, userId: String, type: String = Credential.password, secret: Sensitive, createdAt: Timestamp, userLabel: String? = nil) {
+        self.id = id
+        self.userId = userId
+        self.type = type
+        self.secret = secret
+        self.createdAt = createdAt
+        self.userLabel = userLabel
+    }
+
+    public static let password = "password"
+}

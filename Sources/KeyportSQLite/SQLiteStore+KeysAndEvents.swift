@@ -1,0 +1,79 @@
+import GRDB
+import KeyportModel
+import KeyportStore
+
+extension SQLiteStore {
+    public func realmKeys(realmId: String) async throws -> [RealmKey] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM realm_keys WHERE realm_id = ? ORDER BY algorithm, priority DESC, created_at DESC",
+                             arguments: [realmId]).map(Self.key)
+        }
+    }
+
+    public func addRealmKey(_ key: RealmKey) async throws {
+        try await write { db in try Self.insertKey(key, db) }
+    }
+
+    public func setRealmKeyStatus(id: String, realmId: String, status: KeyStatus) async throws {
+        try await write { db in
+            try db.execute(sql: "UPDATE realm_keys SET status = ? WHERE id = ? AND realm_id = ?", arguments: [status.rawValue, id, realmId])
+            guard db.changesCount == 1 else { throw StoreError.notFound(.key) }
+        }
+    }
+
+    public func recordEvent(_ e: Event) async throws {
+        try await write { db in
+            try db.execute(sql: """
+                INSERT INTO events (id, realm_id, time, type, client_id, user_id, ip_address, error, details)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [e.id, e.realmId, e.time.millisecondsSince1970, e.type, e.clientId, e.userId, e.ipAddress, e.error,
+                                 JSONColumn.encode(e.details)])
+        }
+    }
+
+    public func events(realmId: String, matching q: EventQuery, page: Page) async throws -> [Event] {
+        var clauses = ["realm_id = ?"]
+        var arguments: StatementArguments = [realmId]
+        if !q.types.isEmpty {
+            clauses.append("type IN (\(placeholders(q.types.count)))")
+            arguments += StatementArguments(q.types)
+        }
+        if let user = q.userId { clauses.append("user_id = ?"); arguments += [user] }
+        if let client = q.clientId { clauses.append("client_id = ?"); arguments += [client] }
+        if let from = q.from { clauses.append("time >= ?"); arguments += [from.millisecondsSince1970] }
+        if let to = q.to { clauses.append("time <= ?"); arguments += [to.millisecondsSince1970] }
+        let sql = "SELECT * FROM events WHERE \(clauses.joined(separator: " AND ")) ORDER BY time DESC, id LIMIT ? OFFSET ?"
+        let finalArguments = arguments + [page.max, page.first]
+        return try await read { db in
+            try Row.fetchAll(db, sql: sql, arguments: finalArguments).map { row in
+                Event(id: row["id"], realmId: row["realm_id"], time: row.timestamp("time"), type: row["type"], clientId: row["client_id"],
+                      userId: row["user_id"], ipAddress: row["ip_address"], error: row["error"],
+                      details: JSONColumn.decode([String: String].self, row["details"], default: [:]))
+            }
+        }
+    }
+
+    public func deleteEvents(realmId: String, before cutoff: Timestamp) async throws -> Int {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM events WHERE realm_id = ? AND time < ?", arguments: [realmId, cutoff.millisecondsSince1970])
+            return db.changesCount
+        }
+    }
+
+    static func insertKey(_ k: RealmKey, _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO realm_keys (id, realm_id, algorithm, status, private_key_pem, certificate_der, libtrust_key_id, thumbprint, priority, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [k.id, k.realmId, k.algorithm.rawValue, k.status.rawValue, k.privateKeyPEM.revealed, Data(k.certificateDER),
+                             k.libtrustKeyID, k.thumbprint, k.priority, k.createdAt.millisecondsSince1970])
+    }
+
+    static func key(_ row: Row) -> RealmKey {
+        RealmKey(id: row["id"], realmId: row["realm_id"], algorithm: SigningAlgorithm(rawValue: row["algorithm"]) ?? .rs256,
+                 status: KeyStatus(rawValue: row["status"]) ?? .disabled, privateKeyPEM: Sensitive(row["private_key_pem"]),
+                 certificateDER: [UInt8](row["certificate_der"] as Data), libtrustKeyID: row["libtrust_key_id"],
+                 thumbprint: row["thumbprint"], priority: row["priority"], createdAt: row.timestamp("created_at"))
+    }
+}
+
+import Foundation

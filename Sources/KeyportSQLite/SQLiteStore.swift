@@ -1,0 +1,164 @@
+import Foundation
+import GRDB
+import KeyportModel
+import KeyportStore
+
+/// The embedded store: one SQLite file in WAL mode, foreign keys on, a busy timeout, and a
+/// pool of readers beside the single writer.
+///
+/// Each `IdentityStore` method runs as one transaction. Constraint failures come back as
+/// `StoreError`s with Keycloak's wording; GRDB's types never leave this module.
+public struct SQLiteStore: IdentityStore {
+    let writer: any DatabaseWriter
+    let runner: MigrationRunner
+
+    /// Opens (creating if needed) the database file at `path` and applies pending migrations.
+    public static func open(path: String, migrations: MigrationRunner = MigrationRunner(), now: @escaping @Sendable () -> Int64) throws -> SQLiteStore {
+        let store = SQLiteStore(writer: try openPool(path: path), runner: migrations)
+        try store.migrate(now: now)
+        return store
+    }
+
+    static func openPool(path: String) throws -> DatabasePool {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError.unavailable("cannot create the database folder \(directory.path): \(error.localizedDescription)")
+        }
+        // The file holds private keys and password hashes: owner-only from the first byte.
+        let oldMask = umask(0o077)
+        defer { umask(oldMask) }
+        do {
+            return try DatabasePool(path: path, configuration: configuration())
+        } catch let error as DatabaseError {
+            throw StoreError.unavailable("cannot open the database \(path): \(error.message ?? "\(error.resultCode)")")
+        }
+    }
+
+    /// Wraps an already-open database (tests use this with a temporary file) and migrates it.
+    public init(writer: any DatabaseWriter, migrations: MigrationRunner = MigrationRunner(), now: @escaping @Sendable () -> Int64) throws {
+        self.init(writer: writer, runner: migrations)
+        try migrate(now: now)
+    }
+
+    init(writer: any DatabaseWriter, runner: MigrationRunner) {
+        self.writer = writer
+        self.runner = runner
+    }
+
+    static func configuration() -> Configuration {
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(5)
+        config.maximumReaderCount = max(2, ProcessInfo.processInfo.activeProcessorCount * 2)
+        config.label = "keyport"
+        config.prepareDatabase { db in
+            // WAL with NORMAL sync keeps every committed transaction across a process crash
+            // (kill -9); only an OS crash or power loss may lose the last commits.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        return config
+    }
+
+    @discardableResult
+    func migrate(now: @escaping @Sendable () -> Int64) throws -> [Migration] {
+        do {
+            return try runner.migrate(writer, now: now)
+        } catch let error as MigrationError {
+            throw StoreError.unavailable(error.description)
+        } catch let error as DatabaseError {
+            throw StoreError.unavailable("cannot migrate the database: \(error.message ?? "\(error.resultCode)")")
+        }
+    }
+
+    public func isReady() async -> Bool {
+        (try? await writer.read { db in try runner.isUpToDate(db) }) ?? false
+    }
+
+    /// `PRAGMA integrity_check`'s verdict: `["ok"]` when the file is sound.
+    public func integrityCheck() throws -> [String] {
+        try writer.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+    }
+
+    // MARK: Running statements
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await writer.read(body) } catch { throw Self.translate(error) }
+    }
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await writer.write(body) } catch { throw Self.translate(error) }
+    }
+
+    /// Turns a database error into what it means for the caller.
+    static func translate(_ error: any Error) -> any Error {
+        guard let error = error as? DatabaseError else { return error }
+        let message = error.message ?? ""
+        if let range = message.range(of: "keyport.conflict: ") {
+            return StoreError.conflict(String(message[range.upperBound...]))
+        }
+        switch error.extendedResultCode {
+        case .SQLITE_CONSTRAINT_UNIQUE, .SQLITE_CONSTRAINT_PRIMARYKEY:
+            return StoreError.conflict(conflictMessage(message))
+        case .SQLITE_CONSTRAINT_FOREIGNKEY:
+            return StoreError.invalid("a referenced realm, user, client, role or group does not exist in this realm")
+        case .SQLITE_CONSTRAINT_CHECK, .SQLITE_CONSTRAINT_NOTNULL:
+            return StoreError.invalid("a value is out of range or missing (\(message))")
+        default:
+            return StoreError.unavailable("database error: \(message.isEmpty ? "\(error.resultCode)" : message)")
+        }
+    }
+
+    /// Keycloak's wording for each uniqueness rule.
+    static func conflictMessage(_ sqliteMessage: String) -> String {
+        let table: [(String, String)] = [
+            ("realms.name", "Realm with same name exists"),
+            ("users.realm_id, users.username", "User exists with same username"),
+            ("clients.realm_id, clients.client_id", "Client with same clientId exists"),
+            ("roles.realm_id, roles.name", "Role with same name exists"),
+            ("roles.client_id, roles.name", "Role with same name exists"),
+            ("realm_groups.realm_id, realm_groups.name", "Top level group with same name exists"),
+            ("realm_groups.parent_id, realm_groups.name", "Sibling group with same name exists"),
+            ("realm_keys.realm_id, realm_keys.algorithm", "Realm already has an active key for this algorithm"),
+            ("credentials.user_id, credentials.type", "User already has a credential of this type"),
+        ]
+        for (columns, text) in table where sqliteMessage.contains(columns) { return text }
+        return "Object already exists"
+    }
+}
+
+// MARK: - JSON columns
+
+enum JSONColumn {
+    static func encode<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        // Encoding [String: …] / [String] / Codable structs cannot fail.
+        return String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String?, default value: T) -> T {
+        guard let text, let data = text.data(using: .utf8) else { return value }
+        return (try? JSONDecoder().decode(T.self, from: data)) ?? value
+    }
+}
+
+extension Row {
+    func bool(_ column: String) -> Bool { (self[column] as Int64? ?? 0) != 0 }
+    func timestamp(_ column: String) -> Timestamp { Timestamp(millisecondsSince1970: self[column] as Int64? ?? 0) }
+}
+
+/// `?, ?, ?` for an IN list.
+func placeholders(_ count: Int) -> String {
+    Array(repeating: "?", count: max(count, 1)).joined(separator: ", ")
+}
+
+extension SQLiteStore {
+    /// What `keyport migrate` reports: the migrations applied by this call and how many the schema has.
+    public static func migrateDatabase(path: String, now: @escaping @Sendable () -> Int64) throws -> (applied: [Migration], total: Int) {
+        let store = SQLiteStore(writer: try openPool(path: path), runner: MigrationRunner())
+        return (try store.migrate(now: now), store.runner.migrations.count)
+    }
+}

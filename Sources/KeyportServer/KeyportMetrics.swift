@@ -1,0 +1,42 @@
+import Prometheus
+
+/// Keyport's Prometheus metrics, in one registry that `/metrics` serves. Injected rather
+/// than global so that every in-process test application has its own.
+public final class KeyportMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        // Present from the first scrape, so dashboards see zeros rather than gaps.
+        _ = passwordHashDuration
+        for kind in ["oidc", "docker-v2"] { _ = tokensIssued(kind: kind) }
+    }
+
+    static let latencyBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+    ]
+
+    public func recordRequest(route: String, method: String, status: Int, duration: Duration) {
+        let labels = [("route", route), ("method", method), ("status", String(status))]
+        registry.makeCounter(descriptor: .init(namespace: "keyport", metricName: "http_requests", unitName: "total",
+                                               helpText: "HTTP requests by route, method and status"), labels: labels).increment()
+        registry.makeDurationHistogram(descriptor: .init(namespace: "keyport", metricName: "http_request_duration", unitName: "seconds",
+                                                         helpText: "HTTP request latency by route and method"),
+                                       labels: [("route", route), ("method", method)], buckets: Self.latencyBuckets).record(duration)
+    }
+
+    public var passwordHashDuration: DurationHistogram {
+        registry.makeDurationHistogram(descriptor: .init(namespace: "keyport", metricName: "password_hash_duration", unitName: "seconds",
+                                                         helpText: "Time of each Argon2 password hash (its count is the number of hashes)"),
+                                       buckets: [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+                                                 .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1)])
+    }
+
+    public func tokensIssued(kind: String) -> Counter {
+        registry.makeCounter(descriptor: .init(namespace: "keyport", metricName: "tokens_issued", unitName: "total",
+                                               helpText: "Tokens issued by protocol"), labels: [("protocol", kind)])
+    }
+
+    public func exposition() -> String { registry.emitToString() }
+}

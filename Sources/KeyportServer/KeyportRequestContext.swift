@@ -1,0 +1,19 @@
+import Hummingbird
+import NIOCore
+
+/// The per-request context: Hummingbird's core storage plus the peer address (for events,
+/// logs and, behind a trusted proxy, `X-Forwarded-For`).
+public struct KeyportRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+    /// Set by the observability middleware; echoed back as `X-Request-Id`.
+    public var requestID: String = ""
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
+    }
+
+    /// Requests larger than this are refused with 413 before a handler sees them.
+    public var maxUploadSize: Int { 1 << 20 }
+}

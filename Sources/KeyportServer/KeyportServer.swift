@@ -1,0 +1,93 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import KeyportAuth
+import KeyportModel
+import KeyportPasswords
+import KeyportSQLite
+import KeyportStore
+import Logging
+import NIOSSL
+import ServiceLifecycle
+
+/// The composition root: opens and migrates the store, provisions the master realm on the
+/// first start, and builds the Hummingbird application. `main` and the tests both use it,
+/// so what is tested is what runs.
+public struct KeyportServer: Sendable {
+    public typealias App = Application<RouterResponder<KeyportRequestContext>>
+
+    public let services: KeyportServices
+    public let bootstrap: BootstrapOutcome
+    public let application: App
+
+    public static func make(
+        configuration: KeyportConfiguration,
+        environment: KeyportModel.Environment = .live,
+        logger: Logger = Logger(label: "keyport"),
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws -> KeyportServer {
+        try configuration.validate()
+        let tls = try configuration.tlsEnabled ? makeTLSConfiguration(configuration) : nil
+
+        let store = try SQLiteStore.open(path: configuration.databasePath, now: { environment.now().millisecondsSince1970 })
+        let metrics = KeyportMetrics()
+        let hashDuration = metrics.passwordHashDuration
+        let hasher = PasswordHasher(randomBytes: environment.randomBytes, observe: { hashDuration.record($0) })
+        let authenticator = PasswordAuthenticator(store: store, hasher: hasher, onRehashFailure: { error in
+            logger.warning("could not store a rehashed password", metadata: ["error": "\(error)"])
+        })
+        let provisioner = RealmProvisioner(environment: environment)
+        let services = KeyportServices(
+            configuration: configuration, environment: environment, store: store, hasher: hasher,
+            authenticator: authenticator, provisioner: provisioner, metrics: metrics, logger: logger)
+
+        let bootstrap = try await MasterRealmBootstrap(store: store, provisioner: provisioner, hasher: hasher, environment: environment)
+            .run(username: configuration.bootstrapAdminUsername, password: configuration.bootstrapAdminPassword, mode: configuration.mode)
+
+        let router = Router(context: KeyportRequestContext.self)
+        router.add(middleware: ObservabilityMiddleware(metrics: metrics, randomBytes: environment.randomBytes))
+        HealthController(store: store).addRoutes(to: router)
+        MetricsController(metrics: metrics).addRoutes(to: router)
+
+        let server: HTTPServerBuilder = if let tls { try .tls(.http1(), tlsConfiguration: tls) } else { .http1() }
+        let application = Application(
+            router: router,
+            server: server,
+            configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Keyport"),
+            services: [PasswordHasherService(hasher: hasher)],
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.httpPort) },
+            logger: logger)
+        return KeyportServer(services: services, bootstrap: bootstrap, application: application)
+    }
+
+    static func makeTLSConfiguration(_ configuration: KeyportConfiguration) throws -> TLSConfiguration {
+        guard let certificateFile = configuration.httpsCertificateFile, let keyFile = configuration.httpsCertificateKeyFile else {
+            throw ConfigurationError("--https-certificate-file and --https-certificate-key-file go together: give both or neither")
+        }
+        let chain: [NIOSSLCertificate]
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificateFile)
+        } catch {
+            throw ConfigurationError("cannot read a PEM certificate from --https-certificate-file \(certificateFile)")
+        }
+        guard !chain.isEmpty else { throw ConfigurationError("--https-certificate-file \(certificateFile) holds no certificate") }
+        let key: NIOSSLPrivateKey
+        do {
+            key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
+        } catch {
+            throw ConfigurationError("cannot read a PEM private key from --https-certificate-key-file \(keyFile)")
+        }
+        return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+    }
+}
+
+/// Stops the password hashing threads once the server has finished its in-flight requests.
+struct PasswordHasherService: Service {
+    let hasher: PasswordHasher
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await hasher.shutdown()
+    }
+}

@@ -1,0 +1,76 @@
+import Hummingbird
+import HTTPTypes
+import Logging
+
+/// Gives every request an id, and after it is answered writes one structured log line
+/// (request id, realm, route, status, latency) and the request metrics. It sees the route
+/// pattern (`/realms/{realm}/…`), never the query string or a body, so no secret can
+/// reach a log line through it.
+struct ObservabilityMiddleware: RouterMiddleware {
+    typealias Context = KeyportRequestContext
+    let metrics: KeyportMetrics
+    let randomBytes: @Sendable (Int) -> [UInt8]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let requestID = Self.acceptableRequestID(request.headers[.xRequestID]) ?? randomBytes(12).map { String(format: "%02x", $0) }.joined()
+        context.requestID = requestID
+        context.logger[metadataKey: "request_id"] = .string(requestID)
+        let realm = Self.realmName(in: request.uri.path)
+        if let realm { context.logger[metadataKey: "realm"] = .string(realm) }
+
+        let clock = ContinuousClock()
+        let start = clock.now
+        var status = 500
+        defer {
+            let elapsed = clock.now - start
+            let route = context.endpointPath ?? "unmatched"
+            metrics.recordRequest(route: route, method: request.method.rawValue, status: status, duration: elapsed)
+            var logger = context.logger
+            logger[metadataKey: "route"] = .string(route)
+            logger[metadataKey: "method"] = .string(request.method.rawValue)
+            logger[metadataKey: "status"] = .stringConvertible(status)
+            logger[metadataKey: "latency_ms"] = .string(String(format: "%.2f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000))
+            logger.log(level: status >= 500 ? .error : .info, "request")
+        }
+        do {
+            var response = try await next(request, context)
+            status = response.status.code
+            response.headers[.xRequestID] = requestID
+            return response
+        } catch let error as any HTTPResponseError {
+            status = error.status.code
+            throw error
+        }
+    }
+
+    /// A caller's request id is kept only when it is short and plain, so it cannot forge log lines.
+    static func acceptableRequestID(_ value: String?) -> String? {
+        guard let value, (1...64).contains(value.utf8.count),
+              value.utf8.allSatisfy({ $0.isASCIIAlphanumeric || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") })
+        else { return nil }
+        return value
+    }
+
+    /// The `{realm}` of `/realms/{realm}/…` and `/admin/realms/{realm}/…`.
+    static func realmName(in path: String) -> String? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        let start = parts.first == "admin" ? 1 : 0
+        guard parts.count > start + 1, parts[start] == "realms" else { return nil }
+        let name = parts[start + 1].removingPercentEncoding ?? String(parts[start + 1])
+        return name.count <= 255 ? name : nil
+    }
+}
+
+extension HTTPField.Name {
+    static let xRequestID = Self("X-Request-Id")!
+}
+
+extension UInt8 {
+    var isASCIIAlphanumeric: Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(self) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(self)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self)
+    }
+}
+
+import Foundation

@@ -1,0 +1,103 @@
+import KeyportModel
+
+/// Where realms, users, clients, roles, groups, keys and events live.
+///
+/// Every method is one transaction: it happens whole or not at all. The invariants
+/// (uniqueness, same-realm references, cascades on delete) are the backend's to enforce and
+/// report as `StoreError`; callers above never see a database error type. A second backend
+/// (PostgreSQL) proves itself by passing the same conformance suite as `SQLiteStore`.
+public protocol IdentityStore: Sendable {
+    // MARK: Realms
+    func createRealm(_ seed: RealmSeed) async throws
+    func realm(id: String) async throws -> Realm?
+    func realm(named name: String) async throws -> Realm?
+    func realms() async throws -> [Realm]
+    func updateRealm(_ realm: Realm) async throws
+    func deleteRealm(id: String) async throws
+
+    // MARK: Users
+    func createUser(_ seed: UserSeed) async throws
+    func user(id: String, realmId: String) async throws -> User?
+    func user(username: String, realmId: String) async throws -> User?
+    func user(email: String, realmId: String) async throws -> [User]
+    func users(realmId: String, matching query: UserQuery, page: Page) async throws -> [User]
+    func countUsers(realmId: String, matching query: UserQuery) async throws -> Int
+    func updateUser(_ user: User) async throws
+    func deleteUser(id: String, realmId: String) async throws
+
+    // MARK: Credentials
+    func credentials(userId: String) async throws -> [Credential]
+    /// Replaces the user's credential of the same type and, when `revokeTokensBefore` is
+    /// given, moves the user's `notBefore` so earlier tokens die.
+    func setCredential(_ credential: Credential, revokeTokensBefore: Timestamp?) async throws
+    /// Replaces a password hash only if it is still `expected`: a rehash racing a password
+    /// change never overwrites the new password.
+    func replaceCredentialSecret(id: String, expected: Sensitive, with new: Sensitive) async throws -> Bool
+    func deleteCredential(id: String, userId: String) async throws
+
+    // MARK: Clients
+    func createClient(_ client: Client, roles: [Role]) async throws
+    func client(id: String, realmId: String) async throws -> Client?
+    func client(clientId: String, realmId: String) async throws -> Client?
+    func clients(realmId: String, page: Page) async throws -> [Client]
+    func updateClient(_ client: Client) async throws
+    func deleteClient(id: String, realmId: String) async throws
+
+    // MARK: Roles
+    func createRole(_ role: Role) async throws
+    func role(id: String, realmId: String) async throws -> Role?
+    func role(named name: String, realmId: String, clientId: String?) async throws -> Role?
+    /// Realm roles when `clientId` is nil, else that client's roles.
+    func roles(realmId: String, clientId: String?, search: String?, page: Page) async throws -> [Role]
+    func updateRole(_ role: Role) async throws
+    func deleteRole(id: String, realmId: String) async throws
+    func addComposites(parentId: String, childIds: [String], realmId: String) async throws
+    func removeComposites(parentId: String, childIds: [String], realmId: String) async throws
+    /// The direct children of a composite role.
+    func composites(of roleId: String, realmId: String) async throws -> [Role]
+    /// Which of these role ids are composite (have at least one child).
+    func compositeRoleIds(among roleIds: [String]) async throws -> Set<String>
+
+    // MARK: Role mappings
+    func grantUserRoles(userId: String, roleIds: [String], realmId: String) async throws
+    func revokeUserRoles(userId: String, roleIds: [String], realmId: String) async throws
+    func userRoles(userId: String, realmId: String) async throws -> [Role]
+    /// Direct mappings, plus those of every group the user is in and all their ancestors,
+    /// with composites expanded transitively. A cycle of composites never loops.
+    func effectiveRoles(userId: String, realmId: String) async throws -> [Role]
+    /// The users holding a role directly.
+    func usersWithRole(roleId: String, realmId: String, page: Page) async throws -> [User]
+
+    // MARK: Groups
+    func createGroup(_ group: Group) async throws
+    func group(id: String, realmId: String) async throws -> GroupNode?
+    func group(path: String, realmId: String) async throws -> GroupNode?
+    /// Top-level groups when `parentId` is nil, else that group's children.
+    func groups(realmId: String, parentId: String?, search: String?, page: Page) async throws -> [GroupNode]
+    func countGroups(realmId: String) async throws -> Int
+    /// Renames or moves a group; a move under its own subtree is refused.
+    func updateGroup(_ group: Group) async throws
+    func deleteGroup(id: String, realmId: String) async throws
+    func addMember(groupId: String, userId: String, realmId: String) async throws
+    func removeMember(groupId: String, userId: String, realmId: String) async throws
+    func members(groupId: String, realmId: String, page: Page) async throws -> [User]
+    func groupsOfUser(userId: String, realmId: String) async throws -> [GroupNode]
+    func grantGroupRoles(groupId: String, roleIds: [String], realmId: String) async throws
+    func revokeGroupRoles(groupId: String, roleIds: [String], realmId: String) async throws
+    func groupRoles(groupId: String, realmId: String) async throws -> [Role]
+
+    // MARK: Realm keys
+    func realmKeys(realmId: String) async throws -> [RealmKey]
+    func addRealmKey(_ key: RealmKey) async throws
+    func setRealmKeyStatus(id: String, realmId: String, status: KeyStatus) async throws
+
+    // MARK: Events
+    func recordEvent(_ event: Event) async throws
+    func events(realmId: String, matching query: EventQuery, page: Page) async throws -> [Event]
+    /// Deletes events older than `cutoff` in a realm; returns how many went.
+    func deleteEvents(realmId: String, before cutoff: Timestamp) async throws -> Int
+
+    // MARK: Health
+    /// Whether the store is open and its schema fully migrated.
+    func isReady() async -> Bool
+}

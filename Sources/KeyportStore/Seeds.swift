@@ -1,0 +1,94 @@
+import KeyportModel
+
+/// Everything a new realm starts with, written in one transaction: the realm, its keys, its
+/// built-in clients and roles, and (for the master realm, or an import) its first users.
+/// What a realm starts with is decided above the store; the store only writes it atomically.
+public struct RealmSeed: Sendable {
+    public var realm: Realm
+    public var keys: [RealmKey]
+    public var clients: [Client]
+    public var roles: [Role]
+    /// (parent role id, child role id)
+    public var composites: [(String, String)]
+    /// Groups in an order where every parent comes before its children.
+    public var groups: [Group]
+    public var groupRoles: [(groupId: String, roleId: String)]
+    public var users: [UserSeed]
+
+    public init(realm: Realm, keys: [RealmKey] = [], clients: [Client] = [], roles: [Role] = [],
+                composites: [(String, String)] = [], groups: [Group] = [],
+                groupRoles: [(groupId: String, roleId: String)] = [], users: [UserSeed] = []) {
+        self.realm = realm
+        self.keys = keys
+        self.clients = clients
+        self.roles = roles
+        self.composites = composites
+        self.groups = groups
+        self.groupRoles = groupRoles
+        self.users = users
+    }
+}
+
+/// A user with what is created alongside it, in the same transaction.
+public struct UserSeed: Sendable {
+    public var user: User
+    public var credentials: [Credential]
+    public var roleIds: [String]
+    public var groupIds: [String]
+
+    public init(user: User, credentials: [Credential] = [], roleIds: [String] = [], groupIds: [String] = []) {
+        self.user = user
+        self.credentials = credentials
+        self.roleIds = roleIds
+        self.groupIds = groupIds
+    }
+}
+
+/// A window into a list: Keycloak's `first` / `max`.
+public struct Page: Sendable, Equatable {
+    public var first: Int
+    public var max: Int
+    public init(first: Int = 0, max: Int = 100) {
+        self.first = Swift.max(0, first)
+        self.max = Swift.max(0, max)
+    }
+    public static let all = Page(first: 0, max: Int(Int32.max))
+}
+
+/// Keycloak's user search: `username`/`email` (with `exact`), or `search` over username,
+/// email, first and last name.
+public struct UserQuery: Sendable, Equatable {
+    public var search: String?
+    public var username: String?
+    public var email: String?
+    public var firstName: String?
+    public var lastName: String?
+    public var exact: Bool
+    public var enabled: Bool?
+
+    public init(search: String? = nil, username: String? = nil, email: String? = nil, firstName: String? = nil,
+                lastName: String? = nil, exact: Bool = false, enabled: Bool? = nil) {
+        self.search = search
+        self.username = username
+        self.email = email
+        self.firstName = firstName
+        self.lastName = lastName
+        self.exact = exact
+        self.enabled = enabled
+    }
+}
+
+public struct EventQuery: Sendable, Equatable {
+    public var types: [String]
+    public var userId: String?
+    public var clientId: String?
+    public var from: Timestamp?
+    public var to: Timestamp?
+    public init(types: [String] = [], userId: String? = nil, clientId: String? = nil, from: Timestamp? = nil, to: Timestamp? = nil) {
+        self.types = types
+        self.userId = userId
+        self.clientId = clientId
+        self.from = from
+        self.to = to
+    }
+}

@@ -1,0 +1,191 @@
+import ArgumentParser
+import Foundation
+import KeyportModel
+import KeyportServer
+import KeyportSQLite
+import Logging
+import NIOCore
+
+@main
+struct Keyport: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keyport",
+        abstract: "Keyport: a small Keycloak-compatible identity server and Docker registry token realm.",
+        discussion: "Every option can also be given as KEYPORT_<OPTION> in the environment (for example KEYPORT_HTTP_PORT=9090); a flag wins over the environment.",
+        subcommands: [StartDev.self, Start.self, Migrate.self]
+    )
+}
+
+/// The options every server command shares, each also read from `KEYPORT_<NAME>`.
+struct ServerOptions: ParsableArguments {
+    @Option(name: .customLong("http-host"), help: "Address to listen on (KEYPORT_HTTP_HOST). Default: 127.0.0.1")
+    var httpHost: String?
+
+    @Option(name: .customLong("http-port"), help: "Port to listen on (KEYPORT_HTTP_PORT). Default: 8080")
+    var httpPort: Int?
+
+    @Option(name: .customLong("db-path"), help: "SQLite database file (KEYPORT_DB_PATH). Default: ./data/keyport.db")
+    var dbPath: String?
+
+    @Option(name: .customLong("hostname"), help: "Public base URL, e.g. https://auth.example.com (KEYPORT_HOSTNAME). start-dev default: http://localhost:<port>")
+    var hostname: String?
+
+    @Option(name: .customLong("https-certificate-file"), help: "PEM certificate chain to serve HTTPS with (KEYPORT_HTTPS_CERTIFICATE_FILE)")
+    var httpsCertificateFile: String?
+
+    @Option(name: .customLong("https-certificate-key-file"), help: "PEM private key of that certificate (KEYPORT_HTTPS_CERTIFICATE_KEY_FILE)")
+    var httpsCertificateKeyFile: String?
+
+    @Option(name: .customLong("proxy-headers"), help: "Trust a reverse proxy's headers: none or xforwarded (KEYPORT_PROXY_HEADERS). Default: none")
+    var proxyHeaders: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (KEYPORT_LOG_LEVEL). Default: info")
+    var logLevel: String?
+
+    func configuration(mode: KeyportConfiguration.Mode, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> KeyportConfiguration {
+        func value(_ flag: String?, _ name: String) -> String? {
+            if let flag { return flag }
+            if let env = environment["KEYPORT_\(name)"], !env.isEmpty { return env }
+            return nil
+        }
+        var port = 8080
+        if let text = value(httpPort.map(String.init), "HTTP_PORT") {
+            guard let parsed = Int(text) else { throw ConfigurationError("--http-port must be a number, not '\(text)'") }
+            port = parsed
+        }
+        let proxyText = value(proxyHeaders, "PROXY_HEADERS") ?? "none"
+        guard let proxy = KeyportConfiguration.ProxyHeaders(rawValue: proxyText) else {
+            throw ConfigurationError("--proxy-headers must be none or xforwarded, not '\(proxyText)'")
+        }
+        let level = value(logLevel, "LOG_LEVEL") ?? "info"
+        guard Logger.Level(rawValue: level) != nil else {
+            throw ConfigurationError("--log-level must be one of trace, debug, info, notice, warning, error, critical, not '\(level)'")
+        }
+        let hostnameValue = value(hostname, "HOSTNAME").map(KeyportConfiguration.normalizeHostname)
+        if mode == .production && hostnameValue == nil {
+            throw ConfigurationError("keyport start needs --hostname (or KEYPORT_HOSTNAME): the public URL that tokens' issuers are built from; use start-dev for a laptop")
+        }
+        return KeyportConfiguration(
+            mode: mode,
+            httpHost: value(httpHost, "HTTP_HOST") ?? "127.0.0.1",
+            httpPort: port,
+            databasePath: value(dbPath, "DB_PATH") ?? "./data/keyport.db",
+            hostname: hostnameValue,
+            httpsCertificateFile: value(httpsCertificateFile, "HTTPS_CERTIFICATE_FILE"),
+            httpsCertificateKeyFile: value(httpsCertificateKeyFile, "HTTPS_CERTIFICATE_KEY_FILE"),
+            proxyHeaders: proxy,
+            bootstrapAdminUsername: environment["KEYPORT_BOOTSTRAP_ADMIN_USERNAME"].flatMap { $0.isEmpty ? nil : $0 },
+            bootstrapAdminPassword: environment["KEYPORT_BOOTSTRAP_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 },
+            logLevel: level)
+    }
+}
+
+struct StartDev: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "start-dev",
+        abstract: "Start in development mode: HTTP on 127.0.0.1:8080, data in ./data, a generated admin password on the first start.",
+        discussion: """
+            Example:
+              keyport start-dev --http-port 8080
+              KEYPORT_BOOTSTRAP_ADMIN_USERNAME=admin KEYPORT_BOOTSTRAP_ADMIN_PASSWORD=secret keyport start-dev
+            """)
+
+    @OptionGroup var options: ServerOptions
+
+    func run() async throws {
+        try await Runner.serve(options: options, mode: .development)
+    }
+}
+
+struct Start: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "start",
+        abstract: "Start in production mode: needs --hostname, and HTTPS certificates or a TLS proxy (--proxy-headers xforwarded).",
+        discussion: """
+            Example:
+              KEYPORT_BOOTSTRAP_ADMIN_USERNAME=admin KEYPORT_BOOTSTRAP_ADMIN_PASSWORD=… \\
+              keyport start --hostname https://auth.example.com --http-host 0.0.0.0 --http-port 8443 \\
+                --https-certificate-file cert.pem --https-certificate-key-file key.pem
+            """)
+
+    @OptionGroup var options: ServerOptions
+
+    func run() async throws {
+        try await Runner.serve(options: options, mode: .production)
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply pending database migrations and exit (the server also does this at start).",
+        discussion: "Example:\n  keyport migrate --db-path ./data/keyport.db")
+
+    @Option(name: .customLong("db-path"), help: "SQLite database file (KEYPORT_DB_PATH). Default: ./data/keyport.db")
+    var dbPath: String?
+
+    func run() async throws {
+        let path = dbPath ?? ProcessInfo.processInfo.environment["KEYPORT_DB_PATH"].flatMap { $0.isEmpty ? nil : $0 } ?? "./data/keyport.db"
+        do {
+            let result = try SQLiteStore.migrateDatabase(path: path, now: { Environment.live.now().millisecondsSince1970 })
+            for migration in result.applied { print("applied \(String(format: "%04d", migration.version)) \(migration.name)") }
+            print("\(path): schema at migration \(result.total) (\(result.applied.count) applied now)")
+        } catch {
+            Runner.fail("\(error)")
+        }
+    }
+}
+
+enum Runner {
+    static func serve(options: ServerOptions, mode: KeyportConfiguration.Mode) async throws {
+        let configuration: KeyportConfiguration
+        do {
+            configuration = try options.configuration(mode: mode)
+        } catch {
+            fail("\(error)")
+        }
+        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in LogfmtLogHandler(label: label, level: level) }
+        let logger = Logger(label: "keyport")
+
+        let server: KeyportServer
+        do {
+            server = try await KeyportServer.make(configuration: configuration, logger: logger, onServerRunning: { port in
+                let scheme = configuration.tlsEnabled ? "https" : "http"
+                logger.notice("Keyport is ready", metadata: [
+                    "listening": "\(scheme)://\(configuration.httpHost):\(port)", "hostname": "\(configuration.hostname)",
+                    "mode": "\(configuration.mode.rawValue)", "db": "\(configuration.databasePath)",
+                ])
+            })
+        } catch {
+            fail("\(error)")
+        }
+        if case .created(let username, let generated) = server.bootstrap {
+            if let generated {
+                // Shown once, on the terminal, never through the logger.
+                let banner = """
+                    Created the master realm and its administrator '\(username)'.
+                    Generated password (shown only now): \(generated.revealed)
+                    Set KEYPORT_BOOTSTRAP_ADMIN_USERNAME / KEYPORT_BOOTSTRAP_ADMIN_PASSWORD before the first start to choose them.
+
+                    """
+                FileHandle.standardOutput.write(Data(banner.utf8))
+            } else {
+                logger.notice("created the master realm and its administrator", metadata: ["username": "\(username)"])
+            }
+        }
+        do {
+            try await server.application.runService()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            fail("cannot listen on \(configuration.httpHost):\(configuration.httpPort): the address is already in use")
+        } catch let error as IOError where error.errnoCode == EACCES {
+            fail("cannot listen on \(configuration.httpHost):\(configuration.httpPort): permission denied")
+        } catch {
+            fail("the server stopped: \(error)")
+        }
+    }
+
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("keyport: \(message)\n".utf8))
+        exit(1)
+    }
+}
