@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "keyport", targets: ["keyport"]),
+        .executable(name: "keyport-bench", targets: ["keyport-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -44,6 +45,7 @@ let package = Package(
             dependencies: [
                 "KeyportModel", "KeyportStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             plugins: ["EmbedMigrations"]
         ),
@@ -95,12 +97,27 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Programs that print figures; also the write load of the crash-safety test.
+        .executableTarget(
+            name: "keyport-bench",
+            dependencies: [
+                "KeyportModel", "KeyportStore", "KeyportSQLite", "KeyportPasswords",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/KeyportBench"
+        ),
         .testTarget(
             name: "KeyportTests",
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportSQLite", "KeyportPasswords", "KeyportKeys",
                 "KeyportAuth", "KeyportServer",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
     ],

@@ -74,7 +74,7 @@ public final class PasswordHasher: Sendable {
         }
     }
 
-    private func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         let observe = self.observe
         return try await pool.runIfActive {
             let clock = ContinuousClock()

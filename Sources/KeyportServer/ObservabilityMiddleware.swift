@@ -24,7 +24,7 @@ struct ObservabilityMiddleware: RouterMiddleware {
         var status = 500
         defer {
             let elapsed = clock.now - start
-            let route = context.endpointPath ?? "unmatched"
+            let route = context.endpointPath ?? "NotFound"
             metrics.recordRequest(route: route, method: request.method.rawValue, status: status, duration: elapsed)
             var logger = context.logger
             logger[metadataKey: "route"] = .string(route)
@@ -33,15 +33,20 @@ struct ObservabilityMiddleware: RouterMiddleware {
             logger[metadataKey: "latency_ms"] = .string(String(format: "%.2f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000))
             logger.log(level: status >= 500 ? .error : .info, "request")
         }
+        var response: Response
         do {
-            var response = try await next(request, context)
-            status = response.status.code
-            response.headers[.xRequestID] = requestID
-            return response
+            response = try await next(request, context)
         } catch let error as any HTTPResponseError {
-            status = error.status.code
-            throw error
+            response = try error.response(from: request, context: context)
+        } catch {
+            // A bug, not bad input: say so without details (they may hold secrets) and log it.
+            context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            response = Response(status: .internalServerError, headers: [.contentType: "application/json"],
+                                body: .init(byteBuffer: ByteBuffer(string: #"{"error":"internal_error","error_description":"Keyport could not complete the request; the server log has its request id"}"#)))
         }
+        status = response.status.code
+        response.headers[.xRequestID] = requestID
+        return response
     }
 
     /// A caller's request id is kept only when it is short and plain, so it cannot forge log lines.

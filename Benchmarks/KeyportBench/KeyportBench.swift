@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import KeyportModel
+import KeyportPasswords
+import KeyportSQLite
+import KeyportStore
+
+/// Programs that print figures. Speed is measured here, never asserted in the test suite.
+@main
+struct KeyportBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keyport-bench",
+        abstract: "Keyport benchmarks: each prints what it measured.",
+        subcommands: [StoreWrites.self, EffectiveRoles.self, PasswordHashing.self])
+}
+
+/// Creates users one transaction at a time, printing `committed <username>` after each
+/// commit. The crash test kills this mid-stream and then checks every printed user exists.
+struct StoreWrites: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "store-writes", abstract: "Sequential user creations, one transaction each.")
+
+    @Option var db: String
+    @Option var count = 1000
+
+    func run() async throws {
+        let env = Environment.live
+        let store = try SQLiteStore.open(path: db, now: { env.now().millisecondsSince1970 })
+        let realm = Realm(id: env.newID(), name: "bench-\(env.newID().prefix(8))", enabled: true, createdAt: env.now())
+        try await store.createRealm(RealmSeed(realm: realm))
+        let out = FileHandle.standardOutput
+        let clock = ContinuousClock()
+        let start = clock.now
+        for i in 0..<count {
+            let user = User(id: env.newID(), realmId: realm.id, username: "user\(i)", email: "user\(i)@bench.test", createdAt: env.now())
+            let credential = Credential(id: env.newID(), userId: user.id, secret: Sensitive("$argon2id$bench"), createdAt: env.now())
+            try await store.createUser(UserSeed(user: user, credentials: [credential]))
+            out.write(Data("committed \(realm.name) \(user.username)\n".utf8))
+        }
+        let elapsed = clock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        FileHandle.standardError.write(Data(String(format: "store-writes: %d users in %.2f s = %.0f writes/s\n", count, seconds, Double(count) / seconds).utf8))
+    }
+}
+
+/// Effective-role resolution on a realm of realistic size.
+struct EffectiveRoles: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "effective-roles", abstract: "Effective roles of random users in a large realm.")
+
+    @Option var db: String
+    @Option var users = 100_000
+    @Option var roles = 3_000
+    @Option var groups = 300
+    @Option var samples = 2_000
+
+    func run() async throws {
+        let env = Environment.live
+        let store = try SQLiteStore.open(path: db, now: { env.now().millisecondsSince1970 })
+        let now = env.now()
+        let realm = Realm(id: env.newID(), name: "big-\(env.newID().prefix(8))", enabled: true, createdAt: now)
+        var seed = RealmSeed(realm: realm)
+        let client = Client(id: env.newID(), realmId: realm.id, clientId: "registry", protocolName: .dockerV2, createdAt: now)
+        seed.clients = [client]
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<roles {
+            seed.roles.append(Role(id: env.newID(), realmId: realm.id, clientId: i % 2 == 0 ? client.id : nil, name: "role\(i)",
+                                   attributes: ["docker.grant": ["repository:team\(i)/*:pull,push"]]))
+        }
+        // Composites: each role contains up to three later roles (a DAG several levels deep), plus one cycle.
+        for i in 0..<roles {
+            for _ in 0..<Int.random(in: 0...3, using: &rng) {
+                let j = Int.random(in: i..<roles, using: &rng)
+                if j != i { seed.composites.append((seed.roles[i].id, seed.roles[j].id)) }
+            }
+        }
+        seed.composites.append((seed.roles[roles - 1].id, seed.roles[0].id))
+        // Groups: a tree five levels deep.
+        for i in 0..<groups {
+            let parent = i < 5 ? nil : seed.groups[Int.random(in: max(0, i - 50)..<i, using: &rng)].id
+            seed.groups.append(Group(id: env.newID(), realmId: realm.id, parentId: parent, name: "group\(i)"))
+            for _ in 0..<3 { seed.groupRoles.append((seed.groups[i].id, seed.roles[Int.random(in: 0..<roles, using: &rng)].id)) }
+        }
+        for i in 0..<users {
+            let user = User(id: env.newID(), realmId: realm.id, username: "user\(i)", createdAt: now)
+            let roleIds = (0..<3).map { _ in seed.roles[Int.random(in: 0..<roles, using: &rng)].id }
+            let groupIds = (0..<2).map { _ in seed.groups[Int.random(in: 0..<groups, using: &rng)].id }
+            seed.users.append(UserSeed(user: user, roleIds: Array(Set(roleIds)), groupIds: Array(Set(groupIds))))
+        }
+        let clock = ContinuousClock()
+        let seedStart = clock.now
+        try await store.createRealm(seed)
+        print("seeded \(users) users, \(roles) roles, \(seed.composites.count) composite edges, \(groups) groups in \(clock.now - seedStart)")
+
+        var timings: [Double] = []
+        var totalRoles = 0
+        for _ in 0..<samples {
+            let user = seed.users[Int.random(in: 0..<users, using: &rng)].user
+            let start = clock.now
+            totalRoles += try await store.effectiveRoles(userId: user.id, realmId: realm.id).count
+            let d = clock.now - start
+            timings.append(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+        }
+        timings.sort()
+        print(String(format: "effective roles over %d users: p50 %.2f ms, p99 %.2f ms, max %.2f ms, mean %.1f roles per user",
+                     samples, timings[samples / 2], timings[samples * 99 / 100], timings.last ?? 0, Double(totalRoles) / Double(samples)))
+    }
+}
+
+struct PasswordHashing: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "password-hash", abstract: "Argon2id hashes with Keycloak's defaults.")
+
+    @Option var count = 50
+
+    func run() async throws {
+        let hasher = PasswordHasher(threads: 1, randomBytes: Environment.live.randomBytes)
+        let clock = ContinuousClock()
+        _ = try await hasher.hash(Sensitive("warm-up"), parameters: .keycloakDefault)
+        var timings: [Double] = []
+        for i in 0..<count {
+            let start = clock.now
+            _ = try await hasher.hash(Sensitive("password\(i)"), parameters: .keycloakDefault)
+            let d = clock.now - start
+            timings.append(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+        }
+        timings.sort()
+        print(String(format: "argon2id m=7168 t=5 p=1 (one thread): median %.1f ms, min %.1f ms, max %.1f ms over %d hashes",
+                     timings[count / 2], timings.first ?? 0, timings.last ?? 0, count))
+        try await hasher.shutdown()
+    }
+}

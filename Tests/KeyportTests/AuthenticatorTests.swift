@@ -1,0 +1,98 @@
+import KeyportAuth
+import KeyportModel
+import KeyportPasswords
+import KeyportStore
+import Synchronization
+import Testing
+
+@Suite("Password authentication")
+struct AuthenticatorTests {
+    /// Counts the Argon2 computations each login costs.
+    final class HashCounter: Sendable {
+        private let count = Mutex(0)
+        func tick() { count.withLock { $0 += 1 } }
+        func take() -> Int { count.withLock { let c = $0; $0 = 0; return c } }
+    }
+
+    struct World {
+        let store: any IdentityStore
+        let realm: Realm
+        let hasher: PasswordHasher
+        let counter: HashCounter
+        let authenticator: PasswordAuthenticator
+        let fixtures: Fixtures
+    }
+
+    func world(policy: Argon2Parameters = Argon2Parameters(memoryKiB: 1024, iterations: 1, parallelism: 1)) async throws -> World {
+        let store = try StoreBackend.sqlite.makeStore()
+        let counter = HashCounter()
+        let hasher = PasswordHasher(threads: 1, randomBytes: Environment.live.randomBytes, observe: { _ in counter.tick() })
+        let f = Fixtures(store)
+        var realm = try await f.realm("acme")
+        realm.passwordHashing = policy
+        try await store.updateRealm(realm)
+        return World(store: store, realm: realm, hasher: hasher, counter: counter,
+                     authenticator: PasswordAuthenticator(store: store, hasher: hasher), fixtures: f)
+    }
+
+    func addUser(_ w: World, _ name: String, password: String, parameters: Argon2Parameters? = nil, enabled: Bool = true,
+                 email: String? = nil, requiredActions: [String] = []) async throws -> User {
+        let hash = try await w.hasher.hash(Sensitive(password), parameters: parameters ?? w.realm.passwordHashing)
+        var user = try await w.fixtures.user(name, in: w.realm, email: email, password: hash.revealed)
+        user.enabled = enabled
+        user.requiredActions = requiredActions
+        try await w.store.updateUser(user)
+        _ = w.counter.take()
+        return user
+    }
+
+    @Test func theRightPasswordAuthenticatesCaseInsensitively() async throws {
+        let w = try await world()
+        let alice = try await addUser(w, "alice", password: "pw", email: "alice@acme.io")
+        #expect(try await w.authenticator.authenticate(realm: w.realm, username: "Alice", password: Sensitive("pw")) == .authenticated(alice))
+        #expect(try await w.authenticator.authenticate(realm: w.realm, username: "ALICE@acme.io", password: Sensitive("pw")) == .authenticated(alice))
+    }
+
+    /// Unknown user, wrong password, disabled user: each costs exactly one hash, so timing
+    /// cannot tell them apart; only the (private) reason differs.
+    @Test func everyFailureCostsOneHash() async throws {
+        let w = try await world()
+        let bob = try await addUser(w, "bob", password: "pw")
+        let carol = try await addUser(w, "carol", password: "pw", enabled: false)
+        let noPassword = try await w.fixtures.user("dave", in: w.realm)
+
+        #expect(try await w.authenticator.authenticate(realm: w.realm, username: "nobody", password: Sensitive("pw")) == .failed(.userNotFound, user: nil))
+        #expect(w.counter.take() == 1)
+        #expect(try await w.authenticator.authenticate(realm: w.realm, username: "bob", password: Sensitive("wrong")) == .failed(.invalidCredentials, user: bob))
+        #expect(w.counter.take() == 1)
+        #expect(try await w.authenticator.authenticate(realm: w.realm, username: "carol", password: Sensitive("pw")) == .failed(.userDisabled, user: carol))
+        #expect(w.counter.take() == 1)
+        #expect(try await w.authenticator.authenticate(realm: w.realm, username: "dave", password: Sensitive("pw")) == .failed(.invalidCredentials, user: noPassword))
+        #expect(w.counter.take() == 1)
+        #expect(try await w.authenticator.authenticate(realm: w.realm, username: "", password: Sensitive("pw")) == .failed(.userNotFound, user: nil))
+        #expect(w.counter.take() == 1)
+        #expect(try await w.authenticator.authenticate(realm: w.realm, username: String(repeating: "x", count: 10_000), password: Sensitive("pw")) == .failed(.userNotFound, user: nil))
+        #expect(w.counter.take() == 1)
+    }
+
+    @Test func requiredActionsBlockALoginWithTheRightPassword() async throws {
+        let w = try await world()
+        let erin = try await addUser(w, "erin", password: "pw", requiredActions: ["UPDATE_PASSWORD"])
+        #expect(try await w.authenticator.authenticate(realm: w.realm, username: "erin", password: Sensitive("pw")) == .failed(.accountNotFullySetUp, user: erin))
+    }
+
+    @Test func aLoginRehashesToTheRealmsPolicy() async throws {
+        let w = try await world()
+        let old = Argon2Parameters(memoryKiB: 2048, iterations: 2, parallelism: 1)
+        let frank = try await addUser(w, "frank", password: "pw", parameters: old)
+        #expect(try await w.store.credentials(userId: frank.id).first?.secret.revealed.hasPrefix("$argon2id$v=19$m=2048,t=2,p=1$") == true)
+        // A wrong password changes nothing.
+        _ = try await w.authenticator.authenticate(realm: w.realm, username: "frank", password: Sensitive("nope"))
+        #expect(try await w.store.credentials(userId: frank.id).first?.secret.revealed.hasPrefix("$argon2id$v=19$m=2048,t=2,p=1$") == true)
+        #expect(try await w.authenticator.authenticate(realm: w.realm, username: "frank", password: Sensitive("pw")) == .authenticated(frank))
+        let stored = try #require(try await w.store.credentials(userId: frank.id).first?.secret.revealed)
+        #expect(stored.hasPrefix("$argon2id$v=19$m=1024,t=1,p=1$"))
+        // And the new hash still opens the door.
+        #expect(try await w.authenticator.authenticate(realm: w.realm, username: "frank", password: Sensitive("pw")) == .authenticated(frank))
+    }
+}

@@ -1,0 +1,440 @@
+import KeyportModel
+import KeyportStore
+import Testing
+
+/// The contract every `IdentityStore` backend must keep. Each test runs once per backend in
+/// `StoreBackend.allCases`; a new backend is done when this suite passes against it.
+@Suite("IdentityStore conformance")
+struct IdentityStoreConformanceTests {
+    // MARK: Realms
+
+    @Test(arguments: StoreBackend.allCases)
+    func realmsAreCreatedReadUpdatedAndDeleted(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        var realm = try await f.realm("acme")
+        #expect(try await store.realm(named: "acme") == realm)
+        #expect(try await store.realm(id: realm.id) == realm)
+
+        realm.dockerV2Enabled = true
+        realm.accessTokenLifespan = 120
+        realm.passwordHashing = Argon2Parameters(memoryKiB: 19456, iterations: 2, parallelism: 1)
+        realm.attributes = ["frontendUrl": "https://auth.example.com"]
+        try await store.updateRealm(realm)
+        #expect(try await store.realm(id: realm.id) == realm)
+
+        try await store.deleteRealm(id: realm.id)
+        #expect(try await store.realm(id: realm.id) == nil)
+        await #expect(throws: StoreError.notFound(.realm)) { try await store.deleteRealm(id: realm.id) }
+        await #expect(throws: StoreError.notFound(.realm)) { try await store.updateRealm(realm) }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func realmNamesAreUnique(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        try await f.realm("acme")
+        await #expect(throws: StoreError.conflict("Realm with same name exists")) { try await f.realm("acme") }
+        #expect(try await store.realms().map(\.name) == ["acme"])
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aFailedRealmSeedWritesNothing(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let env = testEnvironment()
+        let realm = Realm(id: env.newID(), name: "half", createdAt: env.now())
+        // Two realm roles with one name: the second insert fails, so the whole seed must roll back.
+        let roles = [Role(id: env.newID(), realmId: realm.id, name: "dup"), Role(id: env.newID(), realmId: realm.id, name: "dup")]
+        let client = Client(id: env.newID(), realmId: realm.id, clientId: "app", createdAt: env.now())
+        await #expect(throws: StoreError.self) { try await store.createRealm(RealmSeed(realm: realm, clients: [client], roles: roles)) }
+        #expect(try await store.realm(named: "half") == nil)
+        #expect(try await store.realms().isEmpty)
+    }
+
+    // MARK: Users
+
+    @Test(arguments: StoreBackend.allCases)
+    func usernamesAreStoredLowerCasedAndUniquePerRealm(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let acme = try await f.realm("acme")
+        let other = try await f.realm("other")
+        let alice = try await f.user("Alice", in: acme, email: "Alice@Example.COM")
+        #expect(alice.username == "alice")
+        #expect(try await store.user(username: "ALICE", realmId: acme.id)?.id == alice.id)
+        #expect(try await store.user(email: "alice@example.com", realmId: acme.id).map(\.id) == [alice.id])
+        await #expect(throws: StoreError.conflict("User exists with same username")) { try await f.user("aLiCe", in: acme) }
+        // The same name in another realm is another user.
+        try await f.user("alice", in: other)
+        #expect(try await store.countUsers(realmId: acme.id, matching: UserQuery()) == 1)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func emailsAreUniqueUnlessTheRealmAllowsDuplicates(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let strict = try await f.realm("strict")
+        var relaxed = try await f.realm("relaxed", duplicateEmails: true)
+        try await f.user("a", in: strict, email: "x@example.com")
+        await #expect(throws: StoreError.conflict("User exists with same email")) { try await f.user("b", in: strict, email: "X@example.com") }
+        var c = try await f.user("c", in: strict, email: "c@example.com")
+        c.email = "x@example.com"
+        await #expect(throws: StoreError.conflict("User exists with same email")) { try await store.updateUser(c) }
+
+        try await f.user("a", in: relaxed, email: "x@example.com")
+        try await f.user("b", in: relaxed, email: "x@example.com")
+        #expect(try await store.user(email: "x@example.com", realmId: relaxed.id).count == 2)
+        // Disallowing duplicates while they exist would leave the rule broken.
+        relaxed.duplicateEmailsAllowed = false
+        await #expect(throws: StoreError.self) { try await store.updateRealm(relaxed) }
+        #expect(try await store.realm(id: relaxed.id)?.duplicateEmailsAllowed == true)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func usersAreSearchedCountedAndPaged(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        for name in ["anna", "bob", "annabel", "carl", "ann_x"] { try await f.user(name, in: realm, email: "\(name)@acme.io") }
+        var u = try #require(try await store.user(username: "carl", realmId: realm.id))
+        u.firstName = "Carl"
+        u.lastName = "Annerson"
+        try await store.updateUser(u)
+
+        #expect(try await store.users(realmId: realm.id, matching: UserQuery(username: "ann"), page: Page()).map(\.username) == ["ann_x", "anna", "annabel"])
+        #expect(try await store.users(realmId: realm.id, matching: UserQuery(username: "anna", exact: true), page: Page()).map(\.username) == ["anna"])
+        #expect(try await store.users(realmId: realm.id, matching: UserQuery(search: "anner"), page: Page()).map(\.username) == ["carl"])
+        // `_` and `%` are literal characters in a search, not wildcards.
+        #expect(try await store.users(realmId: realm.id, matching: UserQuery(search: "n_x"), page: Page()).map(\.username) == ["ann_x"])
+        #expect(try await store.users(realmId: realm.id, matching: UserQuery(search: "%"), page: Page()).isEmpty)
+        #expect(try await store.users(realmId: realm.id, matching: UserQuery(), page: Page(first: 1, max: 2)).map(\.username) == ["anna", "annabel"])
+        #expect(try await store.countUsers(realmId: realm.id, matching: UserQuery(search: "ann")) == 4)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func userFieldsRoundTrip(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        var user = try await f.user("dora", in: realm)
+        user.attributes = ["team": ["a", "b"], "ünïcode": ["✓"]]
+        user.requiredActions = ["UPDATE_PASSWORD"]
+        user.enabled = false
+        user.emailVerified = true
+        try await store.updateUser(user)
+        #expect(try await store.user(id: user.id, realmId: realm.id) == user)
+        // A user is only found in its own realm.
+        let other = try await f.realm("other")
+        #expect(try await store.user(id: user.id, realmId: other.id) == nil)
+        await #expect(throws: StoreError.notFound(.user)) { try await store.deleteUser(id: user.id, realmId: other.id) }
+    }
+
+    // MARK: Credentials
+
+    @Test(arguments: StoreBackend.allCases)
+    func settingAPasswordReplacesTheOldOneAndCanRevokeTokens(backend: StoreBackend) async throws {
+        let clock = TestClock()
+        let store = try backend.makeStore(clock: clock)
+        let f = Fixtures(store, clock: clock)
+        let realm = try await f.realm("acme")
+        let user = try await f.user("erin", in: realm, password: "$argon2id$old")
+        clock.advance(seconds: 60)
+        let new = Credential(id: f.env.newID(), userId: user.id, secret: Sensitive("$argon2id$new"), createdAt: clock.now)
+        try await store.setCredential(new, revokeTokensBefore: clock.now)
+        let credentials = try await store.credentials(userId: user.id)
+        #expect(credentials.map(\.secret.revealed) == ["$argon2id$new"])
+        #expect(try await store.user(id: user.id, realmId: realm.id)?.notBefore == clock.now)
+
+        // Compare-and-swap: a rehash racing a password change loses.
+        #expect(try await store.replaceCredentialSecret(id: new.id, expected: Sensitive("$argon2id$old"), with: Sensitive("$argon2id$rehash")) == false)
+        #expect(try await store.replaceCredentialSecret(id: new.id, expected: Sensitive("$argon2id$new"), with: Sensitive("$argon2id$rehash")) == true)
+        #expect(try await store.credentials(userId: user.id).first?.secret.revealed == "$argon2id$rehash")
+
+        await #expect(throws: StoreError.notFound(.user)) {
+            try await store.setCredential(Credential(id: f.env.newID(), userId: "nobody", secret: Sensitive("x"), createdAt: clock.now), revokeTokensBefore: nil)
+        }
+    }
+
+    // MARK: Clients and roles
+
+    @Test(arguments: StoreBackend.allCases)
+    func clientIdsAndRoleNamesAreUniqueWhereTheyShouldBe(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let acme = try await f.realm("acme")
+        let other = try await f.realm("other")
+        let registry = try await f.client("registry", in: acme, protocol: .dockerV2)
+        let app = try await f.client("app", in: acme)
+        await #expect(throws: StoreError.conflict("Client with same clientId exists")) { try await f.client("registry", in: acme) }
+        try await f.client("registry", in: other)
+
+        try await f.role("push", in: acme, client: registry)
+        await #expect(throws: StoreError.conflict("Role with same name exists")) { try await f.role("push", in: acme, client: registry) }
+        // The same name on another client, or as a realm role, is another role.
+        try await f.role("push", in: acme, client: app)
+        try await f.role("push", in: acme)
+        await #expect(throws: StoreError.conflict("Role with same name exists")) { try await f.role("push", in: acme) }
+
+        #expect(try await store.roles(realmId: acme.id, clientId: registry.id, search: nil, page: Page()).map(\.name) == ["push"])
+        #expect(try await store.role(named: "push", realmId: acme.id, clientId: nil)?.isClientRole == false)
+        #expect(try await store.client(clientId: "registry", realmId: acme.id)?.protocolName == .dockerV2)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func clientFieldsRoundTrip(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        var client = try await f.client("registry", in: realm, protocol: .dockerV2)
+        client.attributes = ["docker.authorization": "roles", "docker.signature.algorithm": "ES256"]
+        client.secret = Sensitive("s3cret")
+        client.redirectUris = ["https://x/*"]
+        client.protocolMappers = [ProtocolMapper(name: "m", protocol: "docker-v2", protocolMapper: "docker-v2-allow-all-mapper")]
+        try await store.updateClient(client)
+        #expect(try await store.client(id: client.id, realmId: realm.id) == client)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func roleAttributesAndCompositesRoundTrip(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        var role = try await f.role("team-a", in: realm, attributes: ["docker.grant": ["repository:team-a/*:pull,push"]])
+        role.description = "Team A"
+        role.attributes["docker.grant", default: []].append("registry:catalog:*")
+        try await store.updateRole(role)
+        #expect(try await store.role(id: role.id, realmId: realm.id) == role)
+
+        let child = try await f.role("child", in: realm)
+        try await store.addComposites(parentId: role.id, childIds: [child.id], realmId: realm.id)
+        #expect(try await store.composites(of: role.id, realmId: realm.id).map(\.name) == ["child"])
+        #expect(try await store.compositeRoleIds(among: [role.id, child.id]) == [role.id])
+        try await store.removeComposites(parentId: role.id, childIds: [child.id], realmId: realm.id)
+        #expect(try await store.composites(of: role.id, realmId: realm.id).isEmpty)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func referencesNeverCrossRealms(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let a = try await f.realm("a")
+        let b = try await f.realm("b")
+        let userA = try await f.user("u", in: a)
+        let roleB = try await f.role("r", in: b)
+        let roleA = try await f.role("r", in: a)
+        let groupB = try await f.group("g", in: b)
+        await #expect(throws: StoreError.notFound(.role)) { try await store.grantUserRoles(userId: userA.id, roleIds: [roleB.id], realmId: a.id) }
+        await #expect(throws: StoreError.notFound(.user)) { try await store.grantUserRoles(userId: userA.id, roleIds: [roleB.id], realmId: b.id) }
+        await #expect(throws: StoreError.notFound(.role)) { try await store.addComposites(parentId: roleA.id, childIds: [roleB.id], realmId: a.id) }
+        await #expect(throws: StoreError.notFound(.group)) { try await store.addMember(groupId: groupB.id, userId: userA.id, realmId: a.id) }
+        await #expect(throws: StoreError.self) {
+            try await store.createGroup(Group(id: f.env.newID(), realmId: a.id, parentId: groupB.id, name: "child"))
+        }
+        // Seeds are checked by the database too, not only by the store's code.
+        await #expect(throws: StoreError.self) {
+            try await store.createUser(UserSeed(user: User(id: f.env.newID(), realmId: a.id, username: "v", createdAt: f.env.now()), roleIds: [roleB.id]))
+        }
+        #expect(try await store.user(username: "v", realmId: a.id) == nil)
+        #expect(try await store.effectiveRoles(userId: userA.id, realmId: a.id).isEmpty)
+    }
+
+    // MARK: Effective roles
+
+    @Test(arguments: StoreBackend.allCases)
+    func effectiveRolesCombineDirectGroupAncestorAndCompositeRoles(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        let registry = try await f.client("registry", in: realm, protocol: .dockerV2)
+        let direct = try await f.role("direct", in: realm)
+        let viaGroup = try await f.role("via-group", in: realm)
+        let viaAncestor = try await f.role("via-ancestor", in: realm)
+        let clientRole = try await f.role("team-a-push", in: realm, client: registry)
+        let nestedRealmRole = try await f.role("nested", in: realm)
+        let unrelated = try await f.role("unrelated", in: realm)
+        // realm role → client role → realm role: composites cross the realm/client boundary both ways.
+        try await store.addComposites(parentId: viaAncestor.id, childIds: [clientRole.id], realmId: realm.id)
+        try await store.addComposites(parentId: clientRole.id, childIds: [nestedRealmRole.id], realmId: realm.id)
+
+        let eng = try await f.group("eng", in: realm)
+        let backend = try await f.group("backend", in: realm, parent: eng)
+        try await store.grantGroupRoles(groupId: eng.id, roleIds: [viaAncestor.id], realmId: realm.id)
+        try await store.grantGroupRoles(groupId: backend.id, roleIds: [viaGroup.id], realmId: realm.id)
+        let user = try await f.user("alice", in: realm, roles: [direct], groups: [backend])
+        let bystander = try await f.user("bob", in: realm)
+        _ = unrelated
+
+        let names = Set(try await store.effectiveRoles(userId: user.id, realmId: realm.id).map(\.name))
+        #expect(names == ["direct", "via-group", "via-ancestor", "team-a-push", "nested"])
+        #expect(try await store.userRoles(userId: user.id, realmId: realm.id).map(\.name) == ["direct"])
+        #expect(try await store.effectiveRoles(userId: bystander.id, realmId: realm.id).isEmpty)
+
+        // Leaving the group takes its roles (and its ancestors') away at once.
+        try await store.removeMember(groupId: backend.id, userId: user.id, realmId: realm.id)
+        #expect(try await store.effectiveRoles(userId: user.id, realmId: realm.id).map(\.name) == ["direct"])
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aCycleOfCompositesTerminates(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        let a = try await f.role("a", in: realm)
+        let b = try await f.role("b", in: realm)
+        let c = try await f.role("c", in: realm)
+        try await store.addComposites(parentId: a.id, childIds: [b.id], realmId: realm.id)
+        try await store.addComposites(parentId: b.id, childIds: [c.id], realmId: realm.id)
+        try await store.addComposites(parentId: c.id, childIds: [a.id], realmId: realm.id)
+        // A role made a composite of itself is ignored rather than stored.
+        try await store.addComposites(parentId: a.id, childIds: [a.id], realmId: realm.id)
+        let user = try await f.user("u", in: realm, roles: [b])
+        let names = try await store.effectiveRoles(userId: user.id, realmId: realm.id).map(\.name)
+        #expect(names.sorted() == ["a", "b", "c"])
+    }
+
+    // MARK: Groups
+
+    @Test(arguments: StoreBackend.allCases)
+    func groupsFormATreeWithPathsAndSiblingUniqueNames(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        let eng = try await f.group("eng", in: realm)
+        let ops = try await f.group("ops", in: realm)
+        let backendGroup = try await f.group("backend", in: realm, parent: eng)
+        try await f.group("backend", in: realm, parent: ops)
+        await #expect(throws: StoreError.conflict("Sibling group with same name exists")) { try await f.group("backend", in: realm, parent: eng) }
+        await #expect(throws: StoreError.conflict("Top level group with same name exists")) { try await f.group("eng", in: realm) }
+        let db = try await f.group("db", in: realm, parent: backendGroup)
+
+        #expect(try await store.group(id: db.id, realmId: realm.id)?.path == "/eng/backend/db")
+        #expect(try await store.group(path: "/eng/backend", realmId: realm.id)?.group.id == backendGroup.id)
+        #expect(try await store.group(path: "/eng/nothing", realmId: realm.id) == nil)
+        #expect(try await store.groups(realmId: realm.id, parentId: nil, search: nil, page: Page()).map(\.path) == ["/eng", "/ops"])
+        #expect(try await store.groups(realmId: realm.id, parentId: nil, search: nil, page: Page()).first?.subGroupCount == 1)
+        #expect(try await store.groups(realmId: realm.id, parentId: nil, search: "back", page: Page()).map(\.path).sorted() == ["/eng/backend", "/ops/backend"])
+        #expect(try await store.countGroups(realmId: realm.id) == 5)
+
+        // Moving a group under its own subtree is refused; elsewhere is fine.
+        var moved = eng
+        moved.parentId = db.id
+        await #expect(throws: StoreError.self) { try await store.updateGroup(moved) }
+        var dbMoved = db
+        dbMoved.parentId = ops.id
+        try await store.updateGroup(dbMoved)
+        #expect(try await store.group(id: db.id, realmId: realm.id)?.path == "/ops/db")
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func membershipIsListedBothWays(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        let readers = try await f.group("readers", in: realm)
+        let alice = try await f.user("alice", in: realm)
+        let bob = try await f.user("bob", in: realm)
+        try await store.addMember(groupId: readers.id, userId: bob.id, realmId: realm.id)
+        try await store.addMember(groupId: readers.id, userId: alice.id, realmId: realm.id)
+        try await store.addMember(groupId: readers.id, userId: alice.id, realmId: realm.id)
+        #expect(try await store.members(groupId: readers.id, realmId: realm.id, page: Page()).map(\.username) == ["alice", "bob"])
+        #expect(try await store.groupsOfUser(userId: alice.id, realmId: realm.id).map(\.path) == ["/readers"])
+    }
+
+    // MARK: Cascades
+
+    @Test(arguments: StoreBackend.allCases)
+    func deletingLeavesNothingDangling(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        let registry = try await f.client("registry", in: realm, protocol: .dockerV2)
+        let push = try await f.role("push", in: realm, client: registry)
+        let dev = try await f.role("dev", in: realm)
+        try await store.addComposites(parentId: dev.id, childIds: [push.id], realmId: realm.id)
+        let parent = try await f.group("eng", in: realm)
+        let child = try await f.group("backend", in: realm, parent: parent)
+        try await store.grantGroupRoles(groupId: child.id, roleIds: [push.id], realmId: realm.id)
+        let alice = try await f.user("alice", in: realm, roles: [push, dev], groups: [child], password: "x")
+        let bob = try await f.user("bob", in: realm, groups: [child])
+
+        // Client → its roles → their mappings and composite edges.
+        try await store.deleteClient(id: registry.id, realmId: realm.id)
+        #expect(try await store.role(id: push.id, realmId: realm.id) == nil)
+        #expect(try await store.userRoles(userId: alice.id, realmId: realm.id).map(\.name) == ["dev"])
+        #expect(try await store.composites(of: dev.id, realmId: realm.id).isEmpty)
+        #expect(try await store.groupRoles(groupId: child.id, realmId: realm.id).isEmpty)
+
+        // Role → its mappings.
+        try await store.deleteRole(id: dev.id, realmId: realm.id)
+        #expect(try await store.userRoles(userId: alice.id, realmId: realm.id).isEmpty)
+
+        // Group → its subgroups and their memberships.
+        try await store.deleteGroup(id: parent.id, realmId: realm.id)
+        #expect(try await store.group(id: child.id, realmId: realm.id) == nil)
+        #expect(try await store.groupsOfUser(userId: bob.id, realmId: realm.id).isEmpty)
+
+        // User → credentials.
+        try await store.deleteUser(id: alice.id, realmId: realm.id)
+        #expect(try await store.credentials(userId: alice.id).isEmpty)
+
+        // Realm → everything.
+        let event = Event(id: f.env.newID(), realmId: realm.id, time: f.env.now(), type: "LOGIN")
+        try await store.recordEvent(event)
+        try await store.deleteRealm(id: realm.id)
+        #expect(try await store.user(id: bob.id, realmId: realm.id) == nil)
+        #expect(try await store.credentials(userId: bob.id).isEmpty)
+        #expect(try await store.events(realmId: realm.id, matching: EventQuery(), page: Page()).isEmpty)
+        #expect(try await store.realmKeys(realmId: realm.id).isEmpty)
+    }
+
+    // MARK: Keys and events
+
+    @Test(arguments: StoreBackend.allCases)
+    func onlyOneKeyPerAlgorithmIsActive(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        func key(_ id: String, _ status: KeyStatus) -> RealmKey {
+            RealmKey(id: id, realmId: realm.id, algorithm: .rs256, status: status, privateKeyPEM: Sensitive("pem"),
+                     certificateDER: [1, 2, 3], libtrustKeyID: "AAAA", thumbprint: id, createdAt: f.env.now())
+        }
+        try await store.addRealmKey(key("k1", .active))
+        await #expect(throws: StoreError.conflict("Realm already has an active key for this algorithm")) { try await store.addRealmKey(key("k2", .active)) }
+        try await store.addRealmKey(key("k2", .passive))
+        // Rotation: demote the old key, promote the new one; both still listed.
+        try await store.setRealmKeyStatus(id: "k1", realmId: realm.id, status: .passive)
+        try await store.setRealmKeyStatus(id: "k2", realmId: realm.id, status: .active)
+        let keys = try await store.realmKeys(realmId: realm.id)
+        #expect(Dictionary(uniqueKeysWithValues: keys.map { ($0.id, $0.status) }) == ["k1": .passive, "k2": .active])
+        #expect(keys.first { $0.id == "k1" }?.certificateDER == [1, 2, 3])
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func eventsAreFilteredPagedAndExpired(backend: StoreBackend) async throws {
+        let clock = TestClock()
+        let store = try backend.makeStore(clock: clock)
+        let f = Fixtures(store, clock: clock)
+        let realm = try await f.realm("acme")
+        for i in 0..<5 {
+            try await store.recordEvent(Event(id: "e\(i)", realmId: realm.id, time: clock.now, type: i % 2 == 0 ? "LOGIN" : "LOGIN_ERROR",
+                                              clientId: "registry", userId: i < 3 ? "u1" : "u2", error: i % 2 == 0 ? nil : "invalid_user_credentials",
+                                              details: ["auth_method": "docker-v2"]))
+            clock.advance(seconds: 10)
+        }
+        let logins = try await store.events(realmId: realm.id, matching: EventQuery(types: ["LOGIN"]), page: Page())
+        #expect(logins.map(\.id) == ["e4", "e2", "e0"])
+        #expect(logins.first?.details == ["auth_method": "docker-v2"])
+        #expect(try await store.events(realmId: realm.id, matching: EventQuery(userId: "u2"), page: Page()).count == 2)
+        let start = Timestamp(millisecondsSince1970: 1_764_400_000_000)
+        #expect(try await store.events(realmId: realm.id, matching: EventQuery(from: start.adding(seconds: 10), to: start.adding(seconds: 20)), page: Page()).map(\.id) == ["e2", "e1"])
+        #expect(try await store.events(realmId: realm.id, matching: EventQuery(), page: Page(first: 1, max: 1)).map(\.id) == ["e3"])
+        #expect(try await store.deleteEvents(realmId: realm.id, before: start.adding(seconds: 20)) == 2)
+        #expect(try await store.events(realmId: realm.id, matching: EventQuery(), page: Page()).count == 3)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aFreshStoreIsReady(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        #expect(await store.isReady())
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import GRDB
+import KeyportModel
+@testable import KeyportSQLite
+import KeyportStore
+import Testing
+
+/// What is particular to the SQLite backend: the file, its pragmas and the migrations.
+@Suite("SQLite store")
+struct SQLiteStoreTests {
+    func path() -> String { temporaryDirectory().appendingPathComponent("keyport.db").path }
+
+    @Test func theShippedMigrationsAreNumberedInOrderAndNamedVerbNoun() {
+        let migrations = Migration.shipped
+        #expect(!migrations.isEmpty)
+        #expect(migrations.map(\.version) == Array(1...migrations.count))
+        for m in migrations {
+            #expect(m.name.hasPrefix(String(format: "%04d_", m.version)))
+            #expect(m.name.split(separator: "_").count >= 3)
+        }
+        // The embedded copies are the files in Migrations/.
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: Paths.repository.appendingPathComponent("Migrations").path)) ?? []
+        #expect(files.filter { $0.hasSuffix(".sql") }.sorted() == migrations.map { "\($0.name).sql" })
+    }
+
+    @Test func migrationsAreAppliedOnceAndRecorded() throws {
+        let p = path()
+        let first = try SQLiteStore.migrateDatabase(path: p, now: { 1 })
+        #expect(first.applied.count == Migration.shipped.count)
+        let second = try SQLiteStore.migrateDatabase(path: p, now: { 2 })
+        #expect(second.applied.isEmpty)
+        let queue = try DatabaseQueue(path: p)
+        let rows = try queue.read { db in try Row.fetchAll(db, sql: "SELECT version, checksum, applied_at FROM schema_migrations ORDER BY version") }
+        #expect(rows.map { $0["version"] as Int } == Migration.shipped.map(\.version))
+        #expect(rows.allSatisfy { ($0["applied_at"] as Int64) == 1 })
+        #expect(rows.map { $0["checksum"] as String } == Migration.shipped.map(\.checksum))
+    }
+
+    @Test func anEditedShippedMigrationIsRefused() throws {
+        let p = path()
+        _ = try SQLiteStore.migrateDatabase(path: p, now: { 1 })
+        var edited = Migration.shipped
+        edited[0] = Migration(version: edited[0].version, name: edited[0].name, sql: edited[0].sql + "\n-- edited")
+        #expect(throws: StoreError.unavailable(MigrationError.edited(version: 1, name: edited[0].name).description)) {
+            _ = try SQLiteStore.open(path: p, migrations: MigrationRunner(migrations: edited), now: { 1 })
+        }
+    }
+
+    @Test func aDatabaseFromANewerKeyportIsRefused() throws {
+        let p = path()
+        _ = try SQLiteStore.migrateDatabase(path: p, now: { 1 })
+        let older = Array(Migration.shipped.dropLast())
+        #expect(throws: StoreError.unavailable(MigrationError.unknownVersion(Migration.shipped.count).description)) {
+            _ = try SQLiteStore.open(path: p, migrations: MigrationRunner(migrations: older), now: { 1 })
+        }
+    }
+
+    @Test func aFailingMigrationLeavesTheSchemaAsItWas() throws {
+        let p = path()
+        let broken = Migration.shipped + [Migration(version: Migration.shipped.count + 1, name: "9999_create_broken",
+                                                    sql: "CREATE TABLE half (x INTEGER); THIS IS NOT SQL;")]
+        #expect(throws: StoreError.self) { _ = try SQLiteStore.open(path: p, migrations: MigrationRunner(migrations: broken), now: { 1 }) }
+        let queue = try DatabaseQueue(path: p)
+        #expect(try queue.read { db in try db.tableExists("half") } == false)
+        #expect(try queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM schema_migrations") } == Migration.shipped.count)
+    }
+
+    @Test func theFileIsWALWithForeignKeysAndOwnerOnly() async throws {
+        let p = path()
+        let store = try SQLiteStore.open(path: p, now: { 1 })
+        let (journal, foreignKeys, busy) = try await store.writer.read { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA foreign_keys"), try Int.fetchOne(db, sql: "PRAGMA busy_timeout"))
+        }
+        #expect(journal == "wal")
+        #expect(foreignKeys == 1)
+        #expect((busy ?? 0) >= 1000)
+        let mode = try FileManager.default.attributesOfItem(atPath: p)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(try store.integrityCheck() == ["ok"])
+        #expect(store.writer is DatabasePool)
+    }
+
+    @Test func deletingARealmLeavesNoRowInAnyTable() async throws {
+        let store = try SQLiteStore.open(path: path(), now: { 1 })
+        let f = Fixtures(store)
+        let keep = try await f.realm("keep")
+        let gone = try await f.realm("gone")
+        for realm in [keep, gone] {
+            let client = try await f.client("registry", in: realm)
+            let role = try await f.role("r", in: realm, client: client)
+            let other = try await f.role("o", in: realm)
+            try await store.addComposites(parentId: other.id, childIds: [role.id], realmId: realm.id)
+            let group = try await f.group("g", in: realm)
+            try await f.group("sub", in: realm, parent: group)
+            try await store.grantGroupRoles(groupId: group.id, roleIds: [role.id], realmId: realm.id)
+            try await f.user("u", in: realm, roles: [role], groups: [group], password: "x")
+            try await store.recordEvent(Event(id: f.env.newID(), realmId: realm.id, time: f.env.now(), type: "LOGIN"))
+        }
+        let tables = ["realms", "users", "credentials", "clients", "roles", "role_composites", "user_roles", "realm_groups",
+                      "group_members", "group_roles", "realm_keys", "events"]
+        func counts() async throws -> [String: Int] {
+            try await store.writer.read { db in
+                try Dictionary(uniqueKeysWithValues: tables.map { ($0, try Int.fetchOne(db, sql: "SELECT count(*) FROM \($0)") ?? 0) })
+            }
+        }
+        let before = try await counts()
+        try await store.deleteRealm(id: gone.id)
+        let after = try await counts()
+        for table in tables where table != "realm_keys" {
+            #expect(after[table]! * 2 == before[table]!, "\(table): \(before[table]!) → \(after[table]!)")
+        }
+        let dangling = try await store.writer.read { db in try Row.fetchAll(db, sql: "PRAGMA foreign_key_check") }
+        #expect(dangling.isEmpty)
+    }
+}

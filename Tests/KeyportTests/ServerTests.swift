@@ -1,0 +1,171 @@
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import Hummingbird
+import HummingbirdTesting
+import KeyportModel
+import KeyportServer
+import KeyportStore
+import Logging
+import Testing
+
+@Suite("Server in-process")
+struct ServerTests {
+    func configuration(_ dir: URL = temporaryDirectory(), password: String? = "admin-pw") -> KeyportConfiguration {
+        KeyportConfiguration(mode: .development, httpPort: 0, databasePath: dir.appendingPathComponent("keyport.db").path,
+                             bootstrapAdminUsername: "Admin", bootstrapAdminPassword: password)
+    }
+
+    @Test func healthAndMetricsAnswer() async throws {
+        let server = try await KeyportServer.make(configuration: configuration(), environment: testEnvironment())
+        try await server.application.test(.router) { client in
+            try await client.execute(uri: "/health/live", method: .get) { response in
+                #expect(response.status == .ok)
+                let body = try json(response.body)
+                #expect(body == ["status": "UP", "checks": [Any]()] as NSDictionary)
+            }
+            try await client.execute(uri: "/health/ready", method: .get, headers: [.init("X-Request-Id")!: "trace-42"]) { response in
+                #expect(response.status == .ok)
+                let body = try json(response.body)
+                #expect(body == ["status": "UP", "checks": [["name": "database", "status": "UP"]]] as NSDictionary)
+                #expect(response.headers[.init("X-Request-Id")!] == "trace-42")
+            }
+            try await client.execute(uri: "/no/such/route", method: .get) { response in
+                #expect(response.status == .notFound)
+                #expect(response.headers[.init("X-Request-Id")!]?.count == 24)
+            }
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true)
+                let text = String(buffer: response.body)
+                #expect(text.contains(#"keyport_http_requests_total{route="/health/ready",method="GET",status="200"} 1"#))
+                #expect(text.contains(#"keyport_http_requests_total{route="NotFound",method="GET",status="404"} 1"#))
+                #expect(text.contains("keyport_http_request_duration_seconds_bucket"))
+                // The bootstrap admin's password was hashed once at start.
+                #expect(text.contains("keyport_password_hash_duration_seconds_count 1"))
+                #expect(text.contains(#"keyport_tokens_issued_total{protocol="docker-v2"} 0"#))
+            }
+        }
+    }
+
+    @Test func theFirstStartProvisionsTheMasterRealmOnce() async throws {
+        let dir = temporaryDirectory()
+        let first = try await KeyportServer.make(configuration: configuration(dir), environment: testEnvironment())
+        #expect(first.bootstrap == .created(username: "admin", generatedPassword: nil))
+        let store = first.services.store
+        let master = try #require(try await store.realm(named: "master"))
+        #expect(master.enabled)
+        let admin = try #require(try await store.user(username: "admin", realmId: master.id))
+        let roles = Set(try await store.effectiveRoles(userId: admin.id, realmId: master.id).map(\.name))
+        #expect(roles.isSuperset(of: ["admin", "create-realm", "default-roles-master", "offline_access", "uma_authorization"]))
+        let adminCLI = try #require(try await store.client(clientId: "admin-cli", realmId: master.id))
+        #expect(adminCLI.publicClient && adminCLI.directAccessGrantsEnabled)
+        let management = try #require(try await store.client(clientId: "realm-management", realmId: master.id))
+        let managementRoles = Set(try await store.roles(realmId: master.id, clientId: management.id, search: nil, page: .all).map(\.name))
+        #expect(managementRoles.isSuperset(of: ["realm-admin", "manage-users", "view-users", "manage-clients", "view-clients", "manage-realm", "view-realm", "view-events"]))
+        let realmAdmin = try #require(try await store.role(named: "realm-admin", realmId: master.id, clientId: management.id))
+        #expect(Set(try await store.composites(of: realmAdmin.id, realmId: master.id).map(\.name)).isSuperset(of: ["manage-users", "view-events"]))
+        let keys = try await store.realmKeys(realmId: master.id)
+        #expect(Set(keys.map(\.algorithm)) == [.rs256, .es256])
+        #expect(keys.allSatisfy { $0.status == .active })
+        // The configured password works through the one authenticator.
+        #expect(try await first.services.authenticator.authenticate(realm: master, username: "admin", password: Sensitive("admin-pw")) == .authenticated(admin))
+
+        // A second start, even with other bootstrap settings, creates nothing.
+        var other = configuration(dir)
+        other.bootstrapAdminUsername = "someone-else"
+        other.bootstrapAdminPassword = "other"
+        let second = try await KeyportServer.make(configuration: other, environment: testEnvironment())
+        #expect(second.bootstrap == .alreadyProvisioned)
+        #expect(try await second.services.store.countUsers(realmId: master.id, matching: UserQuery()) == 1)
+        #expect(try await second.services.store.realms().map(\.name) == ["master"])
+    }
+
+    @Test func startDevWithoutAPasswordGeneratesOneThatWorks() async throws {
+        let server = try await KeyportServer.make(configuration: configuration(password: nil), environment: testEnvironment())
+        guard case .created(_, let generated?) = server.bootstrap else {
+            Issue.record("start-dev without a configured password must generate one")
+            return
+        }
+        #expect(generated.revealed.count >= 20)
+        let master = try #require(try await server.services.store.realm(named: "master"))
+        guard case .authenticated = try await server.services.authenticator.authenticate(realm: master, username: "admin", password: generated) else {
+            Issue.record("the generated password must log in")
+            return
+        }
+    }
+
+    @Test func productionRefusesToInventAnAdministrator() async throws {
+        var config = configuration(password: nil)
+        config.mode = .production
+        config.hostname = "https://auth.example.com"
+        config.bootstrapAdminUsername = nil
+        await #expect(throws: ConfigurationError.self) { _ = try await KeyportServer.make(configuration: config, environment: testEnvironment()) }
+    }
+
+    @Test(arguments: [
+        ("not a url", "--hostname must be a base URL"),
+        ("ftp://x", "--hostname must be a base URL"),
+        ("https://auth.example.com?x=1", "--hostname must be a base URL"),
+    ])
+    func badHostnamesAreRefusedWithOneClearLine(hostname: String, message: String) async throws {
+        var config = configuration()
+        config.hostname = hostname
+        do {
+            _ = try await KeyportServer.make(configuration: config, environment: testEnvironment())
+            Issue.record("accepted \(hostname)")
+        } catch let error as ConfigurationError {
+            #expect(error.message.hasPrefix(message))
+            #expect(!error.message.contains("\n"))
+        }
+    }
+
+    @Test func aBadCertificateIsRefusedBeforeAnythingStarts() async throws {
+        let dir = temporaryDirectory()
+        let cert = dir.appendingPathComponent("cert.pem"), key = dir.appendingPathComponent("key.pem")
+        try "not a certificate".write(to: cert, atomically: true, encoding: .utf8)
+        try "not a key".write(to: key, atomically: true, encoding: .utf8)
+        var config = configuration(dir)
+        config.httpsCertificateFile = cert.path
+        config.httpsCertificateKeyFile = key.path
+        await #expect(throws: ConfigurationError("cannot read a PEM certificate from --https-certificate-file \(cert.path)")) {
+            _ = try await KeyportServer.make(configuration: config, environment: testEnvironment())
+        }
+        config.httpsCertificateKeyFile = nil
+        await #expect(throws: ConfigurationError.self) { _ = try await KeyportServer.make(configuration: config, environment: testEnvironment()) }
+    }
+
+    @Test func anUnwritableDatabasePathIsAClearError() async throws {
+        var config = configuration()
+        config.databasePath = "/proc/keyport/keyport.db"
+        await #expect(throws: StoreError.self) { _ = try await KeyportServer.make(configuration: config, environment: testEnvironment()) }
+    }
+
+    @Test func logLinesCarryTheRequestAndNoQueryString() async throws {
+        let lines = LogCapture()
+        var logger = Logger(label: "test") { label in LogfmtLogHandler(label: label, level: .info, output: { lines.append($0) }) }
+        logger.logLevel = .info
+        let server = try await KeyportServer.make(configuration: configuration(), environment: testEnvironment(), logger: logger)
+        try await server.application.test(.router) { client in
+            try await client.execute(uri: "/realms/acme/protocol/docker-v2/auth?password=hunter2", method: .get, headers: [.init("X-Request-Id")!: "req-1"]) { _ in }
+        }
+        let line = try #require(lines.all.first { $0.contains("request_id=req-1") })
+        #expect(line.contains("realm=acme"))
+        #expect(line.contains("status=404"))
+        #expect(line.contains("latency_ms="))
+        #expect(line.contains("route=NotFound"))
+        #expect(!lines.all.joined().contains("hunter2"))
+        #expect(!lines.all.joined().contains("admin-pw"))
+    }
+}
+
+import Synchronization
+final class LogCapture: Sendable {
+    private let lines = Mutex<[String]>([])
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    var all: [String] { lines.withLock { $0 } }
+}
+
+func json(_ buffer: ByteBuffer) throws -> NSDictionary {
+    try #require(try JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? NSDictionary)
+}

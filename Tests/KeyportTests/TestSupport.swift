@@ -1,0 +1,62 @@
+import Foundation
+import KeyportModel
+import KeyportSQLite
+import KeyportStore
+import Synchronization
+
+/// A clock tests move by hand: expiry is tested without sleeping.
+final class TestClock: Sendable {
+    private let current: Mutex<Int64>
+    init(_ start: Int64 = 1_764_400_000_000) { current = Mutex(start) }
+    var now: Timestamp { Timestamp(millisecondsSince1970: current.withLock { $0 }) }
+    func advance(seconds: Int) { current.withLock { $0 += Int64(seconds) * 1000 } }
+}
+
+/// Deterministic bytes for reproducible ids; real randomness where a test needs uniqueness
+/// across processes.
+func testEnvironment(clock: TestClock = TestClock()) -> KeyportModel.Environment {
+    KeyportModel.Environment(now: { clock.now }, randomBytes: KeyportModel.Environment.live.randomBytes)
+}
+
+/// A fresh folder under the system temp directory, removed by the caller when it likes.
+func temporaryDirectory() -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("keyport-test-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// The backends the store conformance suite runs against. A PostgreSQL store joins this
+/// list and must pass every test unchanged.
+enum StoreBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite
+
+    var testDescription: String { rawValue }
+
+    func makeStore(clock: TestClock = TestClock()) throws -> any IdentityStore {
+        switch self {
+        case .sqlite:
+            // A real file in WAL mode, as production runs, not an in-memory stand-in.
+            let path = temporaryDirectory().appendingPathComponent("keyport.db").path
+            return try SQLiteStore.open(path: path, now: { clock.now.millisecondsSince1970 })
+        }
+    }
+}
+
+/// Where the repository and its neighbours are, from this file's location.
+enum Paths {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let sharedVectors = repository.deletingLastPathComponent().appendingPathComponent("shared/vectors")
+
+    /// A product built beside the test bundle (`.build/debug/keyport`, …).
+    static func builtProduct(_ name: String) -> URL? {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent(name)
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        let fallback = repository.appendingPathComponent(".build/debug/\(name)")
+        return FileManager.default.isExecutableFile(atPath: fallback.path) ? fallback : nil
+    }
+}
+import Testing
