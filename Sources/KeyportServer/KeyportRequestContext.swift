@@ -8,6 +8,8 @@ public struct KeyportRequestContext: RequestContext {
     public let remoteAddress: SocketAddress?
     /// Set by the observability middleware; echoed back as `X-Request-Id`.
     public var requestID: String = ""
+    /// The client's IP address, through a trusted proxy when `--proxy-headers xforwarded`.
+    public var clientAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

@@ -46,7 +46,7 @@ public struct KeyportServer: Sendable {
             .run(username: configuration.bootstrapAdminUsername, password: configuration.bootstrapAdminPassword, mode: configuration.mode)
 
         let router = Router(context: KeyportRequestContext.self)
-        router.add(middleware: ObservabilityMiddleware(metrics: metrics, randomBytes: environment.randomBytes))
+        router.add(middleware: ObservabilityMiddleware(metrics: metrics, randomBytes: environment.randomBytes, proxyHeaders: configuration.proxyHeaders))
         HealthController(store: store).addRoutes(to: router)
         MetricsController(metrics: metrics).addRoutes(to: router)
 

@@ -10,6 +10,7 @@ struct ObservabilityMiddleware: RouterMiddleware {
     typealias Context = KeyportRequestContext
     let metrics: KeyportMetrics
     let randomBytes: @Sendable (Int) -> [UInt8]
+    let proxyHeaders: KeyportConfiguration.ProxyHeaders
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -18,6 +19,8 @@ struct ObservabilityMiddleware: RouterMiddleware {
         context.logger[metadataKey: "request_id"] = .string(requestID)
         let realm = Self.realmName(in: request.uri.path)
         if let realm { context.logger[metadataKey: "realm"] = .string(realm) }
+        context.clientAddress = Self.clientAddress(request: request, peer: context.remoteAddress?.ipAddress, proxyHeaders: proxyHeaders)
+        if let client = context.clientAddress { context.logger[metadataKey: "client_ip"] = .string(client) }
 
         let clock = ContinuousClock()
         let start = clock.now
@@ -57,6 +60,17 @@ struct ObservabilityMiddleware: RouterMiddleware {
         return value
     }
 
+    /// The client's address: the peer's, or behind a trusted proxy the first `X-Forwarded-For`
+    /// entry (the one the proxy saw connect). Never trusted unless the operator said so.
+    static func clientAddress(request: Request, peer: String?, proxyHeaders: KeyportConfiguration.ProxyHeaders) -> String? {
+        guard proxyHeaders == .xforwarded, let forwarded = request.headers[.xForwardedFor] else { return peer }
+        let first = forwarded.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        guard (1...64).contains(first.utf8.count), first.utf8.allSatisfy({ $0.isASCIIAlphanumeric || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":") }) else {
+            return peer
+        }
+        return first
+    }
+
     /// The `{realm}` of `/realms/{realm}/…` and `/admin/realms/{realm}/…`.
     static func realmName(in path: String) -> String? {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
@@ -69,6 +83,7 @@ struct ObservabilityMiddleware: RouterMiddleware {
 
 extension HTTPField.Name {
     static let xRequestID = Self("X-Request-Id")!
+    static let xForwardedFor = Self("X-Forwarded-For")!
 }
 
 extension UInt8 {

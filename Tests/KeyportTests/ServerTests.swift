@@ -169,3 +169,27 @@ final class LogCapture: Sendable {
 func json(_ buffer: ByteBuffer) throws -> NSDictionary {
     try #require(try JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? NSDictionary)
 }
+
+@Suite("Server behind a proxy")
+struct ProxyHeaderTests {
+    func logLine(proxy: KeyportConfiguration.ProxyHeaders, forwardedFor: String) async throws -> String {
+        let lines = LogCapture()
+        let logger = Logger(label: "test") { label in LogfmtLogHandler(label: label, level: .info, output: { lines.append($0) }) }
+        let config = KeyportConfiguration(httpPort: 0, databasePath: temporaryDirectory().appendingPathComponent("k.db").path,
+                                          proxyHeaders: proxy, bootstrapAdminPassword: "pw")
+        let server = try await KeyportServer.make(configuration: config, environment: testEnvironment(), logger: logger)
+        try await server.application.test(.live) { client in
+            try await client.execute(uri: "/health/live", method: .get, headers: [.init("X-Forwarded-For")!: forwardedFor, .init("X-Request-Id")!: "p1"]) { _ in }
+        }
+        return try #require(lines.all.first { $0.contains("request_id=p1") })
+    }
+
+    @Test func forwardedForIsTrustedOnlyWhenConfigured() async throws {
+        #expect(try await logLine(proxy: .xforwarded, forwardedFor: "203.0.113.7, 10.0.0.1").contains("client_ip=203.0.113.7"))
+        let direct = try await logLine(proxy: .none, forwardedFor: "203.0.113.7")
+        #expect(!direct.contains("203.0.113.7"))
+        #expect(direct.contains("client_ip=127.0.0.1"))
+        // A forged value that is not an address is ignored.
+        #expect(!(try await logLine(proxy: .xforwarded, forwardedFor: "evil\" level=error").contains("evil")))
+    }
+}

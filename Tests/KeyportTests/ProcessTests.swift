@@ -1,0 +1,173 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import GRDB
+import KeyportModel
+import KeyportSQLite
+import KeyportStore
+import Testing
+
+/// The real `keyport` binary, as an operator runs it.
+@Suite("keyport process", .serialized)
+struct ProcessTests {
+    func keyport() throws -> URL {
+        try #require(Paths.builtProduct("keyport"), "build the keyport product first (swift build)")
+    }
+
+    /// Starts `keyport start-dev` on a free port in `dir`; returns it once ready.
+    func startDev(in dir: URL, environment: [String: String] = [:], extra: [String] = []) throws -> (ChildProcess, Int) {
+        let child = try ChildProcess(try keyport(), ["start-dev", "--http-port", "0", "--db-path", dir.appendingPathComponent("data/keyport.db").path] + extra,
+                                     environment: environment, directory: dir)
+        let ready = child.waitUntil { $0.stderrLines.contains { $0.contains("msg=\"Keyport is ready\"") } }
+        try #require(ready, "keyport did not become ready: \(child.stderrLines.joined(separator: "\n"))")
+        let line = try #require(child.stderrLines.first { $0.contains("msg=\"Keyport is ready\"") })
+        let port = try #require(line.split(separator: " ").first { $0.hasPrefix("listening=") }.flatMap { Int($0.split(separator: ":").last ?? "") })
+        return (child, port)
+    }
+
+    func get(_ port: Int, _ path: String) async throws -> (Int, String) {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func startDevIsReadyKeepsDataAcrossRestartsAndBootstrapsOnce() async throws {
+        let dir = temporaryDirectory()
+        let started = Date()
+        let (first, port) = try startDev(in: dir)
+        let (status, body) = try await get(port, "/health/ready")
+        print("start-dev on an empty data folder: ready in \(Int(Date().timeIntervalSince(started) * 1000)) ms")
+        #expect(status == 200)
+        #expect(body.contains(#""status":"UP""#))
+        // The generated password is shown once, on stdout, and never in a log line.
+        let banner = try #require(first.stdoutLines.first { $0.hasPrefix("Generated password (shown only now): ") })
+        let password = String(banner.dropFirst("Generated password (shown only now): ".count))
+        #expect(password.count >= 20)
+        #expect(!first.stderrLines.joined().contains(password))
+
+        first.signal(SIGTERM)
+        #expect(first.waitForExit() == 0)
+
+        let (second, port2) = try startDev(in: dir)
+        #expect(try await get(port2, "/health/ready").0 == 200)
+        #expect(!second.stdoutLines.contains { $0.contains("Generated password") })
+        second.signal(SIGINT)
+        #expect(second.waitForExit() == 0)
+
+        let store = try SQLiteStore.open(path: dir.appendingPathComponent("data/keyport.db").path, now: { 0 })
+        let master = try #require(try await store.realm(named: "master"))
+        #expect(try await store.countUsers(realmId: master.id, matching: UserQuery()) == 1)
+    }
+
+    @Test func environmentVariablesConfigureTheServer() async throws {
+        let dir = temporaryDirectory()
+        let child = try ChildProcess(try keyport(), ["start-dev"], environment: [
+            "KEYPORT_HTTP_PORT": "0", "KEYPORT_DB_PATH": dir.appendingPathComponent("env.db").path,
+            "KEYPORT_HOSTNAME": "https://auth.example.com/", "KEYPORT_BOOTSTRAP_ADMIN_USERNAME": "root",
+            "KEYPORT_BOOTSTRAP_ADMIN_PASSWORD": "from-env",
+        ], directory: dir)
+        #expect(child.waitUntil { $0.stderrLines.contains { $0.contains("Keyport is ready") } })
+        let ready = child.stderrLines.first { $0.contains("Keyport is ready") } ?? ""
+        #expect(ready.contains("hostname=https://auth.example.com "))
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("env.db").path))
+        #expect(!child.stdoutLines.contains { $0.contains("Generated password") })
+        child.signal(SIGTERM)
+        #expect(child.waitForExit() == 0)
+        let store = try SQLiteStore.open(path: dir.appendingPathComponent("env.db").path, now: { 0 })
+        let master = try #require(try await store.realm(named: "master"))
+        #expect(try await store.user(username: "root", realmId: master.id) != nil)
+    }
+
+    /// Each bad configuration ends with one line on stderr and a non-zero exit, not a stack trace.
+    @Test func badConfigurationEndsWithOneClearLine() async throws {
+        let dir = temporaryDirectory()
+        let (running, port) = try startDev(in: dir)
+        defer { running.signal(SIGKILL) }
+        let cases: [([String], String)] = [
+            (["start-dev", "--http-port", "\(port)", "--db-path", dir.appendingPathComponent("other.db").path], "keyport: cannot listen on 127.0.0.1:\(port): the address is already in use"),
+            (["start-dev", "--http-port", "0", "--db-path", "/proc/nope/keyport.db"], "keyport: cannot create the database folder /proc/nope"),
+            (["start", "--http-port", "0"], "keyport: keyport start needs --hostname"),
+            (["start-dev", "--http-port", "eighty"], "Error: The value 'eighty' is invalid for '--http-port"),
+            (["start-dev", "--proxy-headers", "forwarded"], "keyport: --proxy-headers must be none or xforwarded"),
+        ]
+        for (arguments, expected) in cases {
+            let child = try ChildProcess(try keyport(), arguments, environment: ["KEYPORT_BOOTSTRAP_ADMIN_PASSWORD": "x"], directory: dir)
+            let status = child.waitForExit()
+            #expect(status != nil && status != 0, "\(arguments)")
+            let errors = child.stderrLines.filter { !$0.isEmpty && !$0.hasPrefix("Usage:") && !$0.hasPrefix("Help:") && !$0.hasPrefix("  See") && !$0.contains("level=") }
+            #expect(errors.count == 1, "\(arguments): \(child.stderrLines)")
+            #expect(errors.first?.hasPrefix(expected) == true, "\(arguments): \(child.stderrLines)")
+        }
+    }
+
+    @Test func migrateAppliesTheSchemaOnce() throws {
+        let dir = temporaryDirectory()
+        let db = dir.appendingPathComponent("m.db").path
+        let first = try ChildProcess(try keyport(), ["migrate", "--db-path", db])
+        #expect(first.waitForExit() == 0)
+        #expect(first.stdoutLines.contains("applied 0001 0001_create_realms"))
+        let second = try ChildProcess(try keyport(), ["migrate", "--db-path", db])
+        #expect(second.waitForExit() == 0)
+        #expect(second.stdoutLines.last?.hasSuffix("(0 applied now)") == true)
+    }
+
+    /// A `kill -9` during a stream of writes loses no committed write and leaves a sound file.
+    @Test func aCrashLosesNoCommittedWrite() async throws {
+        let bench = try #require(Paths.builtProduct("keyport-bench"), "build the keyport-bench product first (swift build)")
+        let dir = temporaryDirectory()
+        let db = dir.appendingPathComponent("crash.db").path
+        for round in 0..<3 {
+            let writer = try ChildProcess(bench, ["store-writes", "--db", db, "--count", "100000"])
+            let target = 150 + round * 100
+            #expect(writer.waitUntil(seconds: 60) { $0.stdoutLines.count >= target })
+            writer.signal(SIGKILL)
+            _ = writer.waitForExit()
+            let committed = writer.stdoutLines.filter { $0.hasPrefix("committed ") }
+            #expect(committed.count >= target)
+
+            let queue = try DatabaseQueue(path: db)
+            let integrity = try await queue.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+            #expect(integrity == ["ok"])
+            let dangling = try await queue.read { db in try Row.fetchAll(db, sql: "PRAGMA foreign_key_check") }
+            #expect(dangling.isEmpty)
+            let stored = try await queue.read { db in
+                Set(try Row.fetchAll(db, sql: "SELECT r.name, u.username FROM users u JOIN realms r ON r.id = u.realm_id").map { "committed \($0[0] as String) \($0[1] as String)" })
+            }
+            let lost = committed.filter { !stored.contains($0) }
+            #expect(lost.isEmpty, "lost \(lost.count) committed writes, e.g. \(lost.prefix(3))")
+            // Every user that made it has its credential: no half-written user.
+            let orphans = try await queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM users u WHERE NOT EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id)") }
+            #expect(orphans == 0)
+            try queue.close()
+        }
+    }
+}
+
+@Suite("keyport start over HTTPS")
+struct HTTPSProcessTests {
+    @Test func startServesHTTPSWithTheGivenCertificate() throws {
+        let keyport = try #require(Paths.builtProduct("keyport"))
+        let dir = temporaryDirectory()
+        // A throwaway self-signed server certificate, made with Keyport's own key factory.
+        let key = try RealmKeyFactory(environment: testEnvironment()).makeKey(algorithm: .es256, realmId: "tls", realmName: "localhost")
+        let signing = try SigningKey(key)
+        try signing.certificatePEM.write(to: dir.appendingPathComponent("cert.pem"), atomically: true, encoding: .utf8)
+        try key.privateKeyPEM.revealed.write(to: dir.appendingPathComponent("key.pem"), atomically: true, encoding: .utf8)
+        let child = try ChildProcess(keyport, [
+            "start", "--hostname", "https://auth.example.com", "--http-port", "0", "--db-path", dir.appendingPathComponent("k.db").path,
+            "--https-certificate-file", dir.appendingPathComponent("cert.pem").path,
+            "--https-certificate-key-file", dir.appendingPathComponent("key.pem").path,
+        ], environment: ["KEYPORT_BOOTSTRAP_ADMIN_USERNAME": "admin", "KEYPORT_BOOTSTRAP_ADMIN_PASSWORD": "pw"])
+        defer { child.signal(SIGKILL) }
+        #expect(child.waitUntil { $0.stderrLines.contains { $0.contains("Keyport is ready") } })
+        let ready = try #require(child.stderrLines.first { $0.contains("Keyport is ready") })
+        #expect(ready.contains("listening=https://"))
+        let port = try #require(ready.split(separator: " ").first { $0.hasPrefix("listening=") }.flatMap { Int($0.split(separator: ":").last ?? "") })
+        let curl = try ChildProcess(URL(fileURLWithPath: "/usr/bin/curl"), ["-sk", "https://127.0.0.1:\(port)/health/ready"])
+        #expect(curl.waitForExit() == 0)
+        #expect(curl.stdoutLines.joined().contains(#""status":"UP""#))
+        let plain = try ChildProcess(URL(fileURLWithPath: "/usr/bin/curl"), ["-s", "http://127.0.0.1:\(port)/health/ready"])
+        #expect(plain.waitForExit() != 0)
+    }
+}
+import KeyportKeys
