@@ -15,11 +15,14 @@ public struct User: Sendable, Equatable, Identifiable {
     public var requiredActions: [String]
     /// Tokens issued before this instant are dead (set on password change, disable, logout-all).
     public var notBefore: Timestamp
+    /// For a client's service account: that client's internal id.
+    public var serviceAccountClientId: String?
 
     public init(
         id: String, realmId: String, username: String, email: String? = nil, emailVerified: Bool = false,
         firstName: String? = nil, lastName: String? = nil, enabled: Bool = true, createdAt: Timestamp,
-        attributes: [String: [String]] = [:], requiredActions: [String] = [], notBefore: Timestamp? = nil
+        attributes: [String: [String]] = [:], requiredActions: [String] = [], notBefore: Timestamp? = nil,
+        serviceAccountClientId: String? = nil
     ) {
         self.id = id
         self.realmId = realmId
@@ -33,6 +36,7 @@ public struct User: Sendable, Equatable, Identifiable {
         self.attributes = attributes
         self.requiredActions = requiredActions
         self.notBefore = notBefore ?? createdAt
+        self.serviceAccountClientId = serviceAccountClientId
     }
 
     /// Usernames and emails compare case-insensitively; this is the stored form.

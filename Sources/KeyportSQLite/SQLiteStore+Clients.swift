@@ -30,19 +30,21 @@ extension SQLiteStore {
     }
 
     public func updateClient(_ c: Client) async throws {
-        try await write { db in
-            try db.execute(sql: """
-                UPDATE clients SET client_id = ?, name = ?, description = ?, enabled = ?, protocol = ?, public_client = ?, secret = ?,
-                  direct_access_grants_enabled = ?, service_accounts_enabled = ?, standard_flow_enabled = ?, redirect_uris = ?,
-                  attributes = ?, protocol_mappers = ?
-                WHERE id = ? AND realm_id = ?
-                """, arguments: [
-                    c.clientId, c.name, c.description, c.enabled, c.protocolName.rawValue, c.publicClient, c.secret?.revealed,
-                    c.directAccessGrantsEnabled, c.serviceAccountsEnabled, c.standardFlowEnabled, JSONColumn.encode(c.redirectUris),
-                    JSONColumn.encode(c.attributes), JSONColumn.encode(c.protocolMappers), c.id, c.realmId,
-                ])
-            guard db.changesCount == 1 else { throw StoreError.notFound(.client) }
-        }
+        try await write { db in try Self.updateClient(c, db) }
+    }
+
+    static func updateClient(_ c: Client, _ db: Database) throws {
+        try db.execute(sql: """
+            UPDATE clients SET client_id = ?, name = ?, description = ?, enabled = ?, protocol = ?, public_client = ?, secret = ?,
+              direct_access_grants_enabled = ?, service_accounts_enabled = ?, standard_flow_enabled = ?, redirect_uris = ?,
+              attributes = ?, protocol_mappers = ?
+            WHERE id = ? AND realm_id = ?
+            """, arguments: [
+                c.clientId, c.name, c.description, c.enabled, c.protocolName.rawValue, c.publicClient, c.secret?.revealed,
+                c.directAccessGrantsEnabled, c.serviceAccountsEnabled, c.standardFlowEnabled, JSONColumn.encode(c.redirectUris),
+                JSONColumn.encode(c.attributes), JSONColumn.encode(c.protocolMappers), c.id, c.realmId,
+            ])
+        guard db.changesCount == 1 else { throw StoreError.notFound(.client) }
     }
 
     public func deleteClient(id: String, realmId: String) async throws {

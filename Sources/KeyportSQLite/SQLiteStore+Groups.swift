@@ -84,19 +84,23 @@ extension SQLiteStore {
     }
 
     public func addMember(groupId: String, userId: String, realmId: String) async throws {
-        try await write { db in
-            try Self.requireGroup(groupId, realmId: realmId, db)
-            try Self.requireUser(userId, realmId: realmId, db)
-            try db.execute(sql: "INSERT OR IGNORE INTO group_members (realm_id, group_id, user_id) VALUES (?, ?, ?)", arguments: [realmId, groupId, userId])
-        }
+        try await write { db in try Self.addMember(groupId: groupId, userId: userId, realmId: realmId, db) }
+    }
+
+    static func addMember(groupId: String, userId: String, realmId: String, _ db: Database) throws {
+        try requireGroup(groupId, realmId: realmId, db)
+        try requireUser(userId, realmId: realmId, db)
+        try db.execute(sql: "INSERT OR IGNORE INTO group_members (realm_id, group_id, user_id) VALUES (?, ?, ?)", arguments: [realmId, groupId, userId])
     }
 
     public func removeMember(groupId: String, userId: String, realmId: String) async throws {
-        try await write { db in
-            try Self.requireGroup(groupId, realmId: realmId, db)
-            try Self.requireUser(userId, realmId: realmId, db)
-            try db.execute(sql: "DELETE FROM group_members WHERE realm_id = ? AND group_id = ? AND user_id = ?", arguments: [realmId, groupId, userId])
-        }
+        try await write { db in try Self.removeMember(groupId: groupId, userId: userId, realmId: realmId, db) }
+    }
+
+    static func removeMember(groupId: String, userId: String, realmId: String, _ db: Database) throws {
+        try requireGroup(groupId, realmId: realmId, db)
+        try requireUser(userId, realmId: realmId, db)
+        try db.execute(sql: "DELETE FROM group_members WHERE realm_id = ? AND group_id = ? AND user_id = ?", arguments: [realmId, groupId, userId])
     }
 
     public func members(groupId: String, realmId: String, page: Page) async throws -> [User] {

@@ -40,11 +40,13 @@ extension SQLiteStore {
     }
 
     public func updateRole(_ role: Role) async throws {
-        try await write { db in
-            try db.execute(sql: "UPDATE roles SET name = ?, description = ?, attributes = ? WHERE id = ? AND realm_id = ?",
-                           arguments: [role.name, role.description, JSONColumn.encode(role.attributes), role.id, role.realmId])
-            guard db.changesCount == 1 else { throw StoreError.notFound(.role) }
-        }
+        try await write { db in try Self.updateRole(role, db) }
+    }
+
+    static func updateRole(_ role: Role, _ db: Database) throws {
+        try db.execute(sql: "UPDATE roles SET name = ?, description = ?, attributes = ? WHERE id = ? AND realm_id = ?",
+                       arguments: [role.name, role.description, JSONColumn.encode(role.attributes), role.id, role.realmId])
+        guard db.changesCount == 1 else { throw StoreError.notFound(.role) }
     }
 
     public func deleteRole(id: String, realmId: String) async throws {
@@ -92,21 +94,25 @@ extension SQLiteStore {
     // MARK: Role mappings
 
     public func grantUserRoles(userId: String, roleIds: [String], realmId: String) async throws {
-        try await write { db in
-            try Self.requireUser(userId, realmId: realmId, db)
-            try Self.requireRoles(roleIds, realmId: realmId, db)
-            for roleId in roleIds {
-                try db.execute(sql: "INSERT OR IGNORE INTO user_roles (realm_id, user_id, role_id) VALUES (?, ?, ?)", arguments: [realmId, userId, roleId])
-            }
+        try await write { db in try Self.grantUserRoles(userId: userId, roleIds: roleIds, realmId: realmId, db) }
+    }
+
+    static func grantUserRoles(userId: String, roleIds: [String], realmId: String, _ db: Database) throws {
+        try requireUser(userId, realmId: realmId, db)
+        try requireRoles(roleIds, realmId: realmId, db)
+        for roleId in roleIds {
+            try db.execute(sql: "INSERT OR IGNORE INTO user_roles (realm_id, user_id, role_id) VALUES (?, ?, ?)", arguments: [realmId, userId, roleId])
         }
     }
 
     public func revokeUserRoles(userId: String, roleIds: [String], realmId: String) async throws {
-        try await write { db in
-            try Self.requireUser(userId, realmId: realmId, db)
-            try db.execute(sql: "DELETE FROM user_roles WHERE realm_id = ? AND user_id = ? AND role_id IN (\(placeholders(roleIds.count)))",
-                           arguments: StatementArguments([realmId, userId] + roleIds))
-        }
+        try await write { db in try Self.revokeUserRoles(userId: userId, roleIds: roleIds, realmId: realmId, db) }
+    }
+
+    static func revokeUserRoles(userId: String, roleIds: [String], realmId: String, _ db: Database) throws {
+        try requireUser(userId, realmId: realmId, db)
+        try db.execute(sql: "DELETE FROM user_roles WHERE realm_id = ? AND user_id = ? AND role_id IN (\(placeholders(roleIds.count)))",
+                       arguments: StatementArguments([realmId, userId] + roleIds))
     }
 
     public func userRoles(userId: String, realmId: String) async throws -> [Role] {

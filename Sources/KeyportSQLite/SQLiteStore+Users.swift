@@ -41,18 +41,20 @@ extension SQLiteStore {
     }
 
     public func updateUser(_ user: User) async throws {
-        try await write { db in
-            try db.execute(sql: """
-                UPDATE users SET username = ?, email = ?, email_verified = ?, first_name = ?, last_name = ?, enabled = ?,
-                  not_before = ?, attributes = ?, required_actions = ?
-                WHERE id = ? AND realm_id = ?
-                """, arguments: [
-                    user.username, user.email, user.emailVerified, user.firstName, user.lastName, user.enabled,
-                    user.notBefore.millisecondsSince1970, JSONColumn.encode(user.attributes), JSONColumn.encode(user.requiredActions),
-                    user.id, user.realmId,
-                ])
-            guard db.changesCount == 1 else { throw StoreError.notFound(.user) }
-        }
+        try await write { db in try Self.updateUser(user, db) }
+    }
+
+    static func updateUser(_ user: User, _ db: Database) throws {
+        try db.execute(sql: """
+            UPDATE users SET username = ?, email = ?, email_verified = ?, first_name = ?, last_name = ?, enabled = ?,
+              not_before = ?, attributes = ?, required_actions = ?
+            WHERE id = ? AND realm_id = ?
+            """, arguments: [
+                user.username, user.email, user.emailVerified, user.firstName, user.lastName, user.enabled,
+                user.notBefore.millisecondsSince1970, JSONColumn.encode(user.attributes), JSONColumn.encode(user.requiredActions),
+                user.id, user.realmId,
+            ])
+        guard db.changesCount == 1 else { throw StoreError.notFound(.user) }
     }
 
     public func deleteUser(id: String, realmId: String) async throws {
@@ -71,16 +73,18 @@ extension SQLiteStore {
     }
 
     public func setCredential(_ credential: Credential, revokeTokensBefore: Timestamp?) async throws {
-        try await write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE id = ?", arguments: [credential.userId]) == true else {
-                throw StoreError.notFound(.user)
-            }
-            try db.execute(sql: "DELETE FROM credentials WHERE user_id = ? AND type = ?", arguments: [credential.userId, credential.type])
-            try Self.insertCredential(credential, db)
-            if let revokeTokensBefore {
-                try db.execute(sql: "UPDATE users SET not_before = max(not_before, ?) WHERE id = ?",
-                               arguments: [revokeTokensBefore.millisecondsSince1970, credential.userId])
-            }
+        try await write { db in try Self.setCredential(credential, revokeTokensBefore: revokeTokensBefore, db) }
+    }
+
+    static func setCredential(_ credential: Credential, revokeTokensBefore: Timestamp?, _ db: Database) throws {
+        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE id = ?", arguments: [credential.userId]) == true else {
+            throw StoreError.notFound(.user)
+        }
+        try db.execute(sql: "DELETE FROM credentials WHERE user_id = ? AND type = ?", arguments: [credential.userId, credential.type])
+        try insertCredential(credential, db)
+        if let revokeTokensBefore {
+            try db.execute(sql: "UPDATE users SET not_before = max(not_before, ?) WHERE id = ?",
+                           arguments: [revokeTokensBefore.millisecondsSince1970, credential.userId])
         }
     }
 
@@ -104,12 +108,12 @@ extension SQLiteStore {
         let u = seed.user
         try db.execute(sql: """
             INSERT INTO users (id, realm_id, username, email, email_verified, first_name, last_name, enabled, created_at,
-              not_before, attributes, required_actions)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+              not_before, attributes, required_actions, service_account_client_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [
                 u.id, u.realmId, u.username, u.email, u.emailVerified, u.firstName, u.lastName, u.enabled,
                 u.createdAt.millisecondsSince1970, u.notBefore.millisecondsSince1970,
-                JSONColumn.encode(u.attributes), JSONColumn.encode(u.requiredActions),
+                JSONColumn.encode(u.attributes), JSONColumn.encode(u.requiredActions), u.serviceAccountClientId,
             ])
         for credential in seed.credentials { try insertCredential(credential, db) }
         for roleId in seed.roleIds {
@@ -150,6 +154,7 @@ extension SQLiteStore {
             clauses.append("(username LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\' OR first_name LIKE ? ESCAPE '\\' OR last_name LIKE ? ESCAPE '\\')")
             arguments += [pattern, pattern, pattern, pattern]
         }
+        if !q.includeServiceAccounts { clauses.append("service_account_client_id IS NULL") }
         if let enabled = q.enabled {
             clauses.append("enabled = ?")
             arguments += [enabled]
@@ -168,7 +173,7 @@ extension SQLiteStore {
             enabled: row.bool("enabled"), createdAt: row.timestamp("created_at"),
             attributes: JSONColumn.decode([String: [String]].self, row["attributes"], default: [:]),
             requiredActions: JSONColumn.decode([String].self, row["required_actions"], default: []),
-            notBefore: row.timestamp("not_before"))
+            notBefore: row.timestamp("not_before"), serviceAccountClientId: row["service_account_client_id"])
     }
 
     static func credential(_ row: Row) -> Credential {

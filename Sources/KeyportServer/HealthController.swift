@@ -1,4 +1,5 @@
 import Hummingbird
+import KeyportHTTP
 import KeyportStore
 
 /// `/health/live` (the process answers) and `/health/ready` (the database is open and

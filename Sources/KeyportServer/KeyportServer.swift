@@ -1,9 +1,13 @@
 import Foundation
 import Hummingbird
+import KeyportHTTP
 import HummingbirdCore
 import HummingbirdTLS
+import KeyportAdminAPI
 import KeyportAuth
 import KeyportModel
+import KeyportOIDC
+import KeyportTokens
 import KeyportPasswords
 import KeyportSQLite
 import KeyportStore
@@ -38,17 +42,25 @@ public struct KeyportServer: Sendable {
             logger.warning("could not store a rehashed password", metadata: ["error": "\(error)"])
         })
         let provisioner = RealmProvisioner(environment: environment)
-        let services = KeyportServices(
-            configuration: configuration, environment: environment, store: store, hasher: hasher,
-            authenticator: authenticator, provisioner: provisioner, metrics: metrics, logger: logger)
 
         let bootstrap = try await MasterRealmBootstrap(store: store, provisioner: provisioner, hasher: hasher, environment: environment)
             .run(username: configuration.bootstrapAdminUsername, password: configuration.bootstrapAdminPassword, mode: configuration.mode)
+
+        let keyRing = RealmKeyRing(store: store)
+        let oidcTokensIssued = metrics.tokensIssued(kind: "oidc")
+        let tokens = TokenService(store: store, keyRing: keyRing, environment: environment, hostname: configuration.hostname,
+                                  onIssued: { oidcTokensIssued.increment() })
+        let events = EventRecorder(store: store, onFailure: { error in
+            logger.warning("could not record an event", metadata: ["error": "\(error)"])
+        })
 
         let router = Router(context: KeyportRequestContext.self)
         router.add(middleware: ObservabilityMiddleware(metrics: metrics, randomBytes: environment.randomBytes, proxyHeaders: configuration.proxyHeaders))
         HealthController(store: store).addRoutes(to: router)
         MetricsController(metrics: metrics).addRoutes(to: router)
+        OIDCController(store: store, tokens: tokens, authenticator: authenticator, events: events).addRoutes(to: router)
+        AdminAPI(store: store, tokens: tokens, hasher: hasher, provisioner: provisioner, environment: environment,
+                 version: KeyportVersion.current).addRoutes(to: router)
 
         let server: HTTPServerBuilder = if let tls { try .tls(.http1(), tlsConfiguration: tls) } else { .http1() }
         let application = Application(
@@ -58,6 +70,9 @@ public struct KeyportServer: Sendable {
             services: [PasswordHasherService(hasher: hasher)],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.httpPort) },
             logger: logger)
+        let services = KeyportServices(
+            configuration: configuration, environment: environment, store: store, hasher: hasher, authenticator: authenticator,
+            provisioner: provisioner, tokens: tokens, events: events, metrics: metrics, logger: logger, routes: router.routes.map { ($0.method.rawValue, $0.path.description) })
         return KeyportServer(services: services, bootstrap: bootstrap, application: application)
     }
 
@@ -80,6 +95,10 @@ public struct KeyportServer: Sendable {
         }
         return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
     }
+}
+
+public enum KeyportVersion {
+    public static let current = "0.1.0"
 }
 
 /// Stops the password hashing threads once the server has finished its in-flight requests.

@@ -1,5 +1,6 @@
 import KeyportAuth
 import KeyportModel
+import KeyportOIDC
 import KeyportPasswords
 import KeyportStore
 import Logging
@@ -12,6 +13,10 @@ public struct KeyportServices: Sendable {
     public let hasher: PasswordHasher
     public let authenticator: PasswordAuthenticator
     public let provisioner: RealmProvisioner
+    public let tokens: TokenService
+    public let events: EventRecorder
     public let metrics: KeyportMetrics
     public let logger: Logger
+    /// Every route the application serves, as (method, path pattern): the OpenAPI test checks each has an entry.
+    public let routes: [(method: String, path: String)]
 }

@@ -1,4 +1,5 @@
 import Hummingbird
+import KeyportHTTP
 import HTTPTypes
 import Logging
 

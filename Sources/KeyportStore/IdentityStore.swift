@@ -7,6 +7,9 @@ import KeyportModel
 /// report as `StoreError`; callers above never see a database error type. A second backend
 /// (PostgreSQL) proves itself by passing the same conformance suite as `SQLiteStore`.
 public protocol IdentityStore: Sendable {
+    /// Applies every change in one transaction, in order.
+    func apply(_ changes: [StoreChange]) async throws
+
     // MARK: Realms
     func createRealm(_ seed: RealmSeed) async throws
     func realm(id: String) async throws -> Realm?
@@ -96,6 +99,15 @@ public protocol IdentityStore: Sendable {
     func events(realmId: String, matching query: EventQuery, page: Page) async throws -> [Event]
     /// Deletes events older than `cutoff` in a realm; returns how many went.
     func deleteEvents(realmId: String, before cutoff: Timestamp) async throws -> Int
+
+    // MARK: Sessions
+    func createSession(_ session: Session) async throws
+    func session(refreshTokenHash: String) async throws -> Session?
+    func touchSession(id: String, at time: Timestamp) async throws
+    func deleteSession(id: String, realmId: String) async throws
+    /// Ends every session of a user; returns how many.
+    func deleteSessions(userId: String, realmId: String) async throws -> Int
+    func deleteExpiredSessions(before cutoff: Timestamp) async throws -> Int
 
     // MARK: Health
     /// Whether the store is open and its schema fully migrated.

@@ -65,9 +65,11 @@ public struct UserQuery: Sendable, Equatable {
     public var lastName: String?
     public var exact: Bool
     public var enabled: Bool?
+    /// Keycloak hides clients' service accounts from user lists.
+    public var includeServiceAccounts: Bool
 
     public init(search: String? = nil, username: String? = nil, email: String? = nil, firstName: String? = nil,
-                lastName: String? = nil, exact: Bool = false, enabled: Bool? = nil) {
+                lastName: String? = nil, exact: Bool = false, enabled: Bool? = nil, includeServiceAccounts: Bool = true) {
         self.search = search
         self.username = username
         self.email = email
@@ -75,6 +77,7 @@ public struct UserQuery: Sendable, Equatable {
         self.lastName = lastName
         self.exact = exact
         self.enabled = enabled
+        self.includeServiceAccounts = includeServiceAccounts
     }
 }
 

@@ -438,3 +438,62 @@ struct IdentityStoreConformanceTests {
         #expect(await store.isReady())
     }
 }
+
+extension IdentityStoreConformanceTests {
+    @Test(arguments: StoreBackend.allCases)
+    func sessionsAreFoundByTokenHashAndDieWithTheirUser(backend: StoreBackend) async throws {
+        let clock = TestClock()
+        let store = try backend.makeStore(clock: clock)
+        let f = Fixtures(store, clock: clock)
+        let realm = try await f.realm("acme")
+        let client = try await f.client("app", in: realm)
+        let alice = try await f.user("alice", in: realm)
+        let session = Session(id: "s1", realmId: realm.id, userId: alice.id, clientId: client.id, refreshTokenHash: "h1", scope: "openid",
+                              createdAt: clock.now, lastRefresh: clock.now, expiresAt: clock.now.adding(seconds: 3600))
+        try await store.createSession(session)
+        #expect(try await store.session(refreshTokenHash: "h1") == session)
+        clock.advance(seconds: 10)
+        try await store.touchSession(id: "s1", at: clock.now)
+        #expect(try await store.session(refreshTokenHash: "h1")?.lastRefresh == clock.now)
+        try await store.createSession(Session(id: "s2", realmId: realm.id, userId: alice.id, clientId: client.id, refreshTokenHash: "h2", scope: "",
+                                              createdAt: clock.now, lastRefresh: clock.now, expiresAt: clock.now.adding(seconds: 1)))
+        #expect(try await store.deleteExpiredSessions(before: clock.now.adding(seconds: 2)) == 1)
+        #expect(try await store.session(refreshTokenHash: "h2") == nil)
+        try await store.deleteUser(id: alice.id, realmId: realm.id)
+        #expect(try await store.session(refreshTokenHash: "h1") == nil)
+    }
+}
+
+extension IdentityStoreConformanceTests {
+    @Test(arguments: StoreBackend.allCases)
+    func appliedChangesHappenTogetherOrNotAtAll(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        let role = try await f.role("dev", in: realm)
+        let group = try await f.group("eng", in: realm)
+        let user = User(id: f.env.newID(), realmId: realm.id, username: "zoe", createdAt: f.env.now())
+        let credential = Credential(id: f.env.newID(), userId: user.id, secret: Sensitive("$argon2id$x"), createdAt: f.env.now())
+        // The last change names a group that does not exist: nothing before it may remain.
+        await #expect(throws: StoreError.notFound(.group)) {
+            try await store.apply([
+                .createUser(UserSeed(user: user)),
+                .setCredential(credential, revokeTokensBefore: nil),
+                .grantUserRoles(userId: user.id, roleIds: [role.id], realmId: realm.id),
+                .addMember(groupId: "missing", userId: user.id, realmId: realm.id),
+            ])
+        }
+        #expect(try await store.user(id: user.id, realmId: realm.id) == nil)
+        #expect(try await store.credentials(userId: user.id).isEmpty)
+
+        try await store.apply([
+            .createUser(UserSeed(user: user)),
+            .setCredential(credential, revokeTokensBefore: nil),
+            .grantUserRoles(userId: user.id, roleIds: [role.id], realmId: realm.id),
+            .addMember(groupId: group.id, userId: user.id, realmId: realm.id),
+        ])
+        #expect(try await store.userRoles(userId: user.id, realmId: realm.id).map(\.name) == ["dev"])
+        #expect(try await store.groupsOfUser(userId: user.id, realmId: realm.id).map(\.path) == ["/eng"])
+        #expect(try await store.credentials(userId: user.id).count == 1)
+    }
+}

@@ -1,0 +1,168 @@
+import Hummingbird
+import KeyportAuth
+import KeyportHTTP
+import KeyportKeys
+import KeyportModel
+import KeyportStore
+
+extension AdminAPI {
+    func addClientRoutes(_ admin: RouterGroup<KeyportRequestContext>) {
+        let clients = admin.group("realms/{realm}/clients")
+        clients.get { request, context in
+            let (_, realm) = try await authorize(request, context, .viewClients)
+            let query = FormParameters.query(of: request)
+            var list = try await run { try await store.clients(realmId: realm.id, page: .all) }
+            if let clientId = query["clientId"], !clientId.isEmpty {
+                if try bool(request, "search") ?? false {
+                    list = list.filter { $0.clientId.localizedCaseInsensitiveContains(clientId) }
+                } else {
+                    list = list.filter { $0.clientId == clientId }
+                }
+            }
+            let page = try page(request)
+            return try JSONBody.response(list.dropFirst(page.first).prefix(page.max).map(ClientRepresentation.init))
+        }
+        clients.post { request, context in try await createClient(request, context) }
+        clients.get("{id}") { request, context in
+            let (_, _, client) = try await clientInPath(request, context, .viewClients)
+            return try JSONBody.response(ClientRepresentation(client))
+        }
+        clients.put("{id}") { request, context in try await updateClient(request, context) }
+        clients.delete("{id}") { request, context in
+            let (_, realm, client) = try await clientInPath(request, context, .manageClients)
+            if [BuiltInRoles.realmManagementClient, BuiltInRoles.adminCLIClient].contains(client.clientId) {
+                throw AdminError.badRequest("The built-in client \(client.clientId) cannot be deleted")
+            }
+            try await run { try await store.deleteClient(id: client.id, realmId: realm.id) }
+            return noContent
+        }
+        clients.get("{id}/client-secret") { request, context in
+            let (_, _, client) = try await clientInPath(request, context, .manageClients)
+            guard !client.publicClient, let secret = client.secret else { throw AdminError.badRequest("The client has no secret: it is public") }
+            return try JSONBody.response(["type": "secret", "value": secret.revealed])
+        }
+        clients.post("{id}/client-secret") { request, context in
+            let (_, _, existing) = try await clientInPath(request, context, .manageClients)
+            guard !existing.publicClient else { throw AdminError.badRequest("The client has no secret: it is public") }
+            var client = existing
+            client.secret = newSecret()
+            try await run { try await store.updateClient(client) }
+            return try JSONBody.response(["type": "secret", "value": client.secret!.revealed])
+        }
+        clients.get("{id}/service-account-user") { request, context in
+            let (_, realm, client) = try await clientInPath(request, context, .viewClients)
+            guard client.serviceAccountsEnabled,
+                  let user = try await store.user(username: ServiceAccounts.username(for: client), realmId: realm.id),
+                  user.serviceAccountClientId == client.id
+            else { throw AdminError.badRequest("Service account not enabled for the client '\(client.clientId)'") }
+            return try JSONBody.response(try await userRepresentation(user, realm: realm))
+        }
+        clients.get("{id}/installation/providers/{providerId}") { request, context in
+            let (_, realm, client) = try await clientInPath(request, context, .viewClients)
+            let id = context.parameters.get("providerId") ?? ""
+            guard let provider = extensions.installationProviders[id] else { throw AdminError.notFound("Unknown installation provider \(id)") }
+            return try await run { try await provider(realm, client) }
+        }
+        addRoleContainerRoutes(clients.group("{id}/roles"), view: .viewClients, manage: .manageClients) { context, realm in
+            try await clientInPath(context, realm: realm, parameter: "id")
+        }
+    }
+
+    func clientInPath(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (AdminPrincipal, Realm, Client) {
+        let (caller, realm) = try await authorize(request, context, permission)
+        return (caller, realm, try await clientInPath(context, realm: realm, parameter: "id"))
+    }
+
+    func clientInPath(_ context: KeyportRequestContext, realm: Realm, parameter: String) async throws -> Client {
+        guard let id = context.parameters.get(parameter), let client = try await store.client(id: id, realmId: realm.id) else {
+            throw AdminError.notFound("Client not found")
+        }
+        return client
+    }
+
+    func newSecret() -> Sensitive { Sensitive(Base64URL.encode(environment.randomBytes(24))) }
+
+    func createClient(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm) = try await authorize(request, context, .manageClients)
+        let rep = try await decode(ClientRepresentation.self, request, context)
+        var client = Client(id: environment.newID(), realmId: realm.id, clientId: try Validate.clientId(rep.clientId), createdAt: environment.now())
+        if let id = rep.id, !id.isEmpty {
+            try Validate.plain(id, what: "Client id")
+            client.id = id
+        }
+        try apply(rep, to: &client)
+        if !client.publicClient && client.secret == nil { client.secret = newSecret() }
+        var changes: [StoreChange] = [.createClient(client)]
+        changes += try await serviceAccountChanges(for: client, realm: realm)
+        try await run { try await store.apply(changes) }
+        return created(request, client.id)
+    }
+
+    func updateClient(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, existing) = try await clientInPath(request, context, .manageClients)
+        let rep = try await decode(ClientRepresentation.self, request, context)
+        var client = existing
+        if let clientId = rep.clientId, clientId != existing.clientId {
+            if [BuiltInRoles.realmManagementClient, BuiltInRoles.adminCLIClient].contains(existing.clientId) {
+                throw AdminError.badRequest("The built-in client \(existing.clientId) cannot be renamed")
+            }
+            client.clientId = try Validate.clientId(clientId)
+        }
+        try apply(rep, to: &client)
+        if !client.publicClient && client.secret == nil { client.secret = newSecret() }
+        var changes: [StoreChange] = [.updateClient(client)]
+        if let account = try await store.user(username: ServiceAccounts.username(for: existing), realmId: realm.id),
+           account.serviceAccountClientId == client.id {
+            var renamed = account
+            renamed.username = ServiceAccounts.username(for: client)
+            renamed.enabled = client.serviceAccountsEnabled
+            if renamed != account { changes.append(.updateUser(renamed)) }
+        } else {
+            changes += try await serviceAccountChanges(for: client, realm: realm)
+        }
+        try await run { try await store.apply(changes) }
+        return noContent
+    }
+
+    /// The hidden service-account user a client with `serviceAccountsEnabled` acts as.
+    func serviceAccountChanges(for client: Client, realm: Realm) async throws -> [StoreChange] {
+        guard client.serviceAccountsEnabled, !client.publicClient else { return [] }
+        let user = ServiceAccounts.user(for: client, id: environment.newID(), createdAt: environment.now())
+        var seed = UserSeed(user: user)
+        if let defaultRole = try await store.role(named: realm.defaultRoleName, realmId: realm.id, clientId: nil) { seed.roleIds = [defaultRole.id] }
+        return [.createUser(seed)]
+    }
+
+    func apply(_ rep: ClientRepresentation, to client: inout Client) throws {
+        if let v = rep.name { client.name = try Validate.optionalText(v, what: "name", max: 255) }
+        if let v = rep.description { client.description = try Validate.optionalText(v, what: "description") }
+        if let v = rep.enabled { client.enabled = v }
+        if let v = rep.protocol {
+            guard let proto = ClientProtocol(rawValue: v) else {
+                throw AdminError.badRequest("Unsupported protocol '\(String(v.prefix(64)))': use openid-connect or docker-v2")
+            }
+            client.protocolName = proto
+        }
+        if let v = rep.publicClient { client.publicClient = v }
+        if let v = rep.secret, !v.isEmpty, v != "**********" {
+            guard v.utf8.count <= 255 else { throw AdminError.badRequest("secret is longer than 255 characters") }
+            client.secret = Sensitive(v)
+        }
+        if client.publicClient { client.secret = nil }
+        if let v = rep.directAccessGrantsEnabled { client.directAccessGrantsEnabled = v }
+        if let v = rep.serviceAccountsEnabled { client.serviceAccountsEnabled = v }
+        if let v = rep.standardFlowEnabled { client.standardFlowEnabled = v }
+        if let v = rep.redirectUris {
+            guard v.count <= 100 else { throw AdminError.badRequest("At most 100 redirectUris are allowed") }
+            for uri in v { try Validate.plain(uri, what: "A redirect URI") }
+            client.redirectUris = v
+        }
+        if let v = rep.attributes { client.attributes = try Validate.singleAttributes(v) }
+        if let v = rep.bearerOnly { client.attributes["bearer-only"] = v ? "true" : nil }
+        if let v = rep.protocolMappers {
+            guard v.count <= 100 else { throw AdminError.badRequest("At most 100 protocolMappers are allowed") }
+            client.protocolMappers = v
+        }
+        do { try extensions.prepareClient(&client) } catch let error as BadInput { throw AdminError.badRequest(error.message) }
+    }
+}

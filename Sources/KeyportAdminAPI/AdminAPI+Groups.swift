@@ -1,0 +1,121 @@
+import Hummingbird
+import KeyportHTTP
+import KeyportModel
+import KeyportStore
+
+extension AdminAPI {
+    func addGroupRoutes(_ admin: RouterGroup<KeyportRequestContext>) {
+        let groups = admin.group("realms/{realm}/groups")
+        groups.get { request, context in
+            let (_, realm) = try await authorize(request, context, .viewUsers)
+            let search = FormParameters.query(of: request)["search"].flatMap { $0.isEmpty ? nil : $0 }
+            let page = try page(request)
+            guard let search else {
+                let top = try await run { try await store.groups(realmId: realm.id, parentId: nil, search: nil, page: page) }
+                return try JSONBody.response(top.map { GroupRepresentation($0) })
+            }
+            // Keycloak answers a search with the tree down to each match.
+            let matches = try await run { try await store.groups(realmId: realm.id, parentId: nil, search: search, page: .all) }
+            return try JSONBody.response(Array(try await treeLeadingTo(matches, realm: realm).dropFirst(page.first).prefix(page.max)))
+        }
+        groups.post { request, context in try await createGroup(request, context, parent: nil) }
+        groups.get("count") { request, context in
+            let (_, realm) = try await authorize(request, context, .viewUsers)
+            return try JSONBody.response(["count": try await run { try await store.countGroups(realmId: realm.id) }])
+        }
+        groups.get("{id}") { request, context in
+            let (_, realm, node) = try await groupInPath(request, context, .viewUsers)
+            let children = try await run { try await store.groups(realmId: realm.id, parentId: node.group.id, search: nil, page: .all) }
+            return try JSONBody.response(GroupRepresentation(node, subGroups: children.map { GroupRepresentation($0) }))
+        }
+        groups.put("{id}") { request, context in
+            let (_, _, node) = try await groupInPath(request, context, .manageUsers)
+            let rep = try await decode(GroupRepresentation.self, request, context)
+            var group = node.group
+            if let name = rep.name { group.name = try Validate.groupName(name) }
+            if let attributes = rep.attributes { group.attributes = try Validate.multiAttributes(attributes.mapValues(\.values)) }
+            try await run { try await store.updateGroup(group) }
+            return noContent
+        }
+        groups.delete("{id}") { request, context in
+            let (_, realm, node) = try await groupInPath(request, context, .manageUsers)
+            try await run { try await store.deleteGroup(id: node.group.id, realmId: realm.id) }
+            return noContent
+        }
+        groups.get("{id}/children") { request, context in
+            let (_, realm, node) = try await groupInPath(request, context, .viewUsers)
+            let children = try await run { try await store.groups(realmId: realm.id, parentId: node.group.id, search: nil, page: try page(request)) }
+            return try JSONBody.response(children.map { GroupRepresentation($0) })
+        }
+        groups.post("{id}/children") { request, context in
+            let (_, _, node) = try await groupInPath(request, context, .manageUsers)
+            return try await createGroup(request, context, parent: node)
+        }
+        groups.get("{id}/members") { request, context in
+            let (_, realm, node) = try await groupInPath(request, context, .viewUsers)
+            let brief = try bool(request, "briefRepresentation") ?? false
+            let members = try await run { try await store.members(groupId: node.group.id, realmId: realm.id, page: try page(request)) }
+            return try JSONBody.response(members.map { UserRepresentation($0, brief: brief) })
+        }
+        addGroupRoleMappingRoutes(groups)
+        admin.get("realms/{realm}/group-by-path/**") { request, context in
+            let (_, realm) = try await authorize(request, context, .viewUsers)
+            let path = "/" + context.parameters.getCatchAll().joined(separator: "/")
+            guard let node = try await store.group(path: path.removingPercentEncoding ?? path, realmId: realm.id) else {
+                throw AdminError.notFound("Group path does not exist")
+            }
+            let children = try await store.groups(realmId: realm.id, parentId: node.group.id, search: nil, page: .all)
+            return try JSONBody.response(GroupRepresentation(node, subGroups: children.map { GroupRepresentation($0) }))
+        }
+    }
+
+    func groupInPath(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (AdminPrincipal, Realm, GroupNode) {
+        let (caller, realm) = try await authorize(request, context, permission)
+        guard let id = context.parameters.get("id"), let node = try await store.group(id: id, realmId: realm.id) else {
+            throw AdminError.notFound("Could not find group by id")
+        }
+        return (caller, realm, node)
+    }
+
+    /// Creates a group under `parent` (or at the top); with the `id` of an existing group,
+    /// moves that group instead, as Keycloak does.
+    func createGroup(_ request: Request, _ context: KeyportRequestContext, parent: GroupNode?) async throws -> Response {
+        let (_, realm) = try await authorize(request, context, .manageUsers)
+        let rep = try await decode(GroupRepresentation.self, request, context)
+        if let id = rep.id, let existing = try await store.group(id: id, realmId: realm.id) {
+            var moved = existing.group
+            moved.parentId = parent?.group.id
+            try await run { try await store.updateGroup(moved) }
+            return noContent
+        }
+        let group = Group(id: environment.newID(), realmId: realm.id, parentId: parent?.group.id, name: try Validate.groupName(rep.name),
+                          attributes: try Validate.multiAttributes(rep.attributes?.mapValues(\.values) ?? [:]))
+        try await run { try await store.createGroup(group) }
+        return created(request, group.id)
+    }
+
+    /// Top-level groups holding `matches`, each with only the branches that lead to a match.
+    func treeLeadingTo(_ matches: [GroupNode], realm: Realm) async throws -> [GroupRepresentation] {
+        var nodes: [String: GroupNode] = [:]
+        var children: [String: Set<String>] = [:]
+        var roots: Set<String> = []
+        for match in matches {
+            var current: GroupNode? = match
+            while let node = current {
+                nodes[node.group.id] = node
+                if let parent = node.group.parentId {
+                    children[parent, default: []].insert(node.group.id)
+                    current = nodes[parent] == nil ? try await store.group(id: parent, realmId: realm.id) : nil
+                } else {
+                    roots.insert(node.group.id)
+                    current = nil
+                }
+            }
+        }
+        func build(_ id: String) -> GroupRepresentation {
+            let kids = (children[id] ?? []).compactMap { nodes[$0] }.sorted { $0.group.name < $1.group.name }
+            return GroupRepresentation(nodes[id]!, subGroups: kids.map { build($0.group.id) })
+        }
+        return roots.compactMap { nodes[$0] }.sorted { $0.group.name < $1.group.name }.map { build($0.group.id) }
+    }
+}

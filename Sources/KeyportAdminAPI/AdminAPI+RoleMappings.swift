@@ -1,0 +1,160 @@
+import Hummingbird
+import KeyportHTTP
+import KeyportModel
+import KeyportStore
+
+/// Role mappings of users and groups: the same routes and rules for both holders.
+extension AdminAPI {
+    enum Holder {
+        case user(User)
+        case group(GroupNode)
+    }
+
+    func addUserRoleMappingRoutes(_ users: RouterGroup<KeyportRequestContext>) {
+        addRoleMappingRoutes(users) { request, context, permission in
+            let (_, realm, user) = try await userInPath(request, context, permission)
+            return (realm, .user(user))
+        }
+    }
+
+    func addGroupRoleMappingRoutes(_ groups: RouterGroup<KeyportRequestContext>) {
+        addRoleMappingRoutes(groups) { request, context, permission in
+            let (_, realm, group) = try await groupInPath(request, context, permission)
+            return (realm, .group(group))
+        }
+    }
+
+    private func addRoleMappingRoutes(
+        _ group: RouterGroup<KeyportRequestContext>,
+        holder: @escaping @Sendable (Request, KeyportRequestContext, AdminPermission) async throws -> (Realm, Holder)
+    ) {
+        group.get("{id}/role-mappings") { request, context in
+            let (realm, h) = try await holder(request, context, .viewUsers)
+            let roles = try await direct(h, realm)
+            var clientMappings: [String: JSONValue] = [:]
+            for (ownerId, owned) in Dictionary(grouping: roles.filter(\.isClientRole), by: { $0.clientId! }) {
+                let client = try await store.client(id: ownerId, realmId: realm.id)
+                clientMappings[client?.clientId ?? ownerId] = [
+                    "id": .string(ownerId), "client": .string(client?.clientId ?? ownerId),
+                    "mappings": try JSONValue.from(try await representations(owned, realm: realm)),
+                ]
+            }
+            var body: JSONValue = ["realmMappings": try JSONValue.from(try await representations(roles.filter { !$0.isClientRole }, realm: realm))]
+            if !clientMappings.isEmpty { body["clientMappings"] = .object(clientMappings) }
+            return try JSONBody.response(body)
+        }
+        group.get("{id}/role-mappings/realm") { request, context in
+            let (realm, h) = try await holder(request, context, .viewUsers)
+            return try JSONBody.response(try await representations(try await direct(h, realm).filter { !$0.isClientRole }, realm: realm))
+        }
+        group.get("{id}/role-mappings/realm/composite") { request, context in
+            let (realm, h) = try await holder(request, context, .viewUsers)
+            return try JSONBody.response(try await representations(try await effective(h, realm).filter { !$0.isClientRole }, realm: realm))
+        }
+        group.post("{id}/role-mappings/realm") { request, context in
+            let (realm, h) = try await holder(request, context, .manageUsers)
+            let roles = try await resolveMappings(request, context, realm: realm, clientId: nil)
+            try await grant(h, roles, realm)
+            return noContent
+        }
+        group.delete("{id}/role-mappings/realm") { request, context in
+            let (realm, h) = try await holder(request, context, .manageUsers)
+            let roles = try await resolveMappings(request, context, realm: realm, clientId: nil)
+            try await revoke(h, roles, realm)
+            return noContent
+        }
+        group.get("{id}/role-mappings/clients/{client}") { request, context in
+            let (realm, h) = try await holder(request, context, .viewUsers)
+            let client = try await clientInPath(context, realm: realm, parameter: "client")
+            return try JSONBody.response(try await representations(try await direct(h, realm).filter { $0.clientId == client.id }, realm: realm))
+        }
+        group.get("{id}/role-mappings/clients/{client}/composite") { request, context in
+            let (realm, h) = try await holder(request, context, .viewUsers)
+            let client = try await clientInPath(context, realm: realm, parameter: "client")
+            return try JSONBody.response(try await representations(try await effective(h, realm).filter { $0.clientId == client.id }, realm: realm))
+        }
+        group.post("{id}/role-mappings/clients/{client}") { request, context in
+            let (realm, h) = try await holder(request, context, .manageUsers)
+            let client = try await clientInPath(context, realm: realm, parameter: "client")
+            try await grant(h, try await resolveMappings(request, context, realm: realm, clientId: client.id), realm)
+            return noContent
+        }
+        group.delete("{id}/role-mappings/clients/{client}") { request, context in
+            let (realm, h) = try await holder(request, context, .manageUsers)
+            let client = try await clientInPath(context, realm: realm, parameter: "client")
+            try await revoke(h, try await resolveMappings(request, context, realm: realm, clientId: client.id), realm)
+            return noContent
+        }
+    }
+
+    func direct(_ holder: Holder, _ realm: Realm) async throws -> [Role] {
+        try await run {
+            switch holder {
+            case .user(let u): try await store.userRoles(userId: u.id, realmId: realm.id)
+            case .group(let g): try await store.groupRoles(groupId: g.group.id, realmId: realm.id)
+            }
+        }
+    }
+
+    /// For a user: everything effective (groups, composites). For a group: its roles with composites expanded.
+    func effective(_ holder: Holder, _ realm: Realm) async throws -> [Role] {
+        switch holder {
+        case .user(let u):
+            return try await run { try await store.effectiveRoles(userId: u.id, realmId: realm.id) }
+        case .group(let g):
+            var seen: [String: Role] = [:]
+            var queue = try await direct(holder, realm)
+            while let role = queue.popLast() {
+                guard seen[role.id] == nil else { continue }
+                seen[role.id] = role
+                queue += try await store.composites(of: role.id, realmId: realm.id)
+            }
+            _ = g
+            return seen.values.sorted { ($0.clientId ?? "", $0.name) < ($1.clientId ?? "", $1.name) }
+        }
+    }
+
+    func grant(_ holder: Holder, _ roles: [Role], _ realm: Realm) async throws {
+        try await run {
+            switch holder {
+            case .user(let u): try await store.grantUserRoles(userId: u.id, roleIds: roles.map(\.id), realmId: realm.id)
+            case .group(let g): try await store.grantGroupRoles(groupId: g.group.id, roleIds: roles.map(\.id), realmId: realm.id)
+            }
+        }
+    }
+
+    func revoke(_ holder: Holder, _ roles: [Role], _ realm: Realm) async throws {
+        guard !roles.isEmpty else { return }
+        try await run {
+            switch holder {
+            case .user(let u): try await store.revokeUserRoles(userId: u.id, roleIds: roles.map(\.id), realmId: realm.id)
+            case .group(let g): try await store.revokeGroupRoles(groupId: g.group.id, roleIds: roles.map(\.id), realmId: realm.id)
+            }
+        }
+    }
+
+    /// Keycloak resolves mapped roles by name within the realm (or the client) and checks
+    /// that an `id`, when given, is that role's.
+    func resolveMappings(_ request: Request, _ context: KeyportRequestContext, realm: Realm, clientId: String?) async throws -> [Role] {
+        let reps = try await decode([RoleRepresentation].self, request, context)
+        var roles: [Role] = []
+        for rep in reps {
+            var role: Role?
+            if let name = rep.name {
+                role = try await store.role(named: name, realmId: realm.id, clientId: clientId)
+                if let id = rep.id, role?.id != id { role = nil }
+            } else if let id = rep.id {
+                role = try await store.role(id: id, realmId: realm.id)
+                if role?.clientId != clientId { role = nil }
+            }
+            guard let role else { throw AdminError.notFound("Could not find role") }
+            roles.append(role)
+        }
+        return roles
+    }
+
+    func representations(_ roles: [Role], realm: Realm) async throws -> [RoleRepresentation] {
+        let composite = try await store.compositeRoleIds(among: roles.map(\.id))
+        return roles.map { RoleRepresentation($0, composite: composite.contains($0.id), clientId: $0.clientId) }
+    }
+}

@@ -1,0 +1,176 @@
+import Hummingbird
+import KeyportHTTP
+import KeyportModel
+import KeyportStore
+
+extension AdminAPI {
+    func addRoleRoutes(_ admin: RouterGroup<KeyportRequestContext>) {
+        // Realm roles.
+        addRoleContainerRoutes(admin.group("realms/{realm}/roles"), view: .viewRealm, manage: .manageRealm) { _, _ in nil }
+        // Roles by id, whichever container they belong to.
+        let byId = admin.group("realms/{realm}/roles-by-id")
+        byId.get("{roleId}") { request, context in
+            let (realm, role) = try await roleById(request, context, write: false)
+            return try JSONBody.response(try await representations([role], realm: realm)[0])
+        }
+        byId.put("{roleId}") { request, context in
+            let (realm, role) = try await roleById(request, context, write: true)
+            try await updateRole(role, realm: realm, request, context)
+            return noContent
+        }
+        byId.delete("{roleId}") { request, context in
+            let (realm, role) = try await roleById(request, context, write: true)
+            try await deleteRole(role, realm: realm)
+            return noContent
+        }
+        byId.get("{roleId}/composites") { request, context in
+            let (realm, role) = try await roleById(request, context, write: false)
+            return try JSONBody.response(try await representations(try await store.composites(of: role.id, realmId: realm.id), realm: realm))
+        }
+        byId.post("{roleId}/composites") { request, context in
+            let (realm, role) = try await roleById(request, context, write: true)
+            try await addComposites(role, realm: realm, request, context)
+            return noContent
+        }
+        byId.delete("{roleId}/composites") { request, context in
+            let (realm, role) = try await roleById(request, context, write: true)
+            try await removeComposites(role, realm: realm, request, context)
+            return noContent
+        }
+    }
+
+    /// The routes of a role container (the realm, or one client), identical for both.
+    func addRoleContainerRoutes(
+        _ group: RouterGroup<KeyportRequestContext>, view: AdminPermission, manage: AdminPermission,
+        container: @escaping @Sendable (KeyportRequestContext, Realm) async throws -> Client?
+    ) {
+        @Sendable func scope(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (Realm, Client?) {
+            let (_, realm) = try await authorize(request, context, permission)
+            return (realm, try await container(context, realm))
+        }
+        @Sendable func named(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (Realm, Client?, Role) {
+            let (realm, client) = try await scope(request, context, permission)
+            guard let name = context.parameters.get("roleName"),
+                  let role = try await store.role(named: name, realmId: realm.id, clientId: client?.id)
+            else { throw AdminError.notFound("Could not find role") }
+            return (realm, client, role)
+        }
+        group.get { request, context in
+            let (realm, client) = try await scope(request, context, view)
+            let search = FormParameters.query(of: request)["search"]
+            let roles = try await run { try await store.roles(realmId: realm.id, clientId: client?.id, search: search, page: try page(request)) }
+            var reps = try await representations(roles, realm: realm)
+            // Keycloak's lists are brief unless asked otherwise: no attributes.
+            if try bool(request, "briefRepresentation") ?? true {
+                for i in reps.indices { reps[i].attributes = nil }
+            }
+            return try JSONBody.response(reps)
+        }
+        group.post { request, context in
+            let (realm, client) = try await scope(request, context, manage)
+            let rep = try await decode(RoleRepresentation.self, request, context)
+            let attributes = try Validate.multiAttributes(rep.attributes?.mapValues(\.values) ?? [:])
+            try validateRoleAttributes(attributes)
+            let role = Role(id: environment.newID(), realmId: realm.id, clientId: client?.id, name: try Validate.roleName(rep.name),
+                            description: try Validate.optionalText(rep.description, what: "description"), attributes: attributes)
+            try await run { try await store.createRole(role) }
+            return created(request, role.name)
+        }
+        group.get("{roleName}") { request, context in
+            let (realm, _, role) = try await named(request, context, view)
+            return try JSONBody.response(try await representations([role], realm: realm)[0])
+        }
+        group.put("{roleName}") { request, context in
+            let (realm, _, role) = try await named(request, context, manage)
+            try await updateRole(role, realm: realm, request, context)
+            return noContent
+        }
+        group.delete("{roleName}") { request, context in
+            let (realm, _, role) = try await named(request, context, manage)
+            try await deleteRole(role, realm: realm)
+            return noContent
+        }
+        group.get("{roleName}/composites") { request, context in
+            let (realm, _, role) = try await named(request, context, view)
+            return try JSONBody.response(try await representations(try await store.composites(of: role.id, realmId: realm.id), realm: realm))
+        }
+        group.post("{roleName}/composites") { request, context in
+            let (realm, _, role) = try await named(request, context, manage)
+            try await addComposites(role, realm: realm, request, context)
+            return noContent
+        }
+        group.delete("{roleName}/composites") { request, context in
+            let (realm, _, role) = try await named(request, context, manage)
+            try await removeComposites(role, realm: realm, request, context)
+            return noContent
+        }
+        group.get("{roleName}/users") { request, context in
+            let (realm, _, role) = try await named(request, context, .viewUsers)
+            let users = try await run { try await store.usersWithRole(roleId: role.id, realmId: realm.id, page: try page(request)) }
+            return try JSONBody.response(users.map { UserRepresentation($0) })
+        }
+    }
+
+    func roleById(_ request: Request, _ context: KeyportRequestContext, write: Bool) async throws -> (Realm, Role) {
+        let caller = try await principal(request)
+        guard let name = context.parameters.get("realm"), let realm = try await store.realm(named: name) else {
+            throw caller.isMasterAdmin ? AdminError.notFound("Realm not found.") : AdminError.forbidden
+        }
+        guard let id = context.parameters.get("roleId"), let role = try await store.role(id: id, realmId: realm.id) else {
+            guard caller.administers(realm) else { throw AdminError.forbidden }
+            throw AdminError.notFound("Could not find role")
+        }
+        let permission: AdminPermission = role.isClientRole ? (write ? .manageClients : .viewClients) : (write ? .manageRealm : .viewRealm)
+        guard caller.may(permission, in: realm) else { throw AdminError.forbidden }
+        return (realm, role)
+    }
+
+    func updateRole(_ existing: Role, realm: Realm, _ request: Request, _ context: KeyportRequestContext) async throws {
+        let rep = try await decode(RoleRepresentation.self, request, context)
+        var role = existing
+        if let name = rep.name { role.name = try Validate.roleName(name) }
+        if let description = rep.description { role.description = try Validate.optionalText(description, what: "description") }
+        if let attributes = rep.attributes {
+            role.attributes = try Validate.multiAttributes(attributes.mapValues(\.values))
+            try validateRoleAttributes(role.attributes)
+        }
+        if role.name != existing.name, !existing.isClientRole, existing.name == realm.defaultRoleName {
+            throw AdminError.badRequest("The realm's default role cannot be renamed")
+        }
+        try await run { try await store.updateRole(role) }
+    }
+
+    func deleteRole(_ role: Role, realm: Realm) async throws {
+        if !role.isClientRole && role.name == realm.defaultRoleName { throw AdminError.badRequest("The realm's default role cannot be deleted") }
+        try await run { try await store.deleteRole(id: role.id, realmId: realm.id) }
+    }
+
+    func validateRoleAttributes(_ attributes: [String: [String]]) throws {
+        do { try extensions.validateRoleAttributes(attributes) } catch let error as BadInput { throw AdminError.badRequest(error.message) }
+    }
+
+    /// Composites are named by id (Keycloak), or by name as a realm role when no id is given.
+    func compositeRoles(_ request: Request, _ context: KeyportRequestContext, realm: Realm) async throws -> [Role] {
+        let reps = try await decode([RoleRepresentation].self, request, context)
+        var roles: [Role] = []
+        for rep in reps {
+            var role: Role?
+            if let id = rep.id { role = try await store.role(id: id, realmId: realm.id) }
+            else if let name = rep.name { role = try await store.role(named: name, realmId: realm.id, clientId: nil) }
+            guard let role else { throw AdminError.notFound("Could not find composite role") }
+            roles.append(role)
+        }
+        return roles
+    }
+
+    func addComposites(_ role: Role, realm: Realm, _ request: Request, _ context: KeyportRequestContext) async throws {
+        let children = try await compositeRoles(request, context, realm: realm)
+        try await run { try await store.addComposites(parentId: role.id, childIds: children.map(\.id), realmId: realm.id) }
+    }
+
+    func removeComposites(_ role: Role, realm: Realm, _ request: Request, _ context: KeyportRequestContext) async throws {
+        let children = try await compositeRoles(request, context, realm: realm)
+        guard !children.isEmpty else { return }
+        try await run { try await store.removeComposites(parentId: role.id, childIds: children.map(\.id), realmId: realm.id) }
+    }
+}

@@ -1,0 +1,249 @@
+import Hummingbird
+import KeyportAuth
+import KeyportHTTP
+import KeyportModel
+import KeyportStore
+
+extension AdminAPI {
+    func addUserRoutes(_ admin: RouterGroup<KeyportRequestContext>) {
+        let users = admin.group("realms/{realm}/users")
+        users.get { request, context in try await listUsers(request, context) }
+        users.post { request, context in try await createUser(request, context) }
+        users.get("count") { request, context in
+            let (_, realm) = try await authorize(request, context, .viewUsers)
+            let count = try await run { try await store.countUsers(realmId: realm.id, matching: try userQuery(request)) }
+            return JSONBody.raw(String(count))
+        }
+        users.get("{id}") { request, context in
+            let (_, realm, user) = try await userInPath(request, context, .viewUsers)
+            return try JSONBody.response(try await userRepresentation(user, realm: realm))
+        }
+        users.put("{id}") { request, context in try await updateUser(request, context) }
+        users.delete("{id}") { request, context in
+            let (_, realm, user) = try await userInPath(request, context, .manageUsers)
+            try await run { try await store.deleteUser(id: user.id, realmId: realm.id) }
+            return noContent
+        }
+        users.put("{id}/reset-password") { request, context in try await resetPassword(request, context) }
+        users.get("{id}/credentials") { request, context in
+            let (_, _, user) = try await userInPath(request, context, .viewUsers)
+            let credentials = try await run { try await store.credentials(userId: user.id) }
+            // Never the secret: type, id, label and date only.
+            return try JSONBody.response(credentials.map { c in
+                CredentialRepresentation(id: c.id, type: c.type, value: nil, temporary: nil, userLabel: c.userLabel,
+                                         createdDate: c.createdAt.millisecondsSince1970)
+            })
+        }
+        users.delete("{id}/credentials/{credentialId}") { request, context in
+            let (_, _, user) = try await userInPath(request, context, .manageUsers)
+            let credentialId = context.parameters.get("credentialId") ?? ""
+            try await run { try await store.deleteCredential(id: credentialId, userId: user.id) }
+            return noContent
+        }
+        users.post("{id}/logout") { request, context in
+            let (_, realm, user) = try await userInPath(request, context, .manageUsers)
+            var updated = user
+            updated.notBefore = environment.now()
+            try await run { try await store.apply([.updateUser(updated), .deleteSessions(userId: user.id, realmId: realm.id)]) }
+            return noContent
+        }
+        users.get("{id}/groups") { request, context in
+            let (_, realm, user) = try await userInPath(request, context, .viewUsers)
+            let groups = try await run { try await store.groupsOfUser(userId: user.id, realmId: realm.id) }
+            let page = try page(request)
+            return try JSONBody.response(groups.dropFirst(page.first).prefix(page.max).map { GroupRepresentation($0) })
+        }
+        users.put("{id}/groups/{groupId}") { request, context in
+            let (_, realm, user) = try await userInPath(request, context, .manageUsers)
+            try await run { try await store.addMember(groupId: context.parameters.get("groupId") ?? "", userId: user.id, realmId: realm.id) }
+            return noContent
+        }
+        users.delete("{id}/groups/{groupId}") { request, context in
+            let (_, realm, user) = try await userInPath(request, context, .manageUsers)
+            try await run { try await store.removeMember(groupId: context.parameters.get("groupId") ?? "", userId: user.id, realmId: realm.id) }
+            return noContent
+        }
+        addUserRoleMappingRoutes(users)
+    }
+
+    func userInPath(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (AdminPrincipal, Realm, User) {
+        let (caller, realm) = try await authorize(request, context, permission)
+        guard let id = context.parameters.get("id"), let user = try await store.user(id: id, realmId: realm.id) else {
+            throw AdminError.notFound("User not found")
+        }
+        return (caller, realm, user)
+    }
+
+    func userQuery(_ request: Request) throws -> UserQuery {
+        let q = FormParameters.query(of: request)
+        for name in ["search", "username", "email", "firstName", "lastName"] {
+            if let v = q[name], v.utf8.count > 255 { throw AdminError.badRequest("Query parameter '\(name)' is longer than 255 characters") }
+        }
+        return UserQuery(search: q["search"], username: q["username"], email: q["email"], firstName: q["firstName"], lastName: q["lastName"],
+                         exact: try bool(request, "exact") ?? false, enabled: try bool(request, "enabled"), includeServiceAccounts: false)
+    }
+
+    func userRepresentation(_ user: User, realm: Realm, brief: Bool = false) async throws -> UserRepresentation {
+        var rep = UserRepresentation(user, brief: brief)
+        if let clientId = user.serviceAccountClientId {
+            rep.serviceAccountClientId = try await store.client(id: clientId, realmId: realm.id)?.clientId
+        }
+        return rep
+    }
+
+    func listUsers(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm) = try await authorize(request, context, .viewUsers)
+        let query = try userQuery(request)
+        let brief = try bool(request, "briefRepresentation") ?? false
+        let users = try await run { try await store.users(realmId: realm.id, matching: query, page: try page(request)) }
+        return try JSONBody.response(users.map { UserRepresentation($0, brief: brief) })
+    }
+
+    func createUser(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm) = try await authorize(request, context, .manageUsers)
+        let rep = try await decode(UserRepresentation.self, request, context)
+        let username = try Validate.username(rep.username)
+        let now = environment.now()
+        var user = User(id: environment.newID(), realmId: realm.id, username: username, email: try Validate.email(rep.email),
+                        emailVerified: rep.emailVerified ?? false,
+                        firstName: try Validate.optionalText(rep.firstName, what: "firstName", max: 255),
+                        lastName: try Validate.optionalText(rep.lastName, what: "lastName", max: 255),
+                        enabled: rep.enabled ?? false, createdAt: now,
+                        attributes: try Validate.multiAttributes(rep.attributes?.mapValues(\.values) ?? [:]),
+                        requiredActions: try requiredActions(rep.requiredActions))
+        if User.normalize(username).hasPrefix(ServiceAccounts.prefix) {
+            throw AdminError.badRequest("Usernames starting with '\(ServiceAccounts.prefix)' are reserved for clients' service accounts")
+        }
+        var seed = UserSeed(user: user)
+        if let defaultRole = try await store.role(named: realm.defaultRoleName, realmId: realm.id, clientId: nil) {
+            seed.roleIds.append(defaultRole.id)
+        }
+        var changes: [StoreChange] = []
+        if let credential = try await passwordCredential(rep.credentials, for: user, realm: realm) {
+            seed.credentials = [credential.credential]
+            if credential.temporary && !user.requiredActions.contains(RequiredAction.updatePassword) {
+                user.requiredActions.append(RequiredAction.updatePassword)
+                seed.user = user
+            }
+        }
+        for path in rep.groups ?? [] {
+            guard let group = try await store.group(path: path, realmId: realm.id) else { throw AdminError.badRequest("Group \(path) not found") }
+            seed.groupIds.append(group.group.id)
+        }
+        seed.roleIds += try await resolveRoleNames(realm: realm, realmRoles: rep.realmRoles ?? [], clientRoles: rep.clientRoles ?? [:])
+        changes.insert(.createUser(seed), at: 0)
+        try await run { try await store.apply(changes) }
+        return created(request, user.id)
+    }
+
+    func updateUser(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, existing) = try await userInPath(request, context, .manageUsers)
+        let rep = try await decode(UserRepresentation.self, request, context)
+        var user = existing
+        if let name = rep.username, User.normalize(name) != existing.username {
+            guard existing.serviceAccountClientId == nil else { throw AdminError.badRequest("A service account's username cannot be changed") }
+            user.username = User.normalize(try Validate.username(name))
+        }
+        if let email = rep.email { user.email = try Validate.email(email).map(User.normalize) }
+        if let v = rep.emailVerified { user.emailVerified = v }
+        if let v = rep.firstName { user.firstName = try Validate.optionalText(v, what: "firstName", max: 255) }
+        if let v = rep.lastName { user.lastName = try Validate.optionalText(v, what: "lastName", max: 255) }
+        if let v = rep.enabled {
+            user.enabled = v
+            // Disabling a user ends its sessions and the tokens already issued.
+            if !v && existing.enabled { user.notBefore = environment.now() }
+        }
+        if let v = rep.attributes { user.attributes = try Validate.multiAttributes(v.mapValues(\.values)) }
+        if let v = rep.requiredActions { user.requiredActions = try requiredActions(v) }
+        var changes: [StoreChange] = [.updateUser(user)]
+        if let credential = try await passwordCredential(rep.credentials, for: user, realm: realm) {
+            if credential.temporary && !user.requiredActions.contains(RequiredAction.updatePassword) {
+                user.requiredActions.append(RequiredAction.updatePassword)
+                changes = [.updateUser(user)]
+            }
+            changes.append(.setCredential(credential.credential, revokeTokensBefore: environment.now()))
+        }
+        if !user.enabled && existing.enabled { changes.append(.deleteSessions(userId: user.id, realmId: realm.id)) }
+        try await run { try await store.apply(changes) }
+        return noContent
+    }
+
+    struct ResetPassword: Decodable {
+        var type: String?
+        var value: String?
+        var temporary: Bool?
+    }
+
+    func resetPassword(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, existing) = try await userInPath(request, context, .manageUsers)
+        let body = try await decode(ResetPassword.self, request, context)
+        if let type = body.type, type != Credential.password { throw AdminError.badRequest("Only password credentials can be reset") }
+        guard let value = body.value, !value.isEmpty else { throw AdminError.badRequest("Field 'value' is required: the new password") }
+        let made = try await makePasswordCredential(value, temporary: body.temporary ?? false, for: existing, realm: realm)
+        var user = existing
+        user.requiredActions.removeAll { $0 == RequiredAction.updatePassword }
+        if made.temporary { user.requiredActions.append(RequiredAction.updatePassword) }
+        // A new password ends every session and token issued before it.
+        user.notBefore = environment.now()
+        try await run {
+            try await store.apply([
+                .updateUser(user), .setCredential(made.credential, revokeTokensBefore: environment.now()),
+                .deleteSessions(userId: user.id, realmId: realm.id),
+            ])
+        }
+        return noContent
+    }
+
+    /// The password among `credentials`, checked against the realm's policy and hashed.
+    func passwordCredential(_ credentials: [CredentialRepresentation]?, for user: User, realm: Realm) async throws -> (credential: Credential, temporary: Bool)? {
+        guard let credentials, !credentials.isEmpty else { return nil }
+        guard credentials.count == 1, let first = credentials.first, (first.type ?? Credential.password) == Credential.password else {
+            throw AdminError.badRequest("Only one credential, of type password, can be given")
+        }
+        guard let value = first.value, !value.isEmpty else { throw AdminError.badRequest("A password credential needs a 'value'") }
+        return try await makePasswordCredential(value, temporary: first.temporary ?? false, for: user, realm: realm)
+    }
+
+    func makePasswordCredential(_ value: String, temporary: Bool, for user: User, realm: Realm) async throws -> (credential: Credential, temporary: Bool) {
+        try PasswordPolicy(realm.passwordPolicy).check(value, username: user.username, email: user.email)
+        let hash = try await hasher.hash(Sensitive(value), parameters: realm.passwordHashing)
+        return (Credential(id: environment.newID(), userId: user.id, secret: hash, createdAt: environment.now()), temporary)
+    }
+
+    func requiredActions(_ actions: [String]?) throws -> [String] {
+        let list = actions ?? []
+        guard list.count <= 20 else { throw AdminError.badRequest("Too many required actions") }
+        for action in list { try Validate.plain(action, what: "Required action") }
+        return Array(NSOrderedSetShim.unique(list))
+    }
+
+    /// Role ids for Keycloak's `realmRoles` / `clientRoles` name lists (clients by clientId).
+    func resolveRoleNames(realm: Realm, realmRoles: [String], clientRoles: [String: [String]]) async throws -> [String] {
+        var ids: [String] = []
+        for name in realmRoles {
+            guard let role = try await store.role(named: name, realmId: realm.id, clientId: nil) else { throw AdminError.badRequest("Role \(name) not found") }
+            ids.append(role.id)
+        }
+        for (clientId, names) in clientRoles {
+            guard let client = try await store.client(clientId: clientId, realmId: realm.id) else { throw AdminError.badRequest("Client \(clientId) not found") }
+            for name in names {
+                guard let role = try await store.role(named: name, realmId: realm.id, clientId: client.id) else {
+                    throw AdminError.badRequest("Role \(name) of client \(clientId) not found")
+                }
+                ids.append(role.id)
+            }
+        }
+        return ids
+    }
+}
+
+public enum RequiredAction {
+    public static let updatePassword = "UPDATE_PASSWORD"
+}
+
+enum NSOrderedSetShim {
+    static func unique(_ items: [String]) -> [String] {
+        var seen = Set<String>()
+        return items.filter { seen.insert($0).inserted }
+    }
+}

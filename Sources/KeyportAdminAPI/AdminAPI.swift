@@ -1,0 +1,130 @@
+import Foundation
+import Hummingbird
+import KeyportAuth
+import KeyportHTTP
+import KeyportModel
+import KeyportOIDC
+import KeyportPasswords
+import KeyportStore
+
+/// Keycloak's admin REST API (the subset Keyport models), at `/admin/realms/…`.
+///
+/// Conventions clients depend on: create answers `201` with a `Location` whose last segment
+/// is the new id (a role's name for roles) and no body; updates, deletes and mappings answer
+/// `204`; lists are arrays paged by `first`/`max`; each request is one transaction.
+public struct AdminAPI: Sendable {
+    let store: any IdentityStore
+    let tokens: TokenService
+    let hasher: PasswordHasher
+    let provisioner: RealmProvisioner
+    let environment: KeyportModel.Environment
+    let version: String
+    let extensions: AdminExtensions
+
+    public init(store: any IdentityStore, tokens: TokenService, hasher: PasswordHasher, provisioner: RealmProvisioner,
+                environment: KeyportModel.Environment, version: String, extensions: AdminExtensions = AdminExtensions()) {
+        self.store = store
+        self.tokens = tokens
+        self.hasher = hasher
+        self.provisioner = provisioner
+        self.environment = environment
+        self.version = version
+        self.extensions = extensions
+    }
+
+    public func addRoutes(to router: Router<KeyportRequestContext>) {
+        let admin = router.group("/admin")
+        admin.get("serverinfo") { request, _ in try await serverInfo(request) }
+        addRealmRoutes(admin)
+        addUserRoutes(admin)
+        addClientRoutes(admin)
+        addRoleRoutes(admin)
+        addGroupRoutes(admin)
+        addEventRoutes(admin)
+    }
+
+    // MARK: Helpers shared by the resources
+
+    /// `201 Created` with the `Location` of the new resource and an empty body.
+    func created(_ request: Request, _ id: String) -> Response {
+        var path = request.uri.path
+        while path.hasSuffix("/") { path.removeLast() }
+        let escaped = id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? id
+        return Response(status: .created, headers: [.location: "\(tokens.hostname)\(path)/\(escaped)"])
+    }
+
+    var noContent: Response { Response(status: .noContent) }
+
+    func page(_ request: Request, defaultMax: Int = 100) throws -> Page {
+        let query = FormParameters.query(of: request)
+        func number(_ name: String, _ fallback: Int) throws -> Int {
+            guard let text = query[name], !text.isEmpty else { return fallback }
+            guard let n = Int(text), n >= -1 else { throw AdminError.badRequest("Query parameter '\(name)' must be a non-negative integer") }
+            return n
+        }
+        let first = try number("first", 0)
+        var max = try number("max", defaultMax)
+        if max < 0 { max = 10_000 }
+        return Page(first: first, max: min(max, 10_000))
+    }
+
+    func bool(_ request: Request, _ name: String) throws -> Bool? {
+        let query = FormParameters.query(of: request)
+        guard let text = query[name], !text.isEmpty else { return nil }
+        guard let value = parseBoolean(text) else { throw AdminError.badRequest("Query parameter '\(name)' must be true or false") }
+        return value
+    }
+
+    /// Runs a store call, turning its failures into admin answers.
+    func run<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as StoreError {
+            throw AdminError.from(error)
+        } catch let error as BadInput {
+            throw AdminError.badRequest(error.message)
+        }
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: KeyportRequestContext) async throws -> T {
+        do {
+            return try await JSONBody.decode(type, from: request, context: context)
+        } catch let error as BadInput {
+            throw AdminError.badRequest(error.message)
+        }
+    }
+
+    func serverInfo(_ request: Request) async throws -> Response {
+        _ = try await principal(request)
+        let info: JSONValue = [
+            "systemInfo": ["version": .string(version), "serverTime": .string(ISO8601DateFormatter().string(from: Date())), "uptime": "",
+                           "javaVersion": "n/a (Keyport is written in Swift)"],
+            "profileInfo": ["name": "community", "disabledFeatures": [], "previewFeatures": [], "experimentalFeatures": []],
+            "providers": ["docker-v2": ["providers": ["docker-v2": [:]]]],
+            "passwordPolicies": .array(["length", "maxLength", "digits", "lowerCase", "upperCase", "specialChars", "notUsername", "notEmail",
+                                         "hashIterations", "hashAlgorithm", "passwordHistory"].map { ["id": .string($0)] }),
+        ]
+        return try JSONBody.response(info)
+    }
+}
+
+/// What protocol modules add to the admin API without it knowing them: checks of the
+/// attributes they give meaning to, defaults for their clients, and installation files.
+public struct AdminExtensions: Sendable {
+    public typealias InstallationProvider = @Sendable (_ realm: Realm, _ client: Client) async throws -> Response
+
+    /// Throws `BadInput` for a role attribute value that cannot be used.
+    public var validateRoleAttributes: @Sendable ([String: [String]]) throws -> Void
+    /// Throws `BadInput` for a client that cannot be used; may fill in defaults.
+    public var prepareClient: @Sendable (inout Client) throws -> Void
+    /// `clients/{id}/installation/providers/{providerId}` by provider id.
+    public var installationProviders: [String: InstallationProvider]
+
+    public init(validateRoleAttributes: @escaping @Sendable ([String: [String]]) throws -> Void = { _ in },
+                prepareClient: @escaping @Sendable (inout Client) throws -> Void = { _ in },
+                installationProviders: [String: InstallationProvider] = [:]) {
+        self.validateRoleAttributes = validateRoleAttributes
+        self.prepareClient = prepareClient
+        self.installationProviders = installationProviders
+    }
+}

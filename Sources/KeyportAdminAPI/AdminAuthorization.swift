@@ -1,0 +1,79 @@
+import Hummingbird
+import KeyportAuth
+import KeyportHTTP
+import KeyportModel
+import KeyportOIDC
+import KeyportStore
+
+/// What an admin request may want to do in a realm.
+public enum AdminPermission: String, Sendable, CaseIterable {
+    case viewRealm, manageRealm, viewUsers, manageUsers, viewClients, manageClients, viewEvents
+
+    /// The realm-management roles that grant it (`realm-admin` grants all).
+    var grantedBy: Set<String> {
+        switch self {
+        case .viewRealm: ["view-realm", "manage-realm"]
+        case .manageRealm: ["manage-realm"]
+        case .viewUsers: ["view-users", "manage-users"]
+        case .manageUsers: ["manage-users"]
+        case .viewClients: ["view-clients", "manage-clients"]
+        case .manageClients: ["manage-clients"]
+        case .viewEvents: ["view-events", "manage-events"]
+        }
+    }
+}
+
+/// The verified caller of an admin request and the roles that matter for administration.
+public struct AdminPrincipal: Sendable {
+    public let realm: Realm
+    public let user: User
+    /// Effective realm roles of the caller in its own realm.
+    public let realmRoles: Set<String>
+    /// Effective `realm-management` client roles of the caller in its own realm.
+    public let managementRoles: Set<String>
+
+    /// The master realm's `admin`: everything, in every realm.
+    public var isMasterAdmin: Bool { realm.name == "master" && realmRoles.contains(BuiltInRoles.masterAdmin) }
+
+    public var mayCreateRealms: Bool { isMasterAdmin || (realm.name == "master" && realmRoles.contains(BuiltInRoles.createRealm)) }
+
+    /// A token from realm A never acts on realm B, unless it is master's admin.
+    public func may(_ permission: AdminPermission, in target: Realm) -> Bool {
+        if isMasterAdmin { return true }
+        guard target.id == realm.id else { return false }
+        if managementRoles.contains(BuiltInRoles.realmAdmin) { return true }
+        return !permission.grantedBy.isDisjoint(with: managementRoles)
+    }
+
+    /// Whether the caller has any administrative role in `target` at all.
+    public func administers(_ target: Realm) -> Bool {
+        isMasterAdmin || (target.id == realm.id && !managementRoles.isEmpty)
+    }
+}
+
+extension AdminAPI {
+    /// 401 without a valid bearer token (missing, expired, tampered, wrongly signed, revoked).
+    func principal(_ request: Request) async throws -> AdminPrincipal {
+        guard let bearer = BearerToken.from(request), case .success(let verified) = try await tokens.verifyAccessToken(bearer) else {
+            throw AdminError.unauthorized
+        }
+        // Roles come from the database, not the token: a revoked role stops working at once.
+        let roles = try await store.effectiveRoles(userId: verified.user.id, realmId: verified.realm.id)
+        let management = try await store.client(clientId: BuiltInRoles.realmManagementClient, realmId: verified.realm.id)
+        return AdminPrincipal(
+            realm: verified.realm, user: verified.user,
+            realmRoles: Set(roles.filter { $0.clientId == nil }.map(\.name)),
+            managementRoles: Set(roles.filter { $0.clientId != nil && $0.clientId == management?.id }.map(\.name)))
+    }
+
+    /// Authenticates, finds the realm of the path and checks the permission there. A caller
+    /// that may not see a realm cannot learn whether it exists.
+    func authorize(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (AdminPrincipal, Realm) {
+        let caller = try await principal(request)
+        guard let name = context.parameters.get("realm"), name.utf8.count <= 255, let realm = try await store.realm(named: name) else {
+            throw caller.isMasterAdmin ? AdminError.notFound("Realm not found.") : AdminError.forbidden
+        }
+        guard caller.may(permission, in: realm) else { throw AdminError.forbidden }
+        return (caller, realm)
+    }
+}

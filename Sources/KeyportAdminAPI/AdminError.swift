@@ -1,0 +1,48 @@
+import Hummingbird
+import KeyportHTTP
+import KeyportStore
+
+/// The admin API's errors in the shapes Keycloak clients parse: `409 {"errorMessage"}`,
+/// `404 {"error"}`, `400 {"errorMessage"}`, `401`/`403 {"error"}`.
+public struct AdminError: HTTPResponseError, Equatable {
+    public let status: HTTPResponse.Status
+    public let message: String
+
+    public init(_ status: HTTPResponse.Status, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        switch status {
+        case .notFound, .unauthorized, .forbidden:
+            var headers: HTTPFields = [:]
+            if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+            return try JSONBody.response(["error": message], status: status, headers: headers)
+        default:
+            return try JSONBody.response(["errorMessage": message], status: status)
+        }
+    }
+
+    public static func badRequest(_ message: String) -> AdminError { .init(.badRequest, message) }
+    public static func notFound(_ message: String) -> AdminError { .init(.notFound, message) }
+    public static func conflict(_ message: String) -> AdminError { .init(.conflict, message) }
+    public static let unauthorized = AdminError(.unauthorized, "HTTP 401 Unauthorized")
+    public static let forbidden = AdminError(.forbidden, "HTTP 403 Forbidden")
+
+    /// What a store failure means to an admin client.
+    public static func from(_ error: StoreError) -> AdminError {
+        switch error {
+        case .notFound(let entity):
+            switch entity {
+            case .realm: .notFound("Realm not found.")
+            case .role: .notFound("Could not find role")
+            case .group: .notFound("Could not find group by id")
+            default: .notFound("\(entity.rawValue) not found")
+            }
+        case .conflict(let message): .conflict(message)
+        case .invalid(let message): .badRequest(message)
+        case .unavailable: AdminError(.serviceUnavailable, "The database is unavailable; try again")
+        }
+    }
+}

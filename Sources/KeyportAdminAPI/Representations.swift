@@ -1,0 +1,244 @@
+import Foundation
+import KeyportAuth
+import KeyportModel
+
+// Keycloak's admin representations. Every field is optional on input (PUT merges what is
+// present, unknown fields are ignored) and GET output is always accepted back by PUT.
+
+public struct RealmRepresentation: Codable, Sendable {
+    public var id: String?
+    public var realm: String?
+    public var displayName: String?
+    public var enabled: Bool?
+    public var accessTokenLifespan: Int?
+    public var ssoSessionIdleTimeout: Int?
+    public var ssoSessionMaxLifespan: Int?
+    public var duplicateEmailsAllowed: Bool?
+    public var loginWithEmailAllowed: Bool?
+    public var bruteForceProtected: Bool?
+    public var failureFactor: Int?
+    public var waitIncrementSeconds: Int?
+    public var maxFailureWaitSeconds: Int?
+    public var quickLoginCheckMilliSeconds: Int?
+    public var minimumQuickLoginWaitSeconds: Int?
+    public var maxDeltaTimeSeconds: Int?
+    public var permanentLockout: Bool?
+    public var passwordPolicy: String?
+    public var eventsEnabled: Bool?
+    public var eventsExpiration: Int?
+    public var attributes: [String: String]?
+    /// Keyport: turns the docker-v2 token protocol on for this realm (off by default).
+    public var dockerV2Enabled: Bool?
+    /// Keyport: the Argon2id parameters new password hashes use.
+    public var passwordHashing: PasswordHashingRepresentation?
+    public var defaultRole: RoleRepresentation?
+    public var notBefore: Int?
+}
+
+public struct PasswordHashingRepresentation: Codable, Sendable {
+    public var algorithm: String?
+    public var memory: Int?
+    public var iterations: Int?
+    public var parallelism: Int?
+    public var hashLength: Int?
+    public var saltLength: Int?
+}
+
+public struct CredentialRepresentation: Codable, Sendable {
+    public var id: String?
+    public var type: String?
+    public var value: String?
+    public var temporary: Bool?
+    public var userLabel: String?
+    public var createdDate: Int64?
+}
+
+public struct UserRepresentation: Codable, Sendable {
+    public var id: String?
+    public var username: String?
+    public var email: String?
+    public var emailVerified: Bool?
+    public var firstName: String?
+    public var lastName: String?
+    public var enabled: Bool?
+    public var createdTimestamp: Int64?
+    public var attributes: [String: StringList]?
+    public var requiredActions: [String]?
+    public var credentials: [CredentialRepresentation]?
+    public var groups: [String]?
+    public var realmRoles: [String]?
+    public var clientRoles: [String: [String]]?
+    public var notBefore: Int64?
+    public var totp: Bool?
+    public var disableableCredentialTypes: [String]?
+    public var serviceAccountClientId: String?
+    public var access: [String: Bool]?
+}
+
+/// Keycloak attribute values are lists of strings; a lone string is accepted as a list of one.
+public struct StringList: Codable, Sendable, Equatable {
+    public var values: [String]
+    public init(_ values: [String]) { self.values = values }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let one = try? c.decode(String.self) { values = [one] } else { values = try c.decode([String].self) }
+    }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(values)
+    }
+}
+
+public struct ClientRepresentation: Codable, Sendable {
+    public var id: String?
+    public var clientId: String?
+    public var name: String?
+    public var description: String?
+    public var enabled: Bool?
+    public var `protocol`: String?
+    public var publicClient: Bool?
+    public var bearerOnly: Bool?
+    /// Accepted on create and update; never returned (see `client-secret`).
+    public var secret: String?
+    public var directAccessGrantsEnabled: Bool?
+    public var serviceAccountsEnabled: Bool?
+    public var standardFlowEnabled: Bool?
+    public var implicitFlowEnabled: Bool?
+    public var redirectUris: [String]?
+    public var webOrigins: [String]?
+    public var rootUrl: String?
+    public var baseUrl: String?
+    public var attributes: [String: String]?
+    public var protocolMappers: [ProtocolMapper]?
+    public var clientAuthenticatorType: String?
+    public var fullScopeAllowed: Bool?
+}
+
+public struct RoleRepresentation: Codable, Sendable {
+    public var id: String?
+    public var name: String?
+    public var description: String?
+    public var composite: Bool?
+    public var clientRole: Bool?
+    public var containerId: String?
+    public var attributes: [String: StringList]?
+}
+
+public struct GroupRepresentation: Codable, Sendable {
+    public var id: String?
+    public var name: String?
+    public var path: String?
+    public var parentId: String?
+    public var subGroupCount: Int?
+    public var subGroups: [GroupRepresentation]?
+    public var attributes: [String: StringList]?
+    public var realmRoles: [String]?
+    public var clientRoles: [String: [String]]?
+    public var access: [String: Bool]?
+}
+
+// MARK: Model → representation
+
+extension RealmRepresentation {
+    init(_ r: Realm, defaultRole: Role?) {
+        let b = r.bruteForce, p = r.passwordHashing
+        id = r.id
+        realm = r.name
+        displayName = r.displayName
+        enabled = r.enabled
+        accessTokenLifespan = r.accessTokenLifespan
+        ssoSessionIdleTimeout = r.refreshTokenLifespan
+        ssoSessionMaxLifespan = 36_000
+        duplicateEmailsAllowed = r.duplicateEmailsAllowed
+        loginWithEmailAllowed = true
+        bruteForceProtected = b.enabled
+        failureFactor = b.failureFactor
+        waitIncrementSeconds = b.waitIncrementSeconds
+        maxFailureWaitSeconds = b.maxFailureWaitSeconds
+        quickLoginCheckMilliSeconds = b.quickLoginCheckMilliSeconds
+        minimumQuickLoginWaitSeconds = b.minimumQuickLoginWaitSeconds
+        maxDeltaTimeSeconds = b.maxDeltaTimeSeconds
+        permanentLockout = b.permanentLockout
+        passwordPolicy = r.passwordPolicy
+        eventsEnabled = true
+        eventsExpiration = r.eventsExpiration
+        attributes = r.attributes
+        dockerV2Enabled = r.dockerV2Enabled
+        passwordHashing = PasswordHashingRepresentation(algorithm: "argon2id", memory: p.memoryKiB, iterations: p.iterations,
+                                                        parallelism: p.parallelism, hashLength: p.hashLength, saltLength: p.saltLength)
+        self.defaultRole = defaultRole.map { RoleRepresentation($0, composite: true, clientId: nil) }
+        notBefore = 0
+    }
+}
+
+extension UserRepresentation {
+    init(_ u: User, brief: Bool = false) {
+        id = u.id
+        username = u.username
+        email = u.email
+        emailVerified = u.emailVerified
+        firstName = u.firstName
+        lastName = u.lastName
+        enabled = u.enabled
+        createdTimestamp = u.createdAt.millisecondsSince1970
+        if !brief {
+            attributes = u.attributes.mapValues(StringList.init)
+        }
+        requiredActions = u.requiredActions
+        notBefore = 0
+        totp = false
+        disableableCredentialTypes = []
+        access = ["manageGroupMembership": true, "view": true, "mapRoles": true, "impersonate": false, "manage": true]
+    }
+}
+
+
+extension ClientRepresentation {
+    init(_ c: Client) {
+        id = c.id
+        clientId = c.clientId
+        name = c.name
+        description = c.description
+        enabled = c.enabled
+        self.protocol = c.protocolName.rawValue
+        publicClient = c.publicClient
+        bearerOnly = c.attributes["bearer-only"] == "true"
+        directAccessGrantsEnabled = c.directAccessGrantsEnabled
+        serviceAccountsEnabled = c.serviceAccountsEnabled
+        standardFlowEnabled = c.standardFlowEnabled
+        implicitFlowEnabled = false
+        redirectUris = c.redirectUris
+        webOrigins = []
+        attributes = c.attributes.filter { $0.key != "bearer-only" }
+        protocolMappers = c.protocolMappers
+        clientAuthenticatorType = "client-secret"
+        fullScopeAllowed = true
+    }
+}
+
+extension RoleRepresentation {
+    init(_ r: Role, composite: Bool, clientId: String?) {
+        id = r.id
+        name = r.name
+        description = r.description
+        self.composite = composite
+        clientRole = r.isClientRole
+        containerId = r.containerId
+        attributes = r.attributes.mapValues(StringList.init)
+    }
+}
+
+extension GroupRepresentation {
+    init(_ node: GroupNode, subGroups: [GroupRepresentation] = []) {
+        id = node.group.id
+        name = node.group.name
+        path = node.path
+        parentId = node.group.parentId
+        subGroupCount = node.subGroupCount
+        self.subGroups = subGroups
+        attributes = node.group.attributes.mapValues(StringList.init)
+        realmRoles = nil
+        clientRoles = nil
+        access = ["view": true, "manage": true, "manageMembership": true]
+    }
+}

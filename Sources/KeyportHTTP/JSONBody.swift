@@ -1,0 +1,83 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// JSON answers with a fixed content type and, for stable output, sorted keys.
+public enum JSONBody {
+    public static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
+    public static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(data: try encoder.encode(value))))
+    }
+
+    public static func raw(_ json: String, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: json)))
+    }
+
+    /// Decodes a request body, turning every way it can be wrong into a sentence.
+    public static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        } catch {
+            throw BadInput("The request body is larger than \(context.maxUploadSize) bytes")
+        }
+        guard buffer.readableBytes > 0 else { throw BadInput("The request body is empty; a JSON object was expected") }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
+        } catch let error as DecodingError {
+            throw BadInput(describe(error))
+        } catch let error as BadInput {
+            throw error
+        } catch {
+            throw BadInput("The request body is not valid JSON")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            let p = keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return p.isEmpty ? "the body" : String(p.drop { $0 == "." })
+        }
+        switch error {
+        case .typeMismatch(let type, let context):
+            return "Field '\(path(context.codingPath))' has the wrong type: expected \(readable(type))"
+        case .valueNotFound(let type, let context):
+            return "Field '\(path(context.codingPath))' must not be null: expected \(readable(type))"
+        case .keyNotFound(let key, let context):
+            return "Field '\(path(context.codingPath + [key]))' is required"
+        case .dataCorrupted(let context):
+            if let underlying = context.underlyingError as? BadInput { return underlying.message }
+            return context.codingPath.isEmpty ? "The request body is not valid JSON" : "Field '\(path(context.codingPath))' is invalid: \(context.debugDescription)"
+        @unknown default:
+            return "The request body could not be read"
+        }
+    }
+
+    static func readable(_ type: Any.Type) -> String {
+        let name = String(describing: type)
+        switch name {
+        case "String": return "a string"
+        case "Bool": return "a boolean"
+        case "Int", "Int64", "Int32": return "an integer"
+        case let n where n.hasPrefix("Array"): return "a list"
+        case let n where n.hasPrefix("Dictionary"): return "an object"
+        default: return name
+        }
+    }
+}
+
+/// Input that cannot be accepted; each layer renders it in its own wire shape.
+public struct BadInput: Error, Equatable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

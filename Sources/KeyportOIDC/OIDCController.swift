@@ -1,0 +1,254 @@
+import Foundation
+import Hummingbird
+import KeyportAuth
+import KeyportHTTP
+import KeyportKeys
+import KeyportModel
+import KeyportStore
+import KeyportTokens
+
+/// A realm's OpenID Connect subset: the token endpoint (password, client_credentials and
+/// refresh_token grants), JWKS, discovery, userinfo, introspection and logout, plus the
+/// realm's public description at `/realms/{realm}`.
+public struct OIDCController: Sendable {
+    let store: any IdentityStore
+    let tokens: TokenService
+    let authenticator: PasswordAuthenticator
+    let events: EventRecorder
+    let clients: ClientAuthenticator
+
+    public init(store: any IdentityStore, tokens: TokenService, authenticator: PasswordAuthenticator, events: EventRecorder) {
+        self.store = store
+        self.tokens = tokens
+        self.authenticator = authenticator
+        self.events = events
+        self.clients = ClientAuthenticator(store: store)
+    }
+
+    public func addRoutes(to router: Router<KeyportRequestContext>) {
+        router.get("/realms/{realm}") { _, context in try await realmDescription(context) }
+        router.get("/realms/{realm}/.well-known/openid-configuration") { _, context in try await discovery(context) }
+        let oidc = router.group("/realms/{realm}/protocol/openid-connect")
+        oidc.post("token") { request, context in try await token(request, context) }
+        oidc.get("certs") { _, context in try await certs(context) }
+        oidc.get("userinfo") { request, context in try await userinfo(request, context) }
+        oidc.post("userinfo") { request, context in try await userinfo(request, context) }
+        oidc.post("token/introspect") { request, context in try await introspect(request, context) }
+        oidc.post("logout") { request, context in try await logout(request, context) }
+    }
+
+    func realm(_ context: KeyportRequestContext) async throws -> Realm {
+        guard let name = context.parameters.get("realm"), name.utf8.count <= 255,
+              let realm = try await store.realm(named: name), realm.enabled
+        else { throw OAuthError.realmNotFound }
+        return realm
+    }
+
+    // MARK: Token endpoint
+
+    struct TokenResponse: Encodable {
+        let access_token: String
+        let expires_in: Int
+        let refresh_expires_in: Int
+        let refresh_token: String?
+        let token_type = "Bearer"
+        let not_before_policy = 0
+        let session_state: String?
+        let scope: String
+
+        enum CodingKeys: String, CodingKey {
+            case access_token, expires_in, refresh_expires_in, refresh_token, token_type, session_state, scope
+            case not_before_policy = "not-before-policy"
+        }
+    }
+
+    func token(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let realm = try await realm(context)
+        let form = try await FormParameters.body(of: request, context: context)
+        guard let grant = form["grant_type"], !grant.isEmpty else { throw OAuthError.invalidRequest("Missing form parameter: grant_type") }
+        let client = try await clients.authenticate(form: form, request: request, realm: realm)
+        let scope = Self.grantedScope(form["scope"])
+        switch grant {
+        case "password":
+            return try await passwordGrant(form: form, realm: realm, client: client, scope: scope, context: context)
+        case "client_credentials":
+            return try await clientCredentialsGrant(realm: realm, client: client, scope: scope, context: context)
+        case "refresh_token":
+            return try await refreshGrant(form: form, realm: realm, client: client)
+        default:
+            throw OAuthError(.badRequest, "unsupported_grant_type", "Unsupported grant_type")
+        }
+    }
+
+    /// Keycloak's default client scopes, with `openid` when asked for.
+    static func grantedScope(_ requested: String?) -> String {
+        let asked = Set((requested ?? "").split(separator: " ").map(String.init))
+        return (asked.contains("openid") ? ["openid"] : []).joined() + (asked.contains("openid") ? " " : "") + "profile email"
+    }
+
+    func passwordGrant(form: FormParameters, realm: Realm, client: Client, scope: String, context: KeyportRequestContext) async throws -> Response {
+        guard client.directAccessGrantsEnabled else {
+            throw OAuthError(.badRequest, "unauthorized_client", "Client not allowed for direct access grants")
+        }
+        guard let username = form["username"], !username.isEmpty else { throw OAuthError.invalidRequest("Missing parameter: username") }
+        let password = Sensitive(form["password"] ?? "")
+        let outcome = try await authenticator.authenticate(realm: realm, username: username, password: password)
+        switch outcome {
+        case .failed(let reason, let user):
+            record(realm: realm, type: "LOGIN_ERROR", client: client, user: user, error: reason.rawValue, username: username, context: context)
+            if reason == .accountNotFullySetUp { throw OAuthError(.badRequest, "invalid_grant", "Account is not fully set up") }
+            throw OAuthError.invalidUserCredentials
+        case .authenticated(let user):
+            let (refresh, session) = try await tokens.startSession(realm: realm, user: user, client: client, scope: scope)
+            let (access, _) = try await tokens.accessToken(realm: realm, user: user, client: client, scope: scope, sessionId: session.id)
+            record(realm: realm, type: "LOGIN", client: client, user: user, error: nil, username: username, context: context)
+            return try JSONBody.response(TokenResponse(access_token: access, expires_in: realm.accessTokenLifespan,
+                                                       refresh_expires_in: realm.refreshTokenLifespan, refresh_token: refresh,
+                                                       session_state: session.id, scope: scope))
+        }
+    }
+
+    func clientCredentialsGrant(realm: Realm, client: Client, scope: String, context: KeyportRequestContext) async throws -> Response {
+        guard !client.publicClient, client.serviceAccountsEnabled,
+              let account = try await store.user(username: ServiceAccounts.username(for: client), realmId: realm.id), account.enabled
+        else { throw OAuthError(.badRequest, "unauthorized_client", "Client not enabled to retrieve service account") }
+        let (access, _) = try await tokens.accessToken(realm: realm, user: account, client: client, scope: scope, sessionId: nil)
+        record(realm: realm, type: "CLIENT_LOGIN", client: client, user: account, error: nil, username: account.username, context: context)
+        return try JSONBody.response(TokenResponse(access_token: access, expires_in: realm.accessTokenLifespan, refresh_expires_in: 0,
+                                                   refresh_token: nil, session_state: nil, scope: scope))
+    }
+
+    func refreshGrant(form: FormParameters, realm: Realm, client: Client) async throws -> Response {
+        guard let refresh = form["refresh_token"], !refresh.isEmpty else { throw OAuthError.invalidRequest("Missing parameter: refresh_token") }
+        switch try await tokens.liveSession(refreshToken: refresh, realm: realm, clientId: client.id) {
+        case .failure(.wrongClient):
+            throw OAuthError(.badRequest, "invalid_grant", "Invalid refresh token. Token client and authorized client don't match")
+        case .failure(.notFullySetUp):
+            throw OAuthError(.badRequest, "invalid_grant", "Account is not fully set up")
+        case .failure:
+            throw OAuthError.invalidRefreshToken
+        case .success(let (session, user)):
+            try await store.touchSession(id: session.id, at: tokens.environment.now())
+            let (access, _) = try await tokens.accessToken(realm: realm, user: user, client: client, scope: session.scope, sessionId: session.id)
+            return try JSONBody.response(TokenResponse(access_token: access, expires_in: realm.accessTokenLifespan,
+                                                       refresh_expires_in: realm.refreshTokenLifespan, refresh_token: refresh,
+                                                       session_state: session.id, scope: session.scope))
+        }
+    }
+
+    func record(realm: Realm, type: String, client: Client, user: User?, error: String?, username: String, context: KeyportRequestContext) {
+        var details = ["auth_method": "openid-connect", "username": String(username.prefix(255))]
+        if let grant = type == "CLIENT_LOGIN" ? "client_credentials" : "password" as String? { details["grant_type"] = grant }
+        events.record(Event(id: tokens.environment.newID(), realmId: realm.id, time: tokens.environment.now(), type: type,
+                            clientId: client.clientId, userId: user?.id, ipAddress: context.clientAddress, error: error, details: details))
+    }
+
+    // MARK: Keys and discovery
+
+    func certs(_ context: KeyportRequestContext) async throws -> Response {
+        let realm = try await realm(context)
+        let keys = try await tokens.keyRing.keys(realmId: realm.id)
+        return try JSONBody.response(["keys": keys.usable.map { entry in
+            var jwk = entry.signer.publicJWK
+            jwk.kid = entry.key.id
+            return jwk
+        }])
+    }
+
+    func discovery(_ context: KeyportRequestContext) async throws -> Response {
+        let realm = try await realm(context)
+        let issuer = tokens.issuer(for: realm)
+        let base = "\(issuer)/protocol/openid-connect"
+        return try JSONBody.response(Discovery(
+            issuer: issuer, token_endpoint: "\(base)/token", jwks_uri: "\(base)/certs", userinfo_endpoint: "\(base)/userinfo",
+            introspection_endpoint: "\(base)/token/introspect", end_session_endpoint: "\(base)/logout",
+            grant_types_supported: ["password", "client_credentials", "refresh_token"],
+            response_types_supported: ["token"], subject_types_supported: ["public"],
+            id_token_signing_alg_values_supported: ["RS256"],
+            token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+            scopes_supported: ["openid", "profile", "email"],
+            claims_supported: ["sub", "iss", "aud", "exp", "iat", "preferred_username", "email", "email_verified", "name", "given_name", "family_name"]))
+    }
+
+    struct Discovery: Encodable {
+        let issuer, token_endpoint, jwks_uri, userinfo_endpoint, introspection_endpoint, end_session_endpoint: String
+        let grant_types_supported, response_types_supported, subject_types_supported, id_token_signing_alg_values_supported: [String]
+        let token_endpoint_auth_methods_supported, scopes_supported, claims_supported: [String]
+    }
+
+    func realmDescription(_ context: KeyportRequestContext) async throws -> Response {
+        let realm = try await realm(context)
+        let keys = try await tokens.keyRing.keys(realmId: realm.id)
+        let issuer = tokens.issuer(for: realm)
+        var body: JSONValue = [
+            "realm": .string(realm.name), "token-service": .string("\(issuer)/protocol/openid-connect"),
+            "account-service": .string("\(issuer)/account"), "tokens-not-before": 0,
+        ]
+        if let rsa = keys.signer(for: .rs256) { body["public_key"] = .string(rsa.signer.subjectPublicKeyInfoDER.base64EncodedString()) }
+        return try JSONBody.response(body)
+    }
+
+    // MARK: Userinfo, introspection, logout
+
+    func userinfo(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let realm = try await realm(context)
+        guard let bearer = BearerToken.from(request) else { throw OAuthError.invalidToken("Missing bearer token") }
+        guard case .success(let verified) = try await tokens.verifyAccessToken(bearer), verified.realm.id == realm.id else {
+            throw OAuthError.invalidToken()
+        }
+        let c = verified.claims, u = verified.user
+        var info: JSONValue = ["sub": .string(u.id), "preferred_username": .string(u.username)]
+        if let email = u.email {
+            info["email"] = .string(email)
+            info["email_verified"] = .bool(u.emailVerified)
+        }
+        if let name = c.name { info["name"] = .string(name) }
+        if let given = u.firstName { info["given_name"] = .string(given) }
+        if let family = u.lastName { info["family_name"] = .string(family) }
+        return try JSONBody.response(info)
+    }
+
+    func introspect(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let realm = try await realm(context)
+        let form = try await FormParameters.body(of: request, context: context)
+        _ = try await clients.authenticate(form: form, request: request, realm: realm, requireConfidential: true)
+        guard let token = form["token"], !token.isEmpty else { throw OAuthError.invalidRequest("Missing parameter: token") }
+        if token.split(separator: ".").count == 3 {
+            guard case .success(let verified) = try await tokens.verifyAccessToken(token), verified.realm.id == realm.id else {
+                return JSONBody.raw(#"{"active":false}"#)
+            }
+            var object = try JSONValue.from(verified.claims)
+            object["active"] = true
+            object["client_id"] = .string(verified.claims.azp)
+            object["username"] = .string(verified.user.username)
+            object["token_type"] = "Bearer"
+            return try JSONBody.response(object)
+        }
+        guard case .success(let (session, user)) = try await tokens.liveSession(refreshToken: token, realm: realm, clientId: nil) else {
+            return JSONBody.raw(#"{"active":false}"#)
+        }
+        let clientId = try await store.client(id: session.clientId, realmId: realm.id)?.clientId ?? ""
+        let expiry = min(session.expiresAt, session.lastRefresh.adding(seconds: realm.refreshTokenLifespan))
+        let object: JSONValue = [
+            "active": true, "token_type": "Refresh", "sub": .string(user.id), "username": .string(user.username),
+            "client_id": .string(clientId), "sid": .string(session.id), "iat": .number(Double(session.createdAt.secondsSince1970)),
+            "exp": .number(Double(expiry.secondsSince1970)), "iss": .string(tokens.issuer(for: realm)), "scope": .string(session.scope),
+        ]
+        return try JSONBody.response(object)
+    }
+
+    func logout(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let realm = try await realm(context)
+        let form = try await FormParameters.body(of: request, context: context)
+        let client = try await clients.authenticate(form: form, request: request, realm: realm)
+        guard let refresh = form["refresh_token"], !refresh.isEmpty else { throw OAuthError.invalidRequest("Missing parameter: refresh_token") }
+        guard let session = try await store.session(refreshTokenHash: TokenService.hash(refresh)), session.realmId == realm.id else {
+            throw OAuthError.invalidRefreshToken
+        }
+        guard session.clientId == client.id else {
+            throw OAuthError(.badRequest, "invalid_grant", "Invalid refresh token. Token client and authorized client don't match")
+        }
+        try await store.deleteSession(id: session.id, realmId: realm.id)
+        return Response(status: .noContent)
+    }
+}

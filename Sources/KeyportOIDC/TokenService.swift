@@ -1,0 +1,145 @@
+import Crypto
+import Foundation
+import KeyportKeys
+import KeyportModel
+import KeyportStore
+import KeyportTokens
+
+/// Issues and verifies a realm's OIDC access tokens, and makes and checks refresh tokens.
+/// The admin API trusts exactly what `verifyAccessToken` accepts.
+public struct TokenService: Sendable {
+    public let store: any IdentityStore
+    public let keyRing: RealmKeyRing
+    public let environment: Environment
+    /// Public base URL without a trailing slash; issuers are `{hostname}/realms/{name}`.
+    public let hostname: String
+    let onIssued: @Sendable () -> Void
+
+    /// A session lasts at most this long, however often it is refreshed (Keycloak's
+    /// `ssoSessionMaxLifespan` default).
+    public static let sessionMaxLifespan = 36_000
+
+    public init(store: any IdentityStore, keyRing: RealmKeyRing, environment: Environment, hostname: String,
+                onIssued: @escaping @Sendable () -> Void = {}) {
+        self.store = store
+        self.keyRing = keyRing
+        self.environment = environment
+        self.hostname = hostname
+        self.onIssued = onIssued
+    }
+
+    public func issuer(for realm: Realm) -> String { "\(hostname)/realms/\(realm.name)" }
+
+    // MARK: Issuing
+
+    /// An access token for `user`, requested by `client`, with the user's effective roles.
+    public func accessToken(realm: Realm, user: User, client: Client, scope: String, sessionId: String?) async throws -> (token: String, claims: AccessTokenClaims) {
+        let roles = try await store.effectiveRoles(userId: user.id, realmId: realm.id)
+        var realmRoles: [String] = []
+        var clientRoles: [String: [String]] = [:]
+        var clientNames: [String: String] = [:]
+        for role in roles {
+            guard let owner = role.clientId else { realmRoles.append(role.name); continue }
+            if clientNames[owner] == nil {
+                clientNames[owner] = try await store.client(id: owner, realmId: realm.id)?.clientId ?? owner
+            }
+            clientRoles[clientNames[owner]!, default: []].append(role.name)
+        }
+        let now = environment.now().secondsSince1970
+        let audiences = clientRoles.keys.sorted()
+        let fullName = [user.firstName, user.lastName].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
+        let claims = AccessTokenClaims(
+            exp: now + Int64(realm.accessTokenLifespan), iat: now, jti: environment.newID(), iss: issuer(for: realm),
+            aud: audiences.isEmpty ? .one(client.clientId) : (audiences.count == 1 ? .one(audiences[0]) : .many(audiences)),
+            sub: user.id, azp: client.clientId, sid: sessionId, scope: scope,
+            preferred_username: user.username, email: user.email, email_verified: user.email == nil ? nil : user.emailVerified,
+            name: fullName.isEmpty ? nil : fullName, given_name: user.firstName, family_name: user.lastName,
+            realm_access: .init(roles: realmRoles.sorted()),
+            resource_access: clientRoles.isEmpty ? nil : clientRoles.mapValues { .init(roles: $0.sorted()) })
+        let keys = try await keyRing.keys(realmId: realm.id)
+        guard let signer = keys.signer(for: .rs256) else { throw TokenServiceError.noActiveKey(realm.name) }
+        let token = try JWS.sign(claims, with: signer.signer, kid: signer.key.id)
+        onIssued()
+        return (token, claims)
+    }
+
+    /// A new refresh token and the session it stands for.
+    public func startSession(realm: Realm, user: User, client: Client, scope: String) async throws -> (refreshToken: String, session: Session) {
+        let token = Base64URL.encode(environment.randomBytes(32))
+        let now = environment.now()
+        let session = Session(id: environment.newID(), realmId: realm.id, userId: user.id, clientId: client.id,
+                              refreshTokenHash: Self.hash(token), scope: scope, createdAt: now, lastRefresh: now,
+                              expiresAt: now.adding(seconds: Self.sessionMaxLifespan))
+        try await store.createSession(session)
+        return (token, session)
+    }
+
+    public static func hash(_ refreshToken: String) -> String {
+        SHA256.hash(data: Data(refreshToken.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public enum RefreshFailure: Error, Equatable {
+        case unknown, expired, wrongClient, userGone, userDisabled, revoked, notFullySetUp
+    }
+
+    /// The live session behind a refresh token, with its user; every reason it may be dead is checked here.
+    public func liveSession(refreshToken: String, realm: Realm, clientId: String?) async throws -> Result<(Session, User), RefreshFailure> {
+        guard refreshToken.utf8.count <= 512, let session = try await store.session(refreshTokenHash: Self.hash(refreshToken)),
+              session.realmId == realm.id
+        else { return .failure(.unknown) }
+        let now = environment.now()
+        if session.expiresAt < now || session.lastRefresh.adding(seconds: realm.refreshTokenLifespan) < now {
+            try await store.deleteSession(id: session.id, realmId: realm.id)
+            return .failure(.expired)
+        }
+        if let clientId, clientId != session.clientId { return .failure(.wrongClient) }
+        guard let user = try await store.user(id: session.userId, realmId: realm.id) else { return .failure(.userGone) }
+        guard user.enabled else { return .failure(.userDisabled) }
+        guard session.createdAt >= user.notBefore else { return .failure(.revoked) }
+        guard user.requiredActions.isEmpty else { return .failure(.notFullySetUp) }
+        return .success((session, user))
+    }
+
+    // MARK: Verifying
+
+    public struct VerifiedToken: Sendable {
+        public let realm: Realm
+        public let user: User
+        public let claims: AccessTokenClaims
+    }
+
+    public enum VerificationFailure: Error, Equatable {
+        case malformed, unknownRealm, badSignature, expired, userGone, revoked
+    }
+
+    /// Accepts a bearer token only if a realm of this server signed it with a usable key, it
+    /// has not expired, and its user still exists, is enabled and has not been revoked since.
+    public func verifyAccessToken(_ token: String) async throws -> Result<VerifiedToken, VerificationFailure> {
+        guard let parsed = try? JWS.parse(token),
+              let unverified = try? JSONDecoder().decode(AccessTokenClaims.self, from: parsed.payload)
+        else { return .failure(.malformed) }
+        let prefix = "\(hostname)/realms/"
+        guard unverified.iss.hasPrefix(prefix), let realm = try await store.realm(named: String(unverified.iss.dropFirst(prefix.count))), realm.enabled else {
+            return .failure(.unknownRealm)
+        }
+        let keys = try await keyRing.keys(realmId: realm.id)
+        guard let (_, claims) = try? JWS.verify(token, as: AccessTokenClaims.self, keyFor: { keys.verifier(kid: $0) }) else {
+            return .failure(.badSignature)
+        }
+        guard claims.typ == "Bearer", claims.iss == issuer(for: realm) else { return .failure(.malformed) }
+        let now = environment.now().secondsSince1970
+        guard claims.exp > now, claims.iat <= now + 60 else { return .failure(.expired) }
+        guard let user = try await store.user(id: claims.sub, realmId: realm.id) else { return .failure(.userGone) }
+        guard user.enabled, claims.iat * 1000 + 999 >= user.notBefore.millisecondsSince1970 else { return .failure(.revoked) }
+        return .success(VerifiedToken(realm: realm, user: user, claims: claims))
+    }
+}
+
+public enum TokenServiceError: Error, CustomStringConvertible {
+    case noActiveKey(String)
+    public var description: String {
+        switch self {
+        case .noActiveKey(let realm): "realm \(realm) has no active RS256 key"
+        }
+    }
+}

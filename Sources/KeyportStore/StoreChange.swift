@@ -1,0 +1,20 @@
+import KeyportModel
+
+/// One write among several that must happen together. `IdentityStore.apply` runs a list of
+/// them as a single transaction: an admin request that creates a user, sets its password,
+/// maps roles and joins groups either does all of it or none.
+public enum StoreChange: Sendable {
+    case createUser(UserSeed)
+    case updateUser(User)
+    /// Replaces the user's credential of that type; `revokeTokensBefore` moves the user's `notBefore`.
+    case setCredential(Credential, revokeTokensBefore: Timestamp?)
+    case createClient(Client)
+    case updateClient(Client)
+    case createRole(Role)
+    case updateRole(Role)
+    case grantUserRoles(userId: String, roleIds: [String], realmId: String)
+    case revokeUserRoles(userId: String, roleIds: [String], realmId: String)
+    case addMember(groupId: String, userId: String, realmId: String)
+    case removeMember(groupId: String, userId: String, realmId: String)
+    case deleteSessions(userId: String, realmId: String)
+}
