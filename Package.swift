@@ -142,7 +142,7 @@ let package = Package(
             name: "KeyportTests",
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportSQLite", "KeyportPasswords", "KeyportKeys",
-                "KeyportAuth", "KeyportServer",
+                "KeyportAuth", "KeyportServer", "KeyportHTTP", "KeyportTokens", "KeyportOIDC", "KeyportAdminAPI",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Crypto", package: "swift-crypto"),
