@@ -45,9 +45,11 @@ public enum JSONBody {
     static func describe(_ error: DecodingError) -> String {
         func path(_ keys: [any CodingKey]) -> String {
             let p = keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-            return p.isEmpty ? "the body" : String(p.drop { $0 == "." })
+            return String(p.drop { $0 == "." })
         }
         switch error {
+        case .typeMismatch(let type, let context) where context.codingPath.isEmpty:
+            return "The request body has the wrong type: expected \(readable(type))"
         case .typeMismatch(let type, let context):
             return "Field '\(path(context.codingPath))' has the wrong type: expected \(readable(type))"
         case .valueNotFound(let type, let context):
