@@ -51,9 +51,18 @@ extension AdminAPI {
             realm.id = id
         }
         let seed = try provisioner.seed(for: realm)
-        try await run { try await store.createRealm(seed) }
+        do {
+            try await store.createRealm(seed)
+        } catch StoreError.conflict {
+            // Keycloak's exact words: python-keycloak's create_realm(skip_exists=True) matches on them.
+            throw AdminError.conflict(Self.realmConflict)
+        } catch let error as StoreError {
+            throw AdminError.from(error)
+        }
         return created(request, realm.name)
     }
+
+    static let realmConflict = "Conflict detected. See logs for details"
 
     func updateRealm(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let (_, existing) = try await authorize(request, context, .manageRealm)

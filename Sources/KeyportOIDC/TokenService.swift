@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import KeyportHTTP
 import KeyportKeys
 import KeyportModel
 import KeyportStore
@@ -11,20 +12,21 @@ public struct TokenService: Sendable {
     public let store: any IdentityStore
     public let keyRing: RealmKeyRing
     public let environment: Environment
+    let baseURL: PublicBaseURL
     /// Public base URL without a trailing slash; issuers are `{hostname}/realms/{name}`.
-    public let hostname: String
+    public var hostname: String { baseURL.value }
     let onIssued: @Sendable () -> Void
 
     /// A session lasts at most this long, however often it is refreshed (Keycloak's
     /// `ssoSessionMaxLifespan` default).
     public static let sessionMaxLifespan = 36_000
 
-    public init(store: any IdentityStore, keyRing: RealmKeyRing, environment: Environment, hostname: String,
+    public init(store: any IdentityStore, keyRing: RealmKeyRing, environment: Environment, hostname: PublicBaseURL,
                 onIssued: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.keyRing = keyRing
         self.environment = environment
-        self.hostname = hostname
+        self.baseURL = hostname
         self.onIssued = onIssued
     }
 

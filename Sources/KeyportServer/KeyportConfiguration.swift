@@ -22,6 +22,8 @@ public struct KeyportConfiguration: Sendable, Equatable {
     public var databasePath: String
     /// Public base URL, without a trailing slash: issuers and realm URLs derive from it.
     public var hostname: String
+    /// True when no hostname was given and it follows the listening port.
+    public var hostnameIsDerived: Bool
     public var httpsCertificateFile: String?
     public var httpsCertificateKeyFile: String?
     public var proxyHeaders: ProxyHeaders
@@ -39,6 +41,7 @@ public struct KeyportConfiguration: Sendable, Equatable {
         self.httpPort = httpPort
         self.databasePath = databasePath
         self.hostname = hostname ?? "http://localhost:\(httpPort)"
+        self.hostnameIsDerived = hostname == nil
         self.httpsCertificateFile = httpsCertificateFile
         self.httpsCertificateKeyFile = httpsCertificateKeyFile
         self.proxyHeaders = proxyHeaders

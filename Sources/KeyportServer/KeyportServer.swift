@@ -48,7 +48,8 @@ public struct KeyportServer: Sendable {
 
         let keyRing = RealmKeyRing(store: store)
         let oidcTokensIssued = metrics.tokensIssued(kind: "oidc")
-        let tokens = TokenService(store: store, keyRing: keyRing, environment: environment, hostname: configuration.hostname,
+        let publicURL = PublicBaseURL(configuration.hostname)
+        let tokens = TokenService(store: store, keyRing: keyRing, environment: environment, hostname: publicURL,
                                   onIssued: { oidcTokensIssued.increment() })
         let events = EventRecorder(store: store, onFailure: { error in
             logger.warning("could not record an event", metadata: ["error": "\(error)"])
@@ -68,10 +69,16 @@ public struct KeyportServer: Sendable {
             server: server,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Keyport"),
             services: [PasswordHasherService(hasher: hasher)],
-            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.httpPort) },
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.httpPort
+                if configuration.hostnameIsDerived {
+                    publicURL.set("\(configuration.tlsEnabled ? "https" : "http")://localhost:\(port)")
+                }
+                await onServerRunning(port)
+            },
             logger: logger)
         let services = KeyportServices(
-            configuration: configuration, environment: environment, store: store, hasher: hasher, authenticator: authenticator,
+            publicURL: publicURL, configuration: configuration, environment: environment, store: store, hasher: hasher, authenticator: authenticator,
             provisioner: provisioner, tokens: tokens, events: events, metrics: metrics, logger: logger, routes: router.routes.map { ($0.method.rawValue, $0.path.description) })
         return KeyportServer(services: services, bootstrap: bootstrap, application: application)
     }

@@ -1,4 +1,5 @@
 import KeyportAuth
+import KeyportHTTP
 import KeyportModel
 import KeyportOIDC
 import KeyportPasswords
@@ -7,6 +8,8 @@ import Logging
 
 /// The long-lived parts every route handler shares, built once by `KeyportServer.make`.
 public struct KeyportServices: Sendable {
+    /// The public base URL in force (`--hostname`, or derived from the bound port).
+    public let publicURL: PublicBaseURL
     public let configuration: KeyportConfiguration
     public let environment: KeyportModel.Environment
     public let store: any IdentityStore

@@ -152,7 +152,8 @@ enum Runner {
             server = try await KeyportServer.make(configuration: configuration, logger: logger, onServerRunning: { port in
                 let scheme = configuration.tlsEnabled ? "https" : "http"
                 logger.notice("Keyport is ready", metadata: [
-                    "listening": "\(scheme)://\(configuration.httpHost):\(port)", "hostname": "\(configuration.hostname)",
+                    "listening": "\(scheme)://\(configuration.httpHost):\(port)",
+                    "hostname": "\(configuration.hostnameIsDerived ? "\(scheme)://localhost:\(port)" : configuration.hostname)",
                     "mode": "\(configuration.mode.rawValue)", "db": "\(configuration.databasePath)",
                 ])
             })

@@ -13,7 +13,7 @@ struct AdminRealmAndUserTests {
             #expect(created.text.isEmpty)
             let conflict = try await api.call(.post, "/admin/realms", token: admin, json: ["realm": "acme"])
             #expect(conflict.status == .conflict)
-            #expect(conflict["errorMessage"]?.stringValue == "Realm with same name exists")
+            #expect(conflict["errorMessage"]?.stringValue == "Conflict detected. See logs for details")
 
             let got = try await api.call(.get, "/admin/realms/acme", token: admin)
             #expect(got.status == .ok)

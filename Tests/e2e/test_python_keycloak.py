@@ -1,0 +1,117 @@
+"""python-keycloak, the Keycloak client library from PyPI, driving Keyport unchanged."""
+import pytest
+from keycloak import KeycloakAdmin, KeycloakOpenID, KeycloakOpenIDConnection
+from keycloak.exceptions import KeycloakAuthenticationError, KeycloakGetError, KeycloakPostError
+
+from conftest import ADMIN_PASSWORD
+
+
+def admin_for(keyport, realm="master"):
+    connection = KeycloakOpenIDConnection(
+        server_url=keyport.url, username="admin", password=ADMIN_PASSWORD,
+        realm_name=realm, user_realm_name="master", client_id="admin-cli", verify=False)
+    return KeycloakAdmin(connection=connection)
+
+
+def test_a_realm_managed_end_to_end_by_python_keycloak(keyport):
+    admin = admin_for(keyport)
+    admin.create_realm({"realm": "acme", "enabled": True, "dockerV2Enabled": True}, skip_exists=False)
+    admin.create_realm({"realm": "acme"}, skip_exists=True)  # a conflict python-keycloak recognises
+    assert {r["realm"] for r in admin.get_realms()} >= {"master", "acme"}
+    admin.change_current_realm("acme")
+    assert admin.get_realm("acme")["dockerV2Enabled"] is True
+
+    # Users with passwords.
+    alice = admin.create_user({"username": "alice", "enabled": True, "email": "alice@acme.io",
+                               "credentials": [{"type": "password", "value": "s3cret-Alice-1", "temporary": False}]})
+    assert admin.get_user_id("alice") == alice
+    bob = admin.create_user({"username": "bob", "enabled": True})
+    admin.set_user_password(bob, "bob-password-1", temporary=False)
+    assert admin.users_count() == 2
+    assert [u["username"] for u in admin.get_users({"search": "ali"})] == ["alice"]
+    admin.update_user(alice, {"firstName": "Alice"})
+    assert admin.get_user(alice)["firstName"] == "Alice"
+    assert admin.get_user(alice)["email"] == "alice@acme.io"
+    with pytest.raises(KeycloakPostError) as conflict:
+        admin.create_user({"username": "ALICE", "enabled": True})
+    assert conflict.value.response_code == 409
+
+    # Clients and client roles.
+    registry = admin.create_client({"clientId": "registry.acme.io", "protocol": "docker-v2"})
+    assert admin.get_client_id("registry.acme.io") == registry
+    admin.create_client_role(registry, {"name": "team-a-push", "attributes": {"docker.grant": ["repository:team-a/*:pull,push"]}})
+    admin.create_client_role(registry, {"name": "readers"})
+    push = admin.get_client_role(registry, "team-a-push")
+    assert push["attributes"]["docker.grant"] == ["repository:team-a/*:pull,push"]
+    admin.assign_client_role(alice, registry, [push])
+    assert [r["name"] for r in admin.get_client_roles_of_user(alice, registry)] == ["team-a-push"]
+
+    # Realm roles, composites and role mappings.
+    admin.create_realm_role({"name": "developer"})
+    developer = admin.get_realm_role("developer")
+    admin.add_composite_realm_roles_to_role("developer", [admin.get_client_role(registry, "readers")])
+    assert [r["name"] for r in admin.get_composite_realm_roles_of_role("developer")] == ["readers"]
+    admin.assign_realm_roles(bob, [developer])
+    assert "developer" in [r["name"] for r in admin.get_realm_roles_of_user(bob)]
+
+    # Groups, membership, group roles.
+    readers = admin.create_group({"name": "readers"})
+    sub = admin.create_group({"name": "interns"}, parent=readers)
+    admin.assign_group_client_roles(readers, registry, [admin.get_client_role(registry, "readers")])
+    admin.group_user_add(bob, sub)
+    assert [m["username"] for m in admin.get_group_members(sub)] == ["bob"]
+    assert admin.get_group_by_path("/readers/interns")["id"] == sub
+    assert [g["path"] for g in admin.get_user_groups(bob)] == ["/readers/interns"]
+    assert "readers" in [r["name"] for r in admin.get_composite_client_roles_of_user(bob, registry)]
+
+    # Logging in as a created user, through the OpenID Connect client.
+    oidc = KeycloakOpenID(server_url=keyport.url, realm_name="acme", client_id="admin-cli")
+    token = oidc.token("alice", "s3cret-Alice-1")
+    claims = oidc.decode_token(token["access_token"], validate=True)
+    assert claims["preferred_username"] == "alice"
+    assert claims["resource_access"]["registry.acme.io"]["roles"] == ["team-a-push"]
+    assert claims["iss"] == f"{keyport.hostname}/realms/acme"
+    assert oidc.userinfo(token["access_token"])["preferred_username"] == "alice"
+    refreshed = oidc.refresh_token(token["refresh_token"])
+    assert refreshed["access_token"]
+    assert {k["alg"] for k in oidc.certs()["keys"]} == {"RS256", "ES256"}
+    assert oidc.well_known()["issuer"] == f"{keyport.hostname}/realms/acme"
+    assert oidc.public_key()
+    oidc.logout(token["refresh_token"])
+    with pytest.raises(Exception):
+        oidc.refresh_token(token["refresh_token"])
+    with pytest.raises(KeycloakAuthenticationError):
+        oidc.token("alice", "wrong-password")
+
+    # Bob logs in with the password set through set_user_password.
+    assert oidc.token("bob", "bob-password-1")["access_token"]
+
+    # Deleting.
+    admin.delete_user(alice)
+    with pytest.raises(KeycloakGetError) as missing:
+        admin.get_user(alice)
+    assert missing.value.response_code == 404
+    admin.delete_client(registry)
+    admin.change_current_realm("master")
+    admin.delete_realm("acme")
+    assert "acme" not in {r["realm"] for r in admin.get_realms()}
+
+
+def test_a_realm_admin_manages_only_its_realm(keyport):
+    admin = admin_for(keyport)
+    for name in ("team1", "team2"):
+        admin.create_realm({"realm": name, "enabled": True})
+    admin.change_current_realm("team1")
+    ops = admin.create_user({"username": "ops", "enabled": True, "credentials": [{"type": "password", "value": "ops-pass-1"}]})
+    management = admin.get_client_id("realm-management")
+    admin.assign_client_role(ops, management, [admin.get_client_role(management, "realm-admin")])
+
+    connection = KeycloakOpenIDConnection(server_url=keyport.url, username="ops", password="ops-pass-1",
+                                          realm_name="team1", user_realm_name="team1", client_id="admin-cli", verify=False)
+    team_admin = KeycloakAdmin(connection=connection)
+    team_admin.create_user({"username": "new-hire", "enabled": True})
+    assert team_admin.users_count() == 2
+    team_admin.change_current_realm("team2")
+    with pytest.raises(KeycloakGetError) as denied:
+        team_admin.get_users()
+    assert denied.value.response_code == 403
