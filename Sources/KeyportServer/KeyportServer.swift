@@ -5,6 +5,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import KeyportAdminAPI
 import KeyportAuth
+import KeyportDockerV2
 import KeyportModel
 import KeyportOIDC
 import KeyportTokens
@@ -60,15 +61,26 @@ public struct KeyportServer: Sendable {
         HealthController(store: store).addRoutes(to: router)
         MetricsController(metrics: metrics).addRoutes(to: router)
         OIDCController(store: store, tokens: tokens, authenticator: authenticator, events: events).addRoutes(to: router)
+        let dockerTokensIssued = metrics.tokensIssued(kind: "docker-v2")
+        DockerV2Controller(
+            store: store, authenticator: authenticator,
+            authorizer: RegistryAuthorizer(store: store, onInvalidGrant: { message in
+                logger.warning("ignoring a docker.grant that does not parse", metadata: ["grant": "\(message)"])
+            }),
+            issuer: RegistryTokenIssuer(keyRing: keyRing, environment: environment), events: events, environment: environment,
+            publicURL: publicURL, onIssued: { dockerTokensIssued.increment() }
+        ).addRoutes(to: router)
         AdminAPI(store: store, tokens: tokens, hasher: hasher, provisioner: provisioner, environment: environment,
-                 version: KeyportVersion.current).addRoutes(to: router)
+                 version: KeyportVersion.current,
+                 extensions: dockerV2AdminExtensions(installation: RegistryInstallation(keyRing: keyRing, publicURL: publicURL))
+        ).addRoutes(to: router)
 
         let server: HTTPServerBuilder = if let tls { try .tls(.http1(), tlsConfiguration: tls) } else { .http1() }
         let application = Application(
             router: router,
             server: server,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Keyport"),
-            services: [PasswordHasherService(hasher: hasher)],
+            services: [PasswordHasherService(hasher: hasher), EventRetentionService(store: store, environment: environment, logger: logger)],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.httpPort
                 if configuration.hostnameIsDerived {
@@ -102,6 +114,27 @@ public struct KeyportServer: Sendable {
         }
         return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
     }
+}
+
+/// What the docker-v2 protocol adds to the admin API: grant and client checks, installation files.
+func dockerV2AdminExtensions(installation: RegistryInstallation) -> AdminExtensions {
+    var providers: [String: AdminExtensions.InstallationProvider] = [:]
+    for provider in RegistryInstallation.providers {
+        providers[provider] = { realm, client in
+            guard let file = try await installation.file(provider: provider, realm: realm, client: client) else {
+                throw AdminError.badRequest("The \(provider) installation is for docker-v2 clients; \(client.clientId) is \(client.protocolName.rawValue)")
+            }
+            return Response(status: .ok, headers: [.contentType: file.contentType], body: .init(byteBuffer: ByteBuffer(string: file.body)))
+        }
+    }
+    return AdminExtensions(
+        validateRoleAttributes: { attributes in
+            do { try RegistryGrant.validate(attributes: attributes) } catch let error as RegistryGrant.Failure { throw BadInput(error.description) }
+        },
+        prepareClient: { client in
+            do { try DockerClientSettings.prepare(&client) } catch let error as DockerClientSettings.Invalid { throw BadInput(error.description) }
+        },
+        installationProviders: providers)
 }
 
 public enum KeyportVersion {

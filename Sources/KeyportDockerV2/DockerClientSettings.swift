@@ -1,0 +1,46 @@
+import KeyportModel
+
+/// What a docker-v2 client's attributes say about how its tokens are made.
+public struct DockerClientSettings: Sendable, Equatable {
+    public enum Authorization: String, Sendable, Equatable {
+        /// Client roles' `docker.grant` attributes decide (Keyport's default).
+        case roles
+        /// Every authenticated user gets what it asks for (Keycloak's behaviour).
+        case allowAll = "allow-all"
+    }
+
+    public static let authorizationAttribute = "docker.authorization"
+    public static let algorithmAttribute = "docker.signature.algorithm"
+    /// Keycloak's protocol mapper that makes a docker-v2 client allow everything.
+    public static let allowAllMapper = "docker-v2-allow-all-mapper"
+
+    public let authorization: Authorization
+    public let algorithm: SigningAlgorithm
+
+    public init(_ client: Client) {
+        if client.attributes[Self.authorizationAttribute] == Authorization.allowAll.rawValue
+            || client.protocolMappers.contains(where: { $0.protocolMapper == Self.allowAllMapper }) {
+            authorization = .allowAll
+        } else {
+            authorization = .roles
+        }
+        algorithm = client.attributes[Self.algorithmAttribute].flatMap(SigningAlgorithm.init(rawValue:)) ?? .rs256
+    }
+
+    public struct Invalid: Error, Equatable, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Fills in defaults for a new or updated docker-v2 client and refuses values that mean nothing.
+    public static func prepare(_ client: inout Client) throws(Invalid) {
+        guard client.protocolName == .dockerV2 else { return }
+        let mode = client.attributes[authorizationAttribute] ?? Authorization.roles.rawValue
+        guard Authorization(rawValue: mode) != nil else {
+            throw Invalid(description: "\(authorizationAttribute) must be roles or allow-all, not '\(String(mode.prefix(40)))'")
+        }
+        client.attributes[authorizationAttribute] = mode
+        if let algorithm = client.attributes[algorithmAttribute], SigningAlgorithm(rawValue: algorithm) == nil {
+            throw Invalid(description: "\(algorithmAttribute) must be RS256 or ES256, not '\(String(algorithm.prefix(40)))'")
+        }
+    }
+}

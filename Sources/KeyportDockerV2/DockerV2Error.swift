@@ -1,0 +1,45 @@
+import Hummingbird
+import KeyportHTTP
+
+/// The docker-v2 endpoint's errors, each in the body shape its clients parse (Keycloak's):
+/// OAuth-style for a bad request, the registry's `{"errors":[…]}` for authentication, so the
+/// Docker CLI prints the message to the person at the terminal.
+public struct DockerV2Error: HTTPResponseError, Equatable {
+    public let status: HTTPResponse.Status
+    let body: JSONValue
+    var headers: HTTPFields = [:]
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        try JSONBody.response(body, status: status, headers: headers)
+    }
+
+    public var message: String {
+        body["error_description"]?.stringValue ?? body["errors"].flatMap { if case .array(let a) = $0 { a.first?["message"]?.stringValue } else { nil } } ?? ""
+    }
+
+    static func badRequest(_ error: String, _ description: String) -> DockerV2Error {
+        DockerV2Error(status: .badRequest, body: ["error": .string(error), "error_description": .string(description)])
+    }
+
+    static let serviceMissing = badRequest("invalid_request", "service parameter must be provided")
+    static let unknownClient = badRequest("invalid_client", "Client specified by 'service' parameter does not exist")
+    static let clientDisabled = badRequest("invalid_client", "Client specified by 'service' is disabled")
+
+    /// A 404 naming why there is no docker-v2 endpoint here.
+    static func notFound(_ error: String, _ description: String) -> DockerV2Error {
+        DockerV2Error(status: .notFound, body: [
+            "error": .string(error), "error_description": .string(description),
+            "errors": [["code": "NAME_UNKNOWN", "message": .string(description)]],
+        ])
+    }
+
+    /// 401 in the registry's shape; `detail` lists the access that was asked for.
+    static func unauthorized(_ message: String, requested: [ResourceScope], realmName: String? = nil) -> DockerV2Error {
+        let detail: [JSONValue] = requested.map { ["Type": .string($0.type), "Name": .string($0.name), "Action": .string($0.actions.joined(separator: ","))] }
+        var error = DockerV2Error(status: .unauthorized, body: ["errors": [["code": "UNAUTHORIZED", "message": .string(message), "detail": .array(detail)]]])
+        if let realmName { error.headers[.wwwAuthenticate] = "Basic realm=\"\(realmName)\"" }
+        return error
+    }
+
+    public static let invalidCredentials = "Invalid username or password."
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Hummingbird
+import KeyportHTTP
+import KeyportKeys
+import KeyportModel
+import KeyportTokens
+
+/// What a registry needs to trust this realm, as Keycloak's "installation" outputs plus the
+/// two files Keycloak leaves the user to find: the certificate bundle and a JWKS.
+public struct RegistryInstallation: Sendable {
+    let keyRing: RealmKeyRing
+    let publicURL: PublicBaseURL
+
+    public init(keyRing: RealmKeyRing, publicURL: PublicBaseURL) {
+        self.keyRing = keyRing
+        self.publicURL = publicURL
+    }
+
+    public static let providers = ["docker-v2-registry-config-file", "docker-v2-variable-override", "docker-v2-cert-bundle", "docker-v2-jwks"]
+
+    public func file(provider: String, realm: Realm, client: Client) async throws -> (contentType: String, body: String)? {
+        guard client.protocolName == .dockerV2 else { return nil }
+        let issuer = "\(publicURL.value)/realms/\(realm.name)"
+        let tokenRealm = "\(issuer)/protocol/docker-v2/auth"
+        switch provider {
+        case "docker-v2-registry-config-file":
+            return ("text/yaml; charset=utf-8", """
+                # The registry's auth section for Keyport realm '\(realm.name)', service '\(client.clientId)'.
+                # Save docker-v2-cert-bundle to the rootcertbundle path (registry 2.x and 3.x), or
+                # docker-v2-jwks to the jwks path (registry 3.x), and refresh it after a key rotation.
+                auth:
+                  token:
+                    realm: \(tokenRealm)
+                    service: \(client.clientId)
+                    issuer: \(issuer)
+                    rootcertbundle: \(Self.bundlePath(realm: realm, client: client))
+                    # jwks: \(Self.jwksPath(realm: realm, client: client))
+
+                """)
+        case "docker-v2-variable-override":
+            return ("text/plain; charset=utf-8", """
+                -e REGISTRY_AUTH_TOKEN_REALM=\(tokenRealm) \\
+                -e REGISTRY_AUTH_TOKEN_SERVICE=\(client.clientId) \\
+                -e REGISTRY_AUTH_TOKEN_ISSUER=\(issuer) \\
+                -e REGISTRY_AUTH_TOKEN_ROOTCERTBUNDLE=\(Self.bundlePath(realm: realm, client: client)) \\
+
+                """)
+        case "docker-v2-cert-bundle":
+            return ("application/x-pem-file", try await certificateBundle(realm: realm))
+        case "docker-v2-jwks":
+            return ("application/json", try await jwks(realm: realm))
+        default:
+            return nil
+        }
+    }
+
+    /// PEM certificates of every active and passive key: a registry holding the bundle keeps
+    /// accepting tokens through a key rotation.
+    public func certificateBundle(realm: Realm) async throws -> String {
+        try await keyRing.keys(realmId: realm.id).usable.map { entry in
+            "# \(entry.key.algorithm.rawValue) \(entry.key.status.rawValue) kid \(entry.key.libtrustKeyID)\n" + entry.signer.certificatePEM
+        }.joined()
+    }
+
+    /// A JWKS whose `kid`s are the libtrust ids docker-v2 tokens carry (registry 3.x's `auth.token.jwks`).
+    public func jwks(realm: Realm) async throws -> String {
+        let keys = try await keyRing.keys(realmId: realm.id).usable.map { entry -> PublicJWK in
+            var jwk = entry.signer.publicJWK
+            jwk.kid = entry.key.libtrustKeyID
+            return jwk
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(["keys": keys]), as: UTF8.self) + "\n"
+    }
+
+    static func bundlePath(realm: Realm, client: Client) -> String { "/etc/docker/registry/keyport-\(realm.name).pem" }
+    static func jwksPath(realm: Realm, client: Client) -> String { "/etc/docker/registry/keyport-\(realm.name).jwks.json" }
+}

@@ -1,0 +1,36 @@
+import KeyportModel
+import KeyportStore
+import Logging
+import ServiceLifecycle
+
+/// Deletes events older than each realm's `eventsExpiration`, and expired sessions, once at
+/// start and then hourly, until the server shuts down.
+struct EventRetentionService: Service {
+    let store: any IdentityStore
+    let environment: KeyportModel.Environment
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await purgeOnce()
+            } catch {
+                logger.warning("could not purge expired events", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
+        }
+    }
+
+    /// One pass: returns how many events went.
+    @discardableResult
+    func purgeOnce() async throws -> Int {
+        let now = environment.now()
+        var removed = 0
+        for realm in try await store.realms() {
+            guard let seconds = realm.eventsExpiration else { continue }
+            removed += try await store.deleteEvents(realmId: realm.id, before: now.adding(seconds: -seconds))
+        }
+        _ = try await store.deleteExpiredSessions(before: now)
+        return removed
+    }
+}
