@@ -72,8 +72,9 @@ public enum RepositoryName {
     public static func isValid(_ name: String) -> Bool {
         var components = name.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard !components.isEmpty, components.allSatisfy({ !$0.isEmpty }) else { return false }
-        // A first component with a '.', a ':' or equal to localhost is a registry host.
-        if components.count > 1, components[0].contains(".") || components[0].contains(":") || components[0] == "localhost" {
+        // The first of several components may be a registry host (with a port); like the
+        // reference grammar, it is read as a host only when it is not a plain component.
+        if components.count > 1, !isComponent(components[0]) {
             guard isHost(components[0]) else { return false }
             components.removeFirst()
         } else if name.contains(":") {

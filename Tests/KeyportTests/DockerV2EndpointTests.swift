@@ -1,0 +1,328 @@
+import Crypto
+import Foundation
+import Hummingbird
+import KeyportHTTP
+@testable import KeyportServer
+import KeyportKeys
+import KeyportTokens
+import Testing
+import X509
+
+/// A realm set up through the admin API as an operator would: docker-v2 on, a registry
+/// client, roles with grants, users in groups.
+struct RegistryRealm {
+    let api: APIHarness
+    let admin: String
+    let clientId: String
+
+    static func make(_ api: APIHarness, clientAttributes: JSONValue = [:]) async throws -> RegistryRealm {
+        let admin = try await api.token()
+        try await api.createRealm("acme", token: admin, extra: ["dockerV2Enabled": true])
+        let client = try await api.createClient("acme", ["clientId": "registry.acme.io", "protocol": "docker-v2", "attributes": clientAttributes], token: admin)
+        let realm = RegistryRealm(api: api, admin: admin, clientId: client)
+        try await realm.role("team-a-dev", grants: ["repository:team-a/*:pull,push"])
+        try await realm.role("reader", grants: ["repository:team-a/*:pull", "repository:library/**:pull"])
+        try await realm.role("personal", grants: ["repository:${username}/**:*"])
+        try await realm.role("catalog", grants: ["registry:catalog:*"])
+        return realm
+    }
+
+    func role(_ name: String, grants: [String]) async throws {
+        let response = try await api.call(.post, "/admin/realms/acme/clients/\(clientId)/roles", token: admin,
+                                          json: ["name": .string(name), "attributes": ["docker.grant": .array(grants.map { .string($0) })]])
+        try #require(response.status == .created, "role \(name): \(response.text)")
+    }
+
+    @discardableResult
+    func user(_ name: String, password: String = "pw", roles: [String] = [], enabled: Bool = true) async throws -> String {
+        let id = try await api.createUser("acme", name, password: password, token: admin, extra: ["enabled": .bool(enabled)])
+        if !roles.isEmpty {
+            var reps: [JSONValue] = []
+            for role in roles { reps.append(try await api.role("acme", role, client: clientId, token: admin)) }
+            let r = try await api.call(.post, "/admin/realms/acme/users/\(id)/role-mappings/clients/\(clientId)", token: admin, json: .array(reps))
+            try #require(r.status == .noContent)
+        }
+        return id
+    }
+
+    func token(_ user: String?, _ password: String = "pw", service: String = "registry.acme.io", scopes: [String] = [], realm: String = "acme") async throws -> APIResponse {
+        var query = "service=\(service.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? service)"
+        for scope in scopes { query += "&scope=" + scope.addingPercentEncoding(withAllowedCharacters: .alphanumerics)! }
+        var headers: HTTPFields = [:]
+        if let user { headers[.authorization] = "Basic " + Data("\(user):\(password)".utf8).base64EncodedString() }
+        return try await api.call(.get, "/realms/\(realm)/protocol/docker-v2/auth?\(query)", headers: headers)
+    }
+
+    /// The `access` claim of a successful answer.
+    func access(_ response: APIResponse) throws -> [[String]] {
+        let token = try #require(response["token"]?.stringValue, "no token: \(response.status) \(response.text)")
+        let claims = try #require(decodeClaims(token))
+        return (claims["access"]?.array ?? []).map { entry in
+            [entry["type"]?.stringValue ?? "", entry["name"]?.stringValue ?? ""] + (entry["actions"]?.strings ?? [])
+        }
+    }
+}
+
+@Suite("docker-v2 endpoint")
+struct DockerV2EndpointTests {
+    @Test func theTokenCarriesWhatTheRegistryChecks() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            try await r.user("alice", roles: ["team-a-dev"])
+            let response = try await r.token("alice", scopes: ["repository:team-a/app:pull,push"])
+            #expect(response.status == .ok)
+            #expect(response.headers[.contentType] == "application/json")
+            let token = try #require(response["token"]?.stringValue)
+            #expect(response["access_token"]?.stringValue == token)
+            #expect(response["expires_in"]?.int == 300)
+            let issuedAt = try #require(response["issued_at"]?.stringValue)
+            #expect(issuedAt.wholeMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z/) != nil)
+
+            let header = try JSONDecoder().decode(JWS.Header.self, from: Base64URL.decode(String(token.split(separator: ".")[0]))!)
+            #expect(header.alg == "RS256")
+            #expect(header.typ == "JWT")
+            let kid = try #require(header.kid)
+            #expect(kid.split(separator: ":").count == 12)
+            let certificate = try Certificate(derEncoded: Array(Data(base64Encoded: try #require(header.x5c?.first))!))
+            #expect(certificate.subject.description == "CN=acme")
+
+            let claims = try #require(decodeClaims(token))
+            let now = Int(api.clock.now.secondsSince1970)
+            #expect(claims["iss"]?.stringValue == "http://keyport.test/realms/acme")
+            #expect(claims["sub"]?.stringValue == "alice")
+            #expect(claims["aud"]?.stringValue == "registry.acme.io")
+            #expect(claims["iat"]?.int == now && claims["nbf"]?.int == now && claims["exp"]?.int == now + 300)
+            #expect((claims["jti"]?.stringValue?.count ?? 0) >= 22)
+            #expect(try r.access(response) == [["repository", "team-a/app", "pull", "push"]])
+
+            // The kid names a key in the bundle the registry is given, and the JWKS file.
+            let bundle = try await api.call(.get, "/admin/realms/acme/clients/\(r.clientId)/installation/providers/docker-v2-cert-bundle", token: r.admin)
+            #expect(bundle.text.contains("kid \(kid)"))
+            #expect(bundle.text.contains(String(header.x5c!.first!.prefix(64))))
+            let jwks = try await api.call(.get, "/admin/realms/acme/clients/\(r.clientId)/installation/providers/docker-v2-jwks", token: r.admin)
+            #expect(jwks["keys"]?.array.contains { $0["kid"]?.stringValue == kid } == true)
+
+            // And the signature verifies with the certificate in x5c.
+            let acme = try #require(try await api.server.services.store.realm(named: "acme"))
+            let signer = try #require(try await api.server.services.tokens.keyRing.keys(realmId: acme.id).verifier(kid: kid))
+            let parts = token.split(separator: ".")
+            #expect(signer.isValidSignature(Base64URL.decode(String(parts[2]))!, for: Data("\(parts[0]).\(parts[1])".utf8)))
+        }
+    }
+
+    @Test func grantsComeFromClientRolesDirectCompositeAndGroups() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            try await r.user("alice", roles: ["team-a-dev", "personal"])
+            try await r.user("rita", roles: ["reader"])
+            try await r.user("nobody")
+            // A realm role containing a client role, granted through a parent group.
+            #expect(try await api.call(.post, "/admin/realms/acme/roles", token: r.admin, json: ["name": "staff"]).status == .created)
+            let catalog = try await api.role("acme", "catalog", client: r.clientId, token: r.admin)
+            _ = try await api.call(.post, "/admin/realms/acme/roles/staff/composites", token: r.admin, json: [catalog])
+            let staff = try await api.role("acme", "staff", token: r.admin)
+            let parent = try #require(try await api.call(.post, "/admin/realms/acme/groups", token: r.admin, json: ["name": "all"]).createdID)
+            let child = try #require(try await api.call(.post, "/admin/realms/acme/groups/\(parent)/children", token: r.admin, json: ["name": "ops"]).createdID)
+            _ = try await api.call(.post, "/admin/realms/acme/groups/\(parent)/role-mappings/realm", token: r.admin, json: [staff])
+            let olga = try await r.user("olga")
+            _ = try await api.call(.put, "/admin/realms/acme/users/\(olga)/groups/\(child)", token: r.admin)
+
+            let scopes = ["repository:team-a/app:pull,push", "repository:alice/tools/x:push,pull,delete", "registry:catalog:*", "repository:team-b/app:pull"]
+            #expect(try r.access(try await r.token("alice", scopes: scopes)) == [
+                ["repository", "team-a/app", "pull", "push"], ["repository", "alice/tools/x", "push", "pull", "delete"],
+                ["registry", "catalog"], ["repository", "team-b/app"],
+            ])
+            #expect(try r.access(try await r.token("rita", scopes: scopes)) == [
+                ["repository", "team-a/app", "pull"], ["repository", "alice/tools/x"], ["registry", "catalog"], ["repository", "team-b/app"],
+            ])
+            #expect(try r.access(try await r.token("olga", scopes: scopes)) == [
+                ["repository", "team-a/app"], ["repository", "alice/tools/x"], ["registry", "catalog", "*"], ["repository", "team-b/app"],
+            ])
+            // Nothing granted is not an error; login without scope always succeeds.
+            #expect(try r.access(try await r.token("nobody", scopes: scopes)).allSatisfy { $0.count == 2 })
+            #expect(try r.access(try await r.token("nobody")) == [])
+            // Cross-repository mount: two scopes, each answered.
+            #expect(try r.access(try await r.token("alice", scopes: ["repository:team-a/copy:push,pull", "repository:team-a/hello:pull"])) == [
+                ["repository", "team-a/copy", "push", "pull"], ["repository", "team-a/hello", "pull"],
+            ])
+        }
+    }
+
+    @Test func everyFailureHasItsShape() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            try await r.user("alice", roles: ["team-a-dev"])
+            try await r.user("dora", roles: ["team-a-dev"], enabled: false)
+            let scope = ["repository:team-a/app:pull"]
+
+            for (user, password) in [("alice", "wrong"), ("ghost", "pw"), ("dora", "pw")] {
+                let response = try await r.token(user, password, scopes: scope)
+                #expect(response.status == .unauthorized)
+                #expect(response.text == #"{"errors":[{"code":"UNAUTHORIZED","detail":[{"Action":"pull","Name":"team-a/app","Type":"repository"}],"message":"Invalid username or password."}]}"#)
+            }
+            let anonymous = try await r.token(nil, scopes: scope)
+            #expect(anonymous.status == .unauthorized)
+            #expect(anonymous.headers[.wwwAuthenticate] == "Basic realm=\"acme\"")
+
+            let noService = try await api.call(.get, "/realms/acme/protocol/docker-v2/auth")
+            #expect(noService.status == .badRequest)
+            #expect(noService.text == #"{"error":"invalid_request","error_description":"service parameter must be provided"}"#)
+            let unknownService = try await r.token("alice", service: "other")
+            #expect(unknownService.status == .badRequest)
+            #expect(unknownService["error_description"]?.stringValue == "Client specified by 'service' parameter does not exist")
+            // An OIDC client is not a registry.
+            let oidcClient = try await r.token("alice", service: "admin-cli")
+            #expect(oidcClient["error"]?.stringValue == "invalid_client")
+            _ = try await api.call(.put, "/admin/realms/acme/clients/\(r.clientId)", token: r.admin, json: ["enabled": false])
+            let disabledClient = try await r.token("alice")
+            #expect(disabledClient.status == .badRequest)
+            #expect(disabledClient["error_description"]?.stringValue == "Client specified by 'service' is disabled")
+            _ = try await api.call(.put, "/admin/realms/acme/clients/\(r.clientId)", token: r.admin, json: ["enabled": true])
+
+            let badScope = try await r.token("alice", scopes: ["repository:Bad:pull"])
+            #expect(badScope.status == .badRequest)
+            #expect(badScope["error_description"]?.stringValue?.hasPrefix("Invalid scope 'repository:Bad:pull'") == true)
+
+            // The flag off, an unknown realm, a disabled realm: 404 naming the cause, at once.
+            _ = try await api.call(.put, "/admin/realms/acme", token: r.admin, json: ["dockerV2Enabled": false])
+            let off = try await r.token("alice")
+            #expect(off.status == .notFound)
+            #expect(off["error"]?.stringValue == "docker_v2_disabled")
+            #expect(off["error_description"]?.stringValue == "The docker-v2 protocol is not enabled for realm 'acme'")
+            _ = try await api.call(.put, "/admin/realms/acme", token: r.admin, json: ["dockerV2Enabled": true])
+            #expect(try await r.token("alice").status == .ok)
+            #expect(try await r.token("alice", realm: "ghost")["error"]?.stringValue == "realm_not_found")
+            _ = try await api.call(.put, "/admin/realms/acme", token: r.admin, json: ["enabled": false])
+            #expect(try await r.token("alice")["error"]?.stringValue == "realm_disabled")
+            _ = try await api.call(.put, "/admin/realms/acme", token: r.admin, json: ["enabled": true])
+
+            let post = try await api.call(.post, "/realms/acme/protocol/docker-v2/auth", form: [("grant_type", "password")])
+            #expect(post.status == .methodNotAllowed)
+            #expect(post.headers[.allow] == "GET")
+        }
+    }
+
+    @Test func wrongUnknownAndDisabledCostTheSameHash() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            try await r.user("alice")
+            try await r.user("dora", enabled: false)
+            func hashes() async throws -> Int {
+                let text = try await api.call(.get, "/metrics").text
+                let line = text.split(separator: "\n").first { $0.hasPrefix("keyport_password_hash_duration_seconds_count") } ?? ""
+                return Int(line.split(separator: " ").last ?? "") ?? -1
+            }
+            var costs: [Int] = []
+            for (user, password) in [("alice", "wrong"), ("ghost", "pw"), ("dora", "pw"), ("alice", "pw")] {
+                let before = try await hashes()
+                _ = try await r.token(user, password)
+                costs.append(try await hashes() - before)
+            }
+            #expect(costs == [1, 1, 1, 1])
+        }
+    }
+
+    @Test func allowAllAndES256AreClientSettings() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api, clientAttributes: ["docker.authorization": "allow-all", "docker.signature.algorithm": "ES256"])
+            try await r.user("anyone")
+            let response = try await r.token("anyone", scopes: ["repository:whatever/x:pull,push,delete", "registry:catalog:*"])
+            #expect(try r.access(response) == [["repository", "whatever/x", "pull", "push", "delete"], ["registry", "catalog", "*"]])
+            let header = try JSONDecoder().decode(JWS.Header.self, from: Base64URL.decode(String(response["token"]!.stringValue!.split(separator: ".")[0]))!)
+            #expect(header.alg == "ES256")
+
+            // Bad settings and bad grants are refused with a 400 that quotes them.
+            let badMode = try await api.call(.put, "/admin/realms/acme/clients/\(r.clientId)", token: r.admin, json: ["attributes": ["docker.authorization": "everyone"]])
+            #expect(badMode.status == .badRequest)
+            #expect(badMode["errorMessage"]?.stringValue == "docker.authorization must be roles or allow-all, not 'everyone'")
+            let badGrant = try await api.call(.post, "/admin/realms/acme/clients/\(r.clientId)/roles", token: r.admin,
+                                              json: ["name": "x", "attributes": ["docker.grant": ["repository:team-a/*:pull,fly"]]])
+            #expect(badGrant.status == .badRequest)
+            #expect(badGrant["errorMessage"]?.stringValue == "Invalid docker.grant 'repository:team-a/*:pull,fly': unknown action 'fly': use pull, push, delete or *")
+            // New docker-v2 clients default to roles.
+            let fresh = try await api.createClient("acme", ["clientId": "other-registry", "protocol": "docker-v2"], token: r.admin)
+            #expect(try await api.call(.get, "/admin/realms/acme/clients/\(fresh)", token: r.admin)["attributes"]?["docker.authorization"]?.stringValue == "roles")
+        }
+    }
+
+    @Test func theLifespanComesFromTheRealmAndIsAtLeast60() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            try await r.user("alice")
+            _ = try await api.call(.put, "/admin/realms/acme", token: r.admin, json: ["accessTokenLifespan": 30])
+            let short = try await r.token("alice")
+            #expect(short["expires_in"]?.int == 60)
+            #expect(decodeClaims(short["token"]!.stringValue!)?["exp"]?.int == Int(api.clock.now.secondsSince1970) + 60)
+            _ = try await api.call(.put, "/admin/realms/acme", token: r.admin, json: ["accessTokenLifespan": 900])
+            #expect(try await r.token("alice")["expires_in"]?.int == 900)
+        }
+    }
+
+    @Test func everyRequestIsAnEvent() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            let alice = try await r.user("alice", roles: ["reader"])
+            _ = try await r.token("alice", scopes: ["repository:team-a/app:pull,push"])
+            api.clock.advance(seconds: 1)
+            _ = try await r.token("alice", "nope", scopes: ["repository:team-a/app:pull"])
+            await api.server.services.events.waitUntilIdle()
+            let events = try await api.call(.get, "/admin/realms/acme/events?client=registry.acme.io", token: r.admin)
+            #expect(events.values("type") == ["LOGIN_ERROR", "LOGIN"])
+            let login = try #require(events.items.last)
+            #expect(login["userId"]?.stringValue == alice)
+            #expect(login["details"]?["auth_method"]?.stringValue == "docker-v2")
+            #expect(login["details"]?["requested_access"]?.stringValue == "repository:team-a/app:pull,push")
+            #expect(login["details"]?["granted_access"]?.stringValue == "repository:team-a/app:pull")
+            #expect(events.items.first?["error"]?.stringValue == "invalid_user_credentials")
+            #expect(try await api.call(.get, "/admin/realms/acme/events?type=LOGIN&user=alice", token: r.admin).items.count == 1)
+            let today = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(api.clock.now.secondsSince1970))).prefix(10)
+            #expect(try await api.call(.get, "/admin/realms/acme/events?dateFrom=\(today)&dateTo=\(today)", token: r.admin).items.count == 2)
+            #expect(try await api.call(.get, "/admin/realms/acme/events?dateFrom=2000-01-01&dateTo=2000-01-02", token: r.admin).items.isEmpty)
+            #expect(try await api.call(.get, "/admin/realms/acme/events?dateFrom=yesterday", token: r.admin).status == .badRequest)
+            #expect(!events.text.contains("nope"))
+        }
+    }
+
+    @Test func theRegistryConfigurationComesFromKeyport() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            let base = "/admin/realms/acme/clients/\(r.clientId)/installation/providers"
+            let config = try await api.call(.get, "\(base)/docker-v2-registry-config-file", token: r.admin)
+            #expect(config.text.contains("    realm: http://keyport.test/realms/acme/protocol/docker-v2/auth\n"))
+            #expect(config.text.contains("    service: registry.acme.io\n"))
+            #expect(config.text.contains("    issuer: http://keyport.test/realms/acme\n"))
+            #expect(config.text.contains("    rootcertbundle: "))
+            let env = try await api.call(.get, "\(base)/docker-v2-variable-override", token: r.admin)
+            #expect(env.text.contains("-e REGISTRY_AUTH_TOKEN_SERVICE=registry.acme.io \\"))
+            let bundle = try await api.call(.get, "\(base)/docker-v2-cert-bundle", token: r.admin)
+            #expect(bundle.text.components(separatedBy: "-----BEGIN CERTIFICATE-----").count == 3)
+            #expect(!bundle.text.contains("PRIVATE"))
+            let jwks = try await api.call(.get, "\(base)/docker-v2-jwks", token: r.admin)
+            #expect(jwks["keys"]?.array.count == 2)
+            #expect(!jwks.text.contains("\"d\""))
+            #expect(try await api.call(.get, "\(base)/nope", token: r.admin).status == .notFound)
+            let oidc = try await api.clientUUID("acme", "admin-cli", token: r.admin)
+            #expect(try await api.call(.get, "/admin/realms/acme/clients/\(oidc)/installation/providers/docker-v2-jwks", token: r.admin).status == .badRequest)
+        }
+    }
+}
+
+@Suite("Event retention")
+struct EventRetentionTests {
+    @Test func eventsOlderThanTheRealmsSettingArePurged() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            try await r.user("alice")
+            _ = try await api.call(.put, "/admin/realms/acme", token: r.admin, json: ["eventsExpiration": 3600])
+            _ = try await r.token("alice")
+            api.clock.advance(seconds: 1800)
+            _ = try await r.token("alice")
+            await api.server.services.events.waitUntilIdle()
+            api.clock.advance(seconds: 1801)
+            let retention = EventRetentionService(store: api.server.services.store, environment: testEnvironment(clock: api.clock), logger: .init(label: "test"))
+            #expect(try await retention.purgeOnce() == 1)
+            let admin = try await api.token()
+            #expect(try await api.call(.get, "/admin/realms/acme/events", token: admin).items.count == 1)
+        }
+    }
+}
