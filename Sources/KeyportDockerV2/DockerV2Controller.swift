@@ -69,7 +69,7 @@ public struct DockerV2Controller: Sendable {
         do {
             requested = try ScopeParser.parse(query.all("scope"))
         } catch {
-            throw DockerV2Error.badRequest("invalid_scope", error.description)
+            throw DockerV2Error.badRequest("invalid_scope", error.description, code: "UNSUPPORTED")
         }
         guard service.utf8.count <= 255, let client = try await store.client(clientId: service, realmId: realm.id), client.protocolName == .dockerV2 else {
             throw DockerV2Error.unknownClient

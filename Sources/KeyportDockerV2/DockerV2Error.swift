@@ -1,9 +1,11 @@
 import Hummingbird
 import KeyportHTTP
 
-/// The docker-v2 endpoint's errors, each in the body shape its clients parse (Keycloak's):
-/// OAuth-style for a bad request, the registry's `{"errors":[…]}` for authentication, so the
-/// Docker CLI prints the message to the person at the terminal.
+/// The docker-v2 endpoint's errors, each in the body shape its clients parse: Keycloak's
+/// OAuth-style `error`/`error_description` for a bad request, the registry's
+/// `{"errors":[…]}` for authentication. The 400s and 404s carry an `errors` list too: the
+/// Docker engine then prints "denied: <message>" instead of a raw body. (skopeo and podman
+/// print only the status of a non-401 answer; that is theirs, not ours, to change.)
 public struct DockerV2Error: HTTPResponseError, Equatable {
     public let status: HTTPResponse.Status
     let body: JSONValue
@@ -17,11 +19,14 @@ public struct DockerV2Error: HTTPResponseError, Equatable {
         body["error_description"]?.stringValue ?? body["errors"].flatMap { if case .array(let a) = $0 { a.first?["message"]?.stringValue } else { nil } } ?? ""
     }
 
-    static func badRequest(_ error: String, _ description: String) -> DockerV2Error {
-        DockerV2Error(status: .badRequest, body: ["error": .string(error), "error_description": .string(description)])
+    static func badRequest(_ error: String, _ description: String, code: String = "DENIED") -> DockerV2Error {
+        DockerV2Error(status: .badRequest, body: [
+            "error": .string(error), "error_description": .string(description),
+            "errors": [["code": .string(code), "message": .string(description)]],
+        ])
     }
 
-    static let serviceMissing = badRequest("invalid_request", "service parameter must be provided")
+    static let serviceMissing = badRequest("invalid_request", "service parameter must be provided", code: "UNSUPPORTED")
     static let unknownClient = badRequest("invalid_client", "Client specified by 'service' parameter does not exist")
     static let clientDisabled = badRequest("invalid_client", "Client specified by 'service' is disabled")
 
@@ -29,7 +34,7 @@ public struct DockerV2Error: HTTPResponseError, Equatable {
     static func notFound(_ error: String, _ description: String) -> DockerV2Error {
         DockerV2Error(status: .notFound, body: [
             "error": .string(error), "error_description": .string(description),
-            "errors": [["code": "NAME_UNKNOWN", "message": .string(description)]],
+            "errors": [["code": "UNSUPPORTED", "message": .string(description)]],
         ])
     }
 

@@ -166,7 +166,9 @@ struct DockerV2EndpointTests {
 
             let noService = try await api.call(.get, "/realms/acme/protocol/docker-v2/auth")
             #expect(noService.status == .badRequest)
-            #expect(noService.text == #"{"error":"invalid_request","error_description":"service parameter must be provided"}"#)
+            #expect(noService["error"]?.stringValue == "invalid_request")
+            #expect(noService["error_description"]?.stringValue == "service parameter must be provided")
+            #expect(noService["errors"]?.array.first?["message"]?.stringValue == "service parameter must be provided")
             let unknownService = try await r.token("alice", service: "other")
             #expect(unknownService.status == .badRequest)
             #expect(unknownService["error_description"]?.stringValue == "Client specified by 'service' parameter does not exist")

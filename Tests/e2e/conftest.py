@@ -22,19 +22,19 @@ def keyport_binary() -> str:
 
 
 class Keyport:
-    def __init__(self, data_dir: str, env: dict | None = None):
+    def __init__(self, data_dir: str, env: dict | None = None, port: int = 0):
         self.data_dir = data_dir
         self.log = open(os.path.join(data_dir, "keyport.log"), "w+")
         environment = {k: v for k, v in os.environ.items() if not k.startswith("KEYPORT_")}
         environment.update({"KEYPORT_BOOTSTRAP_ADMIN_USERNAME": "admin", "KEYPORT_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD})
         environment.update(env or {})
         self.process = subprocess.Popen(
-            [keyport_binary(), "start-dev", "--http-port", "0", "--db-path", os.path.join(data_dir, "keyport.db")],
+            [keyport_binary(), "start-dev", "--http-port", str(port), "--db-path", os.path.join(data_dir, "keyport.db")],
             stdout=self.log, stderr=self.log, env=environment, cwd=data_dir)
         self.port = self._wait_ready()
         self.url = f"http://127.0.0.1:{self.port}"
         # start-dev's default public URL follows the bound port.
-        self.hostname = f"http://localhost:{self.port}"
+        self.hostname = (env or {}).get("KEYPORT_HOSTNAME", f"http://localhost:{self.port}")
 
     def _wait_ready(self) -> int:
         deadline = time.time() + 30

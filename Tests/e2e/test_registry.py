@@ -1,0 +1,326 @@
+"""A real registry whose token realm is Keyport, driven by real clients: skopeo, podman and
+docker (through dockerd). The realm is configured only through the admin API (with
+python-keycloak), and the registry runs with the configuration and certificate bundle that
+Keyport serves."""
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
+
+import oci_image
+from conftest import ADMIN_PASSWORD, Keyport
+
+SERVICE = "registry.test"
+PASSWORD = "pw-Registry-1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(*args, env=None, input=None, timeout=120):
+    """Runs a client; returns (exit code, everything it printed)."""
+    result = subprocess.run(args, capture_output=True, text=True, env=env, input=input, timeout=timeout)
+    return result.returncode, result.stdout + result.stderr
+
+
+def wait_http(url, deadline=30):
+    end = time.time() + deadline
+    while time.time() < end:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # answering at all is enough (the registry answers /v2/ with 401)
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def need(tool):
+    path = shutil.which(tool)
+    if not path:
+        pytest.fail(f"{tool} is not installed: scripts/install-deps --test installs it")
+    return path
+
+
+class Setup:
+    """Keyport + a realm configured through the admin API + docker-registry trusting it."""
+
+    def __init__(self, root):
+        self.root = root
+        port = free_port()
+        self.keyport = Keyport(root, env={"KEYPORT_HOSTNAME": f"http://127.0.0.1:{port}"}, port=port)
+        connection = KeycloakOpenIDConnection(server_url=self.keyport.url, username="admin", password=ADMIN_PASSWORD,
+                                              realm_name="master", user_realm_name="master", client_id="admin-cli")
+        self.admin = KeycloakAdmin(connection=connection)
+        self.admin.create_realm({"realm": "acme", "enabled": True, "dockerV2Enabled": True})
+        self.admin.change_current_realm("acme")
+        self.client = self.admin.create_client({"clientId": SERVICE, "protocol": "docker-v2"})
+        grants = {
+            "team-a-dev": ["repository:team-a/*:pull,push"],
+            "team-a-reader": ["repository:team-a/*:pull"],
+            "personal": ["repository:${username}/**:*"],
+            "catalog": ["registry:catalog:*"],
+        }
+        for role, values in grants.items():
+            self.admin.create_client_role(self.client, {"name": role, "attributes": {"docker.grant": values}})
+        self.users = {}
+        for name, roles, enabled in [("alice", ["team-a-dev", "personal"], True), ("rita", [], True), ("nora", [], True),
+                                     ("dora", ["team-a-dev"], False), ("carl", ["catalog"], True)]:
+            uid = self.admin.create_user({"username": name, "enabled": enabled,
+                                          "credentials": [{"type": "password", "value": PASSWORD, "temporary": False}]})
+            self.users[name] = uid
+            if roles:
+                self.admin.assign_client_role(uid, self.client, [self.admin.get_client_role(self.client, r) for r in roles])
+        # Everyone in group "readers" can pull team-a.
+        readers = self.admin.create_group({"name": "readers"})
+        self.admin.assign_group_client_roles(readers, self.client, [self.admin.get_client_role(self.client, "team-a-reader")])
+        self.admin.group_user_add(self.users["rita"], readers)
+
+        # The registry's configuration and bundle, as Keyport serves them.
+        base = f"clients/{self.client}/installation/providers"
+        bundle = self.admin.connection.raw_get(f"admin/realms/acme/{base}/docker-v2-cert-bundle").text
+        config = self.admin.connection.raw_get(f"admin/realms/acme/{base}/docker-v2-registry-config-file").text
+        assert "BEGIN CERTIFICATE" in bundle
+        bundle_path = os.path.join(root, "bundle.pem")
+        with open(bundle_path, "w") as f:
+            f.write(bundle)
+        auth = "\n".join(line for line in config.splitlines() if not line.lstrip().startswith("#"))
+        auth = auth.replace(next(l.split(": ", 1)[1] for l in auth.splitlines() if "rootcertbundle:" in l), bundle_path)
+        self.registry_port = free_port()
+        self.registry = f"127.0.0.1:{self.registry_port}"
+        with open(os.path.join(root, "registry.yml"), "w") as f:
+            f.write(f"version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {root}/storage\n"
+                    f"  delete:\n    enabled: true\nhttp:\n  addr: {self.registry}\n{auth}\n")
+        self.registry_log = open(os.path.join(root, "registry.log"), "w")
+        self.registry_process = subprocess.Popen([need("docker-registry"), "serve", os.path.join(root, "registry.yml")],
+                                                 stdout=self.registry_log, stderr=self.registry_log)
+        wait_http(f"http://{self.registry}/v2/")
+        self.image = os.path.join(root, "image")
+        oci_image.write_layout(self.image, tag="v1")
+
+    def set_client(self, **fields):
+        representation = self.admin.get_client(self.client)
+        representation.update(fields)
+        self.admin.update_client(self.client, representation)
+
+    def set_realm(self, **fields):
+        self.admin.update_realm("acme", fields)
+
+    def token(self, user, scope):
+        credentials = base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()
+        request = urllib.request.Request(f"{self.keyport.url}/realms/acme/protocol/docker-v2/auth?service={SERVICE}&scope={scope}",
+                                         headers={"Authorization": f"Basic {credentials}"})
+        return json.load(urllib.request.urlopen(request))["token"]
+
+    def events(self):
+        return self.admin.connection.raw_get("admin/realms/acme/events", max=1000).json()
+
+    def close(self):
+        self.registry_process.terminate()
+        self.registry_process.wait(timeout=10)
+        self.keyport.stop()
+
+
+@pytest.fixture(scope="module")
+def setup():
+    root = tempfile.mkdtemp(prefix="kp-reg-", dir="/tmp")
+    s = Setup(root)
+    yield s
+    s.close()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def skopeo_push(setup, user, repository, password=PASSWORD):
+    return run(need("skopeo"), "copy", "--dest-tls-verify=false", "--dest-creds", f"{user}:{password}",
+               f"oci:{setup.image}:v1", f"docker://{setup.registry}/{repository}")
+
+
+def skopeo_pull(setup, user, repository, password=PASSWORD):
+    target = tempfile.mkdtemp(prefix="kp-pull-", dir="/tmp")
+    try:
+        return run(need("skopeo"), "copy", "--src-tls-verify=false", "--src-creds", f"{user}:{password}",
+                   f"docker://{setup.registry}/{repository}", f"oci:{target}/out:v1")
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+
+
+def test_push_and_pull_within_a_granted_namespace(setup):
+    code, out = skopeo_push(setup, "alice", "team-a/hello:1")
+    assert code == 0, out
+    code, out = skopeo_pull(setup, "alice", "team-a/hello:1")
+    assert code == 0, out
+
+
+def test_pull_only_where_only_pull_is_granted(setup):
+    assert skopeo_push(setup, "alice", "team-a/readonly:1")[0] == 0
+    code, out = skopeo_pull(setup, "rita", "team-a/readonly:1")  # through group "readers"
+    assert code == 0, out
+    code, out = skopeo_push(setup, "rita", "team-a/readonly:2")
+    assert code != 0
+    assert "denied" in out, out
+
+
+def test_nothing_at_all_where_nothing_is_granted(setup):
+    assert skopeo_push(setup, "alice", "team-a/private:1")[0] == 0
+    code, out = skopeo_pull(setup, "nora", "team-a/private:1")
+    assert code != 0
+    assert "denied" in out or "unauthorized" in out, out
+    code, out = skopeo_push(setup, "nora", "nora-was-here/x:1")
+    assert code != 0, out
+
+
+def test_a_personal_namespace(setup):
+    code, out = skopeo_push(setup, "alice", "alice/tools/hello:1")
+    assert code == 0, out
+    code, out = skopeo_pull(setup, "rita", "alice/tools/hello:1")
+    assert code != 0, out
+    code, out = skopeo_push(setup, "rita", "alice/tools/hello:2")
+    assert code != 0, out
+
+
+def test_the_catalog_only_with_its_grant(setup):
+    assert skopeo_push(setup, "alice", "team-a/listed:1")[0] == 0
+    request = urllib.request.Request(f"http://{setup.registry}/v2/_catalog",
+                                     headers={"Authorization": "Bearer " + setup.token("carl", "registry:catalog:*")})
+    catalog = json.load(urllib.request.urlopen(request))
+    assert "team-a/listed" in catalog["repositories"]
+    denied = urllib.request.Request(f"http://{setup.registry}/v2/_catalog",
+                                    headers={"Authorization": "Bearer " + setup.token("alice", "registry:catalog:*")})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(denied)
+    assert refused.value.code == 401
+
+
+def test_allow_all_mode(setup):
+    assert skopeo_push(setup, "nora", "anything/goes:1")[0] != 0
+    setup.set_client(attributes={"docker.authorization": "allow-all"})
+    try:
+        code, out = skopeo_push(setup, "nora", "anything/goes:1")
+        assert code == 0, out
+    finally:
+        setup.set_client(attributes={"docker.authorization": "roles"})
+    assert skopeo_push(setup, "nora", "anything/goes:2")[0] != 0
+
+
+def test_failures_show_their_message_in_the_client(setup):
+    code, out = skopeo_pull(setup, "alice", "team-a/hello:1", password="wrong")
+    assert code != 0 and "Invalid username or password." in out, out
+    code, out = skopeo_pull(setup, "dora", "team-a/hello:1")
+    assert code != 0 and "Invalid username or password." in out, out
+
+    # containers/image (skopeo, podman) prints only the status of a non-401 answer; the
+    # Docker engine prints the message (see the docker test below).
+    setup.set_client(enabled=False)
+    try:
+        code, out = skopeo_pull(setup, "alice", "team-a/hello:1")
+        assert code != 0 and "400 (Bad Request)" in out, out
+    finally:
+        setup.set_client(enabled=True)
+
+    setup.set_realm(dockerV2Enabled=False)
+    try:
+        code, out = skopeo_pull(setup, "alice", "team-a/hello:1")
+        assert code != 0 and "404 (Not Found)" in out, out
+    finally:
+        setup.set_realm(dockerV2Enabled=True)
+    assert skopeo_pull(setup, "alice", "team-a/hello:1")[0] == 0
+
+
+def test_podman_login(setup):
+    authfile = os.path.join(setup.root, "podman-auth.json")
+    code, out = run(need("podman"), "login", "--tls-verify=false", "--authfile", authfile, "-u", "alice", "--password-stdin",
+                    setup.registry, input=PASSWORD)
+    assert code == 0 and "Login Succeeded" in out, out
+    code, out = run(need("podman"), "login", "--tls-verify=false", "--authfile", authfile, "-u", "alice", "--password-stdin",
+                    setup.registry, input="wrong")
+    assert code != 0 and "invalid username/password" in out, out
+
+
+@pytest.fixture(scope="module")
+def dockerd(setup):
+    """A real dockerd (vfs storage, no bridge), as reference §10 runs it."""
+    root = tempfile.mkdtemp(prefix="kpd-", dir="/tmp")
+    socket_path = os.path.join(root, "docker.sock")
+    log = open(os.path.join(root, "dockerd.log"), "w")
+    process = subprocess.Popen([need("dockerd"), "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs",
+                                "--insecure-registry", setup.registry, "--data-root", os.path.join(root, "data"),
+                                "--exec-root", os.path.join(root, "exec"), "--pidfile", os.path.join(root, "docker.pid"),
+                                "-H", f"unix://{socket_path}"], stdout=log, stderr=log, start_new_session=True)
+    docker = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else need("docker")
+    env = dict(os.environ, DOCKER_HOST=f"unix://{socket_path}", DOCKER_CONFIG=os.path.join(root, "client"))
+    deadline = time.time() + 60
+    while run(docker, "version", env=env)[0] != 0:
+        if time.time() > deadline or process.poll() is not None:
+            log.flush()
+            pytest.fail("dockerd did not start: " + open(os.path.join(root, "dockerd.log")).read()[-2000:])
+        time.sleep(0.2)
+    yield lambda *args, **kw: run(docker, *args, env=env, **kw)
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_docker_login_push_pull_and_a_cross_repository_mount(setup, dockerd):
+    code, out = dockerd("login", "-u", "alice", "--password-stdin", setup.registry, input=PASSWORD)
+    assert code == 0 and "Login Succeeded" in out, out
+    tarball = os.path.join(setup.root, "docker.tar")
+    oci_image.write_tarball(tarball)
+    image = f"{setup.registry}/team-a/viadocker:1"
+    assert dockerd("import", tarball, image)[0] == 0
+    code, out = dockerd("push", image)
+    assert code == 0, out
+    assert dockerd("rmi", image)[0] == 0
+    code, out = dockerd("pull", image)
+    assert code == 0, out
+
+    # Pushing the same layer to another repository mounts it: one token for two scopes.
+    copy = f"{setup.registry}/team-a/copy:1"
+    assert dockerd("tag", image, copy)[0] == 0
+    code, out = dockerd("push", copy)
+    assert code == 0, out
+    assert "Mounted from team-a/viadocker" in out, out
+    requested = [e.get("details", {}).get("requested_access", "") for e in setup.events()]
+    assert any("repository:team-a/copy:push,pull" in r and "repository:team-a/viadocker:pull" in r for r in requested), requested
+
+    # Outside the namespace: refused, with the registry's words.
+    other = f"{setup.registry}/team-b/x:1"
+    assert dockerd("tag", image, other)[0] == 0
+    code, out = dockerd("push", other)
+    assert code != 0 and "denied" in out, out
+
+    # Each failure reaches the person at the terminal in words.
+    code, out = dockerd("login", "-u", "alice", "--password-stdin", setup.registry, input="wrong")
+    assert code != 0 and "unauthorized: Invalid username or password." in out, out
+    code, out = dockerd("login", "-u", "dora", "--password-stdin", setup.registry, input=PASSWORD)
+    assert code != 0 and "unauthorized: Invalid username or password." in out, out
+    setup.set_client(enabled=False)
+    try:
+        code, out = dockerd("login", "-u", "alice", "--password-stdin", setup.registry, input=PASSWORD)
+        assert code != 0 and "denied: Client specified by 'service' is disabled" in out, out
+    finally:
+        setup.set_client(enabled=True)
+    setup.set_realm(dockerV2Enabled=False)
+    try:
+        code, out = dockerd("login", "-u", "alice", "--password-stdin", setup.registry, input=PASSWORD)
+        assert code != 0 and "The docker-v2 protocol is not enabled for realm 'acme'" in out, out
+    finally:
+        setup.set_realm(dockerV2Enabled=True)
+    code, out = dockerd("login", "-u", "alice", "--password-stdin", setup.registry, input=PASSWORD)
+    assert code == 0, out
