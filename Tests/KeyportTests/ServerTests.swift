@@ -153,7 +153,7 @@ struct ServerTests {
         #expect(line.contains("realm=acme"))
         #expect(line.contains("status=404"))
         #expect(line.contains("latency_ms="))
-        #expect(line.contains("route=NotFound"))
+        #expect(line.contains("route=/realms/{realm}/protocol/docker-v2/auth"))
         #expect(!lines.all.joined().contains("hunter2"))
         #expect(!lines.all.joined().contains("admin-pw"))
     }
