@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "keyport", targets: ["keyport"]),
         .executable(name: "keyport-bench", targets: ["keyport-bench"]),
+        .executable(name: "kpadm", targets: ["kpadm"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -79,11 +80,13 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // Any JSON value; shared by the server and kpadm.
+        .target(name: "KeyportJSON"),
         // What every HTTP surface shares: the request context, body and header parsing.
         .target(
             name: "KeyportHTTP",
             dependencies: [
-                "KeyportModel",
+                "KeyportModel", "KeyportJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -97,10 +100,12 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
+        // The docker-v2 scope and grant grammar, with no dependencies: the server and kpadm share it.
+        .target(name: "DockerV2Grammar"),
         .target(
             name: "KeyportDockerV2",
             dependencies: [
-                "KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportTokens", "KeyportHTTP",
+                "DockerV2Grammar", "KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportTokens", "KeyportHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
@@ -136,6 +141,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // kpadm, the admin CLI: it only talks to the admin REST API, so it depends on no server module.
+        .target(
+            name: "KpadmKit",
+            dependencies: [
+                "KeyportJSON", "DockerV2Grammar",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "admin-cli/KpadmKit"
+        ),
+        .executableTarget(name: "kpadm", dependencies: ["KpadmKit"], path: "admin-cli/kpadm"),
         // Programs that print figures; also the write load of the crash-safety test.
         .executableTarget(
             name: "keyport-bench",
@@ -149,7 +164,7 @@ let package = Package(
             name: "KeyportTests",
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportSQLite", "KeyportPasswords", "KeyportKeys",
-                "KeyportAuth", "KeyportServer", "KeyportHTTP", "KeyportTokens", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2",
+                "KeyportAuth", "KeyportServer", "KeyportHTTP", "KeyportTokens", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "DockerV2Grammar", "KpadmKit",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Crypto", package: "swift-crypto"),

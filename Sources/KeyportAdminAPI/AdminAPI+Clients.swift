@@ -63,6 +63,13 @@ extension AdminAPI {
             guard let provider = extensions.installationProviders[id] else { throw AdminError.notFound("Unknown installation provider \(id)") }
             return try await run { try await provider(realm, client) }
         }
+        for (name, query) in extensions.clientQueries {
+            clients.get("{id}/\(name)") { request, context in
+                let (caller, realm, client) = try await clientInPath(request, context, .viewClients)
+                guard caller.may(.viewUsers, in: realm) else { throw AdminError.forbidden }
+                return try await run { try await query(request, realm, client) }
+            }
+        }
         addRoleContainerRoutes(clients.group("{id}/roles"), view: .viewClients, manage: .manageClients) { context, realm in
             try await clientInPath(context, realm: realm, parameter: "id")
         }

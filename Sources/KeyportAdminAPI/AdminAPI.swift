@@ -119,12 +119,16 @@ public struct AdminExtensions: Sendable {
     public var prepareClient: @Sendable (inout Client) throws -> Void
     /// `clients/{id}/installation/providers/{providerId}` by provider id.
     public var installationProviders: [String: InstallationProvider]
+    public typealias ClientQuery = @Sendable (_ request: Request, _ realm: Realm, _ client: Client) async throws -> Response
+    /// Read-only questions about a client, at `GET clients/{id}/{name}` (view-clients and view-users).
+    public var clientQueries: [String: ClientQuery]
 
     public init(validateRoleAttributes: @escaping @Sendable ([String: [String]]) throws -> Void = { _ in },
                 prepareClient: @escaping @Sendable (inout Client) throws -> Void = { _ in },
-                installationProviders: [String: InstallationProvider] = [:]) {
+                installationProviders: [String: InstallationProvider] = [:], clientQueries: [String: ClientQuery] = [:]) {
         self.validateRoleAttributes = validateRoleAttributes
         self.prepareClient = prepareClient
         self.installationProviders = installationProviders
+        self.clientQueries = clientQueries
     }
 }

@@ -18,12 +18,14 @@ public struct RegistryAuthorizer: Sendable {
         /// The client roles that carried the grants considered (for `kpadm docker access` and events).
         public let roles: [String]
         public let grants: [String]
+        /// The grants that allowed at least one requested action.
+        public let matched: [String]
     }
 
     public func decide(realm: Realm, client: Client, user: User, requested: [ResourceScope]) async throws -> Decision {
         switch DockerClientSettings(client).authorization {
         case .allowAll:
-            return Decision(access: requested, roles: [], grants: ["allow-all"])
+            return Decision(access: requested, roles: [], grants: ["allow-all"], matched: requested.isEmpty ? [] : ["allow-all"])
         case .roles:
             let roles = try await store.effectiveRoles(userId: user.id, realmId: realm.id).filter { $0.clientId == client.id }
             var grants: [RegistryGrant] = []
@@ -32,8 +34,11 @@ public struct RegistryAuthorizer: Sendable {
                     do { grants.append(try RegistryGrant(parsing: text)) } catch { onInvalidGrant(error.description) }
                 }
             }
+            let matched = grants.filter { grant in
+                requested.contains { resource in resource.actions.contains { grant.allows($0, on: resource, username: user.username) } }
+            }
             return Decision(access: Self.intersect(requested, grants: grants, username: user.username),
-                            roles: roles.map(\.name).sorted(), grants: grants.map(\.description))
+                            roles: roles.map(\.name).sorted(), grants: grants.map(\.description), matched: matched.map(\.description))
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+@_exported import KeyportJSON
 import Hummingbird
 import NIOCore
 

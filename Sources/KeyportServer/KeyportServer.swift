@@ -1,11 +1,11 @@
 import Foundation
 import Hummingbird
-import KeyportHTTP
 import HummingbirdCore
 import HummingbirdTLS
 import KeyportAdminAPI
 import KeyportAuth
 import KeyportDockerV2
+import KeyportHTTP
 import KeyportModel
 import KeyportOIDC
 import KeyportTokens
@@ -72,7 +72,8 @@ public struct KeyportServer: Sendable {
         ).addRoutes(to: router)
         AdminAPI(store: store, tokens: tokens, hasher: hasher, provisioner: provisioner, environment: environment,
                  version: KeyportVersion.current,
-                 extensions: dockerV2AdminExtensions(installation: RegistryInstallation(keyRing: keyRing, publicURL: publicURL))
+                 extensions: dockerV2AdminExtensions(installation: RegistryInstallation(keyRing: keyRing, publicURL: publicURL),
+                                                     authorizer: RegistryAuthorizer(store: store), store: store)
         ).addRoutes(to: router)
 
         let server: HTTPServerBuilder = if let tls { try .tls(.http1(), tlsConfiguration: tls) } else { .http1() }
@@ -114,27 +115,6 @@ public struct KeyportServer: Sendable {
         }
         return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
     }
-}
-
-/// What the docker-v2 protocol adds to the admin API: grant and client checks, installation files.
-func dockerV2AdminExtensions(installation: RegistryInstallation) -> AdminExtensions {
-    var providers: [String: AdminExtensions.InstallationProvider] = [:]
-    for provider in RegistryInstallation.providers {
-        providers[provider] = { realm, client in
-            guard let file = try await installation.file(provider: provider, realm: realm, client: client) else {
-                throw AdminError.badRequest("The \(provider) installation is for docker-v2 clients; \(client.clientId) is \(client.protocolName.rawValue)")
-            }
-            return Response(status: .ok, headers: [.contentType: file.contentType], body: .init(byteBuffer: ByteBuffer(string: file.body)))
-        }
-    }
-    return AdminExtensions(
-        validateRoleAttributes: { attributes in
-            do { try RegistryGrant.validate(attributes: attributes) } catch let error as RegistryGrant.Failure { throw BadInput(error.description) }
-        },
-        prepareClient: { client in
-            do { try DockerClientSettings.prepare(&client) } catch let error as DockerClientSettings.Invalid { throw BadInput(error.description) }
-        },
-        installationProviders: providers)
 }
 
 public enum KeyportVersion {

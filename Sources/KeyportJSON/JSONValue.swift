@@ -41,8 +41,22 @@ public enum JSONValue: Codable, Sendable, Equatable, ExpressibleByStringLiteral,
 
     /// Any `Encodable` as a JSON value (to add or remove fields before answering).
     public static func from<T: Encodable>(_ value: T) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: JSONBody.encoder.encode(value))
+        try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(value))
     }
+
+    /// Compact or indented, keys sorted so output is stable.
+    public func encoded(pretty: Bool = false) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(self)) ?? Data("null".utf8), as: UTF8.self)
+    }
+
+    public static func parse(_ text: String) -> JSONValue? {
+        try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+    }
+
+    public var arrayValue: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
+    public var objectValue: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
 
     public subscript(key: String) -> JSONValue? {
         get { if case .object(let o) = self { o[key] } else { nil } }
@@ -54,4 +68,5 @@ public enum JSONValue: Codable, Sendable, Equatable, ExpressibleByStringLiteral,
     }
 
     public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
+    public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
 }

@@ -29,7 +29,7 @@ public struct RegistryGrant: Sendable, Equatable, CustomStringConvertible {
         guard let pattern = GrantPattern(patternText) else {
             throw Failure(grant: shown, reason: "the name pattern '\(String(patternText.prefix(80)))' may hold only name characters, *, ** and ${username}")
         }
-        let actions = text[text.index(after: last)...].split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let actions = text[text.index(after: last)...].split(separator: ",", omittingEmptySubsequences: false).map { String($0.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()) }
         guard !actions.isEmpty, !actions.contains("") else { throw Failure(grant: shown, reason: "no actions: use pull, push, delete or *") }
         for action in actions where !Self.knownActions.contains(action) {
             throw Failure(grant: shown, reason: "unknown action '\(String(action.prefix(40)))': use pull, push, delete or *")

@@ -1,0 +1,211 @@
+import ArgumentParser
+import DockerV2Grammar
+import Foundation
+import KeyportJSON
+
+struct Docker: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make a realm the token realm of a Docker/OCI registry.",
+        discussion: """
+            A one-minute registry realm:
+              kpadm docker enable -r acme
+              kpadm docker client create -r acme --service registry.acme.io
+              kpadm docker grant -r acme --service registry.acme.io --role team-a-push 'repository:team-a/*:pull,push'
+              kpadm add-roles -r acme --uusername alice --cclientid registry.acme.io --rolename team-a-push
+              kpadm docker config -r acme --service registry.acme.io --format registry-config
+            """,
+        subcommands: [Enable.self, Disable.self, ClientCommand.self, Grant.self, Revoke.self, Access.self, Config.self])
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Turn the docker-v2 protocol on for a realm.", discussion: "Example:\n  kpadm docker enable -r acme")
+        @Option(name: [.short, .customLong("target-realm")]) var r: String?
+        @OptionGroup var connection: ConnectionOptions
+
+        mutating func run() async throws {
+            try await setFlag(true, realm: r, connection: connection)
+            Output.message("docker-v2 is on for realm \(r ?? "(session realm)")")
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Turn the docker-v2 protocol off for a realm.", discussion: "Example:\n  kpadm docker disable -r acme")
+        @Option(name: [.short, .customLong("target-realm")]) var r: String?
+        @OptionGroup var connection: ConnectionOptions
+
+        mutating func run() async throws {
+            try await setFlag(false, realm: r, connection: connection)
+            Output.message("docker-v2 is off for realm \(r ?? "(session realm)")")
+        }
+    }
+
+    static func setFlag(_ on: Bool, realm: String?, connection: ConnectionOptions) async throws {
+        let client = try await connection.client()
+        let name = realm ?? client.session.realm
+        try await client.call("PUT", "/admin/realms/\(AdminClient.escape(name))", body: ["dockerV2Enabled": .bool(on)])
+    }
+
+    struct ClientCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "client", abstract: "Registry clients.", subcommands: [Create.self])
+
+        struct Create: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Create the docker-v2 client a registry names as its service.",
+                discussion: "Examples:\n  kpadm docker client create -r acme --service registry.acme.io\n  kpadm docker client create -r acme --service open.acme.io --authorization allow-all")
+            @Option(name: [.short, .customLong("target-realm")]) var r: String?
+            @Option(help: "The registry's auth.token.service") var service: String
+            @Option(help: "roles (grants on client roles decide) or allow-all (every user gets what it asks for)") var authorization = "roles"
+            @Option(help: "RS256 or ES256") var algorithm: String?
+            @OptionGroup var connection: ConnectionOptions
+
+            mutating func run() async throws {
+                guard ["roles", "allow-all"].contains(authorization) else { throw KpadmError.usage("--authorization is roles or allow-all") }
+                if let algorithm, !["RS256", "ES256"].contains(algorithm) { throw KpadmError.usage("--algorithm is RS256 or ES256") }
+                let client = try await connection.client()
+                let realm = r ?? client.session.realm
+                var attributes: [String: JSONValue] = ["docker.authorization": .string(authorization)]
+                if let algorithm { attributes["docker.signature.algorithm"] = .string(algorithm) }
+                let reply = try await client.call("POST", "/admin/realms/\(AdminClient.escape(realm))/clients",
+                                                  body: ["clientId": .string(service), "protocol": "docker-v2", "enabled": true, "attributes": .object(attributes)])
+                let id = reply.location?.split(separator: "/").last.map(String.init) ?? ""
+                Output.line(id)
+                Output.message("Created docker-v2 client \(service) with id '\(id)'")
+            }
+        }
+    }
+
+    struct Grant: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add grants to a client role of a registry client (creating the role if needed).",
+            discussion: """
+                A grant is <type>:<name-pattern>:<actions>: * matches within one path segment, ** across
+                segments, ${username} is the requesting user; actions pull, push, delete or *.
+                Examples:
+                  kpadm docker grant -r acme --service registry.acme.io --role team-a-push 'repository:team-a/*:pull,push'
+                  kpadm docker grant -r acme --service registry.acme.io --role personal 'repository:${username}/**:*'
+                """)
+        @Option(name: [.short, .customLong("target-realm")]) var r: String?
+        @Option var service: String
+        @Option var role: String
+        @Argument(help: "Grants, e.g. 'repository:team-a/*:pull,push'") var grants: [String] = []
+        @OptionGroup var connection: ConnectionOptions
+
+        mutating func run() async throws {
+            guard !grants.isEmpty else { throw KpadmError.usage("give at least one grant, e.g. 'repository:team-a/*:pull,push'") }
+            // Refused here, before the server is asked.
+            for grant in grants {
+                do { _ = try RegistryGrant(parsing: grant) } catch { throw KpadmError.usage(error.description) }
+            }
+            try await changeGrants(realm: r, service: service, role: role, connection: connection, create: true) { existing in
+                existing + grants.filter { !existing.contains($0) }
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove grants from a registry client role (--all removes every grant).",
+            discussion: "Example:\n  kpadm docker revoke -r acme --service registry.acme.io --role team-a-push 'repository:team-a/*:pull,push'")
+        @Option(name: [.short, .customLong("target-realm")]) var r: String?
+        @Option var service: String
+        @Option var role: String
+        @Flag var all = false
+        @Argument var grants: [String] = []
+        @OptionGroup var connection: ConnectionOptions
+
+        mutating func run() async throws {
+            guard all || !grants.isEmpty else { throw KpadmError.usage("give the grants to remove, or --all") }
+            let remove = Set(grants)
+            let removeAll = all
+            try await changeGrants(realm: r, service: service, role: role, connection: connection, create: false) { existing in
+                removeAll ? [] : existing.filter { !remove.contains($0) }
+            }
+        }
+    }
+
+    /// Reads a client role's `docker.grant` list, changes it, writes the role back.
+    static func changeGrants(realm: String?, service: String, role: String, connection: ConnectionOptions, create: Bool,
+                             change: ([String]) -> [String]) async throws {
+        let client = try await connection.client()
+        let lookup = Lookup(client: client, realm: realm ?? client.session.realm)
+        let clientUUID = try await lookup.clientUUID(clientId: service)
+        let rolePath = "\(lookup.base)/clients/\(clientUUID)/roles/\(AdminClient.escape(role))"
+        let existingRoles = try await client.call("GET", "\(lookup.base)/clients/\(clientUUID)/roles", query: [("max", "-1")]).json?.arrayValue ?? []
+        guard existingRoles.contains(where: { $0["name"]?.stringValue == role }) else {
+            guard create else { throw KpadmError.failure("no role '\(role)' on client \(service)") }
+            let updated = change([])
+            try await client.call("POST", "\(lookup.base)/clients/\(clientUUID)/roles",
+                                  body: ["name": .string(role), "attributes": ["docker.grant": .array(updated.map { .string($0) })]])
+            Output.message("Created role \(role) of \(service) with \(updated.count) grant(s)")
+            return
+        }
+        var representation = try await client.call("GET", rolePath).json ?? .object([:])
+        let existing = representation["attributes"]?["docker.grant"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let updated = change(existing)
+        var attributes = representation["attributes"]?.objectValue ?? [:]
+        attributes["docker.grant"] = .array(updated.map { .string($0) })
+        representation["attributes"] = .object(attributes)
+        try await client.call("PUT", rolePath, body: representation)
+        Output.message("Role \(role) of \(service) now has \(updated.count) grant(s)")
+    }
+
+    struct Access: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show what a user would be granted (roles, grants that matched, access) without issuing a token.",
+            discussion: "Example:\n  kpadm docker access -r acme --service registry.acme.io --user alice repository:team-a/app:pull,push")
+        @Option(name: [.short, .customLong("target-realm")]) var r: String?
+        @Option var service: String
+        @Option(name: .customLong("user"), help: "The user to ask about") var username: String
+        @Argument(help: "Scopes as a registry asks for them, e.g. repository:team-a/app:pull,push") var scopes: [String] = []
+        // --user names the user asked about here, so one-shot login uses --login-user.
+        @Option(name: .customLong("config")) var config: String?
+        @Option(name: .customLong("server")) var server: String?
+        @Option(name: .customLong("realm")) var authRealm: String?
+        @Option(name: .customLong("login-user"), help: "Username for one-shot login") var loginUser: String?
+        @Option(name: .customLong("password")) var password: String?
+        @Option(name: .customLong("client")) var clientId: String?
+        @Option(name: .customLong("secret")) var secret: String?
+
+        mutating func run() async throws {
+            do { _ = try ScopeParser.parse(scopes) } catch { throw KpadmError.usage(error.description) }
+            let connection = Connection(config: config, server: server, authRealm: authRealm, user: loginUser, password: password, client: clientId, secret: secret)
+            let client = try await connection.client()
+            let lookup = Lookup(client: client, realm: r ?? client.session.realm)
+            let clientUUID = try await lookup.clientUUID(clientId: service)
+            let reply = try await client.call("GET", "\(lookup.base)/clients/\(clientUUID)/docker-v2-access",
+                                              query: [("username", username)] + scopes.map { ("scope", $0) })
+            Output.json(reply.json ?? .null)
+        }
+    }
+
+    struct Config: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write what the registry needs: its auth config, env overrides, certificate bundle or JWKS.",
+            discussion: """
+                Examples:
+                  kpadm docker config -r acme --service registry.acme.io --format registry-config
+                  kpadm docker config -r acme --service registry.acme.io --format cert-bundle -o /etc/docker/registry/keyport-acme.pem
+                """)
+        @Option(name: [.short, .customLong("target-realm")]) var r: String?
+        @Option var service: String
+        @Option(help: "registry-config, env, cert-bundle or jwks") var format: String
+        @Option(name: .short, help: "Write to this file instead of standard output") var o: String?
+        @OptionGroup var connection: ConnectionOptions
+
+        static let providers = ["registry-config": "docker-v2-registry-config-file", "env": "docker-v2-variable-override",
+                                "cert-bundle": "docker-v2-cert-bundle", "jwks": "docker-v2-jwks"]
+
+        mutating func run() async throws {
+            guard let provider = Self.providers[format] else { throw KpadmError.usage("--format is one of registry-config, env, cert-bundle, jwks") }
+            let client = try await connection.client()
+            let lookup = Lookup(client: client, realm: r ?? client.session.realm)
+            let clientUUID = try await lookup.clientUUID(clientId: service)
+            let reply = try await client.call("GET", "\(lookup.base)/clients/\(clientUUID)/installation/providers/\(provider)")
+            if let o {
+                guard FileManager.default.createFile(atPath: o, contents: reply.body) else { throw KpadmError.failure("cannot write \(o)") }
+                Output.message("Wrote \(format) to \(o)")
+            } else {
+                FileHandle.standardOutput.write(reply.body)
+            }
+        }
+    }
+}

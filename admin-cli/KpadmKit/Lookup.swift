@@ -1,0 +1,62 @@
+import Foundation
+import KeyportJSON
+
+/// Finding things by the names people use, as kcadm does.
+struct Lookup {
+    let client: AdminClient
+    let realm: String
+
+    var base: String { "/admin/realms/\(AdminClient.escape(realm))" }
+
+    func userId(username: String) async throws(KpadmError) -> String {
+        let users = try await client.call("GET", "\(base)/users", query: [("username", username), ("exact", "true")]).json?.arrayValue ?? []
+        guard let id = users.first?["id"]?.stringValue else { throw .failure("no user '\(username)' in realm \(realm)") }
+        return id
+    }
+
+    func clientUUID(clientId: String) async throws(KpadmError) -> String {
+        let clients = try await client.call("GET", "\(base)/clients", query: [("clientId", clientId)]).json?.arrayValue ?? []
+        guard let id = clients.first?["id"]?.stringValue else { throw .failure("no client '\(clientId)' in realm \(realm)") }
+        return id
+    }
+
+    func groupId(name: String?, path: String?, id: String?) async throws(KpadmError) -> String? {
+        if let id { return id }
+        if let path {
+            let trimmed = path.hasPrefix("/") ? String(path.dropFirst()) : path
+            guard let found = try await client.call("GET", "\(base)/group-by-path/\(trimmed)").json?["id"]?.stringValue else {
+                throw .failure("no group '\(path)' in realm \(realm)")
+            }
+            return found
+        }
+        guard let name else { return nil }
+        let groups = try await client.call("GET", "\(base)/groups", query: [("search", name)]).json?.arrayValue ?? []
+        var matches: [String] = []
+        func walk(_ nodes: [JSONValue]) {
+            for node in nodes {
+                if node["name"]?.stringValue == name, let id = node["id"]?.stringValue { matches.append(id) }
+                walk(node["subGroups"]?.arrayValue ?? [])
+            }
+        }
+        walk(groups)
+        guard matches.count == 1 else {
+            throw .failure(matches.isEmpty ? "no group '\(name)' in realm \(realm)" : "several groups are named '\(name)': use --gpath or --gid")
+        }
+        return matches[0]
+    }
+
+    /// Role representations by name (a realm role, or the client's) or by id.
+    func roles(names: [String], ids: [String], clientUUID: String?) async throws(KpadmError) -> [JSONValue] {
+        var result: [JSONValue] = []
+        for name in names {
+            let path = clientUUID.map { "\(base)/clients/\($0)/roles/\(AdminClient.escape(name))" } ?? "\(base)/roles/\(AdminClient.escape(name))"
+            guard let role = try await client.call("GET", path).json else { throw .failure("no role '\(name)'") }
+            result.append(role)
+        }
+        for id in ids {
+            guard let role = try await client.call("GET", "\(base)/roles-by-id/\(AdminClient.escape(id))").json else { throw .failure("no role with id '\(id)'") }
+            result.append(role)
+        }
+        return result
+    }
+}

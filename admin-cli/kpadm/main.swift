@@ -1,0 +1,4 @@
+import Foundation
+import KpadmKit
+
+exit(await Kpadm.run(Array(CommandLine.arguments.dropFirst())))
