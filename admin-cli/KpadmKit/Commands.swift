@@ -38,7 +38,8 @@ public struct Kpadm: AsyncParsableCommand {
                 return 0
             }
             Output.message(fullMessage(for: error))
-            return 2
+            // Parse and validation errors are usage errors (2); anything else is a failure (1).
+            return code == .validationFailure ? 2 : 1
         }
     }
 }
@@ -79,6 +80,12 @@ struct BodyOptions: ParsableArguments {
     @Option(name: .short, help: ArgumentHelp("Read the body from a JSON file, or - for standard input", valueName: "file"))
     var f: String?
 
+    func validate() throws {
+        for expression in s {
+            do { _ = try SetExpression(parsing: expression) } catch { throw ValidationError(error.description) }
+        }
+    }
+
     /// The body: the file (if any) with every -s applied on top.
     func body() throws(KpadmError) -> JSONValue? {
         var body: JSONValue? = nil
@@ -106,6 +113,10 @@ struct TargetOptions: ParsableArguments {
     var q: [String] = []
 
     func realm(_ client: AdminClient) -> String { r ?? client.session.realm }
+
+    func validate() throws {
+        do { _ = try query() } catch { throw ValidationError(error.description) }
+    }
 
     func query() throws(KpadmError) -> [(String, String)] {
         var result: [(String, String)] = []
@@ -179,16 +190,22 @@ struct Update: AsyncParsableCommand {
             Examples:
               kpadm update realms/acme -s enabled=false
               kpadm update users/<id> -r acme -s firstName=Alice -s attributes.team=a
+              kpadm update users/<id>/groups/<group-id> -r acme -n      (join a group)
             """)
 
     @Argument var path: String
     @OptionGroup var target: TargetOptions
     @OptionGroup var body: BodyOptions
+    @Flag(name: [.short, .customLong("no-merge")], help: "PUT only what is given, without reading the current object first") var n = false
     @OptionGroup var connection: ConnectionOptions
 
     mutating func run() async throws {
         let client = try await connection.client()
         let resolved = try AdminPath.resolve(path, realm: target.realm(client))
+        if n {
+            try await client.call("PUT", resolved, query: try target.query(), body: try body.body())
+            return
+        }
         guard let changes = try body.body() else { throw KpadmError.usage("nothing to update: give -s key=value or -f file") }
         let current = try await client.call("GET", resolved).json ?? .object([:])
         try await client.call("PUT", resolved, query: try target.query(), body: current.merging(changes))

@@ -47,6 +47,11 @@ struct RoleTargetOptions: ParsableArguments {
     @Option(help: "Client whose roles these are, by clientId") var cclientid: String?
     @Option(help: "Client whose roles these are, by id") var cid: String?
 
+    func validate() throws {
+        let targets = [uusername != nil || uid != nil, gname != nil || gpath != nil || gid != nil, rname != nil || rid != nil].filter { $0 }.count
+        guard targets == 1 else { throw ValidationError("name exactly one of: --uusername/--uid, --gname/--gpath/--gid, --rname/--rid") }
+    }
+
     /// The admin path of the mappings (or composites) these options name.
     func mappingPath(_ lookup: Lookup) async throws(KpadmError) -> (path: String, clientUUID: String?) {
         var clientUUID = cid

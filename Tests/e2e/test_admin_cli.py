@@ -1,0 +1,179 @@
+"""kpadm against a running Keyport: the docs/admin-cli.md walk-through executed verbatim, then
+proven with a real registry and skopeo; and each verb's behaviour as a script sees it."""
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+import oci_image
+import test_registry as reg
+from conftest import ADMIN_PASSWORD, REPO, Keyport
+
+KPADM = str(REPO / ".build" / "debug" / "kpadm")
+
+
+def walkthrough_commands() -> str:
+    text = (REPO / "docs" / "admin-cli.md").read_text()
+    blocks = re.findall(r"```sh\n(.*?)```", text, flags=re.S)
+    assert len(blocks) >= 6, "the walk-through lost its commands"
+    return "\n".join(blocks)
+
+
+@pytest.fixture
+def workdir():
+    path = tempfile.mkdtemp(prefix="kp-cli-", dir="/tmp")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def kpadm_env(workdir, keyport):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KPADM_", "KEYPORT_"))}
+    env.update({"HOME": workdir, "PATH": f"{REPO / '.build' / 'debug'}:{env.get('PATH', '')}",
+                "KEYPORT_URL": keyport.url, "KPADM_PASSWORD": ADMIN_PASSWORD})
+    return env
+
+
+def test_the_walkthrough_runs_verbatim_and_the_registry_agrees(workdir):
+    port = reg.free_port()
+    keyport = Keyport(workdir, env={"KEYPORT_HOSTNAME": f"http://127.0.0.1:{port}"}, port=port)
+    registry = None
+    try:
+        script = "set -euo pipefail\n" + walkthrough_commands()
+        result = subprocess.run(["bash", "-c", script], cwd=workdir, env=kpadm_env(workdir, keyport),
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        access = json.loads(result.stdout.strip().splitlines()[-1] if result.stdout.strip().startswith("{") else
+                            next(l for l in result.stdout.splitlines() if l.startswith("{")))
+        assert access["roles"] == ["team-a-pull"] and access["access"][0]["actions"] == ["pull"], result.stdout
+
+        # The session file holds tokens, never a password, and only its owner can read it.
+        session_file = pathlib.Path(workdir, ".keyport", "kpadm.json")
+        assert oct(session_file.stat().st_mode & 0o777) == "0o600"
+        assert ADMIN_PASSWORD not in session_file.read_text()
+
+        # The registry, configured with what kpadm wrote.
+        auth = pathlib.Path(workdir, "registry-auth.yml").read_text()
+        bundle = os.path.join(workdir, "keyport-acme.pem")
+        auth = "\n".join(l for l in auth.splitlines() if not l.lstrip().startswith("#"))
+        auth = re.sub(r"rootcertbundle: .*", f"rootcertbundle: {bundle}", auth)
+        address = f"127.0.0.1:{reg.free_port()}"
+        config = os.path.join(workdir, "registry.yml")
+        with open(config, "w") as f:
+            f.write(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {workdir}/storage\nhttp:\n  addr: {address}\n{auth}\n")
+        registry = subprocess.Popen([reg.need("docker-registry"), "serve", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        reg.wait_http(f"http://{address}/v2/")
+        image = os.path.join(workdir, "image")
+        oci_image.write_layout(image, tag="v1")
+
+        def push(user, password, repository):
+            return reg.run(reg.need("skopeo"), "copy", "--dest-tls-verify=false", "--dest-creds", f"{user}:{password}",
+                           f"oci:{image}:v1", f"docker://{address}/{repository}")
+
+        def pull(user, password, repository):
+            return reg.run(reg.need("skopeo"), "copy", "--src-tls-verify=false", "--src-creds", f"{user}:{password}",
+                           f"docker://{address}/{repository}", f"oci:{workdir}/pulled-{user}:v1")
+
+        code, out = push("alice", "Alice-pw-1", "team-a/app:1")
+        assert code == 0, out
+        code, out = pull("bob", "Bob-pw-1", "team-a/app:1")
+        assert code == 0, out
+        code, out = push("bob", "Bob-pw-1", "team-a/app:2")
+        assert code != 0 and "denied" in out, out
+        code, out = push("alice", "Alice-pw-1", "team-b/app:1")
+        assert code != 0, out
+    finally:
+        if registry:
+            registry.terminate()
+            registry.wait(timeout=10)
+        keyport.stop()
+
+
+@pytest.fixture
+def cli(workdir):
+    keyport = Keyport(workdir)
+    env = kpadm_env(workdir, keyport)
+
+    def kpadm(*args, input=None, extra_env=None):
+        result = subprocess.run([KPADM, *args], env={**env, **(extra_env or {})}, capture_output=True, text=True, input=input, timeout=120)
+        return result.returncode, result.stdout, result.stderr
+
+    code, _, err = kpadm("config", "credentials", "--server", keyport.url, "--realm", "master", "--user", "admin")
+    assert code == 0, err
+    kpadm.workdir = workdir
+    kpadm.keyport = keyport
+    yield kpadm
+    keyport.stop()
+
+
+def test_each_verb_as_a_script_uses_it(cli):
+    assert cli("create", "realms", "-s", "realm=acme", "-s", "enabled=true")[0] == 0
+    code, out, err = cli("create", "users", "-r", "acme", "-s", "username=alice", "-s", "enabled=true", "-s", "attributes.team=[\"a\"]")
+    assert code == 0 and re.match(r"Created new user with id '[0-9a-f-]{36}'", err), err
+    user_id = cli("get", "users", "-r", "acme", "-q", "username=alice", "-q", "exact=true", "--fields", "id")[1]
+    user_id = json.loads(user_id)[0]["id"]
+    # Output is compact JSON when stdout is not a terminal, keys sorted.
+    code, out, _ = cli("get", f"users/{user_id}", "-r", "acme", "--fields", "username,attributes.team")
+    assert out.strip() == '{"attributes":{"team":["a"]},"username":"alice"}'
+
+    # update merges: the other fields survive.
+    assert cli("update", f"users/{user_id}", "-r", "acme", "-s", "firstName=Alice")[0] == 0
+    user = json.loads(cli("get", f"users/{user_id}", "-r", "acme")[1])
+    assert user["firstName"] == "Alice" and user["attributes"]["team"] == ["a"]
+
+    # -o prints the created object; -f - reads a body from standard input.
+    code, out, _ = cli("create", "roles", "-r", "acme", "-f", "-", "-o", input=json.dumps({"name": "developer", "description": "devs"}))
+    assert code == 0 and json.loads(out)["name"] == "developer"
+    assert cli("add-roles", "-r", "acme", "--uusername", "alice", "--rolename", "developer")[0] == 0
+    roles = json.loads(cli("get-roles", "-r", "acme", "--uusername", "alice")[1])
+    assert "developer" in [r["name"] for r in roles]
+    assert cli("remove-roles", "-r", "acme", "--uusername", "alice", "--rolename", "developer")[0] == 0
+    assert "developer" not in [r["name"] for r in json.loads(cli("get-roles", "-r", "acme", "--uusername", "alice")[1])]
+
+    # docker helpers: grant, revoke, disable.
+    assert cli("docker", "client", "create", "-r", "acme", "--service", "reg.test")[0] == 0
+    assert cli("docker", "grant", "-r", "acme", "--service", "reg.test", "--role", "r1", "repository:a/*:pull", "registry:catalog:*")[0] == 0
+    assert cli("docker", "revoke", "-r", "acme", "--service", "reg.test", "--role", "r1", "registry:catalog:*")[0] == 0
+    client_id = json.loads(cli("get", "clients", "-r", "acme", "-q", "clientId=reg.test", "--fields", "id")[1])[0]["id"]
+    role = json.loads(cli("get", f"clients/{client_id}/roles/r1", "-r", "acme")[1])
+    assert role["attributes"]["docker.grant"] == ["repository:a/*:pull"]
+    code, _, err = cli("docker", "grant", "-r", "acme", "--service", "reg.test", "--role", "r1", "repository:a/*:fly")
+    assert code == 2 and "unknown action 'fly'" in err
+    assert cli("docker", "disable", "-r", "acme")[0] == 0
+    assert json.loads(cli("get", "realms/acme", "--fields", "dockerV2Enabled")[1]) == {"dockerV2Enabled": False}
+
+    # The server's refusals: exit 1 with its message.
+    code, _, err = cli("create", "realms", "-s", "realm=acme")
+    assert code == 1 and "409" in err
+    code, _, err = cli("get", "users/nope", "-r", "acme")
+    assert code == 1 and "User not found" in err
+
+    # delete
+    assert cli("delete", f"users/{user_id}", "-r", "acme")[0] == 0
+    assert cli("get", f"users/{user_id}", "-r", "acme")[0] == 1
+
+    # One-shot use without the stored session (for CI): KPADM_PASSWORD, no password in argv.
+    code, out, _ = cli("get", "realms/acme", "--server", cli.keyport.url, "--user", "admin", "--config", "/nonexistent", "--fields", "realm")
+    assert code == 0 and json.loads(out) == {"realm": "acme"}
+
+
+def test_tokens_refresh_by_themselves_and_an_expired_session_says_so(cli):
+    session_file = pathlib.Path(cli.workdir, ".keyport", "kpadm.json")
+    session = json.loads(session_file.read_text())
+    session["expiresAt"] = 0  # the access token is stale: kpadm refreshes it
+    session_file.write_text(json.dumps(session))
+    code, _, err = cli("get", "serverinfo")
+    assert code == 0, err
+    refreshed = json.loads(session_file.read_text())
+    assert refreshed["expiresAt"] > 0 and refreshed["accessToken"] != session["accessToken"]
+    assert oct(session_file.stat().st_mode & 0o777) == "0o600"
+
+    refreshed["expiresAt"] = 0
+    refreshed["refreshExpiresAt"] = 0  # and now the whole session is over
+    session_file.write_text(json.dumps(refreshed))
+    code, _, err = cli("get", "serverinfo")
+    assert code == 1 and "has expired: log in again with kpadm config credentials" in err, err
