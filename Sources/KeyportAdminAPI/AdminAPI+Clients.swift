@@ -98,7 +98,6 @@ extension AdminAPI {
             client.id = id
         }
         try apply(rep, to: &client)
-        if !client.publicClient && client.secret == nil { client.secret = newSecret() }
         var changes: [StoreChange] = [.createClient(client)]
         changes += try await serviceAccountChanges(for: client, realm: realm)
         try await run { try await store.apply(changes) }
@@ -116,7 +115,6 @@ extension AdminAPI {
             client.clientId = try Validate.clientId(clientId)
         }
         try apply(rep, to: &client)
-        if !client.publicClient && client.secret == nil { client.secret = newSecret() }
         var changes: [StoreChange] = [.updateClient(client)]
         if let account = try await store.user(username: ServiceAccounts.username(for: existing), realmId: realm.id),
            account.serviceAccountClientId == client.id {
@@ -155,7 +153,8 @@ extension AdminAPI {
             guard v.utf8.count <= 255 else { throw AdminError.badRequest("secret is longer than 255 characters") }
             client.secret = Sensitive(v)
         }
-        if client.publicClient { client.secret = nil }
+        // A public client has no secret; a confidential one always has one.
+        if client.publicClient { client.secret = nil } else if client.secret == nil { client.secret = newSecret() }
         if let v = rep.directAccessGrantsEnabled { client.directAccessGrantsEnabled = v }
         if let v = rep.serviceAccountsEnabled { client.serviceAccountsEnabled = v }
         if let v = rep.standardFlowEnabled { client.standardFlowEnabled = v }

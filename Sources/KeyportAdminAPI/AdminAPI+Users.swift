@@ -118,7 +118,6 @@ extension AdminAPI {
         if let defaultRole = try await store.role(named: realm.defaultRoleName, realmId: realm.id, clientId: nil) {
             seed.roleIds.append(defaultRole.id)
         }
-        var changes: [StoreChange] = []
         if let credential = try await passwordCredential(rep.credentials, for: user, realm: realm) {
             seed.credentials = [credential.credential]
             if credential.temporary && !user.requiredActions.contains(RequiredAction.updatePassword) {
@@ -131,8 +130,7 @@ extension AdminAPI {
             seed.groupIds.append(group.group.id)
         }
         seed.roleIds += try await resolveRoleNames(realm: realm, realmRoles: rep.realmRoles ?? [], clientRoles: rep.clientRoles ?? [:])
-        changes.insert(.createUser(seed), at: 0)
-        try await run { try await store.apply(changes) }
+        try await run { try await store.apply([.createUser(seed)]) }
         return created(request, user.id)
     }
 

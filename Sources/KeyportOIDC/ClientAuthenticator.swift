@@ -1,6 +1,7 @@
 import Hummingbird
 import KeyportHTTP
 import KeyportModel
+import KeyportPasswords
 import KeyportStore
 
 /// Who is calling the token endpoint: the client named by `client_id` (form or HTTP Basic),
@@ -31,11 +32,4 @@ struct ClientAuthenticator: Sendable {
         }
         return client
     }
-}
-
-func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-    guard a.count == b.count else { return false }
-    var difference: UInt8 = 0
-    for i in 0..<a.count { difference |= a[i] ^ b[i] }
-    return difference == 0
 }

@@ -90,12 +90,7 @@ struct AddRoles: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
 
     mutating func run() async throws {
-        guard !rolename.isEmpty || !roleid.isEmpty else { throw KpadmError.usage("give --rolename NAME (or --roleid ID)") }
-        let client = try await connection.client()
-        let lookup = Lookup(client: client, realm: target.r ?? client.session.realm)
-        let (path, clientUUID) = try await target.mappingPath(lookup)
-        let roles = try await lookup.roles(names: rolename, ids: roleid, clientUUID: clientUUID)
-        try await client.call("POST", path, body: .array(roles))
+        try await changeRoles("POST", target: target, names: rolename, ids: roleid, connection: connection)
     }
 }
 
@@ -111,12 +106,7 @@ struct RemoveRoles: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
 
     mutating func run() async throws {
-        guard !rolename.isEmpty || !roleid.isEmpty else { throw KpadmError.usage("give --rolename NAME (or --roleid ID)") }
-        let client = try await connection.client()
-        let lookup = Lookup(client: client, realm: target.r ?? client.session.realm)
-        let (path, clientUUID) = try await target.mappingPath(lookup)
-        let roles = try await lookup.roles(names: rolename, ids: roleid, clientUUID: clientUUID)
-        try await client.call("DELETE", path, body: .array(roles))
+        try await changeRoles("DELETE", target: target, names: rolename, ids: roleid, connection: connection)
     }
 }
 
@@ -143,4 +133,14 @@ struct GetRoles: AsyncParsableCommand {
         let roles = try await client.call("GET", full).json ?? .array([])
         Output.json(fields.map { roles.projected($0.split(separator: ",").map(String.init)) } ?? roles)
     }
+}
+
+/// add-roles (POST) and remove-roles (DELETE): the same lookups, the opposite verb.
+func changeRoles(_ method: String, target: RoleTargetOptions, names: [String], ids: [String], connection: ConnectionOptions) async throws {
+    guard !names.isEmpty || !ids.isEmpty else { throw KpadmError.usage("give --rolename NAME (or --roleid ID)") }
+    let client = try await connection.client()
+    let lookup = Lookup(client: client, realm: target.r ?? client.session.realm)
+    let (path, clientUUID) = try await target.mappingPath(lookup)
+    let roles = try await lookup.roles(names: names, ids: ids, clientUUID: clientUUID)
+    try await client.call(method, path, body: .array(roles))
 }
