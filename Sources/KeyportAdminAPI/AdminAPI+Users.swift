@@ -64,6 +64,26 @@ extension AdminAPI {
             return noContent
         }
         addUserRoleMappingRoutes(users)
+
+        // Keycloak's brute-force status of a user, and the administrator's unlock.
+        let attack = admin.group("realms/{realm}/attack-detection/brute-force/users")
+        attack.get("{id}") { request, context in
+            let (_, realm, user) = try await userInPath(request, context, .viewUsers)
+            let failures = try await run { try await store.loginFailures(userId: user.id, realmId: realm.id) }
+            let now = environment.now()
+            let body: JSONValue = [
+                "numFailures": .number(Double(failures?.numFailures ?? 0)),
+                "disabled": .bool((failures?.lockedUntil ?? now) > now),
+                "lastFailure": .number(Double(failures?.lastFailure.millisecondsSince1970 ?? 0)),
+                "lastIPFailure": failures?.lastIPAddress.map { .string($0) } ?? .string("n/a"),
+            ]
+            return try JSONBody.response(body)
+        }
+        attack.delete("{id}") { request, context in
+            let (_, realm, user) = try await userInPath(request, context, .manageUsers)
+            try await run { try await store.clearLoginFailures(userId: user.id, realmId: realm.id) }
+            return noContent
+        }
     }
 
     func userInPath(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (AdminPrincipal, Realm, User) {

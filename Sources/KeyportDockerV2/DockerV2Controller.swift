@@ -83,7 +83,8 @@ public struct DockerV2Controller: Sendable {
                                              requested: requested, realmName: realm.name)
         }
         let user: User
-        switch try await authenticator.authenticate(realm: realm, username: credentials.username, password: credentials.password) {
+        switch try await authenticator.authenticate(realm: realm, username: credentials.username, password: credentials.password,
+                                                    ipAddress: context.clientAddress) {
         case .authenticated(let u):
             user = u
         case .failed(let reason, let u):

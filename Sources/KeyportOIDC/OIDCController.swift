@@ -92,7 +92,7 @@ public struct OIDCController: Sendable {
         }
         guard let username = form["username"], !username.isEmpty else { throw OAuthError.invalidRequest("Missing parameter: username") }
         let password = Sensitive(form["password"] ?? "")
-        let outcome = try await authenticator.authenticate(realm: realm, username: username, password: password)
+        let outcome = try await authenticator.authenticate(realm: realm, username: username, password: password, ipAddress: context.clientAddress)
         switch outcome {
         case .failed(let reason, let user):
             record(realm: realm, type: "LOGIN_ERROR", client: client, user: user, error: reason.rawValue, username: username, context: context)

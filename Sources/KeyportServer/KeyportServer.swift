@@ -39,8 +39,8 @@ public struct KeyportServer: Sendable {
         let metrics = KeyportMetrics()
         let hashDuration = metrics.passwordHashDuration
         let hasher = PasswordHasher(randomBytes: environment.randomBytes, observe: { hashDuration.record($0) })
-        let authenticator = PasswordAuthenticator(store: store, hasher: hasher, onRehashFailure: { error in
-            logger.warning("could not store a rehashed password", metadata: ["error": "\(error)"])
+        let authenticator = PasswordAuthenticator(store: store, hasher: hasher, now: environment.now, onRehashFailure: { error in
+            logger.warning("could not store a login's bookkeeping (rehash or failure count)", metadata: ["error": "\(error)"])
         })
         let provisioner = RealmProvisioner(environment: environment)
 

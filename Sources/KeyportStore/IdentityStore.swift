@@ -109,6 +109,11 @@ public protocol IdentityStore: Sendable {
     func deleteSessions(userId: String, realmId: String) async throws -> Int
     func deleteExpiredSessions(before cutoff: Timestamp) async throws -> Int
 
+    // MARK: Brute-force detection
+    func loginFailures(userId: String, realmId: String) async throws -> LoginFailures?
+    func saveLoginFailures(_ failures: LoginFailures) async throws
+    func clearLoginFailures(userId: String, realmId: String) async throws
+
     // MARK: Health
     /// Whether the store is open and its schema fully migrated.
     func isReady() async -> Bool

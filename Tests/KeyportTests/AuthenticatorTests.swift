@@ -32,7 +32,7 @@ struct AuthenticatorTests {
         realm.passwordHashing = policy
         try await store.updateRealm(realm)
         return World(store: store, realm: realm, hasher: hasher, counter: counter,
-                     authenticator: PasswordAuthenticator(store: store, hasher: hasher), fixtures: f)
+                     authenticator: PasswordAuthenticator(store: store, hasher: hasher, now: { Environment.live.now() }), fixtures: f)
     }
 
     func addUser(_ w: World, _ name: String, password: String, parameters: Argon2Parameters? = nil, enabled: Bool = true,

@@ -497,3 +497,26 @@ extension IdentityStoreConformanceTests {
         #expect(try await store.credentials(userId: user.id).count == 1)
     }
 }
+
+extension IdentityStoreConformanceTests {
+    @Test(arguments: StoreBackend.allCases)
+    func loginFailuresAreKeptPerUserAndDieWithIt(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        let user = try await f.user("alice", in: realm)
+        #expect(try await store.loginFailures(userId: user.id, realmId: realm.id) == nil)
+        let failures = LoginFailures(userId: user.id, realmId: realm.id, numFailures: 2, lastFailure: f.env.now(),
+                                     lockedUntil: f.env.now().adding(seconds: 60), lastIPAddress: "192.0.2.1")
+        try await store.saveLoginFailures(failures)
+        var more = failures
+        more.numFailures = 3
+        try await store.saveLoginFailures(more)
+        #expect(try await store.loginFailures(userId: user.id, realmId: realm.id) == more)
+        try await store.clearLoginFailures(userId: user.id, realmId: realm.id)
+        #expect(try await store.loginFailures(userId: user.id, realmId: realm.id) == nil)
+        try await store.saveLoginFailures(failures)
+        try await store.deleteUser(id: user.id, realmId: realm.id)
+        #expect(try await store.loginFailures(userId: user.id, realmId: realm.id) == nil)
+    }
+}
