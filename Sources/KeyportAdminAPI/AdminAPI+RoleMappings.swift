@@ -101,7 +101,7 @@ extension AdminAPI {
         switch holder {
         case .user(let u):
             return try await run { try await store.effectiveRoles(userId: u.id, realmId: realm.id) }
-        case .group(let g):
+        case .group:
             var seen: [String: Role] = [:]
             var queue = try await direct(holder, realm)
             while let role = queue.popLast() {
@@ -109,7 +109,6 @@ extension AdminAPI {
                 seen[role.id] = role
                 queue += try await store.composites(of: role.id, realmId: realm.id)
             }
-            _ = g
             return seen.values.sorted { ($0.clientId ?? "", $0.name) < ($1.clientId ?? "", $1.name) }
         }
     }
@@ -155,6 +154,6 @@ extension AdminAPI {
 
     func representations(_ roles: [Role], realm: Realm) async throws -> [RoleRepresentation] {
         let composite = try await store.compositeRoleIds(among: roles.map(\.id))
-        return roles.map { RoleRepresentation($0, composite: composite.contains($0.id), clientId: $0.clientId) }
+        return roles.map { RoleRepresentation($0, composite: composite.contains($0.id)) }
     }
 }

@@ -232,7 +232,8 @@ extension AdminAPI {
         let list = actions ?? []
         guard list.count <= 20 else { throw AdminError.badRequest("Too many required actions") }
         for action in list { try Validate.plain(action, what: "Required action") }
-        return Array(NSOrderedSetShim.unique(list))
+        var seen = Set<String>()
+        return list.filter { seen.insert($0).inserted }
     }
 
     /// Role ids for Keycloak's `realmRoles` / `clientRoles` name lists (clients by clientId).
@@ -257,11 +258,4 @@ extension AdminAPI {
 
 public enum RequiredAction {
     public static let updatePassword = "UPDATE_PASSWORD"
-}
-
-enum NSOrderedSetShim {
-    static func unique(_ items: [String]) -> [String] {
-        var seen = Set<String>()
-        return items.filter { seen.insert($0).inserted }
-    }
 }

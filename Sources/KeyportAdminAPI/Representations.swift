@@ -166,7 +166,7 @@ extension RealmRepresentation {
         dockerV2Enabled = r.dockerV2Enabled
         passwordHashing = PasswordHashingRepresentation(algorithm: "argon2id", memory: p.memoryKiB, iterations: p.iterations,
                                                         parallelism: p.parallelism, hashLength: p.hashLength, saltLength: p.saltLength)
-        self.defaultRole = defaultRole.map { RoleRepresentation($0, composite: true, clientId: nil) }
+        self.defaultRole = defaultRole.map { RoleRepresentation($0, composite: true) }
         notBefore = 0
     }
 }
@@ -217,7 +217,7 @@ extension ClientRepresentation {
 }
 
 extension RoleRepresentation {
-    init(_ r: Role, composite: Bool, clientId: String?) {
+    init(_ r: Role, composite: Bool) {
         id = r.id
         name = r.name
         description = r.description

@@ -137,8 +137,8 @@ public struct OIDCController: Sendable {
     }
 
     func record(realm: Realm, type: String, client: Client, user: User?, error: String?, username: String, context: KeyportRequestContext) {
-        var details = ["auth_method": "openid-connect", "username": String(username.prefix(255))]
-        if let grant = type == "CLIENT_LOGIN" ? "client_credentials" : "password" as String? { details["grant_type"] = grant }
+        let details = ["auth_method": "openid-connect", "username": String(username.prefix(255)),
+                       "grant_type": type == "CLIENT_LOGIN" ? "client_credentials" : "password"]
         events.record(Event(id: tokens.environment.newID(), realmId: realm.id, time: tokens.environment.now(), type: type,
                             clientId: client.clientId, userId: user?.id, ipAddress: context.clientAddress, error: error, details: details))
     }
