@@ -4,7 +4,9 @@ import KeyportModel
 import KeyportServer
 import KeyportSQLite
 import Logging
+import Metrics
 import NIOCore
+import Prometheus
 
 @main
 struct Keyport: AsyncParsableCommand {
@@ -160,6 +162,8 @@ enum Runner {
         } catch {
             fail("\(error)")
         }
+        // Metrics that libraries report through swift-metrics land in the same /metrics registry.
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: server.services.metrics.registry))
         if case .created(let username, let generated) = server.bootstrap {
             if let generated {
                 // Shown once, on the terminal, never through the logger.
