@@ -41,6 +41,7 @@ public struct AdminAPI: Sendable {
         addRoleRoutes(admin)
         addGroupRoutes(admin)
         addEventRoutes(admin)
+        addKeyRoutes(admin)
     }
 
     // MARK: Helpers shared by the resources

@@ -328,3 +328,25 @@ struct EventRetentionTests {
         }
     }
 }
+
+@Suite("Realm keys through the admin API")
+struct RealmKeysAdminTests {
+    @Test func keysAreListedWithoutPrivateHalves() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            try await api.createRealm("acme", token: admin)
+            let keys = try await api.call(.get, "/admin/realms/acme/keys", token: admin)
+            #expect(keys.status == .ok)
+            let list = keys["keys"]?.array ?? []
+            #expect(Set(list.compactMap { $0["algorithm"]?.stringValue }) == ["RS256", "ES256"])
+            #expect(list.allSatisfy { $0["status"]?.stringValue == "ACTIVE" && ($0["libtrustKeyId"]?.stringValue?.count ?? 0) == 59 })
+            #expect(keys["active"]?["RS256"]?.stringValue == list.first { $0["algorithm"]?.stringValue == "RS256" }?["kid"]?.stringValue)
+            #expect(!keys.text.contains("PRIVATE"))
+            // The kid OIDC tokens carry is listed.
+            let token = try await api.token()
+            let header = try JSONDecoder().decode(JSONValue.self, from: Base64URL.decode(String(token.split(separator: ".")[0]))!)
+            let master = try await api.call(.get, "/admin/realms/master/keys", token: token)
+            #expect(master["active"]?["RS256"] == header["kid"])
+        }
+    }
+}
