@@ -49,6 +49,11 @@ public final class PasswordHasher: Sendable {
     /// Checks `password` against a stored hash. A stored value that does not parse is a
     /// mismatch (after paying the same cost as a real check, so it reveals nothing).
     public func verify(_ password: Sensitive, against stored: Sensitive, policy: Argon2Parameters) async throws -> PasswordCheck {
+        if let legacy = PBKDF2Hash(stored: stored.revealed) {
+            let computed = try await run { try legacy.derive(password.revealed) }
+            guard constantTimeEquals(computed, legacy.hash) else { return .mismatch }
+            return .match(rehashed: try await hash(password, parameters: policy))
+        }
         guard let parsed = PasswordHash(phc: stored.revealed) else {
             try await burn(policy: policy)
             return .mismatch

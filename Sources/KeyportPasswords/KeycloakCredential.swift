@@ -1,0 +1,53 @@
+import Foundation
+
+/// Keycloak's exported password credential — `secretData` and `credentialData`, each a JSON
+/// document inside a string — turned into the hash Keyport stores, for the algorithms
+/// Keycloak writes: `argon2`, `pbkdf2-sha256`, `pbkdf2-sha512` and `pbkdf2` (HMAC-SHA1).
+public enum KeycloakCredential {
+    public struct Unsupported: Error, Equatable, CustomStringConvertible {
+        public let description: String
+    }
+
+    struct SecretData: Decodable {
+        let value: String
+        let salt: String?
+    }
+
+    struct CredentialData: Decodable {
+        let hashIterations: Int?
+        let algorithm: String?
+        let additionalParameters: [String: [String]]?
+    }
+
+    /// The stored form (PHC for Argon2, `$pbkdf2…$` for PBKDF2) of a Keycloak credential.
+    public static func storedHash(secretData: String, credentialData: String) throws(Unsupported) -> String {
+        guard let secret = try? JSONDecoder().decode(SecretData.self, from: Data(secretData.utf8)),
+              let data = try? JSONDecoder().decode(CredentialData.self, from: Data(credentialData.utf8))
+        else { throw Unsupported(description: "secretData and credentialData must be JSON documents") }
+        guard let hash = Data(base64Encoded: secret.value).map(Array.init), !hash.isEmpty else {
+            throw Unsupported(description: "the stored hash is not base64")
+        }
+        let salt = secret.salt.flatMap { Data(base64Encoded: $0) }.map(Array.init) ?? []
+        let algorithm = data.algorithm ?? "pbkdf2-sha256"
+        let iterations = data.hashIterations ?? 0
+        if let digest = PBKDF2Hash.Digest(rawValue: algorithm) {
+            guard iterations > 0, !salt.isEmpty else { throw Unsupported(description: "\(algorithm) needs hashIterations and a salt") }
+            let stored = PBKDF2Hash(digest: digest, iterations: iterations, salt: salt, hash: hash).storedForm
+            guard PBKDF2Hash(stored: stored) != nil else { throw Unsupported(description: "\(algorithm) parameters are out of range") }
+            return stored
+        }
+        guard algorithm == "argon2" else { throw Unsupported(description: "unknown hash algorithm '\(algorithm)'") }
+        let p = data.additionalParameters ?? [:]
+        func number(_ key: String, _ fallback: Int) -> Int { p[key]?.first.flatMap(Int.init) ?? fallback }
+        let variant: PasswordHash.Variant = switch p["type"]?.first ?? "id" {
+        case "i": .argon2i
+        case "d": .argon2d
+        default: .argon2id
+        }
+        let version = (p["version"]?.first ?? "1.3") == "1.0" ? 0x10 : 0x13
+        let stored = PasswordHash(variant: variant, version: version, memoryKiB: number("memory", 7168), iterations: iterations > 0 ? iterations : 5,
+                                  parallelism: number("parallelism", 1), salt: salt, hash: hash).phcString
+        guard PasswordHash(phc: stored) != nil else { throw Unsupported(description: "argon2 parameters are out of range") }
+        return stored
+    }
+}
