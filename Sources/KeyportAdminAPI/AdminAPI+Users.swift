@@ -2,6 +2,7 @@ import Hummingbird
 import KeyportAuth
 import KeyportHTTP
 import KeyportModel
+import KeyportPasswords
 import KeyportStore
 
 extension AdminAPI {
@@ -218,7 +219,17 @@ extension AdminAPI {
         guard credentials.count == 1, let first = credentials.first, (first.type ?? Credential.password) == Credential.password else {
             throw AdminError.badRequest("Only one credential, of type password, can be given")
         }
-        guard let value = first.value, !value.isEmpty else { throw AdminError.badRequest("A password credential needs a 'value'") }
+        if first.value == nil, let secretData = first.secretData, let credentialData = first.credentialData {
+            // A hash carried over from Keycloak: stored as is, rehashed to the realm's policy at the first login.
+            let stored: String
+            do {
+                stored = try KeycloakCredential.storedHash(secretData: secretData, credentialData: credentialData)
+            } catch {
+                throw AdminError.badRequest("Cannot use the hashed credential: \(error.description)")
+            }
+            return (Credential(id: environment.newID(), userId: user.id, secret: Sensitive(stored), createdAt: environment.now()), first.temporary ?? false)
+        }
+        guard let value = first.value, !value.isEmpty else { throw AdminError.badRequest("A password credential needs a 'value' (or Keycloak's secretData and credentialData)") }
         return try await makePasswordCredential(value, temporary: first.temporary ?? false, for: user, realm: realm)
     }
 

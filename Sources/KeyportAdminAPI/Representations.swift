@@ -51,6 +51,19 @@ public struct CredentialRepresentation: Codable, Sendable {
     public var temporary: Bool?
     public var userLabel: String?
     public var createdDate: Int64?
+    /// A hashed password as Keycloak exports it (JSON inside strings), accepted on create and
+    /// update so users move over without knowing their passwords; never returned.
+    public var secretData: String?
+    public var credentialData: String?
+
+    init(id: String? = nil, type: String? = nil, value: String? = nil, temporary: Bool? = nil, userLabel: String? = nil, createdDate: Int64? = nil) {
+        self.id = id
+        self.type = type
+        self.value = value
+        self.temporary = temporary
+        self.userLabel = userLabel
+        self.createdDate = createdDate
+    }
 }
 
 public struct UserRepresentation: Codable, Sendable {

@@ -79,3 +79,28 @@ struct KeycloakHashTests {
         }
     }
 }
+
+@Suite("Keycloak hashed credentials through the admin API")
+struct KeycloakHashedCredentialAPITests {
+    @Test func usersCreatedWithKeycloakHashesLogInAndAreRehashed() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            try await api.createRealm("acme", token: admin)
+            for (index, entry) in KeycloakHashTests.exported.enumerated() {
+                let name = "moved\(index)"
+                let credential: JSONValue = ["type": "password", "secretData": .string(entry.secretData), "credentialData": .string(entry.credentialData)]
+                let id = try await api.createUser("acme", name, token: admin, extra: ["credentials": [credential]])
+                #expect(try await api.login(realm: "acme", username: name, password: "nope").status == .unauthorized, "\(entry.algorithm)")
+                #expect(try await api.login(realm: "acme", username: name, password: "Secret-pw-1").status == .ok, "\(entry.algorithm)")
+                let stored = try await api.server.services.store.credentials(userId: id).first?.secret.revealed ?? ""
+                #expect(stored.hasPrefix("$argon2id$v=19$m=7168,t=5,p=1$"), "\(entry.algorithm)")
+                // Never echoed back.
+                #expect(!(try await api.call(.get, "/admin/realms/acme/users/\(id)/credentials", token: admin).text.contains("secretData")))
+            }
+            let bad: JSONValue = ["type": "password", "secretData": #"{"value":"aGFzaA=="}"#, "credentialData": #"{"algorithm":"md5"}"#]
+            let refused = try await api.call(.post, "/admin/realms/acme/users", token: admin, json: ["username": "x", "credentials": [bad]])
+            #expect(refused.status == .badRequest)
+            #expect(refused["errorMessage"]?.stringValue == "Cannot use the hashed credential: unknown hash algorithm 'md5'")
+        }
+    }
+}

@@ -86,6 +86,13 @@ def test_a_realm_managed_end_to_end_by_python_keycloak(keyport):
     # Bob logs in with the password set through set_user_password.
     assert oidc.token("bob", "bob-password-1")["access_token"]
 
+    # A user moved from Keycloak with its PBKDF2 hash (no one knows the password but her).
+    admin.create_user({"username": "carol", "enabled": True, "credentials": [{
+        "type": "password",
+        "secretData": '{"value":"5HgMatto68U9mGi/TjeaiInYKMsF0z5s9lP00Jsqo+c55krCgrY1V1Pbjt6H5wPxRAPqXET6wsVaqGBjGqMV6A==","salt":"a2V5Y2xvYWstc2FsdC0xNg==","additionalParameters":{}}',
+        "credentialData": '{"hashIterations":27500,"algorithm":"pbkdf2-sha256","additionalParameters":{}}'}]})
+    assert oidc.token("carol", "Secret-pw-1")["access_token"]
+
     # Deleting.
     admin.delete_user(alice)
     with pytest.raises(KeycloakGetError) as missing:
