@@ -117,11 +117,16 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
+        // Keycloak's realm export format, both ways.
+        .target(
+            name: "KeyportRealmExchange",
+            dependencies: ["KeyportModel", "KeyportStore", "KeyportAuth", "KeyportPasswords", "KeyportJSON", "DockerV2Grammar"]
+        ),
         .target(
             name: "KeyportServer",
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportSQLite", "KeyportPasswords", "KeyportKeys", "KeyportAuth",
-                "KeyportTokens", "KeyportHTTP", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2",
+                "KeyportTokens", "KeyportHTTP", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "KeyportRealmExchange",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -136,7 +141,7 @@ let package = Package(
         .executableTarget(
             name: "keyport",
             dependencies: [
-                "KeyportServer", "KeyportModel", "KeyportSQLite",
+                "KeyportServer", "KeyportModel", "KeyportSQLite", "KeyportAuth", "KeyportRealmExchange",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -167,7 +172,7 @@ let package = Package(
             name: "KeyportTests",
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportSQLite", "KeyportPasswords", "KeyportKeys",
-                "KeyportAuth", "KeyportServer", "KeyportHTTP", "KeyportTokens", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "DockerV2Grammar", "KpadmKit",
+                "KeyportAuth", "KeyportServer", "KeyportHTTP", "KeyportTokens", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "DockerV2Grammar", "KpadmKit", "KeyportRealmExchange",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Crypto", package: "swift-crypto"),

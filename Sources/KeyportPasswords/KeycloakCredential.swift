@@ -51,3 +51,35 @@ public enum KeycloakCredential {
         return stored
     }
 }
+
+extension KeycloakCredential {
+    /// A stored hash as Keycloak exports it: (`secretData`, `credentialData`), JSON inside
+    /// strings, keys in Keycloak's order. `nil` for a value that is not a hash Keyport knows.
+    public static func exported(stored: String) -> (secretData: String, credentialData: String)? {
+        func json(_ pairs: [(String, String)]) -> String {
+            "{" + pairs.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+        }
+        func quoted(_ s: String) -> String { "\"\(s)\"" }
+        if let p = PBKDF2Hash(stored: stored) {
+            return (json([("value", quoted(Data(p.hash).base64EncodedString())), ("salt", quoted(Data(p.salt).base64EncodedString())), ("additionalParameters", "{}")]),
+                    json([("hashIterations", String(p.iterations)), ("algorithm", quoted(p.digest.rawValue)), ("additionalParameters", "{}")]))
+        }
+        guard let a = PasswordHash(phc: stored) else { return nil }
+        let type = switch a.variant {
+        case .argon2id: "id"
+        case .argon2i: "i"
+        case .argon2d: "d"
+        }
+        let parameters = json([("hashLength", "[\"\(a.hash.count)\"]"), ("memory", "[\"\(a.memoryKiB)\"]"), ("type", "[\"\(type)\"]"),
+                               ("version", "[\"\(a.version == 0x10 ? "1.0" : "1.3")\"]"), ("parallelism", "[\"\(a.parallelism)\"]")])
+        return (json([("value", quoted(Data(a.hash).base64EncodedString())), ("salt", quoted(Data(a.salt).base64EncodedString())), ("additionalParameters", "{}")]),
+                json([("hashIterations", String(a.iterations)), ("algorithm", "\"argon2\""), ("additionalParameters", parameters)]))
+    }
+
+    /// Keycloak ≤ 3's credential fields, as the same stored form.
+    public static func storedHash(legacyValue: String, salt: String?, iterations: Int?, algorithm: String?) throws(Unsupported) -> String {
+        let secret = "{\"value\":\"\(legacyValue)\"" + (salt.map { ",\"salt\":\"\($0)\"" } ?? "") + "}"
+        let data = "{\"hashIterations\":\(iterations ?? 0),\"algorithm\":\"\(algorithm ?? "pbkdf2")\"}"
+        return try storedHash(secretData: secret, credentialData: data)
+    }
+}

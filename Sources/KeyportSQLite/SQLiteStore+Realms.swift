@@ -4,22 +4,31 @@ import KeyportStore
 
 extension SQLiteStore {
     public func createRealm(_ seed: RealmSeed) async throws {
+        try await write { db in try Self.insertSeed(seed, db) }
+    }
+
+    public func replaceRealm(_ seed: RealmSeed) async throws {
         try await write { db in
-            try Self.insertRealm(seed.realm, db)
-            for key in seed.keys { try Self.insertKey(key, db) }
-            for client in seed.clients { try Self.insertClient(client, db) }
-            for role in seed.roles { try Self.insertRole(role, db) }
-            for (parent, child) in seed.composites {
-                try db.execute(sql: "INSERT OR IGNORE INTO role_composites (realm_id, parent_role_id, child_role_id) VALUES (?, ?, ?)",
-                               arguments: [seed.realm.id, parent, child])
-            }
-            for group in seed.groups { try Self.insertGroup(group, db) }
-            for (groupId, roleId) in seed.groupRoles {
-                try db.execute(sql: "INSERT OR IGNORE INTO group_roles (realm_id, group_id, role_id) VALUES (?, ?, ?)",
-                               arguments: [seed.realm.id, groupId, roleId])
-            }
-            for user in seed.users { try Self.insertUser(user, db) }
+            try db.execute(sql: "DELETE FROM realms WHERE name = ? OR id = ?", arguments: [seed.realm.name, seed.realm.id])
+            try Self.insertSeed(seed, db)
         }
+    }
+
+    static func insertSeed(_ seed: RealmSeed, _ db: Database) throws {
+        try Self.insertRealm(seed.realm, db)
+        for key in seed.keys { try Self.insertKey(key, db) }
+        for client in seed.clients { try Self.insertClient(client, db) }
+        for role in seed.roles { try Self.insertRole(role, db) }
+        for (parent, child) in seed.composites {
+            try db.execute(sql: "INSERT OR IGNORE INTO role_composites (realm_id, parent_role_id, child_role_id) VALUES (?, ?, ?)",
+                           arguments: [seed.realm.id, parent, child])
+        }
+        for group in seed.groups { try Self.insertGroup(group, db) }
+        for (groupId, roleId) in seed.groupRoles {
+            try db.execute(sql: "INSERT OR IGNORE INTO group_roles (realm_id, group_id, role_id) VALUES (?, ?, ?)",
+                           arguments: [seed.realm.id, groupId, roleId])
+        }
+        for user in seed.users { try Self.insertUser(user, db) }
     }
 
     public func realm(id: String) async throws -> Realm? {

@@ -30,12 +30,14 @@ public struct KeyportConfiguration: Sendable, Equatable {
     public var bootstrapAdminUsername: String?
     public var bootstrapAdminPassword: String?
     public var logLevel: String
+    /// Import every `*.json` realm export in `<database folder>/import` at start (Keycloak's `--import-realm`).
+    public var importRealms: Bool
 
     public init(mode: Mode = .development, httpHost: String = "127.0.0.1", httpPort: Int = 8080,
                 databasePath: String = "./data/keyport.db", hostname: String? = nil,
                 httpsCertificateFile: String? = nil, httpsCertificateKeyFile: String? = nil,
                 proxyHeaders: ProxyHeaders = .none, bootstrapAdminUsername: String? = nil,
-                bootstrapAdminPassword: String? = nil, logLevel: String = "info") {
+                bootstrapAdminPassword: String? = nil, logLevel: String = "info", importRealms: Bool = false) {
         self.mode = mode
         self.httpHost = httpHost
         self.httpPort = httpPort
@@ -48,6 +50,12 @@ public struct KeyportConfiguration: Sendable, Equatable {
         self.bootstrapAdminUsername = bootstrapAdminUsername
         self.bootstrapAdminPassword = bootstrapAdminPassword
         self.logLevel = logLevel
+        self.importRealms = importRealms
+    }
+
+    /// Where `--import-realm` looks: `import` beside the database file (`./data/import` by default).
+    public var importDirectory: String {
+        URL(fileURLWithPath: databasePath).deletingLastPathComponent().appendingPathComponent("import").path
     }
 
     public var tlsEnabled: Bool { httpsCertificateFile != nil || httpsCertificateKeyFile != nil }

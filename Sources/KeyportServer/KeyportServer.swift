@@ -10,6 +10,7 @@ import KeyportModel
 import KeyportOIDC
 import KeyportTokens
 import KeyportPasswords
+import KeyportRealmExchange
 import KeyportSQLite
 import KeyportStore
 import Logging
@@ -46,6 +47,10 @@ public struct KeyportServer: Sendable {
 
         let bootstrap = try await MasterRealmBootstrap(store: store, provisioner: provisioner, hasher: hasher, environment: environment)
             .run(username: configuration.bootstrapAdminUsername, password: configuration.bootstrapAdminPassword, mode: configuration.mode)
+
+        if configuration.importRealms {
+            try await importRealms(from: configuration.importDirectory, store: store, provisioner: provisioner, logger: logger)
+        }
 
         let keyRing = RealmKeyRing(store: store)
         let oidcTokensIssued = metrics.tokensIssued(kind: "oidc")
@@ -94,6 +99,31 @@ public struct KeyportServer: Sendable {
             publicURL: publicURL, configuration: configuration, environment: environment, store: store, hasher: hasher, authenticator: authenticator,
             provisioner: provisioner, tokens: tokens, events: events, metrics: metrics, logger: logger, routes: router.routes.map { ($0.method.rawValue, $0.path.description) })
         return KeyportServer(services: services, bootstrap: bootstrap, application: application)
+    }
+
+    /// Keycloak's `--import-realm`: every `*.json` in the folder, in name order; a realm that
+    /// exists is left as it is. A file that does not import stops the start with its reason.
+    static func importRealms(from directory: String, store: any IdentityStore, provisioner: RealmProvisioner, logger: Logger) async throws {
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+        let importer = RealmImporter(store: store, provisioner: provisioner)
+        for file in files {
+            let path = (directory as NSString).appendingPathComponent(file)
+            guard let data = FileManager.default.contents(atPath: path) else { throw ConfigurationError("cannot read \(path)") }
+            do {
+                let (seed, skipped) = try importer.prepare(data)
+                if !skipped.isEmpty {
+                    logger.warning("skipping fields Keyport does not model", metadata: ["file": "\(file)", "fields": "\(skipped.joined(separator: ","))"])
+                }
+                switch try await importer.write(seed, override: false) {
+                case .imported(let realm, let users, _, _, _):
+                    logger.notice("imported realm", metadata: ["file": "\(file)", "realm": "\(realm)", "users": "\(users)"])
+                case .skippedExisting(let realm):
+                    logger.info("realm exists, import skipped", metadata: ["file": "\(file)", "realm": "\(realm)"])
+                }
+            } catch let error as RealmImporter.Failure {
+                throw ConfigurationError("cannot import \(path): \(error.description)")
+            }
+        }
     }
 
     static func makeTLSConfiguration(_ configuration: KeyportConfiguration) throws -> TLSConfiguration {

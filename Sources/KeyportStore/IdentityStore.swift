@@ -12,6 +12,8 @@ public protocol IdentityStore: Sendable {
 
     // MARK: Realms
     func createRealm(_ seed: RealmSeed) async throws
+    /// Deletes the realm of the same name (if any) and creates the seed, in one transaction.
+    func replaceRealm(_ seed: RealmSeed) async throws
     func realm(id: String) async throws -> Realm?
     func realm(named name: String) async throws -> Realm?
     func realms() async throws -> [Realm]

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import KeyportModel
+import KeyportAuth
+import KeyportRealmExchange
 import KeyportServer
 import KeyportSQLite
 import Logging
@@ -14,7 +16,7 @@ struct Keyport: AsyncParsableCommand {
         commandName: "keyport",
         abstract: "Keyport: a small Keycloak-compatible identity server and Docker registry token realm.",
         discussion: "Every option can also be given as KEYPORT_<OPTION> in the environment (for example KEYPORT_HTTP_PORT=9090); a flag wins over the environment.",
-        subcommands: [StartDev.self, Start.self, Migrate.self]
+        subcommands: [StartDev.self, Start.self, Migrate.self, Export.self, Import.self]
     )
 }
 
@@ -43,6 +45,9 @@ struct ServerOptions: ParsableArguments {
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (KEYPORT_LOG_LEVEL). Default: info")
     var logLevel: String?
+
+    @Flag(name: .customLong("import-realm"), help: "At start, import every *.json realm export in the import folder beside the database (./data/import), skipping realms that exist")
+    var importRealm = false
 
     func configuration(mode: KeyportConfiguration.Mode, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> KeyportConfiguration {
         func value(_ flag: String?, _ name: String) -> String? {
@@ -78,7 +83,7 @@ struct ServerOptions: ParsableArguments {
             proxyHeaders: proxy,
             bootstrapAdminUsername: environment["KEYPORT_BOOTSTRAP_ADMIN_USERNAME"].flatMap { $0.isEmpty ? nil : $0 },
             bootstrapAdminPassword: environment["KEYPORT_BOOTSTRAP_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 },
-            logLevel: level)
+            logLevel: level, importRealms: importRealm || parseBoolean(environment["KEYPORT_IMPORT_REALM"]) == true)
     }
 }
 
@@ -131,6 +136,83 @@ struct Migrate: AsyncParsableCommand {
             let result = try SQLiteStore.migrateDatabase(path: path, now: { Environment.live.now().millisecondsSince1970 })
             for migration in result.applied { print("applied \(String(format: "%04d", migration.version)) \(migration.name)") }
             print("\(path): schema at migration \(result.total) (\(result.applied.count) applied now)")
+        } catch {
+            Runner.fail("\(error)")
+        }
+    }
+}
+
+/// The database path from `--db-path`, `KEYPORT_DB_PATH` or the default.
+func databasePath(_ flag: String?) -> String {
+    flag ?? ProcessInfo.processInfo.environment["KEYPORT_DB_PATH"].flatMap { $0.isEmpty ? nil : $0 } ?? "./data/keyport.db"
+}
+
+func parseBoolean(_ text: String?) -> Bool? {
+    switch text?.lowercased() {
+    case "true", "1", "yes": true
+    case "false", "0", "no": false
+    default: nil
+    }
+}
+
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a realm in Keycloak's export format (offline, on the database).",
+        discussion: "Example:\n  keyport export --realm acme --file acme-realm.json")
+
+    @Option(name: .customLong("realm")) var realm: String
+    @Option(name: .customLong("file"), help: "Where to write; - for standard output") var file: String
+    @Option(name: .customLong("db-path"), help: "SQLite database file (KEYPORT_DB_PATH). Default: ./data/keyport.db") var dbPath: String?
+
+    func run() async throws {
+        do {
+            let store = try SQLiteStore.open(path: databasePath(dbPath), now: { Environment.live.now().millisecondsSince1970 })
+            let data = try await RealmExporter(store: store).exportData(realmNamed: realm)
+            if file == "-" {
+                FileHandle.standardOutput.write(data)
+            } else {
+                let url = URL(fileURLWithPath: file)
+                try data.write(to: url, options: .atomic)
+                // An export holds password hashes and client secrets.
+                chmod(file, 0o600)
+                FileHandle.standardError.write(Data("exported realm \(realm) to \(file)\n".utf8))
+            }
+        } catch {
+            Runner.fail("\(error)")
+        }
+    }
+}
+
+struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Import a realm from Keycloak's export format (offline, on the database).",
+        discussion: """
+            Users keep their Keycloak password hashes (argon2, pbkdf2-sha256, pbkdf2-sha512, pbkdf2) and are
+            rehashed to Argon2id at their first login. Fields Keyport does not model are listed and skipped.
+            Example:
+              keyport import --file acme-realm.json
+              keyport import --file acme-realm.json --override
+            """)
+
+    @Option(name: .customLong("file")) var file: String
+    @Flag(name: .customLong("override"), help: "Replace a realm of the same name (default: leave it and say so)") var override = false
+    @Option(name: .customLong("db-path"), help: "SQLite database file (KEYPORT_DB_PATH). Default: ./data/keyport.db") var dbPath: String?
+
+    func run() async throws {
+        do {
+            guard let data = FileManager.default.contents(atPath: file) else { Runner.fail("cannot read \(file)") }
+            let store = try SQLiteStore.open(path: databasePath(dbPath), now: { Environment.live.now().millisecondsSince1970 })
+            let importer = RealmImporter(store: store, provisioner: RealmProvisioner(environment: .live))
+            let (seed, skipped) = try importer.prepare(data)
+            if !skipped.isEmpty {
+                FileHandle.standardError.write(Data("keyport import: skipping fields Keyport does not model: \(skipped.joined(separator: ", "))\n".utf8))
+            }
+            switch try await importer.write(seed, override: override) {
+            case .imported(let realm, let users, let clients, let roles, let groups):
+                print("imported realm \(realm): \(users) users, \(clients) clients, \(roles) roles, \(groups) groups")
+            case .skippedExisting(let realm):
+                Runner.fail("realm \(realm) already exists: nothing imported (use --override to replace it)")
+            }
         } catch {
             Runner.fail("\(error)")
         }

@@ -171,3 +171,41 @@ struct HTTPSProcessTests {
     }
 }
 import KeyportKeys
+
+@Suite("keyport import and export", .serialized)
+struct ImportExportProcessTests {
+    @Test func exportImportAndImportAtStartWorkOffline() async throws {
+        let keyport = try #require(Paths.builtProduct("keyport"))
+        let dir = temporaryDirectory()
+        let source = dir.appendingPathComponent("source/keyport.db").path
+        // A file made by Keycloak, imported offline.
+        let kcFile = dir.appendingPathComponent("kc-realm.json")
+        try RealmExchangeTests.keycloakFile().write(to: kcFile)
+        let imported = try ChildProcess(keyport, ["import", "--file", kcFile.path, "--db-path", source])
+        #expect(imported.waitForExit() == 0)
+        #expect(imported.stdoutLines.contains { $0.hasPrefix("imported realm kc: 5 users") })
+        #expect(imported.stderrLines.contains { $0.contains("skipping fields Keyport does not model: clients[].fullScopeAllowed, otpPolicyType, smtpServer, users[].totp") })
+        let again = try ChildProcess(keyport, ["import", "--file", kcFile.path, "--db-path", source])
+        #expect(again.waitForExit() == 1)
+        #expect(again.stderrLines.contains { $0.contains("realm kc already exists") })
+        #expect(try ChildProcess(keyport, ["import", "--file", kcFile.path, "--db-path", source, "--override"]).waitForExit() == 0)
+
+        // Exported, then imported at the start of another server (Keycloak's --import-realm).
+        let exportFile = dir.appendingPathComponent("target/import/kc.json")
+        try FileManager.default.createDirectory(at: exportFile.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let exported = try ChildProcess(keyport, ["export", "--realm", "kc", "--file", exportFile.path, "--db-path", source])
+        #expect(exported.waitForExit() == 0)
+        #expect((try FileManager.default.attributesOfItem(atPath: exportFile.path)[.posixPermissions] as? Int) == 0o600)
+        let server = try ChildProcess(keyport, ["start-dev", "--http-port", "0", "--import-realm", "--db-path", dir.appendingPathComponent("target/keyport.db").path],
+                                      environment: ["KEYPORT_BOOTSTRAP_ADMIN_PASSWORD": "pw"])
+        defer { server.signal(SIGKILL) }
+        #expect(server.waitUntil { $0.stderrLines.contains { $0.contains("Keyport is ready") } })
+        #expect(server.stderrLines.contains { $0.contains("msg=\"imported realm\"") && $0.contains("realm=kc") })
+        let store = try SQLiteStore.open(path: dir.appendingPathComponent("target/keyport.db").path, now: { 0 })
+        let realm = try #require(try await store.realm(named: "kc"))
+        #expect(try await store.countUsers(realmId: realm.id, matching: UserQuery()) == 5)
+
+        let bad = try ChildProcess(keyport, ["export", "--realm", "nope", "--file", "-", "--db-path", source])
+        #expect(bad.waitForExit() == 1)
+    }
+}

@@ -1,0 +1,236 @@
+import DockerV2Grammar
+import Foundation
+import KeyportAuth
+import KeyportJSON
+import KeyportModel
+import KeyportPasswords
+import KeyportStore
+
+/// Turns a Keycloak realm export into a `RealmSeed` — checked whole before anything is
+/// written — and writes it in one transaction. Ids in the file are kept; new signing keys are
+/// made (exports carry none); built-ins missing from the file (`admin-cli`,
+/// `realm-management`, the default roles) are added as for a new realm.
+public struct RealmImporter: Sendable {
+    let store: any IdentityStore
+    let provisioner: RealmProvisioner
+
+    public init(store: any IdentityStore, provisioner: RealmProvisioner) {
+        self.store = store
+        self.provisioner = provisioner
+    }
+
+    public struct Failure: Error, Equatable, CustomStringConvertible {
+        public let description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        case imported(realm: String, users: Int, clients: Int, roles: Int, groups: Int)
+        case skippedExisting(realm: String)
+    }
+
+    /// Parses `data` (a realm export) into a seed and the names of the fields it skips.
+    public func prepare(_ data: Data) throws -> (seed: RealmSeed, skipped: [String]) {
+        let document: KeycloakRealmJSON
+        let raw: JSONValue
+        do {
+            raw = try JSONDecoder().decode(JSONValue.self, from: data)
+            document = try JSONDecoder().decode(KeycloakRealmJSON.self, from: data)
+        } catch {
+            throw Failure("the file is not a Keycloak realm export: \(error)")
+        }
+        return (try seed(from: document), KeycloakRealmJSON.unmodeledFields(in: raw))
+    }
+
+    /// Writes the seed: skipped if the realm exists (unless `override`, which replaces it).
+    public func write(_ seed: RealmSeed, override: Bool) async throws -> Outcome {
+        if try await store.realm(named: seed.realm.name) != nil {
+            guard override else { return .skippedExisting(realm: seed.realm.name) }
+            try await store.replaceRealm(seed)
+        } else {
+            try await store.createRealm(seed)
+        }
+        return .imported(realm: seed.realm.name, users: seed.users.count, clients: seed.clients.count, roles: seed.roles.count, groups: seed.groups.count)
+    }
+
+    func seed(from doc: KeycloakRealmJSON) throws -> RealmSeed {
+        let env = provisioner.environment
+        guard let name = doc.realm, !name.isEmpty, name.utf8.count <= 255,
+              name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }), name != ".", name != ".."
+        else { throw Failure("the realm name is missing or not made of letters, digits, '-', '_' and '.'") }
+        var realm = Realm(id: doc.id ?? env.newID(), name: name, displayName: doc.displayName, enabled: doc.enabled ?? true, createdAt: env.now())
+        if let v = doc.accessTokenLifespan, v > 0 { realm.accessTokenLifespan = v }
+        if let v = doc.ssoSessionIdleTimeout, v > 0 { realm.refreshTokenLifespan = v }
+        realm.duplicateEmailsAllowed = doc.duplicateEmailsAllowed ?? false
+        realm.dockerV2Enabled = doc.dockerV2Enabled ?? false
+        realm.bruteForce.enabled = doc.bruteForceProtected ?? false
+        if let v = doc.failureFactor { realm.bruteForce.failureFactor = v }
+        if let v = doc.waitIncrementSeconds { realm.bruteForce.waitIncrementSeconds = v }
+        if let v = doc.maxFailureWaitSeconds { realm.bruteForce.maxFailureWaitSeconds = v }
+        if let v = doc.quickLoginCheckMilliSeconds { realm.bruteForce.quickLoginCheckMilliSeconds = v }
+        if let v = doc.minimumQuickLoginWaitSeconds { realm.bruteForce.minimumQuickLoginWaitSeconds = v }
+        if let v = doc.maxDeltaTimeSeconds { realm.bruteForce.maxDeltaTimeSeconds = v }
+        realm.bruteForce.permanentLockout = doc.permanentLockout ?? false
+        realm.passwordPolicy = doc.passwordPolicy.flatMap { $0.isEmpty ? nil : $0 }
+        realm.eventsExpiration = doc.eventsExpiration.flatMap { $0 > 0 ? $0 : nil }
+        realm.attributes = doc.attributes ?? [:]
+        if let h = doc.passwordHashing {
+            var p = realm.passwordHashing
+            if let v = h.memory { p.memoryKiB = v }
+            if let v = h.iterations { p.iterations = v }
+            if let v = h.parallelism { p.parallelism = v }
+            if let v = h.hashLength { p.hashLength = v }
+            if let v = h.saltLength { p.saltLength = v }
+            guard p.isWithinBounds else { throw Failure("passwordHashing is out of bounds") }
+            realm.passwordHashing = p
+        }
+
+        let base = try provisioner.seed(for: realm)
+        var seed = RealmSeed(realm: realm, keys: base.keys)
+
+        // Clients: the file's, then the built-ins it lacks (with their roles).
+        var clientUUID: [String: String] = [:]
+        for c in doc.clients ?? [] {
+            guard let clientId = c.clientId, !clientId.isEmpty else { throw Failure("a client has no clientId") }
+            guard clientUUID[clientId] == nil else { throw Failure("client \(clientId) appears twice") }
+            let proto = ClientProtocol(rawValue: c.protocol ?? "openid-connect")
+            guard let proto else { throw Failure("client \(clientId) uses protocol \(c.protocol ?? ""), which Keyport does not speak") }
+            var client = Client(id: c.id ?? env.newID(), realmId: realm.id, clientId: clientId, name: c.name, description: c.description,
+                                enabled: c.enabled ?? true, protocolName: proto, publicClient: c.publicClient ?? false,
+                                secret: c.secret.flatMap { $0.isEmpty || $0 == "**********" ? nil : Sensitive($0) },
+                                directAccessGrantsEnabled: c.directAccessGrantsEnabled ?? false,
+                                serviceAccountsEnabled: c.serviceAccountsEnabled ?? false, standardFlowEnabled: c.standardFlowEnabled ?? true,
+                                redirectUris: c.redirectUris ?? [], attributes: c.attributes ?? [:], protocolMappers: c.protocolMappers ?? [],
+                                createdAt: env.now())
+            if c.bearerOnly == true { client.attributes["bearer-only"] = "true" }
+            if proto == .dockerV2 && client.attributes["docker.authorization"] == nil {
+                // Keycloak's allow-all mapper means what it says; otherwise Keyport's roles model.
+                let allowAll = client.protocolMappers.contains { $0.protocolMapper == "docker-v2-allow-all-mapper" }
+                client.attributes["docker.authorization"] = allowAll ? "allow-all" : "roles"
+            }
+            if client.publicClient { client.secret = nil }
+            clientUUID[clientId] = client.id
+            seed.clients.append(client)
+        }
+        let baseClientIds = Set(base.clients.filter { clientUUID[$0.clientId] == nil }.map(\.id))
+        for client in base.clients where baseClientIds.contains(client.id) {
+            clientUUID[client.clientId] = client.id
+            seed.clients.append(client)
+        }
+
+        // Roles by name: realm roles, and each client's.
+        var realmRole: [String: String] = [:]
+        var clientRole: [String: [String: String]] = [:]
+        func addRole(_ r: KeycloakRealmJSON.Role, clientId: String?) throws {
+            guard let roleName = r.name, !roleName.isEmpty else { throw Failure("a role has no name") }
+            let attributes = r.attributes ?? [:]
+            do { try RegistryGrant.validate(attributes: attributes) } catch { throw Failure("role \(roleName): \(error.description)") }
+            let owner = try clientId.map { id -> String in
+                guard let uuid = clientUUID[id] else { throw Failure("roles of client \(id), which the file does not define") }
+                return uuid
+            }
+            let role = Role(id: r.id ?? env.newID(), realmId: realm.id, clientId: owner, name: roleName, description: r.description, attributes: attributes)
+            if let clientId {
+                guard clientRole[clientId, default: [:]][roleName] == nil else { throw Failure("role \(roleName) of client \(clientId) appears twice") }
+                clientRole[clientId, default: [:]][roleName] = role.id
+            } else {
+                guard realmRole[roleName] == nil else { throw Failure("realm role \(roleName) appears twice") }
+                realmRole[roleName] = role.id
+            }
+            seed.roles.append(role)
+        }
+        for r in doc.roles?.realm ?? [] { try addRole(r, clientId: nil) }
+        for (clientId, roles) in doc.roles?.client ?? [:] {
+            for r in roles { try addRole(r, clientId: clientId) }
+        }
+        // Built-in roles the file lacks, and the composite edges among them.
+        var added: Set<String> = []
+        for role in base.roles {
+            if let owner = role.clientId {
+                guard baseClientIds.contains(owner), let clientId = base.clients.first(where: { $0.id == owner })?.clientId else { continue }
+                clientRole[clientId, default: [:]][role.name] = role.id
+            } else {
+                guard realmRole[role.name] == nil else { continue }
+                realmRole[role.name] = role.id
+            }
+            seed.roles.append(role)
+            added.insert(role.id)
+        }
+        seed.composites += base.composites.filter { added.contains($0.0) && added.contains($0.1) }
+
+        func roleIds(realm names: [String]?, clients: [String: [String]]?, for what: String) throws -> [String] {
+            var ids: [String] = []
+            for name in names ?? [] {
+                guard let id = realmRole[name] else { throw Failure("\(what) refers to realm role \(name), which does not exist") }
+                ids.append(id)
+            }
+            for (clientId, names) in clients ?? [:] {
+                for name in names {
+                    guard let id = clientRole[clientId]?[name] else { throw Failure("\(what) refers to role \(name) of client \(clientId), which does not exist") }
+                    ids.append(id)
+                }
+            }
+            return ids
+        }
+        for r in (doc.roles?.realm ?? []) + (doc.roles?.client ?? [:]).values.flatMap({ $0 }) {
+            guard let composites = r.composites, let roleName = r.name else { continue }
+            let parent = seed.roles.first { $0.name == roleName && ($0.id == r.id || r.id == nil) }!.id
+            for child in try roleIds(realm: composites.realm, clients: composites.client, for: "composite role \(roleName)") {
+                seed.composites.append((parent, child))
+            }
+        }
+
+        // Groups, parents before children.
+        var groupByPath: [String: String] = [:]
+        func addGroups(_ list: [KeycloakRealmJSON.Group], parent: (id: String, path: String)?) throws {
+            for g in list {
+                guard let groupName = g.name, !groupName.isEmpty, !groupName.contains("/") else { throw Failure("a group has no name, or a name with '/'") }
+                let group = Group(id: g.id ?? env.newID(), realmId: realm.id, parentId: parent?.id, name: groupName, attributes: g.attributes ?? [:])
+                let path = (parent?.path ?? "") + "/" + groupName
+                groupByPath[path] = group.id
+                seed.groups.append(group)
+                for roleId in try roleIds(realm: g.realmRoles, clients: g.clientRoles, for: "group \(path)") { seed.groupRoles.append((group.id, roleId)) }
+                try addGroups(g.subGroups ?? [], parent: (group.id, path))
+            }
+        }
+        try addGroups(doc.groups ?? [], parent: nil)
+
+        // Users, with their hashes, roles and groups.
+        var usernames: Set<String> = []
+        for u in doc.users ?? [] {
+            guard let username = u.username, !username.isEmpty, username.utf8.count <= 255 else { throw Failure("a user has no username") }
+            guard usernames.insert(User.normalize(username)).inserted else { throw Failure("user \(username) appears twice") }
+            let created = u.createdTimestamp.map { Timestamp(millisecondsSince1970: $0) } ?? env.now()
+            let user = User(id: u.id ?? env.newID(), realmId: realm.id, username: username, email: u.email.flatMap { $0.isEmpty ? nil : $0 },
+                            emailVerified: u.emailVerified ?? false, firstName: u.firstName, lastName: u.lastName, enabled: u.enabled ?? true,
+                            createdAt: created, attributes: u.attributes ?? [:], requiredActions: u.requiredActions ?? [],
+                            serviceAccountClientId: try u.serviceAccountClientId.map { id in
+                                guard let uuid = clientUUID[id] else { throw Failure("user \(username) is the service account of client \(id), which does not exist") }
+                                return uuid
+                            })
+            var userSeed = UserSeed(user: user, roleIds: try roleIds(realm: u.realmRoles, clients: u.clientRoles, for: "user \(username)"))
+            for path in u.groups ?? [] {
+                guard let id = groupByPath[path.hasPrefix("/") ? path : "/" + path] else { throw Failure("user \(username) is in group \(path), which does not exist") }
+                userSeed.groupIds.append(id)
+            }
+            for c in u.credentials ?? [] where (c.type ?? "password") == "password" {
+                let stored: String
+                do {
+                    if let secretData = c.secretData, let credentialData = c.credentialData {
+                        stored = try KeycloakCredential.storedHash(secretData: secretData, credentialData: credentialData)
+                    } else if let legacy = c.hashedSaltedValue {
+                        stored = try KeycloakCredential.storedHash(legacyValue: legacy, salt: c.salt, iterations: c.hashIterations, algorithm: c.algorithm)
+                    } else {
+                        throw Failure("the password of user \(username) has no hash")
+                    }
+                } catch let error as KeycloakCredential.Unsupported {
+                    throw Failure("the password of user \(username) cannot be used: \(error.description)")
+                }
+                userSeed.credentials = [Credential(id: c.id ?? env.newID(), userId: user.id, secret: Sensitive(stored),
+                                                   createdAt: c.createdDate.map { Timestamp(millisecondsSince1970: $0) } ?? created, userLabel: c.userLabel)]
+            }
+            seed.users.append(userSeed)
+        }
+        return seed
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Hummingbird
+import KeyportAuth
+import KeyportHTTP
+import KeyportModel
+import KeyportRealmExchange
+import KeyportSQLite
+import Testing
+
+@Suite("Realm import and export (Keycloak's format)")
+struct RealmExchangeTests {
+    /// A realm with a bit of everything, made through the admin API.
+    static func populate(_ api: APIHarness) async throws {
+        let admin = try await api.token()
+        try await api.createRealm("acme", token: admin, extra: ["dockerV2Enabled": true, "accessTokenLifespan": 600, "attributes": ["k": "v"]])
+        let registry = try await api.createClient("acme", ["clientId": "registry.acme.io", "protocol": "docker-v2"], token: admin)
+        _ = try await api.createClient("acme", ["clientId": "ci-bot", "serviceAccountsEnabled": true, "redirectUris": ["https://x/*"]], token: admin)
+        _ = try await api.call(.post, "/admin/realms/acme/clients/\(registry)/roles", token: admin,
+                               json: ["name": "team-a-push", "attributes": ["docker.grant": ["repository:team-a/*:pull,push"]]])
+        _ = try await api.call(.post, "/admin/realms/acme/roles", token: admin, json: ["name": "developer", "description": "devs"])
+        let push = try await api.role("acme", "team-a-push", client: registry, token: admin)
+        _ = try await api.call(.post, "/admin/realms/acme/roles/developer/composites", token: admin, json: [push])
+        let eng = try #require(try await api.call(.post, "/admin/realms/acme/groups", token: admin, json: ["name": "eng", "attributes": ["floor": ["3"]]]).createdID)
+        let backend = try #require(try await api.call(.post, "/admin/realms/acme/groups/\(eng)/children", token: admin, json: ["name": "backend"]).createdID)
+        _ = try await api.call(.post, "/admin/realms/acme/groups/\(eng)/role-mappings/realm", token: admin, json: [try await api.role("acme", "developer", token: admin)])
+        let alice = try await api.createUser("acme", "alice", password: "Alice-pw-1", token: admin,
+                                             extra: ["email": "alice@acme.io", "firstName": "Alice", "attributes": ["team": ["a"]], "groups": ["/eng/backend"]])
+        _ = try await api.call(.post, "/admin/realms/acme/users/\(alice)/role-mappings/clients/\(registry)", token: admin, json: [push])
+        _ = try await api.createUser("acme", "bob", token: admin, extra: ["requiredActions": ["UPDATE_PASSWORD"]])
+        _ = backend
+    }
+
+    @Test func exportImportExportGivesTheSameDocument() async throws {
+        try await APIHarness.run { api in
+            try await Self.populate(api)
+            let first = try await RealmExporter(store: api.server.services.store).exportData(realmNamed: "acme")
+
+            let store = try SQLiteStore.open(path: temporaryDirectory().appendingPathComponent("empty.db").path, now: { 0 })
+            let importer = RealmImporter(store: store, provisioner: RealmProvisioner(environment: testEnvironment()))
+            let (seed, skipped) = try importer.prepare(first)
+            #expect(skipped.isEmpty)
+            #expect(try await importer.write(seed, override: false) == .imported(realm: "acme", users: 3, clients: 4, roles: seed.roles.count, groups: 2))
+            let second = try await RealmExporter(store: store).exportData(realmNamed: "acme")
+            #expect(String(decoding: second, as: UTF8.self) == String(decoding: first, as: UTF8.self))
+
+            let text = String(decoding: first, as: UTF8.self)
+            #expect(text.contains(#""algorithm\":\"argon2\""#))
+            #expect(text.contains(#""serviceAccountClientId" : "ci-bot""#))
+            // Importing again leaves the realm alone unless told to replace it.
+            #expect(try await importer.write(seed, override: false) == .skippedExisting(realm: "acme"))
+            #expect(try await importer.write(seed, override: true) == .imported(realm: "acme", users: 3, clients: 4, roles: seed.roles.count, groups: 2))
+        }
+    }
+
+    @Test func importedUsersKeepTheirPasswordsAndTheirAccess() async throws {
+        try await APIHarness.run { api in
+            try await Self.populate(api)
+            let exported = try await RealmExporter(store: api.server.services.store).exportData(realmNamed: "acme")
+            let admin = try await api.token()
+            _ = try await api.call(.delete, "/admin/realms/acme", token: admin)
+            let importer = RealmImporter(store: api.server.services.store, provisioner: api.server.services.provisioner)
+            _ = try await importer.write(try importer.prepare(exported).seed, override: false)
+            let response = try await api.call(.get, "/realms/acme/protocol/docker-v2/auth?service=registry.acme.io&scope=repository%3Ateam-a%2Fapp%3Apull%2Cpush",
+                                              headers: [.authorization: "Basic " + Data("alice:Alice-pw-1".utf8).base64EncodedString()])
+            #expect(response.status == .ok)
+            let token = try #require(response["token"]?.stringValue)
+            let claims = try #require(decodeClaims(token))
+            #expect(claims["access"]?.array.first?["actions"]?.strings == ["pull", "push"])
+        }
+    }
+
+    /// A Keycloak-made file: each of Keycloak's four hash algorithms, an allow-all docker client,
+    /// and fields Keyport does not model.
+    static func keycloakFile() -> Data {
+        let users = KeycloakHashTests.exported.enumerated().map { index, entry in
+            """
+            {"username":"user\(index)","enabled":true,"totp":false,"credentials":[{"type":"password","createdDate":1700000000000,
+             "secretData":\(String(reflecting: entry.secretData)),"credentialData":\(String(reflecting: entry.credentialData))}],
+             "clientRoles":{"registry.kc":["pushers"]}}
+            """
+        }.joined(separator: ",")
+        return Data("""
+        {"realm":"kc","enabled":true,"dockerV2Enabled":true,"smtpServer":{},"otpPolicyType":"totp",
+         "roles":{"realm":[],"client":{"registry.kc":[{"name":"pushers","attributes":{"docker.grant":["repository:kc/*:pull,push"]}}]}},
+         "clients":[{"clientId":"registry.kc","protocol":"docker-v2","fullScopeAllowed":true},
+                    {"clientId":"open.kc","protocol":"docker-v2","protocolMappers":[{"name":"allow all","protocol":"docker-v2","protocolMapper":"docker-v2-allow-all-mapper","config":{}}]}],
+         "users":[\(users)]}
+        """.utf8)
+    }
+
+    @Test func aKeycloakFileImportsWithWarningsAndEveryHashLogsIn() async throws {
+        try await APIHarness.run { api in
+            let importer = RealmImporter(store: api.server.services.store, provisioner: api.server.services.provisioner)
+            let (seed, skipped) = try importer.prepare(Self.keycloakFile())
+            #expect(skipped == ["clients[].fullScopeAllowed", "otpPolicyType", "smtpServer", "users[].totp"])
+            _ = try await importer.write(seed, override: false)
+            let store = api.server.services.store
+            let realm = try #require(try await store.realm(named: "kc"))
+            #expect(try await store.client(clientId: "open.kc", realmId: realm.id)?.attributes["docker.authorization"] == "allow-all")
+            #expect(try await store.client(clientId: "admin-cli", realmId: realm.id) != nil)
+            for index in KeycloakHashTests.exported.indices {
+                let basic = "Basic " + Data("user\(index):Secret-pw-1".utf8).base64EncodedString()
+                let response = try await api.call(.get, "/realms/kc/protocol/docker-v2/auth?service=registry.kc&scope=repository%3Akc%2Fapp%3Apush",
+                                                  headers: [.authorization: basic])
+                #expect(response.status == .ok, "\(KeycloakHashTests.exported[index].algorithm)")
+                let user = try #require(try await store.user(username: "user\(index)", realmId: realm.id))
+                #expect(try await store.credentials(userId: user.id).first?.secret.revealed.hasPrefix("$argon2id$v=19$m=7168,t=5,p=1$") == true)
+            }
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"enabled":true}"#, "the realm name is missing"),
+        (#"{"realm":"x","users":[{"username":"a","groups":["/nope"]}]}"#, "user a is in group /nope, which does not exist"),
+        (#"{"realm":"x","users":[{"username":"a","realmRoles":["ghost"]}]}"#, "user a refers to realm role ghost, which does not exist"),
+        (#"{"realm":"x","clients":[{"clientId":"c","protocol":"saml"}]}"#, "client c uses protocol saml"),
+        (#"{"realm":"x","roles":{"client":{"c":[{"name":"r"}]}}}"#, "roles of client c, which the file does not define"),
+        (#"{"realm":"x","clients":[{"clientId":"c"}],"roles":{"client":{"c":[{"name":"r","attributes":{"docker.grant":["bad"]}}]}}}"#, "role r: Invalid docker.grant 'bad'"),
+        (#"{"realm":"x","users":[{"username":"a","credentials":[{"type":"password","secretData":"{\"value\":\"aGFzaA==\"}","credentialData":"{\"algorithm\":\"md5\"}"}]}]}"#, "the password of user a cannot be used"),
+        ("[1,2]", "the file is not a Keycloak realm export"),
+    ])
+    func aBadFileFailsBeforeAnythingIsWritten(_ file: String, _ message: String) async throws {
+        let store = try SQLiteStore.open(path: temporaryDirectory().appendingPathComponent("k.db").path, now: { 0 })
+        let importer = RealmImporter(store: store, provisioner: RealmProvisioner(environment: testEnvironment()))
+        do {
+            _ = try importer.prepare(Data(file.utf8))
+            Issue.record("accepted \(file)")
+        } catch let error as RealmImporter.Failure {
+            #expect(error.description.hasPrefix(message), "\(error.description)")
+        }
+        #expect(try await store.realms().isEmpty)
+    }
+}
