@@ -32,12 +32,15 @@ public struct KeyportConfiguration: Sendable, Equatable {
     public var logLevel: String
     /// Import every `*.json` realm export in `<database folder>/import` at start (Keycloak's `--import-realm`).
     public var importRealms: Bool
+    /// Where to keep each docker-v2 realm's certificate bundle and JWKS for a registry to read.
+    public var dockerCertsDirectory: String?
 
     public init(mode: Mode = .development, httpHost: String = "127.0.0.1", httpPort: Int = 8080,
                 databasePath: String = "./data/keyport.db", hostname: String? = nil,
                 httpsCertificateFile: String? = nil, httpsCertificateKeyFile: String? = nil,
                 proxyHeaders: ProxyHeaders = .none, bootstrapAdminUsername: String? = nil,
-                bootstrapAdminPassword: String? = nil, logLevel: String = "info", importRealms: Bool = false) {
+                bootstrapAdminPassword: String? = nil, logLevel: String = "info", importRealms: Bool = false,
+                dockerCertsDirectory: String? = nil) {
         self.mode = mode
         self.httpHost = httpHost
         self.httpPort = httpPort
@@ -51,6 +54,7 @@ public struct KeyportConfiguration: Sendable, Equatable {
         self.bootstrapAdminPassword = bootstrapAdminPassword
         self.logLevel = logLevel
         self.importRealms = importRealms
+        self.dockerCertsDirectory = dockerCertsDirectory
     }
 
     /// Where `--import-realm` looks: `import` beside the database file (`./data/import` by default).

@@ -75,18 +75,26 @@ public struct KeyportServer: Sendable {
             issuer: RegistryTokenIssuer(keyRing: keyRing, environment: environment), events: events, environment: environment,
             publicURL: publicURL, onIssued: { dockerTokensIssued.increment() }
         ).addRoutes(to: router)
+        let installation = RegistryInstallation(keyRing: keyRing, publicURL: publicURL)
         AdminAPI(store: store, tokens: tokens, hasher: hasher, provisioner: provisioner, environment: environment,
                  version: KeyportVersion.current,
-                 extensions: dockerV2AdminExtensions(installation: RegistryInstallation(keyRing: keyRing, publicURL: publicURL),
+                 extensions: dockerV2AdminExtensions(installation: installation,
                                                      authorizer: RegistryAuthorizer(store: store), store: store)
         ).addRoutes(to: router)
 
+        var backgroundServices: [any Service] = [PasswordHasherService(hasher: hasher), EventRetentionService(store: store, environment: environment, logger: logger)]
+        if let directory = configuration.dockerCertsDirectory {
+            let writer = RegistryCertificateWriter(directory: directory, store: store, installation: installation, interval: .seconds(15), logger: logger)
+            // Written before the server answers, so a registry started once Keyport is healthy finds them.
+            do { try await writer.syncOnce() } catch { throw ConfigurationError("cannot write to --docker-certs-dir \(directory): \(error.localizedDescription)") }
+            backgroundServices.append(writer)
+        }
         let server: HTTPServerBuilder = if let tls { try .tls(.http1(), tlsConfiguration: tls) } else { .http1() }
         let application = Application(
             router: router,
             server: server,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Keyport"),
-            services: [PasswordHasherService(hasher: hasher), EventRetentionService(store: store, environment: environment, logger: logger)],
+            services: backgroundServices,
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.httpPort
                 if configuration.hostnameIsDerived {

@@ -46,6 +46,9 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (KEYPORT_LOG_LEVEL). Default: info")
     var logLevel: String?
 
+    @Option(name: .customLong("docker-certs-dir"), help: "Keep each docker-v2 realm's certificate bundle ({realm}.pem) and JWKS ({realm}.jwks.json) here, for a registry to read (KEYPORT_DOCKER_CERTS_DIR)")
+    var dockerCertsDir: String?
+
     @Flag(name: .customLong("import-realm"), help: "At start, import every *.json realm export in the import folder beside the database (./data/import), skipping realms that exist")
     var importRealm = false
 
@@ -83,7 +86,8 @@ struct ServerOptions: ParsableArguments {
             proxyHeaders: proxy,
             bootstrapAdminUsername: environment["KEYPORT_BOOTSTRAP_ADMIN_USERNAME"].flatMap { $0.isEmpty ? nil : $0 },
             bootstrapAdminPassword: environment["KEYPORT_BOOTSTRAP_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 },
-            logLevel: level, importRealms: importRealm || parseBoolean(environment["KEYPORT_IMPORT_REALM"]) == true)
+            logLevel: level, importRealms: importRealm || parseBoolean(environment["KEYPORT_IMPORT_REALM"]) == true,
+            dockerCertsDirectory: value(dockerCertsDir, "DOCKER_CERTS_DIR"))
     }
 }
 

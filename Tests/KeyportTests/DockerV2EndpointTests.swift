@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Hummingbird
 import KeyportHTTP
+import KeyportDockerV2
 @testable import KeyportServer
 import KeyportKeys
 import KeyportTokens
@@ -347,6 +348,35 @@ struct RealmKeysAdminTests {
             let header = try JSONDecoder().decode(JSONValue.self, from: Base64URL.decode(String(token.split(separator: ".")[0]))!)
             let master = try await api.call(.get, "/admin/realms/master/keys", token: token)
             #expect(master["active"]?["RS256"] == header["kid"])
+        }
+    }
+}
+
+@Suite("Registry certificate files (--docker-certs-dir)")
+struct RegistryCertificateWriterTests {
+    @Test func filesFollowTheRealmsWithDockerV2On() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            let dir = temporaryDirectory().appendingPathComponent("certs").path
+            let installation = RegistryInstallation(keyRing: api.server.services.tokens.keyRing, publicURL: api.server.services.publicURL)
+            let writer = RegistryCertificateWriter(directory: dir, store: api.server.services.store, installation: installation,
+                                                   interval: .seconds(15), logger: .init(label: "test"))
+            #expect(try await writer.syncOnce() == ["acme.pem", "acme.jwks.json"])
+            let bundle = try String(contentsOfFile: dir + "/acme.pem", encoding: .utf8)
+            let served = try await api.call(.get, "/admin/realms/acme/clients/\(r.clientId)/installation/providers/docker-v2-cert-bundle", token: r.admin)
+            #expect(bundle == served.text)
+            // Nothing changed, nothing written; a realm turning docker-v2 on gets its files.
+            #expect(try await writer.syncOnce().isEmpty)
+            try await api.createRealm("other", token: r.admin)
+            #expect(try await writer.syncOnce().isEmpty)
+            _ = try await api.call(.put, "/admin/realms/other", token: r.admin, json: ["dockerV2Enabled": true])
+            #expect(try await writer.syncOnce() == ["other.pem", "other.jwks.json"])
+            // A key status change rewrites the bundle.
+            let acme = try #require(try await api.server.services.store.realm(named: "acme"))
+            let es = try #require(try await api.server.services.store.realmKeys(realmId: acme.id).first { $0.algorithm == .es256 })
+            try await api.server.services.store.setRealmKeyStatus(id: es.id, realmId: acme.id, status: .disabled)
+            #expect(try await writer.syncOnce() == ["acme.pem", "acme.jwks.json"])
+            #expect(try String(contentsOfFile: dir + "/acme.pem", encoding: .utf8).components(separatedBy: "BEGIN CERTIFICATE").count == 2)
         }
     }
 }

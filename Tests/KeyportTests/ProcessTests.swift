@@ -196,11 +196,15 @@ struct ImportExportProcessTests {
         let exported = try ChildProcess(keyport, ["export", "--realm", "kc", "--file", exportFile.path, "--db-path", source])
         #expect(exported.waitForExit() == 0)
         #expect((try FileManager.default.attributesOfItem(atPath: exportFile.path)[.posixPermissions] as? Int) == 0o600)
+        let certs = dir.appendingPathComponent("certs").path
         let server = try ChildProcess(keyport, ["start-dev", "--http-port", "0", "--import-realm", "--db-path", dir.appendingPathComponent("target/keyport.db").path],
-                                      environment: ["KEYPORT_BOOTSTRAP_ADMIN_PASSWORD": "pw"])
+                                      environment: ["KEYPORT_BOOTSTRAP_ADMIN_PASSWORD": "pw", "KEYPORT_DOCKER_CERTS_DIR": certs])
         defer { server.signal(SIGKILL) }
         #expect(server.waitUntil { $0.stderrLines.contains { $0.contains("Keyport is ready") } })
         #expect(server.stderrLines.contains { $0.contains("msg=\"imported realm\"") && $0.contains("realm=kc") })
+        // The imported docker-v2 realm's files are there once the server is ready.
+        #expect(try String(contentsOfFile: certs + "/kc.pem", encoding: .utf8).contains("BEGIN CERTIFICATE"))
+        #expect(FileManager.default.fileExists(atPath: certs + "/kc.jwks.json"))
         let store = try SQLiteStore.open(path: dir.appendingPathComponent("target/keyport.db").path, now: { 0 })
         let realm = try #require(try await store.realm(named: "kc"))
         #expect(try await store.countUsers(realmId: realm.id, matching: UserQuery()) == 5)
