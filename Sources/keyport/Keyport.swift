@@ -16,7 +16,7 @@ struct Keyport: AsyncParsableCommand {
         commandName: "keyport",
         abstract: "Keyport: a small Keycloak-compatible identity server and Docker registry token realm.",
         discussion: "Every option can also be given as KEYPORT_<OPTION> in the environment (for example KEYPORT_HTTP_PORT=9090); a flag wins over the environment.",
-        subcommands: [StartDev.self, Start.self, Migrate.self, Export.self, Import.self]
+        subcommands: [StartDev.self, Start.self, Migrate.self, Export.self, Import.self, Health.self]
     )
 }
 
@@ -220,6 +220,40 @@ struct Import: AsyncParsableCommand {
         } catch {
             Runner.fail("\(error)")
         }
+    }
+}
+
+/// `keyport health`: exit 0 when the local server answers /health/ready with 200 — the
+/// container's HEALTHCHECK, with no curl in the image.
+struct Health: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check that the local server is ready (exit 0) or not (exit 1).",
+        discussion: "Example:\n  keyport health --http-port 8080")
+
+    @Option(name: .customLong("http-port"), help: "Port of the local server (KEYPORT_HTTP_PORT). Default: 8080") var httpPort: Int?
+
+    func run() throws {
+        let port = httpPort ?? ProcessInfo.processInfo.environment["KEYPORT_HTTP_PORT"].flatMap(Int.init) ?? 8080
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ExitCode.failure }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { print("not ready: nothing listens on port \(port)"); throw ExitCode.failure }
+        let request = "GET /health/ready HTTP/1.0\r\nHost: localhost\r\n\r\n"
+        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let count = recv(fd, &buffer, buffer.count, 0)
+        let status = count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self).split(separator: "\r\n").first.map(String.init) ?? "" : ""
+        guard status.hasPrefix("HTTP/1.") && status.contains(" 200") else { print("not ready: \(status)"); throw ExitCode.failure }
+        print("ready")
     }
 }
 
