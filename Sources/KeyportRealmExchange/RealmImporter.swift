@@ -121,6 +121,7 @@ public struct RealmImporter: Sendable {
         // Roles by name: realm roles, and each client's.
         var realmRole: [String: String] = [:]
         var clientRole: [String: [String: String]] = [:]
+        var declared: [(role: KeycloakRealmJSON.Role, id: String)] = []
         func addRole(_ r: KeycloakRealmJSON.Role, clientId: String?) throws {
             guard let roleName = r.name, !roleName.isEmpty else { throw Failure("a role has no name") }
             let attributes = r.attributes ?? [:]
@@ -138,6 +139,7 @@ public struct RealmImporter: Sendable {
                 realmRole[roleName] = role.id
             }
             seed.roles.append(role)
+            declared.append((r, role.id))
         }
         for r in doc.roles?.realm ?? [] { try addRole(r, clientId: nil) }
         for (clientId, roles) in doc.roles?.client ?? [:] {
@@ -172,9 +174,8 @@ public struct RealmImporter: Sendable {
             }
             return ids
         }
-        for r in (doc.roles?.realm ?? []) + (doc.roles?.client ?? [:]).values.flatMap({ $0 }) {
+        for (r, parent) in declared {
             guard let composites = r.composites, let roleName = r.name else { continue }
-            let parent = seed.roles.first { $0.name == roleName && ($0.id == r.id || r.id == nil) }!.id
             for child in try roleIds(realm: composites.realm, clients: composites.client, for: "composite role \(roleName)") {
                 seed.composites.append((parent, child))
             }
