@@ -85,35 +85,28 @@ extension AdminAPI {
         if let v = try Validate.lifespan(rep.ssoSessionIdleTimeout, what: "ssoSessionIdleTimeout") { realm.refreshTokenLifespan = v }
         if let v = rep.duplicateEmailsAllowed { realm.duplicateEmailsAllowed = v }
         if let v = rep.dockerV2Enabled { realm.dockerV2Enabled = v }
-        if let v = rep.bruteForceProtected { realm.bruteForce.enabled = v }
-        func nonNegative(_ value: Int?, _ what: String) throws -> Int? {
-            guard let value else { return nil }
-            guard value >= 0 else { throw AdminError.badRequest("\(what) must not be negative") }
-            return value
+        do {
+            realm.bruteForce = try realm.bruteForce.updating(
+                enabled: rep.bruteForceProtected, failureFactor: rep.failureFactor, waitIncrementSeconds: rep.waitIncrementSeconds,
+                maxFailureWaitSeconds: rep.maxFailureWaitSeconds, quickLoginCheckMilliSeconds: rep.quickLoginCheckMilliSeconds,
+                minimumQuickLoginWaitSeconds: rep.minimumQuickLoginWaitSeconds, maxDeltaTimeSeconds: rep.maxDeltaTimeSeconds,
+                permanentLockout: rep.permanentLockout)
+        } catch {
+            throw AdminError.badRequest(error.description)
         }
-        if let v = try nonNegative(rep.failureFactor, "failureFactor") { realm.bruteForce.failureFactor = v }
-        if let v = try nonNegative(rep.waitIncrementSeconds, "waitIncrementSeconds") { realm.bruteForce.waitIncrementSeconds = v }
-        if let v = try nonNegative(rep.maxFailureWaitSeconds, "maxFailureWaitSeconds") { realm.bruteForce.maxFailureWaitSeconds = v }
-        if let v = try nonNegative(rep.quickLoginCheckMilliSeconds, "quickLoginCheckMilliSeconds") { realm.bruteForce.quickLoginCheckMilliSeconds = v }
-        if let v = try nonNegative(rep.minimumQuickLoginWaitSeconds, "minimumQuickLoginWaitSeconds") { realm.bruteForce.minimumQuickLoginWaitSeconds = v }
-        if let v = try nonNegative(rep.maxDeltaTimeSeconds, "maxDeltaTimeSeconds") { realm.bruteForce.maxDeltaTimeSeconds = v }
-        if let v = rep.permanentLockout { realm.bruteForce.permanentLockout = v }
         if let v = rep.attributes { realm.attributes = try Validate.singleAttributes(v) }
         if let v = rep.eventsExpiration { realm.eventsExpiration = v > 0 ? v : nil }
         if let hashing = rep.passwordHashing {
             if let algorithm = hashing.algorithm, algorithm != "argon2id" {
                 throw AdminError.badRequest("passwordHashing.algorithm must be argon2id")
             }
-            var p = realm.passwordHashing
-            if let v = hashing.memory { p.memoryKiB = v }
-            if let v = hashing.iterations { p.iterations = v }
-            if let v = hashing.parallelism { p.parallelism = v }
-            if let v = hashing.hashLength { p.hashLength = v }
-            if let v = hashing.saltLength { p.saltLength = v }
-            guard p.isWithinBounds else {
-                throw AdminError.badRequest("passwordHashing is out of bounds: memory 1024–1048576 KiB (at least 8 per lane), iterations 1–64, parallelism 1–16, hashLength 16–64, saltLength 8–64")
+            do {
+                realm.passwordHashing = try realm.passwordHashing.updating(
+                    memoryKiB: hashing.memory, iterations: hashing.iterations, parallelism: hashing.parallelism,
+                    hashLength: hashing.hashLength, saltLength: hashing.saltLength)
+            } catch {
+                throw AdminError.badRequest(error.description)
             }
-            realm.passwordHashing = p
         }
         if let policy = rep.passwordPolicy {
             let parsed = try PasswordPolicy(policy)

@@ -98,3 +98,53 @@ public struct Argon2Parameters: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "argon2id(m=\(memoryKiB),t=\(iterations),p=\(parallelism))" }
 }
+
+/// A realm setting with a value that cannot be used; `name` is Keycloak's field name.
+public struct InvalidRealmSetting: Error, Equatable, CustomStringConvertible {
+    public let name: String
+    public let reason: String
+    public var description: String { "\(name) \(reason)" }
+}
+
+extension BruteForcePolicy {
+    /// The policy with the given settings changed (nil leaves one as it is); every count and
+    /// duration must be zero or more. The admin API and realm import both go through here.
+    public func updating(enabled: Bool? = nil, failureFactor: Int? = nil, waitIncrementSeconds: Int? = nil,
+                         maxFailureWaitSeconds: Int? = nil, quickLoginCheckMilliSeconds: Int? = nil,
+                         minimumQuickLoginWaitSeconds: Int? = nil, maxDeltaTimeSeconds: Int? = nil,
+                         permanentLockout: Bool? = nil) throws(InvalidRealmSetting) -> BruteForcePolicy {
+        func checked(_ value: Int?, _ name: String) throws(InvalidRealmSetting) -> Int? {
+            guard let value else { return nil }
+            guard value >= 0 else { throw InvalidRealmSetting(name: name, reason: "must not be negative") }
+            return value
+        }
+        var p = self
+        if let v = enabled { p.enabled = v }
+        if let v = try checked(failureFactor, "failureFactor") { p.failureFactor = v }
+        if let v = try checked(waitIncrementSeconds, "waitIncrementSeconds") { p.waitIncrementSeconds = v }
+        if let v = try checked(maxFailureWaitSeconds, "maxFailureWaitSeconds") { p.maxFailureWaitSeconds = v }
+        if let v = try checked(quickLoginCheckMilliSeconds, "quickLoginCheckMilliSeconds") { p.quickLoginCheckMilliSeconds = v }
+        if let v = try checked(minimumQuickLoginWaitSeconds, "minimumQuickLoginWaitSeconds") { p.minimumQuickLoginWaitSeconds = v }
+        if let v = try checked(maxDeltaTimeSeconds, "maxDeltaTimeSeconds") { p.maxDeltaTimeSeconds = v }
+        if let v = permanentLockout { p.permanentLockout = v }
+        return p
+    }
+}
+
+extension Argon2Parameters {
+    /// The parameters with the given ones changed (nil leaves one as it is), refused when the
+    /// result is outside the bounds a realm may set.
+    public func updating(memoryKiB: Int? = nil, iterations: Int? = nil, parallelism: Int? = nil, hashLength: Int? = nil,
+                         saltLength: Int? = nil) throws(InvalidRealmSetting) -> Argon2Parameters {
+        var p = self
+        if let v = memoryKiB { p.memoryKiB = v }
+        if let v = iterations { p.iterations = v }
+        if let v = parallelism { p.parallelism = v }
+        if let v = hashLength { p.hashLength = v }
+        if let v = saltLength { p.saltLength = v }
+        guard p.isWithinBounds else {
+            throw InvalidRealmSetting(name: "passwordHashing", reason: "is out of bounds: memory 1024–1048576 KiB (at least 8 per lane), iterations 1–64, parallelism 1–16, hashLength 16–64, saltLength 8–64")
+        }
+        return p
+    }
+}

@@ -63,27 +63,22 @@ public struct RealmImporter: Sendable {
         if let v = doc.ssoSessionIdleTimeout, v > 0 { realm.refreshTokenLifespan = v }
         realm.duplicateEmailsAllowed = doc.duplicateEmailsAllowed ?? false
         realm.dockerV2Enabled = doc.dockerV2Enabled ?? false
-        realm.bruteForce.enabled = doc.bruteForceProtected ?? false
-        if let v = doc.failureFactor { realm.bruteForce.failureFactor = v }
-        if let v = doc.waitIncrementSeconds { realm.bruteForce.waitIncrementSeconds = v }
-        if let v = doc.maxFailureWaitSeconds { realm.bruteForce.maxFailureWaitSeconds = v }
-        if let v = doc.quickLoginCheckMilliSeconds { realm.bruteForce.quickLoginCheckMilliSeconds = v }
-        if let v = doc.minimumQuickLoginWaitSeconds { realm.bruteForce.minimumQuickLoginWaitSeconds = v }
-        if let v = doc.maxDeltaTimeSeconds { realm.bruteForce.maxDeltaTimeSeconds = v }
-        realm.bruteForce.permanentLockout = doc.permanentLockout ?? false
+        do {
+            realm.bruteForce = try realm.bruteForce.updating(
+                enabled: doc.bruteForceProtected ?? false, failureFactor: doc.failureFactor, waitIncrementSeconds: doc.waitIncrementSeconds,
+                maxFailureWaitSeconds: doc.maxFailureWaitSeconds, quickLoginCheckMilliSeconds: doc.quickLoginCheckMilliSeconds,
+                minimumQuickLoginWaitSeconds: doc.minimumQuickLoginWaitSeconds, maxDeltaTimeSeconds: doc.maxDeltaTimeSeconds,
+                permanentLockout: doc.permanentLockout ?? false)
+            if let h = doc.passwordHashing {
+                realm.passwordHashing = try realm.passwordHashing.updating(
+                    memoryKiB: h.memory, iterations: h.iterations, parallelism: h.parallelism, hashLength: h.hashLength, saltLength: h.saltLength)
+            }
+        } catch {
+            throw Failure(error.description)
+        }
         realm.passwordPolicy = doc.passwordPolicy.flatMap { $0.isEmpty ? nil : $0 }
         realm.eventsExpiration = doc.eventsExpiration.flatMap { $0 > 0 ? $0 : nil }
         realm.attributes = doc.attributes ?? [:]
-        if let h = doc.passwordHashing {
-            var p = realm.passwordHashing
-            if let v = h.memory { p.memoryKiB = v }
-            if let v = h.iterations { p.iterations = v }
-            if let v = h.parallelism { p.parallelism = v }
-            if let v = h.hashLength { p.hashLength = v }
-            if let v = h.saltLength { p.saltLength = v }
-            guard p.isWithinBounds else { throw Failure("passwordHashing is out of bounds") }
-            realm.passwordHashing = p
-        }
 
         let base = try provisioner.seed(for: realm)
         var seed = RealmSeed(realm: realm, keys: base.keys)

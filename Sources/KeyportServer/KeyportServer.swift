@@ -67,11 +67,11 @@ public struct KeyportServer: Sendable {
         MetricsController(metrics: metrics).addRoutes(to: router)
         OIDCController(store: store, tokens: tokens, authenticator: authenticator, events: events).addRoutes(to: router)
         let dockerTokensIssued = metrics.tokensIssued(kind: "docker-v2")
+        let registryAuthorizer = RegistryAuthorizer(store: store, onInvalidGrant: { message in
+            logger.warning("ignoring a docker.grant that does not parse", metadata: ["grant": "\(message)"])
+        })
         DockerV2Controller(
-            store: store, authenticator: authenticator,
-            authorizer: RegistryAuthorizer(store: store, onInvalidGrant: { message in
-                logger.warning("ignoring a docker.grant that does not parse", metadata: ["grant": "\(message)"])
-            }),
+            store: store, authenticator: authenticator, authorizer: registryAuthorizer,
             issuer: RegistryTokenIssuer(keyRing: keyRing, environment: environment), events: events, environment: environment,
             publicURL: publicURL, onIssued: { dockerTokensIssued.increment() }
         ).addRoutes(to: router)
@@ -79,7 +79,7 @@ public struct KeyportServer: Sendable {
         AdminAPI(store: store, tokens: tokens, hasher: hasher, provisioner: provisioner, environment: environment,
                  version: KeyportVersion.current,
                  extensions: dockerV2AdminExtensions(installation: installation,
-                                                     authorizer: RegistryAuthorizer(store: store), store: store)
+                                                     authorizer: registryAuthorizer, store: store)
         ).addRoutes(to: router)
 
         var backgroundServices: [any Service] = [PasswordHasherService(hasher: hasher), EventRetentionService(store: store, environment: environment, logger: logger)]

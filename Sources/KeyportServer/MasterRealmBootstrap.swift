@@ -1,4 +1,5 @@
 import KeyportAuth
+import KeyportKeys
 import KeyportModel
 import KeyportPasswords
 import KeyportStore
@@ -49,9 +50,6 @@ struct MasterRealmBootstrap {
 
     /// 24 characters of URL-safe base64 from 18 random bytes (144 bits).
     static func readablePassword(_ bytes: [UInt8]) -> String {
-        KeyportKeysBase64URL.encode(bytes)
+        Base64URL.encode(bytes)
     }
 }
-
-import KeyportKeys
-typealias KeyportKeysBase64URL = Base64URL
