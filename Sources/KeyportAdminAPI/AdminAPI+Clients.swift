@@ -29,7 +29,8 @@ extension AdminAPI {
         }
         clients.put("{id}") { request, context in try await updateClient(request, context) }
         clients.delete("{id}") { request, context in
-            let (_, realm, client) = try await clientInPath(request, context, .manageClients)
+            let (caller, realm, client) = try await clientInPath(request, context, .manageClients)
+            try requireMayConfigure(client, caller: caller, realm: realm)
             if [BuiltInRoles.realmManagementClient, BuiltInRoles.adminCLIClient].contains(client.clientId) {
                 throw AdminError.badRequest("The built-in client \(client.clientId) cannot be deleted")
             }
@@ -42,7 +43,8 @@ extension AdminAPI {
             return try JSONBody.response(["type": "secret", "value": secret.revealed])
         }
         clients.post("{id}/client-secret") { request, context in
-            let (_, _, existing) = try await clientInPath(request, context, .manageClients)
+            let (caller, realm, existing) = try await clientInPath(request, context, .manageClients)
+            try requireMayConfigure(existing, caller: caller, realm: realm)
             guard !existing.publicClient else { throw AdminError.badRequest("The client has no secret: it is public") }
             var client = existing
             client.secret = newSecret()
@@ -105,7 +107,8 @@ extension AdminAPI {
     }
 
     func updateClient(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
-        let (_, realm, existing) = try await clientInPath(request, context, .manageClients)
+        let (caller, realm, existing) = try await clientInPath(request, context, .manageClients)
+        try requireMayConfigure(existing, caller: caller, realm: realm)
         let rep = try await decode(ClientRepresentation.self, request, context)
         var client = existing
         if let clientId = rep.clientId, clientId != existing.clientId {

@@ -80,9 +80,11 @@ extension AdminAPI {
     /// Creates a group under `parent` (or at the top); with the `id` of an existing group,
     /// moves that group instead, as Keycloak does.
     func createGroup(_ request: Request, _ context: KeyportRequestContext, parent: GroupNode?) async throws -> Response {
-        let (_, realm) = try await authorize(request, context, .manageUsers)
+        let (caller, realm) = try await authorize(request, context, .manageUsers)
         let rep = try await decode(GroupRepresentation.self, request, context)
         if let id = rep.id, let existing = try await store.group(id: id, realmId: realm.id) {
+            // Moving a group under another gives its members the new ancestors' roles.
+            if let parent { try await requireMayGrant(try await rolesThroughGroup(parent.group.id, realm: realm), caller: caller, realm: realm) }
             var moved = existing.group
             moved.parentId = parent?.group.id
             try await run { try await store.updateGroup(moved) }

@@ -77,41 +77,48 @@ extension AdminAPI {
         return noContent
     }
 
-    /// Merges the fields present in `rep` into `realm`, checking each.
+    /// Merges the fields present in `rep` into `realm`; the model checks each (`Realm.apply`).
     func apply(_ rep: RealmRepresentation, to realm: inout Realm) throws {
-        if let v = rep.displayName { realm.displayName = try Validate.optionalText(v, what: "displayName", max: 255) }
-        if let v = rep.enabled { realm.enabled = v }
-        if let v = try Validate.lifespan(rep.accessTokenLifespan, what: "accessTokenLifespan") { realm.accessTokenLifespan = v }
-        if let v = try Validate.lifespan(rep.ssoSessionIdleTimeout, what: "ssoSessionIdleTimeout") { realm.refreshTokenLifespan = v }
-        if let v = rep.duplicateEmailsAllowed { realm.duplicateEmailsAllowed = v }
-        if let v = rep.dockerV2Enabled { realm.dockerV2Enabled = v }
-        do {
-            realm.bruteForce = try realm.bruteForce.updating(
-                enabled: rep.bruteForceProtected, failureFactor: rep.failureFactor, waitIncrementSeconds: rep.waitIncrementSeconds,
-                maxFailureWaitSeconds: rep.maxFailureWaitSeconds, quickLoginCheckMilliSeconds: rep.quickLoginCheckMilliSeconds,
-                minimumQuickLoginWaitSeconds: rep.minimumQuickLoginWaitSeconds, maxDeltaTimeSeconds: rep.maxDeltaTimeSeconds,
-                permanentLockout: rep.permanentLockout)
-        } catch {
-            throw AdminError.badRequest(error.description)
-        }
-        if let v = rep.attributes { realm.attributes = try Validate.singleAttributes(v) }
-        if let v = rep.eventsExpiration { realm.eventsExpiration = v > 0 ? v : nil }
+        var change = RealmSettingsChange()
+        if let v = rep.displayName { change.displayName = .some(try Validate.optionalText(v, what: "displayName", max: 255)) }
+        change.enabled = rep.enabled
+        change.accessTokenLifespan = rep.accessTokenLifespan
+        change.refreshTokenLifespan = rep.ssoSessionIdleTimeout
+        change.duplicateEmailsAllowed = rep.duplicateEmailsAllowed
+        change.dockerV2Enabled = rep.dockerV2Enabled
+        change.bruteForceProtected = rep.bruteForceProtected
+        change.failureFactor = rep.failureFactor
+        change.waitIncrementSeconds = rep.waitIncrementSeconds
+        change.maxFailureWaitSeconds = rep.maxFailureWaitSeconds
+        change.quickLoginCheckMilliSeconds = rep.quickLoginCheckMilliSeconds
+        change.minimumQuickLoginWaitSeconds = rep.minimumQuickLoginWaitSeconds
+        change.maxDeltaTimeSeconds = rep.maxDeltaTimeSeconds
+        change.permanentLockout = rep.permanentLockout
+        change.eventsExpiration = rep.eventsExpiration
+        change.eventsEnabled = rep.eventsEnabled
+        change.enabledEventTypes = rep.enabledEventTypes
         if let hashing = rep.passwordHashing {
             if let algorithm = hashing.algorithm, algorithm != "argon2id" {
                 throw AdminError.badRequest("passwordHashing.algorithm must be argon2id")
             }
-            do {
-                realm.passwordHashing = try realm.passwordHashing.updating(
-                    memoryKiB: hashing.memory, iterations: hashing.iterations, parallelism: hashing.parallelism,
-                    hashLength: hashing.hashLength, saltLength: hashing.saltLength)
-            } catch {
-                throw AdminError.badRequest(error.description)
-            }
+            change.hashingMemoryKiB = hashing.memory
+            change.hashingIterations = hashing.iterations
+            change.hashingParallelism = hashing.parallelism
+            change.hashingHashLength = hashing.hashLength
+            change.hashingSaltLength = hashing.saltLength
         }
+        var parsedPolicy: PasswordPolicy?
         if let policy = rep.passwordPolicy {
             let parsed = try PasswordPolicy(policy)
-            realm.passwordPolicy = policy.isEmpty ? nil : policy
-            if let iterations = parsed.hashIterations { realm.passwordHashing.iterations = iterations }
+            parsedPolicy = parsed
+            if let iterations = parsed.hashIterations { change.hashingIterations = iterations }
         }
+        if let v = rep.attributes { realm.attributes = try Validate.singleAttributes(v) }
+        do {
+            try realm.apply(change, ceiling: ceiling)
+        } catch {
+            throw AdminError.badRequest(error.description)
+        }
+        if let policy = rep.passwordPolicy, parsedPolicy != nil { realm.passwordPolicy = policy.isEmpty ? nil : policy }
     }
 }

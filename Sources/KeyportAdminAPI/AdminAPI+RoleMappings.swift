@@ -12,24 +12,24 @@ extension AdminAPI {
 
     func addUserRoleMappingRoutes(_ users: RouterGroup<KeyportRequestContext>) {
         addRoleMappingRoutes(users) { request, context, permission in
-            let (_, realm, user) = try await userInPath(request, context, permission)
-            return (realm, .user(user))
+            let (caller, realm, user) = try await userInPath(request, context, permission)
+            return (caller, realm, .user(user))
         }
     }
 
     func addGroupRoleMappingRoutes(_ groups: RouterGroup<KeyportRequestContext>) {
         addRoleMappingRoutes(groups) { request, context, permission in
-            let (_, realm, group) = try await groupInPath(request, context, permission)
-            return (realm, .group(group))
+            let (caller, realm, group) = try await groupInPath(request, context, permission)
+            return (caller, realm, .group(group))
         }
     }
 
     private func addRoleMappingRoutes(
         _ group: RouterGroup<KeyportRequestContext>,
-        holder: @escaping @Sendable (Request, KeyportRequestContext, AdminPermission) async throws -> (Realm, Holder)
+        holder: @escaping @Sendable (Request, KeyportRequestContext, AdminPermission) async throws -> (AdminPrincipal, Realm, Holder)
     ) {
         group.get("{id}/role-mappings") { request, context in
-            let (realm, h) = try await holder(request, context, .viewUsers)
+            let (_, realm, h) = try await holder(request, context, .viewUsers)
             let roles = try await direct(h, realm)
             var clientMappings: [String: JSONValue] = [:]
             for (ownerId, owned) in Dictionary(grouping: roles.filter(\.isClientRole), by: { $0.clientId! }) {
@@ -44,45 +44,52 @@ extension AdminAPI {
             return try JSONBody.response(body)
         }
         group.get("{id}/role-mappings/realm") { request, context in
-            let (realm, h) = try await holder(request, context, .viewUsers)
+            let (_, realm, h) = try await holder(request, context, .viewUsers)
             return try JSONBody.response(try await representations(try await direct(h, realm).filter { !$0.isClientRole }, realm: realm))
         }
         group.get("{id}/role-mappings/realm/composite") { request, context in
-            let (realm, h) = try await holder(request, context, .viewUsers)
+            let (_, realm, h) = try await holder(request, context, .viewUsers)
             return try JSONBody.response(try await representations(try await effective(h, realm).filter { !$0.isClientRole }, realm: realm))
         }
         group.post("{id}/role-mappings/realm") { request, context in
-            let (realm, h) = try await holder(request, context, .manageUsers)
+            let (caller, realm, h) = try await holder(request, context, .manageUsers)
             let roles = try await resolveMappings(request, context, realm: realm, clientId: nil)
+            try await requireMayGrant(roles, caller: caller, realm: realm)
             try await grant(h, roles, realm)
             return noContent
         }
         group.delete("{id}/role-mappings/realm") { request, context in
-            let (realm, h) = try await holder(request, context, .manageUsers)
+            let (caller, realm, h) = try await holder(request, context, .manageUsers)
             let roles = try await resolveMappings(request, context, realm: realm, clientId: nil)
+            // Taking an administration role away is as guarded as giving it (Keycloak: requireMapRole).
+            try await requireMayGrant(roles, caller: caller, realm: realm)
             try await revoke(h, roles, realm)
             return noContent
         }
         group.get("{id}/role-mappings/clients/{client}") { request, context in
-            let (realm, h) = try await holder(request, context, .viewUsers)
+            let (_, realm, h) = try await holder(request, context, .viewUsers)
             let client = try await clientInPath(context, realm: realm, parameter: "client")
             return try JSONBody.response(try await representations(try await direct(h, realm).filter { $0.clientId == client.id }, realm: realm))
         }
         group.get("{id}/role-mappings/clients/{client}/composite") { request, context in
-            let (realm, h) = try await holder(request, context, .viewUsers)
+            let (_, realm, h) = try await holder(request, context, .viewUsers)
             let client = try await clientInPath(context, realm: realm, parameter: "client")
             return try JSONBody.response(try await representations(try await effective(h, realm).filter { $0.clientId == client.id }, realm: realm))
         }
         group.post("{id}/role-mappings/clients/{client}") { request, context in
-            let (realm, h) = try await holder(request, context, .manageUsers)
+            let (caller, realm, h) = try await holder(request, context, .manageUsers)
             let client = try await clientInPath(context, realm: realm, parameter: "client")
-            try await grant(h, try await resolveMappings(request, context, realm: realm, clientId: client.id), realm)
+            let roles = try await resolveMappings(request, context, realm: realm, clientId: client.id)
+            try await requireMayGrant(roles, caller: caller, realm: realm)
+            try await grant(h, roles, realm)
             return noContent
         }
         group.delete("{id}/role-mappings/clients/{client}") { request, context in
-            let (realm, h) = try await holder(request, context, .manageUsers)
+            let (caller, realm, h) = try await holder(request, context, .manageUsers)
             let client = try await clientInPath(context, realm: realm, parameter: "client")
-            try await revoke(h, try await resolveMappings(request, context, realm: realm, clientId: client.id), realm)
+            let roles = try await resolveMappings(request, context, realm: realm, clientId: client.id)
+            try await requireMayGrant(roles, caller: caller, realm: realm)
+            try await revoke(h, roles, realm)
             return noContent
         }
     }

@@ -10,31 +10,31 @@ extension AdminAPI {
         // Roles by id, whichever container they belong to.
         let byId = admin.group("realms/{realm}/roles-by-id")
         byId.get("{roleId}") { request, context in
-            let (realm, role) = try await roleById(request, context, write: false)
+            let (_, realm, role) = try await roleById(request, context, write: false)
             return try JSONBody.response(try await representations([role], realm: realm)[0])
         }
         byId.put("{roleId}") { request, context in
-            let (realm, role) = try await roleById(request, context, write: true)
-            try await updateRole(role, realm: realm, request, context)
+            let (caller, realm, role) = try await roleById(request, context, write: true)
+            try await updateRole(role, realm: realm, caller: caller, request, context)
             return noContent
         }
         byId.delete("{roleId}") { request, context in
-            let (realm, role) = try await roleById(request, context, write: true)
-            try await deleteRole(role, realm: realm)
+            let (caller, realm, role) = try await roleById(request, context, write: true)
+            try await deleteRole(role, realm: realm, caller: caller)
             return noContent
         }
         byId.get("{roleId}/composites") { request, context in
-            let (realm, role) = try await roleById(request, context, write: false)
+            let (_, realm, role) = try await roleById(request, context, write: false)
             return try JSONBody.response(try await representations(try await store.composites(of: role.id, realmId: realm.id), realm: realm))
         }
         byId.post("{roleId}/composites") { request, context in
-            let (realm, role) = try await roleById(request, context, write: true)
-            try await addComposites(role, realm: realm, request, context)
+            let (caller, realm, role) = try await roleById(request, context, write: true)
+            try await addComposites(role, realm: realm, caller: caller, request, context)
             return noContent
         }
         byId.delete("{roleId}/composites") { request, context in
-            let (realm, role) = try await roleById(request, context, write: true)
-            try await removeComposites(role, realm: realm, request, context)
+            let (caller, realm, role) = try await roleById(request, context, write: true)
+            try await removeComposites(role, realm: realm, caller: caller, request, context)
             return noContent
         }
     }
@@ -44,19 +44,19 @@ extension AdminAPI {
         _ group: RouterGroup<KeyportRequestContext>, view: AdminPermission, manage: AdminPermission,
         container: @escaping @Sendable (KeyportRequestContext, Realm) async throws -> Client?
     ) {
-        @Sendable func scope(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (Realm, Client?) {
-            let (_, realm) = try await authorize(request, context, permission)
-            return (realm, try await container(context, realm))
+        @Sendable func scope(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (AdminPrincipal, Realm, Client?) {
+            let (caller, realm) = try await authorize(request, context, permission)
+            return (caller, realm, try await container(context, realm))
         }
-        @Sendable func named(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (Realm, Client?, Role) {
-            let (realm, client) = try await scope(request, context, permission)
+        @Sendable func named(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (AdminPrincipal, Realm, Client?, Role) {
+            let (caller, realm, client) = try await scope(request, context, permission)
             guard let name = context.parameters.get("roleName"),
                   let role = try await store.role(named: name, realmId: realm.id, clientId: client?.id)
             else { throw AdminError.notFound("Could not find role") }
-            return (realm, client, role)
+            return (caller, realm, client, role)
         }
         group.get { request, context in
-            let (realm, client) = try await scope(request, context, view)
+            let (_, realm, client) = try await scope(request, context, view)
             let search = FormParameters.query(of: request)["search"]
             let roles = try await run { try await store.roles(realmId: realm.id, clientId: client?.id, search: search, page: try page(request)) }
             var reps = try await representations(roles, realm: realm)
@@ -67,51 +67,55 @@ extension AdminAPI {
             return try JSONBody.response(reps)
         }
         group.post { request, context in
-            let (realm, client) = try await scope(request, context, manage)
+            let (caller, realm, client) = try await scope(request, context, manage)
             let rep = try await decode(RoleRepresentation.self, request, context)
             let attributes = try Validate.multiAttributes(rep.attributes?.mapValues(\.values) ?? [:])
             try validateRoleAttributes(attributes)
             let role = Role(id: environment.newID(), realmId: realm.id, clientId: client?.id, name: try Validate.roleName(rep.name),
                             description: try Validate.optionalText(rep.description, what: "description"), attributes: attributes)
+            let kind = RoleGrantRule.kind(of: role, in: realm, ownerClientId: client?.clientId)
+            guard RoleGrantRule.mayConfigure(kind: kind, caller: caller, realm: realm) else {
+                throw AdminError(.forbidden, "You may not create the administration role '\(role.name)'")
+            }
             try await run { try await store.createRole(role) }
             return created(request, role.name)
         }
         group.get("{roleName}") { request, context in
-            let (realm, _, role) = try await named(request, context, view)
+            let (_, realm, _, role) = try await named(request, context, view)
             return try JSONBody.response(try await representations([role], realm: realm)[0])
         }
         group.put("{roleName}") { request, context in
-            let (realm, _, role) = try await named(request, context, manage)
-            try await updateRole(role, realm: realm, request, context)
+            let (caller, realm, _, role) = try await named(request, context, manage)
+            try await updateRole(role, realm: realm, caller: caller, request, context)
             return noContent
         }
         group.delete("{roleName}") { request, context in
-            let (realm, _, role) = try await named(request, context, manage)
-            try await deleteRole(role, realm: realm)
+            let (caller, realm, _, role) = try await named(request, context, manage)
+            try await deleteRole(role, realm: realm, caller: caller)
             return noContent
         }
         group.get("{roleName}/composites") { request, context in
-            let (realm, _, role) = try await named(request, context, view)
+            let (_, realm, _, role) = try await named(request, context, view)
             return try JSONBody.response(try await representations(try await store.composites(of: role.id, realmId: realm.id), realm: realm))
         }
         group.post("{roleName}/composites") { request, context in
-            let (realm, _, role) = try await named(request, context, manage)
-            try await addComposites(role, realm: realm, request, context)
+            let (caller, realm, _, role) = try await named(request, context, manage)
+            try await addComposites(role, realm: realm, caller: caller, request, context)
             return noContent
         }
         group.delete("{roleName}/composites") { request, context in
-            let (realm, _, role) = try await named(request, context, manage)
-            try await removeComposites(role, realm: realm, request, context)
+            let (caller, realm, _, role) = try await named(request, context, manage)
+            try await removeComposites(role, realm: realm, caller: caller, request, context)
             return noContent
         }
         group.get("{roleName}/users") { request, context in
-            let (realm, _, role) = try await named(request, context, .viewUsers)
+            let (_, realm, _, role) = try await named(request, context, .viewUsers)
             let users = try await run { try await store.usersWithRole(roleId: role.id, realmId: realm.id, page: try page(request)) }
             return try JSONBody.response(users.map { UserRepresentation($0) })
         }
     }
 
-    func roleById(_ request: Request, _ context: KeyportRequestContext, write: Bool) async throws -> (Realm, Role) {
+    func roleById(_ request: Request, _ context: KeyportRequestContext, write: Bool) async throws -> (AdminPrincipal, Realm, Role) {
         let caller = try await principal(request)
         guard let name = context.parameters.get("realm"), let realm = try await store.realm(named: name) else {
             throw caller.isMasterAdmin ? AdminError.notFound("Realm not found.") : AdminError.forbidden
@@ -122,10 +126,11 @@ extension AdminAPI {
         }
         let permission: AdminPermission = role.isClientRole ? (write ? .manageClients : .viewClients) : (write ? .manageRealm : .viewRealm)
         guard caller.may(permission, in: realm) else { throw AdminError.forbidden }
-        return (realm, role)
+        return (caller, realm, role)
     }
 
-    func updateRole(_ existing: Role, realm: Realm, _ request: Request, _ context: KeyportRequestContext) async throws {
+    func updateRole(_ existing: Role, realm: Realm, caller: AdminPrincipal, _ request: Request, _ context: KeyportRequestContext) async throws {
+        try await requireMayConfigure(existing, caller: caller, realm: realm)
         let rep = try await decode(RoleRepresentation.self, request, context)
         var role = existing
         if let name = rep.name { role.name = try Validate.roleName(name) }
@@ -137,10 +142,13 @@ extension AdminAPI {
         if role.name != existing.name, !existing.isClientRole, existing.name == realm.defaultRoleName {
             throw AdminError.badRequest("The realm's default role cannot be renamed")
         }
+        // A rename must not turn a role into an administration role (say, master's `admin`).
+        if role.name != existing.name { try await requireMayConfigure(role, caller: caller, realm: realm) }
         try await run { try await store.updateRole(role) }
     }
 
-    func deleteRole(_ role: Role, realm: Realm) async throws {
+    func deleteRole(_ role: Role, realm: Realm, caller: AdminPrincipal) async throws {
+        try await requireMayConfigure(role, caller: caller, realm: realm)
         if !role.isClientRole && role.name == realm.defaultRoleName { throw AdminError.badRequest("The realm's default role cannot be deleted") }
         try await run { try await store.deleteRole(id: role.id, realmId: realm.id) }
     }
@@ -163,13 +171,19 @@ extension AdminAPI {
         return roles
     }
 
-    func addComposites(_ role: Role, realm: Realm, _ request: Request, _ context: KeyportRequestContext) async throws {
+    /// Whoever holds `role` (the default role: every new user) gains the children: they are
+    /// granted, so the grant rule applies to them.
+    func addComposites(_ role: Role, realm: Realm, caller: AdminPrincipal, _ request: Request, _ context: KeyportRequestContext) async throws {
+        try await requireMayConfigure(role, caller: caller, realm: realm)
         let children = try await compositeRoles(request, context, realm: realm)
+        try await requireMayGrant(children, caller: caller, realm: realm)
         try await run { try await store.addComposites(parentId: role.id, childIds: children.map(\.id), realmId: realm.id) }
     }
 
-    func removeComposites(_ role: Role, realm: Realm, _ request: Request, _ context: KeyportRequestContext) async throws {
+    func removeComposites(_ role: Role, realm: Realm, caller: AdminPrincipal, _ request: Request, _ context: KeyportRequestContext) async throws {
+        try await requireMayConfigure(role, caller: caller, realm: realm)
         let children = try await compositeRoles(request, context, realm: realm)
+        try await requireMayGrant(children, caller: caller, realm: realm)
         guard !children.isEmpty else { return }
         try await run { try await store.removeComposites(parentId: role.id, childIds: children.map(\.id), realmId: realm.id) }
     }

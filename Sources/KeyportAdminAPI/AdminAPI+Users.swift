@@ -55,12 +55,16 @@ extension AdminAPI {
             return try JSONBody.response(groups.dropFirst(page.first).prefix(page.max).map { GroupRepresentation($0) })
         }
         users.put("{id}/groups/{groupId}") { request, context in
-            let (_, realm, user) = try await userInPath(request, context, .manageUsers)
-            try await run { try await store.addMember(groupId: context.parameters.get("groupId") ?? "", userId: user.id, realmId: realm.id) }
+            let (caller, realm, user) = try await userInPath(request, context, .manageUsers)
+            let groupId = context.parameters.get("groupId") ?? ""
+            // A member holds the group's roles and its ancestors': joining is granting them.
+            try await requireMayGrant(try await rolesThroughGroup(groupId, realm: realm), caller: caller, realm: realm)
+            try await run { try await store.addMember(groupId: groupId, userId: user.id, realmId: realm.id) }
             return noContent
         }
         users.delete("{id}/groups/{groupId}") { request, context in
-            let (_, realm, user) = try await userInPath(request, context, .manageUsers)
+            let (caller, realm, user) = try await userInPath(request, context, .manageUsers)
+            try await requireMayGrant(try await rolesThroughGroup(context.parameters.get("groupId") ?? "", realm: realm), caller: caller, realm: realm)
             try await run { try await store.removeMember(groupId: context.parameters.get("groupId") ?? "", userId: user.id, realmId: realm.id) }
             return noContent
         }
@@ -121,7 +125,7 @@ extension AdminAPI {
     }
 
     func createUser(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
-        let (_, realm) = try await authorize(request, context, .manageUsers)
+        let (caller, realm) = try await authorize(request, context, .manageUsers)
         let rep = try await decode(UserRepresentation.self, request, context)
         let username = try Validate.username(rep.username)
         let now = environment.now()
@@ -146,11 +150,18 @@ extension AdminAPI {
                 seed.user = user
             }
         }
+        guard (rep.groups?.count ?? 0) <= 100 else { throw AdminError.badRequest("At most 100 groups can be given") }
+        var granted: [Role] = []
         for path in rep.groups ?? [] {
             guard let group = try await store.group(path: path, realmId: realm.id) else { throw AdminError.badRequest("Group \(path) not found") }
             seed.groupIds.append(group.group.id)
+            granted += try await rolesThroughGroup(group.group.id, realm: realm)
         }
-        seed.roleIds += try await resolveRoleNames(realm: realm, realmRoles: rep.realmRoles ?? [], clientRoles: rep.clientRoles ?? [:])
+        let named = try await resolveRoleNames(realm: realm, realmRoles: rep.realmRoles ?? [], clientRoles: rep.clientRoles ?? [:])
+        granted += named
+        // The realm's default role is the realm's choice, not the caller's: every new user gets it.
+        try await requireMayGrant(granted.filter { !($0.clientId == nil && $0.name == realm.defaultRoleName) }, caller: caller, realm: realm)
+        seed.roleIds += named.map(\.id)
         try await run { try await store.apply([.createUser(seed)]) }
         return created(request, user.id)
     }
@@ -223,7 +234,7 @@ extension AdminAPI {
             // A hash carried over from Keycloak: stored as is, rehashed to the realm's policy at the first login.
             let stored: String
             do {
-                stored = try KeycloakCredential.storedHash(secretData: secretData, credentialData: credentialData)
+                stored = try KeycloakCredential.storedHash(secretData: secretData, credentialData: credentialData, ceiling: ceiling)
             } catch {
                 throw AdminError.badRequest("Cannot use the hashed credential: \(error.description)")
             }
@@ -235,7 +246,7 @@ extension AdminAPI {
 
     func makePasswordCredential(_ value: String, temporary: Bool, for user: User, realm: Realm) async throws -> (credential: Credential, temporary: Bool) {
         try PasswordPolicy(realm.passwordPolicy).check(value, username: user.username, email: user.email)
-        let hash = try await hasher.hash(Sensitive(value), parameters: realm.passwordHashing)
+        let hash = try await hasher.hash(Sensitive(value), parameters: realm.passwordHashing, partition: realm.id)
         return (Credential(id: environment.newID(), userId: user.id, secret: hash, createdAt: environment.now()), temporary)
     }
 
@@ -248,11 +259,14 @@ extension AdminAPI {
     }
 
     /// Role ids for Keycloak's `realmRoles` / `clientRoles` name lists (clients by clientId).
-    func resolveRoleNames(realm: Realm, realmRoles: [String], clientRoles: [String: [String]]) async throws -> [String] {
-        var ids: [String] = []
+    func resolveRoleNames(realm: Realm, realmRoles: [String], clientRoles: [String: [String]]) async throws -> [Role] {
+        guard realmRoles.count + clientRoles.values.reduce(0, { $0 + min($1.count, 10_000) }) <= 1_000 else {
+            throw AdminError.badRequest("At most 1000 roles can be given")
+        }
+        var ids: [Role] = []
         for name in realmRoles {
             guard let role = try await store.role(named: name, realmId: realm.id, clientId: nil) else { throw AdminError.badRequest("Role \(name) not found") }
-            ids.append(role.id)
+            ids.append(role)
         }
         for (clientId, names) in clientRoles {
             guard let client = try await store.client(clientId: clientId, realmId: realm.id) else { throw AdminError.badRequest("Client \(clientId) not found") }
@@ -260,7 +274,7 @@ extension AdminAPI {
                 guard let role = try await store.role(named: name, realmId: realm.id, clientId: client.id) else {
                     throw AdminError.badRequest("Role \(name) of client \(clientId) not found")
                 }
-                ids.append(role.id)
+                ids.append(role)
             }
         }
         return ids

@@ -20,9 +20,13 @@ public struct AdminAPI: Sendable {
     let environment: KeyportModel.Environment
     let version: String
     let extensions: AdminExtensions
+    /// The server's password-cost ceiling: realm settings and stored hashes stay under it.
+    let ceiling: PasswordCostCeiling
 
     public init(store: any IdentityStore, tokens: TokenService, hasher: PasswordHasher, provisioner: RealmProvisioner,
-                environment: KeyportModel.Environment, version: String, extensions: AdminExtensions = AdminExtensions()) {
+                environment: KeyportModel.Environment, version: String, extensions: AdminExtensions = AdminExtensions(),
+                ceiling: PasswordCostCeiling = .default) {
+        self.ceiling = ceiling
         self.store = store
         self.tokens = tokens
         self.hasher = hasher

@@ -31,11 +31,21 @@ public struct AdminPrincipal: Sendable {
     public let realmRoles: Set<String>
     /// Effective `realm-management` client roles of the caller in its own realm.
     public let managementRoles: Set<String>
+    /// Ids of every role the caller holds, directly, through groups or through composites.
+    public let heldRoleIds: Set<String>
+
+    public init(realm: Realm, user: User, realmRoles: Set<String>, managementRoles: Set<String>, heldRoleIds: Set<String>) {
+        self.realm = realm
+        self.user = user
+        self.realmRoles = realmRoles
+        self.managementRoles = managementRoles
+        self.heldRoleIds = heldRoleIds
+    }
 
     /// The master realm's `admin`: everything, in every realm.
-    public var isMasterAdmin: Bool { realm.name == "master" && realmRoles.contains(BuiltInRoles.masterAdmin) }
+    public var isMasterAdmin: Bool { realm.name == BuiltInRoles.masterRealm && realmRoles.contains(BuiltInRoles.masterAdmin) }
 
-    public var mayCreateRealms: Bool { isMasterAdmin || (realm.name == "master" && realmRoles.contains(BuiltInRoles.createRealm)) }
+    public var mayCreateRealms: Bool { isMasterAdmin || (realm.name == BuiltInRoles.masterRealm && realmRoles.contains(BuiltInRoles.createRealm)) }
 
     /// A token from realm A never acts on realm B, unless it is master's admin.
     public func may(_ permission: AdminPermission, in target: Realm) -> Bool {
@@ -63,7 +73,8 @@ extension AdminAPI {
         return AdminPrincipal(
             realm: verified.realm, user: verified.user,
             realmRoles: Set(roles.filter { $0.clientId == nil }.map(\.name)),
-            managementRoles: Set(roles.filter { $0.clientId != nil && $0.clientId == management?.id }.map(\.name)))
+            managementRoles: Set(roles.filter { $0.clientId != nil && $0.clientId == management?.id }.map(\.name)),
+            heldRoleIds: Set(roles.map(\.id)))
     }
 
     /// Authenticates, finds the realm of the path and checks the permission there. A caller

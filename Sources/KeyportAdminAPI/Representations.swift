@@ -25,6 +25,7 @@ public struct RealmRepresentation: Codable, Sendable {
     public var permanentLockout: Bool?
     public var passwordPolicy: String?
     public var eventsEnabled: Bool?
+    public var enabledEventTypes: [String]?
     public var eventsExpiration: Int?
     public var attributes: [String: String]?
     /// Keyport: turns the docker-v2 token protocol on for this realm (off by default).
@@ -173,7 +174,8 @@ extension RealmRepresentation {
         maxDeltaTimeSeconds = b.maxDeltaTimeSeconds
         permanentLockout = b.permanentLockout
         passwordPolicy = r.passwordPolicy
-        eventsEnabled = true
+        eventsEnabled = r.eventsEnabled
+        enabledEventTypes = r.enabledEventTypes
         eventsExpiration = r.eventsExpiration
         attributes = r.attributes
         dockerV2Enabled = r.dockerV2Enabled

@@ -12,7 +12,10 @@ enum Validate {
 
     static func realmName(_ name: String?) throws -> String {
         guard let name, !name.isEmpty else { throw AdminError.badRequest("Realm name is required") }
-        guard name.utf8.count <= maxName else { throw AdminError.badRequest("Realm name is longer than \(maxName) characters") }
+        // Its default role, `default-roles-{name}`, must fit a role name.
+        guard RealmBounds.realmNameLength.contains(name.utf8.count) else {
+            throw AdminError.badRequest("Realm name is longer than \(RealmBounds.realmNameLength.upperBound) characters")
+        }
         guard name != ".", name != "..", name.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0)) }) else {
             throw AdminError.badRequest("Realm name may contain only letters, digits, '-', '_' and '.'")
         }
@@ -86,12 +89,6 @@ enum Validate {
     static func singleAttributes(_ attributes: [String: String]) throws -> [String: String] {
         _ = try multiAttributes(attributes.mapValues { [$0] })
         return attributes
-    }
-
-    static func lifespan(_ value: Int?, what: String) throws -> Int? {
-        guard let value else { return nil }
-        guard (1...(10 * 365 * 24 * 3600)).contains(value) else { throw AdminError.badRequest("\(what) must be a positive number of seconds") }
-        return value
     }
 }
 

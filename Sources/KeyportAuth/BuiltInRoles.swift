@@ -1,5 +1,7 @@
 /// Names Keyport gives meaning to. Authorization checks these; provisioning creates them.
 public enum BuiltInRoles {
+    /// The realm whose `admin` role administers every realm.
+    public static let masterRealm = "master"
     /// The master realm's realm role that may do everything, in every realm.
     public static let masterAdmin = "admin"
     public static let createRealm = "create-realm"

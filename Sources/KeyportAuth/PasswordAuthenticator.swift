@@ -43,26 +43,29 @@ public struct PasswordAuthenticator: Sendable {
     }
 
     public func authenticate(realm: Realm, username: String, password: Sensitive, ipAddress: String? = nil) async throws -> LoginOutcome {
-        guard let user = try await lookUp(realm: realm, username: username) else {
-            try await hasher.burn(policy: realm.passwordHashing)
-            return .failed(.userNotFound, user: nil)
+        // Hashing waits in this realm's queue: a flood against one realm cannot hold every thread.
+        let partition = realm.id
+        // The unknown user takes the same steps as a known one (the same reads, one hash, the
+        // same bookkeeping transaction), so the time of the answer does not tell them apart.
+        let found = try await lookUp(realm: realm, username: username)
+        let credential = try await store.credentials(userId: found?.id ?? "").first(where: { $0.type == Credential.password })
+        guard let user = found, let credential else {
+            try await hasher.burn(policy: realm.passwordHashing, partition: partition)
+            let locked = await countFailure(userId: found?.id ?? "", realm: realm, ipAddress: ipAddress)
+            _ = try await store.user(id: found?.id ?? "", realmId: realm.id)
+            guard let found else { return .failed(.userNotFound, user: nil) }
+            return .failed(locked ? .userTemporarilyLocked : .invalidCredentials, user: found)
         }
-        guard let credential = try await store.credentials(userId: user.id).first(where: { $0.type == Credential.password }) else {
-            try await hasher.burn(policy: realm.passwordHashing)
-            return .failed(.invalidCredentials, user: user)
-        }
-        let policy = realm.bruteForce
-        let failures = policy.enabled ? try await store.loginFailures(userId: user.id, realmId: realm.id) : nil
-        let time = now()
-        let verdict = try await hasher.verify(password, against: credential.secret, policy: realm.passwordHashing)
-        if let failures, failures.lockedUntil > time { return .failed(.userTemporarilyLocked, user: user) }
+        let verdict = try await hasher.verify(password, against: credential.secret, policy: realm.passwordHashing, partition: partition)
         switch verdict {
         case .mismatch:
-            if policy.enabled { await countFailure(user: user, realm: realm, previous: failures, at: time, ipAddress: ipAddress) }
-            return .failed(.invalidCredentials, user: user)
+            let locked = await countFailure(userId: user.id, realm: realm, ipAddress: ipAddress)
+            return .failed(locked ? .userTemporarilyLocked : .invalidCredentials, user: user)
         case .match(let rehashed):
-            if failures != nil {
-                do { try await store.clearLoginFailures(userId: user.id, realmId: realm.id) } catch { onRehashFailure(error) }
+            // Decided after the hash, in one transaction with the failures counted so far: a burst
+            // of concurrent guesses cannot slip a right one past a lockout its own failures caused.
+            if realm.bruteForce.enabled, try await !store.admitLogin(userId: user.id, realmId: realm.id, at: now()) {
+                return .failed(.userTemporarilyLocked, user: user)
             }
             if let rehashed {
                 do {
@@ -72,24 +75,24 @@ public struct PasswordAuthenticator: Sendable {
                 }
             }
         }
-        guard user.enabled else { return .failed(.userDisabled, user: user) }
-        guard user.requiredActions.isEmpty else { return .failed(.accountNotFullySetUp, user: user) }
-        return .authenticated(user)
+        // Read again: a permanent lockout or an administrator may have disabled the user meanwhile.
+        guard let current = try await store.user(id: user.id, realmId: realm.id), current.enabled else {
+            return .failed(.userDisabled, user: user)
+        }
+        guard current.requiredActions.isEmpty else { return .failed(.accountNotFullySetUp, user: current) }
+        return .authenticated(current)
     }
 
-    /// Counts a failed password; a permanent lockout disables the user.
-    private func countFailure(user: User, realm: Realm, previous: LoginFailures?, at time: Timestamp, ipAddress: String?) async {
-        let next = (previous ?? LoginFailures(userId: user.id, realmId: realm.id)).recordingFailure(at: time, policy: realm.bruteForce, ipAddress: ipAddress)
+    /// Counts a failed password (when the realm has brute-force protection); `true` when the
+    /// user was locked already. A permanent lockout disables the user in the same transaction.
+    private func countFailure(userId: String, realm: Realm, ipAddress: String?) async -> Bool {
+        guard realm.bruteForce.enabled else { return false }
         do {
-            try await store.saveLoginFailures(next)
-            if next.reachesPermanentLockout(realm.bruteForce) && user.enabled {
-                var disabled = user
-                disabled.enabled = false
-                disabled.notBefore = time
-                try await store.apply([.updateUser(disabled), .deleteSessions(userId: user.id, realmId: realm.id)])
-            }
+            let outcome = try await store.recordLoginFailure(userId: userId, realmId: realm.id, at: now(), policy: realm.bruteForce, ipAddress: ipAddress)
+            return outcome?.wasLocked ?? false
         } catch {
             onRehashFailure(error)
+            return false
         }
     }
 

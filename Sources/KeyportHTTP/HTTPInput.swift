@@ -29,7 +29,7 @@ public struct FormParameters: Sendable, Equatable {
 
     /// Reads a form body (bounded by the context's upload limit).
     public static func body(of request: Request, context: some RequestContext) async throws -> FormParameters {
-        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        let buffer = try await BodyReader.read(request, context: context)
         return FormParameters(encoded: String(buffer: buffer))
     }
 

@@ -25,13 +25,13 @@ public enum JSONBody {
 
     /// Decodes a request body, turning every way it can be wrong into a sentence.
     public static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: context.maxUploadSize)
-        } catch {
-            throw BadInput("The request body is larger than \(context.maxUploadSize) bytes")
-        }
+        let buffer = try await BodyReader.read(request, context: context)
         guard buffer.readableBytes > 0 else { throw BadInput("The request body is empty; a JSON object was expected") }
+        // JSONDecoder keeps one of two values under the same key without a word; a client that
+        // sends both meant something, so say no rather than guess which.
+        if let key = JSONDuplicateKeys.first(in: buffer.readableBytesView) {
+            throw BadInput("The request body has the key '\(String(key.prefix(64)))' twice in one object")
+        }
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
         } catch let error as DecodingError {
@@ -83,4 +83,64 @@ public struct BadInput: Error, Equatable, CustomStringConvertible {
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+/// Reading a request body: too large is a `BadInput`; a client that goes away mid-body
+/// (reset, half-sent) is `BodyReader.Aborted` — a 400 nobody reads, never a 500.
+public enum BodyReader {
+    public struct Aborted: Error, Equatable {}
+
+    public static func read(_ request: Request, context: some RequestContext) async throws -> ByteBuffer {
+        do {
+            return try await request.body.collect(upTo: context.maxUploadSize)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw BadInput("The request body is larger than \(context.maxUploadSize) bytes")
+        } catch {
+            throw Aborted()
+        }
+    }
+}
+
+/// Finds a key that appears twice in one JSON object (the text is otherwise left to the decoder).
+public enum JSONDuplicateKeys {
+    public static func first<C: Collection<UInt8>>(in bytes: C) -> String? {
+        // One frame per open object (its keys) or array (nil).
+        var frames: [Set<String>?] = []
+        var expectKey = false
+        var iterator = bytes.makeIterator()
+        while let byte = iterator.next() {
+            switch byte {
+            case UInt8(ascii: "{"):
+                guard frames.count < 10_000 else { return nil }
+                frames.append([])
+                expectKey = true
+            case UInt8(ascii: "["):
+                guard frames.count < 10_000 else { return nil }
+                frames.append(nil)
+                expectKey = false
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                if !frames.isEmpty { frames.removeLast() }
+                expectKey = false
+            case UInt8(ascii: ","):
+                if let last = frames.last, last != nil { expectKey = true }
+            case UInt8(ascii: ":"):
+                expectKey = false
+            case UInt8(ascii: "\""):
+                var raw: [UInt8] = [UInt8(ascii: "\"")]
+                var escaped = false
+                while let c = iterator.next() {
+                    raw.append(c)
+                    if escaped { escaped = false } else if c == UInt8(ascii: "\\") { escaped = true } else if c == UInt8(ascii: "\"") { break }
+                }
+                guard expectKey, case let keys?? = frames.last else { continue }
+                let key = (try? JSONDecoder().decode(String.self, from: Data(raw))) ?? String(decoding: raw, as: UTF8.self)
+                if keys.contains(key) { return key }
+                frames[frames.count - 1]?.insert(key)
+                expectKey = false
+            default:
+                continue
+            }
+        }
+        return nil
+    }
 }

@@ -24,16 +24,20 @@ public struct LoginFailures: Sendable, Equatable {
     /// `maxFailureWaitSeconds`.
     public func recordingFailure(at now: Timestamp, policy: BruteForcePolicy, ipAddress: String?) -> LoginFailures {
         var next = self
-        let sinceLast = now.millisecondsSince1970 - lastFailure.millisecondsSince1970
-        if numFailures > 0 && sinceLast > Int64(policy.maxDeltaTimeSeconds) * 1000 { next.numFailures = 0 }
-        next.numFailures += 1
+        let sinceLast = now.milliseconds(since: lastFailure)
+        let maxDelta = Int64(policy.maxDeltaTimeSeconds).multipliedReportingOverflow(by: 1000)
+        if numFailures > 0 && !maxDelta.overflow && sinceLast > maxDelta.partialValue { next.numFailures = 0 }
+        next.numFailures = next.numFailures < Int.max ? next.numFailures + 1 : Int.max
         next.lastFailure = now
         next.lastIPAddress = ipAddress
         var wait = 0
         if numFailures > 0 && sinceLast < Int64(policy.quickLoginCheckMilliSeconds) { wait = policy.minimumQuickLoginWaitSeconds }
         if policy.failureFactor > 0 {
             let times = next.numFailures / policy.failureFactor
-            if times > 0 { wait = max(wait, min(policy.waitIncrementSeconds * times, policy.maxFailureWaitSeconds)) }
+            if times > 0 {
+                let (increment, overflow) = policy.waitIncrementSeconds.multipliedReportingOverflow(by: times)
+                wait = max(wait, min(overflow ? Int.max : increment, policy.maxFailureWaitSeconds))
+            }
         }
         if wait > 0 { next.lockedUntil = now.adding(seconds: wait) }
         return next

@@ -18,8 +18,13 @@ public struct Realm: Sendable, Equatable, Identifiable {
     /// The parameters new password hashes are made with; a login whose stored hash used
     /// other parameters rehashes to these.
     public var passwordHashing: Argon2Parameters
-    /// How long events are kept, in seconds; `nil` keeps them until the realm is deleted.
+    /// How long events are kept, in seconds; `nil` keeps them until the realm is deleted
+    /// (docker-v2 events excepted: those go after the server's default retention).
     public var eventsExpiration: Int?
+    /// Keycloak's `eventsEnabled`: whether login events are stored at all.
+    public var eventsEnabled: Bool
+    /// Keycloak's `enabledEventTypes`: the event types stored; empty stores every type.
+    public var enabledEventTypes: [String]
     public var attributes: [String: String]
     public var createdAt: Timestamp
 
@@ -29,6 +34,7 @@ public struct Realm: Sendable, Equatable, Identifiable {
         duplicateEmailsAllowed: Bool = false, dockerV2Enabled: Bool = false,
         bruteForce: BruteForcePolicy = .init(), passwordPolicy: String? = nil,
         passwordHashing: Argon2Parameters = .keycloakDefault, eventsExpiration: Int? = nil,
+        eventsEnabled: Bool = true, enabledEventTypes: [String] = [],
         attributes: [String: String] = [:], createdAt: Timestamp
     ) {
         self.id = id
@@ -43,12 +49,119 @@ public struct Realm: Sendable, Equatable, Identifiable {
         self.passwordPolicy = passwordPolicy
         self.passwordHashing = passwordHashing
         self.eventsExpiration = eventsExpiration
+        self.eventsEnabled = eventsEnabled
+        self.enabledEventTypes = enabledEventTypes
         self.attributes = attributes
         self.createdAt = createdAt
     }
 
     /// The name of the composite role every new user of this realm is granted.
     public var defaultRoleName: String { "default-roles-\(name)" }
+
+    /// Whether an event of `type` is stored for this realm.
+    public func storesEvent(type: String) -> Bool {
+        eventsEnabled && (enabledEventTypes.isEmpty || enabledEventTypes.contains(type))
+    }
+}
+
+/// The range of every number a realm setting may hold. Checked once, here, for the admin API
+/// and realm import alike, so that no stored value can make arithmetic on it trap or reach
+/// absurd times (a lockout until the year 300 million, a retention no clock can subtract).
+public enum RealmBounds {
+    static let year = 365 * 24 * 3600
+    public static let lifespanSeconds = 1...(10 * year)
+    public static let eventsExpirationSeconds = 1...(10 * year)
+    public static let failureFactor = 0...100_000
+    public static let waitSeconds = 0...year
+    public static let quickLoginCheckMilliseconds = 0...(24 * 3600 * 1000)
+    public static let maxDeltaTimeSeconds = 0...year
+    public static let enabledEventTypes = 0...100
+    /// `default-roles-{name}` must fit a role name (255): the longest realm name that allows it.
+    public static let realmNameLength = 1...(255 - "default-roles-".utf8.count)
+
+    /// `value` when it lies in `range`, else a refusal naming the field and the range.
+    public static func check(_ value: Int?, _ name: String, _ range: ClosedRange<Int>, unit: String = "") throws(InvalidRealmSetting) -> Int? {
+        guard let value else { return nil }
+        guard range.contains(value) else {
+            throw InvalidRealmSetting(name: name, reason: "must be between \(range.lowerBound) and \(range.upperBound)\(unit)")
+        }
+        return value
+    }
+}
+
+extension Realm {
+    /// The realm with every number brought into its bounds (and the Argon2 cost under the
+    /// server's ceiling), and the names of the fields that had to change. A database written
+    /// before the bounds existed starts with these values instead of failing.
+    public func clampedToBounds(ceiling: PasswordCostCeiling) -> (realm: Realm, clamped: [String]) {
+        var r = self
+        var changed: [String] = []
+        func clamp(_ value: inout Int, _ range: ClosedRange<Int>, _ name: String) {
+            let c = Swift.min(Swift.max(value, range.lowerBound), range.upperBound)
+            if c != value { value = c; changed.append(name) }
+        }
+        clamp(&r.accessTokenLifespan, RealmBounds.lifespanSeconds, "accessTokenLifespan")
+        clamp(&r.refreshTokenLifespan, RealmBounds.lifespanSeconds, "ssoSessionIdleTimeout")
+        if var e = r.eventsExpiration { clamp(&e, RealmBounds.eventsExpirationSeconds, "eventsExpiration"); r.eventsExpiration = e }
+        clamp(&r.bruteForce.failureFactor, RealmBounds.failureFactor, "failureFactor")
+        clamp(&r.bruteForce.waitIncrementSeconds, RealmBounds.waitSeconds, "waitIncrementSeconds")
+        clamp(&r.bruteForce.maxFailureWaitSeconds, RealmBounds.waitSeconds, "maxFailureWaitSeconds")
+        clamp(&r.bruteForce.quickLoginCheckMilliSeconds, RealmBounds.quickLoginCheckMilliseconds, "quickLoginCheckMilliSeconds")
+        clamp(&r.bruteForce.minimumQuickLoginWaitSeconds, RealmBounds.waitSeconds, "minimumQuickLoginWaitSeconds")
+        clamp(&r.bruteForce.maxDeltaTimeSeconds, RealmBounds.maxDeltaTimeSeconds, "maxDeltaTimeSeconds")
+        let hashing = ceiling.clamp(r.passwordHashing)
+        if hashing != r.passwordHashing { r.passwordHashing = hashing; changed.append("passwordHashing") }
+        return (r, changed)
+    }
+
+    /// Checks the settings a caller can change, as `updating` does field by field.
+    public func checkBounds() throws(InvalidRealmSetting) {
+        _ = try RealmBounds.check(accessTokenLifespan, "accessTokenLifespan", RealmBounds.lifespanSeconds, unit: " seconds")
+        _ = try RealmBounds.check(refreshTokenLifespan, "ssoSessionIdleTimeout", RealmBounds.lifespanSeconds, unit: " seconds")
+        _ = try RealmBounds.check(eventsExpiration, "eventsExpiration", RealmBounds.eventsExpirationSeconds, unit: " seconds")
+        guard RealmBounds.enabledEventTypes.contains(enabledEventTypes.count) else {
+            throw InvalidRealmSetting(name: "enabledEventTypes", reason: "may list at most \(RealmBounds.enabledEventTypes.upperBound) types")
+        }
+        for type in enabledEventTypes where type.isEmpty || type.utf8.count > 64 || !type.allSatisfy({ $0.isASCII && ($0.isUppercase || $0.isNumber || $0 == "_") }) {
+            throw InvalidRealmSetting(name: "enabledEventTypes", reason: "holds '\(String(type.prefix(64)))', which is not an event type (upper-case letters, digits and '_')")
+        }
+    }
+}
+
+/// The most a password check may cost on this server, whatever a realm asks for or a stored
+/// hash says: the operator's ceiling (`--password-hashing-max-memory`, `--password-hashing-max-iterations`).
+/// One tenant must not be able to make every login of every realm slow.
+public struct PasswordCostCeiling: Sendable, Equatable {
+    public var memoryKiB: Int
+    public var iterations: Int
+    public var parallelism: Int
+    /// For hashes carried over from Keycloak (PBKDF2); OWASP's figure for HMAC-SHA1.
+    public var pbkdf2Iterations: Int
+
+    public init(memoryKiB: Int = 32_768, iterations: Int = 16, parallelism: Int = 4, pbkdf2Iterations: Int = 1_300_000) {
+        self.memoryKiB = memoryKiB
+        self.iterations = iterations
+        self.parallelism = parallelism
+        self.pbkdf2Iterations = pbkdf2Iterations
+    }
+
+    /// About 4.5× Keycloak's memory and 3× its iterations.
+    public static let `default` = PasswordCostCeiling()
+
+    public func admits(memoryKiB m: Int, iterations t: Int, parallelism p: Int) -> Bool {
+        m <= memoryKiB && t <= iterations && p <= parallelism
+    }
+
+    public func admits(_ p: Argon2Parameters) -> Bool { admits(memoryKiB: p.memoryKiB, iterations: p.iterations, parallelism: p.parallelism) }
+
+    public func clamp(_ p: Argon2Parameters) -> Argon2Parameters {
+        var c = p
+        c.memoryKiB = Swift.max(Argon2Parameters.memoryRange.lowerBound, Swift.min(c.memoryKiB, memoryKiB))
+        c.iterations = Swift.max(1, Swift.min(c.iterations, iterations))
+        c.parallelism = Swift.max(1, Swift.min(c.parallelism, parallelism))
+        if c.memoryKiB < 8 * c.parallelism { c.parallelism = Swift.max(1, c.memoryKiB / 8) }
+        return c
+    }
 }
 
 /// Keycloak's brute-force detection settings, with Keycloak's defaults.
@@ -108,24 +221,22 @@ public struct InvalidRealmSetting: Error, Equatable, CustomStringConvertible {
 
 extension BruteForcePolicy {
     /// The policy with the given settings changed (nil leaves one as it is); every count and
-    /// duration must be zero or more. The admin API and realm import both go through here.
+    /// duration must lie in `RealmBounds`. The admin API and realm import both go through here.
     public func updating(enabled: Bool? = nil, failureFactor: Int? = nil, waitIncrementSeconds: Int? = nil,
                          maxFailureWaitSeconds: Int? = nil, quickLoginCheckMilliSeconds: Int? = nil,
                          minimumQuickLoginWaitSeconds: Int? = nil, maxDeltaTimeSeconds: Int? = nil,
                          permanentLockout: Bool? = nil) throws(InvalidRealmSetting) -> BruteForcePolicy {
-        func checked(_ value: Int?, _ name: String) throws(InvalidRealmSetting) -> Int? {
-            guard let value else { return nil }
-            guard value >= 0 else { throw InvalidRealmSetting(name: name, reason: "must not be negative") }
-            return value
+        func checked(_ value: Int?, _ name: String, _ range: ClosedRange<Int>) throws(InvalidRealmSetting) -> Int? {
+            try RealmBounds.check(value, name, range)
         }
         var p = self
         if let v = enabled { p.enabled = v }
-        if let v = try checked(failureFactor, "failureFactor") { p.failureFactor = v }
-        if let v = try checked(waitIncrementSeconds, "waitIncrementSeconds") { p.waitIncrementSeconds = v }
-        if let v = try checked(maxFailureWaitSeconds, "maxFailureWaitSeconds") { p.maxFailureWaitSeconds = v }
-        if let v = try checked(quickLoginCheckMilliSeconds, "quickLoginCheckMilliSeconds") { p.quickLoginCheckMilliSeconds = v }
-        if let v = try checked(minimumQuickLoginWaitSeconds, "minimumQuickLoginWaitSeconds") { p.minimumQuickLoginWaitSeconds = v }
-        if let v = try checked(maxDeltaTimeSeconds, "maxDeltaTimeSeconds") { p.maxDeltaTimeSeconds = v }
+        if let v = try checked(failureFactor, "failureFactor", RealmBounds.failureFactor) { p.failureFactor = v }
+        if let v = try checked(waitIncrementSeconds, "waitIncrementSeconds", RealmBounds.waitSeconds) { p.waitIncrementSeconds = v }
+        if let v = try checked(maxFailureWaitSeconds, "maxFailureWaitSeconds", RealmBounds.waitSeconds) { p.maxFailureWaitSeconds = v }
+        if let v = try checked(quickLoginCheckMilliSeconds, "quickLoginCheckMilliSeconds", RealmBounds.quickLoginCheckMilliseconds) { p.quickLoginCheckMilliSeconds = v }
+        if let v = try checked(minimumQuickLoginWaitSeconds, "minimumQuickLoginWaitSeconds", RealmBounds.waitSeconds) { p.minimumQuickLoginWaitSeconds = v }
+        if let v = try checked(maxDeltaTimeSeconds, "maxDeltaTimeSeconds", RealmBounds.maxDeltaTimeSeconds) { p.maxDeltaTimeSeconds = v }
         if let v = permanentLockout { p.permanentLockout = v }
         return p
     }
@@ -135,7 +246,7 @@ extension Argon2Parameters {
     /// The parameters with the given ones changed (nil leaves one as it is), refused when the
     /// result is outside the bounds a realm may set.
     public func updating(memoryKiB: Int? = nil, iterations: Int? = nil, parallelism: Int? = nil, hashLength: Int? = nil,
-                         saltLength: Int? = nil) throws(InvalidRealmSetting) -> Argon2Parameters {
+                         saltLength: Int? = nil, ceiling: PasswordCostCeiling = .default) throws(InvalidRealmSetting) -> Argon2Parameters {
         var p = self
         if let v = memoryKiB { p.memoryKiB = v }
         if let v = iterations { p.iterations = v }
@@ -145,6 +256,76 @@ extension Argon2Parameters {
         guard p.isWithinBounds else {
             throw InvalidRealmSetting(name: "passwordHashing", reason: "is out of bounds: memory 1024–1048576 KiB (at least 8 per lane), iterations 1–64, parallelism 1–16, hashLength 16–64, saltLength 8–64")
         }
+        guard ceiling.admits(p) else {
+            throw InvalidRealmSetting(name: "passwordHashing", reason: "exceeds this server's ceiling: memory at most \(ceiling.memoryKiB) KiB, iterations at most \(ceiling.iterations), parallelism at most \(ceiling.parallelism)")
+        }
         return p
+    }
+}
+
+/// A change to a realm's settings, as the admin API's `PUT` or a realm file carries it (`nil`
+/// leaves a setting as it is). `Realm.apply` is the one place such a change is checked and
+/// merged, so the admin API and realm import accept and refuse exactly the same values.
+public struct RealmSettingsChange: Sendable, Equatable {
+    public var displayName: String??
+    public var enabled: Bool?
+    public var accessTokenLifespan: Int?
+    public var refreshTokenLifespan: Int?
+    public var duplicateEmailsAllowed: Bool?
+    public var dockerV2Enabled: Bool?
+    public var bruteForceProtected: Bool?
+    public var failureFactor: Int?
+    public var waitIncrementSeconds: Int?
+    public var maxFailureWaitSeconds: Int?
+    public var quickLoginCheckMilliSeconds: Int?
+    public var minimumQuickLoginWaitSeconds: Int?
+    public var maxDeltaTimeSeconds: Int?
+    public var permanentLockout: Bool?
+    /// Seconds; 0 turns expiry off (Keycloak's meaning).
+    public var eventsExpiration: Int?
+    public var eventsEnabled: Bool?
+    public var enabledEventTypes: [String]?
+    public var hashingMemoryKiB: Int?
+    public var hashingIterations: Int?
+    public var hashingParallelism: Int?
+    public var hashingHashLength: Int?
+    public var hashingSaltLength: Int?
+
+    public init() {}
+}
+
+extension Realm {
+    /// Merges `change`, refusing (with the field's name) any value outside `RealmBounds` or
+    /// above the server's password-cost ceiling.
+    public mutating func apply(_ change: RealmSettingsChange, ceiling: PasswordCostCeiling) throws(InvalidRealmSetting) {
+        var r = self
+        if let v = change.displayName { r.displayName = v }
+        if let v = change.enabled { r.enabled = v }
+        if let v = try RealmBounds.check(change.accessTokenLifespan, "accessTokenLifespan", RealmBounds.lifespanSeconds, unit: " seconds") {
+            r.accessTokenLifespan = v
+        }
+        if let v = try RealmBounds.check(change.refreshTokenLifespan, "ssoSessionIdleTimeout", RealmBounds.lifespanSeconds, unit: " seconds") {
+            r.refreshTokenLifespan = v
+        }
+        if let v = change.duplicateEmailsAllowed { r.duplicateEmailsAllowed = v }
+        if let v = change.dockerV2Enabled { r.dockerV2Enabled = v }
+        r.bruteForce = try r.bruteForce.updating(
+            enabled: change.bruteForceProtected, failureFactor: change.failureFactor, waitIncrementSeconds: change.waitIncrementSeconds,
+            maxFailureWaitSeconds: change.maxFailureWaitSeconds, quickLoginCheckMilliSeconds: change.quickLoginCheckMilliSeconds,
+            minimumQuickLoginWaitSeconds: change.minimumQuickLoginWaitSeconds, maxDeltaTimeSeconds: change.maxDeltaTimeSeconds,
+            permanentLockout: change.permanentLockout)
+        if let v = change.eventsExpiration {
+            r.eventsExpiration = v == 0 ? nil : try RealmBounds.check(v, "eventsExpiration", RealmBounds.eventsExpirationSeconds, unit: " seconds (or 0: never)")
+        }
+        if let v = change.eventsEnabled { r.eventsEnabled = v }
+        if let v = change.enabledEventTypes { r.enabledEventTypes = v }
+        if change.hashingMemoryKiB != nil || change.hashingIterations != nil || change.hashingParallelism != nil
+            || change.hashingHashLength != nil || change.hashingSaltLength != nil {
+            r.passwordHashing = try r.passwordHashing.updating(
+                memoryKiB: change.hashingMemoryKiB, iterations: change.hashingIterations, parallelism: change.hashingParallelism,
+                hashLength: change.hashingHashLength, saltLength: change.hashingSaltLength, ceiling: ceiling)
+        }
+        try r.checkBounds()
+        self = r
     }
 }

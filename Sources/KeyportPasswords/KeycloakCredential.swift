@@ -1,4 +1,5 @@
 import Foundation
+import KeyportModel
 
 /// Keycloak's exported password credential — `secretData` and `credentialData`, each a JSON
 /// document inside a string — turned into the hash Keyport stores, for the algorithms
@@ -20,7 +21,9 @@ public enum KeycloakCredential {
     }
 
     /// The stored form (PHC for Argon2, `$pbkdf2…$` for PBKDF2) of a Keycloak credential.
-    public static func storedHash(secretData: String, credentialData: String) throws(Unsupported) -> String {
+    /// Refused when checking it would cost more than `ceiling` allows: one tenant's imported
+    /// hash must not make a login take minutes and starve every realm's logins.
+    public static func storedHash(secretData: String, credentialData: String, ceiling: PasswordCostCeiling = .default) throws(Unsupported) -> String {
         guard let secret = try? JSONDecoder().decode(SecretData.self, from: Data(secretData.utf8)),
               let data = try? JSONDecoder().decode(CredentialData.self, from: Data(credentialData.utf8))
         else { throw Unsupported(description: "secretData and credentialData must be JSON documents") }
@@ -34,6 +37,9 @@ public enum KeycloakCredential {
             guard iterations > 0, !salt.isEmpty else { throw Unsupported(description: "\(algorithm) needs hashIterations and a salt") }
             let stored = PBKDF2Hash(digest: digest, iterations: iterations, salt: salt, hash: hash).storedForm
             guard PBKDF2Hash(stored: stored) != nil else { throw Unsupported(description: "\(algorithm) parameters are out of range") }
+            guard iterations <= ceiling.pbkdf2Iterations else {
+                throw Unsupported(description: "\(algorithm) with \(iterations) iterations exceeds this server's ceiling of \(ceiling.pbkdf2Iterations)")
+            }
             return stored
         }
         guard algorithm == "argon2" else { throw Unsupported(description: "unknown hash algorithm '\(algorithm)'") }
@@ -47,7 +53,10 @@ public enum KeycloakCredential {
         let version = (p["version"]?.first ?? "1.3") == "1.0" ? 0x10 : 0x13
         let stored = PasswordHash(variant: variant, version: version, memoryKiB: number("memory", 7168), iterations: iterations > 0 ? iterations : 5,
                                   parallelism: number("parallelism", 1), salt: salt, hash: hash).phcString
-        guard PasswordHash(phc: stored) != nil else { throw Unsupported(description: "argon2 parameters are out of range") }
+        guard let parsed = PasswordHash(phc: stored) else { throw Unsupported(description: "argon2 parameters are out of range") }
+        guard ceiling.admits(memoryKiB: parsed.memoryKiB, iterations: parsed.iterations, parallelism: parsed.parallelism) else {
+            throw Unsupported(description: "argon2 parameters (m=\(parsed.memoryKiB), t=\(parsed.iterations), p=\(parsed.parallelism)) exceed this server's ceiling (m=\(ceiling.memoryKiB), t=\(ceiling.iterations), p=\(ceiling.parallelism))")
+        }
         return stored
     }
 }
@@ -77,9 +86,10 @@ extension KeycloakCredential {
     }
 
     /// Keycloak ≤ 3's credential fields, as the same stored form.
-    public static func storedHash(legacyValue: String, salt: String?, iterations: Int?, algorithm: String?) throws(Unsupported) -> String {
+    public static func storedHash(legacyValue: String, salt: String?, iterations: Int?, algorithm: String?,
+                                  ceiling: PasswordCostCeiling = .default) throws(Unsupported) -> String {
         let secret = "{\"value\":\"\(legacyValue)\"" + (salt.map { ",\"salt\":\"\($0)\"" } ?? "") + "}"
         let data = "{\"hashIterations\":\(iterations ?? 0),\"algorithm\":\"\(algorithm ?? "pbkdf2")\"}"
-        return try storedHash(secretData: secret, credentialData: data)
+        return try storedHash(secretData: secret, credentialData: data, ceiling: ceiling)
     }
 }

@@ -1,5 +1,6 @@
 import KeyportModel
 import NIOCore
+import Synchronization
 import NIOPosix
 
 /// What checking a password found.
@@ -13,16 +14,26 @@ public enum PasswordCheck: Sendable, Equatable {
 /// Hashes and checks passwords with Argon2id, off the event loop, on a thread pool bounded
 /// to the core count. The bound is what keeps memory flat and the server responsive under a
 /// flood of logins: excess requests wait for a thread instead of each allocating 7 MiB.
+///
+/// Two more bounds keep one tenant from hurting another: work waits in a queue per
+/// partition (the realm), served round-robin and bounded (past it: `PasswordHashingOverloaded`,
+/// a 503), and no computation exceeds the operator's `PasswordCostCeiling`, whatever a realm's
+/// policy or a stored hash asks for.
 public final class PasswordHasher: Sendable {
     private let pool: NIOThreadPool
+    private let scheduler: FairScheduler
+    public let ceiling: PasswordCostCeiling
     private let randomBytes: @Sendable (Int) -> [UInt8]
     /// Told how long each hash took (for metrics), never what was hashed.
     private let observe: @Sendable (Duration) -> Void
     private let dummySalt: [UInt8]
 
     public init(threads: Int = System.coreCount, randomBytes: @escaping @Sendable (Int) -> [UInt8],
-                observe: @escaping @Sendable (Duration) -> Void = { _ in }) {
+                observe: @escaping @Sendable (Duration) -> Void = { _ in }, ceiling: PasswordCostCeiling = .default,
+                maxQueuedPerRealm: Int = 64, maxQueued: Int = 1024) {
         self.pool = NIOThreadPool(numberOfThreads: max(1, threads))
+        self.scheduler = FairScheduler(slots: max(1, threads), maxQueuedPerPartition: maxQueuedPerRealm, maxQueued: maxQueued)
+        self.ceiling = ceiling
         self.pool.start()
         self.randomBytes = randomBytes
         self.observe = observe
@@ -34,9 +45,10 @@ public final class PasswordHasher: Sendable {
     }
 
     /// A new PHC string for `password` under `parameters`, with a fresh random salt.
-    public func hash(_ password: Sensitive, parameters: Argon2Parameters) async throws -> Sensitive {
+    public func hash(_ password: Sensitive, parameters requested: Argon2Parameters, partition: String = "") async throws -> Sensitive {
+        let parameters = ceiling.clamp(requested)
         let salt = randomBytes(parameters.saltLength)
-        let digest = try await run {
+        let digest = try await run(partition: partition) {
             try Argon2.hash(password: password.revealed, salt: salt, variant: .argon2id, version: 0x13,
                             memoryKiB: parameters.memoryKiB, iterations: parameters.iterations,
                             parallelism: parameters.parallelism, length: parameters.hashLength)
@@ -48,38 +60,46 @@ public final class PasswordHasher: Sendable {
 
     /// Checks `password` against a stored hash. A stored value that does not parse is a
     /// mismatch (after paying the same cost as a real check, so it reveals nothing).
-    public func verify(_ password: Sensitive, against stored: Sensitive, policy: Argon2Parameters) async throws -> PasswordCheck {
-        if let legacy = PBKDF2Hash(stored: stored.revealed) {
-            let computed = try await run { try legacy.derive(password.revealed) }
+    /// A stored hash costing more than the ceiling is never computed: it is a mismatch at the
+    /// policy's cost (the user's administrator must reset that password).
+    public func verify(_ password: Sensitive, against stored: Sensitive, policy: Argon2Parameters, partition: String = "") async throws -> PasswordCheck {
+        if let legacy = PBKDF2Hash(stored: stored.revealed), legacy.iterations <= ceiling.pbkdf2Iterations {
+            let computed = try await run(partition: partition) { try legacy.derive(password.revealed) }
             guard constantTimeEquals(computed, legacy.hash) else { return .mismatch }
-            return .match(rehashed: try await hash(password, parameters: policy))
+            return .match(rehashed: try await hash(password, parameters: policy, partition: partition))
         }
-        guard let parsed = PasswordHash(phc: stored.revealed) else {
-            try await burn(policy: policy)
+        guard let parsed = PasswordHash(phc: stored.revealed),
+              ceiling.admits(memoryKiB: parsed.memoryKiB, iterations: parsed.iterations, parallelism: parsed.parallelism)
+        else {
+            try await burn(policy: policy, partition: partition)
             return .mismatch
         }
-        let computed = try await run {
+        let computed = try await run(partition: partition) {
             try Argon2.hash(password: password.revealed, salt: parsed.salt, variant: parsed.variant, version: parsed.version,
                             memoryKiB: parsed.memoryKiB, iterations: parsed.iterations, parallelism: parsed.parallelism,
                             length: parsed.hash.count)
         }
         guard constantTimeEquals(computed, parsed.hash) else { return .mismatch }
-        if parsed.matches(policy) { return .match(rehashed: nil) }
-        return .match(rehashed: try await hash(password, parameters: policy))
+        if parsed.matches(ceiling.clamp(policy)) { return .match(rehashed: nil) }
+        return .match(rehashed: try await hash(password, parameters: policy, partition: partition))
     }
 
     /// Spends what checking one password under `policy` costs, for a user that does not
     /// exist or cannot log in: the answer's timing then says nothing about which it was.
-    public func burn(policy: Argon2Parameters) async throws {
+    public func burn(policy requested: Argon2Parameters, partition: String = "") async throws {
+        let policy = ceiling.clamp(requested)
         let salt = Array(dummySalt.prefix(policy.saltLength)) + randomBytes(max(0, policy.saltLength - dummySalt.count))
-        _ = try await run {
+        _ = try await run(partition: partition) {
             try Argon2.hash(password: "keyport-timing-equalizer", salt: salt, variant: .argon2id, version: 0x13,
                             memoryKiB: policy.memoryKiB, iterations: policy.iterations, parallelism: policy.parallelism,
                             length: policy.hashLength)
         }
     }
 
-    func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    /// Runs `work` on a hashing thread once `partition`'s turn comes (see `FairScheduler`).
+    func run<T: Sendable>(partition: String = "", _ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await scheduler.acquire(partition: partition)
+        defer { scheduler.release() }
         let observe = self.observe
         return try await pool.runIfActive {
             let clock = ContinuousClock()

@@ -21,6 +21,8 @@ public struct KeycloakRealmJSON: Codable, Sendable {
     public var permanentLockout: Bool?
     public var passwordPolicy: String?
     public var eventsExpiration: Int?
+    public var eventsEnabled: Bool?
+    public var enabledEventTypes: [String]?
     public var attributes: [String: String]?
     public var dockerV2Enabled: Bool?
     public var passwordHashing: Hashing?
@@ -125,7 +127,7 @@ public struct KeycloakRealmJSON: Codable, Sendable {
         let known: [String: Set<String>] = [
             "": ["id", "realm", "displayName", "enabled", "accessTokenLifespan", "ssoSessionIdleTimeout", "duplicateEmailsAllowed",
                  "bruteForceProtected", "failureFactor", "waitIncrementSeconds", "maxFailureWaitSeconds", "quickLoginCheckMilliSeconds",
-                 "minimumQuickLoginWaitSeconds", "maxDeltaTimeSeconds", "permanentLockout", "passwordPolicy", "eventsExpiration",
+                 "minimumQuickLoginWaitSeconds", "maxDeltaTimeSeconds", "permanentLockout", "passwordPolicy", "eventsExpiration", "eventsEnabled", "enabledEventTypes",
                  "attributes", "dockerV2Enabled", "passwordHashing", "roles", "defaultRole", "groups", "users", "clients"],
             "roles": ["id", "name", "description", "composite", "clientRole", "containerId", "attributes", "composites"],
             "groups": ["id", "name", "path", "attributes", "realmRoles", "clientRoles", "subGroups"],

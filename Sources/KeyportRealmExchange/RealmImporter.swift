@@ -13,10 +13,13 @@ import KeyportStore
 public struct RealmImporter: Sendable {
     let store: any IdentityStore
     let provisioner: RealmProvisioner
+    /// The server's password-cost ceiling: a file's hashing policy and hashes must stay under it.
+    let ceiling: PasswordCostCeiling
 
-    public init(store: any IdentityStore, provisioner: RealmProvisioner) {
+    public init(store: any IdentityStore, provisioner: RealmProvisioner, ceiling: PasswordCostCeiling = .default) {
         self.store = store
         self.provisioner = provisioner
+        self.ceiling = ceiling
     }
 
     public struct Failure: Error, Equatable, CustomStringConvertible {
@@ -59,25 +62,36 @@ public struct RealmImporter: Sendable {
               name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }), name != ".", name != ".."
         else { throw Failure("the realm name is missing or not made of letters, digits, '-', '_' and '.'") }
         var realm = Realm(id: doc.id ?? env.newID(), name: name, displayName: doc.displayName, enabled: doc.enabled ?? true, createdAt: env.now())
-        if let v = doc.accessTokenLifespan, v > 0 { realm.accessTokenLifespan = v }
-        if let v = doc.ssoSessionIdleTimeout, v > 0 { realm.refreshTokenLifespan = v }
-        realm.duplicateEmailsAllowed = doc.duplicateEmailsAllowed ?? false
-        realm.dockerV2Enabled = doc.dockerV2Enabled ?? false
+        var change = RealmSettingsChange()
+        change.accessTokenLifespan = doc.accessTokenLifespan
+        change.refreshTokenLifespan = doc.ssoSessionIdleTimeout
+        change.duplicateEmailsAllowed = doc.duplicateEmailsAllowed
+        change.dockerV2Enabled = doc.dockerV2Enabled
+        change.bruteForceProtected = doc.bruteForceProtected
+        change.failureFactor = doc.failureFactor
+        change.waitIncrementSeconds = doc.waitIncrementSeconds
+        change.maxFailureWaitSeconds = doc.maxFailureWaitSeconds
+        change.quickLoginCheckMilliSeconds = doc.quickLoginCheckMilliSeconds
+        change.minimumQuickLoginWaitSeconds = doc.minimumQuickLoginWaitSeconds
+        change.maxDeltaTimeSeconds = doc.maxDeltaTimeSeconds
+        change.permanentLockout = doc.permanentLockout
+        change.eventsExpiration = doc.eventsExpiration
+        // A Keycloak file that says nothing keeps Keyport's default (events on).
+        change.eventsEnabled = doc.eventsEnabled
+        change.enabledEventTypes = doc.enabledEventTypes
+        if let h = doc.passwordHashing {
+            change.hashingMemoryKiB = h.memory
+            change.hashingIterations = h.iterations
+            change.hashingParallelism = h.parallelism
+            change.hashingHashLength = h.hashLength
+            change.hashingSaltLength = h.saltLength
+        }
         do {
-            realm.bruteForce = try realm.bruteForce.updating(
-                enabled: doc.bruteForceProtected ?? false, failureFactor: doc.failureFactor, waitIncrementSeconds: doc.waitIncrementSeconds,
-                maxFailureWaitSeconds: doc.maxFailureWaitSeconds, quickLoginCheckMilliSeconds: doc.quickLoginCheckMilliSeconds,
-                minimumQuickLoginWaitSeconds: doc.minimumQuickLoginWaitSeconds, maxDeltaTimeSeconds: doc.maxDeltaTimeSeconds,
-                permanentLockout: doc.permanentLockout ?? false)
-            if let h = doc.passwordHashing {
-                realm.passwordHashing = try realm.passwordHashing.updating(
-                    memoryKiB: h.memory, iterations: h.iterations, parallelism: h.parallelism, hashLength: h.hashLength, saltLength: h.saltLength)
-            }
+            try realm.apply(change, ceiling: ceiling)
         } catch {
             throw Failure(error.description)
         }
         realm.passwordPolicy = doc.passwordPolicy.flatMap { $0.isEmpty ? nil : $0 }
-        realm.eventsExpiration = doc.eventsExpiration.flatMap { $0 > 0 ? $0 : nil }
         realm.attributes = doc.attributes ?? [:]
 
         let base = try provisioner.seed(for: realm)
@@ -213,9 +227,9 @@ public struct RealmImporter: Sendable {
                 let stored: String
                 do {
                     if let secretData = c.secretData, let credentialData = c.credentialData {
-                        stored = try KeycloakCredential.storedHash(secretData: secretData, credentialData: credentialData)
+                        stored = try KeycloakCredential.storedHash(secretData: secretData, credentialData: credentialData, ceiling: ceiling)
                     } else if let legacy = c.hashedSaltedValue {
-                        stored = try KeycloakCredential.storedHash(legacyValue: legacy, salt: c.salt, iterations: c.hashIterations, algorithm: c.algorithm)
+                        stored = try KeycloakCredential.storedHash(legacyValue: legacy, salt: c.salt, iterations: c.hashIterations, algorithm: c.algorithm, ceiling: ceiling)
                     } else {
                         throw Failure("the password of user \(username) has no hash")
                     }

@@ -51,7 +51,7 @@ extension SQLiteStore {
                   wait_increment_seconds = ?, max_failure_wait_seconds = ?, quick_login_check_milliseconds = ?,
                   minimum_quick_login_wait_seconds = ?, max_delta_time_seconds = ?, permanent_lockout = ?, password_policy = ?,
                   argon2_memory_kib = ?, argon2_iterations = ?, argon2_parallelism = ?, argon2_hash_length = ?, argon2_salt_length = ?,
-                  events_expiration_seconds = ?, attributes = ?
+                  events_expiration_seconds = ?, attributes = ?, events_enabled = ?, enabled_event_types = ?
                 WHERE id = ?
                 """, arguments: Self.realmArguments(realm) + [realm.id])
             guard db.changesCount == 1 else { throw StoreError.notFound(.realm) }
@@ -75,7 +75,7 @@ extension SQLiteStore {
             b.waitIncrementSeconds, b.maxFailureWaitSeconds, b.quickLoginCheckMilliSeconds,
             b.minimumQuickLoginWaitSeconds, b.maxDeltaTimeSeconds, b.permanentLockout, r.passwordPolicy,
             p.memoryKiB, p.iterations, p.parallelism, p.hashLength, p.saltLength,
-            r.eventsExpiration, JSONColumn.encode(r.attributes),
+            r.eventsExpiration, JSONColumn.encode(r.attributes), r.eventsEnabled, JSONColumn.encode(r.enabledEventTypes),
         ]
         return StatementArguments(values)
     }
@@ -87,8 +87,8 @@ extension SQLiteStore {
               wait_increment_seconds, max_failure_wait_seconds, quick_login_check_milliseconds,
               minimum_quick_login_wait_seconds, max_delta_time_seconds, permanent_lockout, password_policy,
               argon2_memory_kib, argon2_iterations, argon2_parallelism, argon2_hash_length, argon2_salt_length,
-              events_expiration_seconds, attributes, id, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+              events_expiration_seconds, attributes, events_enabled, enabled_event_types, id, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: realmArguments(realm) + [realm.id, realm.createdAt.millisecondsSince1970])
     }
 
@@ -111,6 +111,8 @@ extension SQLiteStore {
                 memoryKiB: row["argon2_memory_kib"], iterations: row["argon2_iterations"], parallelism: row["argon2_parallelism"],
                 hashLength: row["argon2_hash_length"], saltLength: row["argon2_salt_length"]),
             eventsExpiration: row["events_expiration_seconds"],
+            eventsEnabled: row.bool("events_enabled"),
+            enabledEventTypes: JSONColumn.decode([String].self, row["enabled_event_types"], default: []),
             attributes: JSONColumn.decode([String: String].self, row["attributes"], default: [:]),
             createdAt: row.timestamp("created_at"))
     }

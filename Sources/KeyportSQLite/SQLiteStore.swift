@@ -105,7 +105,8 @@ public struct SQLiteStore: IdentityStore {
         case .SQLITE_CONSTRAINT_FOREIGNKEY:
             return StoreError.invalid("a referenced realm, user, client, role or group does not exist in this realm")
         case .SQLITE_CONSTRAINT_CHECK, .SQLITE_CONSTRAINT_NOTNULL:
-            return StoreError.invalid("a value is out of range or missing (\(message))")
+            // SQLite's text names tables and columns: not for a client's eyes.
+            return StoreError.invalid("a value is out of range or missing")
         default:
             return StoreError.unavailable("database error: \(message.isEmpty ? "\(error.resultCode)" : message)")
         }

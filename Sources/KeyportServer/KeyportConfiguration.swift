@@ -1,4 +1,5 @@
 import Foundation
+import KeyportModel
 
 /// Everything the server process is started with. Built by the `keyport` command from its
 /// flags and `KEYPORT_*` variables, or directly by tests.
@@ -34,6 +35,17 @@ public struct KeyportConfiguration: Sendable, Equatable {
     public var importRealms: Bool
     /// Where to keep each docker-v2 realm's certificate bundle and JWKS for a registry to read.
     public var dockerCertsDirectory: String?
+    /// The most one password check may cost, whatever a realm or a stored hash asks for.
+    public var passwordCostCeiling: PasswordCostCeiling = .default
+    /// Connection hygiene (see `ConnectionGuard`): how long a client may take to send a request's
+    /// head, then its body, how long a keep-alive connection may idle, and how many may be open.
+    public var httpHeaderTimeout: Duration = .seconds(10)
+    public var httpBodyTimeout: Duration = .seconds(30)
+    public var httpIdleTimeout: Duration = .seconds(60)
+    /// `nil`: derived from the process's file limit (it leaves room for the database and logs).
+    public var httpMaxConnections: Int? = nil
+    /// How long docker-v2 events are kept when the realm sets no `eventsExpiration` (seconds).
+    public var dockerEventsRetention: Int = 7 * 24 * 3600
 
     public init(mode: Mode = .development, httpHost: String = "127.0.0.1", httpPort: Int = 8080,
                 databasePath: String = "./data/keyport.db", hostname: String? = nil,
@@ -81,6 +93,25 @@ public struct KeyportConfiguration: Sendable, Equatable {
         }
         if let password = bootstrapAdminPassword, password.isEmpty {
             throw ConfigurationError("KEYPORT_BOOTSTRAP_ADMIN_PASSWORD must not be empty")
+        }
+        let c = passwordCostCeiling
+        guard Argon2Parameters.memoryRange.contains(c.memoryKiB) else {
+            throw ConfigurationError("--password-hashing-max-memory must be between \(Argon2Parameters.memoryRange.lowerBound) and \(Argon2Parameters.memoryRange.upperBound) KiB")
+        }
+        guard Argon2Parameters.iterationsRange.contains(c.iterations) else {
+            throw ConfigurationError("--password-hashing-max-iterations must be between 1 and \(Argon2Parameters.iterationsRange.upperBound)")
+        }
+        guard c.memoryKiB >= Argon2Parameters.keycloakDefault.memoryKiB, c.iterations >= Argon2Parameters.keycloakDefault.iterations else {
+            throw ConfigurationError("the password-hashing ceiling must admit Keycloak's defaults (7168 KiB, 5 iterations)")
+        }
+        for (name, value) in [("--http-header-timeout", httpHeaderTimeout), ("--http-body-timeout", httpBodyTimeout), ("--http-idle-timeout", httpIdleTimeout)] {
+            guard value >= .seconds(1), value <= .seconds(3600) else { throw ConfigurationError("\(name) must be between 1 and 3600 seconds") }
+        }
+        if let max = httpMaxConnections, !(16...1_000_000).contains(max) {
+            throw ConfigurationError("--http-max-connections must be between 16 and 1000000")
+        }
+        guard RealmBounds.eventsExpirationSeconds.contains(dockerEventsRetention) else {
+            throw ConfigurationError("--docker-events-retention must be between 1 second and 10 years")
         }
     }
 

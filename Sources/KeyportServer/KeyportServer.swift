@@ -14,6 +14,7 @@ import KeyportRealmExchange
 import KeyportSQLite
 import KeyportStore
 import Logging
+import NIOCore
 import NIOSSL
 import ServiceLifecycle
 
@@ -39,7 +40,9 @@ public struct KeyportServer: Sendable {
         let store = try SQLiteStore.open(path: configuration.databasePath, now: { environment.now().millisecondsSince1970 })
         let metrics = KeyportMetrics()
         let hashDuration = metrics.passwordHashDuration
-        let hasher = PasswordHasher(randomBytes: environment.randomBytes, observe: { hashDuration.record($0) })
+        let ceiling = configuration.passwordCostCeiling
+        let hasher = PasswordHasher(randomBytes: environment.randomBytes, observe: { hashDuration.record($0) }, ceiling: ceiling)
+        try await clampRealmSettings(store: store, ceiling: ceiling, logger: logger)
         let authenticator = PasswordAuthenticator(store: store, hasher: hasher, now: environment.now, onRehashFailure: { error in
             logger.warning("could not store a login's bookkeeping (rehash or failure count)", metadata: ["error": "\(error)"])
         })
@@ -49,7 +52,7 @@ public struct KeyportServer: Sendable {
             .run(username: configuration.bootstrapAdminUsername, password: configuration.bootstrapAdminPassword, mode: configuration.mode)
 
         if configuration.importRealms {
-            try await importRealms(from: configuration.importDirectory, store: store, provisioner: provisioner, logger: logger)
+            try await importRealms(from: configuration.importDirectory, store: store, provisioner: provisioner, ceiling: ceiling, logger: logger)
         }
 
         let keyRing = RealmKeyRing(store: store)
@@ -79,7 +82,8 @@ public struct KeyportServer: Sendable {
         AdminAPI(store: store, tokens: tokens, hasher: hasher, provisioner: provisioner, environment: environment,
                  version: KeyportVersion.current,
                  extensions: dockerV2AdminExtensions(installation: installation,
-                                                     authorizer: registryAuthorizer, store: store)
+                                                     authorizer: registryAuthorizer, store: store),
+                 ceiling: ceiling
         ).addRoutes(to: router)
 
         var backgroundServices: [any Service] = [PasswordHasherService(hasher: hasher), EventRetentionService(store: store, environment: environment, logger: logger)]
@@ -89,7 +93,13 @@ public struct KeyportServer: Sendable {
             do { try await writer.syncOnce() } catch { throw ConfigurationError("cannot write to --docker-certs-dir \(directory): \(error.localizedDescription)") }
             backgroundServices.append(writer)
         }
-        let server: HTTPServerBuilder = if let tls { try .tls(.http1(), tlsConfiguration: tls) } else { .http1() }
+        let connections = ConnectionGuard(
+            maxConnections: configuration.httpMaxConnections ?? ConnectionGuard.defaultMaxConnections(),
+            headerTimeout: configuration.httpHeaderTimeout, bodyTimeout: configuration.httpBodyTimeout,
+            idleTimeout: configuration.httpIdleTimeout)
+        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [connections.makeHandler()],
+                                               idleTimeout: TimeAmount(configuration.httpIdleTimeout))
+        let server: HTTPServerBuilder = if let tls { try .tls(.http1(configuration: http1), tlsConfiguration: tls) } else { .http1(configuration: http1) }
         let application = Application(
             router: router,
             server: server,
@@ -111,9 +121,10 @@ public struct KeyportServer: Sendable {
 
     /// Keycloak's `--import-realm`: every `*.json` in the folder, in name order; a realm that
     /// exists is left as it is. A file that does not import stops the start with its reason.
-    static func importRealms(from directory: String, store: any IdentityStore, provisioner: RealmProvisioner, logger: Logger) async throws {
+    static func importRealms(from directory: String, store: any IdentityStore, provisioner: RealmProvisioner,
+                             ceiling: PasswordCostCeiling, logger: Logger) async throws {
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
-        let importer = RealmImporter(store: store, provisioner: provisioner)
+        let importer = RealmImporter(store: store, provisioner: provisioner, ceiling: ceiling)
         for file in files {
             let path = (directory as NSString).appendingPathComponent(file)
             guard let data = FileManager.default.contents(atPath: path) else { throw ConfigurationError("cannot read \(path)") }
@@ -131,6 +142,18 @@ public struct KeyportServer: Sendable {
             } catch let error as RealmImporter.Failure {
                 throw ConfigurationError("cannot import \(path): \(error.description)")
             }
+        }
+    }
+
+    /// A database written before the bounds existed (or under a higher ceiling) may hold values
+    /// the server now refuses: start with them brought into range, and say which, rather than
+    /// trap on them later or refuse to start.
+    static func clampRealmSettings(store: any IdentityStore, ceiling: PasswordCostCeiling, logger: Logger) async throws {
+        for realm in try await store.realms() {
+            let (clamped, fields) = realm.clampedToBounds(ceiling: ceiling)
+            guard !fields.isEmpty else { continue }
+            logger.warning("realm settings out of range were clamped", metadata: ["realm": "\(realm.name)", "fields": "\(fields.joined(separator: ","))"])
+            try await store.updateRealm(clamped)
         }
     }
 

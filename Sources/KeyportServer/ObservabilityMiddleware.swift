@@ -1,5 +1,7 @@
 import Hummingbird
 import KeyportHTTP
+import KeyportPasswords
+import KeyportStore
 import HTTPTypes
 import Logging
 
@@ -42,6 +44,15 @@ struct ObservabilityMiddleware: RouterMiddleware {
             response = try await next(request, context)
         } catch let error as any HTTPResponseError {
             response = try error.response(from: request, context: context)
+        } catch let error as BadInput {
+            response = Self.answer(.badRequest, "invalid_request", error.message)
+        } catch is BodyReader.Aborted {
+            // The client went away mid-body: its fault, and nobody reads this answer.
+            response = Self.answer(.badRequest, "invalid_request", "The request body was not received whole")
+        } catch is PasswordHashingOverloaded {
+            response = Self.answer(.serviceUnavailable, "temporarily_unavailable", "Too many logins at once; try again shortly", retryAfter: 1)
+        } catch StoreError.unavailable {
+            response = Self.answer(.serviceUnavailable, "temporarily_unavailable", "The database is unavailable; try again shortly", retryAfter: 5)
         } catch {
             // A bug, not bad input: say so without details (they may hold secrets) and log it.
             context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: type(of: error)))"])
@@ -51,6 +62,16 @@ struct ObservabilityMiddleware: RouterMiddleware {
         status = response.status.code
         response.headers[.xRequestID] = requestID
         return response
+    }
+
+    /// The answer for failures any route can meet, in a shape every client here parses: OAuth's
+    /// `error`/`error_description`, and the registry's `errors` list.
+    static func answer(_ status: HTTPResponse.Status, _ error: String, _ description: String, retryAfter: Int? = nil) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        let code = status == .serviceUnavailable ? "UNAVAILABLE" : "UNSUPPORTED"
+        let body = #"{"error":"\#(error)","error_description":"\#(description)","errors":[{"code":"\#(code)","message":"\#(description)"}]}"#
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
     /// A caller's request id is kept only when it is short and plain, so it cannot forge log lines.

@@ -113,10 +113,34 @@ public protocol IdentityStore: Sendable {
 
     // MARK: Brute-force detection
     func loginFailures(userId: String, realmId: String) async throws -> LoginFailures?
-    func saveLoginFailures(_ failures: LoginFailures) async throws
+    /// One wrong password, in one transaction: reads the user's failures, and unless the user is
+    /// locked at `time`, counts this one under `policy` (`LoginFailures.recordingFailure`); a
+    /// permanent lockout disables the user (only its `enabled` and `notBefore` change) and ends
+    /// its sessions. Concurrent failures are therefore all counted. `nil` when no such user
+    /// exists in the realm — after the same transaction, so the time taken does not tell.
+    func recordLoginFailure(userId: String, realmId: String, at time: Timestamp, policy: BruteForcePolicy,
+                            ipAddress: String?) async throws -> LoginFailureOutcome?
+    /// A right password, in one transaction: `false` (and nothing changes) when the user is
+    /// locked at `time`; otherwise its failures are forgotten and `true` is returned.
+    func admitLogin(userId: String, realmId: String, at time: Timestamp) async throws -> Bool
     func clearLoginFailures(userId: String, realmId: String) async throws
 
     // MARK: Health
     /// Whether the store is open and its schema fully migrated.
     func isReady() async -> Bool
+}
+
+/// What `recordLoginFailure` did.
+public struct LoginFailureOutcome: Sendable, Equatable {
+    public var failures: LoginFailures
+    /// The user was already locked: nothing was counted.
+    public var wasLocked: Bool
+    /// This failure disabled the user (permanent lockout).
+    public var disabledUser: Bool
+
+    public init(failures: LoginFailures, wasLocked: Bool, disabledUser: Bool) {
+        self.failures = failures
+        self.wasLocked = wasLocked
+        self.disabledUser = disabledUser
+    }
 }

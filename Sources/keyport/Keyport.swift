@@ -49,6 +49,27 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("docker-certs-dir"), help: "Keep each docker-v2 realm's certificate bundle ({realm}.pem) and JWKS ({realm}.jwks.json) here, for a registry to read (KEYPORT_DOCKER_CERTS_DIR)")
     var dockerCertsDir: String?
 
+    @Option(name: .customLong("password-hashing-max-memory"), help: "Ceiling on Argon2 memory (KiB) any realm policy or stored hash may use (KEYPORT_PASSWORD_HASHING_MAX_MEMORY). Default: 32768")
+    var passwordHashingMaxMemory: Int?
+
+    @Option(name: .customLong("password-hashing-max-iterations"), help: "Ceiling on Argon2 iterations (KEYPORT_PASSWORD_HASHING_MAX_ITERATIONS). Default: 16")
+    var passwordHashingMaxIterations: Int?
+
+    @Option(name: .customLong("http-header-timeout"), help: "Seconds a client may take to send a request's headers (KEYPORT_HTTP_HEADER_TIMEOUT). Default: 10")
+    var httpHeaderTimeout: Int?
+
+    @Option(name: .customLong("http-body-timeout"), help: "Seconds a client may take to send a request's body (KEYPORT_HTTP_BODY_TIMEOUT). Default: 30")
+    var httpBodyTimeout: Int?
+
+    @Option(name: .customLong("http-idle-timeout"), help: "Seconds an idle keep-alive connection stays open (KEYPORT_HTTP_IDLE_TIMEOUT). Default: 60")
+    var httpIdleTimeout: Int?
+
+    @Option(name: .customLong("http-max-connections"), help: "Open connections at most; past it the oldest connection still sending headers is closed (KEYPORT_HTTP_MAX_CONNECTIONS). Default: the file limit less 128")
+    var httpMaxConnections: Int?
+
+    @Option(name: .customLong("docker-events-retention"), help: "Seconds docker-v2 events are kept in realms that set no eventsExpiration (KEYPORT_DOCKER_EVENTS_RETENTION). Default: 604800 (7 days)")
+    var dockerEventsRetention: Int?
+
     @Flag(name: .customLong("import-realm"), help: "At start, import every *.json realm export in the import folder beside the database (./data/import), skipping realms that exist")
     var importRealm = false
 
@@ -75,7 +96,12 @@ struct ServerOptions: ParsableArguments {
         if mode == .production && hostnameValue == nil {
             throw ConfigurationError("keyport start needs --hostname (or KEYPORT_HOSTNAME): the public URL that tokens' issuers are built from; use start-dev for a laptop")
         }
-        return KeyportConfiguration(
+        func number(_ flag: Int?, _ name: String, _ option: String) throws -> Int? {
+            guard let text = value(flag.map(String.init), name) else { return nil }
+            guard let n = Int(text) else { throw ConfigurationError("\(option) must be a number, not '\(text)'") }
+            return n
+        }
+        var configuration = KeyportConfiguration(
             mode: mode,
             httpHost: value(httpHost, "HTTP_HOST") ?? "127.0.0.1",
             httpPort: port,
@@ -88,6 +114,20 @@ struct ServerOptions: ParsableArguments {
             bootstrapAdminPassword: environment["KEYPORT_BOOTSTRAP_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 },
             logLevel: level, importRealms: importRealm || parseBoolean(environment["KEYPORT_IMPORT_REALM"]) == true,
             dockerCertsDirectory: value(dockerCertsDir, "DOCKER_CERTS_DIR"))
+        if let v = try number(passwordHashingMaxMemory, "PASSWORD_HASHING_MAX_MEMORY", "--password-hashing-max-memory") {
+            configuration.passwordCostCeiling.memoryKiB = v
+        }
+        if let v = try number(passwordHashingMaxIterations, "PASSWORD_HASHING_MAX_ITERATIONS", "--password-hashing-max-iterations") {
+            configuration.passwordCostCeiling.iterations = v
+        }
+        // Checked as whole seconds here; `validate` checks the range.
+        func seconds(_ n: Int?) -> Duration? { n.map { .seconds(min(max($0, -1), 1_000_000)) } }
+        if let v = seconds(try number(httpHeaderTimeout, "HTTP_HEADER_TIMEOUT", "--http-header-timeout")) { configuration.httpHeaderTimeout = v }
+        if let v = seconds(try number(httpBodyTimeout, "HTTP_BODY_TIMEOUT", "--http-body-timeout")) { configuration.httpBodyTimeout = v }
+        if let v = seconds(try number(httpIdleTimeout, "HTTP_IDLE_TIMEOUT", "--http-idle-timeout")) { configuration.httpIdleTimeout = v }
+        configuration.httpMaxConnections = try number(httpMaxConnections, "HTTP_MAX_CONNECTIONS", "--http-max-connections")
+        if let v = try number(dockerEventsRetention, "DOCKER_EVENTS_RETENTION", "--docker-events-retention") { configuration.dockerEventsRetention = v }
+        return configuration
     }
 }
 

@@ -505,18 +505,98 @@ extension IdentityStoreConformanceTests {
         let f = Fixtures(store)
         let realm = try await f.realm("acme")
         let user = try await f.user("alice", in: realm)
+        var policy = BruteForcePolicy()
+        policy.enabled = true
+        policy.failureFactor = 3
+        policy.quickLoginCheckMilliSeconds = 0
         #expect(try await store.loginFailures(userId: user.id, realmId: realm.id) == nil)
-        let failures = LoginFailures(userId: user.id, realmId: realm.id, numFailures: 2, lastFailure: f.env.now(),
-                                     lockedUntil: f.env.now().adding(seconds: 60), lastIPAddress: "192.0.2.1")
-        try await store.saveLoginFailures(failures)
-        var more = failures
-        more.numFailures = 3
-        try await store.saveLoginFailures(more)
-        #expect(try await store.loginFailures(userId: user.id, realmId: realm.id) == more)
+        let first = try #require(try await store.recordLoginFailure(userId: user.id, realmId: realm.id, at: f.env.now(), policy: policy, ipAddress: "192.0.2.1"))
+        #expect(first.failures.numFailures == 1 && !first.wasLocked && !first.disabledUser)
+        #expect(try await store.loginFailures(userId: user.id, realmId: realm.id) == first.failures)
+        // An unknown user: nothing is written, nil comes back.
+        #expect(try await store.recordLoginFailure(userId: "nobody", realmId: realm.id, at: f.env.now(), policy: policy, ipAddress: nil) == nil)
+        #expect(try await store.admitLogin(userId: user.id, realmId: realm.id, at: f.env.now()))
+        #expect(try await store.loginFailures(userId: user.id, realmId: realm.id) == nil)
+        for _ in 0..<3 { _ = try await store.recordLoginFailure(userId: user.id, realmId: realm.id, at: f.env.now(), policy: policy, ipAddress: nil) }
+        let locked = try #require(try await store.loginFailures(userId: user.id, realmId: realm.id))
+        #expect(locked.numFailures == 3 && locked.lockedUntil > f.env.now())
+        // Locked: a further failure is not counted, a right password is not admitted, nothing is forgotten.
+        #expect(try await store.recordLoginFailure(userId: user.id, realmId: realm.id, at: f.env.now(), policy: policy, ipAddress: nil)?.wasLocked == true)
+        #expect(try await store.admitLogin(userId: user.id, realmId: realm.id, at: f.env.now()) == false)
+        #expect(try await store.loginFailures(userId: user.id, realmId: realm.id) == locked)
         try await store.clearLoginFailures(userId: user.id, realmId: realm.id)
         #expect(try await store.loginFailures(userId: user.id, realmId: realm.id) == nil)
-        try await store.saveLoginFailures(failures)
+        _ = try await store.recordLoginFailure(userId: user.id, realmId: realm.id, at: f.env.now(), policy: policy, ipAddress: nil)
         try await store.deleteUser(id: user.id, realmId: realm.id)
         #expect(try await store.loginFailures(userId: user.id, realmId: realm.id) == nil)
+    }
+
+    // MARK: Transactions: read-modify-write happens inside the write
+
+    @Test(arguments: StoreBackend.allCases)
+    func concurrentFailuresAreAllCounted(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        let user = try await f.user("alice", in: realm)
+        var policy = BruteForcePolicy()
+        policy.enabled = true
+        policy.failureFactor = 1_000
+        policy.quickLoginCheckMilliSeconds = 0
+        let time = f.env.now()
+        let fixed = policy
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<50 {
+                group.addTask { _ = try await store.recordLoginFailure(userId: user.id, realmId: realm.id, at: time, policy: fixed, ipAddress: nil) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await store.loginFailures(userId: user.id, realmId: realm.id)?.numFailures == 50)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func concurrentFailuresLockAtTheFailureFactorExactly(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        let user = try await f.user("alice", in: realm)
+        var policy = BruteForcePolicy()
+        policy.enabled = true
+        policy.failureFactor = 5
+        policy.quickLoginCheckMilliSeconds = 0
+        let time = f.env.now()
+        let fixed = policy
+        let outcomes = try await withThrowingTaskGroup(of: LoginFailureOutcome?.self) { group in
+            for _ in 0..<50 {
+                group.addTask { try await store.recordLoginFailure(userId: user.id, realmId: realm.id, at: time, policy: fixed, ipAddress: nil) }
+            }
+            return try await group.reduce(into: [LoginFailureOutcome]()) { if let o = $1 { $0.append(o) } }
+        }
+        // Exactly failureFactor failures were counted; every later one met the lock.
+        #expect(outcomes.filter { !$0.wasLocked }.count == 5)
+        #expect(outcomes.filter(\.wasLocked).count == 45)
+        #expect(try await store.loginFailures(userId: user.id, realmId: realm.id)?.numFailures == 5)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aPermanentLockoutKeepsAnAdministratorsConcurrentEdit(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        let user = try await f.user("alice", in: realm)
+        var policy = BruteForcePolicy()
+        policy.enabled = true
+        policy.failureFactor = 1
+        policy.permanentLockout = true
+        // The administrator's edit lands between the login's read of the user and its lockout.
+        var edited = user
+        edited.firstName = "Alice"
+        edited.email = "alice@example.com"
+        try await store.updateUser(edited)
+        let outcome = try #require(try await store.recordLoginFailure(userId: user.id, realmId: realm.id, at: f.env.now(), policy: policy, ipAddress: nil))
+        #expect(outcome.disabledUser)
+        let stored = try #require(try await store.user(id: user.id, realmId: realm.id))
+        #expect(!stored.enabled)
+        #expect(stored.firstName == "Alice" && stored.email == "alice@example.com")
     }
 }
