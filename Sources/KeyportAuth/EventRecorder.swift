@@ -5,7 +5,21 @@ import Synchronization
 /// Records login events off the request path: `record` only enqueues, a background task
 /// writes. A slow or failing database therefore never slows or fails a token request; when
 /// the queue is full the newest events are kept and the dropped ones counted.
+///
+/// Events cannot be turned into a weapon against the disk: a realm's `eventsEnabled` and
+/// `enabledEventTypes` are honoured, each detail is capped, and failed logins are stored at
+/// most `failuresPerMinute` per realm (a token bucket) — the rest are only counted
+/// (`onSuppressed`, which `/metrics` shows). Requests without credentials are never stored.
 public final class EventRecorder: Sendable {
+    /// Why an event was not stored.
+    public enum Suppression: String, Sendable, CaseIterable {
+        case disabled, rateLimited = "rate_limited", unauthenticated
+    }
+
+    public static let maxDetailLength = 1024
+    public static let maxDetails = 16
+
+    private struct Bucket { var tokens: Double; var updated: Timestamp }
     private final class Counters: Sendable {
         let state = Mutex((pending: 0, dropped: 0, failed: 0))
         let waiters = Mutex<[CheckedContinuation<Void, Never>]>([])
@@ -19,8 +33,17 @@ public final class EventRecorder: Sendable {
 
     private let continuation: AsyncStream<Event>.Continuation
     private let counters = Counters()
+    private let buckets = Mutex<[String: Bucket]>([:])
+    private let now: @Sendable () -> Timestamp
+    private let failuresPerMinute: Int
+    private let onSuppressed: @Sendable (Suppression) -> Void
 
-    public init(store: any IdentityStore, capacity: Int = 10_000, onFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
+    public init(store: any IdentityStore, capacity: Int = 10_000, now: @escaping @Sendable () -> Timestamp,
+                failuresPerMinute: Int = 60, onSuppressed: @escaping @Sendable (Suppression) -> Void = { _ in },
+                onFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
+        self.now = now
+        self.failuresPerMinute = max(1, failuresPerMinute)
+        self.onSuppressed = onSuppressed
         let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(capacity))
         self.continuation = continuation
         let counters = self.counters
@@ -38,7 +61,48 @@ public final class EventRecorder: Sendable {
         }
     }
 
-    public func record(_ event: Event) {
+    /// Stores `event` unless `realm` says not to, or it is a failure past the realm's rate.
+    public func record(_ event: Event, in realm: Realm) {
+        guard realm.storesEvent(type: event.type) else { return onSuppressed(.disabled) }
+        if event.error != nil && !takeFailureToken(realmId: realm.id) { return onSuppressed(.rateLimited) }
+        var capped = event
+        capped.details = Self.cap(event.details)
+        capped.ipAddress = event.ipAddress.map { String($0.prefix(64)) }
+        capped.error = event.error.map { String($0.prefix(255)) }
+        enqueue(capped)
+    }
+
+    /// Counts a request that is not worth a row (say, one without credentials).
+    public func suppress(_ reason: Suppression) { onSuppressed(reason) }
+
+    static func cap(_ details: [String: String]) -> [String: String] {
+        var out: [String: String] = [:]
+        for (key, value) in details.sorted(by: { $0.key < $1.key }).prefix(maxDetails) {
+            guard value.utf8.count > maxDetailLength else { out[String(key.prefix(64))] = value; continue }
+            var cut = value.prefix(maxDetailLength - 32)
+            while cut.utf8.count > maxDetailLength - 32 { cut = cut.dropLast() }
+            out[String(key.prefix(64))] = "\(cut)… (\(value.utf8.count) bytes)"
+        }
+        return out
+    }
+
+    /// A token bucket per realm: `failuresPerMinute` at once, refilled at that rate.
+    private func takeFailureToken(realmId: String) -> Bool {
+        let time = now()
+        let capacity = Double(failuresPerMinute)
+        return buckets.withLock { b in
+            var bucket = b[realmId] ?? Bucket(tokens: capacity, updated: time)
+            let elapsed = Double(max(0, time.milliseconds(since: bucket.updated))) / 60_000
+            bucket.tokens = min(capacity, bucket.tokens + elapsed * capacity)
+            bucket.updated = time
+            let granted = bucket.tokens >= 1
+            if granted { bucket.tokens -= 1 }
+            b[realmId] = bucket
+            return granted
+        }
+    }
+
+    func enqueue(_ event: Event) {
         counters.state.withLock { $0.pending += 1 }
         if case .dropped = continuation.yield(event) {
             counters.state.withLock { $0.pending -= 1; $0.dropped += 1 }

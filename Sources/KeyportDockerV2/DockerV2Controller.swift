@@ -10,7 +10,8 @@ import KeyportTokens
 ///
 /// The pipeline, one step per type: parse the request (`ScopeParser`) → authenticate the
 /// user (`PasswordAuthenticator`) → authorize each scope (`RegistryAuthorizer`) → issue the
-/// token (`RegistryTokenIssuer`). Every request, granted or not, is recorded as an event.
+/// token (`RegistryTokenIssuer`). Every request with credentials, granted or not, is recorded as
+/// an event (within the realm's event settings and the recorder's rate for failures).
 public struct DockerV2Controller: Sendable {
     let store: any IdentityStore
     let authenticator: PasswordAuthenticator
@@ -78,7 +79,8 @@ public struct DockerV2Controller: Sendable {
 
         // Authenticate.
         guard let credentials = BasicCredentials(header: request.headers[.authorization]) else {
-            record(realm: realm, client: client, user: nil, username: nil, requested: requested, granted: nil, error: "no_credentials", context: context)
+            // Not stored: it costs the caller nothing, so a row each would let anyone fill the disk.
+            events.suppress(.unauthenticated)
             throw DockerV2Error.unauthorized("Authentication required: log in with a username and password of realm '\(realm.name)'",
                                              requested: requested, realmName: realm.name)
         }
@@ -111,6 +113,7 @@ public struct DockerV2Controller: Sendable {
         if let username { details["username"] = String(username.prefix(255)) }
         if let granted { details["granted_access"] = granted.map(\.description).joined(separator: " ") }
         events.record(Event(id: environment.newID(), realmId: realm.id, time: environment.now(), type: error == nil ? "LOGIN" : "LOGIN_ERROR",
-                            clientId: client.clientId, userId: user?.id, ipAddress: context.clientAddress, error: error, details: details))
+                            clientId: client.clientId, userId: user?.id, ipAddress: context.clientAddress, error: error, details: details),
+                      in: realm)
     }
 }

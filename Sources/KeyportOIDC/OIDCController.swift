@@ -140,7 +140,8 @@ public struct OIDCController: Sendable {
         let details = ["auth_method": "openid-connect", "username": String(username.prefix(255)),
                        "grant_type": type == "CLIENT_LOGIN" ? "client_credentials" : "password"]
         events.record(Event(id: tokens.environment.newID(), realmId: realm.id, time: tokens.environment.now(), type: type,
-                            clientId: client.clientId, userId: user?.id, ipAddress: context.clientAddress, error: error, details: details))
+                            clientId: client.clientId, userId: user?.id, ipAddress: context.clientAddress, error: error, details: details),
+                      in: realm)
     }
 
     // MARK: Keys and discovery

@@ -60,6 +60,14 @@ extension SQLiteStore {
         }
     }
 
+    public func deleteEvents(realmId: String, before cutoff: Timestamp, authMethod: String) async throws -> Int {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM events WHERE realm_id = ? AND time < ? AND json_extract(details, '$.auth_method') = ?",
+                           arguments: [realmId, cutoff.millisecondsSince1970, authMethod])
+            return db.changesCount
+        }
+    }
+
     static func insertKey(_ k: RealmKey, _ db: Database) throws {
         try db.execute(sql: """
             INSERT INTO realm_keys (id, realm_id, algorithm, status, private_key_pem, certificate_der, libtrust_key_id, thumbprint, priority, created_at)

@@ -3,11 +3,13 @@ import KeyportStore
 import Logging
 import ServiceLifecycle
 
-/// Deletes events older than each realm's `eventsExpiration`, and expired sessions, once at
-/// start and then hourly, until the server shuts down.
+/// Deletes events older than each realm's `eventsExpiration` (docker-v2 events, which every
+/// registry pull writes, after `dockerEventsRetention` when the realm sets none), and expired
+/// sessions, once at start and then hourly, until the server shuts down.
 struct EventRetentionService: Service {
     let store: any IdentityStore
     let environment: KeyportModel.Environment
+    let dockerEventsRetention: Int
     let logger: Logger
 
     func run() async throws {
@@ -27,7 +29,10 @@ struct EventRetentionService: Service {
         let now = environment.now()
         var removed = 0
         for realm in try await store.realms() {
-            guard let seconds = realm.eventsExpiration else { continue }
+            guard let seconds = realm.eventsExpiration else {
+                removed += try await store.deleteEvents(realmId: realm.id, before: now.adding(seconds: -dockerEventsRetention), authMethod: "docker-v2")
+                continue
+            }
             removed += try await store.deleteEvents(realmId: realm.id, before: now.adding(seconds: -seconds))
         }
         _ = try await store.deleteExpiredSessions(before: now)

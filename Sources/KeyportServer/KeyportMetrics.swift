@@ -10,7 +10,17 @@ public final class KeyportMetrics: Sendable {
         // Present from the first scrape, so dashboards see zeros rather than gaps.
         _ = passwordHashDuration
         for kind in ["oidc", "docker-v2"] { _ = tokensIssued(kind: kind) }
+        for reason in ["disabled", "rate_limited", "unauthenticated"] { _ = eventsSuppressed(reason) }
     }
+
+    /// Login events not stored, by reason: a flood shows here instead of in the database.
+    public func eventsSuppressed(_ reason: String) -> Counter {
+        registry.makeCounter(descriptor: .init(namespace: "keyport", metricName: "events_suppressed", unitName: "total",
+                                               helpText: "Login events not stored, by reason (realm settings, rate of failures, no credentials)"),
+                             labels: [("reason", reason)])
+    }
+
+    public func eventSuppressed(_ reason: String) { eventsSuppressed(reason).increment() }
 
     static let latencyBuckets: [Duration] = [
         .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),

@@ -60,7 +60,7 @@ public struct KeyportServer: Sendable {
         let publicURL = PublicBaseURL(configuration.hostname)
         let tokens = TokenService(store: store, keyRing: keyRing, environment: environment, hostname: publicURL,
                                   onIssued: { oidcTokensIssued.increment() })
-        let events = EventRecorder(store: store, onFailure: { error in
+        let events = EventRecorder(store: store, now: environment.now, onSuppressed: { metrics.eventSuppressed($0.rawValue) }, onFailure: { error in
             logger.warning("could not record an event", metadata: ["error": "\(error)"])
         })
 
@@ -86,7 +86,7 @@ public struct KeyportServer: Sendable {
                  ceiling: ceiling
         ).addRoutes(to: router)
 
-        var backgroundServices: [any Service] = [PasswordHasherService(hasher: hasher), EventRetentionService(store: store, environment: environment, logger: logger)]
+        var backgroundServices: [any Service] = [PasswordHasherService(hasher: hasher), EventRetentionService(store: store, environment: environment, dockerEventsRetention: configuration.dockerEventsRetention, logger: logger)]
         if let directory = configuration.dockerCertsDirectory {
             let writer = RegistryCertificateWriter(directory: directory, store: store, installation: installation, interval: .seconds(15), logger: logger)
             // Written before the server answers, so a registry started once Keyport is healthy finds them.

@@ -101,6 +101,8 @@ public protocol IdentityStore: Sendable {
     func events(realmId: String, matching query: EventQuery, page: Page) async throws -> [Event]
     /// Deletes events older than `cutoff` in a realm; returns how many went.
     func deleteEvents(realmId: String, before cutoff: Timestamp) async throws -> Int
+    /// Deletes a realm's events older than `cutoff` whose `auth_method` detail is `authMethod`.
+    func deleteEvents(realmId: String, before cutoff: Timestamp, authMethod: String) async throws -> Int
 
     // MARK: Sessions
     func createSession(_ session: Session) async throws

@@ -5,6 +5,7 @@ import KeyportHTTP
 import KeyportDockerV2
 @testable import KeyportServer
 import KeyportKeys
+import KeyportStore
 import KeyportTokens
 import Testing
 import X509
@@ -322,10 +323,104 @@ struct EventRetentionTests {
             _ = try await r.token("alice")
             await api.server.services.events.waitUntilIdle()
             api.clock.advance(seconds: 1801)
-            let retention = EventRetentionService(store: api.server.services.store, environment: testEnvironment(clock: api.clock), logger: .init(label: "test"))
+            let retention = EventRetentionService(store: api.server.services.store, environment: testEnvironment(clock: api.clock),
+                                                  dockerEventsRetention: 7 * 24 * 3600, logger: .init(label: "test"))
             #expect(try await retention.purgeOnce() == 1)
             let admin = try await api.token()
             #expect(try await api.call(.get, "/admin/realms/acme/events", token: admin).items.count == 1)
+        }
+    }
+
+    @Test func dockerEventsGoAfterTheDefaultRetentionWhenTheRealmSetsNone() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            try await r.user("alice")
+            _ = try await r.token("alice")
+            _ = try await api.login(realm: "acme", username: "alice", password: "pw")
+            await api.server.services.events.waitUntilIdle()
+            let retention = EventRetentionService(store: api.server.services.store, environment: testEnvironment(clock: api.clock),
+                                                  dockerEventsRetention: 7 * 24 * 3600, logger: .init(label: "test"))
+            api.clock.advance(seconds: 7 * 24 * 3600 - 10)
+            #expect(try await retention.purgeOnce() == 0)
+            api.clock.advance(seconds: 20)
+            #expect(try await retention.purgeOnce() == 1)
+            // The OIDC login stays: the realm keeps its other events until it says otherwise.
+            let left = try await api.call(.get, "/admin/realms/acme/events", token: try await api.token())
+            #expect(left.items.count == 1)
+            #expect(left.items.first?["details"]?["auth_method"]?.stringValue == "openid-connect")
+        }
+    }
+}
+
+@Suite("Events cannot fill the disk")
+struct EventFloodTests {
+    @Test func aFloodOfRequestsWithoutCredentialsWritesNothing() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            let store = api.server.services.store
+            let acme = try #require(try await store.realm(named: "acme"))
+            // 100 scopes of 200-character names per request, as in the reported flood.
+            let scopes = (0..<100).map { "repository:flood/" + String(repeating: "a", count: 190) + String(format: "%03d", $0) + ":pull,push" }
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        var unauthorized = 0
+                        for _ in 0..<1_250 where try await r.token(nil, scopes: scopes).status == .unauthorized { unauthorized += 1 }
+                        return unauthorized
+                    }
+                }
+                let total = try await group.reduce(0, +)
+                #expect(total == 5_000)
+            }
+            await api.server.services.events.waitUntilIdle()
+            #expect(try await store.events(realmId: acme.id, matching: EventQuery(), page: .all).isEmpty)
+            let metrics = try await api.call(.get, "/metrics").text
+            #expect(metrics.contains(#"keyport_events_suppressed_total{reason="unauthenticated"} 5000"#))
+            // The database file stays small: a few MB at most, WAL included.
+            let db = api.server.services.configuration.databasePath
+            let size = ((try? FileManager.default.attributesOfItem(atPath: db)[.size] as? Int) ?? 0)
+                + ((try? FileManager.default.attributesOfItem(atPath: db + "-wal")[.size] as? Int) ?? 0)
+            #expect(size < 4 * 1024 * 1024, "database grew to \(size) bytes")
+        }
+    }
+
+    @Test func failedLoginsAreStoredAtABoundedRateWithCappedDetails() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            try await r.user("alice")
+            let long = (0..<100).map { "repository:x/" + String(repeating: "b", count: 190) + String(format: "%03d", $0) + ":pull" }
+            for _ in 0..<80 { _ = try await r.token("nobody", "wrong", scopes: long) }
+            await api.server.services.events.waitUntilIdle()
+            let admin = try await api.token()
+            let stored = try await api.call(.get, "/admin/realms/acme/events?max=1000", token: admin).items
+            #expect(stored.count == 60)
+            #expect(stored.allSatisfy { ($0["details"]?["requested_access"]?.stringValue?.utf8.count ?? 0) <= 1024 })
+            #expect(try await api.call(.get, "/metrics").text.contains(#"keyport_events_suppressed_total{reason="rate_limited"} 20"#))
+            // A minute later the bucket has refilled.
+            api.clock.advance(seconds: 60)
+            _ = try await r.token("nobody", "wrong")
+            await api.server.services.events.waitUntilIdle()
+            #expect(try await api.call(.get, "/admin/realms/acme/events?max=1000", token: admin).items.count == 61)
+        }
+    }
+
+    @Test func eventsEnabledAndEnabledEventTypesAreHonoured() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            try await r.user("alice")
+            let admin = try await api.token()
+            #expect(try await api.call(.put, "/admin/realms/acme", token: admin, json: ["enabledEventTypes": ["LOGIN_ERROR"]]).status == .noContent)
+            let rep = try await api.call(.get, "/admin/realms/acme", token: admin)
+            #expect(rep["enabledEventTypes"]?.strings == ["LOGIN_ERROR"] && rep["eventsEnabled"]?.bool == true)
+            _ = try await r.token("alice")
+            _ = try await r.token("alice", "wrong")
+            await api.server.services.events.waitUntilIdle()
+            #expect(try await api.call(.get, "/admin/realms/acme/events", token: admin).items.compactMap { $0["type"]?.stringValue } == ["LOGIN_ERROR"])
+            #expect(try await api.call(.put, "/admin/realms/acme", token: admin, json: ["eventsEnabled": false]).status == .noContent)
+            _ = try await r.token("alice", "wrong")
+            await api.server.services.events.waitUntilIdle()
+            #expect(try await api.call(.get, "/admin/realms/acme/events", token: admin).items.count == 1)
+            #expect(try await api.call(.put, "/admin/realms/acme", token: admin, json: ["enabledEventTypes": ["login; DROP"]]).status == .badRequest)
         }
     }
 }
