@@ -61,7 +61,7 @@ extension AdminAPI {
         }
         clients.get("{id}/installation/providers/{providerId}") { request, context in
             let (_, realm, client) = try await clientInPath(request, context, .viewClients)
-            let id = context.parameters.get("providerId") ?? ""
+            let id = context.pathParameter("providerId") ?? ""
             guard let provider = extensions.installationProviders[id] else { throw AdminError.notFound("Unknown installation provider \(id)") }
             return try await run { try await provider(realm, client) }
         }
@@ -83,7 +83,7 @@ extension AdminAPI {
     }
 
     func clientInPath(_ context: KeyportRequestContext, realm: Realm, parameter: String) async throws -> Client {
-        guard let id = context.parameters.get(parameter), let client = try await store.client(id: id, realmId: realm.id) else {
+        guard let id = context.pathParameter(parameter), let client = try await store.client(id: id, realmId: realm.id) else {
             throw AdminError.notFound("Client not found")
         }
         return client

@@ -71,7 +71,7 @@ extension AdminAPI {
 
     func groupInPath(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (AdminPrincipal, Realm, GroupNode) {
         let (caller, realm) = try await authorize(request, context, permission)
-        guard let id = context.parameters.get("id"), let node = try await store.group(id: id, realmId: realm.id) else {
+        guard let id = context.pathParameter("id"), let node = try await store.group(id: id, realmId: realm.id) else {
             throw AdminError.notFound("Could not find group by id")
         }
         return (caller, realm, node)
@@ -85,15 +85,37 @@ extension AdminAPI {
         if let id = rep.id, let existing = try await store.group(id: id, realmId: realm.id) {
             // Moving a group under another gives its members the new ancestors' roles.
             if let parent { try await requireMayGrant(try await rolesThroughGroup(parent.group.id, realm: realm), caller: caller, realm: realm) }
+            let height = try await subtreeHeight(existing, realm: realm)
+            guard (parent?.depth ?? 0) + height <= GroupNode.maxDepth else {
+                throw AdminError.badRequest("Groups may be nested at most \(GroupNode.maxDepth) levels deep")
+            }
             var moved = existing.group
             moved.parentId = parent?.group.id
             try await run { try await store.updateGroup(moved) }
             return noContent
         }
+        guard (parent?.depth ?? 0) < GroupNode.maxDepth else {
+            throw AdminError.badRequest("Groups may be nested at most \(GroupNode.maxDepth) levels deep")
+        }
         let group = Group(id: environment.newID(), realmId: realm.id, parentId: parent?.group.id, name: try Validate.groupName(rep.name),
                           attributes: try Validate.multiAttributes(rep.attributes?.mapValues(\.values) ?? [:]))
         try await run { try await store.createGroup(group) }
         return created(request, group.id)
+    }
+
+    /// Levels from `node` down to its deepest descendant (1 for a leaf), bounded by `maxDepth + 1`.
+    func subtreeHeight(_ node: GroupNode, realm: Realm) async throws -> Int {
+        var level = [node.group.id]
+        var height = 0
+        while !level.isEmpty && height <= GroupNode.maxDepth {
+            height += 1
+            var next: [String] = []
+            for id in level {
+                next += try await store.groups(realmId: realm.id, parentId: id, search: nil, page: .all).map(\.group.id)
+            }
+            level = next
+        }
+        return height
     }
 
     /// Top-level groups holding `matches`, each with only the branches that lead to a match.

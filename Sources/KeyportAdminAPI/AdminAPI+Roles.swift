@@ -50,7 +50,7 @@ extension AdminAPI {
         }
         @Sendable func named(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (AdminPrincipal, Realm, Client?, Role) {
             let (caller, realm, client) = try await scope(request, context, permission)
-            guard let name = context.parameters.get("roleName"),
+            guard let name = context.pathParameter("roleName"),
                   let role = try await store.role(named: name, realmId: realm.id, clientId: client?.id)
             else { throw AdminError.notFound("Could not find role") }
             return (caller, realm, client, role)
@@ -117,10 +117,10 @@ extension AdminAPI {
 
     func roleById(_ request: Request, _ context: KeyportRequestContext, write: Bool) async throws -> (AdminPrincipal, Realm, Role) {
         let caller = try await principal(request)
-        guard let name = context.parameters.get("realm"), let realm = try await store.realm(named: name) else {
+        guard let name = context.pathParameter("realm"), let realm = try await store.realm(named: name) else {
             throw caller.isMasterAdmin ? AdminError.notFound("Realm not found.") : AdminError.forbidden
         }
-        guard let id = context.parameters.get("roleId"), let role = try await store.role(id: id, realmId: realm.id) else {
+        guard let id = context.pathParameter("roleId"), let role = try await store.role(id: id, realmId: realm.id) else {
             guard caller.administers(realm) else { throw AdminError.forbidden }
             throw AdminError.notFound("Could not find role")
         }

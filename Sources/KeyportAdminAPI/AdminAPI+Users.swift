@@ -37,7 +37,7 @@ extension AdminAPI {
         }
         users.delete("{id}/credentials/{credentialId}") { request, context in
             let (_, _, user) = try await userInPath(request, context, .manageUsers)
-            let credentialId = context.parameters.get("credentialId") ?? ""
+            let credentialId = context.pathParameter("credentialId") ?? ""
             try await run { try await store.deleteCredential(id: credentialId, userId: user.id) }
             return noContent
         }
@@ -56,7 +56,7 @@ extension AdminAPI {
         }
         users.put("{id}/groups/{groupId}") { request, context in
             let (caller, realm, user) = try await userInPath(request, context, .manageUsers)
-            let groupId = context.parameters.get("groupId") ?? ""
+            let groupId = context.pathParameter("groupId") ?? ""
             // A member holds the group's roles and its ancestors': joining is granting them.
             try await requireMayGrant(try await rolesThroughGroup(groupId, realm: realm), caller: caller, realm: realm)
             try await run { try await store.addMember(groupId: groupId, userId: user.id, realmId: realm.id) }
@@ -64,8 +64,8 @@ extension AdminAPI {
         }
         users.delete("{id}/groups/{groupId}") { request, context in
             let (caller, realm, user) = try await userInPath(request, context, .manageUsers)
-            try await requireMayGrant(try await rolesThroughGroup(context.parameters.get("groupId") ?? "", realm: realm), caller: caller, realm: realm)
-            try await run { try await store.removeMember(groupId: context.parameters.get("groupId") ?? "", userId: user.id, realmId: realm.id) }
+            try await requireMayGrant(try await rolesThroughGroup(context.pathParameter("groupId") ?? "", realm: realm), caller: caller, realm: realm)
+            try await run { try await store.removeMember(groupId: context.pathParameter("groupId") ?? "", userId: user.id, realmId: realm.id) }
             return noContent
         }
         addUserRoleMappingRoutes(users)
@@ -93,7 +93,7 @@ extension AdminAPI {
 
     func userInPath(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (AdminPrincipal, Realm, User) {
         let (caller, realm) = try await authorize(request, context, permission)
-        guard let id = context.parameters.get("id"), let user = try await store.user(id: id, realmId: realm.id) else {
+        guard let id = context.pathParameter("id"), let user = try await store.user(id: id, realmId: realm.id) else {
             throw AdminError.notFound("User not found")
         }
         return (caller, realm, user)

@@ -100,7 +100,9 @@ public struct AdminAPI: Sendable {
     }
 
     func serverInfo(_ request: Request) async throws -> Response {
-        _ = try await principal(request)
+        // Keycloak answers administrators only: a plain user's token learns nothing here.
+        let caller = try await principal(request)
+        guard caller.isMasterAdmin || caller.mayCreateRealms || !caller.managementRoles.isEmpty else { throw AdminError.forbidden }
         let info: JSONValue = [
             "systemInfo": ["version": .string(version), "serverTime": .string(ISO8601DateFormatter().string(from: Date())), "uptime": "",
                            "javaVersion": "n/a (Keyport is written in Swift)"],

@@ -81,7 +81,7 @@ extension AdminAPI {
     /// that may not see a realm cannot learn whether it exists.
     func authorize(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (AdminPrincipal, Realm) {
         let caller = try await principal(request)
-        guard let name = context.parameters.get("realm"), name.utf8.count <= 255, let realm = try await store.realm(named: name) else {
+        guard let name = context.pathParameter("realm"), name.utf8.count <= 255, let realm = try await store.realm(named: name) else {
             throw caller.isMasterAdmin ? AdminError.notFound("Realm not found.") : AdminError.forbidden
         }
         guard caller.may(permission, in: realm) else { throw AdminError.forbidden }

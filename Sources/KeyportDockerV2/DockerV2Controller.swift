@@ -54,7 +54,7 @@ public struct DockerV2Controller: Sendable {
 
     func token(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         // The realm, and whether docker-v2 is on for it (checked at every request: no restart needed).
-        let realmName = context.parameters.get("realm") ?? ""
+        let realmName = context.pathParameter("realm") ?? ""
         guard realmName.utf8.count <= 255, let realm = try await store.realm(named: realmName) else {
             throw DockerV2Error.notFound("realm_not_found", "Realm '\(String(realmName.prefix(80)))' does not exist")
         }

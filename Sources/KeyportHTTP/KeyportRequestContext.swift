@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import NIOCore
 
@@ -18,4 +19,13 @@ public struct KeyportRequestContext: RequestContext {
 
     /// Requests larger than this are refused with 413 before a handler sees them.
     public var maxUploadSize: Int { 1 << 20 }
+}
+
+extension KeyportRequestContext {
+    /// A path parameter as the client meant it: percent-decoded (a role named `a b` is
+    /// `/roles/a%20b` on the wire), or `nil` when absent or not valid percent-encoding.
+    public func pathParameter(_ name: String) -> String? {
+        guard let raw = parameters.get(name) else { return nil }
+        return raw.contains("%") ? raw.removingPercentEncoding : raw
+    }
 }

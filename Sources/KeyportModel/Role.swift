@@ -52,4 +52,11 @@ public struct GroupNode: Sendable, Equatable {
         self.path = path
         self.subGroupCount = subGroupCount
     }
+
+    /// 1 for a top-level group (`/a`), 2 for `/a/b`, …
+    public var depth: Int { path.split(separator: "/", omittingEmptySubsequences: true).count }
+
+    /// How deep the group tree may grow: deep enough for any organisation chart, shallow
+    /// enough that every answer that nests groups (search, export) can be encoded.
+    public static let maxDepth = 64
 }

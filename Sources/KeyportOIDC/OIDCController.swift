@@ -38,7 +38,7 @@ public struct OIDCController: Sendable {
     }
 
     func realm(_ context: KeyportRequestContext) async throws -> Realm {
-        guard let name = context.parameters.get("realm"), name.utf8.count <= 255,
+        guard let name = context.pathParameter("realm"), name.utf8.count <= 255,
               let realm = try await store.realm(named: name), realm.enabled
         else { throw OAuthError.realmNotFound }
         return realm

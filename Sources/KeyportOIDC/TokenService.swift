@@ -133,6 +133,10 @@ public struct TokenService: Sendable {
         guard claims.exp > now, claims.iat <= now + 60 else { return .failure(.expired) }
         guard let user = try await store.user(id: claims.sub, realmId: realm.id) else { return .failure(.userGone) }
         guard user.enabled, claims.iat * 1000 + 999 >= user.notBefore.millisecondsSince1970 else { return .failure(.revoked) }
+        // Keycloak checks the session too: a logged-out session's access tokens stop at once.
+        if let sid = claims.sid {
+            guard let session = try await store.session(id: sid, realmId: realm.id), session.userId == user.id else { return .failure(.revoked) }
+        }
         return .success(VerifiedToken(realm: realm, user: user, claims: claims))
     }
 }

@@ -58,9 +58,9 @@ public struct RealmImporter: Sendable {
 
     func seed(from doc: KeycloakRealmJSON) throws -> RealmSeed {
         let env = provisioner.environment
-        guard let name = doc.realm, !name.isEmpty, name.utf8.count <= 255,
+        guard let name = doc.realm, RealmBounds.realmNameLength.contains(name.utf8.count),
               name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }), name != ".", name != ".."
-        else { throw Failure("the realm name is missing or not made of letters, digits, '-', '_' and '.'") }
+        else { throw Failure("the realm name is missing, longer than \(RealmBounds.realmNameLength.upperBound) characters, or not made of letters, digits, '-', '_' and '.'") }
         var realm = Realm(id: doc.id ?? env.newID(), name: name, displayName: doc.displayName, enabled: doc.enabled ?? true, createdAt: env.now())
         var change = RealmSettingsChange()
         change.accessTokenLifespan = doc.accessTokenLifespan
@@ -197,6 +197,9 @@ public struct RealmImporter: Sendable {
                 guard let groupName = g.name, !groupName.isEmpty, !groupName.contains("/") else { throw Failure("a group has no name, or a name with '/'") }
                 let group = Group(id: g.id ?? env.newID(), realmId: realm.id, parentId: parent?.id, name: groupName, attributes: g.attributes ?? [:])
                 let path = (parent?.path ?? "") + "/" + groupName
+                guard path.split(separator: "/").count <= GroupNode.maxDepth else {
+                    throw Failure("group \(String(path.prefix(80)))… is nested more than \(GroupNode.maxDepth) levels deep")
+                }
                 groupByPath[path] = group.id
                 seed.groups.append(group)
                 for roleId in try roleIds(realm: g.realmRoles, clients: g.clientRoles, for: "group \(path)") { seed.groupRoles.append((group.id, roleId)) }

@@ -15,12 +15,20 @@ extension SQLiteStore {
 
     public func session(refreshTokenHash: String) async throws -> Session? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM sessions WHERE refresh_token_hash = ?", arguments: [refreshTokenHash]).map { row in
-                Session(id: row["id"], realmId: row["realm_id"], userId: row["user_id"], clientId: row["client_id"],
-                        refreshTokenHash: row["refresh_token_hash"], scope: row["scope"], createdAt: row.timestamp("created_at"),
-                        lastRefresh: row.timestamp("last_refresh"), expiresAt: row.timestamp("expires_at"))
-            }
+            try Row.fetchOne(db, sql: "SELECT * FROM sessions WHERE refresh_token_hash = ?", arguments: [refreshTokenHash]).map(Self.session)
         }
+    }
+
+    public func session(id: String, realmId: String) async throws -> Session? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM sessions WHERE id = ? AND realm_id = ?", arguments: [id, realmId]).map(Self.session)
+        }
+    }
+
+    static func session(_ row: Row) -> Session {
+        Session(id: row["id"], realmId: row["realm_id"], userId: row["user_id"], clientId: row["client_id"],
+                refreshTokenHash: row["refresh_token_hash"], scope: row["scope"], createdAt: row.timestamp("created_at"),
+                lastRefresh: row.timestamp("last_refresh"), expiresAt: row.timestamp("expires_at"))
     }
 
     public func touchSession(id: String, at time: Timestamp) async throws {

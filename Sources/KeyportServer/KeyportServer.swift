@@ -66,6 +66,8 @@ public struct KeyportServer: Sendable {
 
         let router = Router(context: KeyportRequestContext.self)
         router.add(middleware: ObservabilityMiddleware(metrics: metrics, randomBytes: environment.randomBytes, proxyHeaders: configuration.proxyHeaders))
+        let routeTable = RouteTable()
+        router.add(middleware: MethodNotAllowedMiddleware(table: routeTable))
         HealthController(store: store).addRoutes(to: router)
         MetricsController(metrics: metrics).addRoutes(to: router)
         OIDCController(store: store, tokens: tokens, authenticator: authenticator, events: events).addRoutes(to: router)
@@ -85,6 +87,8 @@ public struct KeyportServer: Sendable {
                                                      authorizer: registryAuthorizer, store: store),
                  ceiling: ceiling
         ).addRoutes(to: router)
+
+        routeTable.set(router.routes.map { ($0.method.rawValue, $0.path.description) })
 
         var backgroundServices: [any Service] = [PasswordHasherService(hasher: hasher), EventRetentionService(store: store, environment: environment, dockerEventsRetention: configuration.dockerEventsRetention, logger: logger)]
         if let directory = configuration.dockerCertsDirectory {

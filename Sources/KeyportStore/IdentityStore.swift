@@ -107,6 +107,7 @@ public protocol IdentityStore: Sendable {
     // MARK: Sessions
     func createSession(_ session: Session) async throws
     func session(refreshTokenHash: String) async throws -> Session?
+    func session(id: String, realmId: String) async throws -> Session?
     func touchSession(id: String, at time: Timestamp) async throws
     func deleteSession(id: String, realmId: String) async throws
     /// Ends every session of a user; returns how many.

@@ -452,6 +452,8 @@ extension IdentityStoreConformanceTests {
                               createdAt: clock.now, lastRefresh: clock.now, expiresAt: clock.now.adding(seconds: 3600))
         try await store.createSession(session)
         #expect(try await store.session(refreshTokenHash: "h1") == session)
+        #expect(try await store.session(id: "s1", realmId: realm.id) == session)
+        #expect(try await store.session(id: "s1", realmId: "another-realm") == nil)
         clock.advance(seconds: 10)
         try await store.touchSession(id: "s1", at: clock.now)
         #expect(try await store.session(refreshTokenHash: "h1")?.lastRefresh == clock.now)

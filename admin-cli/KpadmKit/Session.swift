@@ -35,12 +35,15 @@ public struct Session: Codable, Equatable, Sendable {
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
             let data = try encoder.encode(self)
             let temporary = path + ".tmp"
-            guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
-                throw KpadmError.failure("cannot write \(temporary)")
-            }
-            chmod(temporary, 0o600)
-            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-            try FileManager.default.moveItem(atPath: temporary, toPath: path)
+            // Created 0600 by open(2) itself: FileManager would create it with the umask's mode
+            // (0644) and change it afterwards, leaving an instant in which anyone can read the tokens.
+            _ = unlink(temporary)
+            let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
+            guard fd >= 0 else { throw KpadmError.failure("cannot write \(temporary)") }
+            let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+            guard written == data.count else { throw KpadmError.failure("cannot write \(temporary)") }
+            guard rename(temporary, path) == 0 else { throw KpadmError.failure("cannot write \(path)") }
         } catch let error as KpadmError {
             throw error
         } catch {

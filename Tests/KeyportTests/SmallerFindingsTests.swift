@@ -1,0 +1,126 @@
+import Foundation
+import GRDB
+import Hummingbird
+import KeyportHTTP
+import KeyportModel
+import KeyportStore
+@testable import KeyportServer
+import Testing
+
+/// The smaller findings of the attacker's pass, one test each.
+@Suite("Smaller findings")
+struct SmallerFindingsTests {
+    @Test func accessTokensStopWhenTheirSessionIsLoggedOut() async throws {
+        try await APIHarness.run { api in
+            let login = try await api.login()
+            let access = try #require(login["access_token"]?.stringValue)
+            let refresh = try #require(login["refresh_token"]?.stringValue)
+            #expect(try await api.call(.get, "/admin/realms", token: access).status == .ok)
+            #expect(try await api.call(.get, "/realms/master/protocol/openid-connect/userinfo", token: access).status == .ok)
+            #expect(try await api.call(.post, "/realms/master/protocol/openid-connect/logout", form: [("client_id", "admin-cli"), ("refresh_token", refresh)]).status == .noContent)
+            #expect(try await api.call(.get, "/admin/realms", token: access).status == .unauthorized)
+            #expect(try await api.call(.get, "/realms/master/protocol/openid-connect/userinfo", token: access).status == .unauthorized)
+            // Another session of the same user is untouched.
+            #expect(try await api.call(.get, "/admin/realms", token: try await api.token()).status == .ok)
+        }
+    }
+
+    @Test func serverInfoAnswersAdministratorsOnly() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            #expect(try await api.call(.get, "/admin/serverinfo", token: admin).status == .ok)
+            try await api.createRealm("acme", token: admin)
+            _ = try await api.createUser("acme", "plain", password: "Plain-pw-1", token: admin)
+            let plain = try await api.token(realm: "acme", username: "plain", password: "Plain-pw-1")
+            #expect(try await api.call(.get, "/admin/serverinfo", token: plain).status == .forbidden)
+        }
+    }
+
+    @Test func aKnownPathWithAnotherMethodIs405WithAllow() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            let patch = try await api.call(.patch, "/admin/realms/master", token: admin, json: [:])
+            #expect(patch.status == .methodNotAllowed)
+            #expect(patch.headers[.allow] == "DELETE, GET, PUT")
+            let health = try await api.call(.delete, "/health/ready")
+            #expect(health.status == .methodNotAllowed && health.headers[.allow] == "GET")
+            #expect(try await api.call(.get, "/no/such/path").status == .notFound)
+        }
+    }
+
+    @Test func roleNamesWithSpacesAndNonASCIIAreReadAndDeletedByName() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            try await api.createRealm("acme", token: admin)
+            for (name, encoded) in [("a b", "a%20b"), ("ä", "%C3%A4"), ("%2F", "%252F"), ("x+y", "x+y")] {
+                #expect(try await api.call(.post, "/admin/realms/acme/roles", token: admin, json: ["name": .string(name)]).status == .created)
+                let read = try await api.call(.get, "/admin/realms/acme/roles/\(encoded)", token: admin)
+                #expect(read.status == .ok && read["name"]?.stringValue == name, "\(name): \(read.text)")
+                #expect(try await api.call(.delete, "/admin/realms/acme/roles/\(encoded)", token: admin).status == .noContent, "\(name)")
+            }
+        }
+    }
+
+    @Test func longRealmNamesGetAClearAnswerWithoutSQL() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            for length in [242, 250, 255] {
+                let response = try await api.call(.post, "/admin/realms", token: admin, json: ["realm": .string(String(repeating: "r", count: length))])
+                #expect(response.status == .badRequest)
+                #expect(response["errorMessage"]?.stringValue == "Realm name is longer than 241 characters")
+            }
+            try await api.createRealm(String(repeating: "r", count: 241), token: admin)
+        }
+    }
+
+    @Test func groupsNestAtMost64LevelsAndDeepSearchesAnswer() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            try await api.createRealm("acme", token: admin)
+            var parent = try #require(try await api.call(.post, "/admin/realms/acme/groups", token: admin, json: ["name": "g1"]).createdID)
+            let top = parent
+            for level in 2...64 {
+                parent = try #require(try await api.call(.post, "/admin/realms/acme/groups/\(parent)/children", token: admin,
+                                                         json: ["name": .string("g\(level)")]).createdID)
+            }
+            let tooDeep = try await api.call(.post, "/admin/realms/acme/groups/\(parent)/children", token: admin, json: ["name": "g65"])
+            #expect(tooDeep.status == .badRequest)
+            // Nor by moving a subtree under the deepest group.
+            let other = try #require(try await api.call(.post, "/admin/realms/acme/groups", token: admin, json: ["name": "other"]).createdID)
+            #expect(try await api.call(.post, "/admin/realms/acme/groups/\(parent)/children", token: admin, json: ["id": .string(other)]).status == .badRequest)
+            #expect(try await api.call(.post, "/admin/realms/acme/groups/\(other)/children", token: admin, json: ["id": .string(top)]).status == .badRequest)
+            let search = try await api.call(.get, "/admin/realms/acme/groups?search=g64", token: admin)
+            #expect(search.status == .ok)
+        }
+    }
+
+    /// Debian 12's sqlite3 (3.40) misreported the old mapping tables; the rebuilt ones check clean.
+    @Test func theSystemSQLiteFindsAPopulatedDatabaseSound() async throws {
+        let sqlite = ["/usr/bin/sqlite3", "/usr/local/bin/sqlite3"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        let binary = try #require(sqlite, "sqlite3 is installed by scripts/install-deps --test")
+        let path = temporaryDirectory().appendingPathComponent("keyport.db").path
+        let config = KeyportConfiguration(mode: .development, httpPort: 0, databasePath: path, hostname: "http://keyport.test",
+                                          bootstrapAdminUsername: "admin", bootstrapAdminPassword: "admin-pw")
+        let server = try await KeyportServer.make(configuration: config, environment: testEnvironment())
+        try await server.application.test(.router) { client in
+            let api = APIHarness(client: client, server: server, clock: TestClock())
+            let admin = try await api.token()
+            try await api.createRealm("acme", token: admin)
+            let group = try #require(try await api.call(.post, "/admin/realms/acme/groups", token: admin, json: ["name": "g"]).createdID)
+            _ = try await api.call(.post, "/admin/realms/acme/roles", token: admin, json: ["name": "r"])
+            let role = try await api.role("acme", "r", token: admin)
+            _ = try await api.call(.post, "/admin/realms/acme/groups/\(group)/role-mappings/realm", token: admin, json: [role])
+            let user = try await api.createUser("acme", "u", token: admin, extra: ["groups": ["/g"], "realmRoles": ["r"]])
+            _ = user
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = [path, "PRAGMA integrity_check; PRAGMA foreign_key_check;"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        process.waitUntilExit()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "ok", "\(output)")
+    }
+}
