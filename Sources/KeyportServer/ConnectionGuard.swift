@@ -13,7 +13,8 @@ import Synchronization
 final class ConnectionGuard: Sendable {
     private struct Entry: Sendable {
         let channel: any Channel
-        let opened: NIODeadline
+        /// Order of arrival (a counter, not a clock: ties cannot happen).
+        let opened: UInt64
         var waitingForHead: Bool
     }
 
@@ -21,7 +22,7 @@ final class ConnectionGuard: Sendable {
     let headerTimeout: TimeAmount
     let bodyTimeout: TimeAmount
     let idleTimeout: TimeAmount
-    private let entries = Mutex<[ObjectIdentifier: Entry]>([:])
+    private let entries = Mutex<(byChannel: [ObjectIdentifier: Entry], arrivals: UInt64)>(([:], 0))
     private let counters = Mutex((timedOut: 0, evicted: 0))
 
     init(maxConnections: Int, headerTimeout: Duration, bodyTimeout: Duration, idleTimeout: Duration) {
@@ -42,18 +43,19 @@ final class ConnectionGuard: Sendable {
 
     func makeHandler() -> ConnectionGuardHandler { ConnectionGuardHandler(guard: self) }
 
-    var openCount: Int { entries.withLock { $0.count } }
+    var openCount: Int { entries.withLock { $0.byChannel.count } }
     var timedOutCount: Int { counters.withLock { $0.timedOut } }
     var evictedCount: Int { counters.withLock { $0.evicted } }
 
     /// Registers a connection; returns the one to close when over the cap (maybe this one).
     fileprivate func opened(_ channel: any Channel) -> (any Channel)? {
         let victim: (any Channel)? = entries.withLock { e in
-            e[ObjectIdentifier(channel)] = Entry(channel: channel, opened: .now(), waitingForHead: true)
-            guard e.count > maxConnections else { return nil }
-            let oldest = e.values.filter(\.waitingForHead).min { $0.opened < $1.opened }
+            e.arrivals += 1
+            e.byChannel[ObjectIdentifier(channel)] = Entry(channel: channel, opened: e.arrivals, waitingForHead: true)
+            guard e.byChannel.count > maxConnections else { return nil }
+            let oldest = e.byChannel.values.filter(\.waitingForHead).min { $0.opened < $1.opened }
             let chosen = oldest?.channel ?? channel
-            e[ObjectIdentifier(chosen)] = nil
+            e.byChannel[ObjectIdentifier(chosen)] = nil
             return chosen
         }
         if victim != nil { counters.withLock { $0.evicted += 1 } }
@@ -61,11 +63,11 @@ final class ConnectionGuard: Sendable {
     }
 
     fileprivate func setWaitingForHead(_ channel: any Channel, _ waiting: Bool) {
-        entries.withLock { e in e[ObjectIdentifier(channel)]?.waitingForHead = waiting }
+        entries.withLock { e in e.byChannel[ObjectIdentifier(channel)]?.waitingForHead = waiting }
     }
 
     fileprivate func closed(_ channel: any Channel) {
-        _ = entries.withLock { e in e.removeValue(forKey: ObjectIdentifier(channel)) }
+        _ = entries.withLock { e in e.byChannel.removeValue(forKey: ObjectIdentifier(channel)) }
     }
 
     fileprivate func timedOut() { counters.withLock { $0.timedOut += 1 } }

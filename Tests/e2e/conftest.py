@@ -22,7 +22,7 @@ def keyport_binary() -> str:
 
 
 class Keyport:
-    def __init__(self, data_dir: str, env: dict | None = None, port: int = 0):
+    def __init__(self, data_dir: str, env: dict | None = None, port: int = 0, preexec_fn=None):
         self.data_dir = data_dir
         self.log = open(os.path.join(data_dir, "keyport.log"), "w+")
         environment = {k: v for k, v in os.environ.items() if not k.startswith("KEYPORT_")}
@@ -30,7 +30,7 @@ class Keyport:
         environment.update(env or {})
         self.process = subprocess.Popen(
             [keyport_binary(), "start-dev", "--http-port", str(port), "--db-path", os.path.join(data_dir, "keyport.db")],
-            stdout=self.log, stderr=self.log, env=environment, cwd=data_dir)
+            stdout=self.log, stderr=self.log, env=environment, cwd=data_dir, preexec_fn=preexec_fn)
         self.port = self._wait_ready()
         self.url = f"http://127.0.0.1:{self.port}"
         # start-dev's default public URL follows the bound port.
