@@ -73,6 +73,8 @@ extension AdminAPI {
             realm.name = try Validate.realmName(name)
         }
         try apply(rep, to: &realm)
+        // Disabling master would lock every administrator out, this one included.
+        if existing.name == BuiltInRoles.masterRealm && !realm.enabled { throw AdminError.badRequest("The master realm cannot be disabled") }
         if realm != existing { try await run { try await store.updateRealm(realm) } }
         return noContent
     }

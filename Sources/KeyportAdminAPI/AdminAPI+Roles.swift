@@ -1,4 +1,5 @@
 import Hummingbird
+import KeyportAuth
 import KeyportHTTP
 import KeyportModel
 import KeyportStore
@@ -142,15 +143,31 @@ extension AdminAPI {
         if role.name != existing.name, !existing.isClientRole, existing.name == realm.defaultRoleName {
             throw AdminError.badRequest("The realm's default role cannot be renamed")
         }
-        // A rename must not turn a role into an administration role (say, master's `admin`).
-        if role.name != existing.name { try await requireMayConfigure(role, caller: caller, realm: realm) }
+        // A rename must not turn a role into an administration role (say, master's `admin`),
+        // nor take an administration role's name away.
+        if role.name != existing.name {
+            try await requireMayConfigure(role, caller: caller, realm: realm)
+            if try await isBuiltInAdministrationRole(existing, realm: realm) {
+                throw AdminError.badRequest("The built-in administration role \(existing.name) cannot be renamed")
+            }
+        }
         try await run { try await store.updateRole(role) }
     }
 
     func deleteRole(_ role: Role, realm: Realm, caller: AdminPrincipal) async throws {
         try await requireMayConfigure(role, caller: caller, realm: realm)
+        // Authorization is decided by these names: without them nobody administers the realm.
+        if try await isBuiltInAdministrationRole(role, realm: realm) {
+            throw AdminError.badRequest("The built-in administration role \(role.name) cannot be deleted")
+        }
         if !role.isClientRole && role.name == realm.defaultRoleName { throw AdminError.badRequest("The realm's default role cannot be deleted") }
         try await run { try await store.deleteRole(id: role.id, realmId: realm.id) }
+    }
+
+    func isBuiltInAdministrationRole(_ role: Role, realm: Realm) async throws -> Bool {
+        let builtIn = Set(BuiltInRoles.realmManagementRoles.map(\.name) + [BuiltInRoles.realmAdmin, BuiltInRoles.masterAdmin, BuiltInRoles.createRealm])
+        guard builtIn.contains(role.name) else { return false }
+        return try await adminRoleKind(role, realm: realm) != nil
     }
 
     func validateRoleAttributes(_ attributes: [String: [String]]) throws {

@@ -1,5 +1,3 @@
-import _CryptoExtras
-import Crypto
 import Foundation
 
 /// A PBKDF2 hash carried over from Keycloak (`pbkdf2`, `pbkdf2-sha256`, `pbkdf2-sha512`),
@@ -44,18 +42,5 @@ public struct PBKDF2Hash: Sendable, Equatable {
               (8...128).contains(hash.count), params["l"] == nil || params["l"] == hash.count
         else { return nil }
         self.init(digest: digest, iterations: i, salt: salt, hash: hash)
-    }
-
-    /// Computes PBKDF2 over the UTF-8 password (Keycloak NUL-pads short passwords, which HMAC's
-    /// zero-padding of its key makes equivalent).
-    func derive(_ password: String) throws -> [UInt8] {
-        let function: KDF.Insecure.PBKDF2.HashFunction = switch digest {
-        case .sha1: .insecureSHA1
-        case .sha256: .sha256
-        case .sha512: .sha512
-        }
-        let key = try KDF.Insecure.PBKDF2.deriveKey(from: Array(password.utf8), salt: salt, using: function,
-                                                    outputByteCount: hash.count, unsafeUncheckedRounds: iterations)
-        return key.withUnsafeBytes { Array($0) }
     }
 }

@@ -224,4 +224,19 @@ struct AdminEscalationTests {
             #expect(try await api.call(.post, "/admin/realms", token: token, json: ["realm": "x"]).status == .forbidden)
         }
     }
+
+    @Test func theMasterAdminCannotLockEveryoneOut() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            #expect(try await api.call(.put, "/admin/realms/master", token: admin, json: ["enabled": false]).status == .badRequest)
+            #expect(try await api.call(.delete, "/admin/realms/master/roles/admin", token: admin).status == .badRequest)
+            #expect(try await api.call(.put, "/admin/realms/master/roles/admin", token: admin, json: ["name": "former-admin"]).status == .badRequest)
+            let management = try await api.clientUUID("master", "realm-management", token: admin)
+            #expect(try await api.call(.delete, "/admin/realms/master/clients/\(management)/roles/realm-admin", token: admin).status == .badRequest)
+            // A custom role of the realm-management client is the master admin's to remove.
+            #expect(try await api.call(.post, "/admin/realms/master/clients/\(management)/roles", token: admin, json: ["name": "extra"]).status == .created)
+            #expect(try await api.call(.delete, "/admin/realms/master/clients/\(management)/roles/extra", token: admin).status == .noContent)
+            #expect(try await api.call(.get, "/admin/realms", token: try await api.token()).status == .ok)
+        }
+    }
 }

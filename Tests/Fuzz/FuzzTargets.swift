@@ -1,0 +1,54 @@
+// libFuzzer entry point for Keyport's parsers of untrusted input. scripts/fuzz compiles this
+// file with the parsers' sources into one instrumented binary (swiftc -sanitize=fuzzer,address)
+// and picks the target with KEYPORT_FUZZ_TARGET. A target fails by crashing: a trap, an
+// out-of-bounds access, a leak of the sanitizer's kind. Parsers must answer every input.
+import Foundation
+
+enum FuzzTarget: String, CaseIterable {
+    case scope, grant, basic, hash, realm
+}
+
+let target: FuzzTarget = {
+    guard let name = ProcessInfo.processInfo.environment["KEYPORT_FUZZ_TARGET"], let t = FuzzTarget(rawValue: name) else {
+        fatalError("set KEYPORT_FUZZ_TARGET to one of \(FuzzTarget.allCases.map(\.rawValue))")
+    }
+    return t
+}()
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Data(bytes: data, count: size)
+    let text = String(decoding: bytes, as: UTF8.self)
+    switch target {
+    case .scope:
+        // The repeated `scope` query parameters, one per line.
+        _ = try? ScopeParser.parse(text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
+    case .grant:
+        // A docker.grant, then a repository name and a username to match it against.
+        let lines = text.split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+        if let grant = try? RegistryGrant(parsing: lines[0]) {
+            let name = lines.count > 1 ? lines[1] : "team/app"
+            let username = lines.count > 2 ? lines[2] : "alice"
+            for action in ["pull", "push", "delete", "*"] {
+                _ = grant.allows(action, on: ResourceScope(type: "repository", name: name, actions: [action]), username: username)
+            }
+        }
+        if let pattern = GrantPattern(lines[0]) { _ = pattern.matches(lines.count > 1 ? lines[1] : "x", username: "alice") }
+        _ = try? RegistryGrant.validate(attributes: ["docker.grant": lines])
+    case .basic:
+        _ = BasicCredentials(header: text)
+        _ = BasicCredentials(header: "Basic " + bytes.base64EncodedString())
+    case .hash:
+        // A stored hash (PHC or PBKDF2 form); and Keycloak's secretData / credentialData pair.
+        _ = PasswordHash(phc: text)
+        _ = PBKDF2Hash(stored: text)
+        let pair = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        if pair.count == 2 { _ = try? KeycloakCredential.storedHash(secretData: pair[0], credentialData: pair[1]) }
+    case .realm:
+        // The realm import decoder: the document, its unmodelled fields, duplicate keys.
+        _ = try? JSONDecoder().decode(KeycloakRealmJSON.self, from: bytes)
+        if let raw = try? JSONDecoder().decode(JSONValue.self, from: bytes) { _ = KeycloakRealmJSON.unmodeledFields(in: raw) }
+        _ = JSONDuplicateKeys.first(in: bytes)
+    }
+    return 0
+}
