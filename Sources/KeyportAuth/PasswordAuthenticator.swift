@@ -45,14 +45,14 @@ public struct PasswordAuthenticator: Sendable {
     public func authenticate(realm: Realm, username: String, password: Sensitive, ipAddress: String? = nil) async throws -> LoginOutcome {
         // Hashing waits in this realm's queue: a flood against one realm cannot hold every thread.
         let partition = realm.id
-        // The unknown user takes the same steps as a known one (the same reads, one hash, the
-        // same bookkeeping transaction), so the time of the answer does not tell them apart.
+        // The unknown user takes the same steps as a known one with a wrong password (the same
+        // reads, one hash, the same bookkeeping transaction), so the time of the answer does not
+        // tell them apart (LoginTimingTests counts the statements).
         let found = try await lookUp(realm: realm, username: username)
         let credential = try await store.credentials(userId: found?.id ?? "").first(where: { $0.type == Credential.password })
         guard let user = found, let credential else {
             try await hasher.burn(policy: realm.passwordHashing, partition: partition)
             let locked = await countFailure(userId: found?.id ?? "", realm: realm, ipAddress: ipAddress)
-            _ = try await store.user(id: found?.id ?? "", realmId: realm.id)
             guard let found else { return .failed(.userNotFound, user: nil) }
             return .failed(locked ? .userTemporarilyLocked : .invalidCredentials, user: found)
         }
