@@ -23,7 +23,7 @@ struct StoreWrites: AsyncParsableCommand {
     @Option var count = 1000
 
     func run() async throws {
-        let env = Environment.live
+        let env = TimeAndRandomness.live
         let store = try SQLiteStore.open(path: db, now: { env.now().millisecondsSince1970 })
         let realm = Realm(id: env.newID(), name: "bench-\(env.newID().prefix(8))", enabled: true, createdAt: env.now())
         try await store.createRealm(RealmSeed(realm: realm))
@@ -53,7 +53,7 @@ struct EffectiveRoles: AsyncParsableCommand {
     @Option var samples = 2_000
 
     func run() async throws {
-        let env = Environment.live
+        let env = TimeAndRandomness.live
         let store = try SQLiteStore.open(path: db, now: { env.now().millisecondsSince1970 })
         let now = env.now()
         let realm = Realm(id: env.newID(), name: "big-\(env.newID().prefix(8))", enabled: true, createdAt: now)
@@ -111,7 +111,7 @@ struct PasswordHashing: AsyncParsableCommand {
     @Option var count = 50
 
     func run() async throws {
-        let hasher = PasswordHasher(threads: 1, randomBytes: Environment.live.randomBytes)
+        let hasher = PasswordHasher(threads: 1, randomBytes: TimeAndRandomness.live.randomBytes)
         let clock = ContinuousClock()
         _ = try await hasher.hash(Sensitive("warm-up"), parameters: .keycloakDefault)
         var timings: [Double] = []

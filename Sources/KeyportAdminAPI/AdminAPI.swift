@@ -17,14 +17,14 @@ public struct AdminAPI: Sendable {
     let tokens: TokenService
     let hasher: PasswordHasher
     let provisioner: RealmProvisioner
-    let environment: KeyportModel.Environment
+    let environment: TimeAndRandomness
     let version: String
     let extensions: AdminExtensions
     /// The server's password-cost ceiling: realm settings and stored hashes stay under it.
     let ceiling: PasswordCostCeiling
 
     public init(store: any IdentityStore, tokens: TokenService, hasher: PasswordHasher, provisioner: RealmProvisioner,
-                environment: KeyportModel.Environment, version: String, extensions: AdminExtensions = AdminExtensions(),
+                environment: TimeAndRandomness, version: String, extensions: AdminExtensions = AdminExtensions(),
                 ceiling: PasswordCostCeiling = .default) {
         self.ceiling = ceiling
         self.store = store

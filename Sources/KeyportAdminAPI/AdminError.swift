@@ -19,6 +19,9 @@ public struct AdminError: HTTPResponseError, Equatable {
             var headers: HTTPFields = [:]
             if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
             return try JSONBody.response(["error": message], status: status, headers: headers)
+        case .serviceUnavailable:
+            // The same answer as every other surface gives for a database outage.
+            return try JSONBody.response(["errorMessage": message, "error": "temporarily_unavailable"], status: status, headers: [.retryAfter: "5"])
         default:
             return try JSONBody.response(["errorMessage": message], status: status)
         }

@@ -8,10 +8,10 @@ import KeyportStore
 /// `admin-cli` client, and the `realm-management` client with its administration roles.
 /// The master realm also gets the `admin` role and its first administrator.
 public struct RealmProvisioner: Sendable {
-    public let environment: KeyportModel.Environment
+    public let environment: TimeAndRandomness
     let keys: RealmKeyFactory
 
-    public init(environment: KeyportModel.Environment) {
+    public init(environment: TimeAndRandomness) {
         self.environment = environment
         self.keys = RealmKeyFactory(environment: environment)
     }

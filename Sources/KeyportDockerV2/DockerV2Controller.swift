@@ -18,12 +18,12 @@ public struct DockerV2Controller: Sendable {
     let authorizer: RegistryAuthorizer
     let issuer: RegistryTokenIssuer
     let events: EventRecorder
-    let environment: KeyportModel.Environment
+    let environment: TimeAndRandomness
     let publicURL: PublicBaseURL
     let onIssued: @Sendable () -> Void
 
     public init(store: any IdentityStore, authenticator: PasswordAuthenticator, authorizer: RegistryAuthorizer, issuer: RegistryTokenIssuer,
-                events: EventRecorder, environment: KeyportModel.Environment, publicURL: PublicBaseURL, onIssued: @escaping @Sendable () -> Void = {}) {
+                events: EventRecorder, environment: TimeAndRandomness, publicURL: PublicBaseURL, onIssued: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.authenticator = authenticator
         self.authorizer = authorizer

@@ -7,9 +7,9 @@ import KeyportTokens
 /// (so registry 2.x and 3.x both find the key), `aud` as a string, `access` as granted.
 public struct RegistryTokenIssuer: Sendable {
     let keyRing: RealmKeyRing
-    let environment: Environment
+    let environment: TimeAndRandomness
 
-    public init(keyRing: RealmKeyRing, environment: Environment) {
+    public init(keyRing: RealmKeyRing, environment: TimeAndRandomness) {
         self.keyRing = keyRing
         self.environment = environment
     }

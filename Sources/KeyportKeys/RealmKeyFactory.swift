@@ -12,9 +12,9 @@ public struct RealmKeyFactory: Sendable {
     /// Certificates last ten years, as Keycloak's generated ones do; rotation is by status, not expiry.
     public static let certificateLifetimeSeconds = 10 * 365 * 24 * 3600
 
-    public let environment: KeyportModel.Environment
+    public let environment: TimeAndRandomness
 
-    public init(environment: KeyportModel.Environment) {
+    public init(environment: TimeAndRandomness) {
         self.environment = environment
     }
 

@@ -11,7 +11,7 @@ import KeyportTokens
 public struct TokenService: Sendable {
     public let store: any IdentityStore
     public let keyRing: RealmKeyRing
-    public let environment: Environment
+    public let environment: TimeAndRandomness
     let baseURL: PublicBaseURL
     /// Public base URL without a trailing slash; issuers are `{hostname}/realms/{name}`.
     public var hostname: String { baseURL.value }
@@ -21,7 +21,7 @@ public struct TokenService: Sendable {
     /// `ssoSessionMaxLifespan` default).
     public static let sessionMaxLifespan = 36_000
 
-    public init(store: any IdentityStore, keyRing: RealmKeyRing, environment: Environment, hostname: PublicBaseURL,
+    public init(store: any IdentityStore, keyRing: RealmKeyRing, environment: TimeAndRandomness, hostname: PublicBaseURL,
                 onIssued: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.keyRing = keyRing

@@ -16,12 +16,8 @@ extension SQLiteStore {
         case .setCredential(let credential, let revoke): try setCredential(credential, revokeTokensBefore: revoke, db)
         case .createClient(let client): try insertClient(client, db)
         case .updateClient(let client): try updateClient(client, db)
-        case .createRole(let role): try insertRole(role, db)
-        case .updateRole(let role): try updateRole(role, db)
         case .grantUserRoles(let userId, let roleIds, let realmId): try grantUserRoles(userId: userId, roleIds: roleIds, realmId: realmId, db)
-        case .revokeUserRoles(let userId, let roleIds, let realmId): try revokeUserRoles(userId: userId, roleIds: roleIds, realmId: realmId, db)
         case .addMember(let groupId, let userId, let realmId): try addMember(groupId: groupId, userId: userId, realmId: realmId, db)
-        case .removeMember(let groupId, let userId, let realmId): try removeMember(groupId: groupId, userId: userId, realmId: realmId, db)
         case .deleteSessions(let userId, let realmId):
             try db.execute(sql: "DELETE FROM sessions WHERE user_id = ? AND realm_id = ?", arguments: [userId, realmId])
         }

@@ -77,6 +77,12 @@ public struct SQLiteStore: IdentityStore {
         (try? await writer.read { db in try runner.isUpToDate(db) }) ?? false
     }
 
+    /// Closes the database: every later call fails as `StoreError.unavailable` (what an outage
+    /// looks like to the layers above; tests use it to prove they answer 503).
+    public func close() throws {
+        if let pool = writer as? DatabasePool { try pool.close() } else if let queue = writer as? DatabaseQueue { try queue.close() }
+    }
+
     /// `PRAGMA integrity_check`'s verdict: `["ok"]` when the file is sound.
     public func integrityCheck() throws -> [String] {
         try writer.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }

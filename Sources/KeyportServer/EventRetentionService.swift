@@ -8,7 +8,7 @@ import ServiceLifecycle
 /// sessions, once at start and then hourly, until the server shuts down.
 struct EventRetentionService: Service {
     let store: any IdentityStore
-    let environment: KeyportModel.Environment
+    let environment: TimeAndRandomness
     let dockerEventsRetention: Int
     let logger: Logger
 

@@ -30,7 +30,7 @@ public struct KeyportServer: Sendable {
 
     public static func make(
         configuration: KeyportConfiguration,
-        environment: KeyportModel.Environment = .live,
+        environment: TimeAndRandomness = .live,
         logger: Logger = Logger(label: "keyport"),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> KeyportServer {

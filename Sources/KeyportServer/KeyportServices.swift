@@ -11,7 +11,7 @@ public struct KeyportServices: Sendable {
     /// The public base URL in force (`--hostname`, or derived from the bound port).
     public let publicURL: PublicBaseURL
     public let configuration: KeyportConfiguration
-    public let environment: KeyportModel.Environment
+    public let environment: TimeAndRandomness
     public let store: any IdentityStore
     public let hasher: PasswordHasher
     public let authenticator: PasswordAuthenticator

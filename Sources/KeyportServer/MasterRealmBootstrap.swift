@@ -21,7 +21,7 @@ struct MasterRealmBootstrap {
     let store: any IdentityStore
     let provisioner: RealmProvisioner
     let hasher: PasswordHasher
-    let environment: KeyportModel.Environment
+    let environment: TimeAndRandomness
 
     func run(username: String?, password: String?, mode: KeyportConfiguration.Mode) async throws -> BootstrapOutcome {
         if try await store.realm(named: Self.masterRealmName) != nil { return .alreadyProvisioned }

@@ -10,11 +10,7 @@ public enum StoreChange: Sendable {
     case setCredential(Credential, revokeTokensBefore: Timestamp?)
     case createClient(Client)
     case updateClient(Client)
-    case createRole(Role)
-    case updateRole(Role)
     case grantUserRoles(userId: String, roleIds: [String], realmId: String)
-    case revokeUserRoles(userId: String, roleIds: [String], realmId: String)
     case addMember(groupId: String, userId: String, realmId: String)
-    case removeMember(groupId: String, userId: String, realmId: String)
     case deleteSessions(userId: String, realmId: String)
 }

@@ -177,7 +177,7 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         let path = dbPath ?? ProcessInfo.processInfo.environment["KEYPORT_DB_PATH"].flatMap { $0.isEmpty ? nil : $0 } ?? "./data/keyport.db"
         do {
-            let result = try SQLiteStore.migrateDatabase(path: path, now: { Environment.live.now().millisecondsSince1970 })
+            let result = try SQLiteStore.migrateDatabase(path: path, now: { TimeAndRandomness.live.now().millisecondsSince1970 })
             for migration in result.applied { print("applied \(String(format: "%04d", migration.version)) \(migration.name)") }
             print("\(path): schema at migration \(result.total) (\(result.applied.count) applied now)")
         } catch {
@@ -210,7 +210,7 @@ struct Export: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let store = try SQLiteStore.open(path: databasePath(dbPath), now: { Environment.live.now().millisecondsSince1970 })
+            let store = try SQLiteStore.open(path: databasePath(dbPath), now: { TimeAndRandomness.live.now().millisecondsSince1970 })
             let data = try await RealmExporter(store: store).exportData(realmNamed: realm)
             if file == "-" {
                 FileHandle.standardOutput.write(data)
@@ -245,7 +245,7 @@ struct Import: AsyncParsableCommand {
     func run() async throws {
         do {
             guard let data = FileManager.default.contents(atPath: file) else { Runner.fail("cannot read \(file)") }
-            let store = try SQLiteStore.open(path: databasePath(dbPath), now: { Environment.live.now().millisecondsSince1970 })
+            let store = try SQLiteStore.open(path: databasePath(dbPath), now: { TimeAndRandomness.live.now().millisecondsSince1970 })
             let importer = RealmImporter(store: store, provisioner: RealmProvisioner(environment: .live))
             let (seed, skipped) = try importer.prepare(data)
             if !skipped.isEmpty {

@@ -26,13 +26,13 @@ struct AuthenticatorTests {
     func world(policy: Argon2Parameters = Argon2Parameters(memoryKiB: 1024, iterations: 1, parallelism: 1)) async throws -> World {
         let store = try StoreBackend.sqlite.makeStore()
         let counter = HashCounter()
-        let hasher = PasswordHasher(threads: 1, randomBytes: Environment.live.randomBytes, observe: { _ in counter.tick() })
+        let hasher = PasswordHasher(threads: 1, randomBytes: TimeAndRandomness.live.randomBytes, observe: { _ in counter.tick() })
         let f = Fixtures(store)
         var realm = try await f.realm("acme")
         realm.passwordHashing = policy
         try await store.updateRealm(realm)
         return World(store: store, realm: realm, hasher: hasher, counter: counter,
-                     authenticator: PasswordAuthenticator(store: store, hasher: hasher, now: { Environment.live.now() }), fixtures: f)
+                     authenticator: PasswordAuthenticator(store: store, hasher: hasher, now: { TimeAndRandomness.live.now() }), fixtures: f)
     }
 
     func addUser(_ w: World, _ name: String, password: String, parameters: Argon2Parameters? = nil, enabled: Bool = true,

@@ -36,7 +36,7 @@ struct KeycloakHashTests {
     func eachExportedHashVerifiesAndRehashesToArgon2id(_ algorithm: String) async throws {
         let entry = try #require(Self.exported.first { $0.algorithm == algorithm })
         let stored = try KeycloakCredential.storedHash(secretData: entry.secretData, credentialData: entry.credentialData)
-        let hasher = PasswordHasher(threads: 1, randomBytes: Environment.live.randomBytes)
+        let hasher = PasswordHasher(threads: 1, randomBytes: TimeAndRandomness.live.randomBytes)
         #expect(try await hasher.verify(Sensitive("Secret-pw-2"), against: Sensitive(stored), policy: .keycloakDefault) == .mismatch)
         guard case .match(let rehashed?) = try await hasher.verify(Sensitive("Secret-pw-1"), against: Sensitive(stored), policy: .keycloakDefault) else {
             Issue.record("\(algorithm): the right password must match and be rehashed")

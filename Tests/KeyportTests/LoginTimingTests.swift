@@ -38,7 +38,7 @@ struct LoginTimingTests {
         realm.passwordHashing = Argon2Parameters(memoryKiB: 1024, iterations: 1, parallelism: 1)
         try await store.createRealm(RealmSeed(realm: realm))
         let hashes = Mutex(0)
-        let hasher = PasswordHasher(threads: 1, randomBytes: Environment.live.randomBytes, observe: { _ in hashes.withLock { $0 += 1 } })
+        let hasher = PasswordHasher(threads: 1, randomBytes: TimeAndRandomness.live.randomBytes, observe: { _ in hashes.withLock { $0 += 1 } })
         let stored = try await hasher.hash(Sensitive("Right-pw-1"), parameters: realm.passwordHashing)
         try await f.user("alice", in: realm, password: stored.revealed)
         let authenticator = PasswordAuthenticator(store: store, hasher: hasher, now: f.env.now)

@@ -41,7 +41,7 @@ struct PasswordHashingTests {
 
     /// The reference command's own PHC output verifies with Keyport (UTF-8 password, Keycloak parameters).
     @Test func verifiesAPHCStringFromTheReferenceCommand() async throws {
-        let hasher = PasswordHasher(threads: 1, randomBytes: Environment.live.randomBytes)
+        let hasher = PasswordHasher(threads: 1, randomBytes: TimeAndRandomness.live.randomBytes)
         let phc = Sensitive("$argon2id$v=19$m=7168,t=5,p=1$c2FsdHNhbHRzYWx0c2FsdA$o8d6IOMJJNqB6KoAl8cFVymqhwfJNhKQu/yfmAidf3I")
         #expect(try await hasher.verify(Sensitive("pässwörd"), against: phc, policy: .keycloakDefault) == .match(rehashed: nil))
         #expect(try await hasher.verify(Sensitive("passwörd"), against: phc, policy: .keycloakDefault) == .mismatch)
@@ -72,7 +72,7 @@ struct PasswordHashingTests {
     }
 
     @Test func hashesAreStoredAsPHCStringsWithKeycloaksDefaults() async throws {
-        let hasher = PasswordHasher(threads: 1, randomBytes: Environment.live.randomBytes)
+        let hasher = PasswordHasher(threads: 1, randomBytes: TimeAndRandomness.live.randomBytes)
         let phc = try await hasher.hash(Sensitive("s3cret"), parameters: .keycloakDefault)
         #expect(phc.revealed.hasPrefix("$argon2id$v=19$m=7168,t=5,p=1$"))
         let parsed = try #require(PasswordHash(phc: phc.revealed))
@@ -84,7 +84,7 @@ struct PasswordHashingTests {
     }
 
     @Test func verifyingRehashesOnlyWhenTheParametersDifferFromThePolicy() async throws {
-        let hasher = PasswordHasher(threads: 1, randomBytes: Environment.live.randomBytes)
+        let hasher = PasswordHasher(threads: 1, randomBytes: TimeAndRandomness.live.randomBytes)
         let old = Argon2Parameters(memoryKiB: 4096, iterations: 3, parallelism: 1)
         let stored = try await hasher.hash(Sensitive("pw"), parameters: old)
         #expect(try await hasher.verify(Sensitive("pw"), against: stored, policy: old) == .match(rehashed: nil))
@@ -103,7 +103,7 @@ struct PasswordHashingTests {
         "$argon2id$v=19$m=99999999,t=5,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2g", "$argon2id$v=19$m=7168,t=5,p=1$c2Fs!HNhbHRzYWx0$aGFzaGhhc2g",
     ])
     func aStoredValueThatIsNotAHashNeverMatches(stored: String) async throws {
-        let hasher = PasswordHasher(threads: 1, randomBytes: Environment.live.randomBytes)
+        let hasher = PasswordHasher(threads: 1, randomBytes: TimeAndRandomness.live.randomBytes)
         #expect(try await hasher.verify(Sensitive(""), against: Sensitive(stored), policy: .keycloakDefault) == .mismatch)
         #expect(try await hasher.verify(Sensitive("plain"), against: Sensitive(stored), policy: .keycloakDefault) == .mismatch)
     }
@@ -128,7 +128,7 @@ struct PasswordHashingTests {
     @Test func theHashingPoolIsBoundedToItsThreadCount() async throws {
         // Two threads, eight concurrent hashes: never more than two run at once, whatever the timing.
         let tracker = ConcurrencyTracker()
-        let hasher = PasswordHasher(threads: 2, randomBytes: Environment.live.randomBytes)
+        let hasher = PasswordHasher(threads: 2, randomBytes: TimeAndRandomness.live.randomBytes)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<8 {
                 group.addTask {

@@ -9,7 +9,7 @@ import X509
 
 @Suite("Realm keys")
 struct RealmKeyTests {
-    /// ../shared/vectors/README.md
+    /// Tests/Vectors/README.md
     static let libtrustVectors: [(file: String, kid: String)] = [
         ("rfc7515-a2.pub.pem", "N7IT:YJBV:UNQ6:PRMI:ZUL7:KX22:2PPQ:C55G:NQLS:PJVC:ACCF:6TL2"),
         ("rsa2048.pem", "HFSY:26B3:GNEM:YEXM:LXZW:2LWI:FPK3:KXT2:R4OA:B72N:L2W7:5BZD"),
@@ -18,7 +18,7 @@ struct RealmKeyTests {
 
     @Test(arguments: libtrustVectors)
     func libtrustKeyIDsMatchTheVectors(file: String, kid: String) throws {
-        let pem = try String(contentsOf: Paths.sharedVectors.appendingPathComponent(file), encoding: .utf8)
+        let pem = try String(contentsOf: Paths.vectors.appendingPathComponent(file), encoding: .utf8)
         let spki: Data
         if pem.contains("BEGIN PUBLIC KEY") {
             spki = try _RSA.Signing.PublicKey(pemRepresentation: pem).derRepresentation

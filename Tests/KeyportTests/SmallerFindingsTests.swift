@@ -4,6 +4,7 @@ import Hummingbird
 import KeyportHTTP
 import KeyportModel
 import KeyportStore
+import KeyportSQLite
 @testable import KeyportServer
 import Testing
 
@@ -122,5 +123,37 @@ struct SmallerFindingsTests {
         process.waitUntilExit()
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "ok", "\(output)")
+    }
+}
+
+@Suite("A database outage")
+struct DatabaseOutageTests {
+    /// Every route that needs the database answers 503 with Retry-After — never a 500.
+    @Test func everyRouteAnswers503WithRetryAfter() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            let store = try #require(api.server.services.store as? SQLiteStore)
+            try store.close()
+            // Routes that need no database: liveness, metrics, and docker-v2's POST (405 until identity tokens).
+            let exempt: Set<String> = ["GET /health/live", "GET /metrics", "POST /realms/{realm}/protocol/docker-v2/auth"]
+            var checked = 0
+            for (method, pattern) in api.server.services.routes where !exempt.contains("\(method) \(pattern)") {
+                let path = pattern.replacingOccurrences(of: "{realm}", with: "master")
+                    .replacingOccurrences(of: "**", with: "x")
+                    .replacing(/\{[^}]+\}/, with: "00000000-0000-4000-8000-000000000000")
+                let httpMethod = HTTPRequest.Method(method)!
+                let body: JSONValue? = [.post, .put].contains(httpMethod) ? [:] : nil
+                let response = try await api.call(httpMethod, path, token: admin, json: body,
+                                                  headers: [.authorization: "Bearer \(admin)"])
+                if pattern.hasPrefix("/health") {
+                    #expect(response.status == .serviceUnavailable)
+                    continue
+                }
+                #expect(response.status == .serviceUnavailable, "\(method) \(pattern): \(response.status) \(response.text)")
+                #expect(response.headers[.retryAfter] != nil, "\(method) \(pattern)")
+                checked += 1
+            }
+            #expect(checked > 80)
+        }
     }
 }

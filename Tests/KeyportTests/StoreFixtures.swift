@@ -4,7 +4,7 @@ import KeyportStore
 /// Small builders so each conformance test states only what it is about.
 struct Fixtures {
     let store: any IdentityStore
-    let env: KeyportModel.Environment
+    let env: TimeAndRandomness
 
     init(_ store: any IdentityStore, clock: TestClock = TestClock()) {
         self.store = store

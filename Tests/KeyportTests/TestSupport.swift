@@ -14,8 +14,8 @@ final class TestClock: Sendable {
 
 /// Deterministic bytes for reproducible ids; real randomness where a test needs uniqueness
 /// across processes.
-func testEnvironment(clock: TestClock = TestClock()) -> KeyportModel.Environment {
-    KeyportModel.Environment(now: { clock.now }, randomBytes: KeyportModel.Environment.live.randomBytes)
+func testEnvironment(clock: TestClock = TestClock()) -> TimeAndRandomness {
+    TimeAndRandomness(now: { clock.now }, randomBytes: TimeAndRandomness.live.randomBytes)
 }
 
 /// A fresh folder under the system temp directory, removed by the caller when it likes.
@@ -45,7 +45,8 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
 /// Where the repository and its neighbours are, from this file's location.
 enum Paths {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let sharedVectors = repository.deletingLastPathComponent().appendingPathComponent("shared/vectors")
+    /// Test vectors copied into the repository (Tests/Vectors/README.md): the repo stands alone.
+    static let vectors = repository.appendingPathComponent("Tests/Vectors")
 
     /// A product built beside the test bundle (`.build/debug/keyport`, …).
     static func builtProduct(_ name: String) -> URL? {

@@ -3,7 +3,7 @@ import struct Foundation.UUID
 
 /// Time and randomness, injected everywhere they are used so that expiry, lockout and ids
 /// are testable without sleeping or guessing.
-public struct Environment: Sendable {
+public struct TimeAndRandomness: Sendable {
     public var now: @Sendable () -> Timestamp
     /// Cryptographically secure random bytes.
     public var randomBytes: @Sendable (Int) -> [UInt8]
@@ -14,7 +14,7 @@ public struct Environment: Sendable {
     }
 
     /// The wall clock and the system CSPRNG.
-    public static let live = Environment(
+    public static let live = TimeAndRandomness(
         now: { Timestamp(millisecondsSince1970: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))) },
         randomBytes: { count in
             var generator = SystemRandomNumberGenerator()
