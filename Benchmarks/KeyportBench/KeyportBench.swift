@@ -11,7 +11,7 @@ struct KeyportBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keyport-bench",
         abstract: "Keyport benchmarks: each prints what it measured.",
-        subcommands: [StoreWrites.self, EffectiveRoles.self, PasswordHashing.self])
+        subcommands: [StoreWrites.self, EffectiveRoles.self, PasswordHashing.self, HashingFairness.self])
 }
 
 /// Creates users one transaction at a time, printing `committed <username>` after each
@@ -126,4 +126,75 @@ struct PasswordHashing: AsyncParsableCommand {
                      timings[count / 2], timings.first ?? 0, timings.last ?? 0, count))
         try await hasher.shutdown()
     }
+}
+
+/// One realm floods the hashing pool; how long does another realm's login wait? Side by side in
+/// one run: realm B's hash latency idle, then while realm A keeps its queue full.
+struct HashingFairness: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "hashing-fairness",
+                                                    abstract: "Another realm's hash latency, idle and while one realm floods the pool.")
+
+    @Option var samples = 40
+    @Option(help: "Concurrent logins realm A keeps in flight") var flood = 200
+
+    func run() async throws {
+        let hasher = PasswordHasher(randomBytes: TimeAndRandomness.live.randomBytes)
+        let clock = ContinuousClock()
+        func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
+        func latencies(partition: String = "B") async throws -> [Double] {
+            var out: [Double] = []
+            var i = 0
+            while out.count < samples {
+                i += 1
+                let start = clock.now
+                do {
+                    _ = try await hasher.hash(Sensitive("b\(i)"), parameters: .keycloakDefault, partition: partition)
+                    out.append(ms(clock.now - start))
+                } catch is PasswordHashingOverloaded {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+            }
+            return out.sorted()
+        }
+        _ = try await hasher.hash(Sensitive("warm-up"), parameters: .keycloakDefault, partition: "B")
+        let idle = try await latencies()
+        let stop = ManagedAtomicFlag()
+        let counts = ShedCounter()
+        let flooders = (0..<flood).map { i in
+            Task {
+                while !stop.isSet {
+                    do { _ = try await hasher.hash(Sensitive("a\(i)"), parameters: .keycloakDefault, partition: "A"); counts.served() }
+                    catch is PasswordHashingOverloaded { counts.shed(); try? await Task.sleep(for: .milliseconds(5)) }
+                }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        let loaded = try await latencies()
+        // For comparison, the same logins waiting in A's queue: what one shared FIFO queue gives.
+        let shared = try await latencies(partition: "A")
+        stop.set()
+        for f in flooders { _ = await f.result }
+        func p(_ list: [Double], _ q: Double) -> Double { list[min(list.count - 1, Int(Double(list.count) * q))] }
+        print(String(format: "realm B hash latency, idle:            p50 %.1f ms, p99 %.1f ms (%d samples)", p(idle, 0.5), p(idle, 0.99), samples))
+        print(String(format: "realm B hash latency, A flooding (%d): p50 %.1f ms, p99 %.1f ms; factor p50 %.1fx", flood, p(loaded, 0.5), p(loaded, 0.99), p(loaded, 0.5) / p(idle, 0.5)))
+        print(String(format: "same login in A's queue (one FIFO):     p50 %.1f ms, p99 %.1f ms; factor p50 %.1fx", p(shared, 0.5), p(shared, 0.99), p(shared, 0.5) / p(idle, 0.5)))
+        print("realm A: \(counts.servedCount) hashes served, \(counts.shedCount) requests shed (503) meanwhile")
+        try await hasher.shutdown()
+    }
+}
+
+import Synchronization
+
+final class ManagedAtomicFlag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
+}
+
+final class ShedCounter: Sendable {
+    private let counts = Mutex((served: 0, shed: 0))
+    func served() { counts.withLock { $0.served += 1 } }
+    func shed() { counts.withLock { $0.shed += 1 } }
+    var servedCount: Int { counts.withLock { $0.served } }
+    var shedCount: Int { counts.withLock { $0.shed } }
 }
