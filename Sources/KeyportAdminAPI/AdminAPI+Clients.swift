@@ -46,10 +46,14 @@ extension AdminAPI {
             let (caller, realm, existing) = try await clientInPath(request, context, .manageClients)
             try requireMayConfigure(existing, caller: caller, realm: realm)
             guard !existing.publicClient else { throw AdminError.badRequest("The client has no secret: it is public") }
-            var client = existing
-            client.secret = newSecret()
-            try await run { try await store.updateClient(client) }
-            return try JSONBody.response(["type": "secret", "value": client.secret!.revealed])
+            let secret = newSecret()
+            try await run {
+                try await store.updateClient(id: existing.id, realmId: realm.id) { client in
+                    guard !client.publicClient else { throw AdminError.badRequest("The client has no secret: it is public") }
+                    client.secret = secret
+                }
+            }
+            return try JSONBody.response(["type": "secret", "value": secret.revealed])
         }
         clients.get("{id}/service-account-user") { request, context in
             let (_, realm, client) = try await clientInPath(request, context, .viewClients)
@@ -110,26 +114,37 @@ extension AdminAPI {
         let (caller, realm, existing) = try await clientInPath(request, context, .manageClients)
         try requireMayConfigure(existing, caller: caller, realm: realm)
         let rep = try await decode(ClientRepresentation.self, request, context)
+        // Checked on the client as read; merged again into the row inside the transaction, so a
+        // concurrent change of other fields survives.
         var client = existing
-        if let clientId = rep.clientId, clientId != existing.clientId {
-            if [BuiltInRoles.realmManagementClient, BuiltInRoles.adminCLIClient].contains(existing.clientId) {
-                throw AdminError.badRequest("The built-in client \(existing.clientId) cannot be renamed")
-            }
-            client.clientId = try Validate.clientId(clientId)
-        }
-        try apply(rep, to: &client)
-        var changes: [StoreChange] = [.updateClient(client)]
+        try merge(rep, into: &client)
+        var changes: [StoreChange] = [.updateClient(id: existing.id, realmId: realm.id) { current in try merge(rep, into: &current) }]
         if let account = try await store.user(username: ServiceAccounts.username(for: existing), realmId: realm.id),
            account.serviceAccountClientId == client.id {
-            var renamed = account
-            renamed.username = ServiceAccounts.username(for: client)
-            renamed.enabled = client.serviceAccountsEnabled
-            if renamed != account { changes.append(.updateUser(renamed)) }
+            let username = ServiceAccounts.username(for: client)
+            let enabled = client.serviceAccountsEnabled
+            if username != account.username || enabled != account.enabled {
+                changes.append(.updateUser(id: account.id, realmId: realm.id) { user in
+                    user.username = username
+                    user.enabled = enabled
+                })
+            }
         } else {
             changes += try await serviceAccountChanges(for: client, realm: realm)
         }
         try await run { try await store.apply(changes) }
         return noContent
+    }
+
+    /// A rename (built-in clients keep their names) and the other fields of `rep`, checked.
+    func merge(_ rep: ClientRepresentation, into client: inout Client) throws {
+        if let clientId = rep.clientId, clientId != client.clientId {
+            if [BuiltInRoles.realmManagementClient, BuiltInRoles.adminCLIClient].contains(client.clientId) {
+                throw AdminError.badRequest("The built-in client \(client.clientId) cannot be renamed")
+            }
+            client.clientId = try Validate.clientId(clientId)
+        }
+        try apply(rep, to: &client)
     }
 
     /// The hidden service-account user a client with `serviceAccountsEnabled` acts as.

@@ -29,12 +29,16 @@ extension AdminAPI {
             return try JSONBody.response(GroupRepresentation(node, subGroups: children.map { GroupRepresentation($0) }))
         }
         groups.put("{id}") { request, context in
-            let (_, _, node) = try await groupInPath(request, context, .manageUsers)
+            let (_, realm, node) = try await groupInPath(request, context, .manageUsers)
             let rep = try await decode(GroupRepresentation.self, request, context)
-            var group = node.group
-            if let name = rep.name { group.name = try Validate.groupName(name) }
-            if let attributes = rep.attributes { group.attributes = try Validate.multiAttributes(attributes.mapValues(\.values)) }
-            try await run { try await store.updateGroup(group) }
+            let name = try rep.name.map { try Validate.groupName($0) }
+            let attributes = try rep.attributes.map { try Validate.multiAttributes($0.mapValues(\.values)) }
+            try await run {
+                try await store.updateGroup(id: node.group.id, realmId: realm.id) { group in
+                    if let name { group.name = name }
+                    if let attributes { group.attributes = attributes }
+                }
+            }
             return noContent
         }
         groups.delete("{id}") { request, context in
@@ -89,9 +93,8 @@ extension AdminAPI {
             guard (parent?.depth ?? 0) + height <= GroupNode.maxDepth else {
                 throw AdminError.badRequest("Groups may be nested at most \(GroupNode.maxDepth) levels deep")
             }
-            var moved = existing.group
-            moved.parentId = parent?.group.id
-            try await run { try await store.updateGroup(moved) }
+            let parentId = parent?.group.id
+            try await run { try await store.updateGroup(id: existing.group.id, realmId: realm.id) { $0.parentId = parentId } }
             return noContent
         }
         guard (parent?.depth ?? 0) < GroupNode.maxDepth else {

@@ -67,15 +67,20 @@ extension AdminAPI {
     func updateRealm(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let (_, existing) = try await authorize(request, context, .manageRealm)
         let rep = try await decode(RealmRepresentation.self, request, context)
-        var realm = existing
-        if let name = rep.realm, name != existing.name {
-            guard existing.name != "master" else { throw AdminError.badRequest("The master realm cannot be renamed") }
-            realm.name = try Validate.realmName(name)
+        // Merged into the row as it is inside the write transaction, so two administrators
+        // changing different settings at once both keep theirs.
+        try await run {
+            try await store.updateRealm(id: existing.id) { realm in
+                let before = realm
+                if let name = rep.realm, name != before.name {
+                    guard before.name != BuiltInRoles.masterRealm else { throw AdminError.badRequest("The master realm cannot be renamed") }
+                    realm.name = try Validate.realmName(name)
+                }
+                try apply(rep, to: &realm)
+                // Disabling master would lock every administrator out, this one included.
+                if before.name == BuiltInRoles.masterRealm && !realm.enabled { throw AdminError.badRequest("The master realm cannot be disabled") }
+            }
         }
-        try apply(rep, to: &realm)
-        // Disabling master would lock every administrator out, this one included.
-        if existing.name == BuiltInRoles.masterRealm && !realm.enabled { throw AdminError.badRequest("The master realm cannot be disabled") }
-        if realm != existing { try await run { try await store.updateRealm(realm) } }
         return noContent
     }
 

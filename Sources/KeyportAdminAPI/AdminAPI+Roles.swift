@@ -134,12 +134,13 @@ extension AdminAPI {
         try await requireMayConfigure(existing, caller: caller, realm: realm)
         let rep = try await decode(RoleRepresentation.self, request, context)
         var role = existing
-        if let name = rep.name { role.name = try Validate.roleName(name) }
-        if let description = rep.description { role.description = try Validate.optionalText(description, what: "description") }
-        if let attributes = rep.attributes {
-            role.attributes = try Validate.multiAttributes(attributes.mapValues(\.values))
-            try validateRoleAttributes(role.attributes)
-        }
+        let name = try rep.name.map { try Validate.roleName($0) }
+        let description = try rep.description.map { try Validate.optionalText($0, what: "description") }
+        let attributes = try rep.attributes.map { try Validate.multiAttributes($0.mapValues(\.values)) }
+        if let attributes { try validateRoleAttributes(attributes) }
+        if let name { role.name = name }
+        if let description { role.description = description }
+        if let attributes { role.attributes = attributes }
         if role.name != existing.name, !existing.isClientRole, existing.name == realm.defaultRoleName {
             throw AdminError.badRequest("The realm's default role cannot be renamed")
         }
@@ -151,7 +152,14 @@ extension AdminAPI {
                 throw AdminError.badRequest("The built-in administration role \(existing.name) cannot be renamed")
             }
         }
-        try await run { try await store.updateRole(role) }
+        // Only the fields given are written, onto the row as it is in the transaction.
+        try await run {
+            try await store.updateRole(id: existing.id, realmId: realm.id) { current in
+                if let name { current.name = name }
+                if let description { current.description = description }
+                if let attributes { current.attributes = attributes }
+            }
+        }
     }
 
     func deleteRole(_ role: Role, realm: Realm, caller: AdminPrincipal) async throws {

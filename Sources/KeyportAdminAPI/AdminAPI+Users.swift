@@ -43,9 +43,11 @@ extension AdminAPI {
         }
         users.post("{id}/logout") { request, context in
             let (_, realm, user) = try await userInPath(request, context, .manageUsers)
-            var updated = user
-            updated.notBefore = environment.now()
-            try await run { try await store.apply([.updateUser(updated), .deleteSessions(userId: user.id, realmId: realm.id)]) }
+            let now = environment.now()
+            try await run {
+                try await store.apply([.updateUser(id: user.id, realmId: realm.id) { $0.notBefore = max($0.notBefore, now) },
+                                       .deleteSessions(userId: user.id, realmId: realm.id)])
+            }
             return noContent
         }
         users.get("{id}/groups") { request, context in
@@ -169,9 +171,31 @@ extension AdminAPI {
     func updateUser(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let (_, realm, existing) = try await userInPath(request, context, .manageUsers)
         let rep = try await decode(UserRepresentation.self, request, context)
-        var user = existing
-        if let name = rep.username, User.normalize(name) != existing.username {
-            guard existing.serviceAccountClientId == nil else { throw AdminError.badRequest("A service account's username cannot be changed") }
+        let now = environment.now()
+        // Checked on the user as read (so a bad field is a 400 before anything is hashed), then
+        // merged again into the row as it is inside the write transaction: a concurrent edit of
+        // other fields survives.
+        var preview = existing
+        try merge(rep, into: &preview, now: now)
+        let credential = try await passwordCredential(rep.credentials, for: preview, realm: realm)
+        let temporary = credential?.temporary ?? false
+        var changes: [StoreChange] = [.updateUser(id: existing.id, realmId: realm.id) { user in
+            try merge(rep, into: &user, now: now)
+            if temporary && !user.requiredActions.contains(RequiredAction.updatePassword) {
+                user.requiredActions.append(RequiredAction.updatePassword)
+            }
+        }]
+        if let credential { changes.append(.setCredential(credential.credential, revokeTokensBefore: now)) }
+        // Disabling a user ends its sessions and the tokens already issued.
+        if rep.enabled == false { changes.append(.deleteSessions(userId: existing.id, realmId: realm.id)) }
+        try await run { try await store.apply(changes) }
+        return noContent
+    }
+
+    /// The fields present in `rep`, checked and merged into `user`.
+    func merge(_ rep: UserRepresentation, into user: inout User, now: Timestamp) throws {
+        if let name = rep.username, User.normalize(name) != user.username {
+            guard user.serviceAccountClientId == nil else { throw AdminError.badRequest("A service account's username cannot be changed") }
             user.username = User.normalize(try Validate.username(name))
         }
         if let email = rep.email { user.email = try Validate.email(email).map(User.normalize) }
@@ -179,23 +203,11 @@ extension AdminAPI {
         if let v = rep.firstName { user.firstName = try Validate.optionalText(v, what: "firstName", max: 255) }
         if let v = rep.lastName { user.lastName = try Validate.optionalText(v, what: "lastName", max: 255) }
         if let v = rep.enabled {
+            if !v && user.enabled { user.notBefore = max(user.notBefore, now) }
             user.enabled = v
-            // Disabling a user ends its sessions and the tokens already issued.
-            if !v && existing.enabled { user.notBefore = environment.now() }
         }
         if let v = rep.attributes { user.attributes = try Validate.multiAttributes(v.mapValues(\.values)) }
         if let v = rep.requiredActions { user.requiredActions = try requiredActions(v) }
-        var changes: [StoreChange] = [.updateUser(user)]
-        if let credential = try await passwordCredential(rep.credentials, for: user, realm: realm) {
-            if credential.temporary && !user.requiredActions.contains(RequiredAction.updatePassword) {
-                user.requiredActions.append(RequiredAction.updatePassword)
-                changes = [.updateUser(user)]
-            }
-            changes.append(.setCredential(credential.credential, revokeTokensBefore: environment.now()))
-        }
-        if !user.enabled && existing.enabled { changes.append(.deleteSessions(userId: user.id, realmId: realm.id)) }
-        try await run { try await store.apply(changes) }
-        return noContent
     }
 
     struct ResetPassword: Decodable {
@@ -210,15 +222,17 @@ extension AdminAPI {
         if let type = body.type, type != Credential.password { throw AdminError.badRequest("Only password credentials can be reset") }
         guard let value = body.value, !value.isEmpty else { throw AdminError.badRequest("Field 'value' is required: the new password") }
         let made = try await makePasswordCredential(value, temporary: body.temporary ?? false, for: existing, realm: realm)
-        var user = existing
-        user.requiredActions.removeAll { $0 == RequiredAction.updatePassword }
-        if made.temporary { user.requiredActions.append(RequiredAction.updatePassword) }
-        // A new password ends every session and token issued before it.
-        user.notBefore = environment.now()
+        let now = environment.now()
         try await run {
             try await store.apply([
-                .updateUser(user), .setCredential(made.credential, revokeTokensBefore: environment.now()),
-                .deleteSessions(userId: user.id, realmId: realm.id),
+                .updateUser(id: existing.id, realmId: realm.id) { user in
+                    user.requiredActions.removeAll { $0 == RequiredAction.updatePassword }
+                    if made.temporary { user.requiredActions.append(RequiredAction.updatePassword) }
+                    // A new password ends every session and token issued before it.
+                    user.notBefore = max(user.notBefore, now)
+                },
+                .setCredential(made.credential, revokeTokensBefore: now),
+                .deleteSessions(userId: existing.id, realmId: realm.id),
             ])
         }
         return noContent

@@ -12,10 +12,10 @@ extension SQLiteStore {
     static func apply(_ change: StoreChange, _ db: Database) throws {
         switch change {
         case .createUser(let seed): try insertUser(seed, db)
-        case .updateUser(let user): try updateUser(user, db)
+        case .updateUser(let id, let realmId, let change): _ = try updateUser(id: id, realmId: realmId, change, db)
         case .setCredential(let credential, let revoke): try setCredential(credential, revokeTokensBefore: revoke, db)
         case .createClient(let client): try insertClient(client, db)
-        case .updateClient(let client): try updateClient(client, db)
+        case .updateClient(let id, let realmId, let change): _ = try updateClient(id: id, realmId: realmId, change, db)
         case .grantUserRoles(let userId, let roleIds, let realmId): try grantUserRoles(userId: userId, roleIds: roleIds, realmId: realmId, db)
         case .addMember(let groupId, let userId, let realmId): try addMember(groupId: groupId, userId: userId, realmId: realmId, db)
         case .deleteSessions(let userId, let realmId):

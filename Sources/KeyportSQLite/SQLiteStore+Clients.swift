@@ -29,8 +29,19 @@ extension SQLiteStore {
         }
     }
 
-    public func updateClient(_ c: Client) async throws {
-        try await write { db in try Self.updateClient(c, db) }
+    public func updateClient(id: String, realmId: String, _ change: @escaping @Sendable (inout Client) throws -> Void) async throws -> Client {
+        try await write { db in try Self.updateClient(id: id, realmId: realmId, change, db) }
+    }
+
+    static func updateClient(id: String, realmId: String, _ change: (inout Client) throws -> Void, _ db: Database) throws -> Client {
+        guard var client = try Row.fetchOne(db, sql: "SELECT * FROM clients WHERE id = ? AND realm_id = ?", arguments: [id, realmId]).map(Self.client) else {
+            throw StoreError.notFound(.client)
+        }
+        try change(&client)
+        client.id = id
+        client.realmId = realmId
+        try updateClient(client, db)
+        return client
     }
 
     static func updateClient(_ c: Client, _ db: Database) throws {

@@ -59,8 +59,14 @@ extension SQLiteStore {
         try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM realm_groups WHERE realm_id = ?", arguments: [realmId]) ?? 0 }
     }
 
-    public func updateGroup(_ group: Group) async throws {
+    public func updateGroup(id: String, realmId: String, _ change: @escaping @Sendable (inout Group) throws -> Void) async throws -> Group {
         try await write { db in
+            guard var group = try Row.fetchOne(db, sql: "\(Self.groupSelect) WHERE g.id = ? AND g.realm_id = ?", arguments: [id, realmId]).map(Self.groupNode)?.group else {
+                throw StoreError.notFound(.group)
+            }
+            try change(&group)
+            group.id = id
+            group.realmId = realmId
             if let parentId = group.parentId {
                 try Self.requireGroup(parentId, realmId: group.realmId, db)
                 // Refuse a move under the group's own subtree: the tree must stay a tree.
@@ -73,6 +79,7 @@ extension SQLiteStore {
             try db.execute(sql: "UPDATE realm_groups SET parent_id = ?, name = ?, attributes = ? WHERE id = ? AND realm_id = ?",
                            arguments: [group.parentId, group.name, JSONColumn.encode(group.attributes), group.id, group.realmId])
             guard db.changesCount == 1 else { throw StoreError.notFound(.group) }
+            return group
         }
     }
 

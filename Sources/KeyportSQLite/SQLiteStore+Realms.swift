@@ -43,8 +43,13 @@ extension SQLiteStore {
         try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM realms ORDER BY name").map(Self.realm) }
     }
 
-    public func updateRealm(_ realm: Realm) async throws {
+    public func updateRealm(id: String, _ change: @escaping @Sendable (inout Realm) throws -> Void) async throws -> Realm {
         try await write { db in
+            guard var realm = try Row.fetchOne(db, sql: "SELECT * FROM realms WHERE id = ?", arguments: [id]).map(Self.realm) else {
+                throw StoreError.notFound(.realm)
+            }
+            try change(&realm)
+            realm.id = id
             try db.execute(sql: """
                 UPDATE realms SET name = ?, display_name = ?, enabled = ?, access_token_lifespan = ?, refresh_token_lifespan = ?,
                   duplicate_emails_allowed = ?, docker_v2_enabled = ?, brute_force_protected = ?, failure_factor = ?,
@@ -55,6 +60,7 @@ extension SQLiteStore {
                 WHERE id = ?
                 """, arguments: Self.realmArguments(realm) + [realm.id])
             guard db.changesCount == 1 else { throw StoreError.notFound(.realm) }
+            return realm
         }
     }
 

@@ -39,8 +39,19 @@ extension SQLiteStore {
         return try await read { db in try Row.fetchAll(db, sql: finalSQL, arguments: finalArguments).map(Self.role) }
     }
 
-    public func updateRole(_ role: Role) async throws {
-        try await write { db in try Self.updateRole(role, db) }
+    public func updateRole(id: String, realmId: String, _ change: @escaping @Sendable (inout Role) throws -> Void) async throws -> Role {
+        try await write { db in
+            guard var role = try Row.fetchOne(db, sql: "SELECT * FROM roles WHERE id = ? AND realm_id = ?", arguments: [id, realmId]).map(Self.role) else {
+                throw StoreError.notFound(.role)
+            }
+            let clientId = role.clientId
+            try change(&role)
+            role.id = id
+            role.realmId = realmId
+            role.clientId = clientId
+            try Self.updateRole(role, db)
+            return role
+        }
     }
 
     static func updateRole(_ role: Role, _ db: Database) throws {

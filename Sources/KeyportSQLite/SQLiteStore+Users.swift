@@ -40,8 +40,22 @@ extension SQLiteStore {
         return try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM users WHERE \(clause)", arguments: arguments) ?? 0 }
     }
 
-    public func updateUser(_ user: User) async throws {
-        try await write { db in try Self.updateUser(user, db) }
+    public func updateUser(id: String, realmId: String, _ change: @escaping @Sendable (inout User) throws -> Void) async throws -> User {
+        try await write { db in try Self.updateUser(id: id, realmId: realmId, change, db) }
+    }
+
+    static func updateUser(id: String, realmId: String, _ change: (inout User) throws -> Void, _ db: Database) throws -> User {
+        guard var user = try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ? AND realm_id = ?", arguments: [id, realmId]).map(Self.user) else {
+            throw StoreError.notFound(.user)
+        }
+        try change(&user)
+        // Identity is not the change's to make.
+        user.id = id
+        user.realmId = realmId
+        user.username = User.normalize(user.username)
+        user.email = user.email.map(User.normalize)
+        try updateUser(user, db)
+        return user
     }
 
     static func updateUser(_ user: User, _ db: Database) throws {

@@ -157,7 +157,8 @@ public struct KeyportServer: Sendable {
             let (clamped, fields) = realm.clampedToBounds(ceiling: ceiling)
             guard !fields.isEmpty else { continue }
             logger.warning("realm settings out of range were clamped", metadata: ["realm": "\(realm.name)", "fields": "\(fields.joined(separator: ","))"])
-            try await store.updateRealm(clamped)
+            _ = clamped
+            try await store.updateRealm(id: realm.id) { $0 = $0.clampedToBounds(ceiling: ceiling).realm }
         }
     }
 

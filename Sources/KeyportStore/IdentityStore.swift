@@ -17,7 +17,10 @@ public protocol IdentityStore: Sendable {
     func realm(id: String) async throws -> Realm?
     func realm(named name: String) async throws -> Realm?
     func realms() async throws -> [Realm]
-    func updateRealm(_ realm: Realm) async throws
+    /// Reads the realm inside the write transaction, applies `change` to it and writes the result:
+    /// a read-modify-write that a concurrent writer cannot interleave with. Returns what was stored.
+    @discardableResult
+    func updateRealm(id: String, _ change: @escaping @Sendable (inout Realm) throws -> Void) async throws -> Realm
     func deleteRealm(id: String) async throws
 
     // MARK: Users
@@ -27,7 +30,9 @@ public protocol IdentityStore: Sendable {
     func user(email: String, realmId: String) async throws -> [User]
     func users(realmId: String, matching query: UserQuery, page: Page) async throws -> [User]
     func countUsers(realmId: String, matching query: UserQuery) async throws -> Int
-    func updateUser(_ user: User) async throws
+    /// As `updateRealm`: the change applies to the row as it is inside the transaction.
+    @discardableResult
+    func updateUser(id: String, realmId: String, _ change: @escaping @Sendable (inout User) throws -> Void) async throws -> User
     func deleteUser(id: String, realmId: String) async throws
 
     // MARK: Credentials
@@ -45,7 +50,8 @@ public protocol IdentityStore: Sendable {
     func client(id: String, realmId: String) async throws -> Client?
     func client(clientId: String, realmId: String) async throws -> Client?
     func clients(realmId: String, page: Page) async throws -> [Client]
-    func updateClient(_ client: Client) async throws
+    @discardableResult
+    func updateClient(id: String, realmId: String, _ change: @escaping @Sendable (inout Client) throws -> Void) async throws -> Client
     func deleteClient(id: String, realmId: String) async throws
 
     // MARK: Roles
@@ -54,7 +60,8 @@ public protocol IdentityStore: Sendable {
     func role(named name: String, realmId: String, clientId: String?) async throws -> Role?
     /// Realm roles when `clientId` is nil, else that client's roles.
     func roles(realmId: String, clientId: String?, search: String?, page: Page) async throws -> [Role]
-    func updateRole(_ role: Role) async throws
+    @discardableResult
+    func updateRole(id: String, realmId: String, _ change: @escaping @Sendable (inout Role) throws -> Void) async throws -> Role
     func deleteRole(id: String, realmId: String) async throws
     func addComposites(parentId: String, childIds: [String], realmId: String) async throws
     func removeComposites(parentId: String, childIds: [String], realmId: String) async throws
@@ -81,7 +88,9 @@ public protocol IdentityStore: Sendable {
     func groups(realmId: String, parentId: String?, search: String?, page: Page) async throws -> [GroupNode]
     func countGroups(realmId: String) async throws -> Int
     /// Renames or moves a group; a move under its own subtree is refused.
-    func updateGroup(_ group: Group) async throws
+    /// Also moves the group (a changed `parentId`), refusing a move under its own subtree.
+    @discardableResult
+    func updateGroup(id: String, realmId: String, _ change: @escaping @Sendable (inout Group) throws -> Void) async throws -> Group
     func deleteGroup(id: String, realmId: String) async throws
     func addMember(groupId: String, userId: String, realmId: String) async throws
     func removeMember(groupId: String, userId: String, realmId: String) async throws

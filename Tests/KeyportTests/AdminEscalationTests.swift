@@ -240,3 +240,27 @@ struct AdminEscalationTests {
         }
     }
 }
+
+@Suite("Admin writes: concurrent partial updates")
+struct ConcurrentAdminUpdateTests {
+    /// Two administrators change different fields of one user (and of one realm) at once: both keep theirs.
+    @Test func concurrentPutsOfDifferentFieldsBothSurvive() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            try await api.createRealm("acme", token: admin)
+            let id = try await api.createUser("acme", "alice", token: admin)
+            for round in 0..<10 {
+                async let a = api.call(.put, "/admin/realms/acme/users/\(id)", token: admin, json: ["firstName": .string("First\(round)")])
+                async let b = api.call(.put, "/admin/realms/acme/users/\(id)", token: admin, json: ["email": .string("alice\(round)@acme.io")])
+                async let c = api.call(.put, "/admin/realms/acme", token: admin, json: ["displayName": .string("Acme \(round)")])
+                async let d = api.call(.put, "/admin/realms/acme", token: admin, json: ["accessTokenLifespan": .number(Double(100 + round))])
+                let statuses = try await [a.status, b.status, c.status, d.status]
+                #expect(statuses.allSatisfy { $0 == .noContent })
+                let user = try await api.call(.get, "/admin/realms/acme/users/\(id)", token: admin)
+                #expect(user["firstName"]?.stringValue == "First\(round)" && user["email"]?.stringValue == "alice\(round)@acme.io")
+                let realm = try await api.call(.get, "/admin/realms/acme", token: admin)
+                #expect(realm["displayName"]?.stringValue == "Acme \(round)" && realm["accessTokenLifespan"]?.int == 100 + round)
+            }
+        }
+    }
+}

@@ -30,7 +30,7 @@ struct AuthenticatorTests {
         let f = Fixtures(store)
         var realm = try await f.realm("acme")
         realm.passwordHashing = policy
-        try await store.updateRealm(realm)
+        try await store.updateRealm(id: realm.id) { [realm] in $0 = realm }
         return World(store: store, realm: realm, hasher: hasher, counter: counter,
                      authenticator: PasswordAuthenticator(store: store, hasher: hasher, now: { TimeAndRandomness.live.now() }), fixtures: f)
     }
@@ -41,7 +41,7 @@ struct AuthenticatorTests {
         var user = try await w.fixtures.user(name, in: w.realm, email: email, password: hash.revealed)
         user.enabled = enabled
         user.requiredActions = requiredActions
-        try await w.store.updateUser(user)
+        try await w.store.updateUser(id: user.id, realmId: user.realmId) { [user] in $0 = user }
         _ = w.counter.take()
         return user
     }

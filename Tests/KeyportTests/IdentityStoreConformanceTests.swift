@@ -20,13 +20,13 @@ struct IdentityStoreConformanceTests {
         realm.accessTokenLifespan = 120
         realm.passwordHashing = Argon2Parameters(memoryKiB: 19456, iterations: 2, parallelism: 1)
         realm.attributes = ["frontendUrl": "https://auth.example.com"]
-        try await store.updateRealm(realm)
+        try await store.updateRealm(id: realm.id) { [realm] in $0 = realm }
         #expect(try await store.realm(id: realm.id) == realm)
 
         try await store.deleteRealm(id: realm.id)
         #expect(try await store.realm(id: realm.id) == nil)
         await #expect(throws: StoreError.notFound(.realm)) { try await store.deleteRealm(id: realm.id) }
-        await #expect(throws: StoreError.notFound(.realm)) { try await store.updateRealm(realm) }
+        await #expect(throws: StoreError.notFound(.realm)) { try await store.updateRealm(id: realm.id) { [realm] in $0 = realm } }
     }
 
     @Test(arguments: StoreBackend.allCases)
@@ -79,14 +79,14 @@ struct IdentityStoreConformanceTests {
         await #expect(throws: StoreError.conflict("User exists with same email")) { try await f.user("b", in: strict, email: "X@example.com") }
         var c = try await f.user("c", in: strict, email: "c@example.com")
         c.email = "x@example.com"
-        await #expect(throws: StoreError.conflict("User exists with same email")) { try await store.updateUser(c) }
+        await #expect(throws: StoreError.conflict("User exists with same email")) { try await store.updateUser(id: c.id, realmId: c.realmId) { [c] in $0 = c } }
 
         try await f.user("a", in: relaxed, email: "x@example.com")
         try await f.user("b", in: relaxed, email: "x@example.com")
         #expect(try await store.user(email: "x@example.com", realmId: relaxed.id).count == 2)
         // Disallowing duplicates while they exist would leave the rule broken.
         relaxed.duplicateEmailsAllowed = false
-        await #expect(throws: StoreError.self) { try await store.updateRealm(relaxed) }
+        await #expect(throws: StoreError.self) { try await store.updateRealm(id: relaxed.id) { [relaxed] in $0 = relaxed } }
         #expect(try await store.realm(id: relaxed.id)?.duplicateEmailsAllowed == true)
     }
 
@@ -99,7 +99,7 @@ struct IdentityStoreConformanceTests {
         var u = try #require(try await store.user(username: "carl", realmId: realm.id))
         u.firstName = "Carl"
         u.lastName = "Annerson"
-        try await store.updateUser(u)
+        try await store.updateUser(id: u.id, realmId: u.realmId) { [u] in $0 = u }
 
         #expect(try await store.users(realmId: realm.id, matching: UserQuery(username: "ann"), page: Page()).map(\.username) == ["ann_x", "anna", "annabel"])
         #expect(try await store.users(realmId: realm.id, matching: UserQuery(username: "anna", exact: true), page: Page()).map(\.username) == ["anna"])
@@ -121,7 +121,7 @@ struct IdentityStoreConformanceTests {
         user.requiredActions = ["UPDATE_PASSWORD"]
         user.enabled = false
         user.emailVerified = true
-        try await store.updateUser(user)
+        try await store.updateUser(id: user.id, realmId: user.realmId) { [user] in $0 = user }
         #expect(try await store.user(id: user.id, realmId: realm.id) == user)
         // A user is only found in its own realm.
         let other = try await f.realm("other")
@@ -190,7 +190,7 @@ struct IdentityStoreConformanceTests {
         client.secret = Sensitive("s3cret")
         client.redirectUris = ["https://x/*"]
         client.protocolMappers = [ProtocolMapper(name: "m", protocol: "docker-v2", protocolMapper: "docker-v2-allow-all-mapper")]
-        try await store.updateClient(client)
+        try await store.updateClient(id: client.id, realmId: client.realmId) { [client] in $0 = client }
         #expect(try await store.client(id: client.id, realmId: realm.id) == client)
     }
 
@@ -202,7 +202,7 @@ struct IdentityStoreConformanceTests {
         var role = try await f.role("team-a", in: realm, attributes: ["docker.grant": ["repository:team-a/*:pull,push"]])
         role.description = "Team A"
         role.attributes["docker.grant", default: []].append("registry:catalog:*")
-        try await store.updateRole(role)
+        try await store.updateRole(id: role.id, realmId: role.realmId) { [role] in $0 = role }
         #expect(try await store.role(id: role.id, realmId: realm.id) == role)
 
         let child = try await f.role("child", in: realm)
@@ -318,10 +318,10 @@ struct IdentityStoreConformanceTests {
         // Moving a group under its own subtree is refused; elsewhere is fine.
         var moved = eng
         moved.parentId = db.id
-        await #expect(throws: StoreError.self) { try await store.updateGroup(moved) }
+        await #expect(throws: StoreError.self) { try await store.updateGroup(id: moved.id, realmId: moved.realmId) { [moved] in $0 = moved } }
         var dbMoved = db
         dbMoved.parentId = ops.id
-        try await store.updateGroup(dbMoved)
+        try await store.updateGroup(id: dbMoved.id, realmId: dbMoved.realmId) { [dbMoved] in $0 = dbMoved }
         #expect(try await store.group(id: db.id, realmId: realm.id)?.path == "/ops/db")
     }
 
@@ -594,11 +594,42 @@ extension IdentityStoreConformanceTests {
         var edited = user
         edited.firstName = "Alice"
         edited.email = "alice@example.com"
-        try await store.updateUser(edited)
+        try await store.updateUser(id: edited.id, realmId: edited.realmId) { [edited] in $0 = edited }
         let outcome = try #require(try await store.recordLoginFailure(userId: user.id, realmId: realm.id, at: f.env.now(), policy: policy, ipAddress: nil))
         #expect(outcome.disabledUser)
         let stored = try #require(try await store.user(id: user.id, realmId: realm.id))
         #expect(!stored.enabled)
         #expect(stored.firstName == "Alice" && stored.email == "alice@example.com")
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func concurrentPartialUpdatesOfOneObjectAllSurvive(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        let user = try await f.user("alice", in: realm)
+        // 40 writers, each setting its own attribute of one user: every one must be there.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<40 {
+                group.addTask {
+                    try await store.updateUser(id: user.id, realmId: realm.id) { $0.attributes["k\(i)"] = ["\(i)"] }
+                }
+            }
+            group.addTask { try await store.updateUser(id: user.id, realmId: realm.id) { $0.firstName = "Alice" } }
+            group.addTask { try await store.updateRealm(id: realm.id) { $0.displayName = "Acme" } }
+            group.addTask { try await store.updateRealm(id: realm.id) { $0.accessTokenLifespan = 120 } }
+            try await group.waitForAll()
+        }
+        let stored = try #require(try await store.user(id: user.id, realmId: realm.id))
+        #expect(stored.attributes.count == 40 && stored.firstName == "Alice")
+        let storedRealm = try #require(try await store.realm(id: realm.id))
+        #expect(storedRealm.displayName == "Acme" && storedRealm.accessTokenLifespan == 120)
+        // A change that throws writes nothing; identity cannot be changed by a change.
+        struct Refused: Error {}
+        await #expect(throws: Refused.self) { try await store.updateUser(id: user.id, realmId: realm.id) { $0.lastName = "x"; throw Refused() } }
+        let renamed = try await store.updateUser(id: user.id, realmId: realm.id) { $0.id = "other"; $0.username = "ALICIA" }
+        #expect(renamed.id == user.id && renamed.username == "alicia")
+        #expect(try await store.user(id: user.id, realmId: realm.id)?.lastName == nil)
+        await #expect(throws: StoreError.notFound(.user)) { try await store.updateUser(id: "missing", realmId: realm.id) { _ in } }
     }
 }
