@@ -632,4 +632,65 @@ extension IdentityStoreConformanceTests {
         #expect(try await store.user(id: user.id, realmId: realm.id)?.lastName == nil)
         await #expect(throws: StoreError.notFound(.user)) { try await store.updateUser(id: "missing", realmId: realm.id) { _ in } }
     }
+
+    /// The methods the other tests do not reach, so that every method of the protocol is
+    /// exercised here (a second backend passes this suite unchanged).
+    @Test(arguments: StoreBackend.allCases)
+    func theRestOfTheProtocol(backend: StoreBackend) async throws {
+        let clock = TestClock()
+        let store = try backend.makeStore(clock: clock)
+        let f = Fixtures(store, clock: clock)
+        let realm = try await f.realm("acme")
+        let app = try await f.client("app", in: realm)
+        try await f.client("billing", in: realm)
+        #expect(Set(try await store.clients(realmId: realm.id, page: .all).map(\.clientId)).isSuperset(of: ["app", "billing"]))
+        #expect(try await store.clients(realmId: realm.id, page: Page(first: 0, max: 1)).count == 1)
+
+        let role = try await f.role("dev", in: realm)
+        let user = try await f.user("alice", in: realm, roles: [role])
+        let bob = try await f.user("bob", in: realm, roles: [role])
+        #expect(Set(try await store.usersWithRole(roleId: role.id, realmId: realm.id, page: .all).map(\.id)) == [user.id, bob.id])
+        try await store.revokeUserRoles(userId: user.id, roleIds: [role.id], realmId: realm.id)
+        #expect(try await store.userRoles(userId: user.id, realmId: realm.id).isEmpty)
+        #expect(try await store.usersWithRole(roleId: role.id, realmId: realm.id, page: .all).map(\.id) == [bob.id])
+
+        let group = try await f.group("eng", in: realm)
+        try await store.grantGroupRoles(groupId: group.id, roleIds: [role.id], realmId: realm.id)
+        #expect(try await store.groupRoles(groupId: group.id, realmId: realm.id).map(\.id) == [role.id])
+        try await store.revokeGroupRoles(groupId: group.id, roleIds: [role.id], realmId: realm.id)
+        #expect(try await store.groupRoles(groupId: group.id, realmId: realm.id).isEmpty)
+
+        let credential = Credential(id: f.env.newID(), userId: user.id, secret: Sensitive("$argon2id$x"), createdAt: clock.now)
+        try await store.setCredential(credential, revokeTokensBefore: nil)
+        await #expect(throws: StoreError.self, "another user's credential is not deleted") {
+            try await store.deleteCredential(id: credential.id, userId: bob.id)
+        }
+        #expect(try await store.credentials(userId: user.id).count == 1)
+        try await store.deleteCredential(id: credential.id, userId: user.id)
+        #expect(try await store.credentials(userId: user.id).isEmpty)
+
+        for (id, hash) in [("s1", "h1"), ("s2", "h2"), ("s3", "h3")] {
+            try await store.createSession(Session(id: id, realmId: realm.id, userId: user.id, clientId: app.id, refreshTokenHash: hash, scope: "",
+                                                  createdAt: clock.now, lastRefresh: clock.now, expiresAt: clock.now.adding(seconds: 60)))
+        }
+        try await store.deleteSession(id: "s1", realmId: realm.id)
+        #expect(try await store.session(id: "s1", realmId: realm.id) == nil)
+        #expect(try await store.deleteSessions(userId: user.id, realmId: realm.id) == 2)
+        #expect(try await store.session(refreshTokenHash: "h2") == nil)
+
+        let docker = Event(id: f.env.newID(), realmId: realm.id, time: clock.now, type: "LOGIN", details: ["auth_method": "docker-v2"])
+        let oidc = Event(id: f.env.newID(), realmId: realm.id, time: clock.now, type: "LOGIN", details: ["auth_method": "openid-connect"])
+        try await store.recordEvent(docker)
+        try await store.recordEvent(oidc)
+        clock.advance(seconds: 10)
+        #expect(try await store.deleteEvents(realmId: realm.id, before: clock.now, authMethod: "docker-v2") == 1)
+        #expect(try await store.events(realmId: realm.id, matching: EventQuery(), page: .all).map(\.id) == [oidc.id])
+
+        // replaceRealm: the same name, another realm, in one transaction; the old one's content is gone.
+        let replacement = Realm(id: f.env.newID(), name: "acme", enabled: true, createdAt: clock.now)
+        try await store.replaceRealm(RealmSeed(realm: replacement))
+        #expect(try await store.realm(named: "acme")?.id == replacement.id)
+        #expect(try await store.user(id: user.id, realmId: realm.id) == nil)
+        #expect(try await store.realm(id: realm.id) == nil)
+    }
 }
