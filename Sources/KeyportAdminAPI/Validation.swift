@@ -1,95 +1,23 @@
 import Foundation
 import KeyportModel
 
-/// Limits and shapes of names, so bad input is refused with a sentence before it reaches
-/// the store (the database has its own CHECKs behind these).
+/// `ObjectRules`, answering the admin API's way (400 with the rule's sentence).
 enum Validate {
-    static let maxName = 255
-    static let maxDescription = 1024
-    static let maxAttributeKeys = 100
-    static let maxAttributeValues = 100
-    static let maxAttributeValueLength = 2048
-
-    static func realmName(_ name: String?) throws -> String {
-        guard let name, !name.isEmpty else { throw AdminError.badRequest("Realm name is required") }
-        // Its default role, `default-roles-{name}`, must fit a role name.
-        guard RealmBounds.realmNameLength.contains(name.utf8.count) else {
-            throw AdminError.badRequest("Realm name is longer than \(RealmBounds.realmNameLength.upperBound) characters")
-        }
-        guard name != ".", name != "..", name.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0)) }) else {
-            throw AdminError.badRequest("Realm name may contain only letters, digits, '-', '_' and '.'")
-        }
-        return name
+    static func rule<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as InvalidObject { throw AdminError.badRequest(error.message) }
     }
-
-    static func username(_ name: String?) throws -> String {
-        guard let name, !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw AdminError.badRequest("User name is missing") }
-        try plain(name, what: "Username")
-        guard !name.contains("/") else { throw AdminError.badRequest("Username must not contain '/'") }
-        guard name == name.trimmingCharacters(in: .whitespaces) else { throw AdminError.badRequest("Username must not start or end with a space") }
-        return name
+    static func realmName(_ name: String?) throws -> String { try rule { try ObjectRules.realmName(name) } }
+    static func username(_ name: String?) throws -> String { try rule { try ObjectRules.username(name) } }
+    static func email(_ email: String?) throws -> String? { try rule { try ObjectRules.email(email) } }
+    static func clientId(_ id: String?) throws -> String { try rule { try ObjectRules.clientId(id) } }
+    static func roleName(_ name: String?) throws -> String { try rule { try ObjectRules.roleName(name) } }
+    static func groupName(_ name: String?) throws -> String { try rule { try ObjectRules.groupName(name) } }
+    static func optionalText(_ text: String?, what: String, max: Int = ObjectRules.maxDescription) throws -> String? {
+        try rule { try ObjectRules.optionalText(text, what: what, max: max) }
     }
-
-    static func email(_ email: String?) throws -> String? {
-        guard let email, !email.isEmpty else { return nil }
-        guard email.utf8.count <= 254, email.contains("@"), !email.hasPrefix("@"), !email.hasSuffix("@"),
-              email.unicodeScalars.allSatisfy({ !CharacterSet.whitespacesAndNewlines.contains($0) && !CharacterSet.controlCharacters.contains($0) })
-        else { throw AdminError.badRequest("Invalid email address: \(String(email.prefix(100)))") }
-        return email
-    }
-
-    static func clientId(_ id: String?) throws -> String {
-        guard let id, !id.isEmpty else { throw AdminError.badRequest("Client id is required") }
-        try plain(id, what: "Client id")
-        guard !id.contains(" ") else { throw AdminError.badRequest("Client id must not contain spaces") }
-        return id
-    }
-
-    static func roleName(_ name: String?) throws -> String {
-        guard let name, !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw AdminError.badRequest("Role name is required") }
-        try plain(name, what: "Role name")
-        guard !name.contains("/") else { throw AdminError.badRequest("Role name must not contain '/'") }
-        return name
-    }
-
-    static func groupName(_ name: String?) throws -> String {
-        guard let name, !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw AdminError.badRequest("Group name is missing") }
-        try plain(name, what: "Group name")
-        guard !name.contains("/") else { throw AdminError.badRequest("Group name must not contain '/'") }
-        return name
-    }
-
-    static func optionalText(_ text: String?, what: String, max: Int = maxDescription) throws -> String? {
-        guard let text else { return nil }
-        guard text.utf8.count <= max else { throw AdminError.badRequest("\(what) is longer than \(max) characters") }
-        return text
-    }
-
-    /// No control characters, not too long.
-    static func plain(_ value: String, what: String) throws {
-        guard value.utf8.count <= maxName else { throw AdminError.badRequest("\(what) is longer than \(maxName) characters") }
-        guard !value.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
-            throw AdminError.badRequest("\(what) must not contain control characters")
-        }
-    }
-
-    static func multiAttributes(_ attributes: [String: [String]]) throws -> [String: [String]] {
-        guard attributes.count <= maxAttributeKeys else { throw AdminError.badRequest("At most \(maxAttributeKeys) attributes are allowed") }
-        for (key, values) in attributes {
-            try plain(key, what: "Attribute name")
-            guard !key.isEmpty else { throw AdminError.badRequest("Attribute names must not be empty") }
-            guard values.count <= maxAttributeValues else { throw AdminError.badRequest("Attribute '\(key)' has more than \(maxAttributeValues) values") }
-            for value in values where value.utf8.count > maxAttributeValueLength {
-                throw AdminError.badRequest("A value of attribute '\(key)' is longer than \(maxAttributeValueLength) characters")
-            }
-        }
-        return attributes
-    }
-
-    static func singleAttributes(_ attributes: [String: String]) throws -> [String: String] {
-        _ = try multiAttributes(attributes.mapValues { [$0] })
-        return attributes
-    }
+    static func plain(_ value: String, what: String) throws { try rule { try ObjectRules.plain(value, what: what) } }
+    static func multiAttributes(_ attributes: [String: [String]]) throws -> [String: [String]] { try rule { try ObjectRules.multiAttributes(attributes) } }
+    static func singleAttributes(_ attributes: [String: String]) throws -> [String: String] { try rule { try ObjectRules.singleAttributes(attributes) } }
 }
 
 /// Keycloak's password policy string (`length(8) and digits(1) and notUsername`), the

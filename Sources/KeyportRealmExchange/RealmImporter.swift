@@ -15,11 +15,21 @@ public struct RealmImporter: Sendable {
     let provisioner: RealmProvisioner
     /// The server's password-cost ceiling: a file's hashing policy and hashes must stay under it.
     let ceiling: PasswordCostCeiling
+    /// The protocols' checks and defaults for a client (docker-v2: its signing algorithm and
+    /// authorization mode) — the very hook the admin API runs, so both doors refuse alike.
+    let prepareClient: @Sendable (inout Client) throws -> Void
 
-    public init(store: any IdentityStore, provisioner: RealmProvisioner, ceiling: PasswordCostCeiling = .default) {
+    public init(store: any IdentityStore, provisioner: RealmProvisioner, ceiling: PasswordCostCeiling = .default,
+                prepareClient: @escaping @Sendable (inout Client) throws -> Void = { _ in }) {
         self.store = store
         self.provisioner = provisioner
         self.ceiling = ceiling
+        self.prepareClient = prepareClient
+    }
+
+    /// `body`, with a broken rule reported as the file's problem with `what` (`user alice: …`).
+    func check<T>(_ what: @autoclosure () -> String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as InvalidObject { throw Failure("\(what()): \(error.message)") }
     }
 
     public struct Failure: Error, Equatable, CustomStringConvertible {
@@ -100,16 +110,21 @@ public struct RealmImporter: Sendable {
         // Clients: the file's, then the built-ins it lacks (with their roles).
         var clientUUID: [String: String] = [:]
         for c in doc.clients ?? [] {
-            guard let clientId = c.clientId, !clientId.isEmpty else { throw Failure("a client has no clientId") }
+            let clientId = try check("a client") { try ObjectRules.clientId(c.clientId) }
             guard clientUUID[clientId] == nil else { throw Failure("client \(clientId) appears twice") }
             let proto = ClientProtocol(rawValue: c.protocol ?? "openid-connect")
             guard let proto else { throw Failure("client \(clientId) uses protocol \(c.protocol ?? ""), which Keyport does not speak") }
-            var client = Client(id: c.id ?? env.newID(), realmId: realm.id, clientId: clientId, name: c.name, description: c.description,
+            let name = try check("client \(clientId)") { try ObjectRules.optionalText(c.name, what: "name", max: 255) }
+            let description = try check("client \(clientId)") { try ObjectRules.optionalText(c.description, what: "description") }
+            let clientAttributes = try check("client \(clientId)") { try ObjectRules.singleAttributes(c.attributes ?? [:]) }
+            guard (c.redirectUris ?? []).count <= 100 else { throw Failure("client \(clientId): at most 100 redirectUris are allowed") }
+            for uri in c.redirectUris ?? [] { try check("client \(clientId)") { try ObjectRules.plain(uri, what: "A redirect URI") } }
+            var client = Client(id: c.id ?? env.newID(), realmId: realm.id, clientId: clientId, name: name, description: description,
                                 enabled: c.enabled ?? true, protocolName: proto, publicClient: c.publicClient ?? false,
                                 secret: c.secret.flatMap { $0.isEmpty || $0 == "**********" ? nil : Sensitive($0) },
                                 directAccessGrantsEnabled: c.directAccessGrantsEnabled ?? false,
                                 serviceAccountsEnabled: c.serviceAccountsEnabled ?? false, standardFlowEnabled: c.standardFlowEnabled ?? true,
-                                redirectUris: c.redirectUris ?? [], attributes: c.attributes ?? [:], protocolMappers: c.protocolMappers ?? [],
+                                redirectUris: c.redirectUris ?? [], attributes: clientAttributes, protocolMappers: c.protocolMappers ?? [],
                                 createdAt: env.now())
             if c.bearerOnly == true { client.attributes["bearer-only"] = "true" }
             if proto == .dockerV2 && client.attributes["docker.authorization"] == nil {
@@ -118,6 +133,7 @@ public struct RealmImporter: Sendable {
                 client.attributes["docker.authorization"] = allowAll ? "allow-all" : "roles"
             }
             if client.publicClient { client.secret = nil }
+            do { try prepareClient(&client) } catch { throw Failure("client \(clientId): \(error)") }
             clientUUID[clientId] = client.id
             seed.clients.append(client)
         }
@@ -132,14 +148,15 @@ public struct RealmImporter: Sendable {
         var clientRole: [String: [String: String]] = [:]
         var declared: [(role: KeycloakRealmJSON.Role, id: String)] = []
         func addRole(_ r: KeycloakRealmJSON.Role, clientId: String?) throws {
-            guard let roleName = r.name, !roleName.isEmpty else { throw Failure("a role has no name") }
-            let attributes = r.attributes ?? [:]
+            let roleName = try check("a role") { try ObjectRules.roleName(r.name) }
+            let attributes = try check("role \(roleName)") { try ObjectRules.multiAttributes(r.attributes ?? [:]) }
+            let roleDescription = try check("role \(roleName)") { try ObjectRules.optionalText(r.description, what: "description") }
             do { try RegistryGrant.validate(attributes: attributes) } catch { throw Failure("role \(roleName): \(error.description)") }
             let owner = try clientId.map { id -> String in
                 guard let uuid = clientUUID[id] else { throw Failure("roles of client \(id), which the file does not define") }
                 return uuid
             }
-            let role = Role(id: r.id ?? env.newID(), realmId: realm.id, clientId: owner, name: roleName, description: r.description, attributes: attributes)
+            let role = Role(id: r.id ?? env.newID(), realmId: realm.id, clientId: owner, name: roleName, description: roleDescription, attributes: attributes)
             if let clientId {
                 guard clientRole[clientId, default: [:]][roleName] == nil else { throw Failure("role \(roleName) of client \(clientId) appears twice") }
                 clientRole[clientId, default: [:]][roleName] = role.id
@@ -194,8 +211,9 @@ public struct RealmImporter: Sendable {
         var groupByPath: [String: String] = [:]
         func addGroups(_ list: [KeycloakRealmJSON.Group], parent: (id: String, path: String)?) throws {
             for g in list {
-                guard let groupName = g.name, !groupName.isEmpty, !groupName.contains("/") else { throw Failure("a group has no name, or a name with '/'") }
-                let group = Group(id: g.id ?? env.newID(), realmId: realm.id, parentId: parent?.id, name: groupName, attributes: g.attributes ?? [:])
+                let groupName = try check("a group") { try ObjectRules.groupName(g.name) }
+                let groupAttributes = try check("group \(groupName)") { try ObjectRules.multiAttributes(g.attributes ?? [:]) }
+                let group = Group(id: g.id ?? env.newID(), realmId: realm.id, parentId: parent?.id, name: groupName, attributes: groupAttributes)
                 let path = (parent?.path ?? "") + "/" + groupName
                 guard path.split(separator: "/").count <= GroupNode.maxDepth else {
                     throw Failure("group \(String(path.prefix(80)))… is nested more than \(GroupNode.maxDepth) levels deep")
@@ -211,12 +229,18 @@ public struct RealmImporter: Sendable {
         // Users, with their hashes, roles and groups.
         var usernames: Set<String> = []
         for u in doc.users ?? [] {
-            guard let username = u.username, !username.isEmpty, username.utf8.count <= 255 else { throw Failure("a user has no username") }
+            let username = try check("a user") { try ObjectRules.username(u.username) }
+            let email = try check("user \(username)") { try ObjectRules.email(u.email) }
+            let firstName = try check("user \(username)") { try ObjectRules.optionalText(u.firstName, what: "firstName", max: 255) }
+            let lastName = try check("user \(username)") { try ObjectRules.optionalText(u.lastName, what: "lastName", max: 255) }
+            let userAttributes = try check("user \(username)") { try ObjectRules.multiAttributes(u.attributes ?? [:]) }
+            guard (u.requiredActions ?? []).count <= 20 else { throw Failure("user \(username): too many required actions") }
+            for action in u.requiredActions ?? [] { try check("user \(username)") { try ObjectRules.plain(action, what: "Required action") } }
             guard usernames.insert(User.normalize(username)).inserted else { throw Failure("user \(username) appears twice") }
             let created = u.createdTimestamp.map { Timestamp(millisecondsSince1970: $0) } ?? env.now()
-            let user = User(id: u.id ?? env.newID(), realmId: realm.id, username: username, email: u.email.flatMap { $0.isEmpty ? nil : $0 },
-                            emailVerified: u.emailVerified ?? false, firstName: u.firstName, lastName: u.lastName, enabled: u.enabled ?? true,
-                            createdAt: created, attributes: u.attributes ?? [:], requiredActions: u.requiredActions ?? [],
+            let user = User(id: u.id ?? env.newID(), realmId: realm.id, username: username, email: email,
+                            emailVerified: u.emailVerified ?? false, firstName: firstName, lastName: lastName, enabled: u.enabled ?? true,
+                            createdAt: created, attributes: userAttributes, requiredActions: u.requiredActions ?? [],
                             serviceAccountClientId: try u.serviceAccountClientId.map { id in
                                 guard let uuid = clientUUID[id] else { throw Failure("user \(username) is the service account of client \(id), which does not exist") }
                                 return uuid

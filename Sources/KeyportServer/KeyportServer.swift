@@ -128,7 +128,7 @@ public struct KeyportServer: Sendable {
     static func importRealms(from directory: String, store: any IdentityStore, provisioner: RealmProvisioner,
                              ceiling: PasswordCostCeiling, logger: Logger) async throws {
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
-        let importer = RealmImporter(store: store, provisioner: provisioner, ceiling: ceiling)
+        let importer = realmImporter(store: store, provisioner: provisioner, ceiling: ceiling)
         for file in files {
             let path = (directory as NSString).appendingPathComponent(file)
             guard let data = FileManager.default.contents(atPath: path) else { throw ConfigurationError("cannot read \(path)") }
@@ -147,6 +147,15 @@ public struct KeyportServer: Sendable {
                 throw ConfigurationError("cannot import \(path): \(error.description)")
             }
         }
+    }
+
+    /// The realm importer with the protocols' client checks, exactly those the admin API runs
+    /// (`keyport import` and `--import-realm` both use this).
+    public static func realmImporter(store: any IdentityStore, provisioner: RealmProvisioner,
+                                     ceiling: PasswordCostCeiling = .default) -> RealmImporter {
+        RealmImporter(store: store, provisioner: provisioner, ceiling: ceiling, prepareClient: { client in
+            try DockerClientSettings.prepare(&client)
+        })
     }
 
     /// A database written before the bounds existed (or under a higher ceiling) may hold values

@@ -246,7 +246,7 @@ struct Import: AsyncParsableCommand {
         do {
             guard let data = FileManager.default.contents(atPath: file) else { Runner.fail("cannot read \(file)") }
             let store = try SQLiteStore.open(path: databasePath(dbPath), now: { TimeAndRandomness.live.now().millisecondsSince1970 })
-            let importer = RealmImporter(store: store, provisioner: RealmProvisioner(environment: .live))
+            let importer = KeyportServer.realmImporter(store: store, provisioner: RealmProvisioner(environment: .live))
             let (seed, skipped) = try importer.prepare(data)
             if !skipped.isEmpty {
                 FileHandle.standardError.write(Data("keyport import: skipping fields Keyport does not model: \(skipped.joined(separator: ", "))\n".utf8))

@@ -5,6 +5,7 @@ import KeyportHTTP
 import KeyportModel
 import KeyportRealmExchange
 import KeyportSQLite
+import KeyportServer
 import Testing
 
 @Suite("Realm import and export (Keycloak's format)")
@@ -129,5 +130,44 @@ struct RealmExchangeTests {
             #expect(error.description.hasPrefix(message), "\(error.description)")
         }
         #expect(try await store.realms().isEmpty)
+    }
+}
+
+@Suite("Both doors refuse alike")
+struct ImportRefusesWhatTheAPIRefusesTests {
+    /// Each bad object: how the admin API is asked to create it, and the realm file that holds it.
+    static let cases: [(name: String, path: String, body: JSONValue, file: JSONValue)] = [
+        ("username with /", "/admin/realms/acme/users", ["username": "a/b"],
+         ["realm": "imported", "users": [["username": "a/b"]]]),
+        ("role name with a control character", "/admin/realms/acme/roles", ["name": "a\u{1}b"],
+         ["realm": "imported", "roles": ["realm": [["name": "a\u{1}b"]]]]),
+        ("docker-v2 client signing with HS256", "/admin/realms/acme/clients",
+         ["clientId": "reg", "protocol": "docker-v2", "attributes": ["docker.signature.algorithm": "HS256"]],
+         ["realm": "imported", "clients": [["clientId": "reg", "protocol": "docker-v2", "attributes": ["docker.signature.algorithm": "HS256"]]]]),
+        ("an invalid docker.grant", "/admin/realms/acme/roles", ["name": "r", "attributes": ["docker.grant": ["repository:x:fly"]]],
+         ["realm": "imported", "roles": ["realm": [["name": "r", "attributes": ["docker.grant": ["repository:x:fly"]]]]]]),
+        ("an attribute value over the size limit", "/admin/realms/acme/users",
+         ["username": "u", "attributes": ["k": [.string(String(repeating: "v", count: 3000))]]],
+         ["realm": "imported", "users": [["username": "u", "attributes": ["k": [.string(String(repeating: "v", count: 3000))]]]]]),
+    ]
+
+    @Test func importRefusesExactlyWhatTheAdminAPIRefusesWithTheSameWords() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            try await api.createRealm("acme", token: admin)
+            let importer = KeyportServer.realmImporter(store: api.server.services.store, provisioner: api.server.services.provisioner)
+            for c in Self.cases {
+                let refused = try await api.call(.post, c.path, token: admin, json: c.body)
+                #expect(refused.status == .badRequest, "\(c.name): \(refused.status)")
+                let message = try #require(refused["errorMessage"]?.stringValue, "\(c.name): \(refused.text)")
+                do {
+                    _ = try importer.prepare(try JSONEncoder().encode(c.file))
+                    Issue.record("\(c.name): the import accepted it")
+                } catch let failure as RealmImporter.Failure {
+                    #expect(failure.description.contains(message), "\(c.name): API says '\(message)', import says '\(failure.description)'")
+                }
+            }
+            #expect(try await api.server.services.store.realm(named: "imported") == nil)
+        }
     }
 }
