@@ -1,15 +1,23 @@
 import KeyportModel
 
-/// Where realms, users, clients, roles, groups, keys and events live.
+/// Where realms, users, clients, roles, groups, keys and events live: one protocol per concern,
+/// composed, so that a second backend can be written and tested piece by piece.
 ///
 /// Every method is one transaction: it happens whole or not at all. The invariants
 /// (uniqueness, same-realm references, cascades on delete) are the backend's to enforce and
 /// report as `StoreError`; callers above never see a database error type. A second backend
 /// (PostgreSQL) proves itself by passing the same conformance suite as `SQLiteStore`.
-public protocol IdentityStore: Sendable {
+public protocol IdentityStore: RealmStore, UserStore, ClientStore, RoleStore, GroupStore, KeyStore, EventStore, SessionStore {
     /// Applies every change in one transaction, in order.
     func apply(_ changes: [StoreChange]) async throws
 
+    // MARK: Health
+    /// Whether the store is open and its schema fully migrated.
+    func isReady() async -> Bool
+}
+
+/// Realms and their seeds (a realm with its keys, clients, roles, groups and users in one write). Each method is one transaction.
+public protocol RealmStore: Sendable {
     // MARK: Realms
     func createRealm(_ seed: RealmSeed) async throws
     /// Deletes the realm of the same name (if any) and creates the seed, in one transaction.
@@ -22,7 +30,10 @@ public protocol IdentityStore: Sendable {
     @discardableResult
     func updateRealm(id: String, _ change: @escaping @Sendable (inout Realm) throws -> Void) async throws -> Realm
     func deleteRealm(id: String) async throws
+}
 
+/// Users and their credentials. Each method is one transaction.
+public protocol UserStore: Sendable {
     // MARK: Users
     func createUser(_ seed: UserSeed) async throws
     func user(id: String, realmId: String) async throws -> User?
@@ -44,7 +55,10 @@ public protocol IdentityStore: Sendable {
     /// change never overwrites the new password.
     func replaceCredentialSecret(id: String, expected: Sensitive, with new: Sensitive) async throws -> Bool
     func deleteCredential(id: String, userId: String) async throws
+}
 
+/// Clients. Each method is one transaction.
+public protocol ClientStore: Sendable {
     // MARK: Clients
     func createClient(_ client: Client, roles: [Role]) async throws
     func client(id: String, realmId: String) async throws -> Client?
@@ -53,7 +67,10 @@ public protocol IdentityStore: Sendable {
     @discardableResult
     func updateClient(id: String, realmId: String, _ change: @escaping @Sendable (inout Client) throws -> Void) async throws -> Client
     func deleteClient(id: String, realmId: String) async throws
+}
 
+/// Roles, composites and role mappings (effective roles included). Each method is one transaction.
+public protocol RoleStore: Sendable {
     // MARK: Roles
     func createRole(_ role: Role) async throws
     func role(id: String, realmId: String) async throws -> Role?
@@ -79,7 +96,10 @@ public protocol IdentityStore: Sendable {
     func effectiveRoles(userId: String, realmId: String) async throws -> [Role]
     /// The users holding a role directly.
     func usersWithRole(roleId: String, realmId: String, page: Page) async throws -> [User]
+}
 
+/// The group tree, its members and its roles. Each method is one transaction.
+public protocol GroupStore: Sendable {
     // MARK: Groups
     func createGroup(_ group: Group) async throws
     func group(id: String, realmId: String) async throws -> GroupNode?
@@ -99,12 +119,18 @@ public protocol IdentityStore: Sendable {
     func grantGroupRoles(groupId: String, roleIds: [String], realmId: String) async throws
     func revokeGroupRoles(groupId: String, roleIds: [String], realmId: String) async throws
     func groupRoles(groupId: String, realmId: String) async throws -> [Role]
+}
 
+/// Realm signing keys. Each method is one transaction.
+public protocol KeyStore: Sendable {
     // MARK: Realm keys
     func realmKeys(realmId: String) async throws -> [RealmKey]
     func addRealmKey(_ key: RealmKey) async throws
     func setRealmKeyStatus(id: String, realmId: String, status: KeyStatus) async throws
+}
 
+/// Login events. Each method is one transaction.
+public protocol EventStore: Sendable {
     // MARK: Events
     func recordEvent(_ event: Event) async throws
     func events(realmId: String, matching query: EventQuery, page: Page) async throws -> [Event]
@@ -112,7 +138,10 @@ public protocol IdentityStore: Sendable {
     func deleteEvents(realmId: String, before cutoff: Timestamp) async throws -> Int
     /// Deletes a realm's events older than `cutoff` whose `auth_method` detail is `authMethod`.
     func deleteEvents(realmId: String, before cutoff: Timestamp, authMethod: String) async throws -> Int
+}
 
+/// Refresh-token sessions and brute-force bookkeeping. Each method is one transaction.
+public protocol SessionStore: Sendable {
     // MARK: Sessions
     func createSession(_ session: Session) async throws
     func session(refreshTokenHash: String) async throws -> Session?
@@ -136,10 +165,6 @@ public protocol IdentityStore: Sendable {
     /// locked at `time`; otherwise its failures are forgotten and `true` is returned.
     func admitLogin(userId: String, realmId: String, at time: Timestamp) async throws -> Bool
     func clearLoginFailures(userId: String, realmId: String) async throws
-
-    // MARK: Health
-    /// Whether the store is open and its schema fully migrated.
-    func isReady() async -> Bool
 }
 
 /// What `recordLoginFailure` did.
