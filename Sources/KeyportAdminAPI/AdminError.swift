@@ -33,6 +33,23 @@ public struct AdminError: HTTPResponseError, Equatable {
     public static let unauthorized = AdminError(.unauthorized, "HTTP 401 Unauthorized")
     public static let forbidden = AdminError(.forbidden, "HTTP 403 Forbidden")
 
+    /// Keycloak's words for each uniqueness rule (clients such as python-keycloak match on them).
+    static func keycloakWording(_ rule: StoreConflict) -> String {
+        switch rule {
+        case .realmName: "Realm with same name exists"
+        case .username: "User exists with same username"
+        case .email: "User exists with same email"
+        case .clientId: "Client with same clientId exists"
+        case .roleName: "Role with same name exists"
+        case .topLevelGroupName: "Top level group with same name exists"
+        case .siblingGroupName: "Sibling group with same name exists"
+        case .activeKey: "Realm already has an active key for this algorithm"
+        case .credentialType: "User already has a credential of this type"
+        case .emailsShared: "Realm has users sharing an email; duplicate emails cannot be disallowed"
+        case .other: "Object already exists"
+        }
+    }
+
     /// What a store failure means to an admin client.
     public static func from(_ error: StoreError) -> AdminError {
         switch error {
@@ -43,7 +60,7 @@ public struct AdminError: HTTPResponseError, Equatable {
             case .group: .notFound("Could not find group by id")
             default: .notFound("\(entity.rawValue) not found")
             }
-        case .conflict(let message): .conflict(message)
+        case .conflict(let rule): .conflict(keycloakWording(rule))
         case .invalid(let message): .badRequest(message)
         case .unavailable: AdminError(.serviceUnavailable, "The database is unavailable; try again")
         }

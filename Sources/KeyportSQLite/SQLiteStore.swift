@@ -98,16 +98,19 @@ public struct SQLiteStore: IdentityStore {
         do { return try await writer.write(body) } catch { throw Self.translate(error) }
     }
 
-    /// Turns a database error into what it means for the caller.
+    /// Turns a database error into what it means for the caller. SQLite's message text is
+    /// read here and nowhere else: above this module a conflict is a `StoreConflict` case.
     static func translate(_ error: any Error) -> any Error {
         guard let error = error as? DatabaseError else { return error }
         let message = error.message ?? ""
         if let range = message.range(of: "keyport.conflict: ") {
-            return StoreError.conflict(String(message[range.upperBound...]))
+            // Raised by the schema's triggers (0002_create_users.sql).
+            let text = message[range.upperBound...]
+            return StoreError.conflict(text.contains("sharing an email") ? .emailsShared : text.contains("same email") ? .email : .other)
         }
         switch error.extendedResultCode {
         case .SQLITE_CONSTRAINT_UNIQUE, .SQLITE_CONSTRAINT_PRIMARYKEY:
-            return StoreError.conflict(conflictMessage(message))
+            return StoreError.conflict(conflict(message))
         case .SQLITE_CONSTRAINT_FOREIGNKEY:
             return StoreError.invalid("a referenced realm, user, client, role or group does not exist in this realm")
         case .SQLITE_CONSTRAINT_CHECK, .SQLITE_CONSTRAINT_NOTNULL:
@@ -118,21 +121,21 @@ public struct SQLiteStore: IdentityStore {
         }
     }
 
-    /// Keycloak's wording for each uniqueness rule.
-    static func conflictMessage(_ sqliteMessage: String) -> String {
-        let table: [(String, String)] = [
-            ("realms.name", "Realm with same name exists"),
-            ("users.realm_id, users.username", "User exists with same username"),
-            ("clients.realm_id, clients.client_id", "Client with same clientId exists"),
-            ("roles.realm_id, roles.name", "Role with same name exists"),
-            ("roles.client_id, roles.name", "Role with same name exists"),
-            ("realm_groups.realm_id, realm_groups.name", "Top level group with same name exists"),
-            ("realm_groups.parent_id, realm_groups.name", "Sibling group with same name exists"),
-            ("realm_keys.realm_id, realm_keys.algorithm", "Realm already has an active key for this algorithm"),
-            ("credentials.user_id, credentials.type", "User already has a credential of this type"),
+    /// Which uniqueness rule SQLite's constraint message names.
+    static func conflict(_ sqliteMessage: String) -> StoreConflict {
+        let table: [(String, StoreConflict)] = [
+            ("realms.name", .realmName),
+            ("users.realm_id, users.username", .username),
+            ("clients.realm_id, clients.client_id", .clientId),
+            ("roles.realm_id, roles.name", .roleName),
+            ("roles.client_id, roles.name", .roleName),
+            ("realm_groups.realm_id, realm_groups.name", .topLevelGroupName),
+            ("realm_groups.parent_id, realm_groups.name", .siblingGroupName),
+            ("realm_keys.realm_id, realm_keys.algorithm", .activeKey),
+            ("credentials.user_id, credentials.type", .credentialType),
         ]
-        for (columns, text) in table where sqliteMessage.contains(columns) { return text }
-        return "Object already exists"
+        for (columns, rule) in table where sqliteMessage.contains(columns) { return rule }
+        return .other
     }
 }
 

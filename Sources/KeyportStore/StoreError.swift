@@ -3,8 +3,8 @@
 public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The thing named does not exist (in that realm).
     case notFound(StoreEntity)
-    /// A uniqueness rule would break: `message` says which, in Keycloak's words.
-    case conflict(String)
+    /// A uniqueness rule would break: which one. The words a client reads are the HTTP layer's.
+    case conflict(StoreConflict)
     /// The request breaks a rule of the model (a cycle, a cross-realm reference, …).
     case invalid(String)
     /// The database could not be opened, migrated or written for a reason that is not the caller's.
@@ -13,9 +13,19 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .notFound(let entity): "\(entity.rawValue) not found"
-        case .conflict(let message), .invalid(let message), .unavailable(let message): message
+        case .conflict(let rule): "conflict: \(rule.rawValue)"
+        case .invalid(let message), .unavailable(let message): message
         }
     }
+}
+
+/// The uniqueness rules the store enforces.
+public enum StoreConflict: String, Sendable, Equatable, CaseIterable {
+    case realmName, username, email, clientId, roleName, topLevelGroupName, siblingGroupName, activeKey, credentialType
+    /// Duplicate emails cannot be disallowed while users share one.
+    case emailsShared
+    /// A uniqueness rule the store does not name more precisely.
+    case other
 }
 
 public enum StoreEntity: String, Sendable {

@@ -34,7 +34,7 @@ struct IdentityStoreConformanceTests {
         let store = try backend.makeStore()
         let f = Fixtures(store)
         try await f.realm("acme")
-        await #expect(throws: StoreError.conflict("Realm with same name exists")) { try await f.realm("acme") }
+        await #expect(throws: StoreError.conflict(.realmName)) { try await f.realm("acme") }
         #expect(try await store.realms().map(\.name) == ["acme"])
     }
 
@@ -63,7 +63,7 @@ struct IdentityStoreConformanceTests {
         #expect(alice.username == "alice")
         #expect(try await store.user(username: "ALICE", realmId: acme.id)?.id == alice.id)
         #expect(try await store.user(email: "alice@example.com", realmId: acme.id).map(\.id) == [alice.id])
-        await #expect(throws: StoreError.conflict("User exists with same username")) { try await f.user("aLiCe", in: acme) }
+        await #expect(throws: StoreError.conflict(.username)) { try await f.user("aLiCe", in: acme) }
         // The same name in another realm is another user.
         try await f.user("alice", in: other)
         #expect(try await store.countUsers(realmId: acme.id, matching: UserQuery()) == 1)
@@ -76,10 +76,10 @@ struct IdentityStoreConformanceTests {
         let strict = try await f.realm("strict")
         var relaxed = try await f.realm("relaxed", duplicateEmails: true)
         try await f.user("a", in: strict, email: "x@example.com")
-        await #expect(throws: StoreError.conflict("User exists with same email")) { try await f.user("b", in: strict, email: "X@example.com") }
+        await #expect(throws: StoreError.conflict(.email)) { try await f.user("b", in: strict, email: "X@example.com") }
         var c = try await f.user("c", in: strict, email: "c@example.com")
         c.email = "x@example.com"
-        await #expect(throws: StoreError.conflict("User exists with same email")) { try await store.updateUser(id: c.id, realmId: c.realmId) { [c] in $0 = c } }
+        await #expect(throws: StoreError.conflict(.email)) { try await store.updateUser(id: c.id, realmId: c.realmId) { [c] in $0 = c } }
 
         try await f.user("a", in: relaxed, email: "x@example.com")
         try await f.user("b", in: relaxed, email: "x@example.com")
@@ -165,15 +165,15 @@ struct IdentityStoreConformanceTests {
         let other = try await f.realm("other")
         let registry = try await f.client("registry", in: acme, protocol: .dockerV2)
         let app = try await f.client("app", in: acme)
-        await #expect(throws: StoreError.conflict("Client with same clientId exists")) { try await f.client("registry", in: acme) }
+        await #expect(throws: StoreError.conflict(.clientId)) { try await f.client("registry", in: acme) }
         try await f.client("registry", in: other)
 
         try await f.role("push", in: acme, client: registry)
-        await #expect(throws: StoreError.conflict("Role with same name exists")) { try await f.role("push", in: acme, client: registry) }
+        await #expect(throws: StoreError.conflict(.roleName)) { try await f.role("push", in: acme, client: registry) }
         // The same name on another client, or as a realm role, is another role.
         try await f.role("push", in: acme, client: app)
         try await f.role("push", in: acme)
-        await #expect(throws: StoreError.conflict("Role with same name exists")) { try await f.role("push", in: acme) }
+        await #expect(throws: StoreError.conflict(.roleName)) { try await f.role("push", in: acme) }
 
         #expect(try await store.roles(realmId: acme.id, clientId: registry.id, search: nil, page: Page()).map(\.name) == ["push"])
         #expect(try await store.role(named: "push", realmId: acme.id, clientId: nil)?.isClientRole == false)
@@ -303,8 +303,8 @@ struct IdentityStoreConformanceTests {
         let ops = try await f.group("ops", in: realm)
         let backendGroup = try await f.group("backend", in: realm, parent: eng)
         try await f.group("backend", in: realm, parent: ops)
-        await #expect(throws: StoreError.conflict("Sibling group with same name exists")) { try await f.group("backend", in: realm, parent: eng) }
-        await #expect(throws: StoreError.conflict("Top level group with same name exists")) { try await f.group("eng", in: realm) }
+        await #expect(throws: StoreError.conflict(.siblingGroupName)) { try await f.group("backend", in: realm, parent: eng) }
+        await #expect(throws: StoreError.conflict(.topLevelGroupName)) { try await f.group("eng", in: realm) }
         let db = try await f.group("db", in: realm, parent: backendGroup)
 
         #expect(try await store.group(id: db.id, realmId: realm.id)?.path == "/eng/backend/db")
@@ -399,7 +399,7 @@ struct IdentityStoreConformanceTests {
                      certificateDER: [1, 2, 3], libtrustKeyID: "AAAA", thumbprint: id, createdAt: f.env.now())
         }
         try await store.addRealmKey(key("k1", .active))
-        await #expect(throws: StoreError.conflict("Realm already has an active key for this algorithm")) { try await store.addRealmKey(key("k2", .active)) }
+        await #expect(throws: StoreError.conflict(.activeKey)) { try await store.addRealmKey(key("k2", .active)) }
         try await store.addRealmKey(key("k2", .passive))
         // Rotation: demote the old key, promote the new one; both still listed.
         try await store.setRealmKeyStatus(id: "k1", realmId: realm.id, status: .passive)
