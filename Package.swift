@@ -114,7 +114,7 @@ let package = Package(
         .target(
             name: "KeyportAdminAPI",
             dependencies: [
-                "KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportTokens", "KeyportHTTP", "KeyportPasswords", "KeyportOIDC",
+                "KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportTokens", "KeyportHTTP", "KeyportPasswords",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),

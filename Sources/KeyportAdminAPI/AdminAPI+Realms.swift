@@ -6,7 +6,7 @@ import KeyportStore
 
 extension AdminAPI {
     func addRealmRoutes(_ admin: RouterGroup<KeyportRequestContext>) {
-        admin.get("realms") { request, _ in try await listRealms(request) }
+        admin.get("realms") { _, context in try await listRealms(context) }
         admin.post("realms") { request, context in try await createRealm(request, context) }
         admin.get("realms/{realm}") { request, context in
             let (_, realm) = try await authorize(request, context, .viewRealm)
@@ -30,8 +30,8 @@ extension AdminAPI {
         return RealmRepresentation(realm, defaultRole: defaultRole)
     }
 
-    func listRealms(_ request: Request) async throws -> Response {
-        let caller = try await principal(request)
+    func listRealms(_ context: KeyportRequestContext) async throws -> Response {
+        let caller = try await principal(context)
         var result: [RealmRepresentation] = []
         for realm in try await store.realms() where caller.may(.viewRealm, in: realm) || caller.administers(realm) {
             result.append(try await representation(of: realm))
@@ -40,7 +40,7 @@ extension AdminAPI {
     }
 
     func createRealm(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
-        let caller = try await principal(request)
+        let caller = try await principal(context)
         guard caller.mayCreateRealms else { throw AdminError.forbidden }
         let rep = try await decode(RealmRepresentation.self, request, context)
         let name = try Validate.realmName(rep.realm)

@@ -117,7 +117,7 @@ extension AdminAPI {
     }
 
     func roleById(_ request: Request, _ context: KeyportRequestContext, write: Bool) async throws -> (AdminPrincipal, Realm, Role) {
-        let caller = try await principal(request)
+        let caller = try await principal(context)
         guard let name = context.pathParameter("realm"), let realm = try await store.realm(named: name) else {
             throw caller.isMasterAdmin ? AdminError.notFound("Realm not found.") : AdminError.forbidden
         }

@@ -3,7 +3,7 @@ import Hummingbird
 import KeyportAuth
 import KeyportHTTP
 import KeyportModel
-import KeyportOIDC
+import KeyportTokens
 import KeyportPasswords
 import KeyportStore
 
@@ -14,7 +14,10 @@ import KeyportStore
 /// `204`; lists are arrays paged by `first`/`max`; each request is one transaction.
 public struct AdminAPI: Sendable {
     let store: any IdentityStore
-    let tokens: TokenService
+    let verifier: AccessTokenVerifier
+    let keyRing: RealmKeyRing
+    /// Public base URL, for `Location` headers.
+    let issuer: RealmIssuer
     let hasher: PasswordHasher
     let provisioner: RealmProvisioner
     let environment: TimeAndRandomness
@@ -23,12 +26,15 @@ public struct AdminAPI: Sendable {
     /// The server's password-cost ceiling: realm settings and stored hashes stay under it.
     let ceiling: PasswordCostCeiling
 
-    public init(store: any IdentityStore, tokens: TokenService, hasher: PasswordHasher, provisioner: RealmProvisioner,
+    public init(store: any IdentityStore, verifier: AccessTokenVerifier, keyRing: RealmKeyRing, issuer: RealmIssuer,
+                hasher: PasswordHasher, provisioner: RealmProvisioner,
                 environment: TimeAndRandomness, version: String, extensions: AdminExtensions = AdminExtensions(),
                 ceiling: PasswordCostCeiling = .default) {
         self.ceiling = ceiling
         self.store = store
-        self.tokens = tokens
+        self.verifier = verifier
+        self.keyRing = keyRing
+        self.issuer = issuer
         self.hasher = hasher
         self.provisioner = provisioner
         self.environment = environment
@@ -37,8 +43,10 @@ public struct AdminAPI: Sendable {
     }
 
     public func addRoutes(to router: Router<KeyportRequestContext>) {
-        let admin = router.group("/admin")
-        admin.get("serverinfo") { request, _ in try await serverInfo(request) }
+        // Every admin route needs a verified bearer token: the middleware checks it once and
+        // hands the caller to the handlers in the request context.
+        let admin = router.group("/admin").add(middleware: AdminAuthenticationMiddleware(verifier: verifier))
+        admin.get("serverinfo") { _, context in try await serverInfo(context) }
         addRealmRoutes(admin)
         addUserRoutes(admin)
         addClientRoutes(admin)
@@ -55,7 +63,7 @@ public struct AdminAPI: Sendable {
         var path = request.uri.path
         while path.hasSuffix("/") { path.removeLast() }
         let escaped = id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? id
-        return Response(status: .created, headers: [.location: "\(tokens.hostname)\(path)/\(escaped)"])
+        return Response(status: .created, headers: [.location: "\(issuer.baseURL)\(path)/\(escaped)"])
     }
 
     var noContent: Response { Response(status: .noContent) }
@@ -99,9 +107,9 @@ public struct AdminAPI: Sendable {
         }
     }
 
-    func serverInfo(_ request: Request) async throws -> Response {
+    func serverInfo(_ context: KeyportRequestContext) async throws -> Response {
         // Keycloak answers administrators only: a plain user's token learns nothing here.
-        let caller = try await principal(request)
+        let caller = try await principal(context)
         guard caller.isMasterAdmin || caller.mayCreateRealms || !caller.managementRoles.isEmpty else { throw AdminError.forbidden }
         let info: JSONValue = [
             "systemInfo": ["version": .string(version), "serverTime": .string(ISO8601DateFormatter().string(from: Date())), "uptime": "",

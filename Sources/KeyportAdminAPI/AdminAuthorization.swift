@@ -2,7 +2,7 @@ import Hummingbird
 import KeyportAuth
 import KeyportHTTP
 import KeyportModel
-import KeyportOIDC
+import KeyportTokens
 import KeyportStore
 
 /// What an admin request may want to do in a realm.
@@ -62,16 +62,14 @@ public struct AdminPrincipal: Sendable {
 }
 
 extension AdminAPI {
-    /// 401 without a valid bearer token (missing, expired, tampered, wrongly signed, revoked).
-    func principal(_ request: Request) async throws -> AdminPrincipal {
-        guard let bearer = BearerToken.from(request), case .success(let verified) = try await tokens.verifyAccessToken(bearer) else {
-            throw AdminError.unauthorized
-        }
-        // Roles come from the database, not the token: a revoked role stops working at once.
-        let roles = try await store.effectiveRoles(userId: verified.user.id, realmId: verified.realm.id)
-        let management = try await store.client(clientId: BuiltInRoles.realmManagementClient, realmId: verified.realm.id)
+    /// The caller the authentication middleware verified, with the roles that matter for
+    /// administration read from the database (not the token): a revoked role stops working at once.
+    func principal(_ context: KeyportRequestContext) async throws -> AdminPrincipal {
+        guard let caller = context.caller else { throw AdminError.unauthorized }
+        let roles = try await store.effectiveRoles(userId: caller.user.id, realmId: caller.realm.id)
+        let management = try await store.client(clientId: BuiltInRoles.realmManagementClient, realmId: caller.realm.id)
         return AdminPrincipal(
-            realm: verified.realm, user: verified.user,
+            realm: caller.realm, user: caller.user,
             realmRoles: Set(roles.filter { $0.clientId == nil }.map(\.name)),
             managementRoles: Set(roles.filter { $0.clientId != nil && $0.clientId == management?.id }.map(\.name)),
             heldRoleIds: Set(roles.map(\.id)))
@@ -80,11 +78,27 @@ extension AdminAPI {
     /// Authenticates, finds the realm of the path and checks the permission there. A caller
     /// that may not see a realm cannot learn whether it exists.
     func authorize(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (AdminPrincipal, Realm) {
-        let caller = try await principal(request)
+        let caller = try await principal(context)
         guard let name = context.pathParameter("realm"), name.utf8.count <= 255, let realm = try await store.realm(named: name) else {
             throw caller.isMasterAdmin ? AdminError.notFound("Realm not found.") : AdminError.forbidden
         }
         guard caller.may(permission, in: realm) else { throw AdminError.forbidden }
         return (caller, realm)
+    }
+}
+
+/// 401 for any admin request without a valid bearer token (missing, expired, tampered, wrongly
+/// signed, revoked, logged out); otherwise the verified caller goes into the context.
+struct AdminAuthenticationMiddleware: RouterMiddleware {
+    typealias Context = KeyportRequestContext
+    let verifier: AccessTokenVerifier
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let bearer = BearerToken.from(request), case .success(let verified) = try await verifier.verify(bearer) else {
+            throw AdminError.unauthorized
+        }
+        var context = context
+        context.caller = AuthenticatedCaller(realm: verified.realm, user: verified.user)
+        return try await next(request, context)
     }
 }

@@ -19,18 +19,18 @@ public struct DockerV2Controller: Sendable {
     let issuer: RegistryTokenIssuer
     let events: EventRecorder
     let environment: TimeAndRandomness
-    let publicURL: PublicBaseURL
+    let realmIssuer: RealmIssuer
     let onIssued: @Sendable () -> Void
 
     public init(store: any IdentityStore, authenticator: PasswordAuthenticator, authorizer: RegistryAuthorizer, issuer: RegistryTokenIssuer,
-                events: EventRecorder, environment: TimeAndRandomness, publicURL: PublicBaseURL, onIssued: @escaping @Sendable () -> Void = {}) {
+                events: EventRecorder, environment: TimeAndRandomness, realmIssuer: RealmIssuer, onIssued: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.authenticator = authenticator
         self.authorizer = authorizer
         self.issuer = issuer
         self.events = events
         self.environment = environment
-        self.publicURL = publicURL
+        self.realmIssuer = realmIssuer
         self.onIssued = onIssued
     }
 
@@ -99,7 +99,7 @@ public struct DockerV2Controller: Sendable {
 
         // Authorize, then issue.
         let decision = try await authorizer.decide(realm: realm, client: client, user: user, requested: requested)
-        let issued = try await issuer.issue(realm: realm, issuer: "\(publicURL.value)/realms/\(realm.name)", service: service,
+        let issued = try await issuer.issue(realm: realm, issuer: realmIssuer.url(for: realm), service: service,
                                             subject: user.username, access: decision.access,
                                             algorithm: DockerClientSettings(client).algorithm)
         onIssued()

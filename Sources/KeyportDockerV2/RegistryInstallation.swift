@@ -9,18 +9,18 @@ import KeyportTokens
 /// two files Keycloak leaves the user to find: the certificate bundle and a JWKS.
 public struct RegistryInstallation: Sendable {
     let keyRing: RealmKeyRing
-    let publicURL: PublicBaseURL
+    let realmIssuer: RealmIssuer
 
-    public init(keyRing: RealmKeyRing, publicURL: PublicBaseURL) {
+    public init(keyRing: RealmKeyRing, issuer: RealmIssuer) {
         self.keyRing = keyRing
-        self.publicURL = publicURL
+        self.realmIssuer = issuer
     }
 
     public static let providers = ["docker-v2-registry-config-file", "docker-v2-variable-override", "docker-v2-cert-bundle", "docker-v2-jwks"]
 
     public func file(provider: String, realm: Realm, client: Client) async throws -> (contentType: String, body: String)? {
         guard client.protocolName == .dockerV2 else { return nil }
-        let issuer = "\(publicURL.value)/realms/\(realm.name)"
+        let issuer = realmIssuer.url(for: realm)
         let tokenRealm = "\(issuer)/protocol/docker-v2/auth"
         switch provider {
         case "docker-v2-registry-config-file":

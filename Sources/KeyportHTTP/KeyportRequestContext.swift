@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import KeyportModel
 import NIOCore
 
 /// The per-request context: Hummingbird's core storage plus the peer address (for events,
@@ -11,6 +12,9 @@ public struct KeyportRequestContext: RequestContext {
     public var requestID: String = ""
     /// The client's IP address, through a trusted proxy when `--proxy-headers xforwarded`.
     public var clientAddress: String?
+    /// Who the request is from, once an authentication middleware has verified its token
+    /// (the admin API's): handlers read this, they never parse an `Authorization` header.
+    public var caller: AuthenticatedCaller?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
@@ -27,5 +31,15 @@ extension KeyportRequestContext {
     public func pathParameter(_ name: String) -> String? {
         guard let raw = parameters.get(name) else { return nil }
         return raw.contains("%") ? raw.removingPercentEncoding : raw
+    }
+}
+
+/// A verified bearer token's realm and user.
+public struct AuthenticatedCaller: Sendable {
+    public let realm: Realm
+    public let user: User
+    public init(realm: Realm, user: User) {
+        self.realm = realm
+        self.user = user
     }
 }

@@ -12,25 +12,23 @@ public struct TokenService: Sendable {
     public let store: any IdentityStore
     public let keyRing: RealmKeyRing
     public let environment: TimeAndRandomness
-    let baseURL: PublicBaseURL
-    /// Public base URL without a trailing slash; issuers are `{hostname}/realms/{name}`.
-    public var hostname: String { baseURL.value }
+    public let issuer: RealmIssuer
     let onIssued: @Sendable () -> Void
 
     /// A session lasts at most this long, however often it is refreshed (Keycloak's
     /// `ssoSessionMaxLifespan` default).
     public static let sessionMaxLifespan = 36_000
 
-    public init(store: any IdentityStore, keyRing: RealmKeyRing, environment: TimeAndRandomness, hostname: PublicBaseURL,
+    public init(store: any IdentityStore, keyRing: RealmKeyRing, environment: TimeAndRandomness, issuer: RealmIssuer,
                 onIssued: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.keyRing = keyRing
         self.environment = environment
-        self.baseURL = hostname
+        self.issuer = issuer
         self.onIssued = onIssued
     }
 
-    public func issuer(for realm: Realm) -> String { "\(hostname)/realms/\(realm.name)" }
+    public func issuer(for realm: Realm) -> String { issuer.url(for: realm) }
 
     // MARK: Issuing
 
@@ -104,40 +102,11 @@ public struct TokenService: Sendable {
 
     // MARK: Verifying
 
-    public struct VerifiedToken: Sendable {
-        public let realm: Realm
-        public let user: User
-        public let claims: AccessTokenClaims
-    }
+    /// The shared verifier (`KeyportTokens.AccessTokenVerifier`).
+    public var verifier: AccessTokenVerifier { AccessTokenVerifier(store: store, keyRing: keyRing, issuer: issuer, now: environment.now) }
 
-    public enum VerificationFailure: Error, Equatable {
-        case malformed, unknownRealm, badSignature, expired, userGone, revoked
-    }
-
-    /// Accepts a bearer token only if a realm of this server signed it with a usable key, it
-    /// has not expired, and its user still exists, is enabled and has not been revoked since.
     public func verifyAccessToken(_ token: String) async throws -> Result<VerifiedToken, VerificationFailure> {
-        guard let parsed = try? JWS.parse(token),
-              let unverified = try? JSONDecoder().decode(AccessTokenClaims.self, from: parsed.payload)
-        else { return .failure(.malformed) }
-        let prefix = "\(hostname)/realms/"
-        guard unverified.iss.hasPrefix(prefix), let realm = try await store.realm(named: String(unverified.iss.dropFirst(prefix.count))), realm.enabled else {
-            return .failure(.unknownRealm)
-        }
-        let keys = try await keyRing.keys(realmId: realm.id)
-        guard let (_, claims) = try? JWS.verify(token, as: AccessTokenClaims.self, keyFor: { keys.verifier(kid: $0) }) else {
-            return .failure(.badSignature)
-        }
-        guard claims.typ == "Bearer", claims.iss == issuer(for: realm) else { return .failure(.malformed) }
-        let now = environment.now().secondsSince1970
-        guard claims.exp > now, claims.iat <= now + 60 else { return .failure(.expired) }
-        guard let user = try await store.user(id: claims.sub, realmId: realm.id) else { return .failure(.userGone) }
-        guard user.enabled, claims.iat * 1000 + 999 >= user.notBefore.millisecondsSince1970 else { return .failure(.revoked) }
-        // Keycloak checks the session too: a logged-out session's access tokens stop at once.
-        if let sid = claims.sid {
-            guard let session = try await store.session(id: sid, realmId: realm.id), session.userId == user.id else { return .failure(.revoked) }
-        }
-        return .success(VerifiedToken(realm: realm, user: user, claims: claims))
+        try await verifier.verify(token)
     }
 }
 

@@ -58,7 +58,8 @@ public struct KeyportServer: Sendable {
         let keyRing = RealmKeyRing(store: store)
         let oidcTokensIssued = metrics.tokensIssued(kind: "oidc")
         let publicURL = PublicBaseURL(configuration.hostname)
-        let tokens = TokenService(store: store, keyRing: keyRing, environment: environment, hostname: publicURL,
+        let realmIssuer = RealmIssuer(base: { publicURL.value })
+        let tokens = TokenService(store: store, keyRing: keyRing, environment: environment, issuer: realmIssuer,
                                   onIssued: { oidcTokensIssued.increment() })
         let events = EventRecorder(store: store, now: environment.now, onSuppressed: { metrics.eventSuppressed($0.rawValue) }, onFailure: { error in
             logger.warning("could not record an event", metadata: ["error": "\(error)"])
@@ -78,10 +79,10 @@ public struct KeyportServer: Sendable {
         DockerV2Controller(
             store: store, authenticator: authenticator, authorizer: registryAuthorizer,
             issuer: RegistryTokenIssuer(keyRing: keyRing, environment: environment), events: events, environment: environment,
-            publicURL: publicURL, onIssued: { dockerTokensIssued.increment() }
+            realmIssuer: realmIssuer, onIssued: { dockerTokensIssued.increment() }
         ).addRoutes(to: router)
-        let installation = RegistryInstallation(keyRing: keyRing, publicURL: publicURL)
-        AdminAPI(store: store, tokens: tokens, hasher: hasher, provisioner: provisioner, environment: environment,
+        let installation = RegistryInstallation(keyRing: keyRing, issuer: realmIssuer)
+        AdminAPI(store: store, verifier: tokens.verifier, keyRing: keyRing, issuer: realmIssuer, hasher: hasher, provisioner: provisioner, environment: environment,
                  version: KeyportVersion.current,
                  extensions: dockerV2AdminExtensions(installation: installation,
                                                      authorizer: registryAuthorizer, store: store),

@@ -453,7 +453,7 @@ struct RegistryCertificateWriterTests {
         try await APIHarness.run { api in
             let r = try await RegistryRealm.make(api)
             let dir = temporaryDirectory().appendingPathComponent("certs").path
-            let installation = RegistryInstallation(keyRing: api.server.services.tokens.keyRing, publicURL: api.server.services.publicURL)
+            let installation = RegistryInstallation(keyRing: api.server.services.tokens.keyRing, issuer: api.server.services.tokens.issuer)
             let writer = RegistryCertificateWriter(directory: dir, store: api.server.services.store, installation: installation,
                                                    interval: .seconds(15), logger: .init(label: "test"))
             #expect(try await writer.syncOnce() == ["acme.pem", "acme.jwks.json"])
