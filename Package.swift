@@ -84,6 +84,8 @@ let package = Package(
         ),
         // Any JSON value; shared by the server and kpadm.
         .target(name: "KeyportJSON"),
+        // Keycloak's JSON shapes, once, for the admin API and realm files.
+        .target(name: "KeycloakRepresentations", dependencies: ["KeyportModel", "KeyportJSON"]),
         // What every HTTP surface shares: the request context, body and header parsing.
         .target(
             name: "KeyportHTTP",
@@ -99,6 +101,7 @@ let package = Package(
             name: "KeyportOIDC",
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportTokens", "KeyportHTTP", "KeyportPasswords",
+                "KeycloakRepresentations",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
@@ -121,7 +124,7 @@ let package = Package(
         // Keycloak's realm export format, both ways.
         .target(
             name: "KeyportRealmExchange",
-            dependencies: ["KeyportModel", "KeyportStore", "KeyportAuth", "KeyportPasswords", "KeyportJSON", "DockerV2Grammar"]
+            dependencies: ["KeyportModel", "KeyportStore", "KeyportAuth", "KeyportPasswords", "KeyportJSON", "DockerV2Grammar", "KeycloakRepresentations"]
         ),
         .target(
             name: "KeyportServer",
@@ -174,7 +177,7 @@ let package = Package(
             name: "KeyportTests",
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportSQLite", "KeyportPasswords", "KeyportKeys",
-                "KeyportAuth", "KeyportServer", "KeyportHTTP", "KeyportTokens", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "DockerV2Grammar", "KpadmKit", "KeyportRealmExchange",
+                "KeyportAuth", "KeyportServer", "KeyportHTTP", "KeyportTokens", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "DockerV2Grammar", "KpadmKit", "KeyportRealmExchange", "KeycloakRepresentations",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -1,3 +1,4 @@
+import KeycloakRepresentations
 import Foundation
 import Hummingbird
 import KeyportHTTP

@@ -1,3 +1,4 @@
+import KeycloakRepresentations
 import Hummingbird
 import KeyportAuth
 import KeyportHTTP
@@ -86,33 +87,11 @@ extension AdminAPI {
 
     /// Merges the fields present in `rep` into `realm`; the model checks each (`Realm.apply`).
     func apply(_ rep: RealmRepresentation, to realm: inout Realm) throws {
-        var change = RealmSettingsChange()
+        var change = rep.settingsChange
         if let v = rep.displayName { change.displayName = .some(try Validate.optionalText(v, what: "displayName", max: 255)) }
         change.enabled = rep.enabled
-        change.accessTokenLifespan = rep.accessTokenLifespan
-        change.refreshTokenLifespan = rep.ssoSessionIdleTimeout
-        change.duplicateEmailsAllowed = rep.duplicateEmailsAllowed
-        change.dockerV2Enabled = rep.dockerV2Enabled
-        change.bruteForceProtected = rep.bruteForceProtected
-        change.failureFactor = rep.failureFactor
-        change.waitIncrementSeconds = rep.waitIncrementSeconds
-        change.maxFailureWaitSeconds = rep.maxFailureWaitSeconds
-        change.quickLoginCheckMilliSeconds = rep.quickLoginCheckMilliSeconds
-        change.minimumQuickLoginWaitSeconds = rep.minimumQuickLoginWaitSeconds
-        change.maxDeltaTimeSeconds = rep.maxDeltaTimeSeconds
-        change.permanentLockout = rep.permanentLockout
-        change.eventsExpiration = rep.eventsExpiration
-        change.eventsEnabled = rep.eventsEnabled
-        change.enabledEventTypes = rep.enabledEventTypes
-        if let hashing = rep.passwordHashing {
-            if let algorithm = hashing.algorithm, algorithm != "argon2id" {
-                throw AdminError.badRequest("passwordHashing.algorithm must be argon2id")
-            }
-            change.hashingMemoryKiB = hashing.memory
-            change.hashingIterations = hashing.iterations
-            change.hashingParallelism = hashing.parallelism
-            change.hashingHashLength = hashing.hashLength
-            change.hashingSaltLength = hashing.saltLength
+        if let algorithm = rep.passwordHashing?.algorithm, algorithm != "argon2id" {
+            throw AdminError.badRequest("passwordHashing.algorithm must be argon2id")
         }
         var parsedPolicy: PasswordPolicy?
         if let policy = rep.passwordPolicy {

@@ -1,3 +1,4 @@
+import KeycloakRepresentations
 import Hummingbird
 import KeyportAuth
 import KeyportHTTP

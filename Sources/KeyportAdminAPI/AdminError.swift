@@ -1,3 +1,4 @@
+import KeycloakRepresentations
 import Hummingbird
 import KeyportHTTP
 import KeyportStore

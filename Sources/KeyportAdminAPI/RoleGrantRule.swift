@@ -1,3 +1,4 @@
+import KeycloakRepresentations
 import KeyportAuth
 import KeyportModel
 import KeyportStore

@@ -1,3 +1,4 @@
+import KeycloakRepresentations
 import Foundation
 import KeyportModel
 

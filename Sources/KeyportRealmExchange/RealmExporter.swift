@@ -1,4 +1,5 @@
 import Foundation
+import KeycloakRepresentations
 import KeyportJSON
 import KeyportModel
 import KeyportPasswords
@@ -20,7 +21,7 @@ public struct RealmExporter: Sendable {
         public let description: String
     }
 
-    public func export(realmNamed name: String) async throws -> KeycloakRealmJSON {
+    public func export(realmNamed name: String) async throws -> RealmRepresentation {
         guard let realm = try await store.realm(named: name) else { throw NotFound(description: "realm \(name) does not exist") }
         let clients = try await store.clients(realmId: realm.id, page: .all).sorted { $0.clientId < $1.clientId }
         let clientIdOf = Dictionary(uniqueKeysWithValues: clients.map { ($0.id, $0.clientId) })
@@ -31,76 +32,112 @@ public struct RealmExporter: Sendable {
             for role in roles where role.isClientRole { clientNames[clientIdOf[role.clientId!] ?? role.clientId!, default: []].append(role.name) }
             return (realmNames.isEmpty ? nil : realmNames, clientNames.isEmpty ? nil : clientNames.mapValues { $0.sorted() })
         }
-        func role(_ r: Role) async throws -> KeycloakRealmJSON.Role {
+        func role(_ r: Role) async throws -> RoleRepresentation {
             let children = try await store.composites(of: r.id, realmId: realm.id)
             let (realmChildren, clientChildren) = names(children)
-            return KeycloakRealmJSON.Role(
-                id: r.id, name: r.name, description: r.description, composite: !children.isEmpty, clientRole: r.isClientRole,
-                containerId: r.containerId, attributes: r.attributes,
-                composites: children.isEmpty ? nil : .init(realm: realmChildren, client: clientChildren))
+            var rep = RoleRepresentation(r, composite: !children.isEmpty)
+            rep.composites = children.isEmpty ? nil : CompositesRepresentation(realm: realmChildren, client: clientChildren)
+            return rep
         }
 
-        var realmRoles: [KeycloakRealmJSON.Role] = []
+        var realmRoles: [RoleRepresentation] = []
         for r in try await store.roles(realmId: realm.id, clientId: nil, search: nil, page: .all) { realmRoles.append(try await role(r)) }
-        var clientRoles: [String: [KeycloakRealmJSON.Role]] = [:]
+        var clientRoles: [String: [RoleRepresentation]] = [:]
         for client in clients {
-            var list: [KeycloakRealmJSON.Role] = []
+            var list: [RoleRepresentation] = []
             for r in try await store.roles(realmId: realm.id, clientId: client.id, search: nil, page: .all) { list.append(try await role(r)) }
             if !list.isEmpty { clientRoles[client.clientId] = list }
         }
-        let defaultRole = realmRoles.first { $0.name == realm.defaultRoleName }
+        // Keycloak names the default role in the realm's header; its composites are in `roles`.
+        let defaultRole = realmRoles.first { $0.name == realm.defaultRoleName }.map { full -> RoleRepresentation in
+            var brief = RoleRepresentation()
+            brief.id = full.id
+            brief.name = full.name
+            brief.description = full.description
+            brief.composite = true
+            brief.clientRole = false
+            brief.containerId = realm.id
+            return brief
+        }
 
-        func groups(parent: String?) async throws -> [KeycloakRealmJSON.Group] {
-            var result: [KeycloakRealmJSON.Group] = []
+        func groups(parent: String?) async throws -> [GroupRepresentation] {
+            var result: [GroupRepresentation] = []
             for node in try await store.groups(realmId: realm.id, parentId: parent, search: nil, page: .all) {
                 let (realmNames, clientNames) = names(try await store.groupRoles(groupId: node.group.id, realmId: realm.id))
-                result.append(KeycloakRealmJSON.Group(
-                    id: node.group.id, name: node.group.name, path: node.path, attributes: node.group.attributes,
-                    realmRoles: realmNames ?? [], clientRoles: clientNames ?? [:], subGroups: try await groups(parent: node.group.id)))
+                var rep = GroupRepresentation()
+                rep.id = node.group.id
+                rep.name = node.group.name
+                rep.path = node.path
+                rep.attributes = node.group.attributes.mapValues(StringList.init)
+                rep.realmRoles = realmNames ?? []
+                rep.clientRoles = clientNames ?? [:]
+                rep.subGroups = try await groups(parent: node.group.id)
+                result.append(rep)
             }
             return result
         }
 
-        var users: [KeycloakRealmJSON.User] = []
+        var users: [UserRepresentation] = []
         for u in try await store.users(realmId: realm.id, matching: UserQuery(includeServiceAccounts: true), page: .all) {
             let (realmNames, clientNames) = names(try await store.userRoles(userId: u.id, realmId: realm.id))
-            var credentials: [KeycloakRealmJSON.Credential] = []
+            var credentials: [CredentialRepresentation] = []
             for c in try await store.credentials(userId: u.id) {
                 guard let (secretData, credentialData) = KeycloakCredential.exported(stored: c.secret.revealed) else { continue }
-                credentials.append(KeycloakRealmJSON.Credential(id: c.id, type: c.type, userLabel: c.userLabel, createdDate: c.createdAt.millisecondsSince1970,
-                                                                secretData: secretData, credentialData: credentialData))
+                var credential = CredentialRepresentation(id: c.id, type: c.type, userLabel: c.userLabel, createdDate: c.createdAt.millisecondsSince1970)
+                credential.secretData = secretData
+                credential.credentialData = credentialData
+                credentials.append(credential)
             }
-            users.append(KeycloakRealmJSON.User(
-                id: u.id, username: u.username, email: u.email, emailVerified: u.emailVerified, firstName: u.firstName, lastName: u.lastName,
-                enabled: u.enabled, createdTimestamp: u.createdAt.millisecondsSince1970, attributes: u.attributes,
-                requiredActions: u.requiredActions, realmRoles: realmNames ?? [], clientRoles: clientNames ?? [:],
-                groups: try await store.groupsOfUser(userId: u.id, realmId: realm.id).map(\.path).sorted(), credentials: credentials,
-                serviceAccountClientId: u.serviceAccountClientId.flatMap { clientIdOf[$0] }))
+            var rep = UserRepresentation()
+            rep.id = u.id
+            rep.username = u.username
+            rep.email = u.email
+            rep.emailVerified = u.emailVerified
+            rep.firstName = u.firstName
+            rep.lastName = u.lastName
+            rep.enabled = u.enabled
+            rep.createdTimestamp = u.createdAt.millisecondsSince1970
+            rep.attributes = u.attributes.mapValues(StringList.init)
+            rep.requiredActions = u.requiredActions
+            rep.realmRoles = realmNames ?? []
+            rep.clientRoles = clientNames ?? [:]
+            rep.groups = try await store.groupsOfUser(userId: u.id, realmId: realm.id).map(\.path).sorted()
+            rep.credentials = credentials
+            rep.serviceAccountClientId = u.serviceAccountClientId.flatMap { clientIdOf[$0] }
+            users.append(rep)
         }
 
-        let b = realm.bruteForce, p = realm.passwordHashing
-        return KeycloakRealmJSON(
-            id: realm.id, realm: realm.name, displayName: realm.displayName, enabled: realm.enabled,
-            accessTokenLifespan: realm.accessTokenLifespan, ssoSessionIdleTimeout: realm.refreshTokenLifespan,
-            duplicateEmailsAllowed: realm.duplicateEmailsAllowed, bruteForceProtected: b.enabled, failureFactor: b.failureFactor,
-            waitIncrementSeconds: b.waitIncrementSeconds, maxFailureWaitSeconds: b.maxFailureWaitSeconds,
-            quickLoginCheckMilliSeconds: b.quickLoginCheckMilliSeconds, minimumQuickLoginWaitSeconds: b.minimumQuickLoginWaitSeconds,
-            maxDeltaTimeSeconds: b.maxDeltaTimeSeconds, permanentLockout: b.permanentLockout, passwordPolicy: realm.passwordPolicy,
-            eventsExpiration: realm.eventsExpiration, eventsEnabled: realm.eventsEnabled,
-            enabledEventTypes: realm.enabledEventTypes.isEmpty ? nil : realm.enabledEventTypes, attributes: realm.attributes, dockerV2Enabled: realm.dockerV2Enabled,
-            passwordHashing: .init(algorithm: "argon2id", memory: p.memoryKiB, iterations: p.iterations, parallelism: p.parallelism,
-                                   hashLength: p.hashLength, saltLength: p.saltLength),
-            roles: .init(realm: realmRoles, client: clientRoles),
-            defaultRole: defaultRole.map { KeycloakRealmJSON.Role(id: $0.id, name: $0.name, description: $0.description, composite: true, clientRole: false, containerId: realm.id) },
-            groups: try await groups(parent: nil), users: users,
-            clients: clients.map { c in
-                KeycloakRealmJSON.Client(
-                    id: c.id, clientId: c.clientId, name: c.name, description: c.description, enabled: c.enabled, protocol: c.protocolName.rawValue,
-                    publicClient: c.publicClient, bearerOnly: c.attributes["bearer-only"] == "true", secret: c.secret?.revealed,
-                    directAccessGrantsEnabled: c.directAccessGrantsEnabled, serviceAccountsEnabled: c.serviceAccountsEnabled,
-                    standardFlowEnabled: c.standardFlowEnabled, redirectUris: c.redirectUris,
-                    attributes: c.attributes.filter { $0.key != "bearer-only" }, protocolMappers: c.protocolMappers)
-            })
+        // The realm's settings as the admin API shows them, less what only the API adds.
+        var document = RealmRepresentation(realm, defaultRole: nil)
+        document.ssoSessionMaxLifespan = nil
+        document.loginWithEmailAllowed = nil
+        document.notBefore = nil
+        document.enabledEventTypes = realm.enabledEventTypes.isEmpty ? nil : realm.enabledEventTypes
+        document.roles = RolesRepresentation(realm: realmRoles, client: clientRoles)
+        document.defaultRole = defaultRole
+        document.groups = try await groups(parent: nil)
+        document.users = users
+        document.clients = clients.map { c in
+            var rep = ClientRepresentation()
+            rep.id = c.id
+            rep.clientId = c.clientId
+            rep.name = c.name
+            rep.description = c.description
+            rep.enabled = c.enabled
+            rep.protocol = c.protocolName.rawValue
+            rep.publicClient = c.publicClient
+            rep.bearerOnly = c.attributes["bearer-only"] == "true"
+            // An export is a backup: it keeps the secret (the admin API never shows it).
+            rep.secret = c.secret?.revealed
+            rep.directAccessGrantsEnabled = c.directAccessGrantsEnabled
+            rep.serviceAccountsEnabled = c.serviceAccountsEnabled
+            rep.standardFlowEnabled = c.standardFlowEnabled
+            rep.redirectUris = c.redirectUris
+            rep.attributes = c.attributes.filter { $0.key != "bearer-only" }
+            rep.protocolMappers = c.protocolMappers
+            return rep
+        }
+        return document
     }
 
     /// The export as Keycloak writes it: indented JSON, keys sorted for stable diffs.

@@ -1,4 +1,5 @@
 import DockerV2Grammar
+import KeycloakRepresentations
 import Foundation
 import KeyportAuth
 import KeyportJSON
@@ -44,15 +45,15 @@ public struct RealmImporter: Sendable {
 
     /// Parses `data` (a realm export) into a seed and the names of the fields it skips.
     public func prepare(_ data: Data) throws -> (seed: RealmSeed, skipped: [String]) {
-        let document: KeycloakRealmJSON
+        let document: RealmRepresentation
         let raw: JSONValue
         do {
             raw = try JSONDecoder().decode(JSONValue.self, from: data)
-            document = try JSONDecoder().decode(KeycloakRealmJSON.self, from: data)
+            document = try JSONDecoder().decode(RealmRepresentation.self, from: data)
         } catch {
             throw Failure("the file is not a Keycloak realm export: \(error)")
         }
-        return (try seed(from: document), KeycloakRealmJSON.unmodeledFields(in: raw))
+        return (try seed(from: document), RealmRepresentation.unmodeledFields(in: raw))
     }
 
     /// Writes the seed: skipped if the realm exists (unless `override`, which replaces it).
@@ -66,43 +67,22 @@ public struct RealmImporter: Sendable {
         return .imported(realm: seed.realm.name, users: seed.users.count, clients: seed.clients.count, roles: seed.roles.count, groups: seed.groups.count)
     }
 
-    func seed(from doc: KeycloakRealmJSON) throws -> RealmSeed {
+    func seed(from doc: RealmRepresentation) throws -> RealmSeed {
         let env = provisioner.environment
         guard let name = doc.realm, RealmBounds.realmNameLength.contains(name.utf8.count),
               name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }), name != ".", name != ".."
         else { throw Failure("the realm name is missing, longer than \(RealmBounds.realmNameLength.upperBound) characters, or not made of letters, digits, '-', '_' and '.'") }
         var realm = Realm(id: doc.id ?? env.newID(), name: name, displayName: doc.displayName, enabled: doc.enabled ?? true, createdAt: env.now())
-        var change = RealmSettingsChange()
-        change.accessTokenLifespan = doc.accessTokenLifespan
-        change.refreshTokenLifespan = doc.ssoSessionIdleTimeout
-        change.duplicateEmailsAllowed = doc.duplicateEmailsAllowed
-        change.dockerV2Enabled = doc.dockerV2Enabled
-        change.bruteForceProtected = doc.bruteForceProtected
-        change.failureFactor = doc.failureFactor
-        change.waitIncrementSeconds = doc.waitIncrementSeconds
-        change.maxFailureWaitSeconds = doc.maxFailureWaitSeconds
-        change.quickLoginCheckMilliSeconds = doc.quickLoginCheckMilliSeconds
-        change.minimumQuickLoginWaitSeconds = doc.minimumQuickLoginWaitSeconds
-        change.maxDeltaTimeSeconds = doc.maxDeltaTimeSeconds
-        change.permanentLockout = doc.permanentLockout
-        change.eventsExpiration = doc.eventsExpiration
-        // A Keycloak file that says nothing keeps Keyport's default (events on).
-        change.eventsEnabled = doc.eventsEnabled
-        change.enabledEventTypes = doc.enabledEventTypes
-        if let h = doc.passwordHashing {
-            change.hashingMemoryKiB = h.memory
-            change.hashingIterations = h.iterations
-            change.hashingParallelism = h.parallelism
-            change.hashingHashLength = h.hashLength
-            change.hashingSaltLength = h.saltLength
-        }
+        // The same mapping and the same checks as the admin API's PUT (`Realm.apply`).
+        // A Keycloak file that says nothing of events keeps Keyport's default (events on).
+        let change = doc.settingsChange
         do {
             try realm.apply(change, ceiling: ceiling)
         } catch {
             throw Failure(error.description)
         }
         realm.passwordPolicy = doc.passwordPolicy.flatMap { $0.isEmpty ? nil : $0 }
-        realm.attributes = doc.attributes ?? [:]
+        realm.attributes = try check("the realm") { try ObjectRules.singleAttributes(doc.attributes ?? [:]) }
 
         let base = try provisioner.seed(for: realm)
         var seed = RealmSeed(realm: realm, keys: base.keys)
@@ -146,10 +126,10 @@ public struct RealmImporter: Sendable {
         // Roles by name: realm roles, and each client's.
         var realmRole: [String: String] = [:]
         var clientRole: [String: [String: String]] = [:]
-        var declared: [(role: KeycloakRealmJSON.Role, id: String)] = []
-        func addRole(_ r: KeycloakRealmJSON.Role, clientId: String?) throws {
+        var declared: [(role: RoleRepresentation, id: String)] = []
+        func addRole(_ r: RoleRepresentation, clientId: String?) throws {
             let roleName = try check("a role") { try ObjectRules.roleName(r.name) }
-            let attributes = try check("role \(roleName)") { try ObjectRules.multiAttributes(r.attributes ?? [:]) }
+            let attributes = try check("role \(roleName)") { try ObjectRules.multiAttributes((r.attributes ?? [:]).mapValues(\.values)) }
             let roleDescription = try check("role \(roleName)") { try ObjectRules.optionalText(r.description, what: "description") }
             do { try RegistryGrant.validate(attributes: attributes) } catch { throw Failure("role \(roleName): \(error.description)") }
             let owner = try clientId.map { id -> String in
@@ -209,10 +189,10 @@ public struct RealmImporter: Sendable {
 
         // Groups, parents before children.
         var groupByPath: [String: String] = [:]
-        func addGroups(_ list: [KeycloakRealmJSON.Group], parent: (id: String, path: String)?) throws {
+        func addGroups(_ list: [GroupRepresentation], parent: (id: String, path: String)?) throws {
             for g in list {
                 let groupName = try check("a group") { try ObjectRules.groupName(g.name) }
-                let groupAttributes = try check("group \(groupName)") { try ObjectRules.multiAttributes(g.attributes ?? [:]) }
+                let groupAttributes = try check("group \(groupName)") { try ObjectRules.multiAttributes((g.attributes ?? [:]).mapValues(\.values)) }
                 let group = Group(id: g.id ?? env.newID(), realmId: realm.id, parentId: parent?.id, name: groupName, attributes: groupAttributes)
                 let path = (parent?.path ?? "") + "/" + groupName
                 guard path.split(separator: "/").count <= GroupNode.maxDepth else {
@@ -233,7 +213,7 @@ public struct RealmImporter: Sendable {
             let email = try check("user \(username)") { try ObjectRules.email(u.email) }
             let firstName = try check("user \(username)") { try ObjectRules.optionalText(u.firstName, what: "firstName", max: 255) }
             let lastName = try check("user \(username)") { try ObjectRules.optionalText(u.lastName, what: "lastName", max: 255) }
-            let userAttributes = try check("user \(username)") { try ObjectRules.multiAttributes(u.attributes ?? [:]) }
+            let userAttributes = try check("user \(username)") { try ObjectRules.multiAttributes((u.attributes ?? [:]).mapValues(\.values)) }
             guard (u.requiredActions ?? []).count <= 20 else { throw Failure("user \(username): too many required actions") }
             for action in u.requiredActions ?? [] { try check("user \(username)") { try ObjectRules.plain(action, what: "Required action") } }
             guard usernames.insert(User.normalize(username)).inserted else { throw Failure("user \(username) appears twice") }

@@ -46,8 +46,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         if pair.count == 2 { _ = try? KeycloakCredential.storedHash(secretData: pair[0], credentialData: pair[1]) }
     case .realm:
         // The realm import decoder: the document, its unmodelled fields, duplicate keys.
-        _ = try? JSONDecoder().decode(KeycloakRealmJSON.self, from: bytes)
-        if let raw = try? JSONDecoder().decode(JSONValue.self, from: bytes) { _ = KeycloakRealmJSON.unmodeledFields(in: raw) }
+        _ = try? JSONDecoder().decode(RealmRepresentation.self, from: bytes)
+        if let raw = try? JSONDecoder().decode(JSONValue.self, from: bytes) { _ = RealmRepresentation.unmodeledFields(in: raw) }
         _ = JSONDuplicateKeys.first(in: bytes)
     }
     return 0

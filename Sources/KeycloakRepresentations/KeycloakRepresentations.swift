@@ -1,9 +1,13 @@
 import Foundation
-import KeyportAuth
+import KeyportJSON
 import KeyportModel
 
-// Keycloak's admin representations. Every field is optional on input (PUT merges what is
-// present, unknown fields are ignored) and GET output is always accepted back by PUT.
+// Keycloak's representations — the JSON shapes of realms, users, credentials, clients, roles
+// and groups — defined once, for the admin REST API and for realm export files alike, with their
+// mapping from the model. Every field is optional on input (PUT merges what is present,
+// unknown fields are ignored); GET output is always accepted back by PUT, and an export is
+// accepted back by import. These types carry no rules: the model (`ObjectRules`,
+// `Realm.apply`) and the layers that provision objects decide what is acceptable.
 
 public struct RealmRepresentation: Codable, Sendable {
     public var id: String?
@@ -34,15 +38,51 @@ public struct RealmRepresentation: Codable, Sendable {
     public var passwordHashing: PasswordHashingRepresentation?
     public var defaultRole: RoleRepresentation?
     public var notBefore: Int?
+    // A realm file (export/import) also carries the realm's content.
+    public var roles: RolesRepresentation?
+    public var groups: [GroupRepresentation]?
+    public var users: [UserRepresentation]?
+    public var clients: [ClientRepresentation]?
+
+    public init() {}
 }
 
-public struct PasswordHashingRepresentation: Codable, Sendable {
+/// A realm file's roles: the realm's, and each client's by `clientId`.
+public struct RolesRepresentation: Codable, Sendable {
+    public var realm: [RoleRepresentation]?
+    public var client: [String: [RoleRepresentation]]?
+    public init(realm: [RoleRepresentation]? = nil, client: [String: [RoleRepresentation]]? = nil) {
+        self.realm = realm
+        self.client = client
+    }
+}
+
+/// The roles a composite role contains, by name (realm roles, and client roles by `clientId`).
+public struct CompositesRepresentation: Codable, Sendable, Equatable {
+    public var realm: [String]?
+    public var client: [String: [String]]?
+    public init(realm: [String]? = nil, client: [String: [String]]? = nil) {
+        self.realm = realm
+        self.client = client
+    }
+}
+
+public struct PasswordHashingRepresentation: Codable, Sendable, Equatable {
     public var algorithm: String?
     public var memory: Int?
     public var iterations: Int?
     public var parallelism: Int?
     public var hashLength: Int?
     public var saltLength: Int?
+
+    public init(algorithm: String? = nil, memory: Int? = nil, iterations: Int? = nil, parallelism: Int? = nil, hashLength: Int? = nil, saltLength: Int? = nil) {
+        self.algorithm = algorithm
+        self.memory = memory
+        self.iterations = iterations
+        self.parallelism = parallelism
+        self.hashLength = hashLength
+        self.saltLength = saltLength
+    }
 }
 
 public struct CredentialRepresentation: Codable, Sendable {
@@ -56,8 +96,14 @@ public struct CredentialRepresentation: Codable, Sendable {
     /// update so users move over without knowing their passwords; never returned.
     public var secretData: String?
     public var credentialData: String?
+    // Keycloak 3 and older put the hash on the credential itself (import only).
+    public var hashedSaltedValue: String?
+    public var salt: String?
+    public var hashIterations: Int?
+    public var algorithm: String?
+    public var priority: Int?
 
-    init(id: String? = nil, type: String? = nil, value: String? = nil, temporary: Bool? = nil, userLabel: String? = nil, createdDate: Int64? = nil) {
+    public init(id: String? = nil, type: String? = nil, value: String? = nil, temporary: Bool? = nil, userLabel: String? = nil, createdDate: Int64? = nil) {
         self.id = id
         self.type = type
         self.value = value
@@ -87,6 +133,8 @@ public struct UserRepresentation: Codable, Sendable {
     public var disableableCredentialTypes: [String]?
     public var serviceAccountClientId: String?
     public var access: [String: Bool]?
+
+    public init() {}
 }
 
 /// Keycloak attribute values are lists of strings; a lone string is accepted as a list of one.
@@ -126,6 +174,8 @@ public struct ClientRepresentation: Codable, Sendable {
     public var protocolMappers: [ProtocolMapper]?
     public var clientAuthenticatorType: String?
     public var fullScopeAllowed: Bool?
+
+    public init() {}
 }
 
 public struct RoleRepresentation: Codable, Sendable {
@@ -136,6 +186,10 @@ public struct RoleRepresentation: Codable, Sendable {
     public var clientRole: Bool?
     public var containerId: String?
     public var attributes: [String: StringList]?
+    /// In a realm file: the roles this one contains.
+    public var composites: CompositesRepresentation?
+
+    public init() {}
 }
 
 public struct GroupRepresentation: Codable, Sendable {
@@ -149,12 +203,14 @@ public struct GroupRepresentation: Codable, Sendable {
     public var realmRoles: [String]?
     public var clientRoles: [String: [String]]?
     public var access: [String: Bool]?
+
+    public init() {}
 }
 
 // MARK: Model → representation
 
 extension RealmRepresentation {
-    init(_ r: Realm, defaultRole: Role?) {
+    public init(_ r: Realm, defaultRole: Role?) {
         let b = r.bruteForce, p = r.passwordHashing
         id = r.id
         realm = r.name
@@ -187,7 +243,7 @@ extension RealmRepresentation {
 }
 
 extension UserRepresentation {
-    init(_ u: User, brief: Bool = false) {
+    public init(_ u: User, brief: Bool = false) {
         id = u.id
         username = u.username
         email = u.email
@@ -209,7 +265,7 @@ extension UserRepresentation {
 
 
 extension ClientRepresentation {
-    init(_ c: Client) {
+    public init(_ c: Client) {
         id = c.id
         clientId = c.clientId
         name = c.name
@@ -232,7 +288,7 @@ extension ClientRepresentation {
 }
 
 extension RoleRepresentation {
-    init(_ r: Role, composite: Bool) {
+    public init(_ r: Role, composite: Bool) {
         id = r.id
         name = r.name
         description = r.description
@@ -244,7 +300,7 @@ extension RoleRepresentation {
 }
 
 extension GroupRepresentation {
-    init(_ node: GroupNode, subGroups: [GroupRepresentation] = []) {
+    public init(_ node: GroupNode, subGroups: [GroupRepresentation] = []) {
         id = node.group.id
         name = node.group.name
         path = node.path
@@ -255,5 +311,84 @@ extension GroupRepresentation {
         realmRoles = nil
         clientRoles = nil
         access = ["view": true, "manage": true, "manageMembership": true]
+    }
+}
+
+// MARK: Representation → model
+
+extension RealmRepresentation {
+    /// The realm settings this representation carries, as one change for `Realm.apply` — the
+    /// admin API's PUT and a realm file's import go through this same mapping.
+    public var settingsChange: RealmSettingsChange {
+        var change = RealmSettingsChange()
+        change.accessTokenLifespan = accessTokenLifespan
+        change.refreshTokenLifespan = ssoSessionIdleTimeout
+        change.duplicateEmailsAllowed = duplicateEmailsAllowed
+        change.dockerV2Enabled = dockerV2Enabled
+        change.bruteForceProtected = bruteForceProtected
+        change.failureFactor = failureFactor
+        change.waitIncrementSeconds = waitIncrementSeconds
+        change.maxFailureWaitSeconds = maxFailureWaitSeconds
+        change.quickLoginCheckMilliSeconds = quickLoginCheckMilliSeconds
+        change.minimumQuickLoginWaitSeconds = minimumQuickLoginWaitSeconds
+        change.maxDeltaTimeSeconds = maxDeltaTimeSeconds
+        change.permanentLockout = permanentLockout
+        change.eventsExpiration = eventsExpiration
+        change.eventsEnabled = eventsEnabled
+        change.enabledEventTypes = enabledEventTypes
+        if let h = passwordHashing {
+            change.hashingMemoryKiB = h.memory
+            change.hashingIterations = h.iterations
+            change.hashingParallelism = h.parallelism
+            change.hashingHashLength = h.hashLength
+            change.hashingSaltLength = h.saltLength
+        }
+        return change
+    }
+}
+
+// MARK: Realm files
+
+extension RealmRepresentation {
+    /// The fields of a document that this format does not model, as `users[].totp`-style names.
+    public static func unmodeledFields(in document: JSONValue) -> [String] {
+        let known: [String: Set<String>] = [
+            "": ["id", "realm", "displayName", "enabled", "accessTokenLifespan", "ssoSessionIdleTimeout", "duplicateEmailsAllowed",
+                 "bruteForceProtected", "failureFactor", "waitIncrementSeconds", "maxFailureWaitSeconds", "quickLoginCheckMilliSeconds",
+                 "minimumQuickLoginWaitSeconds", "maxDeltaTimeSeconds", "permanentLockout", "passwordPolicy", "eventsExpiration", "eventsEnabled", "enabledEventTypes",
+                 "attributes", "dockerV2Enabled", "passwordHashing", "roles", "defaultRole", "groups", "users", "clients"],
+            "roles": ["id", "name", "description", "composite", "clientRole", "containerId", "attributes", "composites"],
+            "groups": ["id", "name", "path", "attributes", "realmRoles", "clientRoles", "subGroups"],
+            "users": ["id", "username", "email", "emailVerified", "firstName", "lastName", "enabled", "createdTimestamp", "attributes",
+                      "requiredActions", "realmRoles", "clientRoles", "groups", "credentials", "serviceAccountClientId"],
+            "users[].credentials": ["id", "type", "userLabel", "createdDate", "secretData", "credentialData", "hashedSaltedValue", "salt",
+                                    "hashIterations", "algorithm", "priority"],
+            "clients": ["id", "clientId", "name", "description", "enabled", "protocol", "publicClient", "bearerOnly", "secret",
+                        "directAccessGrantsEnabled", "serviceAccountsEnabled", "standardFlowEnabled", "redirectUris", "attributes",
+                        "protocolMappers"],
+        ]
+        var found: Set<String> = []
+        func check(_ value: JSONValue?, _ kind: String, _ shown: String) {
+            guard let object = value?.objectValue, let names = known[kind] else { return }
+            for key in object.keys where !names.contains(key) { found.insert(shown.isEmpty ? key : "\(shown).\(key)") }
+        }
+        check(document, "", "")
+        for role in document["roles"]?["realm"]?.arrayValue ?? [] { check(role, "roles", "roles.realm[]") }
+        for (_, roles) in document["roles"]?["client"]?.objectValue ?? [:] {
+            for role in roles.arrayValue ?? [] { check(role, "roles", "roles.client[]") }
+        }
+        func groups(_ list: [JSONValue]) {
+            for group in list {
+                check(group, "groups", "groups[]")
+                groups(group["subGroups"]?.arrayValue ?? [])
+            }
+        }
+        groups(document["groups"]?.arrayValue ?? [])
+        for user in document["users"]?.arrayValue ?? [] {
+            check(user, "users", "users[]")
+            for credential in user["credentials"]?.arrayValue ?? [] { check(credential, "users[].credentials", "users[].credentials[]") }
+        }
+        for client in document["clients"]?.arrayValue ?? [] { check(client, "clients", "clients[]") }
+        return found.sorted()
     }
 }
