@@ -72,7 +72,7 @@ let package = Package(
         ),
         .target(
             name: "KeyportAuth",
-            dependencies: ["KeyportModel", "KeyportStore", "KeyportPasswords", "KeyportKeys"]
+            dependencies: ["KeyportModel", "KeyportStore", "KeyportPasswords", "KeyportKeys", "KeycloakRepresentations"]
         ),
         .target(
             name: "KeyportTokens",

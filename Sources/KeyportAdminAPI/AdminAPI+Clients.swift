@@ -94,7 +94,7 @@ extension AdminAPI {
         return client
     }
 
-    func newSecret() -> Sensitive { Sensitive(Base64URL.encode(environment.randomBytes(24))) }
+    func newSecret() -> Sensitive { provisioning.newSecret() }
 
     func createClient(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let (_, realm) = try await authorize(request, context, .manageClients)
@@ -158,36 +158,6 @@ extension AdminAPI {
     }
 
     func apply(_ rep: ClientRepresentation, to client: inout Client) throws {
-        if let v = rep.name { client.name = try Validate.optionalText(v, what: "name", max: 255) }
-        if let v = rep.description { client.description = try Validate.optionalText(v, what: "description") }
-        if let v = rep.enabled { client.enabled = v }
-        if let v = rep.protocol {
-            guard let proto = ClientProtocol(rawValue: v) else {
-                throw AdminError.badRequest("Unsupported protocol '\(String(v.prefix(64)))': use openid-connect or docker-v2")
-            }
-            client.protocolName = proto
-        }
-        if let v = rep.publicClient { client.publicClient = v }
-        if let v = rep.secret, !v.isEmpty, v != "**********" {
-            guard v.utf8.count <= 255 else { throw AdminError.badRequest("secret is longer than 255 characters") }
-            client.secret = Sensitive(v)
-        }
-        // A public client has no secret; a confidential one always has one.
-        if client.publicClient { client.secret = nil } else if client.secret == nil { client.secret = newSecret() }
-        if let v = rep.directAccessGrantsEnabled { client.directAccessGrantsEnabled = v }
-        if let v = rep.serviceAccountsEnabled { client.serviceAccountsEnabled = v }
-        if let v = rep.standardFlowEnabled { client.standardFlowEnabled = v }
-        if let v = rep.redirectUris {
-            guard v.count <= 100 else { throw AdminError.badRequest("At most 100 redirectUris are allowed") }
-            for uri in v { try Validate.plain(uri, what: "A redirect URI") }
-            client.redirectUris = v
-        }
-        if let v = rep.attributes { client.attributes = try Validate.singleAttributes(v) }
-        if let v = rep.bearerOnly { client.attributes["bearer-only"] = v ? "true" : nil }
-        if let v = rep.protocolMappers {
-            guard v.count <= 100 else { throw AdminError.badRequest("At most 100 protocolMappers are allowed") }
-            client.protocolMappers = v
-        }
-        do { try extensions.prepareClient(&client) } catch let error as BadInput { throw AdminError.badRequest(error.message) }
+        try provision { try provisioning.merge(rep, into: &client) }
     }
 }

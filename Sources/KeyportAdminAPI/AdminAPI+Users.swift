@@ -193,22 +193,9 @@ extension AdminAPI {
         return noContent
     }
 
-    /// The fields present in `rep`, checked and merged into `user`.
+    /// The fields present in `rep`, checked and merged into `user` (`Provisioning`).
     func merge(_ rep: UserRepresentation, into user: inout User, now: Timestamp) throws {
-        if let name = rep.username, User.normalize(name) != user.username {
-            guard user.serviceAccountClientId == nil else { throw AdminError.badRequest("A service account's username cannot be changed") }
-            user.username = User.normalize(try Validate.username(name))
-        }
-        if let email = rep.email { user.email = try Validate.email(email).map(User.normalize) }
-        if let v = rep.emailVerified { user.emailVerified = v }
-        if let v = rep.firstName { user.firstName = try Validate.optionalText(v, what: "firstName", max: 255) }
-        if let v = rep.lastName { user.lastName = try Validate.optionalText(v, what: "lastName", max: 255) }
-        if let v = rep.enabled {
-            if !v && user.enabled { user.notBefore = max(user.notBefore, now) }
-            user.enabled = v
-        }
-        if let v = rep.attributes { user.attributes = try Validate.multiAttributes(v.mapValues(\.values)) }
-        if let v = rep.requiredActions { user.requiredActions = try requiredActions(v) }
+        try provision { try provisioning.merge(rep, into: &user, now: now) }
     }
 
     struct ResetPassword: Decodable {
@@ -266,11 +253,7 @@ extension AdminAPI {
     }
 
     func requiredActions(_ actions: [String]?) throws -> [String] {
-        let list = actions ?? []
-        guard list.count <= 20 else { throw AdminError.badRequest("Too many required actions") }
-        for action in list { try Validate.plain(action, what: "Required action") }
-        var seen = Set<String>()
-        return list.filter { seen.insert($0).inserted }
+        try provision { try Provisioning.requiredActions(actions ?? []) }
     }
 
     /// Role ids for Keycloak's `realmRoles` / `clientRoles` name lists (clients by clientId).

@@ -24,13 +24,16 @@ public struct AdminAPI: Sendable {
     let environment: TimeAndRandomness
     let version: String
     let extensions: AdminExtensions
+    /// Clients and users from their representations: the same rules and defaults as import.
+    let provisioning: Provisioning
     /// The server's password-cost ceiling: realm settings and stored hashes stay under it.
     let ceiling: PasswordCostCeiling
 
     public init(store: any IdentityStore, verifier: AccessTokenVerifier, keyRing: RealmKeyRing, issuer: RealmIssuer,
                 hasher: PasswordHasher, provisioner: RealmProvisioner,
                 environment: TimeAndRandomness, version: String, extensions: AdminExtensions = AdminExtensions(),
-                ceiling: PasswordCostCeiling = .default) {
+                provisioning: Provisioning? = nil, ceiling: PasswordCostCeiling = .default) {
+        self.provisioning = provisioning ?? Provisioning(randomBytes: environment.randomBytes)
         self.ceiling = ceiling
         self.store = store
         self.verifier = verifier
@@ -97,6 +100,20 @@ public struct AdminAPI: Sendable {
             throw AdminError.from(error)
         } catch let error as BadInput {
             throw AdminError.badRequest(error.message)
+        } catch let error as InvalidObject {
+            throw AdminError.badRequest(error.message)
+        }
+    }
+
+    /// Runs provisioning (which throws the model's `InvalidObject`, or a protocol's `BadInput`)
+    /// and answers a broken rule with 400 and its sentence.
+    func provision<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as InvalidObject {
+            throw AdminError.badRequest(error.message)
+        } catch let error as BadInput {
+            throw AdminError.badRequest(error.message)
         }
     }
 
@@ -131,8 +148,6 @@ public struct AdminExtensions: Sendable {
 
     /// Throws `BadInput` for a role attribute value that cannot be used.
     public var validateRoleAttributes: @Sendable ([String: [String]]) throws -> Void
-    /// Throws `BadInput` for a client that cannot be used; may fill in defaults.
-    public var prepareClient: @Sendable (inout Client) throws -> Void
     /// `clients/{id}/installation/providers/{providerId}` by provider id.
     public var installationProviders: [String: InstallationProvider]
     public typealias ClientQuery = @Sendable (_ request: Request, _ realm: Realm, _ client: Client) async throws -> Response
@@ -140,10 +155,8 @@ public struct AdminExtensions: Sendable {
     public var clientQueries: [String: ClientQuery]
 
     public init(validateRoleAttributes: @escaping @Sendable ([String: [String]]) throws -> Void = { _ in },
-                prepareClient: @escaping @Sendable (inout Client) throws -> Void = { _ in },
                 installationProviders: [String: InstallationProvider] = [:], clientQueries: [String: ClientQuery] = [:]) {
         self.validateRoleAttributes = validateRoleAttributes
-        self.prepareClient = prepareClient
         self.installationProviders = installationProviders
         self.clientQueries = clientQueries
     }

@@ -16,16 +16,22 @@ public struct RealmImporter: Sendable {
     let provisioner: RealmProvisioner
     /// The server's password-cost ceiling: a file's hashing policy and hashes must stay under it.
     let ceiling: PasswordCostCeiling
-    /// The protocols' checks and defaults for a client (docker-v2: its signing algorithm and
-    /// authorization mode) — the very hook the admin API runs, so both doors refuse alike.
-    let prepareClient: @Sendable (inout Client) throws -> Void
+    /// Clients and users from their representations, with the protocols' checks (docker-v2: the
+    /// signing algorithm and authorization mode) — the very `Provisioning` the admin API uses,
+    /// so both doors refuse alike.
+    let provisioning: Provisioning
 
     public init(store: any IdentityStore, provisioner: RealmProvisioner, ceiling: PasswordCostCeiling = .default,
-                prepareClient: @escaping @Sendable (inout Client) throws -> Void = { _ in }) {
+                provisioning: Provisioning? = nil) {
         self.store = store
         self.provisioner = provisioner
         self.ceiling = ceiling
-        self.prepareClient = prepareClient
+        self.provisioning = provisioning ?? Provisioning(randomBytes: provisioner.environment.randomBytes)
+    }
+
+    /// `provisioning`'s work, its errors reported as the file's problem with `what`.
+    func provision(_ what: @autoclosure () -> String, _ body: () throws -> Void) throws {
+        do { try body() } catch let error as InvalidObject { throw Failure("\(what()): \(error.message)") } catch { throw Failure("\(what()): \(error)") }
     }
 
     /// `body`, with a broken rule reported as the file's problem with `what` (`user alice: …`).
@@ -92,28 +98,20 @@ public struct RealmImporter: Sendable {
         for c in doc.clients ?? [] {
             let clientId = try check("a client") { try ObjectRules.clientId(c.clientId) }
             guard clientUUID[clientId] == nil else { throw Failure("client \(clientId) appears twice") }
-            let proto = ClientProtocol(rawValue: c.protocol ?? "openid-connect")
-            guard let proto else { throw Failure("client \(clientId) uses protocol \(c.protocol ?? ""), which Keyport does not speak") }
-            let name = try check("client \(clientId)") { try ObjectRules.optionalText(c.name, what: "name", max: 255) }
-            let description = try check("client \(clientId)") { try ObjectRules.optionalText(c.description, what: "description") }
-            let clientAttributes = try check("client \(clientId)") { try ObjectRules.singleAttributes(c.attributes ?? [:]) }
-            guard (c.redirectUris ?? []).count <= 100 else { throw Failure("client \(clientId): at most 100 redirectUris are allowed") }
-            for uri in c.redirectUris ?? [] { try check("client \(clientId)") { try ObjectRules.plain(uri, what: "A redirect URI") } }
-            var client = Client(id: c.id ?? env.newID(), realmId: realm.id, clientId: clientId, name: name, description: description,
-                                enabled: c.enabled ?? true, protocolName: proto, publicClient: c.publicClient ?? false,
-                                secret: c.secret.flatMap { $0.isEmpty || $0 == "**********" ? nil : Sensitive($0) },
-                                directAccessGrantsEnabled: c.directAccessGrantsEnabled ?? false,
-                                serviceAccountsEnabled: c.serviceAccountsEnabled ?? false, standardFlowEnabled: c.standardFlowEnabled ?? true,
-                                redirectUris: c.redirectUris ?? [], attributes: clientAttributes, protocolMappers: c.protocolMappers ?? [],
-                                createdAt: env.now())
-            if c.bearerOnly == true { client.attributes["bearer-only"] = "true" }
-            if proto == .dockerV2 && client.attributes["docker.authorization"] == nil {
-                // Keycloak's allow-all mapper means what it says; otherwise Keyport's roles model.
-                let allowAll = client.protocolMappers.contains { $0.protocolMapper == "docker-v2-allow-all-mapper" }
-                client.attributes["docker.authorization"] = allowAll ? "allow-all" : "roles"
+            guard ClientProtocol(rawValue: c.protocol ?? "openid-connect") != nil else {
+                throw Failure("client \(clientId) uses protocol \(c.protocol ?? ""), which Keyport does not speak")
             }
-            if client.publicClient { client.secret = nil }
-            do { try prepareClient(&client) } catch { throw Failure("client \(clientId): \(error)") }
+            var rep = c
+            if rep.protocol == ClientProtocol.dockerV2.rawValue, rep.attributes?["docker.authorization"] == nil {
+                // Keycloak's allow-all mapper means what it says; otherwise Keyport's roles model.
+                let allowAll = (rep.protocolMappers ?? []).contains { $0.protocolMapper == "docker-v2-allow-all-mapper" }
+                rep.attributes = (rep.attributes ?? [:]).merging(["docker.authorization": allowAll ? "allow-all" : "roles"]) { $1 }
+            }
+            // Keycloak's defaults for a client a file does not spell out; then the file's fields.
+            var client = Client(id: c.id ?? env.newID(), realmId: realm.id, clientId: clientId, enabled: true, protocolName: .openIDConnect,
+                                publicClient: false, directAccessGrantsEnabled: false, serviceAccountsEnabled: false, standardFlowEnabled: true,
+                                createdAt: env.now())
+            try provision("client \(clientId)") { try provisioning.merge(rep, into: &client) }
             clientUUID[clientId] = client.id
             seed.clients.append(client)
         }
@@ -210,21 +208,14 @@ public struct RealmImporter: Sendable {
         var usernames: Set<String> = []
         for u in doc.users ?? [] {
             let username = try check("a user") { try ObjectRules.username(u.username) }
-            let email = try check("user \(username)") { try ObjectRules.email(u.email) }
-            let firstName = try check("user \(username)") { try ObjectRules.optionalText(u.firstName, what: "firstName", max: 255) }
-            let lastName = try check("user \(username)") { try ObjectRules.optionalText(u.lastName, what: "lastName", max: 255) }
-            let userAttributes = try check("user \(username)") { try ObjectRules.multiAttributes((u.attributes ?? [:]).mapValues(\.values)) }
-            guard (u.requiredActions ?? []).count <= 20 else { throw Failure("user \(username): too many required actions") }
-            for action in u.requiredActions ?? [] { try check("user \(username)") { try ObjectRules.plain(action, what: "Required action") } }
             guard usernames.insert(User.normalize(username)).inserted else { throw Failure("user \(username) appears twice") }
             let created = u.createdTimestamp.map { Timestamp(millisecondsSince1970: $0) } ?? env.now()
-            let user = User(id: u.id ?? env.newID(), realmId: realm.id, username: username, email: email,
-                            emailVerified: u.emailVerified ?? false, firstName: firstName, lastName: lastName, enabled: u.enabled ?? true,
-                            createdAt: created, attributes: userAttributes, requiredActions: u.requiredActions ?? [],
+            var user = User(id: u.id ?? env.newID(), realmId: realm.id, username: username, enabled: true, createdAt: created,
                             serviceAccountClientId: try u.serviceAccountClientId.map { id in
                                 guard let uuid = clientUUID[id] else { throw Failure("user \(username) is the service account of client \(id), which does not exist") }
                                 return uuid
                             })
+            try provision("user \(username)") { try provisioning.merge(u, into: &user, now: created) }
             var userSeed = UserSeed(user: user, roleIds: try roleIds(realm: u.realmRoles, clients: u.clientRoles, for: "user \(username)"))
             for path in u.groups ?? [] {
                 guard let id = groupByPath[path.hasPrefix("/") ? path : "/" + path] else { throw Failure("user \(username) is in group \(path), which does not exist") }

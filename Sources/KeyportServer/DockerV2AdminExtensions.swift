@@ -1,11 +1,20 @@
 import Hummingbird
 import KeyportAdminAPI
+import KeyportAuth
 import KeyportDockerV2
 import KeyportHTTP
 import KeyportModel
 import KeyportStore
 
-/// What the docker-v2 protocol adds to the admin API: grant and client checks, the
+/// The docker-v2 protocol's checks and defaults for a client, for every door a client comes
+/// through (the admin API and realm import share one `Provisioning`).
+func dockerV2Provisioning(randomBytes: @escaping @Sendable (Int) -> [UInt8]) -> Provisioning {
+    Provisioning(randomBytes: randomBytes, prepareClient: { client in
+        do { try DockerClientSettings.prepare(&client) } catch let error as DockerClientSettings.Invalid { throw BadInput(error.description) }
+    })
+}
+
+/// What the docker-v2 protocol adds to the admin API: grant checks, the
 /// installation files a registry needs, and the "what would this user get" question.
 func dockerV2AdminExtensions(installation: RegistryInstallation, authorizer: RegistryAuthorizer, store: any IdentityStore) -> AdminExtensions {
     var providers: [String: AdminExtensions.InstallationProvider] = [:]
@@ -23,9 +32,6 @@ func dockerV2AdminExtensions(installation: RegistryInstallation, authorizer: Reg
     return AdminExtensions(
         validateRoleAttributes: { attributes in
             do { try RegistryGrant.validate(attributes: attributes) } catch let error as RegistryGrant.Failure { throw BadInput(error.description) }
-        },
-        prepareClient: { client in
-            do { try DockerClientSettings.prepare(&client) } catch let error as DockerClientSettings.Invalid { throw BadInput(error.description) }
         },
         installationProviders: providers,
         clientQueries: ["docker-v2-access": access])

@@ -86,7 +86,7 @@ public struct KeyportServer: Sendable {
                  version: KeyportVersion.current,
                  extensions: dockerV2AdminExtensions(installation: installation,
                                                      authorizer: registryAuthorizer, store: store),
-                 ceiling: ceiling
+                 provisioning: dockerV2Provisioning(randomBytes: environment.randomBytes), ceiling: ceiling
         ).addRoutes(to: router)
 
         routeTable.set(router.routes.map { ($0.method.rawValue, $0.path.description) })
@@ -154,9 +154,8 @@ public struct KeyportServer: Sendable {
     /// (`keyport import` and `--import-realm` both use this).
     public static func realmImporter(store: any IdentityStore, provisioner: RealmProvisioner,
                                      ceiling: PasswordCostCeiling = .default) -> RealmImporter {
-        RealmImporter(store: store, provisioner: provisioner, ceiling: ceiling, prepareClient: { client in
-            try DockerClientSettings.prepare(&client)
-        })
+        RealmImporter(store: store, provisioner: provisioner, ceiling: ceiling,
+                      provisioning: dockerV2Provisioning(randomBytes: provisioner.environment.randomBytes))
     }
 
     /// A database written before the bounds existed (or under a higher ceiling) may hold values

@@ -1,0 +1,93 @@
+import Foundation
+import KeycloakRepresentations
+import KeyportModel
+
+/// What a client or user becomes from Keycloak's representation: the fields present, checked
+/// (`ObjectRules`), merged into the object, with the defaults every door agrees on (a
+/// confidential client that logs in always has a secret, a public one never) and the protocols' own checks
+/// (`prepareClient`: docker-v2's signing algorithm and authorization mode). The admin API's
+/// create and update and the realm importer all go through here, so they accept and refuse
+/// the same things in the same words. Errors are `InvalidObject`, or what `prepareClient` throws.
+public struct Provisioning: Sendable {
+    let randomBytes: @Sendable (Int) -> [UInt8]
+    public let prepareClient: @Sendable (inout Client) throws -> Void
+
+    public init(randomBytes: @escaping @Sendable (Int) -> [UInt8], prepareClient: @escaping @Sendable (inout Client) throws -> Void = { _ in }) {
+        self.randomBytes = randomBytes
+        self.prepareClient = prepareClient
+    }
+
+    /// A new client secret: 192 random bits.
+    public func newSecret() -> Sensitive { Sensitive(base64URL(randomBytes(24))) }
+
+    public func merge(_ rep: ClientRepresentation, into client: inout Client) throws {
+        if let v = rep.name { client.name = try ObjectRules.optionalText(v, what: "name", max: 255) }
+        if let v = rep.description { client.description = try ObjectRules.optionalText(v, what: "description") }
+        if let v = rep.enabled { client.enabled = v }
+        if let v = rep.protocol {
+            guard let proto = ClientProtocol(rawValue: v) else {
+                throw InvalidObject("Unsupported protocol '\(String(v.prefix(64)))': use openid-connect or docker-v2")
+            }
+            client.protocolName = proto
+        }
+        if let v = rep.publicClient { client.publicClient = v }
+        if let v = rep.secret, !v.isEmpty, v != "**********" {
+            guard v.utf8.count <= 255 else { throw InvalidObject("secret is longer than 255 characters") }
+            client.secret = Sensitive(v)
+        }
+        if let v = rep.directAccessGrantsEnabled { client.directAccessGrantsEnabled = v }
+        if let v = rep.serviceAccountsEnabled { client.serviceAccountsEnabled = v }
+        if let v = rep.standardFlowEnabled { client.standardFlowEnabled = v }
+        if let v = rep.redirectUris {
+            guard v.count <= 100 else { throw InvalidObject("At most 100 redirectUris are allowed") }
+            for uri in v { try ObjectRules.plain(uri, what: "A redirect URI") }
+            client.redirectUris = v
+        }
+        if let v = rep.attributes { client.attributes = try ObjectRules.singleAttributes(v) }
+        if let v = rep.bearerOnly { client.attributes["bearer-only"] = v ? "true" : nil }
+        // A public client has no secret; a confidential one that logs in always has one (a
+        // bearer-only client, such as realm-management, never logs in and needs none).
+        if client.publicClient {
+            client.secret = nil
+        } else if client.secret == nil && client.attributes["bearer-only"] != "true" {
+            client.secret = newSecret()
+        }
+        if let v = rep.protocolMappers {
+            guard v.count <= 100 else { throw InvalidObject("At most 100 protocolMappers are allowed") }
+            client.protocolMappers = v
+        }
+        try prepareClient(&client)
+    }
+
+    /// The fields present in `rep` merged into `user`; disabling moves `notBefore` to `now`,
+    /// which ends the tokens already issued.
+    public func merge(_ rep: UserRepresentation, into user: inout User, now: Timestamp) throws {
+        if let name = rep.username, User.normalize(name) != user.username {
+            guard user.serviceAccountClientId == nil else { throw InvalidObject("A service account's username cannot be changed") }
+            user.username = User.normalize(try ObjectRules.username(name))
+        }
+        if let email = rep.email { user.email = try ObjectRules.email(email).map(User.normalize) }
+        if let v = rep.emailVerified { user.emailVerified = v }
+        if let v = rep.firstName { user.firstName = try ObjectRules.optionalText(v, what: "firstName", max: 255) }
+        if let v = rep.lastName { user.lastName = try ObjectRules.optionalText(v, what: "lastName", max: 255) }
+        if let v = rep.enabled {
+            if !v && user.enabled { user.notBefore = max(user.notBefore, now) }
+            user.enabled = v
+        }
+        if let v = rep.attributes { user.attributes = try ObjectRules.multiAttributes(v.mapValues(\.values)) }
+        if let v = rep.requiredActions { user.requiredActions = try Self.requiredActions(v) }
+    }
+
+    /// At most 20, each plain text, duplicates dropped.
+    public static func requiredActions(_ list: [String]) throws -> [String] {
+        guard list.count <= 20 else { throw InvalidObject("Too many required actions") }
+        for action in list { try ObjectRules.plain(action, what: "Required action") }
+        var seen = Set<String>()
+        return list.filter { seen.insert($0).inserted }
+    }
+
+    func base64URL(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}
