@@ -95,9 +95,9 @@ struct AdminAuthenticationMiddleware: RouterMiddleware {
     let verifier: AccessTokenVerifier
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let bearer = BearerToken.from(request), case .success(let verified) = try await verifier.verify(bearer) else {
-            throw AdminError.unauthorized
-        }
+        guard let bearer = BearerToken.from(request) else { throw AdminError.unauthorized }
+        let verified: VerifiedToken
+        do { verified = try await verifier.verify(bearer) } catch is VerificationFailure { throw AdminError.unauthorized }
         var context = context
         context.caller = AuthenticatedCaller(realm: verified.realm, user: verified.user)
         return try await next(request, context)

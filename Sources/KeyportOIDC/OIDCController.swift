@@ -120,20 +120,21 @@ public struct OIDCController: Sendable {
 
     func refreshGrant(form: FormParameters, realm: Realm, client: Client) async throws -> Response {
         guard let refresh = form["refresh_token"], !refresh.isEmpty else { throw OAuthError.invalidRequest("Missing parameter: refresh_token") }
-        switch try await tokens.liveSession(refreshToken: refresh, realm: realm, clientId: client.id) {
-        case .failure(.wrongClient):
+        let session: Session, user: User
+        do {
+            (session, user) = try await tokens.liveSession(refreshToken: refresh, realm: realm, clientId: client.id)
+        } catch TokenService.RefreshFailure.wrongClient {
             throw OAuthError(.badRequest, "invalid_grant", "Invalid refresh token. Token client and authorized client don't match")
-        case .failure(.notFullySetUp):
+        } catch TokenService.RefreshFailure.notFullySetUp {
             throw OAuthError(.badRequest, "invalid_grant", "Account is not fully set up")
-        case .failure:
+        } catch is TokenService.RefreshFailure {
             throw OAuthError.invalidRefreshToken
-        case .success(let (session, user)):
-            try await store.touchSession(id: session.id, at: tokens.environment.now())
-            let (access, _) = try await tokens.accessToken(realm: realm, user: user, client: client, scope: session.scope, sessionId: session.id)
-            return try JSONBody.response(TokenResponse(access_token: access, expires_in: realm.accessTokenLifespan,
-                                                       refresh_expires_in: realm.refreshTokenLifespan, refresh_token: refresh,
-                                                       session_state: session.id, scope: session.scope))
         }
+        try await store.touchSession(id: session.id, at: tokens.environment.now())
+        let (access, _) = try await tokens.accessToken(realm: realm, user: user, client: client, scope: session.scope, sessionId: session.id)
+        return try JSONBody.response(TokenResponse(access_token: access, expires_in: realm.accessTokenLifespan,
+                                                   refresh_expires_in: realm.refreshTokenLifespan, refresh_token: refresh,
+                                                   session_state: session.id, scope: session.scope))
     }
 
     func record(realm: Realm, type: String, client: Client, user: User?, error: String?, username: String, context: KeyportRequestContext) {
@@ -194,9 +195,9 @@ public struct OIDCController: Sendable {
     func userinfo(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let realm = try await realm(context)
         guard let bearer = BearerToken.from(request) else { throw OAuthError.invalidToken("Missing bearer token") }
-        guard case .success(let verified) = try await tokens.verifyAccessToken(bearer), verified.realm.id == realm.id else {
-            throw OAuthError.invalidToken()
-        }
+        let verified: VerifiedToken
+        do { verified = try await tokens.verifyAccessToken(bearer) } catch is VerificationFailure { throw OAuthError.invalidToken() }
+        guard verified.realm.id == realm.id else { throw OAuthError.invalidToken() }
         let c = verified.claims, u = verified.user
         var info: JSONValue = ["sub": .string(u.id), "preferred_username": .string(u.username)]
         if let email = u.email {
@@ -215,9 +216,9 @@ public struct OIDCController: Sendable {
         _ = try await clients.authenticate(form: form, request: request, realm: realm, requireConfidential: true)
         guard let token = form["token"], !token.isEmpty else { throw OAuthError.invalidRequest("Missing parameter: token") }
         if token.split(separator: ".").count == 3 {
-            guard case .success(let verified) = try await tokens.verifyAccessToken(token), verified.realm.id == realm.id else {
-                return JSONBody.raw(#"{"active":false}"#)
-            }
+            let verified: VerifiedToken
+            do { verified = try await tokens.verifyAccessToken(token) } catch is VerificationFailure { return JSONBody.raw(#"{"active":false}"#) }
+            guard verified.realm.id == realm.id else { return JSONBody.raw(#"{"active":false}"#) }
             var object = try JSONValue.from(verified.claims)
             object["active"] = true
             object["client_id"] = .string(verified.claims.azp)
@@ -225,7 +226,8 @@ public struct OIDCController: Sendable {
             object["token_type"] = "Bearer"
             return try JSONBody.response(object)
         }
-        guard case .success(let (session, user)) = try await tokens.liveSession(refreshToken: token, realm: realm, clientId: nil) else {
+        let session: Session, user: User
+        do { (session, user) = try await tokens.liveSession(refreshToken: token, realm: realm, clientId: nil) } catch is TokenService.RefreshFailure {
             return JSONBody.raw(#"{"active":false}"#)
         }
         let clientId = try await store.client(id: session.clientId, realmId: realm.id)?.clientId ?? ""

@@ -78,26 +78,27 @@ public struct TokenService: Sendable {
         SHA256.hash(data: Data(refreshToken.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
+    /// Why a refresh token is dead; `liveSession` throws it.
     public enum RefreshFailure: Error, Equatable {
         case unknown, expired, wrongClient, userGone, userDisabled, revoked, notFullySetUp
     }
 
     /// The live session behind a refresh token, with its user; every reason it may be dead is checked here.
-    public func liveSession(refreshToken: String, realm: Realm, clientId: String?) async throws -> Result<(Session, User), RefreshFailure> {
+    public func liveSession(refreshToken: String, realm: Realm, clientId: String?) async throws -> (Session, User) {
         guard refreshToken.utf8.count <= 512, let session = try await store.session(refreshTokenHash: Self.hash(refreshToken)),
               session.realmId == realm.id
-        else { return .failure(.unknown) }
+        else { throw RefreshFailure.unknown }
         let now = environment.now()
         if session.expiresAt < now || session.lastRefresh.adding(seconds: realm.refreshTokenLifespan) < now {
             try await store.deleteSession(id: session.id, realmId: realm.id)
-            return .failure(.expired)
+            throw RefreshFailure.expired
         }
-        if let clientId, clientId != session.clientId { return .failure(.wrongClient) }
-        guard let user = try await store.user(id: session.userId, realmId: realm.id) else { return .failure(.userGone) }
-        guard user.enabled else { return .failure(.userDisabled) }
-        guard session.createdAt >= user.notBefore else { return .failure(.revoked) }
-        guard user.requiredActions.isEmpty else { return .failure(.notFullySetUp) }
-        return .success((session, user))
+        if let clientId, clientId != session.clientId { throw RefreshFailure.wrongClient }
+        guard let user = try await store.user(id: session.userId, realmId: realm.id) else { throw RefreshFailure.userGone }
+        guard user.enabled else { throw RefreshFailure.userDisabled }
+        guard session.createdAt >= user.notBefore else { throw RefreshFailure.revoked }
+        guard user.requiredActions.isEmpty else { throw RefreshFailure.notFullySetUp }
+        return (session, user)
     }
 
     // MARK: Verifying
@@ -105,7 +106,8 @@ public struct TokenService: Sendable {
     /// The shared verifier (`KeyportTokens.AccessTokenVerifier`).
     public var verifier: AccessTokenVerifier { AccessTokenVerifier(store: store, keyRing: keyRing, issuer: issuer, now: environment.now) }
 
-    public func verifyAccessToken(_ token: String) async throws -> Result<VerifiedToken, VerificationFailure> {
+    /// Throws `VerificationFailure` for a token that does not pass (see `AccessTokenVerifier`).
+    public func verifyAccessToken(_ token: String) async throws -> VerifiedToken {
         try await verifier.verify(token)
     }
 }

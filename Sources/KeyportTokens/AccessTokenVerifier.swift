@@ -28,8 +28,9 @@ public enum VerificationFailure: Error, Equatable {
 }
 
 /// The one check of a realm's access tokens, shared by the admin API, userinfo and
-/// introspection. A token failing it is a `.failure`; a store that cannot answer throws
-/// (the server answers 503 for that, never 401).
+/// introspection. It reports failure one way, by throwing: `VerificationFailure` for a token
+/// that does not pass (the caller answers 401), a store error when the store cannot answer
+/// (the server answers 503, never 401).
 public struct AccessTokenVerifier: Sendable {
     let store: any IdentityStore
     let keyRing: RealmKeyRing
@@ -45,27 +46,27 @@ public struct AccessTokenVerifier: Sendable {
 
     /// Accepts a bearer token only if a realm of this server signed it with a usable key, it
     /// has not expired, and its user still exists, is enabled and has not been revoked since.
-    public func verify(_ token: String) async throws -> Result<VerifiedToken, VerificationFailure> {
+    public func verify(_ token: String) async throws -> VerifiedToken {
         guard let parsed = try? JWS.parse(token),
               let unverified = try? JSONDecoder().decode(AccessTokenClaims.self, from: parsed.payload)
-        else { return .failure(.malformed) }
+        else { throw VerificationFailure.malformed }
         let prefix = "\(issuer.baseURL)/realms/"
         guard unverified.iss.hasPrefix(prefix), let realm = try await store.realm(named: String(unverified.iss.dropFirst(prefix.count))), realm.enabled else {
-            return .failure(.unknownRealm)
+            throw VerificationFailure.unknownRealm
         }
         let keys = try await keyRing.keys(realmId: realm.id)
         guard let (_, claims) = try? JWS.verify(token, as: AccessTokenClaims.self, keyFor: { keys.verifier(kid: $0) }) else {
-            return .failure(.badSignature)
+            throw VerificationFailure.badSignature
         }
-        guard claims.typ == "Bearer", claims.iss == issuer.url(for: realm) else { return .failure(.malformed) }
+        guard claims.typ == "Bearer", claims.iss == issuer.url(for: realm) else { throw VerificationFailure.malformed }
         let now = self.now().secondsSince1970
-        guard claims.exp > now, claims.iat <= now + 60 else { return .failure(.expired) }
-        guard let user = try await store.user(id: claims.sub, realmId: realm.id) else { return .failure(.userGone) }
-        guard user.enabled, claims.iat * 1000 + 999 >= user.notBefore.millisecondsSince1970 else { return .failure(.revoked) }
+        guard claims.exp > now, claims.iat <= now + 60 else { throw VerificationFailure.expired }
+        guard let user = try await store.user(id: claims.sub, realmId: realm.id) else { throw VerificationFailure.userGone }
+        guard user.enabled, claims.iat * 1000 + 999 >= user.notBefore.millisecondsSince1970 else { throw VerificationFailure.revoked }
         // Keycloak checks the session too: a logged-out session's access tokens stop at once.
         if let sid = claims.sid {
-            guard let session = try await store.session(id: sid, realmId: realm.id), session.userId == user.id else { return .failure(.revoked) }
+            guard let session = try await store.session(id: sid, realmId: realm.id), session.userId == user.id else { throw VerificationFailure.revoked }
         }
-        return .success(VerifiedToken(realm: realm, user: user, claims: claims))
+        return VerifiedToken(realm: realm, user: user, claims: claims)
     }
 }
