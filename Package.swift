@@ -124,7 +124,7 @@ let package = Package(
         // Keycloak's realm export format, both ways.
         .target(
             name: "KeyportRealmExchange",
-            dependencies: ["KeyportModel", "KeyportStore", "KeyportAuth", "KeyportPasswords", "KeyportJSON", "DockerV2Grammar", "KeycloakRepresentations"]
+            dependencies: ["KeyportModel", "KeyportStore", "KeyportAuth", "KeyportPasswords", "KeyportJSON", "KeycloakRepresentations"]
         ),
         .target(
             name: "KeyportServer",

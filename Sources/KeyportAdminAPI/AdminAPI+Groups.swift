@@ -101,8 +101,7 @@ extension AdminAPI {
         guard (parent?.depth ?? 0) < GroupNode.maxDepth else {
             throw AdminError.badRequest("Groups may be nested at most \(GroupNode.maxDepth) levels deep")
         }
-        let group = Group(id: environment.newID(), realmId: realm.id, parentId: parent?.group.id, name: try Validate.groupName(rep.name),
-                          attributes: try Validate.multiAttributes(rep.attributes?.mapValues(\.values) ?? [:]))
+        let group = try provision { try provisioning.newGroup(rep, id: environment.newID(), realmId: realm.id, parentId: parent?.group.id) }
         try await run { try await store.createGroup(group) }
         return created(request, group.id)
     }

@@ -71,10 +71,7 @@ extension AdminAPI {
         group.post { request, context in
             let (caller, realm, client) = try await scope(request, context, manage)
             let rep = try await decode(RoleRepresentation.self, request, context)
-            let attributes = try Validate.multiAttributes(rep.attributes?.mapValues(\.values) ?? [:])
-            try validateRoleAttributes(attributes)
-            let role = Role(id: environment.newID(), realmId: realm.id, clientId: client?.id, name: try Validate.roleName(rep.name),
-                            description: try Validate.optionalText(rep.description, what: "description"), attributes: attributes)
+            let role = try provision { try provisioning.newRole(rep, id: environment.newID(), realmId: realm.id, clientId: client?.id) }
             let kind = RoleGrantRule.kind(of: role, in: realm, ownerClientId: client?.clientId)
             guard RoleGrantRule.mayConfigure(kind: kind, caller: caller, realm: realm) else {
                 throw AdminError(.forbidden, "You may not create the administration role '\(role.name)'")
@@ -135,10 +132,7 @@ extension AdminAPI {
         try await requireMayConfigure(existing, caller: caller, realm: realm)
         let rep = try await decode(RoleRepresentation.self, request, context)
         var role = existing
-        let name = try rep.name.map { try Validate.roleName($0) }
-        let description = try rep.description.map { try Validate.optionalText($0, what: "description") }
-        let attributes = try rep.attributes.map { try Validate.multiAttributes($0.mapValues(\.values)) }
-        if let attributes { try validateRoleAttributes(attributes) }
+        let (name, description, attributes) = try provision { try provisioning.roleFields(rep) }
         if let name { role.name = name }
         if let description { role.description = description }
         if let attributes { role.attributes = attributes }
@@ -179,9 +173,6 @@ extension AdminAPI {
         return try await adminRoleKind(role, realm: realm) != nil
     }
 
-    func validateRoleAttributes(_ attributes: [String: [String]]) throws {
-        do { try extensions.validateRoleAttributes(attributes) } catch let error as BadInput { throw AdminError.badRequest(error.message) }
-    }
 
     /// Composites are named by id (Keycloak), or by name as a realm role when no id is given.
     func compositeRoles(_ request: Request, _ context: KeyportRequestContext, realm: Realm) async throws -> [Role] {

@@ -130,17 +130,10 @@ extension AdminAPI {
     func createUser(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let (caller, realm) = try await authorize(request, context, .manageUsers)
         let rep = try await decode(UserRepresentation.self, request, context)
-        let username = try Validate.username(rep.username)
         let now = environment.now()
-        var user = User(id: environment.newID(), realmId: realm.id, username: username, email: try Validate.email(rep.email),
-                        emailVerified: rep.emailVerified ?? false,
-                        firstName: try Validate.optionalText(rep.firstName, what: "firstName", max: 255),
-                        lastName: try Validate.optionalText(rep.lastName, what: "lastName", max: 255),
-                        enabled: rep.enabled ?? false, createdAt: now,
-                        attributes: try Validate.multiAttributes(rep.attributes?.mapValues(\.values) ?? [:]),
-                        requiredActions: try requiredActions(rep.requiredActions))
-        if User.normalize(username).hasPrefix(ServiceAccounts.prefix) {
-            throw AdminError.badRequest("Usernames starting with '\(ServiceAccounts.prefix)' are reserved for clients' service accounts")
+        // Keycloak's API creates a user disabled unless the representation says otherwise.
+        var user = try provision {
+            try provisioning.newUser(rep, id: environment.newID(), realmId: realm.id, createdAt: now, enabledByDefault: false)
         }
         var seed = UserSeed(user: user)
         if let defaultRole = try await store.role(named: realm.defaultRoleName, realmId: realm.id, clientId: nil) {

@@ -141,22 +141,18 @@ public struct AdminAPI: Sendable {
     }
 }
 
-/// What protocol modules add to the admin API without it knowing them: checks of the
-/// attributes they give meaning to, defaults for their clients, and installation files.
+/// What protocol modules add to the admin API without it knowing them: installation files and
+/// read-only client queries (their checks and defaults come through `Provisioning`).
 public struct AdminExtensions: Sendable {
     public typealias InstallationProvider = @Sendable (_ realm: Realm, _ client: Client) async throws -> Response
 
-    /// Throws `BadInput` for a role attribute value that cannot be used.
-    public var validateRoleAttributes: @Sendable ([String: [String]]) throws -> Void
     /// `clients/{id}/installation/providers/{providerId}` by provider id.
     public var installationProviders: [String: InstallationProvider]
     public typealias ClientQuery = @Sendable (_ request: Request, _ realm: Realm, _ client: Client) async throws -> Response
     /// Read-only questions about a client, at `GET clients/{id}/{name}` (view-clients and view-users).
     public var clientQueries: [String: ClientQuery]
 
-    public init(validateRoleAttributes: @escaping @Sendable ([String: [String]]) throws -> Void = { _ in },
-                installationProviders: [String: InstallationProvider] = [:], clientQueries: [String: ClientQuery] = [:]) {
-        self.validateRoleAttributes = validateRoleAttributes
+    public init(installationProviders: [String: InstallationProvider] = [:], clientQueries: [String: ClientQuery] = [:]) {
         self.installationProviders = installationProviders
         self.clientQueries = clientQueries
     }

@@ -11,10 +11,51 @@ import KeyportModel
 public struct Provisioning: Sendable {
     let randomBytes: @Sendable (Int) -> [UInt8]
     public let prepareClient: @Sendable (inout Client) throws -> Void
+    /// The protocols' checks of role attributes (docker-v2: `docker.grant`).
+    public let validateRoleAttributes: @Sendable ([String: [String]]) throws -> Void
 
-    public init(randomBytes: @escaping @Sendable (Int) -> [UInt8], prepareClient: @escaping @Sendable (inout Client) throws -> Void = { _ in }) {
+    public init(randomBytes: @escaping @Sendable (Int) -> [UInt8], prepareClient: @escaping @Sendable (inout Client) throws -> Void = { _ in },
+                validateRoleAttributes: @escaping @Sendable ([String: [String]]) throws -> Void = { _ in }) {
         self.randomBytes = randomBytes
         self.prepareClient = prepareClient
+        self.validateRoleAttributes = validateRoleAttributes
+    }
+
+    /// A new user from its representation. `enabledByDefault` is the door's default (Keycloak's
+    /// API creates users disabled unless told; a realm file's users are enabled). Usernames
+    /// starting with `service-account-` belong to clients' service accounts.
+    public func newUser(_ rep: UserRepresentation, id: String, realmId: String, createdAt: Timestamp, enabledByDefault: Bool,
+                        serviceAccountClientId: String? = nil) throws -> User {
+        let username = try ObjectRules.username(rep.username)
+        if serviceAccountClientId == nil && User.normalize(username).hasPrefix(ServiceAccounts.prefix) {
+            throw InvalidObject("Usernames starting with '\(ServiceAccounts.prefix)' are reserved for clients' service accounts")
+        }
+        var user = User(id: id, realmId: realmId, username: User.normalize(username), enabled: enabledByDefault, createdAt: createdAt,
+                        serviceAccountClientId: serviceAccountClientId)
+        try merge(rep, into: &user, now: createdAt)
+        return user
+    }
+
+    /// The role-level fields of `rep`, checked: name (when given), description, attributes.
+    public func roleFields(_ rep: RoleRepresentation) throws -> (name: String?, description: String?, attributes: [String: [String]]?) {
+        let name = try rep.name.map { try ObjectRules.roleName($0) }
+        let description = try rep.description.flatMap { try ObjectRules.optionalText($0, what: "description") }
+        let attributes = try rep.attributes.map { try ObjectRules.multiAttributes($0.mapValues(\.values)) }
+        if let attributes { try validateRoleAttributes(attributes) }
+        return (name, description, attributes)
+    }
+
+    /// A new role from its representation.
+    public func newRole(_ rep: RoleRepresentation, id: String, realmId: String, clientId: String?) throws -> Role {
+        let fields = try roleFields(rep)
+        guard let name = fields.name else { throw InvalidObject("Role name is required") }
+        return Role(id: id, realmId: realmId, clientId: clientId, name: name, description: fields.description, attributes: fields.attributes ?? [:])
+    }
+
+    /// A new group from its representation.
+    public func newGroup(_ rep: GroupRepresentation, id: String, realmId: String, parentId: String?) throws -> Group {
+        Group(id: id, realmId: realmId, parentId: parentId, name: try ObjectRules.groupName(rep.name),
+              attributes: try ObjectRules.multiAttributes((rep.attributes ?? [:]).mapValues(\.values)))
     }
 
     /// A new client secret: 192 random bits.

@@ -1,4 +1,3 @@
-import DockerV2Grammar
 import KeycloakRepresentations
 import Foundation
 import KeyportAuth
@@ -21,12 +20,14 @@ public struct RealmImporter: Sendable {
     /// so both doors refuse alike.
     let provisioning: Provisioning
 
+    /// `provisioning` is required: an importer without the protocols' checks would accept what
+    /// the admin API refuses (`KeyportServer.realmImporter` builds the server's).
     public init(store: any IdentityStore, provisioner: RealmProvisioner, ceiling: PasswordCostCeiling = .default,
-                provisioning: Provisioning? = nil) {
+                provisioning: Provisioning) {
         self.store = store
         self.provisioner = provisioner
         self.ceiling = ceiling
-        self.provisioning = provisioning ?? Provisioning(randomBytes: provisioner.environment.randomBytes)
+        self.provisioning = provisioning
     }
 
     /// `provisioning`'s work, its errors reported as the file's problem with `what`.
@@ -127,14 +128,12 @@ public struct RealmImporter: Sendable {
         var declared: [(role: RoleRepresentation, id: String)] = []
         func addRole(_ r: RoleRepresentation, clientId: String?) throws {
             let roleName = try check("a role") { try ObjectRules.roleName(r.name) }
-            let attributes = try check("role \(roleName)") { try ObjectRules.multiAttributes((r.attributes ?? [:]).mapValues(\.values)) }
-            let roleDescription = try check("role \(roleName)") { try ObjectRules.optionalText(r.description, what: "description") }
-            do { try RegistryGrant.validate(attributes: attributes) } catch { throw Failure("role \(roleName): \(error.description)") }
             let owner = try clientId.map { id -> String in
                 guard let uuid = clientUUID[id] else { throw Failure("roles of client \(id), which the file does not define") }
                 return uuid
             }
-            let role = Role(id: r.id ?? env.newID(), realmId: realm.id, clientId: owner, name: roleName, description: roleDescription, attributes: attributes)
+            var role = Role(id: "", realmId: realm.id, name: roleName)
+            try provision("role \(roleName)") { role = try provisioning.newRole(r, id: r.id ?? env.newID(), realmId: realm.id, clientId: owner) }
             if let clientId {
                 guard clientRole[clientId, default: [:]][roleName] == nil else { throw Failure("role \(roleName) of client \(clientId) appears twice") }
                 clientRole[clientId, default: [:]][roleName] = role.id
@@ -190,8 +189,8 @@ public struct RealmImporter: Sendable {
         func addGroups(_ list: [GroupRepresentation], parent: (id: String, path: String)?) throws {
             for g in list {
                 let groupName = try check("a group") { try ObjectRules.groupName(g.name) }
-                let groupAttributes = try check("group \(groupName)") { try ObjectRules.multiAttributes((g.attributes ?? [:]).mapValues(\.values)) }
-                let group = Group(id: g.id ?? env.newID(), realmId: realm.id, parentId: parent?.id, name: groupName, attributes: groupAttributes)
+                var group = Group(id: "", realmId: realm.id, name: groupName)
+                try provision("group \(groupName)") { group = try provisioning.newGroup(g, id: g.id ?? env.newID(), realmId: realm.id, parentId: parent?.id) }
                 let path = (parent?.path ?? "") + "/" + groupName
                 guard path.split(separator: "/").count <= GroupNode.maxDepth else {
                     throw Failure("group \(String(path.prefix(80)))… is nested more than \(GroupNode.maxDepth) levels deep")
@@ -210,12 +209,16 @@ public struct RealmImporter: Sendable {
             let username = try check("a user") { try ObjectRules.username(u.username) }
             guard usernames.insert(User.normalize(username)).inserted else { throw Failure("user \(username) appears twice") }
             let created = u.createdTimestamp.map { Timestamp(millisecondsSince1970: $0) } ?? env.now()
-            var user = User(id: u.id ?? env.newID(), realmId: realm.id, username: username, enabled: true, createdAt: created,
-                            serviceAccountClientId: try u.serviceAccountClientId.map { id in
-                                guard let uuid = clientUUID[id] else { throw Failure("user \(username) is the service account of client \(id), which does not exist") }
-                                return uuid
-                            })
-            try provision("user \(username)") { try provisioning.merge(u, into: &user, now: created) }
+            let serviceAccountClientId = try u.serviceAccountClientId.map { id in
+                guard let uuid = clientUUID[id] else { throw Failure("user \(username) is the service account of client \(id), which does not exist") }
+                return uuid
+            }
+            // A realm file's users are enabled unless it says otherwise.
+            var user = User(id: "", realmId: realm.id, username: username, createdAt: created)
+            try provision("user \(username)") {
+                user = try provisioning.newUser(u, id: u.id ?? env.newID(), realmId: realm.id, createdAt: created, enabledByDefault: true,
+                                                serviceAccountClientId: serviceAccountClientId)
+            }
             var userSeed = UserSeed(user: user, roleIds: try roleIds(realm: u.realmRoles, clients: u.clientRoles, for: "user \(username)"))
             for path in u.groups ?? [] {
                 guard let id = groupByPath[path.hasPrefix("/") ? path : "/" + path] else { throw Failure("user \(username) is in group \(path), which does not exist") }

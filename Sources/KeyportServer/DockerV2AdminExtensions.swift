@@ -11,6 +11,8 @@ import KeyportStore
 func dockerV2Provisioning(randomBytes: @escaping @Sendable (Int) -> [UInt8]) -> Provisioning {
     Provisioning(randomBytes: randomBytes, prepareClient: { client in
         do { try DockerClientSettings.prepare(&client) } catch let error as DockerClientSettings.Invalid { throw BadInput(error.description) }
+    }, validateRoleAttributes: { attributes in
+        do { try RegistryGrant.validate(attributes: attributes) } catch let error as RegistryGrant.Failure { throw BadInput(error.description) }
     })
 }
 
@@ -30,9 +32,6 @@ func dockerV2AdminExtensions(installation: RegistryInstallation, authorizer: Reg
         try await dockerV2Access(request: request, realm: realm, client: client, authorizer: authorizer, store: store)
     }
     return AdminExtensions(
-        validateRoleAttributes: { attributes in
-            do { try RegistryGrant.validate(attributes: attributes) } catch let error as RegistryGrant.Failure { throw BadInput(error.description) }
-        },
         installationProviders: providers,
         clientQueries: ["docker-v2-access": access])
 }

@@ -41,7 +41,7 @@ struct HostileTenantTests {
 
     @Test func everyRealmNumberIsBoundedThroughImport() async throws {
         let store = try StoreBackend.sqlite.makeStore()
-        let importer = RealmImporter(store: store, provisioner: RealmProvisioner(environment: testEnvironment()))
+        let importer = KeyportServer.realmImporter(store: store, provisioner: RealmProvisioner(environment: testEnvironment()))
         for field in Self.numericFields {
             for value in Self.hostileValues {
                 let file = #"{"realm": "tenant", "\#(field)": \#(value)}"#

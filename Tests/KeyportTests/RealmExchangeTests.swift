@@ -37,7 +37,7 @@ struct RealmExchangeTests {
             let first = try await RealmExporter(store: api.server.services.store).exportData(realmNamed: "acme")
 
             let store = try SQLiteStore.open(path: temporaryDirectory().appendingPathComponent("empty.db").path, now: { 0 })
-            let importer = RealmImporter(store: store, provisioner: RealmProvisioner(environment: testEnvironment()))
+            let importer = KeyportServer.realmImporter(store: store, provisioner: RealmProvisioner(environment: testEnvironment()))
             let (seed, skipped) = try importer.prepare(first)
             #expect(skipped.isEmpty)
             #expect(try await importer.write(seed, override: false) == .imported(realm: "acme", users: 3, clients: 4, roles: seed.roles.count, groups: 2))
@@ -59,7 +59,7 @@ struct RealmExchangeTests {
             let exported = try await RealmExporter(store: api.server.services.store).exportData(realmNamed: "acme")
             let admin = try await api.token()
             _ = try await api.call(.delete, "/admin/realms/acme", token: admin)
-            let importer = RealmImporter(store: api.server.services.store, provisioner: api.server.services.provisioner)
+            let importer = KeyportServer.realmImporter(store: api.server.services.store, provisioner: api.server.services.provisioner)
             _ = try await importer.write(try importer.prepare(exported).seed, override: false)
             let response = try await api.call(.get, "/realms/acme/protocol/docker-v2/auth?service=registry.acme.io&scope=repository%3Ateam-a%2Fapp%3Apull%2Cpush",
                                               headers: [.authorization: "Basic " + Data("alice:Alice-pw-1".utf8).base64EncodedString()])
@@ -91,7 +91,7 @@ struct RealmExchangeTests {
 
     @Test func aKeycloakFileImportsWithWarningsAndEveryHashLogsIn() async throws {
         try await APIHarness.run { api in
-            let importer = RealmImporter(store: api.server.services.store, provisioner: api.server.services.provisioner)
+            let importer = KeyportServer.realmImporter(store: api.server.services.store, provisioner: api.server.services.provisioner)
             let (seed, skipped) = try importer.prepare(Self.keycloakFile())
             #expect(skipped == ["clients[].fullScopeAllowed", "otpPolicyType", "smtpServer", "users[].totp"])
             _ = try await importer.write(seed, override: false)
@@ -122,7 +122,7 @@ struct RealmExchangeTests {
     ])
     func aBadFileFailsBeforeAnythingIsWritten(_ file: String, _ message: String) async throws {
         let store = try SQLiteStore.open(path: temporaryDirectory().appendingPathComponent("k.db").path, now: { 0 })
-        let importer = RealmImporter(store: store, provisioner: RealmProvisioner(environment: testEnvironment()))
+        let importer = KeyportServer.realmImporter(store: store, provisioner: RealmProvisioner(environment: testEnvironment()))
         do {
             _ = try importer.prepare(Data(file.utf8))
             Issue.record("accepted \(file)")
