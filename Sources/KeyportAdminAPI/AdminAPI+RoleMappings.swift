@@ -110,14 +110,8 @@ extension AdminAPI {
         case .user(let u):
             return try await run { try await store.effectiveRoles(userId: u.id, realmId: realm.id) }
         case .group:
-            var seen: [String: Role] = [:]
-            var queue = try await direct(holder, realm)
-            while let role = queue.popLast() {
-                guard seen[role.id] == nil else { continue }
-                seen[role.id] = role
-                queue += try await store.composites(of: role.id, realmId: realm.id)
-            }
-            return seen.values.sorted { ($0.clientId ?? "", $0.name) < ($1.clientId ?? "", $1.name) }
+            let all = try await closure(of: try await direct(holder, realm), realm: realm)
+            return all.sorted { ($0.clientId ?? "", $0.name) < ($1.clientId ?? "", $1.name) }
         }
     }
 

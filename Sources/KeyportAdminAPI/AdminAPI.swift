@@ -105,17 +105,8 @@ public struct AdminAPI: Sendable {
         }
     }
 
-    /// Runs provisioning (which throws the model's `InvalidObject`, or a protocol's `BadInput`)
-    /// and answers a broken rule with 400 and its sentence.
-    func provision<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as InvalidObject {
-            throw AdminError.badRequest(error.message)
-        } catch let error as BadInput {
-            throw AdminError.badRequest(error.message)
-        }
-    }
+    /// Runs provisioning, answering a broken rule with 400 (`Validate.rule`).
+    func provision<T>(_ body: () throws -> T) throws -> T { try Validate.rule(body) }
 
     func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: KeyportRequestContext) async throws -> T {
         do {

@@ -1,11 +1,20 @@
 import KeycloakRepresentations
 import Foundation
+import KeyportHTTP
 import KeyportModel
 
 /// `ObjectRules`, answering the admin API's way (400 with the rule's sentence).
 enum Validate {
+    /// Runs `body`, answering a broken rule (the model's `InvalidObject`, a protocol hook's
+    /// `BadInput`) with 400 and its sentence.
     static func rule<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch let error as InvalidObject { throw AdminError.badRequest(error.message) }
+        do {
+            return try body()
+        } catch let error as InvalidObject {
+            throw AdminError.badRequest(error.message)
+        } catch let error as BadInput {
+            throw AdminError.badRequest(error.message)
+        }
     }
     static func realmName(_ name: String?) throws -> String { try rule { try ObjectRules.realmName(name) } }
     static func username(_ name: String?) throws -> String { try rule { try ObjectRules.username(name) } }

@@ -75,10 +75,10 @@ public struct PasswordAuthenticator: Sendable {
                 }
             }
         }
-        // Read again: a permanent lockout or an administrator may have disabled the user meanwhile.
-        guard let current = try await store.user(id: user.id, realmId: realm.id), current.enabled else {
-            return .failed(.userDisabled, user: user)
-        }
+        // With brute-force protection on, a concurrent permanent lockout may have disabled the
+        // user during the hash: read it again (only then — token requests are the hot path).
+        let current = realm.bruteForce.enabled ? try await store.user(id: user.id, realmId: realm.id) : user
+        guard let current, current.enabled else { return .failed(.userDisabled, user: user) }
         guard current.requiredActions.isEmpty else { return .failed(.accountNotFullySetUp, user: current) }
         return .authenticated(current)
     }

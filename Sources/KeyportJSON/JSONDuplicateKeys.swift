@@ -32,7 +32,10 @@ public enum JSONDuplicateKeys {
                     if escaped { escaped = false } else if c == UInt8(ascii: "\\") { escaped = true } else if c == UInt8(ascii: "\"") { break }
                 }
                 guard expectKey, case let keys?? = frames.last else { continue }
-                let key = (try? JSONDecoder().decode(String.self, from: Data(raw))) ?? String(decoding: raw, as: UTF8.self)
+                // Only a key with escapes (`\u006b`) needs decoding to compare; most have none.
+                let key = raw.contains(UInt8(ascii: "\\"))
+                    ? (try? JSONDecoder().decode(String.self, from: Data(raw))) ?? String(decoding: raw, as: UTF8.self)
+                    : String(decoding: raw.dropFirst().dropLast(), as: UTF8.self)
                 if keys.contains(key) { return key }
                 frames[frames.count - 1]?.insert(key)
                 expectKey = false

@@ -30,14 +30,17 @@ public struct RealmImporter: Sendable {
         self.provisioning = provisioning
     }
 
-    /// `provisioning`'s work, its errors reported as the file's problem with `what`.
-    func provision(_ what: @autoclosure () -> String, _ body: () throws -> Void) throws {
-        do { try body() } catch let error as InvalidObject { throw Failure("\(what()): \(error.message)") } catch { throw Failure("\(what()): \(error)") }
-    }
-
-    /// `body`, with a broken rule reported as the file's problem with `what` (`user alice: …`).
+    /// Also for `provisioning`, whose protocol hooks throw their own errors.
     func check<T>(_ what: @autoclosure () -> String, _ body: () throws -> T) throws -> T {
-        do { return try body() } catch let error as InvalidObject { throw Failure("\(what()): \(error.message)") }
+        do {
+            return try body()
+        } catch let error as InvalidObject {
+            throw Failure("\(what()): \(error.message)")
+        } catch let error as Failure {
+            throw error
+        } catch {
+            throw Failure("\(what()): \(error)")
+        }
     }
 
     public struct Failure: Error, Equatable, CustomStringConvertible {
@@ -112,7 +115,7 @@ public struct RealmImporter: Sendable {
             var client = Client(id: c.id ?? env.newID(), realmId: realm.id, clientId: clientId, enabled: true, protocolName: .openIDConnect,
                                 publicClient: false, directAccessGrantsEnabled: false, serviceAccountsEnabled: false, standardFlowEnabled: true,
                                 createdAt: env.now())
-            try provision("client \(clientId)") { try provisioning.merge(rep, into: &client) }
+            try check("client \(clientId)") { try provisioning.merge(rep, into: &client) }
             clientUUID[clientId] = client.id
             seed.clients.append(client)
         }
@@ -132,8 +135,7 @@ public struct RealmImporter: Sendable {
                 guard let uuid = clientUUID[id] else { throw Failure("roles of client \(id), which the file does not define") }
                 return uuid
             }
-            var role = Role(id: "", realmId: realm.id, name: roleName)
-            try provision("role \(roleName)") { role = try provisioning.newRole(r, id: r.id ?? env.newID(), realmId: realm.id, clientId: owner) }
+            let role = try check("role \(roleName)") { try provisioning.newRole(r, id: r.id ?? env.newID(), realmId: realm.id, clientId: owner) }
             if let clientId {
                 guard clientRole[clientId, default: [:]][roleName] == nil else { throw Failure("role \(roleName) of client \(clientId) appears twice") }
                 clientRole[clientId, default: [:]][roleName] = role.id
@@ -189,8 +191,7 @@ public struct RealmImporter: Sendable {
         func addGroups(_ list: [GroupRepresentation], parent: (id: String, path: String)?) throws {
             for g in list {
                 let groupName = try check("a group") { try ObjectRules.groupName(g.name) }
-                var group = Group(id: "", realmId: realm.id, name: groupName)
-                try provision("group \(groupName)") { group = try provisioning.newGroup(g, id: g.id ?? env.newID(), realmId: realm.id, parentId: parent?.id) }
+                let group = try check("group \(groupName)") { try provisioning.newGroup(g, id: g.id ?? env.newID(), realmId: realm.id, parentId: parent?.id) }
                 let path = (parent?.path ?? "") + "/" + groupName
                 guard path.split(separator: "/").count <= GroupNode.maxDepth else {
                     throw Failure("group \(String(path.prefix(80)))… is nested more than \(GroupNode.maxDepth) levels deep")
@@ -214,10 +215,9 @@ public struct RealmImporter: Sendable {
                 return uuid
             }
             // A realm file's users are enabled unless it says otherwise.
-            var user = User(id: "", realmId: realm.id, username: username, createdAt: created)
-            try provision("user \(username)") {
-                user = try provisioning.newUser(u, id: u.id ?? env.newID(), realmId: realm.id, createdAt: created, enabledByDefault: true,
-                                                serviceAccountClientId: serviceAccountClientId)
+            let user = try check("user \(username)") {
+                try provisioning.newUser(u, id: u.id ?? env.newID(), realmId: realm.id, createdAt: created, enabledByDefault: true,
+                                         serviceAccountClientId: serviceAccountClientId)
             }
             var userSeed = UserSeed(user: user, roleIds: try roleIds(realm: u.realmRoles, clients: u.clientRoles, for: "user \(username)"))
             for path in u.groups ?? [] {

@@ -163,10 +163,9 @@ public struct KeyportServer: Sendable {
     /// trap on them later or refuse to start.
     static func clampRealmSettings(store: any IdentityStore, ceiling: PasswordCostCeiling, logger: Logger) async throws {
         for realm in try await store.realms() {
-            let (clamped, fields) = realm.clampedToBounds(ceiling: ceiling)
+            let fields = realm.clampedToBounds(ceiling: ceiling).clamped
             guard !fields.isEmpty else { continue }
             logger.warning("realm settings out of range were clamped", metadata: ["realm": "\(realm.name)", "fields": "\(fields.joined(separator: ","))"])
-            _ = clamped
             try await store.updateRealm(id: realm.id) { $0 = $0.clampedToBounds(ceiling: ceiling).realm }
         }
     }
