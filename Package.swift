@@ -72,7 +72,8 @@ let package = Package(
         ),
         .target(
             name: "KeyportAuth",
-            dependencies: ["KeyportModel", "KeyportStore", "KeyportPasswords", "KeyportKeys", "KeycloakRepresentations"]
+            dependencies: ["KeyportModel", "KeyportStore", "KeyportPasswords", "KeyportKeys", "KeycloakRepresentations",
+                           .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "KeyportTokens",

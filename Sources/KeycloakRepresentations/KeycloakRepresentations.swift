@@ -17,6 +17,9 @@ public struct RealmRepresentation: Codable, Sendable {
     public var accessTokenLifespan: Int?
     public var ssoSessionIdleTimeout: Int?
     public var ssoSessionMaxLifespan: Int?
+    public var offlineSessionIdleTimeout: Int?
+    public var offlineSessionMaxLifespanEnabled: Bool?
+    public var offlineSessionMaxLifespan: Int?
     public var duplicateEmailsAllowed: Bool?
     public var loginWithEmailAllowed: Bool?
     public var bruteForceProtected: Bool?
@@ -219,6 +222,9 @@ extension RealmRepresentation {
         accessTokenLifespan = r.accessTokenLifespan
         ssoSessionIdleTimeout = r.refreshTokenLifespan
         ssoSessionMaxLifespan = 36_000
+        offlineSessionIdleTimeout = r.offlineSessionIdleTimeout
+        offlineSessionMaxLifespanEnabled = r.offlineSessionMaxLifespanEnabled
+        offlineSessionMaxLifespan = r.offlineSessionMaxLifespan
         duplicateEmailsAllowed = r.duplicateEmailsAllowed
         loginWithEmailAllowed = true
         bruteForceProtected = b.enabled
@@ -323,6 +329,9 @@ extension RealmRepresentation {
         var change = RealmSettingsChange()
         change.accessTokenLifespan = accessTokenLifespan
         change.refreshTokenLifespan = ssoSessionIdleTimeout
+        change.offlineSessionIdleTimeout = offlineSessionIdleTimeout
+        change.offlineSessionMaxLifespanEnabled = offlineSessionMaxLifespanEnabled
+        change.offlineSessionMaxLifespan = offlineSessionMaxLifespan
         change.duplicateEmailsAllowed = duplicateEmailsAllowed
         change.dockerV2Enabled = dockerV2Enabled
         change.bruteForceProtected = bruteForceProtected
@@ -354,6 +363,7 @@ extension RealmRepresentation {
     public static func unmodeledFields(in document: JSONValue) -> [String] {
         let known: [String: Set<String>] = [
             "": ["id", "realm", "displayName", "enabled", "accessTokenLifespan", "ssoSessionIdleTimeout", "duplicateEmailsAllowed",
+                 "offlineSessionIdleTimeout", "offlineSessionMaxLifespanEnabled", "offlineSessionMaxLifespan",
                  "bruteForceProtected", "failureFactor", "waitIncrementSeconds", "maxFailureWaitSeconds", "quickLoginCheckMilliSeconds",
                  "minimumQuickLoginWaitSeconds", "maxDeltaTimeSeconds", "permanentLockout", "passwordPolicy", "eventsExpiration", "eventsEnabled", "enabledEventTypes",
                  "attributes", "dockerV2Enabled", "passwordHashing", "roles", "defaultRole", "groups", "users", "clients"],
@@ -390,5 +400,34 @@ extension RealmRepresentation {
         }
         for client in document["clients"]?.arrayValue ?? [] { check(client, "clients", "clients[]") }
         return found.sorted()
+    }
+}
+
+// MARK: Sessions
+
+/// Keycloak's `UserSessionRepresentation`: one session of a user (online, or offline — behind a
+/// docker-v2 identity token). Times in epoch milliseconds; never the token.
+public struct UserSessionRepresentation: Codable, Sendable, Equatable {
+    public var id: String
+    public var username: String
+    public var userId: String
+    public var ipAddress: String?
+    public var start: Int64
+    public var lastAccess: Int64
+    public var rememberMe: Bool
+    /// The client's internal id → its `clientId`.
+    public var clients: [String: String]
+    public var transientUser: Bool
+
+    public init(_ session: Session, user: User, clientId: String) {
+        id = session.id
+        username = user.username
+        userId = user.id
+        ipAddress = session.ipAddress
+        start = session.createdAt.millisecondsSince1970
+        lastAccess = session.lastRefresh.millisecondsSince1970
+        rememberMe = false
+        clients = [session.clientId: clientId]
+        transientUser = false
     }
 }

@@ -39,7 +39,9 @@ extension AdminAPI {
         users.delete("{id}/credentials/{credentialId}") { request, context in
             let (_, _, user) = try await userInPath(request, context, .manageUsers)
             let credentialId = context.pathParameter("credentialId") ?? ""
-            try await run { try await store.deleteCredential(id: credentialId, userId: user.id) }
+            // What the credential opened (sessions, identity tokens) closes with it.
+            let now = environment.now()
+            try await run { try await store.deleteCredential(id: credentialId, userId: user.id, revokeTokensBefore: now) }
             return noContent
         }
         users.post("{id}/logout") { request, context in

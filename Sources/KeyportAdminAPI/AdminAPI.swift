@@ -28,13 +28,16 @@ public struct AdminAPI: Sendable {
     let provisioning: Provisioning
     /// The server's password-cost ceiling: realm settings and stored hashes stay under it.
     let ceiling: PasswordCostCeiling
+    /// Login events the admin API causes (an administrator revoking identity tokens).
+    let events: EventRecorder
 
     public init(store: any IdentityStore, verifier: AccessTokenVerifier, keyRing: RealmKeyRing, issuer: RealmIssuer,
-                hasher: PasswordHasher, provisioner: RealmProvisioner,
+                hasher: PasswordHasher, provisioner: RealmProvisioner, events: EventRecorder,
                 environment: TimeAndRandomness, version: String, extensions: AdminExtensions = AdminExtensions(),
                 provisioning: Provisioning? = nil, ceiling: PasswordCostCeiling = .default) {
         self.provisioning = provisioning ?? Provisioning(randomBytes: environment.randomBytes)
         self.ceiling = ceiling
+        self.events = events
         self.store = store
         self.verifier = verifier
         self.keyRing = keyRing
@@ -58,6 +61,7 @@ public struct AdminAPI: Sendable {
         addGroupRoutes(admin)
         addEventRoutes(admin)
         addKeyRoutes(admin)
+        addSessionRoutes(admin)
     }
 
     // MARK: Helpers shared by the resources

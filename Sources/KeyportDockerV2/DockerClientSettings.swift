@@ -11,11 +11,15 @@ public struct DockerClientSettings: Sendable, Equatable {
 
     public static let authorizationAttribute = "docker.authorization"
     public static let algorithmAttribute = "docker.signature.algorithm"
+    /// `"true"` (the default) or `"false"`: whether `docker login` gets an identity token to
+    /// keep instead of the password, and whether the ones already issued still work.
+    public static let identityTokensAttribute = "docker.identity.tokens"
     /// Keycloak's protocol mapper that makes a docker-v2 client allow everything.
     public static let allowAllMapper = "docker-v2-allow-all-mapper"
 
     public let authorization: Authorization
     public let algorithm: SigningAlgorithm
+    public let identityTokens: Bool
 
     public init(_ client: Client) {
         if client.attributes[Self.authorizationAttribute] == Authorization.allowAll.rawValue
@@ -25,6 +29,7 @@ public struct DockerClientSettings: Sendable, Equatable {
             authorization = .roles
         }
         algorithm = client.attributes[Self.algorithmAttribute].flatMap(SigningAlgorithm.init(rawValue:)) ?? .rs256
+        identityTokens = client.attributes[Self.identityTokensAttribute] != "false"
     }
 
     public struct Invalid: Error, Equatable, CustomStringConvertible {
@@ -41,6 +46,9 @@ public struct DockerClientSettings: Sendable, Equatable {
         client.attributes[authorizationAttribute] = mode
         if let algorithm = client.attributes[algorithmAttribute], SigningAlgorithm(rawValue: algorithm) == nil {
             throw Invalid(description: "\(algorithmAttribute) must be RS256 or ES256, not '\(String(algorithm.prefix(40)))'")
+        }
+        if let value = client.attributes[identityTokensAttribute], value != "true", value != "false" {
+            throw Invalid(description: "\(identityTokensAttribute) must be true or false, not '\(String(value.prefix(40)))'")
         }
     }
 }

@@ -6,12 +6,19 @@ import KeyportModel
 import KeyportStore
 import KeyportTokens
 
-/// `GET {hostname}/realms/{realm}/protocol/docker-v2/auth`: the token realm of a registry.
+/// `{hostname}/realms/{realm}/protocol/docker-v2/auth`: the token realm of a registry.
 ///
-/// The pipeline, one step per type: parse the request (`ScopeParser`) → authenticate the
-/// user (`PasswordAuthenticator`) → authorize each scope (`RegistryAuthorizer`) → issue the
-/// token (`RegistryTokenIssuer`). Every request with credentials, granted or not, is recorded as
-/// an event (within the realm's event settings and the recorder's rate for failures).
+/// - `GET` with HTTP Basic credentials (every client; `offline_token=true` from `docker login`
+///   also asks for an identity token);
+/// - `POST`, form-encoded, OAuth2's flow (distribution's `oauth.md`): `grant_type=password`
+///   (containerd tries it first) and `grant_type=refresh_token` with an identity token (the
+///   Docker engine, once `docker login` has stored one instead of the password).
+///
+/// The pipeline, one step per type: parse the request (`ScopeParser`) → authenticate the user
+/// (`PasswordAuthenticator`, or the identity token's session through `SessionTokens`) →
+/// authorize each scope (`RegistryAuthorizer`, with the user's roles as they are now) → issue
+/// the token (`RegistryTokenIssuer`). Every request with credentials, granted or not, is an
+/// event (within the realm's event settings and the recorder's rate for failures).
 public struct DockerV2Controller: Sendable {
     let store: any IdentityStore
     let authenticator: PasswordAuthenticator
@@ -20,6 +27,7 @@ public struct DockerV2Controller: Sendable {
     let events: EventRecorder
     let environment: TimeAndRandomness
     let realmIssuer: RealmIssuer
+    let sessions: SessionTokens
     let onIssued: @Sendable () -> Void
 
     public init(store: any IdentityStore, authenticator: PasswordAuthenticator, authorizer: RegistryAuthorizer, issuer: RegistryTokenIssuer,
@@ -31,18 +39,15 @@ public struct DockerV2Controller: Sendable {
         self.events = events
         self.environment = environment
         self.realmIssuer = realmIssuer
+        self.sessions = SessionTokens(store: store, environment: environment)
         self.onIssued = onIssued
     }
 
     public static let path: RouterPath = "/realms/{realm}/protocol/docker-v2/auth"
 
     public func addRoutes(to router: Router<KeyportRequestContext>) {
-        router.get(Self.path) { request, context in try await token(request, context) }
-        // containerd tries the OAuth2 POST flow first and falls back to GET on 405.
-        router.post(Self.path) { _, _ in
-            Response(status: .methodNotAllowed, headers: [.allow: "GET", .contentType: "application/json"],
-                     body: .init(byteBuffer: ByteBuffer(string: #"{"error":"unsupported_grant_type","error_description":"Use GET with HTTP Basic credentials"}"#)))
-        }
+        router.get(Self.path) { request, context in try await tokenByGet(request, context) }
+        router.post(Self.path) { request, context in try await tokenByPost(request, context) }
     }
 
     public struct TokenResponse: Encodable {
@@ -50,10 +55,22 @@ public struct DockerV2Controller: Sendable {
         let access_token: String
         let expires_in: Int
         let issued_at: String
+        /// The identity token, when one was asked for and issued.
+        let refresh_token: String?
+        /// OAuth2's answer: the access granted, space-separated (POST only).
+        let scope: String?
     }
 
-    func token(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
-        // The realm, and whether docker-v2 is on for it (checked at every request: no restart needed).
+    /// What every token request names: an enabled realm with docker-v2 on, and its registry client.
+    struct Endpoint {
+        let realm: Realm
+        let client: Client
+        let settings: DockerClientSettings
+        let requested: [ResourceScope]
+    }
+
+    func realm(_ context: KeyportRequestContext) async throws -> Realm {
+        // Whether docker-v2 is on for the realm is checked at every request: no restart needed.
         let realmName = context.pathParameter("realm") ?? ""
         guard realmName.utf8.count <= 255, let realm = try await store.realm(named: realmName) else {
             throw DockerV2Error.notFound("realm_not_found", "Realm '\(String(realmName.prefix(80)))' does not exist")
@@ -62,13 +79,14 @@ public struct DockerV2Controller: Sendable {
         guard realm.dockerV2Enabled else {
             throw DockerV2Error.notFound("docker_v2_disabled", "The docker-v2 protocol is not enabled for realm '\(realm.name)'")
         }
+        return realm
+    }
 
-        // Parse.
-        let query = FormParameters.query(of: request)
-        guard let service = query["service"], !service.isEmpty else { throw DockerV2Error.serviceMissing }
+    func endpoint(realm: Realm, service: String?, scopes: [String]) async throws -> Endpoint {
+        guard let service, !service.isEmpty else { throw DockerV2Error.serviceMissing }
         let requested: [ResourceScope]
         do {
-            requested = try ScopeParser.parse(query.all("scope"))
+            requested = try ScopeParser.parse(scopes)
         } catch {
             throw DockerV2Error.badRequest("invalid_scope", error.description, code: "UNSUPPORTED")
         }
@@ -76,44 +94,145 @@ public struct DockerV2Controller: Sendable {
             throw DockerV2Error.unknownClient
         }
         guard client.enabled else { throw DockerV2Error.clientDisabled }
+        return Endpoint(realm: realm, client: client, settings: DockerClientSettings(client), requested: requested)
+    }
 
-        // Authenticate.
+    // MARK: GET
+
+    func tokenByGet(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let realm = try await realm(context)
+        let query = FormParameters.query(of: request)
+        let endpoint = try await endpoint(realm: realm, service: query["service"], scopes: query.all("scope"))
         guard let credentials = BasicCredentials(header: request.headers[.authorization]) else {
             // Not stored: it costs the caller nothing, so a row each would let anyone fill the disk.
             events.suppress(.unauthenticated)
             throw DockerV2Error.unauthorized("Authentication required: log in with a username and password of realm '\(realm.name)'",
-                                             requested: requested, realmName: realm.name)
+                                             requested: endpoint.requested, realmName: realm.name)
         }
-        let user: User
-        switch try await authenticator.authenticate(realm: realm, username: credentials.username, password: credentials.password,
-                                                    ipAddress: context.clientAddress) {
-        case .authenticated(let u):
-            user = u
-        case .failed(let reason, let u):
-            record(realm: realm, client: client, user: u, username: credentials.username, requested: requested, granted: nil, error: reason.rawValue, context: context)
-            if reason == .accountNotFullySetUp {
-                throw DockerV2Error.unauthorized("Account is not fully set up: change the temporary password first", requested: requested)
-            }
-            throw DockerV2Error.unauthorized(DockerV2Error.invalidCredentials, requested: requested)
-        }
-
-        // Authorize, then issue.
-        let decision = try await authorizer.decide(realm: realm, client: client, user: user, requested: requested)
-        let issued = try await issuer.issue(realm: realm, issuer: realmIssuer.url(for: realm), service: service,
-                                            subject: user.username, access: decision.access,
-                                            algorithm: DockerClientSettings(client).algorithm)
-        onIssued()
-        record(realm: realm, client: client, user: user, username: user.username, requested: requested, granted: decision.access, error: nil, context: context)
-        return try JSONBody.response(TokenResponse(token: issued.token, access_token: issued.token, expires_in: issued.expiresIn, issued_at: issued.issuedAt))
+        let user = try await authenticate(endpoint, username: credentials.username, password: credentials.password,
+                                          grantType: nil, context: context)
+        // `docker login` asks for an identity token to keep instead of the password.
+        let wantsIdentityToken = parseBoolean(query["offline_token"]) == true
+        return try await grant(endpoint, user: user, issueIdentityToken: wantsIdentityToken, grantType: nil, answerScope: false, context: context)
     }
 
-    func record(realm: Realm, client: Client, user: User?, username: String?, requested: [ResourceScope], granted: [ResourceScope]?,
-                error: String?, context: KeyportRequestContext) {
-        var details = ["auth_method": "docker-v2", "requested_access": requested.map(\.description).joined(separator: " ")]
+    // MARK: POST
+
+    func tokenByPost(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let realm = try await realm(context)
+        let contentType = request.headers[.contentType]?.lowercased() ?? ""
+        guard contentType.hasPrefix("application/x-www-form-urlencoded") else {
+            throw DockerV2Error.badRequest("invalid_request", "The body must be application/x-www-form-urlencoded", code: "UNSUPPORTED")
+        }
+        let form = try await FormParameters.body(of: request, context: context)
+        let endpoint = try await endpoint(realm: realm, service: form["service"], scopes: form.all("scope"))
+        switch form["grant_type"] ?? "" {
+        case "password":
+            guard let username = form["username"], !username.isEmpty, let password = form["password"].map(Sensitive.init) else {
+                throw DockerV2Error.badRequest("invalid_request", "grant_type=password needs username and password", code: "UNSUPPORTED")
+            }
+            let user = try await authenticate(endpoint, username: username, password: password, grantType: "password", context: context)
+            return try await grant(endpoint, user: user, issueIdentityToken: form["access_type"] == "offline", grantType: "password",
+                                   answerScope: true, context: context)
+        case "refresh_token":
+            guard let token = form["refresh_token"], !token.isEmpty else {
+                throw DockerV2Error.badRequest("invalid_request", "grant_type=refresh_token needs refresh_token", code: "UNSUPPORTED")
+            }
+            return try await refresh(endpoint, identityToken: token, context: context)
+        case "":
+            throw DockerV2Error.badRequest("invalid_request", "grant_type must be provided", code: "UNSUPPORTED")
+        default:
+            throw DockerV2Error.badRequest("unsupported_grant_type", "Unsupported grant_type: use password or refresh_token", code: "UNSUPPORTED")
+        }
+    }
+
+    /// An identity token in use: the session behind it, alive, for this registry; the user's
+    /// roles as they are now decide the access. The token does not rotate (the Docker engine
+    /// throws a new one away, moby#39718): the one it holds keeps working, and each use slides
+    /// the realm's offline idle window.
+    func refresh(_ endpoint: Endpoint, identityToken: String, context: KeyportRequestContext) async throws -> Response {
+        let realm = endpoint.realm
+        let session: Session, user: User
+        do {
+            guard endpoint.settings.identityTokens else { throw IdentityTokensOff() }
+            (session, user) = try await sessions.live(token: identityToken, realm: realm, clientId: endpoint.client.id, offline: true)
+        } catch let failure as SessionTokens.Failure {
+            record(endpoint, type: "REFRESH_TOKEN_ERROR", user: nil, username: nil, granted: nil, error: failure.rawValue,
+                   extra: ["grant_type": "refresh_token"], context: context)
+            throw DockerV2Error.invalidGrant(failure == .wrongClient
+                ? "This identity token was issued for another registry: log in again (docker login)"
+                : "The identity token is no longer valid (expired, revoked, or the password changed): log in again (docker login)")
+        } catch is IdentityTokensOff {
+            record(endpoint, type: "REFRESH_TOKEN_ERROR", user: nil, username: nil, granted: nil, error: "identity_tokens_disabled",
+                   extra: ["grant_type": "refresh_token"], context: context)
+            throw DockerV2Error.invalidGrant("Identity tokens are turned off for this registry: log in again (docker login)")
+        }
+        try await store.touchSession(id: session.id, at: environment.now(), ipAddress: context.clientAddress)
+        let decision = try await authorizer.decide(realm: realm, client: endpoint.client, user: user, requested: endpoint.requested)
+        let issued = try await issue(endpoint, user: user, access: decision.access)
+        record(endpoint, type: "REFRESH_TOKEN", user: user, username: user.username, granted: decision.access, error: nil,
+               extra: ["grant_type": "refresh_token", "refresh_token_type": "Offline", "identity_token_id": session.id], context: context)
+        return try response(issued, identityToken: nil, answerScope: true)
+    }
+
+    struct IdentityTokensOff: Error {}
+
+    // MARK: Shared steps
+
+    /// A password check with the same brute-force protection and timing on every path.
+    func authenticate(_ endpoint: Endpoint, username: String, password: Sensitive, grantType: String?, context: KeyportRequestContext) async throws -> User {
+        switch try await authenticator.authenticate(realm: endpoint.realm, username: username, password: password, ipAddress: context.clientAddress) {
+        case .authenticated(let user):
+            return user
+        case .failed(let reason, let user):
+            record(endpoint, type: "LOGIN_ERROR", user: user, username: username, granted: nil, error: reason.rawValue,
+                   extra: grantType.map { ["grant_type": $0] } ?? [:], context: context)
+            let message = reason == .accountNotFullySetUp
+                ? "Account is not fully set up: change the temporary password first" : DockerV2Error.invalidCredentials
+            throw DockerV2Error.unauthorized(message, requested: endpoint.requested, oauthError: grantType == nil ? nil : "invalid_grant")
+        }
+    }
+
+    /// Authorizes with the user's roles as they are now, issues, and (when asked and allowed)
+    /// starts the offline session an identity token stands for.
+    func grant(_ endpoint: Endpoint, user: User, issueIdentityToken: Bool, grantType: String?, answerScope: Bool,
+               context: KeyportRequestContext) async throws -> Response {
+        let decision = try await authorizer.decide(realm: endpoint.realm, client: endpoint.client, user: user, requested: endpoint.requested)
+        let issued = try await issue(endpoint, user: user, access: decision.access)
+        var details: [String: String] = grantType.map { ["grant_type": $0] } ?? [:]
+        var identityToken: String?
+        if issueIdentityToken, endpoint.settings.identityTokens {
+            let (token, session) = try await sessions.start(realm: endpoint.realm, user: user, clientId: endpoint.client.id, scope: "",
+                                                            offline: true, ipAddress: context.clientAddress)
+            identityToken = token
+            details["identity_token_id"] = session.id
+        }
+        record(endpoint, type: "LOGIN", user: user, username: user.username, granted: decision.access, error: nil, extra: details, context: context)
+        return try response(issued, identityToken: identityToken, answerScope: answerScope)
+    }
+
+    func issue(_ endpoint: Endpoint, user: User, access: [ResourceScope]) async throws -> RegistryTokenIssuer.Issued {
+        let issued = try await issuer.issue(realm: endpoint.realm, issuer: realmIssuer.url(for: endpoint.realm), service: endpoint.client.clientId,
+                                            subject: user.username, access: access, algorithm: endpoint.settings.algorithm)
+        onIssued()
+        return issued
+    }
+
+    func response(_ issued: RegistryTokenIssuer.Issued, identityToken: String?, answerScope: Bool) throws -> Response {
+        let scope = answerScope
+            ? issued.claims.access.filter { !$0.actions.isEmpty }.map(\.description).joined(separator: " ") : nil
+        return try JSONBody.response(TokenResponse(token: issued.token, access_token: issued.token, expires_in: issued.expiresIn,
+                                                   issued_at: issued.issuedAt, refresh_token: identityToken, scope: scope))
+    }
+
+    func record(_ endpoint: Endpoint, type: String, user: User?, username: String?, granted: [ResourceScope]?, error: String?,
+                extra: [String: String], context: KeyportRequestContext) {
+        var details = ["auth_method": "docker-v2", "requested_access": endpoint.requested.map(\.description).joined(separator: " ")]
         if let username { details["username"] = String(username.prefix(255)) }
         if let granted { details["granted_access"] = granted.map(\.description).joined(separator: " ") }
-        events.record(Event(id: environment.newID(), realmId: realm.id, time: environment.now(), type: error == nil ? "LOGIN" : "LOGIN_ERROR",
-                            clientId: client.clientId, userId: user?.id, ipAddress: context.clientAddress, error: error, details: details),
-                      in: realm)
+        details.merge(extra) { _, new in new }
+        events.record(Event(id: environment.newID(), realmId: endpoint.realm.id, time: environment.now(), type: type,
+                            clientId: endpoint.client.clientId, userId: user?.id, ipAddress: context.clientAddress, error: error, details: details),
+                      in: endpoint.realm)
     }
 }

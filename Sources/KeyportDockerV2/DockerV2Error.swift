@@ -38,12 +38,24 @@ public struct DockerV2Error: HTTPResponseError, Equatable {
         ])
     }
 
-    /// 401 in the registry's shape; `detail` lists the access that was asked for.
-    static func unauthorized(_ message: String, requested: [ResourceScope], realmName: String? = nil) -> DockerV2Error {
+    /// 401 in the registry's shape; `detail` lists the access that was asked for. On the OAuth2
+    /// POST path the body also carries OAuth2's `error` (`oauthError`) and `error_description`.
+    static func unauthorized(_ message: String, requested: [ResourceScope], realmName: String? = nil, oauthError: String? = nil) -> DockerV2Error {
         let detail: [JSONValue] = requested.map { ["Type": .string($0.type), "Name": .string($0.name), "Action": .string($0.actions.joined(separator: ","))] }
-        var error = DockerV2Error(status: .unauthorized, body: ["errors": [["code": "UNAUTHORIZED", "message": .string(message), "detail": .array(detail)]]])
+        var body: JSONValue = ["errors": [["code": "UNAUTHORIZED", "message": .string(message), "detail": .array(detail)]]]
+        if let oauthError {
+            body["error"] = .string(oauthError)
+            body["error_description"] = .string(message)
+        }
+        var error = DockerV2Error(status: .unauthorized, body: body)
         if let realmName { error.headers[.wwwAuthenticate] = "Basic realm=\"\(realmName)\"" }
         return error
+    }
+
+    /// A dead identity token: OAuth2's `400 invalid_grant`, with an `UNAUTHORIZED` entry so that
+    /// the Docker CLI prints "unauthorized: <message>" (the message says to log in again).
+    static func invalidGrant(_ message: String) -> DockerV2Error {
+        badRequest("invalid_grant", message, code: "UNAUTHORIZED")
     }
 
     public static let invalidCredentials = "Invalid username or password."

@@ -9,6 +9,13 @@ public struct Realm: Sendable, Equatable, Identifiable {
     public var accessTokenLifespan: Int
     /// Seconds a refresh token stays valid without use.
     public var refreshTokenLifespan: Int
+    /// Keycloak's `offlineSessionIdleTimeout`: seconds an offline session (a docker-v2 identity
+    /// token) stays valid without use; each use slides the window.
+    public var offlineSessionIdleTimeout: Int
+    /// Keycloak's `offlineSessionMaxLifespanEnabled` and `offlineSessionMaxLifespan`: when
+    /// enabled, an offline session ends this many seconds after it started, however often used.
+    public var offlineSessionMaxLifespanEnabled: Bool
+    public var offlineSessionMaxLifespan: Int
     public var duplicateEmailsAllowed: Bool
     /// Keyport's per-realm switch for the docker-v2 token protocol; off by default.
     public var dockerV2Enabled: Bool
@@ -31,6 +38,8 @@ public struct Realm: Sendable, Equatable, Identifiable {
     public init(
         id: String, name: String, displayName: String? = nil, enabled: Bool = false,
         accessTokenLifespan: Int = 300, refreshTokenLifespan: Int = 1800,
+        offlineSessionIdleTimeout: Int = 2_592_000, offlineSessionMaxLifespanEnabled: Bool = false,
+        offlineSessionMaxLifespan: Int = 5_184_000,
         duplicateEmailsAllowed: Bool = false, dockerV2Enabled: Bool = false,
         bruteForce: BruteForcePolicy = .init(), passwordPolicy: String? = nil,
         passwordHashing: Argon2Parameters = .keycloakDefault, eventsExpiration: Int? = nil,
@@ -43,6 +52,9 @@ public struct Realm: Sendable, Equatable, Identifiable {
         self.enabled = enabled
         self.accessTokenLifespan = accessTokenLifespan
         self.refreshTokenLifespan = refreshTokenLifespan
+        self.offlineSessionIdleTimeout = offlineSessionIdleTimeout
+        self.offlineSessionMaxLifespanEnabled = offlineSessionMaxLifespanEnabled
+        self.offlineSessionMaxLifespan = offlineSessionMaxLifespan
         self.duplicateEmailsAllowed = duplicateEmailsAllowed
         self.dockerV2Enabled = dockerV2Enabled
         self.bruteForce = bruteForce
@@ -57,6 +69,14 @@ public struct Realm: Sendable, Equatable, Identifiable {
 
     /// The name of the composite role every new user of this realm is granted.
     public var defaultRoleName: String { "default-roles-\(name)" }
+
+    /// When an offline session last used at `lastUse` and started at `start` ends under this
+    /// realm's settings as they are now (a changed setting applies to existing sessions too).
+    public func offlineSessionEnd(start: Timestamp, lastUse: Timestamp) -> Timestamp {
+        let idleEnd = lastUse.adding(seconds: offlineSessionIdleTimeout)
+        guard offlineSessionMaxLifespanEnabled else { return idleEnd }
+        return Swift.min(idleEnd, start.adding(seconds: offlineSessionMaxLifespan))
+    }
 
     /// Whether an event of `type` is stored for this realm.
     public func storesEvent(type: String) -> Bool {
@@ -102,6 +122,8 @@ extension Realm {
         }
         clamp(&r.accessTokenLifespan, RealmBounds.lifespanSeconds, "accessTokenLifespan")
         clamp(&r.refreshTokenLifespan, RealmBounds.lifespanSeconds, "ssoSessionIdleTimeout")
+        clamp(&r.offlineSessionIdleTimeout, RealmBounds.lifespanSeconds, "offlineSessionIdleTimeout")
+        clamp(&r.offlineSessionMaxLifespan, RealmBounds.lifespanSeconds, "offlineSessionMaxLifespan")
         if var e = r.eventsExpiration { clamp(&e, RealmBounds.eventsExpirationSeconds, "eventsExpiration"); r.eventsExpiration = e }
         clamp(&r.bruteForce.failureFactor, RealmBounds.failureFactor, "failureFactor")
         clamp(&r.bruteForce.waitIncrementSeconds, RealmBounds.waitSeconds, "waitIncrementSeconds")
@@ -118,6 +140,8 @@ extension Realm {
     public func checkBounds() throws(InvalidRealmSetting) {
         _ = try RealmBounds.check(accessTokenLifespan, "accessTokenLifespan", RealmBounds.lifespanSeconds, unit: " seconds")
         _ = try RealmBounds.check(refreshTokenLifespan, "ssoSessionIdleTimeout", RealmBounds.lifespanSeconds, unit: " seconds")
+        _ = try RealmBounds.check(offlineSessionIdleTimeout, "offlineSessionIdleTimeout", RealmBounds.lifespanSeconds, unit: " seconds")
+        _ = try RealmBounds.check(offlineSessionMaxLifespan, "offlineSessionMaxLifespan", RealmBounds.lifespanSeconds, unit: " seconds")
         _ = try RealmBounds.check(eventsExpiration, "eventsExpiration", RealmBounds.eventsExpirationSeconds, unit: " seconds")
         guard RealmBounds.enabledEventTypes.contains(enabledEventTypes.count) else {
             throw InvalidRealmSetting(name: "enabledEventTypes", reason: "may list at most \(RealmBounds.enabledEventTypes.upperBound) types")
@@ -271,6 +295,9 @@ public struct RealmSettingsChange: Sendable, Equatable {
     public var enabled: Bool?
     public var accessTokenLifespan: Int?
     public var refreshTokenLifespan: Int?
+    public var offlineSessionIdleTimeout: Int?
+    public var offlineSessionMaxLifespanEnabled: Bool?
+    public var offlineSessionMaxLifespan: Int?
     public var duplicateEmailsAllowed: Bool?
     public var dockerV2Enabled: Bool?
     public var bruteForceProtected: Bool?
@@ -306,6 +333,13 @@ extension Realm {
         }
         if let v = try RealmBounds.check(change.refreshTokenLifespan, "ssoSessionIdleTimeout", RealmBounds.lifespanSeconds, unit: " seconds") {
             r.refreshTokenLifespan = v
+        }
+        if let v = try RealmBounds.check(change.offlineSessionIdleTimeout, "offlineSessionIdleTimeout", RealmBounds.lifespanSeconds, unit: " seconds") {
+            r.offlineSessionIdleTimeout = v
+        }
+        if let v = change.offlineSessionMaxLifespanEnabled { r.offlineSessionMaxLifespanEnabled = v }
+        if let v = try RealmBounds.check(change.offlineSessionMaxLifespan, "offlineSessionMaxLifespan", RealmBounds.lifespanSeconds, unit: " seconds") {
+            r.offlineSessionMaxLifespan = v
         }
         if let v = change.duplicateEmailsAllowed { r.duplicateEmailsAllowed = v }
         if let v = change.dockerV2Enabled { r.dockerV2Enabled = v }

@@ -10,11 +10,21 @@ public struct Session: Sendable, Equatable, Identifiable {
     public var scope: String
     public var createdAt: Timestamp
     public var lastRefresh: Timestamp
-    /// The hard end of the session, however often it is refreshed.
+    /// The hard end of the session, however often it is refreshed. An offline session's real
+    /// end follows its realm's offline-session settings at each use (`Realm.offlineSessionEnd`).
     public var expiresAt: Timestamp
+    /// An offline session (Keycloak's term): the one behind a docker-v2 identity token, which
+    /// lives by the realm's offline-session settings instead of the online session's.
+    public var offline: Bool
+    /// Where the session was started or last used from.
+    public var ipAddress: String?
+
+    /// How many sessions of one kind (online or offline) a user may hold for one client: past
+    /// it the least recently used goes. A valid password must not be a way to fill the disk.
+    public static let limitPerUserAndClient = 100
 
     public init(id: String, realmId: String, userId: String, clientId: String, refreshTokenHash: String, scope: String,
-                createdAt: Timestamp, lastRefresh: Timestamp, expiresAt: Timestamp) {
+                createdAt: Timestamp, lastRefresh: Timestamp, expiresAt: Timestamp, offline: Bool = false, ipAddress: String? = nil) {
         self.id = id
         self.realmId = realmId
         self.userId = userId
@@ -24,5 +34,7 @@ public struct Session: Sendable, Equatable, Identifiable {
         self.createdAt = createdAt
         self.lastRefresh = lastRefresh
         self.expiresAt = expiresAt
+        self.offline = offline
+        self.ipAddress = ipAddress.map { String($0.prefix(64)) }
     }
 }

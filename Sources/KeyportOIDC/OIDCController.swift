@@ -74,7 +74,7 @@ public struct OIDCController: Sendable {
         case "client_credentials":
             return try await clientCredentialsGrant(realm: realm, client: client, scope: scope, context: context)
         case "refresh_token":
-            return try await refreshGrant(form: form, realm: realm, client: client)
+            return try await refreshGrant(form: form, realm: realm, client: client, context: context)
         default:
             throw OAuthError(.badRequest, "unsupported_grant_type", "Unsupported grant_type")
         }
@@ -99,7 +99,8 @@ public struct OIDCController: Sendable {
             if reason == .accountNotFullySetUp { throw OAuthError(.badRequest, "invalid_grant", "Account is not fully set up") }
             throw OAuthError.invalidUserCredentials
         case .authenticated(let user):
-            let (refresh, session) = try await tokens.startSession(realm: realm, user: user, client: client, scope: scope)
+            let (refresh, session) = try await tokens.sessions.start(realm: realm, user: user, clientId: client.id, scope: scope,
+                                                                     offline: false, ipAddress: context.clientAddress)
             let (access, _) = try await tokens.accessToken(realm: realm, user: user, client: client, scope: scope, sessionId: session.id)
             record(realm: realm, type: "LOGIN", client: client, user: user, error: nil, username: username, context: context)
             return try JSONBody.response(TokenResponse(access_token: access, expires_in: realm.accessTokenLifespan,
@@ -118,19 +119,19 @@ public struct OIDCController: Sendable {
                                                    refresh_token: nil, session_state: nil, scope: scope))
     }
 
-    func refreshGrant(form: FormParameters, realm: Realm, client: Client) async throws -> Response {
+    func refreshGrant(form: FormParameters, realm: Realm, client: Client, context: KeyportRequestContext) async throws -> Response {
         guard let refresh = form["refresh_token"], !refresh.isEmpty else { throw OAuthError.invalidRequest("Missing parameter: refresh_token") }
         let session: Session, user: User
         do {
-            (session, user) = try await tokens.liveSession(refreshToken: refresh, realm: realm, clientId: client.id)
-        } catch TokenService.RefreshFailure.wrongClient {
+            (session, user) = try await tokens.sessions.live(token: refresh, realm: realm, clientId: client.id, offline: false)
+        } catch SessionTokens.Failure.wrongClient {
             throw OAuthError(.badRequest, "invalid_grant", "Invalid refresh token. Token client and authorized client don't match")
-        } catch TokenService.RefreshFailure.notFullySetUp {
+        } catch SessionTokens.Failure.notFullySetUp {
             throw OAuthError(.badRequest, "invalid_grant", "Account is not fully set up")
-        } catch is TokenService.RefreshFailure {
+        } catch is SessionTokens.Failure {
             throw OAuthError.invalidRefreshToken
         }
-        try await store.touchSession(id: session.id, at: tokens.environment.now())
+        try await store.touchSession(id: session.id, at: tokens.environment.now(), ipAddress: context.clientAddress)
         let (access, _) = try await tokens.accessToken(realm: realm, user: user, client: client, scope: session.scope, sessionId: session.id)
         return try JSONBody.response(TokenResponse(access_token: access, expires_in: realm.accessTokenLifespan,
                                                    refresh_expires_in: realm.refreshTokenLifespan, refresh_token: refresh,
@@ -227,11 +228,11 @@ public struct OIDCController: Sendable {
             return try JSONBody.response(object)
         }
         let session: Session, user: User
-        do { (session, user) = try await tokens.liveSession(refreshToken: token, realm: realm, clientId: nil) } catch is TokenService.RefreshFailure {
+        do { (session, user) = try await tokens.sessions.live(token: token, realm: realm, clientId: nil, offline: false) } catch is SessionTokens.Failure {
             return JSONBody.raw(#"{"active":false}"#)
         }
         let clientId = try await store.client(id: session.clientId, realmId: realm.id)?.clientId ?? ""
-        let expiry = min(session.expiresAt, session.lastRefresh.adding(seconds: realm.refreshTokenLifespan))
+        let expiry = SessionTokens.end(of: session, in: realm)
         let object: JSONValue = [
             "active": true, "token_type": "Refresh", "sub": .string(user.id), "username": .string(user.username),
             "client_id": .string(clientId), "sid": .string(session.id), "iat": .number(Double(session.createdAt.secondsSince1970)),
@@ -245,7 +246,8 @@ public struct OIDCController: Sendable {
         let form = try await FormParameters.body(of: request, context: context)
         let client = try await clients.authenticate(form: form, request: request, realm: realm)
         guard let refresh = form["refresh_token"], !refresh.isEmpty else { throw OAuthError.invalidRequest("Missing parameter: refresh_token") }
-        guard let session = try await store.session(refreshTokenHash: TokenService.hash(refresh)), session.realmId == realm.id else {
+        guard refresh.utf8.count <= SessionTokens.maxTokenLength, let session = try await store.session(refreshTokenHash: SessionTokens.hash(refresh)),
+              session.realmId == realm.id, !session.offline else {
             throw OAuthError.invalidRefreshToken
         }
         guard session.clientId == client.id else {

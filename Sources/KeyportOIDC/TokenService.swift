@@ -1,5 +1,5 @@
-import Crypto
 import Foundation
+import KeyportAuth
 import KeyportHTTP
 import KeyportKeys
 import KeyportModel
@@ -14,10 +14,6 @@ public struct TokenService: Sendable {
     public let environment: TimeAndRandomness
     public let issuer: RealmIssuer
     let onIssued: @Sendable () -> Void
-
-    /// A session lasts at most this long, however often it is refreshed (Keycloak's
-    /// `ssoSessionMaxLifespan` default).
-    public static let sessionMaxLifespan = 36_000
 
     public init(store: any IdentityStore, keyRing: RealmKeyRing, environment: TimeAndRandomness, issuer: RealmIssuer,
                 onIssued: @escaping @Sendable () -> Void = {}) {
@@ -63,43 +59,9 @@ public struct TokenService: Sendable {
         return (token, claims)
     }
 
-    /// A new refresh token and the session it stands for.
-    public func startSession(realm: Realm, user: User, client: Client, scope: String) async throws -> (refreshToken: String, session: Session) {
-        let token = Base64URL.encode(environment.randomBytes(32))
-        let now = environment.now()
-        let session = Session(id: environment.newID(), realmId: realm.id, userId: user.id, clientId: client.id,
-                              refreshTokenHash: Self.hash(token), scope: scope, createdAt: now, lastRefresh: now,
-                              expiresAt: now.adding(seconds: Self.sessionMaxLifespan))
-        try await store.createSession(session)
-        return (token, session)
-    }
-
-    public static func hash(_ refreshToken: String) -> String {
-        SHA256.hash(data: Data(refreshToken.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
-
-    /// Why a refresh token is dead; `liveSession` throws it.
-    public enum RefreshFailure: Error, Equatable {
-        case unknown, expired, wrongClient, userGone, userDisabled, revoked, notFullySetUp
-    }
-
-    /// The live session behind a refresh token, with its user; every reason it may be dead is checked here.
-    public func liveSession(refreshToken: String, realm: Realm, clientId: String?) async throws -> (Session, User) {
-        guard refreshToken.utf8.count <= 512, let session = try await store.session(refreshTokenHash: Self.hash(refreshToken)),
-              session.realmId == realm.id
-        else { throw RefreshFailure.unknown }
-        let now = environment.now()
-        if session.expiresAt < now || session.lastRefresh.adding(seconds: realm.refreshTokenLifespan) < now {
-            try await store.deleteSession(id: session.id, realmId: realm.id)
-            throw RefreshFailure.expired
-        }
-        if let clientId, clientId != session.clientId { throw RefreshFailure.wrongClient }
-        guard let user = try await store.user(id: session.userId, realmId: realm.id) else { throw RefreshFailure.userGone }
-        guard user.enabled else { throw RefreshFailure.userDisabled }
-        guard session.createdAt >= user.notBefore else { throw RefreshFailure.revoked }
-        guard user.requiredActions.isEmpty else { throw RefreshFailure.notFullySetUp }
-        return (session, user)
-    }
+    /// The sessions behind refresh tokens (`KeyportAuth.SessionTokens`: one set of rules for
+    /// OIDC refresh tokens and docker-v2 identity tokens).
+    public var sessions: SessionTokens { SessionTokens(store: store, environment: environment) }
 
     // MARK: Verifying
 

@@ -56,7 +56,8 @@ extension SQLiteStore {
                   wait_increment_seconds = ?, max_failure_wait_seconds = ?, quick_login_check_milliseconds = ?,
                   minimum_quick_login_wait_seconds = ?, max_delta_time_seconds = ?, permanent_lockout = ?, password_policy = ?,
                   argon2_memory_kib = ?, argon2_iterations = ?, argon2_parallelism = ?, argon2_hash_length = ?, argon2_salt_length = ?,
-                  events_expiration_seconds = ?, attributes = ?, events_enabled = ?, enabled_event_types = ?
+                  events_expiration_seconds = ?, attributes = ?, events_enabled = ?, enabled_event_types = ?,
+                  offline_session_idle_timeout = ?, offline_session_max_lifespan_enabled = ?, offline_session_max_lifespan = ?
                 WHERE id = ?
                 """, arguments: Self.realmArguments(realm) + [realm.id])
             guard db.changesCount == 1 else { throw StoreError.notFound(.realm) }
@@ -82,6 +83,7 @@ extension SQLiteStore {
             b.minimumQuickLoginWaitSeconds, b.maxDeltaTimeSeconds, b.permanentLockout, r.passwordPolicy,
             p.memoryKiB, p.iterations, p.parallelism, p.hashLength, p.saltLength,
             r.eventsExpiration, JSONColumn.encode(r.attributes), r.eventsEnabled, JSONColumn.encode(r.enabledEventTypes),
+            r.offlineSessionIdleTimeout, r.offlineSessionMaxLifespanEnabled, r.offlineSessionMaxLifespan,
         ]
         return StatementArguments(values)
     }
@@ -93,8 +95,9 @@ extension SQLiteStore {
               wait_increment_seconds, max_failure_wait_seconds, quick_login_check_milliseconds,
               minimum_quick_login_wait_seconds, max_delta_time_seconds, permanent_lockout, password_policy,
               argon2_memory_kib, argon2_iterations, argon2_parallelism, argon2_hash_length, argon2_salt_length,
-              events_expiration_seconds, attributes, events_enabled, enabled_event_types, id, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+              events_expiration_seconds, attributes, events_enabled, enabled_event_types,
+              offline_session_idle_timeout, offline_session_max_lifespan_enabled, offline_session_max_lifespan, id, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: realmArguments(realm) + [realm.id, realm.createdAt.millisecondsSince1970])
     }
 
@@ -111,6 +114,9 @@ extension SQLiteStore {
         return Realm(
             id: row["id"], name: row["name"], displayName: row["display_name"], enabled: row.bool("enabled"),
             accessTokenLifespan: row["access_token_lifespan"], refreshTokenLifespan: row["refresh_token_lifespan"],
+            offlineSessionIdleTimeout: row["offline_session_idle_timeout"],
+            offlineSessionMaxLifespanEnabled: row.bool("offline_session_max_lifespan_enabled"),
+            offlineSessionMaxLifespan: row["offline_session_max_lifespan"],
             duplicateEmailsAllowed: row.bool("duplicate_emails_allowed"), dockerV2Enabled: row.bool("docker_v2_enabled"),
             bruteForce: brute, passwordPolicy: row["password_policy"],
             passwordHashing: Argon2Parameters(

@@ -109,10 +109,14 @@ extension SQLiteStore {
         }
     }
 
-    public func deleteCredential(id: String, userId: String) async throws {
+    public func deleteCredential(id: String, userId: String, revokeTokensBefore: Timestamp?) async throws {
         try await write { db in
             try db.execute(sql: "DELETE FROM credentials WHERE id = ? AND user_id = ?", arguments: [id, userId])
             guard db.changesCount == 1 else { throw StoreError.notFound(.credential) }
+            if let revokeTokensBefore {
+                try db.execute(sql: "UPDATE users SET not_before = max(not_before, ?) WHERE id = ?",
+                               arguments: [revokeTokensBefore.millisecondsSince1970, userId])
+            }
         }
     }
 

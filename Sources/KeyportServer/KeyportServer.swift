@@ -82,8 +82,8 @@ public struct KeyportServer: Sendable {
             realmIssuer: realmIssuer, onIssued: { dockerTokensIssued.increment() }
         ).addRoutes(to: router)
         let installation = RegistryInstallation(keyRing: keyRing, issuer: realmIssuer)
-        AdminAPI(store: store, verifier: tokens.verifier, keyRing: keyRing, issuer: realmIssuer, hasher: hasher, provisioner: provisioner, environment: environment,
-                 version: KeyportVersion.current,
+        AdminAPI(store: store, verifier: tokens.verifier, keyRing: keyRing, issuer: realmIssuer, hasher: hasher, provisioner: provisioner, events: events,
+                 environment: environment, version: KeyportVersion.current,
                  extensions: dockerV2AdminExtensions(installation: installation,
                                                      authorizer: registryAuthorizer, store: store),
                  provisioning: dockerV2Provisioning(randomBytes: environment.randomBytes), ceiling: ceiling

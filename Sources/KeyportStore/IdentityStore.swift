@@ -54,7 +54,9 @@ public protocol UserStore: Sendable {
     /// Replaces a password hash only if it is still `expected`: a rehash racing a password
     /// change never overwrites the new password.
     func replaceCredentialSecret(id: String, expected: Sensitive, with new: Sensitive) async throws -> Bool
-    func deleteCredential(id: String, userId: String) async throws
+    /// Deletes a credential; when `revokeTokensBefore` is given, moves the user's `notBefore`
+    /// so the sessions and identity tokens the credential opened die with it.
+    func deleteCredential(id: String, userId: String, revokeTokensBefore: Timestamp?) async throws
 }
 
 /// Clients. Each method is one transaction.
@@ -143,13 +145,24 @@ public protocol EventStore: Sendable {
 /// Refresh-token sessions and brute-force bookkeeping. Each method is one transaction.
 public protocol SessionStore: Sendable {
     // MARK: Sessions
+    /// Stores a session. In the same transaction, the user's least recently used sessions of the
+    /// same client and kind (online or offline) beyond `Session.limitPerUserAndClient` go.
     func createSession(_ session: Session) async throws
     func session(refreshTokenHash: String) async throws -> Session?
     func session(id: String, realmId: String) async throws -> Session?
-    func touchSession(id: String, at time: Timestamp) async throws
-    func deleteSession(id: String, realmId: String) async throws
+    /// A user's sessions of one client and kind, oldest first (at most `Session.limitPerUserAndClient`).
+    func sessions(userId: String, clientId: String, realmId: String, offline: Bool) async throws -> [Session]
+    /// Records a use: `lastRefresh` moves forward (never back) and the address is remembered.
+    func touchSession(id: String, at time: Timestamp, ipAddress: String?) async throws
+    /// Deletes one session; `false` when there was none with that id in the realm.
+    @discardableResult
+    func deleteSession(id: String, realmId: String) async throws -> Bool
     /// Ends every session of a user; returns how many.
     func deleteSessions(userId: String, realmId: String) async throws -> Int
+    /// Ends a user's sessions of one client and kind; returns how many.
+    func deleteSessions(userId: String, clientId: String, realmId: String, offline: Bool) async throws -> Int
+    /// Deletes sessions past their hard end, and offline sessions past their realm's
+    /// offline-session settings (`Realm.offlineSessionEnd`) at `cutoff`.
     func deleteExpiredSessions(before cutoff: Timestamp) async throws -> Int
 
     // MARK: Brute-force detection

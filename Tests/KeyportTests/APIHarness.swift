@@ -47,10 +47,10 @@ struct APIHarness {
 
     @discardableResult
     func call(_ method: HTTPRequest.Method, _ path: String, token: String? = nil, json: JSONValue? = nil, raw: String? = nil,
-              form: [(String, String)]? = nil, headers extra: HTTPFields = [:]) async throws -> APIResponse {
+              form: [(String, String)]? = nil, headers extra: HTTPFields = [:], body text: String? = nil) async throws -> APIResponse {
         var headers = extra
         if let token { headers[.authorization] = "Bearer \(token)" }
-        var body: ByteBuffer? = nil
+        var body: ByteBuffer? = text.map { ByteBuffer(string: $0) }
         if let json {
             headers[.contentType] = "application/json"
             body = ByteBuffer(data: try JSONEncoder().encode(json))

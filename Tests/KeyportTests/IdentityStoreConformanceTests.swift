@@ -455,14 +455,70 @@ extension IdentityStoreConformanceTests {
         #expect(try await store.session(id: "s1", realmId: realm.id) == session)
         #expect(try await store.session(id: "s1", realmId: "another-realm") == nil)
         clock.advance(seconds: 10)
-        try await store.touchSession(id: "s1", at: clock.now)
+        try await store.touchSession(id: "s1", at: clock.now, ipAddress: "192.0.2.7")
         #expect(try await store.session(refreshTokenHash: "h1")?.lastRefresh == clock.now)
+        #expect(try await store.session(refreshTokenHash: "h1")?.ipAddress == "192.0.2.7")
+        try await store.touchSession(id: "s1", at: clock.now.adding(seconds: -5), ipAddress: nil)
+        #expect(try await store.session(refreshTokenHash: "h1")?.lastRefresh == clock.now, "a use never moves the last use back")
+        #expect(try await store.session(refreshTokenHash: "h1")?.ipAddress == "192.0.2.7")
         try await store.createSession(Session(id: "s2", realmId: realm.id, userId: alice.id, clientId: client.id, refreshTokenHash: "h2", scope: "",
                                               createdAt: clock.now, lastRefresh: clock.now, expiresAt: clock.now.adding(seconds: 1)))
         #expect(try await store.deleteExpiredSessions(before: clock.now.adding(seconds: 2)) == 1)
         #expect(try await store.session(refreshTokenHash: "h2") == nil)
         try await store.deleteUser(id: alice.id, realmId: realm.id)
         #expect(try await store.session(refreshTokenHash: "h1") == nil)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func offlineSessionsAreCappedListedRevokedAndSweptByTheirRealmsSettings(backend: StoreBackend) async throws {
+        let clock = TestClock()
+        let store = try backend.makeStore(clock: clock)
+        let f = Fixtures(store, clock: clock)
+        let realm = try await f.realm("acme")
+        let registry = try await f.client("registry", in: realm)
+        let other = try await f.client("other", in: realm)
+        let alice = try await f.user("alice", in: realm)
+        func session(_ n: Int, offline: Bool = true, client: Client? = nil) -> Session {
+            Session(id: "o\(n)", realmId: realm.id, userId: alice.id, clientId: (client ?? registry).id, refreshTokenHash: "oh\(n)", scope: "",
+                    createdAt: clock.now, lastRefresh: clock.now, expiresAt: clock.now.adding(seconds: RealmBounds.lifespanSeconds.upperBound),
+                    offline: offline, ipAddress: "198.51.100.1")
+        }
+        // The cap: one more than the limit pushes out the least recently used, and only of that client and kind.
+        try await store.createSession(session(1000, client: other))
+        try await store.createSession(session(2000, offline: false))
+        for n in 0...Session.limitPerUserAndClient {
+            try await store.createSession(session(n))
+            clock.advance(seconds: 1)
+        }
+        let listed = try await store.sessions(userId: alice.id, clientId: registry.id, realmId: realm.id, offline: true)
+        #expect(listed.count == Session.limitPerUserAndClient)
+        #expect(listed.first?.id == "o1", "the least recently used (o0) went")
+        #expect(listed.allSatisfy { $0.offline && $0.ipAddress == "198.51.100.1" })
+        #expect(try await store.session(id: "o1000", realmId: realm.id) != nil)
+        #expect(try await store.session(id: "o2000", realmId: realm.id) != nil)
+
+        // Revoking a client's offline sessions leaves the rest.
+        #expect(try await store.deleteSessions(userId: alice.id, clientId: registry.id, realmId: realm.id, offline: true) == Session.limitPerUserAndClient)
+        #expect(try await store.sessions(userId: alice.id, clientId: registry.id, realmId: realm.id, offline: true).isEmpty)
+        #expect(try await store.session(id: "o1000", realmId: realm.id) != nil)
+        #expect(try await store.session(id: "o2000", realmId: realm.id) != nil)
+
+        // The sweep follows the realm's offline settings as they are now.
+        try await store.createSession(session(1))
+        clock.advance(seconds: 100)
+        try await store.touchSession(id: "o1", at: clock.now, ipAddress: nil)
+        try await store.updateRealm(id: realm.id) { $0.offlineSessionIdleTimeout = 60 }
+        clock.advance(seconds: 61)
+        #expect(try await store.deleteExpiredSessions(before: clock.now) == 2, "o1000 (idle since the start) and o1 (idle 61 s) went")
+        #expect(try await store.session(id: "o2000", realmId: realm.id) != nil, "an online session is not an offline one")
+        try await store.updateRealm(id: realm.id) { $0.offlineSessionIdleTimeout = 3600; $0.offlineSessionMaxLifespanEnabled = true; $0.offlineSessionMaxLifespan = 120 }
+        try await store.createSession(session(3))
+        clock.advance(seconds: 100)
+        try await store.touchSession(id: "o3", at: clock.now, ipAddress: nil)
+        #expect(try await store.deleteExpiredSessions(before: clock.now) == 0)
+        clock.advance(seconds: 21)
+        try await store.touchSession(id: "o3", at: clock.now, ipAddress: nil)
+        #expect(try await store.deleteExpiredSessions(before: clock.now) == 1, "used a second ago, but past the maximum lifespan")
     }
 }
 
@@ -663,18 +719,21 @@ extension IdentityStoreConformanceTests {
         let credential = Credential(id: f.env.newID(), userId: user.id, secret: Sensitive("$argon2id$x"), createdAt: clock.now)
         try await store.setCredential(credential, revokeTokensBefore: nil)
         await #expect(throws: StoreError.self, "another user's credential is not deleted") {
-            try await store.deleteCredential(id: credential.id, userId: bob.id)
+            try await store.deleteCredential(id: credential.id, userId: bob.id, revokeTokensBefore: nil)
         }
         #expect(try await store.credentials(userId: user.id).count == 1)
-        try await store.deleteCredential(id: credential.id, userId: user.id)
+        clock.advance(seconds: 1)
+        try await store.deleteCredential(id: credential.id, userId: user.id, revokeTokensBefore: clock.now)
         #expect(try await store.credentials(userId: user.id).isEmpty)
+        #expect(try await store.user(id: user.id, realmId: realm.id)?.notBefore == clock.now, "what the credential opened dies with it")
 
         for (id, hash) in [("s1", "h1"), ("s2", "h2"), ("s3", "h3")] {
             try await store.createSession(Session(id: id, realmId: realm.id, userId: user.id, clientId: app.id, refreshTokenHash: hash, scope: "",
                                                   createdAt: clock.now, lastRefresh: clock.now, expiresAt: clock.now.adding(seconds: 60)))
         }
-        try await store.deleteSession(id: "s1", realmId: realm.id)
+        #expect(try await store.deleteSession(id: "s1", realmId: realm.id))
         #expect(try await store.session(id: "s1", realmId: realm.id) == nil)
+        #expect(try await store.deleteSession(id: "s1", realmId: realm.id) == false)
         #expect(try await store.deleteSessions(userId: user.id, realmId: realm.id) == 2)
         #expect(try await store.session(refreshTokenHash: "h2") == nil)
 

@@ -268,7 +268,9 @@ def dockerd(setup):
             log.flush()
             pytest.fail("dockerd did not start: " + open(os.path.join(root, "dockerd.log")).read()[-2000:])
         time.sleep(0.2)
-    yield lambda *args, **kw: run(docker, *args, env=env, **kw)
+    docker_cli = lambda *args, **kw: run(docker, *args, env=env, **kw)
+    docker_cli.config_file = os.path.join(root, "client", "config.json")
+    yield docker_cli
     os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=20)
@@ -324,3 +326,125 @@ def test_docker_login_push_pull_and_a_cross_repository_mount(setup, dockerd):
         setup.set_realm(dockerV2Enabled=True)
     code, out = dockerd("login", "-u", "alice", "--password-stdin", setup.registry, input=PASSWORD)
     assert code == 0, out
+
+
+def keyport_log(setup):
+    with open(os.path.join(setup.root, "keyport.log")) as f:
+        return f.read()
+
+
+def docker_v2_requests(log, method):
+    """The statuses Keyport logged for `method` requests to the docker-v2 endpoint."""
+    return [line.split("status=")[1].split()[0] for line in log.splitlines()
+            if 'msg=request' in line and "docker-v2/auth" in line and f"method={method}" in line]
+
+
+def test_docker_login_keeps_an_identity_token_and_never_the_password(setup, dockerd):
+    """Reference §7: the engine stores the identity token instead of the password and asks
+    for registry tokens with POST grant_type=refresh_token; revocation and a password reset
+    cut it off, and the person at the terminal is told to log in again."""
+    user = setup.admin.create_user({"username": "ida", "enabled": True,
+                                    "credentials": [{"type": "password", "value": PASSWORD, "temporary": False}]})
+    setup.admin.assign_client_role(user, setup.client, [setup.admin.get_client_role(setup.client, "team-a-dev")])
+    posts_before = len(docker_v2_requests(keyport_log(setup), "POST"))
+
+    code, out = dockerd("login", "-u", "ida", "--password-stdin", setup.registry, input=PASSWORD)
+    assert code == 0 and "Login Succeeded" in out, out
+    with open(dockerd.config_file) as f:
+        text = f.read()
+    entry = json.loads(text)["auths"][setup.registry]
+    assert entry["identitytoken"].startswith("kpit_"), text
+    assert base64.b64decode(entry["auth"]).decode() == "ida:", "the username only, with an empty password"
+    assert PASSWORD not in text and base64.b64encode(PASSWORD.encode()).decode() not in text
+
+    tarball = os.path.join(setup.root, "ida.tar")
+    oci_image.write_tarball(tarball, content=b"pushed with an identity token\n")
+    image = f"{setup.registry}/team-a/identity:1"
+    assert dockerd("import", tarball, image)[0] == 0
+    code, out = dockerd("push", image)
+    assert code == 0, out
+    assert dockerd("rmi", image)[0] == 0
+    code, out = dockerd("pull", image)
+    assert code == 0, out
+    statuses = docker_v2_requests(keyport_log(setup), "POST")[posts_before:]
+    assert statuses and set(statuses) == {"200"}, statuses
+
+    # An administrator revokes the user's identity tokens for this registry.
+    sessions = setup.admin.connection.raw_get(f"admin/realms/acme/users/{user}/offline-sessions/{setup.client}").json()
+    assert len(sessions) == 1 and sessions[0]["username"] == "ida" and "kpit_" not in json.dumps(sessions)
+    revoked = setup.admin.connection.raw_delete(f"admin/realms/acme/users/{user}/consents/{SERVICE}")
+    assert revoked.status_code == 204, revoked.text
+    code, out = dockerd("push", image)
+    assert code != 0 and "log in again" in out, out
+    code, out = dockerd("login", "-u", "ida", "--password-stdin", setup.registry, input=PASSWORD)
+    assert code == 0, out
+    code, out = dockerd("push", image)
+    assert code == 0, out
+
+    # A password reset kills the token too.
+    setup.admin.set_user_password(user, "pw-Changed-2", temporary=False)
+    code, out = dockerd("push", image)
+    assert code != 0 and "log in again" in out, out
+    code, out = dockerd("login", "-u", "ida", "--password-stdin", setup.registry, input="pw-Changed-2")
+    assert code == 0, out
+    code, out = dockerd("push", image)
+    assert code == 0, out
+    assert "405" not in docker_v2_requests(keyport_log(setup), "POST")
+
+
+@pytest.fixture(scope="module")
+def containerd():
+    """A private containerd (no CRI), for `ctr`: the client that tries OAuth2's POST first."""
+    root = tempfile.mkdtemp(prefix="kpc-", dir="/tmp")
+    address = os.path.join(root, "containerd.sock")
+    with open(os.path.join(root, "config.toml"), "w") as f:
+        f.write(f'version = 2\nroot = "{root}/root"\nstate = "{root}/state"\n'
+                f'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "{address}"\n')
+    log = open(os.path.join(root, "containerd.log"), "w")
+    process = subprocess.Popen([need("containerd"), "--config", os.path.join(root, "config.toml")], stdout=log, stderr=log,
+                               start_new_session=True)
+    ctr = need("ctr")
+    deadline = time.time() + 30
+    while run(ctr, "-a", address, "version")[0] != 0:
+        if time.time() > deadline or process.poll() is not None:
+            pytest.fail("containerd did not start: " + open(os.path.join(root, "containerd.log")).read()[-2000:])
+        time.sleep(0.2)
+    yield lambda *args, **kw: run(ctr, "-a", address, "-n", "keyport", *args, **kw)
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_ctr_pushes_and_pulls_on_the_post_path(setup, containerd):
+    layout = os.path.join(setup.root, "ctr-layout")
+    oci_image.write_layout(layout, tag="v1", content=b"pushed by ctr\n")
+    archive = os.path.join(setup.root, "ctr.tar")
+    subprocess.run(["tar", "-C", layout, "-cf", archive, "."], check=True)
+    name = f"{setup.registry}/team-a/ctr"
+    code, out = containerd("images", "import", "--base-name", name, archive)
+    assert code == 0, out
+    log_before = keyport_log(setup)
+    posts_before, gets_before = len(docker_v2_requests(log_before, "POST")), len(docker_v2_requests(log_before, "GET"))
+
+    code, out = containerd("images", "push", "--plain-http", "--user", f"alice:{PASSWORD}", f"{name}:v1")
+    assert code == 0, out
+    assert containerd("images", "rm", f"{name}:v1")[0] == 0
+    code, out = containerd("images", "pull", "--plain-http", "--user", f"alice:{PASSWORD}", f"{name}:v1")
+    assert code == 0, out
+
+    log = keyport_log(setup)
+    posts = docker_v2_requests(log, "POST")[posts_before:]
+    assert posts and set(posts) == {"200"}, posts
+    assert len(docker_v2_requests(log, "GET")) == gets_before, "no fallback to GET"
+    events = [e for e in setup.events() if e.get("details", {}).get("grant_type") == "password"]
+    assert any("repository:team-a/ctr:" in e["details"].get("granted_access", "") for e in events), events
+
+    # Outside alice's grants: refused by the registry, still on the POST path.
+    other = f"{setup.registry}/team-b/ctr:v1"
+    assert containerd("images", "tag", f"{name}:v1", other)[0] == 0
+    code, out = containerd("images", "push", "--plain-http", "--user", f"alice:{PASSWORD}", other)
+    assert code != 0, out
+    assert "405" not in docker_v2_requests(keyport_log(setup), "POST")

@@ -14,7 +14,7 @@ struct Docker: AsyncParsableCommand {
               kpadm add-roles -r acme --uusername alice --cclientid registry.acme.io --rolename team-a-push
               kpadm docker config -r acme --service registry.acme.io --format registry-config
             """,
-        subcommands: [Enable.self, Disable.self, ClientCommand.self, Grant.self, Revoke.self, Access.self, Config.self])
+        subcommands: [Enable.self, Disable.self, ClientCommand.self, Grant.self, Revoke.self, Access.self, Sessions.self, Config.self])
 
     struct Enable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Turn the docker-v2 protocol on for a realm.", discussion: "Example:\n  kpadm docker enable -r acme")
@@ -157,6 +157,22 @@ struct Docker: AsyncParsableCommand {
         @Option(name: .customLong("user"), help: "The user to ask about") var username: String
         @Argument(help: "Scopes as a registry asks for them, e.g. repository:team-a/app:pull,push") var scopes: [String] = []
         // --user names the user asked about here, so one-shot login uses --login-user.
+        @OptionGroup var connection: AboutUserConnection
+
+        mutating func run() async throws {
+            do { _ = try ScopeParser.parse(scopes) } catch { throw KpadmError.usage(error.description) }
+            let client = try await connection.client()
+            let lookup = Lookup(client: client, realm: r ?? client.session.realm)
+            let clientUUID = try await lookup.clientUUID(clientId: service)
+            let reply = try await client.call("GET", "\(lookup.base)/clients/\(clientUUID)/docker-v2-access",
+                                              query: [("username", username)] + scopes.map { ("scope", $0) })
+            Output.json(reply.json ?? .null)
+        }
+    }
+
+    /// The options of a command whose `--user` names the user it is about: one-shot login then
+    /// takes `--login-user`.
+    struct AboutUserConnection: ParsableArguments {
         @Option(name: .customLong("config")) var config: String?
         @Option(name: .customLong("server")) var server: String?
         @Option(name: .customLong("realm")) var authRealm: String?
@@ -165,15 +181,76 @@ struct Docker: AsyncParsableCommand {
         @Option(name: .customLong("client")) var clientId: String?
         @Option(name: .customLong("secret")) var secret: String?
 
-        mutating func run() async throws {
-            do { _ = try ScopeParser.parse(scopes) } catch { throw KpadmError.usage(error.description) }
-            let connection = Connection(config: config, server: server, authRealm: authRealm, user: loginUser, password: password, client: clientId, secret: secret)
-            let client = try await connection.client()
-            let lookup = Lookup(client: client, realm: r ?? client.session.realm)
-            let clientUUID = try await lookup.clientUUID(clientId: service)
-            let reply = try await client.call("GET", "\(lookup.base)/clients/\(clientUUID)/docker-v2-access",
-                                              query: [("username", username)] + scopes.map { ("scope", $0) })
-            Output.json(reply.json ?? .null)
+        func client() async throws -> AdminClient {
+            try await Connection(config: config, server: server, authRealm: authRealm, user: loginUser, password: password,
+                                 client: clientId, secret: secret).client()
+        }
+    }
+
+    struct Sessions: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A user's identity tokens for a registry (what docker login keeps instead of the password).",
+            discussion: """
+                Examples:
+                  kpadm docker sessions list -r acme --service registry.acme.io --user alice
+                  kpadm docker sessions revoke -r acme --service registry.acme.io --user alice
+                  kpadm docker sessions revoke -r acme --service registry.acme.io --user alice --session ID
+                """,
+            subcommands: [List.self, RevokeSessions.self])
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "List a user's identity tokens for a registry: id, address, start and last use (never the token).",
+                discussion: "Example:\n  kpadm docker sessions list -r acme --service registry.acme.io --user alice")
+            @Option(name: [.short, .customLong("target-realm")]) var r: String?
+            @Option(help: "The registry client (its clientId)") var service: String
+            @Option(name: .customLong("user"), help: "The user whose tokens to list") var username: String
+            @OptionGroup var connection: AboutUserConnection
+
+            mutating func run() async throws {
+                let client = try await connection.client()
+                let lookup = Lookup(client: client, realm: r ?? client.session.realm)
+                let userId = try await lookup.userId(username: username)
+                let clientUUID = try await lookup.clientUUID(clientId: service)
+                let reply = try await client.call("GET", "\(lookup.base)/users/\(userId)/offline-sessions/\(clientUUID)")
+                Output.json(reply.json ?? .array([]))
+            }
+        }
+
+        struct RevokeSessions: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "revoke",
+                abstract: "Revoke a user's identity tokens for a registry (all of them, or one with --session).",
+                discussion: """
+                    The next push or pull from a machine holding a revoked token fails with "log in again".
+                    Examples:
+                      kpadm docker sessions revoke -r acme --service registry.acme.io --user alice
+                      kpadm docker sessions revoke -r acme --service registry.acme.io --user alice --session ID
+                    """)
+            @Option(name: [.short, .customLong("target-realm")]) var r: String?
+            @Option(help: "The registry client (its clientId)") var service: String
+            @Option(name: .customLong("user"), help: "The user whose tokens to revoke") var username: String
+            @Option(help: "Only this one (an id from 'kpadm docker sessions list')") var session: String?
+            @OptionGroup var connection: AboutUserConnection
+
+            mutating func run() async throws {
+                let client = try await connection.client()
+                let lookup = Lookup(client: client, realm: r ?? client.session.realm)
+                let userId = try await lookup.userId(username: username)
+                let clientUUID = try await lookup.clientUUID(clientId: service)
+                if let session {
+                    // Only one of this user's tokens for this registry: an id from elsewhere is refused here.
+                    let listed = try await client.call("GET", "\(lookup.base)/users/\(userId)/offline-sessions/\(clientUUID)").json?.arrayValue ?? []
+                    guard listed.contains(where: { $0["id"]?.stringValue == session }) else {
+                        throw KpadmError.failure("\(username) has no identity token '\(session)' for \(service)")
+                    }
+                    try await client.call("DELETE", "\(lookup.base)/sessions/\(AdminClient.escape(session))", query: [("isOffline", "true")])
+                    Output.message("Revoked identity token \(session) of \(username) for \(service)")
+                } else {
+                    try await client.call("DELETE", "\(lookup.base)/users/\(userId)/consents/\(AdminClient.escape(service))")
+                    Output.message("Revoked every identity token of \(username) for \(service)")
+                }
+            }
         }
     }
 

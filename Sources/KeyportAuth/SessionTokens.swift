@@ -1,0 +1,85 @@
+import Crypto
+import Foundation
+import KeyportKeys
+import KeyportModel
+import KeyportStore
+
+/// The one place sessions are started from, and the one place the token that stands for a
+/// session (an OIDC refresh token, a docker-v2 identity token) is checked: every reason a
+/// session may be dead is here, for both protocols.
+///
+/// The token is 256 random bits, base64url; only its SHA-256 is stored, so a copy of the
+/// database cannot be replayed as tokens.
+public struct SessionTokens: Sendable {
+    let store: any IdentityStore
+    let environment: TimeAndRandomness
+
+    public init(store: any IdentityStore, environment: TimeAndRandomness) {
+        self.store = store
+        self.environment = environment
+    }
+
+    /// An online session lasts at most this long, however often it is refreshed (Keycloak's
+    /// `ssoSessionMaxLifespan` default).
+    public static let onlineMaxLifespan = 36_000
+    /// The longest a token may be: longer is not ours, and is refused before any hashing.
+    public static let maxTokenLength = 512
+    /// Identity tokens carry a prefix, so that secret scanners can recognise a leaked one.
+    public static let identityTokenPrefix = "kpit_"
+
+    public static func hash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// A new session of `user` with `client` and the token that stands for it.
+    public func start(realm: Realm, user: User, clientId: String, scope: String, offline: Bool, ipAddress: String?) async throws -> (token: String, session: Session) {
+        let token = (offline ? Self.identityTokenPrefix : "") + Base64URL.encode(environment.randomBytes(32))
+        let now = environment.now()
+        // An offline session's end follows the realm's settings at each use; the stored hard end
+        // is only the outer bound of every setting (RealmBounds), so the sweep can rely on it.
+        let hardEnd = offline ? now.adding(seconds: RealmBounds.lifespanSeconds.upperBound) : now.adding(seconds: Self.onlineMaxLifespan)
+        let session = Session(id: environment.newID(), realmId: realm.id, userId: user.id, clientId: clientId,
+                              refreshTokenHash: Self.hash(token), scope: scope, createdAt: now, lastRefresh: now,
+                              expiresAt: hardEnd, offline: offline, ipAddress: ipAddress)
+        try await store.createSession(session)
+        return (token, session)
+    }
+
+    /// Why a session token is dead.
+    public enum Failure: String, Error, Equatable, Sendable {
+        case unknown = "invalid_token"
+        case expired = "session_expired"
+        case wrongClient = "invalid_client"
+        case userGone = "user_not_found"
+        case userDisabled = "user_disabled"
+        case revoked = "token_revoked"
+        case notFullySetUp = "resolve_required_actions"
+    }
+
+    /// When a session ends under its realm's settings as they are now.
+    public static func end(of session: Session, in realm: Realm) -> Timestamp {
+        if session.offline { return min(session.expiresAt, realm.offlineSessionEnd(start: session.createdAt, lastUse: session.lastRefresh)) }
+        return min(session.expiresAt, session.lastRefresh.adding(seconds: realm.refreshTokenLifespan))
+    }
+
+    /// The live session behind `token`, of the given kind, with its user. `clientId` (the
+    /// client's internal id), when given, must be the session's. An expired session is deleted.
+    public func live(token: String, realm: Realm, clientId: String?, offline: Bool) async throws -> (Session, User) {
+        guard !token.isEmpty, token.utf8.count <= Self.maxTokenLength,
+              let session = try await store.session(refreshTokenHash: Self.hash(token)),
+              session.realmId == realm.id, session.offline == offline
+        else { throw Failure.unknown }
+        if Self.end(of: session, in: realm) < environment.now() {
+            try await store.deleteSession(id: session.id, realmId: realm.id)
+            throw Failure.expired
+        }
+        if let clientId, clientId != session.clientId { throw Failure.wrongClient }
+        guard let user = try await store.user(id: session.userId, realmId: realm.id) else { throw Failure.userGone }
+        guard user.enabled else { throw Failure.userDisabled }
+        // A password change or reset, a deleted credential, an admin's logout and a permanent
+        // lockout all move notBefore: every session started before it is dead.
+        guard session.createdAt >= user.notBefore else { throw Failure.revoked }
+        guard user.requiredActions.isEmpty else { throw Failure.notFullySetUp }
+        return (session, user)
+    }
+}
