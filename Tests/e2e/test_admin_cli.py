@@ -1,5 +1,6 @@
 """kpadm against a running Keyport: the docs/admin-cli.md walk-through executed verbatim, then
 proven with a real registry and skopeo; and each verb's behaviour as a script sees it."""
+import base64
 import json
 import os
 import pathlib
@@ -7,6 +8,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import urllib.request
 
 import pytest
 
@@ -143,6 +145,26 @@ def test_each_verb_as_a_script_uses_it(cli):
     assert role["attributes"]["docker.grant"] == ["repository:a/*:pull"]
     code, _, err = cli("docker", "grant", "-r", "acme", "--service", "reg.test", "--role", "r1", "repository:a/*:fly")
     assert code == 2 and "unknown action 'fly'" in err
+
+    # docker sessions: the identity tokens docker login keeps, listed and revoked.
+    assert cli("update", "realms/acme", "-s", "dockerV2Enabled=true")[0] == 0
+    assert cli("update", f"users/{user_id}/reset-password", "-r", "acme", "-s", "type=password", "-s", "value=pw-Alice-1",
+               "-s", "temporary=false", "-n")[0] == 0
+    tokens = []
+    for _ in range(2):
+        request = urllib.request.Request(f"{cli.keyport.url}/realms/acme/protocol/docker-v2/auth?service=reg.test&offline_token=true",
+                                         headers={"Authorization": "Basic " + base64.b64encode(b"alice:pw-Alice-1").decode()})
+        tokens.append(json.load(urllib.request.urlopen(request))["refresh_token"])
+    code, out, _ = cli("docker", "sessions", "list", "-r", "acme", "--service", "reg.test", "--user", "alice")
+    listed = json.loads(out)
+    assert code == 0 and len(listed) == 2 and all(t not in out for t in tokens), out
+    code, _, err = cli("docker", "sessions", "revoke", "-r", "acme", "--service", "reg.test", "--user", "alice", "--session", "nope")
+    assert code == 1 and "no identity token 'nope'" in err, err
+    assert cli("docker", "sessions", "revoke", "-r", "acme", "--service", "reg.test", "--user", "alice", "--session", listed[0]["id"])[0] == 0
+    assert len(json.loads(cli("docker", "sessions", "list", "-r", "acme", "--service", "reg.test", "--user", "alice")[1])) == 1
+    code, _, err = cli("docker", "sessions", "revoke", "-r", "acme", "--service", "reg.test", "--user", "alice")
+    assert code == 0 and "Revoked every identity token of alice for reg.test" in err, err
+    assert json.loads(cli("docker", "sessions", "list", "-r", "acme", "--service", "reg.test", "--user", "alice")[1]) == []
     assert cli("docker", "disable", "-r", "acme")[0] == 0
     assert json.loads(cli("get", "realms/acme", "--fields", "dockerV2Enabled")[1]) == {"dockerV2Enabled": False}
 

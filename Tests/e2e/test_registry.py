@@ -375,7 +375,7 @@ def test_docker_login_keeps_an_identity_token_and_never_the_password(setup, dock
     revoked = setup.admin.connection.raw_delete(f"admin/realms/acme/users/{user}/consents/{SERVICE}")
     assert revoked.status_code == 204, revoked.text
     code, out = dockerd("push", image)
-    assert code != 0 and "log in again" in out, out
+    assert code != 0 and "unauthorized: The identity token is no longer valid" in out and "docker login" in out, out
     code, out = dockerd("login", "-u", "ida", "--password-stdin", setup.registry, input=PASSWORD)
     assert code == 0, out
     code, out = dockerd("push", image)
@@ -384,7 +384,7 @@ def test_docker_login_keeps_an_identity_token_and_never_the_password(setup, dock
     # A password reset kills the token too.
     setup.admin.set_user_password(user, "pw-Changed-2", temporary=False)
     code, out = dockerd("push", image)
-    assert code != 0 and "log in again" in out, out
+    assert code != 0 and "unauthorized: The identity token is no longer valid" in out and "docker login" in out, out
     code, out = dockerd("login", "-u", "ida", "--password-stdin", setup.registry, input="pw-Changed-2")
     assert code == 0, out
     code, out = dockerd("push", image)
