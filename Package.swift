@@ -72,7 +72,7 @@ let package = Package(
         ),
         .target(
             name: "KeyportAuth",
-            dependencies: ["KeyportModel", "KeyportStore", "KeyportPasswords", "KeyportKeys", "KeycloakRepresentations",
+            dependencies: ["KeyportModel", "KeyportStore", "KeyportPasswords", "KeyportKeys", "KeycloakRepresentations", "DockerV2Grammar",
                            .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(

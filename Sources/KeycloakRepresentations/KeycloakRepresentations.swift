@@ -20,6 +20,8 @@ public struct RealmRepresentation: Codable, Sendable {
     public var offlineSessionIdleTimeout: Int?
     public var offlineSessionMaxLifespanEnabled: Bool?
     public var offlineSessionMaxLifespan: Int?
+    /// Keyport: the longest a personal access token may live, in seconds (0 or absent: no maximum).
+    public var personalAccessTokenMaxLifespan: Int?
     public var duplicateEmailsAllowed: Bool?
     public var loginWithEmailAllowed: Bool?
     public var bruteForceProtected: Bool?
@@ -225,6 +227,7 @@ extension RealmRepresentation {
         offlineSessionIdleTimeout = r.offlineSessionIdleTimeout
         offlineSessionMaxLifespanEnabled = r.offlineSessionMaxLifespanEnabled
         offlineSessionMaxLifespan = r.offlineSessionMaxLifespan
+        personalAccessTokenMaxLifespan = r.personalAccessTokenMaxLifespan ?? 0
         duplicateEmailsAllowed = r.duplicateEmailsAllowed
         loginWithEmailAllowed = true
         bruteForceProtected = b.enabled
@@ -332,6 +335,7 @@ extension RealmRepresentation {
         change.offlineSessionIdleTimeout = offlineSessionIdleTimeout
         change.offlineSessionMaxLifespanEnabled = offlineSessionMaxLifespanEnabled
         change.offlineSessionMaxLifespan = offlineSessionMaxLifespan
+        change.personalAccessTokenMaxLifespan = personalAccessTokenMaxLifespan
         change.duplicateEmailsAllowed = duplicateEmailsAllowed
         change.dockerV2Enabled = dockerV2Enabled
         change.bruteForceProtected = bruteForceProtected
@@ -363,7 +367,7 @@ extension RealmRepresentation {
     public static func unmodeledFields(in document: JSONValue) -> [String] {
         let known: [String: Set<String>] = [
             "": ["id", "realm", "displayName", "enabled", "accessTokenLifespan", "ssoSessionIdleTimeout", "duplicateEmailsAllowed",
-                 "offlineSessionIdleTimeout", "offlineSessionMaxLifespanEnabled", "offlineSessionMaxLifespan",
+                 "offlineSessionIdleTimeout", "offlineSessionMaxLifespanEnabled", "offlineSessionMaxLifespan", "personalAccessTokenMaxLifespan",
                  "bruteForceProtected", "failureFactor", "waitIncrementSeconds", "maxFailureWaitSeconds", "quickLoginCheckMilliSeconds",
                  "minimumQuickLoginWaitSeconds", "maxDeltaTimeSeconds", "permanentLockout", "passwordPolicy", "eventsExpiration", "eventsEnabled", "enabledEventTypes",
                  "attributes", "dockerV2Enabled", "passwordHashing", "roles", "defaultRole", "groups", "users", "clients"],
@@ -429,5 +433,38 @@ public struct UserSessionRepresentation: Codable, Sendable, Equatable {
         rememberMe = false
         clients = [session.clientId: clientId]
         transientUser = false
+    }
+}
+
+// MARK: Personal access tokens (Keyport)
+
+/// A personal access token as the admin and account APIs show it: never the secret, except
+/// `token` in the answer to its creation (the only time it is shown).
+public struct PersonalAccessTokenRepresentation: Codable, Sendable, Equatable {
+    public var id: String?
+    public var name: String?
+    /// The `clientId` of the registry client it is for.
+    public var client: String?
+    /// Epoch milliseconds.
+    public var expiresAt: Int64?
+    public var grants: [String]?
+    public var createdAt: Int64?
+    public var lastUsedAt: Int64?
+    public var lastUsedIp: String?
+    /// The secret, in the answer to a creation only.
+    public var token: String?
+
+    public init() {}
+
+    public init(_ t: PersonalAccessToken, clientId: String, secret: String? = nil) {
+        id = t.id
+        name = t.name
+        client = clientId
+        expiresAt = t.expiresAt?.millisecondsSince1970
+        grants = t.grants
+        createdAt = t.createdAt.millisecondsSince1970
+        lastUsedAt = t.lastUsedAt?.millisecondsSince1970
+        lastUsedIp = t.lastUsedIp
+        token = secret
     }
 }

@@ -62,6 +62,7 @@ public struct AdminAPI: Sendable {
         addEventRoutes(admin)
         addKeyRoutes(admin)
         addSessionRoutes(admin)
+        addPersonalAccessTokenRoutes(admin)
     }
 
     // MARK: Helpers shared by the resources
@@ -106,6 +107,8 @@ public struct AdminAPI: Sendable {
             throw AdminError.badRequest(error.message)
         } catch let error as InvalidObject {
             throw AdminError.badRequest(error.message)
+        } catch let error as PersonalAccessTokens.Invalid {
+            throw AdminError.badRequest(error.description)
         }
     }
 

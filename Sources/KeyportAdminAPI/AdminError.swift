@@ -1,6 +1,7 @@
 import KeycloakRepresentations
 import Hummingbird
 import KeyportHTTP
+import KeyportModel
 import KeyportStore
 
 /// The admin API's errors in the shapes Keycloak clients parse: `409 {"errorMessage"}`,
@@ -46,6 +47,8 @@ public struct AdminError: HTTPResponseError, Equatable {
         case .siblingGroupName: "Sibling group with same name exists"
         case .activeKey: "Realm already has an active key for this algorithm"
         case .credentialType: "User already has a credential of this type"
+        case .tokenName: "User already has a personal access token with this name"
+        case .tokenLimit: "User already holds the most personal access tokens allowed (\(PersonalAccessToken.limitPerUser)); revoke one first"
         case .emailsShared: "Realm has users sharing an email; duplicate emails cannot be disallowed"
         case .other: "Object already exists"
         }

@@ -14,6 +14,8 @@ public final class EventRecorder: Sendable {
     /// Why an event was not stored.
     public enum Suppression: String, Sendable, CaseIterable {
         case disabled, rateLimited = "rate_limited", unauthenticated
+        /// A docker-v2 token given without credentials under a client's anonymous grants.
+        case anonymous
     }
 
     public static let maxDetailLength = 1024

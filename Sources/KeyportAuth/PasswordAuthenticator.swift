@@ -83,6 +83,32 @@ public struct PasswordAuthenticator: Sendable {
         return .authenticated(current)
     }
 
+    /// Whether `client` can log in as its service account with its secret (Keycloak's model for
+    /// machines): a confidential OIDC client with `serviceAccountsEnabled` and a secret.
+    public static func hasServiceAccountLogin(_ client: Client) -> Bool {
+        client.protocolName == .openIDConnect && !client.publicClient && client.serviceAccountsEnabled && client.secret != nil
+    }
+
+    /// A client's secret presented for its service account (`docker login -u <clientId> -p <secret>`):
+    /// the same brute-force rules as a password, counted against the service-account user. No
+    /// Argon2 — a client secret is compared in constant time.
+    public func authenticate(realm: Realm, serviceAccountOf client: Client, secret: Sensitive, ipAddress: String? = nil) async throws -> LoginOutcome {
+        guard Self.hasServiceAccountLogin(client),
+              let user = try await store.user(username: ServiceAccounts.username(for: client), realmId: realm.id),
+              user.serviceAccountClientId == client.id
+        else { return .failed(.userNotFound, user: nil) }
+        guard let expected = client.secret, constantTimeEquals(Array(expected.revealed.utf8), Array(secret.revealed.utf8)) else {
+            let locked = await countFailure(userId: user.id, realm: realm, ipAddress: ipAddress)
+            return .failed(locked ? .userTemporarilyLocked : .invalidCredentials, user: user)
+        }
+        if realm.bruteForce.enabled, try await !store.admitLogin(userId: user.id, realmId: realm.id, at: now()) {
+            return .failed(.userTemporarilyLocked, user: user)
+        }
+        let current = realm.bruteForce.enabled ? try await store.user(id: user.id, realmId: realm.id) : user
+        guard let current, current.enabled, client.enabled else { return .failed(.userDisabled, user: user) }
+        return .authenticated(current)
+    }
+
     /// Counts a failed password (when the realm has brute-force protection); `true` when the
     /// user was locked already. A permanent lockout disables the user in the same transaction.
     private func countFailure(userId: String, realm: Realm, ipAddress: String?) async -> Bool {

@@ -1,6 +1,3 @@
-import Crypto
-import Foundation
-import KeyportKeys
 import KeyportModel
 import KeyportStore
 
@@ -23,17 +20,15 @@ public struct SessionTokens: Sendable {
     /// `ssoSessionMaxLifespan` default).
     public static let onlineMaxLifespan = 36_000
     /// The longest a token may be: longer is not ours, and is refused before any hashing.
-    public static let maxTokenLength = 512
+    public static let maxTokenLength = OpaqueToken.maxLength
     /// Identity tokens carry a prefix, so that secret scanners can recognise a leaked one.
     public static let identityTokenPrefix = "kpit_"
 
-    public static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
+    public static func hash(_ token: String) -> String { OpaqueToken.hash(token) }
 
     /// A new session of `user` with `client` and the token that stands for it.
     public func start(realm: Realm, user: User, clientId: String, scope: String, offline: Bool, ipAddress: String?) async throws -> (token: String, session: Session) {
-        let token = (offline ? Self.identityTokenPrefix : "") + Base64URL.encode(environment.randomBytes(32))
+        let token = OpaqueToken.make(prefix: offline ? Self.identityTokenPrefix : "", randomBytes: environment.randomBytes)
         let now = environment.now()
         // An offline session's end follows the realm's settings at each use; the stored hard end
         // is only the outer bound of every setting (RealmBounds), so the sweep can rely on it.

@@ -1,3 +1,4 @@
+import Foundation
 import KeyportModel
 
 /// What a docker-v2 client's attributes say about how its tokens are made.
@@ -14,12 +15,18 @@ public struct DockerClientSettings: Sendable, Equatable {
     /// `"true"` (the default) or `"false"`: whether `docker login` gets an identity token to
     /// keep instead of the password, and whether the ones already issued still work.
     public static let identityTokensAttribute = "docker.identity.tokens"
+    /// What anyone may do without credentials: grants of the `docker.grant` grammar separated by
+    /// spaces (a string, as Keycloak's client attributes are); `${username}` has no meaning here.
+    public static let anonymousGrantAttribute = "docker.anonymous.grant"
+    public static let maxAnonymousGrants = 50
     /// Keycloak's protocol mapper that makes a docker-v2 client allow everything.
     public static let allowAllMapper = "docker-v2-allow-all-mapper"
 
     public let authorization: Authorization
     public let algorithm: SigningAlgorithm
     public let identityTokens: Bool
+    /// Parsed from `docker.anonymous.grant`; empty: requests without credentials get 401.
+    public let anonymousGrants: [RegistryGrant]
 
     public init(_ client: Client) {
         if client.attributes[Self.authorizationAttribute] == Authorization.allowAll.rawValue
@@ -30,6 +37,25 @@ public struct DockerClientSettings: Sendable, Equatable {
         }
         algorithm = client.attributes[Self.algorithmAttribute].flatMap(SigningAlgorithm.init(rawValue:)) ?? .rs256
         identityTokens = client.attributes[Self.identityTokensAttribute] != "false"
+        // Checked on the way in (`prepare`); a value that no longer parses grants nothing.
+        anonymousGrants = (try? Self.parseAnonymousGrants(client.attributes[Self.anonymousGrantAttribute] ?? "")) ?? []
+    }
+
+    static func parseAnonymousGrants(_ text: String) throws(Invalid) -> [RegistryGrant] {
+        let items = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        guard items.count <= maxAnonymousGrants else {
+            throw Invalid(description: "\(anonymousGrantAttribute) may hold at most \(maxAnonymousGrants) grants")
+        }
+        var grants: [RegistryGrant] = []
+        for item in items {
+            guard !item.contains(GrantPattern.usernamePlaceholder) else {
+                throw Invalid(description: "\(anonymousGrantAttribute) cannot use ${username}: anonymous requests have no user")
+            }
+            do { grants.append(try RegistryGrant(parsing: item)) } catch {
+                throw Invalid(description: error.description.replacingOccurrences(of: RegistryGrant.attribute, with: anonymousGrantAttribute))
+            }
+        }
+        return grants
     }
 
     public struct Invalid: Error, Equatable, CustomStringConvertible {
@@ -47,6 +73,7 @@ public struct DockerClientSettings: Sendable, Equatable {
         if let algorithm = client.attributes[algorithmAttribute], SigningAlgorithm(rawValue: algorithm) == nil {
             throw Invalid(description: "\(algorithmAttribute) must be RS256 or ES256, not '\(String(algorithm.prefix(40)))'")
         }
+        _ = try parseAnonymousGrants(client.attributes[anonymousGrantAttribute] ?? "")
         if let value = client.attributes[identityTokensAttribute], value != "true", value != "false" {
             throw Invalid(description: "\(identityTokensAttribute) must be true or false, not '\(String(value.prefix(40)))'")
         }

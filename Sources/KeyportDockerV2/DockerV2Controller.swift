@@ -28,6 +28,7 @@ public struct DockerV2Controller: Sendable {
     let environment: TimeAndRandomness
     let realmIssuer: RealmIssuer
     let sessions: SessionTokens
+    let personalAccessTokens: PersonalAccessTokens
     let onIssued: @Sendable () -> Void
 
     public init(store: any IdentityStore, authenticator: PasswordAuthenticator, authorizer: RegistryAuthorizer, issuer: RegistryTokenIssuer,
@@ -40,6 +41,7 @@ public struct DockerV2Controller: Sendable {
         self.environment = environment
         self.realmIssuer = realmIssuer
         self.sessions = SessionTokens(store: store, environment: environment)
+        self.personalAccessTokens = PersonalAccessTokens(store: store, environment: environment)
         self.onIssued = onIssued
     }
 
@@ -104,16 +106,29 @@ public struct DockerV2Controller: Sendable {
         let query = FormParameters.query(of: request)
         let endpoint = try await endpoint(realm: realm, service: query["service"], scopes: query.all("scope"))
         guard let credentials = BasicCredentials(header: request.headers[.authorization]) else {
+            if !endpoint.settings.anonymousGrants.isEmpty { return try await grantAnonymously(endpoint) }
             // Not stored: it costs the caller nothing, so a row each would let anyone fill the disk.
             events.suppress(.unauthenticated)
             throw DockerV2Error.unauthorized("Authentication required: log in with a username and password of realm '\(realm.name)'",
                                              requested: endpoint.requested, realmName: realm.name)
         }
-        let user = try await authenticate(endpoint, username: credentials.username, password: credentials.password,
-                                          grantType: nil, context: context)
+        let caller = try await authenticate(endpoint, username: credentials.username, password: credentials.password,
+                                            grantType: nil, context: context)
         // `docker login` asks for an identity token to keep instead of the password.
         let wantsIdentityToken = parseBoolean(query["offline_token"]) == true
-        return try await grant(endpoint, user: user, issueIdentityToken: wantsIdentityToken, grantType: nil, answerScope: false, context: context)
+        return try await grant(endpoint, caller: caller, issueIdentityToken: wantsIdentityToken, grantType: nil, answerScope: false, context: context)
+    }
+
+    /// A request without credentials, where the client allows some access to anyone: a token for
+    /// the requested access within the anonymous grants, `sub` empty. Not stored as an event (a
+    /// row per request would let anyone fill the disk); counted in `/metrics` instead.
+    func grantAnonymously(_ endpoint: Endpoint) async throws -> Response {
+        let decision = try await authorizer.decide(realm: endpoint.realm, client: endpoint.client, user: nil, requested: endpoint.requested)
+        let issued = try await issuer.issue(realm: endpoint.realm, issuer: realmIssuer.url(for: endpoint.realm), service: endpoint.client.clientId,
+                                            subject: "", access: decision.access, algorithm: endpoint.settings.algorithm)
+        onIssued()
+        events.suppress(.anonymous)
+        return try response(issued, identityToken: nil, answerScope: false)
     }
 
     // MARK: POST
@@ -131,8 +146,8 @@ public struct DockerV2Controller: Sendable {
             guard let username = form["username"], !username.isEmpty, let password = form["password"].map(Sensitive.init) else {
                 throw DockerV2Error.badRequest("invalid_request", "grant_type=password needs username and password", code: "UNSUPPORTED")
             }
-            let user = try await authenticate(endpoint, username: username, password: password, grantType: "password", context: context)
-            return try await grant(endpoint, user: user, issueIdentityToken: form["access_type"] == "offline", grantType: "password",
+            let caller = try await authenticate(endpoint, username: username, password: password, grantType: "password", context: context)
+            return try await grant(endpoint, caller: caller, issueIdentityToken: form["access_type"] == "offline", grantType: "password",
                                    answerScope: true, context: context)
         case "refresh_token":
             guard let token = form["refresh_token"], !token.isEmpty else {
@@ -179,14 +194,55 @@ public struct DockerV2Controller: Sendable {
 
     // MARK: Shared steps
 
-    /// A password check with the same brute-force protection and timing on every path.
-    func authenticate(_ endpoint: Endpoint, username: String, password: Sensitive, grantType: String?, context: KeyportRequestContext) async throws -> User {
-        switch try await authenticator.authenticate(realm: endpoint.realm, username: username, password: password, ipAddress: context.clientAddress) {
+    /// Who presented credentials, and what limits their access beyond the user's own grants.
+    struct Caller {
+        let user: User
+        /// A personal access token's grants (`nil`: none beyond the user's).
+        let tokenGrants: [RegistryGrant]?
+        /// Only a password login may be traded for an identity token: a token made from a personal
+        /// access token or a client secret would outlive its revocation and escape its limits.
+        let mayHoldIdentityToken: Bool
+        let details: [String: String]
+    }
+
+    /// The credentials of a registry client, in the order they are recognised: a personal access
+    /// token (`kpat_…` as the password), a service account's client secret (the username is a
+    /// confidential client's `clientId` with service accounts enabled, and no user has that
+    /// name), else a user's password — with the same brute-force protection on every path and the
+    /// same timing for every password.
+    func authenticate(_ endpoint: Endpoint, username: String, password: Sensitive, grantType: String?, context: KeyportRequestContext) async throws -> Caller {
+        let realm = endpoint.realm
+        var details: [String: String] = grantType.map { ["grant_type": $0] } ?? [:]
+        if password.revealed.hasPrefix(PersonalAccessTokens.prefix) {
+            details["credential_type"] = "personal-access-token"
+            switch try await personalAccessTokens.verify(secret: password.revealed, username: username, realm: realm, client: endpoint.client) {
+            case .success(let verified):
+                do { try await personalAccessTokens.recordUse(verified.token, ipAddress: context.clientAddress) } catch {
+                    // Last use is for people to read; a failed write must not refuse a right token.
+                }
+                details["token_id"] = verified.token.id
+                return Caller(user: verified.owner, tokenGrants: verified.grants, mayHoldIdentityToken: false, details: details)
+            case .failure(let refusal):
+                if let token = refusal.token { details["token_id"] = token.id }
+                record(endpoint, type: "LOGIN_ERROR", user: refusal.owner, username: username, granted: nil, error: refusal.reason.rawValue,
+                       extra: details, context: context)
+                throw DockerV2Error.unauthorized(DockerV2Error.invalidCredentials, requested: endpoint.requested,
+                                                 oauthError: grantType == nil ? nil : "invalid_grant")
+            }
+        }
+        let outcome: LoginOutcome
+        if username.utf8.count <= 255, let robot = try await store.client(clientId: username, realmId: realm.id),
+           PasswordAuthenticator.hasServiceAccountLogin(robot), try await store.user(username: username, realmId: realm.id) == nil {
+            details["credential_type"] = "client-secret"
+            outcome = try await authenticator.authenticate(realm: realm, serviceAccountOf: robot, secret: password, ipAddress: context.clientAddress)
+        } else {
+            outcome = try await authenticator.authenticate(realm: realm, username: username, password: password, ipAddress: context.clientAddress)
+        }
+        switch outcome {
         case .authenticated(let user):
-            return user
+            return Caller(user: user, tokenGrants: nil, mayHoldIdentityToken: details["credential_type"] == nil, details: details)
         case .failed(let reason, let user):
-            record(endpoint, type: "LOGIN_ERROR", user: user, username: username, granted: nil, error: reason.rawValue,
-                   extra: grantType.map { ["grant_type": $0] } ?? [:], context: context)
+            record(endpoint, type: "LOGIN_ERROR", user: user, username: username, granted: nil, error: reason.rawValue, extra: details, context: context)
             let message = reason == .accountNotFullySetUp
                 ? "Account is not fully set up: change the temporary password first" : DockerV2Error.invalidCredentials
             throw DockerV2Error.unauthorized(message, requested: endpoint.requested, oauthError: grantType == nil ? nil : "invalid_grant")
@@ -195,13 +251,15 @@ public struct DockerV2Controller: Sendable {
 
     /// Authorizes with the user's roles as they are now, issues, and (when asked and allowed)
     /// starts the offline session an identity token stands for.
-    func grant(_ endpoint: Endpoint, user: User, issueIdentityToken: Bool, grantType: String?, answerScope: Bool,
+    func grant(_ endpoint: Endpoint, caller: Caller, issueIdentityToken: Bool, grantType: String?, answerScope: Bool,
                context: KeyportRequestContext) async throws -> Response {
-        let decision = try await authorizer.decide(realm: endpoint.realm, client: endpoint.client, user: user, requested: endpoint.requested)
+        let user = caller.user
+        let decision = try await authorizer.decide(realm: endpoint.realm, client: endpoint.client, user: user, requested: endpoint.requested,
+                                                   limitedTo: caller.tokenGrants)
         let issued = try await issue(endpoint, user: user, access: decision.access)
-        var details: [String: String] = grantType.map { ["grant_type": $0] } ?? [:]
+        var details = caller.details
         var identityToken: String?
-        if issueIdentityToken, endpoint.settings.identityTokens {
+        if issueIdentityToken, caller.mayHoldIdentityToken, endpoint.settings.identityTokens {
             let (token, session) = try await sessions.start(realm: endpoint.realm, user: user, clientId: endpoint.client.id, scope: "",
                                                             offline: true, ipAddress: context.clientAddress)
             identityToken = token

@@ -22,24 +22,42 @@ public struct RegistryAuthorizer: Sendable {
         public let matched: [String]
     }
 
-    public func decide(realm: Realm, client: Client, user: User, requested: [ResourceScope]) async throws -> Decision {
-        switch DockerClientSettings(client).authorization {
-        case .allowAll:
-            return Decision(access: requested, roles: [], grants: ["allow-all"], matched: requested.isEmpty ? [] : ["allow-all"])
-        case .roles:
-            let roles = try await store.effectiveRoles(userId: user.id, realmId: realm.id).filter { $0.clientId == client.id }
+    /// What `user` (nil: an anonymous request) may do with `requested`: the grants of its client
+    /// roles plus the client's anonymous grants, and — for a personal access token that carries
+    /// grants (`limitedTo`) — no more than those.
+    public func decide(realm: Realm, client: Client, user: User?, requested: [ResourceScope],
+                       limitedTo tokenGrants: [RegistryGrant]? = nil) async throws -> Decision {
+        let settings = DockerClientSettings(client)
+        let username = user?.username ?? ""
+        var decision: Decision
+        switch settings.authorization {
+        case .allowAll where user != nil:
+            decision = Decision(access: requested, roles: [], grants: ["allow-all"], matched: requested.isEmpty ? [] : ["allow-all"])
+        case .allowAll, .roles:
+            var roleNames: [String] = []
             var grants: [RegistryGrant] = []
-            for role in roles {
-                for text in role.attributes[RegistryGrant.attribute] ?? [] {
-                    do { grants.append(try RegistryGrant(parsing: text)) } catch { onInvalidGrant(error.description) }
+            if let user {
+                let roles = try await store.effectiveRoles(userId: user.id, realmId: realm.id).filter { $0.clientId == client.id }
+                roleNames = roles.map(\.name).sorted()
+                for role in roles {
+                    for text in role.attributes[RegistryGrant.attribute] ?? [] {
+                        do { grants.append(try RegistryGrant(parsing: text)) } catch { onInvalidGrant(error.description) }
+                    }
                 }
             }
+            // What anyone may do, everyone may do.
+            grants += settings.anonymousGrants
             let matched = grants.filter { grant in
-                requested.contains { resource in resource.actions.contains { grant.allows($0, on: resource, username: user.username) } }
+                requested.contains { resource in resource.actions.contains { grant.allows($0, on: resource, username: username) } }
             }
-            return Decision(access: Self.intersect(requested, grants: grants, username: user.username),
-                            roles: roles.map(\.name).sorted(), grants: grants.map(\.description), matched: matched.map(\.description))
+            decision = Decision(access: Self.intersect(requested, grants: grants, username: username),
+                                roles: roleNames, grants: grants.map(\.description), matched: matched.map(\.description))
         }
+        if let tokenGrants {
+            decision = Decision(access: Self.intersect(decision.access, grants: tokenGrants, username: username),
+                                roles: decision.roles, grants: decision.grants, matched: decision.matched)
+        }
+        return decision
     }
 
     /// Each requested resource keeps the requested actions some grant allows, in request order.

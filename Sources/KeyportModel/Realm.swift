@@ -16,6 +16,9 @@ public struct Realm: Sendable, Equatable, Identifiable {
     /// enabled, an offline session ends this many seconds after it started, however often used.
     public var offlineSessionMaxLifespanEnabled: Bool
     public var offlineSessionMaxLifespan: Int
+    /// Keyport: the longest a personal access token may live, in seconds (`nil`: no maximum).
+    /// It caps the tokens made before it was set, too.
+    public var personalAccessTokenMaxLifespan: Int?
     public var duplicateEmailsAllowed: Bool
     /// Keyport's per-realm switch for the docker-v2 token protocol; off by default.
     public var dockerV2Enabled: Bool
@@ -39,7 +42,7 @@ public struct Realm: Sendable, Equatable, Identifiable {
         id: String, name: String, displayName: String? = nil, enabled: Bool = false,
         accessTokenLifespan: Int = 300, refreshTokenLifespan: Int = 1800,
         offlineSessionIdleTimeout: Int = 2_592_000, offlineSessionMaxLifespanEnabled: Bool = false,
-        offlineSessionMaxLifespan: Int = 5_184_000,
+        offlineSessionMaxLifespan: Int = 5_184_000, personalAccessTokenMaxLifespan: Int? = nil,
         duplicateEmailsAllowed: Bool = false, dockerV2Enabled: Bool = false,
         bruteForce: BruteForcePolicy = .init(), passwordPolicy: String? = nil,
         passwordHashing: Argon2Parameters = .keycloakDefault, eventsExpiration: Int? = nil,
@@ -55,6 +58,7 @@ public struct Realm: Sendable, Equatable, Identifiable {
         self.offlineSessionIdleTimeout = offlineSessionIdleTimeout
         self.offlineSessionMaxLifespanEnabled = offlineSessionMaxLifespanEnabled
         self.offlineSessionMaxLifespan = offlineSessionMaxLifespan
+        self.personalAccessTokenMaxLifespan = personalAccessTokenMaxLifespan
         self.duplicateEmailsAllowed = duplicateEmailsAllowed
         self.dockerV2Enabled = dockerV2Enabled
         self.bruteForce = bruteForce
@@ -124,6 +128,10 @@ extension Realm {
         clamp(&r.refreshTokenLifespan, RealmBounds.lifespanSeconds, "ssoSessionIdleTimeout")
         clamp(&r.offlineSessionIdleTimeout, RealmBounds.lifespanSeconds, "offlineSessionIdleTimeout")
         clamp(&r.offlineSessionMaxLifespan, RealmBounds.lifespanSeconds, "offlineSessionMaxLifespan")
+        if var m = r.personalAccessTokenMaxLifespan {
+            clamp(&m, RealmBounds.lifespanSeconds, "personalAccessTokenMaxLifespan")
+            r.personalAccessTokenMaxLifespan = m
+        }
         if var e = r.eventsExpiration { clamp(&e, RealmBounds.eventsExpirationSeconds, "eventsExpiration"); r.eventsExpiration = e }
         clamp(&r.bruteForce.failureFactor, RealmBounds.failureFactor, "failureFactor")
         clamp(&r.bruteForce.waitIncrementSeconds, RealmBounds.waitSeconds, "waitIncrementSeconds")
@@ -142,6 +150,7 @@ extension Realm {
         _ = try RealmBounds.check(refreshTokenLifespan, "ssoSessionIdleTimeout", RealmBounds.lifespanSeconds, unit: " seconds")
         _ = try RealmBounds.check(offlineSessionIdleTimeout, "offlineSessionIdleTimeout", RealmBounds.lifespanSeconds, unit: " seconds")
         _ = try RealmBounds.check(offlineSessionMaxLifespan, "offlineSessionMaxLifespan", RealmBounds.lifespanSeconds, unit: " seconds")
+        _ = try RealmBounds.check(personalAccessTokenMaxLifespan, "personalAccessTokenMaxLifespan", RealmBounds.lifespanSeconds, unit: " seconds")
         _ = try RealmBounds.check(eventsExpiration, "eventsExpiration", RealmBounds.eventsExpirationSeconds, unit: " seconds")
         guard RealmBounds.enabledEventTypes.contains(enabledEventTypes.count) else {
             throw InvalidRealmSetting(name: "enabledEventTypes", reason: "may list at most \(RealmBounds.enabledEventTypes.upperBound) types")
@@ -298,6 +307,8 @@ public struct RealmSettingsChange: Sendable, Equatable {
     public var offlineSessionIdleTimeout: Int?
     public var offlineSessionMaxLifespanEnabled: Bool?
     public var offlineSessionMaxLifespan: Int?
+    /// Seconds; 0 removes the maximum.
+    public var personalAccessTokenMaxLifespan: Int?
     public var duplicateEmailsAllowed: Bool?
     public var dockerV2Enabled: Bool?
     public var bruteForceProtected: Bool?
@@ -340,6 +351,10 @@ extension Realm {
         if let v = change.offlineSessionMaxLifespanEnabled { r.offlineSessionMaxLifespanEnabled = v }
         if let v = try RealmBounds.check(change.offlineSessionMaxLifespan, "offlineSessionMaxLifespan", RealmBounds.lifespanSeconds, unit: " seconds") {
             r.offlineSessionMaxLifespan = v
+        }
+        if let v = change.personalAccessTokenMaxLifespan {
+            r.personalAccessTokenMaxLifespan = v == 0
+                ? nil : try RealmBounds.check(v, "personalAccessTokenMaxLifespan", RealmBounds.lifespanSeconds, unit: " seconds (or 0: no maximum)")
         }
         if let v = change.duplicateEmailsAllowed { r.duplicateEmailsAllowed = v }
         if let v = change.dockerV2Enabled { r.dockerV2Enabled = v }

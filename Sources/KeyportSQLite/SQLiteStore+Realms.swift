@@ -57,7 +57,8 @@ extension SQLiteStore {
                   minimum_quick_login_wait_seconds = ?, max_delta_time_seconds = ?, permanent_lockout = ?, password_policy = ?,
                   argon2_memory_kib = ?, argon2_iterations = ?, argon2_parallelism = ?, argon2_hash_length = ?, argon2_salt_length = ?,
                   events_expiration_seconds = ?, attributes = ?, events_enabled = ?, enabled_event_types = ?,
-                  offline_session_idle_timeout = ?, offline_session_max_lifespan_enabled = ?, offline_session_max_lifespan = ?
+                  offline_session_idle_timeout = ?, offline_session_max_lifespan_enabled = ?, offline_session_max_lifespan = ?,
+                  personal_access_token_max_lifespan = ?
                 WHERE id = ?
                 """, arguments: Self.realmArguments(realm) + [realm.id])
             guard db.changesCount == 1 else { throw StoreError.notFound(.realm) }
@@ -84,6 +85,7 @@ extension SQLiteStore {
             p.memoryKiB, p.iterations, p.parallelism, p.hashLength, p.saltLength,
             r.eventsExpiration, JSONColumn.encode(r.attributes), r.eventsEnabled, JSONColumn.encode(r.enabledEventTypes),
             r.offlineSessionIdleTimeout, r.offlineSessionMaxLifespanEnabled, r.offlineSessionMaxLifespan,
+            r.personalAccessTokenMaxLifespan,
         ]
         return StatementArguments(values)
     }
@@ -96,8 +98,9 @@ extension SQLiteStore {
               minimum_quick_login_wait_seconds, max_delta_time_seconds, permanent_lockout, password_policy,
               argon2_memory_kib, argon2_iterations, argon2_parallelism, argon2_hash_length, argon2_salt_length,
               events_expiration_seconds, attributes, events_enabled, enabled_event_types,
-              offline_session_idle_timeout, offline_session_max_lifespan_enabled, offline_session_max_lifespan, id, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+              offline_session_idle_timeout, offline_session_max_lifespan_enabled, offline_session_max_lifespan,
+              personal_access_token_max_lifespan, id, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: realmArguments(realm) + [realm.id, realm.createdAt.millisecondsSince1970])
     }
 
@@ -117,6 +120,7 @@ extension SQLiteStore {
             offlineSessionIdleTimeout: row["offline_session_idle_timeout"],
             offlineSessionMaxLifespanEnabled: row.bool("offline_session_max_lifespan_enabled"),
             offlineSessionMaxLifespan: row["offline_session_max_lifespan"],
+            personalAccessTokenMaxLifespan: row["personal_access_token_max_lifespan"],
             duplicateEmailsAllowed: row.bool("duplicate_emails_allowed"), dockerV2Enabled: row.bool("docker_v2_enabled"),
             bruteForce: brute, passwordPolicy: row["password_policy"],
             passwordHashing: Argon2Parameters(

@@ -133,6 +133,7 @@ public struct SQLiteStore: IdentityStore {
             ("realm_groups.parent_id, realm_groups.name", .siblingGroupName),
             ("realm_keys.realm_id, realm_keys.algorithm", .activeKey),
             ("credentials.user_id, credentials.type", .credentialType),
+            ("personal_access_tokens.user_id, personal_access_tokens.name", .tokenName),
         ]
         for (columns, rule) in table where sqliteMessage.contains(columns) { return rule }
         return .other

@@ -72,6 +72,7 @@ public struct KeyportServer: Sendable {
         HealthController(store: store).addRoutes(to: router)
         MetricsController(metrics: metrics).addRoutes(to: router)
         OIDCController(store: store, tokens: tokens, authenticator: authenticator, events: events).addRoutes(to: router)
+        AccountController(store: store, tokens: tokens).addRoutes(to: router)
         let dockerTokensIssued = metrics.tokensIssued(kind: "docker-v2")
         let registryAuthorizer = RegistryAuthorizer(store: store, onInvalidGrant: { message in
             logger.warning("ignoring a docker.grant that does not parse", metadata: ["grant": "\(message)"])

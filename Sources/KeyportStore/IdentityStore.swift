@@ -7,7 +7,8 @@ import KeyportModel
 /// (uniqueness, same-realm references, cascades on delete) are the backend's to enforce and
 /// report as `StoreError`; callers above never see a database error type. A second backend
 /// (PostgreSQL) proves itself by passing the same conformance suite as `SQLiteStore`.
-public protocol IdentityStore: RealmStore, UserStore, ClientStore, RoleStore, GroupStore, KeyStore, EventStore, SessionStore {
+public protocol IdentityStore: RealmStore, UserStore, ClientStore, RoleStore, GroupStore, KeyStore, EventStore, SessionStore,
+    PersonalAccessTokenStore {
     /// Applies every change in one transaction, in order.
     func apply(_ changes: [StoreChange]) async throws
 
@@ -178,6 +179,21 @@ public protocol SessionStore: Sendable {
     /// locked at `time`; otherwise its failures are forgotten and `true` is returned.
     func admitLogin(userId: String, realmId: String, at time: Timestamp) async throws -> Bool
     func clearLoginFailures(userId: String, realmId: String) async throws
+}
+
+/// Personal access tokens. Each method is one transaction.
+public protocol PersonalAccessTokenStore: Sendable {
+    // MARK: Personal access tokens
+    /// Stores a token; `StoreError.conflict(.tokenName)` when its owner has one of that name,
+    /// `.conflict(.tokenLimit)` when its owner holds `PersonalAccessToken.limitPerUser` already.
+    func createPersonalAccessToken(_ token: PersonalAccessToken) async throws
+    func personalAccessToken(secretHash: String) async throws -> PersonalAccessToken?
+    func personalAccessToken(id: String, userId: String, realmId: String) async throws -> PersonalAccessToken?
+    /// A user's tokens, oldest first.
+    func personalAccessTokens(userId: String, realmId: String) async throws -> [PersonalAccessToken]
+    /// Records a use (moves `lastUsedAt` forward, never back).
+    func touchPersonalAccessToken(id: String, at time: Timestamp, ipAddress: String?) async throws
+    func deletePersonalAccessToken(id: String, userId: String, realmId: String) async throws
 }
 
 /// What `recordLoginFailure` did.

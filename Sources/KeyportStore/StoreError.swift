@@ -22,6 +22,10 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
 /// The uniqueness rules the store enforces.
 public enum StoreConflict: String, Sendable, Equatable, CaseIterable {
     case realmName, username, email, clientId, roleName, topLevelGroupName, siblingGroupName, activeKey, credentialType
+    /// A user's personal access tokens have unique names.
+    case tokenName
+    /// A user holds `PersonalAccessToken.limitPerUser` tokens already.
+    case tokenLimit
     /// Duplicate emails cannot be disallowed while users share one.
     case emailsShared
     /// A uniqueness rule the store does not name more precisely.
@@ -36,4 +40,5 @@ public enum StoreEntity: String, Sendable {
     case group = "Group"
     case key = "Key"
     case credential = "Credential"
+    case personalAccessToken = "Personal access token"
 }

@@ -448,3 +448,163 @@ def test_ctr_pushes_and_pulls_on_the_post_path(setup, containerd):
     code, out = containerd("images", "push", "--plain-http", "--user", f"alice:{PASSWORD}", other)
     assert code != 0, out
     assert "405" not in docker_v2_requests(keyport_log(setup), "POST")
+
+
+KPADM = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), ".build", "debug", "kpadm")
+
+
+def kpadm(setup, *args, input=None):
+    """kpadm one-shot against the setup's Keyport, as a CI job would run it (password from the environment)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KPADM_", "KEYPORT_"))}
+    env.update({"HOME": setup.root, "KPADM_PASSWORD": ADMIN_PASSWORD})
+    result = subprocess.run([KPADM, *args, "--server", setup.keyport.url, "--login-user", "admin", "--config", "/nonexistent"],
+                            capture_output=True, text=True, env=env, input=input, timeout=60)
+    return result.returncode, result.stdout, result.stderr
+
+
+def skopeo_inspect(setup, repository, *creds):
+    return run(need("skopeo"), "inspect", "--tls-verify=false", *creds, f"docker://{setup.registry}/{repository}")
+
+
+def test_ci_pushes_with_a_personal_access_token(setup, dockerd):
+    """A CI job: kpadm makes a token, docker login reads it from stdin, pushes within the token's
+    grants only; revocation and expiry stop it; skopeo and podman take it as a password."""
+    code, secret, err = kpadm(setup, "docker", "token", "create", "-r", "acme", "--service", SERVICE, "--user", "alice",
+                              "--name", "ci", "--grant", "repository:team-a/ci-*:pull,push", "-q")
+    secret = secret.strip()
+    assert code == 0 and secret.startswith("kpat_") and "shown only now" in err, err
+    code, out = dockerd("login", "-u", "alice", "--password-stdin", setup.registry, input=secret)
+    assert code == 0 and "Login Succeeded" in out, out
+
+    tarball = os.path.join(setup.root, "ci.tar")
+    oci_image.write_tarball(tarball, content=b"built by CI\n")
+    image = f"{setup.registry}/team-a/ci-app:1"
+    assert dockerd("import", tarball, image)[0] == 0
+    code, out = dockerd("push", image)
+    assert code == 0, out
+    assert dockerd("rmi", image)[0] == 0
+    code, out = dockerd("pull", image)
+    assert code == 0, out
+    # alice may push anywhere under team-a; the token may not.
+    outside = f"{setup.registry}/team-a/not-ci:1"
+    assert dockerd("tag", image, outside)[0] == 0
+    code, out = dockerd("push", outside)
+    assert code != 0 and "denied" in out, out
+    assert skopeo_push(setup, "alice", "team-a/not-ci:1")[0] == 0, "alice's password may"
+
+    # skopeo and podman with the token as the password.
+    code, out = skopeo_push(setup, "alice", "team-a/ci-skopeo:1", password=secret)
+    assert code == 0, out
+    code, out = skopeo_pull(setup, "alice", "team-a/ci-skopeo:1", password=secret)
+    assert code == 0, out
+    authfile = os.path.join(setup.root, "podman-pat.json")
+    code, out = run(need("podman"), "login", "--tls-verify=false", "--authfile", authfile, "-u", "alice", "--password-stdin",
+                    setup.registry, input=secret)
+    assert code == 0 and "Login Succeeded" in out, out
+
+    # The token listed (without its secret), then revoked: the next push is refused.
+    code, out, _ = kpadm(setup, "docker", "token", "list", "-r", "acme", "--user", "alice")
+    tokens = json.loads(out)
+    assert code == 0 and [t["name"] for t in tokens] == ["ci"] and secret not in out and tokens[0]["lastUsedAt"] > 0, out
+    code, _, err = kpadm(setup, "docker", "token", "revoke", "-r", "acme", "--user", "alice", "--name", "ci")
+    assert code == 0, err
+    second = f"{setup.registry}/team-a/ci-app:2"
+    assert dockerd("tag", image, second)[0] == 0
+    code, out = dockerd("push", second)
+    assert code != 0 and "unauthorized" in out, out
+    assert dockerd("logout", setup.registry)[0] == 0
+
+    # Bad tokens get the same answer as a wrong password.
+    for bad in ["kpat_garbage", secret, secret[:-1]]:
+        code, out = skopeo_pull(setup, "alice", "team-a/ci-skopeo:1", password=bad)
+        assert code != 0 and "Invalid username or password." in out, out
+
+    # A short-lived token works, then stops by itself.
+    code, short, err = kpadm(setup, "docker", "token", "create", "-r", "acme", "--service", SERVICE, "--user", "alice",
+                             "--name", "short", "--expires", "3s", "-q")
+    short = short.strip()
+    assert code == 0, err
+    assert skopeo_pull(setup, "alice", "team-a/ci-skopeo:1", password=short)[0] == 0
+    deadline = time.time() + 15
+    while skopeo_pull(setup, "alice", "team-a/ci-skopeo:1", password=short)[0] == 0:
+        assert time.time() < deadline, "the token outlived its expiry"
+        time.sleep(0.5)
+    expired = [e for e in setup.events() if e.get("error") == "expired_token"]
+    assert expired and expired[0]["details"]["credential_type"] == "personal-access-token", expired
+
+    # A token whose owner lost the role grants nothing more.
+    code, out, err = kpadm(setup, "docker", "token", "create", "-r", "acme", "--service", SERVICE, "--user", "rita", "--name", "r", "-q")
+    assert code == 0, err
+    assert skopeo_pull(setup, "rita", "team-a/ci-skopeo:1", password=out.strip())[0] == 0
+    readers = setup.admin.get_group_by_path("/readers")["id"]
+    setup.admin.group_user_remove(setup.users["rita"], readers)
+    try:
+        code, denied = skopeo_pull(setup, "rita", "team-a/ci-skopeo:1", password=out.strip())
+        assert code != 0, denied
+    finally:
+        setup.admin.group_user_add(setup.users["rita"], readers)
+
+
+def test_a_robot_logs_in_with_its_client_id_and_secret(setup, dockerd):
+    robot = setup.admin.create_client({"clientId": "ci-robot", "publicClient": False, "serviceAccountsEnabled": True})
+    secret = setup.admin.get_client_secrets(robot)["value"]
+    account = setup.admin.get_client_service_account_user(robot)["id"]
+    setup.admin.assign_client_role(account, setup.client, [setup.admin.get_client_role(setup.client, "team-a-dev")])
+
+    code, out = dockerd("login", "-u", "ci-robot", "--password-stdin", setup.registry, input=secret)
+    assert code == 0 and "Login Succeeded" in out, out
+    tarball = os.path.join(setup.root, "robot.tar")
+    oci_image.write_tarball(tarball, content=b"pushed by a robot\n")
+    image = f"{setup.registry}/team-a/robot:1"
+    assert dockerd("import", tarball, image)[0] == 0
+    code, out = dockerd("push", image)
+    assert code == 0, out
+    assert dockerd("logout", setup.registry)[0] == 0
+    code, out = dockerd("login", "-u", "ci-robot", "--password-stdin", setup.registry, input="wrong-secret")
+    assert code != 0 and "Invalid username or password." in out, out
+    # A robot's own token, made by its clientId.
+    code, token, err = kpadm(setup, "docker", "token", "create", "-r", "acme", "--service", SERVICE, "--user", "ci-robot",
+                             "--name", "deploy", "-q")
+    assert code == 0, err
+    code, out = skopeo_pull(setup, "ci-robot", "team-a/robot:1", password=token.strip())
+    assert code == 0, out
+
+
+def test_anonymous_pulls_of_a_public_repository(setup, dockerd):
+    publisher = setup.admin.create_client_role(setup.client, {"name": "public-publisher",
+                                                              "attributes": {"docker.grant": ["repository:public/**:pull,push"]}})
+    del publisher
+    setup.admin.assign_client_role(setup.users["alice"], setup.client, [setup.admin.get_client_role(setup.client, "public-publisher")])
+    assert skopeo_push(setup, "alice", "public/hello:1")[0] == 0
+    assert skopeo_push(setup, "alice", "team-a/secret:1")[0] == 0
+
+    code, out = skopeo_inspect(setup, "public/hello:1", "--no-creds")
+    assert code != 0, "no anonymous access until the client allows it"
+    code, _, err = kpadm(setup, "docker", "client", "anonymous", "-r", "acme", "--service", SERVICE, "--grant", "repository:public/**:pull")
+    assert code == 0, err
+    try:
+        code, out = skopeo_inspect(setup, "public/hello:1", "--no-creds")
+        assert code == 0, out
+        code, out = skopeo_inspect(setup, "team-a/secret:1", "--no-creds")
+        assert code != 0, out
+        code, out = run(need("skopeo"), "copy", "--dest-tls-verify=false", "--dest-no-creds", f"oci:{setup.image}:v1",
+                        f"docker://{setup.registry}/public/vandal:1")
+        assert code != 0, "anonymous push is denied: " + out
+
+        dockerd("logout", setup.registry)
+        image = f"{setup.registry}/public/hello:1"
+        code, out = dockerd("pull", image)
+        assert code == 0, out
+        tarball = os.path.join(setup.root, "vandal.tar")
+        oci_image.write_tarball(tarball, content=b"vandal\n")
+        vandal = f"{setup.registry}/public/vandal:2"
+        assert dockerd("import", tarball, vandal)[0] == 0
+        code, out = dockerd("push", vandal)
+        assert code != 0, out
+        suppressed = urllib.request.urlopen(f"{setup.keyport.url}/metrics").read().decode()
+        assert 'keyport_events_suppressed_total{reason="anonymous"}' in suppressed
+    finally:
+        code, _, err = kpadm(setup, "docker", "client", "anonymous", "-r", "acme", "--service", SERVICE, "--none")
+        assert code == 0, err
+    code, out = skopeo_inspect(setup, "public/hello:1", "--no-creds")
+    assert code != 0, out

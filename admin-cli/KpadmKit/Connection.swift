@@ -13,7 +13,10 @@ public struct ConnectionOptions: ParsableArguments {
     @Option(name: .customLong("realm"), help: "Realm to log in to for one-shot use (default master)")
     var authRealm: String?
 
-    @Option(name: .customLong("user"), help: "Username for one-shot use (password from --password, KPADM_PASSWORD or the terminal)")
+    // --login-user too: the one name that works for every command (where --user names the user a
+    // command is about, as in `docker access`, one-shot login takes --login-user only).
+    @Option(name: [.customLong("user"), .customLong("login-user")],
+            help: "Username for one-shot use (password from --password, KPADM_PASSWORD or the terminal); --login-user works everywhere")
     var user: String?
 
     @Option(name: .customLong("password"), help: "Password for one-shot use; prefer KPADM_PASSWORD")

@@ -14,7 +14,7 @@ struct Docker: AsyncParsableCommand {
               kpadm add-roles -r acme --uusername alice --cclientid registry.acme.io --rolename team-a-push
               kpadm docker config -r acme --service registry.acme.io --format registry-config
             """,
-        subcommands: [Enable.self, Disable.self, ClientCommand.self, Grant.self, Revoke.self, Access.self, Sessions.self, Config.self])
+        subcommands: [Enable.self, Disable.self, ClientCommand.self, Grant.self, Revoke.self, Access.self, Token.self, Sessions.self, Config.self])
 
     struct Enable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Turn the docker-v2 protocol on for a realm.", discussion: "Example:\n  kpadm docker enable -r acme")
@@ -45,7 +45,7 @@ struct Docker: AsyncParsableCommand {
     }
 
     struct ClientCommand: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "client", abstract: "Registry clients.", subcommands: [Create.self])
+        static let configuration = CommandConfiguration(commandName: "client", abstract: "Registry clients.", subcommands: [Create.self, Anonymous.self])
 
         struct Create: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -69,6 +69,40 @@ struct Docker: AsyncParsableCommand {
                 let id = reply.location?.split(separator: "/").last.map(String.init) ?? ""
                 Output.line(id)
                 Output.message("Created docker-v2 client \(service) with id '\(id)'")
+            }
+        }
+        struct Anonymous: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Set what anyone may do without logging in (the client's docker.anonymous.grant); --none removes it.",
+                discussion: """
+                    Anonymous grants also add to every logged-in user's. ${username} has no meaning here.
+                    Examples:
+                      kpadm docker client anonymous -r acme --service registry.acme.io --grant 'repository:public/**:pull'
+                      kpadm docker client anonymous -r acme --service registry.acme.io --none
+                    """)
+            @Option(name: [.short, .customLong("target-realm")]) var r: String?
+            @Option(help: "The registry's auth.token.service") var service: String
+            @Option(name: .customLong("grant"), help: "A grant anyone gets (repeatable), e.g. 'repository:public/**:pull'") var grants: [String] = []
+            @Flag(help: "No anonymous access: requests without credentials get 401") var none = false
+            @OptionGroup var connection: ConnectionOptions
+
+            mutating func run() async throws {
+                guard none != !grants.isEmpty else { throw KpadmError.usage("give --grant (repeatable) or --none") }
+                for grant in grants {
+                    guard !grant.contains("${username}") else { throw KpadmError.usage("anonymous grants cannot use ${username}") }
+                    guard !grant.contains(" ") else { throw KpadmError.usage("one grant per --grant: '\(grant)' holds a space") }
+                    do { _ = try RegistryGrant(parsing: grant) } catch { throw KpadmError.usage(error.description) }
+                }
+                let client = try await connection.client()
+                let lookup = Lookup(client: client, realm: r ?? client.session.realm)
+                let uuid = try await lookup.clientUUID(clientId: service)
+                let path = "\(lookup.base)/clients/\(uuid)"
+                var representation = try await client.call("GET", path).json ?? .object([:])
+                var attributes = representation["attributes"]?.objectValue ?? [:]
+                attributes["docker.anonymous.grant"] = none ? nil : .string(grants.joined(separator: " "))
+                representation["attributes"] = .object(attributes)
+                try await client.call("PUT", path, body: representation)
+                Output.message(none ? "Anonymous access to \(service) is off" : "Anyone may now: \(grants.joined(separator: " ")) on \(service)")
             }
         }
     }
@@ -167,6 +201,130 @@ struct Docker: AsyncParsableCommand {
             let reply = try await client.call("GET", "\(lookup.base)/clients/\(clientUUID)/docker-v2-access",
                                               query: [("username", username)] + scopes.map { ("scope", $0) })
             Output.json(reply.json ?? .null)
+        }
+    }
+
+    struct Token: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Personal access tokens: a password for CI and robots that works only on one registry, limited and revocable.",
+            discussion: """
+                Examples:
+                  kpadm docker token create -r acme --service registry.acme.io --user alice --name laptop --expires 90d
+                  kpadm docker token create -r acme --service registry.acme.io --user ci-robot --name deploy \\
+                      --grant 'repository:team-a/*:pull' -q | docker login registry.acme.io -u ci-robot --password-stdin
+                  kpadm docker token list -r acme --user alice
+                  kpadm docker token revoke -r acme --user alice --name laptop
+                --user is a username, or the clientId of a client with a service account.
+                """,
+            subcommands: [Create.self, List.self, RevokeToken.self])
+
+        /// A user by username, or a client's service account by the client's clientId (or its
+        /// `service-account-…` username, which user listings leave out).
+        static func ownerId(_ name: String, lookup: Lookup) async throws -> String {
+            if let id = try? await lookup.userId(username: name) { return id }
+            let clientId = name.hasPrefix("service-account-") ? String(name.dropFirst("service-account-".count)) : name
+            guard let uuid = try? await lookup.clientUUID(clientId: clientId),
+                  let id = try await lookup.client.call("GET", "\(lookup.base)/clients/\(uuid)/service-account-user").json?["id"]?.stringValue
+            else { throw KpadmError.failure("no user or service account '\(name)' in realm \(lookup.realm)") }
+            return id
+        }
+
+        /// `90d`, `12h`, `30m`, `3600s`, `2w`, `1y` → seconds.
+        static func seconds(_ text: String) throws -> Int {
+            let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800, "y": 31_536_000]
+            guard let unit = text.last, let factor = units[unit], let n = Int(text.dropLast()), n > 0,
+                  n <= 10 * 31_536_000 / factor else {
+                throw KpadmError.usage("--expires is a positive duration of at most 10 years with a unit: 3600s, 30m, 12h, 90d, 2w, 1y")
+            }
+            return n * factor
+        }
+
+        struct Create: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Make a token; its secret is printed once (-q: the secret alone, for docker login --password-stdin).",
+                discussion: """
+                    Examples:
+                      kpadm docker token create -r acme --service registry.acme.io --user alice --name laptop --expires 90d
+                      kpadm docker token create -r acme --service registry.acme.io --user ci-robot --name deploy --grant 'repository:team-a/*:pull' -q
+                    """)
+            @Option(name: [.short, .customLong("target-realm")]) var r: String?
+            @Option(help: "The registry client (its clientId) the token works for") var service: String
+            @Option(name: .customLong("user"), help: "The owner: a username, or a service-account client's clientId") var username: String
+            @Option(help: "A name for the token, unique among the owner's") var name: String
+            @Option(help: "Lifetime: 3600s, 30m, 12h, 90d, 2w, 1y (default: the realm's maximum, else none)") var expires: String?
+            @Option(name: .customLong("grant"), help: "Limit the token to these grants (repeatable); it never exceeds its owner") var grants: [String] = []
+            @Flag(name: .short, help: "Print the secret alone") var q = false
+            @OptionGroup var connection: AboutUserConnection
+
+            mutating func run() async throws {
+                for grant in grants {
+                    do { _ = try RegistryGrant(parsing: grant) } catch { throw KpadmError.usage(error.description) }
+                }
+                let lifetime = try expires.map(Token.seconds)
+                let client = try await connection.client()
+                let lookup = Lookup(client: client, realm: r ?? client.session.realm)
+                let owner = try await Token.ownerId(username, lookup: lookup)
+                var body: [String: JSONValue] = ["name": .string(name), "client": .string(service)]
+                if let lifetime {
+                    body["expiresAt"] = .number((Date().timeIntervalSince1970 * 1000).rounded() + Double(lifetime) * 1000)
+                }
+                if !grants.isEmpty { body["grants"] = .array(grants.map { .string($0) }) }
+                let reply = try await client.call("POST", "\(lookup.base)/users/\(owner)/personal-access-tokens", body: .object(body))
+                let made = reply.json ?? .null
+                if q {
+                    Output.line(made["token"]?.stringValue ?? "")
+                } else {
+                    Output.json(made)
+                }
+                Output.message("Created personal access token '\(name)' for \(username) on \(service); the secret is shown only now")
+            }
+        }
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "List a user's tokens: name, registry, expiry, grants, last use (never the secret).",
+                discussion: "Example:\n  kpadm docker token list -r acme --user alice")
+            @Option(name: [.short, .customLong("target-realm")]) var r: String?
+            @Option(name: .customLong("user"), help: "A username, or a service-account client's clientId") var username: String
+            @Option(help: "Only the tokens for this registry client") var service: String?
+            @OptionGroup var connection: AboutUserConnection
+
+            mutating func run() async throws {
+                let client = try await connection.client()
+                let lookup = Lookup(client: client, realm: r ?? client.session.realm)
+                let owner = try await Token.ownerId(username, lookup: lookup)
+                let tokens = try await client.call("GET", "\(lookup.base)/users/\(owner)/personal-access-tokens").json?.arrayValue ?? []
+                Output.json(.array(tokens.filter { service == nil || $0["client"]?.stringValue == service }))
+            }
+        }
+
+        struct RevokeToken: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "revoke",
+                abstract: "Revoke a user's token by name or id: the next request with it is refused.",
+                discussion: "Examples:\n  kpadm docker token revoke -r acme --user alice --name laptop\n  kpadm docker token revoke -r acme --user alice --id 3f0c…")
+            @Option(name: [.short, .customLong("target-realm")]) var r: String?
+            @Option(name: .customLong("user"), help: "A username, or a service-account client's clientId") var username: String
+            @Option var name: String?
+            @Option var id: String?
+            @OptionGroup var connection: AboutUserConnection
+
+            mutating func run() async throws {
+                guard (name == nil) != (id == nil) else { throw KpadmError.usage("give --name or --id") }
+                let client = try await connection.client()
+                let lookup = Lookup(client: client, realm: r ?? client.session.realm)
+                let owner = try await Token.ownerId(username, lookup: lookup)
+                var tokenId = id ?? ""
+                if let name {
+                    let tokens = try await client.call("GET", "\(lookup.base)/users/\(owner)/personal-access-tokens").json?.arrayValue ?? []
+                    guard let found = tokens.first(where: { $0["name"]?.stringValue == name })?["id"]?.stringValue else {
+                        throw KpadmError.failure("\(username) has no personal access token named '\(name)'")
+                    }
+                    tokenId = found
+                }
+                try await client.call("DELETE", "\(lookup.base)/users/\(owner)/personal-access-tokens/\(AdminClient.escape(tokenId))")
+                Output.message("Revoked personal access token \(name ?? tokenId) of \(username)")
+            }
         }
     }
 

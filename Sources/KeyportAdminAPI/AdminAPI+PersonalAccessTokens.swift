@@ -1,0 +1,41 @@
+import Hummingbird
+import KeycloakRepresentations
+import KeyportAuth
+import KeyportHTTP
+import KeyportModel
+import KeyportStore
+
+/// A user's personal access tokens (Keyport's, for registry clients): `manage-users` makes and
+/// revokes them for anyone in the realm, `view-users` lists them. The secret is in the answer
+/// to the creation only. Users manage their own through the account API.
+extension AdminAPI {
+    var personalAccessTokens: PersonalAccessTokens { PersonalAccessTokens(store: store, environment: environment) }
+
+    func addPersonalAccessTokenRoutes(_ admin: RouterGroup<KeyportRequestContext>) {
+        let tokens = admin.group("realms/{realm}/users/{id}/personal-access-tokens")
+        tokens.get { request, context in
+            let (_, realm, user) = try await userInPath(request, context, .viewUsers)
+            return try JSONBody.response(try await run { try await personalAccessTokens.list(owner: user, realm: realm) })
+        }
+        tokens.post { request, context in
+            let (_, realm, user) = try await userInPath(request, context, .manageUsers)
+            let body = try await decode(PersonalAccessTokenRepresentation.self, request, context)
+            let made = try await run { try await personalAccessTokens.create(body, owner: user, realm: realm) }
+            // 201 with the Location, as every creation; the body too, because the secret is shown only now.
+            var headers: HTTPFields = [:]
+            headers[.location] = created(request, made.id ?? "").headers[.location]
+            return try JSONBody.response(made, status: .created, headers: headers)
+        }
+        tokens.get("{tokenId}") { request, context in
+            let (_, realm, user) = try await userInPath(request, context, .viewUsers)
+            let id = context.pathParameter("tokenId") ?? ""
+            return try JSONBody.response(try await run { try await personalAccessTokens.get(id: id, owner: user, realm: realm) })
+        }
+        tokens.delete("{tokenId}") { request, context in
+            let (_, realm, user) = try await userInPath(request, context, .manageUsers)
+            let id = context.pathParameter("tokenId") ?? ""
+            try await run { try await personalAccessTokens.revoke(id: id, owner: user, realm: realm) }
+            return noContent
+        }
+    }
+}

@@ -1,0 +1,21 @@
+import Crypto
+import Foundation
+import KeyportKeys
+
+/// The bearer secrets Keyport hands out that are not JWTs (refresh tokens, docker-v2 identity
+/// tokens, personal access tokens): 256 random bits, base64url, behind a prefix that says what
+/// they are (so secret scanners can find a leaked one). Only their SHA-256 is stored: with 256
+/// bits of entropy a fast hash is enough — nobody can guess a preimage — so checking one costs
+/// microseconds, and a copy of the database cannot be replayed.
+public enum OpaqueToken {
+    /// Longer is not ours, and is refused before any hashing.
+    public static let maxLength = 512
+
+    public static func make(prefix: String, randomBytes: (Int) -> [UInt8]) -> String {
+        prefix + Base64URL.encode(randomBytes(32))
+    }
+
+    public static func hash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,82 @@
+import Hummingbird
+import KeycloakRepresentations
+import KeyportAuth
+import KeyportHTTP
+import KeyportModel
+import KeyportStore
+import KeyportTokens
+
+/// Self-service at `/realms/{realm}/account/…`, in the style of Keycloak's account REST API: a
+/// user manages its own personal access tokens with its own OIDC access token, without any
+/// administration role. A token of another realm is not accepted here.
+public struct AccountController: Sendable {
+    let store: any IdentityStore
+    let tokens: TokenService
+
+    public init(store: any IdentityStore, tokens: TokenService) {
+        self.store = store
+        self.tokens = tokens
+    }
+
+    var personalAccessTokens: PersonalAccessTokens { PersonalAccessTokens(store: store, environment: tokens.environment) }
+
+    public func addRoutes(to router: Router<KeyportRequestContext>) {
+        let account = router.group("/realms/{realm}/account/personal-access-tokens")
+        account.get { request, context in
+            let (realm, user) = try await caller(request, context)
+            return try JSONBody.response(try await answer { try await personalAccessTokens.list(owner: user, realm: realm) })
+        }
+        account.post { request, context in
+            let (realm, user) = try await caller(request, context)
+            let body: PersonalAccessTokenRepresentation
+            do { body = try await JSONBody.decode(PersonalAccessTokenRepresentation.self, from: request, context: context) } catch let error as BadInput {
+                throw OAuthError.invalidRequest(error.message)
+            }
+            let made = try await answer { try await personalAccessTokens.create(body, owner: user, realm: realm) }
+            return try JSONBody.response(made, status: .created)
+        }
+        account.get("{tokenId}") { request, context in
+            let (realm, user) = try await caller(request, context)
+            let id = context.pathParameter("tokenId") ?? ""
+            return try JSONBody.response(try await answer { try await personalAccessTokens.get(id: id, owner: user, realm: realm) })
+        }
+        account.delete("{tokenId}") { request, context in
+            let (realm, user) = try await caller(request, context)
+            let id = context.pathParameter("tokenId") ?? ""
+            try await answer { try await personalAccessTokens.revoke(id: id, owner: user, realm: realm) }
+            return Response(status: .noContent)
+        }
+    }
+
+    /// The realm in the path and the user whose access token of that realm is presented.
+    func caller(_ request: Request, _ context: KeyportRequestContext) async throws -> (Realm, User) {
+        guard let name = context.pathParameter("realm"), name.utf8.count <= 255, let realm = try await store.realm(named: name), realm.enabled else {
+            throw OAuthError.realmNotFound
+        }
+        guard let bearer = BearerToken.from(request) else {
+            throw OAuthError(.unauthorized, "invalid_token", "A bearer access token of realm '\(realm.name)' is required",
+                             headers: [.wwwAuthenticate: "Bearer realm=\"\(realm.name)\""])
+        }
+        let verified: VerifiedToken
+        do { verified = try await tokens.verifyAccessToken(bearer) } catch is VerificationFailure { throw OAuthError.invalidToken() }
+        guard verified.realm.id == realm.id else { throw OAuthError.invalidToken("The token is not of realm '\(realm.name)'") }
+        guard verified.user.enabled else { throw OAuthError.invalidToken() }
+        return (realm, verified.user)
+    }
+
+    /// The account API's answers for what the token rules and the store refuse.
+    @discardableResult
+    func answer<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let invalid as PersonalAccessTokens.Invalid {
+            throw OAuthError.invalidRequest(invalid.description)
+        } catch StoreError.notFound {
+            throw OAuthError(.notFound, "not_found", "Personal access token not found")
+        } catch StoreError.conflict(let rule) {
+            throw OAuthError(.conflict, "conflict", rule == .tokenLimit
+                ? "You already hold the most personal access tokens allowed (\(PersonalAccessToken.limitPerUser)); revoke one first"
+                : "You already have a personal access token with this name")
+        }
+    }
+}
