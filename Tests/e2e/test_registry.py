@@ -548,8 +548,10 @@ def test_ci_pushes_with_a_personal_access_token(setup, dockerd):
 def test_a_robot_logs_in_with_its_client_id_and_secret(setup, dockerd):
     robot = setup.admin.create_client({"clientId": "ci-robot", "publicClient": False, "serviceAccountsEnabled": True})
     secret = setup.admin.get_client_secrets(robot)["value"]
-    account = setup.admin.get_client_service_account_user(robot)["id"]
-    setup.admin.assign_client_role(account, setup.client, [setup.admin.get_client_role(setup.client, "team-a-dev")])
+    # As docs/ci-credentials.md does it: the service account found by its username.
+    code, _, err = kpadm(setup, "add-roles", "-r", "acme", "--uusername", "service-account-ci-robot", "--cclientid", SERVICE,
+                         "--rolename", "team-a-dev")
+    assert code == 0, err
 
     code, out = dockerd("login", "-u", "ci-robot", "--password-stdin", setup.registry, input=secret)
     assert code == 0 and "Login Succeeded" in out, out

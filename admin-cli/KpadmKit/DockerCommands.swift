@@ -222,10 +222,9 @@ struct Docker: AsyncParsableCommand {
         /// `service-account-…` username, which user listings leave out).
         static func ownerId(_ name: String, lookup: Lookup) async throws -> String {
             if let id = try? await lookup.userId(username: name) { return id }
-            let clientId = name.hasPrefix("service-account-") ? String(name.dropFirst("service-account-".count)) : name
-            guard let uuid = try? await lookup.clientUUID(clientId: clientId),
-                  let id = try await lookup.client.call("GET", "\(lookup.base)/clients/\(uuid)/service-account-user").json?["id"]?.stringValue
-            else { throw KpadmError.failure("no user or service account '\(name)' in realm \(lookup.realm)") }
+            guard let id = try? await lookup.serviceAccountUserId(clientId: name) else {
+                throw KpadmError.failure("no user or service account '\(name)' in realm \(lookup.realm)")
+            }
             return id
         }
 

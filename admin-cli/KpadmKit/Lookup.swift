@@ -8,9 +8,24 @@ struct Lookup {
 
     var base: String { "/admin/realms/\(AdminClient.escape(realm))" }
 
+    /// A user by username; `service-account-<clientId>` (which user listings leave out, as
+    /// Keycloak's do) finds that client's service account.
     func userId(username: String) async throws(KpadmError) -> String {
         let users = try await client.call("GET", "\(base)/users", query: [("username", username), ("exact", "true")]).json?.arrayValue ?? []
-        guard let id = users.first?["id"]?.stringValue else { throw .failure("no user '\(username)' in realm \(realm)") }
+        if let id = users.first?["id"]?.stringValue { return id }
+        let prefix = "service-account-"
+        if username.hasPrefix(prefix), let id = try? await serviceAccountUserId(clientId: String(username.dropFirst(prefix.count))) {
+            return id
+        }
+        throw .failure("no user '\(username)' in realm \(realm)")
+    }
+
+    /// The service-account user of the client `clientId`.
+    func serviceAccountUserId(clientId: String) async throws(KpadmError) -> String {
+        let uuid = try await clientUUID(clientId: clientId)
+        guard let id = try await client.call("GET", "\(base)/clients/\(uuid)/service-account-user").json?["id"]?.stringValue else {
+            throw .failure("client '\(clientId)' has no service account")
+        }
         return id
     }
 
