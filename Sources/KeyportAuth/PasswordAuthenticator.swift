@@ -33,12 +33,15 @@ public struct PasswordAuthenticator: Sendable {
     let now: @Sendable () -> Timestamp
     /// Told when a rehash or a failure count could not be stored; the answer is unchanged.
     let onRehashFailure: @Sendable (any Error) -> Void
+    /// Right passwords seen recently (keyed digests, never passwords): a hit skips Argon2.
+    let verified: VerifiedCredentialCache
 
     public init(store: any IdentityStore, hasher: PasswordHasher, now: @escaping @Sendable () -> Timestamp,
-                onRehashFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
+                verified: VerifiedCredentialCache = .off, onRehashFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
         self.store = store
         self.hasher = hasher
         self.now = now
+        self.verified = verified
         self.onRehashFailure = onRehashFailure
     }
 
@@ -56,7 +59,38 @@ public struct PasswordAuthenticator: Sendable {
             guard let found else { return .failed(.userNotFound, user: nil) }
             return .failed(locked ? .userTemporarilyLocked : .invalidCredentials, user: found)
         }
-        let verdict = try await hasher.verify(password, against: credential.secret, policy: realm.passwordHashing, partition: partition)
+        // A right password that fully succeeded recently against this very stored hash, under this
+        // policy: no Argon2 (VerifiedCredentialCache).
+        let slot = verified.isOn ? verified.slot(realmId: realm.id, username: username, password: password) : nil
+        let fromCache = slot.map { verified.hit($0, userId: user.id, stored: credential.secret, policy: realm.passwordHashing, now: now()) } ?? false
+        let verdict = fromCache
+            ? PasswordCheck.match(rehashed: nil)
+            : try await hasher.verify(password, against: credential.secret, policy: realm.passwordHashing, partition: partition)
+        let outcome = try await settle(verdict, user: user, credential: credential, realm: realm, ipAddress: ipAddress)
+        if let slot {
+            switch outcome {
+            case .authenticated where !fromCache:
+                // Only a full success is remembered, and only when the stored hash is already in the
+                // realm's policy (else it was just replaced): a right password of a locked or
+                // disabled account is never fast, so timing cannot confirm a guess behind a lockout.
+                if case .match(nil) = verdict {
+                    verified.remember(slot, userId: user.id, stored: credential.secret, policy: realm.passwordHashing, now: now(),
+                                      lifespan: realm.accessTokenLifespan)
+                }
+            case .failed where fromCache:
+                // Locked or disabled since: pay what a computed check would have cost, and forget.
+                verified.forget(slot)
+                try await hasher.burn(policy: realm.passwordHashing, partition: partition)
+            default:
+                break
+            }
+        }
+        return outcome
+    }
+
+    /// What a computed or remembered verdict means, with the brute-force bookkeeping and the
+    /// checks that come after a right password.
+    private func settle(_ verdict: PasswordCheck, user: User, credential: Credential, realm: Realm, ipAddress: String?) async throws -> LoginOutcome {
         switch verdict {
         case .mismatch:
             let locked = await countFailure(userId: user.id, realm: realm, ipAddress: ipAddress)

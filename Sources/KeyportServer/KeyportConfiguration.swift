@@ -46,6 +46,9 @@ public struct KeyportConfiguration: Sendable, Equatable {
     public var httpMaxConnections: Int? = nil
     /// How long docker-v2 events are kept when the realm sets no `eventsExpiration` (seconds).
     public var dockerEventsRetention: Int = 7 * 24 * 3600
+    /// Seconds a right password is remembered (as a keyed digest) so repeated token requests
+    /// skip Argon2; 0 turns it off. The realm's access-token lifespan caps it.
+    public var credentialCacheSeconds: Int = 120
 
     public init(mode: Mode = .development, httpHost: String = "127.0.0.1", httpPort: Int = 8080,
                 databasePath: String = "./data/keyport.db", hostname: String? = nil,
@@ -109,6 +112,9 @@ public struct KeyportConfiguration: Sendable, Equatable {
         }
         if let max = httpMaxConnections, !(16...1_000_000).contains(max) {
             throw ConfigurationError("--http-max-connections must be between 16 and 1000000")
+        }
+        guard (0...3600).contains(credentialCacheSeconds) else {
+            throw ConfigurationError("--credential-cache-seconds must be between 0 (off) and 3600")
         }
         guard RealmBounds.eventsExpirationSeconds.contains(dockerEventsRetention) else {
             throw ConfigurationError("--docker-events-retention must be between 1 second and 10 years")

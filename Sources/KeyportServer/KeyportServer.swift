@@ -43,7 +43,9 @@ public struct KeyportServer: Sendable {
         let ceiling = configuration.passwordCostCeiling
         let hasher = PasswordHasher(randomBytes: environment.randomBytes, observe: { hashDuration.record($0) }, ceiling: ceiling)
         try await clampRealmSettings(store: store, ceiling: ceiling, logger: logger)
-        let authenticator = PasswordAuthenticator(store: store, hasher: hasher, now: environment.now, onRehashFailure: { error in
+        let authenticator = PasswordAuthenticator(store: store, hasher: hasher, now: environment.now,
+                                                  verified: VerifiedCredentialCache(seconds: configuration.credentialCacheSeconds),
+                                                  onRehashFailure: { error in
             logger.warning("could not store a login's bookkeeping (rehash or failure count)", metadata: ["error": "\(error)"])
         })
         let provisioner = RealmProvisioner(environment: environment)

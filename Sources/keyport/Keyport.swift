@@ -70,6 +70,9 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("docker-events-retention"), help: "Seconds docker-v2 events are kept in realms that set no eventsExpiration (KEYPORT_DOCKER_EVENTS_RETENTION). Default: 604800 (7 days)")
     var dockerEventsRetention: Int?
 
+    @Option(name: .customLong("credential-cache-seconds"), help: "Seconds a right password is remembered, as a keyed digest, so repeated token requests skip Argon2; 0 turns it off (KEYPORT_CREDENTIAL_CACHE_SECONDS). Default: 120, capped by the realm's access-token lifespan")
+    var credentialCacheSeconds: Int?
+
     @Flag(name: .customLong("import-realm"), help: "At start, import every *.json realm export in the import folder beside the database (./data/import), skipping realms that exist")
     var importRealm = false
 
@@ -127,6 +130,7 @@ struct ServerOptions: ParsableArguments {
         if let v = seconds(try number(httpIdleTimeout, "HTTP_IDLE_TIMEOUT", "--http-idle-timeout")) { configuration.httpIdleTimeout = v }
         configuration.httpMaxConnections = try number(httpMaxConnections, "HTTP_MAX_CONNECTIONS", "--http-max-connections")
         if let v = try number(dockerEventsRetention, "DOCKER_EVENTS_RETENTION", "--docker-events-retention") { configuration.dockerEventsRetention = v }
+        if let v = try number(credentialCacheSeconds, "CREDENTIAL_CACHE_SECONDS", "--credential-cache-seconds") { configuration.credentialCacheSeconds = v }
         return configuration
     }
 }

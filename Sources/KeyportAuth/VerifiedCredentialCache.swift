@@ -1,0 +1,84 @@
+import Crypto
+import Foundation
+import KeyportModel
+import Synchronization
+
+/// Remembers, for a short time, that a password was right — so the next token request with the
+/// same Basic credentials (a `docker push` sends several) skips Argon2.
+///
+/// What is kept is never the password: each entry is found by an HMAC-SHA256 of (realm,
+/// username, password) under a key made at random when the process starts (so a memory dump
+/// yields digests that cannot be tested offline without that key, and a restart forgets all).
+/// An entry holds the user's id, a SHA-256 of the stored password hash it was checked against
+/// and the realm's hashing policy. A hit counts only when all three still match what the
+/// database holds at that request — which the authenticator reads anyway — so a password
+/// change or reset, a deleted credential and a policy change take effect on the very next
+/// request, on every node sharing the database. Disabled users, lockouts and required actions
+/// are checked after the match, as for a computed one. Only right passwords are stored, so a
+/// wrong one can neither hit nor evict a right one.
+public final class VerifiedCredentialCache: Sendable {
+    public struct Entry: Sendable, Equatable {
+        let userId: String
+        let storedHashDigest: [UInt8]
+        let policy: Argon2Parameters
+        let expires: Timestamp
+    }
+
+    /// How long an entry lives at most (the realm's access-token lifespan caps it too); 0 turns
+    /// the cache off.
+    public let seconds: Int
+    public let capacity: Int
+    private let key: SymmetricKey
+    private let state = Mutex<(entries: [Data: Entry], order: [Data], head: Int)>(([:], [], 0))
+
+    public init(seconds: Int = 120, capacity: Int = 10_000) {
+        self.seconds = max(0, seconds)
+        self.capacity = max(1, capacity)
+        self.key = SymmetricKey(size: .bits256)
+    }
+
+    public static let off = VerifiedCredentialCache(seconds: 0)
+    public var isOn: Bool { seconds > 0 }
+
+    /// The keyed digest that stands for these credentials.
+    func slot(realmId: String, username: String, password: Sensitive) -> Data {
+        var input = Data(realmId.utf8)
+        input.append(0)
+        input.append(contentsOf: User.normalize(username).utf8)
+        input.append(0)
+        input.append(contentsOf: password.revealed.utf8)
+        return Data(HMAC<SHA256>.authenticationCode(for: input, using: key))
+    }
+
+    static func digest(_ stored: Sensitive) -> [UInt8] { Array(SHA256.hash(data: Data(stored.revealed.utf8))) }
+
+    /// Whether these credentials were found right against exactly this stored hash, under this policy, recently.
+    func hit(_ slot: Data, userId: String, stored: Sensitive, policy: Argon2Parameters, now: Timestamp) -> Bool {
+        guard isOn else { return false }
+        guard let entry = state.withLock({ $0.entries[slot] }) else { return false }
+        return entry.expires > now && entry.userId == userId && entry.policy == policy && entry.storedHashDigest == Self.digest(stored)
+    }
+
+    func remember(_ slot: Data, userId: String, stored: Sensitive, policy: Argon2Parameters, now: Timestamp, lifespan: Int) {
+        guard isOn else { return }
+        let entry = Entry(userId: userId, storedHashDigest: Self.digest(stored), policy: policy,
+                          expires: now.adding(seconds: min(seconds, max(1, lifespan))))
+        state.withLock { s in
+            if s.entries.updateValue(entry, forKey: slot) != nil { return }
+            // Bounded: past the capacity the oldest insertion goes (a ring of keys).
+            if s.order.count < capacity {
+                s.order.append(slot)
+            } else {
+                s.entries[s.order[s.head]] = nil
+                s.order[s.head] = slot
+                s.head = (s.head + 1) % capacity
+            }
+        }
+    }
+
+    func forget(_ slot: Data) {
+        _ = state.withLock { $0.entries.removeValue(forKey: slot) }
+    }
+
+    public var count: Int { state.withLock { $0.entries.count } }
+}

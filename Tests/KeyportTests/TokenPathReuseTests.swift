@@ -1,0 +1,135 @@
+import Foundation
+import Hummingbird
+@testable import KeyportAuth
+import KeyportHTTP
+import KeyportModel
+import KeyportPasswords
+@testable import KeyportServer
+import Synchronization
+import Testing
+
+/// Issue 13: what the token path reuses (a right password, effective roles, a signed token) is
+/// cut off at once by every change that must cut it — counted in Argon2 computations and read
+/// from the tokens, with the clock injected.
+@Suite("Reuse on the token path, and its immediate invalidation")
+struct TokenPathReuseTests {
+    static func hashes(_ api: APIHarness) async throws -> Int {
+        let text = try await api.call(.get, "/metrics").text
+        let line = text.split(separator: "\n").first { $0.hasPrefix("keyport_password_hash_duration_seconds_count") } ?? ""
+        return Int(line.split(separator: " ").last ?? "") ?? -1
+    }
+
+    /// The Argon2 computations one request costs, and its status.
+    static func cost(_ api: APIHarness, _ request: () async throws -> APIResponse) async throws -> (Int, HTTPResponse.Status) {
+        let before = try await hashes(api)
+        let response = try await request()
+        return (try await hashes(api) - before, response.status)
+    }
+
+    @Test func aRightPasswordIsCheckedOnceAndAChangeCutsItOffAtOnce() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            let alice = try await r.user("alice", roles: ["team-a-dev"])
+            #expect(try await Self.cost(api) { try await r.token("alice") } == (1, .ok))
+            #expect(try await Self.cost(api) { try await r.token("alice") } == (0, .ok), "remembered")
+            #expect(try await Self.cost(api) { try await r.passwordGrant("alice") } == (0, .ok), "the POST path too")
+            #expect(try await Self.cost(api) { try await r.token("ALICE") } == (0, .ok))
+            // A wrong password never hits, however often.
+            #expect(try await Self.cost(api) { try await r.token("alice", "nope") } == (1, .unauthorized))
+            #expect(try await Self.cost(api) { try await r.token("alice", "nope") } == (1, .unauthorized))
+            #expect(try await Self.cost(api) { try await r.token("alice") } == (0, .ok), "and evicts nothing")
+
+            // A reset: the old password is refused on the very next request.
+            _ = try await api.call(.put, "/admin/realms/acme/users/\(alice)/reset-password", token: r.admin,
+                                   json: ["type": "password", "value": "pw2", "temporary": false])
+            #expect(try await Self.cost(api) { try await r.token("alice") } == (1, .unauthorized))
+            #expect(try await Self.cost(api) { try await r.token("alice", "pw2") } == (1, .ok))
+            #expect(try await Self.cost(api) { try await r.token("alice", "pw2") } == (0, .ok))
+
+            // Disabled: refused, at the cost of a computed check; enabled again: computed once more.
+            _ = try await api.call(.put, "/admin/realms/acme/users/\(alice)", token: r.admin, json: ["enabled": false])
+            #expect(try await Self.cost(api) { try await r.token("alice", "pw2") } == (1, .unauthorized))
+            _ = try await api.call(.put, "/admin/realms/acme/users/\(alice)", token: r.admin, json: ["enabled": true])
+            #expect(try await Self.cost(api) { try await r.token("alice", "pw2") } == (1, .ok))
+
+            // The credential deleted: nothing to match.
+            let credential = try #require(try await api.call(.get, "/admin/realms/acme/users/\(alice)/credentials", token: r.admin).items.first?["id"]?.stringValue)
+            _ = try await api.call(.delete, "/admin/realms/acme/users/\(alice)/credentials/\(credential)", token: r.admin)
+            #expect(try await Self.cost(api) { try await r.token("alice", "pw2") }.1 == .unauthorized)
+        }
+    }
+
+    @Test func aLockoutRefusesARememberedPasswordAtTheCostOfAGuess() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            try await r.user("alice")
+            _ = try await api.call(.put, "/admin/realms/acme", token: r.admin,
+                                   json: ["bruteForceProtected": true, "failureFactor": 2, "quickLoginCheckMilliSeconds": 0])
+            #expect(try await Self.cost(api) { try await r.token("alice") } == (1, .ok))
+            #expect(try await Self.cost(api) { try await r.token("alice") } == (0, .ok))
+            _ = try await r.token("alice", "guess-1")
+            _ = try await r.token("alice", "guess-2")
+            // Locked: the right password is refused and costs what a wrong guess costs, so the
+            // stopwatch cannot confirm a guess behind the lockout.
+            #expect(try await Self.cost(api) { try await r.token("alice") } == (1, .unauthorized))
+            #expect(try await Self.cost(api) { try await r.token("alice", "guess-3") } == (1, .unauthorized))
+            #expect(try await Self.cost(api) { try await r.token("alice") } == (1, .unauthorized))
+        }
+    }
+
+    @Test func theHashingPolicyAndTheLifespanBoundWhatIsRemembered() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            try await r.user("alice")
+            #expect(try await Self.cost(api) { try await r.token("alice") } == (1, .ok))
+            // A policy change: the next login verifies and rehashes (2), then is remembered again.
+            _ = try await api.call(.put, "/admin/realms/acme", token: r.admin, json: ["passwordHashing": ["iterations": 6]])
+            #expect(try await Self.cost(api) { try await r.token("alice") } == (2, .ok))
+            #expect(try await Self.cost(api) { try await r.token("alice") } == (1, .ok), "checked against the new hash")
+            #expect(try await Self.cost(api) { try await r.token("alice") } == (0, .ok))
+            // Remembered at most the realm's access-token lifespan (here 60 s; the server's bound is 120 s).
+            _ = try await api.call(.put, "/admin/realms/acme", token: r.admin, json: ["accessTokenLifespan": 60])
+            #expect(try await Self.cost(api) { try await r.token("alice") } == (0, .ok))
+            api.clock.advance(seconds: 121)
+            #expect(try await Self.cost(api) { try await r.token("alice") } == (1, .ok))
+            api.clock.advance(seconds: 59)
+            #expect(try await Self.cost(api) { try await r.token("alice") } == (0, .ok))
+            api.clock.advance(seconds: 2)
+            #expect(try await Self.cost(api) { try await r.token("alice") } == (1, .ok))
+        }
+    }
+
+    @Test func anOperatorCanTurnTheCacheOffAndItStaysBounded() async throws {
+        let clock = TestClock()
+        let store = try StoreBackend.sqlite.makeStore(clock: clock)
+        let f = Fixtures(store, clock: clock)
+        let realm = try await f.realm("acme")
+        let counted = CountedHashes()
+        let hasher = PasswordHasher(threads: 1, randomBytes: TimeAndRandomness.live.randomBytes, observe: { _ in counted.add() })
+        let stored = try await hasher.hash(Sensitive("Right-pw-1"), parameters: realm.passwordHashing)
+        try await f.user("alice", in: realm, password: stored.revealed)
+        for (cache, expected) in [(VerifiedCredentialCache.off, [1, 1]), (VerifiedCredentialCache(seconds: 60), [1, 0])] {
+            let authenticator = PasswordAuthenticator(store: store, hasher: hasher, now: { clock.now }, verified: cache)
+            var costs: [Int] = []
+            for _ in 0..<2 {
+                let before = counted.value
+                #expect(try await authenticator.authenticate(realm: realm, username: "alice", password: Sensitive("Right-pw-1")) != .failed(.invalidCredentials, user: nil))
+                costs.append(counted.value - before)
+            }
+            #expect(costs == expected)
+        }
+        let small = VerifiedCredentialCache(seconds: 60, capacity: 3)
+        for n in 0..<10 {
+            small.remember(small.slot(realmId: "r", username: "u\(n)", password: Sensitive("p")), userId: "u\(n)", stored: Sensitive("h"),
+                           policy: .keycloakDefault, now: clock.now, lifespan: 60)
+        }
+        #expect(small.count == 3)
+        try await hasher.shutdown()
+    }
+}
+
+final class CountedHashes: Sendable {
+    private let state = Mutex(0)
+    func add() { state.withLock { $0 += 1 } }
+    var value: Int { state.withLock { $0 } }
+}
