@@ -1,5 +1,5 @@
 /// One requested (or granted) resource of a docker-v2 token: `repository:team-a/app:pull,push`.
-public struct ResourceScope: Sendable, Equatable, Codable, CustomStringConvertible {
+public struct ResourceScope: Sendable, Hashable, Codable, CustomStringConvertible {
     public var type: String
     public var name: String
     public var actions: [String]

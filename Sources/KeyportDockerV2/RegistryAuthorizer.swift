@@ -1,3 +1,4 @@
+import KeyportAuth
 import KeyportModel
 import KeyportStore
 
@@ -5,11 +6,16 @@ import KeyportStore
 /// request with the grants of the client's roles among the user's effective roles.
 /// Denial is a value (an entry with fewer or no actions), never an error.
 public struct RegistryAuthorizer: Sendable {
-    let store: any IdentityStore
+    let roles: EffectiveRolesCache
     let onInvalidGrant: @Sendable (String) -> Void
 
     public init(store: any IdentityStore, onInvalidGrant: @escaping @Sendable (String) -> Void = { _ in }) {
-        self.store = store
+        self.init(roles: EffectiveRolesCache(store: store), onInvalidGrant: onInvalidGrant)
+    }
+
+    /// With a shared cache of effective roles (checked against the realm's authorization version at each request).
+    public init(roles: EffectiveRolesCache, onInvalidGrant: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.roles = roles
         self.onInvalidGrant = onInvalidGrant
     }
 
@@ -37,7 +43,7 @@ public struct RegistryAuthorizer: Sendable {
             var roleNames: [String] = []
             var grants: [RegistryGrant] = []
             if let user {
-                let roles = try await store.effectiveRoles(userId: user.id, realmId: realm.id).filter { $0.clientId == client.id }
+                let roles = try await self.roles.roles(userId: user.id, realmId: realm.id).filter { $0.clientId == client.id }
                 roleNames = roles.map(\.name).sorted()
                 for role in roles {
                     for text in role.attributes[RegistryGrant.attribute] ?? [] {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import KeyportKeys
 import KeyportModel
 import KeyportTokens
@@ -8,10 +9,14 @@ import KeyportTokens
 public struct RegistryTokenIssuer: Sendable {
     let keyRing: RealmKeyRing
     let environment: TimeAndRandomness
+    let recent: RecentTokens?
 
-    public init(keyRing: RealmKeyRing, environment: TimeAndRandomness) {
+    /// `reuseSeconds`: for that long a token is handed again to the same subject asking the same
+    /// registry for exactly the same granted access (0: sign every time).
+    public init(keyRing: RealmKeyRing, environment: TimeAndRandomness, reuseSeconds: Int = 10) {
         self.keyRing = keyRing
         self.environment = environment
+        self.recent = reuseSeconds > 0 ? RecentTokens(seconds: reuseSeconds) : nil
     }
 
     public struct Claims: Codable, Sendable, Equatable {
@@ -45,9 +50,17 @@ public struct RegistryTokenIssuer: Sendable {
         guard let signer = keys.signer(for: algorithm) else { throw Failure.noActiveKey(algorithm) }
         let now = environment.now().secondsSince1970
         let lifespan = max(Self.minimumLifespan, realm.accessTokenLifespan)
+        let reuseKey = RecentTokens.Key(realmId: realm.id, keyId: signer.key.id, issuer: issuer, service: service, subject: subject,
+                                        access: access, lifespan: lifespan)
+        if let recent, let token = recent.find(reuseKey, now: now) {
+            // The same access, decided now, for the same subject: the token signed moments ago says
+            // exactly that, and lives a little less (its expires_in is what remains).
+            return Issued(token: token.token, claims: token.claims, expiresIn: Int(token.claims.exp - now), issuedAt: Self.rfc3339(seconds: token.claims.iat))
+        }
         let claims = Claims(iss: issuer, sub: subject, aud: service, exp: now + Int64(lifespan), nbf: now, iat: now,
                             jti: Base64URL.encode(environment.randomBytes(16)), access: access)
         let token = try JWS.sign(claims, with: signer.signer, kid: signer.key.libtrustKeyID, x5c: true)
+        recent?.keep(reuseKey, token: token, claims: claims)
         return Issued(token: token, claims: claims, expiresIn: lifespan, issuedAt: Self.rfc3339(seconds: now))
     }
 
@@ -56,5 +69,52 @@ public struct RegistryTokenIssuer: Sendable {
         formatter.formatOptions = [.withInternetDateTime]
         formatter.timeZone = TimeZone(identifier: "UTC")
         return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+    }
+}
+
+/// Registry tokens signed in the last few seconds, by what they grant: a `docker push` asks for
+/// the same access several times in a row, and an RSA signature costs more than the rest of the
+/// request. The key holds the access *as decided at this request*, so reuse never grants more
+/// than the user may do now; the realm key's id is part of it, so a rotated key is used at once.
+/// A token is reused only while at least `minimumLifespan` of its life remains. Bounded.
+final class RecentTokens: Sendable {
+    struct Key: Hashable, Sendable {
+        let realmId: String
+        let keyId: String
+        let issuer: String
+        let service: String
+        let subject: String
+        let access: [ResourceScope]
+        let lifespan: Int
+    }
+    struct Entry: Sendable {
+        let token: String
+        let claims: RegistryTokenIssuer.Claims
+    }
+
+    let seconds: Int64
+    let capacity = 10_000
+    private let state = Mutex<(entries: [Key: Entry], order: [Key], head: Int)>(([:], [], 0))
+
+    init(seconds: Int) { self.seconds = Int64(seconds) }
+
+    func find(_ key: Key, now: Int64) -> Entry? {
+        guard let entry = state.withLock({ $0.entries[key] }) else { return nil }
+        let age = now - entry.claims.iat
+        guard age >= 0, age <= seconds, entry.claims.exp - now >= Int64(RegistryTokenIssuer.minimumLifespan) else { return nil }
+        return entry
+    }
+
+    func keep(_ key: Key, token: String, claims: RegistryTokenIssuer.Claims) {
+        state.withLock { s in
+            if s.entries.updateValue(Entry(token: token, claims: claims), forKey: key) != nil { return }
+            if s.order.count < capacity {
+                s.order.append(key)
+            } else {
+                s.entries[s.order[s.head]] = nil
+                s.order[s.head] = key
+                s.head = (s.head + 1) % capacity
+            }
+        }
     }
 }

@@ -201,3 +201,11 @@ extension SQLiteStore {
         guard found == unique.count else { throw StoreError.notFound(.role) }
     }
 }
+
+extension SQLiteStore {
+    public func authorizationVersion(realmId: String) async throws -> Int64 {
+        try await read { db in
+            try Int64.fetchOne(db, sql: "SELECT version FROM authorization_versions WHERE realm_id = ?", arguments: [realmId]) ?? 0
+        }
+    }
+}

@@ -97,6 +97,10 @@ public protocol RoleStore: Sendable {
     /// Direct mappings, plus those of every group the user is in and all their ancestors,
     /// with composites expanded transitively. A cycle of composites never loops.
     func effectiveRoles(userId: String, realmId: String) async throws -> [Role]
+    /// A number that changes, in the same transaction, with every change to what decides the
+    /// realm's effective roles (mappings, membership, composites, the group tree, roles and
+    /// their attributes), and never comes back: what a cache of effective roles is checked against.
+    func authorizationVersion(realmId: String) async throws -> Int64
     /// The users holding a role directly.
     func usersWithRole(roleId: String, realmId: String, page: Page) async throws -> [User]
 }

@@ -753,3 +753,44 @@ extension IdentityStoreConformanceTests {
         #expect(try await store.realm(id: realm.id) == nil)
     }
 }
+
+extension IdentityStoreConformanceTests {
+    @Test(arguments: StoreBackend.allCases)
+    func everyChangeToWhatDecidesRolesMovesTheAuthorizationVersion(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        let other = try await f.realm("globex")
+        let alice = try await f.user("alice", in: realm)
+        let dev = try await f.role("dev", in: realm)
+        let admin = try await f.role("admin", in: realm)
+        let eng = try await f.group("eng", in: realm)
+        let team = try await f.group("team", in: realm)
+        var seen: [Int64] = [try await store.authorizationVersion(realmId: realm.id)]
+        let otherBefore = try await store.authorizationVersion(realmId: other.id)
+        func moved(_ what: String, _ change: () async throws -> Void) async throws {
+            try await change()
+            let now = try await store.authorizationVersion(realmId: realm.id)
+            #expect(!seen.contains(now), "\(what) did not move the version")
+            seen.append(now)
+        }
+        try await moved("a user's role") { try await store.grantUserRoles(userId: alice.id, roleIds: [dev.id], realmId: realm.id) }
+        try await moved("revoking it") { try await store.revokeUserRoles(userId: alice.id, roleIds: [dev.id], realmId: realm.id) }
+        try await moved("a composite") { try await store.addComposites(parentId: dev.id, childIds: [admin.id], realmId: realm.id) }
+        try await moved("removing it") { try await store.removeComposites(parentId: dev.id, childIds: [admin.id], realmId: realm.id) }
+        try await moved("a group's role") { try await store.grantGroupRoles(groupId: eng.id, roleIds: [dev.id], realmId: realm.id) }
+        try await moved("revoking it") { try await store.revokeGroupRoles(groupId: eng.id, roleIds: [dev.id], realmId: realm.id) }
+        try await moved("a membership") { try await store.addMember(groupId: eng.id, userId: alice.id, realmId: realm.id) }
+        try await moved("leaving") { try await store.removeMember(groupId: eng.id, userId: alice.id, realmId: realm.id) }
+        try await moved("a group move") { try await store.updateGroup(id: eng.id, realmId: realm.id) { $0.parentId = team.id } }
+        try await moved("a role's attributes") { try await store.updateRole(id: dev.id, realmId: realm.id) { $0.attributes["docker.grant"] = ["repository:a:pull"] } }
+        try await moved("a role deleted") { try await store.deleteRole(id: admin.id, realmId: realm.id) }
+        try await moved("a group deleted") { try await store.deleteGroup(id: team.id, realmId: realm.id) }
+        #expect(try await store.authorizationVersion(realmId: other.id) == otherBefore, "another realm's version stays")
+
+        // A realm made again under the same id never repeats a version of the old one.
+        try await store.replaceRealm(RealmSeed(realm: realm))
+        let again = try await store.authorizationVersion(realmId: realm.id)
+        #expect(!seen.contains(again) && again > seen.max()!)
+    }
+}

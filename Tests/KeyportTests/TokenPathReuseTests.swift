@@ -99,6 +99,61 @@ struct TokenPathReuseTests {
         }
     }
 
+    @Test func aTokenIsReusedForSecondsForExactlyTheSameAccess() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            let alice = try await r.user("alice", roles: ["team-a-dev"])
+            let push = ["repository:team-a/app:pull,push"]
+            let first = try await r.token("alice", scopes: push)
+            api.clock.advance(seconds: 4)
+            let again = try await r.token("alice", scopes: push)
+            #expect(again["token"] == first["token"], "signed 4 s ago for the same access")
+            #expect(again["expires_in"]?.int == 296, "what remains of it")
+            #expect(again["issued_at"] == first["issued_at"])
+            #expect(try await r.token("alice", scopes: ["repository:team-a/app:pull"])["token"] != first["token"], "other access, other token")
+
+            // The access is decided at each request: a revoked role means a new, smaller token at once.
+            let role = try await api.role("acme", "team-a-dev", client: r.clientId, token: r.admin)
+            _ = try await api.call(.delete, "/admin/realms/acme/users/\(alice)/role-mappings/clients/\(r.clientId)", token: r.admin, json: [role])
+            let after = try await r.token("alice", scopes: push)
+            #expect(after["token"] != first["token"])
+            #expect(try r.access(after) == [["repository", "team-a/app"]])
+            _ = try await api.call(.post, "/admin/realms/acme/users/\(alice)/role-mappings/clients/\(r.clientId)", token: r.admin, json: [role])
+            #expect(try await r.token("alice", scopes: push)["token"] == first["token"], "the same access again, still within the window")
+            api.clock.advance(seconds: 7)
+            #expect(try await r.token("alice", scopes: push)["token"] != first["token"], "older than 10 s: signed anew")
+
+            // With the shortest lifespan no token is handed out with less than 60 s left.
+            let admin = try await api.token()
+            _ = try await api.call(.put, "/admin/realms/acme", token: admin, json: ["accessTokenLifespan": 60])
+            let short = try await r.token("alice", scopes: push)
+            api.clock.advance(seconds: 1)
+            let next = try await r.token("alice", scopes: push)
+            #expect(next["token"] != short["token"] && next["expires_in"]?.int == 60)
+        }
+    }
+
+    @Test func rolesAreComputedOncePerChange() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            let alice = try await r.user("alice", roles: ["reader"])
+            let cache = EffectiveRolesCache(store: api.server.services.store)
+            let realm = try #require(try await api.server.services.store.realm(named: "acme"))
+            let before = try await cache.roles(userId: alice, realmId: realm.id)
+            #expect(before.contains { $0.name == "reader" })
+            // A group that carries a role: joining it is seen at once.
+            let group = try await api.call(.post, "/admin/realms/acme/groups", token: r.admin, json: ["name": "devs"]).createdID!
+            let dev = try await api.role("acme", "team-a-dev", client: r.clientId, token: r.admin)
+            _ = try await api.call(.post, "/admin/realms/acme/groups/\(group)/role-mappings/clients/\(r.clientId)", token: r.admin, json: [dev])
+            #expect(!(try await cache.roles(userId: alice, realmId: realm.id)).contains { $0.name == "team-a-dev" })
+            _ = try await api.call(.put, "/admin/realms/acme/users/\(alice)/groups/\(group)", token: r.admin)
+            #expect(try await cache.roles(userId: alice, realmId: realm.id).contains { $0.name == "team-a-dev" })
+            _ = try await api.call(.delete, "/admin/realms/acme/users/\(alice)/groups/\(group)", token: r.admin)
+            #expect(!(try await cache.roles(userId: alice, realmId: realm.id)).contains { $0.name == "team-a-dev" })
+            #expect(cache.count == 1)
+        }
+    }
+
     @Test func anOperatorCanTurnTheCacheOffAndItStaysBounded() async throws {
         let clock = TestClock()
         let store = try StoreBackend.sqlite.makeStore(clock: clock)
