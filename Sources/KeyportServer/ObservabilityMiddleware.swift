@@ -15,9 +15,30 @@ struct ObservabilityMiddleware: RouterMiddleware {
     let randomBytes: @Sendable (Int) -> [UInt8]
     let proxyHeaders: KeyportConfiguration.ProxyHeaders
 
+    static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// Lower-case hex, without `String(format:)` (per request, that showed in the profile).
+    static func hex(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            out.append(hexDigits[Int(b >> 4)])
+            out.append(hexDigits[Int(b & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `12.34`: milliseconds with two decimals, in integer arithmetic.
+    static func milliseconds(_ d: Duration) -> String {
+        let (seconds, attoseconds) = d.components
+        let hundredths = max(0, seconds) &* 100_000 &+ max(0, attoseconds) / 10_000_000_000_000
+        let fraction = hundredths % 100
+        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let requestID = Self.acceptableRequestID(request.headers[.xRequestID]) ?? randomBytes(12).map { String(format: "%02x", $0) }.joined()
+        let requestID = Self.acceptableRequestID(request.headers[.xRequestID]) ?? Self.hex(randomBytes(12))
         context.requestID = requestID
         context.logger[metadataKey: "request_id"] = .string(requestID)
         let realm = Self.realmName(in: request.uri.path)
@@ -36,7 +57,7 @@ struct ObservabilityMiddleware: RouterMiddleware {
             logger[metadataKey: "route"] = .string(route)
             logger[metadataKey: "method"] = .string(request.method.rawValue)
             logger[metadataKey: "status"] = .stringConvertible(status)
-            logger[metadataKey: "latency_ms"] = .string(String(format: "%.2f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000))
+            logger[metadataKey: "latency_ms"] = .string(Self.milliseconds(elapsed))
             logger.log(level: status >= 500 ? .error : .info, "request")
         }
         var response: Response

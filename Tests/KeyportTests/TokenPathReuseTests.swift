@@ -188,3 +188,18 @@ final class CountedHashes: Sendable {
     func add() { state.withLock { $0 += 1 } }
     var value: Int { state.withLock { $0 } }
 }
+
+@Suite("The per-request log line, formatted without Foundation")
+struct CheapLogFormattingTests {
+    @Test func hexMillisecondsAndTimestampsAreExact() {
+        #expect(ObservabilityMiddleware.hex([0, 15, 16, 255]) == "000f10ff")
+        #expect(ObservabilityMiddleware.milliseconds(.milliseconds(12) + .microseconds(345)) == "12.34")
+        #expect(ObservabilityMiddleware.milliseconds(.microseconds(5)) == "0.00")
+        #expect(ObservabilityMiddleware.milliseconds(.microseconds(50)) == "0.05")
+        #expect(ObservabilityMiddleware.milliseconds(.seconds(2)) == "2000.00")
+        let stamp = LogfmtLogHandler.timestamp()
+        #expect(stamp.wholeMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/) != nil, "\(stamp)")
+        let expected = ISO8601DateFormatter().string(from: Date()).prefix(16)
+        #expect(stamp.hasPrefix(expected) || stamp > String(expected), "\(stamp) vs \(expected)")
+    }
+}
