@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "keyport", targets: ["keyport"]),
         .executable(name: "keyport-bench", targets: ["keyport-bench"]),
+        .executable(name: "bare-hummingbird", targets: ["bare-hummingbird"]),
         .executable(name: "kpadm", targets: ["kpadm"]),
     ],
     dependencies: [
@@ -173,6 +174,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/KeyportBench"
+        ),
+        // The benchmark's floor: Hummingbird with nothing of Keyport's.
+        .executableTarget(
+            name: "bare-hummingbird",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Benchmarks/BareHummingbird"
         ),
         .testTarget(
             name: "KeyportTests",

@@ -11,7 +11,7 @@ struct KeyportBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keyport-bench",
         abstract: "Keyport benchmarks: each prints what it measured.",
-        subcommands: [StoreWrites.self, EffectiveRoles.self, PasswordHashing.self, HashingFairness.self])
+        subcommands: [StoreWrites.self, EffectiveRoles.self, PasswordHashing.self, Argon2Rate.self, HashingFairness.self])
 }
 
 /// Creates users one transaction at a time, printing `committed <username>` after each
@@ -124,6 +124,39 @@ struct PasswordHashing: AsyncParsableCommand {
         timings.sort()
         print(String(format: "argon2id m=7168 t=5 p=1 (one thread): median %.1f ms, min %.1f ms, max %.1f ms over %d hashes",
                      timings[count / 2], timings.first ?? 0, timings.last ?? 0, count))
+        try await hasher.shutdown()
+    }
+}
+
+/// The raw Argon2id rate of this machine's cores (one hashing thread per core, Keycloak's
+/// defaults): what the token benchmark's cold figure is a ratio to.
+struct Argon2Rate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "argon2-rate", abstract: "Argon2id hashes per second on every core.")
+
+    @Option var seconds = 5.0
+
+    func run() async throws {
+        let threads = ProcessInfo.processInfo.activeProcessorCount
+        let hasher = PasswordHasher(threads: threads, randomBytes: TimeAndRandomness.live.randomBytes, maxQueuedPerRealm: 4096, maxQueued: 4096)
+        let clock = ContinuousClock()
+        let end = clock.now + .milliseconds(Int(seconds * 1000))
+        let start = clock.now
+        let done = try await withThrowingTaskGroup(of: Int.self) { group in
+            for worker in 0..<(threads * 2) {
+                group.addTask {
+                    var n = 0
+                    while clock.now < end {
+                        _ = try await hasher.hash(Sensitive("password\(worker)-\(n)"), parameters: .keycloakDefault)
+                        n += 1
+                    }
+                    return n
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        let elapsed = clock.now - start
+        let secs = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        print(String(format: "argon2_rate %.1f hashes/s on %d cores", Double(done) / secs, threads))
         try await hasher.shutdown()
     }
 }

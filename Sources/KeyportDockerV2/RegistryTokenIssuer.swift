@@ -64,12 +64,7 @@ public struct RegistryTokenIssuer: Sendable {
         return Issued(token: token, claims: claims, expiresIn: lifespan, issuedAt: Self.rfc3339(seconds: now))
     }
 
-    static func rfc3339(seconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
-    }
+    static func rfc3339(seconds: Int64) -> String { Timestamp(secondsSince1970: seconds).rfc3339() }
 }
 
 /// Registry tokens signed in the last few seconds, by what they grant: a `docker push` asks for

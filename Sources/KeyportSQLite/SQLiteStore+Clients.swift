@@ -12,19 +12,19 @@ extension SQLiteStore {
 
     public func client(id: String, realmId: String) async throws -> Client? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM clients WHERE id = ? AND realm_id = ?", arguments: [id, realmId]).map(Self.client)
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM clients WHERE id = ? AND realm_id = ?"), arguments: [id, realmId]).map(Self.client)
         }
     }
 
     public func client(clientId: String, realmId: String) async throws -> Client? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM clients WHERE client_id = ? AND realm_id = ?", arguments: [clientId, realmId]).map(Self.client)
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM clients WHERE client_id = ? AND realm_id = ?"), arguments: [clientId, realmId]).map(Self.client)
         }
     }
 
     public func clients(realmId: String, page: Page) async throws -> [Client] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM clients WHERE realm_id = ? ORDER BY client_id LIMIT ? OFFSET ?",
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM clients WHERE realm_id = ? ORDER BY client_id LIMIT ? OFFSET ?"),
                              arguments: [realmId, page.max, page.first]).map(Self.client)
         }
     }
@@ -34,7 +34,7 @@ extension SQLiteStore {
     }
 
     static func updateClient(id: String, realmId: String, _ change: (inout Client) throws -> Void, _ db: Database) throws -> Client {
-        guard var client = try Row.fetchOne(db, sql: "SELECT * FROM clients WHERE id = ? AND realm_id = ?", arguments: [id, realmId]).map(Self.client) else {
+        guard var client = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM clients WHERE id = ? AND realm_id = ?"), arguments: [id, realmId]).map(Self.client) else {
             throw StoreError.notFound(.client)
         }
         try change(&client)

@@ -56,7 +56,7 @@ extension SQLiteStore {
     }
 
     public func countGroups(realmId: String) async throws -> Int {
-        try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM realm_groups WHERE realm_id = ?", arguments: [realmId]) ?? 0 }
+        try await read { db in try Int.fetchOne(try db.cachedStatement(sql: "SELECT count(*) FROM realm_groups WHERE realm_id = ?"), arguments: [realmId]) ?? 0 }
     }
 
     public func updateGroup(id: String, realmId: String, _ change: @escaping @Sendable (inout Group) throws -> Void) async throws -> Group {
@@ -182,7 +182,7 @@ extension SQLiteStore {
     }
 
     static func requireGroup(_ id: String, realmId: String, _ db: Database) throws {
-        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM realm_groups WHERE id = ? AND realm_id = ?", arguments: [id, realmId]) == true else {
+        guard try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM realm_groups WHERE id = ? AND realm_id = ?"), arguments: [id, realmId]) == true else {
             throw StoreError.notFound(.group)
         }
     }

@@ -5,7 +5,7 @@ import KeyportStore
 extension SQLiteStore {
     public func realmKeys(realmId: String) async throws -> [RealmKey] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM realm_keys WHERE realm_id = ? ORDER BY algorithm, priority DESC, created_at DESC",
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM realm_keys WHERE realm_id = ? ORDER BY algorithm, priority DESC, created_at DESC"),
                              arguments: [realmId]).map(Self.key)
         }
     }

@@ -8,7 +8,7 @@ extension SQLiteStore {
     }
 
     static func loginFailures(userId: String, realmId: String, _ db: Database) throws -> LoginFailures? {
-        try Row.fetchOne(db, sql: "SELECT * FROM login_failures WHERE user_id = ? AND realm_id = ?", arguments: [userId, realmId]).map { row in
+        try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM login_failures WHERE user_id = ? AND realm_id = ?"), arguments: [userId, realmId]).map { row in
             LoginFailures(userId: row["user_id"], realmId: row["realm_id"], numFailures: row["num_failures"],
                           lastFailure: row.timestamp("last_failure"), lockedUntil: row.timestamp("locked_until"), lastIPAddress: row["last_ip"])
         }
@@ -19,7 +19,7 @@ extension SQLiteStore {
         try await write { db in
             // Read and write in the same transaction: SQLite serialises writers, so N
             // concurrent failures are N increments, never N copies of the same n + 1.
-            let enabled = try Bool.fetchOne(db, sql: "SELECT enabled FROM users WHERE id = ? AND realm_id = ?", arguments: [userId, realmId])
+            let enabled = try Bool.fetchOne(try db.cachedStatement(sql: "SELECT enabled FROM users WHERE id = ? AND realm_id = ?"), arguments: [userId, realmId])
             let previous = try Self.loginFailures(userId: userId, realmId: realmId, db)
             guard let enabled else { return nil }
             let current = previous ?? LoginFailures(userId: userId, realmId: realmId)

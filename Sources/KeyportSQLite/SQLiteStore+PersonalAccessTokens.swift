@@ -6,7 +6,7 @@ extension SQLiteStore {
     public func createPersonalAccessToken(_ t: PersonalAccessToken) async throws {
         try await write { db in
             // The limit is counted inside the write transaction: concurrent creations cannot pass it together.
-            let held = try Int.fetchOne(db, sql: "SELECT count(*) FROM personal_access_tokens WHERE user_id = ? AND realm_id = ?",
+            let held = try Int.fetchOne(try db.cachedStatement(sql: "SELECT count(*) FROM personal_access_tokens WHERE user_id = ? AND realm_id = ?"),
                                         arguments: [t.userId, t.realmId]) ?? 0
             guard held < PersonalAccessToken.limitPerUser else { throw StoreError.conflict(.tokenLimit) }
             try db.execute(sql: """
@@ -21,21 +21,21 @@ extension SQLiteStore {
 
     public func personalAccessToken(secretHash: String) async throws -> PersonalAccessToken? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM personal_access_tokens WHERE secret_hash = ?", arguments: [secretHash])
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM personal_access_tokens WHERE secret_hash = ?"), arguments: [secretHash])
                 .map(Self.personalAccessToken)
         }
     }
 
     public func personalAccessToken(id: String, userId: String, realmId: String) async throws -> PersonalAccessToken? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM personal_access_tokens WHERE id = ? AND user_id = ? AND realm_id = ?",
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM personal_access_tokens WHERE id = ? AND user_id = ? AND realm_id = ?"),
                              arguments: [id, userId, realmId]).map(Self.personalAccessToken)
         }
     }
 
     public func personalAccessTokens(userId: String, realmId: String) async throws -> [PersonalAccessToken] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM personal_access_tokens WHERE user_id = ? AND realm_id = ? ORDER BY created_at, id LIMIT ?",
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM personal_access_tokens WHERE user_id = ? AND realm_id = ? ORDER BY created_at, id LIMIT ?"),
                              arguments: [userId, realmId, PersonalAccessToken.limitPerUser]).map(Self.personalAccessToken)
         }
     }

@@ -32,20 +32,20 @@ extension SQLiteStore {
     }
 
     public func realm(id: String) async throws -> Realm? {
-        try await read { db in try Row.fetchOne(db, sql: "SELECT * FROM realms WHERE id = ?", arguments: [id]).map(Self.realm) }
+        try await read { db in try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM realms WHERE id = ?"), arguments: [id]).map(Self.realm) }
     }
 
     public func realm(named name: String) async throws -> Realm? {
-        try await read { db in try Row.fetchOne(db, sql: "SELECT * FROM realms WHERE name = ?", arguments: [name]).map(Self.realm) }
+        try await read { db in try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM realms WHERE name = ?"), arguments: [name]).map(Self.realm) }
     }
 
     public func realms() async throws -> [Realm] {
-        try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM realms ORDER BY name").map(Self.realm) }
+        try await read { db in try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM realms ORDER BY name")).map(Self.realm) }
     }
 
     public func updateRealm(id: String, _ change: @escaping @Sendable (inout Realm) throws -> Void) async throws -> Realm {
         try await write { db in
-            guard var realm = try Row.fetchOne(db, sql: "SELECT * FROM realms WHERE id = ?", arguments: [id]).map(Self.realm) else {
+            guard var realm = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM realms WHERE id = ?"), arguments: [id]).map(Self.realm) else {
                 throw StoreError.notFound(.realm)
             }
             try change(&realm)

@@ -9,17 +9,17 @@ extension SQLiteStore {
 
     public func role(id: String, realmId: String) async throws -> Role? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM roles WHERE id = ? AND realm_id = ?", arguments: [id, realmId]).map(Self.role)
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM roles WHERE id = ? AND realm_id = ?"), arguments: [id, realmId]).map(Self.role)
         }
     }
 
     public func role(named name: String, realmId: String, clientId: String?) async throws -> Role? {
         try await read { db in
             if let clientId {
-                return try Row.fetchOne(db, sql: "SELECT * FROM roles WHERE realm_id = ? AND client_id = ? AND name = ?",
+                return try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM roles WHERE realm_id = ? AND client_id = ? AND name = ?"),
                                         arguments: [realmId, clientId, name]).map(Self.role)
             }
-            return try Row.fetchOne(db, sql: "SELECT * FROM roles WHERE realm_id = ? AND client_id IS NULL AND name = ?",
+            return try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM roles WHERE realm_id = ? AND client_id IS NULL AND name = ?"),
                                     arguments: [realmId, name]).map(Self.role)
         }
     }
@@ -41,7 +41,7 @@ extension SQLiteStore {
 
     public func updateRole(id: String, realmId: String, _ change: @escaping @Sendable (inout Role) throws -> Void) async throws -> Role {
         try await write { db in
-            guard var role = try Row.fetchOne(db, sql: "SELECT * FROM roles WHERE id = ? AND realm_id = ?", arguments: [id, realmId]).map(Self.role) else {
+            guard var role = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM roles WHERE id = ? AND realm_id = ?"), arguments: [id, realmId]).map(Self.role) else {
                 throw StoreError.notFound(.role)
             }
             let clientId = role.clientId
@@ -188,7 +188,7 @@ extension SQLiteStore {
     }
 
     static func requireUser(_ id: String, realmId: String, _ db: Database) throws {
-        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE id = ? AND realm_id = ?", arguments: [id, realmId]) == true else {
+        guard try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM users WHERE id = ? AND realm_id = ?"), arguments: [id, realmId]) == true else {
             throw StoreError.notFound(.user)
         }
     }
@@ -205,7 +205,7 @@ extension SQLiteStore {
 extension SQLiteStore {
     public func authorizationVersion(realmId: String) async throws -> Int64 {
         try await read { db in
-            try Int64.fetchOne(db, sql: "SELECT version FROM authorization_versions WHERE realm_id = ?", arguments: [realmId]) ?? 0
+            try Int64.fetchOne(try db.cachedStatement(sql: "SELECT version FROM authorization_versions WHERE realm_id = ?"), arguments: [realmId]) ?? 0
         }
     }
 }

@@ -22,13 +22,13 @@ extension SQLiteStore {
 
     public func session(refreshTokenHash: String) async throws -> Session? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM sessions WHERE refresh_token_hash = ?", arguments: [refreshTokenHash]).map(Self.session)
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM sessions WHERE refresh_token_hash = ?"), arguments: [refreshTokenHash]).map(Self.session)
         }
     }
 
     public func session(id: String, realmId: String) async throws -> Session? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM sessions WHERE id = ? AND realm_id = ?", arguments: [id, realmId]).map(Self.session)
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM sessions WHERE id = ? AND realm_id = ?"), arguments: [id, realmId]).map(Self.session)
         }
     }
 

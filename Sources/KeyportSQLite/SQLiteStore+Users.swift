@@ -9,21 +9,21 @@ extension SQLiteStore {
 
     public func user(id: String, realmId: String) async throws -> User? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ? AND realm_id = ?", arguments: [id, realmId]).map(Self.user)
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM users WHERE id = ? AND realm_id = ?"), arguments: [id, realmId]).map(Self.user)
         }
     }
 
     public func user(username: String, realmId: String) async throws -> User? {
         let name = User.normalize(username)
         return try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE realm_id = ? AND username = ?", arguments: [realmId, name]).map(Self.user)
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM users WHERE realm_id = ? AND username = ?"), arguments: [realmId, name]).map(Self.user)
         }
     }
 
     public func user(email: String, realmId: String) async throws -> [User] {
         let address = User.normalize(email)
         return try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM users WHERE realm_id = ? AND email = ? ORDER BY username", arguments: [realmId, address]).map(Self.user)
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM users WHERE realm_id = ? AND email = ? ORDER BY username"), arguments: [realmId, address]).map(Self.user)
         }
     }
 
@@ -45,7 +45,7 @@ extension SQLiteStore {
     }
 
     static func updateUser(id: String, realmId: String, _ change: (inout User) throws -> Void, _ db: Database) throws -> User {
-        guard var user = try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ? AND realm_id = ?", arguments: [id, realmId]).map(Self.user) else {
+        guard var user = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM users WHERE id = ? AND realm_id = ?"), arguments: [id, realmId]).map(Self.user) else {
             throw StoreError.notFound(.user)
         }
         try change(&user)
@@ -82,7 +82,7 @@ extension SQLiteStore {
 
     public func credentials(userId: String) async throws -> [Credential] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM credentials WHERE user_id = ? ORDER BY created_at", arguments: [userId]).map(Self.credential)
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM credentials WHERE user_id = ? ORDER BY created_at"), arguments: [userId]).map(Self.credential)
         }
     }
 
@@ -91,7 +91,7 @@ extension SQLiteStore {
     }
 
     static func setCredential(_ credential: Credential, revokeTokensBefore: Timestamp?, _ db: Database) throws {
-        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE id = ?", arguments: [credential.userId]) == true else {
+        guard try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM users WHERE id = ?"), arguments: [credential.userId]) == true else {
             throw StoreError.notFound(.user)
         }
         try db.execute(sql: "DELETE FROM credentials WHERE user_id = ? AND type = ?", arguments: [credential.userId, credential.type])

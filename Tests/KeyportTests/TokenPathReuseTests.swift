@@ -203,3 +203,18 @@ struct CheapLogFormattingTests {
         #expect(stamp.hasPrefix(expected) || stamp > String(expected), "\(stamp) vs \(expected)")
     }
 }
+
+@Suite("RFC 3339 without a date formatter")
+struct RFC3339Tests {
+    @Test(arguments: [Int64(0), 951_782_400_000, 1_764_447_338_123, 4_102_444_799_999, -1, -86_400_001, 253_402_300_799_000])
+    func matchesFoundation(_ ms: Int64) {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        let date = Date(timeIntervalSince1970: Double(ms) / 1000)
+        #expect(Timestamp(millisecondsSince1970: ms).rfc3339(milliseconds: true) == formatter.string(from: date))
+        formatter.formatOptions = [.withInternetDateTime]
+        let floored = Date(timeIntervalSince1970: (Double(ms) / 1000).rounded(.down))
+        #expect(Timestamp(millisecondsSince1970: ms).rfc3339() == formatter.string(from: floored))
+    }
+}
