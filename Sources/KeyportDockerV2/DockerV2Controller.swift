@@ -182,7 +182,12 @@ public struct DockerV2Controller: Sendable {
                    extra: ["grant_type": "refresh_token"], context: context)
             throw DockerV2Error.invalidGrant("Identity tokens are turned off for this registry: log in again (docker login)")
         }
-        try await store.touchSession(id: session.id, at: environment.now(), ipAddress: context.clientAddress)
+        // Each use slides the idle window (30 days by default): a write at most once a minute per
+        // token (or when the address changes) keeps that true without a write per registry request.
+        let now = environment.now()
+        if session.lastRefresh.adding(seconds: 60) <= now || (context.clientAddress != nil && context.clientAddress != session.ipAddress) {
+            try await store.touchSession(id: session.id, at: now, ipAddress: context.clientAddress)
+        }
         let decision = try await authorizer.decide(realm: realm, client: endpoint.client, user: user, requested: endpoint.requested)
         let issued = try await issue(endpoint, user: user, access: decision.access)
         record(endpoint, type: "REFRESH_TOKEN", user: user, username: user.username, granted: decision.access, error: nil,

@@ -11,13 +11,13 @@ extension SQLiteStore {
     }
 
     public func client(id: String, realmId: String) async throws -> Client? {
-        try await read { db in
+        try await readOne { db in
             try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM clients WHERE id = ? AND realm_id = ?"), arguments: [id, realmId]).map(Self.client)
         }
     }
 
     public func client(clientId: String, realmId: String) async throws -> Client? {
-        try await read { db in
+        try await readOne { db in
             try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM clients WHERE client_id = ? AND realm_id = ?"), arguments: [clientId, realmId]).map(Self.client)
         }
     }

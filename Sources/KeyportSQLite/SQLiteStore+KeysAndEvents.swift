@@ -4,7 +4,7 @@ import KeyportStore
 
 extension SQLiteStore {
     public func realmKeys(realmId: String) async throws -> [RealmKey] {
-        try await read { db in
+        try await readOne { db in
             try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM realm_keys WHERE realm_id = ? ORDER BY algorithm, priority DESC, created_at DESC"),
                              arguments: [realmId]).map(Self.key)
         }

@@ -20,7 +20,7 @@ extension SQLiteStore {
     }
 
     public func personalAccessToken(secretHash: String) async throws -> PersonalAccessToken? {
-        try await read { db in
+        try await readOne { db in
             try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM personal_access_tokens WHERE secret_hash = ?"), arguments: [secretHash])
                 .map(Self.personalAccessToken)
         }

@@ -32,11 +32,11 @@ extension SQLiteStore {
     }
 
     public func realm(id: String) async throws -> Realm? {
-        try await read { db in try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM realms WHERE id = ?"), arguments: [id]).map(Self.realm) }
+        try await readOne { db in try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM realms WHERE id = ?"), arguments: [id]).map(Self.realm) }
     }
 
     public func realm(named name: String) async throws -> Realm? {
-        try await read { db in try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM realms WHERE name = ?"), arguments: [name]).map(Self.realm) }
+        try await readOne { db in try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM realms WHERE name = ?"), arguments: [name]).map(Self.realm) }
     }
 
     public func realms() async throws -> [Realm] {

@@ -204,7 +204,7 @@ extension SQLiteStore {
 
 extension SQLiteStore {
     public func authorizationVersion(realmId: String) async throws -> Int64 {
-        try await read { db in
+        try await readOne { db in
             try Int64.fetchOne(try db.cachedStatement(sql: "SELECT version FROM authorization_versions WHERE realm_id = ?"), arguments: [realmId]) ?? 0
         }
     }

@@ -21,7 +21,7 @@ extension SQLiteStore {
     }
 
     public func session(refreshTokenHash: String) async throws -> Session? {
-        try await read { db in
+        try await readOne { db in
             try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM sessions WHERE refresh_token_hash = ?"), arguments: [refreshTokenHash]).map(Self.session)
         }
     }

@@ -8,14 +8,14 @@ extension SQLiteStore {
     }
 
     public func user(id: String, realmId: String) async throws -> User? {
-        try await read { db in
+        try await readOne { db in
             try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM users WHERE id = ? AND realm_id = ?"), arguments: [id, realmId]).map(Self.user)
         }
     }
 
     public func user(username: String, realmId: String) async throws -> User? {
         let name = User.normalize(username)
-        return try await read { db in
+        return try await readOne { db in
             try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM users WHERE realm_id = ? AND username = ?"), arguments: [realmId, name]).map(Self.user)
         }
     }
@@ -81,7 +81,7 @@ extension SQLiteStore {
     // MARK: Credentials
 
     public func credentials(userId: String) async throws -> [Credential] {
-        try await read { db in
+        try await readOne { db in
             try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM credentials WHERE user_id = ? ORDER BY created_at"), arguments: [userId]).map(Self.credential)
         }
     }

@@ -94,6 +94,13 @@ public struct SQLiteStore: IdentityStore {
         do { return try await writer.read(body) } catch { throw Self.translate(error) }
     }
 
+    /// A read of exactly one statement, without the BEGIN/COMMIT around it: a single SELECT is
+    /// atomic in SQLite on its own, and the hot lookups of a token request (realm, client, user,
+    /// credential, keys, versions) each are one. Pool readers are read-only connections.
+    func readOne<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await writer.unsafeRead(body) } catch { throw Self.translate(error) }
+    }
+
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do { return try await writer.write(body) } catch { throw Self.translate(error) }
     }
