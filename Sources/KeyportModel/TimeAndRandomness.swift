@@ -17,8 +17,15 @@ public struct TimeAndRandomness: Sendable {
     public static let live = TimeAndRandomness(
         now: { Timestamp(millisecondsSince1970: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))) },
         randomBytes: { count in
+            // Eight bytes per draw: the system generator asks the kernel on every call, and a byte
+            // per call made ids and token ids cost a system call per byte.
             var generator = SystemRandomNumberGenerator()
-            return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(count + 7)
+            while bytes.count < count {
+                withUnsafeBytes(of: generator.next() as UInt64) { bytes.append(contentsOf: $0) }
+            }
+            return Array(bytes.prefix(count))
         }
     )
 

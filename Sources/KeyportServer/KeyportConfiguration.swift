@@ -49,6 +49,8 @@ public struct KeyportConfiguration: Sendable, Equatable {
     /// Seconds a right password is remembered (as a keyed digest) so repeated token requests
     /// skip Argon2; 0 turns it off. The realm's access-token lifespan caps it.
     public var credentialCacheSeconds: Int = 120
+    /// One log line per request (`--http-access-log`); server errors are logged either way.
+    public var httpAccessLog: Bool = true
 
     public init(mode: Mode = .development, httpHost: String = "127.0.0.1", httpPort: Int = 8080,
                 databasePath: String = "./data/keyport.db", hostname: String? = nil,

@@ -14,6 +14,8 @@ struct ObservabilityMiddleware: RouterMiddleware {
     let metrics: KeyportMetrics
     let randomBytes: @Sendable (Int) -> [UInt8]
     let proxyHeaders: KeyportConfiguration.ProxyHeaders
+    /// A line per request; without it only server errors are logged (what it costs: docs/performance.md).
+    var accessLog = true
 
     static let hexDigits = Array("0123456789abcdef".utf8)
 
@@ -53,12 +55,14 @@ struct ObservabilityMiddleware: RouterMiddleware {
             let elapsed = clock.now - start
             let route = context.endpointPath ?? "NotFound"
             metrics.recordRequest(route: route, method: request.method.rawValue, status: status, duration: elapsed)
-            var logger = context.logger
-            logger[metadataKey: "route"] = .string(route)
-            logger[metadataKey: "method"] = .string(request.method.rawValue)
-            logger[metadataKey: "status"] = .stringConvertible(status)
-            logger[metadataKey: "latency_ms"] = .string(Self.milliseconds(elapsed))
-            logger.log(level: status >= 500 ? .error : .info, "request")
+            if accessLog || status >= 500 {
+                var logger = context.logger
+                logger[metadataKey: "route"] = .string(route)
+                logger[metadataKey: "method"] = .string(request.method.rawValue)
+                logger[metadataKey: "status"] = .stringConvertible(status)
+                logger[metadataKey: "latency_ms"] = .string(Self.milliseconds(elapsed))
+                logger.log(level: status >= 500 ? .error : .info, "request")
+            }
         }
         var response: Response
         do {

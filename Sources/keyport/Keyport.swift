@@ -43,6 +43,9 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("proxy-headers"), help: "Trust a reverse proxy's headers: none or xforwarded (KEYPORT_PROXY_HEADERS). Default: none")
     var proxyHeaders: String?
 
+    @Option(name: .customLong("http-access-log"), help: "true or false: one log line per request (KEYPORT_HTTP_ACCESS_LOG). Default: true for start-dev, false for start, as Keycloak's http-access-log-enabled; server errors are always logged")
+    var httpAccessLog: String?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (KEYPORT_LOG_LEVEL). Default: info")
     var logLevel: String?
 
@@ -91,6 +94,10 @@ struct ServerOptions: ParsableArguments {
         guard let proxy = KeyportConfiguration.ProxyHeaders(rawValue: proxyText) else {
             throw ConfigurationError("--proxy-headers must be none or xforwarded, not '\(proxyText)'")
         }
+        let accessLogText = (value(httpAccessLog, "HTTP_ACCESS_LOG") ?? (mode == .development ? "true" : "false")).lowercased()
+        guard accessLogText == "true" || accessLogText == "false" else {
+            throw ConfigurationError("--http-access-log must be true or false, not '\(accessLogText)'")
+        }
         let level = value(logLevel, "LOG_LEVEL") ?? "info"
         guard Logger.Level(rawValue: level) != nil else {
             throw ConfigurationError("--log-level must be one of trace, debug, info, notice, warning, error, critical, not '\(level)'")
@@ -130,6 +137,7 @@ struct ServerOptions: ParsableArguments {
         if let v = seconds(try number(httpIdleTimeout, "HTTP_IDLE_TIMEOUT", "--http-idle-timeout")) { configuration.httpIdleTimeout = v }
         configuration.httpMaxConnections = try number(httpMaxConnections, "HTTP_MAX_CONNECTIONS", "--http-max-connections")
         if let v = try number(dockerEventsRetention, "DOCKER_EVENTS_RETENTION", "--docker-events-retention") { configuration.dockerEventsRetention = v }
+        configuration.httpAccessLog = accessLogText == "true"
         if let v = try number(credentialCacheSeconds, "CREDENTIAL_CACHE_SECONDS", "--credential-cache-seconds") { configuration.credentialCacheSeconds = v }
         return configuration
     }

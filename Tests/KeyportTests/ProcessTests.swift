@@ -59,6 +59,19 @@ struct ProcessTests {
         #expect(try await store.countUsers(realmId: master.id, matching: UserQuery()) == 1)
     }
 
+    @Test func theAccessLogIsALinePerRequestOnlyWhenAskedFor() async throws {
+        for (flag, expected) in [([String](), true), (["--http-access-log", "false"], false)] {
+            let dir = temporaryDirectory()
+            let (child, port) = try startDev(in: dir, extra: flag)
+            _ = try await get(port, "/health/live")
+            _ = try await get(port, "/realms/nowhere")
+            child.signal(SIGTERM)
+            #expect(child.waitForExit() == 0)
+            let lines = child.stderrLines.filter { $0.contains("msg=request") }
+            #expect(lines.contains { $0.contains("route=/health/live") } == expected, "\(flag): \(lines)")
+        }
+    }
+
     @Test func environmentVariablesConfigureTheServer() async throws {
         let dir = temporaryDirectory()
         let child = try ChildProcess(try keyport(), ["start-dev"], environment: [
@@ -89,6 +102,8 @@ struct ProcessTests {
             (["start", "--http-port", "0"], "keyport: keyport start needs --hostname"),
             (["start-dev", "--http-port", "eighty"], "Error: The value 'eighty' is invalid for '--http-port"),
             (["start-dev", "--proxy-headers", "forwarded"], "keyport: --proxy-headers must be none or xforwarded"),
+            (["start-dev", "--http-access-log", "sometimes"], "keyport: --http-access-log must be true or false"),
+            (["start-dev", "--credential-cache-seconds", "99999"], "keyport: --credential-cache-seconds must be between 0 (off) and 3600"),
         ]
         for (arguments, expected) in cases {
             let child = try ChildProcess(try keyport(), arguments, environment: ["KEYPORT_BOOTSTRAP_ADMIN_PASSWORD": "x"], directory: dir)
