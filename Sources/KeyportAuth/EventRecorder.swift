@@ -3,8 +3,9 @@ import KeyportStore
 import Synchronization
 
 /// Records login events off the request path: `record` only enqueues, a background task
-/// writes. A slow or failing database therefore never slows or fails a token request; when
-/// the queue is full the newest events are kept and the dropped ones counted.
+/// writes what has queued up in batches (one transaction for up to `batchSize` events). A slow
+/// or failing database therefore never slows or fails a token request; when the queue is full
+/// the newest events are kept and the dropped ones counted (`queue_full` in `/metrics`).
 ///
 /// Events cannot be turned into a weapon against the disk: a realm's `eventsEnabled` and
 /// `enabledEventTypes` are honoured, each detail is capped, and failed logins are stored at
@@ -14,6 +15,8 @@ public final class EventRecorder: Sendable {
     /// Why an event was not stored.
     public enum Suppression: String, Sendable, CaseIterable {
         case disabled, rateLimited = "rate_limited", unauthenticated
+        /// The write queue was full: the oldest waiting event was dropped.
+        case queueFull = "queue_full"
         /// A docker-v2 token given without credentials under a client's anonymous grants.
         case anonymous
     }
@@ -24,6 +27,8 @@ public final class EventRecorder: Sendable {
     private struct Bucket { var tokens: Double; var updated: Timestamp }
     private final class Counters: Sendable {
         let state = Mutex((pending: 0, dropped: 0, failed: 0))
+        /// Events waiting to be written, oldest first.
+        let queue = Mutex<[Event]>([])
         let waiters = Mutex<[CheckedContinuation<Void, Never>]>([])
 
         func wakeIfIdle() {
@@ -33,8 +38,11 @@ public final class EventRecorder: Sendable {
         }
     }
 
-    private let continuation: AsyncStream<Event>.Continuation
+    /// Wakes the writer when events are queued (`counters.queue`).
+    private let capacity: Int
+    private let signal: AsyncStream<Void>.Continuation
     private let counters = Counters()
+    public static let batchSize = 256
     private let buckets = Mutex<[String: Bucket]>([:])
     private let now: @Sendable () -> Timestamp
     private let failuresPerMinute: Int
@@ -46,19 +54,33 @@ public final class EventRecorder: Sendable {
         self.now = now
         self.failuresPerMinute = max(1, failuresPerMinute)
         self.onSuppressed = onSuppressed
-        let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(capacity))
-        self.continuation = continuation
+        self.capacity = max(1, capacity)
+        let (wakes, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        self.signal = signal
         let counters = self.counters
         Task.detached {
-            for await event in stream {
-                do {
-                    try await store.recordEvent(event)
-                } catch {
-                    counters.state.withLock { $0.failed += 1 }
-                    onFailure(error)
+            for await _ in wakes {
+                while true {
+                    let batch = counters.queue.withLock { q -> [Event] in
+                        let n = min(q.count, Self.batchSize)
+                        defer { q.removeFirst(n) }
+                        return Array(q.prefix(n))
+                    }
+                    if batch.isEmpty { break }
+                    do {
+                        try await store.recordEvents(batch)
+                    } catch {
+                        // One bad row (its realm deleted meanwhile) must not lose the others.
+                        for event in batch {
+                            do { try await store.recordEvent(event) } catch {
+                                counters.state.withLock { $0.failed += 1 }
+                                onFailure(error)
+                            }
+                        }
+                    }
+                    counters.state.withLock { $0.pending -= batch.count }
+                    counters.wakeIfIdle()
                 }
-                counters.state.withLock { $0.pending -= 1 }
-                counters.wakeIfIdle()
             }
         }
     }
@@ -105,10 +127,19 @@ public final class EventRecorder: Sendable {
     }
 
     func enqueue(_ event: Event) {
+        // Counted before it is queued: the writer may take it at once.
         counters.state.withLock { $0.pending += 1 }
-        if case .dropped = continuation.yield(event) {
-            counters.state.withLock { $0.pending -= 1; $0.dropped += 1 }
+        let droppedOldest = counters.queue.withLock { q -> Bool in
+            q.append(event)
+            guard q.count > capacity else { return false }
+            q.removeFirst()
+            return true
         }
+        if droppedOldest {
+            counters.state.withLock { $0.pending -= 1; $0.dropped += 1 }
+            onSuppressed(.queueFull)
+        }
+        signal.yield(())
     }
 
     public var droppedCount: Int { counters.state.withLock { $0.dropped } }
@@ -121,5 +152,5 @@ public final class EventRecorder: Sendable {
         }
     }
 
-    deinit { continuation.finish() }
+    deinit { signal.finish() }
 }

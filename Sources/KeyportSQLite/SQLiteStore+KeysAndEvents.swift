@@ -22,12 +22,20 @@ extension SQLiteStore {
     }
 
     public func recordEvent(_ e: Event) async throws {
+        try await recordEvents([e])
+    }
+
+    public func recordEvents(_ events: [Event]) async throws {
+        guard !events.isEmpty else { return }
         try await write { db in
-            try db.execute(sql: """
+            let insert = try db.cachedStatement(sql: """
                 INSERT INTO events (id, realm_id, time, type, client_id, user_id, ip_address, error, details)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [e.id, e.realmId, e.time.millisecondsSince1970, e.type, e.clientId, e.userId, e.ipAddress, e.error,
-                                 JSONColumn.encode(e.details)])
+                """)
+            for e in events {
+                try insert.execute(arguments: [e.id, e.realmId, e.time.millisecondsSince1970, e.type, e.clientId, e.userId, e.ipAddress, e.error,
+                                               JSONColumn.encode(e.details)])
+            }
         }
     }
 

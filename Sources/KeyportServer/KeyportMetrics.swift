@@ -1,3 +1,4 @@
+import KeyportAuth
 import Prometheus
 
 /// Keyport's Prometheus metrics, in one registry that `/metrics` serves. Injected rather
@@ -10,7 +11,7 @@ public final class KeyportMetrics: Sendable {
         // Present from the first scrape, so dashboards see zeros rather than gaps.
         _ = passwordHashDuration
         for kind in ["oidc", "docker-v2"] { _ = tokensIssued(kind: kind) }
-        for reason in ["disabled", "rate_limited", "unauthenticated"] { _ = eventsSuppressed(reason) }
+        for reason in EventRecorder.Suppression.allCases { _ = eventsSuppressed(reason.rawValue) }
     }
 
     /// Login events not stored, by reason: a flood shows here instead of in the database.

@@ -140,6 +140,8 @@ public protocol KeyStore: Sendable {
 public protocol EventStore: Sendable {
     // MARK: Events
     func recordEvent(_ event: Event) async throws
+    /// Several events in one transaction (the recorder writes its queue in batches).
+    func recordEvents(_ events: [Event]) async throws
     func events(realmId: String, matching query: EventQuery, page: Page) async throws -> [Event]
     /// Deletes events older than `cutoff` in a realm; returns how many went.
     func deleteEvents(realmId: String, before cutoff: Timestamp) async throws -> Int

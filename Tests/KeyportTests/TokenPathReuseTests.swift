@@ -4,6 +4,7 @@ import Hummingbird
 import KeyportHTTP
 import KeyportModel
 import KeyportPasswords
+import KeyportStore
 @testable import KeyportServer
 import Synchronization
 import Testing
@@ -216,5 +217,34 @@ struct RFC3339Tests {
         formatter.formatOptions = [.withInternetDateTime]
         let floored = Date(timeIntervalSince1970: (Double(ms) / 1000).rounded(.down))
         #expect(Timestamp(millisecondsSince1970: ms).rfc3339() == formatter.string(from: floored))
+    }
+}
+
+@Suite("Event writes off the request path, in batches, bounded")
+struct EventBatchTests {
+    @Test func everyEventIsWrittenOrCountedAsDropped() async throws {
+        let clock = TestClock()
+        let store = try StoreBackend.sqlite.makeStore(clock: clock)
+        let f = Fixtures(store, clock: clock)
+        let realm = try await f.realm("acme")
+        let full = CountedHashes()
+        let recorder = EventRecorder(store: store, capacity: 50, now: { clock.now }, onSuppressed: { if $0 == .queueFull { full.add() } })
+        for n in 0..<2_000 {
+            recorder.record(Event(id: "e\(n)", realmId: realm.id, time: clock.now, type: "LOGIN", details: ["n": String(n)]), in: realm)
+        }
+        await recorder.waitUntilIdle()
+        let stored = try await store.events(realmId: realm.id, matching: EventQuery(), page: .all).count
+        #expect(stored + recorder.droppedCount == 2_000)
+        #expect(full.value == recorder.droppedCount)
+        #expect(stored >= 50, "at least a queue's worth is written")
+        // A batch holding one row that cannot be written (its realm is gone) loses only that row.
+        let gone = Realm(id: "no-such-realm", name: "gone", createdAt: clock.now)
+        let roomy = EventRecorder(store: store, now: { clock.now })
+        roomy.record(Event(id: "ok-1", realmId: realm.id, time: clock.now, type: "LOGIN"), in: realm)
+        roomy.record(Event(id: "orphan", realmId: gone.id, time: clock.now, type: "LOGIN"), in: gone)
+        roomy.record(Event(id: "ok-2", realmId: realm.id, time: clock.now, type: "LOGIN"), in: realm)
+        await roomy.waitUntilIdle()
+        let ids = Set(try await store.events(realmId: realm.id, matching: EventQuery(), page: .all).map(\.id))
+        #expect(ids.contains("ok-1") && ids.contains("ok-2"))
     }
 }
