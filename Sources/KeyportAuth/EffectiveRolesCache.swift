@@ -23,10 +23,14 @@ public final class EffectiveRolesCache: Sendable {
     }
 
     public func roles(userId: String, realmId: String) async throws -> [Role] {
-        let key = Key(realmId: realmId, userId: userId)
         // Read before computing: a change that commits in between moves the version past this
         // one, so what is stored below can only be found by requests that began before it.
-        let version = try await store.authorizationVersion(realmId: realmId)
+        try await roles(userId: userId, realmId: realmId, version: try await store.authorizationVersion(realmId: realmId))
+    }
+
+    /// With the realm's authorization version already read at this request (before anything else).
+    public func roles(userId: String, realmId: String, version: Int64) async throws -> [Role] {
+        let key = Key(realmId: realmId, userId: userId)
         if let entry = state.withLock({ $0.entries[key] }), entry.version == version { return entry.roles }
         let roles = try await store.effectiveRoles(userId: userId, realmId: realmId)
         state.withLock { s in

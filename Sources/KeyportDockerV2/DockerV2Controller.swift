@@ -29,6 +29,8 @@ public struct DockerV2Controller: Sendable {
     let realmIssuer: RealmIssuer
     let sessions: SessionTokens
     let personalAccessTokens: PersonalAccessTokens
+    /// The realm's settings, clients and keys, read once per change of its configuration version.
+    let configuration: RealmConfigurationCache
     let onIssued: @Sendable () -> Void
 
     public init(store: any IdentityStore, authenticator: PasswordAuthenticator, authorizer: RegistryAuthorizer, issuer: RegistryTokenIssuer,
@@ -42,6 +44,7 @@ public struct DockerV2Controller: Sendable {
         self.realmIssuer = realmIssuer
         self.sessions = SessionTokens(store: store, environment: environment)
         self.personalAccessTokens = PersonalAccessTokens(store: store, environment: environment)
+        self.configuration = RealmConfigurationCache(store: store)
         self.onIssued = onIssued
     }
 
@@ -65,26 +68,30 @@ public struct DockerV2Controller: Sendable {
 
     /// What every token request names: an enabled realm with docker-v2 on, and its registry client.
     struct Endpoint {
-        let realm: Realm
+        /// The realm with the versions read at this request.
+        let current: RealmConfigurationCache.Current
+        var realm: Realm { current.realm }
         let client: Client
         let settings: DockerClientSettings
         let requested: [ResourceScope]
     }
 
-    func realm(_ context: KeyportRequestContext) async throws -> Realm {
-        // Whether docker-v2 is on for the realm is checked at every request: no restart needed.
+    func realm(_ context: KeyportRequestContext) async throws -> RealmConfigurationCache.Current {
+        // Whether docker-v2 is on for the realm is checked at every request: no restart needed
+        // (the configuration cache is checked against the realm's version at each request).
         let realmName = context.pathParameter("realm") ?? ""
-        guard realmName.utf8.count <= 255, let realm = try await store.realm(named: realmName) else {
+        guard realmName.utf8.count <= 255, let current = try await configuration.realm(named: realmName) else {
             throw DockerV2Error.notFound("realm_not_found", "Realm '\(String(realmName.prefix(80)))' does not exist")
         }
+        let realm = current.realm
         guard realm.enabled else { throw DockerV2Error.notFound("realm_disabled", "Realm '\(realm.name)' is disabled") }
         guard realm.dockerV2Enabled else {
             throw DockerV2Error.notFound("docker_v2_disabled", "The docker-v2 protocol is not enabled for realm '\(realm.name)'")
         }
-        return realm
+        return current
     }
 
-    func endpoint(realm: Realm, service: String?, scopes: [String]) async throws -> Endpoint {
+    func endpoint(realm current: RealmConfigurationCache.Current, service: String?, scopes: [String]) async throws -> Endpoint {
         guard let service, !service.isEmpty else { throw DockerV2Error.serviceMissing }
         let requested: [ResourceScope]
         do {
@@ -92,19 +99,20 @@ public struct DockerV2Controller: Sendable {
         } catch {
             throw DockerV2Error.badRequest("invalid_scope", error.description, code: "UNSUPPORTED")
         }
-        guard service.utf8.count <= 255, let client = try await store.client(clientId: service, realmId: realm.id), client.protocolName == .dockerV2 else {
+        guard service.utf8.count <= 255, let client = try await configuration.client(clientId: service, in: current), client.protocolName == .dockerV2 else {
             throw DockerV2Error.unknownClient
         }
         guard client.enabled else { throw DockerV2Error.clientDisabled }
-        return Endpoint(realm: realm, client: client, settings: DockerClientSettings(client), requested: requested)
+        return Endpoint(current: current, client: client, settings: DockerClientSettings(client), requested: requested)
     }
 
     // MARK: GET
 
     func tokenByGet(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
-        let realm = try await realm(context)
+        let current = try await realm(context)
+        let realm = current.realm
         let query = FormParameters.query(of: request)
-        let endpoint = try await endpoint(realm: realm, service: query["service"], scopes: query.all("scope"))
+        let endpoint = try await endpoint(realm: current, service: query["service"], scopes: query.all("scope"))
         guard let credentials = BasicCredentials(header: request.headers[.authorization]) else {
             if !endpoint.settings.anonymousGrants.isEmpty { return try await grantAnonymously(endpoint) }
             // Not stored: it costs the caller nothing, so a row each would let anyone fill the disk.
@@ -123,9 +131,11 @@ public struct DockerV2Controller: Sendable {
     /// the requested access within the anonymous grants, `sub` empty. Not stored as an event (a
     /// row per request would let anyone fill the disk); counted in `/metrics` instead.
     func grantAnonymously(_ endpoint: Endpoint) async throws -> Response {
-        let decision = try await authorizer.decide(realm: endpoint.realm, client: endpoint.client, user: nil, requested: endpoint.requested)
+        let decision = try await authorizer.decide(realm: endpoint.realm, client: endpoint.client, user: nil, requested: endpoint.requested,
+                                                   authorizationVersion: endpoint.current.versions.authorization)
         let issued = try await issuer.issue(realm: endpoint.realm, issuer: realmIssuer.url(for: endpoint.realm), service: endpoint.client.clientId,
-                                            subject: "", access: decision.access, algorithm: endpoint.settings.algorithm)
+                                            subject: "", access: decision.access, algorithm: endpoint.settings.algorithm,
+                                            storedKeys: try await configuration.keys(in: endpoint.current))
         onIssued()
         events.suppress(.anonymous)
         return try response(issued, identityToken: nil, answerScope: false)
@@ -134,13 +144,13 @@ public struct DockerV2Controller: Sendable {
     // MARK: POST
 
     func tokenByPost(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
-        let realm = try await realm(context)
+        let current = try await realm(context)
         let contentType = request.headers[.contentType]?.lowercased() ?? ""
         guard contentType.hasPrefix("application/x-www-form-urlencoded") else {
             throw DockerV2Error.badRequest("invalid_request", "The body must be application/x-www-form-urlencoded", code: "UNSUPPORTED")
         }
         let form = try await FormParameters.body(of: request, context: context)
-        let endpoint = try await endpoint(realm: realm, service: form["service"], scopes: form.all("scope"))
+        let endpoint = try await endpoint(realm: current, service: form["service"], scopes: form.all("scope"))
         switch form["grant_type"] ?? "" {
         case "password":
             guard let username = form["username"], !username.isEmpty, let password = form["password"].map(Sensitive.init) else {
@@ -188,7 +198,8 @@ public struct DockerV2Controller: Sendable {
         if session.lastRefresh.adding(seconds: 60) <= now || (context.clientAddress != nil && context.clientAddress != session.ipAddress) {
             try await store.touchSession(id: session.id, at: now, ipAddress: context.clientAddress)
         }
-        let decision = try await authorizer.decide(realm: realm, client: endpoint.client, user: user, requested: endpoint.requested)
+        let decision = try await authorizer.decide(realm: realm, client: endpoint.client, user: user, requested: endpoint.requested,
+                                                   authorizationVersion: endpoint.current.versions.authorization)
         let issued = try await issue(endpoint, user: user, access: decision.access)
         record(endpoint, type: "REFRESH_TOKEN", user: user, username: user.username, granted: decision.access, error: nil,
                extra: ["grant_type": "refresh_token", "refresh_token_type": "Offline", "identity_token_id": session.id], context: context)
@@ -236,7 +247,7 @@ public struct DockerV2Controller: Sendable {
             }
         }
         let outcome: LoginOutcome
-        if username.utf8.count <= 255, let robot = try await store.client(clientId: username, realmId: realm.id),
+        if username.utf8.count <= 255, let robot = try await configuration.client(clientId: username, in: endpoint.current),
            PasswordAuthenticator.hasServiceAccountLogin(robot), try await store.user(username: username, realmId: realm.id) == nil {
             details["credential_type"] = "client-secret"
             outcome = try await authenticator.authenticate(realm: realm, serviceAccountOf: robot, secret: password, ipAddress: context.clientAddress)
@@ -260,7 +271,7 @@ public struct DockerV2Controller: Sendable {
                context: KeyportRequestContext) async throws -> Response {
         let user = caller.user
         let decision = try await authorizer.decide(realm: endpoint.realm, client: endpoint.client, user: user, requested: endpoint.requested,
-                                                   limitedTo: caller.tokenGrants)
+                                                   limitedTo: caller.tokenGrants, authorizationVersion: endpoint.current.versions.authorization)
         let issued = try await issue(endpoint, user: user, access: decision.access)
         var details = caller.details
         var identityToken: String?
@@ -276,7 +287,8 @@ public struct DockerV2Controller: Sendable {
 
     func issue(_ endpoint: Endpoint, user: User, access: [ResourceScope]) async throws -> RegistryTokenIssuer.Issued {
         let issued = try await issuer.issue(realm: endpoint.realm, issuer: realmIssuer.url(for: endpoint.realm), service: endpoint.client.clientId,
-                                            subject: user.username, access: access, algorithm: endpoint.settings.algorithm)
+                                            subject: user.username, access: access, algorithm: endpoint.settings.algorithm,
+                                            storedKeys: try await configuration.keys(in: endpoint.current))
         onIssued()
         return issued
     }

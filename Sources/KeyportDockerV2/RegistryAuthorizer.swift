@@ -31,8 +31,9 @@ public struct RegistryAuthorizer: Sendable {
     /// What `user` (nil: an anonymous request) may do with `requested`: the grants of its client
     /// roles plus the client's anonymous grants, and — for a personal access token that carries
     /// grants (`limitedTo`) — no more than those.
+    /// `authorizationVersion`: the realm's, when this request has read it already.
     public func decide(realm: Realm, client: Client, user: User?, requested: [ResourceScope],
-                       limitedTo tokenGrants: [RegistryGrant]? = nil) async throws -> Decision {
+                       limitedTo tokenGrants: [RegistryGrant]? = nil, authorizationVersion: Int64? = nil) async throws -> Decision {
         let settings = DockerClientSettings(client)
         let username = user?.username ?? ""
         var decision: Decision
@@ -43,7 +44,12 @@ public struct RegistryAuthorizer: Sendable {
             var roleNames: [String] = []
             var grants: [RegistryGrant] = []
             if let user {
-                let roles = try await self.roles.roles(userId: user.id, realmId: realm.id).filter { $0.clientId == client.id }
+                let effective = if let authorizationVersion {
+                    try await self.roles.roles(userId: user.id, realmId: realm.id, version: authorizationVersion)
+                } else {
+                    try await self.roles.roles(userId: user.id, realmId: realm.id)
+                }
+                let roles = effective.filter { $0.clientId == client.id }
                 roleNames = roles.map(\.name).sorted()
                 for role in roles {
                     for text in role.attributes[RegistryGrant.attribute] ?? [] {

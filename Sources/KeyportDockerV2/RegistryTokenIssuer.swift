@@ -45,8 +45,10 @@ public struct RegistryTokenIssuer: Sendable {
     /// Registries and clients treat less than 60 s as 60 s; say so honestly.
     public static let minimumLifespan = 60
 
-    public func issue(realm: Realm, issuer: String, service: String, subject: String, access: [ResourceScope], algorithm: SigningAlgorithm) async throws -> Issued {
-        let keys = try await keyRing.keys(realmId: realm.id)
+    /// `storedKeys`: the realm's key rows when this request has them already (a cache of its configuration).
+    public func issue(realm: Realm, issuer: String, service: String, subject: String, access: [ResourceScope], algorithm: SigningAlgorithm,
+                      storedKeys: [RealmKey]? = nil) async throws -> Issued {
+        let keys = if let storedKeys { keyRing.keys(from: storedKeys) } else { try await keyRing.keys(realmId: realm.id) }
         guard let signer = keys.signer(for: algorithm) else { throw Failure.noActiveKey(algorithm) }
         let now = environment.now().secondsSince1970
         let lifespan = max(Self.minimumLifespan, realm.accessTokenLifespan)

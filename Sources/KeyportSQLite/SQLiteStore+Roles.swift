@@ -209,3 +209,25 @@ extension SQLiteStore {
         }
     }
 }
+
+extension SQLiteStore {
+    public func realmVersions(realmId: String) async throws -> RealmVersions? {
+        try await readOne { db in
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT realm_id, version, configuration_version FROM authorization_versions WHERE realm_id = ?"),
+                             arguments: [realmId]).map(Self.versions)
+        }
+    }
+
+    public func realmVersions(realmName: String) async throws -> RealmVersions? {
+        try await readOne { db in
+            try Row.fetchOne(try db.cachedStatement(sql: """
+                SELECT v.realm_id, v.version, v.configuration_version FROM authorization_versions v JOIN realms r ON r.id = v.realm_id
+                WHERE r.name = ?
+                """), arguments: [realmName]).map(Self.versions)
+        }
+    }
+
+    static func versions(_ row: Row) -> RealmVersions {
+        RealmVersions(realmId: row["realm_id"], authorization: row["version"], configuration: row["configuration_version"])
+    }
+}

@@ -101,6 +101,9 @@ public protocol RoleStore: Sendable {
     /// realm's effective roles (mappings, membership, composites, the group tree, roles and
     /// their attributes), and never comes back: what a cache of effective roles is checked against.
     func authorizationVersion(realmId: String) async throws -> Int64
+    /// Both of a realm's versions (`RealmVersions`), by id or by name; nil when no such realm.
+    func realmVersions(realmId: String) async throws -> RealmVersions?
+    func realmVersions(realmName: String) async throws -> RealmVersions?
     /// The users holding a role directly.
     func usersWithRole(roleId: String, realmId: String, page: Page) async throws -> [User]
 }
@@ -200,6 +203,21 @@ public protocol PersonalAccessTokenStore: Sendable {
     /// Records a use (moves `lastUsedAt` forward, never back).
     func touchPersonalAccessToken(id: String, at time: Timestamp, ipAddress: String?) async throws
     func deletePersonalAccessToken(id: String, userId: String, realmId: String) async throws
+}
+
+/// A realm's two versions, each moved (from one forward-only clock) in the transaction of every
+/// change it covers: `authorization` — role mappings, memberships, composites, the group tree,
+/// roles; `configuration` — the realm's settings, its clients, its keys. Caches read them first.
+public struct RealmVersions: Sendable, Equatable {
+    public let realmId: String
+    public let authorization: Int64
+    public let configuration: Int64
+
+    public init(realmId: String, authorization: Int64, configuration: Int64) {
+        self.realmId = realmId
+        self.authorization = authorization
+        self.configuration = configuration
+    }
 }
 
 /// What `recordLoginFailure` did.

@@ -33,7 +33,11 @@ public final class RealmKeyRing: Sendable {
     }
 
     public func keys(realmId: String) async throws -> Keys {
-        let stored = try await store.realmKeys(realmId: realmId)
+        keys(from: try await store.realmKeys(realmId: realmId))
+    }
+
+    /// Keys from rows already read (a cache of the realm's configuration hands them over).
+    public func keys(from stored: [RealmKey]) -> Keys {
         var entries: [(RealmKey, SigningKey)] = []
         for key in stored {
             if let cached = cache.withLock({ $0[key.id] }) {

@@ -794,3 +794,41 @@ extension IdentityStoreConformanceTests {
         #expect(!seen.contains(again) && again > seen.max()!)
     }
 }
+
+extension IdentityStoreConformanceTests {
+    @Test(arguments: StoreBackend.allCases)
+    func everyChangeToARealmsSettingsClientsOrKeysMovesItsConfigurationVersion(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        let other = try await f.realm("globex")
+        let byName = try #require(try await store.realmVersions(realmName: "acme"))
+        #expect(byName == (try await store.realmVersions(realmId: realm.id)))
+        #expect(try await store.realmVersions(realmName: "nobody") == nil)
+        var seen = [byName.configuration]
+        let authorization = byName.authorization
+        let otherBefore = try #require(try await store.realmVersions(realmId: other.id))
+        func moved(_ what: String, _ change: () async throws -> Void) async throws {
+            try await change()
+            let now = try #require(try await store.realmVersions(realmId: realm.id))
+            #expect(!seen.contains(now.configuration), "\(what) did not move the configuration version")
+            seen.append(now.configuration)
+        }
+        var client: Client?
+        try await moved("a realm setting") { try await store.updateRealm(id: realm.id) { $0.dockerV2Enabled = true } }
+        try await moved("a new client") { client = try await f.client("registry", in: realm, protocol: .dockerV2) }
+        try await moved("a client change") { try await store.updateClient(id: client!.id, realmId: realm.id) { $0.enabled = false } }
+        let key = RealmKey(id: "k1", realmId: realm.id, algorithm: .rs256, status: .passive, privateKeyPEM: Sensitive("pem"),
+                           certificateDER: [1], libtrustKeyID: "AAAA", thumbprint: "t", createdAt: f.env.now())
+        try await moved("a new key") { try await store.addRealmKey(key) }
+        try await moved("a key's status") { try await store.setRealmKeyStatus(id: "k1", realmId: realm.id, status: .disabled) }
+        try await moved("a deleted client") { try await store.deleteClient(id: client!.id, realmId: realm.id) }
+        #expect(try await store.realmVersions(realmId: other.id) == otherBefore, "another realm's versions stay")
+        #expect(try await store.realmVersions(realmId: realm.id)?.authorization != nil)
+        _ = authorization
+        // Made again under the same id: neither version repeats one of the old realm's.
+        try await store.replaceRealm(RealmSeed(realm: realm))
+        let again = try #require(try await store.realmVersions(realmId: realm.id))
+        #expect(again.configuration > seen.max()!)
+    }
+}

@@ -1,0 +1,91 @@
+import KeyportModel
+import KeyportStore
+import Synchronization
+
+/// A realm's settings, its clients and its keys as a token request needs them, read once per
+/// change of the realm's `configuration` version.
+///
+/// Every request reads the realm's versions first (one indexed row, which also carries the
+/// authorization version the role cache needs); cached rows are used only when they were read
+/// at that same configuration version, and rows are always read after the version, so a change
+/// that commits in between can only make the next request read again. Switching docker-v2 off,
+/// disabling a client or rotating a key is therefore seen by the very next request, on every
+/// node sharing the database. Bounded: at most `maxRealms` realms and `maxClientsPerRealm`
+/// client lookups (found or not) per realm are kept; names nobody has are never cached.
+public final class RealmConfigurationCache: Sendable {
+    public struct Current: Sendable {
+        public let realm: Realm
+        public let versions: RealmVersions
+    }
+
+    struct Entry {
+        let realm: Realm
+        let configuration: Int64
+        /// By clientId; `.some(nil)`: known not to exist at this version.
+        var clients: [String: Client?] = [:]
+        var keys: [RealmKey]?
+    }
+
+    let store: any IdentityStore
+    public let maxRealms: Int
+    public let maxClientsPerRealm: Int
+    private let state = Mutex<[String: Entry]>([:])
+
+    public init(store: any IdentityStore, maxRealms: Int = 10_000, maxClientsPerRealm: Int = 1_000) {
+        self.store = store
+        self.maxRealms = max(1, maxRealms)
+        self.maxClientsPerRealm = max(0, maxClientsPerRealm)
+    }
+
+    /// The realm named `name` as it is now, with its versions; nil when there is none.
+    public func realm(named name: String) async throws -> Current? {
+        if let cachedId = state.withLock({ $0[name]?.realm.id }), let versions = try await store.realmVersions(realmId: cachedId) {
+            let hit = state.withLock { s -> Realm? in
+                guard let entry = s[name], entry.realm.id == cachedId, entry.configuration == versions.configuration else { return nil }
+                return entry.realm
+            }
+            if let hit { return Current(realm: hit, versions: versions) }
+        }
+        // Versions first, then the row: what is stored can only be older than the version it is stored under.
+        guard let versions = try await store.realmVersions(realmName: name),
+              let realm = try await store.realm(id: versions.realmId), realm.name == name
+        else { return nil }
+        state.withLock { s in
+            if s[name] == nil, s.count >= maxRealms { s.removeAll(keepingCapacity: true) }
+            s[name] = Entry(realm: realm, configuration: versions.configuration)
+        }
+        return Current(realm: realm, versions: versions)
+    }
+
+    /// The client `clientId` of `current`'s realm, as of `current`'s configuration version or later.
+    public func client(clientId: String, in current: Current) async throws -> Client? {
+        let name = current.realm.name, version = current.versions.configuration
+        if let hit = state.withLock({ s -> Client?? in
+            guard let entry = s[name], entry.configuration == version else { return nil }
+            return entry.clients[clientId]
+        }) { return hit }
+        let client = try await store.client(clientId: clientId, realmId: current.realm.id)
+        state.withLock { s in
+            guard var entry = s[name], entry.configuration == version, entry.clients.count < maxClientsPerRealm else { return }
+            entry.clients[clientId] = .some(client)
+            s[name] = entry
+        }
+        return client
+    }
+
+    /// The realm's keys (every status), as of `current`'s configuration version or later.
+    public func keys(in current: Current) async throws -> [RealmKey] {
+        let name = current.realm.name, version = current.versions.configuration
+        if let hit = state.withLock({ s -> [RealmKey]? in
+            guard let entry = s[name], entry.configuration == version else { return nil }
+            return entry.keys
+        }) { return hit }
+        let keys = try await store.realmKeys(realmId: current.realm.id)
+        state.withLock { s in
+            guard var entry = s[name], entry.configuration == version else { return }
+            entry.keys = keys
+            s[name] = entry
+        }
+        return keys
+    }
+}
