@@ -55,17 +55,6 @@ public struct DockerV2Controller: Sendable {
         router.post(Self.path) { request, context in try await tokenByPost(request, context) }
     }
 
-    public struct TokenResponse: Encodable {
-        let token: String
-        let access_token: String
-        let expires_in: Int
-        let issued_at: String
-        /// The identity token, when one was asked for and issued.
-        let refresh_token: String?
-        /// OAuth2's answer: the access granted, space-separated (POST only).
-        let scope: String?
-    }
-
     /// What every token request names: an enabled realm with docker-v2 on, and its registry client.
     struct Endpoint {
         /// The realm with the versions read at this request.
@@ -296,8 +285,14 @@ public struct DockerV2Controller: Sendable {
     func response(_ issued: RegistryTokenIssuer.Issued, identityToken: String?, answerScope: Bool) throws -> Response {
         let scope = answerScope
             ? issued.claims.access.filter { !$0.actions.isEmpty }.map(\.description).joined(separator: " ") : nil
-        return try JSONBody.response(TokenResponse(token: issued.token, access_token: issued.token, expires_in: issued.expiresIn,
-                                                   issued_at: issued.issuedAt, refresh_token: identityToken, scope: scope))
+        // The registry's token answer (reference §5): `token` and `access_token` (the same JWT),
+        // `expires_in`, `issued_at`, and on OAuth2's path `scope` and, when issued, `refresh_token`.
+        // Written by hand: a JSONEncoder per request showed in the profile.
+        var json = "{\"token\":\(JSONText.quoted(issued.token)),\"access_token\":\(JSONText.quoted(issued.token)),"
+            + "\"expires_in\":\(issued.expiresIn),\"issued_at\":\(JSONText.quoted(issued.issuedAt))"
+        if let identityToken { json += ",\"refresh_token\":\(JSONText.quoted(identityToken))" }
+        if let scope { json += ",\"scope\":\(JSONText.quoted(scope))" }
+        return JSONBody.raw(json + "}")
     }
 
     func record(_ endpoint: Endpoint, type: String, user: User?, username: String?, granted: [ResourceScope]?, error: String?,

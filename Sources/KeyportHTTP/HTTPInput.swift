@@ -17,7 +17,9 @@ public struct FormParameters: Sendable, Equatable {
         pairs = encoded.split(separator: "&", omittingEmptySubsequences: true).map { item in
             let kv = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             func decode(_ s: Substring) -> String {
-                let spaced = s.replacingOccurrences(of: "+", with: " ")
+                // Most names and values need neither step (Foundation's string calls showed per request).
+                let spaced = s.contains("+") ? s.replacingOccurrences(of: "+", with: " ") : String(s)
+                guard spaced.contains("%") else { return spaced }
                 return spaced.removingPercentEncoding ?? spaced
             }
             return (decode(kv[0]), kv.count > 1 ? decode(kv[1]) : "")

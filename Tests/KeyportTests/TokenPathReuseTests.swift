@@ -248,3 +248,12 @@ struct EventBatchTests {
         #expect(ids.contains("ok-1") && ids.contains("ok-2"))
     }
 }
+
+@Suite("Hand-written JSON")
+struct JSONTextTests {
+    @Test(arguments: ["plain", "with \"quotes\" and \\ backslash", "tab\tnew\nline\r", "\u{0}\u{1f}", "é 🐳 /x"])
+    func quotedTextDecodesBackToItself(_ text: String) throws {
+        let decoded = try JSONDecoder().decode([String].self, from: Data("[\(JSONText.quoted(text))]".utf8))
+        #expect(decoded == [text])
+    }
+}
