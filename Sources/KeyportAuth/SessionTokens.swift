@@ -5,8 +5,7 @@ import KeyportStore
 /// session (an OIDC refresh token, a docker-v2 identity token) is checked: every reason a
 /// session may be dead is here, for both protocols.
 ///
-/// The token is 256 random bits, base64url; only its SHA-256 is stored, so a copy of the
-/// database cannot be replayed as tokens.
+/// The token is an `OpaqueToken`: 256 random bits, only its SHA-256 stored.
 public struct SessionTokens: Sendable {
     let store: any IdentityStore
     let environment: TimeAndRandomness
@@ -19,12 +18,8 @@ public struct SessionTokens: Sendable {
     /// An online session lasts at most this long, however often it is refreshed (Keycloak's
     /// `ssoSessionMaxLifespan` default).
     public static let onlineMaxLifespan = 36_000
-    /// The longest a token may be: longer is not ours, and is refused before any hashing.
-    public static let maxTokenLength = OpaqueToken.maxLength
     /// Identity tokens carry a prefix, so that secret scanners can recognise a leaked one.
     public static let identityTokenPrefix = "kpit_"
-
-    public static func hash(_ token: String) -> String { OpaqueToken.hash(token) }
 
     /// A new session of `user` with `client` and the token that stands for it.
     public func start(realm: Realm, user: User, clientId: String, scope: String, offline: Bool, ipAddress: String?) async throws -> (token: String, session: Session) {
@@ -34,7 +29,7 @@ public struct SessionTokens: Sendable {
         // is only the outer bound of every setting (RealmBounds), so the sweep can rely on it.
         let hardEnd = offline ? now.adding(seconds: RealmBounds.lifespanSeconds.upperBound) : now.adding(seconds: Self.onlineMaxLifespan)
         let session = Session(id: environment.newID(), realmId: realm.id, userId: user.id, clientId: clientId,
-                              refreshTokenHash: Self.hash(token), scope: scope, createdAt: now, lastRefresh: now,
+                              refreshTokenHash: OpaqueToken.hash(token), scope: scope, createdAt: now, lastRefresh: now,
                               expiresAt: hardEnd, offline: offline, ipAddress: ipAddress)
         try await store.createSession(session)
         return (token, session)
@@ -60,8 +55,8 @@ public struct SessionTokens: Sendable {
     /// The live session behind `token`, of the given kind, with its user. `clientId` (the
     /// client's internal id), when given, must be the session's. An expired session is deleted.
     public func live(token: String, realm: Realm, clientId: String?, offline: Bool) async throws -> (Session, User) {
-        guard !token.isEmpty, token.utf8.count <= Self.maxTokenLength,
-              let session = try await store.session(refreshTokenHash: Self.hash(token)),
+        guard !token.isEmpty, token.utf8.count <= OpaqueToken.maxLength,
+              let session = try await store.session(refreshTokenHash: OpaqueToken.hash(token)),
               session.realmId == realm.id, session.offline == offline
         else { throw Failure.unknown }
         if Self.end(of: session, in: realm) < environment.now() {

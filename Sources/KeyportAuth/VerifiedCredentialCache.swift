@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
 import KeyportModel
-import Synchronization
 
 /// Remembers, for a short time, that a password was right — so the next token request with the
 /// same Basic credentials (a `docker push` sends several) skips Argon2.
@@ -27,13 +26,12 @@ public final class VerifiedCredentialCache: Sendable {
     /// How long an entry lives at most (the realm's access-token lifespan caps it too); 0 turns
     /// the cache off.
     public let seconds: Int
-    public let capacity: Int
     private let key: SymmetricKey
-    private let state = Mutex<(entries: [Data: Entry], order: [Data], head: Int)>(([:], [], 0))
+    private let entries: BoundedCache<Data, Entry>
 
     public init(seconds: Int = 120, capacity: Int = 10_000) {
         self.seconds = max(0, seconds)
-        self.capacity = max(1, capacity)
+        self.entries = BoundedCache(capacity: capacity)
         self.key = SymmetricKey(size: .bits256)
     }
 
@@ -55,7 +53,7 @@ public final class VerifiedCredentialCache: Sendable {
     /// Whether these credentials were found right against exactly this stored hash, under this policy, recently.
     func hit(_ slot: Data, userId: String, stored: Sensitive, policy: Argon2Parameters, now: Timestamp) -> Bool {
         guard isOn else { return false }
-        guard let entry = state.withLock({ $0.entries[slot] }) else { return false }
+        guard let entry = entries[slot] else { return false }
         return entry.expires > now && entry.userId == userId && entry.policy == policy && entry.storedHashDigest == Self.digest(stored)
     }
 
@@ -63,22 +61,10 @@ public final class VerifiedCredentialCache: Sendable {
         guard isOn else { return }
         let entry = Entry(userId: userId, storedHashDigest: Self.digest(stored), policy: policy,
                           expires: now.adding(seconds: min(seconds, max(1, lifespan))))
-        state.withLock { s in
-            if s.entries.updateValue(entry, forKey: slot) != nil { return }
-            // Bounded: past the capacity the oldest insertion goes (a ring of keys).
-            if s.order.count < capacity {
-                s.order.append(slot)
-            } else {
-                s.entries[s.order[s.head]] = nil
-                s.order[s.head] = slot
-                s.head = (s.head + 1) % capacity
-            }
-        }
+        entries.set(entry, for: slot)
     }
 
-    func forget(_ slot: Data) {
-        _ = state.withLock { $0.entries.removeValue(forKey: slot) }
-    }
+    func forget(_ slot: Data) { entries.remove(slot) }
 
-    public var count: Int { state.withLock { $0.entries.count } }
+    public var count: Int { entries.count }
 }

@@ -122,10 +122,7 @@ public struct DockerV2Controller: Sendable {
     func grantAnonymously(_ endpoint: Endpoint) async throws -> Response {
         let decision = try await authorizer.decide(realm: endpoint.realm, client: endpoint.client, user: nil, requested: endpoint.requested,
                                                    authorizationVersion: endpoint.current.versions.authorization)
-        let issued = try await issuer.issue(realm: endpoint.realm, issuer: realmIssuer.url(for: endpoint.realm), service: endpoint.client.clientId,
-                                            subject: "", access: decision.access, algorithm: endpoint.settings.algorithm,
-                                            storedKeys: try await configuration.keys(in: endpoint.current))
-        onIssued()
+        let issued = try await issue(endpoint, subject: "", access: decision.access)
         events.suppress(.anonymous)
         return try response(issued, identityToken: nil, answerScope: false)
     }
@@ -189,7 +186,7 @@ public struct DockerV2Controller: Sendable {
         }
         let decision = try await authorizer.decide(realm: realm, client: endpoint.client, user: user, requested: endpoint.requested,
                                                    authorizationVersion: endpoint.current.versions.authorization)
-        let issued = try await issue(endpoint, user: user, access: decision.access)
+        let issued = try await issue(endpoint, subject: user.username, access: decision.access)
         record(endpoint, type: "REFRESH_TOKEN", user: user, username: user.username, granted: decision.access, error: nil,
                extra: ["grant_type": "refresh_token", "refresh_token_type": "Offline", "identity_token_id": session.id], context: context)
         return try response(issued, identityToken: nil, answerScope: true)
@@ -201,13 +198,19 @@ public struct DockerV2Controller: Sendable {
 
     /// Who presented credentials, and what limits their access beyond the user's own grants.
     struct Caller {
+        /// What was presented; events name it (`credential_type`) unless it is a password.
+        enum Credential: String {
+            case password, clientSecret = "client-secret", personalAccessToken = "personal-access-token"
+        }
         let user: User
+        let credential: Credential
         /// A personal access token's grants (`nil`: none beyond the user's).
         let tokenGrants: [RegistryGrant]?
+        let details: [String: String]
+
         /// Only a password login may be traded for an identity token: a token made from a personal
         /// access token or a client secret would outlive its revocation and escape its limits.
-        let mayHoldIdentityToken: Bool
-        let details: [String: String]
+        var mayHoldIdentityToken: Bool { credential == .password }
     }
 
     /// The credentials of a registry client, in the order they are recognised: a personal access
@@ -219,14 +222,14 @@ public struct DockerV2Controller: Sendable {
         let realm = endpoint.realm
         var details: [String: String] = grantType.map { ["grant_type": $0] } ?? [:]
         if password.revealed.hasPrefix(PersonalAccessTokens.prefix) {
-            details["credential_type"] = "personal-access-token"
+            details["credential_type"] = Caller.Credential.personalAccessToken.rawValue
             switch try await personalAccessTokens.verify(secret: password.revealed, username: username, realm: realm, client: endpoint.client) {
             case .success(let verified):
                 do { try await personalAccessTokens.recordUse(verified.token, ipAddress: context.clientAddress) } catch {
                     // Last use is for people to read; a failed write must not refuse a right token.
                 }
                 details["token_id"] = verified.token.id
-                return Caller(user: verified.owner, tokenGrants: verified.grants, mayHoldIdentityToken: false, details: details)
+                return Caller(user: verified.owner, credential: .personalAccessToken, tokenGrants: verified.grants, details: details)
             case .failure(let refusal):
                 if let token = refusal.token { details["token_id"] = token.id }
                 record(endpoint, type: "LOGIN_ERROR", user: refusal.owner, username: username, granted: nil, error: refusal.reason.rawValue,
@@ -236,16 +239,18 @@ public struct DockerV2Controller: Sendable {
             }
         }
         let outcome: LoginOutcome
+        var credential = Caller.Credential.password
         if username.utf8.count <= 255, let robot = try await configuration.client(clientId: username, in: endpoint.current),
            PasswordAuthenticator.hasServiceAccountLogin(robot), try await store.user(username: username, realmId: realm.id) == nil {
-            details["credential_type"] = "client-secret"
+            credential = .clientSecret
+            details["credential_type"] = credential.rawValue
             outcome = try await authenticator.authenticate(realm: realm, serviceAccountOf: robot, secret: password, ipAddress: context.clientAddress)
         } else {
             outcome = try await authenticator.authenticate(realm: realm, username: username, password: password, ipAddress: context.clientAddress)
         }
         switch outcome {
         case .authenticated(let user):
-            return Caller(user: user, tokenGrants: nil, mayHoldIdentityToken: details["credential_type"] == nil, details: details)
+            return Caller(user: user, credential: credential, tokenGrants: nil, details: details)
         case .failed(let reason, let user):
             record(endpoint, type: "LOGIN_ERROR", user: user, username: username, granted: nil, error: reason.rawValue, extra: details, context: context)
             let message = reason == .accountNotFullySetUp
@@ -261,7 +266,7 @@ public struct DockerV2Controller: Sendable {
         let user = caller.user
         let decision = try await authorizer.decide(realm: endpoint.realm, client: endpoint.client, user: user, requested: endpoint.requested,
                                                    limitedTo: caller.tokenGrants, authorizationVersion: endpoint.current.versions.authorization)
-        let issued = try await issue(endpoint, user: user, access: decision.access)
+        let issued = try await issue(endpoint, subject: user.username, access: decision.access)
         var details = caller.details
         var identityToken: String?
         if issueIdentityToken, caller.mayHoldIdentityToken, endpoint.settings.identityTokens {
@@ -274,9 +279,10 @@ public struct DockerV2Controller: Sendable {
         return try response(issued, identityToken: identityToken, answerScope: answerScope)
     }
 
-    func issue(_ endpoint: Endpoint, user: User, access: [ResourceScope]) async throws -> RegistryTokenIssuer.Issued {
+    /// Signs (or reuses) the token for `subject` (a username, or empty for an anonymous request).
+    func issue(_ endpoint: Endpoint, subject: String, access: [ResourceScope]) async throws -> RegistryTokenIssuer.Issued {
         let issued = try await issuer.issue(realm: endpoint.realm, issuer: realmIssuer.url(for: endpoint.realm), service: endpoint.client.clientId,
-                                            subject: user.username, access: access, algorithm: endpoint.settings.algorithm,
+                                            subject: subject, access: access, algorithm: endpoint.settings.algorithm,
                                             storedKeys: try await configuration.keys(in: endpoint.current))
         onIssued()
         return issued

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import KeyportAuth
 import KeyportKeys
 import KeyportModel
 import KeyportTokens
@@ -90,28 +90,18 @@ final class RecentTokens: Sendable {
     }
 
     let seconds: Int64
-    let capacity = 10_000
-    private let state = Mutex<(entries: [Key: Entry], order: [Key], head: Int)>(([:], [], 0))
+    private let entries = BoundedCache<Key, Entry>(capacity: 10_000)
 
     init(seconds: Int) { self.seconds = Int64(seconds) }
 
     func find(_ key: Key, now: Int64) -> Entry? {
-        guard let entry = state.withLock({ $0.entries[key] }) else { return nil }
+        guard let entry = entries[key] else { return nil }
         let age = now - entry.claims.iat
         guard age >= 0, age <= seconds, entry.claims.exp - now >= Int64(RegistryTokenIssuer.minimumLifespan) else { return nil }
         return entry
     }
 
     func keep(_ key: Key, token: String, claims: RegistryTokenIssuer.Claims) {
-        state.withLock { s in
-            if s.entries.updateValue(Entry(token: token, claims: claims), forKey: key) != nil { return }
-            if s.order.count < capacity {
-                s.order.append(key)
-            } else {
-                s.entries[s.order[s.head]] = nil
-                s.order[s.head] = key
-                s.head = (s.head + 1) % capacity
-            }
-        }
+        entries.set(Entry(token: token, claims: claims), for: key)
     }
 }

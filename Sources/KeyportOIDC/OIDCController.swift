@@ -246,7 +246,7 @@ public struct OIDCController: Sendable {
         let form = try await FormParameters.body(of: request, context: context)
         let client = try await clients.authenticate(form: form, request: request, realm: realm)
         guard let refresh = form["refresh_token"], !refresh.isEmpty else { throw OAuthError.invalidRequest("Missing parameter: refresh_token") }
-        guard refresh.utf8.count <= SessionTokens.maxTokenLength, let session = try await store.session(refreshTokenHash: SessionTokens.hash(refresh)),
+        guard refresh.utf8.count <= OpaqueToken.maxLength, let session = try await store.session(refreshTokenHash: OpaqueToken.hash(refresh)),
               session.realmId == realm.id, !session.offline else {
             throw OAuthError.invalidRefreshToken
         }

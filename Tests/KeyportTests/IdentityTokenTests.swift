@@ -49,7 +49,7 @@ struct IdentityTokenTests {
 
             // Only its SHA-256 is stored.
             let store = api.server.services.store
-            let session = try #require(try await store.session(refreshTokenHash: SessionTokens.hash(token)))
+            let session = try #require(try await store.session(refreshTokenHash: OpaqueToken.hash(token)))
             #expect(session.offline && session.refreshTokenHash != token)
         }
     }
@@ -182,7 +182,7 @@ struct IdentityTokenTests {
             #expect(listed.items.count == 2)
             #expect(!listed.text.contains(token) && !listed.text.contains("kpit_"), "never the secret")
             let store = api.server.services.store
-            let id = try #require(try await store.session(refreshTokenHash: SessionTokens.hash(token))?.id)
+            let id = try #require(try await store.session(refreshTokenHash: OpaqueToken.hash(token))?.id)
             #expect(try await api.call(.delete, "/admin/realms/acme/sessions/\(id)", token: r.admin).status == .notFound, "it is an offline session")
             #expect(try await api.call(.delete, "/admin/realms/acme/sessions/\(id)?isOffline=true", token: r.admin).status == .noContent)
             #expect(try await dead(token))
@@ -294,7 +294,7 @@ struct IdentityTokenTests {
             let viewerToken = try await api.token(realm: "acme", username: "viewer", password: "pw")
             #expect(try await api.call(.get, "/admin/realms/acme/users/\(alice)/offline-sessions/\(r.clientId)", token: viewerToken).status == .ok)
             #expect(try await api.call(.delete, "/admin/realms/acme/users/\(alice)/consents/registry.acme.io", token: viewerToken).status == .forbidden)
-            let id = try #require(try await api.server.services.store.session(refreshTokenHash: SessionTokens.hash(token))?.id)
+            let id = try #require(try await api.server.services.store.session(refreshTokenHash: OpaqueToken.hash(token))?.id)
             #expect(try await api.call(.delete, "/admin/realms/acme/sessions/\(id)?isOffline=true", token: viewerToken).status == .forbidden)
             // alice herself: nothing.
             let aliceToken = try await api.token(realm: "acme", username: "alice", password: "pw")

@@ -339,6 +339,23 @@ def docker_v2_requests(log, method):
             if 'msg=request' in line and "docker-v2/auth" in line and f"method={method}" in line]
 
 
+def docker_image(setup, dockerd, repository, content):
+    """A one-file image named `<registry>/<repository>` in dockerd's store (`docker import`)."""
+    tarball = os.path.join(setup.root, repository.replace("/", "-").replace(":", "-") + ".tar")
+    oci_image.write_tarball(tarball, content=content)
+    image = f"{setup.registry}/{repository}"
+    assert dockerd("import", tarball, image)[0] == 0
+    return image
+
+
+def docker_push_remove_pull(dockerd, image):
+    code, out = dockerd("push", image)
+    assert code == 0, out
+    assert dockerd("rmi", image)[0] == 0
+    code, out = dockerd("pull", image)
+    assert code == 0, out
+
+
 def test_docker_login_keeps_an_identity_token_and_never_the_password(setup, dockerd):
     """Reference §7: the engine stores the identity token instead of the password and asks
     for registry tokens with POST grant_type=refresh_token; revocation and a password reset
@@ -357,15 +374,8 @@ def test_docker_login_keeps_an_identity_token_and_never_the_password(setup, dock
     assert base64.b64decode(entry["auth"]).decode() == "ida:", "the username only, with an empty password"
     assert PASSWORD not in text and base64.b64encode(PASSWORD.encode()).decode() not in text
 
-    tarball = os.path.join(setup.root, "ida.tar")
-    oci_image.write_tarball(tarball, content=b"pushed with an identity token\n")
-    image = f"{setup.registry}/team-a/identity:1"
-    assert dockerd("import", tarball, image)[0] == 0
-    code, out = dockerd("push", image)
-    assert code == 0, out
-    assert dockerd("rmi", image)[0] == 0
-    code, out = dockerd("pull", image)
-    assert code == 0, out
+    image = docker_image(setup, dockerd, "team-a/identity:1", b"pushed with an identity token\n")
+    docker_push_remove_pull(dockerd, image)
     statuses = docker_v2_requests(keyport_log(setup), "POST")[posts_before:]
     assert statuses and set(statuses) == {"200"}, statuses
 
@@ -476,15 +486,8 @@ def test_ci_pushes_with_a_personal_access_token(setup, dockerd):
     code, out = dockerd("login", "-u", "alice", "--password-stdin", setup.registry, input=secret)
     assert code == 0 and "Login Succeeded" in out, out
 
-    tarball = os.path.join(setup.root, "ci.tar")
-    oci_image.write_tarball(tarball, content=b"built by CI\n")
-    image = f"{setup.registry}/team-a/ci-app:1"
-    assert dockerd("import", tarball, image)[0] == 0
-    code, out = dockerd("push", image)
-    assert code == 0, out
-    assert dockerd("rmi", image)[0] == 0
-    code, out = dockerd("pull", image)
-    assert code == 0, out
+    image = docker_image(setup, dockerd, "team-a/ci-app:1", b"built by CI\n")
+    docker_push_remove_pull(dockerd, image)
     # alice may push anywhere under team-a; the token may not.
     outside = f"{setup.registry}/team-a/not-ci:1"
     assert dockerd("tag", image, outside)[0] == 0
@@ -555,10 +558,7 @@ def test_a_robot_logs_in_with_its_client_id_and_secret(setup, dockerd):
 
     code, out = dockerd("login", "-u", "ci-robot", "--password-stdin", setup.registry, input=secret)
     assert code == 0 and "Login Succeeded" in out, out
-    tarball = os.path.join(setup.root, "robot.tar")
-    oci_image.write_tarball(tarball, content=b"pushed by a robot\n")
-    image = f"{setup.registry}/team-a/robot:1"
-    assert dockerd("import", tarball, image)[0] == 0
+    image = docker_image(setup, dockerd, "team-a/robot:1", b"pushed by a robot\n")
     code, out = dockerd("push", image)
     assert code == 0, out
     assert dockerd("logout", setup.registry)[0] == 0
@@ -597,10 +597,7 @@ def test_anonymous_pulls_of_a_public_repository(setup, dockerd):
         image = f"{setup.registry}/public/hello:1"
         code, out = dockerd("pull", image)
         assert code == 0, out
-        tarball = os.path.join(setup.root, "vandal.tar")
-        oci_image.write_tarball(tarball, content=b"vandal\n")
-        vandal = f"{setup.registry}/public/vandal:2"
-        assert dockerd("import", tarball, vandal)[0] == 0
+        vandal = docker_image(setup, dockerd, "public/vandal:2", b"vandal\n")
         code, out = dockerd("push", vandal)
         assert code != 0, out
         suppressed = urllib.request.urlopen(f"{setup.keyport.url}/metrics").read().decode()
