@@ -35,6 +35,9 @@ let package = Package(
             providers: [.apt(["libargon2-dev"])]
         ),
         .target(name: "KeyportModel"),
+        // The version and the git revision, for --version on both executables.
+        .plugin(name: "BuildInfo", capability: .buildTool()),
+        .target(name: "KeyportBuildInfo", plugins: ["BuildInfo"]),
         .target(name: "KeyportStore", dependencies: ["KeyportModel"]),
         .executableTarget(name: "MigrationEmbedder"),
         .plugin(
@@ -148,7 +151,7 @@ let package = Package(
         .executableTarget(
             name: "keyport",
             dependencies: [
-                "KeyportServer", "KeyportModel", "KeyportSQLite", "KeyportAuth", "KeyportRealmExchange",
+                "KeyportServer", "KeyportModel", "KeyportSQLite", "KeyportAuth", "KeyportRealmExchange", "KeyportBuildInfo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -160,7 +163,7 @@ let package = Package(
         .target(
             name: "KpadmKit",
             dependencies: [
-                "KeyportJSON", "DockerV2Grammar",
+                "KeyportJSON", "DockerV2Grammar", "KeyportBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "admin-cli/KpadmKit"

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KeyportModel
 import KeyportAuth
+import KeyportBuildInfo
 import KeyportRealmExchange
 import KeyportServer
 import KeyportSQLite
@@ -16,6 +17,7 @@ struct Keyport: AsyncParsableCommand {
         commandName: "keyport",
         abstract: "Keyport: a small Keycloak-compatible identity server and Docker registry token realm.",
         discussion: "Every option can also be given as KEYPORT_<OPTION> in the environment (for example KEYPORT_HTTP_PORT=9090); a flag wins over the environment.",
+        version: "keyport \(KeyportBuildInfo.description)",
         subcommands: [StartDev.self, Start.self, Migrate.self, Export.self, Import.self, Health.self]
     )
 }

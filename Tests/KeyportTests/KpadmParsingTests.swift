@@ -1,3 +1,4 @@
+import ArgumentParser
 import KeyportJSON
 @testable import KpadmKit
 import Testing
@@ -24,7 +25,9 @@ struct KpadmParsingTests {
         #expect(expression.value == value)
     }
 
-    @Test(arguments: ["noequals", "=value", "a..b=1", #""unbalanced=1"#, ".a=1"])
+    /// A value that starts like JSON and is not valid JSON is a typo, not a string to store.
+    @Test(arguments: ["noequals", "=value", "a..b=1", #""unbalanced=1"#, ".a=1", #"redirectUris=["https://x/*""#,
+                      #"attributes={"a":1"#, #"name="unterminated"#, "roles=[a,b]"])
     func badSetExpressionsAreUsageErrors(_ text: String) {
         #expect(throws: KpadmError.self) { try SetExpression(parsing: text) }
     }
@@ -127,6 +130,48 @@ struct KpadmParsingTests {
     @Test(arguments: usageErrors)
     func usageErrorsExitTwo(_ arguments: [String]) async {
         #expect(await Kpadm.run(arguments + ["--config", "/nonexistent/kpadm.json"]) == 2)
+    }
+
+    @Test func aMistypedCommandIsNamedWithTheClosestOne() {
+        let root = Kpadm.unknownCommand(in: ["creat", "users", "-r", "acme"])
+        #expect(root?.contains("'creat' is not a command of kpadm") == true)
+        #expect(root?.contains("Did you mean 'create'?") == true)
+        let nested = Kpadm.unknownCommand(in: ["docker", "clent", "create", "-r", "acme"])
+        #expect(nested?.contains("'clent' is not a command of kpadm docker. Did you mean 'client'?") == true)
+        #expect(Kpadm.unknownCommand(in: ["frobnicate"])?.contains("Did you mean") == false)
+        // Known commands, help and options pass through to the parser.
+        for fine in [["create", "users", "-r", "acme"], ["docker", "client", "create"], ["help", "docker", "grant"], ["--version"], []] {
+            #expect(Kpadm.unknownCommand(in: fine) == nil)
+        }
+    }
+
+    @Test func mistypedCommandsAreUsageErrors() async {
+        #expect(await Kpadm.run(["creat", "users", "-r", "acme"]) == 2)
+        #expect(await Kpadm.run(["docker", "grnat", "-r", "acme"]) == 2)
+    }
+
+    @Test func versionExitsZero() async {
+        #expect(await Kpadm.run(["--version"]) == 0)
+    }
+
+    /// Keycloak before 17 served under /auth; a 404 there says which URL to use instead.
+    @Test func aLoginUnderAuthSaysKeyportServesAtTheRoot() {
+        #expect(AdminClient.notFoundAtLogin(server: "http://host:8080/auth", realm: "master", message: "no details")
+                == .failure("http://host:8080/auth is Keycloak's old /auth path; Keyport serves at the root: use --server http://host:8080"))
+        #expect(AdminClient.notFoundAtLogin(server: "http://host:8080/idp", realm: "master", message: "no details").description
+                .contains("--server is the server's base URL"))
+        #expect(AdminClient.notFoundAtLogin(server: "http://host:8080", realm: "nope", message: "Realm does not exist")
+                == .refused(status: 404, message: "Realm does not exist"))
+    }
+
+    /// Help is printed at 80 columns: an example longer than that would wrap in the middle of a
+    /// command and could not be copied. Long examples continue with a backslash instead.
+    @Test func everyHelpTextFitsEightyColumns() {
+        func visit(_ command: ParsableCommand.Type, _ path: String) -> [String] {
+            let long = command.configuration.discussion.split(separator: "\n").filter { $0.count > 80 }.map { "\(path): \($0)" }
+            return long + command.configuration.subcommands.flatMap { visit($0, "\(path) \($0._commandName)") }
+        }
+        #expect(visit(Kpadm.self, "kpadm") == [])
     }
 
     @Test func helpExitsZero() async {

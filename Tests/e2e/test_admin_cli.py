@@ -137,7 +137,11 @@ def test_each_verb_as_a_script_uses_it(cli):
     assert "developer" not in [r["name"] for r in json.loads(cli("get-roles", "-r", "acme", "--uusername", "alice")[1])]
 
     # docker helpers: grant, revoke, disable.
-    assert cli("docker", "client", "create", "-r", "acme", "--service", "reg.test")[0] == 0
+    # Like create: a message for people on stderr, the id alone on stdout only with -i.
+    code, out, err = cli("docker", "client", "create", "-r", "acme", "--service", "reg.test")
+    assert code == 0 and out == "" and "Created docker-v2 client reg.test with id" in err, (out, err)
+    code, out, err = cli("docker", "client", "create", "-r", "acme", "--service", "reg2.test", "-i")
+    assert code == 0 and re.fullmatch(r"[0-9a-f-]{36}\n", out) and err == "", (out, err)
     assert cli("docker", "grant", "-r", "acme", "--service", "reg.test", "--role", "r1", "repository:a/*:pull", "registry:catalog:*")[0] == 0
     assert cli("docker", "revoke", "-r", "acme", "--service", "reg.test", "--role", "r1", "registry:catalog:*")[0] == 0
     client_id = json.loads(cli("get", "clients", "-r", "acme", "-q", "clientId=reg.test", "--fields", "id")[1])[0]["id"]
@@ -199,3 +203,38 @@ def test_tokens_refresh_by_themselves_and_an_expired_session_says_so(cli):
     session_file.write_text(json.dumps(refreshed))
     code, _, err = cli("get", "serverinfo")
     assert code == 1 and "has expired: log in again with kpadm config credentials" in err, err
+
+
+def test_the_first_hour_rough_edges_are_gone(cli):
+    # A mistyped verb is named as such, not as an unknown option after it.
+    code, _, err = cli("creat", "users", "-r", "acme")
+    assert code == 2 and "'creat' is not a command of kpadm. Did you mean 'create'?" in err, err
+    # Keycloak's old /auth path says where Keyport serves.
+    code, _, err = cli("config", "credentials", "--server", cli.keyport.url + "/auth", "--realm", "master", "--user", "admin")
+    assert code == 1 and f"Keyport serves at the root: use --server {cli.keyport.url}" in err, err
+    # Broken JSON after -s is refused before anything is sent.
+    code, _, err = cli("create", "clients", "-r", "master", "-s", "clientId=x", "-s", 'redirectUris=["https://x/*"')
+    assert code == 2 and "starts like JSON but is not valid JSON" in err, err
+    assert json.loads(cli("get", "clients", "-r", "master", "-q", "clientId=x")[1]) == []
+    # --version on both executables: the version and the revision they were built from.
+    for binary in (KPADM, str(REPO / ".build" / "debug" / "keyport")):
+        result = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0 and re.fullmatch(r"(kpadm|keyport) \d+\.\d+\.\d+ \(revision [0-9a-f]{12}(-modified)?\)\n", result.stdout), result
+
+
+def test_every_option_and_argument_says_what_it_is():
+    """kpadm's own description of itself (ArgumentParser's dump): nothing undocumented."""
+    result = subprocess.run([KPADM, "--experimental-dump-help"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    missing = []
+
+    def visit(command, path):
+        for argument in command.get("arguments", []):
+            name = argument.get("preferredName", {}).get("name") or argument.get("valueName")
+            if argument.get("shouldDisplay", True) and not argument.get("abstract"):
+                missing.append(f"{path} {name}")
+        for sub in command.get("subcommands", []):
+            if sub["commandName"] != "help":  # ArgumentParser's own
+                visit(sub, f"{path} {sub['commandName']}")
+    visit(json.loads(result.stdout)["command"], "kpadm")
+    assert missing == [], missing

@@ -42,8 +42,27 @@ public final class AdminClient: @unchecked Sendable {
             form += [("grant_type", "client_credentials")]
         }
         if let secret = credentials.secret { form.append(("client_secret", secret)) }
-        let response = try await post(form: form, to: "\(base)/realms/\(escape(realm))/protocol/openid-connect/token")
+        let response: JSONValue
+        do {
+            response = try await post(form: form, to: "\(base)/realms/\(escape(realm))/protocol/openid-connect/token")
+        } catch .refused(status: 404, let message) {
+            throw notFoundAtLogin(server: base, realm: realm, message: message)
+        }
         return try session(from: response, server: base, realm: realm, clientId: credentials.clientId, username: credentials.username, now: now)
+    }
+
+    /// A 404 at login is almost always a wrong `--server`: Keycloak before version 17 served under
+    /// `/auth`, and scripts written for it still say so; Keyport serves at the root.
+    static func notFoundAtLogin(server: String, realm: String, message: String) -> KpadmError {
+        let path = URLComponents(string: server)?.path ?? ""
+        if path.hasSuffix("/auth") {
+            let root = String(server.dropLast("/auth".count))
+            return .failure("\(server) is Keycloak's old /auth path; Keyport serves at the root: use --server \(root)")
+        }
+        if !path.isEmpty {
+            return .failure("nothing answers at \(server)/realms/\(realm)/…: --server is the server's base URL, e.g. http://localhost:8080 (HTTP 404: \(message))")
+        }
+        return .refused(status: 404, message: message)
     }
 
     static func session(from response: JSONValue, server: String, realm: String, clientId: String, username: String?, now: Double) throws(KpadmError) -> Session {

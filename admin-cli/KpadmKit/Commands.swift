@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KeyportBuildInfo
 import KeyportJSON
 
 public struct Kpadm: AsyncParsableCommand {
@@ -8,11 +9,13 @@ public struct Kpadm: AsyncParsableCommand {
         abstract: "Keyport's admin CLI: kcadm.sh's grammar, plus helpers for the registry token realm.",
         discussion: """
             Log in once, then work on any realm:
-              kpadm config credentials --server http://localhost:8080 --realm master --user admin
+              kpadm config credentials --server http://localhost:8080 --realm master \\
+                  --user admin
               kpadm create realms -s realm=acme -s enabled=true
               kpadm get users -r acme -q username=alice
             Exit status: 0 done, 1 the server refused (its message is shown), 2 usage error.
             """,
+        version: "kpadm \(KeyportBuildInfo.description)",
         subcommands: [ConfigCommand.self, Create.self, Get.self, Update.self, Delete.self, SetPassword.self,
                       AddRoles.self, RemoveRoles.self, GetRoles.self, Docker.self])
 
@@ -20,6 +23,10 @@ public struct Kpadm: AsyncParsableCommand {
 
     /// Runs kpadm on `arguments` and returns the exit status (0, 1 or 2).
     public static func run(_ arguments: [String]) async -> Int32 {
+        if let problem = unknownCommand(in: arguments) {
+            Output.message("kpadm: \(problem)")
+            return 2
+        }
         do {
             var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -44,6 +51,44 @@ public struct Kpadm: AsyncParsableCommand {
     }
 }
 
+extension Kpadm {
+    /// Names a mistyped command before the parser does: without this, `kpadm creat users -r acme`
+    /// would complain about `-r`, the first thing the root command does not know.
+    static func unknownCommand(in arguments: [String]) -> String? {
+        var command: ParsableCommand.Type = Kpadm.self
+        var said = ["kpadm"]
+        for argument in arguments {
+            let subcommands = command.configuration.subcommands
+            guard !subcommands.isEmpty, !argument.hasPrefix("-"), argument != "help" else { return nil }
+            guard let next = subcommands.first(where: { $0._commandName == argument }) else {
+                let names = subcommands.map { $0._commandName }
+                let closest = names.map { ($0, editDistance($0, argument)) }.min { $0.1 < $1.1 }
+                let hint = closest.flatMap { $0.1 <= max(2, $0.0.count / 3) ? " Did you mean '\($0.0)'?" : nil } ?? ""
+                return "'\(argument)' is not a command of \(said.joined(separator: " ")).\(hint) "
+                    + "Commands: \(names.joined(separator: ", ")). See '\(said.joined(separator: " ")) --help'."
+            }
+            command = next
+            said.append(argument)
+        }
+        return nil
+    }
+
+    /// Levenshtein distance, for "did you mean"; both strings are command names (short).
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.prefix(64)), b = Array(b.prefix(64))
+        guard !a.isEmpty else { return b.count }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in stride(from: 1, through: b.count, by: 1) {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+}
+
 // MARK: - config credentials
 
 struct ConfigCommand: AsyncParsableCommand {
@@ -55,9 +100,12 @@ struct ConfigCommand: AsyncParsableCommand {
             abstract: "Log in and keep the session (tokens only, never the password) in ~/.keyport/kpadm.json, mode 0600.",
             discussion: """
                 Examples:
-                  kpadm config credentials --server http://localhost:8080 --realm master --user admin
-                  KPADM_PASSWORD=… kpadm config credentials --server http://localhost:8080 --realm master --user admin
-                  kpadm config credentials --server http://localhost:8080 --realm acme --client ci-bot --secret …
+                  kpadm config credentials --server http://localhost:8080 --realm master \\
+                      --user admin
+                  KPADM_PASSWORD=… kpadm config credentials --server http://localhost:8080 \\
+                      --realm master --user admin
+                  kpadm config credentials --server http://localhost:8080 --realm acme \\
+                      --client ci-bot --secret …
                 """)
 
         @OptionGroup var connection: ConnectionOptions
@@ -106,7 +154,7 @@ struct BodyOptions: ParsableArguments {
 }
 
 struct TargetOptions: ParsableArguments {
-    @Option(name: [.short, .customLong("target-realm")], help: "The realm to work on (default: the one logged in to)")
+    @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm"))
     var r: String?
 
     @Option(name: .short, help: ArgumentHelp("Query parameter key=value (repeatable)", valueName: "key=value"))
@@ -135,8 +183,10 @@ struct Create: AsyncParsableCommand {
             Examples:
               kpadm create realms -s realm=acme -s enabled=true
               kpadm create users -r acme -s username=alice -s enabled=true
-              kpadm create clients -r acme -s clientId=registry.acme.io -s protocol=docker-v2 -i
-              kpadm create clients/<id>/roles -r acme -s name=team-a-push -s 'attributes."docker.grant"=["repository:team-a/*:pull,push"]'
+              kpadm create clients -r acme -s clientId=registry.acme.io \\
+                  -s protocol=docker-v2 -i
+              kpadm create clients/<id>/roles -r acme -s name=team-a-push -s \\
+                  'attributes."docker.grant"=["repository:team-a/*:pull,push"]'
             """)
 
     @Argument(help: "e.g. users, clients, roles, groups, clients/<id>/roles, groups/<id>/children, realms") var path: String
@@ -170,7 +220,7 @@ struct Get: AsyncParsableCommand {
               kpadm get clients -r acme -q clientId=registry.acme.io --fields id
             """)
 
-    @Argument var path: String
+    @Argument(help: "e.g. users, users/<id>, clients, roles, groups, realms, realms/<name>, serverinfo") var path: String
     @OptionGroup var target: TargetOptions
     @Option(help: "Only these fields, comma-separated (dotted for nested ones)") var fields: String?
     @OptionGroup var connection: ConnectionOptions
@@ -193,7 +243,7 @@ struct Update: AsyncParsableCommand {
               kpadm update users/<id>/groups/<group-id> -r acme -n      (join a group)
             """)
 
-    @Argument var path: String
+    @Argument(help: "The resource, e.g. users/<id>, clients/<id>, realms/<name>") var path: String
     @OptionGroup var target: TargetOptions
     @OptionGroup var body: BodyOptions
     @Flag(name: [.short, .customLong("no-merge")], help: "PUT only what is given, without reading the current object first") var n = false
@@ -217,7 +267,7 @@ struct Delete: AsyncParsableCommand {
         abstract: "Delete a resource: DELETE PATH.",
         discussion: "Example:\n  kpadm delete users/<id> -r acme")
 
-    @Argument var path: String
+    @Argument(help: "The resource, e.g. users/<id>, groups/<id>, clients/<id>/roles/<name>") var path: String
     @OptionGroup var target: TargetOptions
     @OptionGroup var body: BodyOptions
     @OptionGroup var connection: ConnectionOptions

@@ -1,16 +1,28 @@
 import ArgumentParser
 import Foundation
 
+/// Help texts shared by options that several commands declare.
+enum OptionHelp {
+    static let realm = "The realm to work on (default: the one logged in to)"
+    static let service = "The registry's docker-v2 client: its clientId, the registry's auth.token.service"
+    static let config = "Session file (default ~/.keyport/kpadm.json)"
+    static let server = "Server URL for one-shot use, e.g. http://localhost:8080 (no /auth: Keyport serves at the root)"
+    static let authRealm = "Realm to log in to for one-shot use (default master)"
+    static let password = "Password for one-shot use; prefer KPADM_PASSWORD"
+    static let client = "Client id to log in with (default admin-cli)"
+    static let secret = "Client secret, for a service account; prefer KPADM_CLIENT_SECRET"
+}
+
 /// How a command reaches the server: the stored session, or one-shot credentials
 /// (`--server`/`--user`/`--password`, `KPADM_PASSWORD`) for scripts and CI.
 public struct ConnectionOptions: ParsableArguments {
-    @Option(name: .customLong("config"), help: "Session file (default ~/.keyport/kpadm.json)")
+    @Option(name: .customLong("config"), help: ArgumentHelp(OptionHelp.config))
     var config: String?
 
-    @Option(name: .customLong("server"), help: "Server URL for one-shot use, e.g. http://localhost:8080")
+    @Option(name: .customLong("server"), help: ArgumentHelp(OptionHelp.server))
     var server: String?
 
-    @Option(name: .customLong("realm"), help: "Realm to log in to for one-shot use (default master)")
+    @Option(name: .customLong("realm"), help: ArgumentHelp(OptionHelp.authRealm))
     var authRealm: String?
 
     // --login-user too: the one name that works for every command (where --user names the user a
@@ -19,13 +31,13 @@ public struct ConnectionOptions: ParsableArguments {
             help: "Username for one-shot use (password from --password, KPADM_PASSWORD or the terminal); --login-user works everywhere")
     var user: String?
 
-    @Option(name: .customLong("password"), help: "Password for one-shot use; prefer KPADM_PASSWORD")
+    @Option(name: .customLong("password"), help: ArgumentHelp(OptionHelp.password))
     var password: String?
 
-    @Option(name: .customLong("client"), help: "Client id to log in with (default admin-cli)")
+    @Option(name: .customLong("client"), help: ArgumentHelp(OptionHelp.client))
     var client: String?
 
-    @Option(name: .customLong("secret"), help: "Client secret, for a service account; prefer KPADM_CLIENT_SECRET")
+    @Option(name: .customLong("secret"), help: ArgumentHelp(OptionHelp.secret))
     var secret: String?
 
     public init() {}

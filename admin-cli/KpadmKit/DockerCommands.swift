@@ -10,15 +10,18 @@ struct Docker: AsyncParsableCommand {
             A one-minute registry realm:
               kpadm docker enable -r acme
               kpadm docker client create -r acme --service registry.acme.io
-              kpadm docker grant -r acme --service registry.acme.io --role team-a-push 'repository:team-a/*:pull,push'
-              kpadm add-roles -r acme --uusername alice --cclientid registry.acme.io --rolename team-a-push
-              kpadm docker config -r acme --service registry.acme.io --format registry-config
+              kpadm docker grant -r acme --service registry.acme.io --role team-a-push \\
+                  'repository:team-a/*:pull,push'
+              kpadm add-roles -r acme --uusername alice --cclientid registry.acme.io \\
+                  --rolename team-a-push
+              kpadm docker config -r acme --service registry.acme.io \\
+                  --format registry-config
             """,
         subcommands: [Enable.self, Disable.self, ClientCommand.self, Grant.self, Revoke.self, Access.self, Token.self, Sessions.self, Config.self])
 
     struct Enable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Turn the docker-v2 protocol on for a realm.", discussion: "Example:\n  kpadm docker enable -r acme")
-        @Option(name: [.short, .customLong("target-realm")]) var r: String?
+        @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
         @OptionGroup var connection: ConnectionOptions
 
         mutating func run() async throws {
@@ -29,7 +32,7 @@ struct Docker: AsyncParsableCommand {
 
     struct Disable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Turn the docker-v2 protocol off for a realm.", discussion: "Example:\n  kpadm docker disable -r acme")
-        @Option(name: [.short, .customLong("target-realm")]) var r: String?
+        @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
         @OptionGroup var connection: ConnectionOptions
 
         mutating func run() async throws {
@@ -50,11 +53,12 @@ struct Docker: AsyncParsableCommand {
         struct Create: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Create the docker-v2 client a registry names as its service.",
-                discussion: "Examples:\n  kpadm docker client create -r acme --service registry.acme.io\n  kpadm docker client create -r acme --service open.acme.io --authorization allow-all")
-            @Option(name: [.short, .customLong("target-realm")]) var r: String?
-            @Option(help: "The registry's auth.token.service") var service: String
+                discussion: "Examples:\n  kpadm docker client create -r acme --service registry.acme.io\n  kpadm docker client create -r acme --service open.acme.io \\\n      --authorization allow-all")
+            @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
+            @Option(help: ArgumentHelp(OptionHelp.service, valueName: "clientId")) var service: String
             @Option(help: "roles (grants on client roles decide) or allow-all (every user gets what it asks for)") var authorization = "roles"
-            @Option(help: "RS256 or ES256") var algorithm: String?
+            @Option(help: "RS256 or ES256 (default: the realm's key algorithm, RS256)") var algorithm: String?
+            @Flag(name: .short, help: "Print only the new id (as create -i)") var i = false
             @OptionGroup var connection: ConnectionOptions
 
             mutating func run() async throws {
@@ -67,21 +71,26 @@ struct Docker: AsyncParsableCommand {
                 let reply = try await client.call("POST", "/admin/realms/\(AdminClient.escape(realm))/clients",
                                                   body: ["clientId": .string(service), "protocol": "docker-v2", "enabled": true, "attributes": .object(attributes)])
                 let id = reply.location?.split(separator: "/").last.map(String.init) ?? ""
-                Output.line(id)
-                Output.message("Created docker-v2 client \(service) with id '\(id)'")
+                if i {
+                    Output.line(id)
+                } else {
+                    Output.message("Created docker-v2 client \(service) with id '\(id)'")
+                }
             }
         }
         struct Anonymous: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Set what anyone may do without logging in (the client's docker.anonymous.grant); --none removes it.",
                 discussion: """
-                    Anonymous grants also add to every logged-in user's. ${username} has no meaning here.
+                    Anonymous grants also add to every logged-in user's. ${username} has no
+                    meaning here.
                     Examples:
-                      kpadm docker client anonymous -r acme --service registry.acme.io --grant 'repository:public/**:pull'
+                      kpadm docker client anonymous -r acme --service registry.acme.io --grant \\
+                          'repository:public/**:pull'
                       kpadm docker client anonymous -r acme --service registry.acme.io --none
                     """)
-            @Option(name: [.short, .customLong("target-realm")]) var r: String?
-            @Option(help: "The registry's auth.token.service") var service: String
+            @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
+            @Option(help: ArgumentHelp(OptionHelp.service, valueName: "clientId")) var service: String
             @Option(name: .customLong("grant"), help: "A grant anyone gets (repeatable), e.g. 'repository:public/**:pull'") var grants: [String] = []
             @Flag(help: "No anonymous access: requests without credentials get 401") var none = false
             @OptionGroup var connection: ConnectionOptions
@@ -111,15 +120,18 @@ struct Docker: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add grants to a client role of a registry client (creating the role if needed).",
             discussion: """
-                A grant is <type>:<name-pattern>:<actions>: * matches within one path segment, ** across
-                segments, ${username} is the requesting user; actions pull, push, delete or *.
+                A grant is <type>:<name-pattern>:<actions>: * matches within one path
+                segment, ** across segments, ${username} is the requesting user; actions
+                pull, push, delete or *.
                 Examples:
-                  kpadm docker grant -r acme --service registry.acme.io --role team-a-push 'repository:team-a/*:pull,push'
-                  kpadm docker grant -r acme --service registry.acme.io --role personal 'repository:${username}/**:*'
+                  kpadm docker grant -r acme --service registry.acme.io --role team-a-push \\
+                      'repository:team-a/*:pull,push'
+                  kpadm docker grant -r acme --service registry.acme.io --role personal \\
+                      'repository:${username}/**:*'
                 """)
-        @Option(name: [.short, .customLong("target-realm")]) var r: String?
-        @Option var service: String
-        @Option var role: String
+        @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
+        @Option(help: ArgumentHelp(OptionHelp.service, valueName: "clientId")) var service: String
+        @Option(help: "The client role to add the grants to (created if missing); assign it to users or groups with add-roles") var role: String
         @Argument(help: "Grants, e.g. 'repository:team-a/*:pull,push'") var grants: [String] = []
         @OptionGroup var connection: ConnectionOptions
 
@@ -138,12 +150,12 @@ struct Docker: AsyncParsableCommand {
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Remove grants from a registry client role (--all removes every grant).",
-            discussion: "Example:\n  kpadm docker revoke -r acme --service registry.acme.io --role team-a-push 'repository:team-a/*:pull,push'")
-        @Option(name: [.short, .customLong("target-realm")]) var r: String?
-        @Option var service: String
-        @Option var role: String
-        @Flag var all = false
-        @Argument var grants: [String] = []
+            discussion: "Example:\n  kpadm docker revoke -r acme --service registry.acme.io --role team-a-push \\\n      'repository:team-a/*:pull,push'")
+        @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
+        @Option(help: ArgumentHelp(OptionHelp.service, valueName: "clientId")) var service: String
+        @Option(help: "The client role to remove grants from") var role: String
+        @Flag(help: "Remove every grant of the role") var all = false
+        @Argument(help: "Grants to remove, exactly as listed on the role") var grants: [String] = []
         @OptionGroup var connection: ConnectionOptions
 
         mutating func run() async throws {
@@ -185,9 +197,9 @@ struct Docker: AsyncParsableCommand {
     struct Access: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show what a user would be granted (roles, grants that matched, access) without issuing a token.",
-            discussion: "Example:\n  kpadm docker access -r acme --service registry.acme.io --user alice repository:team-a/app:pull,push")
-        @Option(name: [.short, .customLong("target-realm")]) var r: String?
-        @Option var service: String
+            discussion: "Example:\n  kpadm docker access -r acme --service registry.acme.io --user alice \\\n      repository:team-a/app:pull,push")
+        @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
+        @Option(help: ArgumentHelp(OptionHelp.service, valueName: "clientId")) var service: String
         @Option(name: .customLong("user"), help: "The user to ask about") var username: String
         @Argument(help: "Scopes as a registry asks for them, e.g. repository:team-a/app:pull,push") var scopes: [String] = []
         // --user names the user asked about here, so one-shot login uses --login-user.
@@ -209,9 +221,12 @@ struct Docker: AsyncParsableCommand {
             abstract: "Personal access tokens: a password for CI and robots that works only on one registry, limited and revocable.",
             discussion: """
                 Examples:
-                  kpadm docker token create -r acme --service registry.acme.io --user alice --name laptop --expires 90d
-                  kpadm docker token create -r acme --service registry.acme.io --user ci-robot --name deploy \\
-                      --grant 'repository:team-a/*:pull' -q | docker login registry.acme.io -u ci-robot --password-stdin
+                  kpadm docker token create -r acme --service registry.acme.io --user alice \\
+                      --name laptop --expires 90d
+                  kpadm docker token create -r acme --service registry.acme.io \\
+                      --user ci-robot --name deploy \\
+                      --grant 'repository:team-a/*:pull' -q | docker login registry.acme.io \\
+                          -u ci-robot --password-stdin
                   kpadm docker token list -r acme --user alice
                   kpadm docker token revoke -r acme --user alice --name laptop
                 --user is a username, or the clientId of a client with a service account.
@@ -243,10 +258,12 @@ struct Docker: AsyncParsableCommand {
                 abstract: "Make a token; its secret is printed once (-q: the secret alone, for docker login --password-stdin).",
                 discussion: """
                     Examples:
-                      kpadm docker token create -r acme --service registry.acme.io --user alice --name laptop --expires 90d
-                      kpadm docker token create -r acme --service registry.acme.io --user ci-robot --name deploy --grant 'repository:team-a/*:pull' -q
+                      kpadm docker token create -r acme --service registry.acme.io --user alice \\
+                          --name laptop --expires 90d
+                      kpadm docker token create -r acme --service registry.acme.io \\
+                          --user ci-robot --name deploy --grant 'repository:team-a/*:pull' -q
                     """)
-            @Option(name: [.short, .customLong("target-realm")]) var r: String?
+            @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
             @Option(help: "The registry client (its clientId) the token works for") var service: String
             @Option(name: .customLong("user"), help: "The owner: a username, or a service-account client's clientId") var username: String
             @Option(help: "A name for the token, unique among the owner's") var name: String
@@ -283,7 +300,7 @@ struct Docker: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "List a user's tokens: name, registry, expiry, grants, last use (never the secret).",
                 discussion: "Example:\n  kpadm docker token list -r acme --user alice")
-            @Option(name: [.short, .customLong("target-realm")]) var r: String?
+            @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
             @Option(name: .customLong("user"), help: "A username, or a service-account client's clientId") var username: String
             @Option(help: "Only the tokens for this registry client") var service: String?
             @OptionGroup var connection: AboutUserConnection
@@ -302,10 +319,10 @@ struct Docker: AsyncParsableCommand {
                 commandName: "revoke",
                 abstract: "Revoke a user's token by name or id: the next request with it is refused.",
                 discussion: "Examples:\n  kpadm docker token revoke -r acme --user alice --name laptop\n  kpadm docker token revoke -r acme --user alice --id 3f0c…")
-            @Option(name: [.short, .customLong("target-realm")]) var r: String?
+            @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
             @Option(name: .customLong("user"), help: "A username, or a service-account client's clientId") var username: String
-            @Option var name: String?
-            @Option var id: String?
+            @Option(help: "The token's name") var name: String?
+            @Option(help: "The token's id (from 'kpadm docker token list')") var id: String?
             @OptionGroup var connection: AboutUserConnection
 
             mutating func run() async throws {
@@ -330,13 +347,13 @@ struct Docker: AsyncParsableCommand {
     /// The options of a command whose `--user` names the user it is about: one-shot login then
     /// takes `--login-user`.
     struct AboutUserConnection: ParsableArguments {
-        @Option(name: .customLong("config")) var config: String?
-        @Option(name: .customLong("server")) var server: String?
-        @Option(name: .customLong("realm")) var authRealm: String?
-        @Option(name: .customLong("login-user"), help: "Username for one-shot login") var loginUser: String?
-        @Option(name: .customLong("password")) var password: String?
-        @Option(name: .customLong("client")) var clientId: String?
-        @Option(name: .customLong("secret")) var secret: String?
+        @Option(name: .customLong("config"), help: ArgumentHelp(OptionHelp.config)) var config: String?
+        @Option(name: .customLong("server"), help: ArgumentHelp(OptionHelp.server)) var server: String?
+        @Option(name: .customLong("realm"), help: ArgumentHelp(OptionHelp.authRealm)) var authRealm: String?
+        @Option(name: .customLong("login-user"), help: "Username for one-shot login (password from --password, KPADM_PASSWORD or the terminal)") var loginUser: String?
+        @Option(name: .customLong("password"), help: ArgumentHelp(OptionHelp.password)) var password: String?
+        @Option(name: .customLong("client"), help: ArgumentHelp(OptionHelp.client)) var clientId: String?
+        @Option(name: .customLong("secret"), help: ArgumentHelp(OptionHelp.secret)) var secret: String?
 
         func client() async throws -> AdminClient {
             try await Connection(config: config, server: server, authRealm: authRealm, user: loginUser, password: password,
@@ -351,7 +368,8 @@ struct Docker: AsyncParsableCommand {
                 Examples:
                   kpadm docker sessions list -r acme --service registry.acme.io --user alice
                   kpadm docker sessions revoke -r acme --service registry.acme.io --user alice
-                  kpadm docker sessions revoke -r acme --service registry.acme.io --user alice --session ID
+                  kpadm docker sessions revoke -r acme --service registry.acme.io \\
+                      --user alice --session ID
                 """,
             subcommands: [List.self, RevokeSessions.self])
 
@@ -359,7 +377,7 @@ struct Docker: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "List a user's identity tokens for a registry: id, address, start and last use (never the token).",
                 discussion: "Example:\n  kpadm docker sessions list -r acme --service registry.acme.io --user alice")
-            @Option(name: [.short, .customLong("target-realm")]) var r: String?
+            @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
             @Option(help: "The registry client (its clientId)") var service: String
             @Option(name: .customLong("user"), help: "The user whose tokens to list") var username: String
             @OptionGroup var connection: AboutUserConnection
@@ -379,12 +397,14 @@ struct Docker: AsyncParsableCommand {
                 commandName: "revoke",
                 abstract: "Revoke a user's identity tokens for a registry (all of them, or one with --session).",
                 discussion: """
-                    The next push or pull from a machine holding a revoked token fails with "log in again".
+                    The next push or pull from a machine holding a revoked token fails with
+                    "log in again".
                     Examples:
                       kpadm docker sessions revoke -r acme --service registry.acme.io --user alice
-                      kpadm docker sessions revoke -r acme --service registry.acme.io --user alice --session ID
+                      kpadm docker sessions revoke -r acme --service registry.acme.io \\
+                          --user alice --session ID
                     """)
-            @Option(name: [.short, .customLong("target-realm")]) var r: String?
+            @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
             @Option(help: "The registry client (its clientId)") var service: String
             @Option(name: .customLong("user"), help: "The user whose tokens to revoke") var username: String
             @Option(help: "Only this one (an id from 'kpadm docker sessions list')") var session: String?
@@ -416,11 +436,13 @@ struct Docker: AsyncParsableCommand {
             abstract: "Write what the registry needs: its auth config, env overrides, certificate bundle or JWKS.",
             discussion: """
                 Examples:
-                  kpadm docker config -r acme --service registry.acme.io --format registry-config
-                  kpadm docker config -r acme --service registry.acme.io --format cert-bundle -o /etc/docker/registry/keyport-acme.pem
+                  kpadm docker config -r acme --service registry.acme.io \\
+                      --format registry-config
+                  kpadm docker config -r acme --service registry.acme.io \\
+                      --format cert-bundle -o /etc/docker/registry/keyport-acme.pem
                 """)
-        @Option(name: [.short, .customLong("target-realm")]) var r: String?
-        @Option var service: String
+        @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
+        @Option(help: ArgumentHelp(OptionHelp.service, valueName: "clientId")) var service: String
         @Option(help: "registry-config, env, cert-bundle or jwks") var format: String
         @Option(name: .short, help: "Write to this file instead of standard output") var o: String?
         @OptionGroup var connection: ConnectionOptions

@@ -7,16 +7,17 @@ struct SetPassword: AsyncParsableCommand {
         commandName: "set-password",
         abstract: "Set a user's password (hashed by the server with the realm's Argon2id policy).",
         discussion: """
-            The new password comes from --new-password, KPADM_NEW_PASSWORD, or the terminal (without echo).
+            The new password comes from --new-password, KPADM_NEW_PASSWORD, or the
+            terminal (without echo).
             Examples:
               kpadm set-password -r acme --username alice
               KPADM_NEW_PASSWORD=… kpadm set-password -r acme --username alice --temporary
             """)
 
-    @Option(name: [.short, .customLong("target-realm")]) var r: String?
-    @Option var username: String?
-    @Option var userid: String?
-    @Option(name: .customLong("new-password")) var newPassword: String?
+    @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
+    @Option(help: "The user, by username") var username: String?
+    @Option(help: "The user, by id") var userid: String?
+    @Option(name: .customLong("new-password"), help: "The new password; prefer KPADM_NEW_PASSWORD or the terminal (a flag shows in the process list)") var newPassword: String?
     @Flag(help: "The user must change it at the next login") var temporary = false
     @OptionGroup var connection: ConnectionOptions
 
@@ -36,7 +37,7 @@ struct SetPassword: AsyncParsableCommand {
 
 /// Whose roles: a user, a group, or a composite role; which roles: realm roles or a client's.
 struct RoleTargetOptions: ParsableArguments {
-    @Option(name: [.short, .customLong("target-realm")]) var r: String?
+    @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
     @Option(help: "User by username") var uusername: String?
     @Option(help: "User by id") var uid: String?
     @Option(help: "Group by name") var gname: String?
@@ -79,9 +80,12 @@ struct AddRoles: AsyncParsableCommand {
         discussion: """
             Examples:
               kpadm add-roles -r acme --uusername alice --rolename developer
-              kpadm add-roles -r acme --uusername alice --cclientid registry.acme.io --rolename team-a-push
-              kpadm add-roles -r acme --gname readers --cclientid registry.acme.io --rolename team-a-pull
-              kpadm add-roles -r acme --rname developer --cclientid registry.acme.io --rolename team-a-push
+              kpadm add-roles -r acme --uusername alice --cclientid registry.acme.io \\
+                  --rolename team-a-push
+              kpadm add-roles -r acme --gname readers --cclientid registry.acme.io \\
+                  --rolename team-a-pull
+              kpadm add-roles -r acme --rname developer --cclientid registry.acme.io \\
+                  --rolename team-a-push
             """)
 
     @OptionGroup var target: RoleTargetOptions
@@ -98,11 +102,11 @@ struct RemoveRoles: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "remove-roles",
         abstract: "Take roles away from a user or group, or out of a composite role.",
-        discussion: "Example:\n  kpadm remove-roles -r acme --uusername alice --cclientid registry.acme.io --rolename team-a-push")
+        discussion: "Example:\n  kpadm remove-roles -r acme --uusername alice --cclientid registry.acme.io \\\n      --rolename team-a-push")
 
     @OptionGroup var target: RoleTargetOptions
-    @Option var rolename: [String] = []
-    @Option var roleid: [String] = []
+    @Option(help: "Role name (repeatable)") var rolename: [String] = []
+    @Option(help: "Role id (repeatable)") var roleid: [String] = []
     @OptionGroup var connection: ConnectionOptions
 
     mutating func run() async throws {
@@ -117,7 +121,8 @@ struct GetRoles: AsyncParsableCommand {
         discussion: """
             Examples:
               kpadm get-roles -r acme --uusername alice
-              kpadm get-roles -r acme --uusername alice --cclientid registry.acme.io --effective
+              kpadm get-roles -r acme --uusername alice --cclientid registry.acme.io \\
+                  --effective
             """)
 
     @OptionGroup var target: RoleTargetOptions

@@ -1,7 +1,8 @@
 import KeyportJSON
 
 /// kcadm's `-s key=value`: the value is parsed as JSON when it is valid JSON, else taken as a
-/// string; the key is a dotted path into nested objects (`attributes.team=a`), with quoted
+/// string — except a value that starts like a JSON array, object or string (`[`, `{`, `"`) and
+/// does not parse: that is a typo in JSON, refused rather than stored as text. The key is a dotted path into nested objects (`attributes.team=a`), with quoted
 /// segments for keys holding dots (`attributes."docker.grant"=["repository:x:pull"]`).
 public struct SetExpression: Equatable, Sendable {
     public let path: [String]
@@ -19,7 +20,14 @@ public struct SetExpression: Equatable, Sendable {
         let key = String(text[..<equals])
         let raw = String(text[text.index(after: equals)...])
         path = try Self.parsePath(key)
-        value = JSONValue.parse(raw) ?? .string(raw)
+        if let parsed = JSONValue.parse(raw) {
+            value = parsed
+        } else if let first = raw.first, first == "[" || first == "{" || first == "\"" {
+            throw .usage("-s \(key)=…: the value starts like JSON but is not valid JSON: \(raw)\n"
+                + "  (a string that starts with \(first) must be written as JSON: \(key)='\"…\"')")
+        } else {
+            value = .string(raw)
+        }
     }
 
     /// The first `=` outside a quoted key segment.
