@@ -52,7 +52,7 @@ public struct RealmProvisioner: Sendable {
     }
 
     /// The master realm with its `admin` role and the bootstrap administrator holding it.
-    public func masterSeed(name: String = "master", adminUsername: String, adminPasswordHash: Sensitive) throws -> RealmSeed {
+    public func masterSeed(name: String = "master", adminUsername: String, adminPasswordHash: Sensitive, temporaryAdmin: Bool = false) throws -> RealmSeed {
         let now = environment.now()
         let realm = Realm(id: environment.newID(), name: name, displayName: "Keyport", enabled: true, createdAt: now)
         var seed = try seed(for: realm)
@@ -61,9 +61,23 @@ public struct RealmProvisioner: Sendable {
         seed.roles += [admin, createRealm]
         seed.composites.append((admin.id, createRealm.id))
         let defaultRoleId = seed.roles.first { $0.name == realm.defaultRoleName }!.id
-        let user = User(id: environment.newID(), realmId: realm.id, username: adminUsername, enabled: true, createdAt: now)
-        let credential = Credential(id: environment.newID(), userId: user.id, secret: adminPasswordHash, createdAt: now)
-        seed.users.append(UserSeed(user: user, credentials: [credential], roleIds: [defaultRoleId, admin.id]))
+        seed.users.append(administratorSeed(realmId: realm.id, username: adminUsername, passwordHash: adminPasswordHash,
+                                            roleIds: [defaultRoleId, admin.id], temporary: temporaryAdmin))
         return seed
+    }
+
+    /// Keycloak marks an administrator made by `bootstrap-admin` (or by the first start from
+    /// the `KC_BOOTSTRAP_ADMIN_*` variables) with this attribute; its console then asks for a
+    /// permanent one.
+    public static let temporaryAdminAttribute = "is_temporary_admin"
+
+    /// A master-realm administrator: the user, its password and its roles, written in one
+    /// transaction by `createUser`/`createRealm`.
+    public func administratorSeed(realmId: String, username: String, passwordHash: Sensitive, roleIds: [String], temporary: Bool) -> UserSeed {
+        let now = environment.now()
+        let user = User(id: environment.newID(), realmId: realmId, username: username, enabled: true, createdAt: now,
+                        attributes: temporary ? [Self.temporaryAdminAttribute: ["true"]] : [:])
+        let credential = Credential(id: environment.newID(), userId: user.id, secret: passwordHash, createdAt: now)
+        return UserSeed(user: user, credentials: [credential], roleIds: roleIds)
     }
 }

@@ -154,6 +154,25 @@ public struct KeyportServer: Sendable {
         }
     }
 
+    /// `keyport bootstrap-admin user`, offline against the database (a running server on the
+    /// same file sees the new user at its next login: nothing about users is cached by name).
+    public static func addTemporaryAdministrator(databasePath: String, username: String, password: Sensitive?,
+                                                 ceiling: PasswordCostCeiling = .default,
+                                                 environment: TimeAndRandomness = .live) async throws -> BootstrapOutcome {
+        let store = try SQLiteStore.open(path: databasePath, now: { environment.now().millisecondsSince1970 })
+        let hasher = PasswordHasher(threads: 1, randomBytes: environment.randomBytes, ceiling: ceiling)
+        let bootstrap = MasterRealmBootstrap(store: store, provisioner: RealmProvisioner(environment: environment),
+                                             hasher: hasher, environment: environment)
+        do {
+            let outcome = try await bootstrap.addTemporaryAdministrator(username: username, password: password)
+            try await hasher.shutdown()
+            return outcome
+        } catch {
+            try? await hasher.shutdown()
+            throw error
+        }
+    }
+
     /// The realm importer with the protocols' client checks, exactly those the admin API runs
     /// (`keyport import` and `--import-realm` both use this).
     public static func realmImporter(store: any IdentityStore, provisioner: RealmProvisioner,

@@ -23,7 +23,7 @@ struct MasterRealmBootstrap {
     let hasher: PasswordHasher
     let environment: TimeAndRandomness
 
-    func run(username: String?, password: String?, mode: KeyportConfiguration.Mode) async throws -> BootstrapOutcome {
+    func run(username: String?, password: String?, mode: KeyportConfiguration.Mode, temporaryAdmin: Bool = false) async throws -> BootstrapOutcome {
         if try await store.realm(named: Self.masterRealmName) != nil { return .alreadyProvisioned }
         let adminName = username ?? "admin"
         var generated: Sensitive? = nil
@@ -38,7 +38,7 @@ struct MasterRealmBootstrap {
             throw ConfigurationError("the first start creates the master realm's administrator: set KEYPORT_BOOTSTRAP_ADMIN_USERNAME and KEYPORT_BOOTSTRAP_ADMIN_PASSWORD")
         }
         let hash = try await hasher.hash(adminPassword, parameters: .keycloakDefault)
-        let seed = try provisioner.masterSeed(name: Self.masterRealmName, adminUsername: adminName, adminPasswordHash: hash)
+        let seed = try provisioner.masterSeed(name: Self.masterRealmName, adminUsername: adminName, adminPasswordHash: hash, temporaryAdmin: temporaryAdmin)
         do {
             try await store.createRealm(seed)
         } catch StoreError.conflict {
@@ -46,6 +46,40 @@ struct MasterRealmBootstrap {
             return .alreadyProvisioned
         }
         return .created(username: User.normalize(adminName), generatedPassword: generated)
+    }
+
+    /// `keyport bootstrap-admin user`: Keycloak's way back in when no administrator can log in.
+    /// Adds a temporary administrator to the master realm (the `admin` role, marked
+    /// `is_temporary_admin`), or creates the master realm with it when there is none yet. The
+    /// password is the one given, else generated (and returned, to be shown once).
+    func addTemporaryAdministrator(username: String, password: Sensitive?) async throws -> BootstrapOutcome {
+        let name = User.normalize(username)
+        guard !name.isEmpty, name.utf8.count <= 255 else { throw ConfigurationError("--username must be 1 to 255 characters") }
+        let generated = password == nil ? Sensitive(Self.readablePassword(environment.randomBytes(18))) : nil
+        let secret = password ?? generated!
+        guard let master = try await store.realm(named: Self.masterRealmName) else {
+            let outcome = try await run(username: name, password: secret.revealed, mode: .production, temporaryAdmin: true)
+            guard case .created = outcome else {
+                throw ConfigurationError("the master realm appeared while this command ran: run it again")
+            }
+            return .created(username: name, generatedPassword: generated)
+        }
+        guard try await store.user(username: name, realmId: master.id) == nil else {
+            throw ConfigurationError("user '\(name)' already exists in the master realm: choose another --username (or delete that user first)")
+        }
+        guard let admin = try await store.role(named: BuiltInRoles.masterAdmin, realmId: master.id, clientId: nil) else {
+            throw ConfigurationError("the master realm has no '\(BuiltInRoles.masterAdmin)' role: this database was not made by Keyport")
+        }
+        let defaultRole = try await store.role(named: master.defaultRoleName, realmId: master.id, clientId: nil)
+        let hash = try await hasher.hash(secret, parameters: master.passwordHashing, partition: master.id)
+        let seed = provisioner.administratorSeed(realmId: master.id, username: name, passwordHash: hash,
+                                                 roleIds: [defaultRole?.id, admin.id].compactMap { $0 }, temporary: true)
+        do {
+            try await store.createUser(seed)
+        } catch StoreError.conflict {
+            throw ConfigurationError("user '\(name)' already exists in the master realm: choose another --username")
+        }
+        return .created(username: name, generatedPassword: generated)
     }
 
     /// 24 characters of URL-safe base64 from 18 random bytes (144 bits).

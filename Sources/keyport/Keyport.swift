@@ -18,7 +18,7 @@ struct Keyport: AsyncParsableCommand {
         abstract: "Keyport: a small Keycloak-compatible identity server and Docker registry token realm.",
         discussion: "Every option can also be given as KEYPORT_<OPTION> in the environment (for example KEYPORT_HTTP_PORT=9090); a flag wins over the environment.",
         version: "keyport \(KeyportBuildInfo.description)",
-        subcommands: [StartDev.self, Start.self, Migrate.self, Export.self, Import.self, Health.self]
+        subcommands: [StartDev.self, Start.self, Migrate.self, Export.self, Import.self, BootstrapAdmin.self, Health.self]
     )
 }
 
@@ -152,7 +152,7 @@ struct StartDev: AsyncParsableCommand {
         discussion: """
             Example:
               keyport start-dev --http-port 8080
-              KEYPORT_BOOTSTRAP_ADMIN_USERNAME=admin KEYPORT_BOOTSTRAP_ADMIN_PASSWORD=secret keyport start-dev
+              KEYPORT_BOOTSTRAP_ADMIN_PASSWORD=secret keyport start-dev
             """)
 
     @OptionGroup var options: ServerOptions
@@ -168,8 +168,8 @@ struct Start: AsyncParsableCommand {
         abstract: "Start in production mode: needs --hostname, and HTTPS certificates or a TLS proxy (--proxy-headers xforwarded).",
         discussion: """
             Example:
-              KEYPORT_BOOTSTRAP_ADMIN_USERNAME=admin KEYPORT_BOOTSTRAP_ADMIN_PASSWORD=… \\
-              keyport start --hostname https://auth.example.com --http-host 0.0.0.0 --http-port 8443 \\
+              KEYPORT_BOOTSTRAP_ADMIN_PASSWORD=… keyport start \\
+                --hostname https://auth.example.com --http-host 0.0.0.0 --http-port 8443 \\
                 --https-certificate-file cert.pem --https-certificate-key-file key.pem
             """)
 
@@ -277,6 +277,74 @@ struct Import: AsyncParsableCommand {
     }
 }
 
+/// `keyport bootstrap-admin user`: Keycloak's command (and option names) for getting back in
+/// when no administrator can log in — offline, against the database.
+struct BootstrapAdmin: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bootstrap-admin",
+        abstract: "Recover access: add a temporary administrator to the master realm (offline, on the database).",
+        subcommands: [User.self])
+
+    struct User: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a temporary administrator (the master realm's admin role) with a new password.",
+            discussion: """
+                The password comes from standard input (--password-stdin), from an environment
+                variable (--password:env NAME), or is generated and printed once. The user is
+                marked is_temporary_admin: log in with it, make a permanent administrator, then
+                delete it. Works whether or not the server is running on the same database; on
+                an empty database it creates the master realm, as the first start would.
+                Examples:
+                  keyport bootstrap-admin user --username temp-admin
+                  printf '%s' "$NEW_PASSWORD" | keyport bootstrap-admin user \\
+                      --username temp-admin --password-stdin
+                  keyport bootstrap-admin user --username temp-admin --password:env NEW_PASSWORD
+                """)
+
+        @Option(name: .customLong("username"), help: "Username of the temporary administrator. Default: temp-admin")
+        var username: String?
+        @Option(name: .customLong("username:env"), help: "Read the username from this environment variable")
+        var usernameEnvironment: String?
+        @Option(name: .customLong("password:env"), help: "Read the password from this environment variable")
+        var passwordEnvironment: String?
+        @Flag(name: .customLong("password-stdin"), help: "Read the password from the first line of standard input")
+        var passwordStdin = false
+        @Flag(name: .customLong("no-prompt"), help: "Accepted for kc.sh compatibility: Keyport never prompts (no password given: one is generated)")
+        var noPrompt = false
+        @Option(name: .customLong("db-path"), help: "SQLite database file (KEYPORT_DB_PATH). Default: ./data/keyport.db")
+        var dbPath: String?
+
+        func run() async throws {
+            let environment = ProcessInfo.processInfo.environment
+            var name = username ?? "temp-admin"
+            if let variable = usernameEnvironment {
+                guard let value = environment[variable], !value.isEmpty else { Runner.fail("--username:env: \(variable) is not set") }
+                name = value
+            }
+            guard !(passwordStdin && passwordEnvironment != nil) else { Runner.fail("give --password-stdin or --password:env, not both") }
+            var password: Sensitive? = nil
+            if let variable = passwordEnvironment {
+                guard let value = environment[variable], !value.isEmpty else { Runner.fail("--password:env: \(variable) is not set") }
+                password = Sensitive(value)
+            } else if passwordStdin {
+                guard let line = readLine(strippingNewline: true), !line.isEmpty else { Runner.fail("--password-stdin: standard input held no password") }
+                password = Sensitive(line)
+            }
+            let outcome: BootstrapOutcome
+            do {
+                outcome = try await KeyportServer.addTemporaryAdministrator(databasePath: databasePath(dbPath), username: name, password: password)
+            } catch {
+                Runner.fail("\(error)")
+            }
+            guard case .created(let created, let generated) = outcome else { Runner.fail("nothing was created") }
+            var text = "Created temporary administrator '\(created)' in the master realm of \(databasePath(dbPath)).\n"
+            if let generated { text += "Generated password (shown only now): \(generated.revealed)\n" }
+            text += "Log in with it, create a permanent administrator, then delete '\(created)'.\n"
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+    }
+}
+
 /// `keyport health`: exit 0 when the local server answers /health/ready with 200 — the
 /// container's HEALTHCHECK, with no curl in the image.
 struct Health: ParsableCommand {
@@ -351,6 +419,10 @@ enum Runner {
             } else {
                 logger.notice("created the master realm and its administrator", metadata: ["username": "\(username)"])
             }
+        } else if configuration.bootstrapAdminUsername != nil || configuration.bootstrapAdminPassword != nil {
+            // Said out loud: otherwise the password just set is refused and nothing says why.
+            logger.notice("KEYPORT_BOOTSTRAP_ADMIN_USERNAME/PASSWORD ignored: the master realm already exists in this database; they apply only to the first start. To get back in: keyport bootstrap-admin user",
+                          metadata: ["db": "\(configuration.databasePath)"])
         }
         do {
             try await server.application.runService()

@@ -238,3 +238,48 @@ def test_every_option_and_argument_says_what_it_is():
                 visit(sub, f"{path} {sub['commandName']}")
     visit(json.loads(result.stdout)["command"], "kpadm")
     assert missing == [], missing
+
+
+def test_a_lost_admin_is_recovered_with_one_command(workdir):
+    """keyport bootstrap-admin user, against the database of a running server whose admin
+    password nobody knows; and a restart with bootstrap variables says why they are ignored."""
+    keyport = Keyport(workdir)
+    try:
+        binary = str(REPO / ".build" / "debug" / "keyport")
+        db = os.path.join(workdir, "keyport.db")
+        result = subprocess.run([binary, "bootstrap-admin", "user", "--username", "rescue", "--password-stdin", "--db-path", db],
+                                input="Rescue-pw-1\n", capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0 and "Created temporary administrator 'rescue'" in result.stdout, result
+        assert "Rescue-pw-1" not in result.stdout + result.stderr
+        # Generated when none is given, printed once.
+        result = subprocess.run([binary, "bootstrap-admin", "user", "--username", "rescue2", "--db-path", db],
+                                capture_output=True, text=True, timeout=60)
+        generated = re.search(r"Generated password \(shown only now\): (\S+)", result.stdout).group(1)
+        # A name in use is refused, nothing changes.
+        result = subprocess.run([binary, "bootstrap-admin", "user", "--username", "rescue", "--db-path", db],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1 and "already exists" in result.stderr
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("KPADM_", "KEYPORT_"))}
+        env["HOME"] = workdir
+        for user, password in (("rescue", "Rescue-pw-1"), ("rescue2", generated)):
+            run = subprocess.run([KPADM, "create", "realms", "-s", f"realm=made-by-{user}", "--server", keyport.url,
+                                  "--user", user, "--config", os.path.join(workdir, "none.json")],
+                                 env={**env, "KPADM_PASSWORD": password}, capture_output=True, text=True, timeout=60)
+            assert run.returncode == 0, run.stderr
+        rescue = json.loads(subprocess.run([KPADM, "get", "users", "-r", "master", "-q", "username=rescue", "--server", keyport.url,
+                                            "--user", "rescue", "--config", os.path.join(workdir, "none.json")],
+                                           env={**env, "KPADM_PASSWORD": "Rescue-pw-1"}, capture_output=True, text=True).stdout)
+        assert rescue[0]["attributes"]["is_temporary_admin"] == ["true"]
+    finally:
+        keyport.stop()
+    # The bootstrap variables on a database that has its master realm: ignored, and said so.
+    keyport.log.close()
+    again = Keyport(workdir)
+    try:
+        again.log.seek(0)
+        log = again.log.read()
+        assert "KEYPORT_BOOTSTRAP_ADMIN_USERNAME/PASSWORD ignored" in log and "keyport bootstrap-admin user" in log, log
+        assert ADMIN_PASSWORD not in log
+    finally:
+        again.stop()
