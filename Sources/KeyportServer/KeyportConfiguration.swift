@@ -13,7 +13,8 @@ public struct KeyportConfiguration: Sendable, Equatable {
 
     public enum ProxyHeaders: String, Sendable, CaseIterable {
         case none
-        /// Trust `X-Forwarded-For` / `-Proto` / `-Host` from a reverse proxy in front.
+        /// Trust the client address a reverse proxy in front appends to `X-Forwarded-For` (the
+        /// public URL comes from `--hostname`, never from a header).
         case xforwarded
     }
 

@@ -107,11 +107,18 @@ struct ObservabilityMiddleware: RouterMiddleware {
         return value
     }
 
-    /// The client's address: the peer's, or behind a trusted proxy the first `X-Forwarded-For`
-    /// entry (the one the proxy saw connect). Never trusted unless the operator said so.
+    /// The client's address: the peer's, or behind a trusted proxy the **last** `X-Forwarded-For`
+    /// entry — the one that proxy appended for the address it saw connect. Entries before it
+    /// came from the client (or from proxies nobody vouched for): a caller who sends its own
+    /// `X-Forwarded-For: 203.0.113.7` through nginx arrives as `203.0.113.7, <its real address>`,
+    /// and must not be able to choose the address its events and failures are recorded under.
+    /// Never trusted unless the operator said so.
     static func clientAddress(request: Request, peer: String?, proxyHeaders: KeyportConfiguration.ProxyHeaders) -> String? {
-        guard proxyHeaders == .xforwarded, let forwarded = request.headers[.xForwardedFor] else { return peer }
-        let first = forwarded.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        guard proxyHeaders == .xforwarded else { return peer }
+        // Several header lines are one list, in order (RFC 9110 §5.3).
+        let lines = request.headers[values: .xForwardedFor]
+        guard let line = lines.last else { return peer }
+        let first = line.split(separator: ",").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         guard (1...64).contains(first.utf8.count), first.utf8.allSatisfy({ $0.isASCIIAlphanumeric || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":") }) else {
             return peer
         }

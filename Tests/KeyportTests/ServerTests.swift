@@ -185,7 +185,10 @@ struct ProxyHeaderTests {
     }
 
     @Test func forwardedForIsTrustedOnlyWhenConfigured() async throws {
-        #expect(try await logLine(proxy: .xforwarded, forwardedFor: "203.0.113.7, 10.0.0.1").contains("client_ip=203.0.113.7"))
+        // The proxy appends the address it saw; what came before is the caller's own claim.
+        let forged = try await logLine(proxy: .xforwarded, forwardedFor: "203.0.113.7, 198.51.100.4")
+        #expect(forged.contains("client_ip=198.51.100.4") && !forged.contains("203.0.113.7"))
+        #expect(try await logLine(proxy: .xforwarded, forwardedFor: "198.51.100.4").contains("client_ip=198.51.100.4"))
         let direct = try await logLine(proxy: .none, forwardedFor: "203.0.113.7")
         #expect(!direct.contains("203.0.113.7"))
         #expect(direct.contains("client_ip=127.0.0.1"))
