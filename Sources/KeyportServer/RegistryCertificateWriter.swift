@@ -31,7 +31,12 @@ struct RegistryCertificateWriter: Service {
     /// One pass; returns the files it (re)wrote.
     @discardableResult
     func syncOnce() async throws -> [String] {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if !FileManager.default.fileExists(atPath: directory) {
+            // A registry runs as another user: it must be able to reach the folder Keyport made
+            // (an operator's own folder keeps the operator's mode).
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o755])
+        }
         var written: [String] = []
         for realm in try await store.realms() where realm.enabled && realm.dockerV2Enabled {
             let files = [("\(realm.name).pem", try await installation.certificateBundle(realm: realm)),
@@ -41,6 +46,9 @@ struct RegistryCertificateWriter: Service {
                 if let current = FileManager.default.contents(atPath: path), current == Data(content.utf8) { continue }
                 let temporary = path + ".tmp"
                 try Data(content.utf8).write(to: URL(fileURLWithPath: temporary))
+                // Certificates and public keys only: readable by the registry's user whatever
+                // Keyport's umask (its systemd unit sets 0077 for the database's sake).
+                chmod(temporary, 0o644)
                 // rename(2) replaces the old file in one step.
                 guard rename(temporary, path) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
                 written.append(name)

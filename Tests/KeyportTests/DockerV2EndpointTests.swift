@@ -458,7 +458,14 @@ struct RegistryCertificateWriterTests {
             let installation = RegistryInstallation(keyRing: api.server.services.tokens.keyRing, issuer: api.server.services.tokens.issuer)
             let writer = RegistryCertificateWriter(directory: dir, store: api.server.services.store, installation: installation,
                                                    interval: .seconds(15), logger: .init(label: "test"))
+            // Under the umask of Keyport's systemd unit, the registry's user can still read them.
+            let previous = umask(0o077)
+            defer { umask(previous) }
             #expect(try await writer.syncOnce() == ["acme.pem", "acme.jwks.json"])
+            for (path, mode) in [(dir, 0o755), (dir + "/acme.pem", 0o644), (dir + "/acme.jwks.json", 0o644)] {
+                let attributes = try FileManager.default.attributesOfItem(atPath: path)
+                #expect((attributes[.posixPermissions] as? Int).map { $0 & 0o777 } == mode, "\(path)")
+            }
             let bundle = try String(contentsOfFile: dir + "/acme.pem", encoding: .utf8)
             let served = try await api.call(.get, "/admin/realms/acme/clients/\(r.clientId)/installation/providers/docker-v2-cert-bundle", token: r.admin)
             #expect(bundle == served.text)

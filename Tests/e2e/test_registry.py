@@ -59,10 +59,11 @@ def need(tool):
 class Setup:
     """Keyport + a realm configured through the admin API + docker-registry trusting it."""
 
-    def __init__(self, root):
+    def __init__(self, root, port=None, hostname=None, env=None):
+        """`hostname` is the public URL (a TLS proxy's, when one is in front); `env` more settings."""
         self.root = root
-        port = free_port()
-        self.keyport = Keyport(root, env={"KEYPORT_HOSTNAME": f"http://127.0.0.1:{port}"}, port=port)
+        port = port or free_port()
+        self.keyport = Keyport(root, env={"KEYPORT_HOSTNAME": hostname or f"http://127.0.0.1:{port}", **(env or {})}, port=port)
         connection = KeycloakOpenIDConnection(server_url=self.keyport.url, username="admin", password=ADMIN_PASSWORD,
                                               realm_name="master", user_realm_name="master", client_id="admin-cli")
         self.admin = KeycloakAdmin(connection=connection)
