@@ -6,6 +6,7 @@ import os
 import pathlib
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import urllib.request
@@ -45,29 +46,32 @@ def test_the_walkthrough_runs_verbatim_and_the_registry_agrees(workdir):
     keyport = Keyport(workdir, env={"KEYPORT_HOSTNAME": f"http://127.0.0.1:{port}"}, port=port)
     registry = None
     try:
+        # The page's own registry (its config.yml, its command) on a free port.
+        registry_port = reg.free_port()
+        env = {**kpadm_env(workdir, keyport), "LOCAL_REGISTRY_PORT": str(registry_port)}
         script = "set -euo pipefail\n" + walkthrough_commands()
-        result = subprocess.run(["bash", "-c", script], cwd=workdir, env=kpadm_env(workdir, keyport),
-                                capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, result.stdout + result.stderr
-        access = json.loads(result.stdout.strip().splitlines()[-1] if result.stdout.strip().startswith("{") else
-                            next(l for l in result.stdout.splitlines() if l.startswith("{")))
-        assert access["roles"] == ["team-a-pull"] and access["access"][0]["actions"] == ["pull"], result.stdout
+        registry = subprocess.Popen(["bash", "-c", script], cwd=workdir, env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, start_new_session=True)
+        stdout, stderr = registry.communicate(timeout=300)
+        assert registry.returncode == 0, stdout + stderr
+        access = json.loads(next(l for l in stdout.splitlines() if l.startswith("{")))
+        assert access["roles"] == ["team-a-pull"] and access["access"][0]["actions"] == ["pull"], stdout
 
         # The session file holds tokens, never a password, and only its owner can read it.
         session_file = pathlib.Path(workdir, ".keyport", "kpadm.json")
         assert oct(session_file.stat().st_mode & 0o777) == "0o600"
         assert ADMIN_PASSWORD not in session_file.read_text()
 
-        # The registry, configured with what kpadm wrote.
-        auth = pathlib.Path(workdir, "registry-auth.yml").read_text()
-        bundle = os.path.join(workdir, "keyport-acme.pem")
-        auth = "\n".join(l for l in auth.splitlines() if not l.lstrip().startswith("#"))
-        auth = re.sub(r"rootcertbundle: .*", f"rootcertbundle: {bundle}", auth)
-        address = f"127.0.0.1:{reg.free_port()}"
-        config = os.path.join(workdir, "registry.yml")
-        with open(config, "w") as f:
-            f.write(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {workdir}/storage\nhttp:\n  addr: {address}\n{auth}\n")
-        registry = subprocess.Popen([reg.need("docker-registry"), "serve", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # The complete config.yml the page shows, as its commands wrote it.
+        config = pathlib.Path(workdir, "config.yml").read_text()
+        assert f"addr: localhost:{registry_port}" in config and f"rootcertbundle: {workdir}/keyport-acme.pem" in config, config
+        assert f"realm: {keyport.hostname}/realms/acme/protocol/docker-v2/auth" in config, config
+        shown = re.search(r"```yaml\n(.*?)```", (REPO / "docs" / "admin-cli.md").read_text(), flags=re.S).group(1)
+        written = "\n".join(l for l in config.splitlines() if l.strip() and not l.lstrip().startswith("#")) + "\n"
+        written = (written.replace(workdir, "/home/you").replace(str(registry_port), "5000")
+                   .replace(keyport.hostname, "http://localhost:8080"))
+        assert written == shown, written
+        address = f"localhost:{registry_port}"
         reg.wait_http(f"http://{address}/v2/")
         image = os.path.join(workdir, "image")
         oci_image.write_layout(image, tag="v1")
@@ -90,8 +94,10 @@ def test_the_walkthrough_runs_verbatim_and_the_registry_agrees(workdir):
         assert code != 0, out
     finally:
         if registry:
-            registry.terminate()
-            registry.wait(timeout=10)
+            try:
+                os.killpg(registry.pid, signal.SIGTERM)  # the walk-through's background registry
+            except ProcessLookupError:
+                pass
         keyport.stop()
 
 

@@ -25,7 +25,7 @@ def test_the_bare_metal_path_runs_verbatim():
     data = tempfile.mkdtemp(prefix="kp-start-", dir="/tmp")
     port, registry_port = reg.free_port(), reg.free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEYPORT_")}
-    env.update({"KEYPORT_DATA": data, "KEYPORT_HTTP_PORT": str(port), "REGISTRY_PORT": str(registry_port)})
+    env.update({"KEYPORT_DATA": data, "KEYPORT_HTTP_PORT": str(port), "LOCAL_REGISTRY_PORT": str(registry_port)})
     script = "set -euo pipefail\n" + bare_metal_commands() + "\necho\necho WALKTHROUGH-DONE\nwait\n"
     shell = subprocess.Popen(["bash", "-c", script], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True, start_new_session=True)
