@@ -218,7 +218,7 @@ struct Export: AsyncParsableCommand {
         abstract: "Write a realm in Keycloak's export format (offline, on the database).",
         discussion: "Example:\n  keyport export --realm acme --file acme-realm.json")
 
-    @Option(name: .customLong("realm")) var realm: String
+    @Option(name: .customLong("realm"), help: "The realm to export, by name") var realm: String
     @Option(name: .customLong("file"), help: "Where to write; - for standard output") var file: String
     @Option(name: .customLong("db-path"), help: "SQLite database file (KEYPORT_DB_PATH). Default: ./data/keyport.db") var dbPath: String?
 
@@ -252,7 +252,7 @@ struct Import: AsyncParsableCommand {
               keyport import --file acme-realm.json --override
             """)
 
-    @Option(name: .customLong("file")) var file: String
+    @Option(name: .customLong("file"), help: "A realm file in Keycloak's export format (partial exports too)") var file: String
     @Flag(name: .customLong("override"), help: "Replace a realm of the same name (default: leave it and say so)") var override = false
     @Option(name: .customLong("db-path"), help: "SQLite database file (KEYPORT_DB_PATH). Default: ./data/keyport.db") var dbPath: String?
 
