@@ -19,12 +19,20 @@ public struct DockerClientSettings: Sendable, Equatable {
     /// spaces (a string, as Keycloak's client attributes are); `${username}` has no meaning here.
     public static let anonymousGrantAttribute = "docker.anonymous.grant"
     public static let maxAnonymousGrants = 50
+    /// `"true"` (the default) or `"false"`: whether a token's header carries the signing
+    /// certificate (`x5c`) beside its `kid`. Registry 2.x and 3.x verify an `x5c` token against
+    /// `rootcertbundle` only; registry 3.x configured with a JWKS alone needs tokens without
+    /// `x5c`, which it matches by `kid` (registry 2.x matches those by `kid` among the bundle's
+    /// certificates).
+    public static let x5cAttribute = "docker.token.x5c"
     /// Keycloak's protocol mapper that makes a docker-v2 client allow everything.
     public static let allowAllMapper = "docker-v2-allow-all-mapper"
 
     public let authorization: Authorization
     public let algorithm: SigningAlgorithm
     public let identityTokens: Bool
+    /// Whether tokens carry `x5c` (`docker.token.x5c`, default true).
+    public let x5c: Bool
     /// Parsed from `docker.anonymous.grant`; empty: requests without credentials get 401.
     public let anonymousGrants: [RegistryGrant]
 
@@ -37,6 +45,7 @@ public struct DockerClientSettings: Sendable, Equatable {
         }
         algorithm = client.attributes[Self.algorithmAttribute].flatMap(SigningAlgorithm.init(rawValue:)) ?? .rs256
         identityTokens = client.attributes[Self.identityTokensAttribute] != "false"
+        x5c = client.attributes[Self.x5cAttribute] != "false"
         // Checked on the way in (`prepare`); a value that no longer parses grants nothing.
         anonymousGrants = (try? Self.parseAnonymousGrants(client.attributes[Self.anonymousGrantAttribute] ?? "")) ?? []
     }
@@ -74,8 +83,10 @@ public struct DockerClientSettings: Sendable, Equatable {
             throw Invalid(description: "\(algorithmAttribute) must be RS256 or ES256, not '\(String(algorithm.prefix(40)))'")
         }
         _ = try parseAnonymousGrants(client.attributes[anonymousGrantAttribute] ?? "")
-        if let value = client.attributes[identityTokensAttribute], value != "true", value != "false" {
-            throw Invalid(description: "\(identityTokensAttribute) must be true or false, not '\(String(value.prefix(40)))'")
+        for attribute in [identityTokensAttribute, x5cAttribute] {
+            if let value = client.attributes[attribute], value != "true", value != "false" {
+                throw Invalid(description: "\(attribute) must be true or false, not '\(String(value.prefix(40)))'")
+            }
         }
     }
 }

@@ -283,7 +283,7 @@ public struct DockerV2Controller: Sendable {
     func issue(_ endpoint: Endpoint, subject: String, access: [ResourceScope]) async throws -> RegistryTokenIssuer.Issued {
         let issued = try await issuer.issue(realm: endpoint.realm, issuer: realmIssuer.url(for: endpoint.realm), service: endpoint.client.clientId,
                                             subject: subject, access: access, algorithm: endpoint.settings.algorithm,
-                                            storedKeys: try await configuration.keys(in: endpoint.current))
+                                            x5c: endpoint.settings.x5c, storedKeys: try await configuration.keys(in: endpoint.current))
         onIssued()
         return issued
     }

@@ -24,27 +24,48 @@ public struct RegistryInstallation: Sendable {
         let tokenRealm = "\(issuer)/protocol/docker-v2/auth"
         switch provider {
         case "docker-v2-registry-config-file":
+            let bundle = Self.bundlePath(realm: realm, client: client), jwks = Self.jwksPath(realm: realm, client: client)
+            // Which registry configuration verifies which token shape (docs/operations.md,
+            // "Which registry configuration"): registry 2.x and 3.x verify a token carrying x5c
+            // against rootcertbundle only; registry 3.x looks kid up in its JWKS only for tokens
+            // without x5c.
+            let trust = DockerClientSettings(client).x5c
+                ? """
+                    # Tokens carry x5c (docker.token.x5c: true, the default): registry 2.x and 3.x
+                    # verify them against rootcertbundle. Save docker-v2-cert-bundle there, and
+                    # refresh it (then restart the registry) after a key rotation. Registry 3.x
+                    # needs the bundle too: it checks x5c tokens against the bundle only, so a JWKS
+                    # alone fails every token (set docker.token.x5c to false on this client for that).
+                        rootcertbundle: \(bundle)
+
+                    """
+                : """
+                    # Tokens carry kid and no x5c (docker.token.x5c: false): registry 3.x finds the
+                    # key by kid in the JWKS (save docker-v2-jwks there), registry 2.x by kid among
+                    # rootcertbundle's certificates (save docker-v2-cert-bundle there). Keep the line
+                    # your registry has; both are refreshed the same way after a key rotation.
+                        rootcertbundle: \(bundle)
+                        jwks: \(jwks)
+
+                    """
             return ("text/yaml; charset=utf-8", """
                 # The registry's auth section for Keyport realm '\(realm.name)', service '\(client.clientId)'.
-                # Save docker-v2-cert-bundle to the rootcertbundle path (registry 2.x and 3.x), or
-                # docker-v2-jwks to the jwks path (registry 3.x), and refresh it after a key rotation.
                 auth:
                   token:
                     realm: \(tokenRealm)
                     service: \(client.clientId)
                     issuer: \(issuer)
-                    rootcertbundle: \(Self.bundlePath(realm: realm, client: client))
-                    # jwks: \(Self.jwksPath(realm: realm, client: client))
 
-                """)
+                """ + trust)
         case "docker-v2-variable-override":
+            let jwks = DockerClientSettings(client).x5c ? "" : "-e REGISTRY_AUTH_TOKEN_JWKS=\(Self.jwksPath(realm: realm, client: client)) \\\n"
             return ("text/plain; charset=utf-8", """
                 -e REGISTRY_AUTH_TOKEN_REALM=\(tokenRealm) \\
                 -e REGISTRY_AUTH_TOKEN_SERVICE=\(client.clientId) \\
                 -e REGISTRY_AUTH_TOKEN_ISSUER=\(issuer) \\
                 -e REGISTRY_AUTH_TOKEN_ROOTCERTBUNDLE=\(Self.bundlePath(realm: realm, client: client)) \\
 
-                """)
+                """ + jwks)
         case "docker-v2-cert-bundle":
             return ("application/x-pem-file", try await certificateBundle(realm: realm))
         case "docker-v2-jwks":

@@ -4,8 +4,10 @@ import KeyportKeys
 import KeyportModel
 import KeyportTokens
 
-/// Signs the token a registry accepts: header with `kid` (the libtrust key id) and `x5c`
-/// (so registry 2.x and 3.x both find the key), `aud` as a string, `access` as granted.
+/// Signs the token a registry accepts: header with `kid` (the libtrust key id) and, unless the
+/// client says `docker.token.x5c: false`, `x5c` (registry 2.x and 3.x verify that against their
+/// bundle; without it they look `kid` up in the bundle or, registry 3.x, the JWKS); `aud` as a
+/// string, `access` as granted.
 public struct RegistryTokenIssuer: Sendable {
     let keyRing: RealmKeyRing
     let environment: TimeAndRandomness
@@ -47,13 +49,13 @@ public struct RegistryTokenIssuer: Sendable {
 
     /// `storedKeys`: the realm's key rows when this request has them already (a cache of its configuration).
     public func issue(realm: Realm, issuer: String, service: String, subject: String, access: [ResourceScope], algorithm: SigningAlgorithm,
-                      storedKeys: [RealmKey]? = nil) async throws -> Issued {
+                      x5c: Bool = true, storedKeys: [RealmKey]? = nil) async throws -> Issued {
         let keys = if let storedKeys { keyRing.keys(from: storedKeys) } else { try await keyRing.keys(realmId: realm.id) }
         guard let signer = keys.signer(for: algorithm) else { throw Failure.noActiveKey(algorithm) }
         let now = environment.now().secondsSince1970
         let lifespan = max(Self.minimumLifespan, realm.accessTokenLifespan)
         let reuseKey = RecentTokens.Key(realmId: realm.id, keyId: signer.key.id, issuer: issuer, service: service, subject: subject,
-                                        access: access, lifespan: lifespan)
+                                        access: access, lifespan: lifespan, x5c: x5c)
         if let recent, let token = recent.find(reuseKey, now: now) {
             // The same access, decided now, for the same subject: the token signed moments ago says
             // exactly that, and lives a little less (its expires_in is what remains).
@@ -61,7 +63,7 @@ public struct RegistryTokenIssuer: Sendable {
         }
         let claims = Claims(iss: issuer, sub: subject, aud: service, exp: now + Int64(lifespan), nbf: now, iat: now,
                             jti: Base64URL.encode(environment.randomBytes(16)), access: access)
-        let token = try JWS.sign(claims, with: signer.signer, kid: signer.key.libtrustKeyID, x5c: true)
+        let token = try JWS.sign(claims, with: signer.signer, kid: signer.key.libtrustKeyID, x5c: x5c)
         recent?.keep(reuseKey, token: token, claims: claims)
         return Issued(token: token, claims: claims, expiresIn: lifespan, issuedAt: Self.rfc3339(seconds: now))
     }
@@ -83,6 +85,8 @@ final class RecentTokens: Sendable {
         let subject: String
         let access: [ResourceScope]
         let lifespan: Int
+        /// A client switched to tokens without `x5c` gets them at once.
+        let x5c: Bool
     }
     struct Entry: Sendable {
         let token: String

@@ -112,6 +112,41 @@ struct DockerV2EndpointTests {
         }
     }
 
+    /// Registry 3.x with a JWKS alone verifies only tokens without x5c, by kid:
+    /// `docker.token.x5c: false` makes those, at once, and the configuration Keyport serves says
+    /// which registry setting goes with which shape.
+    @Test func tokensWithoutX5CForARegistryThatTrustsTheJWKSAlone() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            try await r.user("alice", roles: ["team-a-dev"])
+            func header(_ response: APIResponse) throws -> JWS.Header {
+                try JSONDecoder().decode(JWS.Header.self, from: Base64URL.decode(String(try #require(response["token"]?.stringValue).split(separator: ".")[0]))!)
+            }
+            let base = "/admin/realms/acme/clients/\(r.clientId)/installation/providers"
+            #expect(try header(try await r.token("alice", scopes: ["repository:team-a/app:pull"])).x5c?.count == 1)
+            let defaultConfig = try await api.call(.get, "\(base)/docker-v2-registry-config-file", token: r.admin).text
+            #expect(defaultConfig.contains("\n    rootcertbundle: ") && !defaultConfig.contains("\n    jwks: "))
+            #expect(defaultConfig.contains("a JWKS\n# alone fails every token"))
+
+            var client = try #require(try await api.call(.get, "/admin/realms/acme/clients/\(r.clientId)", token: r.admin).json)
+            client["attributes"]?["docker.token.x5c"] = "maybe"
+            #expect(try await api.call(.put, "/admin/realms/acme/clients/\(r.clientId)", token: r.admin, json: client).status == .badRequest)
+            client["attributes"]?["docker.token.x5c"] = "false"
+            #expect(try await api.call(.put, "/admin/realms/acme/clients/\(r.clientId)", token: r.admin, json: client).status == .noContent)
+
+            // The same request moments later: not the token signed with x5c (reuse keys on the shape).
+            let plain = try header(try await r.token("alice", scopes: ["repository:team-a/app:pull"]))
+            #expect(plain.x5c == nil)
+            let kid = try #require(plain.kid)
+            let jwks = try await api.call(.get, "\(base)/docker-v2-jwks", token: r.admin)
+            #expect(jwks["keys"]?.array.contains { $0["kid"]?.stringValue == kid } == true)
+            let config = try await api.call(.get, "\(base)/docker-v2-registry-config-file", token: r.admin).text
+            #expect(config.contains("\n    rootcertbundle: /etc/docker/registry/keyport-acme.pem\n    jwks: /etc/docker/registry/keyport-acme.jwks.json\n"))
+            let env = try await api.call(.get, "\(base)/docker-v2-variable-override", token: r.admin).text
+            #expect(env.contains("-e REGISTRY_AUTH_TOKEN_JWKS=/etc/docker/registry/keyport-acme.jwks.json \\"))
+        }
+    }
+
     @Test func grantsComeFromClientRolesDirectCompositeAndGroups() async throws {
         try await APIHarness.run { api in
             let r = try await RegistryRealm.make(api)

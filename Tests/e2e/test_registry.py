@@ -217,6 +217,20 @@ def test_allow_all_mode(setup):
     assert skopeo_push(setup, "nora", "anything/goes:2")[0] != 0
 
 
+def test_tokens_without_x5c_verify_by_kid_in_the_bundle(setup):
+    """docker.token.x5c=false (for registry 3.x with a JWKS alone): registry 2.x, with the same
+    bundle, finds the key by kid among the bundle's certificates; pushes keep working."""
+    setup.set_client(attributes={"docker.authorization": "roles", "docker.token.x5c": "false"})
+    try:
+        token = setup.token("alice", "repository:team-a/plain:pull,push")
+        header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+        assert "x5c" not in header and header["kid"], header
+        code, out = skopeo_push(setup, "alice", "team-a/plain:1")
+        assert code == 0, out
+    finally:
+        setup.set_client(attributes={"docker.authorization": "roles"})
+
+
 def test_failures_show_their_message_in_the_client(setup):
     code, out = skopeo_pull(setup, "alice", "team-a/hello:1", password="wrong")
     assert code != 0 and "Invalid username or password." in out, out
