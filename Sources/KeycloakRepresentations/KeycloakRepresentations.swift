@@ -468,3 +468,76 @@ public struct PersonalAccessTokenRepresentation: Codable, Sendable, Equatable {
         token = secret
     }
 }
+
+/// Keycloak's `ComponentRepresentation`: here only key providers (`providerType`
+/// `org.keycloak.keys.KeyProvider`), one per realm key. `config` is Keycloak's multivalued map
+/// (`{"priority": ["100"]}`); on input a single string, number or boolean is taken as a list of
+/// one, as kcadm users write it.
+public struct ComponentRepresentation: Codable, Sendable {
+    public static let keyProviderType = "org.keycloak.keys.KeyProvider"
+
+    public var id: String?
+    public var name: String?
+    public var providerId: String?
+    public var providerType: String?
+    public var parentId: String?
+    public var subType: String?
+    public var config: [String: [String]]?
+
+    public init(id: String? = nil, name: String? = nil, providerId: String? = nil, providerType: String? = nil,
+                parentId: String? = nil, subType: String? = nil, config: [String: [String]]? = nil) {
+        self.id = id
+        self.name = name
+        self.providerId = providerId
+        self.providerType = providerType
+        self.parentId = parentId
+        self.subType = subType
+        self.config = config
+    }
+
+    enum CodingKeys: String, CodingKey { case id, name, providerId, providerType, parentId, subType, config }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decodeIfPresent(String.self, forKey: .id)
+        name = try c.decodeIfPresent(String.self, forKey: .name)
+        providerId = try c.decodeIfPresent(String.self, forKey: .providerId)
+        providerType = try c.decodeIfPresent(String.self, forKey: .providerType)
+        parentId = try c.decodeIfPresent(String.self, forKey: .parentId)
+        subType = try c.decodeIfPresent(String.self, forKey: .subType)
+        if let raw = try c.decodeIfPresent([String: JSONValue].self, forKey: .config) {
+            var config: [String: [String]] = [:]
+            for (key, value) in raw {
+                let items: [JSONValue] = value.arrayValue ?? [value]
+                config[key] = try items.map { item in
+                    switch item {
+                    case .string(let s): return s
+                    case .bool(let b): return b ? "true" : "false"
+                    case .number(let n) where n == n.rounded() && abs(n) < 1e15: return String(Int64(n))
+                    default:
+                        throw DecodingError.dataCorruptedError(forKey: .config, in: c, debugDescription: "config.\(key) must hold strings")
+                    }
+                }
+            }
+            self.config = config
+        }
+    }
+
+    /// A realm key as its key provider. `keySize` is the key's (RSA modulus bits).
+    public init(key: RealmKey, keySize: Int) {
+        var config: [String: [String]] = [
+            "priority": [String(key.priority)],
+            "enabled": [key.status == .disabled ? "false" : "true"],
+            "active": [key.status == .active ? "true" : "false"],
+        ]
+        switch key.algorithm {
+        case .rs256:
+            config["algorithm"] = ["RS256"]
+            config["keySize"] = [String(keySize)]
+        case .es256:
+            config["ecdsaEllipticCurveKey"] = ["P-256"]
+        }
+        self.init(id: key.id, name: key.name, providerId: key.algorithm.generatedProviderName, providerType: Self.keyProviderType,
+                  parentId: key.realmId, config: config)
+    }
+}

@@ -8,7 +8,7 @@ import KeyportModel
 extension AdminAPI {
     /// Keycloak's `GET /admin/realms/{realm}/keys`: the realm's keys without their private
     /// halves, and which key is active per algorithm. Keyport adds each key's libtrust id (the
-    /// `kid` of docker-v2 tokens).
+    /// `kid` of docker-v2 tokens). `providerId` names the key's component (`components/{id}`).
     func addKeyRoutes(_ admin: RouterGroup<KeyportRequestContext>) {
         admin.get("realms/{realm}/keys") { request, context in
             let (_, realm) = try await authorize(request, context, .viewRealm)
@@ -21,7 +21,7 @@ extension AdminAPI {
                 [
                     "kid": .string(entry.key.id), "algorithm": .string(entry.key.algorithm.rawValue),
                     "type": .string(entry.key.algorithm == .rs256 ? "RSA" : "EC"), "status": .string(entry.key.status.rawValue.uppercased()),
-                    "use": "SIG", "providerPriority": .number(Double(entry.key.priority)),
+                    "use": "SIG", "providerId": .string(entry.key.id), "providerPriority": .number(Double(entry.key.priority)),
                     "publicKey": .string(entry.signer.subjectPublicKeyInfoDER.base64EncodedString()),
                     "certificate": .string(Data(entry.key.certificateDER).base64EncodedString()),
                     "libtrustKeyId": .string(entry.key.libtrustKeyID), "thumbprint": .string(entry.key.thumbprint),

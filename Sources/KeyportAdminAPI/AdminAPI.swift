@@ -61,6 +61,7 @@ public struct AdminAPI: Sendable {
         addGroupRoutes(admin)
         addEventRoutes(admin)
         addKeyRoutes(admin)
+        addComponentRoutes(admin)
         addSessionRoutes(admin)
         addPersonalAccessTokenRoutes(admin)
     }

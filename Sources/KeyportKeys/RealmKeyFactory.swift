@@ -18,10 +18,14 @@ public struct RealmKeyFactory: Sendable {
         self.environment = environment
     }
 
-    /// A new key for `realm`, ready to store.
-    public func makeKey(algorithm: SigningAlgorithm, realmId: String, realmName: String, status: KeyStatus = .active) throws -> RealmKey {
+    /// RSA sizes a key provider may ask for (Keycloak's `keySize`); 2048 is the default.
+    public static let rsaKeySizes = [2048, 3072, 4096]
+
+    /// A new key for `realm`, ready to store. `rsaBits` is one of `rsaKeySizes` (RS256 only).
+    public func makeKey(algorithm: SigningAlgorithm, realmId: String, realmName: String, status: KeyStatus = .active,
+                        name: String? = nil, priority: Int = 100, rsaBits: Int = 2048) throws -> RealmKey {
         let material: SigningKey.Material = switch algorithm {
-        case .rs256: .rsa(try _RSA.Signing.PrivateKey(keySize: .bits2048))
+        case .rs256: .rsa(try _RSA.Signing.PrivateKey(keySize: .init(bitCount: Self.rsaKeySizes.contains(rsaBits) ? rsaBits : 2048)))
         case .es256: .p256(P256.Signing.PrivateKey())
         }
         let now = environment.now()
@@ -29,9 +33,9 @@ public struct RealmKeyFactory: Sendable {
         let key = SigningKey(material: material, certificateDER: certificate)
         let jwk = key.publicJWK
         return RealmKey(
-            id: jwk.kid ?? jwk.thumbprint, realmId: realmId, algorithm: algorithm, status: status,
+            id: jwk.kid ?? jwk.thumbprint, realmId: realmId, name: name, algorithm: algorithm, status: status,
             privateKeyPEM: Sensitive(key.privateKeyPEM), certificateDER: certificate,
-            libtrustKeyID: key.libtrustKeyID, thumbprint: jwk.thumbprint, createdAt: now)
+            libtrustKeyID: key.libtrustKeyID, thumbprint: jwk.thumbprint, priority: priority, createdAt: now)
     }
 
     /// Both keys a new realm starts with.

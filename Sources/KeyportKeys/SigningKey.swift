@@ -28,6 +28,14 @@ public struct SigningKey: Sendable {
     public let material: Material
     public let certificateDER: [UInt8]
 
+    /// RSA modulus bits, or 256 for P-256 (a key provider's `keySize`).
+    public var keySizeInBits: Int {
+        switch material {
+        case .rsa(let key): key.keySizeInBits
+        case .p256: 256
+        }
+    }
+
     public init(material: Material, certificateDER: [UInt8]) {
         self.material = material
         self.certificateDER = certificateDER

@@ -11,14 +11,43 @@ extension SQLiteStore {
     }
 
     public func addRealmKey(_ key: RealmKey) async throws {
-        try await write { db in try Self.insertKey(key, db) }
+        try await write { db in
+            let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM realm_keys WHERE realm_id = ?", arguments: [key.realmId]) ?? 0
+            guard count < RealmKey.limitPerRealm else { throw StoreError.conflict(.keyLimit) }
+            try Self.insertKey(key, db)
+        }
     }
 
-    public func setRealmKeyStatus(id: String, realmId: String, status: KeyStatus) async throws {
+    public func updateRealmKey(id: String, realmId: String, name: String, status: KeyStatus, priority: Int) async throws {
         try await write { db in
-            try db.execute(sql: "UPDATE realm_keys SET status = ? WHERE id = ? AND realm_id = ?", arguments: [status.rawValue, id, realmId])
-            guard db.changesCount == 1 else { throw StoreError.notFound(.key) }
+            let before = try Self.keyAlgorithmAndStatus(id: id, realmId: realmId, db)
+            try db.execute(sql: "UPDATE realm_keys SET name = ?, status = ?, priority = ? WHERE id = ? AND realm_id = ?",
+                           arguments: [name, status.rawValue, priority, id, realmId])
+            if before.status == KeyStatus.active.rawValue { try Self.requireActiveKey(realmId: realmId, algorithm: before.algorithm, db) }
         }
+    }
+
+    public func deleteRealmKey(id: String, realmId: String) async throws {
+        try await write { db in
+            let before = try Self.keyAlgorithmAndStatus(id: id, realmId: realmId, db)
+            try db.execute(sql: "DELETE FROM realm_keys WHERE id = ? AND realm_id = ?", arguments: [id, realmId])
+            if before.status == KeyStatus.active.rawValue { try Self.requireActiveKey(realmId: realmId, algorithm: before.algorithm, db) }
+        }
+    }
+
+    static func keyAlgorithmAndStatus(id: String, realmId: String, _ db: Database) throws -> (algorithm: String, status: String) {
+        guard let row = try Row.fetchOne(db, sql: "SELECT algorithm, status FROM realm_keys WHERE id = ? AND realm_id = ?", arguments: [id, realmId]) else {
+            throw StoreError.notFound(.key)
+        }
+        return (row["algorithm"], row["status"])
+    }
+
+    /// Checked after a change to an active key, inside its transaction: throwing rolls it back.
+    /// (A realm that never had a key of an algorithm is not this rule's business.)
+    static func requireActiveKey(realmId: String, algorithm: String, _ db: Database) throws {
+        let active = try Int.fetchOne(db, sql: "SELECT count(*) FROM realm_keys WHERE realm_id = ? AND algorithm = ? AND status = 'active'",
+                                      arguments: [realmId, algorithm]) ?? 0
+        guard active > 0 else { throw StoreError.conflict(.lastActiveKey) }
     }
 
     public func recordEvent(_ e: Event) async throws {
@@ -78,14 +107,14 @@ extension SQLiteStore {
 
     static func insertKey(_ k: RealmKey, _ db: Database) throws {
         try db.execute(sql: """
-            INSERT INTO realm_keys (id, realm_id, algorithm, status, private_key_pem, certificate_der, libtrust_key_id, thumbprint, priority, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [k.id, k.realmId, k.algorithm.rawValue, k.status.rawValue, k.privateKeyPEM.revealed, Data(k.certificateDER),
+            INSERT INTO realm_keys (id, realm_id, name, algorithm, status, private_key_pem, certificate_der, libtrust_key_id, thumbprint, priority, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [k.id, k.realmId, k.name, k.algorithm.rawValue, k.status.rawValue, k.privateKeyPEM.revealed, Data(k.certificateDER),
                              k.libtrustKeyID, k.thumbprint, k.priority, k.createdAt.millisecondsSince1970])
     }
 
     static func key(_ row: Row) -> RealmKey {
-        RealmKey(id: row["id"], realmId: row["realm_id"], algorithm: SigningAlgorithm(rawValue: row["algorithm"]) ?? .rs256,
+        RealmKey(id: row["id"], realmId: row["realm_id"], name: row["name"], algorithm: SigningAlgorithm(rawValue: row["algorithm"]) ?? .rs256,
                  status: KeyStatus(rawValue: row["status"]) ?? .disabled, privateKeyPEM: Sensitive(row["private_key_pem"]),
                  certificateDER: [UInt8](row["certificate_der"] as Data), libtrustKeyID: row["libtrust_key_id"],
                  thumbprint: row["thumbprint"], priority: row["priority"], createdAt: row.timestamp("created_at"))

@@ -138,7 +138,6 @@ public struct SQLiteStore: IdentityStore {
             ("roles.client_id, roles.name", .roleName),
             ("realm_groups.realm_id, realm_groups.name", .topLevelGroupName),
             ("realm_groups.parent_id, realm_groups.name", .siblingGroupName),
-            ("realm_keys.realm_id, realm_keys.algorithm", .activeKey),
             ("credentials.user_id, credentials.type", .credentialType),
             ("personal_access_tokens.user_id, personal_access_tokens.name", .tokenName),
         ]

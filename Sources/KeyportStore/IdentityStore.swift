@@ -135,8 +135,13 @@ public protocol GroupStore: Sendable {
 public protocol KeyStore: Sendable {
     // MARK: Realm keys
     func realmKeys(realmId: String) async throws -> [RealmKey]
+    /// Refused with `.conflict(.keyLimit)` past `RealmKey.limitPerRealm` keys.
     func addRealmKey(_ key: RealmKey) async throws
-    func setRealmKeyStatus(id: String, realmId: String, status: KeyStatus) async throws
+    /// Changes a key's name, status and priority; refused with `.conflict(.lastActiveKey)` when
+    /// it was the last active key of its algorithm and would be no longer.
+    func updateRealmKey(id: String, realmId: String, name: String, status: KeyStatus, priority: Int) async throws
+    /// Likewise refused when it would remove the last active key of its algorithm.
+    func deleteRealmKey(id: String, realmId: String) async throws
 }
 
 /// Login events. Each method is one transaction.

@@ -21,7 +21,11 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// The uniqueness rules the store enforces.
 public enum StoreConflict: String, Sendable, Equatable, CaseIterable {
-    case realmName, username, email, clientId, roleName, topLevelGroupName, siblingGroupName, activeKey, credentialType
+    case realmName, username, email, clientId, roleName, topLevelGroupName, siblingGroupName, credentialType
+    /// A realm holds `RealmKey.limitPerRealm` keys already.
+    case keyLimit
+    /// The change would leave an algorithm of the realm with no active key: nothing could sign.
+    case lastActiveKey
     /// A user's personal access tokens have unique names.
     case tokenName
     /// A user holds `PersonalAccessToken.limitPerUser` tokens already.

@@ -19,9 +19,12 @@ public final class RealmKeyRing: Sendable {
     public struct Keys: Sendable {
         public let entries: [(key: RealmKey, signer: SigningKey)]
 
-        /// The key that signs for `algorithm`: the active one with the highest priority.
+        /// The key that signs for `algorithm`: among the active ones the highest priority, then
+        /// the newest, then the greatest id — one answer on every node, whatever the row order.
         public func signer(for algorithm: SigningAlgorithm) -> (key: RealmKey, signer: SigningKey)? {
-            entries.filter { $0.key.algorithm == algorithm && $0.key.status == .active }.max { $0.key.priority < $1.key.priority }
+            entries.filter { $0.key.algorithm == algorithm && $0.key.status == .active }.max { a, b in
+                (a.key.priority, a.key.createdAt.millisecondsSince1970, a.key.id) < (b.key.priority, b.key.createdAt.millisecondsSince1970, b.key.id)
+            }
         }
 
         /// Active and passive keys verify; disabled keys do not.

@@ -510,12 +510,18 @@ struct RegistryCertificateWriterTests {
             #expect(try await writer.syncOnce().isEmpty)
             _ = try await api.call(.put, "/admin/realms/other", token: r.admin, json: ["dockerV2Enabled": true])
             #expect(try await writer.syncOnce() == ["other.pem", "other.jwks.json"])
-            // A key status change rewrites the bundle.
-            let acme = try #require(try await api.server.services.store.realm(named: "acme"))
-            let es = try #require(try await api.server.services.store.realmKeys(realmId: acme.id).first { $0.algorithm == .es256 })
-            try await api.server.services.store.setRealmKeyStatus(id: es.id, realmId: acme.id, status: .disabled)
+            // A new key (passive: in the bundle before it signs) and a status change rewrite the bundle.
+            func certificates() throws -> Int { try String(contentsOfFile: dir + "/acme.pem", encoding: .utf8).components(separatedBy: "BEGIN CERTIFICATE").count - 1 }
+            let added = try await api.call(.post, "/admin/realms/acme/components", token: r.admin, json: [
+                "name": "ecdsa-next", "providerId": "ecdsa-generated", "providerType": "org.keycloak.keys.KeyProvider",
+                "config": ["active": ["false"], "priority": ["200"]]])
+            #expect(added.status == .created)
             #expect(try await writer.syncOnce() == ["acme.pem", "acme.jwks.json"])
-            #expect(try String(contentsOfFile: dir + "/acme.pem", encoding: .utf8).components(separatedBy: "BEGIN CERTIFICATE").count == 2)
+            #expect(try certificates() == 3)
+            let id = try #require(added.headers[.location]?.split(separator: "/").last.map(String.init))
+            #expect(try await api.call(.put, "/admin/realms/acme/components/\(id)", token: r.admin, json: ["config": ["enabled": ["false"]]]).status == .noContent)
+            #expect(try await writer.syncOnce() == ["acme.pem", "acme.jwks.json"])
+            #expect(try certificates() == 2)
         }
     }
 }

@@ -390,7 +390,7 @@ struct IdentityStoreConformanceTests {
     // MARK: Keys and events
 
     @Test(arguments: StoreBackend.allCases)
-    func onlyOneKeyPerAlgorithmIsActive(backend: StoreBackend) async throws {
+    func keysRotateAsKeycloaksDoAndTheLastActiveOneStays(backend: StoreBackend) async throws {
         let store = try backend.makeStore()
         let f = Fixtures(store)
         let realm = try await f.realm("acme")
@@ -399,14 +399,30 @@ struct IdentityStoreConformanceTests {
                      certificateDER: [1, 2, 3], libtrustKeyID: "AAAA", thumbprint: id, createdAt: f.env.now())
         }
         try await store.addRealmKey(key("k1", .active))
-        await #expect(throws: StoreError.conflict(.activeKey)) { try await store.addRealmKey(key("k2", .active)) }
         try await store.addRealmKey(key("k2", .passive))
-        // Rotation: demote the old key, promote the new one; both still listed.
-        try await store.setRealmKeyStatus(id: "k1", realmId: realm.id, status: .passive)
-        try await store.setRealmKeyStatus(id: "k2", realmId: realm.id, status: .active)
-        let keys = try await store.realmKeys(realmId: realm.id)
+        // Keycloak's rotation: the new key active beside the old (the higher priority signs),
+        // then the old one passive; both still listed.
+        try await store.updateRealmKey(id: "k2", realmId: realm.id, name: "rotated", status: .active, priority: 200)
+        try await store.updateRealmKey(id: "k1", realmId: realm.id, name: "rsa-generated", status: .passive, priority: 100)
+        var keys = try await store.realmKeys(realmId: realm.id)
         #expect(Dictionary(uniqueKeysWithValues: keys.map { ($0.id, $0.status) }) == ["k1": .passive, "k2": .active])
+        #expect(keys.first { $0.id == "k2" }.map { ($0.name, $0.priority) } ?? ("", 0) == ("rotated", 200))
         #expect(keys.first { $0.id == "k1" }?.certificateDER == [1, 2, 3])
+        // The last active key can be neither demoted nor deleted: nothing could sign.
+        await #expect(throws: StoreError.conflict(.lastActiveKey)) {
+            try await store.updateRealmKey(id: "k2", realmId: realm.id, name: "rotated", status: .disabled, priority: 200)
+        }
+        await #expect(throws: StoreError.conflict(.lastActiveKey)) { try await store.deleteRealmKey(id: "k2", realmId: realm.id) }
+        try await store.deleteRealmKey(id: "k1", realmId: realm.id)
+        await #expect(throws: StoreError.notFound(.key)) { try await store.deleteRealmKey(id: "k1", realmId: realm.id) }
+        await #expect(throws: StoreError.notFound(.key)) {
+            try await store.updateRealmKey(id: "k2", realmId: "other-realm", name: "x", status: .passive, priority: 1)
+        }
+        keys = try await store.realmKeys(realmId: realm.id)
+        #expect(keys.map(\.id) == ["k2"] && keys.first?.status == .active)
+        // A realm holds a bounded number of keys.
+        for i in 1..<RealmKey.limitPerRealm { try await store.addRealmKey(key("extra-\(i)", .passive)) }
+        await #expect(throws: StoreError.conflict(.keyLimit)) { try await store.addRealmKey(key("one-too-many", .passive)) }
     }
 
     @Test(arguments: StoreBackend.allCases)
@@ -821,7 +837,8 @@ extension IdentityStoreConformanceTests {
         let key = RealmKey(id: "k1", realmId: realm.id, algorithm: .rs256, status: .passive, privateKeyPEM: Sensitive("pem"),
                            certificateDER: [1], libtrustKeyID: "AAAA", thumbprint: "t", createdAt: f.env.now())
         try await moved("a new key") { try await store.addRealmKey(key) }
-        try await moved("a key's status") { try await store.setRealmKeyStatus(id: "k1", realmId: realm.id, status: .disabled) }
+        try await moved("a key's status") { try await store.updateRealmKey(id: "k1", realmId: realm.id, name: "k", status: .disabled, priority: 1) }
+        try await moved("a deleted key") { try await store.deleteRealmKey(id: "k1", realmId: realm.id) }
         try await moved("a deleted client") { try await store.deleteClient(id: client!.id, realmId: realm.id) }
         #expect(try await store.realmVersions(realmId: other.id) == otherBefore, "another realm's versions stay")
         #expect(try await store.realmVersions(realmId: realm.id)?.authorization != nil)

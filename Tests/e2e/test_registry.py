@@ -93,25 +93,38 @@ class Setup:
 
         # The registry's configuration and bundle, as Keyport serves them.
         base = f"clients/{self.client}/installation/providers"
-        bundle = self.admin.connection.raw_get(f"admin/realms/acme/{base}/docker-v2-cert-bundle").text
         config = self.admin.connection.raw_get(f"admin/realms/acme/{base}/docker-v2-registry-config-file").text
-        assert "BEGIN CERTIFICATE" in bundle
-        bundle_path = os.path.join(root, "bundle.pem")
-        with open(bundle_path, "w") as f:
-            f.write(bundle)
+        self.bundle_path = os.path.join(root, "bundle.pem")
+        self.refresh_bundle()
         auth = "\n".join(line for line in config.splitlines() if not line.lstrip().startswith("#"))
-        auth = auth.replace(next(l.split(": ", 1)[1] for l in auth.splitlines() if "rootcertbundle:" in l), bundle_path)
+        auth = auth.replace(next(l.split(": ", 1)[1] for l in auth.splitlines() if "rootcertbundle:" in l), self.bundle_path)
         self.registry_port = free_port()
         self.registry = f"127.0.0.1:{self.registry_port}"
         with open(os.path.join(root, "registry.yml"), "w") as f:
             f.write(f"version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {root}/storage\n"
                     f"  delete:\n    enabled: true\nhttp:\n  addr: {self.registry}\n{auth}\n")
         self.registry_log = open(os.path.join(root, "registry.log"), "w")
-        self.registry_process = subprocess.Popen([need("docker-registry"), "serve", os.path.join(root, "registry.yml")],
-                                                 stdout=self.registry_log, stderr=self.registry_log)
-        wait_http(f"http://{self.registry}/v2/")
+        self.start_registry()
         self.image = os.path.join(root, "image")
         oci_image.write_layout(self.image, tag="v1")
+
+    def refresh_bundle(self):
+        """Writes the bundle Keyport serves now to the file the registry reads (at its start)."""
+        bundle = self.admin.connection.raw_get(f"admin/realms/acme/clients/{self.client}/installation/providers/docker-v2-cert-bundle").text
+        assert "BEGIN CERTIFICATE" in bundle
+        with open(self.bundle_path, "w") as f:
+            f.write(bundle)
+        return bundle
+
+    def start_registry(self):
+        self.registry_process = subprocess.Popen([need("docker-registry"), "serve", os.path.join(self.root, "registry.yml")],
+                                                 stdout=self.registry_log, stderr=self.registry_log)
+        wait_http(f"http://{self.registry}/v2/")
+
+    def restart_registry(self):
+        self.registry_process.terminate()
+        self.registry_process.wait(timeout=10)
+        self.start_registry()
 
     def set_client(self, **fields):
         representation = self.admin.get_client(self.client)
@@ -622,3 +635,58 @@ def test_anonymous_pulls_of_a_public_repository(setup, dockerd):
         assert code == 0, err
     code, out = skopeo_inspect(setup, "public/hello:1", "--no-creds")
     assert code != 0, out
+
+
+def test_keys_rotate_without_locking_pushes_out():
+    """kpadm keys rotate's three steps against a real registry, which reads its bundle only at
+    start: every push works at every step, tokens signed by the old key verify until it is
+    retired and the registry restarted, and not after."""
+    root = tempfile.mkdtemp(prefix="kp-rotate-", dir="/tmp")
+    s = Setup(root)
+    try:
+        def v2(token):
+            request = urllib.request.Request(f"http://{s.registry}/v2/", headers={"Authorization": f"Bearer {token}"})
+            try:
+                return urllib.request.urlopen(request).status
+            except urllib.error.HTTPError as error:
+                return error.code
+
+        def kid(token):
+            return json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))["kid"]
+
+        def rotate(*extra):
+            code, out, err = kpadm(s, "keys", "rotate", "-r", "acme", *extra)
+            assert code == 0, out + err
+            return err
+
+        def push(tag):
+            code, out = skopeo_push(s, "alice", f"team-a/rotated:{tag}")
+            assert code == 0, out
+
+        old_token = s.token("alice", "repository:team-a/rotated:pull")
+        push("before")
+        assert "Added RS256 key" in rotate()  # 1. passive: in Keyport's bundle, signing nothing
+        push("added")
+        assert s.refresh_bundle().count("BEGIN CERTIFICATE") == 3
+        s.restart_registry()
+        push("registry-restarted")
+        assert "signs now" in rotate()  # 2. the new key signs, the old one verifies
+        new_token = s.token("alice", "repository:team-a/rotated:push,pull")
+        assert kid(new_token) != kid(old_token)
+        push("activated")
+        assert v2(old_token) == 200 and v2(new_token) == 200
+        assert "Disabled RS256 key" in rotate("--retire")  # 3. after the longest token lifetime
+        push("retired")
+        assert s.refresh_bundle().count("BEGIN CERTIFICATE") == 2
+        s.restart_registry()
+        push("registry-restarted-again")
+        assert v2(old_token) == 401, "a token of the retired key still opens the registry"
+        assert v2(new_token) == 200
+        code, out, err = kpadm(s, "keys", "list", "-r", "acme")
+        assert code == 0, err
+        keys = json.loads(out)
+        assert [k["status"] for k in keys if k["algorithm"] == "RS256" and k["signs"]] == ["ACTIVE"]
+        assert sorted(k["status"] for k in keys if k["algorithm"] == "RS256") == ["ACTIVE", "DISABLED"]
+    finally:
+        s.close()
+        shutil.rmtree(root, ignore_errors=True)

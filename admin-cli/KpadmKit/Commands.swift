@@ -17,7 +17,7 @@ public struct Kpadm: AsyncParsableCommand {
             """,
         version: "kpadm \(KeyportBuildInfo.description)",
         subcommands: [ConfigCommand.self, Create.self, Get.self, Update.self, Delete.self, SetPassword.self,
-                      AddRoles.self, RemoveRoles.self, GetRoles.self, Docker.self])
+                      AddRoles.self, RemoveRoles.self, GetRoles.self, Docker.self, Keys.self])
 
     public init() {}
 

@@ -1,0 +1,154 @@
+import Foundation
+import Hummingbird
+import KeycloakRepresentations
+import KeyportHTTP
+import KeyportKeys
+import KeyportModel
+
+/// Keycloak's `/admin/realms/{realm}/components`, for the one kind of component Keyport has:
+/// key providers. Each realm key is a generated key provider (`rsa-generated` for RS256,
+/// `ecdsa-generated` for ES256); creating one generates a key, `config.active` and
+/// `config.enabled` set its status (active signs, passive only verifies, disabled does neither),
+/// `config.priority` chooses which active key signs. This is how python-keycloak's
+/// `create_component` and kcadm rotate keys (docs/operations.md, "Rotating keys").
+extension AdminAPI {
+    func addComponentRoutes(_ admin: RouterGroup<KeyportRequestContext>) {
+        admin.get("realms/{realm}/components") { request, context in
+            let (_, realm) = try await authorize(request, context, .viewRealm)
+            let query = FormParameters.query(of: request)
+            if let type = query["type"], !type.isEmpty, type != ComponentRepresentation.keyProviderType { return try JSONBody.response([JSONValue]()) }
+            if let parent = query["parent"], !parent.isEmpty, parent != realm.id, parent != realm.name { return try JSONBody.response([JSONValue]()) }
+            let name = query["name"].flatMap { $0.isEmpty ? nil : $0 }
+            let keys = try await run { try await keyRing.keys(realmId: realm.id) }
+            let list = keys.entries.filter { name == nil || $0.key.name == name }
+                .map { ComponentRepresentation(key: $0.key, keySize: $0.signer.keySizeInBits) }
+            return try JSONBody.response(list)
+        }
+        admin.get("realms/{realm}/components/{id}") { request, context in
+            let (_, realm) = try await authorize(request, context, .viewRealm)
+            let entry = try await keyEntry(context, realm: realm)
+            return try JSONBody.response(ComponentRepresentation(key: entry.key, keySize: entry.signer.keySizeInBits))
+        }
+        admin.post("realms/{realm}/components") { request, context in
+            let (_, realm) = try await authorize(request, context, .manageRealm)
+            let rep = try await decode(ComponentRepresentation.self, request, context)
+            let settings = try KeyProviderSettings(rep, realm: realm, existing: nil)
+            let key = try RealmKeyFactory(environment: environment).makeKey(
+                algorithm: settings.algorithm, realmId: realm.id, realmName: realm.name, status: settings.status,
+                name: settings.name, priority: settings.priority, rsaBits: settings.rsaBits)
+            try await run { try await store.addRealmKey(key) }
+            return created(request, key.id)
+        }
+        admin.put("realms/{realm}/components/{id}") { request, context in
+            let (_, realm) = try await authorize(request, context, .manageRealm)
+            let rep = try await decode(ComponentRepresentation.self, request, context)
+            let entry = try await keyEntry(context, realm: realm)
+            let settings = try KeyProviderSettings(rep, realm: realm, existing: (entry.key, entry.signer.keySizeInBits))
+            try await run {
+                try await store.updateRealmKey(id: entry.key.id, realmId: realm.id, name: settings.name, status: settings.status, priority: settings.priority)
+            }
+            return noContent
+        }
+        admin.delete("realms/{realm}/components/{id}") { request, context in
+            let (_, realm) = try await authorize(request, context, .manageRealm)
+            let entry = try await keyEntry(context, realm: realm)
+            try await run { try await store.deleteRealmKey(id: entry.key.id, realmId: realm.id) }
+            return noContent
+        }
+    }
+
+    /// The key named by the path's `{id}`, in this realm only.
+    func keyEntry(_ context: KeyportRequestContext, realm: Realm) async throws -> (key: RealmKey, signer: SigningKey) {
+        let id = context.parameters.get("id") ?? ""
+        let keys = try await run { try await keyRing.keys(realmId: realm.id) }
+        guard let entry = keys.entries.first(where: { $0.key.id == id }) else { throw AdminError.notFound("Could not find component") }
+        return entry
+    }
+}
+
+/// What a key provider's representation asks for, checked: Keycloak's config keys, Keyport's
+/// bounds. On an update, what a generated key cannot change (its provider, its size) must stay.
+struct KeyProviderSettings {
+    let algorithm: SigningAlgorithm
+    let name: String
+    let priority: Int
+    let status: KeyStatus
+    let rsaBits: Int
+
+    init(_ rep: ComponentRepresentation, realm: Realm, existing: (key: RealmKey, keySize: Int)?) throws(AdminError) {
+        if let type = rep.providerType, type != ComponentRepresentation.keyProviderType {
+            throw .badRequest("Keyport's components are key providers only: providerType must be \(ComponentRepresentation.keyProviderType)")
+        }
+        if existing == nil, rep.providerType == nil {
+            throw .badRequest("providerType is required: \(ComponentRepresentation.keyProviderType)")
+        }
+        if let parent = rep.parentId, parent != realm.id, parent != realm.name {
+            throw .badRequest("parentId must be this realm's id")
+        }
+        let providers = Dictionary(uniqueKeysWithValues: SigningAlgorithm.allCases.map { ($0.generatedProviderName, $0) })
+        let providerId = rep.providerId ?? existing?.key.algorithm.generatedProviderName
+        guard let providerId, let algorithm = providers[providerId] else {
+            throw .badRequest("providerId must be rsa-generated (RS256) or ecdsa-generated (ES256)"
+                + (rep.providerId.map { ", not '\(String($0.prefix(60)))': Keyport generates its own keys" } ?? ""))
+        }
+        if let existing, existing.key.algorithm != algorithm {
+            throw .badRequest("A key provider's providerId cannot change: create a new component")
+        }
+        self.algorithm = algorithm
+
+        let config = rep.config ?? [:]
+        func value(_ key: String) -> String? { config[key]?.first }
+        func flag(_ key: String, _ fallback: Bool) throws(AdminError) -> Bool {
+            guard let text = value(key) else { return fallback }
+            switch text.lowercased() {
+            case "true": return true
+            case "false": return false
+            default: throw .badRequest("config.\(key) must be true or false")
+            }
+        }
+
+        let name = rep.name ?? existing?.key.name ?? providerId
+        guard (1...255).contains(name.count), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw .badRequest("name must be 1 to 255 characters, without control characters")
+        }
+        self.name = name
+
+        if let text = value("priority") {
+            guard let n = Int(text.trimmingCharacters(in: .whitespaces)), RealmKey.priorityRange.contains(n) else {
+                throw .badRequest("config.priority must be a whole number from \(RealmKey.priorityRange.lowerBound) to \(RealmKey.priorityRange.upperBound)")
+            }
+            priority = n
+        } else {
+            priority = existing?.key.priority ?? 0
+        }
+
+        let enabled = try flag("enabled", existing.map { $0.key.status != .disabled } ?? true)
+        let active = try flag("active", existing.map { $0.key.status == .active } ?? true)
+        status = !enabled ? .disabled : (active ? .active : .passive)
+
+        switch algorithm {
+        case .rs256:
+            if let text = value("algorithm"), text != "RS256" {
+                throw .badRequest("config.algorithm must be RS256: Keyport's RSA keys sign RS256 only")
+            }
+            let bits: Int
+            if let text = value("keySize") {
+                guard let n = Int(text), RealmKeyFactory.rsaKeySizes.contains(n) else {
+                    throw .badRequest("config.keySize must be one of \(RealmKeyFactory.rsaKeySizes.map(String.init).joined(separator: ", "))")
+                }
+                bits = n
+            } else {
+                bits = existing?.keySize ?? 2048
+            }
+            if let existing, bits != existing.keySize {
+                throw .badRequest("A generated key's size cannot change: create a new component")
+            }
+            rsaBits = bits
+        case .es256:
+            if let curve = value("ecdsaEllipticCurveKey"), curve != "P-256" {
+                throw .badRequest("config.ecdsaEllipticCurveKey must be P-256: Keyport's EC keys sign ES256 only")
+            }
+            rsaBits = 2048
+        }
+    }
+}
