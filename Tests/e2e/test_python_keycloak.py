@@ -93,6 +93,21 @@ def test_a_realm_managed_end_to_end_by_python_keycloak(keyport):
         "credentialData": '{"hashIterations":27500,"algorithm":"pbkdf2-sha256","additionalParameters":{}}'}]})
     assert oidc.token("carol", "Secret-pw-1")["access_token"]
 
+    # Key providers: Keycloak's rotation, as python-keycloak scripts it.
+    realm_id = admin.get_realm("acme")["id"]
+    rsa = [c for c in admin.get_components({"type": "org.keycloak.keys.KeyProvider"}) if c["providerId"] == "rsa-generated"]
+    assert len(rsa) == 1 and rsa[0]["config"]["active"] == ["true"]
+    new = admin.create_component({"name": "rsa-2027", "providerId": "rsa-generated", "providerType": "org.keycloak.keys.KeyProvider",
+                                  "parentId": realm_id, "config": {"priority": ["200"], "keySize": ["2048"]}})
+    assert admin.get_keys()["active"]["RS256"] == new  # the higher priority signs at once
+    admin.update_component(rsa[0]["id"], {**rsa[0], "config": {**rsa[0]["config"], "active": ["false"]}})
+    assert admin.get_component(rsa[0]["id"])["config"]["active"] == ["false"]
+    with pytest.raises(KeycloakPostError) as unsupported:
+        admin.create_component({"name": "h", "providerId": "hmac-generated", "providerType": "org.keycloak.keys.KeyProvider"})
+    assert unsupported.value.response_code == 400
+    admin.delete_component(rsa[0]["id"])
+    assert [k["kid"] for k in admin.get_keys()["keys"] if k["algorithm"] == "RS256"] == [new]
+
     # Deleting.
     admin.delete_user(alice)
     with pytest.raises(KeycloakGetError) as missing:
