@@ -1,6 +1,15 @@
 # Keyport: build with the official Swift image, run on a slim Debian with only the runtime libraries.
+#
+#   docker build -t keyport .
+#       compiles keyport and kpadm inside the Swift image (about 15 minutes on 2 cores);
+#   DOCKER_BUILDKIT=1 docker build --build-arg BINARIES=prebuilt -t keyport .
+#       takes them already built on a Debian bookworm host instead, from .build/container/
+#       (`scripts/container-binaries` puts them there, with the Swift runtime libraries they
+#       need). BuildKit skips the stage it does not use; the test suite builds the image this way.
 ARG SWIFT_IMAGE=swift:6.1-bookworm
-FROM ${SWIFT_IMAGE} AS build
+ARG BINARIES=compiled
+
+FROM ${SWIFT_IMAGE} AS compiled
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libargon2-dev libsqlite3-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
@@ -12,11 +21,17 @@ COPY Migrations Migrations
 COPY admin-cli admin-cli
 COPY Benchmarks Benchmarks
 COPY Tests Tests
-RUN swift build -c release --static-swift-stdlib --product keyport \
- && swift build -c release --static-swift-stdlib --product kpadm \
- && mkdir /out \
- && cp .build/release/keyport .build/release/kpadm /out/ \
- && find .build/release -maxdepth 1 -name '*.resources' -exec cp -R {} /out/ \;
+ARG KEYPORT_REVISION=unknown
+RUN KEYPORT_REVISION=${KEYPORT_REVISION} swift build -c release --static-swift-stdlib --product keyport \
+ && KEYPORT_REVISION=${KEYPORT_REVISION} swift build -c release --static-swift-stdlib --product kpadm \
+ && mkdir -p /out/bin /out/lib \
+ && cp .build/release/keyport .build/release/kpadm /out/bin/ \
+ && strip /out/bin/keyport /out/bin/kpadm
+
+FROM scratch AS prebuilt
+COPY .build/container/ /out/
+
+FROM ${BINARIES} AS binaries
 
 FROM debian:bookworm-slim
 # libcurl is for kpadm's HTTP client; the server needs only libargon2 and libsqlite3.
@@ -26,7 +41,9 @@ RUN apt-get update \
  && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin keyport \
  && mkdir -p /data/import /certs \
  && chown -R keyport:keyport /data /certs
-COPY --from=build /out/ /usr/local/bin/
+COPY --from=binaries /out/bin/ /usr/local/bin/
+COPY --from=binaries /out/lib/ /usr/local/lib/
+RUN ldconfig
 USER keyport
 WORKDIR /data
 ENV KEYPORT_DB_PATH=/data/keyport.db \

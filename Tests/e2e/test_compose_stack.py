@@ -1,0 +1,183 @@
+"""docker-compose.yml as a user runs it, with images built here: Debian's slim base made with
+debootstrap, Keyport's image from the project's Dockerfile (fed the binaries the suite built),
+a `registry:2` made from Debian's docker-registry — then `docker-compose up`, and the Docker CLI
+logging in, pushing and pulling through the stack, across a restart and a down/up."""
+import base64
+import io
+import json
+import os
+import secrets
+import socket
+import subprocess
+import tarfile
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+import yaml
+
+import containers
+import test_registry as reg
+from conftest import REPO
+
+PROJECT = "kpcompose"
+KEYPORT_IMAGE = f"{PROJECT}_keyport"  # docker-compose 1.29's name for the `build: .` service's image
+KEYPORT_CONTAINER = f"{PROJECT}_keyport_1"
+
+
+def port_is_free(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def tiny_image_tar():
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        data = f"hello from the compose test {secrets.token_hex(4)}\n".encode()
+        info = tarfile.TarInfo("hello.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def admin_token(password):
+    form = urllib.parse.urlencode({"grant_type": "password", "client_id": "admin-cli", "username": "admin", "password": password}).encode()
+    return json.load(urllib.request.urlopen("http://localhost:8080/realms/master/protocol/openid-connect/token", data=form))["access_token"]
+
+
+def admin_get(token, path):
+    request = urllib.request.Request(f"http://localhost:8080/admin/realms/{path}", headers={"Authorization": f"Bearer {token}"})
+    return json.load(urllib.request.urlopen(request))
+
+
+@pytest.fixture(scope="module")
+def engine():
+    for port in (8080, 5000):
+        if not port_is_free(port):
+            pytest.fail(f"docker-compose.yml publishes port {port}, and something on this machine already listens there")
+    base = containers.debian_base_tar()
+    result = subprocess.run([str(REPO / "scripts" / "container-binaries"), "debug"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    engine = containers.PrivateDockerd()
+    try:
+        code, out = engine.docker("import", str(base), "debian:bookworm-slim")
+        assert code == 0, out
+        yield engine
+    finally:
+        engine.stop()
+
+
+def compose(engine, *args, env=None, timeout=600):
+    environment = {k: v for k, v in engine.env.items() if not k.startswith("KEYPORT_")}
+    environment.update(env or {})
+    result = subprocess.run([reg.need("docker-compose"), "-p", PROJECT, "-f", str(REPO / "docker-compose.yml"), *args],
+                            env=environment, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    return result.returncode, result.stdout + result.stderr
+
+
+def wait_healthy(engine, deadline=120):
+    end = time.time() + deadline
+    status = ""
+    while time.time() < end:
+        code, status = engine.docker("inspect", "-f", "{{.State.Health.Status}}", KEYPORT_CONTAINER)
+        if code == 0 and status.strip() == "healthy":
+            return
+        time.sleep(0.5)
+    pytest.fail(f"keyport never became healthy ({status.strip()}): " + engine.docker("logs", KEYPORT_CONTAINER)[1][-3000:])
+
+
+def test_compose_up_builds_runs_and_keeps_its_data(engine):
+    started = time.time()
+    # The images docker-compose.yml names, built here.
+    code, out = engine.docker("build", "--network", "host", "--build-arg", "BINARIES=prebuilt", "-t", KEYPORT_IMAGE, str(REPO))
+    assert code == 0, out[-3000:]
+    code, out = engine.docker("build", "--network", "host", "-t", "registry:2", str(REPO / "Tests" / "e2e" / "compose" / "registry"))
+    assert code == 0, out[-3000:]
+    size = int(engine.docker("image", "inspect", "-f", "{{.Size}}", KEYPORT_IMAGE)[1].strip())
+    print(f"keyport image (debug binaries from this build, fed to the Dockerfile): {size / 1e6:.0f} MB")
+
+    password = "compose-" + secrets.token_hex(8)
+    env = {"KEYPORT_ADMIN_PASSWORD": password}
+    code, out = compose(engine, "up", "-d", "--no-build", env=env)
+    assert code == 0, out
+    try:
+        wait_healthy(engine)
+        # Non-root, and the database only its owner can read.
+        assert engine.docker("exec", KEYPORT_CONTAINER, "id", "-u")[1].strip() == "10001"
+        assert engine.docker("exec", KEYPORT_CONTAINER, "stat", "-c", "%a", "/data/keyport.db")[1].strip() == "600"
+
+        # The Docker CLI against the stack: login as demo, push, remove, pull; viewer may not push.
+        assert engine.docker("import", "-", "localhost:5000/demo/hello:1", input=None)[0] != 0 or True
+        hello = os.path.join(engine.root, "hello.tar")
+        with open(hello, "wb") as f:
+            f.write(tiny_image_tar())
+        code, out = engine.docker("import", hello, "localhost:5000/demo/hello:1")
+        assert code == 0, out
+        code, out = engine.docker("login", "localhost:5000", "-u", "demo", "--password-stdin", input="demo-password-1")
+        assert code == 0, out
+        code, out = engine.docker("push", "localhost:5000/demo/hello:1")
+        assert code == 0, out
+        assert engine.docker("rmi", "localhost:5000/demo/hello:1")[0] == 0
+        code, out = engine.docker("pull", "localhost:5000/demo/hello:1")
+        assert code == 0, out
+        code, out = engine.docker("login", "localhost:5000", "-u", "viewer", "--password-stdin", input="viewer-password-1")
+        assert code == 0, out
+        code, out = engine.docker("tag", "localhost:5000/demo/hello:1", "localhost:5000/demo/hello:viewer")
+        code, out = engine.docker("push", "localhost:5000/demo/hello:viewer")
+        assert code != 0 and "denied" in out, out
+
+        # What an administrator does survives a restart of Keyport...
+        token = admin_token(password)
+        request = urllib.request.Request("http://localhost:8080/admin/realms/demo/users", method="POST",
+                                         data=json.dumps({"username": "kept", "enabled": True}).encode(),
+                                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        assert urllib.request.urlopen(request).status == 201
+        code, out = compose(engine, "restart", "keyport", env=env)
+        assert code == 0, out
+        wait_healthy(engine)
+        assert [u["username"] for u in admin_get(admin_token(password), "demo/users?username=kept&exact=true")] == ["kept"]
+
+        # ...and a down and up: the volumes stay, with the user and the pushed image.
+        code, out = compose(engine, "down", env=env)
+        assert code == 0, out
+        code, out = compose(engine, "up", "-d", "--no-build", env=env)
+        assert code == 0, out
+        wait_healthy(engine)
+        assert [u["username"] for u in admin_get(admin_token(password), "demo/users?username=kept&exact=true")] == ["kept"]
+        assert engine.docker("rmi", "localhost:5000/demo/hello:1", "localhost:5000/demo/hello:viewer")[0] == 0
+        code, out = engine.docker("login", "localhost:5000", "-u", "demo", "--password-stdin", input="demo-password-1")
+        assert code == 0, out
+        code, out = engine.docker("pull", "localhost:5000/demo/hello:1")
+        assert code == 0, out
+
+        # The logs: logfmt lines, and never the administrator's password given in the environment.
+        code, logs = compose(engine, "logs", "--no-color", "keyport", env=env)
+        assert code == 0 and 'msg="Keyport is ready"' in logs and "level=" in logs, logs[-2000:]
+        assert password not in logs
+    finally:
+        compose(engine, "down", "-v", env=env)
+    print(f"compose stack test: {time.time() - started:.0f} s (images, up, push, pull, restart, down/up)")
+
+
+def test_without_an_admin_password_one_is_generated_and_printed_once(engine):
+    """KEYPORT_ADMIN_PASSWORD unset: the compose file passes an empty value, and the first start
+    generates a password and prints it once (docker compose logs keyport)."""
+    code, out = compose(engine, "config")
+    assert code == 0, out
+    assert yaml.safe_load(out)["services"]["keyport"]["environment"]["KEYPORT_BOOTSTRAP_ADMIN_PASSWORD"] in ("", None)
+    if engine.docker("image", "inspect", KEYPORT_IMAGE)[0] != 0:
+        pytest.fail("the image test above did not build the image")
+    code, container = engine.docker("run", "-d", "--network", "host", "-e", "KEYPORT_BOOTSTRAP_ADMIN_PASSWORD=",
+                                    "-e", "KEYPORT_HTTP_PORT=0", "-e", "KEYPORT_HTTP_HOST=127.0.0.1", KEYPORT_IMAGE)
+    assert code == 0, container
+    try:
+        deadline = time.time() + 60
+        logs = ""
+        while time.time() < deadline and "Keyport is ready" not in logs:
+            logs = engine.docker("logs", container.strip())[1]
+            time.sleep(0.3)
+        assert "Generated password (shown only now): " in logs, logs[-2000:]
+        assert logs.count("Generated password") == 1
+    finally:
+        engine.docker("rm", "-f", container.strip())
