@@ -11,9 +11,9 @@ struct Keys: AsyncParsableCommand {
         discussion: """
             Examples:
               kpadm keys list -r acme
-              kpadm keys rotate -r acme              (1: add a passive key; restart the registry)
-              kpadm keys rotate -r acme              (2: the new key signs, the old one verifies)
-              kpadm keys rotate -r acme --retire     (3: after the longest token lifetime)
+              kpadm keys rotate -r acme             # 1: adds a passive key
+              kpadm keys rotate -r acme             # 2: it signs, the old one verifies
+              kpadm keys rotate -r acme --retire    # 3: after the longest token life
             """,
         subcommands: [List.self, Rotate.self])
 
@@ -73,12 +73,12 @@ struct Keys: AsyncParsableCommand {
             abstract: "Take the next step of a key rotation (add passive, then activate), or --retire the old key.",
             discussion: """
                 Each run does one step and says what to do next:
-                  1. no new key yet: add one, passive (registry bundles hold it; nothing signs with it)
-                     -> refresh the registry's bundle and restart the registry;
-                  2. a passive key newer than the signing one: make it sign, the old one passive
-                     (it still verifies the tokens it signed);
-                  3. --retire, once the longest token lifetime has passed: disable the old keys.
-                A compromised key needs the opposite: see docs/operations.md, "Rotating keys".
+                  1. no new key yet: add one, passive (in registry bundles, signing nothing);
+                     then refresh the registry's bundle and restart the registry;
+                  2. a passive key newer than the signing one: make it sign, the old one
+                     passive (it still verifies the tokens it signed);
+                  3. --retire, after the longest token lifetime: disable the old keys.
+                A compromised key needs the opposite: docs/operations.md, "Rotating keys".
                 Examples:
                   kpadm keys rotate -r acme
                   kpadm keys rotate -r acme --algorithm ES256 --retire
