@@ -15,6 +15,28 @@ public enum BuiltInRoles {
 
     public static let realmAdmin = "realm-admin"
 
+    /// Keycloak's account client and the roles every realm's default role gives users
+    /// (`account/view-profile`, `account/manage-account`). Keyport serves no account console:
+    /// the roles exist so that realm files and scripts referring to them resolve.
+    public static let accountClient = "account"
+    public static let accountRoles: [(name: String, contains: [String])] = [
+        ("view-profile", []),
+        ("manage-account-links", []),
+        ("manage-account", ["manage-account-links"]),
+        ("view-applications", []),
+        ("view-consent", []),
+        ("manage-consent", ["view-consent"]),
+        ("view-groups", []),
+        ("delete-account", []),
+    ]
+    public static let accountDefaultRoles = ["view-profile", "manage-account"]
+    /// Keycloak's other built-in clients: browser consoles Keyport does not serve (public, no
+    /// password grant) and the identity-broker client (bearer-only) with its `read-token` role.
+    public static let accountConsoleClient = "account-console"
+    public static let securityAdminConsoleClient = "security-admin-console"
+    public static let brokerClient = "broker"
+    public static let brokerRoles = ["read-token"]
+
     /// realm-management's roles, each with the roles it contains (Keycloak's composites).
     public static let realmManagementRoles: [(name: String, contains: [String])] = [
         ("query-users", []),
@@ -30,5 +52,11 @@ public enum BuiltInRoles {
         ("manage-realm", []),
         ("view-events", []),
         ("manage-events", []),
+        // Keycloak's, for features Keyport does not have: they grant nothing here.
+        ("view-authorization", []),
+        ("manage-authorization", []),
+        ("view-identity-providers", []),
+        ("manage-identity-providers", []),
+        ("impersonation", []),
     ]
 }

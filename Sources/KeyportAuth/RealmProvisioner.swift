@@ -5,7 +5,10 @@ import KeyportStore
 
 /// Decides what a new realm starts with, Keycloak's way: signing keys (RS256 and ES256),
 /// the composite `default-roles-{realm}` role that every new user gets, the public
-/// `admin-cli` client, and the `realm-management` client with its administration roles.
+/// `admin-cli` client, the `realm-management` client with its administration roles, and
+/// Keycloak's other built-ins — `account` (with the roles the default role holds),
+/// `account-console`, `security-admin-console`, `broker` — so files and scripts written for
+/// Keycloak find what they refer to. (Migration 0018 adds them to realms made before.)
 /// The master realm also gets the `admin` role and its first administrator.
 public struct RealmProvisioner: Sendable {
     public let environment: TimeAndRandomness
@@ -48,6 +51,32 @@ public struct RealmProvisioner: Sendable {
             for child in contains { seed.composites.append((managementRoles[name]!.id, managementRoles[child]!.id)) }
             seed.composites.append((managementRoles[BuiltInRoles.realmAdmin]!.id, managementRoles[name]!.id))
         }
+
+        func client(_ clientId: String, publicClient: Bool, attributes: [String: String] = [:]) -> Client {
+            let client = Client(id: environment.newID(), realmId: realm.id, clientId: clientId, name: "${client_\(clientId)}",
+                                publicClient: publicClient, directAccessGrantsEnabled: false, standardFlowEnabled: publicClient,
+                                attributes: attributes, createdAt: now)
+            seed.clients.append(client)
+            return client
+        }
+        func clientRoles(_ owner: Client, _ roles: [(name: String, contains: [String])]) -> [String: Role] {
+            var made: [String: Role] = [:]
+            for (name, _) in roles {
+                let role = Role(id: environment.newID(), realmId: realm.id, clientId: owner.id, name: name, description: "${role_\(name)}")
+                made[name] = role
+                seed.roles.append(role)
+            }
+            for (name, contains) in roles {
+                for child in contains { seed.composites.append((made[name]!.id, made[child]!.id)) }
+            }
+            return made
+        }
+        let account = clientRoles(client(BuiltInRoles.accountClient, publicClient: true), BuiltInRoles.accountRoles)
+        for name in BuiltInRoles.accountDefaultRoles { seed.composites.append((defaultRole.id, account[name]!.id)) }
+        _ = client(BuiltInRoles.accountConsoleClient, publicClient: true)
+        _ = client(BuiltInRoles.securityAdminConsoleClient, publicClient: true)
+        _ = clientRoles(client(BuiltInRoles.brokerClient, publicClient: false, attributes: ["bearer-only": "true"]),
+                        BuiltInRoles.brokerRoles.map { ($0, []) })
         return seed
     }
 

@@ -53,8 +53,17 @@ public struct RealmImporter: Sendable {
         case skippedExisting(realm: String)
     }
 
-    /// Parses `data` (a realm export) into a seed and the names of the fields it skips.
-    public func prepare(_ data: Data) throws -> (seed: RealmSeed, skipped: [String]) {
+    /// A realm file, checked and ready to write.
+    public struct Prepared: Sendable {
+        public let seed: RealmSeed
+        /// Fields of the file Keyport does not model (skipped), by path.
+        public let skipped: [String]
+        /// What the import decided on the file's behalf, for the operator to read.
+        public let notices: [String]
+    }
+
+    /// Parses `data` (a realm export) into a seed, the names of the fields it skips, and notices.
+    public func prepare(_ data: Data) throws -> Prepared {
         let document: RealmRepresentation
         let raw: JSONValue
         do {
@@ -63,7 +72,9 @@ public struct RealmImporter: Sendable {
         } catch {
             throw Failure("the file is not a Keycloak realm export: \(error)")
         }
-        return (try seed(from: document), RealmRepresentation.unmodeledFields(in: raw))
+        var notices: [String] = []
+        let seed = try seed(from: document, notices: &notices)
+        return Prepared(seed: seed, skipped: RealmRepresentation.unmodeledFields(in: raw), notices: notices)
     }
 
     /// Writes the seed: skipped if the realm exists (unless `override`, which replaces it).
@@ -77,7 +88,7 @@ public struct RealmImporter: Sendable {
         return .imported(realm: seed.realm.name, users: seed.users.count, clients: seed.clients.count, roles: seed.roles.count, groups: seed.groups.count)
     }
 
-    func seed(from doc: RealmRepresentation) throws -> RealmSeed {
+    func seed(from doc: RealmRepresentation, notices: inout [String]) throws -> RealmSeed {
         let env = provisioner.environment
         guard let name = doc.realm, RealmBounds.realmNameLength.contains(name.utf8.count),
               name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }), name != ".", name != ".."
@@ -94,6 +105,12 @@ public struct RealmImporter: Sendable {
         realm.passwordPolicy = doc.passwordPolicy.flatMap { $0.isEmpty ? nil : $0 }
         realm.attributes = try check("the realm") { try ObjectRules.singleAttributes(doc.attributes ?? [:]) }
 
+        // Keycloak's docker-v2 switch is server-wide, so its files say nothing per realm: a realm
+        // that brings registry clients and no explicit switch gets docker-v2 on, and is told so.
+        if doc.dockerV2Enabled == nil, (doc.clients ?? []).contains(where: { $0.protocol == ClientProtocol.dockerV2.rawValue }) {
+            realm.dockerV2Enabled = true
+            notices.append("realm \(name): docker-v2 turned on — the file has docker-v2 clients and no dockerV2Enabled (Keycloak's switch is server-wide)")
+        }
         let base = try provisioner.seed(for: realm)
         var seed = RealmSeed(realm: realm, keys: base.keys)
 
@@ -106,10 +123,20 @@ public struct RealmImporter: Sendable {
                 throw Failure("client \(clientId) uses protocol \(c.protocol ?? ""), which Keyport does not speak")
             }
             var rep = c
-            if rep.protocol == ClientProtocol.dockerV2.rawValue, rep.attributes?["docker.authorization"] == nil {
-                // Keycloak's allow-all mapper means what it says; otherwise Keyport's roles model.
-                let allowAll = (rep.protocolMappers ?? []).contains { $0.protocolMapper == "docker-v2-allow-all-mapper" }
-                rep.attributes = (rep.attributes ?? [:]).merging(["docker.authorization": allowAll ? "allow-all" : "roles"]) { $1 }
+            if rep.protocol == ClientProtocol.dockerV2.rawValue {
+                let allowAllMapper = "docker-v2-allow-all-mapper"
+                if rep.attributes?["docker.authorization"] == nil {
+                    // Keycloak's allow-all mapper means what it says; otherwise Keyport's roles model.
+                    let allowAll = (rep.protocolMappers ?? []).contains { $0.protocolMapper == allowAllMapper }
+                    rep.attributes = (rep.attributes ?? [:]).merging(["docker.authorization": allowAll ? "allow-all" : "roles"]) { $1 }
+                    notices.append(allowAll
+                        ? "client \(clientId): Keycloak's \(allowAllMapper) becomes docker.authorization=allow-all (every user may pull and push anything)"
+                        : "client \(clientId): docker.authorization=roles — only grants on its client roles (docker.grant) allow anything (docs/authorization.md)")
+                }
+                for mapper in rep.protocolMappers ?? [] where mapper.protocolMapper != allowAllMapper {
+                    notices.append("client \(clientId): protocol mapper '\(mapper.name ?? "")' (\(mapper.protocolMapper ?? "")) is kept but does nothing in Keyport; "
+                        + "decide access with docker.grant on the client's roles instead (docs/authorization.md)")
+                }
             }
             // Keycloak's defaults for a client a file does not spell out; then the file's fields.
             var client = Client(id: c.id ?? env.newID(), realmId: realm.id, clientId: clientId, enabled: true, protocolName: .openIDConnect,

@@ -138,13 +138,14 @@ public struct KeyportServer: Sendable {
             let path = (directory as NSString).appendingPathComponent(file)
             guard let data = FileManager.default.contents(atPath: path) else { throw ConfigurationError("cannot read \(path)") }
             do {
-                let (seed, skipped) = try importer.prepare(data)
-                if !skipped.isEmpty {
-                    logger.warning("skipping fields Keyport does not model", metadata: ["file": "\(file)", "fields": "\(skipped.joined(separator: ","))"])
+                let prepared = try importer.prepare(data)
+                if !prepared.skipped.isEmpty {
+                    logger.warning("skipping fields Keyport does not model", metadata: ["file": "\(file)", "fields": "\(prepared.skipped.joined(separator: ","))"])
                 }
-                switch try await importer.write(seed, override: false) {
+                switch try await importer.write(prepared.seed, override: false) {
                 case .imported(let realm, let users, _, _, _):
                     logger.notice("imported realm", metadata: ["file": "\(file)", "realm": "\(realm)", "users": "\(users)"])
+                    for notice in prepared.notices { logger.notice("import: \(notice)", metadata: ["file": "\(file)"]) }
                 case .skippedExisting(let realm):
                     logger.info("realm exists, import skipped", metadata: ["file": "\(file)", "realm": "\(realm)"])
                 }

@@ -261,13 +261,14 @@ struct Import: AsyncParsableCommand {
             guard let data = FileManager.default.contents(atPath: file) else { Runner.fail("cannot read \(file)") }
             let store = try SQLiteStore.open(path: databasePath(dbPath), now: { TimeAndRandomness.live.now().millisecondsSince1970 })
             let importer = KeyportServer.realmImporter(store: store, provisioner: RealmProvisioner(environment: .live))
-            let (seed, skipped) = try importer.prepare(data)
-            if !skipped.isEmpty {
-                FileHandle.standardError.write(Data("keyport import: skipping fields Keyport does not model: \(skipped.joined(separator: ", "))\n".utf8))
+            let prepared = try importer.prepare(data)
+            if !prepared.skipped.isEmpty {
+                FileHandle.standardError.write(Data("keyport import: skipping fields Keyport does not model: \(prepared.skipped.joined(separator: ", "))\n".utf8))
             }
-            switch try await importer.write(seed, override: override) {
+            switch try await importer.write(prepared.seed, override: override) {
             case .imported(let realm, let users, let clients, let roles, let groups):
                 print("imported realm \(realm): \(users) users, \(clients) clients, \(roles) roles, \(groups) groups")
+                for notice in prepared.notices { FileHandle.standardError.write(Data("keyport import: \(notice)\n".utf8)) }
             case .skippedExisting(let realm):
                 Runner.fail("realm \(realm) already exists: nothing imported (use --override to replace it)")
             }

@@ -38,9 +38,10 @@ struct RealmExchangeTests {
 
             let store = try SQLiteStore.open(path: temporaryDirectory().appendingPathComponent("empty.db").path, now: { 0 })
             let importer = KeyportServer.realmImporter(store: store, provisioner: RealmProvisioner(environment: testEnvironment()))
-            let (seed, skipped) = try importer.prepare(first)
+            let prepared = try importer.prepare(first)
+            let (seed, skipped) = (prepared.seed, prepared.skipped)
             #expect(skipped.isEmpty)
-            #expect(try await importer.write(seed, override: false) == .imported(realm: "acme", users: 3, clients: 4, roles: seed.roles.count, groups: 2))
+            #expect(try await importer.write(seed, override: false) == .imported(realm: "acme", users: 3, clients: 8, roles: seed.roles.count, groups: 2))
             let second = try await RealmExporter(store: store).exportData(realmNamed: "acme")
             #expect(String(decoding: second, as: UTF8.self) == String(decoding: first, as: UTF8.self))
 
@@ -49,7 +50,7 @@ struct RealmExchangeTests {
             #expect(text.contains(#""serviceAccountClientId" : "ci-bot""#))
             // Importing again leaves the realm alone unless told to replace it.
             #expect(try await importer.write(seed, override: false) == .skippedExisting(realm: "acme"))
-            #expect(try await importer.write(seed, override: true) == .imported(realm: "acme", users: 3, clients: 4, roles: seed.roles.count, groups: 2))
+            #expect(try await importer.write(seed, override: true) == .imported(realm: "acme", users: 3, clients: 8, roles: seed.roles.count, groups: 2))
         }
     }
 
@@ -92,7 +93,8 @@ struct RealmExchangeTests {
     @Test func aKeycloakFileImportsWithWarningsAndEveryHashLogsIn() async throws {
         try await APIHarness.run { api in
             let importer = KeyportServer.realmImporter(store: api.server.services.store, provisioner: api.server.services.provisioner)
-            let (seed, skipped) = try importer.prepare(Self.keycloakFile())
+            let prepared = try importer.prepare(Self.keycloakFile())
+            let (seed, skipped) = (prepared.seed, prepared.skipped)
             #expect(skipped == ["clients[].fullScopeAllowed", "otpPolicyType", "smtpServer", "users[].totp"])
             _ = try await importer.write(seed, override: false)
             let store = api.server.services.store
@@ -107,6 +109,47 @@ struct RealmExchangeTests {
                 let user = try #require(try await store.user(username: "user\(index)", realmId: realm.id))
                 #expect(try await store.credentials(userId: user.id).first?.secret.revealed.hasPrefix("$argon2id$v=19$m=7168,t=5,p=1$") == true)
             }
+        }
+    }
+
+    /// A realm file written for Keycloak by another project (the shape projects publish: roles
+    /// and groups named with spaces, users relying on Keycloak's built-in `account` roles, a
+    /// service account, an authorization-services client, a registry client with Keycloak's
+    /// allow-all mapper) imports, and its users and service account log in.
+    @Test func aRealmFileWrittenForKeycloakImportsAndItsUsersLogIn() async throws {
+        try await APIHarness.run { api in
+            let importer = KeyportServer.realmImporter(store: api.server.services.store, provisioner: api.server.services.provisioner)
+            let file = try Data(contentsOf: Paths.vectors.appendingPathComponent("keycloak-partial-realm.json"))
+            let prepared = try importer.prepare(file)
+            #expect(prepared.skipped.contains("clients[].authorizationSettings") && prepared.skipped.contains("sslRequired"))
+            #expect(prepared.notices.contains { $0.contains("docker-v2 turned on") })
+            #expect(prepared.notices.contains { $0.contains("docker-v2-allow-all-mapper becomes docker.authorization=allow-all") })
+            _ = try await importer.write(prepared.seed, override: false)
+            let admin = try await api.token()
+
+            // A user with a Keycloak PBKDF2 hash logs in; its account roles resolved.
+            let login = try await api.login(realm: "kafka-authz", username: "alice", password: "Secret-pw-1")
+            #expect(login.status == .ok)
+            let accessToken = try #require(login["access_token"]?.stringValue)
+            let claims = try #require(decodeClaims(accessToken))
+            #expect(Set(claims["resource_access"]?["account"]?["roles"]?.array.compactMap(\.stringValue) ?? []) == ["view-profile", "manage-account", "manage-account-links"])
+            #expect(claims["realm_access"]?["roles"]?.array.contains("Dev Team A") == true)
+            // The service account gets client_credentials tokens with the file's secret.
+            let robot = try await api.call(.post, "/realms/kafka-authz/protocol/openid-connect/token", form: [
+                ("grant_type", "client_credentials"), ("client_id", "kafka-producer-client"), ("client_secret", "kafka-producer-client-secret")])
+            #expect(robot.status == .ok, "\(robot.text)")
+            // Roles and groups named with spaces, by name and by path.
+            #expect(try await api.call(.get, "/admin/realms/kafka-authz/roles/Dev%20Team%20A", token: admin)["name"]?.stringValue == "Dev Team A")
+            let onCall = try await api.call(.get, "/admin/realms/kafka-authz/group-by-path/Kafka%20Admins/On%20Call", token: admin)
+            #expect(onCall["path"]?.stringValue == "/Kafka Admins/On Call")
+            // The registry realm works as it did under Keycloak: docker-v2 on, allow-all honoured.
+            let realm = try #require(try await api.server.services.store.realm(named: "kafka-authz"))
+            #expect(realm.dockerV2Enabled)
+            let push = try await api.call(.get, "/realms/kafka-authz/protocol/docker-v2/auth?service=registry.example.com&scope=repository%3Aany%2Fthing%3Apush",
+                                          headers: [.authorization: "Basic " + Data("alice:Secret-pw-1".utf8).base64EncodedString()])
+            #expect(push.status == .ok)
+            let registryToken = try #require(push["token"]?.stringValue)
+            #expect(decodeClaims(registryToken)?["access"]?.array.first?["actions"] == ["push"])
         }
     }
 

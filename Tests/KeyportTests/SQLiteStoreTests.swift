@@ -3,6 +3,7 @@ import GRDB
 import KeyportModel
 @testable import KeyportSQLite
 import KeyportStore
+import KeyportAuth
 import Testing
 
 /// What is particular to the SQLite backend: the file, its pragmas and the migrations.
@@ -53,6 +54,42 @@ struct SQLiteStoreTests {
         #expect(throws: StoreError.unavailable(MigrationError.unknownVersion(Migration.shipped.count).description)) {
             _ = try SQLiteStore.open(path: p, migrations: MigrationRunner(migrations: older), now: { 1 })
         }
+    }
+
+    /// Migration 0018 gives realms made before it Keycloak's built-in clients and roles, with
+    /// fresh ids, and leaves what a realm already has alone.
+    @Test func realmsFromBeforeGetKeycloaksBuiltInsOnce() async throws {
+        let p = path()
+        let before = Array(Migration.shipped.prefix { $0.version < 18 })
+        _ = try SQLiteStore.open(path: p, migrations: MigrationRunner(migrations: before), now: { 1 })
+        let queue = try DatabaseQueue(path: p)
+        try await queue.write { db in
+            for realm in ["old", "mine"] {
+                try db.execute(sql: "INSERT INTO realms (id, name, created_at) VALUES (?, ?, 1)", arguments: ["r-\(realm)", realm])
+                try db.execute(sql: "INSERT INTO roles (id, realm_id, name) VALUES (?, ?, ?)", arguments: ["d-\(realm)", "r-\(realm)", "default-roles-\(realm)"])
+                try db.execute(sql: "INSERT INTO clients (id, realm_id, client_id, created_at) VALUES (?, ?, 'realm-management', 1)", arguments: ["m-\(realm)", "r-\(realm)"])
+                try db.execute(sql: "INSERT INTO roles (id, realm_id, client_id, name) VALUES (?, ?, ?, 'realm-admin')", arguments: ["a-\(realm)", "r-\(realm)", "m-\(realm)"])
+            }
+            // A realm that has its own `account` client keeps it as it is.
+            try db.execute(sql: "INSERT INTO clients (id, realm_id, client_id, public_client, created_at) VALUES ('mine-account', 'r-mine', 'account', 0, 1)")
+        }
+        let store = try SQLiteStore.open(path: p, now: { 1 })
+        for realm in ["old", "mine"] {
+            let clients = try await store.clients(realmId: "r-\(realm)", page: .all).map(\.clientId)
+            #expect(Set(clients) == ["realm-management", "account", "account-console", "security-admin-console", "broker"], "\(realm)")
+        }
+        #expect(try await store.client(id: "mine-account", realmId: "r-mine")?.publicClient == false)
+        let account = try #require(try await store.client(clientId: "account", realmId: "r-old"))
+        #expect(account.publicClient && !account.directAccessGrantsEnabled)
+        #expect(try await store.client(clientId: "broker", realmId: "r-old")?.attributes["bearer-only"] == "true")
+        let accountRoles = try await store.roles(realmId: "r-old", clientId: account.id, search: nil, page: .all).map(\.name)
+        #expect(Set(accountRoles) == Set(BuiltInRoles.accountRoles.map(\.name)))
+        let defaults = try await store.composites(of: "d-old", realmId: "r-old").map(\.name)
+        #expect(Set(defaults) == ["view-profile", "manage-account"])
+        #expect(try await store.composites(of: "a-old", realmId: "r-old").map(\.name).contains("impersonation"))
+        let ids = try await queue.read { db in try String.fetchAll(db, sql: "SELECT id FROM roles UNION ALL SELECT id FROM clients") }
+        #expect(Set(ids).count == ids.count)
+        #expect(ids.allSatisfy { $0.count >= 5 })
     }
 
     @Test func aFailingMigrationLeavesTheSchemaAsItWas() throws {
