@@ -135,7 +135,7 @@ let package = Package(
             name: "KeyportServer",
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportSQLite", "KeyportPasswords", "KeyportKeys", "KeyportAuth",
-                "KeyportTokens", "KeyportHTTP", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "KeyportRealmExchange",
+                "KeyportTokens", "KeyportHTTP", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "KeyportRealmExchange", "KeyportBuildInfo",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

@@ -10,6 +10,12 @@ import KeyportModel
 // `Realm.apply`) and the layers that provision objects decide what is acceptable.
 
 public struct RealmRepresentation: Codable, Sendable {
+    /// Whether it carries a realm's contents, not only its settings (a full import).
+    public var hasContents: Bool {
+        !(users ?? []).isEmpty || !(clients ?? []).isEmpty || !(groups ?? []).isEmpty
+            || !(roles?.realm ?? []).isEmpty || !(roles?.client ?? [:]).isEmpty
+    }
+
     public var id: String?
     public var realm: String?
     public var displayName: String?

@@ -1,3 +1,4 @@
+import Foundation
 import KeycloakRepresentations
 import Hummingbird
 import KeyportAuth
@@ -43,7 +44,33 @@ extension AdminAPI {
     func createRealm(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let caller = try await principal(context)
         guard caller.mayCreateRealms else { throw AdminError.forbidden }
-        let rep = try await decode(RealmRepresentation.self, request, context)
+        let body: ByteBuffer
+        let rep: RealmRepresentation
+        do {
+            body = try await BodyReader.read(request, context: context)
+            rep = try JSONBody.decode(RealmRepresentation.self, from: body)
+        } catch let error as BadInput {
+            throw AdminError.badRequest(error.message)
+        }
+        // A full representation (Keycloak's create_realm(payload) with users, clients, roles,
+        // groups): the realm file importer makes the whole realm, in one transaction. What it
+        // grants stays inside the new realm — every reference is realm-scoped.
+        if rep.hasContents, let realmImport = extensions.realmImport {
+            let plan: AdminExtensions.RealmImportPlan
+            do {
+                plan = try realmImport(Data(buffer: body))
+            } catch let refused as AdminExtensions.RealmImportRefused {
+                throw AdminError.badRequest(refused.message)
+            }
+            do {
+                try await store.createRealm(plan.seed)
+            } catch StoreError.conflict {
+                throw AdminError.conflict(Self.realmConflict)
+            } catch let error as StoreError {
+                throw AdminError.from(error)
+            }
+            return created(request, plan.seed.realm.name)
+        }
         let name = try Validate.realmName(rep.realm)
         var realm = Realm(id: environment.newID(), name: name, createdAt: environment.now())
         try apply(rep, to: &realm)

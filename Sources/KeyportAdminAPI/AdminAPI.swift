@@ -151,8 +151,30 @@ public struct AdminExtensions: Sendable {
     /// Read-only questions about a client, at `GET clients/{id}/{name}` (view-clients and view-users).
     public var clientQueries: [String: ClientQuery]
 
-    public init(installationProviders: [String: InstallationProvider] = [:], clientQueries: [String: ClientQuery] = [:]) {
+    /// A realm representation with its contents (`users`, `clients`, `roles`, `groups`), as
+    /// `POST /admin/realms` takes it from Keycloak's clients: checked and turned into a seed by the
+    /// same importer as `keyport import` (one provisioning layer), or refused with a sentence.
+    public struct RealmImportPlan: Sendable {
+        public let seed: RealmSeed
+        public let skipped: [String]
+        public let notices: [String]
+        public init(seed: RealmSeed, skipped: [String], notices: [String]) {
+            self.seed = seed
+            self.skipped = skipped
+            self.notices = notices
+        }
+    }
+    public struct RealmImportRefused: Error {
+        public let message: String
+        public init(_ message: String) { self.message = message }
+    }
+    public typealias RealmImport = @Sendable (_ body: Data) throws -> RealmImportPlan
+    public var realmImport: RealmImport?
+
+    public init(installationProviders: [String: InstallationProvider] = [:], clientQueries: [String: ClientQuery] = [:],
+                realmImport: RealmImport? = nil) {
         self.installationProviders = installationProviders
         self.clientQueries = clientQueries
+        self.realmImport = realmImport
     }
 }

@@ -25,7 +25,11 @@ public enum JSONBody {
 
     /// Decodes a request body, turning every way it can be wrong into a sentence.
     public static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
-        let buffer = try await BodyReader.read(request, context: context)
+        try decode(type, from: try await BodyReader.read(request, context: context))
+    }
+
+    /// The same, for a body already read (a handler that also needs the raw bytes).
+    public static func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
         guard buffer.readableBytes > 0 else { throw BadInput("The request body is empty; a JSON object was expected") }
         // JSONDecoder keeps one of two values under the same key without a word; a client that
         // sends both meant something, so say no rather than guess which.

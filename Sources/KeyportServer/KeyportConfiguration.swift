@@ -26,6 +26,15 @@ public struct KeyportConfiguration: Sendable, Equatable {
     public var hostname: String
     /// True when no hostname was given and it follows the listening port.
     public var hostnameIsDerived: Bool
+    /// Keycloak's `--http-relative-path`: every route under this prefix (`/auth`), or "" for
+    /// the root. A leading slash, no trailing one.
+    public var httpRelativePath = ""
+    /// The public base URL tokens and documents name: `--hostname`, followed by the relative path
+    /// unless the hostname names a path of its own (as Keycloak's hostname does).
+    public var publicBaseURL: String {
+        let hasPath = URL(string: hostname).map { !$0.path.isEmpty && $0.path != "/" } ?? false
+        return hasPath ? hostname : hostname + httpRelativePath
+    }
     public var httpsCertificateFile: String?
     public var httpsCertificateKeyFile: String?
     public var proxyHeaders: ProxyHeaders
@@ -88,6 +97,14 @@ public struct KeyportConfiguration: Sendable, Equatable {
         guard !httpHost.isEmpty else { throw ConfigurationError("--http-host must not be empty") }
         guard !databasePath.isEmpty else { throw ConfigurationError("--db-path must not be empty") }
         try Self.validateHostname(hostname)
+        if !httpRelativePath.isEmpty {
+            let segments = httpRelativePath.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+            guard httpRelativePath.hasPrefix("/"), httpRelativePath.count <= 100, !httpRelativePath.hasSuffix("/"),
+                  segments.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.~".contains($0)) } })
+            else {
+                throw ConfigurationError("--http-relative-path must be a path such as /auth (letters, digits, '-', '_', '.', '~' between slashes), not '\(httpRelativePath)'")
+            }
+        }
         if (httpsCertificateFile == nil) != (httpsCertificateKeyFile == nil) {
             throw ConfigurationError("--https-certificate-file and --https-certificate-key-file go together: give both or neither")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import KeyportBuildInfo
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
@@ -22,7 +23,7 @@ import ServiceLifecycle
 /// first start, and builds the Hummingbird application. `main` and the tests both use it,
 /// so what is tested is what runs.
 public struct KeyportServer: Sendable {
-    public typealias App = Application<RouterResponder<KeyportRequestContext>>
+    public typealias App = Application<RelativePathResponder<RouterResponder<KeyportRequestContext>>>
 
     public let services: KeyportServices
     public let bootstrap: BootstrapOutcome
@@ -59,7 +60,7 @@ public struct KeyportServer: Sendable {
 
         let keyRing = RealmKeyRing(store: store)
         let oidcTokensIssued = metrics.tokensIssued(kind: "oidc")
-        let publicURL = PublicBaseURL(configuration.hostname)
+        let publicURL = PublicBaseURL(configuration.publicBaseURL)
         let realmIssuer = RealmIssuer(base: { publicURL.value })
         let tokens = TokenService(store: store, keyRing: keyRing, environment: environment, issuer: realmIssuer,
                                   onIssued: { oidcTokensIssued.increment() })
@@ -87,9 +88,9 @@ public struct KeyportServer: Sendable {
         ).addRoutes(to: router)
         let installation = RegistryInstallation(keyRing: keyRing, issuer: realmIssuer)
         AdminAPI(store: store, verifier: tokens.verifier, keyRing: keyRing, issuer: realmIssuer, hasher: hasher, provisioner: provisioner, events: events,
-                 environment: environment, version: KeyportVersion.current,
-                 extensions: dockerV2AdminExtensions(installation: installation,
-                                                     authorizer: registryAuthorizer, store: store),
+                 environment: environment, version: KeyportBuildInfo.version,
+                 extensions: adminExtensions(installation: installation, authorizer: registryAuthorizer, store: store,
+                                             importer: realmImporter(store: store, provisioner: provisioner, ceiling: ceiling)),
                  provisioning: dockerV2Provisioning(randomBytes: environment.randomBytes), ceiling: ceiling
         ).addRoutes(to: router)
 
@@ -110,14 +111,14 @@ public struct KeyportServer: Sendable {
                                                idleTimeout: TimeAmount(configuration.httpIdleTimeout))
         let server: HTTPServerBuilder = if let tls { try .tls(.http1(configuration: http1), tlsConfiguration: tls) } else { .http1(configuration: http1) }
         let application = Application(
-            router: router,
+            responder: RelativePathResponder(prefix: configuration.httpRelativePath, inner: router.buildResponder()),
             server: server,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Keyport"),
             services: backgroundServices,
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.httpPort
                 if configuration.hostnameIsDerived {
-                    publicURL.set("\(configuration.tlsEnabled ? "https" : "http")://localhost:\(port)")
+                    publicURL.set("\(configuration.tlsEnabled ? "https" : "http")://localhost:\(port)\(configuration.httpRelativePath)")
                 }
                 await onServerRunning(port)
             },
@@ -213,10 +214,6 @@ public struct KeyportServer: Sendable {
         }
         return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
     }
-}
-
-public enum KeyportVersion {
-    public static let current = "0.1.0"
 }
 
 /// Stops the password hashing threads once the server has finished its in-flight requests.

@@ -36,6 +36,9 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("hostname"), help: "Public base URL, e.g. https://auth.example.com (KEYPORT_HOSTNAME). start-dev default: http://localhost:<port>")
     var hostname: String?
 
+    @Option(name: .customLong("http-relative-path"), help: "Serve every route under this path, e.g. /auth as Keycloak before 17 did (KEYPORT_HTTP_RELATIVE_PATH). Default: /")
+    var httpRelativePath: String?
+
     @Option(name: .customLong("https-certificate-file"), help: "PEM certificate chain to serve HTTPS with (KEYPORT_HTTPS_CERTIFICATE_FILE)")
     var httpsCertificateFile: String?
 
@@ -140,6 +143,12 @@ struct ServerOptions: ParsableArguments {
         configuration.httpMaxConnections = try number(httpMaxConnections, "HTTP_MAX_CONNECTIONS", "--http-max-connections")
         if let v = try number(dockerEventsRetention, "DOCKER_EVENTS_RETENTION", "--docker-events-retention") { configuration.dockerEventsRetention = v }
         configuration.httpAccessLog = accessLogText == "true"
+        if let path = value(httpRelativePath, "HTTP_RELATIVE_PATH") {
+            // `/` and `/auth/` mean the root and /auth.
+            var normalized = path
+            while normalized.hasSuffix("/") { normalized.removeLast() }
+            configuration.httpRelativePath = normalized
+        }
         if let v = try number(credentialCacheSeconds, "CREDENTIAL_CACHE_SECONDS", "--credential-cache-seconds") { configuration.credentialCacheSeconds = v }
         return configuration
     }
@@ -398,7 +407,7 @@ enum Runner {
                 let scheme = configuration.tlsEnabled ? "https" : "http"
                 logger.notice("Keyport is ready", metadata: [
                     "listening": "\(scheme)://\(configuration.httpHost):\(port)",
-                    "hostname": "\(configuration.hostnameIsDerived ? "\(scheme)://localhost:\(port)" : configuration.hostname)",
+                    "hostname": "\(configuration.hostnameIsDerived ? "\(scheme)://localhost:\(port)\(configuration.httpRelativePath)" : configuration.publicBaseURL)",
                     "mode": "\(configuration.mode.rawValue)", "db": "\(configuration.databasePath)",
                 ])
             })

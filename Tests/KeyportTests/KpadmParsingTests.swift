@@ -157,7 +157,7 @@ struct KpadmParsingTests {
     /// Keycloak before 17 served under /auth; a 404 there says which URL to use instead.
     @Test func aLoginUnderAuthSaysKeyportServesAtTheRoot() {
         #expect(AdminClient.notFoundAtLogin(server: "http://host:8080/auth", realm: "master", message: "no details")
-                == .failure("http://host:8080/auth is Keycloak's old /auth path; Keyport serves at the root: use --server http://host:8080"))
+                == .failure("http://host:8080/auth is Keycloak's old /auth path; Keyport serves at the root (unless started with --http-relative-path /auth): use --server http://host:8080"))
         #expect(AdminClient.notFoundAtLogin(server: "http://host:8080/idp", realm: "master", message: "no details").description
                 .contains("--server is the server's base URL"))
         #expect(AdminClient.notFoundAtLogin(server: "http://host:8080", realm: "nope", message: "Realm does not exist")

@@ -153,6 +153,35 @@ struct RealmExchangeTests {
         }
     }
 
+    /// `POST /admin/realms` with a full representation (python-keycloak's create_realm(payload)):
+    /// the same importer, in one transaction, with the same refusals.
+    @Test func aFullRealmRepresentationIsCreatedByPostAsKeycloakDoes() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            let file = try String(contentsOf: Paths.vectors.appendingPathComponent("keycloak-partial-realm.json"), encoding: .utf8)
+            let created = try await api.call(.post, "/admin/realms", token: admin, raw: file)
+            #expect(created.status == .created, "\(created.text)")
+            #expect(created.headers[.location]?.hasSuffix("/admin/realms/kafka-authz") == true)
+            #expect(try await api.login(realm: "kafka-authz", username: "alice", password: "Secret-pw-1").status == .ok)
+            #expect(try await api.call(.get, "/admin/realms/kafka-authz/groups", token: admin).values("name").contains("Kafka Admins"))
+            let again = try await api.call(.post, "/admin/realms", token: admin, raw: file)
+            #expect(again.status == .conflict)
+            // A broken reference refuses the whole body: no realm half made.
+            let broken = #"{"realm":"half","users":[{"username":"a","realmRoles":["ghost"]}],"clients":[{"clientId":"c"}]}"#
+            let refused = try await api.call(.post, "/admin/realms", token: admin, raw: broken)
+            #expect(refused.status == .badRequest && refused.text.contains("ghost"))
+            #expect(try await api.call(.get, "/admin/realms/half", token: admin).status == .notFound)
+            // A realm-management role of another realm may not create realms, with or without contents.
+            let acmeAdmin = try await api.createUser("kafka-authz", "ops", password: "pw", token: admin)
+            let management = try await api.clientUUID("kafka-authz", "realm-management", token: admin)
+            let realmAdmin = try await api.role("kafka-authz", "realm-admin", client: management, token: admin)
+            _ = try await api.call(.post, "/admin/realms/kafka-authz/users/\(acmeAdmin)/role-mappings/clients/\(management)", token: admin, json: [realmAdmin])
+            let opsToken = try await api.token(realm: "kafka-authz", username: "ops", password: "pw")
+            let other = #"{"realm":"mine","users":[{"username":"me","clientRoles":{"realm-management":["realm-admin"]}}]}"#
+            #expect(try await api.call(.post, "/admin/realms", token: opsToken, raw: other).status == .forbidden)
+        }
+    }
+
     @Test(arguments: [
         (#"{"enabled":true}"#, "the realm name is missing"),
         (#"{"realm":"x","users":[{"username":"a","groups":["/nope"]}]}"#, "user a is in group /nope, which does not exist"),

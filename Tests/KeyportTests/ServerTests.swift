@@ -3,8 +3,9 @@ import NIOCore
 import NIOFoundationCompat
 import Hummingbird
 import HummingbirdTesting
+import KeyportHTTP
 import KeyportModel
-import KeyportServer
+@testable import KeyportServer
 import KeyportStore
 import Logging
 import Testing
@@ -194,5 +195,68 @@ struct ProxyHeaderTests {
         #expect(direct.contains("client_ip=127.0.0.1"))
         // A forged value that is not an address is ignored.
         #expect(!(try await logLine(proxy: .xforwarded, forwardedFor: "evil\" level=error").contains("evil")))
+    }
+}
+
+/// Keycloak's `--http-relative-path`: old scripts and registries call Keyport under `/auth`.
+@Suite("Server under a relative path")
+struct RelativePathTests {
+    @Test func everyRouteAndEveryURLKeyportWritesCarryThePath() async throws {
+        var config = KeyportConfiguration(mode: .development, httpPort: 0, databasePath: temporaryDirectory().appendingPathComponent("k.db").path,
+                                          hostname: "http://keyport.test", bootstrapAdminPassword: "admin-pw")
+        config.httpRelativePath = "/auth"
+        let server = try await KeyportServer.make(configuration: config, environment: testEnvironment())
+        try await server.application.test(.router) { client in
+            let discovery = try await client.execute(uri: "/auth/realms/master/.well-known/openid-configuration", method: .get)
+            #expect(discovery.status == .ok)
+            let body = try json(discovery.body)
+            #expect(body["issuer"] as? String == "http://keyport.test/auth/realms/master")
+            #expect((body["token_endpoint"] as? String)?.hasPrefix("http://keyport.test/auth/realms/master/") == true)
+            // Not at the root any more; /authx is not /auth.
+            #expect(try await client.execute(uri: "/realms/master", method: .get).status == .notFound)
+            #expect(try await client.execute(uri: "/authx/realms/master", method: .get).status == .notFound)
+            // Probes find health at the root and under the path.
+            #expect(try await client.execute(uri: "/health/ready", method: .get).status == .ok)
+            #expect(try await client.execute(uri: "/auth/health/ready", method: .get).status == .ok)
+
+            let form = "grant_type=password&client_id=admin-cli&username=admin&password=admin-pw"
+            let login = try await client.execute(uri: "/auth/realms/master/protocol/openid-connect/token", method: .post,
+                                                 headers: [.contentType: "application/x-www-form-urlencoded"], body: ByteBuffer(string: form))
+            #expect(login.status == .ok)
+            let token = try #require(try json(login.body)["access_token"] as? String)
+            #expect(decodeClaims(token)?["iss"]?.stringValue == "http://keyport.test/auth/realms/master")
+            let created = try await client.execute(uri: "/auth/admin/realms", method: .post,
+                                                   headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
+                                                   body: ByteBuffer(string: #"{"realm":"acme","dockerV2Enabled":true}"#))
+            #expect(created.status == .created)
+            #expect(created.headers[.location] == "http://keyport.test/auth/admin/realms/acme")
+            let client1 = try await client.execute(uri: "/auth/admin/realms/acme/clients", method: .post,
+                                                   headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
+                                                   body: ByteBuffer(string: #"{"clientId":"registry.test","protocol":"docker-v2"}"#))
+            let id = try #require(client1.headers[.location]?.split(separator: "/").last.map(String.init))
+            let config = try await client.execute(uri: "/auth/admin/realms/acme/clients/\(id)/installation/providers/docker-v2-registry-config-file",
+                                                  method: .get, headers: [.authorization: "Bearer \(token)"])
+            let text = String(buffer: config.body)
+            #expect(text.contains("realm: http://keyport.test/auth/realms/acme/protocol/docker-v2/auth"))
+            #expect(text.contains("issuer: http://keyport.test/auth/realms/acme\n"))
+        }
+    }
+
+    @Test(arguments: ["auth", "/a b", "/../x", "/auth//x", "/" + String(repeating: "a", count: 101), "/a?b"])
+    func aPathThatIsNotOneIsRefused(_ path: String) {
+        var config = KeyportConfiguration(httpPort: 0, databasePath: "/tmp/x.db")
+        config.httpRelativePath = path
+        #expect(throws: ConfigurationError.self) { try config.validate() }
+    }
+
+    @Test func aHostnameWithItsOwnPathKeepsIt() {
+        var config = KeyportConfiguration(httpPort: 0, databasePath: "/tmp/x.db", hostname: "https://sso.example.com/keycloak")
+        config.httpRelativePath = "/auth"
+        #expect(config.publicBaseURL == "https://sso.example.com/keycloak")
+        config.hostname = "https://sso.example.com"
+        #expect(config.publicBaseURL == "https://sso.example.com/auth")
+        #expect(RelativePathResponder<RouterResponder<KeyportRequestContext>>.strip("/auth", from: "/auth?x=1") == "/?x=1")
+        #expect(RelativePathResponder<RouterResponder<KeyportRequestContext>>.strip("/auth", from: "/auth/realms/a") == "/realms/a")
+        #expect(RelativePathResponder<RouterResponder<KeyportRequestContext>>.strip("/auth", from: "/authentic") == nil)
     }
 }

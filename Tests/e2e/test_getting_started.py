@@ -27,7 +27,8 @@ def test_the_bare_metal_path_runs_verbatim():
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEYPORT_")}
     env.update({"KEYPORT_DATA": data, "KEYPORT_HTTP_PORT": str(port), "LOCAL_REGISTRY_PORT": str(registry_port)})
     script = "set -euo pipefail\n" + bare_metal_commands() + "\necho\necho WALKTHROUGH-DONE\nwait\n"
-    shell = subprocess.Popen(["bash", "-c", script], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    # Bounded: if the server never comes up, the `until curl` loop must not wait for ever.
+    shell = subprocess.Popen(["timeout", "1200", "bash", "-c", script], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True, start_new_session=True)
     output = []
     try:

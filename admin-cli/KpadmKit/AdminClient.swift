@@ -57,7 +57,7 @@ public final class AdminClient: @unchecked Sendable {
         let path = URLComponents(string: server)?.path ?? ""
         if path.hasSuffix("/auth") {
             let root = String(server.dropLast("/auth".count))
-            return .failure("\(server) is Keycloak's old /auth path; Keyport serves at the root: use --server \(root)")
+            return .failure("\(server) is Keycloak's old /auth path; Keyport serves at the root (unless started with --http-relative-path /auth): use --server \(root)")
         }
         if !path.isEmpty {
             return .failure("nothing answers at \(server)/realms/\(realm)/…: --server is the server's base URL, e.g. http://localhost:8080 (HTTP 404: \(message))")

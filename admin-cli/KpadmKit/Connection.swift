@@ -6,7 +6,7 @@ enum OptionHelp {
     static let realm = "The realm to work on (default: the one logged in to)"
     static let service = "The registry's docker-v2 client: its clientId, the registry's auth.token.service"
     static let config = "Session file (default ~/.keyport/kpadm.json)"
-    static let server = "Server URL for one-shot use, e.g. http://localhost:8080 (no /auth: Keyport serves at the root)"
+    static let server = "Server URL for one-shot use, e.g. http://localhost:8080 (with /auth only if Keyport runs with --http-relative-path /auth)"
     static let authRealm = "Realm to log in to for one-shot use (default master)"
     static let password = "Password for one-shot use; prefer KPADM_PASSWORD"
     static let client = "Client id to log in with (default admin-cli)"
