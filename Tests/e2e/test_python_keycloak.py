@@ -1,9 +1,11 @@
 """python-keycloak, the Keycloak client library from PyPI, driving Keyport unchanged."""
+import json
+
 import pytest
 from keycloak import KeycloakAdmin, KeycloakOpenID, KeycloakOpenIDConnection
 from keycloak.exceptions import KeycloakAuthenticationError, KeycloakGetError, KeycloakPostError
 
-from conftest import ADMIN_PASSWORD
+from conftest import ADMIN_PASSWORD, REPO
 
 
 def admin_for(keyport, realm="master"):
@@ -117,6 +119,25 @@ def test_a_realm_managed_end_to_end_by_python_keycloak(keyport):
     admin.change_current_realm("master")
     admin.delete_realm("acme")
     assert "acme" not in {r["realm"] for r in admin.get_realms()}
+
+
+def test_create_realm_with_a_full_payload_as_python_keycloak_sends_it(keyport):
+    """python-keycloak's create_realm(payload) with users, clients, roles and groups nested: a realm
+    file written for Keycloak (Tests/Vectors), posted as it is; its users and service account log in."""
+    admin = admin_for(keyport)
+    payload = json.loads((REPO / "Tests" / "Vectors" / "keycloak-partial-realm.json").read_text())
+    admin.create_realm(payload, skip_exists=False)
+    admin.change_current_realm("kafka-authz")
+    assert admin.get_user_id("alice")
+    assert [g["name"] for g in admin.get_groups()] == ["ClusterManager Group", "Kafka Admins"]
+    assert admin.get_group_by_path("/Kafka Admins/On Call")["name"] == "On Call"
+    assert admin.get_realm_role("Dev Team A")["name"] == "Dev Team A"
+    alice = KeycloakOpenID(server_url=keyport.url, realm_name="kafka-authz", client_id="admin-cli")
+    assert "access_token" in alice.token("alice", "Secret-pw-1")
+    robot = KeycloakOpenID(server_url=keyport.url, realm_name="kafka-authz", client_id="kafka-producer-client",
+                           client_secret_key="kafka-producer-client-secret")
+    assert "access_token" in robot.token(grant_type="client_credentials")
+    admin.create_realm(payload, skip_exists=True)  # the conflict python-keycloak recognises
 
 
 def test_a_realm_admin_manages_only_its_realm(keyport):
