@@ -9,6 +9,12 @@
 ARG SWIFT_IMAGE=swift:6.1-bookworm
 ARG BINARIES=compiled
 
+# Binaries built on the host, when there are any: the legacy builder (DOCKER_BUILDKIT=0,
+# docker-compose 1.x) builds every stage, so this one must also build when .build/container does
+# not exist — hence the pattern, which may match nothing, beside a file that is always there.
+FROM scratch AS prebuilt
+COPY .dockerignore .build/containe[r] /out/
+
 FROM ${SWIFT_IMAGE} AS compiled
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libargon2-dev libsqlite3-dev pkg-config \
@@ -27,9 +33,6 @@ RUN KEYPORT_REVISION=${KEYPORT_REVISION} swift build -c release --static-swift-s
  && mkdir -p /out/bin /out/lib \
  && cp .build/release/keyport .build/release/kpadm /out/bin/ \
  && strip /out/bin/keyport /out/bin/kpadm
-
-FROM scratch AS prebuilt
-COPY .build/container/ /out/
 
 FROM ${BINARIES} AS binaries
 

@@ -181,3 +181,20 @@ def test_without_an_admin_password_one_is_generated_and_printed_once(engine):
         assert logs.count("Generated password") == 1
     finally:
         engine.docker("rm", "-f", container.strip())
+
+
+def test_the_legacy_builder_builds_the_dockerfile_without_host_binaries(engine):
+    """docker-compose 1.x and DOCKER_BUILDKIT=0 build every stage of the Dockerfile, the
+    host-binaries one too: it must build when .build/container does not exist (a user's clone)."""
+    import shutil
+    import tempfile
+    context = tempfile.mkdtemp(prefix="kp-context-", dir="/tmp")
+    try:
+        for name in ("Dockerfile", ".dockerignore"):
+            shutil.copy(REPO / name, os.path.join(context, name))
+        env = dict(engine.env, DOCKER_BUILDKIT="0")
+        result = subprocess.run([containers.DOCKER, "build", "--target", "prebuilt", "-t", "kp-prebuilt-empty", context],
+                                env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    finally:
+        shutil.rmtree(context, ignore_errors=True)
