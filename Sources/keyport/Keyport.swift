@@ -337,6 +337,10 @@ struct BootstrapAdmin: AsyncParsableCommand {
                 guard let value = environment[variable], !value.isEmpty else { Runner.fail("--password:env: \(variable) is not set") }
                 password = Sensitive(value)
             } else if passwordStdin {
+                // Typed at a terminal, it would be echoed: the option is for a pipe.
+                guard isatty(STDIN_FILENO) == 0 else {
+                    Runner.fail("--password-stdin reads a pipe (printf '%s' \"$PASSWORD\" | keyport bootstrap-admin user --password-stdin); leave it out to have a password generated")
+                }
                 guard let line = readLine(strippingNewline: true), !line.isEmpty else { Runner.fail("--password-stdin: standard input held no password") }
                 password = Sensitive(line)
             }

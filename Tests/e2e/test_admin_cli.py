@@ -265,6 +265,16 @@ def test_a_lost_admin_is_recovered_with_one_command(workdir):
         result = subprocess.run([binary, "bootstrap-admin", "user", "--username", "rescue2", "--db-path", db],
                                 capture_output=True, text=True, timeout=60)
         generated = re.search(r"Generated password \(shown only now\): (\S+)", result.stdout).group(1)
+        # --password-stdin at a terminal would echo the password: refused, with what to do.
+        import pty
+        leader, follower = pty.openpty()
+        try:
+            result = subprocess.run([binary, "bootstrap-admin", "user", "--username", "typed", "--password-stdin", "--db-path", db],
+                                    stdin=follower, capture_output=True, text=True, timeout=60)
+        finally:
+            os.close(leader)
+            os.close(follower)
+        assert result.returncode == 1 and "--password-stdin reads a pipe" in result.stderr, result
         # A name in use is refused, nothing changes.
         result = subprocess.run([binary, "bootstrap-admin", "user", "--username", "rescue", "--db-path", db],
                                 capture_output=True, text=True, timeout=60)
