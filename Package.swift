@@ -124,6 +124,7 @@ let package = Package(
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportTokens", "KeyportHTTP", "KeyportPasswords",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // Keycloak's realm export format, both ways.

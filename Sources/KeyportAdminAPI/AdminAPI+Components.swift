@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOPosix
 import KeycloakRepresentations
 import KeyportHTTP
 import KeyportKeys
@@ -33,9 +34,11 @@ extension AdminAPI {
             let (_, realm) = try await authorize(request, context, .manageRealm)
             let rep = try await decode(ComponentRepresentation.self, request, context)
             let settings = try KeyProviderSettings(rep, realm: realm, existing: nil)
-            let key = try RealmKeyFactory(environment: environment).makeKey(
-                algorithm: settings.algorithm, realmId: realm.id, realmName: realm.name, status: settings.status,
-                name: settings.name, priority: settings.priority, rsaBits: settings.rsaBits)
+            let factory = RealmKeyFactory(environment: environment)
+            let key = try await Self.keyGeneration.run {
+                try factory.makeKey(algorithm: settings.algorithm, realmId: realm.id, realmName: realm.name, status: settings.status,
+                                    name: settings.name, priority: settings.priority, rsaBits: settings.rsaBits)
+            }
             try await run { try await store.addRealmKey(key) }
             return created(request, key.id)
         }
@@ -56,6 +59,9 @@ extension AdminAPI {
             return noContent
         }
     }
+
+    /// One gate for the whole process (every realm's administrators share it).
+    static let keyGeneration = KeyGenerationGate()
 
     /// The key named by the path's `{id}`, in this realm only.
     func keyEntry(_ context: KeyportRequestContext, realm: Realm) async throws -> (key: RealmKey, signer: SigningKey) {
@@ -150,5 +156,48 @@ struct KeyProviderSettings {
             }
             rsaBits = 2048
         }
+    }
+}
+
+/// Generating an RSA key takes up to seconds of a core (4096 bits). It runs on a thread of its
+/// own, never on the cooperative threads that answer every realm, and one at a time in the
+/// process, the others waiting their turn: a realm administrator looping on `POST components`
+/// cannot stall other realms' logins. Past `maxWaiting` waiting requests, `503` at once.
+actor KeyGenerationGate {
+    let maxWaiting: Int
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    /// Requests waiting their turn.
+    var queued: Int { waiting.count }
+
+    init(maxWaiting: Int = 16) {
+        self.maxWaiting = maxWaiting
+    }
+
+    func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await enter()
+        do {
+            let result = try await NIOThreadPool.singleton.runIfActive(body)
+            leave()
+            return result
+        } catch {
+            leave()
+            throw error
+        }
+    }
+
+    private func enter() async throws {
+        guard busy else {
+            busy = true
+            return
+        }
+        guard waiting.count < maxWaiting else { throw AdminError(.serviceUnavailable, "Too many signing keys are being generated; try again in a moment") }
+        // Resumed by `leave`, which hands its turn over (busy stays true).
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    private func leave() {
+        if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
     }
 }

@@ -55,7 +55,11 @@ extension AdminAPI {
         // A full representation (Keycloak's create_realm(payload) with users, clients, roles,
         // groups): the realm file importer makes the whole realm, in one transaction. What it
         // grants stays inside the new realm — every reference is realm-scoped.
-        if rep.hasContents, let realmImport = extensions.realmImport {
+        if rep.hasContents {
+            // Never a realm made from the settings alone while its users and clients are dropped.
+            guard let realmImport = extensions.realmImport else {
+                throw AdminError.badRequest("This server creates realms from their settings only: send users, clients, roles and groups separately")
+            }
             let plan: AdminExtensions.RealmImportPlan
             do {
                 plan = try realmImport(Data(buffer: body))

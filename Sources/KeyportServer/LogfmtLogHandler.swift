@@ -1,4 +1,5 @@
 import Foundation
+import KeyportHTTP
 import KeyportModel
 import Logging
 
@@ -39,18 +40,8 @@ public struct LogfmtLogHandler: LogHandler {
     static func quote(_ value: String) -> String {
         let plain = !value.isEmpty && value.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value < 0x7F && $0 != "\"" && $0 != "=" && $0 != "\\" }
         if plain { return value }
-        var escaped = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": escaped += "\\\""
-            case "\\": escaped += "\\\\"
-            case "\n": escaped += "\\n"
-            case "\r": escaped += "\\r"
-            case "\t": escaped += "\\t"
-            default: if scalar.value < 0x20 { escaped += String(format: "\\u%04x", scalar.value) } else { escaped.unicodeScalars.append(scalar) }
-            }
-        }
-        return escaped + "\""
+        // The same escaping as a JSON string: one home for it.
+        return JSONText.quoted(value)
     }
 
     /// `2026-11-29T20:15:38.123Z`, from the system clock in integer arithmetic: Foundation's

@@ -53,8 +53,13 @@ struct MasterRealmBootstrap {
     /// `is_temporary_admin`), or creates the master realm with it when there is none yet. The
     /// password is the one given, else generated (and returned, to be shown once).
     func addTemporaryAdministrator(username: String, password: Sensitive?) async throws -> BootstrapOutcome {
-        let name = User.normalize(username)
-        guard !name.isEmpty, name.utf8.count <= 255 else { throw ConfigurationError("--username must be 1 to 255 characters") }
+        // The rules every username meets, whichever door it comes in by.
+        let name: String
+        do {
+            name = User.normalize(try ObjectRules.username(username))
+        } catch let invalid as InvalidObject {
+            throw ConfigurationError("--username: \(invalid.message)")
+        }
         let generated = password == nil ? Sensitive(Self.readablePassword(environment.randomBytes(18))) : nil
         let secret = password ?? generated!
         guard let master = try await store.realm(named: Self.masterRealmName) else {

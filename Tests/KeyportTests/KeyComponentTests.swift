@@ -4,6 +4,8 @@ import KeyportJSON
 import KeyportKeys
 import KeyportModel
 import KeyportTokens
+@testable import KeyportAdminAPI
+import Synchronization
 import Testing
 
 /// Keycloak's key providers (`/admin/realms/{realm}/components`): a key added passive, made
@@ -114,6 +116,39 @@ struct KeyComponentTests {
                 "providerId": "ecdsa-generated", "providerType": .string(Self.provider)])
             #expect(over.status == .conflict)
         }
+    }
+
+    /// Key generation runs off the threads that answer requests, one at a time: the next waits
+    /// its turn, and past the bound a request is told to come back instead of queueing.
+    @Test func oneKeyIsGeneratedAtATimeOffTheRequestThreads() async throws {
+        final class Probe: Sendable {
+            let running = Mutex(0), most = Mutex(0), started = Mutex(false)
+            let release = DispatchSemaphore(value: 0)
+            func work(_ n: Int, hold: Bool) -> @Sendable () -> Int {
+                { [self] in
+                    let now = running.withLock { $0 += 1; return $0 }
+                    most.withLock { $0 = max($0, now) }
+                    started.withLock { $0 = true }
+                    if hold { release.wait() }
+                    running.withLock { $0 -= 1 }
+                    return n
+                }
+            }
+        }
+        let gate = KeyGenerationGate(maxWaiting: 1)
+        let probe = Probe()
+        let first = Task { try await gate.run(probe.work(1, hold: true)) }
+        while !probe.started.withLock({ $0 }) { await Task.yield() }
+        let second = Task { try await gate.run(probe.work(2, hold: false)) }
+        // The second waits its turn (bound 1); one more is refused at once.
+        while await gate.queued < 1 { await Task.yield() }
+        await #expect(throws: AdminError(.serviceUnavailable, "Too many signing keys are being generated; try again in a moment")) {
+            try await gate.run(probe.work(3, hold: false))
+        }
+        probe.release.signal()
+        #expect(try await first.value == 1)
+        #expect(try await second.value == 2)
+        #expect(probe.most.withLock { $0 } == 1)
     }
 
     @Test func viewRealmReadsKeysManageRealmChangesThemAndNoRealmReachesAnother() async throws {

@@ -275,6 +275,10 @@ def test_a_lost_admin_is_recovered_with_one_command(workdir):
             os.close(leader)
             os.close(follower)
         assert result.returncode == 1 and "--password-stdin reads a pipe" in result.stderr, result
+        # The rules every username meets apply here too.
+        result = subprocess.run([binary, "bootstrap-admin", "user", "--username", "ops/root", "--db-path", db],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1 and "Username must not contain '/'" in result.stderr, result
         # A name in use is refused, nothing changes.
         result = subprocess.run([binary, "bootstrap-admin", "user", "--username", "rescue", "--db-path", db],
                                 capture_output=True, text=True, timeout=60)

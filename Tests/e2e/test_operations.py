@@ -31,10 +31,14 @@ def self_signed(directory):
     return cert, key
 
 
+def proxy_config(language, keyport_port, cert, key):
+    """The page's proxy configuration, with this run's certificate and Keyport's port."""
+    return (block(language).replace("/etc/keyport/tls.crt", cert).replace("/etc/keyport/tls.key", key)
+            .replace("127.0.0.1:8080", f"127.0.0.1:{keyport_port}"))
+
+
 def start_nginx(root, proxy_port, keyport_port, cert, key):
-    server = (block("nginx").replace("listen 443 ssl;", f"listen 127.0.0.1:{proxy_port} ssl;")
-              .replace("/etc/keyport/tls.crt", cert).replace("/etc/keyport/tls.key", key)
-              .replace("127.0.0.1:8080", f"127.0.0.1:{keyport_port}"))
+    server = proxy_config("nginx", keyport_port, cert, key).replace("listen 443 ssl;", f"listen 127.0.0.1:{proxy_port} ssl;")
     # The documented server block inside the smallest nginx.conf that runs without root's paths.
     conf = os.path.join(root, "nginx.conf")
     with open(conf, "w") as f:
@@ -45,9 +49,7 @@ def start_nginx(root, proxy_port, keyport_port, cert, key):
 
 
 def start_caddy(root, proxy_port, keyport_port, cert, key):
-    site = (block("caddyfile").replace("auth.example.com {", f"https://localhost:{proxy_port} {{")
-            .replace("/etc/keyport/tls.crt", cert).replace("/etc/keyport/tls.key", key)
-            .replace("127.0.0.1:8080", f"127.0.0.1:{keyport_port}"))
+    site = proxy_config("caddyfile", keyport_port, cert, key).replace("auth.example.com {", f"https://localhost:{proxy_port} {{")
     caddyfile = os.path.join(root, "Caddyfile")
     with open(caddyfile, "w") as f:
         # Global options only the test needs: no admin endpoint, HTTP redirects on a free port.
