@@ -123,6 +123,8 @@ let package = Package(
             name: "KeyportAdminAPI",
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportTokens", "KeyportHTTP", "KeyportPasswords",
+                // Realms from full representations and partial imports: the realm file importer's rules.
+                "KeyportRealmExchange",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -152,7 +154,7 @@ let package = Package(
         .executableTarget(
             name: "keyport",
             dependencies: [
-                "KeyportServer", "KeyportModel", "KeyportSQLite", "KeyportAuth", "KeyportRealmExchange", "KeyportBuildInfo",
+                "KeyportServer", "KeyportModel", "KeyportSQLite", "KeyportAuth", "KeyportRealmExchange", "KeyportBuildInfo", "KeyportPasswords",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -381,7 +381,7 @@ extension RealmRepresentation {
             "groups": ["id", "name", "path", "attributes", "realmRoles", "clientRoles", "subGroups"],
             "users": ["id", "username", "email", "emailVerified", "firstName", "lastName", "enabled", "createdTimestamp", "attributes",
                       "requiredActions", "realmRoles", "clientRoles", "groups", "credentials", "serviceAccountClientId"],
-            "users[].credentials": ["id", "type", "userLabel", "createdDate", "secretData", "credentialData", "hashedSaltedValue", "salt",
+            "users[].credentials": ["id", "type", "value", "temporary", "userLabel", "createdDate", "secretData", "credentialData", "hashedSaltedValue", "salt",
                                     "hashIterations", "algorithm", "priority"],
             "clients": ["id", "clientId", "name", "description", "enabled", "protocol", "publicClient", "bearerOnly", "secret",
                         "directAccessGrantsEnabled", "serviceAccountsEnabled", "standardFlowEnabled", "redirectUris", "attributes",
@@ -545,5 +545,52 @@ public struct ComponentRepresentation: Codable, Sendable {
         }
         self.init(id: key.id, name: key.name, providerId: key.algorithm.generatedProviderName, providerType: Self.keyProviderType,
                   parentId: key.realmId, config: config)
+    }
+}
+
+// MARK: Partial import
+
+/// Keycloak's `PartialImportRepresentation`: users, clients, groups and roles to add to an
+/// existing realm (`POST /admin/realms/{realm}/partialImport`, python-keycloak's
+/// `partial_import_realm`), and what to do when one exists already.
+public struct PartialImportRepresentation: Decodable, Sendable {
+    public var ifResourceExists: String?
+    /// Keycloak's older name for `ifResourceExists`.
+    public var policy: String?
+    public var users: [UserRepresentation]?
+    public var clients: [ClientRepresentation]?
+    public var groups: [GroupRepresentation]?
+    public var roles: RolesRepresentation?
+    public var identityProviders: [JSONValue]?
+
+    public init() {}
+}
+
+/// Keycloak's `PartialImportResults`: counts, then one line per resource in the order handled.
+public struct PartialImportResultsRepresentation: Encodable, Sendable, Equatable {
+    public struct Result: Encodable, Sendable, Equatable {
+        /// `ADDED`, `SKIPPED` or `OVERWRITTEN`.
+        public var action: String
+        /// `USER`, `CLIENT`, `GROUP`, `REALM_ROLE` or `CLIENT_ROLE`.
+        public var resourceType: String
+        public var resourceName: String
+        public var id: String
+        public init(action: String, resourceType: String, resourceName: String, id: String) {
+            self.action = action
+            self.resourceType = resourceType
+            self.resourceName = resourceName
+            self.id = id
+        }
+    }
+    public var overwritten: Int
+    public var added: Int
+    public var skipped: Int
+    public var results: [Result]
+
+    public init(results: [Result]) {
+        self.results = results
+        overwritten = results.count { $0.action == "OVERWRITTEN" }
+        added = results.count { $0.action == "ADDED" }
+        skipped = results.count { $0.action == "SKIPPED" }
     }
 }

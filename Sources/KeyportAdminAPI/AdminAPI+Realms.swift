@@ -4,6 +4,7 @@ import Hummingbird
 import KeyportAuth
 import KeyportHTTP
 import KeyportModel
+import KeyportRealmExchange
 import KeyportStore
 
 extension AdminAPI {
@@ -15,6 +16,7 @@ extension AdminAPI {
             return try await realmResponse(realm)
         }
         admin.put("realms/{realm}") { request, context in try await updateRealm(request, context) }
+        admin.post("realms/{realm}/partialImport") { request, context in try await partialImport(request, context) }
         admin.delete("realms/{realm}") { request, context in
             let (_, realm) = try await authorize(request, context, .manageRealm)
             guard realm.name != "master" else { throw AdminError.badRequest("The master realm cannot be deleted") }
@@ -56,24 +58,26 @@ extension AdminAPI {
         // groups): the realm file importer makes the whole realm, in one transaction. What it
         // grants stays inside the new realm — every reference is realm-scoped.
         if rep.hasContents {
-            // Never a realm made from the settings alone while its users and clients are dropped.
-            guard let realmImport = extensions.realmImport else {
-                throw AdminError.badRequest("This server creates realms from their settings only: send users, clients, roles and groups separately")
-            }
-            let plan: AdminExtensions.RealmImportPlan
+            let prepared: RealmImporter.Prepared
             do {
-                plan = try realmImport(Data(buffer: body))
-            } catch let refused as AdminExtensions.RealmImportRefused {
-                throw AdminError.badRequest(refused.message)
+                prepared = try await importer.prepare(Data(buffer: body))
+            } catch let refused as RealmImporter.Failure {
+                throw AdminError.badRequest(refused.description)
             }
             do {
-                try await store.createRealm(plan.seed)
+                try await store.createRealm(prepared.seed)
             } catch StoreError.conflict {
                 throw AdminError.conflict(Self.realmConflict)
             } catch let error as StoreError {
                 throw AdminError.from(error)
             }
-            return created(request, plan.seed.realm.name)
+            // What the importer skipped or decided goes to the log: Keycloak's answer has no place for it.
+            if !prepared.skipped.isEmpty {
+                context.logger.warning("POST /admin/realms: skipping fields Keyport does not model",
+                                       metadata: ["realm": "\(prepared.seed.realm.name)", "fields": "\(prepared.skipped.joined(separator: ","))"])
+            }
+            for notice in prepared.notices { context.logger.notice("POST /admin/realms: \(notice)") }
+            return created(request, prepared.seed.realm.name)
         }
         let name = try Validate.realmName(rep.realm)
         var realm = Realm(id: environment.newID(), name: name, createdAt: environment.now())
@@ -95,6 +99,62 @@ extension AdminAPI {
     }
 
     static let realmConflict = "Conflict detected. See logs for details"
+
+    /// Keycloak's partial import (`PartialImport`): planned from the realm as read, checked against
+    /// the admin-role rule, and written in one transaction that first checks nothing it was planned
+    /// from moved — if something did, it is planned again (at most three times).
+    func partialImport(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (caller, realm) = try await authorize(request, context, .manageRealm)
+        let body = try await decode(PartialImportRepresentation.self, request, context)
+        // Each kind of resource needs the permission that manages it, as in Keycloak.
+        if !(body.users ?? []).isEmpty || !(body.groups ?? []).isEmpty {
+            guard caller.may(.manageUsers, in: realm) else { throw AdminError.forbidden }
+        }
+        if !(body.clients ?? []).isEmpty || !(body.roles?.client ?? [:]).isEmpty {
+            guard caller.may(.manageClients, in: realm) else { throw AdminError.forbidden }
+        }
+        var hashed: [String: Credential] = [:]
+        let attempts = 3
+        for attempt in 1...attempts {
+            guard let current = try await store.realm(id: realm.id) else { throw AdminError.notFound("Realm not found.") }
+            var plan: PartialImport.Plan
+            do {
+                plan = try await importer.planPartialImport(body, into: current, hashed: hashed)
+            } catch let failure as RealmImporter.Failure {
+                throw AdminError.badRequest(failure.description)
+            } catch let conflict as PartialImport.Conflict {
+                throw AdminError.conflict(conflict.description)
+            } catch let error as StoreError {
+                throw AdminError.from(error)
+            }
+            // What the import makes users hold: existing roles it maps or nests, and the roles of
+            // existing groups its users join (with their ancestors').
+            var granted: [Role] = []
+            for id in plan.grantedExistingRoleIds.sorted() {
+                if let role = try await store.role(id: id, realmId: realm.id) { granted.append(role) }
+            }
+            for groupId in plan.joinedExistingGroupIds.sorted() { granted += try await rolesThroughGroup(groupId, realm: realm) }
+            try await requireMayGrant(granted, caller: caller, realm: realm)
+            do {
+                try await importer.hashPasswords(&plan, realm: current, hashed: &hashed)
+            } catch let failure as RealmImporter.Failure {
+                throw AdminError.badRequest(failure.description)
+            }
+            do {
+                try await store.apply(plan.changes)
+            } catch let error as StoreError where attempt < attempts {
+                switch error {
+                case .conflict, .notFound: continue   // the realm moved under the plan: plan again
+                default: throw AdminError.from(error)
+                }
+            } catch let error as StoreError {
+                throw AdminError.from(error)
+            }
+            for notice in plan.notices { context.logger.notice("partialImport: \(notice)", metadata: ["realm": "\(realm.name)"]) }
+            return try JSONBody.response(PartialImportResultsRepresentation(results: plan.results))
+        }
+        throw AdminError.conflict(AdminError.keycloakWording(.concurrentChange))
+    }
 
     func updateRealm(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let (_, existing) = try await authorize(request, context, .manageRealm)
@@ -126,7 +186,7 @@ extension AdminAPI {
         }
         var parsedPolicy: PasswordPolicy?
         if let policy = rep.passwordPolicy {
-            let parsed = try PasswordPolicy(policy)
+            let parsed = try provision { try PasswordPolicy(policy) }
             parsedPolicy = parsed
             if let iterations = parsed.hashIterations { change.hashingIterations = iterations }
         }

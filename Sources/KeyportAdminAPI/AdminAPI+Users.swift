@@ -242,7 +242,7 @@ extension AdminAPI {
     }
 
     func makePasswordCredential(_ value: String, temporary: Bool, for user: User, realm: Realm) async throws -> (credential: Credential, temporary: Bool) {
-        try PasswordPolicy(realm.passwordPolicy).check(value, username: user.username, email: user.email)
+        try provision { try PasswordPolicy(realm.passwordPolicy).check(value, username: user.username, email: user.email) }
         let hash = try await hasher.hash(Sensitive(value), parameters: realm.passwordHashing, partition: realm.id)
         return (Credential(id: environment.newID(), userId: user.id, secret: hash, createdAt: environment.now()), temporary)
     }
@@ -272,8 +272,4 @@ extension AdminAPI {
         }
         return ids
     }
-}
-
-public enum RequiredAction {
-    public static let updatePassword = "UPDATE_PASSWORD"
 }

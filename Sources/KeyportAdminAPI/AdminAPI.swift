@@ -6,6 +6,7 @@ import KeyportHTTP
 import KeyportModel
 import KeyportTokens
 import KeyportPasswords
+import KeyportRealmExchange
 import KeyportStore
 
 /// Keycloak's admin REST API (the subset Keyport models), at `/admin/realms/…`.
@@ -30,6 +31,11 @@ public struct AdminAPI: Sendable {
     let ceiling: PasswordCostCeiling
     /// Login events the admin API causes (an administrator revoking identity tokens).
     let events: EventRecorder
+    /// Realms from full representations (`POST /admin/realms`) and partial imports: the realm
+    /// file importer, with the same provisioning, and a bound on plain-text passwords per request.
+    let importer: RealmImporter
+    /// The most plain-text passwords one admin request may ask to hash.
+    static let plainPasswordsPerRequest = 200
 
     public init(store: any IdentityStore, verifier: AccessTokenVerifier, keyRing: RealmKeyRing, issuer: RealmIssuer,
                 hasher: PasswordHasher, provisioner: RealmProvisioner, events: EventRecorder,
@@ -47,6 +53,8 @@ public struct AdminAPI: Sendable {
         self.environment = environment
         self.version = version
         self.extensions = extensions
+        self.importer = RealmImporter(store: store, provisioner: provisioner, ceiling: ceiling, provisioning: self.provisioning,
+                                      hasher: hasher, plainPasswordLimit: Self.plainPasswordsPerRequest)
     }
 
     public func addRoutes(to router: Router<KeyportRequestContext>) {
@@ -151,30 +159,8 @@ public struct AdminExtensions: Sendable {
     /// Read-only questions about a client, at `GET clients/{id}/{name}` (view-clients and view-users).
     public var clientQueries: [String: ClientQuery]
 
-    /// A realm representation with its contents (`users`, `clients`, `roles`, `groups`), as
-    /// `POST /admin/realms` takes it from Keycloak's clients: checked and turned into a seed by the
-    /// same importer as `keyport import` (one provisioning layer), or refused with a sentence.
-    public struct RealmImportPlan: Sendable {
-        public let seed: RealmSeed
-        public let skipped: [String]
-        public let notices: [String]
-        public init(seed: RealmSeed, skipped: [String], notices: [String]) {
-            self.seed = seed
-            self.skipped = skipped
-            self.notices = notices
-        }
-    }
-    public struct RealmImportRefused: Error {
-        public let message: String
-        public init(_ message: String) { self.message = message }
-    }
-    public typealias RealmImport = @Sendable (_ body: Data) throws -> RealmImportPlan
-    public var realmImport: RealmImport?
-
-    public init(installationProviders: [String: InstallationProvider] = [:], clientQueries: [String: ClientQuery] = [:],
-                realmImport: RealmImport? = nil) {
+    public init(installationProviders: [String: InstallationProvider] = [:], clientQueries: [String: ClientQuery] = [:]) {
         self.installationProviders = installationProviders
         self.clientQueries = clientQueries
-        self.realmImport = realmImport
     }
 }

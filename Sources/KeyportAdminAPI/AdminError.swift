@@ -51,6 +51,7 @@ public struct AdminError: HTTPResponseError, Equatable {
         case .tokenName: "User already has a personal access token with this name"
         case .tokenLimit: "User already holds the most personal access tokens allowed (\(PersonalAccessToken.limitPerUser)); revoke one first"
         case .emailsShared: "Realm has users sharing an email; duplicate emails cannot be disallowed"
+        case .concurrentChange: "The realm changed while the request was being prepared; send it again"
         case .other: "Object already exists"
         }
     }

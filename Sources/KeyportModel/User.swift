@@ -64,3 +64,9 @@ public struct Credential: Sendable, Equatable, Identifiable {
 
     public static let password = "password"
 }
+
+/// Keycloak's names for the required actions Keyport acts on.
+public enum RequiredAction {
+    /// Set by a temporary password: no tokens until the user chooses a new one.
+    public static let updatePassword = "UPDATE_PASSWORD"
+}

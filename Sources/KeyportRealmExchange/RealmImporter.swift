@@ -19,15 +19,27 @@ public struct RealmImporter: Sendable {
     /// signing algorithm and authorization mode) — the very `Provisioning` the admin API uses,
     /// so both doors refuse alike.
     let provisioning: Provisioning
+    /// Hashes the plain-text passwords (`credentials[].value`) a file may carry; without one they are refused.
+    let hasher: PasswordHasher?
+    /// The most plain-text passwords one file may carry: each costs an Argon2id hash, so a request
+    /// (`POST /admin/realms`) must not be able to hold the hashing pool for long.
+    let plainPasswordLimit: Int
 
     /// `provisioning` is required: an importer without the protocols' checks would accept what
     /// the admin API refuses (`KeyportServer.realmImporter` builds the server's).
     public init(store: any IdentityStore, provisioner: RealmProvisioner, ceiling: PasswordCostCeiling = .default,
-                provisioning: Provisioning) {
+                provisioning: Provisioning, hasher: PasswordHasher? = nil, plainPasswordLimit: Int = 10_000) {
         self.store = store
         self.provisioner = provisioner
         self.ceiling = ceiling
         self.provisioning = provisioning
+        self.hasher = hasher
+        self.plainPasswordLimit = max(0, plainPasswordLimit)
+    }
+
+    /// The same importer, with another bound on plain-text passwords.
+    public func limitingPlainPasswords(to limit: Int) -> RealmImporter {
+        RealmImporter(store: store, provisioner: provisioner, ceiling: ceiling, provisioning: provisioning, hasher: hasher, plainPasswordLimit: limit)
     }
 
     /// Also for `provisioning`, whose protocol hooks throw their own errors.
@@ -63,7 +75,8 @@ public struct RealmImporter: Sendable {
     }
 
     /// Parses `data` (a realm export) into a seed, the names of the fields it skips, and notices.
-    public func prepare(_ data: Data) throws -> Prepared {
+    /// Plain-text passwords are checked against the realm's policy and hashed (one at a time).
+    public func prepare(_ data: Data) async throws -> Prepared {
         let document: RealmRepresentation
         let raw: JSONValue
         do {
@@ -73,8 +86,112 @@ public struct RealmImporter: Sendable {
             throw Failure("the file is not a Keycloak realm export: \(error)")
         }
         var notices: [String] = []
-        let seed = try seed(from: document, notices: &notices)
+        var plain: [PlainPassword] = []
+        var seed = try seed(from: document, notices: &notices, plain: &plain)
+        for password in plain {
+            let credential = try await hash(password, realm: seed.realm)
+            seed.users[password.index].credentials = [credential]
+            if password.temporary, !seed.users[password.index].user.requiredActions.contains(RequiredAction.updatePassword) {
+                seed.users[password.index].user.requiredActions.append(RequiredAction.updatePassword)
+            }
+        }
         return Prepared(seed: seed, skipped: RealmRepresentation.unmodeledFields(in: raw), notices: notices)
+    }
+
+    /// A password given in clear in a file (Keycloak's `credentials[].value`), waiting for its hash.
+    struct PlainPassword {
+        /// Where its user is in the list being built.
+        var index: Int
+        var user: User
+        var credentialId: String
+        var value: Sensitive
+        var temporary: Bool
+        var createdAt: Timestamp
+        var label: String?
+    }
+
+    /// The password a file's credential carries: a Keycloak hash (kept as it is, rehashed at the
+    /// first login), or a plain-text value (returned in `plain`, hashed by `hash`). Nil: none.
+    func credential(_ c: CredentialRepresentation, user: User, index: Int, created: Timestamp, plain: inout [PlainPassword]) throws -> Credential? {
+        guard (c.type ?? Credential.password) == Credential.password else { return nil }
+        let id = c.id ?? provisioner.environment.newID()
+        let createdAt = c.createdDate.map { Timestamp(millisecondsSince1970: $0) } ?? created
+        if let value = c.value {
+            guard !value.isEmpty else { throw Failure("the password of user \(user.username) is empty") }
+            guard hasher != nil else { throw Failure("the password of user \(user.username) is in plain text, which this import cannot hash") }
+            guard plain.count < plainPasswordLimit else {
+                throw Failure("more than \(plainPasswordLimit) passwords are in plain text: hash them first (Keycloak's export does) or import the file with `keyport import`")
+            }
+            plain.append(PlainPassword(index: index, user: user, credentialId: id, value: Sensitive(value), temporary: c.temporary ?? false,
+                                       createdAt: createdAt, label: c.userLabel))
+            return nil
+        }
+        let stored: String
+        do {
+            if let secretData = c.secretData, let credentialData = c.credentialData {
+                stored = try KeycloakCredential.storedHash(secretData: secretData, credentialData: credentialData, ceiling: ceiling)
+            } else if let legacy = c.hashedSaltedValue {
+                stored = try KeycloakCredential.storedHash(legacyValue: legacy, salt: c.salt, iterations: c.hashIterations, algorithm: c.algorithm, ceiling: ceiling)
+            } else {
+                throw Failure("the password of user \(user.username) has neither a hash nor a value")
+            }
+        } catch let error as KeycloakCredential.Unsupported {
+            throw Failure("the password of user \(user.username) cannot be used: \(error.description)")
+        }
+        return Credential(id: id, userId: user.id, secret: Sensitive(stored), createdAt: createdAt, userLabel: c.userLabel)
+    }
+
+    /// Checks a plain-text password against the realm's policy (the admin API's rule) and hashes it.
+    func hash(_ password: PlainPassword, realm: Realm) async throws -> Credential {
+        guard let hasher else { throw Failure("the password of user \(password.user.username) is in plain text, which this import cannot hash") }
+        do {
+            try PasswordPolicy(realm.passwordPolicy).check(password.value.revealed, username: password.user.username, email: password.user.email)
+        } catch {
+            throw Failure("the password of user \(password.user.username): \(error.message)")
+        }
+        let secret = try await hasher.hash(password.value, parameters: realm.passwordHashing, partition: realm.id)
+        return Credential(id: password.credentialId, userId: password.user.id, secret: secret, createdAt: password.createdAt, userLabel: password.label)
+    }
+
+    /// A client from a file's representation, on Keycloak's defaults for what it does not spell
+    /// out; a docker-v2 client's Keycloak mappers become its authorization mode, said in `notices`.
+    func client(_ c: ClientRepresentation, realmId: String, id: String, notices: inout [String]) throws -> Client {
+        let env = provisioner.environment
+        let clientId = try check("a client") { try ObjectRules.clientId(c.clientId) }
+        guard ClientProtocol(rawValue: c.protocol ?? "openid-connect") != nil else {
+            throw Failure("client \(clientId) uses protocol \(c.protocol ?? ""), which Keyport does not speak")
+        }
+        var rep = c
+        if rep.protocol == ClientProtocol.dockerV2.rawValue {
+            let allowAllMapper = "docker-v2-allow-all-mapper"
+            if rep.attributes?["docker.authorization"] == nil {
+                // Keycloak's allow-all mapper means what it says; otherwise Keyport's roles model.
+                let allowAll = (rep.protocolMappers ?? []).contains { $0.protocolMapper == allowAllMapper }
+                rep.attributes = (rep.attributes ?? [:]).merging(["docker.authorization": allowAll ? "allow-all" : "roles"]) { $1 }
+                notices.append(allowAll
+                    ? "client \(clientId): Keycloak's \(allowAllMapper) becomes docker.authorization=allow-all (every user may pull and push anything)"
+                    : "client \(clientId): docker.authorization=roles — only grants on its client roles (docker.grant) allow anything (docs/authorization.md)")
+            }
+            for mapper in rep.protocolMappers ?? [] where mapper.protocolMapper != allowAllMapper {
+                notices.append("client \(clientId): protocol mapper '\(mapper.name ?? "")' (\(mapper.protocolMapper ?? "")) is kept but does nothing in Keyport; "
+                    + "decide access with docker.grant on the client's roles instead (docs/authorization.md)")
+            }
+        }
+        var client = Client(id: id, realmId: realmId, clientId: clientId, enabled: true, protocolName: .openIDConnect,
+                            publicClient: false, directAccessGrantsEnabled: false, serviceAccountsEnabled: false, standardFlowEnabled: true,
+                            createdAt: env.now())
+        try check("client \(clientId)") { try provisioning.merge(rep, into: &client) }
+        return client
+    }
+
+    /// Keycloak's import gives every client with service accounts its hidden user when the file
+    /// has none for it: without one, `client_credentials` would be refused.
+    func missingServiceAccounts(clients: [Client], users: [UserSeed], defaultRoleId: String?) -> [UserSeed] {
+        let served = Set(users.compactMap(\.user.serviceAccountClientId))
+        return clients.filter { $0.serviceAccountsEnabled && !$0.publicClient && !served.contains($0.id) }.map { client in
+            UserSeed(user: ServiceAccounts.user(for: client, id: provisioner.environment.newID(), createdAt: provisioner.environment.now()),
+                     roleIds: defaultRoleId.map { [$0] } ?? [])
+        }
     }
 
     /// Writes the seed: skipped if the realm exists (unless `override`, which replaces it).
@@ -88,7 +205,7 @@ public struct RealmImporter: Sendable {
         return .imported(realm: seed.realm.name, users: seed.users.count, clients: seed.clients.count, roles: seed.roles.count, groups: seed.groups.count)
     }
 
-    func seed(from doc: RealmRepresentation, notices: inout [String]) throws -> RealmSeed {
+    func seed(from doc: RealmRepresentation, notices: inout [String], plain: inout [PlainPassword]) throws -> RealmSeed {
         let env = provisioner.environment
         guard let name = doc.realm, RealmBounds.realmNameLength.contains(name.utf8.count),
               name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }), name != ".", name != ".."
@@ -102,7 +219,12 @@ public struct RealmImporter: Sendable {
         } catch {
             throw Failure(error.description)
         }
-        realm.passwordPolicy = doc.passwordPolicy.flatMap { $0.isEmpty ? nil : $0 }
+        // Keycloak's rules Keyport does not enforce (PBKDF2's hashing, password expiry) are dropped, and named.
+        let policy = PasswordPolicy.importing(doc.passwordPolicy)
+        realm.passwordPolicy = policy.policy
+        if !policy.dropped.isEmpty {
+            notices.append("realm \(name): password policy rules Keyport does not enforce were dropped: \(policy.dropped.joined(separator: ", "))")
+        }
         realm.attributes = try check("the realm") { try ObjectRules.singleAttributes(doc.attributes ?? [:]) }
 
         // Keycloak's docker-v2 switch is server-wide, so its files say nothing per realm: a realm
@@ -117,33 +239,9 @@ public struct RealmImporter: Sendable {
         // Clients: the file's, then the built-ins it lacks (with their roles).
         var clientUUID: [String: String] = [:]
         for c in doc.clients ?? [] {
-            let clientId = try check("a client") { try ObjectRules.clientId(c.clientId) }
-            guard clientUUID[clientId] == nil else { throw Failure("client \(clientId) appears twice") }
-            guard ClientProtocol(rawValue: c.protocol ?? "openid-connect") != nil else {
-                throw Failure("client \(clientId) uses protocol \(c.protocol ?? ""), which Keyport does not speak")
-            }
-            var rep = c
-            if rep.protocol == ClientProtocol.dockerV2.rawValue {
-                let allowAllMapper = "docker-v2-allow-all-mapper"
-                if rep.attributes?["docker.authorization"] == nil {
-                    // Keycloak's allow-all mapper means what it says; otherwise Keyport's roles model.
-                    let allowAll = (rep.protocolMappers ?? []).contains { $0.protocolMapper == allowAllMapper }
-                    rep.attributes = (rep.attributes ?? [:]).merging(["docker.authorization": allowAll ? "allow-all" : "roles"]) { $1 }
-                    notices.append(allowAll
-                        ? "client \(clientId): Keycloak's \(allowAllMapper) becomes docker.authorization=allow-all (every user may pull and push anything)"
-                        : "client \(clientId): docker.authorization=roles — only grants on its client roles (docker.grant) allow anything (docs/authorization.md)")
-                }
-                for mapper in rep.protocolMappers ?? [] where mapper.protocolMapper != allowAllMapper {
-                    notices.append("client \(clientId): protocol mapper '\(mapper.name ?? "")' (\(mapper.protocolMapper ?? "")) is kept but does nothing in Keyport; "
-                        + "decide access with docker.grant on the client's roles instead (docs/authorization.md)")
-                }
-            }
-            // Keycloak's defaults for a client a file does not spell out; then the file's fields.
-            var client = Client(id: c.id ?? env.newID(), realmId: realm.id, clientId: clientId, enabled: true, protocolName: .openIDConnect,
-                                publicClient: false, directAccessGrantsEnabled: false, serviceAccountsEnabled: false, standardFlowEnabled: true,
-                                createdAt: env.now())
-            try check("client \(clientId)") { try provisioning.merge(rep, into: &client) }
-            clientUUID[clientId] = client.id
+            let client = try client(c, realmId: realm.id, id: c.id ?? env.newID(), notices: &notices)
+            guard clientUUID[client.clientId] == nil else { throw Failure("client \(client.clientId) appears twice") }
+            clientUUID[client.clientId] = client.id
             seed.clients.append(client)
         }
         let baseClientIds = Set(base.clients.filter { clientUUID[$0.clientId] == nil }.map(\.id))
@@ -251,24 +349,14 @@ public struct RealmImporter: Sendable {
                 guard let id = groupByPath[path.hasPrefix("/") ? path : "/" + path] else { throw Failure("user \(username) is in group \(path), which does not exist") }
                 userSeed.groupIds.append(id)
             }
-            for c in u.credentials ?? [] where (c.type ?? "password") == "password" {
-                let stored: String
-                do {
-                    if let secretData = c.secretData, let credentialData = c.credentialData {
-                        stored = try KeycloakCredential.storedHash(secretData: secretData, credentialData: credentialData, ceiling: ceiling)
-                    } else if let legacy = c.hashedSaltedValue {
-                        stored = try KeycloakCredential.storedHash(legacyValue: legacy, salt: c.salt, iterations: c.hashIterations, algorithm: c.algorithm, ceiling: ceiling)
-                    } else {
-                        throw Failure("the password of user \(username) has no hash")
-                    }
-                } catch let error as KeycloakCredential.Unsupported {
-                    throw Failure("the password of user \(username) cannot be used: \(error.description)")
-                }
-                userSeed.credentials = [Credential(id: c.id ?? env.newID(), userId: user.id, secret: Sensitive(stored),
-                                                   createdAt: c.createdDate.map { Timestamp(millisecondsSince1970: $0) } ?? created, userLabel: c.userLabel)]
+            // One password per user: the file's last one.
+            if let c = (u.credentials ?? []).last(where: { ($0.type ?? Credential.password) == Credential.password }),
+               let made = try credential(c, user: user, index: seed.users.count, created: created, plain: &plain) {
+                userSeed.credentials = [made]
             }
             seed.users.append(userSeed)
         }
+        seed.users += missingServiceAccounts(clients: seed.clients, users: seed.users, defaultRoleId: realmRole[realm.defaultRoleName])
         return seed
     }
 }

@@ -20,6 +20,17 @@ extension SQLiteStore {
         case .addMember(let groupId, let userId, let realmId): try addMember(groupId: groupId, userId: userId, realmId: realmId, db)
         case .deleteSessions(let userId, let realmId):
             try db.execute(sql: "DELETE FROM sessions WHERE user_id = ? AND realm_id = ?", arguments: [userId, realmId])
+        case .requireVersions(let versions): try requireVersions(versions, db)
+        case .createRole(let role): try insertRole(role, db)
+        case .addComposites(let parentId, let childIds, let realmId): try addComposites(parentId: parentId, childIds: childIds, realmId: realmId, db)
+        case .createGroup(let group):
+            if let parentId = group.parentId { try requireGroup(parentId, realmId: group.realmId, db) }
+            try insertGroup(group, db)
+        case .grantGroupRoles(let groupId, let roleIds, let realmId): try grantGroupRoles(groupId: groupId, roleIds: roleIds, realmId: realmId, db)
+        case .deleteUser(let id, let realmId): try deleteUser(id: id, realmId: realmId, db)
+        case .deleteClient(let id, let realmId): try deleteClient(id: id, realmId: realmId, db)
+        case .deleteRole(let id, let realmId): try deleteRole(id: id, realmId: realmId, db)
+        case .deleteGroup(let id, let realmId): try deleteGroup(id: id, realmId: realmId, db)
         }
     }
 }

@@ -59,10 +59,12 @@ extension SQLiteStore {
     }
 
     public func deleteClient(id: String, realmId: String) async throws {
-        try await write { db in
-            try db.execute(sql: "DELETE FROM clients WHERE id = ? AND realm_id = ?", arguments: [id, realmId])
-            guard db.changesCount == 1 else { throw StoreError.notFound(.client) }
-        }
+        try await write { db in try Self.deleteClient(id: id, realmId: realmId, db) }
+    }
+
+    static func deleteClient(id: String, realmId: String, _ db: Database) throws {
+        try db.execute(sql: "DELETE FROM clients WHERE id = ? AND realm_id = ?", arguments: [id, realmId])
+        guard db.changesCount == 1 else { throw StoreError.notFound(.client) }
     }
 
     static func insertClient(_ c: Client, _ db: Database) throws {

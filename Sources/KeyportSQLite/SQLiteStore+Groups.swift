@@ -84,10 +84,12 @@ extension SQLiteStore {
     }
 
     public func deleteGroup(id: String, realmId: String) async throws {
-        try await write { db in
-            try db.execute(sql: "DELETE FROM realm_groups WHERE id = ? AND realm_id = ?", arguments: [id, realmId])
-            guard db.changesCount == 1 else { throw StoreError.notFound(.group) }
-        }
+        try await write { db in try Self.deleteGroup(id: id, realmId: realmId, db) }
+    }
+
+    static func deleteGroup(id: String, realmId: String, _ db: Database) throws {
+        try db.execute(sql: "DELETE FROM realm_groups WHERE id = ? AND realm_id = ?", arguments: [id, realmId])
+        guard db.changesCount == 1 else { throw StoreError.notFound(.group) }
     }
 
     public func addMember(groupId: String, userId: String, realmId: String) async throws {
@@ -129,12 +131,14 @@ extension SQLiteStore {
     }
 
     public func grantGroupRoles(groupId: String, roleIds: [String], realmId: String) async throws {
-        try await write { db in
-            try Self.requireGroup(groupId, realmId: realmId, db)
-            try Self.requireRoles(roleIds, realmId: realmId, db)
-            for roleId in roleIds {
-                try db.execute(sql: "INSERT OR IGNORE INTO group_roles (realm_id, group_id, role_id) VALUES (?, ?, ?)", arguments: [realmId, groupId, roleId])
-            }
+        try await write { db in try Self.grantGroupRoles(groupId: groupId, roleIds: roleIds, realmId: realmId, db) }
+    }
+
+    static func grantGroupRoles(groupId: String, roleIds: [String], realmId: String, _ db: Database) throws {
+        try requireGroup(groupId, realmId: realmId, db)
+        try requireRoles(roleIds, realmId: realmId, db)
+        for roleId in roleIds {
+            try db.execute(sql: "INSERT OR IGNORE INTO group_roles (realm_id, group_id, role_id) VALUES (?, ?, ?)", arguments: [realmId, groupId, roleId])
         }
     }
 

@@ -61,20 +61,31 @@ extension SQLiteStore {
     }
 
     public func deleteRole(id: String, realmId: String) async throws {
-        try await write { db in
-            try db.execute(sql: "DELETE FROM roles WHERE id = ? AND realm_id = ?", arguments: [id, realmId])
-            guard db.changesCount == 1 else { throw StoreError.notFound(.role) }
-        }
+        try await write { db in try Self.deleteRole(id: id, realmId: realmId, db) }
+    }
+
+    static func deleteRole(id: String, realmId: String, _ db: Database) throws {
+        try db.execute(sql: "DELETE FROM roles WHERE id = ? AND realm_id = ?", arguments: [id, realmId])
+        guard db.changesCount == 1 else { throw StoreError.notFound(.role) }
     }
 
     public func addComposites(parentId: String, childIds: [String], realmId: String) async throws {
-        try await write { db in
-            try Self.requireRoles([parentId] + childIds, realmId: realmId, db)
-            for child in childIds where child != parentId {
-                try db.execute(sql: "INSERT OR IGNORE INTO role_composites (realm_id, parent_role_id, child_role_id) VALUES (?, ?, ?)",
-                               arguments: [realmId, parentId, child])
-            }
+        try await write { db in try Self.addComposites(parentId: parentId, childIds: childIds, realmId: realmId, db) }
+    }
+
+    static func addComposites(parentId: String, childIds: [String], realmId: String, _ db: Database) throws {
+        try requireRoles([parentId] + childIds, realmId: realmId, db)
+        for child in childIds where child != parentId {
+            try db.execute(sql: "INSERT OR IGNORE INTO role_composites (realm_id, parent_role_id, child_role_id) VALUES (?, ?, ?)",
+                           arguments: [realmId, parentId, child])
         }
+    }
+
+    /// Fails unless the realm's versions are still `expected` (see `StoreChange.requireVersions`).
+    static func requireVersions(_ expected: RealmVersions, _ db: Database) throws {
+        let now = try Row.fetchOne(try db.cachedStatement(sql: "SELECT realm_id, version, configuration_version FROM authorization_versions WHERE realm_id = ?"),
+                                   arguments: [expected.realmId]).map(versions)
+        guard now == expected else { throw StoreError.conflict(.concurrentChange) }
     }
 
     public func removeComposites(parentId: String, childIds: [String], realmId: String) async throws {

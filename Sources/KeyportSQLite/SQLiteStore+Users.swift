@@ -72,10 +72,12 @@ extension SQLiteStore {
     }
 
     public func deleteUser(id: String, realmId: String) async throws {
-        try await write { db in
-            try db.execute(sql: "DELETE FROM users WHERE id = ? AND realm_id = ?", arguments: [id, realmId])
-            guard db.changesCount == 1 else { throw StoreError.notFound(.user) }
-        }
+        try await write { db in try Self.deleteUser(id: id, realmId: realmId, db) }
+    }
+
+    static func deleteUser(id: String, realmId: String, _ db: Database) throws {
+        try db.execute(sql: "DELETE FROM users WHERE id = ? AND realm_id = ?", arguments: [id, realmId])
+        guard db.changesCount == 1 else { throw StoreError.notFound(.user) }
     }
 
     // MARK: Credentials

@@ -17,24 +17,8 @@ func dockerV2Provisioning(randomBytes: @escaping @Sendable (Int) -> [UInt8]) -> 
     })
 }
 
-/// What the docker-v2 protocol adds to the admin API: grant checks, the
-/// installation files a registry needs, and the "what would this user get" question.
-/// What the server adds to the admin API: docker-v2's installation files and access query, and
-/// full realm representations made by the realm file importer (`POST /admin/realms`).
-func adminExtensions(installation: RegistryInstallation, authorizer: RegistryAuthorizer, store: any IdentityStore,
-                     importer: RealmImporter) -> AdminExtensions {
-    var extensions = dockerV2AdminExtensions(installation: installation, authorizer: authorizer, store: store)
-    extensions.realmImport = { body in
-        do {
-            let prepared = try importer.prepare(body)
-            return AdminExtensions.RealmImportPlan(seed: prepared.seed, skipped: prepared.skipped, notices: prepared.notices)
-        } catch let failure as RealmImporter.Failure {
-            throw AdminExtensions.RealmImportRefused(failure.description)
-        }
-    }
-    return extensions
-}
-
+/// What the docker-v2 protocol adds to the admin API: its installation files and the
+/// "what would this user get" question.
 func dockerV2AdminExtensions(installation: RegistryInstallation, authorizer: RegistryAuthorizer, store: any IdentityStore) -> AdminExtensions {
     var providers: [String: AdminExtensions.InstallationProvider] = [:]
     for provider in RegistryInstallation.providers {

@@ -55,7 +55,7 @@ public struct KeyportServer: Sendable {
             .run(username: configuration.bootstrapAdminUsername, password: configuration.bootstrapAdminPassword, mode: configuration.mode)
 
         if configuration.importRealms {
-            try await importRealms(from: configuration.importDirectory, store: store, provisioner: provisioner, ceiling: ceiling, logger: logger)
+            try await importRealms(from: configuration.importDirectory, store: store, provisioner: provisioner, ceiling: ceiling, hasher: hasher, logger: logger)
         }
 
         let keyRing = RealmKeyRing(store: store)
@@ -89,8 +89,7 @@ public struct KeyportServer: Sendable {
         let installation = RegistryInstallation(keyRing: keyRing, issuer: realmIssuer)
         AdminAPI(store: store, verifier: tokens.verifier, keyRing: keyRing, issuer: realmIssuer, hasher: hasher, provisioner: provisioner, events: events,
                  environment: environment, version: KeyportBuildInfo.version,
-                 extensions: adminExtensions(installation: installation, authorizer: registryAuthorizer, store: store,
-                                             importer: realmImporter(store: store, provisioner: provisioner, ceiling: ceiling)),
+                 extensions: dockerV2AdminExtensions(installation: installation, authorizer: registryAuthorizer, store: store),
                  provisioning: dockerV2Provisioning(randomBytes: environment.randomBytes), ceiling: ceiling
         ).addRoutes(to: router)
 
@@ -132,14 +131,14 @@ public struct KeyportServer: Sendable {
     /// Keycloak's `--import-realm`: every `*.json` in the folder, in name order; a realm that
     /// exists is left as it is. A file that does not import stops the start with its reason.
     static func importRealms(from directory: String, store: any IdentityStore, provisioner: RealmProvisioner,
-                             ceiling: PasswordCostCeiling, logger: Logger) async throws {
+                             ceiling: PasswordCostCeiling, hasher: PasswordHasher, logger: Logger) async throws {
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
-        let importer = realmImporter(store: store, provisioner: provisioner, ceiling: ceiling)
+        let importer = realmImporter(store: store, provisioner: provisioner, ceiling: ceiling, hasher: hasher)
         for file in files {
             let path = (directory as NSString).appendingPathComponent(file)
             guard let data = FileManager.default.contents(atPath: path) else { throw ConfigurationError("cannot read \(path)") }
             do {
-                let prepared = try importer.prepare(data)
+                let prepared = try await importer.prepare(data)
                 if !prepared.skipped.isEmpty {
                     logger.warning("skipping fields Keyport does not model", metadata: ["file": "\(file)", "fields": "\(prepared.skipped.joined(separator: ","))"])
                 }
@@ -178,9 +177,9 @@ public struct KeyportServer: Sendable {
     /// The realm importer with the protocols' client checks, exactly those the admin API runs
     /// (`keyport import` and `--import-realm` both use this).
     public static func realmImporter(store: any IdentityStore, provisioner: RealmProvisioner,
-                                     ceiling: PasswordCostCeiling = .default) -> RealmImporter {
+                                     ceiling: PasswordCostCeiling = .default, hasher: PasswordHasher? = nil) -> RealmImporter {
         RealmImporter(store: store, provisioner: provisioner, ceiling: ceiling,
-                      provisioning: dockerV2Provisioning(randomBytes: provisioner.environment.randomBytes))
+                      provisioning: dockerV2Provisioning(randomBytes: provisioner.environment.randomBytes), hasher: hasher)
     }
 
     /// A database written before the bounds existed (or under a higher ceiling) may hold values

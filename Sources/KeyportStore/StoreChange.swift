@@ -14,4 +14,18 @@ public enum StoreChange: Sendable {
     case grantUserRoles(userId: String, roleIds: [String], realmId: String)
     case addMember(groupId: String, userId: String, realmId: String)
     case deleteSessions(userId: String, realmId: String)
+
+    // What a partial import writes (`POST /admin/realms/{realm}/partialImport`): it is planned from
+    // what the realm held when it was read, so it first checks that nothing deciding it moved.
+    /// Fails with `StoreError.conflict(.concurrentChange)` unless the realm's versions are still these.
+    case requireVersions(RealmVersions)
+    case createRole(Role)
+    case addComposites(parentId: String, childIds: [String], realmId: String)
+    case createGroup(Group)
+    case grantGroupRoles(groupId: String, roleIds: [String], realmId: String)
+    /// Each of these fails with `StoreError.notFound` when there is no such object in the realm.
+    case deleteUser(id: String, realmId: String)
+    case deleteClient(id: String, realmId: String)
+    case deleteRole(id: String, realmId: String)
+    case deleteGroup(id: String, realmId: String)
 }

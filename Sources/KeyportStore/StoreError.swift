@@ -32,6 +32,8 @@ public enum StoreConflict: String, Sendable, Equatable, CaseIterable {
     case tokenLimit
     /// Duplicate emails cannot be disallowed while users share one.
     case emailsShared
+    /// What a change was planned from moved before it was written (`StoreChange.requireVersions`).
+    case concurrentChange
     /// A uniqueness rule the store does not name more precisely.
     case other
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KeyportModel
+import KeyportPasswords
 import KeyportAuth
 import KeyportBuildInfo
 import KeyportRealmExchange
@@ -269,8 +270,11 @@ struct Import: AsyncParsableCommand {
         do {
             guard let data = FileManager.default.contents(atPath: file) else { Runner.fail("cannot read \(file)") }
             let store = try SQLiteStore.open(path: databasePath(dbPath), now: { TimeAndRandomness.live.now().millisecondsSince1970 })
-            let importer = KeyportServer.realmImporter(store: store, provisioner: RealmProvisioner(environment: .live))
-            let prepared = try importer.prepare(data)
+            // Plain-text passwords in the file (Keycloak's `value`) are hashed here, on every core.
+            let hasher = PasswordHasher(randomBytes: TimeAndRandomness.live.randomBytes)
+            let importer = KeyportServer.realmImporter(store: store, provisioner: RealmProvisioner(environment: .live), hasher: hasher)
+            let prepared = try await importer.prepare(data)
+            try? await hasher.shutdown()
             if !prepared.skipped.isEmpty {
                 FileHandle.standardError.write(Data("keyport import: skipping fields Keyport does not model: \(prepared.skipped.joined(separator: ", "))\n".utf8))
             }

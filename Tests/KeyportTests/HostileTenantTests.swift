@@ -46,7 +46,7 @@ struct HostileTenantTests {
             for value in Self.hostileValues {
                 let file = #"{"realm": "tenant", "\#(field)": \#(value)}"#
                 do {
-                    _ = try importer.prepare(Data(file.utf8))
+                    _ = try await importer.prepare(Data(file.utf8))
                     Issue.record("\(field)=\(value) was accepted")
                 } catch {
                     #expect("\(error)".contains(field), "\(field)=\(value): \(error)")

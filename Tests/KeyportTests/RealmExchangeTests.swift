@@ -3,6 +3,7 @@ import Hummingbird
 import KeyportAuth
 import KeyportHTTP
 import KeyportModel
+import KeyportPasswords
 import KeyportRealmExchange
 import KeyportSQLite
 import KeyportServer
@@ -38,7 +39,7 @@ struct RealmExchangeTests {
 
             let store = try SQLiteStore.open(path: temporaryDirectory().appendingPathComponent("empty.db").path, now: { 0 })
             let importer = KeyportServer.realmImporter(store: store, provisioner: RealmProvisioner(environment: testEnvironment()))
-            let prepared = try importer.prepare(first)
+            let prepared = try await importer.prepare(first)
             let (seed, skipped) = (prepared.seed, prepared.skipped)
             #expect(skipped.isEmpty)
             #expect(try await importer.write(seed, override: false) == .imported(realm: "acme", users: 3, clients: 8, roles: seed.roles.count, groups: 2))
@@ -61,7 +62,7 @@ struct RealmExchangeTests {
             let admin = try await api.token()
             _ = try await api.call(.delete, "/admin/realms/acme", token: admin)
             let importer = KeyportServer.realmImporter(store: api.server.services.store, provisioner: api.server.services.provisioner)
-            _ = try await importer.write(try importer.prepare(exported).seed, override: false)
+            _ = try await importer.write(try await importer.prepare(exported).seed, override: false)
             let response = try await api.call(.get, "/realms/acme/protocol/docker-v2/auth?service=registry.acme.io&scope=repository%3Ateam-a%2Fapp%3Apull%2Cpush",
                                               headers: [.authorization: "Basic " + Data("alice:Alice-pw-1".utf8).base64EncodedString()])
             #expect(response.status == .ok)
@@ -93,7 +94,7 @@ struct RealmExchangeTests {
     @Test func aKeycloakFileImportsWithWarningsAndEveryHashLogsIn() async throws {
         try await APIHarness.run { api in
             let importer = KeyportServer.realmImporter(store: api.server.services.store, provisioner: api.server.services.provisioner)
-            let prepared = try importer.prepare(Self.keycloakFile())
+            let prepared = try await importer.prepare(Self.keycloakFile())
             let (seed, skipped) = (prepared.seed, prepared.skipped)
             #expect(skipped == ["clients[].fullScopeAllowed", "otpPolicyType", "smtpServer", "users[].totp"])
             _ = try await importer.write(seed, override: false)
@@ -120,7 +121,7 @@ struct RealmExchangeTests {
         try await APIHarness.run { api in
             let importer = KeyportServer.realmImporter(store: api.server.services.store, provisioner: api.server.services.provisioner)
             let file = try Data(contentsOf: Paths.vectors.appendingPathComponent("keycloak-partial-realm.json"))
-            let prepared = try importer.prepare(file)
+            let prepared = try await importer.prepare(file)
             #expect(prepared.skipped.contains("clients[].authorizationSettings") && prepared.skipped.contains("sslRequired"))
             #expect(prepared.notices.contains { $0.contains("docker-v2 turned on") })
             #expect(prepared.notices.contains { $0.contains("docker-v2-allow-all-mapper becomes docker.authorization=allow-all") })
@@ -150,6 +151,85 @@ struct RealmExchangeTests {
             #expect(push.status == .ok)
             let registryToken = try #require(push["token"]?.stringValue)
             #expect(decodeClaims(registryToken)?["access"]?.array.first?["actions"] == ["push"])
+        }
+    }
+
+    /// A default `kc.sh export --realm registry --users realm_file` of a registry realm (Keycloak's
+    /// built-in clients, roles and flows as it writes them; a docker-v2 client with the allow-all
+    /// mapper; users with Keycloak hashes): it imports, its users log in, and pushes work as before.
+    @Test func aDefaultKeycloakExportOfARegistryRealmImportsAndPushesAsBefore() async throws {
+        try await APIHarness.run { api in
+            let importer = KeyportServer.realmImporter(store: api.server.services.store, provisioner: api.server.services.provisioner)
+            let file = try Data(contentsOf: Paths.vectors.appendingPathComponent("keycloak-registry-realm-export.json"))
+            let prepared = try await importer.prepare(file)
+            #expect(prepared.skipped.contains("authenticationFlows") && prepared.skipped.contains("clientScopes") && prepared.skipped.contains("components"))
+            #expect(prepared.notices.contains { $0.contains("docker-v2 turned on") })
+            #expect(try await importer.write(prepared.seed, override: false) == .imported(realm: "registry", users: 2, clients: 7, roles: 31, groups: 0))
+            let store = api.server.services.store
+            let realm = try #require(try await store.realm(named: "registry"))
+            #expect(realm.dockerV2Enabled)
+            for user in ["ci", "dev"] {
+                let basic = "Basic " + Data("\(user):Secret-pw-1".utf8).base64EncodedString()
+                let push = try await api.call(.get, "/realms/registry/protocol/docker-v2/auth?service=registry.example.com&scope=repository%3Aapps%2Fweb%3Apull%2Cpush",
+                                              headers: [.authorization: basic])
+                #expect(push.status == .ok, "\(user): \(push.text)")
+                let token = try #require(push["token"]?.stringValue)
+                #expect(decodeClaims(token)?["access"]?.array.first?["actions"]?.strings == ["pull", "push"])
+            }
+            // Keycloak's own realm-management roles came from the file, and they administer.
+            let admin = try await api.token()
+            let management = try await api.clientUUID("registry", "realm-management", token: admin)
+            let composite = try await api.call(.get, "/admin/realms/registry/clients/\(management)/roles/realm-admin/composites", token: admin)
+            #expect(Set(composite.values("name")).isSuperset(of: ["manage-users", "view-users", "manage-clients", "manage-realm"]))
+            let ci = try #require(try await store.user(username: "ci", realmId: realm.id))
+            _ = try await api.call(.post, "/admin/realms/registry/users/\(ci.id)/role-mappings/clients/\(management)", token: admin,
+                                   json: [try await api.role("registry", "realm-admin", client: management, token: admin)])
+            let ciToken = try await api.token(realm: "registry", username: "ci", password: "Secret-pw-1")
+            #expect(try await api.call(.get, "/admin/realms/registry/users", token: ciToken).status == .ok)
+        }
+    }
+
+    /// Passwords in clear (`credentials[].value`), as hand-written realm files and setup scripts
+    /// carry them: checked against the file's policy, hashed with Argon2id, bounded per file.
+    @Test func plainTextPasswordsInARealmFileAreHashedAndBounded() async throws {
+        try await APIHarness.run { api in
+            let store = api.server.services.store
+            let hasher = PasswordHasher(threads: 1, randomBytes: TimeAndRandomness.live.randomBytes)
+            let importer = KeyportServer.realmImporter(store: store, provisioner: api.server.services.provisioner, hasher: hasher)
+            let file = #"""
+            {"realm":"plain","passwordPolicy":"length(8) and hashAlgorithm(pbkdf2-sha256) and hashIterations(27500) and forceExpiredPasswordChange(365)",
+             "users":[{"username":"ann","enabled":true,"credentials":[{"type":"password","value":"Ann-pw-12"}]},
+                      {"username":"ben","enabled":true,"credentials":[{"type":"password","value":"Ben-pw-12","temporary":true}]}]}
+            """#
+            let prepared = try await importer.prepare(Data(file.utf8))
+            // Keycloak's PBKDF2 and expiry rules are dropped, and said; length(8) stays.
+            #expect(prepared.seed.realm.passwordPolicy == "length(8)")
+            #expect(prepared.notices.contains { $0.contains("hashAlgorithm(pbkdf2-sha256), hashIterations(27500), forceExpiredPasswordChange(365)") })
+            _ = try await importer.write(prepared.seed, override: false)
+            let realm = try #require(try await store.realm(named: "plain"))
+            let ann = try #require(try await store.user(username: "ann", realmId: realm.id))
+            let stored = try await store.credentials(userId: ann.id).first?.secret.revealed ?? ""
+            #expect(stored.hasPrefix("$argon2id$") && !stored.contains("Ann-pw-12"))
+            #expect(try await api.login(realm: "plain", username: "ann", password: "Ann-pw-12").status == .ok)
+            // A temporary password: the user must change it before any token.
+            let ben = try await api.login(realm: "plain", username: "ben", password: "Ben-pw-12")
+            #expect(ben.status == .badRequest && ben.text.contains("Account is not fully set up"), "\(ben.text)")
+
+            // The policy holds for them, and a file may carry only so many.
+            let short = #"{"realm":"p2","passwordPolicy":"length(12)","users":[{"username":"a","credentials":[{"value":"Short-1"}]}]}"#
+            await #expect(throws: RealmImporter.Failure.self) { _ = try await importer.prepare(Data(short.utf8)) }
+            let bounded = importer.limitingPlainPasswords(to: 1)
+            let two = #"{"realm":"p3","users":[{"username":"a","credentials":[{"value":"A-pw-1234"}]},{"username":"b","credentials":[{"value":"B-pw-1234"}]}]}"#
+            do {
+                _ = try await bounded.prepare(Data(two.utf8))
+                Issue.record("two plain-text passwords passed a bound of one")
+            } catch let failure as RealmImporter.Failure {
+                #expect(failure.description.contains("more than 1 passwords are in plain text"))
+            }
+            // Without a hasher (nothing to hash with), plain text is refused, not stored.
+            let unhashed = KeyportServer.realmImporter(store: store, provisioner: api.server.services.provisioner)
+            await #expect(throws: RealmImporter.Failure.self) { _ = try await unhashed.prepare(Data(two.utf8)) }
+            try await hasher.shutdown()
         }
     }
 
@@ -196,7 +276,7 @@ struct RealmExchangeTests {
         let store = try SQLiteStore.open(path: temporaryDirectory().appendingPathComponent("k.db").path, now: { 0 })
         let importer = KeyportServer.realmImporter(store: store, provisioner: RealmProvisioner(environment: testEnvironment()))
         do {
-            _ = try importer.prepare(Data(file.utf8))
+            _ = try await importer.prepare(Data(file.utf8))
             Issue.record("accepted \(file)")
         } catch let error as RealmImporter.Failure {
             #expect(error.description.hasPrefix(message), "\(error.description)")
@@ -233,7 +313,7 @@ struct ImportRefusesWhatTheAPIRefusesTests {
                 #expect(refused.status == .badRequest, "\(c.name): \(refused.status)")
                 let message = try #require(refused["errorMessage"]?.stringValue, "\(c.name): \(refused.text)")
                 do {
-                    _ = try importer.prepare(try JSONEncoder().encode(c.file))
+                    _ = try await importer.prepare(try JSONEncoder().encode(c.file))
                     Issue.record("\(c.name): the import accepted it")
                 } catch let failure as RealmImporter.Failure {
                     #expect(failure.description.contains(message), "\(c.name): API says '\(message)', import says '\(failure.description)'")

@@ -1,0 +1,377 @@
+import KeycloakRepresentations
+import Foundation
+import KeyportAuth
+import KeyportModel
+import KeyportStore
+
+/// Keycloak's partial import (`POST /admin/realms/{realm}/partialImport`): users, clients, groups
+/// and roles added to a realm that exists, each one that exists already failing the import,
+/// skipped, or replaced, as `ifResourceExists` says.
+///
+/// It is planned from the realm as read, then written as one list of changes in one transaction
+/// that begins by checking the realm's versions: if a role, group, mapping, client or setting
+/// changed in between (or a name was taken), nothing is written and the plan is made again
+/// (`PartialImportRun`). The object rules are the realm importer's (one provisioning layer):
+/// the same client mapping, the same credential handling, the same checks.
+///
+/// What Keyport decides where Keycloak is loose, and why:
+/// - Keycloak's built-in clients (`account`, `admin-cli`, `realm-management`, …, and any
+///   `…-realm` client) and their roles are never touched, as in Keycloak.
+/// - The realm's own built-in realm roles (the default role, `offline_access`,
+///   `uma_authorization`; `admin` and `create-realm` in master) are never replaced: under
+///   OVERWRITE they are reported skipped (deleting them would break every user's login).
+/// - A user may be made the service account of a client only if this import creates that
+///   client: otherwise it would take over an existing client's `client_credentials` identity.
+/// - A replaced user starts with `notBefore` at the import: tokens issued to the user it
+///   replaces never work for it, even under the same id.
+public enum PartialImport {
+    public enum Policy: String, Sendable {
+        case fail = "FAIL", skip = "SKIP", overwrite = "OVERWRITE"
+    }
+
+    /// A resource that exists while the policy is FAIL (Keycloak answers 409 with these words).
+    public struct Conflict: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public struct Plan: Sendable {
+        /// The changes, in one transaction; the first checks the versions the plan was made from.
+        public var changes: [StoreChange] { assembled() }
+        public var results: [PartialImportResultsRepresentation.Result]
+        /// Roles that existed before the import and that it makes someone hold — by a user's or
+        /// group's mapping, or as a child of a composite it creates: the admin-role rule applies to
+        /// them (with all they contain). Roles the import creates are never administration roles.
+        public var grantedExistingRoleIds: Set<String>
+        /// Groups that existed before the import and that its users join (their roles, and their
+        /// ancestors', reach those users).
+        public var joinedExistingGroupIds: Set<String>
+        public var notices: [String]
+        /// Plain-text passwords still to hash (`PartialImport.hashPasswords`).
+        var pending: [RealmImporter.PlainPassword]
+
+        var versions: RealmVersions
+        var deletions: [StoreChange] = []
+        var clients: [Client] = []
+        var roles: [Role] = []
+        var composites: [(parent: String, children: [String])] = []
+        var groups: [Group] = []
+        var groupRoles: [(group: String, roles: [String])] = []
+        var users: [UserSeed] = []
+        var realmId: String
+
+        func assembled() -> [StoreChange] {
+            var changes: [StoreChange] = [.requireVersions(versions)]
+            changes += deletions
+            changes += clients.map { .createClient($0) }
+            changes += roles.map { .createRole($0) }
+            changes += composites.map { .addComposites(parentId: $0.parent, childIds: $0.children, realmId: realmId) }
+            changes += groups.map { .createGroup($0) }
+            changes += groupRoles.map { .grantGroupRoles(groupId: $0.group, roleIds: $0.roles, realmId: realmId) }
+            changes += users.map { .createUser($0) }
+            return changes
+        }
+    }
+
+    /// At most this many resources in one partial import (the body's size bounds it too).
+    public static let maxResources = 10_000
+
+    /// Keycloak's built-in clients: never imported over (Keycloak's `ClientsPartialImport` filters them).
+    static func isInternalClient(_ clientId: String?) -> Bool {
+        guard let clientId else { return false }
+        return clientId.hasSuffix("-realm") || [
+            BuiltInRoles.accountClient, BuiltInRoles.accountConsoleClient, BuiltInRoles.adminCLIClient, BuiltInRoles.brokerClient,
+            BuiltInRoles.realmManagementClient, BuiltInRoles.securityAdminConsoleClient,
+        ].contains(clientId)
+    }
+
+    static func builtInRealmRoles(of realm: Realm) -> Set<String> {
+        var names: Set<String> = [realm.defaultRoleName, BuiltInRoles.offlineAccess, BuiltInRoles.umaAuthorization]
+        if realm.name == BuiltInRoles.masterRealm { names.formUnion([BuiltInRoles.masterAdmin, BuiltInRoles.createRealm]) }
+        return names
+    }
+}
+
+extension RealmImporter {
+    /// Plans a partial import into `realm`. `hashed`: passwords already hashed by an earlier
+    /// attempt at the same body (by username), so a replanned import does not hash them again.
+    /// Throws `Failure` for a body that breaks a rule (400) and `PartialImport.Conflict` for an
+    /// existing resource under FAIL (409).
+    public func planPartialImport(_ body: PartialImportRepresentation, into realm: Realm,
+                                  hashed: [String: Credential] = [:]) async throws -> PartialImport.Plan {
+        let env = provisioner.environment
+        let policyName = (body.ifResourceExists ?? body.policy ?? PartialImport.Policy.fail.rawValue).uppercased()
+        guard let policy = PartialImport.Policy(rawValue: policyName) else {
+            throw Failure("ifResourceExists must be FAIL, SKIP or OVERWRITE")
+        }
+        let count = (body.users?.count ?? 0) + (body.clients?.count ?? 0) + (body.groups?.count ?? 0) + (body.roles?.realm?.count ?? 0)
+            + (body.roles?.client ?? [:]).values.reduce(0) { $0 + min($1.count, PartialImport.maxResources) }
+        guard count <= PartialImport.maxResources else { throw Failure("at most \(PartialImport.maxResources) resources can be imported at once") }
+        guard let versions = try await store.realmVersions(realmId: realm.id) else { throw StoreError.notFound(.realm) }
+
+        var plan = PartialImport.Plan(results: [], grantedExistingRoleIds: [], joinedExistingGroupIds: [], notices: [], pending: [],
+                                      versions: versions, realmId: realm.id)
+        func decide(_ exists: Bool, _ conflict: @autoclosure () -> String) throws -> PartialImport.Policy? {
+            guard exists else { return nil }
+            if policy == .fail { throw PartialImport.Conflict(description: conflict()) }
+            return policy
+        }
+        func result(_ action: String, _ type: String, _ name: String, _ id: String) {
+            plan.results.append(.init(action: action, resourceType: type, resourceName: name, id: id))
+        }
+        if !(body.identityProviders ?? []).isEmpty {
+            plan.notices.append("identityProviders: skipped — Keyport has no identity brokering")
+        }
+
+        // Clients. `bodyClients`: clientId → the id it will have, for those this import creates.
+        var bodyClients: [String: String] = [:]
+        var skippedClients: Set<String> = []
+        var skippedInternal: [String] = []
+        for rep in body.clients ?? [] {
+            if PartialImport.isInternalClient(rep.clientId) { skippedInternal.append(rep.clientId ?? ""); continue }
+            let made = try client(rep, realmId: realm.id, id: env.newID(), notices: &plan.notices)
+            guard bodyClients[made.clientId] == nil, !skippedClients.contains(made.clientId) else { throw Failure("client \(made.clientId) appears twice") }
+            let existing = try await store.client(clientId: made.clientId, realmId: realm.id)
+            switch try decide(existing != nil, "Client id '\(made.clientId)' already exists") {
+            case .skip?:
+                result("SKIPPED", "CLIENT", made.clientId, existing!.id)
+                skippedClients.insert(made.clientId)
+                continue
+            case .overwrite?:
+                plan.deletions.append(.deleteClient(id: existing!.id, realmId: realm.id))
+                result("OVERWRITTEN", "CLIENT", made.clientId, made.id)
+            default:
+                result("ADDED", "CLIENT", made.clientId, made.id)
+            }
+            bodyClients[made.clientId] = made.id
+            plan.clients.append(made)
+        }
+        if !skippedInternal.isEmpty {
+            plan.notices.append("clients: Keycloak's built-in clients are never imported over: \(skippedInternal.joined(separator: ", "))")
+        }
+        // Clients this import replaces: their service-account users go with them.
+        let replacedClientIds = Set(plan.deletions.compactMap { change -> String? in
+            if case .deleteClient(let id, _) = change { return id } else { return nil }
+        })
+
+        // The id a client has after the import, or nil when none will exist.
+        var clientIdCache: [String: String?] = [:]
+        func clientUUID(_ clientId: String) async throws -> String? {
+            if let id = bodyClients[clientId] { return id }
+            if let cached = clientIdCache[clientId] { return cached }
+            let id = try await store.client(clientId: clientId, realmId: realm.id)?.id
+            clientIdCache[clientId] = id
+            return id
+        }
+
+        // Roles: the realm's, then each client's.
+        var bodyRealmRoles: [String: String] = [:]
+        var bodyClientRoles: [String: [String: String]] = [:]
+        var declared: [(rep: RoleRepresentation, id: String)] = []
+        let builtIns = PartialImport.builtInRealmRoles(of: realm)
+        var replacedRoleIds: Set<String> = []
+        for rep in body.roles?.realm ?? [] {
+            let name = try check("a role") { try ObjectRules.roleName(rep.name) }
+            guard bodyRealmRoles[name] == nil else { throw Failure("realm role \(name) appears twice") }
+            let existing = try await store.role(named: name, realmId: realm.id, clientId: nil)
+            let action = try decide(existing != nil, "Realm role '\(name)' already exists.")
+            if action == .skip || (action == .overwrite && builtIns.contains(name)) {
+                result("SKIPPED", "REALM_ROLE", name, existing!.id)
+                continue
+            }
+            let role = try check("role \(name)") { try provisioning.newRole(rep, id: env.newID(), realmId: realm.id, clientId: nil) }
+            if let existing {
+                plan.deletions.append(.deleteRole(id: existing.id, realmId: realm.id))
+                replacedRoleIds.insert(existing.id)
+            }
+            result(existing == nil ? "ADDED" : "OVERWRITTEN", "REALM_ROLE", name, role.id)
+            bodyRealmRoles[name] = role.id
+            plan.roles.append(role)
+            declared.append((rep, role.id))
+        }
+        for (clientId, reps) in (body.roles?.client ?? [:]).sorted(by: { $0.key < $1.key }) {
+            if PartialImport.isInternalClient(clientId) {
+                if !reps.isEmpty { plan.notices.append("roles of client \(clientId): Keycloak's built-in client roles are never imported over") }
+                continue
+            }
+            guard let owner = try await clientUUID(clientId) else { throw Failure("roles of client \(clientId), which does not exist") }
+            // A client this import replaces starts with no roles: its old ones go with it.
+            let ownerIsNew = bodyClients[clientId] != nil
+            for rep in reps {
+                let name = try check("a role") { try ObjectRules.roleName(rep.name) }
+                guard bodyClientRoles[clientId]?[name] == nil else { throw Failure("role \(name) of client \(clientId) appears twice") }
+                let existing = ownerIsNew ? nil : try await store.role(named: name, realmId: realm.id, clientId: owner)
+                let action = try decide(existing != nil, "Client role '\(name)' for client '\(clientId)' already exists.")
+                if action == .skip {
+                    result("SKIPPED", "CLIENT_ROLE", "\(clientId)-\(name)", existing!.id)
+                    continue
+                }
+                let role = try check("role \(name)") { try provisioning.newRole(rep, id: env.newID(), realmId: realm.id, clientId: owner) }
+                if let existing {
+                    plan.deletions.append(.deleteRole(id: existing.id, realmId: realm.id))
+                    replacedRoleIds.insert(existing.id)
+                }
+                result(existing == nil ? "ADDED" : "OVERWRITTEN", "CLIENT_ROLE", "\(clientId)-\(name)", role.id)
+                bodyClientRoles[clientId, default: [:]][name] = role.id
+                plan.roles.append(role)
+                declared.append((rep, role.id))
+            }
+        }
+
+        // A role by name as it will be after the import; existing ones are noted for the admin-role rule.
+        func roleIds(realm names: [String]?, clients: [String: [String]]?, for what: String) async throws -> [String] {
+            var ids: [String] = []
+            guard (names?.count ?? 0) + (clients ?? [:]).values.reduce(0, { $0 + min($1.count, 1_000) }) <= 1_000 else {
+                throw Failure("\(what) names more than 1000 roles")
+            }
+            for name in names ?? [] {
+                if let id = bodyRealmRoles[name] { ids.append(id); continue }
+                guard let role = try await store.role(named: name, realmId: realm.id, clientId: nil), !replacedRoleIds.contains(role.id) else {
+                    throw Failure("\(what) refers to realm role \(name), which does not exist")
+                }
+                plan.grantedExistingRoleIds.insert(role.id)
+                ids.append(role.id)
+            }
+            for (clientId, names) in clients ?? [:] {
+                for name in names {
+                    if let id = bodyClientRoles[clientId]?[name] { ids.append(id); continue }
+                    guard bodyClients[clientId] == nil, let owner = try await clientUUID(clientId),
+                          let role = try await store.role(named: name, realmId: realm.id, clientId: owner), !replacedRoleIds.contains(role.id) else {
+                        throw Failure("\(what) refers to role \(name) of client \(clientId), which does not exist")
+                    }
+                    plan.grantedExistingRoleIds.insert(role.id)
+                    ids.append(role.id)
+                }
+            }
+            return ids
+        }
+        for (rep, parent) in declared {
+            guard let composites = rep.composites else { continue }
+            let children = try await roleIds(realm: composites.realm, clients: composites.client, for: "composite role \(rep.name ?? "")")
+            if !children.isEmpty { plan.composites.append((parent, children)) }
+        }
+
+        // Groups: top-level ones by name, each with its subtree.
+        var bodyGroupPaths: [String: String] = [:]
+        var replacedGroupNames: Set<String> = []
+        func addGroups(_ list: [GroupRepresentation], parent: (id: String, path: String)?) async throws {
+            for rep in list {
+                let name = try check("a group") { try ObjectRules.groupName(rep.name) }
+                let path = (parent?.path ?? "") + "/" + name
+                guard bodyGroupPaths[path] == nil else { throw Failure("group \(String(path.prefix(80))) appears twice") }
+                guard path.split(separator: "/").count <= GroupNode.maxDepth else {
+                    throw Failure("group \(String(path.prefix(80)))… is nested more than \(GroupNode.maxDepth) levels deep")
+                }
+                let group = try check("group \(name)") { try provisioning.newGroup(rep, id: env.newID(), realmId: realm.id, parentId: parent?.id) }
+                bodyGroupPaths[path] = group.id
+                plan.groups.append(group)
+                let roles = try await roleIds(realm: rep.realmRoles, clients: rep.clientRoles, for: "group \(path)")
+                if !roles.isEmpty { plan.groupRoles.append((group.id, roles)) }
+                try await addGroups(rep.subGroups ?? [], parent: (group.id, path))
+            }
+        }
+        for rep in body.groups ?? [] {
+            let name = try check("a group") { try ObjectRules.groupName(rep.name) }
+            let existing = try await store.group(path: "/" + name, realmId: realm.id)
+            switch try decide(existing != nil, "Group '\(name)' already exists") {
+            case .skip?:
+                result("SKIPPED", "GROUP", name, existing!.group.id)
+                continue
+            case .overwrite?:
+                plan.deletions.append(.deleteGroup(id: existing!.group.id, realmId: realm.id))
+                replacedGroupNames.insert(name)
+            default: break
+            }
+            guard bodyGroupPaths["/" + name] == nil else { throw Failure("group /\(String(name.prefix(80))) appears twice") }
+            try await addGroups([rep], parent: nil)
+            result(existing == nil ? "ADDED" : "OVERWRITTEN", "GROUP", name, bodyGroupPaths["/" + name]!)
+        }
+
+        // Users.
+        let defaultRoleId = try await store.role(named: realm.defaultRoleName, realmId: realm.id, clientId: nil)?.id
+        var usernames: Set<String> = []
+        let now = env.now()
+        for rep in body.users ?? [] {
+            let username = User.normalize(try check("a user") { try ObjectRules.username(rep.username) })
+            guard usernames.insert(username).inserted else { throw Failure("user \(username) appears twice") }
+            let byName = try await store.user(username: username, realmId: realm.id)
+            var byEmail: User? = nil
+            if let email = rep.email, !email.isEmpty, !realm.duplicateEmailsAllowed {
+                byEmail = try await store.user(email: email, realmId: realm.id).first
+            }
+            if let byName, let byEmail, byName.id != byEmail.id {
+                throw PartialImport.Conflict(description: "User with user name \(username) or with email \(rep.email ?? "") already exists.")
+            }
+            let existing = byName ?? byEmail
+            let action = try decide(existing != nil, "User with user name \(username) already exists.")
+            if action == .skip {
+                result("SKIPPED", "USER", username, existing!.id)
+                continue
+            }
+            // Only a client this import creates can be given a service account here.
+            let serviceAccountClientId = try rep.serviceAccountClientId.map { clientId in
+                guard let id = bodyClients[clientId] else {
+                    throw Failure("user \(username) is the service account of client \(clientId), which this import does not create")
+                }
+                return id
+            }
+            var id = env.newID()
+            if let given = rep.id, !given.isEmpty {
+                try check("user \(username)") { try ObjectRules.plain(given, what: "User id") }
+                id = given
+            }
+            var user = try check("user \(username)") {
+                try provisioning.newUser(rep, id: id, realmId: realm.id, createdAt: now, enabledByDefault: true,
+                                         serviceAccountClientId: serviceAccountClientId)
+            }
+            if let existing {
+                if !(existing.serviceAccountClientId.map(replacedClientIds.contains) ?? false) {
+                    plan.deletions.append(.deleteUser(id: existing.id, realmId: realm.id))
+                }
+                // Tokens of the user it replaces never pass for it, even under the same id.
+                user.notBefore = max(user.notBefore, now)
+            }
+            var seed = UserSeed(user: user)
+            // As a user created through the admin API: the realm's default role, unless the body maps it.
+            if let defaultRoleId { seed.roleIds.append(defaultRoleId) }
+            seed.roleIds += try await roleIds(realm: rep.realmRoles, clients: rep.clientRoles, for: "user \(username)")
+            for path in rep.groups ?? [] {
+                let normalized = path.hasPrefix("/") ? path : "/" + path
+                if let groupId = bodyGroupPaths[normalized] { seed.groupIds.append(groupId); continue }
+                let top = normalized.split(separator: "/").first.map(String.init) ?? ""
+                guard !replacedGroupNames.contains(top), let group = try await store.group(path: normalized, realmId: realm.id) else {
+                    throw Failure("user \(username) is in group \(path), which does not exist")
+                }
+                plan.joinedExistingGroupIds.insert(group.group.id)
+                seed.groupIds.append(group.group.id)
+            }
+            guard seed.groupIds.count <= 100 else { throw Failure("user \(username) is in more than 100 groups") }
+            let index = plan.users.count
+            if let c = (rep.credentials ?? []).last(where: { ($0.type ?? Credential.password) == Credential.password }) {
+                if c.value != nil, let done = hashed[username] {
+                    seed.credentials = [Credential(id: done.id, userId: id, secret: done.secret, createdAt: done.createdAt, userLabel: done.userLabel)]
+                } else if let made = try credential(c, user: user, index: index, created: now, plain: &plan.pending) {
+                    seed.credentials = [made]
+                }
+                if c.value != nil, c.temporary == true, !seed.user.requiredActions.contains(RequiredAction.updatePassword) {
+                    seed.user.requiredActions.append(RequiredAction.updatePassword)
+                }
+            }
+            result(existing == nil ? "ADDED" : "OVERWRITTEN", "USER", username, id)
+            plan.users.append(seed)
+        }
+        // Clients with service accounts this import creates, whose users the body does not bring.
+        plan.users += missingServiceAccounts(clients: plan.clients, users: plan.users, defaultRoleId: defaultRoleId)
+        return plan
+    }
+
+    /// Hashes the plan's plain-text passwords (checked against the realm's policy), one at a time,
+    /// and records each in `hashed` so that a replanned import reuses them.
+    public func hashPasswords(_ plan: inout PartialImport.Plan, realm: Realm, hashed: inout [String: Credential]) async throws {
+        for password in plan.pending {
+            let credential = try await hash(password, realm: realm)
+            plan.users[password.index].credentials = [credential]
+            hashed[password.user.username] = credential
+        }
+        plan.pending = []
+    }
+}
