@@ -125,6 +125,7 @@ extension RealmImporter {
         // Clients. `bodyClients`: clientId → the id it will have, for those this import creates.
         var bodyClients: [String: String] = [:]
         var skippedClients: Set<String> = []
+        var replacedClientOldIds: [String: String] = [:]
         var skippedInternal: [String] = []
         for rep in body.clients ?? [] {
             if PartialImport.isInternalClient(rep.clientId) { skippedInternal.append(rep.clientId ?? ""); continue }
@@ -138,6 +139,7 @@ extension RealmImporter {
                 continue
             case .overwrite?:
                 plan.deletions.append(.deleteClient(id: existing!.id, realmId: realm.id))
+                replacedClientOldIds[made.clientId] = existing!.id
                 result("OVERWRITTEN", "CLIENT", made.clientId, made.id)
             default:
                 result("ADDED", "CLIENT", made.clientId, made.id)
@@ -210,7 +212,12 @@ extension RealmImporter {
                     plan.deletions.append(.deleteRole(id: existing.id, realmId: realm.id))
                     replacedRoleIds.insert(existing.id)
                 }
-                result(existing == nil ? "ADDED" : "OVERWRITTEN", "CLIENT_ROLE", "\(clientId)-\(name)", role.id)
+                // A role of a replaced client goes with it; reported as Keycloak does, replaced.
+                var replacedWithClient = false
+                if existing == nil, let oldOwner = replacedClientOldIds[clientId] {
+                    replacedWithClient = try await store.role(named: name, realmId: realm.id, clientId: oldOwner) != nil
+                }
+                result(existing == nil && !replacedWithClient ? "ADDED" : "OVERWRITTEN", "CLIENT_ROLE", "\(clientId)-\(name)", role.id)
                 bodyClientRoles[clientId, default: [:]][name] = role.id
                 plan.roles.append(role)
                 declared.append((rep, role.id))

@@ -140,6 +140,35 @@ def test_create_realm_with_a_full_payload_as_python_keycloak_sends_it(keyport):
     admin.create_realm(payload, skip_exists=True)  # the conflict python-keycloak recognises
 
 
+def test_partial_import_as_python_keycloak_sends_it(keyport):
+    """python-keycloak's partial_import_realm: the users, clients, roles and groups of a realm file
+    written for Keycloak added to an existing realm, with each policy for what exists already."""
+    admin = admin_for(keyport)
+    admin.create_realm({"realm": "kafka-authz", "enabled": True}, skip_exists=False)
+    payload = json.loads((REPO / "Tests" / "Vectors" / "keycloak-partial-realm.json").read_text())
+    body = {key: payload[key] for key in ("users", "clients", "roles", "groups")}
+    result = admin.partial_import_realm("kafka-authz", {**body, "ifResourceExists": "FAIL"})
+    assert result["added"] == len(result["results"]) and result["skipped"] == 0 and result["overwritten"] == 0
+    assert {"action": "ADDED", "resourceType": "USER", "resourceName": "alice"}.items() <= next(
+        r for r in result["results"] if r["resourceName"] == "alice").items()
+    alice = KeycloakOpenID(server_url=keyport.url, realm_name="kafka-authz", client_id="admin-cli")
+    assert "access_token" in alice.token("alice", "Secret-pw-1")
+    robot = KeycloakOpenID(server_url=keyport.url, realm_name="kafka-authz", client_id="kafka-producer-client",
+                           client_secret_key="kafka-producer-client-secret")
+    assert "access_token" in robot.token(grant_type="client_credentials")
+    # Again: FAIL refuses it whole (409), SKIP adds nothing, OVERWRITE replaces each.
+    with pytest.raises(KeycloakPostError) as refused:
+        admin.partial_import_realm("kafka-authz", {**body, "ifResourceExists": "FAIL"})
+    assert refused.value.response_code == 409
+    skipped = admin.partial_import_realm("kafka-authz", {**body, "ifResourceExists": "SKIP"})
+    assert skipped["added"] == 0 and skipped["skipped"] == result["added"]
+    overwritten = admin.partial_import_realm("kafka-authz", {**body, "ifResourceExists": "OVERWRITE"})
+    assert overwritten["overwritten"] == result["added"]
+    assert "access_token" in alice.token("alice", "Secret-pw-1")
+    admin.change_current_realm("kafka-authz")
+    assert admin.get_group_by_path("/Kafka Admins/On Call")["name"] == "On Call"
+
+
 def test_a_realm_admin_manages_only_its_realm(keyport):
     admin = admin_for(keyport)
     for name in ("team1", "team2"):

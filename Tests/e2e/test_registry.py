@@ -18,7 +18,7 @@ import pytest
 from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
 
 import oci_image
-from conftest import ADMIN_PASSWORD, Keyport
+from conftest import ADMIN_PASSWORD, REPO, Keyport, keyport_binary
 
 SERVICE = "registry.test"
 PASSWORD = "pw-Registry-1"
@@ -59,14 +59,24 @@ def need(tool):
 class Setup:
     """Keyport + a realm configured through the admin API + docker-registry trusting it."""
 
-    def __init__(self, root, port=None, hostname=None, env=None):
-        """`hostname` is the public URL (a TLS proxy's, when one is in front); `env` more settings."""
+    def __init__(self, root, port=None, hostname=None, env=None, imported=None):
+        """`hostname` is the public URL (a TLS proxy's, when one is in front); `env` more settings.
+        `imported`: (realm file, realm, docker client) — the realm comes from `keyport import` of
+        that file before the server starts, instead of being set up through the admin API."""
         self.root = root
+        self.realm, self.service = (imported[1], imported[2]) if imported else ("acme", SERVICE)
+        if imported:
+            run(keyport_binary(), "import", "--file", imported[0], "--db-path", os.path.join(root, "keyport.db"))
         port = port or free_port()
         self.keyport = Keyport(root, env={"KEYPORT_HOSTNAME": hostname or f"http://127.0.0.1:{port}", **(env or {})}, port=port)
         connection = KeycloakOpenIDConnection(server_url=self.keyport.url, username="admin", password=ADMIN_PASSWORD,
                                               realm_name="master", user_realm_name="master", client_id="admin-cli")
         self.admin = KeycloakAdmin(connection=connection)
+        if imported:
+            self.admin.change_current_realm(self.realm)
+            self.client = self.admin.get_client_id(self.service)
+            self.configure_registry()
+            return
         self.admin.create_realm({"realm": "acme", "enabled": True, "dockerV2Enabled": True})
         self.admin.change_current_realm("acme")
         self.client = self.admin.create_client({"clientId": SERVICE, "protocol": "docker-v2"})
@@ -90,10 +100,13 @@ class Setup:
         readers = self.admin.create_group({"name": "readers"})
         self.admin.assign_group_client_roles(readers, self.client, [self.admin.get_client_role(self.client, "team-a-reader")])
         self.admin.group_user_add(self.users["rita"], readers)
+        self.configure_registry()
 
-        # The registry's configuration and bundle, as Keyport serves them.
+    def configure_registry(self):
+        """docker-registry, configured with the file and bundle Keyport serves for the realm's client."""
+        root = self.root
         base = f"clients/{self.client}/installation/providers"
-        config = self.admin.connection.raw_get(f"admin/realms/acme/{base}/docker-v2-registry-config-file").text
+        config = self.admin.connection.raw_get(f"admin/realms/{self.realm}/{base}/docker-v2-registry-config-file").text
         self.bundle_path = os.path.join(root, "bundle.pem")
         self.refresh_bundle()
         auth = "\n".join(line for line in config.splitlines() if not line.lstrip().startswith("#"))
@@ -110,7 +123,7 @@ class Setup:
 
     def refresh_bundle(self):
         """Writes the bundle Keyport serves now to the file the registry reads (at its start)."""
-        bundle = self.admin.connection.raw_get(f"admin/realms/acme/clients/{self.client}/installation/providers/docker-v2-cert-bundle").text
+        bundle = self.admin.connection.raw_get(f"admin/realms/{self.realm}/clients/{self.client}/installation/providers/docker-v2-cert-bundle").text
         assert "BEGIN CERTIFICATE" in bundle
         with open(self.bundle_path, "w") as f:
             f.write(bundle)
@@ -136,7 +149,7 @@ class Setup:
 
     def token(self, user, scope):
         credentials = base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()
-        request = urllib.request.Request(f"{self.keyport.url}/realms/acme/protocol/docker-v2/auth?service={SERVICE}&scope={scope}",
+        request = urllib.request.Request(f"{self.keyport.url}/realms/{self.realm}/protocol/docker-v2/auth?service={self.service}&scope={scope}",
                                          headers={"Authorization": f"Basic {credentials}"})
         return json.load(urllib.request.urlopen(request))["token"]
 
@@ -687,6 +700,32 @@ def test_keys_rotate_without_locking_pushes_out():
         keys = json.loads(out)
         assert [k["status"] for k in keys if k["algorithm"] == "RS256" and k["signs"]] == ["ACTIVE"]
         assert sorted(k["status"] for k in keys if k["algorithm"] == "RS256") == ["ACTIVE", "DISABLED"]
+    finally:
+        s.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_registry_realm_exported_from_keycloak_keeps_pushing():
+    """The migration docs/keycloak-compatibility.md describes, for real: a default `kc.sh export` of
+    a registry realm (docker-v2 client with Keycloak's allow-all mapper, users with Keycloak's
+    PBKDF2 hashes) goes through `keyport import`, the registry is pointed at Keyport's bundle, and
+    its users push and pull as they did — `kpadm docker access` says why."""
+    root = tempfile.mkdtemp(prefix="kp-migrated-", dir="/tmp")
+    export = str(REPO / "Tests" / "Vectors" / "keycloak-registry-realm-export.json")
+    s = Setup(root, imported=(export, "registry", "registry.example.com"))
+    try:
+        for user in ("ci", "dev"):
+            code, out = skopeo_push(s, user, f"apps/{user}:1", password="Secret-pw-1")
+            assert code == 0, out
+            code, out = skopeo_pull(s, user, f"apps/{user}:1", password="Secret-pw-1")
+            assert code == 0, out
+        assert skopeo_push(s, "ci", "apps/ci:2", password="wrong-password")[0] != 0
+        code, out, err = kpadm(s, "docker", "access", "-r", "registry", "--service", "registry.example.com",
+                               "--user", "ci", "repository:apps/ci:push")
+        assert code == 0, out + err
+        access = json.loads(out)
+        assert access["authorization"] == "allow-all" and access["canLogIn"], access
+        assert access["access"][0]["actions"] == ["push"], access
     finally:
         s.close()
         shutil.rmtree(root, ignore_errors=True)
