@@ -140,6 +140,20 @@ def test_create_realm_with_a_full_payload_as_python_keycloak_sends_it(keyport):
     admin.create_realm(payload, skip_exists=True)  # the conflict python-keycloak recognises
 
 
+def test_a_default_keycloak_export_posted_as_a_realm(keyport):
+    """A realm exported by `kc.sh export` (every built-in client, role, flow and scope Keycloak
+    writes) posted as it is by create_realm(payload): its users log in, docker-v2 is on."""
+    admin = admin_for(keyport)
+    payload = json.loads((REPO / "Tests" / "Vectors" / "keycloak-registry-realm-export.json").read_text())
+    admin.create_realm(payload, skip_exists=False)
+    assert admin.get_realm("registry")["dockerV2Enabled"] is True
+    admin.change_current_realm("registry")
+    assert {c["clientId"] for c in admin.get_clients()} >= {"account", "admin-cli", "realm-management", "registry.example.com"}
+    ci = KeycloakOpenID(server_url=keyport.url, realm_name="registry", client_id="admin-cli")
+    token = ci.token("ci", "Secret-pw-1")
+    assert "view-profile" in ci.decode_token(token["access_token"], validate=False)["resource_access"]["account"]["roles"]
+
+
 def test_partial_import_as_python_keycloak_sends_it(keyport):
     """python-keycloak's partial_import_realm: the users, clients, roles and groups of a realm file
     written for Keycloak added to an existing realm, with each policy for what exists already."""
