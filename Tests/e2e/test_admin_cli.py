@@ -193,6 +193,21 @@ def test_each_verb_as_a_script_uses_it(cli):
     assert code == 0 and json.loads(out) == {"realm": "acme"}
 
 
+def test_kcadm_partial_import_as_keycloak_documents_it(cli):
+    """`kcadm.sh create partialImport -r R -s ifResourceExists=… -o -f realm.json`, Keycloak's own
+    example, with kpadm: the results are printed, FAIL exits 1 with the server's 409."""
+    assert cli("create", "realms", "-s", "realm=kafka-authz", "-s", "enabled=true")[0] == 0
+    path = str(REPO / "Tests" / "Vectors" / "keycloak-partial-realm.json")
+    code, out, err = cli("create", "partialImport", "-r", "kafka-authz", "-s", "ifResourceExists=FAIL", "-o", "-f", path)
+    assert code == 0, err
+    results = json.loads(out)
+    assert results["added"] == 10 and {r["action"] for r in results["results"]} == {"ADDED"}, results
+    code, _, err = cli("create", "partialImport", "-r", "kafka-authz", "-s", "ifResourceExists=FAIL", "-f", path)
+    assert code == 1 and "409" in err and "already exists" in err, err
+    code, out, err = cli("create", "partialImport", "-r", "kafka-authz", "-s", "ifResourceExists=SKIP", "-o", "-f", path)
+    assert code == 0 and json.loads(out)["skipped"] == 10, out + err
+
+
 def test_tokens_refresh_by_themselves_and_an_expired_session_says_so(cli):
     session_file = pathlib.Path(cli.workdir, ".keyport", "kpadm.json")
     session = json.loads(session_file.read_text())

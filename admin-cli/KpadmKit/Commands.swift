@@ -187,6 +187,8 @@ struct Create: AsyncParsableCommand {
                   -s protocol=docker-v2 -i
               kpadm create clients/<id>/roles -r acme -s name=team-a-push -s \\
                   'attributes."docker.grant"=["repository:team-a/*:pull,push"]'
+              kpadm create partialImport -r acme -s ifResourceExists=SKIP -o \\
+                  -f realm-export.json
             """)
 
     @Argument(help: "e.g. users, clients, roles, groups, clients/<id>/roles, groups/<id>/children, realms") var path: String
@@ -200,7 +202,13 @@ struct Create: AsyncParsableCommand {
         let client = try await connection.client()
         let resolved = try AdminPath.resolve(path, realm: target.realm(client))
         let reply = try await client.call("POST", resolved, query: try target.query(), body: try body.body() ?? .object([:]))
-        let id = reply.location.flatMap { $0.split(separator: "/").last.map { String($0).removingPercentEncoding ?? String($0) } }
+        // A POST that makes nothing addressable answers with a body instead of a Location
+        // (`partialImport` answers with what it added, skipped and overwrote): show that.
+        guard let location = reply.location else {
+            if let json = reply.json, o || !i { Output.json(json) }
+            return
+        }
+        let id = location.split(separator: "/").last.map { String($0).removingPercentEncoding ?? String($0) }
         if i, let id { Output.line(id) }
         if o, let location = reply.location, let url = URLComponents(string: location) {
             let created = try await client.call("GET", url.path)
