@@ -1,12 +1,14 @@
 import Foundation
 import PackagePlugin
 
-/// Compiles the top-level `Migrations/*.sql` files into the store target as Swift source, so the
-/// binary carries its own schema: no resource bundle to ship beside it, no path to get wrong.
+/// Compiles a store target's migrations into it as Swift source, so the binary carries its own
+/// schema: no resource bundle to ship beside it, no path to get wrong. Each engine has its folder:
+/// `Migrations/sqlite/*.sql` for `KeyportSQLite`, `Migrations/postgres/*.sql` for `KeyportPostgres`.
 @main
 struct EmbedMigrations: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
-        let directory = context.package.directoryURL.appending(path: "Migrations")
+        let engine = target.name == "KeyportPostgres" ? "postgres" : "sqlite"
+        let directory = context.package.directoryURL.appending(path: "Migrations").appending(path: engine)
         let files = try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)
             .filter { $0.pathExtension == "sql" }
             .sorted { $0.lastPathComponent < $1.lastPathComponent }

@@ -24,7 +24,7 @@ struct AuthenticatorTests {
     }
 
     func world(policy: Argon2Parameters = Argon2Parameters(memoryKiB: 1024, iterations: 1, parallelism: 1)) async throws -> World {
-        let store = try StoreBackend.sqlite.makeStore()
+        let store = try await StoreBackend.sqlite.makeStore()
         let counter = HashCounter()
         let hasher = PasswordHasher(threads: 1, randomBytes: TimeAndRandomness.live.randomBytes, observe: { _ in counter.tick() })
         let f = Fixtures(store)

@@ -40,7 +40,7 @@ struct HostileTenantTests {
     }
 
     @Test func everyRealmNumberIsBoundedThroughImport() async throws {
-        let store = try StoreBackend.sqlite.makeStore()
+        let store = try await StoreBackend.sqlite.makeStore()
         let importer = KeyportServer.realmImporter(store: store, provisioner: RealmProvisioner(environment: testEnvironment()))
         for field in Self.numericFields {
             for value in Self.hostileValues {

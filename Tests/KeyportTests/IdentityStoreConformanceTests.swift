@@ -10,7 +10,7 @@ struct IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func realmsAreCreatedReadUpdatedAndDeleted(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         var realm = try await f.realm("acme")
         #expect(try await store.realm(named: "acme") == realm)
@@ -31,7 +31,7 @@ struct IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func realmNamesAreUnique(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         try await f.realm("acme")
         await #expect(throws: StoreError.conflict(.realmName)) { try await f.realm("acme") }
@@ -40,7 +40,7 @@ struct IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func aFailedRealmSeedWritesNothing(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let env = testEnvironment()
         let realm = Realm(id: env.newID(), name: "half", createdAt: env.now())
         // Two realm roles with one name: the second insert fails, so the whole seed must roll back.
@@ -55,7 +55,7 @@ struct IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func usernamesAreStoredLowerCasedAndUniquePerRealm(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let acme = try await f.realm("acme")
         let other = try await f.realm("other")
@@ -71,7 +71,7 @@ struct IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func emailsAreUniqueUnlessTheRealmAllowsDuplicates(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let strict = try await f.realm("strict")
         var relaxed = try await f.realm("relaxed", duplicateEmails: true)
@@ -92,7 +92,7 @@ struct IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func usersAreSearchedCountedAndPaged(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let realm = try await f.realm("acme")
         for name in ["anna", "bob", "annabel", "carl", "ann_x"] { try await f.user(name, in: realm, email: "\(name)@acme.io") }
@@ -113,7 +113,7 @@ struct IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func userFieldsRoundTrip(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let realm = try await f.realm("acme")
         var user = try await f.user("dora", in: realm)
@@ -134,7 +134,7 @@ struct IdentityStoreConformanceTests {
     @Test(arguments: StoreBackend.allCases)
     func settingAPasswordReplacesTheOldOneAndCanRevokeTokens(backend: StoreBackend) async throws {
         let clock = TestClock()
-        let store = try backend.makeStore(clock: clock)
+        let store = try await backend.makeStore(clock: clock)
         let f = Fixtures(store, clock: clock)
         let realm = try await f.realm("acme")
         let user = try await f.user("erin", in: realm, password: "$argon2id$old")
@@ -159,7 +159,7 @@ struct IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func clientIdsAndRoleNamesAreUniqueWhereTheyShouldBe(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let acme = try await f.realm("acme")
         let other = try await f.realm("other")
@@ -182,7 +182,7 @@ struct IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func clientFieldsRoundTrip(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let realm = try await f.realm("acme")
         var client = try await f.client("registry", in: realm, protocol: .dockerV2)
@@ -196,7 +196,7 @@ struct IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func roleAttributesAndCompositesRoundTrip(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let realm = try await f.realm("acme")
         var role = try await f.role("team-a", in: realm, attributes: ["docker.grant": ["repository:team-a/*:pull,push"]])
@@ -215,7 +215,7 @@ struct IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func referencesNeverCrossRealms(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let a = try await f.realm("a")
         let b = try await f.realm("b")
@@ -242,7 +242,7 @@ struct IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func effectiveRolesCombineDirectGroupAncestorAndCompositeRoles(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let realm = try await f.realm("acme")
         let registry = try await f.client("registry", in: realm, protocol: .dockerV2)
@@ -276,7 +276,7 @@ struct IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func aCycleOfCompositesTerminates(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let realm = try await f.realm("acme")
         let a = try await f.role("a", in: realm)
@@ -296,7 +296,7 @@ struct IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func groupsFormATreeWithPathsAndSiblingUniqueNames(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let realm = try await f.realm("acme")
         let eng = try await f.group("eng", in: realm)
@@ -327,7 +327,7 @@ struct IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func membershipIsListedBothWays(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let realm = try await f.realm("acme")
         let readers = try await f.group("readers", in: realm)
@@ -344,7 +344,7 @@ struct IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func deletingLeavesNothingDangling(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let realm = try await f.realm("acme")
         let registry = try await f.client("registry", in: realm, protocol: .dockerV2)
@@ -391,7 +391,7 @@ struct IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func keysRotateAsKeycloaksDoAndTheLastActiveOneStays(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let realm = try await f.realm("acme")
         func key(_ id: String, _ status: KeyStatus) -> RealmKey {
@@ -428,7 +428,7 @@ struct IdentityStoreConformanceTests {
     @Test(arguments: StoreBackend.allCases)
     func eventsAreFilteredPagedAndExpired(backend: StoreBackend) async throws {
         let clock = TestClock()
-        let store = try backend.makeStore(clock: clock)
+        let store = try await backend.makeStore(clock: clock)
         let f = Fixtures(store, clock: clock)
         let realm = try await f.realm("acme")
         for i in 0..<5 {
@@ -450,7 +450,7 @@ struct IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func aFreshStoreIsReady(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         #expect(await store.isReady())
     }
 }
@@ -459,7 +459,7 @@ extension IdentityStoreConformanceTests {
     @Test(arguments: StoreBackend.allCases)
     func sessionsAreFoundByTokenHashAndDieWithTheirUser(backend: StoreBackend) async throws {
         let clock = TestClock()
-        let store = try backend.makeStore(clock: clock)
+        let store = try await backend.makeStore(clock: clock)
         let f = Fixtures(store, clock: clock)
         let realm = try await f.realm("acme")
         let client = try await f.client("app", in: realm)
@@ -488,7 +488,7 @@ extension IdentityStoreConformanceTests {
     @Test(arguments: StoreBackend.allCases)
     func offlineSessionsAreCappedListedRevokedAndSweptByTheirRealmsSettings(backend: StoreBackend) async throws {
         let clock = TestClock()
-        let store = try backend.makeStore(clock: clock)
+        let store = try await backend.makeStore(clock: clock)
         let f = Fixtures(store, clock: clock)
         let realm = try await f.realm("acme")
         let registry = try await f.client("registry", in: realm)
@@ -541,7 +541,7 @@ extension IdentityStoreConformanceTests {
 extension IdentityStoreConformanceTests {
     @Test(arguments: StoreBackend.allCases)
     func appliedChangesHappenTogetherOrNotAtAll(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let realm = try await f.realm("acme")
         let role = try await f.role("dev", in: realm)
@@ -575,7 +575,7 @@ extension IdentityStoreConformanceTests {
 extension IdentityStoreConformanceTests {
     @Test(arguments: StoreBackend.allCases)
     func loginFailuresAreKeptPerUserAndDieWithIt(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let realm = try await f.realm("acme")
         let user = try await f.user("alice", in: realm)
@@ -609,7 +609,7 @@ extension IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func concurrentFailuresAreAllCounted(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let realm = try await f.realm("acme")
         let user = try await f.user("alice", in: realm)
@@ -630,7 +630,7 @@ extension IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func concurrentFailuresLockAtTheFailureFactorExactly(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let realm = try await f.realm("acme")
         let user = try await f.user("alice", in: realm)
@@ -654,7 +654,7 @@ extension IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func aPermanentLockoutKeepsAnAdministratorsConcurrentEdit(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let realm = try await f.realm("acme")
         let user = try await f.user("alice", in: realm)
@@ -676,7 +676,7 @@ extension IdentityStoreConformanceTests {
 
     @Test(arguments: StoreBackend.allCases)
     func concurrentPartialUpdatesOfOneObjectAllSurvive(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let realm = try await f.realm("acme")
         let user = try await f.user("alice", in: realm)
@@ -710,7 +710,7 @@ extension IdentityStoreConformanceTests {
     @Test(arguments: StoreBackend.allCases)
     func theRestOfTheProtocol(backend: StoreBackend) async throws {
         let clock = TestClock()
-        let store = try backend.makeStore(clock: clock)
+        let store = try await backend.makeStore(clock: clock)
         let f = Fixtures(store, clock: clock)
         let realm = try await f.realm("acme")
         let app = try await f.client("app", in: realm)
@@ -773,7 +773,7 @@ extension IdentityStoreConformanceTests {
 extension IdentityStoreConformanceTests {
     @Test(arguments: StoreBackend.allCases)
     func everyChangeToWhatDecidesRolesMovesTheAuthorizationVersion(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let realm = try await f.realm("acme")
         let other = try await f.realm("globex")
@@ -814,7 +814,7 @@ extension IdentityStoreConformanceTests {
 extension IdentityStoreConformanceTests {
     @Test(arguments: StoreBackend.allCases)
     func everyChangeToARealmsSettingsClientsOrKeysMovesItsConfigurationVersion(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let f = Fixtures(store)
         let realm = try await f.realm("acme")
         let other = try await f.realm("globex")

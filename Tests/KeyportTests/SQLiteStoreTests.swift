@@ -19,8 +19,8 @@ struct SQLiteStoreTests {
             #expect(m.name.hasPrefix(String(format: "%04d_", m.version)))
             #expect(m.name.split(separator: "_").count >= 3)
         }
-        // The embedded copies are the files in Migrations/.
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: Paths.repository.appendingPathComponent("Migrations").path)) ?? []
+        // The embedded copies are the files in Migrations/sqlite.
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: Paths.repository.appendingPathComponent("Migrations/sqlite").path)) ?? []
         #expect(files.filter { $0.hasSuffix(".sql") }.sorted() == migrations.map { "\($0.name).sql" })
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import KeyportModel
+import KeyportPostgres
 import KeyportSQLite
 import KeyportStore
 import Synchronization
@@ -29,15 +30,29 @@ func temporaryDirectory() -> URL {
 /// list and must pass every test unchanged.
 enum StoreBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case sqlite
+    case postgres
 
     var testDescription: String { rawValue }
 
-    func makeStore(clock: TestClock = TestClock()) throws -> any IdentityStore {
+    /// The PostgreSQL server the suite runs against: `scripts/test` starts a throwaway cluster
+    /// (scripts/postgres-throwaway) and sets this; without it only SQLite runs.
+    static let postgresURL = ProcessInfo.processInfo.environment["KEYPORT_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
+
+    /// Every backend this run can reach.
+    static var allCases: [StoreBackend] { postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
+
+    func makeStore(clock: TestClock = TestClock()) async throws -> any IdentityStore {
         switch self {
         case .sqlite:
             // A real file in WAL mode, as production runs, not an in-memory stand-in.
             let path = temporaryDirectory().appendingPathComponent("keyport.db").path
             return try SQLiteStore.open(path: path, now: { clock.now.millisecondsSince1970 })
+        case .postgres:
+            // A schema of its own per store: tests run in parallel on one server.
+            let url = try #require(Self.postgresURL, "KEYPORT_TEST_POSTGRES_URL is not set")
+            var configuration = try PostgresStore.Configuration(url: url, maximumConnections: 4)
+            configuration.schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+            return try await PostgresStore.open(configuration, now: { clock.now.millisecondsSince1970 })
         }
     }
 }

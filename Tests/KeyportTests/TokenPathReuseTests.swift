@@ -157,7 +157,7 @@ struct TokenPathReuseTests {
 
     @Test func anOperatorCanTurnTheCacheOffAndItStaysBounded() async throws {
         let clock = TestClock()
-        let store = try StoreBackend.sqlite.makeStore(clock: clock)
+        let store = try await StoreBackend.sqlite.makeStore(clock: clock)
         let f = Fixtures(store, clock: clock)
         let realm = try await f.realm("acme")
         let counted = CountedHashes()
@@ -224,7 +224,7 @@ struct RFC3339Tests {
 struct EventBatchTests {
     @Test func everyEventIsWrittenOrCountedAsDropped() async throws {
         let clock = TestClock()
-        let store = try StoreBackend.sqlite.makeStore(clock: clock)
+        let store = try await StoreBackend.sqlite.makeStore(clock: clock)
         let f = Fixtures(store, clock: clock)
         let realm = try await f.realm("acme")
         let full = CountedHashes()

@@ -1,0 +1,91 @@
+import Crypto
+import Foundation
+import KeyportStore
+
+/// One `Migrations/postgres/NNNN_verb_noun.sql` file, compiled into the binary by the EmbedMigrations plugin.
+struct EmbeddedMigration: Sendable {
+    let version: Int
+    let name: String
+    let sql: String
+}
+
+/// A PostgreSQL migration: its SQL and a checksum that detects an edited file.
+public struct PostgresMigration: Sendable, Equatable {
+    public let version: Int
+    public let name: String
+    public let sql: String
+    public var checksum: String { SHA256.hash(data: Data(sql.utf8)).map { String(format: "%02x", $0) }.joined() }
+
+    public static let shipped: [PostgresMigration] = embeddedMigrations
+        .map { PostgresMigration(version: $0.version, name: $0.name, sql: $0.sql) }
+        .sorted { $0.version < $1.version }
+}
+
+extension PostgresStore {
+    /// Any number fixed for Keyport: the session-level advisory lock that lets one node migrate.
+    static let migrationLock: Int64 = 0x4B65_7970_6F72_7401
+
+    static let createLedger = """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            version     BIGINT PRIMARY KEY,
+            name        TEXT NOT NULL,
+            checksum    TEXT NOT NULL,
+            applied_at  BIGINT NOT NULL
+        )
+        """
+
+    /// Applies what is missing, each migration in its own transaction, holding an advisory lock
+    /// for the whole run: nodes starting together migrate one after the other, and the later ones
+    /// find everything applied. Returns the migrations applied by this call.
+    @discardableResult
+    func migrate(now: @escaping @Sendable () -> Int64) async throws -> [PostgresMigration] {
+        try await withConnection { db in
+            try await db.execute("SELECT pg_advisory_lock(?)", [Self.migrationLock])
+            do {
+                let ran = try await self.migrate(db, now: now)
+                try await db.execute("SELECT pg_advisory_unlock(?)", [Self.migrationLock])
+                return ran
+            } catch {
+                _ = try? await db.execute("SELECT pg_advisory_unlock(?)", [Self.migrationLock])
+                throw error
+            }
+        }
+    }
+
+    private func migrate(_ db: PGConnection, now: @escaping @Sendable () -> Int64) async throws -> [PostgresMigration] {
+        try await db.execute(Self.createLedger)
+        let applied = try await db.rows("SELECT version, name, checksum FROM schema_migrations ORDER BY version")
+        let known = Dictionary(uniqueKeysWithValues: migrations.map { ($0.version, $0) })
+        for row in applied {
+            let version = row.int("version")
+            guard let migration = known[version] else {
+                throw StoreError.unavailable("the database has migration \(version), which this Keyport does not know: it was written by a newer version")
+            }
+            guard migration.checksum == row.string("checksum") else {
+                throw StoreError.unavailable("migration \(version) (\(migration.name)) was changed after it was applied; shipped migrations must never be edited")
+            }
+        }
+        let done = Set(applied.map { $0.int("version") })
+        var ran: [PostgresMigration] = []
+        for migration in migrations where !done.contains(migration.version) {
+            try await db.execute("BEGIN")
+            do {
+                for statement in PGConnection.statements(migration.sql) { try await db.execute(statement) }
+                try await db.execute("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
+                                     [migration.version, migration.name, migration.checksum, now()])
+                try await db.execute("COMMIT")
+            } catch {
+                _ = try? await db.execute("ROLLBACK")
+                throw StoreError.unavailable("migration \(migration.version) (\(migration.name)) failed: \(PGErrors.translate(error))")
+            }
+            ran.append(migration)
+        }
+        return ran
+    }
+
+    func isUpToDate(_ db: PGConnection) async throws -> Bool {
+        guard try await db.one("SELECT to_regclass('schema_migrations') IS NOT NULL AS present")?.bool("present") == true else { return false }
+        let count = try await db.one("SELECT count(*) AS n FROM schema_migrations")?.int("n") ?? 0
+        return count == migrations.count
+    }
+}

@@ -1,0 +1,199 @@
+import Crypto
+import Foundation
+import KeyportModel
+import KeyportStore
+import Logging
+import NIOSSL
+import PostgresNIO
+
+/// The shared store of several Keyport nodes: the same `IdentityStore` contract as
+/// `SQLiteStore`, on PostgreSQL, proved by the same conformance suite.
+///
+/// Every method is one transaction. Where SQLite relies on its single writer, this store takes
+/// the lock the rule needs: a read-modify-write reads its row `FOR UPDATE`; counts that bound a
+/// write (sessions, tokens, keys) lock the owning row first; the email rule and the group tree take
+/// advisory locks. Versions come from one sequence (see `Migrations/postgres`).
+public final class PostgresStore: IdentityStore, @unchecked Sendable {
+    /// How to reach the database (Keycloak's `--db-url`, `--db-username`, `--db-password`).
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        public var database: String
+        public var username: String
+        public var password: String?
+        /// `disable`, `prefer`, `require` or `verify-full` (libpq's `sslmode`).
+        public var tlsMode: String
+        /// A schema to keep Keyport's tables in (Keycloak's `--db-schema`); nil: the user's default.
+        public var schema: String?
+        public var maximumConnections: Int
+
+        public init(host: String, port: Int = 5432, database: String, username: String, password: String?,
+                    tlsMode: String = "prefer", schema: String? = nil, maximumConnections: Int = 20) {
+            self.host = host
+            self.port = port
+            self.database = database
+            self.username = username
+            self.password = password
+            self.tlsMode = tlsMode
+            self.schema = schema
+            self.maximumConnections = maximumConnections
+        }
+
+        /// `postgresql://[user[:password]@]host[:port]/database[?sslmode=…&currentSchema=…]`, as
+        /// libpq and JDBC write them; `username`/`password` given apart win over the URL's.
+        public init(url: String, username: String? = nil, password: String? = nil, maximumConnections: Int = 20) throws {
+            let text = url.hasPrefix("jdbc:") ? String(url.dropFirst(5)) : url
+            guard let components = URLComponents(string: text), ["postgresql", "postgres"].contains(components.scheme ?? ""),
+                  let host = components.host, !host.isEmpty else {
+                throw StoreError.unavailable("the database URL must look like postgresql://host:5432/keyport")
+            }
+            let database = String(components.path.drop(while: { $0 == "/" }))
+            let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+            let mode = query["sslmode"] ?? "prefer"
+            guard ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"].contains(mode) else {
+                throw StoreError.unavailable("sslmode must be disable, prefer, require, verify-ca or verify-full")
+            }
+            guard let user = username ?? components.user ?? query["user"], !user.isEmpty else {
+                throw StoreError.unavailable("the database user is missing: give --db-username or put it in the URL")
+            }
+            let schema = query["currentSchema"] ?? query["schema"]
+            if let schema, !schema.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
+                throw StoreError.unavailable("the schema name may hold letters, digits and '_' only")
+            }
+            self.init(host: host, port: components.port ?? 5432, database: database.isEmpty ? user : database, username: user,
+                      password: password ?? components.password ?? query["password"], tlsMode: mode, schema: schema,
+                      maximumConnections: maximumConnections)
+        }
+
+        var clientConfiguration: PostgresClient.Configuration {
+            let tls: PostgresClient.Configuration.TLS
+            switch tlsMode {
+            case "disable": tls = .disable
+            case "require", "verify-ca":
+                // libpq's `require` encrypts without checking the certificate; verify-* check it.
+                var config = TLSConfiguration.makeClientConfiguration()
+                if tlsMode == "require" { config.certificateVerification = .none } else { config.certificateVerification = .noHostnameVerification }
+                tls = .require(config)
+            case "verify-full": tls = .require(.makeClientConfiguration())
+            default:
+                var config = TLSConfiguration.makeClientConfiguration()
+                config.certificateVerification = .none
+                tls = .prefer(config)
+            }
+            var configuration = PostgresClient.Configuration(host: host, port: port, username: username, password: password,
+                                                             database: database, tls: tls)
+            configuration.options.maximumConnections = max(2, maximumConnections)
+            if let schema { configuration.options.additionalStartupParameters = [("search_path", schema)] }
+            return configuration
+        }
+    }
+
+    let client: PostgresClient
+    let logger: Logger
+    private let runTask: Task<Void, Never>
+    let migrations: [PostgresMigration]
+
+    /// Connects, creates the schema if asked for, and applies pending migrations (one node at a
+    /// time: the others wait on an advisory lock, then find nothing left to do).
+    public static func open(_ configuration: Configuration, now: @escaping @Sendable () -> Int64,
+                            logger: Logger = Logger(label: "keyport.postgres")) async throws -> PostgresStore {
+        let store = PostgresStore(client: PostgresClient(configuration: configuration.clientConfiguration, backgroundLogger: logger), logger: logger)
+        do {
+            if let schema = configuration.schema {
+                try await store.withConnection { db in try await db.execute("CREATE SCHEMA IF NOT EXISTS \"\(schema)\"") }
+            }
+            try await store.migrate(now: now)
+        } catch {
+            store.close()
+            throw error
+        }
+        return store
+    }
+
+    init(client: PostgresClient, logger: Logger, migrations: [PostgresMigration] = PostgresMigration.shipped) {
+        self.client = client
+        self.logger = logger
+        self.migrations = migrations
+        runTask = Task { await client.run() }
+    }
+
+    deinit { runTask.cancel() }
+
+    /// Closes every connection: later calls fail as `StoreError.unavailable`.
+    public func close() { runTask.cancel() }
+
+    public func isReady() async -> Bool {
+        (try? await withConnection { db in try await self.isUpToDate(db) }) ?? false
+    }
+
+    // MARK: Running statements
+
+    @discardableResult
+    func withConnection<T>(_ body: (PGConnection) async throws -> T) async throws -> T {
+        do {
+            return try await client.withConnection { connection in try await body(PGConnection(connection: connection, logger: logger)) }
+        } catch {
+            throw PGErrors.translate(error)
+        }
+    }
+
+    /// One transaction: committed when `body` returns, rolled back when it throws.
+    @discardableResult
+    func write<T>(_ body: (PGConnection) async throws -> T) async throws -> T {
+        try await withConnection { db in
+            try await db.execute("BEGIN")
+            do {
+                let value = try await body(db)
+                try await db.execute("COMMIT")
+                return value
+            } catch {
+                _ = try? await db.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// Several reads that must agree: one snapshot.
+    func read<T>(_ body: (PGConnection) async throws -> T) async throws -> T {
+        try await withConnection { db in
+            try await db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            do {
+                let value = try await body(db)
+                try await db.execute("COMMIT")
+                return value
+            } catch {
+                _ = try? await db.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// One statement: atomic by itself, no transaction around it.
+    func readOne<T>(_ body: (PGConnection) async throws -> T) async throws -> T {
+        try await withConnection(body)
+    }
+}
+
+// MARK: - JSON columns
+
+enum JSONColumn {
+    static func encode<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String?, default value: T) -> T {
+        guard let text, text != "{}", text != "[]", text != "null", let data = text.data(using: .utf8) else { return value }
+        return (try? JSONDecoder().decode(T.self, from: data)) ?? value
+    }
+}
+
+extension PGRow {
+    func timestamp(_ column: String) -> Timestamp { Timestamp(millisecondsSince1970: int64(column)) }
+}
+
+/// `?, ?, ?` for an IN list.
+func placeholders(_ count: Int) -> String {
+    Array(repeating: "?", count: max(count, 1)).joined(separator: ", ")
+}
