@@ -150,7 +150,7 @@ let package = Package(
         .target(
             name: "KeyportServer",
             dependencies: [
-                "KeyportModel", "KeyportStore", "KeyportSQLite", "KeyportPasswords", "KeyportKeys", "KeyportAuth",
+                "KeyportModel", "KeyportStore", "KeyportSQLite", "KeyportPostgres", "KeyportPasswords", "KeyportKeys", "KeyportAuth",
                 "KeyportTokens", "KeyportHTTP", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "KeyportRealmExchange", "KeyportBuildInfo",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -167,7 +167,7 @@ let package = Package(
         .executableTarget(
             name: "keyport",
             dependencies: [
-                "KeyportServer", "KeyportModel", "KeyportSQLite", "KeyportAuth", "KeyportRealmExchange", "KeyportBuildInfo", "KeyportPasswords",
+                "KeyportServer", "KeyportModel", "KeyportStore", "KeyportSQLite", "KeyportPostgres", "KeyportAuth", "KeyportRealmExchange", "KeyportBuildInfo", "KeyportPasswords",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -1,6 +1,8 @@
 import Crypto
 import Foundation
 import KeyportStore
+import Logging
+import PostgresNIO
 
 /// One `Migrations/postgres/NNNN_verb_noun.sql` file, compiled into the binary by the EmbedMigrations plugin.
 struct EmbeddedMigration: Sendable {
@@ -87,5 +89,18 @@ extension PostgresStore {
         guard try await db.one("SELECT to_regclass('schema_migrations') IS NOT NULL AS present")?.bool("present") == true else { return false }
         let count = try await db.one("SELECT count(*) AS n FROM schema_migrations")?.int("n") ?? 0
         return count == migrations.count
+    }
+}
+
+extension PostgresStore {
+    /// `keyport migrate`: connects, applies what is missing, closes.
+    public static func migrateDatabase(_ configuration: Configuration, now: @escaping @Sendable () -> Int64) async throws
+        -> (applied: [PostgresMigration], total: Int) {
+        let store = PostgresStore(client: PostgresClient(configuration: configuration.clientConfiguration), logger: Logger(label: "keyport.postgres"))
+        defer { store.close() }
+        if let schema = configuration.schema {
+            try await store.withConnection { db in try await db.execute("CREATE SCHEMA IF NOT EXISTS \"\(schema)\"") }
+        }
+        return (try await store.migrate(now: now), store.migrations.count)
     }
 }

@@ -97,7 +97,11 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
     /// time: the others wait on an advisory lock, then find nothing left to do).
     public static func open(_ configuration: Configuration, now: @escaping @Sendable () -> Int64,
                             logger: Logger = Logger(label: "keyport.postgres")) async throws -> PostgresStore {
-        let store = PostgresStore(client: PostgresClient(configuration: configuration.clientConfiguration, backgroundLogger: logger), logger: logger)
+        // The pool's own chatter (a lease queued before `run` starts) is not an operator's business;
+        // its failures reach the callers as errors, and from there the log and a 503.
+        var background = logger
+        background.logLevel = .error
+        let store = PostgresStore(client: PostgresClient(configuration: configuration.clientConfiguration, backgroundLogger: background), logger: logger)
         do {
             if let schema = configuration.schema {
                 try await store.withConnection { db in try await db.execute("CREATE SCHEMA IF NOT EXISTS \"\(schema)\"") }

@@ -21,7 +21,10 @@ public struct KeyportConfiguration: Sendable, Equatable {
     public var mode: Mode
     public var httpHost: String
     public var httpPort: Int
+    /// The SQLite file (`--db-path`); with `--db postgres`, where the import folder is found beside.
     public var databasePath: String
+    /// Where the data lives (`--db`): this SQLite file unless a PostgreSQL database is given.
+    public var store: StoreLocation
     /// Public base URL, without a trailing slash: issuers and realm URLs derive from it.
     public var hostname: String
     /// True when no hostname was given and it follows the listening port.
@@ -72,6 +75,7 @@ public struct KeyportConfiguration: Sendable, Equatable {
         self.httpHost = httpHost
         self.httpPort = httpPort
         self.databasePath = databasePath
+        self.store = .sqlite(path: databasePath)
         self.hostname = hostname ?? "http://localhost:\(httpPort)"
         self.hostnameIsDerived = hostname == nil
         self.httpsCertificateFile = httpsCertificateFile
@@ -96,6 +100,9 @@ public struct KeyportConfiguration: Sendable, Equatable {
         guard (0...65535).contains(httpPort) else { throw ConfigurationError("--http-port must be between 0 and 65535, not \(httpPort)") }
         guard !httpHost.isEmpty else { throw ConfigurationError("--http-host must not be empty") }
         guard !databasePath.isEmpty else { throw ConfigurationError("--db-path must not be empty") }
+        if case .postgres(let db) = store {
+            guard (2...1000).contains(db.maximumConnections) else { throw ConfigurationError("--db-pool-max-size must be between 2 and 1000, not \(db.maximumConnections)") }
+        }
         try Self.validateHostname(hostname)
         if !httpRelativePath.isEmpty {
             let segments = httpRelativePath.dropFirst().split(separator: "/", omittingEmptySubsequences: false)

@@ -38,7 +38,7 @@ public struct KeyportServer: Sendable {
         try configuration.validate()
         let tls = try configuration.tlsEnabled ? makeTLSConfiguration(configuration) : nil
 
-        let store = try SQLiteStore.open(path: configuration.databasePath, now: { environment.now().millisecondsSince1970 })
+        let store = try await configuration.store.open(now: { environment.now().millisecondsSince1970 })
         let metrics = KeyportMetrics()
         let hashDuration = metrics.passwordHashDuration
         let ceiling = configuration.passwordCostCeiling
@@ -157,10 +157,10 @@ public struct KeyportServer: Sendable {
 
     /// `keyport bootstrap-admin user`, offline against the database (a running server on the
     /// same file sees the new user at its next login: nothing about users is cached by name).
-    public static func addTemporaryAdministrator(databasePath: String, username: String, password: Sensitive?,
+    public static func addTemporaryAdministrator(store location: StoreLocation, username: String, password: Sensitive?,
                                                  ceiling: PasswordCostCeiling = .default,
                                                  environment: TimeAndRandomness = .live) async throws -> BootstrapOutcome {
-        let store = try SQLiteStore.open(path: databasePath, now: { environment.now().millisecondsSince1970 })
+        let store = try await location.open(now: { environment.now().millisecondsSince1970 })
         let hasher = PasswordHasher(threads: 1, randomBytes: environment.randomBytes, ceiling: ceiling)
         let bootstrap = MasterRealmBootstrap(store: store, provisioner: RealmProvisioner(environment: environment),
                                              hasher: hasher, environment: environment)

@@ -44,13 +44,18 @@ struct RegistryCertificateWriter: Service {
             for (name, content) in files {
                 let path = (directory as NSString).appendingPathComponent(name)
                 if let current = FileManager.default.contents(atPath: path), current == Data(content.utf8) { continue }
-                let temporary = path + ".tmp"
+                // A name of this process's own: several nodes sharing the folder (one PostgreSQL, one
+                // registry) each write a whole file and rename it; the last rename wins, whole.
+                let temporary = "\(path).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
                 try Data(content.utf8).write(to: URL(fileURLWithPath: temporary))
                 // Certificates and public keys only: readable by the registry's user whatever
                 // Keyport's umask (its systemd unit sets 0077 for the database's sake).
                 chmod(temporary, 0o644)
                 // rename(2) replaces the old file in one step.
-                guard rename(temporary, path) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+                guard rename(temporary, path) == 0 else {
+                    unlink(temporary)
+                    throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+                }
                 written.append(name)
             }
         }

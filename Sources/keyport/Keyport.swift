@@ -1,10 +1,12 @@
 import ArgumentParser
 import Foundation
 import KeyportModel
+import KeyportStore
 import KeyportPasswords
 import KeyportAuth
 import KeyportBuildInfo
 import KeyportRealmExchange
+import KeyportPostgres
 import KeyportServer
 import KeyportSQLite
 import Logging
@@ -31,8 +33,7 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("http-port"), help: "Port to listen on (KEYPORT_HTTP_PORT). Default: 8080")
     var httpPort: Int?
 
-    @Option(name: .customLong("db-path"), help: "SQLite database file (KEYPORT_DB_PATH). Default: ./data/keyport.db")
-    var dbPath: String?
+    @OptionGroup var database: DatabaseOptions
 
     @Option(name: .customLong("hostname"), help: "Public base URL, e.g. https://auth.example.com (KEYPORT_HOSTNAME). start-dev default: http://localhost:<port>")
     var hostname: String?
@@ -121,7 +122,7 @@ struct ServerOptions: ParsableArguments {
             mode: mode,
             httpHost: value(httpHost, "HTTP_HOST") ?? "127.0.0.1",
             httpPort: port,
-            databasePath: value(dbPath, "DB_PATH") ?? "./data/keyport.db",
+            databasePath: database.path(environment),
             hostname: hostnameValue,
             httpsCertificateFile: value(httpsCertificateFile, "HTTPS_CERTIFICATE_FILE"),
             httpsCertificateKeyFile: value(httpsCertificateKeyFile, "HTTPS_CERTIFICATE_KEY_FILE"),
@@ -130,6 +131,7 @@ struct ServerOptions: ParsableArguments {
             bootstrapAdminPassword: environment["KEYPORT_BOOTSTRAP_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 },
             logLevel: level, importRealms: importRealm || parseBoolean(environment["KEYPORT_IMPORT_REALM"]) == true,
             dockerCertsDirectory: value(dockerCertsDir, "DOCKER_CERTS_DIR"))
+        configuration.store = try database.location(environment)
         if let v = try number(passwordHashingMaxMemory, "PASSWORD_HASHING_MAX_MEMORY", "--password-hashing-max-memory") {
             configuration.passwordCostCeiling.memoryKiB = v
         }
@@ -193,26 +195,87 @@ struct Start: AsyncParsableCommand {
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Apply pending database migrations and exit (the server also does this at start).",
-        discussion: "Example:\n  keyport migrate --db-path ./data/keyport.db")
+        discussion: "Example:\n  keyport migrate --db-path ./data/keyport.db\n  keyport migrate --db postgres --db-url postgresql://db:5432/keyport --db-username keyport")
 
-    @Option(name: .customLong("db-path"), help: "SQLite database file (KEYPORT_DB_PATH). Default: ./data/keyport.db")
-    var dbPath: String?
+    @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        let path = dbPath ?? ProcessInfo.processInfo.environment["KEYPORT_DB_PATH"].flatMap { $0.isEmpty ? nil : $0 } ?? "./data/keyport.db"
         do {
-            let result = try SQLiteStore.migrateDatabase(path: path, now: { TimeAndRandomness.live.now().millisecondsSince1970 })
+            let location = try database.location()
+            let result = try await location.migrate(now: { TimeAndRandomness.live.now().millisecondsSince1970 })
             for migration in result.applied { print("applied \(String(format: "%04d", migration.version)) \(migration.name)") }
-            print("\(path): schema at migration \(result.total) (\(result.applied.count) applied now)")
+            print("\(location.description): schema at migration \(result.applied.last?.version ?? result.total) (\(result.applied.count) applied now)")
         } catch {
             Runner.fail("\(error)")
         }
     }
 }
 
-/// The database path from `--db-path`, `KEYPORT_DB_PATH` or the default.
-func databasePath(_ flag: String?) -> String {
-    flag ?? ProcessInfo.processInfo.environment["KEYPORT_DB_PATH"].flatMap { $0.isEmpty ? nil : $0 } ?? "./data/keyport.db"
+/// Keycloak's database options: `--db sqlite|postgres` and the rest, each also `KEYPORT_DB_…`.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .customLong("db"), help: "sqlite or postgres (KEYPORT_DB). Default: sqlite")
+    var db: String?
+
+    @Option(name: .customLong("db-path"), help: "SQLite database file (KEYPORT_DB_PATH). Default: ./data/keyport.db")
+    var dbPath: String?
+
+    @Option(name: .customLong("db-url"), help: "PostgreSQL: postgresql://host:5432/database[?sslmode=require] (KEYPORT_DB_URL)")
+    var dbURL: String?
+
+    @Option(name: .customLong("db-username"), help: "PostgreSQL user (KEYPORT_DB_USERNAME)")
+    var dbUsername: String?
+
+    @Option(name: .customLong("db-password"), help: "PostgreSQL password; prefer KEYPORT_DB_PASSWORD, which ps does not show")
+    var dbPassword: String?
+
+    @Option(name: .customLong("db-schema"), help: "PostgreSQL schema for Keyport's tables (KEYPORT_DB_SCHEMA). Default: the user's")
+    var dbSchema: String?
+
+    @Option(name: .customLong("db-pool-max-size"), help: "PostgreSQL connections per node at most (KEYPORT_DB_POOL_MAX_SIZE). Default: 20")
+    var dbPoolMaxSize: Int?
+
+    private func value(_ flag: String?, _ name: String, _ environment: [String: String]) -> String? {
+        if let flag { return flag }
+        if let env = environment["KEYPORT_\(name)"], !env.isEmpty { return env }
+        return nil
+    }
+
+    /// The SQLite file: `--db-path`, `KEYPORT_DB_PATH` or the default.
+    func path(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        value(dbPath, "DB_PATH", environment) ?? "./data/keyport.db"
+    }
+
+    func location(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> StoreLocation {
+        let kind = value(db, "DB", environment) ?? "sqlite"
+        switch kind {
+        case "sqlite":
+            return .sqlite(path: path(environment))
+        case "postgres", "postgresql":
+            guard let url = value(dbURL, "DB_URL", environment) else {
+                throw ConfigurationError("--db postgres needs --db-url (or KEYPORT_DB_URL), e.g. postgresql://db.example.com:5432/keyport")
+            }
+            var poolSize = 20
+            if let text = value(dbPoolMaxSize.map(String.init), "DB_POOL_MAX_SIZE", environment) {
+                guard let n = Int(text), (2...1000).contains(n) else { throw ConfigurationError("--db-pool-max-size must be a number from 2 to 1000, not '\(text)'") }
+                poolSize = n
+            }
+            do {
+                var configuration = try PostgresStore.Configuration(url: url, username: value(dbUsername, "DB_USERNAME", environment),
+                                                                    password: value(dbPassword, "DB_PASSWORD", environment), maximumConnections: poolSize)
+                if let schema = value(dbSchema, "DB_SCHEMA", environment) {
+                    guard !schema.isEmpty, schema.count <= 63, schema.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                        throw ConfigurationError("--db-schema may hold letters, digits and '_' only (63 at most), not '\(schema)'")
+                    }
+                    configuration.schema = schema
+                }
+                return .postgres(configuration)
+            } catch let error as StoreError {
+                throw ConfigurationError("--db-url: \(error.description)")
+            }
+        default:
+            throw ConfigurationError("--db must be sqlite or postgres, not '\(kind)'")
+        }
+    }
 }
 
 func parseBoolean(_ text: String?) -> Bool? {
@@ -230,11 +293,11 @@ struct Export: AsyncParsableCommand {
 
     @Option(name: .customLong("realm"), help: "The realm to export, by name") var realm: String
     @Option(name: .customLong("file"), help: "Where to write; - for standard output") var file: String
-    @Option(name: .customLong("db-path"), help: "SQLite database file (KEYPORT_DB_PATH). Default: ./data/keyport.db") var dbPath: String?
+    @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
         do {
-            let store = try SQLiteStore.open(path: databasePath(dbPath), now: { TimeAndRandomness.live.now().millisecondsSince1970 })
+            let store = try await database.location().open(now: { TimeAndRandomness.live.now().millisecondsSince1970 })
             let data = try await RealmExporter(store: store).exportData(realmNamed: realm)
             if file == "-" {
                 FileHandle.standardOutput.write(data)
@@ -264,12 +327,12 @@ struct Import: AsyncParsableCommand {
 
     @Option(name: .customLong("file"), help: "A realm file in Keycloak's export format (partial exports too)") var file: String
     @Flag(name: .customLong("override"), help: "Replace a realm of the same name (default: leave it and say so)") var override = false
-    @Option(name: .customLong("db-path"), help: "SQLite database file (KEYPORT_DB_PATH). Default: ./data/keyport.db") var dbPath: String?
+    @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
         do {
             guard let data = FileManager.default.contents(atPath: file) else { Runner.fail("cannot read \(file)") }
-            let store = try SQLiteStore.open(path: databasePath(dbPath), now: { TimeAndRandomness.live.now().millisecondsSince1970 })
+            let store = try await database.location().open(now: { TimeAndRandomness.live.now().millisecondsSince1970 })
             // Plain-text passwords in the file (Keycloak's `value`) are hashed here, on every core.
             let hasher = PasswordHasher(randomBytes: TimeAndRandomness.live.randomBytes)
             let importer = KeyportServer.realmImporter(store: store, provisioner: RealmProvisioner(environment: .live), hasher: hasher)
@@ -325,8 +388,7 @@ struct BootstrapAdmin: AsyncParsableCommand {
         var passwordStdin = false
         @Flag(name: .customLong("no-prompt"), help: "Accepted for kc.sh compatibility: Keyport never prompts (no password given: one is generated)")
         var noPrompt = false
-        @Option(name: .customLong("db-path"), help: "SQLite database file (KEYPORT_DB_PATH). Default: ./data/keyport.db")
-        var dbPath: String?
+        @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
             let environment = ProcessInfo.processInfo.environment
@@ -350,12 +412,12 @@ struct BootstrapAdmin: AsyncParsableCommand {
             }
             let outcome: BootstrapOutcome
             do {
-                outcome = try await KeyportServer.addTemporaryAdministrator(databasePath: databasePath(dbPath), username: name, password: password)
+                outcome = try await KeyportServer.addTemporaryAdministrator(store: try database.location(), username: name, password: password)
             } catch {
                 Runner.fail("\(error)")
             }
             guard case .created(let created, let generated) = outcome else { Runner.fail("nothing was created") }
-            var text = "Created temporary administrator '\(created)' in the master realm of \(databasePath(dbPath)).\n"
+            var text = "Created temporary administrator '\(created)' in the master realm of \((try? database.location().description) ?? database.path()).\n"
             if let generated { text += "Generated password (shown only now): \(generated.revealed)\n" }
             text += "Log in with it, create a permanent administrator, then delete '\(created)'.\n"
             FileHandle.standardOutput.write(Data(text.utf8))
@@ -416,7 +478,7 @@ enum Runner {
                 logger.notice("Keyport is ready", metadata: [
                     "listening": "\(scheme)://\(configuration.httpHost):\(port)",
                     "hostname": "\(configuration.hostnameIsDerived ? "\(scheme)://localhost:\(port)\(configuration.httpRelativePath)" : configuration.publicBaseURL)",
-                    "mode": "\(configuration.mode.rawValue)", "db": "\(configuration.databasePath)",
+                    "mode": "\(configuration.mode.rawValue)", "db": "\(configuration.store.description)",
                 ])
             })
         } catch {
@@ -440,7 +502,7 @@ enum Runner {
         } else if configuration.bootstrapAdminUsername != nil || configuration.bootstrapAdminPassword != nil {
             // Said out loud: otherwise the password just set is refused and nothing says why.
             logger.notice("KEYPORT_BOOTSTRAP_ADMIN_USERNAME/PASSWORD ignored: the master realm already exists in this database; they apply only to the first start. To get back in: keyport bootstrap-admin user",
-                          metadata: ["db": "\(configuration.databasePath)"])
+                          metadata: ["db": "\(configuration.store.description)"])
         }
         do {
             try await server.application.runService()
