@@ -93,14 +93,14 @@ extension PostgresStore {
 }
 
 extension PostgresStore {
-    /// `keyport migrate`: connects, applies what is missing, closes.
+    /// `keyport migrate`: connects, applies what is missing, closes. `latest`: the schema's version.
     public static func migrateDatabase(_ configuration: Configuration, now: @escaping @Sendable () -> Int64) async throws
-        -> (applied: [PostgresMigration], total: Int) {
+        -> (applied: [PostgresMigration], latest: Int) {
         let store = PostgresStore(client: PostgresClient(configuration: configuration.clientConfiguration), logger: Logger(label: "keyport.postgres"))
         defer { store.close() }
         if let schema = configuration.schema {
             try await store.withConnection { db in try await db.execute("CREATE SCHEMA IF NOT EXISTS \"\(schema)\"") }
         }
-        return (try await store.migrate(now: now), store.migrations.count)
+        return (try await store.migrate(now: now), store.migrations.map(\.version).max() ?? 0)
     }
 }

@@ -204,7 +204,7 @@ struct Migrate: AsyncParsableCommand {
             let location = try database.location()
             let result = try await location.migrate(now: { TimeAndRandomness.live.now().millisecondsSince1970 })
             for migration in result.applied { print("applied \(String(format: "%04d", migration.version)) \(migration.name)") }
-            print("\(location.description): schema at migration \(result.applied.last?.version ?? result.total) (\(result.applied.count) applied now)")
+            print("\(location.description): schema at migration \(result.latest) (\(result.applied.count) applied now)")
         } catch {
             Runner.fail("\(error)")
         }
