@@ -5,6 +5,7 @@ import KeyportStore
 import Logging
 import NIOSSL
 import PostgresNIO
+import Synchronization
 
 /// The shared store of several Keyport nodes: the same `IdentityStore` contract as
 /// `SQLiteStore`, on PostgreSQL, proved by the same conformance suite.
@@ -21,14 +22,18 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
         public var database: String
         public var username: String
         public var password: String?
-        /// `disable`, `prefer`, `require` or `verify-full` (libpq's `sslmode`).
+        /// `disable`, `prefer`, `require`, `verify-ca` or `verify-full` (libpq's `sslmode`).
         public var tlsMode: String
+        /// PEM file of the certificate authorities the server's certificate must chain to (libpq's
+        /// `sslrootcert`); nil: the system's.
+        public var tlsRootCertificates: String?
         /// A schema to keep Keyport's tables in (Keycloak's `--db-schema`); nil: the user's default.
         public var schema: String?
         public var maximumConnections: Int
 
         public init(host: String, port: Int = 5432, database: String, username: String, password: String?,
-                    tlsMode: String = "prefer", schema: String? = nil, maximumConnections: Int = 20) {
+                    tlsMode: String = "prefer", schema: String? = nil, maximumConnections: Int = 20, tlsRootCertificates: String? = nil) {
+            self.tlsRootCertificates = tlsRootCertificates
             self.host = host
             self.port = port
             self.database = database
@@ -57,26 +62,33 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
                 throw StoreError.unavailable("the database user is missing: give --db-username or put it in the URL")
             }
             let schema = query["currentSchema"] ?? query["schema"]
+            let rootCertificates = query["sslrootcert"].flatMap { $0.isEmpty ? nil : $0 }
             if let schema, !schema.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
                 throw StoreError.unavailable("the schema name may hold letters, digits and '_' only")
             }
             self.init(host: host, port: components.port ?? 5432, database: database.isEmpty ? user : database, username: user,
                       password: password ?? components.password ?? query["password"], tlsMode: mode, schema: schema,
                       maximumConnections: maximumConnections)
+            tlsRootCertificates = rootCertificates
         }
 
         var clientConfiguration: PostgresClient.Configuration {
             let tls: PostgresClient.Configuration.TLS
+            var config = TLSConfiguration.makeClientConfiguration()
+            if let tlsRootCertificates { config.trustRoots = .file(tlsRootCertificates) }
             switch tlsMode {
             case "disable": tls = .disable
-            case "require", "verify-ca":
-                // libpq's `require` encrypts without checking the certificate; verify-* check it.
-                var config = TLSConfiguration.makeClientConfiguration()
-                if tlsMode == "require" { config.certificateVerification = .none } else { config.certificateVerification = .noHostnameVerification }
+            case "require":
+                // libpq's `require`: encrypted, the certificate not checked.
+                config.certificateVerification = .none
                 tls = .require(config)
-            case "verify-full": tls = .require(.makeClientConfiguration())
+            case "verify-ca":
+                config.certificateVerification = .noHostnameVerification
+                tls = .require(config)
+            case "verify-full":
+                // The chain and the host name: what an operator on an untrusted network wants.
+                tls = .require(config)
             default:
-                var config = TLSConfiguration.makeClientConfiguration()
                 config.certificateVerification = .none
                 tls = .prefer(config)
             }
@@ -132,10 +144,37 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
 
     // MARK: Running statements
 
+    /// How long a request waits for a connection before the database counts as unreachable
+    /// (the pool keeps retrying behind it): a 503 now rather than a request held for ever.
+    static let connectionWait: Duration = .seconds(10)
+
     @discardableResult
-    func withConnection<T>(_ body: (PGConnection) async throws -> T) async throws -> T {
+    func withConnection<T: Sendable>(_ body: @escaping @Sendable (PGConnection) async throws -> T) async throws -> T {
+        let leased = LeaseFlag()
+        let client = self.client, logger = self.logger
         do {
-            return try await client.withConnection { connection in try await body(PGConnection(connection: connection, logger: logger)) }
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    try await client.withConnection { connection in
+                        leased.set()
+                        return try await body(PGConnection(connection: connection, logger: logger))
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: Self.connectionWait)
+                    if !leased.isSet {
+                        throw StoreError.unavailable("the database is unreachable: no connection within \(Self.connectionWait) (check --db-url, the credentials and TLS)")
+                    }
+                    return nil
+                }
+                while let result = try await group.next() {
+                    if let value = result {
+                        group.cancelAll()
+                        return value
+                    }
+                }
+                throw StoreError.unavailable("the database is unreachable")
+            }
         } catch {
             throw PGErrors.translate(error)
         }
@@ -143,7 +182,7 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
 
     /// One transaction: committed when `body` returns, rolled back when it throws.
     @discardableResult
-    func write<T>(_ body: (PGConnection) async throws -> T) async throws -> T {
+    func write<T: Sendable>(_ body: @escaping @Sendable (PGConnection) async throws -> T) async throws -> T {
         try await withConnection { db in
             try await db.execute("BEGIN")
             do {
@@ -158,7 +197,7 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
     }
 
     /// Several reads that must agree: one snapshot.
-    func read<T>(_ body: (PGConnection) async throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (PGConnection) async throws -> T) async throws -> T {
         try await withConnection { db in
             try await db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             do {
@@ -173,7 +212,7 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
     }
 
     /// One statement: atomic by itself, no transaction around it.
-    func readOne<T>(_ body: (PGConnection) async throws -> T) async throws -> T {
+    func readOne<T: Sendable>(_ body: @escaping @Sendable (PGConnection) async throws -> T) async throws -> T {
         try await withConnection(body)
     }
 }
@@ -200,4 +239,11 @@ extension PGRow {
 /// `?, ?, ?` for an IN list.
 func placeholders(_ count: Int) -> String {
     Array(repeating: "?", count: max(count, 1)).joined(separator: ", ")
+}
+
+/// Whether a connection was handed over yet (read by the wait's timer, set by the lease).
+private final class LeaseFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }

@@ -22,7 +22,9 @@ public struct KeyportConfiguration: Sendable, Equatable {
     public var httpHost: String
     public var httpPort: Int
     /// The SQLite file (`--db-path`); with `--db postgres`, where the import folder is found beside.
-    public var databasePath: String
+    public var databasePath: String {
+        didSet { if case .sqlite = store { store = .sqlite(path: databasePath) } }
+    }
     /// Where the data lives (`--db`): this SQLite file unless a PostgreSQL database is given.
     public var store: StoreLocation
     /// Public base URL, without a trailing slash: issuers and realm URLs derive from it.

@@ -43,5 +43,6 @@ extension PostgresStore.Configuration: Equatable {
     public static func == (a: Self, b: Self) -> Bool {
         a.host == b.host && a.port == b.port && a.database == b.database && a.username == b.username && a.password == b.password
             && a.tlsMode == b.tlsMode && a.schema == b.schema && a.maximumConnections == b.maximumConnections
+            && a.tlsRootCertificates == b.tlsRootCertificates
     }
 }

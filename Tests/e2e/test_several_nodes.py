@@ -32,6 +32,7 @@ def postgres_url():
     if started.returncode != 0:
         pytest.fail("could not start PostgreSQL (scripts/install-deps --test installs it): " + started.stderr)
     env = dict(line.replace("export ", "", 1).split("=", 1) for line in started.stdout.splitlines())
+    os.environ["KEYPORT_TEST_POSTGRES_CA"] = env["KEYPORT_TEST_POSTGRES_CA"].strip("'")
     yield env["KEYPORT_TEST_POSTGRES_URL"].strip("'")
     subprocess.run([str(REPO / "scripts" / "postgres-throwaway"), "stop", env["KEYPORT_TEST_POSTGRES_DIR"].strip("'")])
 
@@ -333,3 +334,30 @@ def test_a_realm_moves_from_sqlite_to_postgres_unchanged(postgres_url, tmp_path)
     keyport("import", "--file", str(tmp_path / "from-postgres.json"), "--db-path", str(tmp_path / "back.db"))
     keyport("export", "--realm", "registry", "--file", str(tmp_path / "back.json"), "--db-path", str(tmp_path / "back.db"))
     assert (tmp_path / "back.json").read_bytes() == (tmp_path / "from-sqlite.json").read_bytes()
+
+
+def test_the_database_connection_is_encrypted_and_verified_when_asked(postgres_url, tmp_path):
+    """libpq's sslmode: `verify-full` checks the server's certificate against `sslrootcert` and
+    its name; a certificate from another authority is refused, not trusted."""
+    ca = os.environ.get("KEYPORT_TEST_POSTGRES_CA")
+    if not ca:
+        pytest.fail("KEYPORT_TEST_POSTGRES_CA is not set: start PostgreSQL with scripts/postgres-throwaway")
+    parsed = urllib.parse.urlsplit(postgres_url)
+    base = parsed._replace(netloc=parsed.netloc.replace("127.0.0.1", "localhost"), query="").geturl()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYPORT_")}
+
+    def migrate(query):
+        schema = "tls_" + uuid.uuid4().hex[:8]
+        return subprocess.run([keyport_binary(), "migrate", "--db", "postgres", "--db-url", f"{base}?currentSchema={schema}&{query}"],
+                              capture_output=True, text=True, env=env, timeout=60)
+
+    assert migrate(f"sslmode=verify-full&sslrootcert={ca}").returncode == 0
+    assert migrate("sslmode=require").returncode == 0
+    other = tmp_path / "other.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp_path / "other.key"), "-out", str(other),
+                    "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
+    refused = migrate(f"sslmode=verify-full&sslrootcert={other}")
+    assert refused.returncode != 0 and "unreachable" in refused.stderr + refused.stdout, refused.stderr
+    # The password never shows in what keyport prints.
+    password = urllib.parse.urlsplit(postgres_url).password
+    assert password not in refused.stderr + refused.stdout
