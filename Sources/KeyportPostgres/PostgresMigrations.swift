@@ -24,8 +24,9 @@ public struct PostgresMigration: Sendable, Equatable {
 }
 
 extension PostgresStore {
-    /// Any number fixed for Keyport: the session-level advisory lock that lets one node migrate.
-    static let migrationLock: Int64 = 0x4B65_7970_6F72_7401
+    /// The session-level advisory lock that lets one node migrate: one per schema, so Keyports
+    /// in different schemas of one database do not wait for each other.
+    static let migrationLock = "hashtextextended('keyport.migrations/' || current_schema(), 0)"
 
     static let createLedger = """
         CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -42,13 +43,13 @@ extension PostgresStore {
     @discardableResult
     func migrate(now: @escaping @Sendable () -> Int64) async throws -> [PostgresMigration] {
         try await withConnection { db in
-            try await db.execute("SELECT pg_advisory_lock(?)", [Self.migrationLock])
+            try await db.execute("SELECT pg_advisory_lock(\(Self.migrationLock))")
             do {
                 let ran = try await self.migrate(db, now: now)
-                try await db.execute("SELECT pg_advisory_unlock(?)", [Self.migrationLock])
+                try await db.execute("SELECT pg_advisory_unlock(\(Self.migrationLock))")
                 return ran
             } catch {
-                _ = try? await db.execute("SELECT pg_advisory_unlock(?)", [Self.migrationLock])
+                _ = try? await db.execute("SELECT pg_advisory_unlock(\(Self.migrationLock))")
                 throw error
             }
         }

@@ -146,7 +146,7 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
 
     /// How long a request waits for a connection before the database counts as unreachable
     /// (the pool keeps retrying behind it): a 503 now rather than a request held for ever.
-    static let connectionWait: Duration = .seconds(10)
+    static let connectionWait: Duration = .seconds(30)
 
     @discardableResult
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (PGConnection) async throws -> T) async throws -> T {
