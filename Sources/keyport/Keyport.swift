@@ -195,7 +195,7 @@ struct Start: AsyncParsableCommand {
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Apply pending database migrations and exit (the server also does this at start).",
-        discussion: "Example:\n  keyport migrate --db-path ./data/keyport.db\n  keyport migrate --db postgres --db-url postgresql://db:5432/keyport --db-username keyport")
+        discussion: "Examples:\n  keyport migrate --db-path ./data/keyport.db\n  keyport migrate --db postgres --db-url postgresql://db:5432/keyport \\\n      --db-username keyport")
 
     @OptionGroup var database: DatabaseOptions
 
