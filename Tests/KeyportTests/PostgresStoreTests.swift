@@ -1,0 +1,114 @@
+import Foundation
+import KeyportModel
+@testable import KeyportPostgres
+import KeyportStore
+import Testing
+
+/// What is particular to PostgreSQL: several nodes — here two stores with pools of their own —
+/// racing on one database, and the options that reach it. Runs when `KEYPORT_TEST_POSTGRES_URL`
+/// is set (`scripts/test` starts a throwaway cluster).
+@Suite("PostgreSQL store: several nodes", .enabled(if: StoreBackend.postgresURL != nil))
+struct PostgresStoreTests {
+    /// Two stores on one fresh schema: two nodes.
+    func twoNodes(clock: TestClock = TestClock()) async throws -> (PostgresStore, PostgresStore) {
+        var configuration = try PostgresStore.Configuration(url: try #require(StoreBackend.postgresURL), maximumConnections: 3)
+        configuration.tlsMode = "disable"
+        configuration.schema = "nodes_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+        // Both start at once on the empty schema: one migrates, the other waits and finds it done.
+        async let a = PostgresStore.open(configuration, now: { clock.now.millisecondsSince1970 })
+        async let b = PostgresStore.open(configuration, now: { clock.now.millisecondsSince1970 })
+        return try await (a, b)
+    }
+
+    @Test func twoNodesStartingTogetherMigrateOnce() async throws {
+        let (a, b) = try await twoNodes()
+        let ready = (await a.isReady(), await b.isReady())
+        #expect(ready == (true, true))
+        let applied = try await a.withConnection { db in try await db.rows("SELECT version FROM schema_migrations").map { $0.int("version") } }
+        #expect(applied == PostgresMigration.shipped.map(\.version))
+    }
+
+    @Test func failuresOnTwoNodesAreAllCountedAndLockAtTheFactor() async throws {
+        let (a, b) = try await twoNodes()
+        let f = Fixtures(a)
+        let realm = try await f.realm("acme")
+        let user = try await f.user("alice", in: realm)
+        var policy = BruteForcePolicy()
+        policy.enabled = true
+        policy.failureFactor = 1_000
+        policy.quickLoginCheckMilliSeconds = 0
+        let time = f.env.now(), fixed = policy
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<40 {
+                let node = i.isMultiple(of: 2) ? a : b
+                group.addTask { _ = try await node.recordLoginFailure(userId: user.id, realmId: realm.id, at: time, policy: fixed, ipAddress: nil) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await b.loginFailures(userId: user.id, realmId: realm.id)?.numFailures == 40)
+    }
+
+    @Test func editsOnTwoNodesAtOnceAllSurvive() async throws {
+        let (a, b) = try await twoNodes()
+        let f = Fixtures(a)
+        let realm = try await f.realm("acme")
+        let user = try await f.user("alice", in: realm)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<30 {
+                let node = i.isMultiple(of: 2) ? a : b
+                group.addTask { try await node.updateUser(id: user.id, realmId: realm.id) { $0.attributes["k\(i)"] = ["\(i)"] } }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await a.user(id: user.id, realmId: realm.id)?.attributes.count == 30)
+    }
+
+    @Test func aChangeOnOneNodeMovesTheVersionTheOtherReads() async throws {
+        let (a, b) = try await twoNodes()
+        let f = Fixtures(a)
+        let realm = try await f.realm("acme")
+        let user = try await f.user("alice", in: realm)
+        let role = Role(id: f.env.newID(), realmId: realm.id, name: "dev")
+        try await a.createRole(role)
+        let before = try #require(try await b.realmVersions(realmId: realm.id))
+        try await a.grantUserRoles(userId: user.id, roleIds: [role.id], realmId: realm.id)
+        let after = try #require(try await b.realmVersions(realmId: realm.id))
+        #expect(after.authorization != before.authorization && after.configuration == before.configuration)
+        try await a.updateRealm(id: realm.id) { $0.accessTokenLifespan = 60 }
+        #expect(try await b.realmVersions(realmId: realm.id)?.configuration != after.configuration)
+    }
+
+    @Test func sameEmailOnTwoNodesAtOnceOnlyOnce() async throws {
+        let (a, b) = try await twoNodes()
+        let f = Fixtures(a)
+        let realm = try await f.realm("acme")
+        let results = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<10 {
+                let node = i.isMultiple(of: 2) ? a : b
+                group.addTask {
+                    var user = User(id: UUID().uuidString, realmId: realm.id, username: "u\(i)", enabled: true, createdAt: Timestamp(millisecondsSince1970: 1))
+                    user.email = "same@example.com"
+                    do { try await node.createUser(UserSeed(user: user)); return true } catch StoreError.conflict(.email) { return false }
+                }
+            }
+            return try await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(results.filter { $0 }.count == 1)
+    }
+}
+
+/// The database options, as libpq and JDBC write URLs (no server needed).
+@Suite("PostgreSQL options")
+struct PostgresOptionsTests {
+    @Test func theDatabaseURLIsReadAsLibpqAndJDBCWriteIt() throws {
+        let c = try PostgresStore.Configuration(url: "postgresql://kp:s3cret@db.example.com:6432/identity?sslmode=verify-full&currentSchema=keyport&sslrootcert=/etc/ca.pem")
+        #expect(c.host == "db.example.com" && c.port == 6432 && c.database == "identity" && c.username == "kp" && c.password == "s3cret")
+        #expect(c.tlsMode == "verify-full" && c.schema == "keyport" && c.tlsRootCertificates == "/etc/ca.pem")
+        let jdbc = try PostgresStore.Configuration(url: "jdbc:postgresql://db/keyport", username: "u", password: "p")
+        #expect(jdbc.host == "db" && jdbc.port == 5432 && jdbc.username == "u" && jdbc.password == "p")
+        #expect(throws: StoreError.self) { try PostgresStore.Configuration(url: "mysql://db/keyport", username: "u") }
+        #expect(throws: StoreError.self) { try PostgresStore.Configuration(url: "postgresql://db/keyport?sslmode=maybe", username: "u") }
+        #expect(throws: StoreError.self) { try PostgresStore.Configuration(url: "postgresql://db/keyport") }
+        #expect(throws: StoreError.self) { try PostgresStore.Configuration(url: "postgresql://u@db/k?currentSchema=a;drop") }
+    }
+}
