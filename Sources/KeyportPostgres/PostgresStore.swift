@@ -138,8 +138,10 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
     /// Closes every connection: later calls fail as `StoreError.unavailable`.
     public func close() { runTask.cancel() }
 
+    /// Readiness answers within two seconds: a load balancer's probe must not hang on a database
+    /// that is down.
     public func isReady() async -> Bool {
-        (try? await withConnection { db in try await self.isUpToDate(db) }) ?? false
+        (try? await withConnection(wait: .seconds(2)) { [self] db in try await isUpToDate(db) }) ?? false
     }
 
     // MARK: Running statements
@@ -149,7 +151,8 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
     static let connectionWait: Duration = .seconds(30)
 
     @discardableResult
-    func withConnection<T: Sendable>(_ body: @escaping @Sendable (PGConnection) async throws -> T) async throws -> T {
+    func withConnection<T: Sendable>(wait: Duration = PostgresStore.connectionWait,
+                                     _ body: @escaping @Sendable (PGConnection) async throws -> T) async throws -> T {
         let leased = LeaseFlag()
         let client = self.client, logger = self.logger
         do {
@@ -161,9 +164,9 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
                     }
                 }
                 group.addTask {
-                    try await Task.sleep(for: Self.connectionWait)
+                    try await Task.sleep(for: wait)
                     if !leased.isSet {
-                        throw StoreError.unavailable("the database is unreachable: no connection within \(Self.connectionWait) (check --db-url, the credentials and TLS)")
+                        throw StoreError.unavailable("the database is unreachable: no connection within \(wait) (check --db-url, the credentials and TLS)")
                     }
                     return nil
                 }

@@ -28,6 +28,15 @@ struct PostgresStoreTests {
         #expect(applied == PostgresMigration.shipped.map(\.version))
     }
 
+    @Test func aNodeCutOffFromTheDatabaseIsNotReady() async throws {
+        let (a, b) = try await twoNodes()
+        #expect(await a.isReady())
+        a.close()
+        // The probe answers (within its two seconds), it does not hang; the other node is unaffected.
+        #expect(await a.isReady() == false)
+        #expect(await b.isReady())
+    }
+
     @Test func failuresOnTwoNodesAreAllCountedAndLockAtTheFactor() async throws {
         let (a, b) = try await twoNodes()
         let f = Fixtures(a)
