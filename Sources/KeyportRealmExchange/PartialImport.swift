@@ -224,6 +224,24 @@ extension RealmImporter {
             }
         }
 
+        // Existing roles and groups by name, each read once however many users name them (the
+        // body's size bounds the names; this bounds the reads).
+        var existingRoles: [String: Role?] = [:]
+        func existingRole(_ name: String, owner: String?) async throws -> Role? {
+            let key = (owner ?? "") + "\u{0}" + name
+            if let known = existingRoles[key] { return known }
+            let role = try await store.role(named: name, realmId: realm.id, clientId: owner)
+            existingRoles[key] = role
+            return role
+        }
+        var existingGroups: [String: GroupNode?] = [:]
+        func existingGroup(_ path: String) async throws -> GroupNode? {
+            if let known = existingGroups[path] { return known }
+            let group = try await store.group(path: path, realmId: realm.id)
+            existingGroups[path] = group
+            return group
+        }
+
         // A role by name as it will be after the import; existing ones are noted for the admin-role rule.
         func roleIds(realm names: [String]?, clients: [String: [String]]?, for what: String) async throws -> [String] {
             var ids: [String] = []
@@ -232,7 +250,7 @@ extension RealmImporter {
             }
             for name in names ?? [] {
                 if let id = bodyRealmRoles[name] { ids.append(id); continue }
-                guard let role = try await store.role(named: name, realmId: realm.id, clientId: nil), !replacedRoleIds.contains(role.id) else {
+                guard let role = try await existingRole(name, owner: nil), !replacedRoleIds.contains(role.id) else {
                     throw Failure("\(what) refers to realm role \(name), which does not exist")
                 }
                 plan.grantedExistingRoleIds.insert(role.id)
@@ -242,7 +260,7 @@ extension RealmImporter {
                 for name in names {
                     if let id = bodyClientRoles[clientId]?[name] { ids.append(id); continue }
                     guard bodyClients[clientId] == nil, let owner = try await clientUUID(clientId),
-                          let role = try await store.role(named: name, realmId: realm.id, clientId: owner), !replacedRoleIds.contains(role.id) else {
+                          let role = try await existingRole(name, owner: owner), !replacedRoleIds.contains(role.id) else {
                         throw Failure("\(what) refers to role \(name) of client \(clientId), which does not exist")
                     }
                     plan.grantedExistingRoleIds.insert(role.id)
@@ -345,7 +363,7 @@ extension RealmImporter {
                 let normalized = path.hasPrefix("/") ? path : "/" + path
                 if let groupId = bodyGroupPaths[normalized] { seed.groupIds.append(groupId); continue }
                 let top = normalized.split(separator: "/").first.map(String.init) ?? ""
-                guard !replacedGroupNames.contains(top), let group = try await store.group(path: normalized, realmId: realm.id) else {
+                guard !replacedGroupNames.contains(top), let group = try await existingGroup(normalized) else {
                     throw Failure("user \(username) is in group \(path), which does not exist")
                 }
                 plan.joinedExistingGroupIds.insert(group.group.id)

@@ -570,6 +570,53 @@ extension IdentityStoreConformanceTests {
         #expect(try await store.groupsOfUser(userId: user.id, realmId: realm.id).map(\.path) == ["/eng"])
         #expect(try await store.credentials(userId: user.id).count == 1)
     }
+
+    /// What a partial import writes: creations and deletions in one transaction that begins by
+    /// checking the realm's versions; a plan made before a change writes nothing.
+    @Test(arguments: StoreBackend.allCases)
+    func changesPlannedFromVersionsApplyOnlyIfNothingMoved(backend: StoreBackend) async throws {
+        let store = try await backend.makeStore()
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        let dev = try await f.role("dev", in: realm)
+        let eng = try await f.group("eng", in: realm)
+        let old = try await f.user("old", in: realm)
+        let client = try await f.client("app", in: realm)
+        let planned = try #require(try await store.realmVersions(realmId: realm.id))
+        let ops = Role(id: f.env.newID(), realmId: realm.id, name: "ops")
+        let team = Group(id: f.env.newID(), realmId: realm.id, parentId: nil, name: "team")
+        let changes: [StoreChange] = [
+            .requireVersions(planned),
+            .deleteUser(id: old.id, realmId: realm.id), .deleteGroup(id: eng.id, realmId: realm.id),
+            .deleteClient(id: client.id, realmId: realm.id),
+            .createRole(ops), .addComposites(parentId: ops.id, childIds: [dev.id], realmId: realm.id),
+            .createGroup(team), .grantGroupRoles(groupId: team.id, roleIds: [ops.id], realmId: realm.id),
+        ]
+        // A change in between (a membership) moves the version: the plan writes nothing.
+        let other = try await f.user("other", in: realm)
+        try await store.addMember(groupId: eng.id, userId: other.id, realmId: realm.id)
+        await #expect(throws: StoreError.conflict(.concurrentChange)) { try await store.apply(changes) }
+        #expect(try await store.user(id: old.id, realmId: realm.id) != nil)
+        #expect(try await store.role(named: "ops", realmId: realm.id, clientId: nil) == nil)
+        #expect(try await store.client(id: client.id, realmId: realm.id) != nil)
+        // Planned again from the versions as they are now, it goes through whole.
+        var fresh = changes
+        fresh[0] = .requireVersions(try #require(try await store.realmVersions(realmId: realm.id)))
+        try await store.apply(fresh)
+        #expect(try await store.user(id: old.id, realmId: realm.id) == nil)
+        #expect(try await store.group(id: eng.id, realmId: realm.id) == nil)
+        #expect(try await store.client(id: client.id, realmId: realm.id) == nil)
+        #expect(try await store.composites(of: ops.id, realmId: realm.id).map(\.id) == [dev.id])
+        #expect(try await store.groupRoles(groupId: team.id, realmId: realm.id).map(\.name) == ["ops"])
+        // A deletion of what is not there fails the whole list.
+        await #expect(throws: StoreError.notFound(.role)) {
+            try await store.apply([.createGroup(Group(id: f.env.newID(), realmId: realm.id, parentId: nil, name: "x")),
+                                   .deleteRole(id: "missing", realmId: realm.id)])
+        }
+        #expect(try await store.group(path: "/x", realmId: realm.id) == nil)
+        try await store.apply([.deleteRole(id: ops.id, realmId: realm.id)])
+        #expect(try await store.role(id: ops.id, realmId: realm.id) == nil)
+    }
 }
 
 extension IdentityStoreConformanceTests {
