@@ -24,9 +24,9 @@ public struct PostgresMigration: Sendable, Equatable {
 }
 
 extension PostgresStore {
-    /// The session-level advisory lock that lets one node migrate: one per schema, so Keyports
-    /// in different schemas of one database do not wait for each other.
-    static let migrationLock = "hashtextextended('keyport.migrations/' || current_schema(), 0)"
+    /// The session-level advisory lock that lets one node migrate: one per schema (the one
+    /// configured, else the connection's), so Keyports in different schemas do not wait for each other.
+    static let migrationLock = "hashtextextended('keyport.migrations/' || coalesce(?, current_schema(), ''), 0)"
 
     static let createLedger = """
         CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -41,15 +41,17 @@ extension PostgresStore {
     /// for the whole run: nodes starting together migrate one after the other, and the later ones
     /// find everything applied. Returns the migrations applied by this call.
     @discardableResult
-    func migrate(now: @escaping @Sendable () -> Int64) async throws -> [PostgresMigration] {
+    func migrate(schema: String?, now: @escaping @Sendable () -> Int64) async throws -> [PostgresMigration] {
         try await withConnection { db in
-            try await db.execute("SELECT pg_advisory_lock(\(Self.migrationLock))")
+            try await db.execute("SELECT pg_advisory_lock(\(Self.migrationLock))", [schema])
             do {
+                // Under the lock: two nodes creating the schema at once would collide in the catalog.
+                if let schema { try await db.execute("CREATE SCHEMA IF NOT EXISTS \"\(schema)\"") }
                 let ran = try await self.migrate(db, now: now)
-                try await db.execute("SELECT pg_advisory_unlock(\(Self.migrationLock))")
+                try await db.execute("SELECT pg_advisory_unlock(\(Self.migrationLock))", [schema])
                 return ran
             } catch {
-                _ = try? await db.execute("SELECT pg_advisory_unlock(\(Self.migrationLock))")
+                _ = try? await db.execute("SELECT pg_advisory_unlock(\(Self.migrationLock))", [schema])
                 throw error
             }
         }
@@ -99,9 +101,6 @@ extension PostgresStore {
         -> (applied: [PostgresMigration], latest: Int) {
         let store = PostgresStore(client: PostgresClient(configuration: configuration.clientConfiguration), logger: Logger(label: "keyport.postgres"))
         defer { store.close() }
-        if let schema = configuration.schema {
-            try await store.withConnection { db in try await db.execute("CREATE SCHEMA IF NOT EXISTS \"\(schema)\"") }
-        }
-        return (try await store.migrate(now: now), store.migrations.map(\.version).max() ?? 0)
+        return (try await store.migrate(schema: configuration.schema, now: now), store.migrations.map(\.version).max() ?? 0)
     }
 }

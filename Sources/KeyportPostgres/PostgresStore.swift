@@ -115,10 +115,7 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
         background.logLevel = .error
         let store = PostgresStore(client: PostgresClient(configuration: configuration.clientConfiguration, backgroundLogger: background), logger: logger)
         do {
-            if let schema = configuration.schema {
-                try await store.withConnection { db in try await db.execute("CREATE SCHEMA IF NOT EXISTS \"\(schema)\"") }
-            }
-            try await store.migrate(now: now)
+            try await store.migrate(schema: configuration.schema, now: now)
         } catch {
             store.close()
             throw error
