@@ -39,7 +39,7 @@ let package = Package(
         // The version and the git revision, for --version on both executables.
         .plugin(name: "BuildInfo", capability: .buildTool()),
         .target(name: "KeyportBuildInfo", plugins: ["BuildInfo"]),
-        .target(name: "KeyportStore", dependencies: ["KeyportModel"]),
+        .target(name: "KeyportStore", dependencies: ["KeyportModel", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "MigrationEmbedder"),
         .plugin(
             name: "EmbedMigrations",

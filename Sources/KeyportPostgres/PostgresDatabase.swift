@@ -32,6 +32,19 @@ struct PGConnection {
         try await rows(sql, arguments).count
     }
 
+    /// `body` in one transaction on this connection: committed when it returns, rolled back when it throws.
+    func transaction<T>(_ begin: String = "BEGIN", _ body: (PGConnection) async throws -> T) async throws -> T {
+        try await execute(begin)
+        do {
+            let value = try await body(self)
+            try await execute("COMMIT")
+            return value
+        } catch {
+            _ = try? await execute("ROLLBACK")
+            throw error
+        }
+    }
+
     /// `?` placeholders become `$1…$n`; values are bound by their Swift type.
     static func query(_ sql: String, _ arguments: [(any Sendable)?]) throws -> PostgresQuery {
         var text = ""

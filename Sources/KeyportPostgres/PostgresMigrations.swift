@@ -1,32 +1,15 @@
-import Crypto
 import Foundation
 import KeyportStore
 import Logging
 import PostgresNIO
 
-/// One `Migrations/postgres/NNNN_verb_noun.sql` file, compiled into the binary by the EmbedMigrations plugin.
-struct EmbeddedMigration: Sendable {
-    let version: Int
-    let name: String
-    let sql: String
-}
-
-/// A PostgreSQL migration: its SQL and a checksum that detects an edited file.
-public struct PostgresMigration: Sendable, Equatable {
-    public let version: Int
-    public let name: String
-    public let sql: String
-    public var checksum: String { SHA256.hash(data: Data(sql.utf8)).map { String(format: "%02x", $0) }.joined() }
-
-    public static let shipped: [PostgresMigration] = embeddedMigrations
-        .map { PostgresMigration(version: $0.version, name: $0.name, sql: $0.sql) }
-        .sorted { $0.version < $1.version }
-}
-
 extension PostgresStore {
     /// The session-level advisory lock that lets one node migrate: one per schema (the one
     /// configured, else the connection's), so Keyports in different schemas do not wait for each other.
     static let migrationLock = "hashtextextended('keyport.migrations/' || coalesce(?, current_schema(), ''), 0)"
+
+    /// PostgreSQL's schema, in version order (`Migrations/postgres`).
+    public static let shippedMigrations: [Migration] = embeddedMigrations.sorted { $0.version < $1.version }
 
     static let createLedger = """
         CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -41,7 +24,7 @@ extension PostgresStore {
     /// for the whole run: nodes starting together migrate one after the other, and the later ones
     /// find everything applied. Returns the migrations applied by this call.
     @discardableResult
-    func migrate(schema: String?, now: @escaping @Sendable () -> Int64) async throws -> [PostgresMigration] {
+    func migrate(schema: String?, now: @escaping @Sendable () -> Int64) async throws -> [Migration] {
         try await withConnection { db in
             try await db.execute("SELECT pg_advisory_lock(\(Self.migrationLock))", [schema])
             do {
@@ -57,31 +40,26 @@ extension PostgresStore {
         }
     }
 
-    private func migrate(_ db: PGConnection, now: @escaping @Sendable () -> Int64) async throws -> [PostgresMigration] {
+    private func migrate(_ db: PGConnection, now: @escaping @Sendable () -> Int64) async throws -> [Migration] {
         try await db.execute(Self.createLedger)
         let applied = try await db.rows("SELECT version, name, checksum FROM schema_migrations ORDER BY version")
-        let known = Dictionary(uniqueKeysWithValues: migrations.map { ($0.version, $0) })
-        for row in applied {
-            let version = row.int("version")
-            guard let migration = known[version] else {
-                throw StoreError.unavailable("the database has migration \(version), which this Keyport does not know: it was written by a newer version")
-            }
-            guard migration.checksum == row.string("checksum") else {
-                throw StoreError.unavailable("migration \(version) (\(migration.name)) was changed after it was applied; shipped migrations must never be edited")
-            }
+        do {
+            try MigrationError.check(applied: applied.map { ($0.int("version"), $0.string("checksum")) }, against: migrations)
+        } catch {
+            throw StoreError.unavailable(error.description)
         }
         let done = Set(applied.map { $0.int("version") })
-        var ran: [PostgresMigration] = []
+        var ran: [Migration] = []
         for migration in migrations where !done.contains(migration.version) {
-            try await db.execute("BEGIN")
             do {
-                for statement in PGConnection.statements(migration.sql) { try await db.execute(statement) }
-                try await db.execute("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
-                                     [migration.version, migration.name, migration.checksum, now()])
-                try await db.execute("COMMIT")
+                try await db.transaction { db in
+                    for statement in PGConnection.statements(migration.sql) { try await db.execute(statement) }
+                    try await db.execute("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
+                                         [migration.version, migration.name, migration.checksum, now()])
+                }
             } catch {
-                _ = try? await db.execute("ROLLBACK")
-                throw StoreError.unavailable("migration \(migration.version) (\(migration.name)) failed: \(PGErrors.translate(error))")
+                throw StoreError.unavailable(MigrationError.failed(version: migration.version, name: migration.name,
+                                                                   message: "\(PGErrors.translate(error))").description)
             }
             ran.append(migration)
         }
@@ -98,7 +76,7 @@ extension PostgresStore {
 extension PostgresStore {
     /// `keyport migrate`: connects, applies what is missing, closes. `latest`: the schema's version.
     public static func migrateDatabase(_ configuration: Configuration, now: @escaping @Sendable () -> Int64) async throws
-        -> (applied: [PostgresMigration], latest: Int) {
+        -> (applied: [Migration], latest: Int) {
         let store = PostgresStore(client: PostgresClient(configuration: configuration.clientConfiguration), logger: Logger(label: "keyport.postgres"))
         defer { store.close() }
         return (try await store.migrate(schema: configuration.schema, now: now), store.migrations.map(\.version).max() ?? 0)

@@ -98,7 +98,7 @@ extension PostgresStore {
         var clauses = ["realm_id = ?"]
         var arguments: [(any Sendable)?] = [realmId]
         if !q.types.isEmpty {
-            clauses.append("type IN (\(placeholders(q.types.count)))")
+            clauses.append("type IN (\(SQLText.placeholders(q.types.count)))")
             arguments += q.types.map { $0 }
         }
         if let user = q.userId { clauses.append("user_id = ?"); arguments.append(user) }

@@ -272,7 +272,7 @@ extension PostgresStore {
                 arguments.append(v)
             } else {
                 clauses.append("\(column) ILIKE ? ESCAPE '\\'")
-                arguments.append("%\(escapeLike(v))%")
+                arguments.append("%\(SQLText.escapeLike(v))%")
             }
         }
         match("username", q.username, normalize: true)
@@ -280,7 +280,7 @@ extension PostgresStore {
         match("first_name", q.firstName, normalize: false)
         match("last_name", q.lastName, normalize: false)
         if let search = q.search?.trimmingCharacters(in: .whitespaces), !search.isEmpty, search != "*" {
-            let pattern = "%\(escapeLike(search.replacingOccurrences(of: "*", with: "")))%"
+            let pattern = "%\(SQLText.escapeLike(search.replacingOccurrences(of: "*", with: "")))%"
             clauses.append("(username ILIKE ? ESCAPE '\\' OR email ILIKE ? ESCAPE '\\' OR first_name ILIKE ? ESCAPE '\\' OR last_name ILIKE ? ESCAPE '\\')")
             arguments += [pattern, pattern, pattern, pattern]
         }
@@ -292,9 +292,6 @@ extension PostgresStore {
         return (clauses.joined(separator: " AND "), arguments)
     }
 
-    static func escapeLike(_ s: String) -> String {
-        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
-    }
 
     static func user(_ row: PGRow) -> User {
         User(

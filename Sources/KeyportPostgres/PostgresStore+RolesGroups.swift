@@ -27,7 +27,7 @@ extension PostgresStore {
         if let clientId { arguments.append(clientId) }
         if let search, !search.isEmpty {
             sql += " AND (name ILIKE ? ESCAPE '\\' OR description ILIKE ? ESCAPE '\\')"
-            let pattern = "%\(Self.escapeLike(search))%"
+            let pattern = "%\(SQLText.escapeLike(search))%"
             arguments += [pattern, pattern]
         }
         sql += " ORDER BY name LIMIT ? OFFSET ?"
@@ -78,7 +78,7 @@ extension PostgresStore {
         try await write { db in
             try await Self.requireRoles([parentId], realmId: realmId, db)
             guard !childIds.isEmpty else { return }
-            try await db.execute("DELETE FROM role_composites WHERE realm_id = ? AND parent_role_id = ? AND child_role_id IN (\(placeholders(childIds.count)))",
+            try await db.execute("DELETE FROM role_composites WHERE realm_id = ? AND parent_role_id = ? AND child_role_id IN (\(SQLText.placeholders(childIds.count)))",
                                  [realmId, parentId] + childIds)
         }
     }
@@ -95,7 +95,7 @@ extension PostgresStore {
     public func compositeRoleIds(among roleIds: [String]) async throws -> Set<String> {
         guard !roleIds.isEmpty else { return [] }
         return try await readOne { db in
-            Set(try await db.rows("SELECT DISTINCT parent_role_id FROM role_composites WHERE parent_role_id IN (\(placeholders(roleIds.count)))",
+            Set(try await db.rows("SELECT DISTINCT parent_role_id FROM role_composites WHERE parent_role_id IN (\(SQLText.placeholders(roleIds.count)))",
                                   roleIds).map { $0.string("parent_role_id") })
         }
     }
@@ -116,7 +116,7 @@ extension PostgresStore {
         try await write { db in
             try await Self.requireUser(userId, realmId: realmId, db)
             guard !roleIds.isEmpty else { return }
-            try await db.execute("DELETE FROM user_roles WHERE realm_id = ? AND user_id = ? AND role_id IN (\(placeholders(roleIds.count)))",
+            try await db.execute("DELETE FROM user_roles WHERE realm_id = ? AND user_id = ? AND role_id IN (\(SQLText.placeholders(roleIds.count)))",
                                  [realmId, userId] + roleIds)
         }
     }
@@ -218,7 +218,7 @@ extension PostgresStore {
     static func requireRoles(_ ids: [String], realmId: String, _ db: PGConnection) async throws {
         let unique = Array(Set(ids))
         guard !unique.isEmpty else { return }
-        let found = try await db.one("SELECT count(*) AS n FROM roles WHERE realm_id = ? AND id IN (\(placeholders(unique.count)))",
+        let found = try await db.one("SELECT count(*) AS n FROM roles WHERE realm_id = ? AND id IN (\(SQLText.placeholders(unique.count)))",
                                      [realmId] + unique)?.int("n") ?? 0
         guard found == unique.count else { throw StoreError.notFound(.role) }
     }
@@ -275,7 +275,7 @@ extension PostgresStore {
             var arguments: [(any Sendable)?] = [realmId]
             if let search, !search.isEmpty {
                 sql += " AND g.name ILIKE ? ESCAPE '\\'"
-                arguments.append("%\(Self.escapeLike(search))%")
+                arguments.append("%\(SQLText.escapeLike(search))%")
             } else if let parentId {
                 try await Self.requireGroup(parentId, realmId: realmId, db)
                 sql += " AND g.parent_id = ?"
@@ -381,7 +381,7 @@ extension PostgresStore {
         try await write { db in
             try await Self.requireGroup(groupId, realmId: realmId, db)
             guard !roleIds.isEmpty else { return }
-            try await db.execute("DELETE FROM group_roles WHERE realm_id = ? AND group_id = ? AND role_id IN (\(placeholders(roleIds.count)))",
+            try await db.execute("DELETE FROM group_roles WHERE realm_id = ? AND group_id = ? AND role_id IN (\(SQLText.placeholders(roleIds.count)))",
                                  [realmId, groupId] + roleIds)
         }
     }

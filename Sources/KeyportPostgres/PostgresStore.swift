@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import KeyportModel
 import KeyportStore
@@ -103,7 +102,7 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
     let client: PostgresClient
     let logger: Logger
     private let runTask: Task<Void, Never>
-    let migrations: [PostgresMigration]
+    let migrations: [Migration]
 
     /// Connects, creates the schema if asked for, and applies pending migrations (one node at a
     /// time: the others wait on an advisory lock, then find nothing left to do).
@@ -123,7 +122,7 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
         return store
     }
 
-    init(client: PostgresClient, logger: Logger, migrations: [PostgresMigration] = PostgresMigration.shipped) {
+    init(client: PostgresClient, logger: Logger, migrations: [Migration] = PostgresStore.shippedMigrations) {
         self.client = client
         self.logger = logger
         self.migrations = migrations
@@ -183,32 +182,12 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
     /// One transaction: committed when `body` returns, rolled back when it throws.
     @discardableResult
     func write<T: Sendable>(_ body: @escaping @Sendable (PGConnection) async throws -> T) async throws -> T {
-        try await withConnection { db in
-            try await db.execute("BEGIN")
-            do {
-                let value = try await body(db)
-                try await db.execute("COMMIT")
-                return value
-            } catch {
-                _ = try? await db.execute("ROLLBACK")
-                throw error
-            }
-        }
+        try await withConnection { db in try await db.transaction("BEGIN", body) }
     }
 
     /// Several reads that must agree: one snapshot.
     func read<T: Sendable>(_ body: @escaping @Sendable (PGConnection) async throws -> T) async throws -> T {
-        try await withConnection { db in
-            try await db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            do {
-                let value = try await body(db)
-                try await db.execute("COMMIT")
-                return value
-            } catch {
-                _ = try? await db.execute("ROLLBACK")
-                throw error
-            }
-        }
+        try await withConnection { db in try await db.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body) }
     }
 
     /// One statement: atomic by itself, no transaction around it.
@@ -217,29 +196,10 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
     }
 }
 
-// MARK: - JSON columns
-
-enum JSONColumn {
-    static func encode<T: Encodable>(_ value: T) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self)
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String?, default value: T) -> T {
-        guard let text, text != "{}", text != "[]", text != "null", let data = text.data(using: .utf8) else { return value }
-        return (try? JSONDecoder().decode(T.self, from: data)) ?? value
-    }
-}
-
 extension PGRow {
     func timestamp(_ column: String) -> Timestamp { Timestamp(millisecondsSince1970: int64(column)) }
 }
 
-/// `?, ?, ?` for an IN list.
-func placeholders(_ count: Int) -> String {
-    Array(repeating: "?", count: max(count, 1)).joined(separator: ", ")
-}
 
 /// Whether a connection was handed over yet (read by the wait's timer, set by the lease).
 private final class LeaseFlag: Sendable {

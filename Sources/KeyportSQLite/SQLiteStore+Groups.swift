@@ -41,7 +41,7 @@ extension SQLiteStore {
             if let search, !search.isEmpty {
                 // Keycloak's search looks through the whole tree, whatever the level.
                 sql += " AND g.name LIKE ? ESCAPE '\\'"
-                arguments += ["%\(Self.escapeLike(search))%"]
+                arguments += ["%\(SQLText.escapeLike(search))%"]
             } else if let parentId {
                 try Self.requireGroup(parentId, realmId: realmId, db)
                 sql += " AND g.parent_id = ?"
@@ -145,7 +145,7 @@ extension SQLiteStore {
     public func revokeGroupRoles(groupId: String, roleIds: [String], realmId: String) async throws {
         try await write { db in
             try Self.requireGroup(groupId, realmId: realmId, db)
-            try db.execute(sql: "DELETE FROM group_roles WHERE realm_id = ? AND group_id = ? AND role_id IN (\(placeholders(roleIds.count)))",
+            try db.execute(sql: "DELETE FROM group_roles WHERE realm_id = ? AND group_id = ? AND role_id IN (\(SQLText.placeholders(roleIds.count)))",
                            arguments: StatementArguments([realmId, groupId] + roleIds))
         }
     }

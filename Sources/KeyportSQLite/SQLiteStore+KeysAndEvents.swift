@@ -72,7 +72,7 @@ extension SQLiteStore {
         var clauses = ["realm_id = ?"]
         var arguments: StatementArguments = [realmId]
         if !q.types.isEmpty {
-            clauses.append("type IN (\(placeholders(q.types.count)))")
+            clauses.append("type IN (\(SQLText.placeholders(q.types.count)))")
             arguments += StatementArguments(q.types)
         }
         if let user = q.userId { clauses.append("user_id = ?"); arguments += [user] }

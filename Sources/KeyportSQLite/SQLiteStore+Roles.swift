@@ -30,7 +30,7 @@ extension SQLiteStore {
         if let clientId { arguments += [clientId] }
         if let search, !search.isEmpty {
             sql += " AND (name LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')"
-            let pattern = "%\(Self.escapeLike(search))%"
+            let pattern = "%\(SQLText.escapeLike(search))%"
             arguments += [pattern, pattern]
         }
         sql += " ORDER BY name LIMIT ? OFFSET ?"
@@ -91,7 +91,7 @@ extension SQLiteStore {
     public func removeComposites(parentId: String, childIds: [String], realmId: String) async throws {
         try await write { db in
             try Self.requireRoles([parentId], realmId: realmId, db)
-            try db.execute(sql: "DELETE FROM role_composites WHERE realm_id = ? AND parent_role_id = ? AND child_role_id IN (\(placeholders(childIds.count)))",
+            try db.execute(sql: "DELETE FROM role_composites WHERE realm_id = ? AND parent_role_id = ? AND child_role_id IN (\(SQLText.placeholders(childIds.count)))",
                            arguments: StatementArguments([realmId, parentId] + childIds))
         }
     }
@@ -108,7 +108,7 @@ extension SQLiteStore {
     public func compositeRoleIds(among roleIds: [String]) async throws -> Set<String> {
         guard !roleIds.isEmpty else { return [] }
         return try await read { db in
-            Set(try String.fetchAll(db, sql: "SELECT DISTINCT parent_role_id FROM role_composites WHERE parent_role_id IN (\(placeholders(roleIds.count)))",
+            Set(try String.fetchAll(db, sql: "SELECT DISTINCT parent_role_id FROM role_composites WHERE parent_role_id IN (\(SQLText.placeholders(roleIds.count)))",
                                     arguments: StatementArguments(roleIds)))
         }
     }
@@ -133,7 +133,7 @@ extension SQLiteStore {
 
     static func revokeUserRoles(userId: String, roleIds: [String], realmId: String, _ db: Database) throws {
         try requireUser(userId, realmId: realmId, db)
-        try db.execute(sql: "DELETE FROM user_roles WHERE realm_id = ? AND user_id = ? AND role_id IN (\(placeholders(roleIds.count)))",
+        try db.execute(sql: "DELETE FROM user_roles WHERE realm_id = ? AND user_id = ? AND role_id IN (\(SQLText.placeholders(roleIds.count)))",
                        arguments: StatementArguments([realmId, userId] + roleIds))
     }
 
@@ -207,7 +207,7 @@ extension SQLiteStore {
     static func requireRoles(_ ids: [String], realmId: String, _ db: Database) throws {
         let unique = Set(ids)
         guard !unique.isEmpty else { return }
-        let found = try Int.fetchOne(db, sql: "SELECT count(*) FROM roles WHERE realm_id = ? AND id IN (\(placeholders(unique.count)))",
+        let found = try Int.fetchOne(db, sql: "SELECT count(*) FROM roles WHERE realm_id = ? AND id IN (\(SQLText.placeholders(unique.count)))",
                                      arguments: StatementArguments([realmId] + Array(unique))) ?? 0
         guard found == unique.count else { throw StoreError.notFound(.role) }
     }

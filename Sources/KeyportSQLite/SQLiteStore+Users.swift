@@ -162,7 +162,7 @@ extension SQLiteStore {
                 arguments += [v]
             } else {
                 clauses.append("\(column) LIKE ? ESCAPE '\\'")
-                arguments += ["%\(escapeLike(v))%"]
+                arguments += ["%\(SQLText.escapeLike(v))%"]
             }
         }
         match("username", q.username, normalize: true)
@@ -170,7 +170,7 @@ extension SQLiteStore {
         match("first_name", q.firstName, normalize: false)
         match("last_name", q.lastName, normalize: false)
         if let search = q.search?.trimmingCharacters(in: .whitespaces), !search.isEmpty, search != "*" {
-            let pattern = "%\(escapeLike(search.replacingOccurrences(of: "*", with: "")))%"
+            let pattern = "%\(SQLText.escapeLike(search.replacingOccurrences(of: "*", with: "")))%"
             clauses.append("(username LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\' OR first_name LIKE ? ESCAPE '\\' OR last_name LIKE ? ESCAPE '\\')")
             arguments += [pattern, pattern, pattern, pattern]
         }
@@ -182,9 +182,6 @@ extension SQLiteStore {
         return (clauses.joined(separator: " AND "), arguments)
     }
 
-    static func escapeLike(_ s: String) -> String {
-        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
-    }
 
     static func user(_ row: Row) -> User {
         User(

@@ -146,32 +146,11 @@ public struct SQLiteStore: IdentityStore {
     }
 }
 
-// MARK: - JSON columns
-
-enum JSONColumn {
-    static func encode<T: Encodable>(_ value: T) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        // Encoding [String: …] / [String] / Codable structs cannot fail.
-        return String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self)
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String?, default value: T) -> T {
-        // Most rows hold an empty object or list: no decoder for those (a JSONDecoder per column
-        // per row was most of a token request's read cost).
-        guard let text, text != "{}", text != "[]", text != "null", let data = text.data(using: .utf8) else { return value }
-        return (try? JSONDecoder().decode(T.self, from: data)) ?? value
-    }
-}
+// MARK: - Row helpers (JSON columns: KeyportStore's JSONColumn)
 
 extension Row {
     func bool(_ column: String) -> Bool { (self[column] as Int64? ?? 0) != 0 }
     func timestamp(_ column: String) -> Timestamp { Timestamp(millisecondsSince1970: self[column] as Int64? ?? 0) }
-}
-
-/// `?, ?, ?` for an IN list.
-func placeholders(_ count: Int) -> String {
-    Array(repeating: "?", count: max(count, 1)).joined(separator: ", ")
 }
 
 extension SQLiteStore {

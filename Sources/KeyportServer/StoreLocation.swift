@@ -26,15 +26,14 @@ public enum StoreLocation: Sendable, Equatable {
     }
 
     /// `keyport migrate`: the migrations applied now, and the schema's version after them.
-    public func migrate(now: @escaping @Sendable () -> Int64) async throws -> (applied: [(version: Int, name: String)], latest: Int) {
+    public func migrate(now: @escaping @Sendable () -> Int64) async throws -> (applied: [Migration], latest: Int) {
         switch self {
         case .sqlite(let path):
             let result = try SQLiteStore.migrateDatabase(path: path, now: now)
             // SQLite's migrations are numbered 1…n.
-            return (result.applied.map { ($0.version, $0.name) }, result.total)
+            return (result.applied, result.total)
         case .postgres(let configuration):
-            let result = try await PostgresStore.migrateDatabase(configuration, now: now)
-            return (result.applied.map { ($0.version, $0.name) }, result.latest)
+            return try await PostgresStore.migrateDatabase(configuration, now: now)
         }
     }
 }

@@ -25,7 +25,7 @@ struct PostgresStoreTests {
         let ready = (await a.isReady(), await b.isReady())
         #expect(ready == (true, true))
         let applied = try await a.withConnection { db in try await db.rows("SELECT version FROM schema_migrations").map { $0.int("version") } }
-        #expect(applied == PostgresMigration.shipped.map(\.version))
+        #expect(applied == PostgresStore.shippedMigrations.map(\.version))
     }
 
     @Test func aNodeCutOffFromTheDatabaseIsNotReady() async throws {

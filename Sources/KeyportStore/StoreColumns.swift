@@ -1,0 +1,32 @@
+import Foundation
+
+/// How both stores keep structured values in a text column: JSON with sorted keys, so the same
+/// value is always the same text (exports compare byte for byte across engines).
+public enum JSONColumn {
+    public static func encode<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        // Encoding [String: …] / [String] / Codable structs cannot fail.
+        return String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self)
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, _ text: String?, default value: T) -> T {
+        // Most rows hold an empty object or list: no decoder for those (a JSONDecoder per column
+        // per row was most of a token request's read cost).
+        guard let text, text != "{}", text != "[]", text != "null", let data = text.data(using: .utf8) else { return value }
+        return (try? JSONDecoder().decode(T.self, from: data)) ?? value
+    }
+}
+
+/// SQL text both stores build the same way.
+public enum SQLText {
+    /// `?, ?, ?` for an IN list (at least one, so the statement stays valid).
+    public static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: max(count, 1)).joined(separator: ", ")
+    }
+
+    /// A value matched inside `LIKE … ESCAPE '\'`: its own `%`, `_` and `\` lose their meaning.
+    public static func escapeLike(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+    }
+}
