@@ -15,8 +15,11 @@ public final class EffectiveRolesCache: Sendable {
     let store: any IdentityStore
     private let entries: BoundedCache<Key, Entry>
 
+    public let capacity: Int
+
     public init(store: any IdentityStore, capacity: Int = 20_000) {
         self.store = store
+        self.capacity = capacity
         self.entries = BoundedCache(capacity: capacity)
     }
 

@@ -121,7 +121,8 @@ public struct DockerV2Controller: Sendable {
     /// row per request would let anyone fill the disk); counted in `/metrics` instead.
     func grantAnonymously(_ endpoint: Endpoint) async throws -> Response {
         let decision = try await authorizer.decide(realm: endpoint.realm, client: endpoint.client, user: nil, requested: endpoint.requested,
-                                                   authorizationVersion: endpoint.current.versions.authorization)
+                                                   authorizationVersion: endpoint.current.versions.authorization,
+                                                   settings: endpoint.settings)
         let issued = try await issue(endpoint, subject: "", access: decision.access)
         events.suppress(.anonymous)
         return try response(issued, identityToken: nil, answerScope: false)
@@ -185,7 +186,8 @@ public struct DockerV2Controller: Sendable {
             try await store.touchSession(id: session.id, at: now, ipAddress: context.clientAddress)
         }
         let decision = try await authorizer.decide(realm: realm, client: endpoint.client, user: user, requested: endpoint.requested,
-                                                   authorizationVersion: endpoint.current.versions.authorization)
+                                                   authorizationVersion: endpoint.current.versions.authorization,
+                                                   settings: endpoint.settings)
         let issued = try await issue(endpoint, subject: user.username, access: decision.access)
         record(endpoint, type: "REFRESH_TOKEN", user: user, username: user.username, granted: decision.access, error: nil,
                extra: ["grant_type": "refresh_token", "refresh_token_type": "Offline", "identity_token_id": session.id], context: context)
@@ -265,7 +267,8 @@ public struct DockerV2Controller: Sendable {
                context: KeyportRequestContext) async throws -> Response {
         let user = caller.user
         let decision = try await authorizer.decide(realm: endpoint.realm, client: endpoint.client, user: user, requested: endpoint.requested,
-                                                   limitedTo: caller.tokenGrants, authorizationVersion: endpoint.current.versions.authorization)
+                                                   limitedTo: caller.tokenGrants, authorizationVersion: endpoint.current.versions.authorization,
+                                                   settings: endpoint.settings)
         let issued = try await issue(endpoint, subject: user.username, access: decision.access)
         var details = caller.details
         var identityToken: String?
@@ -294,7 +297,8 @@ public struct DockerV2Controller: Sendable {
         // The registry's token answer (reference §5): `token` and `access_token` (the same JWT),
         // `expires_in`, `issued_at`, and on OAuth2's path `scope` and, when issued, `refresh_token`.
         // Written by hand: a JSONEncoder per request showed in the profile.
-        var json = "{\"token\":\(JSONText.quoted(issued.token)),\"access_token\":\(JSONText.quoted(issued.token)),"
+        let token = JSONText.quoted(issued.token)
+        var json = "{\"token\":\(token),\"access_token\":\(token),"
             + "\"expires_in\":\(issued.expiresIn),\"issued_at\":\(JSONText.quoted(issued.issuedAt))"
         if let identityToken { json += ",\"refresh_token\":\(JSONText.quoted(identityToken))" }
         if let scope { json += ",\"scope\":\(JSONText.quoted(scope))" }

@@ -8,6 +8,16 @@ import KeyportStore
 public struct RegistryAuthorizer: Sendable {
     let roles: EffectiveRolesCache
     let onInvalidGrant: @Sendable (String) -> Void
+    /// A user's parsed grants on one client, kept while the realm's authorization version stays
+    /// where it was when they were parsed (any role, mapping, group or composite change moves it).
+    let parsed: BoundedCache<GrantsKey, UserGrants>
+
+    struct GrantsKey: Hashable, Sendable { let realmId: String; let userId: String; let clientId: String }
+    struct UserGrants: Sendable {
+        let version: Int64
+        let roleNames: [String]
+        let grants: [RegistryGrant]
+    }
 
     public init(store: any IdentityStore, onInvalidGrant: @escaping @Sendable (String) -> Void = { _ in }) {
         self.init(roles: EffectiveRolesCache(store: store), onInvalidGrant: onInvalidGrant)
@@ -17,6 +27,7 @@ public struct RegistryAuthorizer: Sendable {
     public init(roles: EffectiveRolesCache, onInvalidGrant: @escaping @Sendable (String) -> Void = { _ in }) {
         self.roles = roles
         self.onInvalidGrant = onInvalidGrant
+        self.parsed = BoundedCache(capacity: roles.capacity)
     }
 
     public struct Decision: Sendable, Equatable {
@@ -32,9 +43,11 @@ public struct RegistryAuthorizer: Sendable {
     /// roles plus the client's anonymous grants, and — for a personal access token that carries
     /// grants (`limitedTo`) — no more than those.
     /// `authorizationVersion`: the realm's, when this request has read it already.
+    /// `settings`: the client's, when this request has parsed them already.
     public func decide(realm: Realm, client: Client, user: User?, requested: [ResourceScope],
-                       limitedTo tokenGrants: [RegistryGrant]? = nil, authorizationVersion: Int64? = nil) async throws -> Decision {
-        let settings = DockerClientSettings(client)
+                       limitedTo tokenGrants: [RegistryGrant]? = nil, authorizationVersion: Int64? = nil,
+                       settings: DockerClientSettings? = nil) async throws -> Decision {
+        let settings = settings ?? DockerClientSettings(client)
         let username = user?.username ?? ""
         var decision: Decision
         switch settings.authorization {
@@ -44,18 +57,9 @@ public struct RegistryAuthorizer: Sendable {
             var roleNames: [String] = []
             var grants: [RegistryGrant] = []
             if let user {
-                let effective = if let authorizationVersion {
-                    try await self.roles.roles(userId: user.id, realmId: realm.id, version: authorizationVersion)
-                } else {
-                    try await self.roles.roles(userId: user.id, realmId: realm.id)
-                }
-                let roles = effective.filter { $0.clientId == client.id }
-                roleNames = roles.map(\.name).sorted()
-                for role in roles {
-                    for text in role.attributes[RegistryGrant.attribute] ?? [] {
-                        do { grants.append(try RegistryGrant(parsing: text)) } catch { onInvalidGrant(error.description) }
-                    }
-                }
+                let userGrants = try await self.grants(of: user, on: client, in: realm, version: authorizationVersion)
+                roleNames = userGrants.roleNames
+                grants = userGrants.grants
             }
             // What anyone may do, everyone may do.
             grants += settings.anonymousGrants
@@ -70,6 +74,27 @@ public struct RegistryAuthorizer: Sendable {
                                 roles: decision.roles, grants: decision.grants, matched: decision.matched)
         }
         return decision
+    }
+
+    /// The grants of `user`'s effective roles of `client`, parsed once per authorization version.
+    func grants(of user: User, on client: Client, in realm: Realm, version: Int64?) async throws -> UserGrants {
+        let key = GrantsKey(realmId: realm.id, userId: user.id, clientId: client.id)
+        if let version, let hit = parsed[key], hit.version == version { return hit }
+        let effective = if let version {
+            try await roles.roles(userId: user.id, realmId: realm.id, version: version)
+        } else {
+            try await roles.roles(userId: user.id, realmId: realm.id)
+        }
+        let clientRoles = effective.filter { $0.clientId == client.id }
+        var grants: [RegistryGrant] = []
+        for role in clientRoles {
+            for text in role.attributes[RegistryGrant.attribute] ?? [] {
+                do { grants.append(try RegistryGrant(parsing: text)) } catch { onInvalidGrant(error.description) }
+            }
+        }
+        let result = UserGrants(version: version ?? -1, roleNames: clientRoles.map(\.name).sorted(), grants: grants)
+        if let version { parsed.set(result, for: key) }
+        return result
     }
 
     /// Each requested resource keeps the requested actions some grant allows, in request order.

@@ -18,8 +18,9 @@ public struct FormParameters: Sendable, Equatable {
             let kv = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             func decode(_ s: Substring) -> String {
                 // Most names and values need neither step (Foundation's string calls showed per request).
-                let spaced = s.contains("+") ? s.replacingOccurrences(of: "+", with: " ") : String(s)
-                guard spaced.contains("%") else { return spaced }
+                // Bytes, not `contains("+")`: with Foundation imported that is a CFString search.
+                let spaced = s.utf8.contains(UInt8(ascii: "+")) ? s.replacingOccurrences(of: "+", with: " ") : String(s)
+                guard spaced.utf8.contains(UInt8(ascii: "%")) else { return spaced }
                 return spaced.removingPercentEncoding ?? spaced
             }
             return (decode(kv[0]), kv.count > 1 ? decode(kv[1]) : "")

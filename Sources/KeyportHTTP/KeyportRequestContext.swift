@@ -30,7 +30,7 @@ extension KeyportRequestContext {
     /// `/roles/a%20b` on the wire), or `nil` when absent or not valid percent-encoding.
     public func pathParameter(_ name: String) -> String? {
         guard let raw = parameters.get(name) else { return nil }
-        return raw.contains("%") ? raw.removingPercentEncoding : raw
+        return raw.utf8.contains(UInt8(ascii: "%")) ? raw.removingPercentEncoding : raw
     }
 }
 

@@ -11,12 +11,15 @@ import KeyportStore
 public struct SQLiteStore: IdentityStore {
     let writer: any DatabaseWriter
     let runner: MigrationRunner
+    /// Connections for the hot single-statement lookups (nil for a `DatabaseQueue`, in tests).
+    let hot: HotReaders?
 
     /// Opens (creating if needed) the database file at `path` and applies pending migrations.
     public static func open(path: String, migrations: MigrationRunner = MigrationRunner(), now: @escaping @Sendable () -> Int64) throws -> SQLiteStore {
-        let store = SQLiteStore(writer: try openPool(path: path), runner: migrations)
-        try store.migrate(now: now)
-        return store
+        let pool = try openPool(path: path)
+        let migrating = SQLiteStore(writer: pool, runner: migrations, hot: nil)
+        try migrating.migrate(now: now)
+        return try SQLiteStore(writer: pool, runner: migrations, hot: hotReaders(for: pool))
     }
 
     static func openPool(path: String) throws -> DatabasePool {
@@ -39,13 +42,22 @@ public struct SQLiteStore: IdentityStore {
 
     /// Wraps an already-open database (tests use this with a temporary file) and migrates it.
     public init(writer: any DatabaseWriter, migrations: MigrationRunner = MigrationRunner(), now: @escaping @Sendable () -> Int64) throws {
-        self.init(writer: writer, runner: migrations)
-        try migrate(now: now)
+        try SQLiteStore(writer: writer, runner: migrations, hot: nil).migrate(now: now)
+        self.init(writer: writer, runner: migrations, hot: try (writer as? DatabasePool).map(Self.hotReaders))
     }
 
-    init(writer: any DatabaseWriter, runner: MigrationRunner) {
+    init(writer: any DatabaseWriter, runner: MigrationRunner, hot: HotReaders?) {
         self.writer = writer
         self.runner = runner
+        self.hot = hot
+    }
+
+    static func hotReaders(for pool: DatabasePool) throws -> HotReaders {
+        do {
+            return try HotReaders(path: pool.path, configuration: pool.configuration, count: ProcessInfo.processInfo.activeProcessorCount)
+        } catch let error as DatabaseError {
+            throw StoreError.unavailable("cannot open the database \(pool.path): \(error.message ?? "\(error.resultCode)")")
+        }
     }
 
     static func configuration() -> Configuration {
@@ -80,6 +92,7 @@ public struct SQLiteStore: IdentityStore {
     /// Closes the database: every later call fails as `StoreError.unavailable` (what an outage
     /// looks like to the layers above; tests use it to prove they answer 503).
     public func close() throws {
+        try hot?.close()
         if let pool = writer as? DatabasePool { try pool.close() } else if let queue = writer as? DatabaseQueue { try queue.close() }
     }
 
@@ -96,9 +109,15 @@ public struct SQLiteStore: IdentityStore {
 
     /// A read of exactly one statement, without the BEGIN/COMMIT around it: a single SELECT is
     /// atomic in SQLite on its own, and the hot lookups of a token request (realm, client, user,
-    /// credential, keys, versions) each are one. Pool readers are read-only connections.
+    /// credential, keys, versions) each are one. Run on this thread by a free `HotReaders`
+    /// connection when there is one (no thread switch), else through the pool's readers.
     func readOne<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        do { return try await writer.unsafeRead(body) } catch { throw Self.translate(error) }
+        do {
+            if let hot, let value = try hot.read(body) { return value }
+            return try await writer.unsafeRead(body)
+        } catch {
+            throw Self.translate(error)
+        }
     }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
@@ -156,7 +175,7 @@ extension Row {
 extension SQLiteStore {
     /// What `keyport migrate` reports: the migrations applied by this call and how many the schema has.
     public static func migrateDatabase(path: String, now: @escaping @Sendable () -> Int64) throws -> (applied: [Migration], total: Int) {
-        let store = SQLiteStore(writer: try openPool(path: path), runner: MigrationRunner())
+        let store = SQLiteStore(writer: try openPool(path: path), runner: MigrationRunner(), hot: nil)
         return (try store.migrate(now: now), store.runner.migrations.count)
     }
 }

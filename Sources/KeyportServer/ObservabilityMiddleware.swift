@@ -130,7 +130,9 @@ struct ObservabilityMiddleware: RouterMiddleware {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         let start = parts.first == "admin" ? 1 : 0
         guard parts.count > start + 1, parts[start] == "realms" else { return nil }
-        let name = parts[start + 1].removingPercentEncoding ?? String(parts[start + 1])
+        // Foundation's decoding only when there is something to decode (it showed in the profile).
+        let segment = parts[start + 1]
+        let name = segment.utf8.contains(UInt8(ascii: "%")) ? segment.removingPercentEncoding ?? String(segment) : String(segment)
         return name.count <= 255 ? name : nil
     }
 }

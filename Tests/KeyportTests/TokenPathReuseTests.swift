@@ -134,6 +134,25 @@ struct TokenPathReuseTests {
         }
     }
 
+    @Test func aRolesEditedGrantsDecideTheVeryNextToken() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            try await r.user("alice", roles: ["team-a-dev"])
+            let push = ["repository:team-a/app:pull,push"]
+            #expect(try r.access(try await r.token("alice", scopes: push)) == [["repository", "team-a/app", "pull", "push"]])
+            // The parsed grants are kept per user and authorization version: editing the role's
+            // attribute moves the version, so the next request parses them again.
+            let edited = try await api.call(.put, "/admin/realms/acme/clients/\(r.clientId)/roles/team-a-dev", token: r.admin,
+                                            json: ["name": "team-a-dev", "attributes": ["docker.grant": ["repository:team-a/*:pull"]]])
+            #expect(edited.status == .noContent)
+            #expect(try r.access(try await r.token("alice", scopes: push)) == [["repository", "team-a/app", "pull"]])
+            let gone = try await api.call(.put, "/admin/realms/acme/clients/\(r.clientId)/roles/team-a-dev", token: r.admin,
+                                          json: ["name": "team-a-dev", "attributes": [:]])
+            #expect(gone.status == .noContent)
+            #expect(try r.access(try await r.token("alice", scopes: push)) == [["repository", "team-a/app"]])
+        }
+    }
+
     @Test func rolesAreComputedOncePerChange() async throws {
         try await APIHarness.run { api in
             let r = try await RegistryRealm.make(api)
@@ -255,5 +274,47 @@ struct JSONTextTests {
     func quotedTextDecodesBackToItself(_ text: String) throws {
         let decoded = try JSONDecoder().decode([String].self, from: Data("[\(JSONText.quoted(text))]".utf8))
         #expect(decoded == [text])
+    }
+}
+
+@Suite("Basic credentials parsed by hand")
+struct BasicCredentialsTests {
+    /// What Foundation's decoder makes of the header (the parser it replaced on the hot path).
+    static func reference(_ header: String) -> (String, String)? {
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "basic",
+              let data = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: CharacterSet(charactersIn: " \t"))),
+              let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":")
+        else { return nil }
+        return (String(text[..<colon]), String(text[text.index(after: colon)...]))
+    }
+
+    static func basic(_ text: String, scheme: String = "Basic ") -> String { scheme + Data(text.utf8).base64EncodedString() }
+
+    static let headers: [String] = {
+        var list: [String] = [basic("alice:s3cret:with:colons"), basic("é🐳:pw", scheme: "basic "), basic("u:", scheme: "BASIC  ") + " \t"]
+        list += [basic(":"), basic("no-colon"), "Basic " + Data([0x61, 0x3A, 0xFF, 0xFE]).base64EncodedString()]
+        list += ["Basic YWJj", "Basic YWI=", "Basic YQ==", "Basic YQ=", "Basic YQ", "Basic Y===", "Basic =YQ=", "Basic YW=j", "Basic YW J"]
+        list += ["Bearer YTpi", "Basic", "Basic ", "Basicx YTpi", "", "Basic YTpi\n", "Basic -_pi", "Basic YT%i"]
+        return list
+    }()
+
+    @Test(arguments: headers)
+    func agreesWithFoundation(_ header: String) {
+        let parsed = BasicCredentials(header: header).map { ($0.username, $0.password.revealed) }
+        let expected = Self.reference(header)
+        #expect(parsed?.0 == expected?.0 && parsed?.1 == expected?.1, "\(header)")
+    }
+
+    @Test func randomCredentialsRoundTrip() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let length = Int.random(in: 0..<40, using: &generator)
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let header = "Basic " + Data(bytes).base64EncodedString()
+            let parsed = BasicCredentials(header: header).map { ($0.username, $0.password.revealed) }
+            let expected = Self.reference(header)
+            #expect(parsed?.0 == expected?.0 && parsed?.1 == expected?.1, "\(bytes)")
+        }
     }
 }
