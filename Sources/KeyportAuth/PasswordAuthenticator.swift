@@ -51,8 +51,7 @@ public struct PasswordAuthenticator: Sendable {
         // The unknown user takes the same steps as a known one with a wrong password (the same
         // reads, one hash, the same bookkeeping transaction), so the time of the answer does not
         // tell them apart (LoginTimingTests counts the statements).
-        let found = try await lookUp(realm: realm, username: username)
-        let credential = try await store.credentials(userId: found?.id ?? "").first(where: { $0.type == Credential.password })
+        let (found, credential) = try await lookUp(realm: realm, username: username)
         guard let user = found, let credential else {
             try await hasher.burn(policy: realm.passwordHashing, partition: partition)
             let locked = await countFailure(userId: found?.id ?? "", realm: realm, ipAddress: ipAddress)
@@ -156,12 +155,16 @@ public struct PasswordAuthenticator: Sendable {
         }
     }
 
-    /// By username, or by email when that names exactly one user (Keycloak's default).
-    private func lookUp(realm: Realm, username: String) async throws -> User? {
-        guard !username.isEmpty, username.utf8.count <= 255 else { return nil }
-        if let user = try await store.user(username: username, realmId: realm.id) { return user }
-        guard username.contains("@") else { return nil }
+    /// By username, or by email when that names exactly one user (Keycloak's default), with the
+    /// user's password credential. One statement by username; by email, the same statements
+    /// whether or not the address names a user.
+    private func lookUp(realm: Realm, username: String) async throws -> (User?, Credential?) {
+        guard !username.isEmpty, username.utf8.count <= 255 else { return (nil, nil) }
+        if let found = try await store.userWithPassword(username: username, realmId: realm.id) { return (found.user, found.password) }
+        guard username.utf8.contains(UInt8(ascii: "@")) else { return (nil, nil) }
         let byEmail = try await store.user(email: username, realmId: realm.id)
-        return byEmail.count == 1 ? byEmail[0] : nil
+        let user = byEmail.count == 1 ? byEmail[0] : nil
+        let password = try await store.credentials(userId: user?.id ?? "").first(where: { $0.type == Credential.password })
+        return (user, password)
     }
 }

@@ -147,6 +147,18 @@ extension PostgresStore {
         return try await readOne { db in try await db.one("SELECT * FROM users WHERE realm_id = ? AND username = ?", [realmId, name]).map(Self.user) }
     }
 
+    public func userWithPassword(username: String, realmId: String) async throws -> UserWithPassword? {
+        let name = User.normalize(username)
+        return try await readOne { db in
+            try await db.one(UserWithPassword.select, [realmId, name]).map { row in
+                UserWithPassword(user: Self.user(row), password: row.optionalString("password_id").map { id in
+                    Credential(id: id, userId: row.string("id"), type: Credential.password, secret: Sensitive(row.string("password_secret")),
+                               createdAt: row.timestamp("password_created_at"), userLabel: row.optionalString("password_user_label"))
+                })
+            }
+        }
+    }
+
     public func user(email: String, realmId: String) async throws -> [User] {
         let address = User.normalize(email)
         return try await readOne { db in

@@ -20,6 +20,18 @@ extension SQLiteStore {
         }
     }
 
+    public func userWithPassword(username: String, realmId: String) async throws -> UserWithPassword? {
+        let name = User.normalize(username)
+        return try await readOne { db in
+            try Row.fetchOne(try db.cachedStatement(sql: UserWithPassword.select), arguments: [realmId, name]).map { row in
+                UserWithPassword(user: Self.user(row), password: (row["password_id"] as String?).map { id in
+                    Credential(id: id, userId: row["id"], type: Credential.password, secret: Sensitive(row["password_secret"]),
+                               createdAt: row.timestamp("password_created_at"), userLabel: row["password_user_label"])
+                })
+            }
+        }
+    }
+
     public func user(email: String, realmId: String) async throws -> [User] {
         let address = User.normalize(email)
         return try await read { db in

@@ -33,12 +33,26 @@ public protocol RealmStore: Sendable {
     func deleteRealm(id: String) async throws
 }
 
+/// A user and its password credential (nil: none set), as one read found them.
+public struct UserWithPassword: Sendable, Equatable {
+    public let user: User
+    public let password: Credential?
+
+    public init(user: User, password: Credential?) {
+        self.user = user
+        self.password = password
+    }
+}
+
 /// Users and their credentials. Each method is one transaction.
 public protocol UserStore: Sendable {
     // MARK: Users
     func createUser(_ seed: UserSeed) async throws
     func user(id: String, realmId: String) async throws -> User?
     func user(username: String, realmId: String) async throws -> User?
+    /// The user named `username` with its password credential, in one statement: a login's one
+    /// read (the token path's hottest), the same statement whether or not the user exists.
+    func userWithPassword(username: String, realmId: String) async throws -> UserWithPassword?
     func user(email: String, realmId: String) async throws -> [User]
     func users(realmId: String, matching query: UserQuery, page: Page) async throws -> [User]
     func countUsers(realmId: String, matching query: UserQuery) async throws -> Int

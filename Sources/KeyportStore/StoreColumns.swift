@@ -30,3 +30,13 @@ public enum SQLText {
         s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
     }
 }
+
+extension UserWithPassword {
+    /// Both engines' statement (arguments: realm id, normalized username). A user has at most one
+    /// credential of a type (`UNIQUE (user_id, type)`), so the join yields at most one row.
+    public static let select = """
+        SELECT u.*, c.id AS password_id, c.secret AS password_secret, c.created_at AS password_created_at, c.user_label AS password_user_label
+        FROM users u LEFT JOIN credentials c ON c.user_id = u.id AND c.type = 'password'
+        WHERE u.realm_id = ? AND u.username = ?
+        """
+}

@@ -155,6 +155,32 @@ struct IdentityStoreConformanceTests {
         }
     }
 
+    @Test(arguments: StoreBackend.allCases)
+    func aLoginReadsTheUserAndItsPasswordInOneStatement(backend: StoreBackend) async throws {
+        let clock = TestClock()
+        let store = try await backend.makeStore(clock: clock)
+        let f = Fixtures(store, clock: clock)
+        let realm = try await f.realm("acme")
+        let other = try await f.realm("other")
+        let erin = try await f.user("Erin", in: realm, password: "$argon2id$erin")
+        let noPassword = try await f.user("nopw", in: realm)
+        _ = try await f.user("erin", in: other, password: "$argon2id$other")
+
+        let found = try #require(try await store.userWithPassword(username: "ERIN", realmId: realm.id))
+        #expect(found.user == (try await store.user(id: erin.id, realmId: realm.id)))
+        #expect(found.password == (try await store.credentials(userId: erin.id)).first)
+        #expect(found.password?.secret.revealed == "$argon2id$erin")
+        let bare = try #require(try await store.userWithPassword(username: "nopw", realmId: realm.id))
+        #expect(bare.user.id == noPassword.id && bare.password == nil)
+        #expect(try await store.userWithPassword(username: "mallory", realmId: realm.id) == nil)
+        #expect(try await store.userWithPassword(username: "erin", realmId: "no-such-realm") == nil)
+
+        // A new password is what the next read finds.
+        try await store.setCredential(Credential(id: f.env.newID(), userId: erin.id, secret: Sensitive("$argon2id$new"), createdAt: clock.now),
+                                      revokeTokensBefore: nil)
+        #expect(try await store.userWithPassword(username: "erin", realmId: realm.id)?.password?.secret.revealed == "$argon2id$new")
+    }
+
     // MARK: Clients and roles
 
     @Test(arguments: StoreBackend.allCases)
