@@ -39,7 +39,7 @@ let package = Package(
         // The version and the git revision, for --version on both executables.
         .plugin(name: "BuildInfo", capability: .buildTool()),
         .target(name: "KeyportBuildInfo", plugins: ["BuildInfo"]),
-        .target(name: "KeyportStore", dependencies: ["KeyportModel", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "KeyportStore", dependencies: ["KeyportModel", "KeyportJSON", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "MigrationEmbedder"),
         .plugin(
             name: "EmbedMigrations",
@@ -128,7 +128,7 @@ let package = Package(
         .target(
             name: "KeyportDockerV2",
             dependencies: [
-                "DockerV2Grammar", "KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportTokens", "KeyportHTTP",
+                "DockerV2Grammar", "KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportTokens", "KeyportHTTP", "KeyportJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
@@ -151,7 +151,7 @@ let package = Package(
             name: "KeyportServer",
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportSQLite", "KeyportPostgres", "KeyportPasswords", "KeyportKeys", "KeyportAuth",
-                "KeyportTokens", "KeyportHTTP", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "KeyportRealmExchange", "KeyportBuildInfo",
+                "KeyportTokens", "KeyportHTTP", "KeyportJSON", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "KeyportRealmExchange", "KeyportBuildInfo",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import KeyportAuth
 import KeyportHTTP
+import KeyportJSON
 import KeyportModel
 import KeyportStore
 import KeyportTokens

@@ -1,5 +1,6 @@
 import Foundation
 import KeyportHTTP
+import KeyportJSON
 import KeyportModel
 import Logging
 

@@ -1,4 +1,5 @@
 import Foundation
+import KeyportJSON
 
 /// How both stores keep structured values in a text column: JSON with sorted keys, so the same
 /// value is always the same text (exports compare byte for byte across engines).
@@ -9,6 +10,10 @@ public enum JSONColumn {
         // Encoding [String: …] / [String] / Codable structs cannot fail.
         return String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self)
     }
+
+    /// A flat map (event details, attributes) by hand: a JSONEncoder per event showed in the
+    /// token path's profile. Keys sorted, as above.
+    public static func encode(_ value: [String: String]) -> String { JSONText.object(value) }
 
     public static func decode<T: Decodable>(_ type: T.Type, _ text: String?, default value: T) -> T {
         // Most rows hold an empty object or list: no decoder for those (a JSONDecoder per column

@@ -24,6 +24,51 @@ struct SQLiteStoreTests {
         #expect(files.filter { $0.hasSuffix(".sql") }.sorted() == migrations.map { "\($0.name).sql" })
     }
 
+    /// The hot lookups run on the calling thread through the store's own connections, taken with
+    /// a try. Blocking on GRDB's pool instead deadlocked within seconds (Swift's tasks and GRDB's
+    /// reader queues share libdispatch's threads): far more concurrent lookups than threads,
+    /// beside writes and pool reads, must all finish and see only committed values.
+    @Test func hotLookupsBesideWritesAndPoolReadsAllFinish() async throws {
+        // A deadlock holds every thread of Swift's pool, so no task-based time limit can fire:
+        // a plain thread ends the run with a message instead of letting it hang.
+        let finished = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            if finished.wait(timeout: .now() + 120) == .timedOut {
+                FileHandle.standardError.write(Data("hotLookupsBesideWritesAndPoolReadsAllFinish: no progress in 120 s — the hot lookups deadlocked\n".utf8))
+                abort()
+            }
+        }
+        defer { finished.signal() }
+        let store = try SQLiteStore.open(path: path(), now: { 1 })
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        let user = try await f.user("erin", in: realm, password: "$argon2id$0")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for i in 1...50 {
+                    try await store.setCredential(Credential(id: f.env.newID(), userId: user.id, secret: Sensitive("$argon2id$\(i)"), createdAt: f.env.now()),
+                                                  revokeTokensBefore: nil)
+                }
+            }
+            for task in 0..<400 {
+                group.addTask {
+                    if task % 5 == 0 {
+                        // A pool read (a transaction on GRDB's readers) in the same crowd.
+                        #expect(try await store.users(realmId: realm.id, matching: UserQuery(), page: .all).count == 1)
+                    }
+                    let found = try #require(try await store.userWithPassword(username: "erin", realmId: realm.id))
+                    #expect(found.password?.secret.revealed.hasPrefix("$argon2id$") == true)
+                    #expect(try await store.realmVersions(realmId: realm.id) != nil)
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await store.userWithPassword(username: "erin", realmId: realm.id)?.password?.secret.revealed == "$argon2id$50")
+        // Closed: the hot connections are closed too, and a lookup is an outage, not a crash.
+        try store.close()
+        await #expect(throws: StoreError.self) { _ = try await store.userWithPassword(username: "erin", realmId: realm.id) }
+    }
+
     @Test func migrationsAreAppliedOnceAndRecorded() throws {
         let p = path()
         let first = try SQLiteStore.migrateDatabase(path: p, now: { 1 })

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 @testable import KeyportAuth
 import KeyportHTTP
+import KeyportJSON
 import KeyportModel
 import KeyportPasswords
 import KeyportStore
@@ -274,6 +275,11 @@ struct JSONTextTests {
     func quotedTextDecodesBackToItself(_ text: String) throws {
         let decoded = try JSONDecoder().decode([String].self, from: Data("[\(JSONText.quoted(text))]".utf8))
         #expect(decoded == [text])
+        // Event details: a flat object, keys sorted, read back as it was.
+        let members = ["z": text, "a": "plain", text: "key"]
+        let object = JSONColumn.encode(members)
+        #expect(try JSONDecoder().decode([String: String].self, from: Data(object.utf8)) == members)
+        #expect(JSONColumn.decode([String: String].self, object, default: [:]) == members)
     }
 }
 
