@@ -116,7 +116,7 @@ extension SQLiteStore {
         try await read { db in
             try Self.requireGroup(groupId, realmId: realmId, db)
             return try Row.fetchAll(db, sql: """
-                SELECT u.* FROM users u JOIN group_members m ON m.user_id = u.id
+                SELECT \(UserColumns.list("u")) FROM users u JOIN group_members m ON m.user_id = u.id
                 WHERE m.group_id = ? AND m.realm_id = ? ORDER BY u.username LIMIT ? OFFSET ?
                 """, arguments: [groupId, realmId, page.max, page.first]).map(Self.user)
         }

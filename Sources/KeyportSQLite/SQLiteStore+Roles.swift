@@ -180,7 +180,7 @@ extension SQLiteStore {
         try await read { db in
             try Self.requireRoles([roleId], realmId: realmId, db)
             return try Row.fetchAll(db, sql: """
-                SELECT u.* FROM users u JOIN user_roles ur ON ur.user_id = u.id
+                SELECT \(UserColumns.list("u")) FROM users u JOIN user_roles ur ON ur.user_id = u.id
                 WHERE ur.role_id = ? AND ur.realm_id = ? ORDER BY u.username LIMIT ? OFFSET ?
                 """, arguments: [roleId, realmId, page.max, page.first]).map(Self.user)
         }

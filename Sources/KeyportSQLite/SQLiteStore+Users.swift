@@ -9,14 +9,14 @@ extension SQLiteStore {
 
     public func user(id: String, realmId: String) async throws -> User? {
         try await readOne { db in
-            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM users WHERE id = ? AND realm_id = ?"), arguments: [id, realmId]).map(Self.user)
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT \(Self.userColumns) FROM users WHERE id = ? AND realm_id = ?"), arguments: [id, realmId]).map(Self.user)
         }
     }
 
     public func user(username: String, realmId: String) async throws -> User? {
         let name = User.normalize(username)
         return try await readOne { db in
-            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM users WHERE realm_id = ? AND username = ?"), arguments: [realmId, name]).map(Self.user)
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT \(Self.userColumns) FROM users WHERE realm_id = ? AND username = ?"), arguments: [realmId, name]).map(Self.user)
         }
     }
 
@@ -24,9 +24,10 @@ extension SQLiteStore {
         let name = User.normalize(username)
         return try await readOne { db in
             try Row.fetchOne(try db.cachedStatement(sql: UserWithPassword.select), arguments: [realmId, name]).map { row in
-                UserWithPassword(user: Self.user(row), password: (row["password_id"] as String?).map { id in
-                    Credential(id: id, userId: row["id"], type: Credential.password, secret: Sensitive(row["password_secret"]),
-                               createdAt: row.timestamp("password_created_at"), userLabel: row["password_user_label"])
+                let at = UserColumns.names.count
+                return UserWithPassword(user: Self.user(row), password: (row[at] as String?).map { id in
+                    Credential(id: id, userId: row[0], type: Credential.password, secret: Sensitive(row[at + 1]),
+                               createdAt: Timestamp(millisecondsSince1970: row[at + 2]), userLabel: row[at + 3])
                 })
             }
         }
@@ -35,14 +36,14 @@ extension SQLiteStore {
     public func user(email: String, realmId: String) async throws -> [User] {
         let address = User.normalize(email)
         return try await read { db in
-            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM users WHERE realm_id = ? AND email = ? ORDER BY username"), arguments: [realmId, address]).map(Self.user)
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT \(Self.userColumns) FROM users WHERE realm_id = ? AND email = ? ORDER BY username"), arguments: [realmId, address]).map(Self.user)
         }
     }
 
     public func users(realmId: String, matching query: UserQuery, page: Page) async throws -> [User] {
         let (clause, arguments) = Self.userFilter(realmId: realmId, query)
         return try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM users WHERE \(clause) ORDER BY username LIMIT ? OFFSET ?",
+            try Row.fetchAll(db, sql: "SELECT \(Self.userColumns) FROM users WHERE \(clause) ORDER BY username LIMIT ? OFFSET ?",
                              arguments: arguments + [page.max, page.first]).map(Self.user)
         }
     }
@@ -57,7 +58,7 @@ extension SQLiteStore {
     }
 
     static func updateUser(id: String, realmId: String, _ change: (inout User) throws -> Void, _ db: Database) throws -> User {
-        guard var user = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM users WHERE id = ? AND realm_id = ?"), arguments: [id, realmId]).map(Self.user) else {
+        guard var user = try Row.fetchOne(try db.cachedStatement(sql: "SELECT \(Self.userColumns) FROM users WHERE id = ? AND realm_id = ?"), arguments: [id, realmId]).map(Self.user) else {
             throw StoreError.notFound(.user)
         }
         try change(&user)
@@ -195,14 +196,17 @@ extension SQLiteStore {
     }
 
 
+    /// `UserColumns.list()` in a statement's first columns, read by position.
+    static let userColumns = UserColumns.list()
+
     static func user(_ row: Row) -> User {
         User(
-            id: row["id"], realmId: row["realm_id"], username: row["username"], email: row["email"],
-            emailVerified: row.bool("email_verified"), firstName: row["first_name"], lastName: row["last_name"],
-            enabled: row.bool("enabled"), createdAt: row.timestamp("created_at"),
-            attributes: JSONColumn.decode([String: [String]].self, row["attributes"], default: [:]),
-            requiredActions: JSONColumn.decode([String].self, row["required_actions"], default: []),
-            notBefore: row.timestamp("not_before"), serviceAccountClientId: row["service_account_client_id"])
+            id: row[0], realmId: row[1], username: row[2], email: row[3],
+            emailVerified: (row[4] as Int64) != 0, firstName: row[5], lastName: row[6],
+            enabled: (row[7] as Int64) != 0, createdAt: Timestamp(millisecondsSince1970: row[8]),
+            attributes: JSONColumn.decode([String: [String]].self, row[10], default: [:]),
+            requiredActions: JSONColumn.decode([String].self, row[11], default: []),
+            notBefore: Timestamp(millisecondsSince1970: row[9]), serviceAccountClientId: row[12])
     }
 
     static func credential(_ row: Row) -> Credential {

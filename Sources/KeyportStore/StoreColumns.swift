@@ -36,11 +36,25 @@ public enum SQLText {
     }
 }
 
+/// A user row's columns, in the order the SQLite store reads them by position (by name, a
+/// row's mapping lower-cased every column name it looked up: a tenth of a warm token request).
+public enum UserColumns {
+    public static let names = ["id", "realm_id", "username", "email", "email_verified", "first_name", "last_name", "enabled", "created_at",
+                               "not_before", "attributes", "required_actions", "service_account_client_id"]
+
+    /// `id, realm_id, …`, or `u.id, u.realm_id, …` with an alias.
+    public static func list(_ alias: String? = nil) -> String {
+        names.map { name in alias.map { "\($0).\(name)" } ?? name }.joined(separator: ", ")
+    }
+}
+
 extension UserWithPassword {
-    /// Both engines' statement (arguments: realm id, normalized username). A user has at most one
-    /// credential of a type (`UNIQUE (user_id, type)`), so the join yields at most one row.
+    /// Both engines' statement (arguments: realm id, normalized username): the user's columns in
+    /// `UserColumns` order, then the password's. A user has at most one credential of a type
+    /// (`UNIQUE (user_id, type)`), so the join yields at most one row.
     public static let select = """
-        SELECT u.*, c.id AS password_id, c.secret AS password_secret, c.created_at AS password_created_at, c.user_label AS password_user_label
+        SELECT \(UserColumns.list("u")), c.id AS password_id, c.secret AS password_secret, c.created_at AS password_created_at,
+        c.user_label AS password_user_label
         FROM users u LEFT JOIN credentials c ON c.user_id = u.id AND c.type = 'password'
         WHERE u.realm_id = ? AND u.username = ?
         """

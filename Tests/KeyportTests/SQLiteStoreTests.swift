@@ -69,6 +69,15 @@ struct SQLiteStoreTests {
         await #expect(throws: StoreError.self) { _ = try await store.userWithPassword(username: "erin", realmId: realm.id) }
     }
 
+    /// Users are read by position: the list must name every column of the table, so a migration
+    /// that adds one fails here until the mapping reads it.
+    @Test func theUserColumnListIsTheUsersTable() throws {
+        let p = path()
+        _ = try SQLiteStore.migrateDatabase(path: p, now: { 1 })
+        let columns = try DatabaseQueue(path: p).read { db in try Row.fetchAll(db, sql: "PRAGMA table_info(users)").map { $0["name"] as String } }
+        #expect(Set(columns) == Set(UserColumns.names) && columns.count == UserColumns.names.count)
+    }
+
     @Test func migrationsAreAppliedOnceAndRecorded() throws {
         let p = path()
         let first = try SQLiteStore.migrateDatabase(path: p, now: { 1 })
