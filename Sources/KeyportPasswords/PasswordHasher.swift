@@ -98,14 +98,31 @@ public final class PasswordHasher: Sendable {
 
     /// Runs `work` on a hashing thread once `partition`'s turn comes (see `FairScheduler`).
     func run<T: Sendable>(partition: String = "", _ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await scheduler.acquire(partition: partition)
-        defer { scheduler.release() }
         let observe = self.observe
-        return try await pool.runIfActive {
-            let clock = ContinuousClock()
-            let start = clock.now
-            defer { observe(clock.now - start) }
-            return try work()
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let job: FairScheduler.Job = { cancelled in
+                guard !cancelled else { return continuation.resume(throwing: PasswordHashingOverloaded()) }
+                let clock = ContinuousClock()
+                let start = clock.now
+                let result = Result { try work() }
+                observe(clock.now - start)
+                continuation.resume(with: result)
+            }
+            switch scheduler.admit(partition: partition, job) {
+            case .runNow:
+                pool.submit { [scheduler] state in
+                    // This slot's thread runs its job, then whatever waits, in turn, until none does.
+                    var next: FairScheduler.Job? = job
+                    while let current = next {
+                        current(state != .active)
+                        next = scheduler.next()
+                    }
+                }
+            case .queued:
+                break
+            case .refused:
+                continuation.resume(throwing: PasswordHashingOverloaded())
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ import KeyportModel
 import KeyportRealmExchange
 import KeyportAuth
 @testable import KeyportServer
+import Synchronization
 import Testing
 
 /// A tenant's realm admin (or an anonymous caller) must not be able to crash, stall or starve
@@ -182,34 +183,34 @@ struct HostileTenantTests {
         }
     }
 
-    @Test func theHashingQueueServesRealmsInTurn() async throws {
+    @Test func theHashingQueueServesRealmsInTurn() throws {
         let scheduler = FairScheduler(slots: 1, maxQueuedPerPartition: 8, maxQueued: 100)
-        let order = OrderLog()
-        try await scheduler.acquire(partition: "A")
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for i in 0..<8 {
-                group.addTask {
-                    try await scheduler.acquire(partition: "A")
-                    await order.append("A\(i)")
-                    scheduler.release()
-                }
-            }
-            // Wait until A's queue is full, then one more A is refused and B queues.
-            while scheduler.queuedCount < 8 { await Task.yield() }
-            await #expect(throws: PasswordHashingOverloaded.self) { try await scheduler.acquire(partition: "A") }
-            group.addTask {
-                try await scheduler.acquire(partition: "B")
-                await order.append("B")
-                scheduler.release()
-            }
-            while scheduler.queuedCount < 9 { await Task.yield() }
-            scheduler.release()
-            try await group.waitForAll()
+        let order = Mutex<[String]>([])
+        #expect(scheduler.admit(partition: "A") { _ in } == .runNow, "the one slot")
+        for i in 0..<8 {
+            #expect(scheduler.admit(partition: "A") { _ in order.withLock { $0.append("A\(i)") } } == .queued)
         }
-        let served = await order.entries
+        // A's queue is full: one more A is refused at once, while B still queues.
+        #expect(scheduler.admit(partition: "A") { _ in Issue.record("a refused job ran") } == .refused)
+        #expect(scheduler.admit(partition: "B") { _ in order.withLock { $0.append("B") } } == .queued)
+        #expect(scheduler.queuedCount == 9)
+        // The slot, once its job is done, runs what waits, in turn, on its own thread.
+        while let job = scheduler.next() { job(false) }
+        let served = order.withLock { $0 }
         // B waited behind at most one of A's eight.
         #expect((served.firstIndex(of: "B") ?? 99) <= 1, "\(served)")
         #expect(served.count == 9)
+        #expect(scheduler.queuedCount == 0)
+        // The slot is free again.
+        #expect(scheduler.admit(partition: "C") { _ in } == .runNow)
+    }
+
+    @Test func aShutDownHasherRefusesInsteadOfHanging() async throws {
+        let hasher = PasswordHasher(threads: 1, randomBytes: TimeAndRandomness.live.randomBytes)
+        try await hasher.shutdown()
+        await #expect(throws: PasswordHashingOverloaded.self) {
+            _ = try await hasher.hash(Sensitive("pw"), parameters: Argon2Parameters(memoryKiB: 1024, iterations: 1, parallelism: 1))
+        }
     }
 }
 
