@@ -27,7 +27,7 @@ public final class VerifiedCredentialCache: Sendable {
     /// the cache off.
     public let seconds: Int
     private let key: SymmetricKey
-    private let entries: BoundedCache<Data, Entry>
+    private let entries: BoundedCache<Slot, Entry>
 
     public init(seconds: Int = 120, capacity: Int = 10_000) {
         self.seconds = max(0, seconds)
@@ -38,33 +38,50 @@ public final class VerifiedCredentialCache: Sendable {
     public static let off = VerifiedCredentialCache(seconds: 0)
     public var isOn: Bool { seconds > 0 }
 
-    /// The keyed digest that stands for these credentials.
-    func slot(realmId: String, username: String, password: Sensitive) -> Data {
-        var input = Data(realmId.utf8)
-        input.append(0)
-        input.append(contentsOf: User.normalize(username).utf8)
-        input.append(0)
-        input.append(contentsOf: password.revealed.utf8)
-        return Data(HMAC<SHA256>.authenticationCode(for: input, using: key))
+    /// The keyed digest that stands for these credentials (32 bytes, held as four words: a
+    /// cheaper dictionary key than `Data`).
+    public struct Slot: Hashable, Sendable {
+        let words: (UInt64, UInt64, UInt64, UInt64)
+        public static func == (a: Slot, b: Slot) -> Bool { a.words == b.words }
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(words.0)
+            hasher.combine(words.1)
+            hasher.combine(words.2)
+            hasher.combine(words.3)
+        }
+    }
+
+    func slot(realmId: String, username: String, password: Sensitive) -> Slot {
+        var mac = HMAC<SHA256>(key: key)
+        // Fed piece by piece (no joined copy of the password), each piece ended by a zero byte.
+        for piece in [realmId, User.normalize(username), password.revealed] {
+            var text = piece
+            text.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
+            withUnsafeBytes(of: UInt8(0)) { mac.update(data: $0) }
+        }
+        return Array(mac.finalize()).withUnsafeBytes { raw in
+            Slot(words: (raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+                         raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
+        }
     }
 
     static func digest(_ stored: Sensitive) -> [UInt8] { Array(SHA256.hash(data: Data(stored.revealed.utf8))) }
 
     /// Whether these credentials were found right against exactly this stored hash, under this policy, recently.
-    func hit(_ slot: Data, userId: String, stored: Sensitive, policy: Argon2Parameters, now: Timestamp) -> Bool {
+    func hit(_ slot: Slot, userId: String, stored: Sensitive, policy: Argon2Parameters, now: Timestamp) -> Bool {
         guard isOn else { return false }
         guard let entry = entries[slot] else { return false }
         return entry.expires > now && entry.userId == userId && entry.policy == policy && entry.storedHashDigest == Self.digest(stored)
     }
 
-    func remember(_ slot: Data, userId: String, stored: Sensitive, policy: Argon2Parameters, now: Timestamp, lifespan: Int) {
+    func remember(_ slot: Slot, userId: String, stored: Sensitive, policy: Argon2Parameters, now: Timestamp, lifespan: Int) {
         guard isOn else { return }
         let entry = Entry(userId: userId, storedHashDigest: Self.digest(stored), policy: policy,
                           expires: now.adding(seconds: min(seconds, max(1, lifespan))))
         entries.set(entry, for: slot)
     }
 
-    func forget(_ slot: Data) { entries.remove(slot) }
+    func forget(_ slot: Slot) { entries.remove(slot) }
 
     public var count: Int { entries.count }
 }

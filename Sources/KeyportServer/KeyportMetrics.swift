@@ -1,10 +1,18 @@
 import KeyportAuth
 import Prometheus
+import Synchronization
 
 /// Keyport's Prometheus metrics, in one registry that `/metrics` serves. Injected rather
 /// than global so that every in-process test application has its own.
 public final class KeyportMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
+    /// The request metrics by route, method and status, looked up once: the registry builds and
+    /// hashes the label set at each lookup, a few percent of every request. Bounded (routes are
+    /// templates, methods and statuses few); past the bound, the registry is asked each time.
+    private let requestMetrics = Mutex<[RequestLabels: (Counter, DurationHistogram)]>([:])
+    static let maxRequestLabelSets = 2_000
+
+    struct RequestLabels: Hashable { let route: String; let method: String; let status: Int }
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -29,12 +37,19 @@ public final class KeyportMetrics: Sendable {
     ]
 
     public func recordRequest(route: String, method: String, status: Int, duration: Duration) {
-        let labels = [("route", route), ("method", method), ("status", String(status))]
-        registry.makeCounter(descriptor: .init(namespace: "keyport", metricName: "http_requests", unitName: "total",
-                                               helpText: "HTTP requests by route, method and status"), labels: labels).increment()
-        registry.makeDurationHistogram(descriptor: .init(namespace: "keyport", metricName: "http_request_duration", unitName: "seconds",
-                                                         helpText: "HTTP request latency by route and method"),
-                                       labels: [("route", route), ("method", method)], buckets: Self.latencyBuckets).record(duration)
+        let key = RequestLabels(route: route, method: method, status: status)
+        let (counter, histogram) = requestMetrics.withLock { $0[key] } ?? {
+            let made = (registry.makeCounter(descriptor: .init(namespace: "keyport", metricName: "http_requests", unitName: "total",
+                                                               helpText: "HTTP requests by route, method and status"),
+                                             labels: [("route", route), ("method", method), ("status", String(status))]),
+                        registry.makeDurationHistogram(descriptor: .init(namespace: "keyport", metricName: "http_request_duration", unitName: "seconds",
+                                                                         helpText: "HTTP request latency by route and method"),
+                                                       labels: [("route", route), ("method", method)], buckets: Self.latencyBuckets))
+            requestMetrics.withLock { if $0.count < Self.maxRequestLabelSets { $0[key] = made } }
+            return made
+        }()
+        counter.increment()
+        histogram.record(duration)
     }
 
     public var passwordHashDuration: DurationHistogram {
