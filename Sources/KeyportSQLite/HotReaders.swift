@@ -16,8 +16,8 @@ final class HotReaders: Sendable {
     private let free: Mutex<[Int]>
     private let closed = Atomic<Bool>(false)
 
-    /// One per core (the width of Swift's cooperative pool), opened on `path` with `configuration`
-    /// (so `prepareDatabase` — tracing in tests — applies to them too), read-only.
+    /// `count` connections (the store opens one per core, at most eight), on `path` with
+    /// `configuration` (so `prepareDatabase` — tracing in tests — applies to them too), read-only.
     init(path: String, configuration: Configuration, count: Int) throws {
         var readonly = configuration
         readonly.readonly = true

@@ -54,7 +54,9 @@ public struct SQLiteStore: IdentityStore {
 
     static func hotReaders(for pool: DatabasePool) throws -> HotReaders {
         do {
-            return try HotReaders(path: pool.path, configuration: pool.configuration, count: ProcessInfo.processInfo.activeProcessorCount)
+            // One per core, the width of Swift's pool, but a container on a large host sees the host's
+            // cores: past eight, a lookup finding none free reads through the pool.
+            return try HotReaders(path: pool.path, configuration: pool.configuration, count: min(8, ProcessInfo.processInfo.activeProcessorCount))
         } catch let error as DatabaseError {
             throw StoreError.unavailable("cannot open the database \(pool.path): \(error.message ?? "\(error.resultCode)")")
         }
