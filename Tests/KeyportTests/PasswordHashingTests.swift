@@ -55,17 +55,8 @@ struct PasswordHashingTests {
         }
         let password = UUID().uuidString
         let salt = String(UUID().uuidString.prefix(16))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: argon2)
-        process.arguments = [salt, "-id", "-t", "5", "-k", "7168", "-p", "1", "-l", "32", "-r"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        input.fileHandleForWriting.write(Data(password.utf8))
-        try input.fileHandleForWriting.close()
-        process.waitUntilExit()
-        let expected = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let run = try Spawn.output(argon2, [salt, "-id", "-t", "5", "-k", "7168", "-p", "1", "-l", "32", "-r"], input: Data(password.utf8))
+        let expected = run.output.trimmingCharacters(in: .whitespacesAndNewlines)
         let ours = try Argon2.hash(password: password, salt: Array(salt.utf8), variant: .argon2id, version: 0x13, memoryKiB: 7168,
                                    iterations: 5, parallelism: 1, length: 32)
         #expect(ours.map { String(format: "%02x", $0) }.joined() == expected)

@@ -114,14 +114,7 @@ struct SmallerFindingsTests {
             let user = try await api.createUser("acme", "u", token: admin, extra: ["groups": ["/g"], "realmRoles": ["r"]])
             _ = user
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [path, "PRAGMA integrity_check; PRAGMA foreign_key_check;"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        process.waitUntilExit()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let (_, output) = try Spawn.output(binary, [path, "PRAGMA integrity_check; PRAGMA foreign_key_check;"])
         #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "ok", "\(output)")
     }
 }
