@@ -9,7 +9,7 @@ public struct BasicCredentials: Sendable {
     public init?(header: String?) {
         guard let header, header.utf8.count <= 8192 else { return nil }
         let parts = header.utf8.split(separator: UInt8(ascii: " "), maxSplits: 1)
-        guard parts.count == 2, parts[0].count == 5, String(Substring(parts[0])).lowercased() == "basic",
+        guard parts.count == 2, String(Substring(parts[0])).lowercased() == "basic",
               let bytes = Base64.decode(Self.trimmed(parts[1])),
               let text = String(validating: bytes, as: UTF8.self), let colon = text.firstIndex(of: ":")
         else { return nil }
@@ -17,11 +17,10 @@ public struct BasicCredentials: Sendable {
         password = Sensitive(String(text[text.index(after: colon)...]))
     }
 
-    static func trimmed(_ bytes: Substring.UTF8View) -> ArraySlice<UInt8> {
-        var slice = Array(bytes)[...]
-        while let first = slice.first, first == 0x20 || first == 0x09 { slice.removeFirst() }
-        while let last = slice.last, last == 0x20 || last == 0x09 { slice.removeLast() }
-        return slice
+    /// Without the spaces and tabs around it.
+    static func trimmed(_ bytes: Substring.UTF8View) -> [UInt8] {
+        let isBlank = { (byte: UInt8) in byte == 0x20 || byte == 0x09 }
+        return Array(bytes.drop(while: isBlank).reversed().drop(while: isBlank).reversed())
     }
 }
 
@@ -35,8 +34,7 @@ enum Base64 {
         return table
     }()
 
-    static func decode(_ input: ArraySlice<UInt8>) -> [UInt8]? {
-        let input = Array(input)
+    static func decode(_ input: [UInt8]) -> [UInt8]? {
         guard input.count % 4 == 0 else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(input.count / 4 * 3)

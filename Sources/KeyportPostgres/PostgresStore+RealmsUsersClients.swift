@@ -304,7 +304,6 @@ extension PostgresStore {
         return (clauses.joined(separator: " AND "), arguments)
     }
 
-
     static func user(_ row: PGRow) -> User {
         User(
             id: row.string("id"), realmId: row.string("realm_id"), username: row.string("username"), email: row.optionalString("email"),

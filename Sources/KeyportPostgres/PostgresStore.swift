@@ -200,7 +200,6 @@ extension PGRow {
     func timestamp(_ column: String) -> Timestamp { Timestamp(millisecondsSince1970: int64(column)) }
 }
 
-
 /// Whether a connection was handed over yet (read by the wait's timer, set by the lease).
 private final class LeaseFlag: Sendable {
     private let value = Mutex(false)

@@ -29,8 +29,8 @@ public enum StoreLocation: Sendable, Equatable {
     public func migrate(now: @escaping @Sendable () -> Int64) async throws -> (applied: [Migration], latest: Int) {
         switch self {
         case .sqlite(let path):
+            // SQLite's migrations are numbered 1…n: their count is the schema's version.
             let result = try SQLiteStore.migrateDatabase(path: path, now: now)
-            // SQLite's migrations are numbered 1…n.
             return (result.applied, result.total)
         case .postgres(let configuration):
             return try await PostgresStore.migrateDatabase(configuration, now: now)
