@@ -4,6 +4,13 @@
 public struct RegistryGrant: Sendable, Equatable, CustomStringConvertible {
     public static let attribute = "docker.grant"
     public static let knownActions: Set<String> = ["pull", "push", "delete", "*"]
+    /// A grant's whole text, and its type: a pattern of at most `GrantPattern.maxLength`
+    /// bytes with every action once fits well within these.
+    public static let maxLength = 320
+    public static let maxTypeLength = 32
+    /// `docker.grant` values on one role (and anonymous grants on one client, and grants on one
+    /// personal access token): each is matched against every name a request asks for.
+    public static let maxPerHolder = 50
 
     public let type: String
     public let pattern: GrantPattern
@@ -18,12 +25,15 @@ public struct RegistryGrant: Sendable, Equatable, CustomStringConvertible {
 
     public init(parsing text: String) throws(Failure) {
         let shown = String(text.prefix(200))
+        guard text.utf8.count <= Self.maxLength else {
+            throw Failure(grant: shown, reason: "a grant is at most \(Self.maxLength) bytes")
+        }
         guard let first = text.firstIndex(of: ":"), let last = text.lastIndex(of: ":"), first != last else {
             throw Failure(grant: shown, reason: "expected <type>:<name-pattern>:<actions>, e.g. repository:team-a/*:pull,push")
         }
         let type = String(text[..<first])
-        guard !type.isEmpty, type.allSatisfy({ ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") }) else {
-            throw Failure(grant: shown, reason: "the type must be lower-case letters and digits (repository, registry)")
+        guard !type.isEmpty, type.utf8.count <= Self.maxTypeLength, type.allSatisfy({ ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") }) else {
+            throw Failure(grant: shown, reason: "the type must be lower-case letters and digits (repository, registry), at most \(Self.maxTypeLength)")
         }
         let patternText = String(text[text.index(after: first)..<last])
         guard let pattern = GrantPattern(patternText) else {
@@ -34,6 +44,7 @@ public struct RegistryGrant: Sendable, Equatable, CustomStringConvertible {
         for action in actions where !Self.knownActions.contains(action) {
             throw Failure(grant: shown, reason: "unknown action '\(String(action.prefix(40)))': use pull, push, delete or *")
         }
+        guard Set(actions).count == actions.count else { throw Failure(grant: shown, reason: "an action is named twice") }
         self.type = type
         self.pattern = pattern
         self.actions = Set(actions)
@@ -43,12 +54,33 @@ public struct RegistryGrant: Sendable, Equatable, CustomStringConvertible {
     /// Whether this grant allows `action` on `resource` for `username`. Only a `*` grant
     /// satisfies a request for `*`; a `*` grant satisfies any action.
     public func allows(_ action: String, on resource: ResourceScope, username: String) -> Bool {
-        guard resource.type == type, actions.contains("*") || actions.contains(action) else { return false }
-        return pattern.matches(resource.name, username: username)
+        compiled(username: username).allows(action, on: resource)
+    }
+
+    /// Whether this grant allows `action` at all (a `*` grant allows any).
+    public func covers(_ action: String) -> Bool { actions.contains("*") || actions.contains(action) }
+
+    /// The grant with its pattern compiled for `username`: keep it where it is matched often.
+    public func compiled(username: String) -> CompiledGrant {
+        CompiledGrant(grant: self, program: pattern.program(username: username))
     }
 
     /// Checks every `docker.grant` value among role attributes (the admin API refuses bad ones).
     public static func validate(attributes: [String: [String]]) throws(Failure) {
-        for value in attributes[attribute] ?? [] { _ = try RegistryGrant(parsing: value) }
+        let values = attributes[attribute] ?? []
+        guard values.count <= maxPerHolder else {
+            throw Failure(grant: "\(values.count) values", reason: "a role may carry at most \(maxPerHolder) \(attribute) values")
+        }
+        for value in values { _ = try RegistryGrant(parsing: value) }
+    }
+}
+
+/// A grant ready to match names for one user.
+public struct CompiledGrant: Sendable {
+    public let grant: RegistryGrant
+    public let program: GlobProgram
+
+    public func allows(_ action: String, on resource: ResourceScope) -> Bool {
+        resource.type == grant.type && grant.covers(action) && program.matches(resource.name)
     }
 }

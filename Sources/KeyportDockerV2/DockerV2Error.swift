@@ -60,3 +60,14 @@ public struct DockerV2Error: HTTPResponseError, Equatable {
 
     public static let invalidCredentials = "Invalid username or password."
 }
+
+/// A request that asks for more names against more grants than one request may match: a 400
+/// in the endpoint's shape, before any matching was done (no client asks for this much).
+extension RegistryAuthorizer.TooMuchToMatch: HTTPResponseError {
+    public var status: HTTPResponse.Status { .badRequest }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        try DockerV2Error.badRequest("invalid_scope", "The request asks for too many names against too many grants: ask for fewer scopes in one request")
+            .response(from: request, context: context)
+    }
+}

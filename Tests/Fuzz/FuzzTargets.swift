@@ -5,7 +5,7 @@
 import Foundation
 
 enum FuzzTarget: String, CaseIterable {
-    case scope, grant, basic, hash, realm
+    case scope, grant, match, basic, hash, realm
 }
 
 let target: FuzzTarget = {
@@ -35,6 +35,23 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
         if let pattern = GrantPattern(lines[0]) { _ = pattern.matches(lines.count > 1 ? lines[1] : "x", username: "alice") }
         _ = try? RegistryGrant.validate(attributes: ["docker.grant": lines])
+    case .match:
+        // A pattern, a name and a username: the automaton must agree with a plain backtracking
+        // matcher (on inputs small enough for it) and never take more steps than it promises.
+        let lines = text.split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+        guard let pattern = GrantPattern(lines[0]) else { return 0 }
+        let name = lines.count > 1 ? lines[1] : ""
+        let username = lines.count > 2 ? lines[2] : "alice"
+        let program = pattern.program(username: username)
+        var steps = 0
+        let fast = program.matches(name, steps: &steps)
+        if steps > program.cost(length: name.utf8.count) {
+            fatalError("cost oracle: \(steps) steps for a name of \(name.utf8.count) bytes, promised \(program.cost(length: name.utf8.count))")
+        }
+        if name.utf8.count <= 40, lines[0].utf8.count <= 40, username.utf8.count <= 16 {
+            let expected = referenceMatch(lines[0].replacingOccurrences(of: GrantPattern.usernamePlaceholder, with: "\u{1}"), name, username)
+            if fast != expected { fatalError("the automaton says \(fast), backtracking says \(expected)") }
+        }
     case .basic:
         _ = BasicCredentials(header: text)
         _ = BasicCredentials(header: "Basic " + bytes.base64EncodedString())
@@ -51,4 +68,26 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         _ = JSONDuplicateKeys.first(in: bytes)
     }
     return 0
+}
+
+/// Glob matching the slow, obvious way (exponential in the worst case: small inputs only).
+/// `\u{1}` in the pattern stands for the username.
+func referenceMatch(_ pattern: String, _ name: String, _ username: String) -> Bool {
+    let p = Array(pattern.utf8), n = Array(name.utf8), u = Array(username.utf8)
+    func go(_ i: Int, _ j: Int) -> Bool {
+        if i == p.count { return j == n.count }
+        if p[i] == 1 { return n.count - j >= u.count && Array(n[j..<(j + u.count)]) == u && go(i + 1, j + u.count) }
+        if p[i] == UInt8(ascii: "*") {
+            let any = i + 1 < p.count && p[i + 1] == UInt8(ascii: "*")
+            let next = any ? i + 2 : i + 1
+            var k = j
+            while true {
+                if go(next, k) { return true }
+                if k == n.count || (!any && n[k] == UInt8(ascii: "/")) { return false }
+                k += 1
+            }
+        }
+        return j < n.count && n[j] == p[i] && go(i + 1, j + 1)
+    }
+    return go(0, 0)
 }

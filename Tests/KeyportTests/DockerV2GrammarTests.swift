@@ -108,14 +108,87 @@ struct GrantPatternTests {
         #expect(GrantPattern(pattern) == nil)
     }
 
-    @Test func pathologicalPatternsStayFast() throws {
-        // Many stars against a long non-matching name: memoized, so no exponential blow-up.
-        let pattern = try #require(GrantPattern(String(repeating: "*a", count: 60) + "b"))
-        let clock = ContinuousClock()
-        let elapsed = clock.measure { #expect(!pattern.matches(String(repeating: "a", count: 250), username: "u")) }
-        // Not a timing assertion of speed, a guard against hanging: generous bound.
-        #expect(elapsed < .seconds(10))
+    @Test func wildcardsAndPlaceholdersAreBounded() {
+        #expect(GrantPattern(String(repeating: "*a", count: GrantPattern.maxWildcards)) != nil)
+        #expect(GrantPattern(String(repeating: "*a", count: GrantPattern.maxWildcards + 1)) == nil)
+        #expect(GrantPattern("${username}/${username}") != nil)
+        #expect(GrantPattern("${username}/${username}/${username}") == nil)
     }
+
+    /// The issue's attack: `*a*a…*c` against long names of `a`s took 190 ms per match. The
+    /// automaton takes the same number of word operations for every name of a length: the
+    /// worst pattern we allow, against the longest name, costs `(255 + 1) × words` steps.
+    @Test func matchingCostsStepsLinearInTheNameWhateverThePattern() throws {
+        let worst = try #require(GrantPattern("team/" + String(repeating: "*a", count: 15) + "*c"))
+        let program = worst.program(username: "alice")
+        for length in [10, 100, 255] {
+            var steps = 0
+            #expect(!program.matches(String(repeating: "a", count: length), steps: &steps))
+            #expect(steps <= program.cost(length: length))
+            #expect(program.cost(length: length) == (length + 1) * 1, "fits one word: steps grow with the name only")
+        }
+        // A pattern as long as allowed, with the longest username twice: still a handful of words.
+        let long = try #require(GrantPattern("${username}/" + String(repeating: "a/*", count: 15) + "/${username}"))
+        let longProgram = long.program(username: String(repeating: "u", count: 255))
+        #expect(longProgram.cost(length: 255) == 0 || longProgram.cost(length: 255) <= 256 * 5)
+        var steps = 0
+        #expect(!longProgram.matches(String(repeating: "u", count: 255), steps: &steps))
+        #expect(steps <= 256 * 5)
+    }
+
+    /// The automaton agrees with plain backtracking on thousands of random small cases.
+    @Test func theAutomatonAgreesWithBacktracking() {
+        var random = SplitMix(seed: 24)
+        let alphabet = Array("ab/-".utf8)
+        var matched = 0
+        for _ in 0..<5_000 {
+            var pattern = ""
+            for _ in 0..<random.next(upTo: 9) {
+                switch random.next(upTo: 7) {
+                case 0: pattern += "*"
+                case 1: pattern += "**"
+                case 2: pattern += "${username}"
+                default: pattern += String(UnicodeScalar(alphabet[random.next(upTo: alphabet.count)]))
+                }
+            }
+            let name = String(decoding: (0..<random.next(upTo: 10)).map { _ in alphabet[random.next(upTo: alphabet.count)] }, as: UTF8.self)
+            let username = ["a", "ab", "b/a", ""][random.next(upTo: 4)]
+            guard let parsed = GrantPattern(pattern) else { continue }
+            let expected = Self.backtrack(Array(pattern.replacingOccurrences(of: GrantPattern.usernamePlaceholder, with: "\u{1}").utf8), Array(name.utf8), Array(username.utf8))
+            #expect(parsed.matches(name, username: username) == expected, "\(pattern) ~ \(name) (username \(username))")
+            if expected { matched += 1 }
+        }
+        #expect(matched > 200, "the random cases include matches")
+    }
+
+    static func backtrack(_ p: [UInt8], _ n: [UInt8], _ u: [UInt8], _ i: Int = 0, _ j: Int = 0) -> Bool {
+        if i == p.count { return j == n.count }
+        if p[i] == 1 { return n.count - j >= u.count && Array(n[j..<(j + u.count)]) == u && backtrack(p, n, u, i + 1, j + u.count) }
+        if p[i] == UInt8(ascii: "*") {
+            let any = i + 1 < p.count && p[i + 1] == UInt8(ascii: "*")
+            var k = j
+            while true {
+                if backtrack(p, n, u, any ? i + 2 : i + 1, k) { return true }
+                if k == n.count || (!any && n[k] == UInt8(ascii: "/")) { return false }
+                k += 1
+            }
+        }
+        return j < n.count && n[j] == p[i] && backtrack(p, n, u, i + 1, j + 1)
+    }
+}
+
+/// A small deterministic generator for reproducible random cases.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func next(upTo bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }
 
 @Suite("docker-v2 grants and the intersection")

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KeyportAuth
+import KeyportDockerV2
 import KeyportHTTP
 import KeyportModel
 @testable import KeyportServer
@@ -328,6 +329,50 @@ struct MachineCredentialTests {
             // Removed: back to 401.
             #expect(try await r.setClientAttribute("docker.anonymous.grant", nil).status == .noContent)
             #expect(try await r.anonymous(scopes: ["repository:public/app:pull"]).status == .unauthorized)
+        }
+    }
+
+    /// Issue 24, item 1: a token whose grants are the costliest patterns allowed, asked for the
+    /// most and longest names a request may hold. Before the automaton one such request was
+    /// minutes of CPU; now it is refused before any matching when it exceeds the budget, and a
+    /// request within the budget still gets exactly what its grants allow.
+    @Test func theCostliestGrantsAgainstTheMostNamesAreRefusedNotComputed() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            let alice = try await r.user("alice", roles: ["team-a-dev"])
+            let costly = (0..<PersonalAccessToken.maxGrants).map { i in
+                "repository:team-a/" + String(repeating: "*a", count: 15) + "*c\(i % 10):pull"
+            }
+            let secret = try await r.pat(for: alice, grants: costly)
+            let longName = "team-a/" + String(repeating: "a", count: 240)
+            let many = (0..<ScopeParser.maxScopes).map { "repository:\(longName.prefix(240 - String($0).count))\($0):pull" }
+            let refused = try await r.token("alice", secret, scopes: many)
+            #expect(refused.status == .badRequest)
+            #expect(refused["error"]?.stringValue == "invalid_scope")
+            #expect(refused.text.contains("too many names"))
+
+            // What a client really asks: the same grants decide, and matching is exact.
+            let matching = "team-a/" + String(repeating: "xa", count: 15) + "yc3"
+            let few = try await r.token("alice", secret, scopes: ["repository:\(matching):pull", "repository:team-a/ab:pull"])
+            #expect(few.status == .ok)
+            #expect(try r.access(few) == [["repository", matching, "pull"], ["repository", "team-a/ab"]])
+        }
+    }
+
+    @Test func aRoleCarriesAtMostFiftyGrantsAndAGrantIsBounded() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            let tooMany = (0...RegistryGrant.maxPerHolder).map { "repository:r\($0):pull" }
+            let response = try await api.call(.post, "/admin/realms/acme/clients/\(r.clientId)/roles", token: r.admin,
+                                              json: ["name": "big", "attributes": ["docker.grant": .array(tooMany.map { .string($0) })]])
+            #expect(response.status == .badRequest)
+            #expect(response.text.contains("at most \(RegistryGrant.maxPerHolder)"))
+            for bad in ["repository:x:pull,pull", "repository:" + String(repeating: "*a", count: 17) + ":pull",
+                        String(repeating: "t", count: 33) + ":x:pull"] {
+                let refused = try await api.call(.post, "/admin/realms/acme/clients/\(r.clientId)/roles", token: r.admin,
+                                                 json: ["name": "bad", "attributes": ["docker.grant": [.string(bad)]]])
+                #expect(refused.status == .badRequest, "\(bad)")
+            }
         }
     }
 }
