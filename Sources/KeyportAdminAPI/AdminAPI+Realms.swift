@@ -135,6 +135,9 @@ extension AdminAPI {
             }
             for groupId in plan.joinedExistingGroupIds.sorted() { granted += try await rolesThroughGroup(groupId, realm: realm) }
             try await requireMayGrant(granted, caller: caller, realm: realm)
+            for id in plan.overwrittenUserIds.sorted() {
+                if let user = try await store.user(id: id, realmId: realm.id) { try await requireMayActOn(user, caller: caller, realm: realm) }
+            }
             do {
                 try await importer.hashPasswords(&plan, realm: current, hashed: &hashed)
             } catch let failure as RealmImporter.Failure {

@@ -35,6 +35,9 @@ extension AdminAPI {
             guard id.utf8.count <= 255, let session = try await store.session(id: id, realmId: realm.id), session.offline == offline else {
                 throw AdminError.notFound("Session not found")
             }
+            if let owner = try await store.user(id: session.userId, realmId: realm.id) {
+                try await requireMayActOn(owner, caller: caller, realm: realm)
+            }
             // Gone already (a concurrent revocation) is the same answer as never there.
             guard try await run({ try await store.deleteSession(id: session.id, realmId: realm.id) }) else {
                 throw AdminError.notFound("Session not found")

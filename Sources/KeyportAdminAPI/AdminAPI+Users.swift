@@ -101,6 +101,8 @@ extension AdminAPI {
         guard let id = context.pathParameter("id"), let user = try await store.user(id: id, realmId: realm.id) else {
             throw AdminError.notFound("User not found")
         }
+        // Every route that changes a user goes through here with `manageUsers`.
+        if permission == .manageUsers { try await requireMayActOn(user, caller: caller, realm: realm) }
         return (caller, realm, user)
     }
 

@@ -105,6 +105,25 @@ extension AdminAPI {
         }
     }
 
+    /// Refuses (403) unless `caller` may act on `user` — set or remove its credentials, create or
+    /// revoke its tokens and sessions, change, disable, unlock, log out or delete it, change its
+    /// roles or groups: only if the caller could grant every role the user holds (effective
+    /// roles: composites and groups included). Otherwise `manage-users` would take over a
+    /// `realm-admin` by setting its password and logging in as it. Keycloak without
+    /// fine-grained permissions lets it; Keyport does not (docs/threat-model.md). Acting on
+    /// oneself grants nothing new and is allowed.
+    func requireMayActOn(_ user: User, caller: AdminPrincipal, realm: Realm) async throws {
+        guard !caller.isMasterAdmin, !(user.id == caller.user.id && realm.id == caller.realm.id) else { return }
+        let held = try await store.effectiveRoles(userId: user.id, realmId: realm.id)
+        let owners = try await ownerClientIds(held, realm: realm)
+        for role in held {
+            let kind = RoleGrantRule.kind(of: role, in: realm, ownerClientId: role.clientId.flatMap { owners[$0] })
+            guard RoleGrantRule.mayGrant(kind: kind, roleId: role.id, caller: caller, realm: realm) else {
+                throw AdminError(.forbidden, "You may not act on user '\(user.username)': it holds the administration role '\(role.name)', which you could not grant")
+            }
+        }
+    }
+
     /// The roles a member of `groupId` holds through it: its own and its ancestors'.
     func rolesThroughGroup(_ groupId: String, realm: Realm) async throws -> [Role] {
         var roles: [Role] = []

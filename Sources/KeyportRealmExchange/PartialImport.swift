@@ -45,6 +45,9 @@ public enum PartialImport {
         /// Groups that existed before the import and that its users join (their roles, and their
         /// ancestors', reach those users).
         public var joinedExistingGroupIds: Set<String>
+        /// Users that existed before the import and that it replaces (`OVERWRITE`): replacing a
+        /// user sets its password, so the rule for acting on a user applies to each.
+        public var overwrittenUserIds: Set<String> = []
         public var notices: [String]
         /// Plain-text passwords still to hash (`PartialImport.hashPasswords`).
         var pending: [RealmImporter.PlainPassword]
@@ -349,6 +352,7 @@ extension RealmImporter {
                                          serviceAccountClientId: serviceAccountClientId)
             }
             if let existing {
+                plan.overwrittenUserIds.insert(existing.id)
                 if !(existing.serviceAccountClientId.map(replacedClientIds.contains) ?? false) {
                     plan.deletions.append(.deleteUser(id: existing.id, realmId: realm.id))
                 }
