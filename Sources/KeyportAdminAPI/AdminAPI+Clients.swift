@@ -48,19 +48,25 @@ extension AdminAPI {
             try requireMayConfigure(existing, caller: caller, realm: realm)
             guard !existing.publicClient else { throw AdminError.badRequest("The client has no secret: it is public") }
             let secret = newSecret()
-            try await run {
-                try await store.updateClient(id: existing.id, realmId: realm.id) { client in
-                    guard !client.publicClient else { throw AdminError.badRequest("The client has no secret: it is public") }
-                    client.secret = secret
-                }
+            var changes: [StoreChange] = [.updateClient(id: existing.id, realmId: realm.id) { client in
+                guard !client.publicClient else { throw AdminError.badRequest("The client has no secret: it is public") }
+                client.secret = secret
+            }]
+            // What the old secret opened closes with it: the service account's sessions and its
+            // personal access tokens (a leaked secret must not leave a credential behind).
+            if let account = try await store.serviceAccountUser(clientId: existing.id, realmId: realm.id) {
+                let now = environment.now()
+                changes += [.updateUser(id: account.id, realmId: realm.id) { $0.notBefore = max($0.notBefore, now) },
+                            .deleteSessions(userId: account.id, realmId: realm.id),
+                            .deletePersonalAccessTokens(userId: account.id, realmId: realm.id)]
             }
+            try await run { try await store.apply(changes) }
             return try JSONBody.response(["type": "secret", "value": secret.revealed])
         }
         clients.get("{id}/service-account-user") { request, context in
             let (_, realm, client) = try await clientInPath(request, context, .viewClients)
             guard client.serviceAccountsEnabled,
-                  let user = try await store.user(username: ServiceAccounts.username(for: client), realmId: realm.id),
-                  user.serviceAccountClientId == client.id
+                  let user = try await store.serviceAccountUser(clientId: client.id, realmId: realm.id)
             else { throw AdminError.badRequest("Service account not enabled for the client '\(client.clientId)'") }
             return try JSONBody.response(try await userRepresentation(user, realm: realm))
         }
@@ -120,8 +126,7 @@ extension AdminAPI {
         var client = existing
         try merge(rep, into: &client)
         var changes: [StoreChange] = [.updateClient(id: existing.id, realmId: realm.id) { current in try merge(rep, into: &current) }]
-        if let account = try await store.user(username: ServiceAccounts.username(for: existing), realmId: realm.id),
-           account.serviceAccountClientId == client.id {
+        if let account = try await store.serviceAccountUser(clientId: existing.id, realmId: realm.id) {
             let username = ServiceAccounts.username(for: client)
             let enabled = client.serviceAccountsEnabled
             if username != account.username || enabled != account.enabled {

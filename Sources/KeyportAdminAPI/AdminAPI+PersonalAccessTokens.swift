@@ -20,7 +20,7 @@ extension AdminAPI {
         tokens.post { request, context in
             let (_, realm, user) = try await userInPath(request, context, .manageUsers)
             let body = try await decode(PersonalAccessTokenRepresentation.self, request, context)
-            let made = try await run { try await personalAccessTokens.create(body, owner: user, realm: realm) }
+            let made = try await run { try await personalAccessTokens.create(body, owner: user, realm: realm, origin: .admin) }
             // 201 with the Location, as every creation; the body too, because the secret is shown only now.
             var headers: HTTPFields = [:]
             headers[.location] = created(request, made.id ?? "").headers[.location]

@@ -11,6 +11,11 @@ import Synchronization
 /// `enabledEventTypes` are honoured, each detail is capped, and failed logins are stored at
 /// most `failuresPerMinute` per realm (a token bucket) — the rest are only counted
 /// (`onSuppressed`, which `/metrics` shows). Requests without credentials are never stored.
+/// Successes are bounded too: the same request of a user on a client (type and requested
+/// access) at most `successesPerMinute` (a registry client asks for a token at every pull),
+/// and any at most `successesPerMinutePerUser`; the ones skipped are counted into the next one
+/// of their kind stored (`repeated`). And a realm never holds more than `maxPerRealm` events: each
+/// batch drops a realm's oldest past that, in its own transaction.
 public final class EventRecorder: Sendable {
     /// Why an event was not stored.
     public enum Suppression: String, Sendable, CaseIterable {
@@ -19,6 +24,8 @@ public final class EventRecorder: Sendable {
         case queueFull = "queue_full"
         /// A docker-v2 token given without credentials under a client's anonymous grants.
         case anonymous
+        /// A success past `successesPerMinute` for its user, client and type (counted into the next one stored).
+        case repeated
     }
 
     public static let maxDetailLength = 1024
@@ -44,15 +51,32 @@ public final class EventRecorder: Sendable {
     private let counters = Counters()
     public static let batchSize = 256
     private let buckets = Mutex<[String: Bucket]>([:])
+    /// Per user, client and type: the bucket, and the successes skipped since one was stored.
+    private let successBuckets = Mutex<[String: (bucket: Bucket, skipped: Int)]>([:])
+    /// Keys of `successBuckets` kept at most; past that the map starts again (the per-realm
+    /// cap still holds whatever is let through).
+    static let maxSuccessKeys = 50_000
+    private let successesPerMinute: Int
+    private let successesPerMinutePerUser: Int
+    private let maxPerRealm: Int
     private let now: @Sendable () -> Timestamp
     private let failuresPerMinute: Int
     private let onSuppressed: @Sendable (Suppression) -> Void
 
+    /// Events one realm keeps at most, by default (`--events-max-per-realm`).
+    public static let defaultMaxPerRealm = 200_000
+
     public init(store: any IdentityStore, capacity: Int = 10_000, now: @escaping @Sendable () -> Timestamp,
-                failuresPerMinute: Int = 60, onSuppressed: @escaping @Sendable (Suppression) -> Void = { _ in },
+                failuresPerMinute: Int = 60, successesPerMinute: Int = 10, successesPerMinutePerUser: Int = 600,
+                maxPerRealm: Int = defaultMaxPerRealm,
+                onSuppressed: @escaping @Sendable (Suppression) -> Void = { _ in },
                 onFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
         self.now = now
         self.failuresPerMinute = max(1, failuresPerMinute)
+        self.successesPerMinute = max(1, successesPerMinute)
+        self.successesPerMinutePerUser = max(1, successesPerMinutePerUser)
+        self.maxPerRealm = max(1, maxPerRealm)
+        let maxPerRealm = self.maxPerRealm
         self.onSuppressed = onSuppressed
         self.capacity = max(1, capacity)
         let (wakes, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -68,7 +92,7 @@ public final class EventRecorder: Sendable {
                     }
                     if batch.isEmpty { break }
                     do {
-                        try await store.recordEvents(batch)
+                        try await store.recordEvents(batch, keepingPerRealm: maxPerRealm)
                     } catch {
                         // One bad row (its realm deleted meanwhile) must not lose the others.
                         for event in batch {
@@ -91,6 +115,10 @@ public final class EventRecorder: Sendable {
         if event.error != nil && !takeFailureToken(realmId: realm.id) { return onSuppressed(.rateLimited) }
         var capped = event
         capped.details = Self.cap(event.details)
+        if event.error == nil {
+            guard let skipped = takeSuccessToken(event) else { return onSuppressed(.repeated) }
+            if skipped > 0 { capped.details["repeated"] = String(skipped) }
+        }
         capped.ipAddress = event.ipAddress.map { String($0.prefix(64)) }
         capped.error = event.error.map { String($0.prefix(255)) }
         enqueue(capped)
@@ -108,6 +136,38 @@ public final class EventRecorder: Sendable {
             out[String(key.prefix(64))] = "\(cut)… (\(value.utf8.count) bytes)"
         }
         return out
+    }
+
+    /// Token buckets for successes: one per realm, user, client, type and requested access (the
+    /// same request again: `successesPerMinute`), one per realm, user and client (any request:
+    /// `successesPerMinutePerUser`). `nil` when this one is skipped, else how many of its kind
+    /// were skipped before it.
+    private func takeSuccessToken(_ event: Event) -> Int? {
+        let time = now()
+        let general = "\(event.realmId)\u{0}\(event.userId ?? "")\u{0}\(event.clientId ?? "")"
+        let specific = "\(general)\u{0}\(event.type)\u{0}\(event.details["requested_access"] ?? "")"
+        func refilled(_ entry: (bucket: Bucket, skipped: Int)?, capacity: Int) -> (bucket: Bucket, skipped: Int) {
+            var entry = entry ?? (Bucket(tokens: Double(capacity), updated: time), 0)
+            let elapsed = Double(max(0, time.milliseconds(since: entry.bucket.updated))) / 60_000
+            entry.bucket.tokens = min(Double(capacity), entry.bucket.tokens + elapsed * Double(capacity))
+            entry.bucket.updated = time
+            return entry
+        }
+        return successBuckets.withLock { b in
+            if b.count >= Self.maxSuccessKeys - 1 && (b[specific] == nil || b[general] == nil) { b.removeAll(keepingCapacity: true) }
+            var one = refilled(b[specific], capacity: successesPerMinute)
+            var all = refilled(b[general], capacity: successesPerMinutePerUser)
+            defer { b[specific] = one; b[general] = all }
+            guard one.bucket.tokens >= 1, all.bucket.tokens >= 1 else {
+                one.skipped += 1
+                return nil
+            }
+            one.bucket.tokens -= 1
+            all.bucket.tokens -= 1
+            let skipped = one.skipped
+            one.skipped = 0
+            return skipped
+        }
     }
 
     /// A token bucket per realm: `failuresPerMinute` at once, refilled at that rate.

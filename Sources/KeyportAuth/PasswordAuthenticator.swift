@@ -127,8 +127,7 @@ public struct PasswordAuthenticator: Sendable {
     /// Argon2 — a client secret is compared in constant time.
     public func authenticate(realm: Realm, serviceAccountOf client: Client, secret: Sensitive, ipAddress: String? = nil) async throws -> LoginOutcome {
         guard Self.hasServiceAccountLogin(client),
-              let user = try await store.user(username: ServiceAccounts.username(for: client), realmId: realm.id),
-              user.serviceAccountClientId == client.id
+              let user = try await store.serviceAccountUser(clientId: client.id, realmId: realm.id)
         else { return .failed(.userNotFound, user: nil) }
         guard let expected = client.secret, constantTimeEquals(Array(expected.revealed.utf8), Array(secret.revealed.utf8)) else {
             let locked = await countFailure(userId: user.id, realm: realm, ipAddress: ipAddress)

@@ -29,9 +29,12 @@ public struct PersonalAccessTokens: Sendable {
     // MARK: Managing
 
     /// Makes a token for `owner`: the representation with its secret (`token`), shown only now.
-    public func create(_ request: PersonalAccessTokenRepresentation, owner: User, realm: Realm) async throws -> PersonalAccessTokenRepresentation {
+    /// `origin`: the door it comes through (a self-service token ends with its owner's password).
+    public func create(_ request: PersonalAccessTokenRepresentation, owner: User, realm: Realm,
+                       origin: PersonalAccessToken.Origin) async throws -> PersonalAccessTokenRepresentation {
         guard let name = request.name?.trimmingWhitespace(), !name.isEmpty else { throw Invalid(description: "name is required") }
-        guard name.count <= PersonalAccessToken.maxNameLength, name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
+        // Counted in scalars, as the database counts characters (a grapheme may hold many).
+        guard name.unicodeScalars.count <= PersonalAccessToken.maxNameLength, name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
             throw Invalid(description: "name must be at most \(PersonalAccessToken.maxNameLength) printable characters")
         }
         guard let clientId = request.client, !clientId.isEmpty else {
@@ -69,7 +72,8 @@ public struct PersonalAccessTokens: Sendable {
         }
         let secret = OpaqueToken.make(prefix: Self.prefix, randomBytes: environment.randomBytes)
         let token = PersonalAccessToken(id: environment.newID(), realmId: realm.id, userId: owner.id, clientId: client.id, name: name,
-                                        secretHash: OpaqueToken.hash(secret), grants: grants, expiresAt: expiresAt, createdAt: now)
+                                        secretHash: OpaqueToken.hash(secret), grants: grants, expiresAt: expiresAt, createdAt: now,
+                                        origin: origin)
         try await store.createPersonalAccessToken(token)
         return PersonalAccessTokenRepresentation(token, clientId: client.clientId, secret: secret)
     }

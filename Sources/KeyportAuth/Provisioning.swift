@@ -105,7 +105,12 @@ public struct Provisioning: Sendable {
     public func merge(_ rep: UserRepresentation, into user: inout User, now: Timestamp) throws {
         if let name = rep.username, User.normalize(name) != user.username {
             guard user.serviceAccountClientId == nil else { throw InvalidObject("A service account's username cannot be changed") }
-            user.username = User.normalize(try ObjectRules.username(name))
+            let renamed = User.normalize(try ObjectRules.username(name))
+            // The same reservation as at creation: a rename must not dress a user as a robot.
+            if renamed.hasPrefix(ServiceAccounts.prefix) {
+                throw InvalidObject("Usernames starting with '\(ServiceAccounts.prefix)' are reserved for clients' service accounts")
+            }
+            user.username = renamed
         }
         if let email = rep.email { user.email = try ObjectRules.email(email).map(User.normalize) }
         if let v = rep.emailVerified { user.emailVerified = v }

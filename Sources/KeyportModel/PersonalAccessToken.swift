@@ -17,6 +17,15 @@ public struct PersonalAccessToken: Sendable, Equatable, Identifiable {
     public var createdAt: Timestamp
     public var lastUsedAt: Timestamp?
     public var lastUsedIp: String?
+    /// Which door made it, which decides what ends it besides expiry and revocation.
+    public var origin: Origin
+
+    public enum Origin: String, Sendable {
+        /// The admin API: outlives its owner's password changes (a robot's token an admin handed out).
+        case admin
+        /// Self-service with the owner's own recent login: a password reset or change ends it.
+        case account
+    }
 
     /// How many tokens one user may hold: a creator cannot fill the disk.
     public static let limitPerUser = 100
@@ -24,7 +33,8 @@ public struct PersonalAccessToken: Sendable, Equatable, Identifiable {
     public static let maxGrants = 50
 
     public init(id: String, realmId: String, userId: String, clientId: String, name: String, secretHash: String, grants: [String]? = nil,
-                expiresAt: Timestamp? = nil, createdAt: Timestamp, lastUsedAt: Timestamp? = nil, lastUsedIp: String? = nil) {
+                expiresAt: Timestamp? = nil, createdAt: Timestamp, lastUsedAt: Timestamp? = nil, lastUsedIp: String? = nil,
+                origin: Origin = .admin) {
         self.id = id
         self.realmId = realmId
         self.userId = userId
@@ -36,6 +46,7 @@ public struct PersonalAccessToken: Sendable, Equatable, Identifiable {
         self.createdAt = createdAt
         self.lastUsedAt = lastUsedAt
         self.lastUsedIp = lastUsedIp
+        self.origin = origin
     }
 
     /// When the token ends under its own expiry and its realm's maximum lifetime as it is now

@@ -27,12 +27,12 @@ public struct AccountController: Sendable {
             return try JSONBody.response(try await answer { try await personalAccessTokens.list(owner: user, realm: realm) })
         }
         account.post { request, context in
-            let (realm, user) = try await caller(request, context)
+            let (realm, user) = try await caller(request, context, forNewCredential: true)
             let body: PersonalAccessTokenRepresentation
             do { body = try await JSONBody.decode(PersonalAccessTokenRepresentation.self, from: request, context: context) } catch let error as BadInput {
                 throw OAuthError.invalidRequest(error.message)
             }
-            let made = try await answer { try await personalAccessTokens.create(body, owner: user, realm: realm) }
+            let made = try await answer { try await personalAccessTokens.create(body, owner: user, realm: realm, origin: .account) }
             return try JSONBody.response(made, status: .created)
         }
         account.get("{tokenId}") { request, context in
@@ -48,8 +48,15 @@ public struct AccountController: Sendable {
         }
     }
 
+    /// How recent the login behind a token must be to make a new credential with it: a stolen
+    /// or long-refreshed token must not turn into a personal access token that outlives it.
+    public static let recentLogin: Int64 = 300
+
     /// The realm in the path and the user whose access token of that realm is presented.
-    func caller(_ request: Request, _ context: KeyportRequestContext) async throws -> (Realm, User) {
+    /// `forNewCredential`: the token must come from a person's own password login (not a
+    /// service account's `client_credentials`) made within `recentLogin` seconds (RFC 9470's
+    /// step-up answer otherwise).
+    func caller(_ request: Request, _ context: KeyportRequestContext, forNewCredential: Bool = false) async throws -> (Realm, User) {
         guard let name = context.pathParameter("realm"), name.utf8.count <= 255, let realm = try await store.realm(named: name), realm.enabled else {
             throw OAuthError.realmNotFound
         }
@@ -61,6 +68,19 @@ public struct AccountController: Sendable {
         do { verified = try await tokens.verifyAccessToken(bearer) } catch is VerificationFailure { throw OAuthError.invalidToken() }
         guard verified.realm.id == realm.id else { throw OAuthError.invalidToken("The token is not of realm '\(realm.name)'") }
         guard verified.user.enabled else { throw OAuthError.invalidToken() }
+        if forNewCredential {
+            guard verified.user.serviceAccountClientId == nil else {
+                throw OAuthError(.forbidden, "access_denied",
+                                 "A service account cannot make personal access tokens for itself: an administrator makes them (admin API)")
+            }
+            let now = tokens.environment.now().secondsSince1970
+            guard let authTime = verified.claims.auth_time, authTime <= now, now - authTime <= Self.recentLogin else {
+                let message = "Log in again with your password: a personal access token needs a login of the last \(Self.recentLogin / 60) minutes"
+                throw OAuthError(.unauthorized, "insufficient_user_authentication", message, headers: [
+                    .wwwAuthenticate: "Bearer realm=\"\(realm.name)\", error=\"insufficient_user_authentication\", error_description=\"\(message)\", max_age=\(Self.recentLogin)",
+                ])
+            }
+        }
         return (realm, verified.user)
     }
 

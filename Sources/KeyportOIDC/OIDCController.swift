@@ -101,7 +101,8 @@ public struct OIDCController: Sendable {
         case .authenticated(let user):
             let (refresh, session) = try await tokens.sessions.start(realm: realm, user: user, clientId: client.id, scope: scope,
                                                                      offline: false, ipAddress: context.clientAddress)
-            let (access, _) = try await tokens.accessToken(realm: realm, user: user, client: client, scope: scope, sessionId: session.id)
+            let (access, _) = try await tokens.accessToken(realm: realm, user: user, client: client, scope: scope, sessionId: session.id,
+                                                           authTime: session.createdAt)
             record(realm: realm, type: "LOGIN", client: client, user: user, error: nil, username: username, context: context)
             return try JSONBody.response(TokenResponse(access_token: access, expires_in: realm.accessTokenLifespan,
                                                        refresh_expires_in: realm.refreshTokenLifespan, refresh_token: refresh,
@@ -111,7 +112,7 @@ public struct OIDCController: Sendable {
 
     func clientCredentialsGrant(realm: Realm, client: Client, scope: String, context: KeyportRequestContext) async throws -> Response {
         guard !client.publicClient, client.serviceAccountsEnabled,
-              let account = try await store.user(username: ServiceAccounts.username(for: client), realmId: realm.id), account.enabled
+              let account = try await store.serviceAccountUser(clientId: client.id, realmId: realm.id), account.enabled
         else { throw OAuthError(.badRequest, "unauthorized_client", "Client not enabled to retrieve service account") }
         let (access, _) = try await tokens.accessToken(realm: realm, user: account, client: client, scope: scope, sessionId: nil)
         record(realm: realm, type: "CLIENT_LOGIN", client: client, user: account, error: nil, username: account.username, context: context)
@@ -132,7 +133,8 @@ public struct OIDCController: Sendable {
             throw OAuthError.invalidRefreshToken
         }
         try await store.touchSession(id: session.id, at: tokens.environment.now(), ipAddress: context.clientAddress)
-        let (access, _) = try await tokens.accessToken(realm: realm, user: user, client: client, scope: session.scope, sessionId: session.id)
+        let (access, _) = try await tokens.accessToken(realm: realm, user: user, client: client, scope: session.scope, sessionId: session.id,
+                                                       authTime: session.createdAt)
         return try JSONBody.response(TokenResponse(access_token: access, expires_in: realm.accessTokenLifespan,
                                                    refresh_expires_in: realm.refreshTokenLifespan, refresh_token: refresh,
                                                    session_state: session.id, scope: session.scope))

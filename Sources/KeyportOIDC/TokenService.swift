@@ -29,7 +29,9 @@ public struct TokenService: Sendable {
     // MARK: Issuing
 
     /// An access token for `user`, requested by `client`, with the user's effective roles.
-    public func accessToken(realm: Realm, user: User, client: Client, scope: String, sessionId: String?) async throws -> (token: String, claims: AccessTokenClaims) {
+    /// `authTime`: when the user presented its password (the session's start for a refresh).
+    public func accessToken(realm: Realm, user: User, client: Client, scope: String, sessionId: String?,
+                            authTime: Timestamp? = nil) async throws -> (token: String, claims: AccessTokenClaims) {
         let roles = try await store.effectiveRoles(userId: user.id, realmId: realm.id)
         var realmRoles: [String] = []
         var clientRoles: [String: [String]] = [:]
@@ -51,7 +53,8 @@ public struct TokenService: Sendable {
             preferred_username: user.username, email: user.email, email_verified: user.email == nil ? nil : user.emailVerified,
             name: fullName.isEmpty ? nil : fullName, given_name: user.firstName, family_name: user.lastName,
             realm_access: .init(roles: realmRoles.sorted()),
-            resource_access: clientRoles.isEmpty ? nil : clientRoles.mapValues { .init(roles: $0.sorted()) })
+            resource_access: clientRoles.isEmpty ? nil : clientRoles.mapValues { .init(roles: $0.sorted()) },
+            auth_time: authTime?.secondsSince1970)
         let keys = try await keyRing.keys(realmId: realm.id)
         guard let signer = keys.signer(for: .rs256) else { throw TokenServiceError.noActiveKey(realm.name) }
         let token = try JWS.sign(claims, with: signer.signer, kid: signer.key.id)

@@ -81,7 +81,7 @@ extension PostgresStore {
         try await recordEvents([e])
     }
 
-    public func recordEvents(_ events: [Event]) async throws {
+    public func recordEvents(_ events: [Event], keepingPerRealm limit: Int) async throws {
         guard !events.isEmpty else { return }
         try await write { db in
             for e in events {
@@ -90,6 +90,14 @@ extension PostgresStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [e.id, e.realmId, e.time.millisecondsSince1970, e.type, e.clientId, e.userId, e.ipAddress, e.error,
                           JSONColumn.encode(e.details)])
+            }
+            guard limit < Int.max else { return }
+            // The oldest go first once a realm holds more than `limit`.
+            for realmId in Set(events.map(\.realmId)).sorted() {
+                try await db.execute("""
+                    DELETE FROM events WHERE id IN (
+                      SELECT id FROM events WHERE realm_id = ? ORDER BY time DESC, id DESC OFFSET ?)
+                    """, [realmId, max(0, limit)])
             }
         }
     }
@@ -277,10 +285,11 @@ extension PostgresStore {
             guard held < PersonalAccessToken.limitPerUser else { throw StoreError.conflict(.tokenLimit) }
             try await db.execute("""
                 INSERT INTO personal_access_tokens (id, realm_id, user_id, client_id, name, secret_hash, grants, expires_at, created_at,
-                  last_used_at, last_used_ip)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                  last_used_at, last_used_ip, origin)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [t.id, t.realmId, t.userId, t.clientId, t.name, t.secretHash, t.grants.map(JSONColumn.encode),
-                      t.expiresAt?.millisecondsSince1970, t.createdAt.millisecondsSince1970, t.lastUsedAt?.millisecondsSince1970, t.lastUsedIp])
+                      t.expiresAt?.millisecondsSince1970, t.createdAt.millisecondsSince1970, t.lastUsedAt?.millisecondsSince1970, t.lastUsedIp,
+                      t.origin.rawValue])
         }
     }
 
@@ -326,7 +335,8 @@ extension PostgresStore {
             name: row.string("name"), secretHash: row.string("secret_hash"),
             grants: row.optionalString("grants").map { JSONColumn.decode([String].self, $0, default: []) },
             expiresAt: row.optionalInt64("expires_at").map(Timestamp.init(millisecondsSince1970:)), createdAt: row.timestamp("created_at"),
-            lastUsedAt: row.optionalInt64("last_used_at").map(Timestamp.init(millisecondsSince1970:)), lastUsedIp: row.optionalString("last_used_ip"))
+            lastUsedAt: row.optionalInt64("last_used_at").map(Timestamp.init(millisecondsSince1970:)), lastUsedIp: row.optionalString("last_used_ip"),
+            origin: PersonalAccessToken.Origin(rawValue: row.string("origin")) ?? .account)
     }
 }
 
@@ -350,6 +360,8 @@ extension PostgresStore {
         case .addMember(let groupId, let userId, let realmId): try await addMember(groupId: groupId, userId: userId, realmId: realmId, db)
         case .deleteSessions(let userId, let realmId):
             try await db.execute("DELETE FROM sessions WHERE user_id = ? AND realm_id = ?", [userId, realmId])
+        case .deletePersonalAccessTokens(let userId, let realmId):
+            try await db.execute("DELETE FROM personal_access_tokens WHERE user_id = ? AND realm_id = ?", [userId, realmId])
         case .requireVersions(let versions): try await requireVersions(versions, db)
         case .createRole(let role): try await insertRole(role, db)
         case .addComposites(let parentId, let childIds, let realmId): try await addComposites(parentId: parentId, childIds: childIds, realmId: realmId, db)

@@ -147,6 +147,12 @@ extension PostgresStore {
         return try await readOne { db in try await db.one("SELECT * FROM users WHERE realm_id = ? AND username = ?", [realmId, name]).map(Self.user) }
     }
 
+    public func serviceAccountUser(clientId: String, realmId: String) async throws -> User? {
+        try await readOne { db in
+            try await db.one("SELECT * FROM users WHERE service_account_client_id = ? AND realm_id = ?", [clientId, realmId]).map(Self.user)
+        }
+    }
+
     public func userWithPassword(username: String, realmId: String) async throws -> UserWithPassword? {
         let name = User.normalize(username)
         return try await readOne { db in
@@ -229,6 +235,10 @@ extension PostgresStore {
         if let revokeTokensBefore {
             try await db.execute("UPDATE users SET not_before = GREATEST(not_before, ?) WHERE id = ?",
                                  [revokeTokensBefore.millisecondsSince1970, credential.userId])
+            // A new password ends the tokens the old one made through self-service.
+            if credential.type == Credential.password {
+                try await db.execute("DELETE FROM personal_access_tokens WHERE user_id = ? AND origin = 'account'", [credential.userId])
+            }
         }
     }
 

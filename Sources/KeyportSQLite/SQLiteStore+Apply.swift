@@ -20,6 +20,8 @@ extension SQLiteStore {
         case .addMember(let groupId, let userId, let realmId): try addMember(groupId: groupId, userId: userId, realmId: realmId, db)
         case .deleteSessions(let userId, let realmId):
             try db.execute(sql: "DELETE FROM sessions WHERE user_id = ? AND realm_id = ?", arguments: [userId, realmId])
+        case .deletePersonalAccessTokens(let userId, let realmId):
+            try db.execute(sql: "DELETE FROM personal_access_tokens WHERE user_id = ? AND realm_id = ?", arguments: [userId, realmId])
         case .requireVersions(let versions): try requireVersions(versions, db)
         case .createRole(let role): try insertRole(role, db)
         case .addComposites(let parentId, let childIds, let realmId): try addComposites(parentId: parentId, childIds: childIds, realmId: realmId, db)

@@ -54,7 +54,7 @@ extension SQLiteStore {
         try await recordEvents([e])
     }
 
-    public func recordEvents(_ events: [Event]) async throws {
+    public func recordEvents(_ events: [Event], keepingPerRealm limit: Int) async throws {
         guard !events.isEmpty else { return }
         try await write { db in
             let insert = try db.cachedStatement(sql: """
@@ -64,6 +64,14 @@ extension SQLiteStore {
             for e in events {
                 try insert.execute(arguments: [e.id, e.realmId, e.time.millisecondsSince1970, e.type, e.clientId, e.userId, e.ipAddress, e.error,
                                                JSONColumn.encode(e.details)])
+            }
+            guard limit < Int.max else { return }
+            // The oldest go first once a realm holds more than `limit` (walks the realm's time index).
+            for realmId in Set(events.map(\.realmId)) {
+                try db.execute(sql: """
+                    DELETE FROM events WHERE rowid IN (
+                      SELECT rowid FROM events WHERE realm_id = ? ORDER BY time DESC, id DESC LIMIT -1 OFFSET ?)
+                    """, arguments: [realmId, max(0, limit)])
             }
         }
     }

@@ -11,11 +11,11 @@ extension SQLiteStore {
             guard held < PersonalAccessToken.limitPerUser else { throw StoreError.conflict(.tokenLimit) }
             try db.execute(sql: """
                 INSERT INTO personal_access_tokens (id, realm_id, user_id, client_id, name, secret_hash, grants, expires_at, created_at,
-                  last_used_at, last_used_ip)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                  last_used_at, last_used_ip, origin)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [t.id, t.realmId, t.userId, t.clientId, t.name, t.secretHash, t.grants.map(JSONColumn.encode),
                                  t.expiresAt?.millisecondsSince1970, t.createdAt.millisecondsSince1970,
-                                 t.lastUsedAt?.millisecondsSince1970, t.lastUsedIp])
+                                 t.lastUsedAt?.millisecondsSince1970, t.lastUsedIp, t.origin.rawValue])
         }
     }
 
@@ -64,6 +64,7 @@ extension SQLiteStore {
             id: row["id"], realmId: row["realm_id"], userId: row["user_id"], clientId: row["client_id"], name: row["name"],
             secretHash: row["secret_hash"], grants: grants.map { JSONColumn.decode([String].self, $0, default: []) },
             expiresAt: expires.map(Timestamp.init(millisecondsSince1970:)), createdAt: row.timestamp("created_at"),
-            lastUsedAt: lastUsed.map(Timestamp.init(millisecondsSince1970:)), lastUsedIp: row["last_used_ip"])
+            lastUsedAt: lastUsed.map(Timestamp.init(millisecondsSince1970:)), lastUsedIp: row["last_used_ip"],
+            origin: PersonalAccessToken.Origin(rawValue: row["origin"]) ?? .account)
     }
 }

@@ -20,6 +20,13 @@ extension SQLiteStore {
         }
     }
 
+    public func serviceAccountUser(clientId: String, realmId: String) async throws -> User? {
+        try await readOne { db in
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT \(Self.userColumns) FROM users WHERE service_account_client_id = ? AND realm_id = ?"),
+                             arguments: [clientId, realmId]).map(Self.user)
+        }
+    }
+
     public func userWithPassword(username: String, realmId: String) async throws -> UserWithPassword? {
         let name = User.normalize(username)
         return try await readOne { db in
@@ -114,6 +121,10 @@ extension SQLiteStore {
         if let revokeTokensBefore {
             try db.execute(sql: "UPDATE users SET not_before = max(not_before, ?) WHERE id = ?",
                            arguments: [revokeTokensBefore.millisecondsSince1970, credential.userId])
+            // A new password ends the tokens the old one made through self-service.
+            if credential.type == Credential.password {
+                try db.execute(sql: "DELETE FROM personal_access_tokens WHERE user_id = ? AND origin = 'account'", arguments: [credential.userId])
+            }
         }
     }
 

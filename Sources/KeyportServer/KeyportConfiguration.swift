@@ -61,6 +61,9 @@ public struct KeyportConfiguration: Sendable, Equatable {
     public var httpMaxConnections: Int? = nil
     /// How long docker-v2 events are kept when the realm sets no `eventsExpiration` (seconds).
     public var dockerEventsRetention: Int = 7 * 24 * 3600
+    /// Events one realm keeps at most (the oldest go first): a realm's events have a ceiling
+    /// whatever its users do.
+    public var eventsMaxPerRealm: Int = 200_000
     /// Seconds a right password is remembered (as a keyed digest) so repeated token requests
     /// skip Argon2; 0 turns it off. The realm's access-token lifespan caps it.
     public var credentialCacheSeconds: Int = 120
@@ -147,6 +150,9 @@ public struct KeyportConfiguration: Sendable, Equatable {
         }
         guard RealmBounds.eventsExpirationSeconds.contains(dockerEventsRetention) else {
             throw ConfigurationError("--docker-events-retention must be between 1 second and 10 years")
+        }
+        guard (1_000...100_000_000).contains(eventsMaxPerRealm) else {
+            throw ConfigurationError("--events-max-per-realm must be between 1000 and 100000000")
         }
     }
 

@@ -64,13 +64,13 @@ public struct KeyportServer: Sendable {
         let realmIssuer = RealmIssuer(base: { publicURL.value })
         let tokens = TokenService(store: store, keyRing: keyRing, environment: environment, issuer: realmIssuer,
                                   onIssued: { oidcTokensIssued.increment() })
-        let events = EventRecorder(store: store, now: environment.now, onSuppressed: { metrics.eventSuppressed($0.rawValue) }, onFailure: { error in
+        let events = EventRecorder(store: store, now: environment.now, maxPerRealm: configuration.eventsMaxPerRealm, onSuppressed: { metrics.eventSuppressed($0.rawValue) }, onFailure: { error in
             logger.warning("could not record an event", metadata: ["error": "\(error)"])
         })
 
         let router = Router(context: KeyportRequestContext.self)
         router.add(middleware: ObservabilityMiddleware(metrics: metrics, randomBytes: environment.randomBytes, proxyHeaders: configuration.proxyHeaders,
-                                                      accessLog: configuration.httpAccessLog))
+                                                      accessLog: configuration.httpAccessLog, strictTransportSecurity: tls != nil))
         let routeTable = RouteTable()
         router.add(middleware: MethodNotAllowedMiddleware(table: routeTable))
         HealthController(store: store).addRoutes(to: router)
@@ -211,7 +211,16 @@ public struct KeyportServer: Sendable {
         } catch {
             throw ConfigurationError("cannot read a PEM private key from --https-certificate-key-file \(keyFile)")
         }
-        return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        // TLS 1.2 at least (1.0 and 1.1 are deprecated, RFC 8996), and with 1.2 only
+        // forward-secret AEAD suites (no static RSA, no CBC); TLS 1.3's suites are all of that kind.
+        tls.minimumTLSVersion = .tlsv12
+        tls.cipherSuiteValues = [
+            .TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, .TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            .TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, .TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+            .TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, .TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        ]
+        return tls
     }
 }
 

@@ -50,6 +50,9 @@ public protocol UserStore: Sendable {
     func createUser(_ seed: UserSeed) async throws
     func user(id: String, realmId: String) async throws -> User?
     func user(username: String, realmId: String) async throws -> User?
+    /// The service-account user of a client, found by its link to the client (never by its name:
+    /// a user renamed into `service-account-…` must not become the client's identity).
+    func serviceAccountUser(clientId: String, realmId: String) async throws -> User?
     /// The user named `username` with its password credential, in one statement: a login's one
     /// read (the token path's hottest), the same statement whether or not the user exists.
     func userWithPassword(username: String, realmId: String) async throws -> UserWithPassword?
@@ -162,8 +165,9 @@ public protocol KeyStore: Sendable {
 public protocol EventStore: Sendable {
     // MARK: Events
     func recordEvent(_ event: Event) async throws
-    /// Several events in one transaction (the recorder writes its queue in batches).
-    func recordEvents(_ events: [Event]) async throws
+    /// Several events in one transaction (the recorder writes its queue in batches); then, in
+    /// the same transaction, each realm written to keeps only its newest `limit` events.
+    func recordEvents(_ events: [Event], keepingPerRealm limit: Int) async throws
     func events(realmId: String, matching query: EventQuery, page: Page) async throws -> [Event]
     /// Deletes events older than `cutoff` in a realm; returns how many went.
     func deleteEvents(realmId: String, before cutoff: Timestamp) async throws -> Int
@@ -252,4 +256,9 @@ public struct LoginFailureOutcome: Sendable, Equatable {
         self.wasLocked = wasLocked
         self.disabledUser = disabledUser
     }
+}
+
+extension EventStore {
+    /// Several events in one transaction, no cap on a realm's events.
+    public func recordEvents(_ events: [Event]) async throws { try await recordEvents(events, keepingPerRealm: Int.max) }
 }

@@ -14,6 +14,8 @@ public enum StoreChange: Sendable {
     case grantUserRoles(userId: String, roleIds: [String], realmId: String)
     case addMember(groupId: String, userId: String, realmId: String)
     case deleteSessions(userId: String, realmId: String)
+    /// Ends every personal access token of the user (a service account whose secret changed).
+    case deletePersonalAccessTokens(userId: String, realmId: String)
 
     // What a partial import writes (`POST /admin/realms/{realm}/partialImport`): it is planned from
     // what the realm held when it was read, so it first checks that nothing deciding it moved.

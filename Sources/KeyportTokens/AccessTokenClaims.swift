@@ -9,6 +9,9 @@ public struct AccessTokenClaims: Codable, Sendable, Equatable {
 
     public var exp: Int64
     public var iat: Int64
+    /// When the user last presented its password (OIDC Core §2): a refreshed token keeps its
+    /// session's. Absent for a service account's `client_credentials` token.
+    public var auth_time: Int64?
     public var jti: String
     public var iss: String
     public var aud: Audience
@@ -29,8 +32,9 @@ public struct AccessTokenClaims: Codable, Sendable, Equatable {
     public init(exp: Int64, iat: Int64, jti: String, iss: String, aud: Audience, sub: String, typ: String = "Bearer", azp: String,
                 sid: String? = nil, scope: String, preferred_username: String? = nil, email: String? = nil, email_verified: Bool? = nil,
                 name: String? = nil, given_name: String? = nil, family_name: String? = nil, realm_access: Roles? = nil,
-                resource_access: [String: Roles]? = nil) {
+                resource_access: [String: Roles]? = nil, auth_time: Int64? = nil) {
         self.exp = exp
+        self.auth_time = auth_time
         self.iat = iat
         self.jti = jti
         self.iss = iss

@@ -80,6 +80,9 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("docker-events-retention"), help: "Seconds docker-v2 events are kept in realms that set no eventsExpiration (KEYPORT_DOCKER_EVENTS_RETENTION). Default: 604800 (7 days)")
     var dockerEventsRetention: Int?
 
+    @Option(name: .customLong("events-max-per-realm"), help: "Events one realm keeps at most; the oldest go first (KEYPORT_EVENTS_MAX_PER_REALM). Default: 200000")
+    var eventsMaxPerRealm: Int?
+
     @Option(name: .customLong("credential-cache-seconds"), help: "Seconds a right password is remembered, as a keyed digest, so repeated token requests skip Argon2; 0 turns it off (KEYPORT_CREDENTIAL_CACHE_SECONDS). Default: 120, capped by the realm's access-token lifespan")
     var credentialCacheSeconds: Int?
 
@@ -145,6 +148,7 @@ struct ServerOptions: ParsableArguments {
         if let v = seconds(try number(httpIdleTimeout, "HTTP_IDLE_TIMEOUT", "--http-idle-timeout")) { configuration.httpIdleTimeout = v }
         configuration.httpMaxConnections = try number(httpMaxConnections, "HTTP_MAX_CONNECTIONS", "--http-max-connections")
         if let v = try number(dockerEventsRetention, "DOCKER_EVENTS_RETENTION", "--docker-events-retention") { configuration.dockerEventsRetention = v }
+        if let v = try number(eventsMaxPerRealm, "EVENTS_MAX_PER_REALM", "--events-max-per-realm") { configuration.eventsMaxPerRealm = v }
         configuration.httpAccessLog = accessLogText == "true"
         if let path = value(httpRelativePath, "HTTP_RELATIVE_PATH") {
             // `/` and `/auth/` mean the root and /auth.
@@ -302,10 +306,9 @@ struct Export: AsyncParsableCommand {
             if file == "-" {
                 FileHandle.standardOutput.write(data)
             } else {
-                let url = URL(fileURLWithPath: file)
-                try data.write(to: url, options: .atomic)
-                // An export holds password hashes and client secrets.
-                chmod(file, 0o600)
+                // An export holds password hashes and client secrets: readable by its owner only
+                // from the first byte (created 0600 beside the target, then renamed over it).
+                try writePrivately(data, to: file)
                 FileHandle.standardError.write(Data("exported realm \(realm) to \(file)\n".utf8))
             }
         } catch {
@@ -519,4 +522,33 @@ enum Runner {
         FileHandle.standardError.write(Data("keyport: \(message)\n".utf8))
         exit(1)
     }
+}
+
+/// Writes `data` to `path` through a new file made with `O_CREAT | O_EXCL` and mode 0600 in the
+/// same directory, synced and renamed over `path`: no moment where another user could open it,
+/// and no half-written file at `path`.
+func writePrivately(_ data: Data, to path: String) throws {
+    struct WriteFailure: Error, CustomStringConvertible { let description: String }
+    let directory = (path as NSString).deletingLastPathComponent
+    let temporary = (directory.isEmpty ? "." : directory) + "/.\((path as NSString).lastPathComponent).\(UInt64.random(in: 0...UInt64.max)).tmp"
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw WriteFailure(description: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
+    var ok = false
+    defer {
+        close(fd)
+        if !ok { unlink(temporary) }
+    }
+    try data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
+        var offset = 0
+        while offset < buffer.count {
+            let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw WriteFailure(description: "cannot write \(temporary): \(String(cString: strerror(errno)))") }
+            offset += n
+        }
+    }
+    guard fsync(fd) == 0, rename(temporary, path) == 0 else {
+        throw WriteFailure(description: "cannot write \(path): \(String(cString: strerror(errno)))")
+    }
+    ok = true
 }

@@ -451,6 +451,26 @@ struct IdentityStoreConformanceTests {
         await #expect(throws: StoreError.conflict(.keyLimit)) { try await store.addRealmKey(key("one-too-many", .passive)) }
     }
 
+    /// A realm keeps its newest `limit` events; the other realm's are untouched.
+    @Test(arguments: StoreBackend.allCases)
+    func eventsPastARealmsCeilingGoOldestFirst(backend: StoreBackend) async throws {
+        let clock = TestClock()
+        let store = try await backend.makeStore(clock: clock)
+        let f = Fixtures(store, clock: clock)
+        let acme = try await f.realm("acme")
+        let other = try await f.realm("other")
+        try await store.recordEvents([Event(id: "o1", realmId: other.id, time: clock.now, type: "LOGIN")], keepingPerRealm: 5)
+        for batch in 0..<4 {
+            let events = (0..<3).map { i in
+                Event(id: "a\(batch)-\(i)", realmId: acme.id, time: clock.now.adding(seconds: batch * 10 + i), type: "LOGIN")
+            }
+            try await store.recordEvents(events, keepingPerRealm: 5)
+        }
+        let kept = try await store.events(realmId: acme.id, matching: EventQuery(), page: .all).map(\.id)
+        #expect(kept == ["a3-2", "a3-1", "a3-0", "a2-2", "a2-1"])
+        #expect(try await store.events(realmId: other.id, matching: EventQuery(), page: .all).map(\.id) == ["o1"])
+    }
+
     @Test(arguments: StoreBackend.allCases)
     func eventsAreFilteredPagedAndExpired(backend: StoreBackend) async throws {
         let clock = TestClock()

@@ -248,7 +248,7 @@ struct EventBatchTests {
         let f = Fixtures(store, clock: clock)
         let realm = try await f.realm("acme")
         let full = CountedHashes()
-        let recorder = EventRecorder(store: store, capacity: 50, now: { clock.now }, onSuppressed: { if $0 == .queueFull { full.add() } })
+        let recorder = EventRecorder(store: store, capacity: 50, now: { clock.now }, successesPerMinute: 1_000_000, successesPerMinutePerUser: 1_000_000, onSuppressed: { if $0 == .queueFull { full.add() } })
         for n in 0..<2_000 {
             recorder.record(Event(id: "e\(n)", realmId: realm.id, time: clock.now, type: "LOGIN", details: ["n": String(n)]), in: realm)
         }
