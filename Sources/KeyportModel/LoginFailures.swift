@@ -28,10 +28,13 @@ public struct LoginFailures: Sendable, Equatable {
         let maxDelta = Int64(policy.maxDeltaTimeSeconds).multipliedReportingOverflow(by: 1000)
         if numFailures > 0 && !maxDelta.overflow && sinceLast > maxDelta.partialValue { next.numFailures = 0 }
         next.numFailures = next.numFailures < Int.max ? next.numFailures + 1 : Int.max
-        next.lastFailure = now
+        // Never backwards: another node may have committed a failure stamped by a clock ahead of ours.
+        next.lastFailure = max(now, lastFailure)
         next.lastIPAddress = ipAddress
         var wait = 0
-        if numFailures > 0 && sinceLast < Int64(policy.quickLoginCheckMilliSeconds) { wait = policy.minimumQuickLoginWaitSeconds }
+        // As Keycloak (`deltaTime > 0`): a failure at the same instant, or one that seems to
+        // precede the last (clocks of two nodes), is no "quick" retry.
+        if numFailures > 0 && sinceLast > 0 && sinceLast < Int64(policy.quickLoginCheckMilliSeconds) { wait = policy.minimumQuickLoginWaitSeconds }
         if policy.failureFactor > 0 {
             let times = next.numFailures / policy.failureFactor
             if times > 0 {

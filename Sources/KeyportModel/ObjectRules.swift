@@ -35,7 +35,13 @@ public enum ObjectRules {
         try plain(name, what: "Username")
         guard !name.contains("/") else { throw InvalidObject("Username must not contain '/'") }
         guard name == name.trimmingCharacters(in: .whitespaces) else { throw InvalidObject("Username must not start or end with a space") }
-        return name
+        return nfc(name)
+    }
+
+    /// Unicode's canonical composition (NFC): two spellings of one name are one name, in the
+    /// database as in every cache keyed by it (Swift's `==` already equates them).
+    public static func nfc(_ text: String) -> String {
+        text.utf8.allSatisfy { $0 < 0x80 } ? text : text.precomposedStringWithCanonicalMapping
     }
 
     public static func email(_ email: String?) throws -> String? {
@@ -50,7 +56,7 @@ public enum ObjectRules {
         guard let id, !id.isEmpty else { throw InvalidObject("Client id is required") }
         try plain(id, what: "Client id")
         guard !id.contains(" ") else { throw InvalidObject("Client id must not contain spaces") }
-        return id
+        return nfc(id)
     }
 
     public static func roleName(_ name: String?) throws -> String {
@@ -73,11 +79,12 @@ public enum ObjectRules {
         return text
     }
 
-    /// No control characters, not too long.
+    /// No control characters, no line or paragraph separators (U+2028 and kin end a line in
+    /// logs and scripts), not too long.
     public static func plain(_ value: String, what: String) throws {
         guard value.utf8.count <= maxName else { throw InvalidObject("\(what) is longer than \(maxName) characters") }
-        guard !value.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
-            throw InvalidObject("\(what) must not contain control characters")
+        guard !value.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) || CharacterSet.newlines.contains($0) }) else {
+            throw InvalidObject("\(what) must not contain control characters or line separators")
         }
     }
 

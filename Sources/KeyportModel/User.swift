@@ -40,7 +40,9 @@ public struct User: Sendable, Equatable, Identifiable {
     }
 
     /// Usernames and emails compare case-insensitively; this is the stored form.
-    public static func normalize(_ name: String) -> String { name.lowercased() }
+    /// Lower-cased, in canonical composition (NFC): one spelling per name, for the database and
+    /// for every cache keyed by it.
+    public static func normalize(_ name: String) -> String { ObjectRules.nfc(name).lowercased() }
 }
 
 /// A stored credential. Only passwords exist today; the secret is a PHC string

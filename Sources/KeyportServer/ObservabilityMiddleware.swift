@@ -16,8 +16,11 @@ struct ObservabilityMiddleware: RouterMiddleware {
     let proxyHeaders: KeyportConfiguration.ProxyHeaders
     /// A line per request; without it only server errors are logged (what it costs: docs/performance.md).
     var accessLog = true
+    /// Served over HTTPS by Keyport itself: every answer carries HSTS.
+    var strictTransportSecurity = false
 
     static let hexDigits = Array("0123456789abcdef".utf8)
+    static let pragma = HTTPField.Name("Pragma")!
 
     /// Lower-case hex, without `String(format:)` (per request, that showed in the profile).
     static func hex(_ bytes: [UInt8]) -> String {
@@ -86,7 +89,25 @@ struct ObservabilityMiddleware: RouterMiddleware {
         }
         status = response.status.code
         response.headers[.xRequestID] = requestID
+        // Answers that may carry a token, a secret or personal data are never cached (RFC 6749
+        // §5.1, as Keycloak): the token endpoints, the admin and account APIs.
+        if response.headers[.cacheControl] == nil, Self.mayCarrySecrets(request.uri.path) {
+            response.headers[.cacheControl] = "no-store"
+            response.headers[Self.pragma] = "no-cache"
+        }
+        if strictTransportSecurity { response.headers[.strictTransportSecurity] = "max-age=31536000" }
         return response
+    }
+
+    /// Paths under `/admin/`, a realm's `protocol/` endpoints (tokens, docker-v2, userinfo,
+    /// introspection) and its `account/` API (the relative path prefix included).
+    static func mayCarrySecrets(_ path: String) -> Bool {
+        if path.contains("/admin/") || path.hasSuffix("/admin") { return true }
+        guard let realms = path.range(of: "/realms/") else { return false }
+        let rest = path[realms.upperBound...]
+        guard let slash = rest.firstIndex(of: "/") else { return false }
+        let tail = rest[rest.index(after: slash)...]
+        return tail.hasPrefix("protocol/") || tail.hasPrefix("account")
     }
 
     /// The answer for failures any route can meet, in a shape every client here parses: OAuth's

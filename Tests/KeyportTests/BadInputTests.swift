@@ -18,7 +18,7 @@ struct BadInputTests {
                 ("/admin/realms/acme/users", #"["a list"]"#, "The request body has the wrong type: expected an object"),
                 ("/admin/realms/acme/users", #"{"username": "\#(String(repeating: "u", count: 300))"}"#, "Username is longer than 255 characters"),
                 ("/admin/realms/acme/users", #"{"username": "a/b"}"#, "Username must not contain '/'"),
-                ("/admin/realms/acme/users", #"{"username": "a\u0000b"}"#, "Username must not contain control characters"),
+                ("/admin/realms/acme/users", #"{"username": "a\u0000b"}"#, "Username must not contain control characters or line separators"),
                 ("/admin/realms/acme/users", #"{"username": "ok", "email": "not-an-email"}"#, "Invalid email address: not-an-email"),
                 ("/admin/realms", #"{"realm": "../etc"}"#, "Realm name may contain only letters, digits, '-', '_' and '.'"),
                 ("/admin/realms", #"{"realm": ".."}"#, "Realm name may contain only letters, digits, '-', '_' and '.'"),

@@ -35,6 +35,27 @@ struct BruteForceTests {
         #expect(f.numFailures == 1)
     }
 
+    /// Issue 24, item 13: two nodes, one clock 300 ms behind the other. The failure the slow
+    /// node records after the fast node's is no "quick" retry (Keycloak: `deltaTime > 0`), and
+    /// the last failure never moves backwards.
+    @Test func aSkewedClockOnAnotherNodeIsNoQuickRetry() {
+        var policy = BruteForcePolicy()
+        policy.enabled = true
+        policy.failureFactor = 5
+        policy.quickLoginCheckMilliSeconds = 1000
+        policy.minimumQuickLoginWaitSeconds = 60
+        let fast = Timestamp(secondsSince1970: 1_000_000)
+        let slow = Timestamp(millisecondsSince1970: fast.millisecondsSince1970 - 300)
+        var f = LoginFailures(userId: "u", realmId: "r").recordingFailure(at: fast, policy: policy, ipAddress: nil)
+        f = f.recordingFailure(at: slow, policy: policy, ipAddress: nil)
+        #expect(f.numFailures == 2)
+        #expect(f.lockedUntil < slow, "not locked: two failures of five, none a quick retry")
+        #expect(f.lastFailure == fast)
+        // A real quick retry still locks.
+        f = f.recordingFailure(at: Timestamp(millisecondsSince1970: fast.millisecondsSince1970 + 200), policy: policy, ipAddress: nil)
+        #expect(f.lockedUntil > fast)
+    }
+
     @Test func aLockedUserGetsTheSameAnswerUntilTheWaitIsOverOrAnAdminUnlocks() async throws {
         try await APIHarness.run { api in
             let admin = try await api.token()

@@ -211,6 +211,8 @@ struct ImportExportProcessTests {
         let exported = try ChildProcess(keyport, ["export", "--realm", "kc", "--file", exportFile.path, "--db-path", source])
         #expect(exported.waitForExit() == 0)
         #expect((try FileManager.default.attributesOfItem(atPath: exportFile.path)[.posixPermissions] as? Int) == 0o600)
+        // Written through a private temporary file renamed over the target: nothing left beside it.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: exportFile.deletingLastPathComponent().path) == ["kc.json"])
         let certs = dir.appendingPathComponent("certs").path
         let server = try ChildProcess(keyport, ["start-dev", "--http-port", "0", "--import-realm", "--db-path", dir.appendingPathComponent("target/keyport.db").path],
                                       environment: ["KEYPORT_BOOTSTRAP_ADMIN_PASSWORD": "pw", "KEYPORT_DOCKER_CERTS_DIR": certs])
