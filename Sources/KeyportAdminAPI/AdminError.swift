@@ -52,6 +52,7 @@ public struct AdminError: HTTPResponseError, Equatable {
         case .tokenLimit: "User already holds the most personal access tokens allowed (\(PersonalAccessToken.limitPerUser)); revoke one first"
         case .emailsShared: "Realm has users sharing an email; duplicate emails cannot be disallowed"
         case .concurrentChange: "The realm changed while the request was being prepared; send it again"
+        case .credentialChanged: "The user's password changed during the login; log in again"
         case .other: "Object already exists"
         }
     }

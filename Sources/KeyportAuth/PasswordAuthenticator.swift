@@ -14,6 +14,11 @@ public enum LoginFailure: String, Sendable, Equatable {
     case accountNotFullySetUp = "resolve_required_actions"
 }
 
+/// What a password login checked, for the transaction that writes the session it starts: the
+/// credential it verified must still be the user's, and `notBefore` must not have moved past
+/// the moment of the check (`IdentityStore.createSession(_:proof:)`).
+public typealias LoginProof = KeyportStore.LoginProof
+
 public enum LoginOutcome: Sendable, Equatable {
     case authenticated(User)
     case failed(LoginFailure, user: User?)
@@ -46,6 +51,26 @@ public struct PasswordAuthenticator: Sendable {
     }
 
     public func authenticate(realm: Realm, username: String, password: Sensitive, ipAddress: String? = nil) async throws -> LoginOutcome {
+        try await authenticateProving(realm: realm, username: username, password: password, ipAddress: ipAddress).outcome
+    }
+
+    /// `authenticate`, with what a session started from this login must find unchanged when it is
+    /// written (`LoginProof`): a reset or a logout that lands between the check and the write
+    /// must not leave a session made from the old password behind.
+    public func authenticateProving(realm: Realm, username: String, password: Sensitive, ipAddress: String? = nil) async throws
+        -> (outcome: LoginOutcome, proof: LoginProof?) {
+        // Taken before the credential is read: anything that moves `notBefore` after it is later.
+        let checkedAt = now()
+        var proof: LoginProof?
+        let outcome = try await authenticate(realm: realm, username: username, password: password, ipAddress: ipAddress) { user, credential in
+            proof = LoginProof(userId: user.id, credentialId: credential.id, checkedAt: checkedAt)
+        }
+        guard case .authenticated = outcome else { return (outcome, nil) }
+        return (outcome, proof)
+    }
+
+    private func authenticate(realm: Realm, username: String, password: Sensitive, ipAddress: String?,
+                              checked: (User, Credential) -> Void) async throws -> LoginOutcome {
         // Hashing waits in this realm's queue: a flood against one realm cannot hold every thread.
         let partition = realm.id
         // The unknown user takes the same steps as a known one with a wrong password (the same
@@ -61,6 +86,7 @@ public struct PasswordAuthenticator: Sendable {
         // A right password that fully succeeded recently against this very stored hash, under this
         // policy: no Argon2 (VerifiedCredentialCache).
         let slot = verified.isOn ? verified.slot(realmId: realm.id, username: username, password: password) : nil
+        checked(user, credential)
         let fromCache = slot.map { verified.hit($0, userId: user.id, stored: credential.secret, policy: realm.passwordHashing, now: now()) } ?? false
         let verdict = fromCache
             ? PasswordCheck.match(rehashed: nil)

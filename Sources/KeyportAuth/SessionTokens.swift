@@ -22,7 +22,9 @@ public struct SessionTokens: Sendable {
     public static let identityTokenPrefix = "kpit_"
 
     /// A new session of `user` with `client` and the token that stands for it.
-    public func start(realm: Realm, user: User, clientId: String, scope: String, offline: Bool, ipAddress: String?) async throws -> (token: String, session: Session) {
+    /// `proof`: what the password login behind it checked (the write refuses if it moved).
+    public func start(realm: Realm, user: User, clientId: String, scope: String, offline: Bool, ipAddress: String?,
+                      proof: LoginProof? = nil) async throws -> (token: String, session: Session) {
         let token = OpaqueToken.make(prefix: offline ? Self.identityTokenPrefix : "", randomBytes: environment.randomBytes)
         let now = environment.now()
         // An offline session's end follows the realm's settings at each use; the stored hard end
@@ -31,7 +33,7 @@ public struct SessionTokens: Sendable {
         let session = Session(id: environment.newID(), realmId: realm.id, userId: user.id, clientId: clientId,
                               refreshTokenHash: OpaqueToken.hash(token), scope: scope, createdAt: now, lastRefresh: now,
                               expiresAt: hardEnd, offline: offline, ipAddress: ipAddress)
-        try await store.createSession(session)
+        try await store.createSession(session, proof: proof)
         return (token, session)
     }
 

@@ -210,6 +210,8 @@ public struct DockerV2Controller: Sendable {
         /// A personal access token's grants (`nil`: none beyond the user's).
         let tokenGrants: [RegistryGrant]?
         let details: [String: String]
+        /// A password login's proof, for the identity token's session (`LoginProof`).
+        var proof: LoginProof? = nil
 
         /// Only a password login may be traded for an identity token: a token made from a personal
         /// access token or a client secret would outlive its revocation and escape its limits.
@@ -242,6 +244,7 @@ public struct DockerV2Controller: Sendable {
             }
         }
         let outcome: LoginOutcome
+        var proof: LoginProof?
         var credential = Caller.Credential.password
         if username.utf8.count <= 255, let robot = try await configuration.client(clientId: username, in: endpoint.current),
            PasswordAuthenticator.hasServiceAccountLogin(robot), try await store.user(username: username, realmId: realm.id) == nil {
@@ -249,11 +252,12 @@ public struct DockerV2Controller: Sendable {
             details["credential_type"] = credential.rawValue
             outcome = try await authenticator.authenticate(realm: realm, serviceAccountOf: robot, secret: password, ipAddress: context.clientAddress)
         } else {
-            outcome = try await authenticator.authenticate(realm: realm, username: username, password: password, ipAddress: context.clientAddress)
+            (outcome, proof) = try await authenticator.authenticateProving(realm: realm, username: username, password: password,
+                                                                         ipAddress: context.clientAddress)
         }
         switch outcome {
         case .authenticated(let user):
-            return Caller(user: user, credential: credential, tokenGrants: nil, details: details)
+            return Caller(user: user, credential: credential, tokenGrants: nil, details: details, proof: proof)
         case .failed(let reason, let user):
             record(endpoint, type: "LOGIN_ERROR", user: user, username: username, granted: nil, error: reason.rawValue, extra: details, context: context)
             let message = reason == .accountNotFullySetUp
@@ -274,10 +278,18 @@ public struct DockerV2Controller: Sendable {
         var details = caller.details
         var identityToken: String?
         if issueIdentityToken, caller.mayHoldIdentityToken, endpoint.settings.identityTokens {
-            let (token, session) = try await sessions.start(realm: endpoint.realm, user: user, clientId: endpoint.client.id, scope: "",
-                                                            offline: true, ipAddress: context.clientAddress)
-            identityToken = token
-            details["identity_token_id"] = session.id
+            do {
+                let (token, session) = try await sessions.start(realm: endpoint.realm, user: user, clientId: endpoint.client.id, scope: "",
+                                                                offline: true, ipAddress: context.clientAddress, proof: caller.proof)
+                identityToken = token
+                details["identity_token_id"] = session.id
+            } catch StoreError.conflict(.credentialChanged) {
+                // The password was replaced (or the user logged out) while this login was checked.
+                record(endpoint, type: "LOGIN_ERROR", user: user, username: user.username, granted: nil,
+                       error: LoginFailure.invalidCredentials.rawValue, extra: details, context: context)
+                throw DockerV2Error.unauthorized(DockerV2Error.invalidCredentials, requested: endpoint.requested,
+                                                 oauthError: grantType == nil ? nil : "invalid_grant")
+            }
         }
         record(endpoint, type: "LOGIN", user: user, username: user.username, granted: decision.access, error: nil, extra: details, context: context)
         return try response(issued, identityToken: identityToken, answerScope: answerScope)

@@ -92,15 +92,24 @@ public struct OIDCController: Sendable {
         }
         guard let username = form["username"], !username.isEmpty else { throw OAuthError.invalidRequest("Missing parameter: username") }
         let password = Sensitive(form["password"] ?? "")
-        let outcome = try await authenticator.authenticate(realm: realm, username: username, password: password, ipAddress: context.clientAddress)
+        let (outcome, proof) = try await authenticator.authenticateProving(realm: realm, username: username, password: password,
+                                                                             ipAddress: context.clientAddress)
         switch outcome {
         case .failed(let reason, let user):
             record(realm: realm, type: "LOGIN_ERROR", client: client, user: user, error: reason.rawValue, username: username, context: context)
             if reason == .accountNotFullySetUp { throw OAuthError(.badRequest, "invalid_grant", "Account is not fully set up") }
             throw OAuthError.invalidUserCredentials
         case .authenticated(let user):
-            let (refresh, session) = try await tokens.sessions.start(realm: realm, user: user, clientId: client.id, scope: scope,
-                                                                     offline: false, ipAddress: context.clientAddress)
+            let refresh: String, session: Session
+            do {
+                (refresh, session) = try await tokens.sessions.start(realm: realm, user: user, clientId: client.id, scope: scope,
+                                                                     offline: false, ipAddress: context.clientAddress, proof: proof)
+            } catch StoreError.conflict(.credentialChanged) {
+                // The password was replaced (or the user logged out) while this login was checked.
+                record(realm: realm, type: "LOGIN_ERROR", client: client, user: user, error: LoginFailure.invalidCredentials.rawValue,
+                       username: username, context: context)
+                throw OAuthError.invalidUserCredentials
+            }
             let (access, _) = try await tokens.accessToken(realm: realm, user: user, client: client, scope: scope, sessionId: session.id,
                                                            authTime: session.createdAt)
             record(realm: realm, type: "LOGIN", client: client, user: user, error: nil, username: username, context: context)

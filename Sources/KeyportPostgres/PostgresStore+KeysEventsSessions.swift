@@ -141,10 +141,17 @@ extension PostgresStore {
 // MARK: Sessions
 
 extension PostgresStore {
-    public func createSession(_ s: Session) async throws {
+    public func createSession(_ s: Session, proof: LoginProof?) async throws {
         try await write { db in
-            // The user's row is locked: concurrent logins on several nodes count against one cap.
-            try await db.execute("SELECT 1 FROM users WHERE id = ? AND realm_id = ? FOR UPDATE", [s.userId, s.realmId])
+            // The user's row is locked: concurrent logins on several nodes count against one cap,
+            // and a password reset (which locks it too) is either before this or after it.
+            let user = try await db.one("SELECT not_before FROM users WHERE id = ? AND realm_id = ? FOR UPDATE", [s.userId, s.realmId])
+            if let proof {
+                let kept = try await db.one("SELECT 1 AS x FROM credentials WHERE id = ? AND user_id = ?", [proof.credentialId, proof.userId]) != nil
+                guard kept, let notBefore = user?.optionalInt64("not_before"), notBefore <= proof.checkedAt.millisecondsSince1970 else {
+                    throw StoreError.conflict(.credentialChanged)
+                }
+            }
             try await db.execute("""
                 INSERT INTO sessions (id, realm_id, user_id, client_id, refresh_token_hash, scope, created_at, last_refresh, expires_at,
                   offline, ip_address)

@@ -3,8 +3,19 @@ import KeyportModel
 import KeyportStore
 
 extension SQLiteStore {
-    public func createSession(_ s: Session) async throws {
+    public func createSession(_ s: Session, proof: LoginProof?) async throws {
         try await write { db in
+            if let proof {
+                let row = try Row.fetchOne(try db.cachedStatement(sql: """
+                    SELECT u.not_before AS not_before, c.id AS credential FROM users u
+                    LEFT JOIN credentials c ON c.id = ? AND c.user_id = u.id WHERE u.id = ?
+                    """), arguments: [proof.credentialId, proof.userId])
+                let notBefore: Int64? = row?["not_before"]
+                let credential: String? = row?["credential"]
+                guard credential != nil, let notBefore, notBefore <= proof.checkedAt.millisecondsSince1970 else {
+                    throw StoreError.conflict(.credentialChanged)
+                }
+            }
             try db.execute(sql: """
                 INSERT INTO sessions (id, realm_id, user_id, client_id, refresh_token_hash, scope, created_at, last_refresh, expires_at,
                   offline, ip_address)

@@ -180,7 +180,10 @@ public protocol SessionStore: Sendable {
     // MARK: Sessions
     /// Stores a session. In the same transaction, the user's least recently used sessions of the
     /// same client and kind (online or offline) beyond `Session.limitPerUserAndClient` go.
-    func createSession(_ session: Session) async throws
+    /// With a `proof`, the session is written only if the credential the login verified is still
+    /// the user's and the user's `notBefore` is not past the check: else
+    /// `StoreError.conflict(.credentialChanged)`, and nothing is written.
+    func createSession(_ session: Session, proof: LoginProof?) async throws
     func session(refreshTokenHash: String) async throws -> Session?
     func session(id: String, realmId: String) async throws -> Session?
     /// A user's sessions of one client and kind, oldest first (at most `Session.limitPerUserAndClient`).
@@ -261,4 +264,23 @@ public struct LoginFailureOutcome: Sendable, Equatable {
 extension EventStore {
     /// Several events in one transaction, no cap on a realm's events.
     public func recordEvents(_ events: [Event]) async throws { try await recordEvents(events, keepingPerRealm: Int.max) }
+}
+
+extension SessionStore {
+    public func createSession(_ session: Session) async throws { try await createSession(session, proof: nil) }
+}
+
+/// What a password login checked (see `SessionStore.createSession(_:proof:)`).
+public struct LoginProof: Sendable, Equatable {
+    public let userId: String
+    /// The stored password credential the login verified (a reset replaces it with a new id).
+    public let credentialId: String
+    /// When the check began, before the credential was read.
+    public let checkedAt: Timestamp
+
+    public init(userId: String, credentialId: String, checkedAt: Timestamp) {
+        self.userId = userId
+        self.credentialId = credentialId
+        self.checkedAt = checkedAt
+    }
 }

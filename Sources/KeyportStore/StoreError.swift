@@ -34,6 +34,9 @@ public enum StoreConflict: String, Sendable, Equatable, CaseIterable {
     case emailsShared
     /// What a change was planned from moved before it was written (`StoreChange.requireVersions`).
     case concurrentChange
+    /// The password a login verified was replaced, or the user's tokens revoked, before the
+    /// session it started was written (`LoginProof`).
+    case credentialChanged
     /// A uniqueness rule the store does not name more precisely.
     case other
 }

@@ -502,6 +502,37 @@ struct IdentityStoreConformanceTests {
 }
 
 extension IdentityStoreConformanceTests {
+    /// Issue 24, item 4: a session started by a login that checked the old password, written
+    /// after a reset or a logout, is refused in the write's own transaction.
+    @Test(arguments: StoreBackend.allCases)
+    func aSessionIsNotWrittenFromALoginAResetOvertook(backend: StoreBackend) async throws {
+        let clock = TestClock()
+        let store = try await backend.makeStore(clock: clock)
+        let f = Fixtures(store, clock: clock)
+        let realm = try await f.realm("acme")
+        let client = try await f.client("app", in: realm)
+        let alice = try await f.user("alice", in: realm, password: "old")
+        func session(_ id: String) -> Session {
+            Session(id: id, realmId: realm.id, userId: alice.id, clientId: client.id, refreshTokenHash: "h-\(id)", scope: "",
+                    createdAt: clock.now, lastRefresh: clock.now, expiresAt: clock.now.adding(seconds: 3600))
+        }
+        let old = try #require(try await store.credentials(userId: alice.id).first)
+        let checkedBeforeReset = LoginProof(userId: alice.id, credentialId: old.id, checkedAt: clock.now)
+        clock.advance(seconds: 1)
+        let new = Credential(id: "c-new", userId: alice.id, secret: Sensitive("new-hash"), createdAt: clock.now)
+        try await store.setCredential(new, revokeTokensBefore: clock.now)
+        await #expect(throws: StoreError.conflict(.credentialChanged)) { try await store.createSession(session("s1"), proof: checkedBeforeReset) }
+        #expect(try await store.session(id: "s1", realmId: realm.id) == nil, "nothing written")
+
+        // The new password's login passes; a logout after its check (notBefore moved) stops it.
+        let checkedAfterReset = LoginProof(userId: alice.id, credentialId: new.id, checkedAt: clock.now)
+        try await store.createSession(session("s2"), proof: checkedAfterReset)
+        #expect(try await store.session(id: "s2", realmId: realm.id) != nil)
+        clock.advance(seconds: 1)
+        try await store.apply([.updateUser(id: alice.id, realmId: realm.id) { [now = clock.now] in $0.notBefore = now }])
+        await #expect(throws: StoreError.conflict(.credentialChanged)) { try await store.createSession(session("s3"), proof: checkedAfterReset) }
+    }
+
     @Test(arguments: StoreBackend.allCases)
     func sessionsAreFoundByTokenHashAndDieWithTheirUser(backend: StoreBackend) async throws {
         let clock = TestClock()
