@@ -338,6 +338,8 @@ extension RealmRepresentation {
         var change = RealmSettingsChange()
         change.accessTokenLifespan = accessTokenLifespan
         change.refreshTokenLifespan = ssoSessionIdleTimeout
+        change.ssoSessionMaxLifespan = ssoSessionMaxLifespan
+        change.notBefore = notBefore
         change.offlineSessionIdleTimeout = offlineSessionIdleTimeout
         change.offlineSessionMaxLifespanEnabled = offlineSessionMaxLifespanEnabled
         change.offlineSessionMaxLifespan = offlineSessionMaxLifespan

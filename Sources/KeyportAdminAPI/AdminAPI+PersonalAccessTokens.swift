@@ -15,7 +15,9 @@ extension AdminAPI {
         let tokens = admin.group("realms/{realm}/users/{id}/personal-access-tokens")
         tokens.get { request, context in
             let (_, realm, user) = try await userInPath(request, context, .viewUsers)
-            return try JSONBody.response(try await run { try await personalAccessTokens.list(owner: user, realm: realm) })
+            let page = try page(request)
+            let all = try await run { try await personalAccessTokens.list(owner: user, realm: realm) }
+            return try JSONBody.response(Array(all.dropFirst(page.first).prefix(page.max)))
         }
         tokens.post { request, context in
             let (_, realm, user) = try await userInPath(request, context, .manageUsers)

@@ -148,16 +148,23 @@ public struct PasswordAuthenticator: Sendable {
         client.protocolName == .openIDConnect && !client.publicClient && client.serviceAccountsEnabled && client.secret != nil
     }
 
-    /// A client's secret presented for its service account (`docker login -u <clientId> -p <secret>`):
-    /// the same brute-force rules as a password, counted against the service-account user. No
-    /// Argon2 — a client secret is compared in constant time.
+    /// A client's secret presented for its service account (`docker login -u <clientId> -p <secret>`),
+    /// compared in constant time. A wrong one costs what a wrong password costs (one Argon2 of the
+    /// realm's policy, burnt), so the time of the answer does not tell a robot's clientId from a
+    /// username; and wrong secrets never lock the robot out — a 192-bit secret cannot be guessed,
+    /// and counting failures would let anyone stop a realm's CI with a handful of requests
+    /// (Keycloak does not apply brute-force detection to client secrets either). An administrator
+    /// may still lock a robot by hand; a lock that exists is honoured.
     public func authenticate(realm: Realm, serviceAccountOf client: Client, secret: Sensitive, ipAddress: String? = nil) async throws -> LoginOutcome {
         guard Self.hasServiceAccountLogin(client),
               let user = try await store.serviceAccountUser(clientId: client.id, realmId: realm.id)
-        else { return .failed(.userNotFound, user: nil) }
+        else {
+            try await hasher.burn(policy: realm.passwordHashing, partition: realm.id)
+            return .failed(.userNotFound, user: nil)
+        }
         guard let expected = client.secret, constantTimeEquals(Array(expected.revealed.utf8), Array(secret.revealed.utf8)) else {
-            let locked = await countFailure(userId: user.id, realm: realm, ipAddress: ipAddress)
-            return .failed(locked ? .userTemporarilyLocked : .invalidCredentials, user: user)
+            try await hasher.burn(policy: realm.passwordHashing, partition: realm.id)
+            return .failed(.invalidCredentials, user: user)
         }
         if realm.bruteForce.enabled, try await !store.admitLogin(userId: user.id, realmId: realm.id, at: now()) {
             return .failed(.userTemporarilyLocked, user: user)

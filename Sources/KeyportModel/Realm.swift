@@ -328,6 +328,10 @@ public struct RealmSettingsChange: Sendable, Equatable {
     public var hashingParallelism: Int?
     public var hashingHashLength: Int?
     public var hashingSaltLength: Int?
+    /// Keycloak's fields Keyport reads but does not keep (its sessions have no SSO maximum; a
+    /// realm's `notBefore` is per user here): still refused out of range, as every number is.
+    public var ssoSessionMaxLifespan: Int?
+    public var notBefore: Int?
 
     public init() {}
 }
@@ -339,6 +343,8 @@ extension Realm {
         var r = self
         if let v = change.displayName { r.displayName = v }
         if let v = change.enabled { r.enabled = v }
+        _ = try RealmBounds.check(change.ssoSessionMaxLifespan, "ssoSessionMaxLifespan", 0...RealmBounds.lifespanSeconds.upperBound, unit: " seconds")
+        _ = try RealmBounds.check(change.notBefore, "notBefore", 0...Int(Int32.max), unit: " (epoch seconds)")
         if let v = try RealmBounds.check(change.accessTokenLifespan, "accessTokenLifespan", RealmBounds.lifespanSeconds, unit: " seconds") {
             r.accessTokenLifespan = v
         }

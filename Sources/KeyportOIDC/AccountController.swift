@@ -24,7 +24,13 @@ public struct AccountController: Sendable {
         let account = router.group("/realms/{realm}/account/personal-access-tokens")
         account.get { request, context in
             let (realm, user) = try await caller(request, context)
-            return try JSONBody.response(try await answer { try await personalAccessTokens.list(owner: user, realm: realm) })
+            // Paged as the admin API (`first`, `max`); a user holds at most `limitPerUser` anyway.
+            let query = FormParameters.query(of: request)
+            guard let first = Int(query["first"] ?? "0"), first >= 0, let max = Int(query["max"] ?? "100"), max >= 0 else {
+                throw OAuthError.invalidRequest("first and max must be non-negative integers")
+            }
+            let all = try await answer { try await personalAccessTokens.list(owner: user, realm: realm) }
+            return try JSONBody.response(Array(all.dropFirst(first).prefix(max)))
         }
         account.post { request, context in
             let (realm, user) = try await caller(request, context, forNewCredential: true)

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KeyportHTTP
+import KeycloakRepresentations
 import Testing
 
 @Suite("Bad input gets a clear answer, never a 500")
@@ -110,6 +111,44 @@ struct BadInputTests {
                 }
             }
             #expect(checked > 300)
+        }
+    }
+}
+
+/// Issue 24, item 10: every number a realm representation carries has a bound, whether Keyport
+/// keeps it or not. The fields come from the representation itself, so a new one is covered.
+@Suite("Realm numbers are bounded")
+struct RealmNumberBoundsTests {
+    static var integerFields: [String] {
+        Mirror(reflecting: RealmRepresentation()).children.compactMap { child in
+            type(of: child.value) == Optional<Int>.self ? child.label : nil
+        }
+    }
+    static var hashingFields: [String] {
+        Mirror(reflecting: PasswordHashingRepresentation()).children.compactMap { child in
+            type(of: child.value) == Optional<Int>.self ? child.label : nil
+        }
+    }
+
+    @Test func everyIntegerFieldRefusesTheExtremes() async throws {
+        #expect(Self.integerFields.count >= 14, "the representation's integer fields: \(Self.integerFields)")
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            try await api.createRealm("acme", token: admin)
+            for field in Self.integerFields {
+                for value in ["9223372036854775807", "-1", "-9223372036854775808"] {
+                    let response = try await api.call(.put, "/admin/realms/acme", token: admin, raw: #"{"\#(field)": \#(value)}"#)
+                    #expect(response.status == .badRequest, "\(field) = \(value): \(response.status) \(response.text)")
+                    #expect(response.text.contains(field), "the refusal names \(field): \(response.text)")
+                }
+            }
+            for field in Self.hashingFields {
+                let response = try await api.call(.put, "/admin/realms/acme", token: admin, raw: #"{"passwordHashing": {"\#(field)": 9223372036854775807}}"#)
+                #expect(response.status == .badRequest, "passwordHashing.\(field): \(response.status) \(response.text)")
+            }
+            // Nothing was changed by the refusals.
+            let realm = try await api.call(.get, "/admin/realms/acme", token: admin)
+            #expect(realm["accessTokenLifespan"]?.int == 300)
         }
     }
 }

@@ -273,15 +273,14 @@ struct MachineCredentialTests {
             #expect(try await r.token("ci-robot", pat).status == .ok)
             #expect(try await r.token("service-account-ci-robot", pat).status == .ok)
 
-            // Brute-force protection counts against the service account.
+            // Wrong secrets never lock a robot out (issue 24, item 10): anyone could stop a realm's
+            // CI with a few requests, and a 192-bit secret cannot be guessed anyway.
             _ = try await api.call(.put, "/admin/realms/acme", token: r.admin, json: ["bruteForceProtected": true, "failureFactor": 3,
                                                                                        "quickLoginCheckMilliSeconds": 0])
-            for _ in 0..<3 { _ = try await r.token("ci-robot", "wrong") }
-            #expect(try await r.token("ci-robot", secret).status == .unauthorized, "locked")
+            for _ in 0..<5 { #expect(try await r.token("ci-robot", "wrong").status == .unauthorized) }
+            #expect(try await r.token("ci-robot", secret).status == .ok, "not locked")
             let status = try await api.call(.get, "/admin/realms/acme/attack-detection/brute-force/users/\(account)", token: r.admin)
-            #expect(status["numFailures"]?.int == 3)
-            _ = try await api.call(.delete, "/admin/realms/acme/attack-detection/brute-force/users/\(account)", token: r.admin)
-            #expect(try await r.token("ci-robot", secret).status == .ok)
+            #expect(status["numFailures"]?.int == 0)
 
             // Service accounts off, a public client, a regenerated secret: refused.
             _ = try await api.call(.post, "/admin/realms/acme/clients/\(robot)/client-secret", token: r.admin)
