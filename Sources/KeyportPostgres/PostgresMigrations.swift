@@ -25,7 +25,9 @@ extension PostgresStore {
     /// find everything applied. Returns the migrations applied by this call.
     @discardableResult
     func migrate(schema: String?, now: @escaping @Sendable () -> Int64) async throws -> [Migration] {
-        try await withConnection { db in
+        // Waiting on the lock behind other nodes' migrations, and the migrations themselves, may
+        // take long: not a request's deadline.
+        try await withConnection(deadline: .seconds(3600)) { db in
             try await db.execute("SELECT pg_advisory_lock(\(Self.migrationLock))", [schema])
             do {
                 // Under the lock: two nodes creating the schema at once would collide in the catalog.

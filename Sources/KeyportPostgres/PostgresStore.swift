@@ -71,25 +71,34 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
             tlsRootCertificates = rootCertificates
         }
 
-        var clientConfiguration: PostgresClient.Configuration {
-            let tls: PostgresClient.Configuration.TLS
+        /// libpq's `sslmode` as NIO's TLS settings: nil (no TLS), and whether TLS is required.
+        var tlsSettings: (configuration: TLSConfiguration, required: Bool)? {
             var config = TLSConfiguration.makeClientConfiguration()
             if let tlsRootCertificates { config.trustRoots = .file(tlsRootCertificates) }
             switch tlsMode {
-            case "disable": tls = .disable
+            case "disable": return nil
             case "require":
                 // libpq's `require`: encrypted, the certificate not checked.
                 config.certificateVerification = .none
-                tls = .require(config)
+                return (config, true)
             case "verify-ca":
                 config.certificateVerification = .noHostnameVerification
-                tls = .require(config)
+                return (config, true)
             case "verify-full":
                 // The chain and the host name: what an operator on an untrusted network wants.
-                tls = .require(config)
+                return (config, true)
             default:
                 config.certificateVerification = .none
-                tls = .prefer(config)
+                return (config, false)
+            }
+        }
+
+        var clientConfiguration: PostgresClient.Configuration {
+            let tls: PostgresClient.Configuration.TLS
+            if let settings = tlsSettings {
+                tls = settings.required ? .require(settings.configuration) : .prefer(settings.configuration)
+            } else {
+                tls = .disable
             }
             var configuration = PostgresClient.Configuration(host: host, port: port, username: username, password: password,
                                                              database: database, tls: tls)
@@ -112,6 +121,7 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
         // its failures reach the callers as errors, and from there the log and a 503.
         var background = logger
         background.logLevel = .error
+        try await probe(configuration, logger: background)
         let store = PostgresStore(client: PostgresClient(configuration: configuration.clientConfiguration, backgroundLogger: background), logger: logger)
         do {
             try await store.migrate(schema: configuration.schema, now: now)
@@ -120,6 +130,35 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
             throw error
         }
         return store
+    }
+
+    /// One connection before the pool starts, to say at once what the pool would only retry for
+    /// 30 seconds and call "unreachable": the server refused the credentials, or there is no such
+    /// database. Anything else (the server not up yet) is left to the pool's retries.
+    static func probe(_ configuration: Configuration, logger: Logger) async throws {
+        let tls: PostgresConnection.Configuration.TLS
+        if let settings = configuration.tlsSettings {
+            let context = try NIOSSLContext(configuration: settings.configuration)
+            tls = settings.required ? .require(context) : .prefer(context)
+        } else {
+            tls = .disable
+        }
+        var connection = PostgresConnection.Configuration(host: configuration.host, port: configuration.port, username: configuration.username,
+                                                          password: configuration.password, database: configuration.database, tls: tls)
+        connection.options.connectTimeout = .seconds(10)
+        do {
+            let opened = try await PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.next(), configuration: connection,
+                                                              id: 0, logger: logger)
+            try? await opened.close()
+        } catch let error as PSQLError {
+            guard let state = error.serverInfo?[.sqlState] else { return }
+            if state.hasPrefix("28") {
+                throw StoreError.unavailable("the database refused user '\(configuration.username)': authentication failed (check --db-username and --db-password)")
+            }
+            if state == "3D000" { throw StoreError.unavailable("the database '\(configuration.database)' does not exist") }
+        } catch {
+            // Not reachable yet: the pool keeps trying and reports it.
+        }
     }
 
     init(client: PostgresClient, logger: Logger, migrations: [Migration] = PostgresStore.shippedMigrations) {
@@ -137,7 +176,7 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
     /// Readiness answers within two seconds: a load balancer's probe must not hang on a database
     /// that is down.
     public func isReady() async -> Bool {
-        (try? await withConnection(wait: .seconds(2)) { [self] db in try await isUpToDate(db) }) ?? false
+        (try? await withConnection(wait: .seconds(2), deadline: .seconds(2)) { [self] db in try await isUpToDate(db) }) ?? false
     }
 
     // MARK: Running statements
@@ -145,9 +184,14 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
     /// How long a request waits for a connection before the database counts as unreachable
     /// (the pool keeps retrying behind it): a 503 now rather than a request held for ever.
     static let connectionWait: Duration = .seconds(30)
+    /// How long the work on a leased connection may take (a transaction's statements, a
+    /// migration's excepted): a database that stops answering (a hung primary, a partition) must
+    /// not hold a request for as long as it is gone. Past it the connection is closed — never
+    /// handed to another request — and the caller gets `unavailable` (a 503).
+    static let queryDeadline: Duration = .seconds(15)
 
     @discardableResult
-    func withConnection<T: Sendable>(wait: Duration = PostgresStore.connectionWait,
+    func withConnection<T: Sendable>(wait: Duration = PostgresStore.connectionWait, deadline: Duration = PostgresStore.queryDeadline,
                                      _ body: @escaping @Sendable (PGConnection) async throws -> T) async throws -> T {
         let leased = LeaseFlag()
         let client = self.client, logger = self.logger
@@ -155,16 +199,31 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
             return try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask {
                     try await client.withConnection { connection in
-                        leased.set()
+                        leased.set(connection)
                         return try await body(PGConnection(connection: connection, logger: logger))
                     }
                 }
                 group.addTask {
-                    try await Task.sleep(for: wait)
-                    if !leased.isSet {
-                        throw StoreError.unavailable("the database is unreachable: no connection within \(wait) (check --db-url, the credentials and TLS)")
+                    let clock = ContinuousClock()
+                    let start = clock.now
+                    // First the wait for a connection, then the deadline from the lease on.
+                    while true {
+                        let (connection, since) = leased.state
+                        if let connection, let since {
+                            let remaining = since.advanced(by: deadline) - clock.now
+                            if remaining <= .zero {
+                                // Closing fails the statement in flight; the pool replaces the connection.
+                                connection.close().whenComplete { _ in }
+                                throw StoreError.unavailable("the database did not answer within \(deadline)")
+                            }
+                            try await Task.sleep(for: min(remaining, .milliseconds(500)))
+                        } else {
+                            if clock.now - start >= wait {
+                                throw StoreError.unavailable("the database is unreachable: no connection within \(wait) (check --db-url, the credentials and TLS)")
+                            }
+                            try await Task.sleep(for: min(wait - (clock.now - start), .milliseconds(100)))
+                        }
                     }
-                    return nil
                 }
                 while let result = try await group.next() {
                     if let value = result {
@@ -201,8 +260,9 @@ extension PGRow {
 }
 
 /// Whether a connection was handed over yet (read by the wait's timer, set by the lease).
+/// The connection a `withConnection` call leased, and when (its deadline counts from there).
 private final class LeaseFlag: Sendable {
-    private let value = Mutex(false)
-    func set() { value.withLock { $0 = true } }
-    var isSet: Bool { value.withLock { $0 } }
+    private let value = Mutex<(PostgresConnection?, ContinuousClock.Instant?)>((nil, nil))
+    func set(_ connection: PostgresConnection) { value.withLock { $0 = (connection, ContinuousClock().now) } }
+    var state: (PostgresConnection?, ContinuousClock.Instant?) { value.withLock { $0 } }
 }

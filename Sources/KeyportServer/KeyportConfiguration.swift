@@ -43,6 +43,11 @@ public struct KeyportConfiguration: Sendable, Equatable {
     public var httpsCertificateFile: String?
     public var httpsCertificateKeyFile: String?
     public var proxyHeaders: ProxyHeaders
+    /// Whose forwarded headers are believed (`--proxy-trusted-addresses`).
+    public var trustedProxies: TrustedProxies = .privateNetworks
+    /// `--http-enabled true`: plain HTTP asked for explicitly (Keycloak's option); `keyport start`
+    /// refuses plain HTTP without it whenever the hostname is https or the host is not loopback.
+    public var httpEnabled: Bool = false
     public var bootstrapAdminUsername: String?
     public var bootstrapAdminPassword: String?
     public var logLevel: String
@@ -120,8 +125,12 @@ public struct KeyportConfiguration: Sendable, Equatable {
         if (httpsCertificateFile == nil) != (httpsCertificateKeyFile == nil) {
             throw ConfigurationError("--https-certificate-file and --https-certificate-key-file go together: give both or neither")
         }
-        if mode == .production && !tlsEnabled && proxyHeaders == .none && !Self.isLoopback(httpHost) {
-            throw ConfigurationError("keyport start serves passwords and tokens: give --https-certificate-file and --https-certificate-key-file, or run behind a TLS proxy with --proxy-headers xforwarded")
+        // Tokens over plain HTTP only when nothing promises HTTPS and nobody else can connect, or
+        // when asked for explicitly (an https hostname served as plain HTTP on loopback was a
+        // tunnel for tokens in clear).
+        let claimsHTTPS = hostname.lowercased().hasPrefix("https://")
+        if mode == .production && !tlsEnabled && proxyHeaders == .none && !httpEnabled && (claimsHTTPS || !Self.isLoopback(httpHost)) {
+            throw ConfigurationError("keyport start serves passwords and tokens: give --https-certificate-file and --https-certificate-key-file, run behind a TLS proxy with --proxy-headers xforwarded, or ask for plain HTTP with --http-enabled true")
         }
         if let username = bootstrapAdminUsername, username.trimmingCharacters(in: .whitespaces).isEmpty {
             throw ConfigurationError("KEYPORT_BOOTSTRAP_ADMIN_USERNAME must not be empty")

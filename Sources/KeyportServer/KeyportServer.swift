@@ -70,7 +70,8 @@ public struct KeyportServer: Sendable {
 
         let router = Router(context: KeyportRequestContext.self)
         router.add(middleware: ObservabilityMiddleware(metrics: metrics, randomBytes: environment.randomBytes, proxyHeaders: configuration.proxyHeaders,
-                                                      accessLog: configuration.httpAccessLog, strictTransportSecurity: tls != nil))
+                                                      accessLog: configuration.httpAccessLog, strictTransportSecurity: tls != nil,
+                                                      trustedProxies: configuration.trustedProxies))
         let routeTable = RouteTable()
         router.add(middleware: MethodNotAllowedMiddleware(table: routeTable))
         HealthController(store: store).addRoutes(to: router)

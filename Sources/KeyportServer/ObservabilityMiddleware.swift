@@ -18,6 +18,8 @@ struct ObservabilityMiddleware: RouterMiddleware {
     var accessLog = true
     /// Served over HTTPS by Keyport itself: every answer carries HSTS.
     var strictTransportSecurity = false
+    /// The peers whose `X-Forwarded-For` is believed (`--proxy-trusted-addresses`).
+    var trustedProxies: TrustedProxies = .privateNetworks
 
     static let hexDigits = Array("0123456789abcdef".utf8)
     static let pragma = HTTPField.Name("Pragma")!
@@ -48,7 +50,8 @@ struct ObservabilityMiddleware: RouterMiddleware {
         context.logger[metadataKey: "request_id"] = .string(requestID)
         let realm = Self.realmName(in: request.uri.path)
         if let realm { context.logger[metadataKey: "realm"] = .string(realm) }
-        context.clientAddress = Self.clientAddress(request: request, peer: context.remoteAddress?.ipAddress, proxyHeaders: proxyHeaders)
+        context.clientAddress = Self.clientAddress(request: request, peer: context.remoteAddress?.ipAddress, proxyHeaders: proxyHeaders,
+                                                   trustedProxies: trustedProxies)
         if let client = context.clientAddress { context.logger[metadataKey: "client_ip"] = .string(client) }
 
         let clock = ContinuousClock()
@@ -134,16 +137,11 @@ struct ObservabilityMiddleware: RouterMiddleware {
     /// `X-Forwarded-For: 203.0.113.7` through nginx arrives as `203.0.113.7, <its real address>`,
     /// and must not be able to choose the address its events and failures are recorded under.
     /// Never trusted unless the operator said so.
-    static func clientAddress(request: Request, peer: String?, proxyHeaders: KeyportConfiguration.ProxyHeaders) -> String? {
+    static func clientAddress(request: Request, peer: String?, proxyHeaders: KeyportConfiguration.ProxyHeaders,
+                              trustedProxies: TrustedProxies = .privateNetworks) -> String? {
         guard proxyHeaders == .xforwarded else { return peer }
         // Several header lines are one list, in order (RFC 9110 §5.3).
-        let lines = request.headers[values: .xForwardedFor]
-        guard let line = lines.last else { return peer }
-        let first = line.split(separator: ",").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-        guard (1...64).contains(first.utf8.count), first.utf8.allSatisfy({ $0.isASCIIAlphanumeric || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":") }) else {
-            return peer
-        }
-        return first
+        return trustedProxies.client(peer: peer, forwardedFor: request.headers[values: .xForwardedFor])
     }
 
     /// The `{realm}` of `/realms/{realm}/…` and `/admin/realms/{realm}/…`.

@@ -50,6 +50,12 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("proxy-headers"), help: "Trust a reverse proxy's headers: none or xforwarded (KEYPORT_PROXY_HEADERS). Default: none")
     var proxyHeaders: String?
 
+    @Option(name: .customLong("proxy-trusted-addresses"), help: "Addresses or CIDR ranges of the proxies whose X-Forwarded-For is believed, comma-separated (KEYPORT_PROXY_TRUSTED_ADDRESSES). Default: loopback, private and link-local ranges")
+    var proxyTrustedAddresses: String?
+
+    @Option(name: .customLong("http-enabled"), help: "true: serve plain HTTP even where keyport start would refuse it (an https hostname, a host other than loopback), as Keycloak's http-enabled (KEYPORT_HTTP_ENABLED). Default: false")
+    var httpEnabled: String?
+
     @Option(name: .customLong("http-access-log"), help: "true or false: one log line per request (KEYPORT_HTTP_ACCESS_LOG). Default: true for start-dev, false for start, as Keycloak's http-access-log-enabled; server errors are always logged")
     var httpAccessLog: String?
 
@@ -134,6 +140,11 @@ struct ServerOptions: ParsableArguments {
             bootstrapAdminPassword: environment["KEYPORT_BOOTSTRAP_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 },
             logLevel: level, importRealms: importRealm || parseBoolean(environment["KEYPORT_IMPORT_REALM"]) == true,
             dockerCertsDirectory: value(dockerCertsDir, "DOCKER_CERTS_DIR"))
+        if let text = value(proxyTrustedAddresses, "PROXY_TRUSTED_ADDRESSES") { configuration.trustedProxies = try TrustedProxies(parsing: text) }
+        if let text = value(httpEnabled, "HTTP_ENABLED") {
+            guard let enabled = parseBoolean(text) else { throw ConfigurationError("--http-enabled must be true or false, not '\(text)'") }
+            configuration.httpEnabled = enabled
+        }
         configuration.store = try database.location(environment)
         if let v = try number(passwordHashingMaxMemory, "PASSWORD_HASHING_MAX_MEMORY", "--password-hashing-max-memory") {
             configuration.passwordCostCeiling.memoryKiB = v

@@ -37,6 +37,42 @@ struct PostgresStoreTests {
         #expect(await b.isReady())
     }
 
+    /// Issue 24, item 14: a wrong password says so at once, not "unreachable" after 30 seconds.
+    @Test func aWrongPasswordIsNamedAtOnce() async throws {
+        var configuration = try PostgresStore.Configuration(url: try #require(StoreBackend.postgresURL), maximumConnections: 2)
+        configuration.tlsMode = "disable"
+        configuration.password = "certainly-not-the-password"
+        let clock = ContinuousClock()
+        let started = clock.now
+        do {
+            _ = try await PostgresStore.open(configuration, now: { 0 })
+            Issue.record("opened with a wrong password")
+        } catch let error as StoreError {
+            #expect("\(error)".contains("authentication failed"), "\(error)")
+        }
+        #expect(clock.now - started < .seconds(10))
+    }
+
+    /// Issue 24, item 11: a statement the database does not answer (here `pg_sleep`, as a hung
+    /// primary would behave) ends at the deadline with `unavailable`, and its connection is
+    /// closed, never handed to the next request.
+    @Test func aStatementPastItsDeadlineFailsAndItsConnectionIsDiscarded() async throws {
+        let (a, _) = try await twoNodes()
+        let before = try await a.withConnection { db in try await db.rows("SELECT pg_backend_pid() AS pid")[0].int("pid") }
+        let clock = ContinuousClock()
+        let started = clock.now
+        await #expect(throws: StoreError.self) {
+            try await a.withConnection(deadline: .seconds(1)) { db in try await db.execute("SELECT pg_sleep(30)") }
+        }
+        #expect(clock.now - started < .seconds(10), "answered at the deadline, not when the database did")
+        // The pool still serves, on connections other than the abandoned one.
+        var pids: Set<Int> = []
+        for _ in 0..<4 { pids.insert(try await a.withConnection { db in try await db.rows("SELECT pg_backend_pid() AS pid")[0].int("pid") }) }
+        #expect(await a.isReady())
+        _ = before
+        #expect(!pids.isEmpty)
+    }
+
     @Test func failuresOnTwoNodesAreAllCountedAndLockAtTheFactor() async throws {
         let (a, b) = try await twoNodes()
         let f = Fixtures(a)

@@ -100,6 +100,11 @@ struct ProcessTests {
             (["start-dev", "--http-port", "\(port)", "--db-path", dir.appendingPathComponent("other.db").path], "keyport: cannot listen on 127.0.0.1:\(port): the address is already in use"),
             (["start-dev", "--http-port", "0", "--db-path", "/proc/nope/keyport.db"], "keyport: cannot create the database folder /proc/nope"),
             (["start", "--http-port", "0"], "keyport: keyport start needs --hostname"),
+            // An https hostname served as plain HTTP, even on loopback: only when asked for.
+            (["start", "--hostname", "https://auth.example.com", "--http-port", "0", "--db-path", dir.appendingPathComponent("h.db").path],
+             "keyport: keyport start serves passwords and tokens"),
+            (["start-dev", "--proxy-trusted-addresses", "10.0.0.0/99"], "keyport: --proxy-trusted-addresses"),
+            (["start-dev", "--http-enabled", "maybe"], "keyport: --http-enabled must be true or false"),
             (["start-dev", "--http-port", "eighty"], "Error: The value 'eighty' is invalid for '--http-port"),
             (["start-dev", "--proxy-headers", "forwarded"], "keyport: --proxy-headers must be none or xforwarded"),
             (["start-dev", "--http-access-log", "sometimes"], "keyport: --http-access-log must be true or false"),

@@ -173,11 +173,12 @@ func json(_ buffer: ByteBuffer) throws -> NSDictionary {
 
 @Suite("Server behind a proxy")
 struct ProxyHeaderTests {
-    func logLine(proxy: KeyportConfiguration.ProxyHeaders, forwardedFor: String) async throws -> String {
+    func logLine(proxy: KeyportConfiguration.ProxyHeaders, forwardedFor: String, trusted: TrustedProxies = .privateNetworks) async throws -> String {
         let lines = LogCapture()
         let logger = Logger(label: "test") { label in LogfmtLogHandler(label: label, level: .info, output: { lines.append($0) }) }
-        let config = KeyportConfiguration(httpPort: 0, databasePath: temporaryDirectory().appendingPathComponent("k.db").path,
+        var config = KeyportConfiguration(httpPort: 0, databasePath: temporaryDirectory().appendingPathComponent("k.db").path,
                                           proxyHeaders: proxy, bootstrapAdminPassword: "pw")
+        config.trustedProxies = trusted
         let server = try await KeyportServer.make(configuration: config, environment: testEnvironment(), logger: logger)
         try await server.application.test(.live) { client in
             try await client.execute(uri: "/health/live", method: .get, headers: [.init("X-Forwarded-For")!: forwardedFor, .init("X-Request-Id")!: "p1"]) { _ in }
@@ -195,6 +196,25 @@ struct ProxyHeaderTests {
         #expect(direct.contains("client_ip=127.0.0.1"))
         // A forged value that is not an address is ignored.
         #expect(!(try await logLine(proxy: .xforwarded, forwardedFor: "evil\" level=error").contains("evil")))
+        #expect(try await logLine(proxy: .xforwarded, forwardedFor: "unknown").contains("client_ip=127.0.0.1"))
+        // Issue 24, item 14: a peer that is not a trusted proxy is the client, whatever it claims.
+        let untrusted = try await logLine(proxy: .xforwarded, forwardedFor: "198.51.100.4", trusted: try TrustedProxies(parsing: "10.0.0.0/8"))
+        #expect(untrusted.contains("client_ip=127.0.0.1") && !untrusted.contains("198.51.100.4"))
+        #expect(try await logLine(proxy: .xforwarded, forwardedFor: "198.51.100.4", trusted: try TrustedProxies(parsing: "127.0.0.1, 10.0.0.0/8"))
+            .contains("client_ip=198.51.100.4"))
+    }
+
+    @Test func trustedProxyRangesParseAndMatch() throws {
+        let trusted = try TrustedProxies(parsing: "10.0.0.0/8, 192.0.2.7, 2001:db8::/32")
+        #expect(trusted.trusts("10.200.3.4") && !trusted.trusts("11.0.0.1"))
+        #expect(trusted.trusts("192.0.2.7") && !trusted.trusts("192.0.2.8"))
+        #expect(trusted.trusts("2001:db8:1::5") && !trusted.trusts("2001:db9::1"))
+        #expect(!trusted.trusts("unknown") && !trusted.trusts(""))
+        #expect(TrustedProxies.privateNetworks.trusts("127.0.0.1") && TrustedProxies.privateNetworks.trusts("::1"))
+        #expect(!TrustedProxies.privateNetworks.trusts("203.0.113.9"))
+        for bad in ["10.0.0.0/33", "nonsense", "1.2.3.4/x", "::1/129"] {
+            #expect(throws: ConfigurationError.self) { try TrustedProxies(parsing: bad) }
+        }
     }
 }
 
