@@ -43,6 +43,10 @@ public struct KeyportConfiguration: Sendable, Equatable {
     public var httpsCertificateFile: String?
     public var httpsCertificateKeyFile: String?
     public var proxyHeaders: ProxyHeaders
+    /// `--https-protocols` (Keycloak's option): TLSv1.3 and TLSv1.2 by default, never older.
+    public var httpsProtocols: [HTTPSProtocol] = [.tlsv13, .tlsv12]
+    /// `--https-cipher-suites` for TLS 1.2 (TLS 1.3's are fixed and all forward-secret AEAD).
+    public var httpsCipherSuites: [HTTPSCipherSuite] = HTTPSCipherSuite.allCases
     /// Whose forwarded headers are believed (`--proxy-trusted-addresses`).
     public var trustedProxies: TrustedProxies = .privateNetworks
     /// `--http-enabled true`: plain HTTP asked for explicitly (Keycloak's option); `keyport start`
@@ -190,4 +194,47 @@ public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+/// The TLS versions `--https-protocols` may name (Keycloak's spelling).
+public enum HTTPSProtocol: String, Sendable, CaseIterable {
+    case tlsv13 = "TLSv1.3", tlsv12 = "TLSv1.2"
+
+    /// `TLSv1.3,TLSv1.2`: at least one; TLS 1.1 and older are refused (RFC 8996).
+    public static func parse(_ text: String) throws(ConfigurationError) -> [HTTPSProtocol] {
+        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        var result: [HTTPSProtocol] = []
+        for name in names {
+            guard let value = HTTPSProtocol(rawValue: name) else {
+                throw ConfigurationError("--https-protocols: '\(name)' is not offered; use TLSv1.3 and/or TLSv1.2")
+            }
+            result.append(value)
+        }
+        guard !result.isEmpty else { throw ConfigurationError("--https-protocols: name at least one of TLSv1.3, TLSv1.2") }
+        return result
+    }
+}
+
+/// The TLS 1.2 cipher suites `--https-cipher-suites` may name, by their IANA names as Keycloak
+/// takes them: forward-secret AEAD suites only.
+public enum HTTPSCipherSuite: String, Sendable, CaseIterable {
+    case ecdheECDSAAES128GCM = "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+    case ecdheRSAAES128GCM = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+    case ecdheECDSAAES256GCM = "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"
+    case ecdheRSAAES256GCM = "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
+    case ecdheECDSAChaCha20 = "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"
+    case ecdheRSAChaCha20 = "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"
+
+    public static func parse(_ text: String) throws(ConfigurationError) -> [HTTPSCipherSuite] {
+        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        var result: [HTTPSCipherSuite] = []
+        for name in names {
+            guard let value = HTTPSCipherSuite(rawValue: name) else {
+                throw ConfigurationError("--https-cipher-suites: '\(name)' is not offered (forward-secret AEAD suites only: \(allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            result.append(value)
+        }
+        guard !result.isEmpty else { throw ConfigurationError("--https-cipher-suites: name at least one suite") }
+        return result
+    }
 }

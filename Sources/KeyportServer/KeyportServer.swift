@@ -215,12 +215,9 @@ public struct KeyportServer: Sendable {
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         // TLS 1.2 at least (1.0 and 1.1 are deprecated, RFC 8996), and with 1.2 only
         // forward-secret AEAD suites (no static RSA, no CBC); TLS 1.3's suites are all of that kind.
-        tls.minimumTLSVersion = .tlsv12
-        tls.cipherSuiteValues = [
-            .TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, .TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-            .TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, .TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-            .TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, .TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-        ]
+        tls.minimumTLSVersion = configuration.httpsProtocols.contains(.tlsv12) ? .tlsv12 : .tlsv13
+        tls.maximumTLSVersion = configuration.httpsProtocols.contains(.tlsv13) ? .tlsv13 : .tlsv12
+        tls.cipherSuiteValues = configuration.httpsCipherSuites.map(\.cipher)
         return tls
     }
 }
@@ -232,5 +229,18 @@ struct PasswordHasherService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         try await hasher.shutdown()
+    }
+}
+
+extension HTTPSCipherSuite {
+    var cipher: NIOTLSCipher {
+        switch self {
+        case .ecdheECDSAAES128GCM: .TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+        case .ecdheRSAAES128GCM: .TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+        case .ecdheECDSAAES256GCM: .TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+        case .ecdheRSAAES256GCM: .TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
+        case .ecdheECDSAChaCha20: .TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+        case .ecdheRSAChaCha20: .TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+        }
     }
 }

@@ -23,6 +23,56 @@ struct Keyport: AsyncParsableCommand {
         version: "keyport \(KeyportBuildInfo.description)",
         subcommands: [StartDev.self, Start.self, Migrate.self, Export.self, Import.self, BootstrapAdmin.self, Health.self]
     )
+
+    /// ArgumentParser's own entry, after the secrets among the arguments are blanked in the
+    /// process's memory (what `ps` and /proc/PID/cmdline show); the parser reads the copy Swift
+    /// made at start.
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        ProcessArguments.hideSecretValues(of: ["--db-password"])
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asynchronous = command as? AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// The process's own argument strings (argv), as the kernel shows them to other users.
+enum ProcessArguments {
+    /// Overwrites with `*` the value of each of `options` (`--opt value` and `--opt=value`), as
+    /// mysqld does with its password: `ps` then shows `--db-password ********`. The operator's
+    /// better choice stays the environment (KEYPORT_DB_PASSWORD), never shown.
+    static func hideSecretValues(of options: Set<String>) {
+        let argc = Int(CommandLine.argc)
+        let argv = CommandLine.unsafeArgv
+        func blank(_ pointer: UnsafeMutablePointer<CChar>, from offset: Int) {
+            var i = offset
+            while pointer[i] != 0 {
+                pointer[i] = CChar(UInt8(ascii: "*"))
+                i += 1
+            }
+        }
+        var i = 1
+        while i < argc {
+            guard let pointer = argv[i] else { i += 1; continue }
+            let argument = String(cString: pointer)
+            if options.contains(argument), i + 1 < argc, let value = argv[i + 1] {
+                blank(value, from: 0)
+                i += 2
+                continue
+            }
+            if let equals = argument.firstIndex(of: "="), options.contains(String(argument[..<equals])) {
+                blank(pointer, from: argument.utf8.distance(from: argument.startIndex, to: equals) + 1)
+            }
+            i += 1
+        }
+    }
 }
 
 /// The options every server command shares, each also read from `KEYPORT_<NAME>`.
@@ -46,6 +96,12 @@ struct ServerOptions: ParsableArguments {
 
     @Option(name: .customLong("https-certificate-key-file"), help: "PEM private key of that certificate (KEYPORT_HTTPS_CERTIFICATE_KEY_FILE)")
     var httpsCertificateKeyFile: String?
+
+    @Option(name: .customLong("https-protocols"), help: "TLS versions to offer, comma-separated: TLSv1.3, TLSv1.2 (KEYPORT_HTTPS_PROTOCOLS). Default: TLSv1.3,TLSv1.2")
+    var httpsProtocols: String?
+
+    @Option(name: .customLong("https-cipher-suites"), help: "TLS 1.2 cipher suites to offer, by IANA name, comma-separated; forward-secret AEAD suites only (KEYPORT_HTTPS_CIPHER_SUITES). Default: all six ECDHE AES-GCM and ChaCha20-Poly1305 suites")
+    var httpsCipherSuites: String?
 
     @Option(name: .customLong("proxy-headers"), help: "Trust a reverse proxy's headers: none or xforwarded (KEYPORT_PROXY_HEADERS). Default: none")
     var proxyHeaders: String?
@@ -140,6 +196,8 @@ struct ServerOptions: ParsableArguments {
             bootstrapAdminPassword: environment["KEYPORT_BOOTSTRAP_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 },
             logLevel: level, importRealms: importRealm || parseBoolean(environment["KEYPORT_IMPORT_REALM"]) == true,
             dockerCertsDirectory: value(dockerCertsDir, "DOCKER_CERTS_DIR"))
+        if let text = value(httpsProtocols, "HTTPS_PROTOCOLS") { configuration.httpsProtocols = try HTTPSProtocol.parse(text) }
+        if let text = value(httpsCipherSuites, "HTTPS_CIPHER_SUITES") { configuration.httpsCipherSuites = try HTTPSCipherSuite.parse(text) }
         if let text = value(proxyTrustedAddresses, "PROXY_TRUSTED_ADDRESSES") { configuration.trustedProxies = try TrustedProxies(parsing: text) }
         if let text = value(httpEnabled, "HTTP_ENABLED") {
             guard let enabled = parseBoolean(text) else { throw ConfigurationError("--http-enabled must be true or false, not '\(text)'") }

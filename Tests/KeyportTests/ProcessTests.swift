@@ -59,6 +59,16 @@ struct ProcessTests {
         #expect(try await store.countUsers(realmId: master.id, matching: UserQuery()) == 1)
     }
 
+    /// Issue 24, item 14: a password given as a flag does not stay visible to `ps`.
+    @Test func aPasswordFlagIsBlankedInTheProcessArguments() async throws {
+        let dir = temporaryDirectory()
+        let (child, _) = try startDev(in: dir, extra: ["--db-password", "hunter2-secret", "--db-username=keyport", "--db-password=other-secret"])
+        defer { child.signal(SIGKILL) }
+        let cmdline = try String(decoding: Data(contentsOf: URL(fileURLWithPath: "/proc/\(child.pid)/cmdline")), as: UTF8.self)
+        #expect(!cmdline.contains("hunter2") && !cmdline.contains("other-secret"), "\(cmdline)")
+        #expect(cmdline.contains("--db-password\u{0}**************") && cmdline.contains("--db-username=keyport"))
+    }
+
     @Test func theAccessLogIsALinePerRequestOnlyWhenAskedFor() async throws {
         for (flag, expected) in [([String](), true), (["--http-access-log", "false"], false)] {
             let dir = temporaryDirectory()
@@ -188,6 +198,50 @@ struct HTTPSProcessTests {
         #expect(curl.stdoutLines.joined().contains(#""status":"UP""#))
         let plain = try ChildProcess(URL(fileURLWithPath: "/usr/bin/curl"), ["-s", "http://127.0.0.1:\(port)/health/ready"])
         #expect(plain.waitForExit() != 0)
+
+        // Issue 24, item 12: TLS 1.2 at least, and with 1.2 only forward-secret AEAD suites; HSTS.
+        func handshake(_ options: [String]) throws -> Bool {
+            let (status, output) = try Spawn.output("/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost"] + options)
+            return status == 0 && output.contains("Cipher is") && !output.contains("Cipher is (NONE)")
+        }
+        #expect(try handshake(["-tls1_3"]))
+        #expect(try handshake(["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"]))
+        // The client's own floor lowered, so that a refusal is the server's.
+        #expect(try !handshake(["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]), "TLS 1.1 refused")
+        #expect(try !handshake(["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"]), "TLS 1.0 refused")
+        #expect(try !handshake(["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA:AES128-SHA:AES256-SHA@SECLEVEL=0"]), "CBC and static-RSA suites refused")
+        let (status, headers) = try Spawn.output("/usr/bin/curl", ["-sk", "-D", "-", "-o", "/dev/null", "https://127.0.0.1:\(port)/health/ready"])
+        #expect(status == 0)
+        #expect(headers.lowercased().contains("strict-transport-security: max-age=31536000"), "\(headers)")
+    }
+
+    @Test func httpsProtocolsAndSuitesAreChosenByOption() throws {
+        let keyport = try #require(Paths.builtProduct("keyport"))
+        let dir = temporaryDirectory()
+        let key = try RealmKeyFactory(environment: testEnvironment()).makeKey(algorithm: .es256, realmId: "tls", realmName: "localhost")
+        try SigningKey(key).certificatePEM.write(to: dir.appendingPathComponent("cert.pem"), atomically: true, encoding: .utf8)
+        try key.privateKeyPEM.revealed.write(to: dir.appendingPathComponent("key.pem"), atomically: true, encoding: .utf8)
+        let child = try ChildProcess(keyport, [
+            "start", "--hostname", "https://auth.example.com", "--http-port", "0", "--db-path", dir.appendingPathComponent("k.db").path,
+            "--https-certificate-file", dir.appendingPathComponent("cert.pem").path,
+            "--https-certificate-key-file", dir.appendingPathComponent("key.pem").path, "--https-protocols", "TLSv1.3",
+        ], environment: ["KEYPORT_BOOTSTRAP_ADMIN_USERNAME": "admin", "KEYPORT_BOOTSTRAP_ADMIN_PASSWORD": "pw"])
+        defer { child.signal(SIGKILL) }
+        #expect(child.waitUntil { $0.stderrLines.contains { $0.contains("Keyport is ready") } })
+        let ready = try #require(child.stderrLines.first { $0.contains("Keyport is ready") })
+        let port = try #require(ready.split(separator: " ").first { $0.hasPrefix("listening=") }.flatMap { Int($0.split(separator: ":").last ?? "") })
+        func handshake(_ options: [String]) throws -> Bool {
+            let (status, output) = try Spawn.output("/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(port)"] + options)
+            return status == 0 && output.contains("Cipher is") && !output.contains("Cipher is (NONE)")
+        }
+        #expect(try handshake(["-tls1_3"]))
+        #expect(try !handshake(["-tls1_2"]), "only TLS 1.3 asked for")
+        for bad in [["--https-protocols", "TLSv1.1"], ["--https-cipher-suites", "TLS_RSA_WITH_AES_128_CBC_SHA"]] {
+            let refused = try ChildProcess(keyport, ["start-dev", "--http-port", "0", "--db-path", dir.appendingPathComponent("x.db").path] + bad,
+                                           environment: ["KEYPORT_BOOTSTRAP_ADMIN_PASSWORD": "pw"])
+            #expect(refused.waitForExit() != 0)
+            #expect(refused.stderrLines.contains { $0.contains("is not offered") }, "\(bad): \(refused.stderrLines)")
+        }
     }
 }
 import KeyportKeys

@@ -280,3 +280,36 @@ struct RelativePathTests {
         #expect(RelativePathResponder<RouterResponder<KeyportRequestContext>>.strip("/auth", from: "/authentic") == nil)
     }
 }
+
+import NIOSSL
+import KeyportKeys
+
+/// Issue 24, item 12, on the configuration itself (the handshakes are in ProcessTests): what
+/// Keyport offers over HTTPS by default and when asked.
+@Suite("HTTPS settings")
+struct HTTPSSettingsTests {
+    func configuration(_ change: (inout KeyportConfiguration) -> Void = { _ in }) throws -> TLSConfiguration {
+        let dir = temporaryDirectory()
+        let key = try RealmKeyFactory(environment: testEnvironment()).makeKey(algorithm: .es256, realmId: "tls", realmName: "localhost")
+        try SigningKey(key).certificatePEM.write(to: dir.appendingPathComponent("cert.pem"), atomically: true, encoding: .utf8)
+        try key.privateKeyPEM.revealed.write(to: dir.appendingPathComponent("key.pem"), atomically: true, encoding: .utf8)
+        var config = KeyportConfiguration(httpPort: 0, databasePath: dir.appendingPathComponent("k.db").path,
+                                          httpsCertificateFile: dir.appendingPathComponent("cert.pem").path,
+                                          httpsCertificateKeyFile: dir.appendingPathComponent("key.pem").path)
+        change(&config)
+        return try KeyportServer.makeTLSConfiguration(config)
+    }
+
+    @Test func tls12AtLeastWithForwardSecretAEADSuitesOnly() throws {
+        let tls = try configuration()
+        #expect(tls.minimumTLSVersion == .tlsv12)
+        #expect(tls.maximumTLSVersion == .tlsv13)
+        #expect(!tls.cipherSuiteValues.isEmpty)
+        #expect(tls.cipherSuiteValues.allSatisfy { HTTPSCipherSuite.allCases.map(\.cipher).contains($0) })
+        #expect(!tls.cipherSuiteValues.contains(.TLS_RSA_WITH_AES_128_CBC_SHA) && !tls.cipherSuiteValues.contains(.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA))
+        let only13 = try configuration { $0.httpsProtocols = [.tlsv13] }
+        #expect(only13.minimumTLSVersion == .tlsv13)
+        let one = try configuration { $0.httpsCipherSuites = [.ecdheECDSAAES256GCM] }
+        #expect(one.cipherSuiteValues == [.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384])
+    }
+}
