@@ -60,9 +60,14 @@ extension AdminAPI {
         if rep.hasContents {
             let prepared: RealmImporter.Prepared
             do {
-                prepared = try await importer.prepare(Data(buffer: body))
+                // Hashing is charged to the caller (FairScheduler): many realms created at once
+                // compete with each other, not with every realm's logins.
+                prepared = try await importer.chargingHashes(to: Self.hashingPartition(of: caller))
+                    .prepare(Data(buffer: body), refusingExisting: true)
             } catch let refused as RealmImporter.Failure {
                 throw AdminError.badRequest(refused.description)
+            } catch is RealmImporter.RealmExists {
+                throw AdminError.conflict(Self.realmConflict)
             }
             do {
                 try await store.createRealm(prepared.seed)
@@ -99,6 +104,9 @@ extension AdminAPI {
     }
 
     static let realmConflict = "Conflict detected. See logs for details"
+
+    /// The share of the hashing threads an administrator's imports are charged to.
+    static func hashingPartition(of caller: AdminPrincipal) -> String { "admin:\(caller.realm.id):\(caller.user.id)" }
 
     /// Keycloak's partial import (`PartialImport`): planned from the realm as read, checked against
     /// the admin-role rule, and written in one transaction that first checks nothing it was planned
@@ -139,7 +147,7 @@ extension AdminAPI {
                 if let user = try await store.user(id: id, realmId: realm.id) { try await requireMayActOn(user, caller: caller, realm: realm) }
             }
             do {
-                try await importer.hashPasswords(&plan, realm: current, hashed: &hashed)
+                try await importer.chargingHashes(to: Self.hashingPartition(of: caller)).hashPasswords(&plan, realm: current, hashed: &hashed)
             } catch let failure as RealmImporter.Failure {
                 throw AdminError.badRequest(failure.description)
             }

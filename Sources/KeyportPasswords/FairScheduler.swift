@@ -7,11 +7,15 @@ public struct PasswordHashingOverloaded: Error, Sendable, CustomStringConvertibl
     public var description: String { "password hashing is saturated; try again shortly" }
 }
 
-/// Admits work to a fixed number of slots, fairly across partitions (realms): waiting work
-/// is served round-robin by partition, so a flood of logins against one realm waits in that
-/// realm's queue while another realm's login is served after at most one turn per busy
-/// realm. Each partition's queue and the total are bounded; past a bound, `admit` refuses
-/// at once (`PasswordHashingOverloaded`, a 503).
+/// Admits work to a fixed number of slots, fairly across partitions (a realm's logins, one
+/// administrator's imports): waiting work is served by start-time fair queuing on *cost* — each
+/// partition's virtual time grows by the cost of what it was served (Argon2 memory × passes), and
+/// the partition furthest behind goes next. A flood against one partition waits in that
+/// partition's queue while another's job is served after at most one job of each busy
+/// partition; and a partition of costly jobs (a realm import at the cost ceiling) gets the same
+/// share of hashing *time* as one of cheap logins, not the same number of turns. Each
+/// partition's queue and the total are bounded; past a bound, `admit` refuses at once
+/// (`PasswordHashingOverloaded`, a 503).
 ///
 /// The queue holds the work itself, not waiting tasks: a slot that finishes takes the next job
 /// on its own thread (`next`). Handing the slot to a waiting task instead meant that task had to
@@ -21,12 +25,20 @@ final class FairScheduler: Sendable {
     /// One unit of work; `cancelled` is true when the pool that would run it has shut down.
     typealias Job = @Sendable (_ cancelled: Bool) -> Void
 
+    private struct Waiting {
+        var jobs: [(job: Job, cost: Double)] = []
+        /// Start tag of the partition's next job: where its share of the hashing time stands.
+        var virtualTime: Double
+    }
+
     private struct State {
         var running = 0
-        var queues: [String: [Job]] = [:]
-        /// Partitions with waiting work, in round-robin order; `cursor` is the next to serve.
+        var queues: [String: Waiting] = [:]
+        /// Partitions with waiting work, in the order they became busy (ties go to the earliest).
         var order: [String] = []
-        var cursor = 0
+        /// The start tag of the job served last: a partition that becomes busy starts here, so
+        /// an idle spell earns no credit.
+        var virtualTime: Double = 0
         var queued = 0
     }
 
@@ -50,22 +62,27 @@ final class FairScheduler: Sendable {
         case refused
     }
 
-    func admit(partition: String, _ job: @escaping Job) -> Admission {
-        state.withLock { s -> Admission in
+    /// `cost`: what the job takes from the slots (any positive unit, the same for every job).
+    func admit(partition: String, cost: Double = 1, _ job: @escaping Job) -> Admission {
+        let cost = cost.isFinite ? max(cost, 1e-9) : 1
+        return state.withLock { s -> Admission in
             if s.running < slots && s.queued == 0 {
                 s.running += 1
                 return .runNow
             }
-            let waiting = s.queues[partition]?.count ?? 0
+            let waiting = s.queues[partition]?.jobs.count ?? 0
             guard waiting < maxQueuedPerPartition, s.queued < maxQueued else { return .refused }
-            if waiting == 0 { s.order.append(partition) }
-            s.queues[partition, default: []].append(job)
+            if waiting == 0 {
+                s.order.append(partition)
+                s.queues[partition] = Waiting(virtualTime: max(s.queues[partition]?.virtualTime ?? 0, s.virtualTime))
+            }
+            s.queues[partition]!.jobs.append((job, cost))
             s.queued += 1
             return .queued
         }
     }
 
-    /// For a slot that finished its job: the next partition's job in turn (the slot stays
+    /// For a slot that finished its job: the job of the partition furthest behind (the slot stays
     /// taken), or nil when nothing waits (the slot is free).
     func next() -> Job? {
         state.withLock { s -> Job? in
@@ -73,15 +90,22 @@ final class FairScheduler: Sendable {
                 s.running -= 1
                 return nil
             }
-            if s.cursor >= s.order.count { s.cursor = 0 }
-            let partition = s.order[s.cursor]
-            let job = s.queues[partition]!.removeFirst()
+            // At most `maxQueued` partitions wait: a linear pick is bounded.
+            var best = 0
+            for i in s.order.indices.dropFirst() where s.queues[s.order[i]]!.virtualTime < s.queues[s.order[best]]!.virtualTime {
+                best = i
+            }
+            let partition = s.order[best]
+            var waiting = s.queues[partition]!
+            let (job, cost) = waiting.jobs.removeFirst()
+            s.virtualTime = waiting.virtualTime
+            waiting.virtualTime += cost
             s.queued -= 1
-            if s.queues[partition]!.isEmpty {
+            if waiting.jobs.isEmpty {
                 s.queues[partition] = nil
-                s.order.remove(at: s.cursor)
+                s.order.remove(at: best)
             } else {
-                s.cursor += 1
+                s.queues[partition] = waiting
             }
             return job
         }

@@ -48,7 +48,7 @@ public final class PasswordHasher: Sendable {
     public func hash(_ password: Sensitive, parameters requested: Argon2Parameters, partition: String = "") async throws -> Sensitive {
         let parameters = ceiling.clamp(requested)
         let salt = randomBytes(parameters.saltLength)
-        let digest = try await run(partition: partition) {
+        let digest = try await run(partition: partition, cost: Self.cost(parameters.memoryKiB, parameters.iterations)) {
             try Argon2.hash(password: password.revealed, salt: salt, variant: .argon2id, version: 0x13,
                             memoryKiB: parameters.memoryKiB, iterations: parameters.iterations,
                             parallelism: parameters.parallelism, length: parameters.hashLength)
@@ -64,7 +64,8 @@ public final class PasswordHasher: Sendable {
     /// policy's cost (the user's administrator must reset that password).
     public func verify(_ password: Sensitive, against stored: Sensitive, policy: Argon2Parameters, partition: String = "") async throws -> PasswordCheck {
         if let legacy = PBKDF2Hash(stored: stored.revealed), legacy.iterations <= ceiling.pbkdf2Iterations {
-            let computed = try await run(partition: partition) { try legacy.derive(password.revealed) }
+            // PBKDF2's cost in the same unit, roughly: 1,300,000 iterations take about what 32 MiB × 3 passes do.
+            let computed = try await run(partition: partition, cost: Double(legacy.iterations) / 13) { try legacy.derive(password.revealed) }
             guard constantTimeEquals(computed, legacy.hash) else { return .mismatch }
             return .match(rehashed: try await hash(password, parameters: policy, partition: partition))
         }
@@ -74,7 +75,7 @@ public final class PasswordHasher: Sendable {
             try await burn(policy: policy, partition: partition)
             return .mismatch
         }
-        let computed = try await run(partition: partition) {
+        let computed = try await run(partition: partition, cost: Self.cost(parsed.memoryKiB, parsed.iterations)) {
             try Argon2.hash(password: password.revealed, salt: parsed.salt, variant: parsed.variant, version: parsed.version,
                             memoryKiB: parsed.memoryKiB, iterations: parsed.iterations, parallelism: parsed.parallelism,
                             length: parsed.hash.count)
@@ -89,15 +90,19 @@ public final class PasswordHasher: Sendable {
     public func burn(policy requested: Argon2Parameters, partition: String = "") async throws {
         let policy = ceiling.clamp(requested)
         let salt = Array(dummySalt.prefix(policy.saltLength)) + randomBytes(max(0, policy.saltLength - dummySalt.count))
-        _ = try await run(partition: partition) {
+        _ = try await run(partition: partition, cost: Self.cost(policy.memoryKiB, policy.iterations)) {
             try Argon2.hash(password: "keyport-timing-equalizer", salt: salt, variant: .argon2id, version: 0x13,
                             memoryKiB: policy.memoryKiB, iterations: policy.iterations, parallelism: policy.parallelism,
                             length: policy.hashLength)
         }
     }
 
-    /// Runs `work` on a hashing thread once `partition`'s turn comes (see `FairScheduler`).
-    func run<T: Sendable>(partition: String = "", _ work: @escaping @Sendable () throws -> T) async throws -> T {
+    /// What one Argon2 computation takes from the hashing threads, for fair sharing: memory × passes.
+    static func cost(_ memoryKiB: Int, _ iterations: Int) -> Double { Double(max(1, memoryKiB)) * Double(max(1, iterations)) }
+
+    /// Runs `work` on a hashing thread once `partition`'s turn comes (see `FairScheduler`);
+    /// `cost` is charged to the partition's share.
+    func run<T: Sendable>(partition: String = "", cost: Double = 1, _ work: @escaping @Sendable () throws -> T) async throws -> T {
         let observe = self.observe
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let job: FairScheduler.Job = { cancelled in
@@ -108,7 +113,7 @@ public final class PasswordHasher: Sendable {
                 observe(clock.now - start)
                 continuation.resume(with: result)
             }
-            switch scheduler.admit(partition: partition, job) {
+            switch scheduler.admit(partition: partition, cost: cost, job) {
             case .runNow:
                 pool.submit { [scheduler] state in
                     // This slot's thread runs its job, then whatever waits, in turn, until none does.

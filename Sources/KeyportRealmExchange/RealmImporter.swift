@@ -24,6 +24,10 @@ public struct RealmImporter: Sendable {
     /// The most plain-text passwords one file may carry: each costs an Argon2id hash, so a request
     /// (`POST /admin/realms`) must not be able to hold the hashing pool for long.
     let plainPasswordLimit: Int
+    /// Whose share of the hashing threads plain-text passwords are charged to (`FairScheduler`):
+    /// nil, the realm's own. The admin API charges the caller, so that an administrator creating
+    /// many realms at once competes with itself, not with every realm's logins.
+    var hashingPartition: String? = nil
 
     /// `provisioning` is required: an importer without the protocols' checks would accept what
     /// the admin API refuses (`KeyportServer.realmImporter` builds the server's).
@@ -39,7 +43,21 @@ public struct RealmImporter: Sendable {
 
     /// The same importer, with another bound on plain-text passwords.
     public func limitingPlainPasswords(to limit: Int) -> RealmImporter {
-        RealmImporter(store: store, provisioner: provisioner, ceiling: ceiling, provisioning: provisioning, hasher: hasher, plainPasswordLimit: limit)
+        var copy = RealmImporter(store: store, provisioner: provisioner, ceiling: ceiling, provisioning: provisioning, hasher: hasher, plainPasswordLimit: limit)
+        copy.hashingPartition = hashingPartition
+        return copy
+    }
+
+    /// The same importer, charging its hashing to `partition`.
+    public func chargingHashes(to partition: String) -> RealmImporter {
+        var copy = self
+        copy.hashingPartition = partition
+        return copy
+    }
+
+    /// A realm of the file's name exists already (checked before anything is hashed).
+    public struct RealmExists: Error, Equatable {
+        public let name: String
     }
 
     /// Also for `provisioning`, whose protocol hooks throw their own errors.
@@ -76,7 +94,9 @@ public struct RealmImporter: Sendable {
 
     /// Parses `data` (a realm export) into a seed, the names of the fields it skips, and notices.
     /// Plain-text passwords are checked against the realm's policy and hashed (one at a time).
-    public func prepare(_ data: Data) async throws -> Prepared {
+    /// `refusingExisting`: a realm of that name already there is `RealmExists`, found before any
+    /// password is hashed (the write would refuse it anyway, after the cost).
+    public func prepare(_ data: Data, refusingExisting: Bool = false) async throws -> Prepared {
         let document: RealmRepresentation
         let raw: JSONValue
         do {
@@ -88,6 +108,9 @@ public struct RealmImporter: Sendable {
         var notices: [String] = []
         var plain: [PlainPassword] = []
         var seed = try seed(from: document, notices: &notices, plain: &plain)
+        if refusingExisting, !plain.isEmpty, try await store.realm(named: seed.realm.name) != nil {
+            throw RealmExists(name: seed.realm.name)
+        }
         for password in plain {
             let credential = try await hash(password, realm: seed.realm)
             seed.users[password.index].credentials = [credential]
@@ -149,7 +172,7 @@ public struct RealmImporter: Sendable {
         } catch {
             throw Failure("the password of user \(password.user.username): \(error.message)")
         }
-        let secret = try await hasher.hash(password.value, parameters: realm.passwordHashing, partition: realm.id)
+        let secret = try await hasher.hash(password.value, parameters: realm.passwordHashing, partition: hashingPartition ?? realm.id)
         return Credential(id: password.credentialId, userId: password.user.id, secret: secret, createdAt: password.createdAt, userLabel: password.label)
     }
 

@@ -205,6 +205,50 @@ struct HostileTenantTests {
         #expect(scheduler.admit(partition: "C") { _ in } == .runNow)
     }
 
+    /// Issue 24, item 8: turns are shared by cost, not by count. A partition of jobs fifteen
+    /// times as costly (an import at the cost ceiling) waits while a partition of cheap ones
+    /// (logins) catches up; by turns they would alternate.
+    @Test func theHashingQueueSharesTimeByCostNotTurns() throws {
+        let scheduler = FairScheduler(slots: 1, maxQueuedPerPartition: 16, maxQueued: 100)
+        let order = Mutex<[String]>([])
+        #expect(scheduler.admit(partition: "busy", cost: 1) { _ in } == .runNow)
+        for i in 0..<8 {
+            #expect(scheduler.admit(partition: "import", cost: 15) { _ in order.withLock { $0.append("I\(i)") } } == .queued)
+        }
+        for i in 0..<8 {
+            #expect(scheduler.admit(partition: "logins", cost: 1) { _ in order.withLock { $0.append("L\(i)") } } == .queued)
+        }
+        while let job = scheduler.next() { job(false) }
+        let served = order.withLock { $0 }
+        #expect(served.count == 16)
+        // Every login before the import's second job.
+        let secondImport = served.firstIndex(of: "I1") ?? -1
+        #expect(served.filter { $0.hasPrefix("L") }.allSatisfy { served.firstIndex(of: $0)! < secondImport }, "\(served)")
+        // A partition that was idle starts at the current virtual time: no credit for idling.
+        #expect(scheduler.admit(partition: "late", cost: 1) { _ in } == .runNow)
+    }
+
+    /// Issue 24, item 8: many realms created at once with plain-text passwords are charged to
+    /// the administrator creating them, and a realm that exists is refused before any hashing.
+    @Test func aRealmThatExistsIsRefusedBeforeItsPasswordsAreHashed() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            try await api.createRealm("taken", token: admin)
+            func hashes() async throws -> Int {
+                let text = try await api.call(.get, "/metrics").text
+                return text.split(separator: "\n").first { $0.hasPrefix("keyport_password_hash_duration_seconds_count") }
+                    .flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+            }
+            let before = try await hashes()
+            #expect(before > 0, "the admin's login was hashed and counted")
+            let users: [JSONValue] = (0..<20).map { ["username": .string("u\($0)"), "enabled": true,
+                                                     "credentials": [["type": "password", "value": .string("Pw-\($0)-long-enough")]]] }
+            let response = try await api.call(.post, "/admin/realms", token: admin, json: ["realm": "taken", "users": .array(users)])
+            #expect(response.status == .conflict)
+            #expect(try await hashes() == before, "nothing hashed for a request refused anyway")
+        }
+    }
+
     @Test func aShutDownHasherRefusesInsteadOfHanging() async throws {
         let hasher = PasswordHasher(threads: 1, randomBytes: TimeAndRandomness.live.randomBytes)
         try await hasher.shutdown()
