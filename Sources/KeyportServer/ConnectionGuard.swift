@@ -6,30 +6,41 @@ import Synchronization
 
 /// Connection hygiene against slow or idle clients (slowloris): a request's head must arrive
 /// within `headerTimeout` of the connection opening (or of the previous response), its body
-/// within `bodyTimeout` of the head, the next one within `idleTimeout` of a response; and past `maxConnections` open connections, a new one
-/// closes the *oldest connection still waiting for a request head* — so a flood of half-sent
-/// requests cannot keep a health probe or a real client out, and the process stays under its
-/// file limit.
+/// within `bodyTimeout` of the head and at `minimumBodyRate` at least (after a short grace), the
+/// next one within `idleTimeout` of a response; and past `maxConnections` open connections, a
+/// new one closes the connection *that made progress least recently* among those still sending
+/// (a head or a body) or idle — never one whose request is complete and being answered. So a
+/// flood of half-sent heads or trickled bodies cannot keep a health probe or a real client out,
+/// and the process stays under its file limit.
 final class ConnectionGuard: Sendable {
     private struct Entry: Sendable {
         let channel: any Channel
-        /// Order of arrival (a counter, not a clock: ties cannot happen).
-        let opened: UInt64
-        var waitingForHead: Bool
+        /// When it last made progress (opened, a head, a body chunk, a response), as a counter
+        /// shared by all connections: not a clock, so ties cannot happen.
+        var lastProgress: UInt64
+        /// Its request is complete and being answered: ours to finish, never evicted.
+        var handling: Bool
     }
 
     let maxConnections: Int
     let headerTimeout: TimeAmount
     let bodyTimeout: TimeAmount
     let idleTimeout: TimeAmount
-    private let entries = Mutex<(byChannel: [ObjectIdentifier: Entry], arrivals: UInt64)>(([:], 0))
+    /// Bytes a second a body must average once `bodyGrace` has passed (a trickled body holds a
+    /// connection for its whole timeout otherwise).
+    let minimumBodyRate: Int
+    let bodyGrace: TimeAmount
+    private let entries = Mutex<(byChannel: [ObjectIdentifier: Entry], events: UInt64)>(([:], 0))
     private let counters = Mutex((timedOut: 0, evicted: 0))
 
-    init(maxConnections: Int, headerTimeout: Duration, bodyTimeout: Duration, idleTimeout: Duration) {
+    init(maxConnections: Int, headerTimeout: Duration, bodyTimeout: Duration, idleTimeout: Duration,
+         minimumBodyRate: Int = 1024, bodyGrace: Duration = .seconds(3)) {
         self.maxConnections = max(1, maxConnections)
         self.headerTimeout = TimeAmount(headerTimeout)
         self.bodyTimeout = TimeAmount(bodyTimeout)
         self.idleTimeout = TimeAmount(idleTimeout)
+        self.minimumBodyRate = max(0, minimumBodyRate)
+        self.bodyGrace = TimeAmount(bodyGrace)
     }
 
     /// The default cap: the process's open-file limit less room for the database, logs and
@@ -50,11 +61,13 @@ final class ConnectionGuard: Sendable {
     /// Registers a connection; returns the one to close when over the cap (maybe this one).
     fileprivate func opened(_ channel: any Channel) -> (any Channel)? {
         let victim: (any Channel)? = entries.withLock { e in
-            e.arrivals += 1
-            e.byChannel[ObjectIdentifier(channel)] = Entry(channel: channel, opened: e.arrivals, waitingForHead: true)
+            e.events += 1
+            let id = ObjectIdentifier(channel)
+            e.byChannel[id] = Entry(channel: channel, lastProgress: e.events, handling: false)
             guard e.byChannel.count > maxConnections else { return nil }
-            let oldest = e.byChannel.values.filter(\.waitingForHead).min { $0.opened < $1.opened }
-            let chosen = oldest?.channel ?? channel
+            // The stalest of those not being answered (the newcomer itself is the freshest).
+            let stalest = e.byChannel.values.filter { !$0.handling }.min { $0.lastProgress < $1.lastProgress }
+            let chosen = stalest?.channel ?? channel
             e.byChannel[ObjectIdentifier(chosen)] = nil
             return chosen
         }
@@ -62,8 +75,16 @@ final class ConnectionGuard: Sendable {
         return victim
     }
 
-    fileprivate func setWaitingForHead(_ channel: any Channel, _ waiting: Bool) {
-        entries.withLock { e in e.byChannel[ObjectIdentifier(channel)]?.waitingForHead = waiting }
+    /// The connection moved: received a head or a body chunk (`handling`: its request is now
+    /// complete), or sent a response (`handling` false again: idle, waiting for the next).
+    fileprivate func progressed(_ channel: any Channel, handling: Bool) {
+        entries.withLock { e in
+            e.events += 1
+            let id = ObjectIdentifier(channel)
+            guard e.byChannel[id] != nil else { return }
+            e.byChannel[id]!.lastProgress = e.events
+            e.byChannel[id]!.handling = handling
+        }
     }
 
     fileprivate func closed(_ channel: any Channel) {
@@ -82,7 +103,11 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private let connections: ConnectionGuard
     private var deadline: Scheduled<Void>?
+    private var rateCheck: RepeatedTask?
     private var registered = false
+    /// The body being received: when its head came, and its bytes so far.
+    private var bodyStarted: NIODeadline?
+    private var bodyBytes = 0
 
     init(guard connections: ConnectionGuard) {
         self.connections = connections
@@ -112,13 +137,18 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head:
-            connections.setWaitingForHead(context.channel, false)
+            connections.progressed(context.channel, handling: false)
             arm(context, after: connections.bodyTimeout)
-        case .body:
-            break
+            bodyStarted = context.eventLoop.now
+            bodyBytes = 0
+            watchBodyRate(context)
+        case .body(let buffer):
+            bodyBytes &+= buffer.readableBytes
+            connections.progressed(context.channel, handling: false)
         case .end:
             // The request is in; answering it has no deadline here (the handler's own work).
             disarm()
+            connections.progressed(context.channel, handling: true)
         }
         context.fireChannelRead(data)
     }
@@ -126,11 +156,31 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) {
             // Keep-alive: the next request's head must come in time too; meanwhile this
-            // connection is the first to go when the server is full.
-            connections.setWaitingForHead(context.channel, true)
+            // connection may make room for a newcomer when the server is full.
+            connections.progressed(context.channel, handling: false)
             arm(context, after: connections.idleTimeout)
         }
         context.write(data, promise: promise)
+    }
+
+    /// Once a second while a body comes in: past the grace, fewer than `minimumBodyRate` bytes a
+    /// second on average closes the connection.
+    private func watchBodyRate(_ context: ChannelHandlerContext) {
+        guard connections.minimumBodyRate > 0 else { return }
+        let channel = context.channel
+        let connections = self.connections
+        // The task runs on this channel's event loop, where this handler lives.
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        rateCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: connections.bodyGrace, delay: .seconds(1)) { task in
+            guard let started = handler.value.bodyStarted else { return task.cancel() }
+            let elapsed = channel.eventLoop.now - started
+            let seconds = max(1, elapsed.nanoseconds / 1_000_000_000)
+            if Int64(handler.value.bodyBytes) < Int64(connections.minimumBodyRate) * seconds {
+                task.cancel()
+                connections.timedOut()
+                channel.close(promise: nil)
+            }
+        }
     }
 
     private func arm(_ context: ChannelHandlerContext, after delay: TimeAmount) {
@@ -146,5 +196,8 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     private func disarm() {
         deadline?.cancel()
         deadline = nil
+        rateCheck?.cancel()
+        rateCheck = nil
+        bodyStarted = nil
     }
 }

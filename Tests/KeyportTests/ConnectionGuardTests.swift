@@ -35,7 +35,9 @@ struct ConnectionGuardTests {
     }
 
     @Test func aBodyMustArriveInTimeButAnswersMayTakeTheirTime() throws {
-        let connections = Self.makeGuard()
+        // The whole-body deadline alone (the minimum rate is the next test's).
+        let connections = ConnectionGuard(maxConnections: 100, headerTimeout: .seconds(10), bodyTimeout: .seconds(30), idleTimeout: .seconds(60),
+                                          minimumBodyRate: 0)
         let slowBody = try Watched(connections)
         try slowBody.read(.head(HTTPRequest(method: .post, scheme: nil, authority: nil, path: "/x")))
         slowBody.advance(seconds: 20)
@@ -60,6 +62,7 @@ struct ConnectionGuardTests {
         let connections = Self.makeGuard(max: 3)
         let busy = try Watched(connections)
         try busy.read(.head(HTTPRequest(method: .get, scheme: nil, authority: nil, path: "/x")))
+        try busy.read(.end(nil))
         busy.advance(seconds: 1)
         let slow1 = try Watched(connections)
         busy.advance(seconds: 1)
@@ -70,5 +73,52 @@ struct ConnectionGuardTests {
         #expect(slow1.closed && !slow2.closed && !busy.closed && !newcomer.closed)
         #expect(connections.evictedCount == 1)
         #expect(connections.openCount == 3)
+    }
+
+    /// Issue 24, item 7: a body trickled at a few bytes a second is closed after the grace, not
+    /// after the whole body timeout; a body at a sane rate is not.
+    @Test func aTrickledBodyIsClosedAtTheMinimumRate() throws {
+        let connections = Self.makeGuard()
+        let trickle = try Watched(connections)
+        try trickle.read(.head(HTTPRequest(method: .post, scheme: nil, authority: nil, path: "/x")))
+        for _ in 0..<3 {
+            try trickle.read(.body(ByteBuffer(string: "0123456789")))
+            trickle.advance(seconds: 1)
+        }
+        trickle.advance(seconds: 1)
+        #expect(trickle.closed, "10 bytes a second is below 1 KiB/s")
+        #expect(connections.timedOutCount == 1)
+
+        let steady = try Watched(connections)
+        try steady.read(.head(HTTPRequest(method: .post, scheme: nil, authority: nil, path: "/x")))
+        for _ in 0..<10 {
+            try steady.read(.body(ByteBuffer(repeating: 0x61, count: 2048)))
+            steady.advance(seconds: 1)
+        }
+        #expect(!steady.closed)
+        try steady.read(.end(nil))
+        steady.advance(seconds: 100)
+        #expect(!steady.closed, "answering has no deadline here")
+    }
+
+    /// Issue 24, item 7: past the cap, whatever phase they are in, the connection that made
+    /// progress least recently goes — 42 trickled bodies no longer hold a 40-connection cap.
+    @Test func pastTheCapTheStalestSenderGoesWhateverItsPhase() throws {
+        let connections = ConnectionGuard(maxConnections: 3, headerTimeout: .seconds(10), bodyTimeout: .seconds(30), idleTimeout: .seconds(60),
+                                          minimumBodyRate: 0)
+        var bodies: [Watched] = []
+        for _ in 0..<3 {
+            let c = try Watched(connections)
+            try c.read(.head(HTTPRequest(method: .post, scheme: nil, authority: nil, path: "/x")))
+            bodies.append(c)
+        }
+        // Each sends a chunk, the first one last: the second is now the stalest.
+        try bodies[1].read(.body(ByteBuffer(string: "a")))
+        try bodies[2].read(.body(ByteBuffer(string: "a")))
+        try bodies[0].read(.body(ByteBuffer(string: "a")))
+        let probe = try Watched(connections)
+        for c in bodies + [probe] { c.channel.embeddedEventLoop.run() }
+        #expect(bodies[1].closed && !bodies[0].closed && !bodies[2].closed && !probe.closed)
+        #expect(connections.evictedCount == 1 && connections.openCount == 3)
     }
 }
