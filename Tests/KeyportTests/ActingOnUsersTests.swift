@@ -57,7 +57,10 @@ struct ActingOnUsersTests {
             _ = try await api.call(.put, "\(base)/users/\(wrapped)/groups/\(admins)", token: admin)
             let plain = try #require(try await api.call(.post, "\(base)/groups", token: admin, json: ["name": "plain"]).createdID)
 
+            let viewer = try await holder("viewer", ["view-users"])
+            _ = viewer
             let deskToken = try await api.token(realm: realm, username: "desk", password: "Pw-desk-1")
+            let viewerToken = try await api.token(realm: realm, username: "viewer", password: "Pw-viewer-1")
             let bossToken = try await api.token(realm: realm, username: "boss", password: "Pw-boss-1")
             for (targetName, target) in [("boss", boss), ("wrapped", wrapped)] {
                 // A session of the target, so that ending it is a real request.
@@ -80,6 +83,9 @@ struct ActingOnUsersTests {
             let login = try await api.login(realm: realm, username: "carol", password: "Pw-carol-1", clientId: "registry")
             let session = try #require(login["session_state"]?.stringValue ?? login["sid"]?.stringValue)
             for (name, method, path, body) in Self.routes(realm: realm, target: carol, group: plain, management: management, session: session) {
+                // view-users acts on nobody.
+                let viewed = try await api.call(method, path, token: viewerToken, json: body)
+                #expect(viewed.status == .forbidden, "view-users on carol: \(name) → \(viewed.status)")
                 let response = try await api.call(method, path, token: deskToken, json: body)
                 #expect(response.status != .forbidden, "manage-users on carol: \(name) → \(response.status) \(response.text)")
             }
