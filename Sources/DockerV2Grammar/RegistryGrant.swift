@@ -79,8 +79,38 @@ public struct RegistryGrant: Sendable, Equatable, CustomStringConvertible {
 public struct CompiledGrant: Sendable {
     public let grant: RegistryGrant
     public let program: GlobProgram
+    /// `grant.actions` as bits (`ActionBits`), to decide per pair without hashing strings.
+    public let actionBits: UInt8
+
+    init(grant: RegistryGrant, program: GlobProgram) {
+        self.grant = grant
+        self.program = program
+        self.actionBits = grant.actions.reduce(0) { $0 | ActionBits.of($1) }
+    }
 
     public func allows(_ action: String, on resource: ResourceScope) -> Bool {
-        resource.type == grant.type && grant.covers(action) && program.matches(resource.name)
+        resource.type == grant.type && covers(ActionBits.of(action)) && program.matches(resource.name)
     }
+
+    /// Whether any of `actions` (bits) is one this grant allows: a `*` grant allows any action.
+    public func covers(_ actions: UInt8) -> Bool {
+        actions != 0 && (actionBits & ActionBits.star != 0 || actionBits & actions != 0)
+    }
+}
+
+/// The known actions as bits; any other action is `other` (only a `*` grant allows it).
+public enum ActionBits {
+    public static let pull: UInt8 = 1, push: UInt8 = 2, delete: UInt8 = 4, star: UInt8 = 8, other: UInt8 = 16
+
+    public static func of(_ action: String) -> UInt8 {
+        switch action {
+        case "pull": pull
+        case "push": push
+        case "delete": delete
+        case "*": star
+        default: other
+        }
+    }
+
+    public static func of(_ actions: [String]) -> UInt8 { actions.reduce(0) { $0 | of($1) } }
 }

@@ -142,11 +142,21 @@ public struct PersonalAccessTokens: Sendable {
         guard owner.enabled else { return .failure(PersonalAccessTokenRefusal(reason: .userDisabled, owner: owner, token: token)) }
         var grants: [RegistryGrant]?
         if let texts = token.grants {
-            // Checked when the token was made; one that no longer parses allows nothing.
-            grants = texts.compactMap { try? RegistryGrant(parsing: $0) }
+            // Checked when the token was made; one that no longer parses allows nothing. A token's
+            // grants never change: parsed once per token (a token of 50 grants is used at every pull).
+            if let parsed = Self.parsedGrants[token.id] {
+                grants = parsed
+            } else {
+                let parsed = texts.compactMap { try? RegistryGrant(parsing: $0) }
+                Self.parsedGrants.set(parsed, for: token.id)
+                grants = parsed
+            }
         }
         return .success(Verified(token: token, owner: owner, grants: grants))
     }
+
+    /// Tokens' parsed grants by token id (ids are random and a token's grants immutable).
+    static let parsedGrants = BoundedCache<String, [RegistryGrant]>(capacity: 10_000)
 
     /// Records a use, at most once a minute per token unless the address changed: the listing
     /// shows when and where a token was last used without a write per registry request.

@@ -96,7 +96,8 @@ public struct RegistryAuthorizer: Sendable {
         var cost = 0
         for resource in requested {
             let length = resource.name.utf8.count
-            for grant in grants where grant.grant.type == resource.type && resource.actions.contains(where: grant.grant.covers) {
+            let actions = ActionBits.of(resource.actions)
+            for grant in grants where grant.covers(actions) && grant.grant.type == resource.type {
                 cost += grant.program.cost(length: length)
             }
         }
@@ -131,8 +132,9 @@ public struct RegistryAuthorizer: Sendable {
         var used = [Bool](repeating: false, count: grants.count)
         let access = requested.map { resource in
             var allowed = [Bool](repeating: false, count: resource.actions.count)
-            for (g, grant) in grants.enumerated() where grant.grant.type == resource.type {
-                let wanted = resource.actions.indices.filter { grant.grant.covers(resource.actions[$0]) }
+            let bits = resource.actions.map(ActionBits.of)
+            for (g, grant) in grants.enumerated() where grant.covers(ActionBits.of(resource.actions)) && grant.grant.type == resource.type {
+                let wanted = bits.indices.filter { grant.covers(bits[$0]) }
                 // Nothing left that this grant could add, and it already counts as matched.
                 guard !wanted.isEmpty, wanted.contains(where: { !allowed[$0] }) || !used[g] else { continue }
                 guard grant.program.matches(resource.name) else { continue }
