@@ -41,11 +41,12 @@ public struct RegistryAuthorizer: Sendable {
         public let matched: [String]
     }
 
-    /// Word operations of name matching one request may take (`GlobProgram.cost`): a hundred
-    /// times what a `docker push` with a few scopes against a few dozen grants needs. A request
+    /// Word operations of name matching one request may take (`GlobProgram.cost`): ten times
+    /// what a `docker push` of three scopes against fifty grants of 64-byte names needs (under
+    /// 10,000). A request
     /// that would take more is refused before any matching (`TooMuchToMatch`), so the cost of
     /// the worst request an attacker can build stays a small multiple of the common one.
-    public static let matchBudget = 200_000
+    public static let matchBudget = 100_000
 
     /// The request asks for more names against more grants than `matchBudget` allows.
     public struct TooMuchToMatch: Error, Equatable {
