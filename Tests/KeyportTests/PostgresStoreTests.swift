@@ -7,6 +7,17 @@ import Testing
 /// What is particular to PostgreSQL: several nodes — here two stores with pools of their own —
 /// racing on one database, and the options that reach it. Runs when `KEYPORT_TEST_POSTGRES_URL`
 /// is set (`scripts/test` starts a throwaway cluster).
+/// A run that promises PostgreSQL (`scripts/test` sets `KEYPORT_TEST_REQUIRE_POSTGRES`) fails
+/// loudly without it, instead of passing on SQLite alone.
+@Suite("PostgreSQL is there when the run requires it")
+struct PostgresRequiredTests {
+    @Test func theRunHasItsPostgreSQLWhenItRequiresIt() {
+        guard ProcessInfo.processInfo.environment["KEYPORT_TEST_REQUIRE_POSTGRES"] == "1" else { return }
+        #expect(StoreBackend.postgresURL != nil, "KEYPORT_TEST_REQUIRE_POSTGRES=1 but KEYPORT_TEST_POSTGRES_URL is not set: the PostgreSQL half of the suite would be skipped")
+        #expect(StoreBackend.allCases.contains(.postgres))
+    }
+}
+
 @Suite("PostgreSQL store: several nodes", .enabled(if: StoreBackend.postgresURL != nil))
 struct PostgresStoreTests {
     /// Two stores on one fresh schema: two nodes.
