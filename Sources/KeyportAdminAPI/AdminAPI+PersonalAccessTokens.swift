@@ -20,9 +20,21 @@ extension AdminAPI {
             return try JSONBody.response(Array(all.dropFirst(page.first).prefix(page.max)))
         }
         tokens.post { request, context in
-            let (_, realm, user) = try await userInPath(request, context, .manageUsers)
+            let (caller, realm, user) = try await userInPath(request, context, .manageUsers)
+            // For oneself, the admin API is self-service by another door: the same rules as the
+            // account API (a person's recent login; the token ends with the password), or a
+            // stolen or stale admin token would mint a credential that outlives a reset.
+            var origin = PersonalAccessToken.Origin.admin
+            if user.id == caller.user.id && realm.id == caller.realm.id {
+                let now = environment.now()
+                guard user.serviceAccountClientId == nil, let authTime = context.caller?.authTime, authTime <= now,
+                      now.milliseconds(since: authTime) <= PersonalAccessTokens.recentLoginSeconds * 1000 else {
+                    throw AdminError(.forbidden, "A personal access token for yourself needs a login with your password of the last \(PersonalAccessTokens.recentLoginSeconds / 60) minutes")
+                }
+                origin = .account
+            }
             let body = try await decode(PersonalAccessTokenRepresentation.self, request, context)
-            let made = try await run { try await personalAccessTokens.create(body, owner: user, realm: realm, origin: .admin) }
+            let made = try await run { try await personalAccessTokens.create(body, owner: user, realm: realm, origin: origin) }
             // 201 with the Location, as every creation; the body too, because the secret is shown only now.
             var headers: HTTPFields = [:]
             headers[.location] = created(request, made.id ?? "").headers[.location]

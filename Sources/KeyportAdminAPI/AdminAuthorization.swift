@@ -99,7 +99,8 @@ struct AdminAuthenticationMiddleware: RouterMiddleware {
         let verified: VerifiedToken
         do { verified = try await verifier.verify(bearer) } catch is VerificationFailure { throw AdminError.unauthorized }
         var context = context
-        context.caller = AuthenticatedCaller(realm: verified.realm, user: verified.user)
+        context.caller = AuthenticatedCaller(realm: verified.realm, user: verified.user,
+                                             authTime: verified.claims.auth_time.map { Timestamp(secondsSince1970: $0) })
         return try await next(request, context)
     }
 }

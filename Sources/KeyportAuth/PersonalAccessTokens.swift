@@ -155,6 +155,11 @@ public struct PersonalAccessTokens: Sendable {
         return .success(Verified(token: token, owner: owner, grants: grants))
     }
 
+    /// How recent the password login behind a request must be to make a token for oneself (the
+    /// account API, or the admin API acting on its caller): a stolen or long-refreshed access
+    /// token must not turn into a credential that outlives it.
+    public static let recentLoginSeconds: Int64 = 300
+
     /// Tokens' parsed grants by token id (ids are random and a token's grants immutable).
     static let parsedGrants = BoundedCache<String, [RegistryGrant]>(capacity: 10_000)
 

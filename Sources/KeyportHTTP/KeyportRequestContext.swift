@@ -38,8 +38,12 @@ extension KeyportRequestContext {
 public struct AuthenticatedCaller: Sendable {
     public let realm: Realm
     public let user: User
-    public init(realm: Realm, user: User) {
+    /// When the caller last presented its password (the token's `auth_time`; nil for a service
+    /// account's token): a new credential for oneself needs a recent one.
+    public let authTime: Timestamp?
+    public init(realm: Realm, user: User, authTime: Timestamp? = nil) {
         self.realm = realm
         self.user = user
+        self.authTime = authTime
     }
 }

@@ -54,9 +54,9 @@ public struct AccountController: Sendable {
         }
     }
 
-    /// How recent the login behind a token must be to make a new credential with it: a stolen
-    /// or long-refreshed token must not turn into a personal access token that outlives it.
-    public static let recentLogin: Int64 = 300
+    /// How recent the login behind a token must be to make a new credential with it (one rule
+    /// with the admin API's, `PersonalAccessTokens.recentLoginSeconds`).
+    public static let recentLogin: Int64 = PersonalAccessTokens.recentLoginSeconds
 
     /// The realm in the path and the user whose access token of that realm is presented.
     /// `forNewCredential`: the token must come from a person's own password login (not a

@@ -49,6 +49,38 @@ struct CredentialLifetimeTests {
         }
     }
 
+    /// Item 3, by the other door: an administrator making a token for itself through the admin
+    /// API follows the account API's rules (a recent login; the token ends with the password).
+    @Test func aTokenForOneselfThroughTheAdminAPIIsSelfService() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            let management = try await api.clientUUID("acme", "realm-management", token: r.admin)
+            let desk = try await r.user("desk", password: "Desk-pw-1", roles: ["team-a-dev"])
+            _ = try await api.call(.post, "/admin/realms/acme/users/\(desk)/role-mappings/clients/\(management)", token: r.admin,
+                                   json: [try await api.role("acme", "manage-users", client: management, token: r.admin)])
+            let alice = try await r.user("alice")
+            let login = try await api.login(realm: "acme", username: "desk", password: "Desk-pw-1")
+            api.clock.advance(seconds: 6 * 60)
+            let refreshed = try await api.call(.post, "/realms/acme/protocol/openid-connect/token",
+                                               form: [("grant_type", "refresh_token"), ("client_id", "admin-cli"), ("refresh_token", login["refresh_token"]!.stringValue!)])
+            let stale = try #require(refreshed["access_token"]?.stringValue)
+            let admin = try await api.token()
+            let body: JSONValue = ["name": "mine", "client": "registry.acme.io"]
+            #expect(try await api.call(.post, "/admin/realms/acme/users/\(desk)/personal-access-tokens", token: stale, json: body).status == .forbidden)
+            // For someone else, the admin API's own rule (acting on users) decides, not the login's age.
+            #expect(try await api.call(.post, "/admin/realms/acme/users/\(alice)/personal-access-tokens", token: stale, json: body).status == .created)
+
+            let fresh = try await api.token(realm: "acme", username: "desk", password: "Desk-pw-1")
+            let made = try await api.call(.post, "/admin/realms/acme/users/\(desk)/personal-access-tokens", token: fresh, json: body)
+            #expect(made.status == .created)
+            let secret = try #require(made["token"]?.stringValue)
+            #expect(try await r.token("desk", secret).status == .ok)
+            #expect(try await api.call(.put, "/admin/realms/acme/users/\(desk)/reset-password", token: admin,
+                                       json: ["type": "password", "value": "Desk-pw-2", "temporary": false]).status == .noContent)
+            #expect(try await r.token("desk", secret).status == .unauthorized, "ends with the password, as a self-service token")
+        }
+    }
+
     /// Item 3: a new password ends what the old one made through self-service; what an
     /// administrator made stays. A regenerated secret ends the service account's tokens.
     @Test func aNewPasswordOrSecretEndsTheTokensTheOldOneMade() async throws {
