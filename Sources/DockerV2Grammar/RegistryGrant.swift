@@ -57,9 +57,6 @@ public struct RegistryGrant: Sendable, Equatable, CustomStringConvertible {
         compiled(username: username).allows(action, on: resource)
     }
 
-    /// Whether this grant allows `action` at all (a `*` grant allows any).
-    public func covers(_ action: String) -> Bool { actions.contains("*") || actions.contains(action) }
-
     /// The grant with its pattern compiled for `username`: keep it where it is matched often.
     public func compiled(username: String) -> CompiledGrant {
         CompiledGrant(grant: self, program: pattern.program(username: username))

@@ -26,9 +26,8 @@ extension AdminAPI {
             // stolen or stale admin token would mint a credential that outlives a reset.
             var origin = PersonalAccessToken.Origin.admin
             if user.id == caller.user.id && realm.id == caller.realm.id {
-                let now = environment.now()
-                guard user.serviceAccountClientId == nil, let authTime = context.caller?.authTime, authTime <= now,
-                      now.milliseconds(since: authTime) <= PersonalAccessTokens.recentLoginSeconds * 1000 else {
+                guard user.serviceAccountClientId == nil,
+                      PersonalAccessTokens.isRecentLogin(at: context.caller?.authTime, now: environment.now()) else {
                     throw AdminError(.forbidden, "A personal access token for yourself needs a login with your password of the last \(PersonalAccessTokens.recentLoginSeconds / 60) minutes")
                 }
                 origin = .account

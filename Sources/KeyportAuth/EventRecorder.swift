@@ -31,7 +31,22 @@ public final class EventRecorder: Sendable {
     public static let maxDetailLength = 1024
     public static let maxDetails = 16
 
-    private struct Bucket { var tokens: Double; var updated: Timestamp }
+    /// A token bucket: `perMinute` at once, refilled at that rate; `skipped` counts what it
+    /// refused since it last granted (reported with the next success of its kind).
+    private struct Bucket {
+        var tokens: Double
+        var updated: Timestamp
+        var skipped = 0
+
+        static func refilled(_ bucket: Bucket?, perMinute: Int, at time: Timestamp) -> Bucket {
+            let capacity = Double(perMinute)
+            var bucket = bucket ?? Bucket(tokens: capacity, updated: time)
+            let elapsed = Double(max(0, time.milliseconds(since: bucket.updated))) / 60_000
+            bucket.tokens = min(capacity, bucket.tokens + elapsed * capacity)
+            bucket.updated = time
+            return bucket
+        }
+    }
     private final class Counters: Sendable {
         let state = Mutex((pending: 0, dropped: 0, failed: 0))
         /// Events waiting to be written, oldest first.
@@ -52,7 +67,7 @@ public final class EventRecorder: Sendable {
     public static let batchSize = 256
     private let buckets = Mutex<[String: Bucket]>([:])
     /// Per user, client and type: the bucket, and the successes skipped since one was stored.
-    private let successBuckets = Mutex<[String: (bucket: Bucket, skipped: Int)]>([:])
+    private let successBuckets = Mutex<[String: Bucket]>([:])
     /// Keys of `successBuckets` kept at most; past that the map starts again (the per-realm
     /// cap still holds whatever is let through).
     static let maxSuccessKeys = 50_000
@@ -146,24 +161,17 @@ public final class EventRecorder: Sendable {
         let time = now()
         let general = "\(event.realmId)\u{0}\(event.userId ?? "")\u{0}\(event.clientId ?? "")"
         let specific = "\(general)\u{0}\(event.type)\u{0}\(event.details["requested_access"] ?? "")"
-        func refilled(_ entry: (bucket: Bucket, skipped: Int)?, capacity: Int) -> (bucket: Bucket, skipped: Int) {
-            var entry = entry ?? (Bucket(tokens: Double(capacity), updated: time), 0)
-            let elapsed = Double(max(0, time.milliseconds(since: entry.bucket.updated))) / 60_000
-            entry.bucket.tokens = min(Double(capacity), entry.bucket.tokens + elapsed * Double(capacity))
-            entry.bucket.updated = time
-            return entry
-        }
         return successBuckets.withLock { b in
             if b.count >= Self.maxSuccessKeys - 1 && (b[specific] == nil || b[general] == nil) { b.removeAll(keepingCapacity: true) }
-            var one = refilled(b[specific], capacity: successesPerMinute)
-            var all = refilled(b[general], capacity: successesPerMinutePerUser)
+            var one = Bucket.refilled(b[specific], perMinute: successesPerMinute, at: time)
+            var all = Bucket.refilled(b[general], perMinute: successesPerMinutePerUser, at: time)
             defer { b[specific] = one; b[general] = all }
-            guard one.bucket.tokens >= 1, all.bucket.tokens >= 1 else {
+            guard one.tokens >= 1, all.tokens >= 1 else {
                 one.skipped += 1
                 return nil
             }
-            one.bucket.tokens -= 1
-            all.bucket.tokens -= 1
+            one.tokens -= 1
+            all.tokens -= 1
             let skipped = one.skipped
             one.skipped = 0
             return skipped
@@ -173,12 +181,8 @@ public final class EventRecorder: Sendable {
     /// A token bucket per realm: `failuresPerMinute` at once, refilled at that rate.
     private func takeFailureToken(realmId: String) -> Bool {
         let time = now()
-        let capacity = Double(failuresPerMinute)
         return buckets.withLock { b in
-            var bucket = b[realmId] ?? Bucket(tokens: capacity, updated: time)
-            let elapsed = Double(max(0, time.milliseconds(since: bucket.updated))) / 60_000
-            bucket.tokens = min(capacity, bucket.tokens + elapsed * capacity)
-            bucket.updated = time
+            var bucket = Bucket.refilled(b[realmId], perMinute: failuresPerMinute, at: time)
             let granted = bucket.tokens >= 1
             if granted { bucket.tokens -= 1 }
             b[realmId] = bucket

@@ -14,11 +14,6 @@ public enum LoginFailure: String, Sendable, Equatable {
     case accountNotFullySetUp = "resolve_required_actions"
 }
 
-/// What a password login checked, for the transaction that writes the session it starts: the
-/// credential it verified must still be the user's, and `notBefore` must not have moved past
-/// the moment of the check (`IdentityStore.createSession(_:proof:)`).
-public typealias LoginProof = KeyportStore.LoginProof
-
 public enum LoginOutcome: Sendable, Equatable {
     case authenticated(User)
     case failed(LoginFailure, user: User?)

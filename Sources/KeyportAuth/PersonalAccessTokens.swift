@@ -160,6 +160,13 @@ public struct PersonalAccessTokens: Sendable {
     /// token must not turn into a credential that outlives it.
     public static let recentLoginSeconds: Int64 = 300
 
+    /// Whether a password login at `authTime` (a token's `auth_time`; nil for a service
+    /// account's token) is recent enough to make a token for oneself.
+    public static func isRecentLogin(at authTime: Timestamp?, now: Timestamp) -> Bool {
+        guard let authTime, authTime <= now else { return false }
+        return now.milliseconds(since: authTime) <= recentLoginSeconds * 1000
+    }
+
     /// Tokens' parsed grants by token id (ids are random and a token's grants immutable).
     static let parsedGrants = BoundedCache<String, [RegistryGrant]>(capacity: 10_000)
 

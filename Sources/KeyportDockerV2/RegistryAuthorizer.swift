@@ -100,9 +100,10 @@ public struct RegistryAuthorizer: Sendable {
             let actions = ActionBits.of(resource.actions)
             for grant in grants where grant.covers(actions) && grant.grant.type == resource.type {
                 cost += grant.program.cost(length: length)
+                // However many grants a user's roles carry, counting stops at the budget.
+                if cost > matchBudget { throw TooMuchToMatch(cost: cost) }
             }
         }
-        if cost > matchBudget { throw TooMuchToMatch(cost: cost) }
     }
 
     /// The grants of `user`'s effective roles of `client`, parsed and compiled once per
@@ -134,7 +135,8 @@ public struct RegistryAuthorizer: Sendable {
         let access = requested.map { resource in
             var allowed = [Bool](repeating: false, count: resource.actions.count)
             let bits = resource.actions.map(ActionBits.of)
-            for (g, grant) in grants.enumerated() where grant.covers(ActionBits.of(resource.actions)) && grant.grant.type == resource.type {
+            let all = bits.reduce(0, |)
+            for (g, grant) in grants.enumerated() where grant.covers(all) && grant.grant.type == resource.type {
                 let wanted = bits.indices.filter { grant.covers(bits[$0]) }
                 // Nothing left that this grant could add, and it already counts as matched.
                 guard !wanted.isEmpty, wanted.contains(where: { !allowed[$0] }) || !used[g] else { continue }

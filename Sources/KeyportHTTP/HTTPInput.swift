@@ -38,8 +38,7 @@ public struct FormParameters: Sendable, Equatable {
             default: nil
             }
         }
-        let input = Array(bytes)
-        var spaced = input
+        var spaced = Array(bytes)
         for i in spaced.indices where spaced[i] == UInt8(ascii: "+") { spaced[i] = UInt8(ascii: " ") }
         var out: [UInt8] = []
         out.reserveCapacity(spaced.count)

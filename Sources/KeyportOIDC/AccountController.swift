@@ -54,13 +54,9 @@ public struct AccountController: Sendable {
         }
     }
 
-    /// How recent the login behind a token must be to make a new credential with it (one rule
-    /// with the admin API's, `PersonalAccessTokens.recentLoginSeconds`).
-    public static let recentLogin: Int64 = PersonalAccessTokens.recentLoginSeconds
-
     /// The realm in the path and the user whose access token of that realm is presented.
     /// `forNewCredential`: the token must come from a person's own password login (not a
-    /// service account's `client_credentials`) made within `recentLogin` seconds (RFC 9470's
+    /// service account's `client_credentials`) made within `PersonalAccessTokens.recentLoginSeconds` (RFC 9470's
     /// step-up answer otherwise).
     func caller(_ request: Request, _ context: KeyportRequestContext, forNewCredential: Bool = false) async throws -> (Realm, User) {
         guard let name = context.pathParameter("realm"), name.utf8.count <= 255, let realm = try await store.realm(named: name), realm.enabled else {
@@ -79,11 +75,12 @@ public struct AccountController: Sendable {
                 throw OAuthError(.forbidden, "access_denied",
                                  "A service account cannot make personal access tokens for itself: an administrator makes them (admin API)")
             }
-            let now = tokens.environment.now().secondsSince1970
-            guard let authTime = verified.claims.auth_time, authTime <= now, now - authTime <= Self.recentLogin else {
-                let message = "Log in again with your password: a personal access token needs a login of the last \(Self.recentLogin / 60) minutes"
+            let recent = PersonalAccessTokens.recentLoginSeconds
+            guard PersonalAccessTokens.isRecentLogin(at: verified.claims.auth_time.map { Timestamp(secondsSince1970: $0) },
+                                                     now: tokens.environment.now()) else {
+                let message = "Log in again with your password: a personal access token needs a login of the last \(recent / 60) minutes"
                 throw OAuthError(.unauthorized, "insufficient_user_authentication", message, headers: [
-                    .wwwAuthenticate: "Bearer realm=\"\(realm.name)\", error=\"insufficient_user_authentication\", error_description=\"\(message)\", max_age=\(Self.recentLogin)",
+                    .wwwAuthenticate: "Bearer realm=\"\(realm.name)\", error=\"insufficient_user_authentication\", error_description=\"\(message)\", max_age=\(recent)",
                 ])
             }
         }

@@ -74,7 +74,7 @@ final class FairScheduler: Sendable {
             guard waiting < maxQueuedPerPartition, s.queued < maxQueued else { return .refused }
             if waiting == 0 {
                 s.order.append(partition)
-                s.queues[partition] = Waiting(virtualTime: max(s.queues[partition]?.virtualTime ?? 0, s.virtualTime))
+                s.queues[partition] = Waiting(virtualTime: s.virtualTime)
             }
             s.queues[partition]!.jobs.append((job, cost))
             s.queued += 1

@@ -92,11 +92,12 @@ extension PostgresStore {
                           JSONColumn.encode(e.details)])
             }
             guard limit < Int.max else { return }
-            // The oldest go first once a realm holds more than `limit`.
+            // The oldest go first once a realm holds more than `limit` (by time alone: the realm's
+            // time index is walked, never sorted).
             for realmId in Set(events.map(\.realmId)).sorted() {
                 try await db.execute("""
                     DELETE FROM events WHERE id IN (
-                      SELECT id FROM events WHERE realm_id = ? ORDER BY time DESC, id DESC OFFSET ?)
+                      SELECT id FROM events WHERE realm_id = ? ORDER BY time DESC OFFSET ?)
                     """, [realmId, max(0, limit)])
             }
         }

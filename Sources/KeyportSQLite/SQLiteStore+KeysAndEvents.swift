@@ -66,11 +66,12 @@ extension SQLiteStore {
                                                JSONColumn.encode(e.details)])
             }
             guard limit < Int.max else { return }
-            // The oldest go first once a realm holds more than `limit` (walks the realm's time index).
+            // The oldest go first once a realm holds more than `limit`. Ordered by time alone, so
+            // that the realm's (realm_id, time) index is walked, never sorted.
             for realmId in Set(events.map(\.realmId)) {
                 try db.execute(sql: """
                     DELETE FROM events WHERE rowid IN (
-                      SELECT rowid FROM events WHERE realm_id = ? ORDER BY time DESC, id DESC LIMIT -1 OFFSET ?)
+                      SELECT rowid FROM events WHERE realm_id = ? ORDER BY time DESC LIMIT -1 OFFSET ?)
                     """, arguments: [realmId, max(0, limit)])
             }
         }

@@ -202,16 +202,7 @@ public enum HTTPSProtocol: String, Sendable, CaseIterable {
 
     /// `TLSv1.3,TLSv1.2`: at least one; TLS 1.1 and older are refused (RFC 8996).
     public static func parse(_ text: String) throws(ConfigurationError) -> [HTTPSProtocol] {
-        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        var result: [HTTPSProtocol] = []
-        for name in names {
-            guard let value = HTTPSProtocol(rawValue: name) else {
-                throw ConfigurationError("--https-protocols: '\(name)' is not offered; use TLSv1.3 and/or TLSv1.2")
-            }
-            result.append(value)
-        }
-        guard !result.isEmpty else { throw ConfigurationError("--https-protocols: name at least one of TLSv1.3, TLSv1.2") }
-        return result
+        try parseOffered(text, option: "--https-protocols", hint: "use TLSv1.3 and/or TLSv1.2")
     }
 }
 
@@ -226,15 +217,19 @@ public enum HTTPSCipherSuite: String, Sendable, CaseIterable {
     case ecdheRSAChaCha20 = "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"
 
     public static func parse(_ text: String) throws(ConfigurationError) -> [HTTPSCipherSuite] {
-        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        var result: [HTTPSCipherSuite] = []
-        for name in names {
-            guard let value = HTTPSCipherSuite(rawValue: name) else {
-                throw ConfigurationError("--https-cipher-suites: '\(name)' is not offered (forward-secret AEAD suites only: \(allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
-            result.append(value)
-        }
-        guard !result.isEmpty else { throw ConfigurationError("--https-cipher-suites: name at least one suite") }
-        return result
+        try parseOffered(text, option: "--https-cipher-suites",
+                         hint: "forward-secret AEAD suites only: \(allCases.map(\.rawValue).joined(separator: ", "))")
     }
+}
+
+/// A comma-separated list of names an option may hold, at least one, each one offered.
+func parseOffered<T: RawRepresentable & CaseIterable>(_ text: String, option: String, hint: String) throws(ConfigurationError) -> [T]
+    where T.RawValue == String {
+    var result: [T] = []
+    for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+        guard let value = T(rawValue: name) else { throw ConfigurationError("\(option): '\(name)' is not offered (\(hint))") }
+        result.append(value)
+    }
+    guard !result.isEmpty else { throw ConfigurationError("\(option): name at least one (\(hint))") }
+    return result
 }

@@ -104,13 +104,18 @@ struct ObservabilityMiddleware: RouterMiddleware {
 
     /// Paths under `/admin/`, a realm's `protocol/` endpoints (tokens, docker-v2, userinfo,
     /// introspection) and its `account/` API (the relative path prefix included).
+    /// By path segment, in bytes: with Foundation imported, `String.contains` and `range(of:)`
+    /// are CFString searches, and this runs at every request.
     static func mayCarrySecrets(_ path: String) -> Bool {
-        if path.contains("/admin/") || path.hasSuffix("/admin") { return true }
-        guard let realms = path.range(of: "/realms/") else { return false }
-        let rest = path[realms.upperBound...]
-        guard let slash = rest.firstIndex(of: "/") else { return false }
-        let tail = rest[rest.index(after: slash)...]
-        return tail.hasPrefix("protocol/") || tail.hasPrefix("account")
+        let segments = path.utf8.split(separator: UInt8(ascii: "/"))
+        for (i, segment) in segments.enumerated() {
+            if segment.elementsEqual("admin".utf8) { return true }
+            if segment.elementsEqual("realms".utf8) {
+                guard i + 2 < segments.count else { return false }
+                return segments[i + 2].elementsEqual("protocol".utf8) || segments[i + 2].elementsEqual("account".utf8)
+            }
+        }
+        return false
     }
 
     /// The answer for failures any route can meet, in a shape every client here parses: OAuth's
