@@ -67,13 +67,16 @@ enum Spawn {
 }
 
 /// A program run by a test, with its output collected line by line as it arrives.
+///
+/// Each pipe is read by a thread of its own with blocking `read`s until end of file, and that
+/// thread closes it. Not `FileHandle.readabilityHandler`: on Linux it watches the descriptor with
+/// a dispatch source whose cancellation is asynchronous, so a descriptor closed (and reused) before
+/// the cancellation lands crashes libdispatch's event loop (`_dispatch_event_loop_drain`), and with
+/// it the whole test process, now and then.
 final class ChildProcess: Sendable {
     let pid: pid_t
     private let exit = Mutex<Int32?>(nil)
-    private let out = Mutex<[String]>([])
-    private let err = Mutex<[String]>([])
-    private let partial = Mutex<(String, String)>(("", ""))
-    private let readers: [FileHandle]
+    private let output = CollectedOutput()
 
     init(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) throws {
         var env = ProcessInfo.processInfo.environment
@@ -81,10 +84,15 @@ final class ChildProcess: Sendable {
         env.merge(environment) { $1 }
         let stdout = try Spawn.pipe(), stderr = try Spawn.pipe()
         defer { close(stdout.write); close(stderr.write) }
-        pid = try Spawn.start(executable.path, arguments, environment: env, directory: directory?.path, stdout: stdout.write, stderr: stderr.write)
-        readers = [FileHandle(fileDescriptor: stdout.read, closeOnDealloc: true), FileHandle(fileDescriptor: stderr.read, closeOnDealloc: true)]
-        readers[0].readabilityHandler = { [self] handle in collect(handle.availableData, isError: false) }
-        readers[1].readabilityHandler = { [self] handle in collect(handle.availableData, isError: true) }
+        do {
+            pid = try Spawn.start(executable.path, arguments, environment: env, directory: directory?.path, stdout: stdout.write, stderr: stderr.write)
+        } catch {
+            close(stdout.read)
+            close(stderr.read)
+            throw error
+        }
+        output.drain(stdout.read, isError: false)
+        output.drain(stderr.read, isError: true)
     }
 
     /// Whether it still runs (reaps it when it has ended).
@@ -97,25 +105,9 @@ final class ChildProcess: Sendable {
         }
     }
 
-    private func collect(_ data: Data, isError: Bool) {
-        guard !data.isEmpty else { return }
-        let text = String(decoding: data, as: UTF8.self)
-        let complete: [String] = partial.withLock { state in
-            var buffer = (isError ? state.1 : state.0) + text
-            var lines: [String] = []
-            while let newline = buffer.firstIndex(of: "\n") {
-                lines.append(String(buffer[..<newline]))
-                buffer = String(buffer[buffer.index(after: newline)...])
-            }
-            if isError { state.1 = buffer } else { state.0 = buffer }
-            return lines
-        }
-        if isError { err.withLock { $0 += complete } } else { out.withLock { $0 += complete } }
-    }
-
     /// Lines so far, with an unfinished last line included.
-    var stdoutLines: [String] { out.withLock { $0 } + partial.withLock { $0.0.isEmpty ? [] : [$0.0] } }
-    var stderrLines: [String] { err.withLock { $0 } + partial.withLock { $0.1.isEmpty ? [] : [$0.1] } }
+    var stdoutLines: [String] { output.lines(isError: false) }
+    var stderrLines: [String] { output.lines(isError: true) }
 
     /// Waits (bounded) until `condition` holds for the output or the process ends.
     @discardableResult
@@ -147,6 +139,50 @@ final class ChildProcess: Sendable {
             var raw: Int32 = 0
             waitpid(pid, &raw, 0)
         }
-        for reader in readers { reader.readabilityHandler = nil }
+        // The reading threads end by themselves at end of file, now that the child is gone.
+    }
+}
+
+/// The lines a child wrote to stdout and stderr, each pipe drained by its own thread.
+private final class CollectedOutput: Sendable {
+    private struct Stream { var lines: [String] = []; var unfinished: [UInt8] = [] }
+    private let streams = Mutex<(out: Stream, err: Stream)>((Stream(), Stream()))
+
+    /// Reads `fd` to its end on a new thread, then closes it.
+    func drain(_ fd: Int32, isError: Bool) {
+        let thread = Thread { [self] in
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    append(buffer[..<count], isError: isError)
+                } else if count == 0 || errno != EINTR {
+                    break
+                }
+            }
+            close(fd)
+        }
+        thread.start()
+    }
+
+    /// Bytes, not text, until a line is whole: a character may arrive split across two reads.
+    private func append(_ bytes: ArraySlice<UInt8>, isError: Bool) {
+        streams.withLock { state in
+            var stream = isError ? state.err : state.out
+            stream.unfinished += bytes
+            while let newline = stream.unfinished.firstIndex(of: UInt8(ascii: "\n")) {
+                stream.lines.append(String(decoding: stream.unfinished[..<newline], as: UTF8.self))
+                stream.unfinished.removeSubrange(...newline)
+            }
+            if isError { state.err = stream } else { state.out = stream }
+        }
+    }
+
+    /// Lines so far, with an unfinished last line included.
+    func lines(isError: Bool) -> [String] {
+        streams.withLock { state in
+            let stream = isError ? state.err : state.out
+            return stream.lines + (stream.unfinished.isEmpty ? [] : [String(decoding: stream.unfinished, as: UTF8.self)])
+        }
     }
 }
