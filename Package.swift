@@ -39,7 +39,10 @@ let package = Package(
         // The version and the git revision, for --version on both executables.
         .plugin(name: "BuildInfo", capability: .buildTool()),
         .target(name: "KeyportBuildInfo", plugins: ["BuildInfo"]),
-        .target(name: "KeyportStore", dependencies: ["KeyportModel", "KeyportJSON", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "KeyportStore", dependencies: ["KeyportModel", .product(name: "Crypto", package: "swift-crypto")]),
+        // Every statement, binding and row decoder of the store, once, for both engines (a dialect
+        // writes what differs); the engines below keep connections, transactions and locks.
+        .target(name: "KeyportSQL", dependencies: ["KeyportModel", "KeyportStore", "KeyportJSON"]),
         .executableTarget(name: "MigrationEmbedder"),
         .plugin(
             name: "EmbedMigrations",
@@ -49,7 +52,7 @@ let package = Package(
         .target(
             name: "KeyportSQLite",
             dependencies: [
-                "KeyportModel", "KeyportStore",
+                "KeyportModel", "KeyportStore", "KeyportSQL",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -59,7 +62,7 @@ let package = Package(
         .target(
             name: "KeyportPostgres",
             dependencies: [
-                "KeyportModel", "KeyportStore",
+                "KeyportModel", "KeyportStore", "KeyportSQL",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -203,7 +206,7 @@ let package = Package(
         .testTarget(
             name: "KeyportTests",
             dependencies: [
-                "KeyportModel", "KeyportStore", "KeyportSQLite", "KeyportPostgres", "KeyportPasswords", "KeyportKeys",
+                "KeyportModel", "KeyportStore", "KeyportSQL", "KeyportSQLite", "KeyportPostgres", "KeyportPasswords", "KeyportKeys",
                 "KeyportAuth", "KeyportServer", "KeyportHTTP", "KeyportTokens", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "DockerV2Grammar", "KpadmKit", "KeyportRealmExchange", "KeycloakRepresentations",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),

@@ -1,11 +1,15 @@
 import Foundation
+import KeyportSQL
 import KeyportStore
 import Logging
 import NIOCore
 import PostgresNIO
 
-/// The few ways the store talks to PostgreSQL: a statement with `?` placeholders and plain Swift
-/// values, read as rows of named columns, on one connection or inside one transaction. Everything
+/// The store's statements in PostgreSQL's dialect.
+let statements = StoreSQL(.postgres)
+
+/// The few ways the store talks to PostgreSQL: KeyportSQL's statements (`?` placeholders,
+/// `SQLValue`s), read as rows by position, on one connection or inside one transaction. Everything
 /// PostgresNIO-specific — binds, cells, error codes — stays in this file.
 struct PGConnection {
     let connection: PostgresConnection
@@ -13,7 +17,7 @@ struct PGConnection {
 
     /// Runs a statement; the rows it returns (use `RETURNING` to count what changed).
     @discardableResult
-    func rows(_ sql: String, _ arguments: [(any Sendable)?] = []) async throws -> [PGRow] {
+    func rows(_ sql: String, _ arguments: [SQLValue] = []) async throws -> [PGRow] {
         let query = try PGConnection.query(sql, arguments)
         var result: [PGRow] = []
         for try await row in try await connection.query(query, logger: logger) {
@@ -22,14 +26,45 @@ struct PGConnection {
         return result
     }
 
-    func one(_ sql: String, _ arguments: [(any Sendable)?] = []) async throws -> PGRow? {
+    func one(_ sql: String, _ arguments: [SQLValue] = []) async throws -> PGRow? {
         try await rows(sql, arguments).first
     }
 
     /// Runs a statement and returns how many rows it returned (`… RETURNING 1`).
     @discardableResult
-    func execute(_ sql: String, _ arguments: [(any Sendable)?] = []) async throws -> Int {
+    func execute(_ sql: String, _ arguments: [SQLValue] = []) async throws -> Int {
         try await rows(sql, arguments).count
+    }
+
+    // MARK: KeyportSQL's statements
+
+    /// Every row, decoded.
+    func all<T>(_ s: SQLStatement, _ decode: (PGRow) -> T) async throws -> [T] {
+        try await rows(s.sql, s.arguments).map(decode)
+    }
+
+    /// The first row, decoded.
+    func one<T>(_ s: SQLStatement, _ decode: (PGRow) -> T) async throws -> T? {
+        try await rows(s.sql, s.arguments).first.map(decode)
+    }
+
+    /// Whether the statement returns a row.
+    func exists(_ s: SQLStatement) async throws -> Bool { try await !rows(s.sql, s.arguments).isEmpty }
+
+    /// The first column of the first row as a number (`count(*)`).
+    func count(_ s: SQLStatement) async throws -> Int { try await rows(s.sql, s.arguments).first?.int(0) ?? 0 }
+
+    /// Runs a change; how many rows it changed (statements that count end in `RETURNING 1`).
+    @discardableResult
+    func run(_ s: SQLStatement) async throws -> Int { try await rows(s.sql, s.arguments).count }
+
+    /// Runs an optional statement (a lock PostgreSQL needs and SQLite does not).
+    func run(_ s: SQLStatement?) async throws {
+        if let s { try await run(s) }
+    }
+
+    func run(_ statements: [SQLStatement]) async throws {
+        for s in statements { try await run(s) }
     }
 
     /// `body` in one transaction on this connection: committed when it returns, rolled back when it throws.
@@ -45,8 +80,8 @@ struct PGConnection {
         }
     }
 
-    /// `?` placeholders become `$1…$n`; values are bound by their Swift type.
-    static func query(_ sql: String, _ arguments: [(any Sendable)?]) throws -> PostgresQuery {
+    /// `?` placeholders become `$1…$n`; values are bound by their kind.
+    static func query(_ sql: String, _ arguments: [SQLValue]) throws -> PostgresQuery {
         var text = ""
         text.reserveCapacity(sql.utf8.count + 16)
         var index = 0
@@ -66,17 +101,11 @@ struct PGConnection {
         var binds = PostgresBindings(capacity: arguments.count)
         for argument in arguments {
             switch argument {
-            case nil: binds.appendNull()
-            case let value as String: binds.append(value)
-            case let value as Int: binds.append(Int64(value))
-            case let value as Int64: binds.append(value)
-            case let value as Bool: binds.append(value)
-            case let value as [UInt8]: binds.append(ByteBuffer(bytes: value))
-            case let value as Optional<String>: if let value { binds.append(value) } else { binds.appendNull() }
-            case let value as Optional<Int>: if let value { binds.append(Int64(value)) } else { binds.appendNull() }
-            case let value as Optional<Int64>: if let value { binds.append(value) } else { binds.appendNull() }
-            case let value as Optional<Bool>: if let value { binds.append(value) } else { binds.appendNull() }
-            case let value?: throw StoreError.unavailable("cannot bind a value of type \(type(of: value))")
+            case .null: binds.appendNull()
+            case .text(let value): binds.append(value)
+            case .integer(let value): binds.append(value)
+            case .bool(let value): binds.append(value)
+            case .blob(let value): binds.append(ByteBuffer(bytes: value))
             }
         }
         return PostgresQuery(unsafeSQL: text, binds: binds)
@@ -116,22 +145,20 @@ struct PGConnection {
     }
 }
 
-/// One row, by column name.
-struct PGRow {
+/// One row, by position (KeyportSQL's decoders) or by column name (the migration ledger).
+struct PGRow: SQLRow {
     let row: PostgresRandomAccessRow
 
-    func string(_ column: String) -> String { (try? row[column].decode(String.self)) ?? "" }
-    func optionalString(_ column: String) -> String? { try? row[column].decode(String?.self) }
-    func int64(_ column: String) -> Int64 { (try? row[column].decode(Int64.self)) ?? 0 }
-    func optionalInt64(_ column: String) -> Int64? { try? row[column].decode(Int64?.self) }
-    func int(_ column: String) -> Int { Int(clamping: int64(column)) }
-    func optionalInt(_ column: String) -> Int? { optionalInt64(column).map { Int(clamping: $0) } }
-    func bool(_ column: String) -> Bool { (try? row[column].decode(Bool.self)) ?? false }
-    func bytes(_ column: String) -> [UInt8] {
-        guard let buffer = try? row[column].decode(ByteBuffer.self) else { return [] }
-        return Array(buffer.readableBytesView)
+    func text(_ index: Int) -> String? { try? row[index].decode(String?.self) }
+    func integer(_ index: Int) -> Int64? { try? row[index].decode(Int64?.self) }
+    func boolean(_ index: Int) -> Bool? { try? row[index].decode(Bool?.self) }
+    func bytes(_ index: Int) -> [UInt8]? {
+        (try? row[index].decode(ByteBuffer?.self))?.map { Array($0.readableBytesView) }
     }
-    func has(_ column: String) -> Bool { row.contains(column) }
+
+    func string(_ column: String) -> String { (try? row[column].decode(String.self)) ?? "" }
+    func int(_ column: String) -> Int { Int(clamping: (try? row[column].decode(Int64.self)) ?? 0) }
+    func bool(_ column: String) -> Bool { (try? row[column].decode(Bool.self)) ?? false }
 }
 
 /// Turns PostgreSQL's failures into what they mean for the caller, as `SQLiteStore.translate`

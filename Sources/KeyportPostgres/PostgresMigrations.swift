@@ -1,4 +1,5 @@
 import Foundation
+import KeyportSQL
 import KeyportStore
 import Logging
 import PostgresNIO
@@ -28,15 +29,15 @@ extension PostgresStore {
         // Waiting on the lock behind other nodes' migrations, and the migrations themselves, may
         // take long: not a request's deadline.
         try await withConnection(deadline: .seconds(3600)) { db in
-            try await db.execute("SELECT pg_advisory_lock(\(Self.migrationLock))", [schema])
+            try await db.execute("SELECT pg_advisory_lock(\(Self.migrationLock))", [schema.map(SQLValue.text) ?? .null])
             do {
                 // Under the lock: two nodes creating the schema at once would collide in the catalog.
                 if let schema { try await db.execute("CREATE SCHEMA IF NOT EXISTS \"\(schema)\"") }
                 let ran = try await self.migrate(db, now: now)
-                try await db.execute("SELECT pg_advisory_unlock(\(Self.migrationLock))", [schema])
+                try await db.execute("SELECT pg_advisory_unlock(\(Self.migrationLock))", [schema.map(SQLValue.text) ?? .null])
                 return ran
             } catch {
-                _ = try? await db.execute("SELECT pg_advisory_unlock(\(Self.migrationLock))", [schema])
+                _ = try? await db.execute("SELECT pg_advisory_unlock(\(Self.migrationLock))", [schema.map(SQLValue.text) ?? .null])
                 throw error
             }
         }
@@ -57,7 +58,7 @@ extension PostgresStore {
                 try await db.transaction { db in
                     for statement in PGConnection.statements(migration.sql) { try await db.execute(statement) }
                     try await db.execute("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
-                                         [migration.version, migration.name, migration.checksum, now()])
+                                         [.integer(Int64(migration.version)), .text(migration.name), .text(migration.checksum), .integer(now())])
                 }
             } catch {
                 throw StoreError.unavailable(MigrationError.failed(version: migration.version, name: migration.name,

@@ -255,10 +255,6 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
     }
 }
 
-extension PGRow {
-    func timestamp(_ column: String) -> Timestamp { Timestamp(millisecondsSince1970: int64(column)) }
-}
-
 /// Whether a connection was handed over yet (read by the wait's timer, set by the lease).
 /// The connection a `withConnection` call leased, and when (its deadline counts from there).
 private final class LeaseFlag: Sendable {

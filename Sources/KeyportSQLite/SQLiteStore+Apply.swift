@@ -1,5 +1,6 @@
 import GRDB
 import KeyportModel
+import KeyportSQL
 import KeyportStore
 
 extension SQLiteStore {
@@ -11,24 +12,20 @@ extension SQLiteStore {
 
     static func apply(_ change: StoreChange, _ db: Database) throws {
         switch change {
-        case .createUser(let seed): try insertUser(seed, db)
+        case .createUser(let seed): try db.run(statements.users.insert(seed))
         case .updateUser(let id, let realmId, let change): _ = try updateUser(id: id, realmId: realmId, change, db)
         case .setCredential(let credential, let revoke): try setCredential(credential, revokeTokensBefore: revoke, db)
-        case .createClient(let client): try insertClient(client, db)
+        case .createClient(let client): try db.run(statements.clients.insert(client))
         case .updateClient(let id, let realmId, let change): _ = try updateClient(id: id, realmId: realmId, change, db)
-        case .grantUserRoles(let userId, let roleIds, let realmId): try grantUserRoles(userId: userId, roleIds: roleIds, realmId: realmId, db)
+        case .grantUserRoles(let userId, let roleIds, let realmId): try grantRoles(.user, to: userId, roleIds: roleIds, realmId: realmId, db)
         case .addMember(let groupId, let userId, let realmId): try addMember(groupId: groupId, userId: userId, realmId: realmId, db)
-        case .deleteSessions(let userId, let realmId):
-            try db.execute(sql: "DELETE FROM sessions WHERE user_id = ? AND realm_id = ?", arguments: [userId, realmId])
-        case .deletePersonalAccessTokens(let userId, let realmId):
-            try db.execute(sql: "DELETE FROM personal_access_tokens WHERE user_id = ? AND realm_id = ?", arguments: [userId, realmId])
+        case .deleteSessions(let userId, let realmId): try db.run(statements.sessions.delete(userId: userId, realmId: realmId))
+        case .deletePersonalAccessTokens(let userId, let realmId): try db.run(statements.tokens.delete(userId: userId, realmId: realmId))
         case .requireVersions(let versions): try requireVersions(versions, db)
-        case .createRole(let role): try insertRole(role, db)
+        case .createRole(let role): try db.run(statements.roles.insert(role))
         case .addComposites(let parentId, let childIds, let realmId): try addComposites(parentId: parentId, childIds: childIds, realmId: realmId, db)
-        case .createGroup(let group):
-            if let parentId = group.parentId { try requireGroup(parentId, realmId: group.realmId, db) }
-            try insertGroup(group, db)
-        case .grantGroupRoles(let groupId, let roleIds, let realmId): try grantGroupRoles(groupId: groupId, roleIds: roleIds, realmId: realmId, db)
+        case .createGroup(let group): try createGroup(group, db)
+        case .grantGroupRoles(let groupId, let roleIds, let realmId): try grantRoles(.group, to: groupId, roleIds: roleIds, realmId: realmId, db)
         case .deleteUser(let id, let realmId): try deleteUser(id: id, realmId: realmId, db)
         case .deleteClient(let id, let realmId): try deleteClient(id: id, realmId: realmId, db)
         case .deleteRole(let id, let realmId): try deleteRole(id: id, realmId: realmId, db)

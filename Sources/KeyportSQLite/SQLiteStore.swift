@@ -122,6 +122,7 @@ public struct SQLiteStore: IdentityStore {
         }
     }
 
+    @discardableResult
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do { return try await writer.write(body) } catch { throw Self.translate(error) }
     }
@@ -165,13 +166,6 @@ public struct SQLiteStore: IdentityStore {
         for (columns, rule) in table where sqliteMessage.contains(columns) { return rule }
         return .other
     }
-}
-
-// MARK: - Row helpers (JSON columns: KeyportStore's JSONColumn)
-
-extension Row {
-    func bool(_ column: String) -> Bool { (self[column] as Int64? ?? 0) != 0 }
-    func timestamp(_ column: String) -> Timestamp { Timestamp(millisecondsSince1970: self[column] as Int64? ?? 0) }
 }
 
 extension SQLiteStore {

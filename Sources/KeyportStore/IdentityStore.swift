@@ -259,6 +259,16 @@ public struct LoginFailureOutcome: Sendable, Equatable {
         self.wasLocked = wasLocked
         self.disabledUser = disabledUser
     }
+
+    /// What one more failed login does to `current`, the rule both engines apply inside their
+    /// write: nil when the user is locked already (nothing is counted); else the next counters,
+    /// and whether this failure disables the user (permanent lockout of an enabled user).
+    public static func next(after current: LoginFailures, at time: Timestamp, policy: BruteForcePolicy, ipAddress: String?,
+                            userEnabled: Bool) -> LoginFailureOutcome? {
+        guard current.lockedUntil <= time else { return nil }
+        let next = current.recordingFailure(at: time, policy: policy, ipAddress: ipAddress)
+        return LoginFailureOutcome(failures: next, wasLocked: false, disabledUser: userEnabled && next.reachesPermanentLockout(policy))
+    }
 }
 
 extension EventStore {

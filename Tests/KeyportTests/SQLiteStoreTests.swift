@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import KeyportModel
 @testable import KeyportSQLite
+import KeyportSQL
 import KeyportStore
 import KeyportAuth
 import Testing
@@ -75,7 +76,7 @@ struct SQLiteStoreTests {
         let p = path()
         _ = try SQLiteStore.migrateDatabase(path: p, now: { 1 })
         let columns = try DatabaseQueue(path: p).read { db in try Row.fetchAll(db, sql: "PRAGMA table_info(users)").map { $0["name"] as String } }
-        #expect(Set(columns) == Set(UserColumns.names) && columns.count == UserColumns.names.count)
+        #expect(Set(columns) == Set(UserSQL.columns.names) && columns.count == UserSQL.columns.count)
     }
 
     @Test func migrationsAreAppliedOnceAndRecorded() throws {

@@ -5,6 +5,7 @@ import KeyportHTTP
 import KeyportJSON
 import KeyportModel
 import KeyportPasswords
+import KeyportSQL
 import KeyportStore
 @testable import KeyportServer
 import Synchronization

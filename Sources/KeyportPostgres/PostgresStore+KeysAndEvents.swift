@@ -1,0 +1,72 @@
+import KeyportModel
+import KeyportSQL
+import KeyportStore
+
+extension PostgresStore {
+    public func realmKeys(realmId: String) async throws -> [RealmKey] {
+        try await readOne { db in try await db.all(statements.keys.of(realmId: realmId), KeySQL.decode) }
+    }
+
+    public func addRealmKey(_ key: RealmKey) async throws {
+        try await write { db in
+            try await db.run(statements.realms.lock(key.realmId))
+            guard try await db.count(statements.keys.count(realmId: key.realmId)) < RealmKey.limitPerRealm else { throw StoreError.conflict(.keyLimit) }
+            try await db.run(statements.keys.insert(key))
+        }
+    }
+
+    public func updateRealmKey(id: String, realmId: String, name: String, status: KeyStatus, priority: Int) async throws {
+        try await write { db in
+            try await Self.keepingAnActiveKey(id: id, realmId: realmId, db) {
+                try await db.run(statements.keys.update(id, realmId: realmId, name: name, status: status, priority: priority))
+            }
+        }
+    }
+
+    public func deleteRealmKey(id: String, realmId: String) async throws {
+        try await write { db in
+            try await Self.keepingAnActiveKey(id: id, realmId: realmId, db) { try await db.run(statements.keys.delete(id, realmId: realmId)) }
+        }
+    }
+
+    /// Runs `change` to a key, then — if the key was active — checks its algorithm still has an
+    /// active key, inside the transaction: throwing rolls it back. (A realm that never had a key
+    /// of an algorithm is not this rule's business.)
+    static func keepingAnActiveKey(id: String, realmId: String, _ db: PGConnection, _ change: () async throws -> Void) async throws {
+        // A realm's key changes take turns (its row is locked): the count and this rule are
+        // checked against what no other node is changing at the same moment.
+        try await db.run(statements.realms.lock(realmId))
+        guard let (algorithm, status) = try await db.one(statements.keys.algorithmAndStatus(id, realmId: realmId), { ($0.string(0), $0.string(1)) }) else {
+            throw StoreError.notFound(.key)
+        }
+        try await change()
+        if status == KeyStatus.active.rawValue, try await db.count(statements.keys.countActive(realmId: realmId, algorithm: algorithm)) == 0 {
+            throw StoreError.conflict(.lastActiveKey)
+        }
+    }
+
+    public func recordEvent(_ e: Event) async throws {
+        try await recordEvents([e])
+    }
+
+    public func recordEvents(_ events: [Event], keepingPerRealm limit: Int) async throws {
+        guard !events.isEmpty else { return }
+        try await write { db in
+            try await db.run(events.map(statements.events.insert))
+            guard limit < Int.max else { return }
+            for realmId in Set(events.map(\.realmId)).sorted() { try await db.run(statements.events.trim(realmId: realmId, keeping: limit)) }
+        }
+    }
+
+    public func events(realmId: String, matching q: EventQuery, page: Page) async throws -> [Event] {
+        try await read { db in try await db.all(statements.events.matching(q, realmId: realmId, page: page), EventSQL.decode) }
+    }
+
+    public func deleteEvents(realmId: String, before cutoff: Timestamp) async throws -> Int {
+        try await write { db in try await db.run(statements.events.delete(realmId: realmId, before: cutoff)) }
+    }
+
+    public func deleteEvents(realmId: String, before cutoff: Timestamp, authMethod: String) async throws -> Int {
+        try await write { db in try await db.run(statements.events.delete(realmId: realmId, before: cutoff, authMethod: authMethod)) }
+    }
+}

@@ -1,0 +1,52 @@
+import KeyportModel
+import KeyportSQL
+import KeyportStore
+
+extension PostgresStore {
+    public func createSession(_ s: Session, proof: LoginProof?) async throws {
+        try await write { db in
+            // The user's row is locked: concurrent logins on several nodes count against one cap,
+            // and a password reset (which locks it too) is either before this or after it.
+            try await db.run(statements.users.lockForSession(s.userId, realmId: s.realmId))
+            if let proof, !UserSQL.proves(try await db.one(statements.users.proof(proof)) { $0 }, proof) {
+                throw StoreError.conflict(.credentialChanged)
+            }
+            try await db.run(statements.sessions.insert(s))
+            try await db.run(statements.sessions.trim(after: s))
+        }
+    }
+
+    public func session(refreshTokenHash: String) async throws -> Session? {
+        try await readOne { db in try await db.one(statements.sessions.byRefreshTokenHash(refreshTokenHash), SessionSQL.decode) }
+    }
+
+    public func session(id: String, realmId: String) async throws -> Session? {
+        try await read { db in try await db.one(statements.sessions.byId(id, realmId: realmId), SessionSQL.decode) }
+    }
+
+    public func sessions(userId: String, clientId: String, realmId: String, offline: Bool) async throws -> [Session] {
+        try await read { db in try await db.all(statements.sessions.of(userId: userId, clientId: clientId, realmId: realmId, offline: offline), SessionSQL.decode) }
+    }
+
+    public func touchSession(id: String, at time: Timestamp, ipAddress: String?) async throws {
+        try await write { db in try await db.run(statements.sessions.touch(id, at: time, ipAddress: ipAddress)) }
+    }
+
+    public func deleteSession(id: String, realmId: String) async throws -> Bool {
+        try await write { db in try await db.run(statements.sessions.delete(id, realmId: realmId)) == 1 }
+    }
+
+    public func deleteSessions(userId: String, realmId: String) async throws -> Int {
+        try await write { db in try await db.run(statements.sessions.delete(userId: userId, realmId: realmId)) }
+    }
+
+    public func deleteSessions(userId: String, clientId: String, realmId: String, offline: Bool) async throws -> Int {
+        try await write { db in try await db.run(statements.sessions.delete(userId: userId, clientId: clientId, realmId: realmId, offline: offline)) }
+    }
+
+    public func deleteExpiredSessions(before cutoff: Timestamp) async throws -> Int {
+        try await write { db in
+            try await db.run(statements.sessions.deleteExpired(before: cutoff)) + db.run(statements.sessions.deleteExpiredOffline(before: cutoff))
+        }
+    }
+}
