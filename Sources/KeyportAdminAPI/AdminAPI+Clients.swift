@@ -157,9 +157,7 @@ extension AdminAPI {
     func serviceAccountChanges(for client: Client, realm: Realm) async throws -> [StoreChange] {
         guard client.serviceAccountsEnabled, !client.publicClient else { return [] }
         let user = ServiceAccounts.user(for: client, id: environment.newID(), createdAt: environment.now())
-        var seed = UserSeed(user: user)
-        if let defaultRole = try await store.role(named: realm.defaultRoleName, realmId: realm.id, clientId: nil) { seed.roleIds = [defaultRole.id] }
-        return [.createUser(seed)]
+        return [.createUser(Provisioning.newUserSeed(user, defaultRoleId: try await defaultRoleId(realm)))]
     }
 
     func apply(_ rep: ClientRepresentation, to client: inout Client) throws {

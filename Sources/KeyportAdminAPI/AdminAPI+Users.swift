@@ -136,32 +136,24 @@ extension AdminAPI {
         let rep = try await decode(UserRepresentation.self, request, context)
         let now = environment.now()
         // Keycloak's API creates a user disabled unless the representation says otherwise.
-        var user = try provision {
+        let user = try provision {
             try provisioning.newUser(rep, id: environment.newID(), realmId: realm.id, createdAt: now, enabledByDefault: false)
         }
-        var seed = UserSeed(user: user)
-        if let defaultRole = try await store.role(named: realm.defaultRoleName, realmId: realm.id, clientId: nil) {
-            seed.roleIds.append(defaultRole.id)
-        }
-        if let credential = try await passwordCredential(rep.credentials, for: user, realm: realm) {
-            seed.credentials = [credential.credential]
-            if credential.temporary && !user.requiredActions.contains(RequiredAction.updatePassword) {
-                user.requiredActions.append(RequiredAction.updatePassword)
-                seed.user = user
-            }
-        }
+        let password = try await passwordCredential(rep.credentials, for: user, realm: realm)
         guard (rep.groups?.count ?? 0) <= 100 else { throw AdminError.badRequest("At most 100 groups can be given") }
         var granted: [Role] = []
+        var groupIds: [String] = []
         for path in rep.groups ?? [] {
             guard let group = try await store.group(path: path, realmId: realm.id) else { throw AdminError.badRequest("Group \(path) not found") }
-            seed.groupIds.append(group.group.id)
+            groupIds.append(group.group.id)
             granted += try await rolesThroughGroup(group.group.id, realm: realm)
         }
         let named = try await resolveRoleNames(realm: realm, realmRoles: rep.realmRoles ?? [], clientRoles: rep.clientRoles ?? [:])
         granted += named
         // The realm's default role is the realm's choice, not the caller's: every new user gets it.
         try await requireMayGrant(granted.filter { !($0.clientId == nil && $0.name == realm.defaultRoleName) }, caller: caller, realm: realm)
-        seed.roleIds += named.map(\.id)
+        let seed = Provisioning.newUserSeed(user, defaultRoleId: try await defaultRoleId(realm), password: password?.credential,
+                                            temporaryPassword: password?.temporary ?? false, roleIds: named.map(\.id), groupIds: groupIds)
         try await run { try await store.apply([.createUser(seed)]) }
         return created(request, user.id)
     }
@@ -188,6 +180,11 @@ extension AdminAPI {
         if rep.enabled == false { changes.append(.deleteSessions(userId: existing.id, realmId: realm.id)) }
         try await run { try await store.apply(changes) }
         return noContent
+    }
+
+    /// The realm's default role (`default-roles-{realm}`), which every user created here gets.
+    func defaultRoleId(_ realm: Realm) async throws -> String? {
+        try await store.role(named: realm.defaultRoleName, realmId: realm.id, clientId: nil)?.id
     }
 
     /// The fields present in `rep`, checked and merged into `user` (`Provisioning`).

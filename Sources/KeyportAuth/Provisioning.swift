@@ -1,5 +1,6 @@
 import Foundation
 import KeycloakRepresentations
+import KeyportStore
 import KeyportModel
 
 /// What a client or user becomes from Keycloak's representation: the fields present, checked
@@ -34,6 +35,23 @@ public struct Provisioning: Sendable {
                         serviceAccountClientId: serviceAccountClientId)
         try merge(rep, into: &user, now: createdAt)
         return user
+    }
+
+    /// What a new user becomes, whichever door it comes in by — the admin API, a realm file, a
+    /// partial import, a client's service account, the bootstrap administrator: the realm's
+    /// default role first (when the door gives it), then the roles and groups given, each once;
+    /// its password; and `UPDATE_PASSWORD` when that password is temporary. (Whether it starts
+    /// enabled and which usernames are reserved is `newUser`'s, the row's own rules.)
+    public static func newUserSeed(_ user: User, defaultRoleId: String?, password: Credential? = nil, temporaryPassword: Bool = false,
+                                   roleIds: [String] = [], groupIds: [String] = []) -> UserSeed {
+        var user = user
+        if temporaryPassword, !user.requiredActions.contains(RequiredAction.updatePassword) {
+            user.requiredActions.append(RequiredAction.updatePassword)
+        }
+        var seenRoles: Set<String> = [], seenGroups: Set<String> = []
+        return UserSeed(user: user, credentials: password.map { [$0] } ?? [],
+                        roleIds: ((defaultRoleId.map { [$0] } ?? []) + roleIds).filter { seenRoles.insert($0).inserted },
+                        groupIds: groupIds.filter { seenGroups.insert($0).inserted })
     }
 
     /// The role-level fields of `rep`, checked: name (when given), description, attributes.

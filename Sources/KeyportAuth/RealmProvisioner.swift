@@ -107,6 +107,6 @@ public struct RealmProvisioner: Sendable {
         let user = User(id: environment.newID(), realmId: realmId, username: username, enabled: true, createdAt: now,
                         attributes: temporary ? [Self.temporaryAdminAttribute: ["true"]] : [:])
         let credential = Credential(id: environment.newID(), userId: user.id, secret: passwordHash, createdAt: now)
-        return UserSeed(user: user, credentials: [credential], roleIds: roleIds)
+        return Provisioning.newUserSeed(user, defaultRoleId: nil, password: credential, roleIds: roleIds)
     }
 }

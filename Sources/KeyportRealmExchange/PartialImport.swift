@@ -359,34 +359,30 @@ extension RealmImporter {
                 // Tokens of the user it replaces never pass for it, even under the same id.
                 user.notBefore = max(user.notBefore, now)
             }
-            var seed = UserSeed(user: user)
-            // As a user created through the admin API: the realm's default role, unless the body maps it.
-            if let defaultRoleId { seed.roleIds.append(defaultRoleId) }
-            seed.roleIds += try await roleIds(realm: rep.realmRoles, clients: rep.clientRoles, for: "user \(username)")
+            let roles = try await roleIds(realm: rep.realmRoles, clients: rep.clientRoles, for: "user \(username)")
+            var groupIds: [String] = []
             for path in rep.groups ?? [] {
                 let normalized = path.hasPrefix("/") ? path : "/" + path
-                if let groupId = bodyGroupPaths[normalized] { seed.groupIds.append(groupId); continue }
+                if let groupId = bodyGroupPaths[normalized] { groupIds.append(groupId); continue }
                 let top = normalized.split(separator: "/").first.map(String.init) ?? ""
                 guard !replacedGroupNames.contains(top), let group = try await existingGroup(normalized) else {
                     throw Failure("user \(username) is in group \(path), which does not exist")
                 }
                 plan.joinedExistingGroupIds.insert(group.group.id)
-                seed.groupIds.append(group.group.id)
+                groupIds.append(group.group.id)
             }
-            guard seed.groupIds.count <= 100 else { throw Failure("user \(username) is in more than 100 groups") }
-            let index = plan.users.count
-            if let c = (rep.credentials ?? []).last(where: { ($0.type ?? Credential.password) == Credential.password }) {
-                if c.value != nil, let done = hashed[username] {
-                    seed.credentials = [Credential(id: done.id, userId: id, secret: done.secret, createdAt: done.createdAt, userLabel: done.userLabel)]
-                } else if let made = try credential(c, user: user, index: index, created: now, plain: &plan.pending) {
-                    seed.credentials = [made]
-                }
-                if c.value != nil, c.temporary == true, !seed.user.requiredActions.contains(RequiredAction.updatePassword) {
-                    seed.user.requiredActions.append(RequiredAction.updatePassword)
-                }
+            guard groupIds.count <= 100 else { throw Failure("user \(username) is in more than 100 groups") }
+            let c = (rep.credentials ?? []).last { ($0.type ?? Credential.password) == Credential.password }
+            var password: Credential?
+            if let c, c.value != nil, let done = hashed[username] {
+                password = Credential(id: done.id, userId: id, secret: done.secret, createdAt: done.createdAt, userLabel: done.userLabel)
+            } else if let c {
+                password = try credential(c, user: user, index: plan.users.count, created: now, plain: &plan.pending)
             }
             result(existing == nil ? "ADDED" : "OVERWRITTEN", "USER", username, id)
-            plan.users.append(seed)
+            // As a user created through the admin API: the realm's default role, unless the body maps it.
+            plan.users.append(Provisioning.newUserSeed(user, defaultRoleId: defaultRoleId, password: password,
+                                                       temporaryPassword: c?.value != nil && c?.temporary == true, roleIds: roles, groupIds: groupIds))
         }
         // Clients with service accounts this import creates, whose users the body does not bring.
         plan.users += missingServiceAccounts(clients: plan.clients, users: plan.users, defaultRoleId: defaultRoleId)

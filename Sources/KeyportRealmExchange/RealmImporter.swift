@@ -112,11 +112,7 @@ public struct RealmImporter: Sendable {
             throw RealmExists(name: seed.realm.name)
         }
         for password in plain {
-            let credential = try await hash(password, realm: seed.realm)
-            seed.users[password.index].credentials = [credential]
-            if password.temporary, !seed.users[password.index].user.requiredActions.contains(RequiredAction.updatePassword) {
-                seed.users[password.index].user.requiredActions.append(RequiredAction.updatePassword)
-            }
+            seed.users[password.index].credentials = [try await hash(password, realm: seed.realm)]
         }
         return Prepared(seed: seed, skipped: RealmRepresentation.unmodeledFields(in: raw), notices: notices)
     }
@@ -212,8 +208,8 @@ public struct RealmImporter: Sendable {
     func missingServiceAccounts(clients: [Client], users: [UserSeed], defaultRoleId: String?) -> [UserSeed] {
         let served = Set(users.compactMap(\.user.serviceAccountClientId))
         return clients.filter { $0.serviceAccountsEnabled && !$0.publicClient && !served.contains($0.id) }.map { client in
-            UserSeed(user: ServiceAccounts.user(for: client, id: provisioner.environment.newID(), createdAt: provisioner.environment.now()),
-                     roleIds: defaultRoleId.map { [$0] } ?? [])
+            Provisioning.newUserSeed(ServiceAccounts.user(for: client, id: provisioner.environment.newID(), createdAt: provisioner.environment.now()),
+                                     defaultRoleId: defaultRoleId)
         }
     }
 
@@ -367,17 +363,17 @@ public struct RealmImporter: Sendable {
                 try provisioning.newUser(u, id: u.id ?? env.newID(), realmId: realm.id, createdAt: created, enabledByDefault: true,
                                          serviceAccountClientId: serviceAccountClientId)
             }
-            var userSeed = UserSeed(user: user, roleIds: try roleIds(realm: u.realmRoles, clients: u.clientRoles, for: "user \(username)"))
-            for path in u.groups ?? [] {
+            let groupIds = try (u.groups ?? []).map { path in
                 guard let id = groupByPath[path.hasPrefix("/") ? path : "/" + path] else { throw Failure("user \(username) is in group \(path), which does not exist") }
-                userSeed.groupIds.append(id)
+                return id
             }
-            // One password per user: the file's last one.
-            if let c = (u.credentials ?? []).last(where: { ($0.type ?? Credential.password) == Credential.password }),
-               let made = try credential(c, user: user, index: seed.users.count, created: created, plain: &plain) {
-                userSeed.credentials = [made]
-            }
-            seed.users.append(userSeed)
+            // One password per user: the file's last one (a plain one is hashed once the file is read).
+            let c = (u.credentials ?? []).last { ($0.type ?? Credential.password) == Credential.password }
+            let made = try c.flatMap { try credential($0, user: user, index: seed.users.count, created: created, plain: &plain) }
+            // A realm file's users carry their own mappings (Keycloak's exports list the default role).
+            seed.users.append(Provisioning.newUserSeed(user, defaultRoleId: nil, password: made, temporaryPassword: c?.value != nil && c?.temporary == true,
+                                                       roleIds: try roleIds(realm: u.realmRoles, clients: u.clientRoles, for: "user \(username)"),
+                                                       groupIds: groupIds))
         }
         seed.users += missingServiceAccounts(clients: seed.clients, users: seed.users, defaultRoleId: realmRole[realm.defaultRoleName])
         return seed
