@@ -252,23 +252,22 @@ extension AdminAPI {
 
     /// Role ids for Keycloak's `realmRoles` / `clientRoles` name lists (clients by clientId).
     func resolveRoleNames(realm: Realm, realmRoles: [String], clientRoles: [String: [String]]) async throws -> [Role] {
-        guard realmRoles.count + clientRoles.values.reduce(0, { $0 + min($1.count, 10_000) }) <= 1_000 else {
-            throw AdminError.badRequest("At most 1000 roles can be given")
-        }
-        var ids: [Role] = []
-        for name in realmRoles {
-            guard let role = try await store.role(named: name, realmId: realm.id, clientId: nil) else { throw AdminError.badRequest("Role \(name) not found") }
-            ids.append(role)
-        }
-        for (clientId, names) in clientRoles {
-            guard let client = try await store.client(clientId: clientId, realmId: realm.id) else { throw AdminError.badRequest("Client \(clientId) not found") }
-            for name in names {
-                guard let role = try await store.role(named: name, realmId: realm.id, clientId: client.id) else {
-                    throw AdminError.badRequest("Role \(name) of client \(clientId) not found")
+        var clients: [String: String] = [:]
+        do {
+            return try await RoleNames.resolve(realm: realmRoles, clients: clientRoles) { name, clientId in
+                guard let clientId else { return try await store.role(named: name, realmId: realm.id, clientId: nil) }
+                if clients[clientId] == nil {
+                    guard let client = try await store.client(clientId: clientId, realmId: realm.id) else {
+                        throw AdminError.badRequest("Client \(clientId) not found")
+                    }
+                    clients[clientId] = client.id
                 }
-                ids.append(role)
+                return try await store.role(named: name, realmId: realm.id, clientId: clients[clientId])
             }
+        } catch RoleNames.Failure.tooMany {
+            throw AdminError.badRequest("At most \(RoleNames.limit) roles can be given")
+        } catch RoleNames.Failure.unknown(let name, let client) {
+            throw AdminError.badRequest(client.map { "Role \(name) of client \($0) not found" } ?? "Role \(name) not found")
         }
-        return ids
     }
 }

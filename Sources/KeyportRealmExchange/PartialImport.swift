@@ -247,30 +247,22 @@ extension RealmImporter {
 
         // A role by name as it will be after the import; existing ones are noted for the admin-role rule.
         func roleIds(realm names: [String]?, clients: [String: [String]]?, for what: String) async throws -> [String] {
-            var ids: [String] = []
-            guard (names?.count ?? 0) + (clients ?? [:]).values.reduce(0, { $0 + min($1.count, 1_000) }) <= 1_000 else {
-                throw Failure("\(what) names more than 1000 roles")
-            }
-            for name in names ?? [] {
-                if let id = bodyRealmRoles[name] { ids.append(id); continue }
-                guard let role = try await existingRole(name, owner: nil), !replacedRoleIds.contains(role.id) else {
-                    throw Failure("\(what) refers to realm role \(name), which does not exist")
-                }
-                plan.grantedExistingRoleIds.insert(role.id)
-                ids.append(role.id)
-            }
-            for (clientId, names) in clients ?? [:] {
-                for name in names {
-                    if let id = bodyClientRoles[clientId]?[name] { ids.append(id); continue }
-                    guard bodyClients[clientId] == nil, let owner = try await clientUUID(clientId),
-                          let role = try await existingRole(name, owner: owner), !replacedRoleIds.contains(role.id) else {
-                        throw Failure("\(what) refers to role \(name) of client \(clientId), which does not exist")
+            try await RealmImporter.resolving(what) {
+                try await RoleNames.resolve(realm: names, clients: clients) { name, clientId in
+                    if let clientId {
+                        if let id = bodyClientRoles[clientId]?[name] { return id }
+                        // A client this import brings has only the roles it brings.
+                        guard bodyClients[clientId] == nil, let owner = try await clientUUID(clientId) else { return nil }
+                        guard let role = try await existingRole(name, owner: owner), !replacedRoleIds.contains(role.id) else { return nil }
+                        plan.grantedExistingRoleIds.insert(role.id)
+                        return role.id
                     }
+                    if let id = bodyRealmRoles[name] { return id }
+                    guard let role = try await existingRole(name, owner: nil), !replacedRoleIds.contains(role.id) else { return nil }
                     plan.grantedExistingRoleIds.insert(role.id)
-                    ids.append(role.id)
+                    return role.id
                 }
             }
-            return ids
         }
         for (rep, parent) in declared {
             guard let composites = rep.composites else { continue }

@@ -107,7 +107,7 @@ public struct RealmImporter: Sendable {
         }
         var notices: [String] = []
         var plain: [PlainPassword] = []
-        var seed = try seed(from: document, notices: &notices, plain: &plain)
+        var seed = try await seed(from: document, notices: &notices, plain: &plain)
         if refusingExisting, !plain.isEmpty, try await store.realm(named: seed.realm.name) != nil {
             throw RealmExists(name: seed.realm.name)
         }
@@ -224,7 +224,19 @@ public struct RealmImporter: Sendable {
         return .imported(realm: seed.realm.name, users: seed.users.count, clients: seed.clients.count, roles: seed.roles.count, groups: seed.groups.count)
     }
 
-    func seed(from doc: RealmRepresentation, notices: inout [String], plain: inout [PlainPassword]) throws -> RealmSeed {
+    /// `RoleNames`' failures in an import's words, naming what referred to the roles.
+    static func resolving<T>(_ what: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch RoleNames.Failure.tooMany {
+            throw Failure("\(what) names more than \(RoleNames.limit) roles")
+        } catch RoleNames.Failure.unknown(let name, let client) {
+            throw Failure(client.map { "\(what) refers to role \(name) of client \($0), which does not exist" }
+                          ?? "\(what) refers to realm role \(name), which does not exist")
+        }
+    }
+
+    func seed(from doc: RealmRepresentation, notices: inout [String], plain: inout [PlainPassword]) async throws -> RealmSeed {
         let env = provisioner.environment
         guard let name = doc.realm, RealmBounds.realmNameLength.contains(name.utf8.count),
               name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }), name != ".", name != ".."
@@ -309,30 +321,24 @@ public struct RealmImporter: Sendable {
         }
         seed.composites += base.composites.filter { added.contains($0.0) && added.contains($0.1) }
 
-        func roleIds(realm names: [String]?, clients: [String: [String]]?, for what: String) throws -> [String] {
-            var ids: [String] = []
-            for name in names ?? [] {
-                guard let id = realmRole[name] else { throw Failure("\(what) refers to realm role \(name), which does not exist") }
-                ids.append(id)
-            }
-            for (clientId, names) in clients ?? [:] {
-                for name in names {
-                    guard let id = clientRole[clientId]?[name] else { throw Failure("\(what) refers to role \(name) of client \(clientId), which does not exist") }
-                    ids.append(id)
+        func roleIds(realm names: [String]?, clients: [String: [String]]?, for what: String) async throws -> [String] {
+            try await Self.resolving(what) {
+                try await RoleNames.resolve(realm: names, clients: clients) { name, clientId in
+                    if let clientId { return clientRole[clientId]?[name] }
+                    return realmRole[name]
                 }
             }
-            return ids
         }
         for (r, parent) in declared {
             guard let composites = r.composites, let roleName = r.name else { continue }
-            for child in try roleIds(realm: composites.realm, clients: composites.client, for: "composite role \(roleName)") {
+            for child in try await roleIds(realm: composites.realm, clients: composites.client, for: "composite role \(roleName)") {
                 seed.composites.append((parent, child))
             }
         }
 
         // Groups, parents before children.
         var groupByPath: [String: String] = [:]
-        func addGroups(_ list: [GroupRepresentation], parent: (id: String, path: String)?) throws {
+        func addGroups(_ list: [GroupRepresentation], parent: (id: String, path: String)?) async throws {
             for g in list {
                 let groupName = try check("a group") { try ObjectRules.groupName(g.name) }
                 let group = try check("group \(groupName)") { try provisioning.newGroup(g, id: g.id ?? env.newID(), realmId: realm.id, parentId: parent?.id) }
@@ -342,11 +348,11 @@ public struct RealmImporter: Sendable {
                 }
                 groupByPath[path] = group.id
                 seed.groups.append(group)
-                for roleId in try roleIds(realm: g.realmRoles, clients: g.clientRoles, for: "group \(path)") { seed.groupRoles.append((group.id, roleId)) }
-                try addGroups(g.subGroups ?? [], parent: (group.id, path))
+                for roleId in try await roleIds(realm: g.realmRoles, clients: g.clientRoles, for: "group \(path)") { seed.groupRoles.append((group.id, roleId)) }
+                try await addGroups(g.subGroups ?? [], parent: (group.id, path))
             }
         }
-        try addGroups(doc.groups ?? [], parent: nil)
+        try await addGroups(doc.groups ?? [], parent: nil)
 
         // Users, with their hashes, roles and groups.
         var usernames: Set<String> = []
@@ -371,9 +377,9 @@ public struct RealmImporter: Sendable {
             let c = (u.credentials ?? []).last { ($0.type ?? Credential.password) == Credential.password }
             let made = try c.flatMap { try credential($0, user: user, index: seed.users.count, created: created, plain: &plain) }
             // A realm file's users carry their own mappings (Keycloak's exports list the default role).
+            let roleIds = try await roleIds(realm: u.realmRoles, clients: u.clientRoles, for: "user \(username)")
             seed.users.append(Provisioning.newUserSeed(user, defaultRoleId: nil, password: made, temporaryPassword: c?.value != nil && c?.temporary == true,
-                                                       roleIds: try roleIds(realm: u.realmRoles, clients: u.clientRoles, for: "user \(username)"),
-                                                       groupIds: groupIds))
+                                                       roleIds: roleIds, groupIds: groupIds))
         }
         seed.users += missingServiceAccounts(clients: seed.clients, users: seed.users, defaultRoleId: realmRole[realm.defaultRoleName])
         return seed
