@@ -64,6 +64,7 @@ let package = Package(
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportSQL",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -90,11 +91,24 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
+        // Authentication: passwords checked, sessions and their tokens, what the token path reuses.
         .target(
             name: "KeyportAuth",
-            dependencies: ["KeyportModel", "KeyportStore", "KeyportPasswords", "KeyportKeys", "KeycloakRepresentations", "DockerV2Grammar",
+            dependencies: ["KeyportModel", "KeyportStore", "KeyportPasswords", "KeyportKeys",
                            .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // What a realm, client, user, role or group becomes from Keycloak's representations, for every door.
+        .target(
+            name: "KeyportProvisioning",
+            dependencies: ["KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportPasswords", "KeycloakRepresentations"]
+        ),
+        // Personal access tokens: made, shown, revoked and checked, with their registry grants.
+        .target(
+            name: "KeyportAccessTokens",
+            dependencies: ["KeyportModel", "KeyportStore", "KeyportAuth", "KeycloakRepresentations", "DockerV2Grammar"]
+        ),
+        // The event log's writer: what is worth a row, batched off the request path.
+        .target(name: "KeyportEvents", dependencies: ["KeyportModel", "KeyportStore"]),
         .target(
             name: "KeyportTokens",
             dependencies: [
@@ -122,7 +136,7 @@ let package = Package(
             name: "KeyportOIDC",
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportTokens", "KeyportHTTP", "KeyportPasswords",
-                "KeycloakRepresentations",
+                "KeycloakRepresentations", "KeyportEvents", "KeyportAccessTokens", "KeyportJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
@@ -132,6 +146,7 @@ let package = Package(
             name: "KeyportDockerV2",
             dependencies: [
                 "DockerV2Grammar", "KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportTokens", "KeyportHTTP", "KeyportJSON",
+                "KeyportEvents", "KeyportAccessTokens",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
@@ -139,6 +154,7 @@ let package = Package(
             name: "KeyportAdminAPI",
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportTokens", "KeyportHTTP", "KeyportPasswords",
+                "KeyportProvisioning", "KeyportEvents", "KeyportAccessTokens", "KeycloakRepresentations", "KeyportJSON",
                 // Realms from full representations and partial imports: the realm file importer's rules.
                 "KeyportRealmExchange",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -148,16 +164,18 @@ let package = Package(
         // Keycloak's realm export format, both ways.
         .target(
             name: "KeyportRealmExchange",
-            dependencies: ["KeyportModel", "KeyportStore", "KeyportAuth", "KeyportPasswords", "KeyportJSON", "KeycloakRepresentations"]
+            dependencies: ["KeyportModel", "KeyportStore", "KeyportAuth", "KeyportProvisioning", "KeyportPasswords", "KeyportJSON", "KeycloakRepresentations"]
         ),
         .target(
             name: "KeyportServer",
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportSQLite", "KeyportPostgres", "KeyportPasswords", "KeyportKeys", "KeyportAuth",
                 "KeyportTokens", "KeyportHTTP", "KeyportJSON", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "KeyportRealmExchange", "KeyportBuildInfo",
+                "KeyportProvisioning", "KeyportEvents", "DockerV2Grammar",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -171,6 +189,7 @@ let package = Package(
             name: "keyport",
             dependencies: [
                 "KeyportServer", "KeyportModel", "KeyportStore", "KeyportSQLite", "KeyportPostgres", "KeyportAuth", "KeyportRealmExchange", "KeyportBuildInfo", "KeyportPasswords",
+                "KeyportProvisioning",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -207,8 +226,14 @@ let package = Package(
             name: "KeyportTests",
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportSQL", "KeyportSQLite", "KeyportPostgres", "KeyportPasswords", "KeyportKeys",
-                "KeyportAuth", "KeyportServer", "KeyportHTTP", "KeyportTokens", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "DockerV2Grammar", "KpadmKit", "KeyportRealmExchange", "KeycloakRepresentations",
+                "KeyportAuth", "KeyportProvisioning", "KeyportEvents", "KeyportAccessTokens", "KeyportServer", "KeyportHTTP", "KeyportTokens", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "DockerV2Grammar", "KpadmKit", "KeyportRealmExchange", "KeycloakRepresentations",
+                "KeyportJSON",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),

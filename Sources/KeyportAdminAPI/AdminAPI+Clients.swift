@@ -4,6 +4,7 @@ import KeyportAuth
 import KeyportHTTP
 import KeyportKeys
 import KeyportModel
+import KeyportProvisioning
 import KeyportStore
 
 extension AdminAPI {
@@ -12,7 +13,7 @@ extension AdminAPI {
         clients.get { request, context in
             let (_, realm) = try await authorize(request, context, .viewClients)
             let query = FormParameters.query(of: request)
-            var list = try await run { try await store.clients(realmId: realm.id, page: .all) }
+            var list = try await store.clients(realmId: realm.id, page: .all)
             if let clientId = query["clientId"], !clientId.isEmpty {
                 if try bool(request, "search") ?? false {
                     list = list.filter { $0.clientId.localizedCaseInsensitiveContains(clientId) }
@@ -35,7 +36,7 @@ extension AdminAPI {
             if [BuiltInRoles.realmManagementClient, BuiltInRoles.adminCLIClient].contains(client.clientId) {
                 throw AdminError.badRequest("The built-in client \(client.clientId) cannot be deleted")
             }
-            try await run { try await store.deleteClient(id: client.id, realmId: realm.id) }
+            try await store.deleteClient(id: client.id, realmId: realm.id)
             return noContent
         }
         clients.get("{id}/client-secret") { request, context in
@@ -60,7 +61,7 @@ extension AdminAPI {
                             .deleteSessions(userId: account.id, realmId: realm.id),
                             .deletePersonalAccessTokens(userId: account.id, realmId: realm.id)]
             }
-            try await run { try await store.apply(changes) }
+            try await store.apply(changes)
             return try JSONBody.response(["type": "secret", "value": secret.revealed])
         }
         clients.get("{id}/service-account-user") { request, context in
@@ -74,13 +75,13 @@ extension AdminAPI {
             let (_, realm, client) = try await clientInPath(request, context, .viewClients)
             let id = context.pathParameter("providerId") ?? ""
             guard let provider = extensions.installationProviders[id] else { throw AdminError.notFound("Unknown installation provider \(id)") }
-            return try await run { try await provider(realm, client) }
+            return try await provider(realm, client)
         }
         for (name, query) in extensions.clientQueries {
             clients.get("{id}/\(name)") { request, context in
                 let (caller, realm, client) = try await clientInPath(request, context, .viewClients)
                 guard caller.may(.viewUsers, in: realm) else { throw AdminError.forbidden }
-                return try await run { try await query(request, realm, client) }
+                return try await query(request, realm, client)
             }
         }
         addRoleContainerRoutes(clients.group("{id}/roles"), view: .viewClients, manage: .manageClients) { context, realm in
@@ -113,7 +114,7 @@ extension AdminAPI {
         try apply(rep, to: &client)
         var changes: [StoreChange] = [.createClient(client)]
         changes += try await serviceAccountChanges(for: client, realm: realm)
-        try await run { try await store.apply(changes) }
+        try await store.apply(changes)
         return created(request, client.id)
     }
 
@@ -138,7 +139,7 @@ extension AdminAPI {
         } else {
             changes += try await serviceAccountChanges(for: client, realm: realm)
         }
-        try await run { try await store.apply(changes) }
+        try await store.apply(changes)
         return noContent
     }
 

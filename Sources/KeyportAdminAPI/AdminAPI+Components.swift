@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import KeyportJSON
 import NIOPosix
 import KeycloakRepresentations
 import KeyportHTTP
@@ -20,7 +21,7 @@ extension AdminAPI {
             if let type = query["type"], !type.isEmpty, type != ComponentRepresentation.keyProviderType { return try JSONBody.response([JSONValue]()) }
             if let parent = query["parent"], !parent.isEmpty, parent != realm.id, parent != realm.name { return try JSONBody.response([JSONValue]()) }
             let name = query["name"].flatMap { $0.isEmpty ? nil : $0 }
-            let keys = try await run { try await keyRing.keys(realmId: realm.id) }
+            let keys = try await keyRing.keys(realmId: realm.id)
             let list = keys.entries.filter { name == nil || $0.key.name == name }
                 .map { ComponentRepresentation(key: $0.key, keySize: $0.signer.keySizeInBits) }
             return try JSONBody.response(list)
@@ -39,7 +40,7 @@ extension AdminAPI {
                 try factory.makeKey(algorithm: settings.algorithm, realmId: realm.id, realmName: realm.name, status: settings.status,
                                     name: settings.name, priority: settings.priority, rsaBits: settings.rsaBits)
             }
-            try await run { try await store.addRealmKey(key) }
+            try await store.addRealmKey(key)
             return created(request, key.id)
         }
         admin.put("realms/{realm}/components/{id}") { request, context in
@@ -47,15 +48,13 @@ extension AdminAPI {
             let rep = try await decode(ComponentRepresentation.self, request, context)
             let entry = try await keyEntry(context, realm: realm)
             let settings = try KeyProviderSettings(rep, realm: realm, existing: (entry.key, entry.signer.keySizeInBits))
-            try await run {
-                try await store.updateRealmKey(id: entry.key.id, realmId: realm.id, name: settings.name, status: settings.status, priority: settings.priority)
-            }
+            try await store.updateRealmKey(id: entry.key.id, realmId: realm.id, name: settings.name, status: settings.status, priority: settings.priority)
             return noContent
         }
         admin.delete("realms/{realm}/components/{id}") { request, context in
             let (_, realm) = try await authorize(request, context, .manageRealm)
             let entry = try await keyEntry(context, realm: realm)
-            try await run { try await store.deleteRealmKey(id: entry.key.id, realmId: realm.id) }
+            try await store.deleteRealmKey(id: entry.key.id, realmId: realm.id)
             return noContent
         }
     }
@@ -66,7 +65,7 @@ extension AdminAPI {
     /// The key named by the path's `{id}`, in this realm only.
     func keyEntry(_ context: KeyportRequestContext, realm: Realm) async throws -> (key: RealmKey, signer: SigningKey) {
         let id = context.parameters.get("id") ?? ""
-        let keys = try await run { try await keyRing.keys(realmId: realm.id) }
+        let keys = try await keyRing.keys(realmId: realm.id)
         guard let entry = keys.entries.first(where: { $0.key.id == id }) else { throw AdminError.notFound("Could not find component") }
         return entry
     }

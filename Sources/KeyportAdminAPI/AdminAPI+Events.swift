@@ -28,7 +28,7 @@ extension AdminAPI {
             let query = EventQuery(types: q.all("type").flatMap { $0.split(separator: ",").map(String.init) },
                                    userId: userId, clientId: q["client"].flatMap { $0.isEmpty ? nil : $0 },
                                    from: try date(q["dateFrom"], endOfDay: false), to: try date(q["dateTo"], endOfDay: true))
-            let events = try await run { try await store.events(realmId: realm.id, matching: query, page: try page(request)) }
+            let events = try await store.events(realmId: realm.id, matching: query, page: try page(request))
             return try JSONBody.response(events.map {
                 EventRepresentation(id: $0.id, time: $0.time.millisecondsSince1970, type: $0.type, realmId: realm.id, clientId: $0.clientId,
                                     userId: $0.userId, ipAddress: $0.ipAddress, error: $0.error, details: $0.details)

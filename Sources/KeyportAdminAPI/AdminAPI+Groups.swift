@@ -12,21 +12,21 @@ extension AdminAPI {
             let search = FormParameters.query(of: request)["search"].flatMap { $0.isEmpty ? nil : $0 }
             let page = try page(request)
             guard let search else {
-                let top = try await run { try await store.groups(realmId: realm.id, parentId: nil, search: nil, page: page) }
+                let top = try await store.groups(realmId: realm.id, parentId: nil, search: nil, page: page)
                 return try JSONBody.response(top.map { GroupRepresentation($0) })
             }
             // Keycloak answers a search with the tree down to each match.
-            let matches = try await run { try await store.groups(realmId: realm.id, parentId: nil, search: search, page: .all) }
+            let matches = try await store.groups(realmId: realm.id, parentId: nil, search: search, page: .all)
             return try JSONBody.response(Array(try await treeLeadingTo(matches, realm: realm).dropFirst(page.first).prefix(page.max)))
         }
         groups.post { request, context in try await createGroup(request, context, parent: nil) }
         groups.get("count") { request, context in
             let (_, realm) = try await authorize(request, context, .viewUsers)
-            return try JSONBody.response(["count": try await run { try await store.countGroups(realmId: realm.id) }])
+            return try JSONBody.response(["count": try await store.countGroups(realmId: realm.id)])
         }
         groups.get("{id}") { request, context in
             let (_, realm, node) = try await groupInPath(request, context, .viewUsers)
-            let children = try await run { try await store.groups(realmId: realm.id, parentId: node.group.id, search: nil, page: .all) }
+            let children = try await store.groups(realmId: realm.id, parentId: node.group.id, search: nil, page: .all)
             return try JSONBody.response(GroupRepresentation(node, subGroups: children.map { GroupRepresentation($0) }))
         }
         groups.put("{id}") { request, context in
@@ -34,22 +34,20 @@ extension AdminAPI {
             let rep = try await decode(GroupRepresentation.self, request, context)
             let name = try rep.name.map { try Validate.groupName($0) }
             let attributes = try rep.attributes.map { try Validate.multiAttributes($0.mapValues(\.values)) }
-            try await run {
-                try await store.updateGroup(id: node.group.id, realmId: realm.id) { group in
-                    if let name { group.name = name }
-                    if let attributes { group.attributes = attributes }
-                }
+            try await store.updateGroup(id: node.group.id, realmId: realm.id) { group in
+                if let name { group.name = name }
+                if let attributes { group.attributes = attributes }
             }
             return noContent
         }
         groups.delete("{id}") { request, context in
             let (_, realm, node) = try await groupInPath(request, context, .manageUsers)
-            try await run { try await store.deleteGroup(id: node.group.id, realmId: realm.id) }
+            try await store.deleteGroup(id: node.group.id, realmId: realm.id)
             return noContent
         }
         groups.get("{id}/children") { request, context in
             let (_, realm, node) = try await groupInPath(request, context, .viewUsers)
-            let children = try await run { try await store.groups(realmId: realm.id, parentId: node.group.id, search: nil, page: try page(request)) }
+            let children = try await store.groups(realmId: realm.id, parentId: node.group.id, search: nil, page: try page(request))
             return try JSONBody.response(children.map { GroupRepresentation($0) })
         }
         groups.post("{id}/children") { request, context in
@@ -59,7 +57,7 @@ extension AdminAPI {
         groups.get("{id}/members") { request, context in
             let (_, realm, node) = try await groupInPath(request, context, .viewUsers)
             let brief = try bool(request, "briefRepresentation") ?? false
-            let members = try await run { try await store.members(groupId: node.group.id, realmId: realm.id, page: try page(request)) }
+            let members = try await store.members(groupId: node.group.id, realmId: realm.id, page: try page(request))
             return try JSONBody.response(members.map { UserRepresentation($0, brief: brief) })
         }
         addGroupRoleMappingRoutes(groups)
@@ -95,14 +93,14 @@ extension AdminAPI {
                 throw AdminError.badRequest("Groups may be nested at most \(GroupNode.maxDepth) levels deep")
             }
             let parentId = parent?.group.id
-            try await run { try await store.updateGroup(id: existing.group.id, realmId: realm.id) { $0.parentId = parentId } }
+            try await store.updateGroup(id: existing.group.id, realmId: realm.id) { $0.parentId = parentId }
             return noContent
         }
         guard (parent?.depth ?? 0) < GroupNode.maxDepth else {
             throw AdminError.badRequest("Groups may be nested at most \(GroupNode.maxDepth) levels deep")
         }
         let group = try provision { try provisioning.newGroup(rep, id: environment.newID(), realmId: realm.id, parentId: parent?.group.id) }
-        try await run { try await store.createGroup(group) }
+        try await store.createGroup(group)
         return created(request, group.id)
     }
 

@@ -2,6 +2,7 @@ import KeycloakRepresentations
 import Foundation
 import Hummingbird
 import KeyportHTTP
+import KeyportJSON
 import KeyportKeys
 import KeyportModel
 
@@ -12,7 +13,7 @@ extension AdminAPI {
     func addKeyRoutes(_ admin: RouterGroup<KeyportRequestContext>) {
         admin.get("realms/{realm}/keys") { request, context in
             let (_, realm) = try await authorize(request, context, .viewRealm)
-            let keys = try await run { try await keyRing.keys(realmId: realm.id) }
+            let keys = try await keyRing.keys(realmId: realm.id)
             var active: [String: JSONValue] = [:]
             for algorithm in SigningAlgorithm.allCases {
                 if let signer = keys.signer(for: algorithm) { active[algorithm.rawValue] = .string(signer.key.id) }

@@ -1,5 +1,6 @@
 import Hummingbird
 import KeycloakRepresentations
+import KeyportAccessTokens
 import KeyportAuth
 import KeyportHTTP
 import KeyportModel
@@ -16,7 +17,7 @@ extension AdminAPI {
         tokens.get { request, context in
             let (_, realm, user) = try await userInPath(request, context, .viewUsers)
             let page = try page(request)
-            let all = try await run { try await personalAccessTokens.list(owner: user, realm: realm) }
+            let all = try await personalAccessTokens.list(owner: user, realm: realm)
             return try JSONBody.response(Array(all.dropFirst(page.first).prefix(page.max)))
         }
         tokens.post { request, context in
@@ -33,7 +34,7 @@ extension AdminAPI {
                 origin = .account
             }
             let body = try await decode(PersonalAccessTokenRepresentation.self, request, context)
-            let made = try await run { try await personalAccessTokens.create(body, owner: user, realm: realm, origin: origin) }
+            let made = try await personalAccessTokens.create(body, owner: user, realm: realm, origin: origin)
             // 201 with the Location, as every creation; the body too, because the secret is shown only now.
             var headers: HTTPFields = [:]
             headers[.location] = created(request, made.id ?? "").headers[.location]
@@ -42,12 +43,12 @@ extension AdminAPI {
         tokens.get("{tokenId}") { request, context in
             let (_, realm, user) = try await userInPath(request, context, .viewUsers)
             let id = context.pathParameter("tokenId") ?? ""
-            return try JSONBody.response(try await run { try await personalAccessTokens.get(id: id, owner: user, realm: realm) })
+            return try JSONBody.response(try await personalAccessTokens.get(id: id, owner: user, realm: realm))
         }
         tokens.delete("{tokenId}") { request, context in
             let (_, realm, user) = try await userInPath(request, context, .manageUsers)
             let id = context.pathParameter("tokenId") ?? ""
-            try await run { try await personalAccessTokens.revoke(id: id, owner: user, realm: realm) }
+            try await personalAccessTokens.revoke(id: id, owner: user, realm: realm)
             return noContent
         }
     }

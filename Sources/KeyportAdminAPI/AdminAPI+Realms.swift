@@ -20,7 +20,7 @@ extension AdminAPI {
         admin.delete("realms/{realm}") { request, context in
             let (_, realm) = try await authorize(request, context, .manageRealm)
             guard realm.name != "master" else { throw AdminError.badRequest("The master realm cannot be deleted") }
-            try await run { try await store.deleteRealm(id: realm.id) }
+            try await store.deleteRealm(id: realm.id)
             return noContent
         }
     }
@@ -172,17 +172,15 @@ extension AdminAPI {
         let rep = try await decode(RealmRepresentation.self, request, context)
         // Merged into the row as it is inside the write transaction, so two administrators
         // changing different settings at once both keep theirs.
-        try await run {
-            try await store.updateRealm(id: existing.id) { realm in
-                let before = realm
-                if let name = rep.realm, name != before.name {
-                    guard before.name != BuiltInRoles.masterRealm else { throw AdminError.badRequest("The master realm cannot be renamed") }
-                    realm.name = try Validate.realmName(name)
-                }
-                try apply(rep, to: &realm)
-                // Disabling master would lock every administrator out, this one included.
-                if before.name == BuiltInRoles.masterRealm && !realm.enabled { throw AdminError.badRequest("The master realm cannot be disabled") }
+        try await store.updateRealm(id: existing.id) { realm in
+            let before = realm
+            if let name = rep.realm, name != before.name {
+                guard before.name != BuiltInRoles.masterRealm else { throw AdminError.badRequest("The master realm cannot be renamed") }
+                realm.name = try Validate.realmName(name)
             }
+            try apply(rep, to: &realm)
+            // Disabling master would lock every administrator out, this one included.
+            if before.name == BuiltInRoles.masterRealm && !realm.enabled { throw AdminError.badRequest("The master realm cannot be disabled") }
         }
         return noContent
     }

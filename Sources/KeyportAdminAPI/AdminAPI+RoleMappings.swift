@@ -1,6 +1,7 @@
 import KeycloakRepresentations
 import Hummingbird
 import KeyportHTTP
+import KeyportJSON
 import KeyportModel
 import KeyportStore
 
@@ -96,11 +97,9 @@ extension AdminAPI {
     }
 
     func direct(_ holder: Holder, _ realm: Realm) async throws -> [Role] {
-        try await run {
-            switch holder {
-            case .user(let u): try await store.userRoles(userId: u.id, realmId: realm.id)
-            case .group(let g): try await store.groupRoles(groupId: g.group.id, realmId: realm.id)
-            }
+        switch holder {
+        case .user(let u): try await store.userRoles(userId: u.id, realmId: realm.id)
+        case .group(let g): try await store.groupRoles(groupId: g.group.id, realmId: realm.id)
         }
     }
 
@@ -108,7 +107,7 @@ extension AdminAPI {
     func effective(_ holder: Holder, _ realm: Realm) async throws -> [Role] {
         switch holder {
         case .user(let u):
-            return try await run { try await store.effectiveRoles(userId: u.id, realmId: realm.id) }
+            return try await store.effectiveRoles(userId: u.id, realmId: realm.id)
         case .group:
             let all = try await closure(of: try await direct(holder, realm), realm: realm)
             return all.sorted { ($0.clientId ?? "", $0.name) < ($1.clientId ?? "", $1.name) }
@@ -116,21 +115,17 @@ extension AdminAPI {
     }
 
     func grant(_ holder: Holder, _ roles: [Role], _ realm: Realm) async throws {
-        try await run {
-            switch holder {
-            case .user(let u): try await store.grantUserRoles(userId: u.id, roleIds: roles.map(\.id), realmId: realm.id)
-            case .group(let g): try await store.grantGroupRoles(groupId: g.group.id, roleIds: roles.map(\.id), realmId: realm.id)
-            }
+        switch holder {
+        case .user(let u): try await store.grantUserRoles(userId: u.id, roleIds: roles.map(\.id), realmId: realm.id)
+        case .group(let g): try await store.grantGroupRoles(groupId: g.group.id, roleIds: roles.map(\.id), realmId: realm.id)
         }
     }
 
     func revoke(_ holder: Holder, _ roles: [Role], _ realm: Realm) async throws {
         guard !roles.isEmpty else { return }
-        try await run {
-            switch holder {
-            case .user(let u): try await store.revokeUserRoles(userId: u.id, roleIds: roles.map(\.id), realmId: realm.id)
-            case .group(let g): try await store.revokeGroupRoles(groupId: g.group.id, roleIds: roles.map(\.id), realmId: realm.id)
-            }
+        switch holder {
+        case .user(let u): try await store.revokeUserRoles(userId: u.id, roleIds: roles.map(\.id), realmId: realm.id)
+        case .group(let g): try await store.revokeGroupRoles(groupId: g.group.id, roleIds: roles.map(\.id), realmId: realm.id)
         }
     }
 

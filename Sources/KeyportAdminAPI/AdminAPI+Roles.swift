@@ -60,7 +60,7 @@ extension AdminAPI {
         group.get { request, context in
             let (_, realm, client) = try await scope(request, context, view)
             let search = FormParameters.query(of: request)["search"]
-            let roles = try await run { try await store.roles(realmId: realm.id, clientId: client?.id, search: search, page: try page(request)) }
+            let roles = try await store.roles(realmId: realm.id, clientId: client?.id, search: search, page: try page(request))
             var reps = try await representations(roles, realm: realm)
             // Keycloak's lists are brief unless asked otherwise: no attributes.
             if try bool(request, "briefRepresentation") ?? true {
@@ -76,7 +76,7 @@ extension AdminAPI {
             guard RoleGrantRule.mayConfigure(kind: kind, caller: caller, realm: realm) else {
                 throw AdminError(.forbidden, "You may not create the administration role '\(role.name)'")
             }
-            try await run { try await store.createRole(role) }
+            try await store.createRole(role)
             return created(request, role.name)
         }
         group.get("{roleName}") { request, context in
@@ -109,7 +109,7 @@ extension AdminAPI {
         }
         group.get("{roleName}/users") { request, context in
             let (_, realm, _, role) = try await named(request, context, .viewUsers)
-            let users = try await run { try await store.usersWithRole(roleId: role.id, realmId: realm.id, page: try page(request)) }
+            let users = try await store.usersWithRole(roleId: role.id, realmId: realm.id, page: try page(request))
             return try JSONBody.response(users.map { UserRepresentation($0) })
         }
     }
@@ -148,12 +148,10 @@ extension AdminAPI {
             }
         }
         // Only the fields given are written, onto the row as it is in the transaction.
-        try await run {
-            try await store.updateRole(id: existing.id, realmId: realm.id) { current in
-                if let name { current.name = name }
-                if let description { current.description = description }
-                if let attributes { current.attributes = attributes }
-            }
+        try await store.updateRole(id: existing.id, realmId: realm.id) { current in
+            if let name { current.name = name }
+            if let description { current.description = description }
+            if let attributes { current.attributes = attributes }
         }
     }
 
@@ -164,7 +162,7 @@ extension AdminAPI {
             throw AdminError.badRequest("The built-in administration role \(role.name) cannot be deleted")
         }
         if !role.isClientRole && role.name == realm.defaultRoleName { throw AdminError.badRequest("The realm's default role cannot be deleted") }
-        try await run { try await store.deleteRole(id: role.id, realmId: realm.id) }
+        try await store.deleteRole(id: role.id, realmId: realm.id)
     }
 
     func isBuiltInAdministrationRole(_ role: Role, realm: Realm) async throws -> Bool {
@@ -194,7 +192,7 @@ extension AdminAPI {
         try await requireMayConfigure(role, caller: caller, realm: realm)
         let children = try await compositeRoles(request, context, realm: realm)
         try await requireMayGrant(children, caller: caller, realm: realm)
-        try await run { try await store.addComposites(parentId: role.id, childIds: children.map(\.id), realmId: realm.id) }
+        try await store.addComposites(parentId: role.id, childIds: children.map(\.id), realmId: realm.id)
     }
 
     func removeComposites(_ role: Role, realm: Realm, caller: AdminPrincipal, _ request: Request, _ context: KeyportRequestContext) async throws {
@@ -202,6 +200,6 @@ extension AdminAPI {
         let children = try await compositeRoles(request, context, realm: realm)
         try await requireMayGrant(children, caller: caller, realm: realm)
         guard !children.isEmpty else { return }
-        try await run { try await store.removeComposites(parentId: role.id, childIds: children.map(\.id), realmId: realm.id) }
+        try await store.removeComposites(parentId: role.id, childIds: children.map(\.id), realmId: realm.id)
     }
 }

@@ -13,7 +13,7 @@ extension AdminAPI {
         admin.get("realms/{realm}/users/{id}/offline-sessions/{clientUuid}") { request, context in
             let (_, realm, user) = try await userInPath(request, context, .viewUsers)
             let client = try await clientInPath(context, realm: realm, parameter: "clientUuid")
-            let sessions = try await run { try await store.sessions(userId: user.id, clientId: client.id, realmId: realm.id, offline: true) }
+            let sessions = try await store.sessions(userId: user.id, clientId: client.id, realmId: realm.id, offline: true)
             return try JSONBody.response(sessions.map { UserSessionRepresentation($0, user: user, clientId: client.clientId) })
         }
         // Keycloak's path names the client by its clientId here, not its internal id.
@@ -23,7 +23,7 @@ extension AdminAPI {
             guard clientId.utf8.count <= 255, let client = try await store.client(clientId: clientId, realmId: realm.id) else {
                 throw AdminError.notFound("Client not found")
             }
-            let revoked = try await run { try await store.deleteSessions(userId: user.id, clientId: client.id, realmId: realm.id, offline: true) }
+            let revoked = try await store.deleteSessions(userId: user.id, clientId: client.id, realmId: realm.id, offline: true)
             guard revoked > 0 else { throw AdminError.notFound("Consent nor offline token not found") }
             recordRevocation(realm: realm, user: user, client: client, count: revoked, caller: caller, context: context)
             return noContent
@@ -39,7 +39,7 @@ extension AdminAPI {
                 try await requireMayActOn(owner, caller: caller, realm: realm)
             }
             // Gone already (a concurrent revocation) is the same answer as never there.
-            guard try await run({ try await store.deleteSession(id: session.id, realmId: realm.id) }) else {
+            guard try await store.deleteSession(id: session.id, realmId: realm.id) else {
                 throw AdminError.notFound("Session not found")
             }
             if offline, let user = try await store.user(id: session.userId, realmId: realm.id),

@@ -2,8 +2,10 @@ import KeycloakRepresentations
 import Hummingbird
 import KeyportAuth
 import KeyportHTTP
+import KeyportJSON
 import KeyportModel
 import KeyportPasswords
+import KeyportProvisioning
 import KeyportStore
 
 extension AdminAPI {
@@ -13,7 +15,7 @@ extension AdminAPI {
         users.post { request, context in try await createUser(request, context) }
         users.get("count") { request, context in
             let (_, realm) = try await authorize(request, context, .viewUsers)
-            let count = try await run { try await store.countUsers(realmId: realm.id, matching: try userQuery(request)) }
+            let count = try await store.countUsers(realmId: realm.id, matching: try userQuery(request))
             return JSONBody.raw(String(count))
         }
         users.get("{id}") { request, context in
@@ -23,13 +25,13 @@ extension AdminAPI {
         users.put("{id}") { request, context in try await updateUser(request, context) }
         users.delete("{id}") { request, context in
             let (_, realm, user) = try await userInPath(request, context, .manageUsers)
-            try await run { try await store.deleteUser(id: user.id, realmId: realm.id) }
+            try await store.deleteUser(id: user.id, realmId: realm.id)
             return noContent
         }
         users.put("{id}/reset-password") { request, context in try await resetPassword(request, context) }
         users.get("{id}/credentials") { request, context in
             let (_, _, user) = try await userInPath(request, context, .viewUsers)
-            let credentials = try await run { try await store.credentials(userId: user.id) }
+            let credentials = try await store.credentials(userId: user.id)
             // Never the secret: type, id, label and date only.
             return try JSONBody.response(credentials.map { c in
                 CredentialRepresentation(id: c.id, type: c.type, value: nil, temporary: nil, userLabel: c.userLabel,
@@ -41,21 +43,19 @@ extension AdminAPI {
             let credentialId = context.pathParameter("credentialId") ?? ""
             // What the credential opened (sessions, identity tokens) closes with it.
             let now = environment.now()
-            try await run { try await store.deleteCredential(id: credentialId, userId: user.id, revokeTokensBefore: now) }
+            try await store.deleteCredential(id: credentialId, userId: user.id, revokeTokensBefore: now)
             return noContent
         }
         users.post("{id}/logout") { request, context in
             let (_, realm, user) = try await userInPath(request, context, .manageUsers)
             let now = environment.now()
-            try await run {
-                try await store.apply([.updateUser(id: user.id, realmId: realm.id) { $0.notBefore = max($0.notBefore, now) },
-                                       .deleteSessions(userId: user.id, realmId: realm.id)])
-            }
+            try await store.apply([.updateUser(id: user.id, realmId: realm.id) { $0.notBefore = max($0.notBefore, now) },
+                                   .deleteSessions(userId: user.id, realmId: realm.id)])
             return noContent
         }
         users.get("{id}/groups") { request, context in
             let (_, realm, user) = try await userInPath(request, context, .viewUsers)
-            let groups = try await run { try await store.groupsOfUser(userId: user.id, realmId: realm.id) }
+            let groups = try await store.groupsOfUser(userId: user.id, realmId: realm.id)
             let page = try page(request)
             return try JSONBody.response(groups.dropFirst(page.first).prefix(page.max).map { GroupRepresentation($0) })
         }
@@ -64,13 +64,13 @@ extension AdminAPI {
             let groupId = context.pathParameter("groupId") ?? ""
             // A member holds the group's roles and its ancestors': joining is granting them.
             try await requireMayGrant(try await rolesThroughGroup(groupId, realm: realm), caller: caller, realm: realm)
-            try await run { try await store.addMember(groupId: groupId, userId: user.id, realmId: realm.id) }
+            try await store.addMember(groupId: groupId, userId: user.id, realmId: realm.id)
             return noContent
         }
         users.delete("{id}/groups/{groupId}") { request, context in
             let (caller, realm, user) = try await userInPath(request, context, .manageUsers)
             try await requireMayGrant(try await rolesThroughGroup(context.pathParameter("groupId") ?? "", realm: realm), caller: caller, realm: realm)
-            try await run { try await store.removeMember(groupId: context.pathParameter("groupId") ?? "", userId: user.id, realmId: realm.id) }
+            try await store.removeMember(groupId: context.pathParameter("groupId") ?? "", userId: user.id, realmId: realm.id)
             return noContent
         }
         addUserRoleMappingRoutes(users)
@@ -79,7 +79,7 @@ extension AdminAPI {
         let attack = admin.group("realms/{realm}/attack-detection/brute-force/users")
         attack.get("{id}") { request, context in
             let (_, realm, user) = try await userInPath(request, context, .viewUsers)
-            let failures = try await run { try await store.loginFailures(userId: user.id, realmId: realm.id) }
+            let failures = try await store.loginFailures(userId: user.id, realmId: realm.id)
             let now = environment.now()
             let body: JSONValue = [
                 "numFailures": .number(Double(failures?.numFailures ?? 0)),
@@ -91,7 +91,7 @@ extension AdminAPI {
         }
         attack.delete("{id}") { request, context in
             let (_, realm, user) = try await userInPath(request, context, .manageUsers)
-            try await run { try await store.clearLoginFailures(userId: user.id, realmId: realm.id) }
+            try await store.clearLoginFailures(userId: user.id, realmId: realm.id)
             return noContent
         }
     }
@@ -127,7 +127,7 @@ extension AdminAPI {
         let (_, realm) = try await authorize(request, context, .viewUsers)
         let query = try userQuery(request)
         let brief = try bool(request, "briefRepresentation") ?? false
-        let users = try await run { try await store.users(realmId: realm.id, matching: query, page: try page(request)) }
+        let users = try await store.users(realmId: realm.id, matching: query, page: try page(request))
         return try JSONBody.response(users.map { UserRepresentation($0, brief: brief) })
     }
 
@@ -154,7 +154,7 @@ extension AdminAPI {
         try await requireMayGrant(granted.filter { !($0.clientId == nil && $0.name == realm.defaultRoleName) }, caller: caller, realm: realm)
         let seed = Provisioning.newUserSeed(user, defaultRoleId: try await defaultRoleId(realm), password: password?.credential,
                                             temporaryPassword: password?.temporary ?? false, roleIds: named.map(\.id), groupIds: groupIds)
-        try await run { try await store.apply([.createUser(seed)]) }
+        try await store.apply([.createUser(seed)])
         return created(request, user.id)
     }
 
@@ -178,7 +178,7 @@ extension AdminAPI {
         if let credential { changes.append(.setCredential(credential.credential, revokeTokensBefore: now)) }
         // Disabling a user ends its sessions and the tokens already issued.
         if rep.enabled == false { changes.append(.deleteSessions(userId: existing.id, realmId: realm.id)) }
-        try await run { try await store.apply(changes) }
+        try await store.apply(changes)
         return noContent
     }
 
@@ -205,18 +205,16 @@ extension AdminAPI {
         guard let value = body.value, !value.isEmpty else { throw AdminError.badRequest("Field 'value' is required: the new password") }
         let made = try await makePasswordCredential(value, temporary: body.temporary ?? false, for: existing, realm: realm)
         let now = environment.now()
-        try await run {
-            try await store.apply([
-                .updateUser(id: existing.id, realmId: realm.id) { user in
-                    user.requiredActions.removeAll { $0 == RequiredAction.updatePassword }
-                    if made.temporary { user.requiredActions.append(RequiredAction.updatePassword) }
-                    // A new password ends every session and token issued before it.
-                    user.notBefore = max(user.notBefore, now)
-                },
-                .setCredential(made.credential, revokeTokensBefore: now),
-                .deleteSessions(userId: existing.id, realmId: realm.id),
-            ])
-        }
+        try await store.apply([
+            .updateUser(id: existing.id, realmId: realm.id) { user in
+                user.requiredActions.removeAll { $0 == RequiredAction.updatePassword }
+                if made.temporary { user.requiredActions.append(RequiredAction.updatePassword) }
+                // A new password ends every session and token issued before it.
+                user.notBefore = max(user.notBefore, now)
+            },
+            .setCredential(made.credential, revokeTokensBefore: now),
+            .deleteSessions(userId: existing.id, realmId: realm.id),
+        ])
         return noContent
     }
 

@@ -1,9 +1,13 @@
 import KeycloakRepresentations
 import Foundation
 import Hummingbird
+import KeyportAccessTokens
 import KeyportAuth
+import KeyportEvents
 import KeyportHTTP
+import KeyportJSON
 import KeyportModel
+import KeyportProvisioning
 import KeyportTokens
 import KeyportPasswords
 import KeyportRealmExchange
@@ -60,7 +64,11 @@ public struct AdminAPI: Sendable {
     public func addRoutes(to router: Router<KeyportRequestContext>) {
         // Every admin route needs a verified bearer token: the middleware checks it once and
         // hands the caller to the handlers in the request context.
-        let admin = router.group("/admin").add(middleware: AdminAuthenticationMiddleware(verifier: verifier))
+        // Every failure gets its status in one place (AdminErrorMiddleware, outermost), so a
+        // handler never wraps its calls.
+        let admin = router.group("/admin")
+            .add(middleware: AdminErrorMiddleware())
+            .add(middleware: AdminAuthenticationMiddleware(verifier: verifier))
         admin.get("serverinfo") { _, context in try await serverInfo(context) }
         addRealmRoutes(admin)
         addUserRoutes(admin)
@@ -104,21 +112,6 @@ public struct AdminAPI: Sendable {
         guard let text = query[name], !text.isEmpty else { return nil }
         guard let value = parseBoolean(text) else { throw AdminError.badRequest("Query parameter '\(name)' must be true or false") }
         return value
-    }
-
-    /// Runs a store call, turning its failures into admin answers.
-    func run<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as StoreError {
-            throw AdminError.from(error)
-        } catch let error as BadInput {
-            throw AdminError.badRequest(error.message)
-        } catch let error as InvalidObject {
-            throw AdminError.badRequest(error.message)
-        } catch let error as PersonalAccessTokens.Invalid {
-            throw AdminError.badRequest(error.description)
-        }
     }
 
     /// Runs provisioning, answering a broken rule with 400 (`Validate.rule`).

@@ -1,5 +1,6 @@
 import KeycloakRepresentations
 import Hummingbird
+import KeyportAccessTokens
 import KeyportHTTP
 import KeyportModel
 import KeyportStore
@@ -57,6 +58,19 @@ public struct AdminError: HTTPResponseError, Equatable {
         }
     }
 
+    /// What any failure a handler lets through means to an admin client: the one mapping of
+    /// errors to statuses. Unknown errors pass through (the server's generic 500, logged by type).
+    public static func mapping(_ error: any Error) -> any Error {
+        switch error {
+        case let error as AdminError: error
+        case let error as StoreError: from(error)
+        case let error as BadInput: badRequest(error.message)
+        case let error as InvalidObject: badRequest(error.message)
+        case let error as PersonalAccessTokens.Invalid: badRequest(error.description)
+        default: error
+        }
+    }
+
     /// What a store failure means to an admin client.
     public static func from(_ error: StoreError) -> AdminError {
         switch error {
@@ -70,6 +84,17 @@ public struct AdminError: HTTPResponseError, Equatable {
         case .conflict(let rule): .conflict(keycloakWording(rule))
         case .invalid(let message): .badRequest(message)
         case .unavailable: AdminError(.serviceUnavailable, "The database is unavailable; try again")
+        }
+    }
+}
+
+/// Gives every error out of an admin route its status and body, through `AdminError.mapping`.
+struct AdminErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            throw AdminError.mapping(error)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import DockerV2Grammar
 import KeyportModel
 
 /// What a docker-v2 client's attributes say about how its tokens are made.

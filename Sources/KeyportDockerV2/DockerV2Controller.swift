@@ -1,6 +1,9 @@
 import Foundation
+import DockerV2Grammar
 import Hummingbird
+import KeyportAccessTokens
 import KeyportAuth
+import KeyportEvents
 import KeyportHTTP
 import KeyportJSON
 import KeyportModel

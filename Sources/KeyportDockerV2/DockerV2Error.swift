@@ -1,5 +1,7 @@
+import DockerV2Grammar
 import Hummingbird
 import KeyportHTTP
+import KeyportJSON
 
 /// The docker-v2 endpoint's errors, each in the body shape its clients parse: Keycloak's
 /// OAuth-style `error`/`error_description` for a bad request, the registry's

@@ -1,3 +1,4 @@
+import DockerV2Grammar
 import KeyportAuth
 import KeyportModel
 import KeyportStore

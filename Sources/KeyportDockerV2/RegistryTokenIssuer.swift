@@ -1,4 +1,5 @@
 import Foundation
+import DockerV2Grammar
 import KeyportAuth
 import KeyportKeys
 import KeyportModel

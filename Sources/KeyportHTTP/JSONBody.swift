@@ -1,5 +1,5 @@
 import Foundation
-@_exported import KeyportJSON
+import KeyportJSON
 import Hummingbird
 import NIOCore
 

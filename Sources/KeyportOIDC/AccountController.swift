@@ -1,5 +1,6 @@
 import Hummingbird
 import KeycloakRepresentations
+import KeyportAccessTokens
 import KeyportAuth
 import KeyportHTTP
 import KeyportModel

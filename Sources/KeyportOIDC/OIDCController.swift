@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
 import KeyportAuth
+import KeyportEvents
 import KeyportHTTP
+import KeyportJSON
 import KeyportKeys
 import KeyportModel
 import KeyportStore

@@ -2,6 +2,7 @@ import KeycloakRepresentations
 import Foundation
 import KeyportAuth
 import KeyportModel
+import KeyportProvisioning
 import KeyportStore
 
 /// Keycloak's partial import (`POST /admin/realms/{realm}/partialImport`): users, clients, groups

@@ -4,6 +4,7 @@ import KeyportAuth
 import KeyportJSON
 import KeyportModel
 import KeyportPasswords
+import KeyportProvisioning
 import KeyportStore
 
 /// Turns a Keycloak realm export into a `RealmSeed` — checked whole before anything is

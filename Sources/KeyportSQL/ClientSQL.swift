@@ -14,19 +14,23 @@ public struct ClientSQL: Sendable {
     let dialect: SQLDialect
     private let select: String
     private let updateText: String
+    private let selectById: String
+    private let selectByClientId: String
 
     public init(_ dialect: SQLDialect) {
         self.dialect = dialect
         select = "SELECT \(Self.columns.list()) FROM clients"
+        selectById = "\(select) WHERE id = ? AND realm_id = ?"
+        selectByClientId = "\(select) WHERE client_id = ? AND realm_id = ?"
         updateText = "UPDATE clients SET \(Self.settingColumns.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ? AND realm_id = ?\(dialect.countingChanges)"
     }
 
-    public func byId(_ id: String, realmId: String) -> SQLStatement { SQLStatement("\(select) WHERE id = ? AND realm_id = ?", [id, realmId]) }
+    public func byId(_ id: String, realmId: String) -> SQLStatement { SQLStatement(sql: selectById, values: [.text(id), .text(realmId)]) }
     public func byIdForUpdate(_ id: String, realmId: String) -> SQLStatement {
         SQLStatement("\(select) WHERE id = ? AND realm_id = ?\(dialect.forUpdate)", [id, realmId])
     }
     public func byClientId(_ clientId: String, realmId: String) -> SQLStatement {
-        SQLStatement("\(select) WHERE client_id = ? AND realm_id = ?", [clientId, realmId])
+        SQLStatement(sql: selectByClientId, values: [.text(clientId), .text(realmId)])
     }
     public func page(realmId: String, _ page: Page) -> SQLStatement {
         SQLStatement("\(select) WHERE realm_id = ? ORDER BY client_id LIMIT ? OFFSET ?", [realmId, page.max, page.first])

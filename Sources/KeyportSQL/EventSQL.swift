@@ -9,9 +9,10 @@ public struct EventSQL: Sendable {
     let dialect: SQLDialect
     public init(_ dialect: SQLDialect) { self.dialect = dialect }
 
+    private let insertText = "INSERT INTO events (\(EventSQL.columns.list())) VALUES (\(EventSQL.columns.placeholders))"
+
     public func insert(_ e: Event) -> SQLStatement {
-        SQLStatement("INSERT INTO events (\(Self.columns.list())) VALUES (\(Self.columns.placeholders))",
-                     [e.id, e.realmId, e.time, e.type, e.clientId, e.userId, e.ipAddress, e.error, JSONColumn.encode(e.details)])
+        SQLStatement(insertText, [e.id, e.realmId, e.time, e.type, e.clientId, e.userId, e.ipAddress, e.error, JSONColumn.encode(e.details)])
     }
     /// The oldest go first once a realm holds more than `limit`. Ordered by time alone, so that
     /// the realm's (realm_id, time) index is walked, never sorted.

@@ -8,11 +8,10 @@ public struct KeySQL: Sendable {
     public static let columns = SQLColumns(["id", "realm_id", "name", "algorithm", "status", "private_key_pem", "certificate_der",
                                             "libtrust_key_id", "thumbprint", "priority", "created_at"])
     let dialect: SQLDialect
+    private let selectOfRealm = "SELECT \(KeySQL.columns.list()) FROM realm_keys WHERE realm_id = ? ORDER BY algorithm, priority DESC, created_at DESC"
     public init(_ dialect: SQLDialect) { self.dialect = dialect }
 
-    public func of(realmId: String) -> SQLStatement {
-        SQLStatement("SELECT \(Self.columns.list()) FROM realm_keys WHERE realm_id = ? ORDER BY algorithm, priority DESC, created_at DESC", [realmId])
-    }
+    public func of(realmId: String) -> SQLStatement { SQLStatement(sql: selectOfRealm, values: [.text(realmId)]) }
     /// One column, `n`.
     public func count(realmId: String) -> SQLStatement { SQLStatement("SELECT count(*) AS n FROM realm_keys WHERE realm_id = ?", [realmId]) }
     /// One column, `n`: the realm's active keys of an algorithm.

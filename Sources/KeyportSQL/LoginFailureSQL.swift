@@ -5,11 +5,10 @@ import KeyportStore
 public struct LoginFailureSQL: Sendable {
     public static let columns = SQLColumns(["user_id", "realm_id", "num_failures", "last_failure", "locked_until", "last_ip"])
     let dialect: SQLDialect
+    private let selectOfUser = "SELECT \(LoginFailureSQL.columns.list()) FROM login_failures WHERE user_id = ? AND realm_id = ?"
     public init(_ dialect: SQLDialect) { self.dialect = dialect }
 
-    public func of(userId: String, realmId: String) -> SQLStatement {
-        SQLStatement("SELECT \(Self.columns.list()) FROM login_failures WHERE user_id = ? AND realm_id = ?", [userId, realmId])
-    }
+    public func of(userId: String, realmId: String) -> SQLStatement { SQLStatement(sql: selectOfUser, values: [.text(userId), .text(realmId)]) }
     public func save(_ f: LoginFailures) -> SQLStatement {
         SQLStatement("""
             INSERT INTO login_failures (\(Self.columns.list())) VALUES (\(Self.columns.placeholders))
@@ -18,7 +17,7 @@ public struct LoginFailureSQL: Sendable {
             """, [f.userId, f.realmId, f.numFailures, f.lastFailure, f.lockedUntil, f.lastIPAddress])
     }
     public func clear(userId: String, realmId: String) -> SQLStatement {
-        SQLStatement("DELETE FROM login_failures WHERE user_id = ? AND realm_id = ?", [userId, realmId])
+        SQLStatement(sql: "DELETE FROM login_failures WHERE user_id = ? AND realm_id = ?", values: [.text(userId), .text(realmId)])
     }
 
     public static func decode(_ row: some SQLRow) -> LoginFailures {

@@ -7,11 +7,10 @@ public struct PersonalAccessTokenSQL: Sendable {
     public static let columns = SQLColumns(["id", "realm_id", "user_id", "client_id", "name", "secret_hash", "grants", "expires_at", "created_at",
                                             "last_used_at", "last_used_ip", "origin"])
     let dialect: SQLDialect
+    private let selectByHash = "SELECT \(PersonalAccessTokenSQL.columns.list()) FROM personal_access_tokens WHERE secret_hash = ?"
     public init(_ dialect: SQLDialect) { self.dialect = dialect }
 
-    public func bySecretHash(_ hash: String) -> SQLStatement {
-        SQLStatement("SELECT \(Self.columns.list()) FROM personal_access_tokens WHERE secret_hash = ?", [hash])
-    }
+    public func bySecretHash(_ hash: String) -> SQLStatement { SQLStatement(sql: selectByHash, values: [.text(hash)]) }
     public func byId(_ id: String, userId: String, realmId: String) -> SQLStatement {
         SQLStatement("SELECT \(Self.columns.list()) FROM personal_access_tokens WHERE id = ? AND user_id = ? AND realm_id = ?", [id, userId, realmId])
     }

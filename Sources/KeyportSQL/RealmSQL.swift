@@ -20,16 +20,20 @@ public struct RealmSQL: Sendable {
     let dialect: SQLDialect
     private let select: String
     private let updateText: String
+    private let selectById: String
+    private let selectByName: String
 
     public init(_ dialect: SQLDialect) {
         self.dialect = dialect
         select = "SELECT \(Self.columns.list()) FROM realms"
+        selectById = "\(select) WHERE id = ?"
+        selectByName = "\(select) WHERE name = ?"
         updateText = "UPDATE realms SET \(Self.settingColumns.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?\(dialect.countingChanges)"
     }
 
-    public func byId(_ id: String) -> SQLStatement { SQLStatement("\(select) WHERE id = ?", [id]) }
+    public func byId(_ id: String) -> SQLStatement { SQLStatement(sql: selectById, values: [.text(id)]) }
     public func byIdForUpdate(_ id: String) -> SQLStatement { SQLStatement("\(select) WHERE id = ?\(dialect.forUpdate)", [id]) }
-    public func byName(_ name: String) -> SQLStatement { SQLStatement("\(select) WHERE name = ?", [name]) }
+    public func byName(_ name: String) -> SQLStatement { SQLStatement(sql: selectByName, values: [.text(name)]) }
     public var all: SQLStatement { SQLStatement("\(select) ORDER BY name") }
     /// The realm's row locked (PostgreSQL): changes to what a realm bounds (its keys) take turns.
     public func lock(_ id: String) -> SQLStatement? {

@@ -106,14 +106,15 @@ public struct RoleSQL: Sendable {
 
     /// `RealmVersions` columns: realm id, authorization version, configuration version.
     public func versions(realmId: String, locking: Bool = false) -> SQLStatement {
-        SQLStatement("SELECT realm_id, version, configuration_version FROM authorization_versions WHERE realm_id = ?"
-                     + (locking ? dialect.forUpdate : ""), [realmId])
+        SQLStatement(sql: locking ? "SELECT realm_id, version, configuration_version FROM authorization_versions WHERE realm_id = ?" + dialect.forUpdate
+                                  : "SELECT realm_id, version, configuration_version FROM authorization_versions WHERE realm_id = ?",
+                     values: [.text(realmId)])
     }
     public func versions(realmName: String) -> SQLStatement {
-        SQLStatement("""
+        SQLStatement(sql: """
             SELECT v.realm_id, v.version, v.configuration_version FROM authorization_versions v JOIN realms r ON r.id = v.realm_id
             WHERE r.name = ?
-            """, [realmName])
+            """, values: [.text(realmName)])
     }
     public static func decodeVersions(_ row: some SQLRow) -> RealmVersions {
         RealmVersions(realmId: row.string(0), authorization: row.integer(1) ?? 0, configuration: row.integer(2) ?? 0)

@@ -41,7 +41,8 @@ public struct SQLStatement: Sendable {
         self.cacheable = cacheable
     }
 
-    public init(sql: String, values: [SQLValue], cacheable: Bool) {
+    /// Values already bound: the token path's statements skip the boxing of `SQLBindable`s.
+    public init(sql: String, values: [SQLValue], cacheable: Bool = true) {
         self.sql = sql
         self.arguments = values
         self.cacheable = cacheable
@@ -71,13 +72,20 @@ extension SQLRow {
 /// The columns a decoder reads, in its order: `id, realm_id, …`, or `u.id, u.realm_id, …`.
 public struct SQLColumns: Sendable {
     public let names: [String]
-    public init(_ names: [String]) { self.names = names }
+    /// `id, realm_id, …`, joined once.
+    private let joined: String
+    /// `?, ?, …` for an INSERT of every column.
+    public let placeholders: String
+    public init(_ names: [String]) {
+        self.names = names
+        joined = names.joined(separator: ", ")
+        placeholders = SQLText.placeholders(names.count)
+    }
     public var count: Int { names.count }
     public func list(_ alias: String? = nil) -> String {
-        names.map { name in alias.map { "\($0).\(name)" } ?? name }.joined(separator: ", ")
+        guard let alias else { return joined }
+        return names.map { "\(alias).\($0)" }.joined(separator: ", ")
     }
-    /// `?, ?, …` for an INSERT of every column.
-    public var placeholders: String { SQLText.placeholders(names.count) }
 }
 
 /// How both stores keep structured values in a text column: JSON with sorted keys, so the same

@@ -7,11 +7,10 @@ public struct SessionSQL: Sendable {
     public static let columns = SQLColumns(["id", "realm_id", "user_id", "client_id", "refresh_token_hash", "scope", "created_at",
                                             "last_refresh", "expires_at", "offline", "ip_address"])
     let dialect: SQLDialect
+    private let selectByHash = "SELECT \(SessionSQL.columns.list()) FROM sessions WHERE refresh_token_hash = ?"
     public init(_ dialect: SQLDialect) { self.dialect = dialect }
 
-    public func byRefreshTokenHash(_ hash: String) -> SQLStatement {
-        SQLStatement("SELECT \(Self.columns.list()) FROM sessions WHERE refresh_token_hash = ?", [hash])
-    }
+    public func byRefreshTokenHash(_ hash: String) -> SQLStatement { SQLStatement(sql: selectByHash, values: [.text(hash)]) }
     public func byId(_ id: String, realmId: String) -> SQLStatement {
         SQLStatement("SELECT \(Self.columns.list()) FROM sessions WHERE id = ? AND realm_id = ?", [id, realmId])
     }

@@ -13,12 +13,14 @@ public struct UserSQL: Sendable {
     private let selectById: String
     private let selectForUpdate: String
     private let selectWithPassword: String
+    private let selectByUsername: String
 
     public init(_ dialect: SQLDialect) {
         self.dialect = dialect
         select = "SELECT \(Self.columns.list()) FROM users"
         selectById = "\(select) WHERE id = ? AND realm_id = ?"
         selectForUpdate = selectById + dialect.forUpdate
+        selectByUsername = "\(select) WHERE realm_id = ? AND username = ?"
         // A user has at most one credential of a type (`UNIQUE (user_id, type)`): at most one row.
         selectWithPassword = """
             SELECT \(Self.columns.list("u")), \(Self.credentialColumns.list("c"))
@@ -29,11 +31,11 @@ public struct UserSQL: Sendable {
 
     // MARK: Reading
 
-    public func byId(_ id: String, realmId: String) -> SQLStatement { SQLStatement(selectById, [id, realmId]) }
+    public func byId(_ id: String, realmId: String) -> SQLStatement { SQLStatement(sql: selectById, values: [.text(id), .text(realmId)]) }
     /// The row to change, locked until the transaction ends.
     public func byIdForUpdate(_ id: String, realmId: String) -> SQLStatement { SQLStatement(selectForUpdate, [id, realmId]) }
     public func byUsername(_ username: String, realmId: String) -> SQLStatement {
-        SQLStatement("\(select) WHERE realm_id = ? AND username = ?", [realmId, User.normalize(username)])
+        SQLStatement(sql: selectByUsername, values: [.text(realmId), .text(User.normalize(username))])
     }
     public func byServiceAccountClient(_ clientId: String, realmId: String) -> SQLStatement {
         SQLStatement("\(select) WHERE service_account_client_id = ? AND realm_id = ?", [clientId, realmId])
@@ -43,7 +45,7 @@ public struct UserSQL: Sendable {
     }
     /// The user and its password in one statement (a login's only read of them).
     public func withPassword(username: String, realmId: String) -> SQLStatement {
-        SQLStatement(selectWithPassword, [realmId, User.normalize(username)])
+        SQLStatement(sql: selectWithPassword, values: [.text(realmId), .text(User.normalize(username))])
     }
     public func matching(_ query: UserQuery, realmId: String, page: Page) -> SQLStatement {
         let (clause, arguments) = filter(query, realmId: realmId)

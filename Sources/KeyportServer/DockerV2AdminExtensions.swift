@@ -1,3 +1,6 @@
+import DockerV2Grammar
+import KeyportJSON
+import KeyportProvisioning
 import KeyportRealmExchange
 import Hummingbird
 import KeyportAdminAPI

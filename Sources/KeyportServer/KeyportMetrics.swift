@@ -1,4 +1,5 @@
 import KeyportAuth
+import KeyportEvents
 import Prometheus
 import Synchronization
 

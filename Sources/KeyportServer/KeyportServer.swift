@@ -6,9 +6,11 @@ import HummingbirdTLS
 import KeyportAdminAPI
 import KeyportAuth
 import KeyportDockerV2
+import KeyportEvents
 import KeyportHTTP
 import KeyportModel
 import KeyportOIDC
+import KeyportProvisioning
 import KeyportTokens
 import KeyportPasswords
 import KeyportRealmExchange

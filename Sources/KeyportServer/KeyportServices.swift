@@ -1,8 +1,10 @@
 import KeyportAuth
+import KeyportEvents
 import KeyportHTTP
 import KeyportModel
 import KeyportOIDC
 import KeyportPasswords
+import KeyportProvisioning
 import KeyportStore
 import Logging
 

@@ -2,6 +2,7 @@ import KeyportAuth
 import KeyportKeys
 import KeyportModel
 import KeyportPasswords
+import KeyportProvisioning
 import KeyportStore
 
 /// What the first start did about the master realm.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KeyportModel
+import KeyportProvisioning
 import KeyportStore
 import KeyportPasswords
 import KeyportAuth

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import KeyportHTTP
+import KeyportJSON
 import KeyportModel
 import KeyportServer
 import NIOCore

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KeyportHTTP
+import KeyportJSON
 import Testing
 
 /// Issue 24, item 2: an administrator acts on a user (credentials, tokens, sessions, state,

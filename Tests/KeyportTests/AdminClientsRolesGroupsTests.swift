@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KeyportHTTP
+import KeyportJSON
 import Testing
 
 @Suite("Admin API: clients, roles, groups and mappings")

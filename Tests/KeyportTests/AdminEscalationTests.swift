@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KeyportHTTP
+import KeyportJSON
 import Testing
 
 /// Keycloak's rule for administration roles: a delegated admin can hand on only what it holds,

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KeyportHTTP
+import KeyportJSON
 import KeyportKeys
 import KeyportModel
 import KeyportTokens

@@ -2,7 +2,9 @@ import Foundation
 import Hummingbird
 import KeyportAuth
 import KeyportDockerV2
+import KeyportEvents
 import KeyportHTTP
+import KeyportJSON
 import KeyportModel
 import KeyportStore
 import HTTPTypes

@@ -4,6 +4,7 @@ import Hummingbird
 import KeyportHTTP
 import KeyportDockerV2
 @testable import KeyportServer
+import KeyportJSON
 import KeyportKeys
 import KeyportStore
 import KeyportTokens

@@ -1,3 +1,4 @@
+import DockerV2Grammar
 import KeyportDockerV2
 import Testing
 

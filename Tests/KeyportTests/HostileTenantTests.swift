@@ -2,8 +2,10 @@ import Foundation
 import GRDB
 import Hummingbird
 import KeyportHTTP
+import KeyportJSON
 import KeyportModel
 @testable import KeyportPasswords
+import KeyportProvisioning
 import KeyportRealmExchange
 import KeyportAuth
 @testable import KeyportServer

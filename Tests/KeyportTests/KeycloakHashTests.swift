@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KeyportHTTP
+import KeyportJSON
 import KeyportModel
 @testable import KeyportPasswords
 import Testing

@@ -1,8 +1,10 @@
 import Foundation
+import DockerV2Grammar
 import Hummingbird
 import KeyportAuth
 import KeyportDockerV2
 import KeyportHTTP
+import KeyportJSON
 import KeyportModel
 @testable import KeyportServer
 import Testing

@@ -1,5 +1,6 @@
 import KeyportAuth
 import KeyportModel
+import KeyportProvisioning
 import KeyportStore
 import Testing
 

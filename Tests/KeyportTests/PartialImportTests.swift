@@ -3,6 +3,7 @@ import Hummingbird
 import KeycloakRepresentations
 import KeyportAuth
 import KeyportHTTP
+import KeyportJSON
 import KeyportModel
 import KeyportRealmExchange
 import KeyportServer

@@ -2,8 +2,10 @@ import Foundation
 import Hummingbird
 import KeyportAuth
 import KeyportHTTP
+import KeyportJSON
 import KeyportModel
 import KeyportPasswords
+import KeyportProvisioning
 import KeyportRealmExchange
 import KeyportSQLite
 import KeyportServer

@@ -70,13 +70,19 @@ struct SQLiteStoreTests {
         await #expect(throws: StoreError.self) { _ = try await store.userWithPassword(username: "erin", realmId: realm.id) }
     }
 
-    /// Users are read by position: the list must name every column of the table, so a migration
-    /// that adds one fails here until the mapping reads it.
-    @Test func theUserColumnListIsTheUsersTable() throws {
+    /// Rows are read by position: each entity's column list (KeyportSQL) must name every column
+    /// of its table, so a migration that adds one fails here until the mapping reads it.
+    @Test(arguments: [
+        ("realms", RealmSQL.columns), ("users", UserSQL.columns), ("credentials", UserSQL.credentialColumns),
+        ("clients", ClientSQL.columns), ("roles", RoleSQL.columns), ("realm_groups", GroupSQL.columns), ("realm_keys", KeySQL.columns),
+        ("events", EventSQL.columns), ("sessions", SessionSQL.columns), ("personal_access_tokens", PersonalAccessTokenSQL.columns),
+        ("login_failures", LoginFailureSQL.columns),
+    ])
+    func eachColumnListIsItsTable(table: String, list: SQLColumns) throws {
         let p = path()
         _ = try SQLiteStore.migrateDatabase(path: p, now: { 1 })
-        let columns = try DatabaseQueue(path: p).read { db in try Row.fetchAll(db, sql: "PRAGMA table_info(users)").map { $0["name"] as String } }
-        #expect(Set(columns) == Set(UserSQL.columns.names) && columns.count == UserSQL.columns.count)
+        let columns = try DatabaseQueue(path: p).read { db in try Row.fetchAll(db, sql: "PRAGMA table_info(\(table))").map { $0["name"] as String } }
+        #expect(Set(columns) == Set(list.names) && columns.count == list.count, "\(table): \(columns) vs \(list.names)")
     }
 
     @Test func migrationsAreAppliedOnceAndRecorded() throws {

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Hummingbird
 import KeyportHTTP
+import KeyportJSON
 import KeyportModel
 import KeyportStore
 import KeyportSQLite

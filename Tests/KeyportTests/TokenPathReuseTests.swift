@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 @testable import KeyportAuth
+import KeyportEvents
 import KeyportHTTP
 import KeyportJSON
 import KeyportModel

@@ -1,7 +1,8 @@
 import Foundation
 import KeycloakRepresentations
-import KeyportStore
+import KeyportAuth
 import KeyportModel
+import KeyportStore
 
 /// What a client or user becomes from Keycloak's representation: the fields present, checked
 /// (`ObjectRules`), merged into the object, with the defaults every door agrees on (a

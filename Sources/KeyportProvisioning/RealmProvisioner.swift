@@ -1,3 +1,4 @@
+import KeyportAuth
 import KeyportKeys
 import KeyportModel
 import KeyportPasswords

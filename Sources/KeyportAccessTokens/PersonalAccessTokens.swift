@@ -1,5 +1,6 @@
 import DockerV2Grammar
 import KeycloakRepresentations
+import KeyportAuth
 import KeyportModel
 import KeyportStore
 

@@ -1,2 +1,0 @@
-// The grammar is part of what this module offers.
-@_exported import DockerV2Grammar
