@@ -8,7 +8,7 @@ extension PostgresStore {
     }
 
     static func createGroup(_ group: Group, _ db: PGConnection) async throws {
-        if let parentId = group.parentId { try await requireGroup(parentId, realmId: group.realmId, db) }
+        if let parentId = group.parentId { try await requireOwner(.group, parentId, realmId: group.realmId, db) }
         try await db.run(statements.groups.insert(group))
     }
 
@@ -32,7 +32,7 @@ extension PostgresStore {
 
     public func groups(realmId: String, parentId: String?, search: String?, page: Page) async throws -> [GroupNode] {
         try await read { db in
-            if let parentId, search?.isEmpty ?? true { try await Self.requireGroup(parentId, realmId: realmId, db) }
+            if let parentId, search?.isEmpty ?? true { try await Self.requireOwner(.group, parentId, realmId: realmId, db) }
             return try await db.all(statements.groups.page(realmId: realmId, parentId: parentId, search: search, page), GroupSQL.decode)
         }
     }
@@ -48,7 +48,7 @@ extension PostgresStore {
             guard let group = try await db.one(statements.groups.byId(id, realmId: realmId), GroupSQL.decode)?.group else { throw StoreError.notFound(.group) }
             let changed = try GroupSQL.applying(change, to: group)
             if let parentId = changed.parentId {
-                try await Self.requireGroup(parentId, realmId: realmId, db)
+                try await Self.requireOwner(.group, parentId, realmId: realmId, db)
                 // Refuse a move under the group's own subtree: the tree must stay a tree.
                 if try await db.all(statements.groups.selfAndAncestors(parentId), { $0.string(0) }).contains(id) {
                     throw StoreError.invalid("A group cannot be moved under itself or one of its subgroups")
@@ -72,29 +72,29 @@ extension PostgresStore {
     }
 
     static func addMember(groupId: String, userId: String, realmId: String, _ db: PGConnection) async throws {
-        try await requireGroup(groupId, realmId: realmId, db)
-        try await requireUser(userId, realmId: realmId, db)
+        try await requireOwner(.group, groupId, realmId: realmId, db)
+        try await requireOwner(.user, userId, realmId: realmId, db)
         try await db.run(MembershipSQL.add(groupId: groupId, userId: userId, realmId: realmId, .postgres))
     }
 
     public func removeMember(groupId: String, userId: String, realmId: String) async throws {
         try await write { db in
-            try await Self.requireGroup(groupId, realmId: realmId, db)
-            try await Self.requireUser(userId, realmId: realmId, db)
+            try await Self.requireOwner(.group, groupId, realmId: realmId, db)
+            try await Self.requireOwner(.user, userId, realmId: realmId, db)
             try await db.run(MembershipSQL.remove(groupId: groupId, userId: userId, realmId: realmId))
         }
     }
 
     public func members(groupId: String, realmId: String, page: Page) async throws -> [User] {
         try await read { db in
-            try await Self.requireGroup(groupId, realmId: realmId, db)
+            try await Self.requireOwner(.group, groupId, realmId: realmId, db)
             return try await db.all(statements.users.joined(through: "group_members", where: "group_id", is: groupId, realmId: realmId, page: page), UserSQL.decode)
         }
     }
 
     public func groupsOfUser(userId: String, realmId: String) async throws -> [GroupNode] {
         try await read { db in
-            try await Self.requireUser(userId, realmId: realmId, db)
+            try await Self.requireOwner(.user, userId, realmId: realmId, db)
             return try await db.all(statements.groups.ofUser(userId, realmId: realmId), GroupSQL.decode)
         }
     }
@@ -109,7 +109,7 @@ extension PostgresStore {
 
     public func groupRoles(groupId: String, realmId: String) async throws -> [Role] {
         try await read { db in
-            try await Self.requireGroup(groupId, realmId: realmId, db)
+            try await Self.requireOwner(.group, groupId, realmId: realmId, db)
             return try await db.all(statements.roles.mapped(through: .group, ownerId: groupId, realmId: realmId), RoleSQL.decode)
         }
     }

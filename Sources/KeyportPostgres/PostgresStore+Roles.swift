@@ -92,7 +92,7 @@ extension PostgresStore {
 
     public func effectiveRoles(userId: String, realmId: String) async throws -> [Role] {
         try await read { db in
-            try await Self.requireUser(userId, realmId: realmId, db)
+            try await Self.requireOwner(.user, userId, realmId: realmId, db)
             return try await db.all(statements.roles.effective(userId: userId, realmId: realmId), RoleSQL.decode)
         }
     }
@@ -106,20 +106,9 @@ extension PostgresStore {
 
     // MARK: Checks
 
+    /// The user, group or role that holds roles must be the realm's.
     static func requireOwner(_ mapping: MappingSQL, _ id: String, realmId: String, _ db: PGConnection) async throws {
-        switch mapping.owner {
-        case .user: try await requireUser(id, realmId: realmId, db)
-        case .group: try await requireGroup(id, realmId: realmId, db)
-        case .role: try await requireRoles([id], realmId: realmId, db)
-        }
-    }
-
-    static func requireUser(_ id: String, realmId: String, _ db: PGConnection) async throws {
-        guard try await db.exists(statements.users.exists(id, realmId: realmId)) else { throw StoreError.notFound(.user) }
-    }
-
-    static func requireGroup(_ id: String, realmId: String, _ db: PGConnection) async throws {
-        guard try await db.exists(statements.groups.exists(id, realmId: realmId)) else { throw StoreError.notFound(.group) }
+        guard try await db.exists(mapping.ownerExists(id, realmId: realmId)) else { throw StoreError.notFound(mapping.ownerEntity) }
     }
 
     static func requireRoles(_ ids: [String], realmId: String, _ db: PGConnection) async throws {
@@ -136,10 +125,6 @@ extension PostgresStore {
     }
 
     // MARK: Versions
-
-    public func authorizationVersion(realmId: String) async throws -> Int64 {
-        try await readOne { db in try await db.one(statements.roles.versions(realmId: realmId), RoleSQL.decodeVersions)?.authorization ?? 0 }
-    }
 
     public func realmVersions(realmId: String) async throws -> RealmVersions? {
         try await readOne { db in try await db.one(statements.roles.versions(realmId: realmId), RoleSQL.decodeVersions) }

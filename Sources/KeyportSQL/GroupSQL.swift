@@ -55,9 +55,6 @@ public struct GroupSQL: Sendable {
     }
     /// One column, `n`.
     public func count(realmId: String) -> SQLStatement { SQLStatement("SELECT count(*) AS n FROM realm_groups WHERE realm_id = ?", [realmId]) }
-    public func exists(_ id: String, realmId: String) -> SQLStatement {
-        SQLStatement("SELECT 1 AS x FROM realm_groups WHERE id = ? AND realm_id = ?", [id, realmId])
-    }
     /// `groupId` and its ancestors (one column): a move under one of them would make a cycle.
     public func selfAndAncestors(_ groupId: String) -> SQLStatement {
         SQLStatement("""

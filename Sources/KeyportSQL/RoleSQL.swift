@@ -135,6 +135,17 @@ public struct MappingSQL: Sendable {
     public static let group = MappingSQL(owner: .group, table: "group_roles", ownerColumn: "group_id", roleColumn: "role_id")
     public static let composite = MappingSQL(owner: .role, table: "role_composites", ownerColumn: "parent_role_id", roleColumn: "child_role_id")
 
+    /// A row when the owner is the realm's.
+    public func ownerExists(_ ownerId: String, realmId: String) -> SQLStatement {
+        let table = switch owner { case .user: "users"; case .group: "realm_groups"; case .role: "roles" }
+        return SQLStatement("SELECT 1 AS x FROM \(table) WHERE id = ? AND realm_id = ?", [ownerId, realmId])
+    }
+
+    /// What is missing when `ownerExists` finds nothing.
+    public var ownerEntity: StoreEntity {
+        switch owner { case .user: .user; case .group: .group; case .role: .role }
+    }
+
     public func grant(_ ownerId: String, roleId: String, realmId: String, _ dialect: SQLDialect) -> SQLStatement {
         SQLStatement(dialect.insertIgnoringDuplicates(into: table, "realm_id, \(ownerColumn), \(roleColumn)", values: "?, ?, ?"),
                      [realmId, ownerId, roleId])

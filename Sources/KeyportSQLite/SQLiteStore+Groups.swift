@@ -9,7 +9,7 @@ extension SQLiteStore {
     }
 
     static func createGroup(_ group: Group, _ db: Database) throws {
-        if let parentId = group.parentId { try requireGroup(parentId, realmId: group.realmId, db) }
+        if let parentId = group.parentId { try requireOwner(.group, parentId, realmId: group.realmId, db) }
         try db.run(statements.groups.insert(group))
     }
 
@@ -32,7 +32,7 @@ extension SQLiteStore {
 
     public func groups(realmId: String, parentId: String?, search: String?, page: Page) async throws -> [GroupNode] {
         try await read { db in
-            if let parentId, search?.isEmpty ?? true { try Self.requireGroup(parentId, realmId: realmId, db) }
+            if let parentId, search?.isEmpty ?? true { try Self.requireOwner(.group, parentId, realmId: realmId, db) }
             return try db.all(statements.groups.page(realmId: realmId, parentId: parentId, search: search, page), GroupSQL.decode)
         }
     }
@@ -46,7 +46,7 @@ extension SQLiteStore {
             guard let group = try db.one(statements.groups.byId(id, realmId: realmId), GroupSQL.decode)?.group else { throw StoreError.notFound(.group) }
             let changed = try GroupSQL.applying(change, to: group)
             if let parentId = changed.parentId {
-                try Self.requireGroup(parentId, realmId: realmId, db)
+                try Self.requireOwner(.group, parentId, realmId: realmId, db)
                 // Refuse a move under the group's own subtree: the tree must stay a tree.
                 if try db.all(statements.groups.selfAndAncestors(parentId), { $0.string(0) }).contains(id) {
                     throw StoreError.invalid("A group cannot be moved under itself or one of its subgroups")
@@ -70,29 +70,29 @@ extension SQLiteStore {
     }
 
     static func addMember(groupId: String, userId: String, realmId: String, _ db: Database) throws {
-        try requireGroup(groupId, realmId: realmId, db)
-        try requireUser(userId, realmId: realmId, db)
+        try requireOwner(.group, groupId, realmId: realmId, db)
+        try requireOwner(.user, userId, realmId: realmId, db)
         try db.run(MembershipSQL.add(groupId: groupId, userId: userId, realmId: realmId, .sqlite))
     }
 
     public func removeMember(groupId: String, userId: String, realmId: String) async throws {
         try await write { db in
-            try Self.requireGroup(groupId, realmId: realmId, db)
-            try Self.requireUser(userId, realmId: realmId, db)
+            try Self.requireOwner(.group, groupId, realmId: realmId, db)
+            try Self.requireOwner(.user, userId, realmId: realmId, db)
             try db.run(MembershipSQL.remove(groupId: groupId, userId: userId, realmId: realmId))
         }
     }
 
     public func members(groupId: String, realmId: String, page: Page) async throws -> [User] {
         try await read { db in
-            try Self.requireGroup(groupId, realmId: realmId, db)
+            try Self.requireOwner(.group, groupId, realmId: realmId, db)
             return try db.all(statements.users.joined(through: "group_members", where: "group_id", is: groupId, realmId: realmId, page: page), UserSQL.decode)
         }
     }
 
     public func groupsOfUser(userId: String, realmId: String) async throws -> [GroupNode] {
         try await read { db in
-            try Self.requireUser(userId, realmId: realmId, db)
+            try Self.requireOwner(.user, userId, realmId: realmId, db)
             return try db.all(statements.groups.ofUser(userId, realmId: realmId), GroupSQL.decode)
         }
     }
@@ -107,7 +107,7 @@ extension SQLiteStore {
 
     public func groupRoles(groupId: String, realmId: String) async throws -> [Role] {
         try await read { db in
-            try Self.requireGroup(groupId, realmId: realmId, db)
+            try Self.requireOwner(.group, groupId, realmId: realmId, db)
             return try db.all(statements.roles.mapped(through: .group, ownerId: groupId, realmId: realmId), RoleSQL.decode)
         }
     }

@@ -42,10 +42,6 @@ extension SQLiteStore {
         }
     }
 
-    public func recordEvent(_ e: Event) async throws {
-        try await recordEvents([e])
-    }
-
     public func recordEvents(_ events: [Event], keepingPerRealm limit: Int) async throws {
         guard !events.isEmpty else { return }
         try await write { db in

@@ -93,7 +93,7 @@ extension SQLiteStore {
 
     public func effectiveRoles(userId: String, realmId: String) async throws -> [Role] {
         try await read { db in
-            try Self.requireUser(userId, realmId: realmId, db)
+            try Self.requireOwner(.user, userId, realmId: realmId, db)
             return try db.all(statements.roles.effective(userId: userId, realmId: realmId), RoleSQL.decode)
         }
     }
@@ -107,20 +107,9 @@ extension SQLiteStore {
 
     // MARK: Checks
 
+    /// The user, group or role that holds roles must be the realm's.
     static func requireOwner(_ mapping: MappingSQL, _ id: String, realmId: String, _ db: Database) throws {
-        switch mapping.owner {
-        case .user: try requireUser(id, realmId: realmId, db)
-        case .group: try requireGroup(id, realmId: realmId, db)
-        case .role: try requireRoles([id], realmId: realmId, db)
-        }
-    }
-
-    static func requireUser(_ id: String, realmId: String, _ db: Database) throws {
-        guard try db.exists(statements.users.exists(id, realmId: realmId)) else { throw StoreError.notFound(.user) }
-    }
-
-    static func requireGroup(_ id: String, realmId: String, _ db: Database) throws {
-        guard try db.exists(statements.groups.exists(id, realmId: realmId)) else { throw StoreError.notFound(.group) }
+        guard try db.exists(mapping.ownerExists(id, realmId: realmId)) else { throw StoreError.notFound(mapping.ownerEntity) }
     }
 
     static func requireRoles(_ ids: [String], realmId: String, _ db: Database) throws {
@@ -137,10 +126,6 @@ extension SQLiteStore {
     }
 
     // MARK: Versions
-
-    public func authorizationVersion(realmId: String) async throws -> Int64 {
-        try await readOne { db in try db.one(statements.roles.versions(realmId: realmId), RoleSQL.decodeVersions)?.authorization ?? 0 }
-    }
 
     public func realmVersions(realmId: String) async throws -> RealmVersions? {
         try await readOne { db in try db.one(statements.roles.versions(realmId: realmId), RoleSQL.decodeVersions) }

@@ -271,7 +271,16 @@ public struct LoginFailureOutcome: Sendable, Equatable {
     }
 }
 
+extension RoleStore {
+    /// The authorization half of `realmVersions` (0 for a realm without versions).
+    public func authorizationVersion(realmId: String) async throws -> Int64 {
+        try await realmVersions(realmId: realmId)?.authorization ?? 0
+    }
+}
+
 extension EventStore {
+    public func recordEvent(_ event: Event) async throws { try await recordEvents([event]) }
+
     /// Several events in one transaction, no cap on a realm's events.
     public func recordEvents(_ events: [Event]) async throws { try await recordEvents(events, keepingPerRealm: Int.max) }
 }
