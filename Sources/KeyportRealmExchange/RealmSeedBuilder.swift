@@ -1,0 +1,203 @@
+import KeycloakRepresentations
+import Foundation
+import KeyportAuth
+import KeyportModel
+import KeyportPasswords
+import KeyportProvisioning
+import KeyportStore
+
+/// A realm file's seed in the making, one step at a time: the realm and its settings (at
+/// `init`), then clients, roles, composites, groups and users — every name resolved to an id
+/// before the store is touched. What the file refers to must be in the file (or built in).
+final class RealmSeedBuilder {
+    typealias Failure = RealmImporter.Failure
+
+    let importer: RealmImporter
+    let doc: RealmRepresentation
+    /// Keyport's built-in clients, roles and keys for the realm, for what the file lacks.
+    let base: RealmSeed
+    var seed: RealmSeed
+    /// What the import decided on the file's behalf, for the operator.
+    var notices: [String] = []
+    /// Passwords given in clear, hashed once the whole file is read.
+    var plain: [RealmImporter.PlainPassword] = []
+    /// clientId → id, the file's clients and the built-ins it lacks.
+    var clientUUID: [String: String] = [:]
+    /// The built-in clients the file lacks (their roles come too).
+    var baseClientIds: Set<String> = []
+    var realmRole: [String: String] = [:]
+    var clientRole: [String: [String: String]] = [:]
+    /// Each role of the file with its representation, for its composites.
+    var declared: [(role: RoleRepresentation, id: String)] = []
+    var groupByPath: [String: String] = [:]
+
+    var env: TimeAndRandomness { importer.provisioner.environment }
+    var provisioning: Provisioning { importer.provisioning }
+    var realm: Realm { seed.realm }
+
+    func check<T>(_ what: String, _ body: () throws -> T) throws -> T { try importer.check(what, body) }
+
+    /// The realm and its settings, checked as the admin API's PUT checks them.
+    init(_ doc: RealmRepresentation, importer: RealmImporter) throws {
+        self.importer = importer
+        self.doc = doc
+        let env = importer.provisioner.environment
+        var notices: [String] = []
+        guard let name = doc.realm, RealmBounds.realmNameLength.contains(name.utf8.count),
+              name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }), name != ".", name != ".."
+        else { throw Failure("the realm name is missing, longer than \(RealmBounds.realmNameLength.upperBound) characters, or not made of letters, digits, '-', '_' and '.'") }
+        var realm = Realm(id: doc.id ?? env.newID(), name: name, displayName: doc.displayName, enabled: doc.enabled ?? true, createdAt: env.now())
+        // The same mapping and the same checks as the admin API's PUT (`Realm.apply`).
+        // A Keycloak file that says nothing of events keeps Keyport's default (events on).
+        let change = doc.settingsChange
+        do {
+            try realm.apply(change, ceiling: importer.ceiling)
+        } catch {
+            throw Failure(error.description)
+        }
+        // Keycloak's rules Keyport does not enforce (PBKDF2's hashing, password expiry) are dropped, and named.
+        let policy = PasswordPolicy.importing(doc.passwordPolicy)
+        realm.passwordPolicy = policy.policy
+        if !policy.dropped.isEmpty {
+            notices.append("realm \(name): password policy rules Keyport does not enforce were dropped: \(policy.dropped.joined(separator: ", "))")
+        }
+        realm.attributes = try importer.check("the realm") { try ObjectRules.singleAttributes(doc.attributes ?? [:]) }
+
+        // Keycloak's docker-v2 switch is server-wide, so its files say nothing per realm: a realm
+        // that brings registry clients and no explicit switch gets docker-v2 on, and is told so.
+        if doc.dockerV2Enabled == nil, (doc.clients ?? []).contains(where: { $0.protocol == ClientProtocol.dockerV2.rawValue }) {
+            realm.dockerV2Enabled = true
+            notices.append("realm \(name): docker-v2 turned on — the file has docker-v2 clients and no dockerV2Enabled (Keycloak's switch is server-wide)")
+        }
+        let base = try importer.provisioner.seed(for: realm)
+        self.base = base
+        seed = RealmSeed(realm: realm, keys: base.keys)
+        self.notices = notices
+    }
+
+    /// Clients: the file's, then the built-ins it lacks (with their roles).
+    func addClients() throws {
+        for c in doc.clients ?? [] {
+            let client = try importer.client(c, realmId: realm.id, id: c.id ?? env.newID(), notices: &notices)
+            guard clientUUID[client.clientId] == nil else { throw Failure("client \(client.clientId) appears twice") }
+            clientUUID[client.clientId] = client.id
+            seed.clients.append(client)
+        }
+        baseClientIds = Set(base.clients.filter { clientUUID[$0.clientId] == nil }.map(\.id))
+        for client in base.clients where baseClientIds.contains(client.id) {
+            clientUUID[client.clientId] = client.id
+            seed.clients.append(client)
+        }
+    }
+
+    /// Roles by name: realm roles and each client's, then the built-ins the file lacks and the composite edges among them.
+    func addRoles() throws {
+        for r in doc.roles?.realm ?? [] { try addRole(r, clientId: nil) }
+        for (clientId, roles) in doc.roles?.client ?? [:] {
+            for r in roles { try addRole(r, clientId: clientId) }
+        }
+        // Built-in roles the file lacks, and the composite edges among them.
+        var added: Set<String> = []
+        for role in base.roles {
+            if let owner = role.clientId {
+                guard baseClientIds.contains(owner), let clientId = base.clients.first(where: { $0.id == owner })?.clientId else { continue }
+                clientRole[clientId, default: [:]][role.name] = role.id
+            } else {
+                guard realmRole[role.name] == nil else { continue }
+                realmRole[role.name] = role.id
+            }
+            seed.roles.append(role)
+            added.insert(role.id)
+        }
+        seed.composites += base.composites.filter { added.contains($0.0) && added.contains($0.1) }
+    }
+
+    func addRole(_ r: RoleRepresentation, clientId: String?) throws {
+        let roleName = try check("a role") { try ObjectRules.roleName(r.name) }
+        let owner = try clientId.map { id -> String in
+            guard let uuid = clientUUID[id] else { throw Failure("roles of client \(id), which the file does not define") }
+            return uuid
+        }
+        let role = try check("role \(roleName)") { try provisioning.newRole(r, id: r.id ?? env.newID(), realmId: realm.id, clientId: owner) }
+        if let clientId {
+            guard clientRole[clientId, default: [:]][roleName] == nil else { throw Failure("role \(roleName) of client \(clientId) appears twice") }
+            clientRole[clientId, default: [:]][roleName] = role.id
+        } else {
+            guard realmRole[roleName] == nil else { throw Failure("realm role \(roleName) appears twice") }
+            realmRole[roleName] = role.id
+        }
+        seed.roles.append(role)
+        declared.append((r, role.id))
+    }
+
+    /// Role names as the file will have them.
+    func roleIds(realm names: [String]?, clients: [String: [String]]?, for what: String) async throws -> [String] {
+        try await RealmImporter.resolving(what) {
+            try await RoleNames.resolve(realm: names, clients: clients) { name, clientId in
+                if let clientId { return clientRole[clientId]?[name] }
+                return realmRole[name]
+            }
+        }
+    }
+
+    /// The composites of the file's roles.
+    func addComposites() async throws {
+        for (r, parent) in declared {
+            guard let composites = r.composites, let roleName = r.name else { continue }
+            for child in try await roleIds(realm: composites.realm, clients: composites.client, for: "composite role \(roleName)") {
+                seed.composites.append((parent, child))
+            }
+        }
+    }
+
+    /// Groups, parents before children.
+    func addGroups() async throws {
+        try await addGroupLevel(doc.groups ?? [], parent: nil)
+    }
+
+    func addGroupLevel(_ list: [GroupRepresentation], parent: (id: String, path: String)?) async throws {
+        for g in list {
+            let groupName = try check("a group") { try ObjectRules.groupName(g.name) }
+            let group = try check("group \(groupName)") { try provisioning.newGroup(g, id: g.id ?? env.newID(), realmId: realm.id, parentId: parent?.id) }
+            let path = (parent?.path ?? "") + "/" + groupName
+            guard path.split(separator: "/").count <= GroupNode.maxDepth else {
+                throw Failure("group \(String(path.prefix(80)))… is nested more than \(GroupNode.maxDepth) levels deep")
+            }
+            groupByPath[path] = group.id
+            seed.groups.append(group)
+            for roleId in try await roleIds(realm: g.realmRoles, clients: g.clientRoles, for: "group \(path)") { seed.groupRoles.append((group.id, roleId)) }
+            try await addGroupLevel(g.subGroups ?? [], parent: (group.id, path))
+        }
+    }
+
+    /// Users, with their hashes, roles and groups; then the service accounts of clients that have none in the file.
+    func addUsers() async throws {
+        var usernames: Set<String> = []
+        for u in doc.users ?? [] {
+            let username = try check("a user") { try ObjectRules.username(u.username) }
+            guard usernames.insert(User.normalize(username)).inserted else { throw Failure("user \(username) appears twice") }
+            let created = u.createdTimestamp.map { Timestamp(millisecondsSince1970: $0) } ?? env.now()
+            let serviceAccountClientId = try u.serviceAccountClientId.map { id in
+                guard let uuid = clientUUID[id] else { throw Failure("user \(username) is the service account of client \(id), which does not exist") }
+                return uuid
+            }
+            // A realm file's users are enabled unless it says otherwise.
+            let user = try check("user \(username)") {
+                try provisioning.newUser(u, id: u.id ?? env.newID(), realmId: realm.id, createdAt: created, enabledByDefault: true,
+                                         serviceAccountClientId: serviceAccountClientId)
+            }
+            let groupIds = try (u.groups ?? []).map { path in
+                guard let id = groupByPath[path.hasPrefix("/") ? path : "/" + path] else { throw Failure("user \(username) is in group \(path), which does not exist") }
+                return id
+            }
+            // One password per user: the file's last one (a plain one is hashed once the file is read).
+            let c = (u.credentials ?? []).last { ($0.type ?? Credential.password) == Credential.password }
+            let made = try c.flatMap { try importer.credential($0, user: user, index: seed.users.count, created: created, plain: &plain) }
+            // A realm file's users carry their own mappings (Keycloak's exports list the default role).
+            let roleIds = try await roleIds(realm: u.realmRoles, clients: u.clientRoles, for: "user \(username)")
+            seed.users.append(Provisioning.newUserSeed(user, defaultRoleId: nil, password: made, temporaryPassword: c?.value != nil && c?.temporary == true,
+                                                       roleIds: roleIds, groupIds: groupIds))
+        }
+        seed.users += importer.missingServiceAccounts(clients: seed.clients, users: seed.users, defaultRoleId: realmRole[realm.defaultRoleName])
+    }
+}
