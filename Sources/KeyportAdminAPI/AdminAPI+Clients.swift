@@ -10,73 +10,15 @@ import KeyportStore
 extension AdminAPI {
     func addClientRoutes(_ admin: RouterGroup<KeyportRequestContext>) {
         let clients = admin.group("realms/{realm}/clients")
-        clients.get { request, context in
-            let (_, realm) = try await authorize(request, context, .viewClients)
-            let query = FormParameters.query(of: request)
-            var list = try await store.clients(realmId: realm.id, page: .all)
-            if let clientId = query["clientId"], !clientId.isEmpty {
-                if try bool(request, "search") ?? false {
-                    list = list.filter { $0.clientId.localizedCaseInsensitiveContains(clientId) }
-                } else {
-                    list = list.filter { $0.clientId == clientId }
-                }
-            }
-            let page = try page(request)
-            return try JSONBody.response(list.dropFirst(page.first).prefix(page.max).map(ClientRepresentation.init))
-        }
-        clients.post { request, context in try await createClient(request, context) }
-        clients.get("{id}") { request, context in
-            let (_, _, client) = try await clientInPath(request, context, .viewClients)
-            return try JSONBody.response(ClientRepresentation(client))
-        }
-        clients.put("{id}") { request, context in try await updateClient(request, context) }
-        clients.delete("{id}") { request, context in
-            let (caller, realm, client) = try await clientInPath(request, context, .manageClients)
-            try requireMayConfigure(client, caller: caller, realm: realm)
-            if [BuiltInRoles.realmManagementClient, BuiltInRoles.adminCLIClient].contains(client.clientId) {
-                throw AdminError.badRequest("The built-in client \(client.clientId) cannot be deleted")
-            }
-            try await store.deleteClient(id: client.id, realmId: realm.id)
-            return noContent
-        }
-        clients.get("{id}/client-secret") { request, context in
-            let (_, _, client) = try await clientInPath(request, context, .manageClients)
-            guard !client.publicClient, let secret = client.secret else { throw AdminError.badRequest("The client has no secret: it is public") }
-            return try JSONBody.response(["type": "secret", "value": secret.revealed])
-        }
-        clients.post("{id}/client-secret") { request, context in
-            let (caller, realm, existing) = try await clientInPath(request, context, .manageClients)
-            try requireMayConfigure(existing, caller: caller, realm: realm)
-            guard !existing.publicClient else { throw AdminError.badRequest("The client has no secret: it is public") }
-            let secret = newSecret()
-            var changes: [StoreChange] = [.updateClient(id: existing.id, realmId: realm.id) { client in
-                guard !client.publicClient else { throw AdminError.badRequest("The client has no secret: it is public") }
-                client.secret = secret
-            }]
-            // What the old secret opened closes with it: the service account's sessions and its
-            // personal access tokens (a leaked secret must not leave a credential behind).
-            if let account = try await store.serviceAccountUser(clientId: existing.id, realmId: realm.id) {
-                let now = environment.now()
-                changes += [.updateUser(id: account.id, realmId: realm.id) { $0.notBefore = max($0.notBefore, now) },
-                            .deleteSessions(userId: account.id, realmId: realm.id),
-                            .deletePersonalAccessTokens(userId: account.id, realmId: realm.id)]
-            }
-            try await store.apply(changes)
-            return try JSONBody.response(["type": "secret", "value": secret.revealed])
-        }
-        clients.get("{id}/service-account-user") { request, context in
-            let (_, realm, client) = try await clientInPath(request, context, .viewClients)
-            guard client.serviceAccountsEnabled,
-                  let user = try await store.serviceAccountUser(clientId: client.id, realmId: realm.id)
-            else { throw AdminError.badRequest("Service account not enabled for the client '\(client.clientId)'") }
-            return try JSONBody.response(try await userRepresentation(user, realm: realm))
-        }
-        clients.get("{id}/installation/providers/{providerId}") { request, context in
-            let (_, realm, client) = try await clientInPath(request, context, .viewClients)
-            let id = context.pathParameter("providerId") ?? ""
-            guard let provider = extensions.installationProviders[id] else { throw AdminError.notFound("Unknown installation provider \(id)") }
-            return try await provider(realm, client)
-        }
+        clients.get(use: listClients)
+        clients.post(use: createClient)
+        clients.get("{id}", use: getClient)
+        clients.put("{id}", use: updateClient)
+        clients.delete("{id}", use: deleteClient)
+        clients.get("{id}/client-secret", use: getClientSecret)
+        clients.post("{id}/client-secret", use: regenerateClientSecret)
+        clients.get("{id}/service-account-user", use: getServiceAccountUser)
+        clients.get("{id}/installation/providers/{providerId}", use: getInstallation)
         for (name, query) in extensions.clientQueries {
             clients.get("{id}/\(name)") { request, context in
                 let (caller, realm, client) = try await clientInPath(request, context, .viewClients)
@@ -163,5 +105,81 @@ extension AdminAPI {
 
     func apply(_ rep: ClientRepresentation, to client: inout Client) throws {
         try provision { try provisioning.merge(rep, into: &client) }
+    }
+}
+
+// MARK: Handlers
+
+extension AdminAPI {
+    func listClients(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm) = try await authorize(request, context, .viewClients)
+        let query = FormParameters.query(of: request)
+        var list = try await store.clients(realmId: realm.id, page: .all)
+        if let clientId = query["clientId"], !clientId.isEmpty {
+            if try bool(request, "search") ?? false {
+                list = list.filter { $0.clientId.localizedCaseInsensitiveContains(clientId) }
+            } else {
+                list = list.filter { $0.clientId == clientId }
+            }
+        }
+        let page = try page(request)
+        return try JSONBody.response(list.dropFirst(page.first).prefix(page.max).map(ClientRepresentation.init))
+    }
+
+    func getClient(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, _, client) = try await clientInPath(request, context, .viewClients)
+        return try JSONBody.response(ClientRepresentation(client))
+    }
+
+    func deleteClient(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (caller, realm, client) = try await clientInPath(request, context, .manageClients)
+        try requireMayConfigure(client, caller: caller, realm: realm)
+        if [BuiltInRoles.realmManagementClient, BuiltInRoles.adminCLIClient].contains(client.clientId) {
+            throw AdminError.badRequest("The built-in client \(client.clientId) cannot be deleted")
+        }
+        try await store.deleteClient(id: client.id, realmId: realm.id)
+        return noContent
+    }
+
+    func getClientSecret(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, _, client) = try await clientInPath(request, context, .manageClients)
+        guard !client.publicClient, let secret = client.secret else { throw AdminError.badRequest("The client has no secret: it is public") }
+        return try JSONBody.response(["type": "secret", "value": secret.revealed])
+    }
+
+    func regenerateClientSecret(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (caller, realm, existing) = try await clientInPath(request, context, .manageClients)
+        try requireMayConfigure(existing, caller: caller, realm: realm)
+        guard !existing.publicClient else { throw AdminError.badRequest("The client has no secret: it is public") }
+        let secret = newSecret()
+        var changes: [StoreChange] = [.updateClient(id: existing.id, realmId: realm.id) { client in
+            guard !client.publicClient else { throw AdminError.badRequest("The client has no secret: it is public") }
+            client.secret = secret
+        }]
+        // What the old secret opened closes with it: the service account's sessions and its
+        // personal access tokens (a leaked secret must not leave a credential behind).
+        if let account = try await store.serviceAccountUser(clientId: existing.id, realmId: realm.id) {
+            let now = environment.now()
+            changes += [.updateUser(id: account.id, realmId: realm.id) { $0.notBefore = max($0.notBefore, now) },
+                        .deleteSessions(userId: account.id, realmId: realm.id),
+                        .deletePersonalAccessTokens(userId: account.id, realmId: realm.id)]
+        }
+        try await store.apply(changes)
+        return try JSONBody.response(["type": "secret", "value": secret.revealed])
+    }
+
+    func getServiceAccountUser(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, client) = try await clientInPath(request, context, .viewClients)
+        guard client.serviceAccountsEnabled,
+              let user = try await store.serviceAccountUser(clientId: client.id, realmId: realm.id)
+        else { throw AdminError.badRequest("Service account not enabled for the client '\(client.clientId)'") }
+        return try JSONBody.response(try await userRepresentation(user, realm: realm))
+    }
+
+    func getInstallation(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, client) = try await clientInPath(request, context, .viewClients)
+        let id = context.pathParameter("providerId") ?? ""
+        guard let provider = extensions.installationProviders[id] else { throw AdminError.notFound("Unknown installation provider \(id)") }
+        return try await provider(realm, client)
     }
 }

@@ -15,48 +15,11 @@ import KeyportModel
 /// `create_component` and kcadm rotate keys (docs/operations.md, "Rotating keys").
 extension AdminAPI {
     func addComponentRoutes(_ admin: RouterGroup<KeyportRequestContext>) {
-        admin.get("realms/{realm}/components") { request, context in
-            let (_, realm) = try await authorize(request, context, .viewRealm)
-            let query = FormParameters.query(of: request)
-            if let type = query["type"], !type.isEmpty, type != ComponentRepresentation.keyProviderType { return try JSONBody.response([JSONValue]()) }
-            if let parent = query["parent"], !parent.isEmpty, parent != realm.id, parent != realm.name { return try JSONBody.response([JSONValue]()) }
-            let name = query["name"].flatMap { $0.isEmpty ? nil : $0 }
-            let keys = try await keyRing.keys(realmId: realm.id)
-            let list = keys.entries.filter { name == nil || $0.key.name == name }
-                .map { ComponentRepresentation(key: $0.key, keySize: $0.signer.keySizeInBits) }
-            return try JSONBody.response(list)
-        }
-        admin.get("realms/{realm}/components/{id}") { request, context in
-            let (_, realm) = try await authorize(request, context, .viewRealm)
-            let entry = try await keyEntry(context, realm: realm)
-            return try JSONBody.response(ComponentRepresentation(key: entry.key, keySize: entry.signer.keySizeInBits))
-        }
-        admin.post("realms/{realm}/components") { request, context in
-            let (_, realm) = try await authorize(request, context, .manageRealm)
-            let rep = try await decode(ComponentRepresentation.self, request, context)
-            let settings = try KeyProviderSettings(rep, realm: realm, existing: nil)
-            let factory = RealmKeyFactory(environment: environment)
-            let key = try await Self.keyGeneration.run {
-                try factory.makeKey(algorithm: settings.algorithm, realmId: realm.id, realmName: realm.name, status: settings.status,
-                                    name: settings.name, priority: settings.priority, rsaBits: settings.rsaBits)
-            }
-            try await store.addRealmKey(key)
-            return created(request, key.id)
-        }
-        admin.put("realms/{realm}/components/{id}") { request, context in
-            let (_, realm) = try await authorize(request, context, .manageRealm)
-            let rep = try await decode(ComponentRepresentation.self, request, context)
-            let entry = try await keyEntry(context, realm: realm)
-            let settings = try KeyProviderSettings(rep, realm: realm, existing: (entry.key, entry.signer.keySizeInBits))
-            try await store.updateRealmKey(id: entry.key.id, realmId: realm.id, name: settings.name, status: settings.status, priority: settings.priority)
-            return noContent
-        }
-        admin.delete("realms/{realm}/components/{id}") { request, context in
-            let (_, realm) = try await authorize(request, context, .manageRealm)
-            let entry = try await keyEntry(context, realm: realm)
-            try await store.deleteRealmKey(id: entry.key.id, realmId: realm.id)
-            return noContent
-        }
+        admin.get("realms/{realm}/components", use: listComponents)
+        admin.get("realms/{realm}/components/{id}", use: getComponent)
+        admin.post("realms/{realm}/components", use: createComponent)
+        admin.put("realms/{realm}/components/{id}", use: updateComponent)
+        admin.delete("realms/{realm}/components/{id}", use: deleteComponent)
     }
 
     /// One gate for the whole process (every realm's administrators share it).
@@ -198,5 +161,56 @@ actor KeyGenerationGate {
 
     private func leave() {
         if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+    }
+}
+
+// MARK: Handlers
+
+extension AdminAPI {
+    func listComponents(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm) = try await authorize(request, context, .viewRealm)
+        let query = FormParameters.query(of: request)
+        if let type = query["type"], !type.isEmpty, type != ComponentRepresentation.keyProviderType { return try JSONBody.response([JSONValue]()) }
+        if let parent = query["parent"], !parent.isEmpty, parent != realm.id, parent != realm.name { return try JSONBody.response([JSONValue]()) }
+        let name = query["name"].flatMap { $0.isEmpty ? nil : $0 }
+        let keys = try await keyRing.keys(realmId: realm.id)
+        let list = keys.entries.filter { name == nil || $0.key.name == name }
+            .map { ComponentRepresentation(key: $0.key, keySize: $0.signer.keySizeInBits) }
+        return try JSONBody.response(list)
+    }
+
+    func getComponent(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm) = try await authorize(request, context, .viewRealm)
+        let entry = try await keyEntry(context, realm: realm)
+        return try JSONBody.response(ComponentRepresentation(key: entry.key, keySize: entry.signer.keySizeInBits))
+    }
+
+    func createComponent(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm) = try await authorize(request, context, .manageRealm)
+        let rep = try await decode(ComponentRepresentation.self, request, context)
+        let settings = try KeyProviderSettings(rep, realm: realm, existing: nil)
+        let factory = RealmKeyFactory(environment: environment)
+        let key = try await Self.keyGeneration.run {
+            try factory.makeKey(algorithm: settings.algorithm, realmId: realm.id, realmName: realm.name, status: settings.status,
+                                name: settings.name, priority: settings.priority, rsaBits: settings.rsaBits)
+        }
+        try await store.addRealmKey(key)
+        return created(request, key.id)
+    }
+
+    func updateComponent(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm) = try await authorize(request, context, .manageRealm)
+        let rep = try await decode(ComponentRepresentation.self, request, context)
+        let entry = try await keyEntry(context, realm: realm)
+        let settings = try KeyProviderSettings(rep, realm: realm, existing: (entry.key, entry.signer.keySizeInBits))
+        try await store.updateRealmKey(id: entry.key.id, realmId: realm.id, name: settings.name, status: settings.status, priority: settings.priority)
+        return noContent
+    }
+
+    func deleteComponent(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm) = try await authorize(request, context, .manageRealm)
+        let entry = try await keyEntry(context, realm: realm)
+        try await store.deleteRealmKey(id: entry.key.id, realmId: realm.id)
+        return noContent
     }
 }

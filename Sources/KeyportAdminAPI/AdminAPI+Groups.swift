@@ -7,69 +7,17 @@ import KeyportStore
 extension AdminAPI {
     func addGroupRoutes(_ admin: RouterGroup<KeyportRequestContext>) {
         let groups = admin.group("realms/{realm}/groups")
-        groups.get { request, context in
-            let (_, realm) = try await authorize(request, context, .viewUsers)
-            let search = FormParameters.query(of: request)["search"].flatMap { $0.isEmpty ? nil : $0 }
-            let page = try page(request)
-            guard let search else {
-                let top = try await store.groups(realmId: realm.id, parentId: nil, search: nil, page: page)
-                return try JSONBody.response(top.map { GroupRepresentation($0) })
-            }
-            // Keycloak answers a search with the tree down to each match.
-            let matches = try await store.groups(realmId: realm.id, parentId: nil, search: search, page: .all)
-            return try JSONBody.response(Array(try await treeLeadingTo(matches, realm: realm).dropFirst(page.first).prefix(page.max)))
-        }
+        groups.get(use: listGroups)
         groups.post { request, context in try await createGroup(request, context, parent: nil) }
-        groups.get("count") { request, context in
-            let (_, realm) = try await authorize(request, context, .viewUsers)
-            return try JSONBody.response(["count": try await store.countGroups(realmId: realm.id)])
-        }
-        groups.get("{id}") { request, context in
-            let (_, realm, node) = try await groupInPath(request, context, .viewUsers)
-            let children = try await store.groups(realmId: realm.id, parentId: node.group.id, search: nil, page: .all)
-            return try JSONBody.response(GroupRepresentation(node, subGroups: children.map { GroupRepresentation($0) }))
-        }
-        groups.put("{id}") { request, context in
-            let (_, realm, node) = try await groupInPath(request, context, .manageUsers)
-            let rep = try await decode(GroupRepresentation.self, request, context)
-            let name = try rep.name.map { try Validate.groupName($0) }
-            let attributes = try rep.attributes.map { try Validate.multiAttributes($0.mapValues(\.values)) }
-            try await store.updateGroup(id: node.group.id, realmId: realm.id) { group in
-                if let name { group.name = name }
-                if let attributes { group.attributes = attributes }
-            }
-            return noContent
-        }
-        groups.delete("{id}") { request, context in
-            let (_, realm, node) = try await groupInPath(request, context, .manageUsers)
-            try await store.deleteGroup(id: node.group.id, realmId: realm.id)
-            return noContent
-        }
-        groups.get("{id}/children") { request, context in
-            let (_, realm, node) = try await groupInPath(request, context, .viewUsers)
-            let children = try await store.groups(realmId: realm.id, parentId: node.group.id, search: nil, page: try page(request))
-            return try JSONBody.response(children.map { GroupRepresentation($0) })
-        }
-        groups.post("{id}/children") { request, context in
-            let (_, _, node) = try await groupInPath(request, context, .manageUsers)
-            return try await createGroup(request, context, parent: node)
-        }
-        groups.get("{id}/members") { request, context in
-            let (_, realm, node) = try await groupInPath(request, context, .viewUsers)
-            let brief = try bool(request, "briefRepresentation") ?? false
-            let members = try await store.members(groupId: node.group.id, realmId: realm.id, page: try page(request))
-            return try JSONBody.response(members.map { UserRepresentation($0, brief: brief) })
-        }
+        groups.get("count", use: countGroups)
+        groups.get("{id}", use: getGroup)
+        groups.put("{id}", use: updateGroup)
+        groups.delete("{id}", use: deleteGroup)
+        groups.get("{id}/children", use: listChildGroups)
+        groups.post("{id}/children", use: createChildGroup)
+        groups.get("{id}/members", use: listGroupMembers)
         addGroupRoleMappingRoutes(groups)
-        admin.get("realms/{realm}/group-by-path/**") { request, context in
-            let (_, realm) = try await authorize(request, context, .viewUsers)
-            let path = "/" + context.parameters.getCatchAll().joined(separator: "/")
-            guard let node = try await store.group(path: path.removingPercentEncoding ?? path, realmId: realm.id) else {
-                throw AdminError.notFound("Group path does not exist")
-            }
-            let children = try await store.groups(realmId: realm.id, parentId: node.group.id, search: nil, page: .all)
-            return try JSONBody.response(GroupRepresentation(node, subGroups: children.map { GroupRepresentation($0) }))
-        }
+        admin.get("realms/{realm}/group-by-path/**", use: getGroupByPath)
     }
 
     func groupInPath(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (AdminPrincipal, Realm, GroupNode) {
@@ -142,5 +90,79 @@ extension AdminAPI {
             return GroupRepresentation(nodes[id]!, subGroups: kids.map { build($0.group.id) })
         }
         return roots.compactMap { nodes[$0] }.sorted { $0.group.name < $1.group.name }.map { build($0.group.id) }
+    }
+}
+
+// MARK: Handlers
+
+extension AdminAPI {
+    func listGroups(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm) = try await authorize(request, context, .viewUsers)
+        let search = FormParameters.query(of: request)["search"].flatMap { $0.isEmpty ? nil : $0 }
+        let page = try page(request)
+        guard let search else {
+            let top = try await store.groups(realmId: realm.id, parentId: nil, search: nil, page: page)
+            return try JSONBody.response(top.map { GroupRepresentation($0) })
+        }
+        // Keycloak answers a search with the tree down to each match.
+        let matches = try await store.groups(realmId: realm.id, parentId: nil, search: search, page: .all)
+        return try JSONBody.response(Array(try await treeLeadingTo(matches, realm: realm).dropFirst(page.first).prefix(page.max)))
+    }
+
+    func countGroups(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm) = try await authorize(request, context, .viewUsers)
+        return try JSONBody.response(["count": try await store.countGroups(realmId: realm.id)])
+    }
+
+    func getGroup(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, node) = try await groupInPath(request, context, .viewUsers)
+        let children = try await store.groups(realmId: realm.id, parentId: node.group.id, search: nil, page: .all)
+        return try JSONBody.response(GroupRepresentation(node, subGroups: children.map { GroupRepresentation($0) }))
+    }
+
+    func updateGroup(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, node) = try await groupInPath(request, context, .manageUsers)
+        let rep = try await decode(GroupRepresentation.self, request, context)
+        let name = try rep.name.map { try Validate.groupName($0) }
+        let attributes = try rep.attributes.map { try Validate.multiAttributes($0.mapValues(\.values)) }
+        try await store.updateGroup(id: node.group.id, realmId: realm.id) { group in
+            if let name { group.name = name }
+            if let attributes { group.attributes = attributes }
+        }
+        return noContent
+    }
+
+    func deleteGroup(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, node) = try await groupInPath(request, context, .manageUsers)
+        try await store.deleteGroup(id: node.group.id, realmId: realm.id)
+        return noContent
+    }
+
+    func listChildGroups(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, node) = try await groupInPath(request, context, .viewUsers)
+        let children = try await store.groups(realmId: realm.id, parentId: node.group.id, search: nil, page: try page(request))
+        return try JSONBody.response(children.map { GroupRepresentation($0) })
+    }
+
+    func createChildGroup(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, _, node) = try await groupInPath(request, context, .manageUsers)
+        return try await createGroup(request, context, parent: node)
+    }
+
+    func listGroupMembers(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, node) = try await groupInPath(request, context, .viewUsers)
+        let brief = try bool(request, "briefRepresentation") ?? false
+        let members = try await store.members(groupId: node.group.id, realmId: realm.id, page: try page(request))
+        return try JSONBody.response(members.map { UserRepresentation($0, brief: brief) })
+    }
+
+    func getGroupByPath(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm) = try await authorize(request, context, .viewUsers)
+        let path = "/" + context.parameters.getCatchAll().joined(separator: "/")
+        guard let node = try await store.group(path: path.removingPercentEncoding ?? path, realmId: realm.id) else {
+            throw AdminError.notFound("Group path does not exist")
+        }
+        let children = try await store.groups(realmId: realm.id, parentId: node.group.id, search: nil, page: .all)
+        return try JSONBody.response(GroupRepresentation(node, subGroups: children.map { GroupRepresentation($0) }))
     }
 }

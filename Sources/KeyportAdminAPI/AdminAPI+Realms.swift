@@ -10,19 +10,11 @@ import KeyportStore
 extension AdminAPI {
     func addRealmRoutes(_ admin: RouterGroup<KeyportRequestContext>) {
         admin.get("realms") { _, context in try await listRealms(context) }
-        admin.post("realms") { request, context in try await createRealm(request, context) }
-        admin.get("realms/{realm}") { request, context in
-            let (_, realm) = try await authorize(request, context, .viewRealm)
-            return try await realmResponse(realm)
-        }
-        admin.put("realms/{realm}") { request, context in try await updateRealm(request, context) }
-        admin.post("realms/{realm}/partialImport") { request, context in try await partialImport(request, context) }
-        admin.delete("realms/{realm}") { request, context in
-            let (_, realm) = try await authorize(request, context, .manageRealm)
-            guard realm.name != "master" else { throw AdminError.badRequest("The master realm cannot be deleted") }
-            try await store.deleteRealm(id: realm.id)
-            return noContent
-        }
+        admin.post("realms", use: createRealm)
+        admin.get("realms/{realm}", use: getRealm)
+        admin.put("realms/{realm}", use: updateRealm)
+        admin.post("realms/{realm}/partialImport", use: partialImport)
+        admin.delete("realms/{realm}", use: deleteRealm)
     }
 
     func realmResponse(_ realm: Realm) async throws -> Response {
@@ -206,5 +198,21 @@ extension AdminAPI {
             throw AdminError.badRequest(error.description)
         }
         if let policy = rep.passwordPolicy, parsedPolicy != nil { realm.passwordPolicy = policy.isEmpty ? nil : policy }
+    }
+}
+
+// MARK: Handlers
+
+extension AdminAPI {
+    func getRealm(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm) = try await authorize(request, context, .viewRealm)
+        return try await realmResponse(realm)
+    }
+
+    func deleteRealm(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm) = try await authorize(request, context, .manageRealm)
+        guard realm.name != "master" else { throw AdminError.badRequest("The master realm cannot be deleted") }
+        try await store.deleteRealm(id: realm.id)
+        return noContent
     }
 }

@@ -12,6 +12,9 @@ extension AdminAPI {
         case group(GroupNode)
     }
 
+    /// The caller (holding a permission), the realm and the holder the path names.
+    typealias HolderLookup = @Sendable (Request, KeyportRequestContext, AdminPermission) async throws -> (AdminPrincipal, Realm, Holder)
+
     func addUserRoleMappingRoutes(_ users: RouterGroup<KeyportRequestContext>) {
         addRoleMappingRoutes(users) { request, context, permission in
             let (caller, realm, user) = try await userInPath(request, context, permission)
@@ -28,72 +31,17 @@ extension AdminAPI {
 
     private func addRoleMappingRoutes(
         _ group: RouterGroup<KeyportRequestContext>,
-        holder: @escaping @Sendable (Request, KeyportRequestContext, AdminPermission) async throws -> (AdminPrincipal, Realm, Holder)
+        holder: @escaping HolderLookup
     ) {
-        group.get("{id}/role-mappings") { request, context in
-            let (_, realm, h) = try await holder(request, context, .viewUsers)
-            let roles = try await direct(h, realm)
-            var clientMappings: [String: JSONValue] = [:]
-            for (ownerId, owned) in Dictionary(grouping: roles.filter(\.isClientRole), by: { $0.clientId! }) {
-                let client = try await store.client(id: ownerId, realmId: realm.id)
-                clientMappings[client?.clientId ?? ownerId] = [
-                    "id": .string(ownerId), "client": .string(client?.clientId ?? ownerId),
-                    "mappings": try JSONValue.from(try await representations(owned, realm: realm)),
-                ]
-            }
-            var body: JSONValue = ["realmMappings": try JSONValue.from(try await representations(roles.filter { !$0.isClientRole }, realm: realm))]
-            if !clientMappings.isEmpty { body["clientMappings"] = .object(clientMappings) }
-            return try JSONBody.response(body)
-        }
-        group.get("{id}/role-mappings/realm") { request, context in
-            let (_, realm, h) = try await holder(request, context, .viewUsers)
-            return try JSONBody.response(try await representations(try await direct(h, realm).filter { !$0.isClientRole }, realm: realm))
-        }
-        group.get("{id}/role-mappings/realm/composite") { request, context in
-            let (_, realm, h) = try await holder(request, context, .viewUsers)
-            return try JSONBody.response(try await representations(try await effective(h, realm).filter { !$0.isClientRole }, realm: realm))
-        }
-        group.post("{id}/role-mappings/realm") { request, context in
-            let (caller, realm, h) = try await holder(request, context, .manageUsers)
-            let roles = try await resolveMappings(request, context, realm: realm, clientId: nil)
-            try await requireMayGrant(roles, caller: caller, realm: realm)
-            try await grant(h, roles, realm)
-            return noContent
-        }
-        group.delete("{id}/role-mappings/realm") { request, context in
-            let (caller, realm, h) = try await holder(request, context, .manageUsers)
-            let roles = try await resolveMappings(request, context, realm: realm, clientId: nil)
-            // Taking an administration role away is as guarded as giving it (Keycloak: requireMapRole).
-            try await requireMayGrant(roles, caller: caller, realm: realm)
-            try await revoke(h, roles, realm)
-            return noContent
-        }
-        group.get("{id}/role-mappings/clients/{client}") { request, context in
-            let (_, realm, h) = try await holder(request, context, .viewUsers)
-            let client = try await clientInPath(context, realm: realm, parameter: "client")
-            return try JSONBody.response(try await representations(try await direct(h, realm).filter { $0.clientId == client.id }, realm: realm))
-        }
-        group.get("{id}/role-mappings/clients/{client}/composite") { request, context in
-            let (_, realm, h) = try await holder(request, context, .viewUsers)
-            let client = try await clientInPath(context, realm: realm, parameter: "client")
-            return try JSONBody.response(try await representations(try await effective(h, realm).filter { $0.clientId == client.id }, realm: realm))
-        }
-        group.post("{id}/role-mappings/clients/{client}") { request, context in
-            let (caller, realm, h) = try await holder(request, context, .manageUsers)
-            let client = try await clientInPath(context, realm: realm, parameter: "client")
-            let roles = try await resolveMappings(request, context, realm: realm, clientId: client.id)
-            try await requireMayGrant(roles, caller: caller, realm: realm)
-            try await grant(h, roles, realm)
-            return noContent
-        }
-        group.delete("{id}/role-mappings/clients/{client}") { request, context in
-            let (caller, realm, h) = try await holder(request, context, .manageUsers)
-            let client = try await clientInPath(context, realm: realm, parameter: "client")
-            let roles = try await resolveMappings(request, context, realm: realm, clientId: client.id)
-            try await requireMayGrant(roles, caller: caller, realm: realm)
-            try await revoke(h, roles, realm)
-            return noContent
-        }
+        group.get("{id}/role-mappings") { request, context in try await listRoleMappings(request, context, holder: holder) }
+        group.get("{id}/role-mappings/realm") { request, context in try await listRealmRoleMappings(request, context, holder: holder) }
+        group.get("{id}/role-mappings/realm/composite") { request, context in try await listEffectiveRealmRoles(request, context, holder: holder) }
+        group.post("{id}/role-mappings/realm") { request, context in try await grantRealmRoles(request, context, holder: holder) }
+        group.delete("{id}/role-mappings/realm") { request, context in try await revokeRealmRoles(request, context, holder: holder) }
+        group.get("{id}/role-mappings/clients/{client}") { request, context in try await listClientRoleMappings(request, context, holder: holder) }
+        group.get("{id}/role-mappings/clients/{client}/composite") { request, context in try await listEffectiveClientRoles(request, context, holder: holder) }
+        group.post("{id}/role-mappings/clients/{client}") { request, context in try await grantClientRoles(request, context, holder: holder) }
+        group.delete("{id}/role-mappings/clients/{client}") { request, context in try await revokeClientRoles(request, context, holder: holder) }
     }
 
     func direct(_ holder: Holder, _ realm: Realm) async throws -> [Role] {
@@ -152,5 +100,80 @@ extension AdminAPI {
     func representations(_ roles: [Role], realm: Realm) async throws -> [RoleRepresentation] {
         let composite = try await store.compositeRoleIds(among: roles.map(\.id))
         return roles.map { RoleRepresentation($0, composite: composite.contains($0.id)) }
+    }
+}
+
+extension AdminAPI {
+    func listRoleMappings(_ request: Request, _ context: KeyportRequestContext, holder: HolderLookup) async throws -> Response {
+        let (_, realm, h) = try await holder(request, context, .viewUsers)
+        let roles = try await direct(h, realm)
+        var clientMappings: [String: JSONValue] = [:]
+        for (ownerId, owned) in Dictionary(grouping: roles.filter(\.isClientRole), by: { $0.clientId! }) {
+            let client = try await store.client(id: ownerId, realmId: realm.id)
+            clientMappings[client?.clientId ?? ownerId] = [
+                "id": .string(ownerId), "client": .string(client?.clientId ?? ownerId),
+                "mappings": try JSONValue.from(try await representations(owned, realm: realm)),
+            ]
+        }
+        var body: JSONValue = ["realmMappings": try JSONValue.from(try await representations(roles.filter { !$0.isClientRole }, realm: realm))]
+        if !clientMappings.isEmpty { body["clientMappings"] = .object(clientMappings) }
+        return try JSONBody.response(body)
+    }
+
+    func listRealmRoleMappings(_ request: Request, _ context: KeyportRequestContext, holder: HolderLookup) async throws -> Response {
+        let (_, realm, h) = try await holder(request, context, .viewUsers)
+        return try JSONBody.response(try await representations(try await direct(h, realm).filter { !$0.isClientRole }, realm: realm))
+    }
+
+    func listEffectiveRealmRoles(_ request: Request, _ context: KeyportRequestContext, holder: HolderLookup) async throws -> Response {
+        let (_, realm, h) = try await holder(request, context, .viewUsers)
+        return try JSONBody.response(try await representations(try await effective(h, realm).filter { !$0.isClientRole }, realm: realm))
+    }
+
+    func grantRealmRoles(_ request: Request, _ context: KeyportRequestContext, holder: HolderLookup) async throws -> Response {
+        let (caller, realm, h) = try await holder(request, context, .manageUsers)
+        let roles = try await resolveMappings(request, context, realm: realm, clientId: nil)
+        try await requireMayGrant(roles, caller: caller, realm: realm)
+        try await grant(h, roles, realm)
+        return noContent
+    }
+
+    func revokeRealmRoles(_ request: Request, _ context: KeyportRequestContext, holder: HolderLookup) async throws -> Response {
+        let (caller, realm, h) = try await holder(request, context, .manageUsers)
+        let roles = try await resolveMappings(request, context, realm: realm, clientId: nil)
+        // Taking an administration role away is as guarded as giving it (Keycloak: requireMapRole).
+        try await requireMayGrant(roles, caller: caller, realm: realm)
+        try await revoke(h, roles, realm)
+        return noContent
+    }
+
+    func listClientRoleMappings(_ request: Request, _ context: KeyportRequestContext, holder: HolderLookup) async throws -> Response {
+        let (_, realm, h) = try await holder(request, context, .viewUsers)
+        let client = try await clientInPath(context, realm: realm, parameter: "client")
+        return try JSONBody.response(try await representations(try await direct(h, realm).filter { $0.clientId == client.id }, realm: realm))
+    }
+
+    func listEffectiveClientRoles(_ request: Request, _ context: KeyportRequestContext, holder: HolderLookup) async throws -> Response {
+        let (_, realm, h) = try await holder(request, context, .viewUsers)
+        let client = try await clientInPath(context, realm: realm, parameter: "client")
+        return try JSONBody.response(try await representations(try await effective(h, realm).filter { $0.clientId == client.id }, realm: realm))
+    }
+
+    func grantClientRoles(_ request: Request, _ context: KeyportRequestContext, holder: HolderLookup) async throws -> Response {
+        let (caller, realm, h) = try await holder(request, context, .manageUsers)
+        let client = try await clientInPath(context, realm: realm, parameter: "client")
+        let roles = try await resolveMappings(request, context, realm: realm, clientId: client.id)
+        try await requireMayGrant(roles, caller: caller, realm: realm)
+        try await grant(h, roles, realm)
+        return noContent
+    }
+
+    func revokeClientRoles(_ request: Request, _ context: KeyportRequestContext, holder: HolderLookup) async throws -> Response {
+        let (caller, realm, h) = try await holder(request, context, .manageUsers)
+        let client = try await clientInPath(context, realm: realm, parameter: "client")
+        let roles = try await resolveMappings(request, context, realm: realm, clientId: client.id)
+        try await requireMayGrant(roles, caller: caller, realm: realm)
+        try await revoke(h, roles, realm)
+        return noContent
     }
 }

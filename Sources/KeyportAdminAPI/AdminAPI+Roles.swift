@@ -5,113 +5,59 @@ import KeyportHTTP
 import KeyportModel
 import KeyportStore
 
+/// A role container — the realm, or one client — with the permissions its routes need.
+struct RoleContainer: Sendable {
+    let api: AdminAPI
+    let view: AdminPermission
+    let manage: AdminPermission
+    /// The client whose roles the request names (nil: the realm's roles).
+    let client: @Sendable (KeyportRequestContext, Realm) async throws -> Client?
+
+    /// The caller (holding `permission`), the realm and the container.
+    func scope(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (AdminPrincipal, Realm, Client?) {
+        let (caller, realm) = try await api.authorize(request, context, permission)
+        return (caller, realm, try await client(context, realm))
+    }
+
+    /// As `scope`, with the role the path names.
+    func named(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (AdminPrincipal, Realm, Client?, Role) {
+        let (caller, realm, client) = try await scope(request, context, permission)
+        guard let name = context.pathParameter("roleName"),
+              let role = try await api.store.role(named: name, realmId: realm.id, clientId: client?.id)
+        else { throw AdminError.notFound("Could not find role") }
+        return (caller, realm, client, role)
+    }
+}
+
 extension AdminAPI {
     func addRoleRoutes(_ admin: RouterGroup<KeyportRequestContext>) {
         // Realm roles.
         addRoleContainerRoutes(admin.group("realms/{realm}/roles"), view: .viewRealm, manage: .manageRealm) { _, _ in nil }
         // Roles by id, whichever container they belong to.
         let byId = admin.group("realms/{realm}/roles-by-id")
-        byId.get("{roleId}") { request, context in
-            let (_, realm, role) = try await roleById(request, context, write: false)
-            return try JSONBody.response(try await representations([role], realm: realm)[0])
-        }
-        byId.put("{roleId}") { request, context in
-            let (caller, realm, role) = try await roleById(request, context, write: true)
-            try await updateRole(role, realm: realm, caller: caller, request, context)
-            return noContent
-        }
-        byId.delete("{roleId}") { request, context in
-            let (caller, realm, role) = try await roleById(request, context, write: true)
-            try await deleteRole(role, realm: realm, caller: caller)
-            return noContent
-        }
-        byId.get("{roleId}/composites") { request, context in
-            let (_, realm, role) = try await roleById(request, context, write: false)
-            return try JSONBody.response(try await representations(try await store.composites(of: role.id, realmId: realm.id), realm: realm))
-        }
-        byId.post("{roleId}/composites") { request, context in
-            let (caller, realm, role) = try await roleById(request, context, write: true)
-            try await addComposites(role, realm: realm, caller: caller, request, context)
-            return noContent
-        }
-        byId.delete("{roleId}/composites") { request, context in
-            let (caller, realm, role) = try await roleById(request, context, write: true)
-            try await removeComposites(role, realm: realm, caller: caller, request, context)
-            return noContent
-        }
+        byId.get("{roleId}", use: getRoleById)
+        byId.put("{roleId}", use: updateRoleById)
+        byId.delete("{roleId}", use: deleteRoleById)
+        byId.get("{roleId}/composites", use: listCompositesById)
+        byId.post("{roleId}/composites", use: addCompositesById)
+        byId.delete("{roleId}/composites", use: removeCompositesById)
     }
 
     /// The routes of a role container (the realm, or one client), identical for both.
     func addRoleContainerRoutes(
         _ group: RouterGroup<KeyportRequestContext>, view: AdminPermission, manage: AdminPermission,
-        container: @escaping @Sendable (KeyportRequestContext, Realm) async throws -> Client?
+        container client: @escaping @Sendable (KeyportRequestContext, Realm) async throws -> Client?
     ) {
-        @Sendable func scope(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (AdminPrincipal, Realm, Client?) {
-            let (caller, realm) = try await authorize(request, context, permission)
-            return (caller, realm, try await container(context, realm))
-        }
-        @Sendable func named(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (AdminPrincipal, Realm, Client?, Role) {
-            let (caller, realm, client) = try await scope(request, context, permission)
-            guard let name = context.pathParameter("roleName"),
-                  let role = try await store.role(named: name, realmId: realm.id, clientId: client?.id)
-            else { throw AdminError.notFound("Could not find role") }
-            return (caller, realm, client, role)
-        }
-        group.get { request, context in
-            let (_, realm, client) = try await scope(request, context, view)
-            let search = FormParameters.query(of: request)["search"]
-            let roles = try await store.roles(realmId: realm.id, clientId: client?.id, search: search, page: try page(request))
-            var reps = try await representations(roles, realm: realm)
-            // Keycloak's lists are brief unless asked otherwise: no attributes.
-            if try bool(request, "briefRepresentation") ?? true {
-                for i in reps.indices { reps[i].attributes = nil }
-            }
-            return try JSONBody.response(reps)
-        }
-        group.post { request, context in
-            let (caller, realm, client) = try await scope(request, context, manage)
-            let rep = try await decode(RoleRepresentation.self, request, context)
-            let role = try provision { try provisioning.newRole(rep, id: environment.newID(), realmId: realm.id, clientId: client?.id) }
-            let kind = RoleGrantRule.kind(of: role, in: realm, ownerClientId: client?.clientId)
-            guard RoleGrantRule.mayConfigure(kind: kind, caller: caller, realm: realm) else {
-                throw AdminError(.forbidden, "You may not create the administration role '\(role.name)'")
-            }
-            try await store.createRole(role)
-            return created(request, role.name)
-        }
-        group.get("{roleName}") { request, context in
-            let (_, realm, _, role) = try await named(request, context, view)
-            return try JSONBody.response(try await representations([role], realm: realm)[0])
-        }
-        group.put("{roleName}") { request, context in
-            let (caller, realm, _, role) = try await named(request, context, manage)
-            try await updateRole(role, realm: realm, caller: caller, request, context)
-            return noContent
-        }
-        group.delete("{roleName}") { request, context in
-            let (caller, realm, _, role) = try await named(request, context, manage)
-            try await deleteRole(role, realm: realm, caller: caller)
-            return noContent
-        }
-        group.get("{roleName}/composites") { request, context in
-            let (_, realm, _, role) = try await named(request, context, view)
-            return try JSONBody.response(try await representations(try await store.composites(of: role.id, realmId: realm.id), realm: realm))
-        }
-        group.post("{roleName}/composites") { request, context in
-            let (caller, realm, _, role) = try await named(request, context, manage)
-            try await addComposites(role, realm: realm, caller: caller, request, context)
-            return noContent
-        }
-        group.delete("{roleName}/composites") { request, context in
-            let (caller, realm, _, role) = try await named(request, context, manage)
-            try await removeComposites(role, realm: realm, caller: caller, request, context)
-            return noContent
-        }
-        group.get("{roleName}/users") { request, context in
-            let (_, realm, _, role) = try await named(request, context, .viewUsers)
-            let users = try await store.usersWithRole(roleId: role.id, realmId: realm.id, page: try page(request))
-            return try JSONBody.response(users.map { UserRepresentation($0) })
-        }
+        let container = RoleContainer(api: self, view: view, manage: manage, client: client)
+        group.get { request, context in try await listRoles(request, context, in: container) }
+        group.post { request, context in try await createRole(request, context, in: container) }
+        group.get("{roleName}") { request, context in try await getRoleByName(request, context, in: container) }
+        group.put("{roleName}") { request, context in try await updateRoleByName(request, context, in: container) }
+        group.delete("{roleName}") { request, context in try await deleteRoleByName(request, context, in: container) }
+        group.get("{roleName}/composites") { request, context in try await listCompositesByName(request, context, in: container) }
+        group.post("{roleName}/composites") { request, context in try await addCompositesByName(request, context, in: container) }
+        group.delete("{roleName}/composites") { request, context in try await removeCompositesByName(request, context, in: container) }
+        group.get("{roleName}/users") { request, context in try await listRoleUsers(request, context, in: container) }
     }
 
     func roleById(_ request: Request, _ context: KeyportRequestContext, write: Bool) async throws -> (AdminPrincipal, Realm, Role) {
@@ -201,5 +147,109 @@ extension AdminAPI {
         try await requireMayGrant(children, caller: caller, realm: realm)
         guard !children.isEmpty else { return }
         try await store.removeComposites(parentId: role.id, childIds: children.map(\.id), realmId: realm.id)
+    }
+}
+
+// MARK: Handlers
+
+extension AdminAPI {
+    func getRoleById(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, role) = try await roleById(request, context, write: false)
+        return try JSONBody.response(try await representations([role], realm: realm)[0])
+    }
+
+    func updateRoleById(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (caller, realm, role) = try await roleById(request, context, write: true)
+        try await updateRole(role, realm: realm, caller: caller, request, context)
+        return noContent
+    }
+
+    func deleteRoleById(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (caller, realm, role) = try await roleById(request, context, write: true)
+        try await deleteRole(role, realm: realm, caller: caller)
+        return noContent
+    }
+
+    func listCompositesById(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, role) = try await roleById(request, context, write: false)
+        return try JSONBody.response(try await representations(try await store.composites(of: role.id, realmId: realm.id), realm: realm))
+    }
+
+    func addCompositesById(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (caller, realm, role) = try await roleById(request, context, write: true)
+        try await addComposites(role, realm: realm, caller: caller, request, context)
+        return noContent
+    }
+
+    func removeCompositesById(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (caller, realm, role) = try await roleById(request, context, write: true)
+        try await removeComposites(role, realm: realm, caller: caller, request, context)
+        return noContent
+    }
+}
+
+extension AdminAPI {
+    func listRoles(_ request: Request, _ context: KeyportRequestContext, in container: RoleContainer) async throws -> Response {
+        let (_, realm, client) = try await container.scope(request, context, container.view)
+        let search = FormParameters.query(of: request)["search"]
+        let roles = try await store.roles(realmId: realm.id, clientId: client?.id, search: search, page: try page(request))
+        var reps = try await representations(roles, realm: realm)
+        // Keycloak's lists are brief unless asked otherwise: no attributes.
+        if try bool(request, "briefRepresentation") ?? true {
+            for i in reps.indices { reps[i].attributes = nil }
+        }
+        return try JSONBody.response(reps)
+    }
+
+    func createRole(_ request: Request, _ context: KeyportRequestContext, in container: RoleContainer) async throws -> Response {
+        let (caller, realm, client) = try await container.scope(request, context, container.manage)
+        let rep = try await decode(RoleRepresentation.self, request, context)
+        let role = try provision { try provisioning.newRole(rep, id: environment.newID(), realmId: realm.id, clientId: client?.id) }
+        let kind = RoleGrantRule.kind(of: role, in: realm, ownerClientId: client?.clientId)
+        guard RoleGrantRule.mayConfigure(kind: kind, caller: caller, realm: realm) else {
+            throw AdminError(.forbidden, "You may not create the administration role '\(role.name)'")
+        }
+        try await store.createRole(role)
+        return created(request, role.name)
+    }
+
+    func getRoleByName(_ request: Request, _ context: KeyportRequestContext, in container: RoleContainer) async throws -> Response {
+        let (_, realm, _, role) = try await container.named(request, context, container.view)
+        return try JSONBody.response(try await representations([role], realm: realm)[0])
+    }
+
+    func updateRoleByName(_ request: Request, _ context: KeyportRequestContext, in container: RoleContainer) async throws -> Response {
+        let (caller, realm, _, role) = try await container.named(request, context, container.manage)
+        try await updateRole(role, realm: realm, caller: caller, request, context)
+        return noContent
+    }
+
+    func deleteRoleByName(_ request: Request, _ context: KeyportRequestContext, in container: RoleContainer) async throws -> Response {
+        let (caller, realm, _, role) = try await container.named(request, context, container.manage)
+        try await deleteRole(role, realm: realm, caller: caller)
+        return noContent
+    }
+
+    func listCompositesByName(_ request: Request, _ context: KeyportRequestContext, in container: RoleContainer) async throws -> Response {
+        let (_, realm, _, role) = try await container.named(request, context, container.view)
+        return try JSONBody.response(try await representations(try await store.composites(of: role.id, realmId: realm.id), realm: realm))
+    }
+
+    func addCompositesByName(_ request: Request, _ context: KeyportRequestContext, in container: RoleContainer) async throws -> Response {
+        let (caller, realm, _, role) = try await container.named(request, context, container.manage)
+        try await addComposites(role, realm: realm, caller: caller, request, context)
+        return noContent
+    }
+
+    func removeCompositesByName(_ request: Request, _ context: KeyportRequestContext, in container: RoleContainer) async throws -> Response {
+        let (caller, realm, _, role) = try await container.named(request, context, container.manage)
+        try await removeComposites(role, realm: realm, caller: caller, request, context)
+        return noContent
+    }
+
+    func listRoleUsers(_ request: Request, _ context: KeyportRequestContext, in container: RoleContainer) async throws -> Response {
+        let (_, realm, _, role) = try await container.named(request, context, .viewUsers)
+        let users = try await store.usersWithRole(roleId: role.id, realmId: realm.id, page: try page(request))
+        return try JSONBody.response(users.map { UserRepresentation($0) })
     }
 }

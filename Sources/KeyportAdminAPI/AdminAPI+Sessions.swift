@@ -10,44 +10,10 @@ import KeyportStore
 /// (Keycloak's "revoke consent"), or end one. Listing needs `view-users`, ending `manage-users`.
 extension AdminAPI {
     func addSessionRoutes(_ admin: RouterGroup<KeyportRequestContext>) {
-        admin.get("realms/{realm}/users/{id}/offline-sessions/{clientUuid}") { request, context in
-            let (_, realm, user) = try await userInPath(request, context, .viewUsers)
-            let client = try await clientInPath(context, realm: realm, parameter: "clientUuid")
-            let sessions = try await store.sessions(userId: user.id, clientId: client.id, realmId: realm.id, offline: true)
-            return try JSONBody.response(sessions.map { UserSessionRepresentation($0, user: user, clientId: client.clientId) })
-        }
+        admin.get("realms/{realm}/users/{id}/offline-sessions/{clientUuid}", use: listOfflineSessions)
         // Keycloak's path names the client by its clientId here, not its internal id.
-        admin.delete("realms/{realm}/users/{id}/consents/{clientId}") { request, context in
-            let (caller, realm, user) = try await userInPath(request, context, .manageUsers)
-            let clientId = context.pathParameter("clientId") ?? ""
-            guard clientId.utf8.count <= 255, let client = try await store.client(clientId: clientId, realmId: realm.id) else {
-                throw AdminError.notFound("Client not found")
-            }
-            let revoked = try await store.deleteSessions(userId: user.id, clientId: client.id, realmId: realm.id, offline: true)
-            guard revoked > 0 else { throw AdminError.notFound("Consent nor offline token not found") }
-            recordRevocation(realm: realm, user: user, client: client, count: revoked, caller: caller, context: context)
-            return noContent
-        }
-        admin.delete("realms/{realm}/sessions/{session}") { request, context in
-            let (caller, realm) = try await authorize(request, context, .manageUsers)
-            let offline = try bool(request, "isOffline") ?? false
-            let id = context.pathParameter("session") ?? ""
-            guard id.utf8.count <= 255, let session = try await store.session(id: id, realmId: realm.id), session.offline == offline else {
-                throw AdminError.notFound("Session not found")
-            }
-            if let owner = try await store.user(id: session.userId, realmId: realm.id) {
-                try await requireMayActOn(owner, caller: caller, realm: realm)
-            }
-            // Gone already (a concurrent revocation) is the same answer as never there.
-            guard try await store.deleteSession(id: session.id, realmId: realm.id) else {
-                throw AdminError.notFound("Session not found")
-            }
-            if offline, let user = try await store.user(id: session.userId, realmId: realm.id),
-               let client = try await store.client(id: session.clientId, realmId: realm.id) {
-                recordRevocation(realm: realm, user: user, client: client, count: 1, caller: caller, context: context)
-            }
-            return noContent
-        }
+        admin.delete("realms/{realm}/users/{id}/consents/{clientId}", use: revokeConsent)
+        admin.delete("realms/{realm}/sessions/{session}", use: deleteSession)
     }
 
     /// Keycloak's `REVOKE_GRANT`: the user's identity tokens for `client` were revoked by an administrator.
@@ -57,5 +23,49 @@ extension AdminAPI {
                             details: ["username": user.username, "revoked_by": String(caller.user.username.prefix(255)),
                                       "revoked_sessions": String(count)]),
                       in: realm)
+    }
+}
+
+// MARK: Handlers
+
+extension AdminAPI {
+    func listOfflineSessions(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, user) = try await userInPath(request, context, .viewUsers)
+        let client = try await clientInPath(context, realm: realm, parameter: "clientUuid")
+        let sessions = try await store.sessions(userId: user.id, clientId: client.id, realmId: realm.id, offline: true)
+        return try JSONBody.response(sessions.map { UserSessionRepresentation($0, user: user, clientId: client.clientId) })
+    }
+
+    func revokeConsent(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (caller, realm, user) = try await userInPath(request, context, .manageUsers)
+        let clientId = context.pathParameter("clientId") ?? ""
+        guard clientId.utf8.count <= 255, let client = try await store.client(clientId: clientId, realmId: realm.id) else {
+            throw AdminError.notFound("Client not found")
+        }
+        let revoked = try await store.deleteSessions(userId: user.id, clientId: client.id, realmId: realm.id, offline: true)
+        guard revoked > 0 else { throw AdminError.notFound("Consent nor offline token not found") }
+        recordRevocation(realm: realm, user: user, client: client, count: revoked, caller: caller, context: context)
+        return noContent
+    }
+
+    func deleteSession(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (caller, realm) = try await authorize(request, context, .manageUsers)
+        let offline = try bool(request, "isOffline") ?? false
+        let id = context.pathParameter("session") ?? ""
+        guard id.utf8.count <= 255, let session = try await store.session(id: id, realmId: realm.id), session.offline == offline else {
+            throw AdminError.notFound("Session not found")
+        }
+        if let owner = try await store.user(id: session.userId, realmId: realm.id) {
+            try await requireMayActOn(owner, caller: caller, realm: realm)
+        }
+        // Gone already (a concurrent revocation) is the same answer as never there.
+        guard try await store.deleteSession(id: session.id, realmId: realm.id) else {
+            throw AdminError.notFound("Session not found")
+        }
+        if offline, let user = try await store.user(id: session.userId, realmId: realm.id),
+           let client = try await store.client(id: session.clientId, realmId: realm.id) {
+            recordRevocation(realm: realm, user: user, client: client, count: 1, caller: caller, context: context)
+        }
+        return noContent
     }
 }

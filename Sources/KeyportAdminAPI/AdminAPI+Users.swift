@@ -11,89 +11,25 @@ import KeyportStore
 extension AdminAPI {
     func addUserRoutes(_ admin: RouterGroup<KeyportRequestContext>) {
         let users = admin.group("realms/{realm}/users")
-        users.get { request, context in try await listUsers(request, context) }
-        users.post { request, context in try await createUser(request, context) }
-        users.get("count") { request, context in
-            let (_, realm) = try await authorize(request, context, .viewUsers)
-            let count = try await store.countUsers(realmId: realm.id, matching: try userQuery(request))
-            return JSONBody.raw(String(count))
-        }
-        users.get("{id}") { request, context in
-            let (_, realm, user) = try await userInPath(request, context, .viewUsers)
-            return try JSONBody.response(try await userRepresentation(user, realm: realm))
-        }
-        users.put("{id}") { request, context in try await updateUser(request, context) }
-        users.delete("{id}") { request, context in
-            let (_, realm, user) = try await userInPath(request, context, .manageUsers)
-            try await store.deleteUser(id: user.id, realmId: realm.id)
-            return noContent
-        }
-        users.put("{id}/reset-password") { request, context in try await resetPassword(request, context) }
-        users.get("{id}/credentials") { request, context in
-            let (_, _, user) = try await userInPath(request, context, .viewUsers)
-            let credentials = try await store.credentials(userId: user.id)
-            // Never the secret: type, id, label and date only.
-            return try JSONBody.response(credentials.map { c in
-                CredentialRepresentation(id: c.id, type: c.type, value: nil, temporary: nil, userLabel: c.userLabel,
-                                         createdDate: c.createdAt.millisecondsSince1970)
-            })
-        }
-        users.delete("{id}/credentials/{credentialId}") { request, context in
-            let (_, _, user) = try await userInPath(request, context, .manageUsers)
-            let credentialId = context.pathParameter("credentialId") ?? ""
-            // What the credential opened (sessions, identity tokens) closes with it.
-            let now = environment.now()
-            try await store.deleteCredential(id: credentialId, userId: user.id, revokeTokensBefore: now)
-            return noContent
-        }
-        users.post("{id}/logout") { request, context in
-            let (_, realm, user) = try await userInPath(request, context, .manageUsers)
-            let now = environment.now()
-            try await store.apply([.updateUser(id: user.id, realmId: realm.id) { $0.notBefore = max($0.notBefore, now) },
-                                   .deleteSessions(userId: user.id, realmId: realm.id)])
-            return noContent
-        }
-        users.get("{id}/groups") { request, context in
-            let (_, realm, user) = try await userInPath(request, context, .viewUsers)
-            let groups = try await store.groupsOfUser(userId: user.id, realmId: realm.id)
-            let page = try page(request)
-            return try JSONBody.response(groups.dropFirst(page.first).prefix(page.max).map { GroupRepresentation($0) })
-        }
-        users.put("{id}/groups/{groupId}") { request, context in
-            let (caller, realm, user) = try await userInPath(request, context, .manageUsers)
-            let groupId = context.pathParameter("groupId") ?? ""
-            // A member holds the group's roles and its ancestors': joining is granting them.
-            try await requireMayGrant(try await rolesThroughGroup(groupId, realm: realm), caller: caller, realm: realm)
-            try await store.addMember(groupId: groupId, userId: user.id, realmId: realm.id)
-            return noContent
-        }
-        users.delete("{id}/groups/{groupId}") { request, context in
-            let (caller, realm, user) = try await userInPath(request, context, .manageUsers)
-            try await requireMayGrant(try await rolesThroughGroup(context.pathParameter("groupId") ?? "", realm: realm), caller: caller, realm: realm)
-            try await store.removeMember(groupId: context.pathParameter("groupId") ?? "", userId: user.id, realmId: realm.id)
-            return noContent
-        }
+        users.get(use: listUsers)
+        users.post(use: createUser)
+        users.get("count", use: countUsers)
+        users.get("{id}", use: getUser)
+        users.put("{id}", use: updateUser)
+        users.delete("{id}", use: deleteUser)
+        users.put("{id}/reset-password", use: resetPassword)
+        users.get("{id}/credentials", use: listCredentials)
+        users.delete("{id}/credentials/{credentialId}", use: deleteCredential)
+        users.post("{id}/logout", use: logOutUser)
+        users.get("{id}/groups", use: listUserGroups)
+        users.put("{id}/groups/{groupId}", use: joinGroup)
+        users.delete("{id}/groups/{groupId}", use: leaveGroup)
         addUserRoleMappingRoutes(users)
 
         // Keycloak's brute-force status of a user, and the administrator's unlock.
         let attack = admin.group("realms/{realm}/attack-detection/brute-force/users")
-        attack.get("{id}") { request, context in
-            let (_, realm, user) = try await userInPath(request, context, .viewUsers)
-            let failures = try await store.loginFailures(userId: user.id, realmId: realm.id)
-            let now = environment.now()
-            let body: JSONValue = [
-                "numFailures": .number(Double(failures?.numFailures ?? 0)),
-                "disabled": .bool((failures?.lockedUntil ?? now) > now),
-                "lastFailure": .number(Double(failures?.lastFailure.millisecondsSince1970 ?? 0)),
-                "lastIPFailure": failures?.lastIPAddress.map { .string($0) } ?? .string("n/a"),
-            ]
-            return try JSONBody.response(body)
-        }
-        attack.delete("{id}") { request, context in
-            let (_, realm, user) = try await userInPath(request, context, .manageUsers)
-            try await store.clearLoginFailures(userId: user.id, realmId: realm.id)
-            return noContent
-        }
+        attack.get("{id}", use: getLoginFailures)
+        attack.delete("{id}", use: clearLoginFailures)
     }
 
     func userInPath(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (AdminPrincipal, Realm, User) {
@@ -267,5 +203,95 @@ extension AdminAPI {
         } catch RoleNames.Failure.unknown(let name, let client) {
             throw AdminError.badRequest(client.map { "Role \(name) of client \($0) not found" } ?? "Role \(name) not found")
         }
+    }
+}
+
+// MARK: Handlers
+
+extension AdminAPI {
+    func countUsers(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm) = try await authorize(request, context, .viewUsers)
+        let count = try await store.countUsers(realmId: realm.id, matching: try userQuery(request))
+        return JSONBody.raw(String(count))
+    }
+
+    func getUser(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, user) = try await userInPath(request, context, .viewUsers)
+        return try JSONBody.response(try await userRepresentation(user, realm: realm))
+    }
+
+    func deleteUser(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, user) = try await userInPath(request, context, .manageUsers)
+        try await store.deleteUser(id: user.id, realmId: realm.id)
+        return noContent
+    }
+
+    func listCredentials(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, _, user) = try await userInPath(request, context, .viewUsers)
+        let credentials = try await store.credentials(userId: user.id)
+        // Never the secret: type, id, label and date only.
+        return try JSONBody.response(credentials.map { c in
+            CredentialRepresentation(id: c.id, type: c.type, value: nil, temporary: nil, userLabel: c.userLabel,
+                                     createdDate: c.createdAt.millisecondsSince1970)
+        })
+    }
+
+    func deleteCredential(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, _, user) = try await userInPath(request, context, .manageUsers)
+        let credentialId = context.pathParameter("credentialId") ?? ""
+        // What the credential opened (sessions, identity tokens) closes with it.
+        let now = environment.now()
+        try await store.deleteCredential(id: credentialId, userId: user.id, revokeTokensBefore: now)
+        return noContent
+    }
+
+    func logOutUser(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, user) = try await userInPath(request, context, .manageUsers)
+        let now = environment.now()
+        try await store.apply([.updateUser(id: user.id, realmId: realm.id) { $0.notBefore = max($0.notBefore, now) },
+                               .deleteSessions(userId: user.id, realmId: realm.id)])
+        return noContent
+    }
+
+    func listUserGroups(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, user) = try await userInPath(request, context, .viewUsers)
+        let groups = try await store.groupsOfUser(userId: user.id, realmId: realm.id)
+        let page = try page(request)
+        return try JSONBody.response(groups.dropFirst(page.first).prefix(page.max).map { GroupRepresentation($0) })
+    }
+
+    func joinGroup(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (caller, realm, user) = try await userInPath(request, context, .manageUsers)
+        let groupId = context.pathParameter("groupId") ?? ""
+        // A member holds the group's roles and its ancestors': joining is granting them.
+        try await requireMayGrant(try await rolesThroughGroup(groupId, realm: realm), caller: caller, realm: realm)
+        try await store.addMember(groupId: groupId, userId: user.id, realmId: realm.id)
+        return noContent
+    }
+
+    func leaveGroup(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (caller, realm, user) = try await userInPath(request, context, .manageUsers)
+        try await requireMayGrant(try await rolesThroughGroup(context.pathParameter("groupId") ?? "", realm: realm), caller: caller, realm: realm)
+        try await store.removeMember(groupId: context.pathParameter("groupId") ?? "", userId: user.id, realmId: realm.id)
+        return noContent
+    }
+
+    func getLoginFailures(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, user) = try await userInPath(request, context, .viewUsers)
+        let failures = try await store.loginFailures(userId: user.id, realmId: realm.id)
+        let now = environment.now()
+        let body: JSONValue = [
+            "numFailures": .number(Double(failures?.numFailures ?? 0)),
+            "disabled": .bool((failures?.lockedUntil ?? now) > now),
+            "lastFailure": .number(Double(failures?.lastFailure.millisecondsSince1970 ?? 0)),
+            "lastIPFailure": failures?.lastIPAddress.map { .string($0) } ?? .string("n/a"),
+        ]
+        return try JSONBody.response(body)
+    }
+
+    func clearLoginFailures(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, user) = try await userInPath(request, context, .manageUsers)
+        try await store.clearLoginFailures(userId: user.id, realmId: realm.id)
+        return noContent
     }
 }
