@@ -117,7 +117,25 @@ extension AdminAPI {
     func getGroup(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let (_, realm, node) = try await groupInPath(request, context, .viewUsers)
         let children = try await store.groups(realmId: realm.id, parentId: node.group.id, search: nil, page: .all)
-        return try JSONBody.response(GroupRepresentation(node, subGroups: children.map { GroupRepresentation($0) }))
+        return try JSONBody.response(try await withRoleNames(GroupRepresentation(node, subGroups: children.map { GroupRepresentation($0) }), realm: realm))
+    }
+
+    /// Keycloak's full group answer names the group's own mappings (`realmRoles`, `clientRoles` by
+    /// clientId), as realm files do; Ansible's group role-mapping module reads them.
+    func withRoleNames(_ group: GroupRepresentation, realm: Realm) async throws -> GroupRepresentation {
+        guard let id = group.id else { return group }
+        var rep = group
+        let roles = try await store.groupRoles(groupId: id, realmId: realm.id)
+        rep.realmRoles = roles.filter { !$0.isClientRole }.map(\.name)
+        var clientRoles: [String: [String]] = [:]
+        var clientIds: [String: String] = [:]
+        for role in roles {
+            guard let owner = role.clientId else { continue }
+            if clientIds[owner] == nil { clientIds[owner] = try await store.client(id: owner, realmId: realm.id)?.clientId ?? owner }
+            clientRoles[clientIds[owner]!, default: []].append(role.name)
+        }
+        rep.clientRoles = clientRoles
+        return rep
     }
 
     func updateGroup(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
@@ -163,6 +181,6 @@ extension AdminAPI {
             throw AdminError.notFound("Group path does not exist")
         }
         let children = try await store.groups(realmId: realm.id, parentId: node.group.id, search: nil, page: .all)
-        return try JSONBody.response(GroupRepresentation(node, subGroups: children.map { GroupRepresentation($0) }))
+        return try JSONBody.response(try await withRoleNames(GroupRepresentation(node, subGroups: children.map { GroupRepresentation($0) }), realm: realm))
     }
 }

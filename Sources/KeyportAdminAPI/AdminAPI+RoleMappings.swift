@@ -36,12 +36,20 @@ extension AdminAPI {
         group.get("{id}/role-mappings") { request, context in try await listRoleMappings(request, context, holder: holder) }
         group.get("{id}/role-mappings/realm") { request, context in try await listRealmRoleMappings(request, context, holder: holder) }
         group.get("{id}/role-mappings/realm/composite") { request, context in try await listEffectiveRealmRoles(request, context, holder: holder) }
+        group.get("{id}/role-mappings/realm/available") { request, context in try await listAvailableRealmRoles(request, context, holder: holder) }
         group.post("{id}/role-mappings/realm") { request, context in try await grantRealmRoles(request, context, holder: holder) }
         group.delete("{id}/role-mappings/realm") { request, context in try await revokeRealmRoles(request, context, holder: holder) }
         group.get("{id}/role-mappings/clients/{client}") { request, context in try await listClientRoleMappings(request, context, holder: holder) }
         group.get("{id}/role-mappings/clients/{client}/composite") { request, context in try await listEffectiveClientRoles(request, context, holder: holder) }
+        group.get("{id}/role-mappings/clients/{client}/available") { request, context in try await listAvailableClientRoles(request, context, holder: holder) }
         group.post("{id}/role-mappings/clients/{client}") { request, context in try await grantClientRoles(request, context, holder: holder) }
         group.delete("{id}/role-mappings/clients/{client}") { request, context in try await revokeClientRoles(request, context, holder: holder) }
+    }
+
+    /// The container's roles (the realm's for nil, else that client's) that `holder` does not hold effectively.
+    func available(to holder: Holder, clientId: String?, realm: Realm) async throws -> [Role] {
+        let held = Set(try await effective(holder, realm).map(\.id))
+        return try await store.roles(realmId: realm.id, clientId: clientId, search: nil, page: .all).filter { !held.contains($0.id) }
     }
 
     func direct(_ holder: Holder, _ realm: Realm) async throws -> [Role] {
@@ -130,6 +138,13 @@ extension AdminAPI {
         return try JSONBody.response(try await representations(try await effective(h, realm).filter { !$0.isClientRole }, realm: realm))
     }
 
+    /// Keycloak's "available": the realm's roles the holder does not hold yet, directly or through
+    /// groups and composites (what a mapping could still add; Ansible's role-mapping modules ask it).
+    func listAvailableRealmRoles(_ request: Request, _ context: KeyportRequestContext, holder: HolderLookup) async throws -> Response {
+        let (_, realm, h) = try await holder(request, context, .viewUsers)
+        return try JSONBody.response(try await representations(try await available(to: h, clientId: nil, realm: realm), realm: realm))
+    }
+
     func grantRealmRoles(_ request: Request, _ context: KeyportRequestContext, holder: HolderLookup) async throws -> Response {
         let (caller, realm, h) = try await holder(request, context, .manageUsers)
         let roles = try await resolveMappings(request, context, realm: realm, clientId: nil)
@@ -157,6 +172,13 @@ extension AdminAPI {
         let (_, realm, h) = try await holder(request, context, .viewUsers)
         let client = try await clientInPath(context, realm: realm, parameter: "client")
         return try JSONBody.response(try await representations(try await effective(h, realm).filter { $0.clientId == client.id }, realm: realm))
+    }
+
+    /// As `listAvailableRealmRoles`, for one client's roles.
+    func listAvailableClientRoles(_ request: Request, _ context: KeyportRequestContext, holder: HolderLookup) async throws -> Response {
+        let (_, realm, h) = try await holder(request, context, .viewUsers)
+        let client = try await clientInPath(context, realm: realm, parameter: "client")
+        return try JSONBody.response(try await representations(try await available(to: h, clientId: client.id, realm: realm), realm: realm))
     }
 
     func grantClientRoles(_ request: Request, _ context: KeyportRequestContext, holder: HolderLookup) async throws -> Response {
