@@ -31,7 +31,7 @@ extension PostgresStore {
 
     public func admitLogin(userId: String, realmId: String, at time: Timestamp) async throws -> Bool {
         try await write { db in
-            try await db.run(statements.users.exists(userId, realmId: realmId, locking: true))
+            try await db.run(statements.users.lock(userId, realmId: realmId))
             if let failures = try await db.one(statements.failures.of(userId: userId, realmId: realmId), LoginFailureSQL.decode), failures.lockedUntil > time {
                 return false
             }

@@ -6,7 +6,7 @@ extension PostgresStore {
     public func createPersonalAccessToken(_ t: PersonalAccessToken) async throws {
         try await write { db in
             // The limit is counted under the user's lock: concurrent creations on several nodes cannot pass it together.
-            try await db.run(statements.users.exists(t.userId, realmId: t.realmId, locking: true))
+            try await db.run(statements.users.lock(t.userId, realmId: t.realmId))
             guard try await db.count(statements.tokens.count(userId: t.userId, realmId: t.realmId)) < PersonalAccessToken.limitPerUser else {
                 throw StoreError.conflict(.tokenLimit)
             }

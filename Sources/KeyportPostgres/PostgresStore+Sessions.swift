@@ -7,7 +7,7 @@ extension PostgresStore {
         try await write { db in
             // The user's row is locked: concurrent logins on several nodes count against one cap,
             // and a password reset (which locks it too) is either before this or after it.
-            try await db.run(statements.users.lockForSession(s.userId, realmId: s.realmId))
+            try await db.run(statements.users.lock(s.userId, realmId: s.realmId))
             if let proof, !UserSQL.proves(try await db.one(statements.users.proof(proof)) { $0 }, proof) {
                 throw StoreError.conflict(.credentialChanged)
             }

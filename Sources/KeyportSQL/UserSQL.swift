@@ -64,10 +64,6 @@ public struct UserSQL: Sendable {
             WHERE j.\(column) = ? AND j.realm_id = ? ORDER BY u.username LIMIT ? OFFSET ?
             """, [id, realmId, page.max, page.first])
     }
-    /// A row when the user is in the realm (locked, when the dialect locks).
-    public func exists(_ id: String, realmId: String, locking: Bool = false) -> SQLStatement {
-        SQLStatement("SELECT 1 AS x FROM users WHERE id = ? AND realm_id = ?" + (locking ? dialect.forUpdate : ""), [id, realmId])
-    }
     /// Whether a user row exists (any realm), locked when the dialect locks: a credential's owner.
     public func existsLocked(_ id: String) -> SQLStatement {
         SQLStatement("SELECT 1 AS x FROM users WHERE id = ?" + dialect.forUpdate, [id])
@@ -179,8 +175,10 @@ public struct UserSQL: Sendable {
         return notBefore <= proof.checkedAt.millisecondsSince1970
     }
 
-    /// The lock a session's creation takes on its user (a cap counted across nodes): none on SQLite.
-    public func lockForSession(_ userId: String, realmId: String) -> SQLStatement? {
+    /// The user's row locked until the transaction ends (PostgreSQL: counts that bound a write —
+    /// sessions, tokens, login failures — are taken under it on every node); none on SQLite,
+    /// whose single writer already serialises them.
+    public func lock(_ userId: String, realmId: String) -> SQLStatement? {
         dialect.forUpdate.isEmpty ? nil : SQLStatement("SELECT 1 AS x FROM users WHERE id = ? AND realm_id = ? FOR UPDATE", [userId, realmId])
     }
 
