@@ -154,7 +154,7 @@ public struct StringList: Codable, Sendable, Equatable {
     public init(_ values: [String]) { self.values = values }
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if let one = try? c.decode(String.self) { values = [one] } else { values = try c.decode([String].self) }
+        if let one = try? c.decode(ScalarText.self) { values = [one.text] } else { values = try c.decode([ScalarText].self).map(\.text) }
     }
     public func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()

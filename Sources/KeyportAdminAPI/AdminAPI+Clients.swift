@@ -2,6 +2,7 @@ import KeycloakRepresentations
 import Hummingbird
 import KeyportAuth
 import KeyportHTTP
+import KeyportJSON
 import KeyportKeys
 import KeyportModel
 import KeyportProvisioning
@@ -38,7 +39,7 @@ extension AdminAPI {
 
     func clientInPath(_ context: KeyportRequestContext, realm: Realm, parameter: String) async throws -> Client {
         guard let id = context.pathParameter(parameter), let client = try await store.client(id: id, realmId: realm.id) else {
-            throw AdminError.notFound("Client not found")
+            throw AdminError.notFound("Could not find client")
         }
         return client
     }
@@ -48,15 +49,20 @@ extension AdminAPI {
     func createClient(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let (_, realm) = try await authorize(request, context, .manageClients)
         let rep = try await decode(ClientRepresentation.self, request, context)
-        var client = Client(id: environment.newID(), realmId: realm.id, clientId: try Validate.clientId(rep.clientId), createdAt: environment.now())
-        if let id = rep.id, !id.isEmpty {
-            try Validate.plain(id, what: "Client id")
-            client.id = id
+        let clientId = try Validate.clientId(rep.clientId)
+        var id = environment.newID()
+        if let given = rep.id, !given.isEmpty {
+            try Validate.plain(given, what: "Client id")
+            id = given
         }
-        try apply(rep, to: &client)
+        var notices: [String] = []
+        let client = try provision {
+            try provisioning.newClient(rep, id: id, realmId: realm.id, clientId: clientId, createdAt: environment.now(), notices: &notices)
+        }
+        for notice in notices { context.logger.notice("\(notice)", metadata: ["realm": .string(realm.name)]) }
         var changes: [StoreChange] = [.createClient(client)]
         changes += try await serviceAccountChanges(for: client, realm: realm)
-        try await store.apply(changes)
+        try await AdminError.naming(client.clientId) { try await store.apply(changes) }
         return created(request, client.id)
     }
 
@@ -177,9 +183,35 @@ extension AdminAPI {
     }
 
     func getInstallation(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
-        let (_, realm, client) = try await clientInPath(request, context, .viewClients)
+        let (caller, realm, client) = try await clientInPath(request, context, .viewClients)
         let id = context.pathParameter("providerId") ?? ""
-        guard let provider = extensions.installationProviders[id] else { throw AdminError.notFound("Unknown installation provider \(id)") }
+        if id == Self.keycloakJSONProvider {
+            return try JSONBody.response(keycloakJSON(client, realm: realm, withSecret: caller.may(.manageClients, in: realm)))
+        }
+        guard let provider = extensions.installationProviders[id] else { throw AdminError.notFound("Unknown Provider") }
         return try await provider(realm, client)
+    }
+
+    static let keycloakJSONProvider = "keycloak-oidc-keycloak-json"
+
+    /// Keycloak's adapter file for an OpenID Connect client (`keycloak.json`). It carries a
+    /// confidential client's secret only for callers who may read that secret anyway
+    /// (manage-clients; Keycloak gives it to view-clients too).
+    func keycloakJSON(_ client: Client, realm: Realm, withSecret: Bool) throws -> JSONValue {
+        guard client.protocolName == .openIDConnect else {
+            throw AdminError.badRequest("The \(Self.keycloakJSONProvider) installation is for openid-connect clients; \(client.clientId) is \(client.protocolName.rawValue)")
+        }
+        var file: [String: JSONValue] = [
+            "realm": .string(realm.name), "auth-server-url": .string(issuer.baseURL + "/"), "ssl-required": "external",
+            "resource": .string(client.clientId), "confidential-port": 0,
+        ]
+        if client.publicClient {
+            file["public-client"] = true
+        } else if client.attributes["bearer-only"] == "true" {
+            file["bearer-only"] = true
+        } else if withSecret, let secret = client.secret {
+            file["credentials"] = ["secret": .string(secret.revealed)]
+        }
+        return .object(file)
     }
 }

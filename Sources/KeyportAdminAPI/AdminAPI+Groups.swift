@@ -48,7 +48,7 @@ extension AdminAPI {
             throw AdminError.badRequest("Groups may be nested at most \(GroupNode.maxDepth) levels deep")
         }
         let group = try provision { try provisioning.newGroup(rep, id: environment.newID(), realmId: realm.id, parentId: parent?.group.id) }
-        try await store.createGroup(group)
+        try await AdminError.naming(group.name) { try await store.createGroup(group) }
         return created(request, group.id)
     }
 
@@ -111,7 +111,8 @@ extension AdminAPI {
 
     func countGroups(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let (_, realm) = try await authorize(request, context, .viewUsers)
-        return try JSONBody.response(["count": try await store.countGroups(realmId: realm.id)])
+        let search = FormParameters.query(of: request)["search"]
+        return try JSONBody.response(["count": try await store.countGroups(realmId: realm.id, search: search, topOnly: try bool(request, "top") ?? false)])
     }
 
     func getGroup(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {

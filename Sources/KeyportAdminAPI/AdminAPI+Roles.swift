@@ -67,7 +67,7 @@ extension AdminAPI {
         }
         guard let id = context.pathParameter("roleId"), let role = try await store.role(id: id, realmId: realm.id) else {
             guard caller.administers(realm) else { throw AdminError.forbidden }
-            throw AdminError.notFound("Could not find role")
+            throw AdminError.notFound("Could not find role with id")
         }
         let permission: AdminPermission = role.isClientRole ? (write ? .manageClients : .viewClients) : (write ? .manageRealm : .viewRealm)
         guard caller.may(permission, in: realm) else { throw AdminError.forbidden }
@@ -209,7 +209,7 @@ extension AdminAPI {
         guard RoleGrantRule.mayConfigure(kind: kind, caller: caller, realm: realm) else {
             throw AdminError(.forbidden, "You may not create the administration role '\(role.name)'")
         }
-        try await store.createRole(role)
+        try await AdminError.naming(role.name) { try await store.createRole(role) }
         return created(request, role.name)
     }
 

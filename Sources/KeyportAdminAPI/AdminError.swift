@@ -58,6 +58,22 @@ public struct AdminError: HTTPResponseError, Equatable {
         }
     }
 
+    /// Runs a write that creates (or renames to) `name`; a uniqueness conflict answers in
+    /// Keycloak's words for creating that object, which name it (`Client x already exists`).
+    static func naming<T>(_ name: String, _ write: () async throws -> T) async throws -> T {
+        do {
+            return try await write()
+        } catch StoreError.conflict(let rule) {
+            switch rule {
+            case .clientId: throw conflict("Client \(name) already exists")
+            case .roleName: throw conflict("Role with name \(name) already exists")
+            case .topLevelGroupName: throw conflict("Top level group named '\(name)' already exists.")
+            case .siblingGroupName: throw conflict("Sibling group named '\(name)' already exists.")
+            default: throw StoreError.conflict(rule)
+            }
+        }
+    }
+
     /// What any failure a handler lets through means to an admin client: the one mapping of
     /// errors to statuses. Unknown errors pass through (the server's generic 500, logged by type).
     public static func mapping(_ error: any Error) -> any Error {

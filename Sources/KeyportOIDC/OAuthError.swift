@@ -23,6 +23,7 @@ public struct OAuthError: HTTPResponseError, Equatable {
     public static let invalidClient = OAuthError(.unauthorized, "invalid_client", "Invalid client or Invalid client credentials")
     public static let invalidUserCredentials = OAuthError(.unauthorized, "invalid_grant", "Invalid user credentials")
     public static let invalidRefreshToken = OAuthError(.badRequest, "invalid_grant", "Invalid refresh token")
+    public static let sessionNotActive = OAuthError(.badRequest, "invalid_grant", "Session not active")
     public static let realmNotFound = OAuthError(.notFound, "invalid_request", "Realm does not exist")
     public static func invalidToken(_ description: String = "Token verification failed") -> OAuthError {
         OAuthError(.unauthorized, "invalid_token", description, headers: [.wwwAuthenticate: #"Bearer error="invalid_token""#])

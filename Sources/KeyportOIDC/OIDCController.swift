@@ -140,8 +140,16 @@ public struct OIDCController: Sendable {
             throw OAuthError(.badRequest, "invalid_grant", "Invalid refresh token. Token client and authorized client don't match")
         } catch SessionTokens.Failure.notFullySetUp {
             throw OAuthError(.badRequest, "invalid_grant", "Account is not fully set up")
-        } catch is SessionTokens.Failure {
+        } catch SessionTokens.Failure.userDisabled {
+            throw OAuthError(.badRequest, "invalid_grant", "User disabled")
+        } catch SessionTokens.Failure.unknown where !SessionTokens.isRefreshTokenShaped(refresh) {
             throw OAuthError.invalidRefreshToken
+        } catch is SessionTokens.Failure {
+            // Keycloak's words for a refresh token whose session has ended (logged out, expired,
+            // revoked): what python-keycloak and other long-running admins look for to log in
+            // again. A token of our shape that matches no session has ended as far as anyone
+            // outside can tell; a malformed one is "Invalid refresh token".
+            throw OAuthError.sessionNotActive
         }
         try await store.touchSession(id: session.id, at: tokens.environment.now(), ipAddress: context.clientAddress)
         let (access, _) = try await tokens.accessToken(realm: realm, user: user, client: client, scope: session.scope, sessionId: session.id,

@@ -80,6 +80,34 @@ public struct Provisioning: Sendable {
     /// A new client secret: 192 random bits.
     public func newSecret() -> Sensitive { Sensitive(base64URL(randomBytes(24))) }
 
+    /// A new client from its representation, on Keycloak's defaults for what it leaves out
+    /// (`OIDCLoginProtocolFactory.setupClientDefaults`): an OpenID Connect client has the
+    /// standard flow and direct access grants on unless told otherwise, and is public when it
+    /// says neither `publicClient` nor `bearerOnly` — except that Keyport keeps it confidential
+    /// when the representation gives a secret or asks for a service account (Keycloak would drop
+    /// the secret and leave a service account that cannot log in); `notices` says so, for the
+    /// log and the import report. A docker-v2 client keeps its own defaults: it never logs in
+    /// itself, so it is confidential with a secret no one uses, and its flows mean nothing.
+    public func newClient(_ rep: ClientRepresentation, id: String, realmId: String, clientId: String, createdAt: Timestamp,
+                          notices: inout [String]) throws -> Client {
+        var client = Client(id: id, realmId: realmId, clientId: clientId, createdAt: createdAt)
+        if (rep.protocol ?? ClientProtocol.openIDConnect.rawValue) == ClientProtocol.openIDConnect.rawValue {
+            client.standardFlowEnabled = rep.standardFlowEnabled ?? true
+            client.directAccessGrantsEnabled = rep.directAccessGrantsEnabled ?? true
+            if rep.publicClient == nil && rep.bearerOnly != true {
+                if let secret = rep.secret, !secret.isEmpty, secret != "**********" {
+                    notices.append("client \(clientId): publicClient not given; kept confidential because a secret was given (Keycloak would make it public and ignore the secret)")
+                } else if rep.serviceAccountsEnabled == true {
+                    notices.append("client \(clientId): publicClient not given; kept confidential because it has a service account (Keycloak would make it public)")
+                } else {
+                    client.publicClient = true
+                }
+            }
+        }
+        try merge(rep, into: &client)
+        return client
+    }
+
     public func merge(_ rep: ClientRepresentation, into client: inout Client) throws {
         if let v = rep.name { client.name = try ObjectRules.optionalText(v, what: "name", max: 255) }
         if let v = rep.description { client.description = try ObjectRules.optionalText(v, what: "description") }

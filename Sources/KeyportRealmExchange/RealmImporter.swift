@@ -197,11 +197,9 @@ public struct RealmImporter: Sendable {
                     + "decide access with docker.grant on the client's roles instead (docs/authorization.md)")
             }
         }
-        var client = Client(id: id, realmId: realmId, clientId: clientId, enabled: true, protocolName: .openIDConnect,
-                            publicClient: false, directAccessGrantsEnabled: false, serviceAccountsEnabled: false, standardFlowEnabled: true,
-                            createdAt: env.now())
-        try check("client \(clientId)") { try provisioning.merge(rep, into: &client) }
-        return client
+        return try check("client \(clientId)") {
+            try provisioning.newClient(rep, id: id, realmId: realmId, clientId: clientId, createdAt: env.now(), notices: &notices)
+        }
     }
 
     /// Keycloak's import gives every client with service accounts its hidden user when the file

@@ -53,8 +53,15 @@ public struct GroupSQL: Sendable {
         SQLStatement("SELECT * FROM (\(select) JOIN group_members m ON m.group_id = g.id WHERE m.user_id = ? AND m.realm_id = ?) AS found ORDER BY path",
                      [userId, realmId])
     }
-    /// One column, `n`.
-    public func count(realmId: String) -> SQLStatement { SQLStatement("SELECT count(*) AS n FROM realm_groups WHERE realm_id = ?", [realmId]) }
+    /// One column, `n`: the realm's groups whose names contain `search` (anywhere in the tree),
+    /// or without one all its groups (`topOnly`: the top-level ones), as Keycloak's count.
+    public func count(realmId: String, search: String?, topOnly: Bool) -> SQLStatement {
+        if let search, !search.isEmpty {
+            return SQLStatement("SELECT count(*) AS n FROM realm_groups WHERE realm_id = ? AND name \(dialect.like) ? ESCAPE '\\'",
+                                [realmId, "%\(SQLText.escapeLike(search))%"], cacheable: false)
+        }
+        return SQLStatement("SELECT count(*) AS n FROM realm_groups WHERE realm_id = ?\(topOnly ? " AND parent_id IS NULL" : "")", [realmId])
+    }
     /// `groupId` and its ancestors (one column): a move under one of them would make a cycle.
     public func selfAndAncestors(_ groupId: String) -> SQLStatement {
         SQLStatement("""

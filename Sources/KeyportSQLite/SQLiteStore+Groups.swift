@@ -37,8 +37,8 @@ extension SQLiteStore {
         }
     }
 
-    public func countGroups(realmId: String) async throws -> Int {
-        try await read { db in try db.count(statements.groups.count(realmId: realmId)) }
+    public func countGroups(realmId: String, search: String?, topOnly: Bool) async throws -> Int {
+        try await read { db in try db.count(statements.groups.count(realmId: realmId, search: search, topOnly: topOnly)) }
     }
 
     public func updateGroup(id: String, realmId: String, _ change: @escaping @Sendable (inout Group) throws -> Void) async throws -> Group {

@@ -133,7 +133,8 @@ public protocol GroupStore: Sendable {
     func group(path: String, realmId: String) async throws -> GroupNode?
     /// Top-level groups when `parentId` is nil, else that group's children.
     func groups(realmId: String, parentId: String?, search: String?, page: Page) async throws -> [GroupNode]
-    func countGroups(realmId: String) async throws -> Int
+    /// Groups whose names contain `search`, or all (`topOnly`: top-level) groups.
+    func countGroups(realmId: String, search: String?, topOnly: Bool) async throws -> Int
     /// Renames or moves a group; a move under its own subtree is refused.
     /// Also moves the group (a changed `parentId`), refusing a move under its own subtree.
     @discardableResult

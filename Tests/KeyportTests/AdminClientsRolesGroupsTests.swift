@@ -14,7 +14,7 @@ struct AdminClientsRolesGroupsTests {
                                                          "attributes": ["owner": "ops"]], token: admin)
             let conflict = try await api.call(.post, "/admin/realms/acme/clients", token: admin, json: ["clientId": "backend"])
             #expect(conflict.status == .conflict)
-            #expect(conflict["errorMessage"]?.stringValue == "Client with same clientId exists")
+            #expect(conflict["errorMessage"]?.stringValue == "Client backend already exists")
 
             let got = try await api.call(.get, "/admin/realms/acme/clients/\(id)", token: admin)
             #expect(got["clientId"]?.stringValue == "backend")

@@ -64,9 +64,9 @@ struct BadInputTests {
             try await api.createRealm("acme", token: admin)
             let cases: [(HTTPRequest.Method, String, String)] = [
                 (.get, "/admin/realms/acme/users/nope", "User not found"),
-                (.get, "/admin/realms/acme/clients/nope", "Client not found"),
+                (.get, "/admin/realms/acme/clients/nope", "Could not find client"),
                 (.get, "/admin/realms/acme/roles/nope", "Could not find role"),
-                (.get, "/admin/realms/acme/roles-by-id/nope", "Could not find role"),
+                (.get, "/admin/realms/acme/roles-by-id/nope", "Could not find role with id"),
                 (.get, "/admin/realms/acme/groups/nope", "Could not find group by id"),
                 (.get, "/admin/realms/nope", "Realm not found."),
                 (.delete, "/admin/realms/acme/users/..%2F..%2Fetc", "User not found"),

@@ -339,7 +339,10 @@ struct IdentityStoreConformanceTests {
         #expect(try await store.groups(realmId: realm.id, parentId: nil, search: nil, page: Page()).map(\.path) == ["/eng", "/ops"])
         #expect(try await store.groups(realmId: realm.id, parentId: nil, search: nil, page: Page()).first?.subGroupCount == 1)
         #expect(try await store.groups(realmId: realm.id, parentId: nil, search: "back", page: Page()).map(\.path).sorted() == ["/eng/backend", "/ops/backend"])
-        #expect(try await store.countGroups(realmId: realm.id) == 5)
+        #expect(try await store.countGroups(realmId: realm.id, search: nil, topOnly: false) == 5)
+        #expect(try await store.countGroups(realmId: realm.id, search: nil, topOnly: true) == 2)
+        #expect(try await store.countGroups(realmId: realm.id, search: "BACK", topOnly: false) == 2)
+        #expect(try await store.countGroups(realmId: realm.id, search: "%", topOnly: false) == 0)
 
         // Moving a group under its own subtree is refused; elsewhere is fine.
         var moved = eng

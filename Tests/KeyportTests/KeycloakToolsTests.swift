@@ -1,0 +1,154 @@
+import Foundation
+import KeyportJSON
+import Testing
+
+/// What Keycloak's own tools (python-keycloak, Ansible's Keycloak modules) rely on, seen on the
+/// wire: Keycloak's defaults for new clients, its words for conflicts and ended sessions, its
+/// reading of booleans in attribute maps.
+@Suite("Keycloak's tools: defaults, words and shapes they rely on")
+struct KeycloakToolsTests {
+    @Test func newClientsGetKeycloaksDefaults() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            try await api.createRealm("acme", token: admin)
+            func client(_ id: String) async throws -> APIResponse {
+                try await api.call(.get, "/admin/realms/acme/clients/\(try await api.clientUUID("acme", id, token: admin))", token: admin)
+            }
+            // Nothing said: public, with the standard flow and direct access grants, as Keycloak.
+            _ = try await api.createClient("acme", ["clientId": "plain"], token: admin)
+            let plain = try await client("plain")
+            #expect(plain["publicClient"]?.bool == true)
+            #expect(plain["directAccessGrantsEnabled"]?.bool == true)
+            #expect(plain["standardFlowEnabled"]?.bool == true)
+            // A secret given without publicClient stays (Keycloak would drop it): confidential.
+            _ = try await api.createClient("acme", ["clientId": "with-secret", "secret": "s3cret-value"], token: admin)
+            #expect(try await client("with-secret")["publicClient"]?.bool == false)
+            let secretID = try await api.clientUUID("acme", "with-secret", token: admin)
+            #expect(try await api.call(.get, "/admin/realms/acme/clients/\(secretID)/client-secret", token: admin)["value"]?.stringValue == "s3cret-value")
+            // Explicit choices win.
+            _ = try await api.createClient("acme", ["clientId": "strict", "publicClient": false, "directAccessGrantsEnabled": false], token: admin)
+            let strict = try await client("strict")
+            #expect(strict["publicClient"]?.bool == false)
+            #expect(strict["directAccessGrantsEnabled"]?.bool == false)
+            // A confidential client created as python-keycloak's fixtures do logs users in by password.
+            _ = try await api.createClient("acme", ["clientId": "app", "publicClient": false, "secret": "app-secret",
+                                                    "clientAuthenticatorType": "client-secret"], token: admin)
+            try await api.createUser("acme", "alice", password: "alice-pw-1", token: admin)
+            let login = try await api.call(.post, "/realms/acme/protocol/openid-connect/token",
+                                           form: [("grant_type", "password"), ("client_id", "app"), ("client_secret", "app-secret"),
+                                                  ("username", "alice"), ("password", "alice-pw-1")])
+            #expect(login.status == .ok, "\(login.text)")
+            // docker-v2 clients keep their own defaults: no password grant on them.
+            try await api.call(.put, "/admin/realms/acme", token: admin, json: ["dockerV2Enabled": true])
+            _ = try await api.createClient("acme", ["clientId": "registry", "protocol": "docker-v2"], token: admin)
+            #expect(try await client("registry")["directAccessGrantsEnabled"]?.bool == false)
+        }
+    }
+
+    @Test func conflictsAndMissingObjectsUseKeycloaksWords() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            try await api.createRealm("acme", token: admin)
+            let id = try await api.createClient("acme", ["clientId": "backend"], token: admin)
+            let cases: [(String, JSONValue, String)] = [
+                ("/admin/realms/acme/clients", ["clientId": "frontend"], "Client frontend already exists"),
+                ("/admin/realms/acme/roles", ["name": "ops"], "Role with name ops already exists"),
+                ("/admin/realms/acme/clients/\(id)/roles", ["name": "pull"], "Role with name pull already exists"),
+                ("/admin/realms/acme/groups", ["name": "eng"], "Top level group named 'eng' already exists."),
+            ]
+            for (path, body, message) in cases {
+                try #require(try await api.call(.post, path, token: admin, json: body).status == .created)
+                let again = try await api.call(.post, path, token: admin, json: body)
+                #expect(again.status == .conflict)
+                #expect(again["errorMessage"]?.stringValue == message, "\(path): \(again.text)")
+            }
+            let eng = try await api.call(.get, "/admin/realms/acme/group-by-path/eng", token: admin)["id"]?.stringValue ?? ""
+            try #require(try await api.call(.post, "/admin/realms/acme/groups/\(eng)/children", token: admin, json: ["name": "db"]).status == .created)
+            let sibling = try await api.call(.post, "/admin/realms/acme/groups/\(eng)/children", token: admin, json: ["name": "db"])
+            #expect(sibling["errorMessage"]?.stringValue == "Sibling group named 'db' already exists.")
+            let provider = try await api.call(.get, "/admin/realms/acme/clients/\(id)/installation/providers/nope", token: admin)
+            #expect(provider.status == .notFound)
+            #expect(provider["error"]?.stringValue == "Unknown Provider")
+        }
+    }
+
+    @Test func refreshAfterTheSessionEndedSaysSessionNotActive() async throws {
+        try await APIHarness.run { api in
+            let login = try await api.login()
+            let refresh = try #require(login["refresh_token"]?.stringValue)
+            let logout = try await api.call(.post, "/realms/master/protocol/openid-connect/logout",
+                                            form: [("client_id", "admin-cli"), ("refresh_token", refresh)])
+            #expect(logout.status == .noContent)
+            for (token, description) in [(refresh, "Session not active"), ("bad", "Invalid refresh token")] {
+                let again = try await api.call(.post, "/realms/master/protocol/openid-connect/token",
+                                               form: [("grant_type", "refresh_token"), ("client_id", "admin-cli"), ("refresh_token", token)])
+                #expect(again.status == .badRequest)
+                #expect(again["error"]?.stringValue == "invalid_grant")
+                #expect(again["error_description"]?.stringValue == description)
+            }
+        }
+    }
+
+    @Test func attributeMapsTakeBooleansAndNumbersAsText() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            try await api.createRealm("acme", token: admin)
+            let id = try await api.createClient("acme", ["clientId": "device", "publicClient": false,
+                                                         "attributes": ["oauth2.device.authorization.grant.enabled": true, "x.count": 5,
+                                                                        "x.ratio": .number(1.5), "x.none": .null]], token: admin)
+            let attributes = try await api.call(.get, "/admin/realms/acme/clients/\(id)", token: admin)["attributes"]
+            #expect(attributes?["oauth2.device.authorization.grant.enabled"]?.stringValue == "true")
+            #expect(attributes?["x.count"]?.stringValue == "5")
+            #expect(attributes?["x.ratio"]?.stringValue == "1.5")
+            #expect(attributes?["x.none"] == nil)
+            // Arrays and objects are still not text.
+            let bad = try await api.call(.post, "/admin/realms/acme/clients", token: admin,
+                                         json: ["clientId": "bad", "attributes": ["x": ["a"]]])
+            #expect(bad.status == .badRequest)
+            #expect(try await api.call(.get, "/admin/realms/acme/clients?clientId=bad", token: admin).items.isEmpty)
+            // User attributes: a lone boolean is a list of one.
+            let user = try await api.createUser("acme", "bob", token: admin, extra: ["attributes": ["vip": true]])
+            #expect(try await api.call(.get, "/admin/realms/acme/users/\(user)", token: admin)["attributes"]?["vip"]?.strings == ["true"])
+        }
+    }
+
+    @Test func groupCountsHonourSearchAndTop() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            try await api.createRealm("acme", token: admin)
+            for name in ["eng", "ops"] {
+                try await api.call(.post, "/admin/realms/acme/groups", token: admin, json: ["name": .string(name)])
+            }
+            let eng = try await api.call(.get, "/admin/realms/acme/group-by-path/eng", token: admin)["id"]?.stringValue ?? ""
+            try await api.call(.post, "/admin/realms/acme/groups/\(eng)/children", token: admin, json: ["name": "backend"])
+            for (query, count) in [("", 3), ("?top=true", 2), ("?search=ENG", 1), ("?search=zzz", 0), ("?search=%25", 0)] {
+                let answer = try await api.call(.get, "/admin/realms/acme/groups/count\(query)", token: admin)
+                #expect(answer["count"]?.int == count, "\(query): \(answer.text)")
+            }
+        }
+    }
+
+    @Test func keycloakJSONCarriesTheSecretOnlyForThoseWhoMayReadIt() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            try await api.createRealm("acme", token: admin)
+            let id = try await api.createClient("acme", ["clientId": "app", "publicClient": false, "secret": "app-secret"], token: admin)
+            let file = try await api.call(.get, "/admin/realms/acme/clients/\(id)/installation/providers/keycloak-oidc-keycloak-json", token: admin)
+            #expect(file["realm"]?.stringValue == "acme")
+            #expect(file["resource"]?.stringValue == "app")
+            #expect(file["auth-server-url"]?.stringValue == "http://keyport.test/")
+            #expect(file["credentials"]?["secret"]?.stringValue == "app-secret")
+            // A view-clients admin of the realm gets the file without the secret.
+            let viewer = try await api.createUser("acme", "viewer", password: "viewer-pw-1", token: admin)
+            let management = try await api.clientUUID("acme", "realm-management", token: admin)
+            let role = try await api.role("acme", "view-clients", client: management, token: admin)
+            try await api.call(.post, "/admin/realms/acme/users/\(viewer)/role-mappings/clients/\(management)", token: admin, json: [role])
+            let viewerToken = try await api.token(realm: "acme", username: "viewer", password: "viewer-pw-1")
+            let seen = try await api.call(.get, "/admin/realms/acme/clients/\(id)/installation/providers/keycloak-oidc-keycloak-json", token: viewerToken)
+            #expect(seen.status == .ok, "\(seen.text)")
+            #expect(seen["resource"]?.stringValue == "app")
+            #expect(seen["credentials"] == nil)
+            #expect(!seen.text.contains("app-secret"))
+        }
+    }
+}
