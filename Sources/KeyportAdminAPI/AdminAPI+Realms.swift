@@ -42,6 +42,7 @@ extension AdminAPI {
         let rep: RealmRepresentation
         do {
             body = try await BodyReader.read(request, context: context)
+            try requireKnownFields(RealmRepresentation.self, in: body)
             rep = try JSONBody.decode(RealmRepresentation.self, from: body)
         } catch let error as BadInput {
             throw AdminError.badRequest(error.message)

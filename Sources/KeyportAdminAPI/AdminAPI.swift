@@ -117,11 +117,25 @@ public struct AdminAPI: Sendable {
     /// Runs provisioning, answering a broken rule with 400 (`Validate.rule`).
     func provision<T>(_ body: () throws -> T) throws -> T { try Validate.rule(body) }
 
+    /// The body as `T`. Keycloak's representations (and lists of them) are first checked
+    /// against Keycloak's fields: an unknown one is a 400 in Keycloak's words, as Keycloak does.
     func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: KeyportRequestContext) async throws -> T {
         do {
-            return try await JSONBody.decode(type, from: request, context: context)
+            let body = try await BodyReader.read(request, context: context)
+            try requireKnownFields(T.self, in: body)
+            return try JSONBody.decode(type, from: body)
         } catch let error as BadInput {
             throw AdminError.badRequest(error.message)
+        }
+    }
+
+    /// Refuses a body with a field Keycloak's representation `T` (or its items) does not have.
+    func requireKnownFields<T>(_ type: T.Type, in body: ByteBuffer) throws {
+        guard let shape = (T.self as? any KeycloakShaped.Type)?.keycloakShape ?? (T.self as? any KeycloakShapedList.Type)?.elementShape,
+              let json = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: body))
+        else { return }
+        for item in T.self is any KeycloakShapedList.Type ? json.arrayItems : [json] {
+            if let message = shape.unrecognizedField(in: item) { throw AdminError.unrecognizedField(message) }
         }
     }
 

@@ -11,12 +11,17 @@ public struct AdminError: HTTPResponseError, Equatable {
     public let status: HTTPResponse.Status
     public let message: String
 
+    /// Keycloak answers some 400s as `{"error"}` rather than `{"errorMessage"}` (an
+    /// unrecognized field, among others); tools match on the shape they know.
+    public var keyedAsError = false
+
     public init(_ status: HTTPResponse.Status, _ message: String) {
         self.status = status
         self.message = message
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
+        if keyedAsError { return try JSONBody.response(["error": message], status: status) }
         switch status {
         case .notFound, .unauthorized, .forbidden:
             var headers: HTTPFields = [:]
@@ -31,6 +36,12 @@ public struct AdminError: HTTPResponseError, Equatable {
     }
 
     public static func badRequest(_ message: String) -> AdminError { .init(.badRequest, message) }
+    /// A field Keycloak's representation does not have, in Keycloak's words and shape.
+    public static func unrecognizedField(_ message: String) -> AdminError {
+        var error = AdminError(.badRequest, message)
+        error.keyedAsError = true
+        return error
+    }
     public static func notFound(_ message: String) -> AdminError { .init(.notFound, message) }
     public static func conflict(_ message: String) -> AdminError { .init(.conflict, message) }
     public static let unauthorized = AdminError(.unauthorized, "HTTP 401 Unauthorized")
