@@ -42,6 +42,8 @@ public struct RealmRepresentation: Codable, Sendable {
     public var eventsEnabled: Bool?
     public var enabledEventTypes: [String]?
     public var eventsExpiration: Int?
+    public var adminEventsEnabled: Bool?
+    public var adminEventsDetailsEnabled: Bool?
     public var attributes: [String: String]?
     /// Keyport: turns the docker-v2 token protocol on for this realm (off by default).
     public var dockerV2Enabled: Bool?
@@ -248,6 +250,8 @@ extension RealmRepresentation {
         eventsEnabled = r.eventsEnabled
         enabledEventTypes = r.enabledEventTypes
         eventsExpiration = r.eventsExpiration
+        adminEventsEnabled = r.adminEventsEnabled
+        adminEventsDetailsEnabled = r.adminEventsDetailsEnabled
         attributes = r.attributes
         dockerV2Enabled = r.dockerV2Enabled
         passwordHashing = PasswordHashingRepresentation(algorithm: "argon2id", memory: p.memoryKiB, iterations: p.iterations,
@@ -357,6 +361,8 @@ extension RealmRepresentation {
         change.eventsExpiration = eventsExpiration
         change.eventsEnabled = eventsEnabled
         change.enabledEventTypes = enabledEventTypes
+        change.adminEventsEnabled = adminEventsEnabled
+        change.adminEventsDetailsEnabled = adminEventsDetailsEnabled
         if let h = passwordHashing {
             change.hashingMemoryKiB = h.memory
             change.hashingIterations = h.iterations
@@ -378,7 +384,7 @@ extension RealmRepresentation {
                  "offlineSessionIdleTimeout", "offlineSessionMaxLifespanEnabled", "offlineSessionMaxLifespan", "personalAccessTokenMaxLifespan",
                  "bruteForceProtected", "failureFactor", "waitIncrementSeconds", "maxFailureWaitSeconds", "quickLoginCheckMilliSeconds",
                  "minimumQuickLoginWaitSeconds", "maxDeltaTimeSeconds", "permanentLockout", "passwordPolicy", "eventsExpiration", "eventsEnabled", "enabledEventTypes",
-                 "attributes", "dockerV2Enabled", "passwordHashing", "roles", "defaultRole", "groups", "users", "clients"],
+                 "adminEventsEnabled", "adminEventsDetailsEnabled", "attributes", "dockerV2Enabled", "passwordHashing", "roles", "defaultRole", "groups", "users", "clients"],
             "roles": ["id", "name", "description", "composite", "clientRole", "containerId", "attributes", "composites"],
             "groups": ["id", "name", "path", "attributes", "realmRoles", "clientRoles", "subGroups"],
             "users": ["id", "username", "email", "emailVerified", "firstName", "lastName", "enabled", "createdTimestamp", "attributes",

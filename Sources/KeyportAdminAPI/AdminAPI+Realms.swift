@@ -14,6 +14,7 @@ extension AdminAPI {
         admin.get("realms/{realm}", use: getRealm)
         admin.put("realms/{realm}", use: updateRealm)
         admin.post("realms/{realm}/partialImport", use: partialImport)
+        admin.post("realms/{realm}/partial-export", use: partialExport)
         admin.delete("realms/{realm}", use: deleteRealm)
     }
 
@@ -215,5 +216,17 @@ extension AdminAPI {
         guard realm.name != "master" else { throw AdminError.badRequest("The master realm cannot be deleted") }
         try await store.deleteRealm(id: realm.id)
         return noContent
+    }
+
+    /// `POST partial-export?exportClients=…&exportGroupsAndRoles=…`: the realm's settings, with
+    /// its clients (secrets masked) and its roles and groups when asked; never users. Each part
+    /// needs the permission to view it.
+    func partialExport(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (caller, realm) = try await authorize(request, context, .viewRealm)
+        let parts = RealmExporter.PartialExport(clients: try bool(request, "exportClients") ?? false,
+                                                groupsAndRoles: try bool(request, "exportGroupsAndRoles") ?? false)
+        if parts.clients { guard caller.may(.viewClients, in: realm) else { throw AdminError.forbidden } }
+        if parts.groupsAndRoles { guard caller.may(.viewUsers, in: realm) else { throw AdminError.forbidden } }
+        return try JSONBody.response(try await RealmExporter(store: store).export(realmNamed: realm.name, partial: parts))
     }
 }

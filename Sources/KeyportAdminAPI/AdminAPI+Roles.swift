@@ -41,6 +41,8 @@ extension AdminAPI {
         byId.get("{roleId}/composites", use: listCompositesById)
         byId.post("{roleId}/composites", use: addCompositesById)
         byId.delete("{roleId}/composites", use: removeCompositesById)
+        byId.get("{roleId}/composites/realm") { request, context in try await listCompositesById(request, context, of: .realm) }
+        byId.get("{roleId}/composites/clients/{client}") { request, context in try await listCompositesById(request, context, of: .client) }
     }
 
     /// The routes of a role container (the realm, or one client), identical for both.
@@ -58,6 +60,10 @@ extension AdminAPI {
         group.post("{roleName}/composites") { request, context in try await addCompositesByName(request, context, in: container) }
         group.delete("{roleName}/composites") { request, context in try await removeCompositesByName(request, context, in: container) }
         group.get("{roleName}/users") { request, context in try await listRoleUsers(request, context, in: container) }
+        group.get("{roleName}/composites/realm") { request, context in try await listCompositesByName(request, context, in: container, of: .realm) }
+        group.get("{roleName}/composites/clients/{client}") { request, context in
+            try await listCompositesByName(request, context, in: container, of: .client)
+        }
     }
 
     func roleById(_ request: Request, _ context: KeyportRequestContext, write: Bool) async throws -> (AdminPrincipal, Realm, Role) {
@@ -173,6 +179,32 @@ extension AdminAPI {
     func listCompositesById(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let (_, realm, role) = try await roleById(request, context, write: false)
         return try JSONBody.response(try await representations(try await store.composites(of: role.id, realmId: realm.id), realm: realm))
+    }
+
+    /// Which of a role's direct composites `composites/realm` and `composites/clients/{client}` list.
+    enum CompositeContainer { case realm, client }
+
+    func listCompositesById(_ request: Request, _ context: KeyportRequestContext, of container: CompositeContainer) async throws -> Response {
+        let (_, realm, role) = try await roleById(request, context, write: false)
+        return try JSONBody.response(try await composites(of: role, in: container, realm: realm, context))
+    }
+
+    func listCompositesByName(_ request: Request, _ context: KeyportRequestContext, in roles: RoleContainer,
+                              of container: CompositeContainer) async throws -> Response {
+        let (_, realm, _, role) = try await roles.named(request, context, roles.view)
+        return try JSONBody.response(try await composites(of: role, in: container, realm: realm, context))
+    }
+
+    /// The role's direct composites that are realm roles, or roles of the client the path names.
+    func composites(of role: Role, in container: CompositeContainer, realm: Realm, _ context: KeyportRequestContext) async throws -> [RoleRepresentation] {
+        let all = try await store.composites(of: role.id, realmId: realm.id)
+        switch container {
+        case .realm:
+            return try await representations(all.filter { !$0.isClientRole }, realm: realm)
+        case .client:
+            let client = try await clientInPath(context, realm: realm, parameter: "client")
+            return try await representations(all.filter { $0.clientId == client.id }, realm: realm)
+        }
     }
 
     func addCompositesById(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {

@@ -2,6 +2,7 @@ import Hummingbird
 import KeyportAuth
 import KeycloakRepresentations
 import KeyportHTTP
+import KeyportJSON
 import KeyportModel
 import KeyportStore
 
@@ -14,6 +15,24 @@ extension AdminAPI {
         // Keycloak's path names the client by its clientId here, not its internal id.
         admin.delete("realms/{realm}/users/{id}/consents/{clientId}", use: revokeConsent)
         admin.delete("realms/{realm}/sessions/{session}", use: deleteSession)
+        admin.get("realms/{realm}/users/{id}/sessions", use: listUserSessions)
+        admin.get("realms/{realm}/users/{id}/offline-sessions", use: listUserOfflineSessions)
+        admin.get("realms/{realm}/users/{id}/consents", use: listConsents)
+        admin.get("realms/{realm}/clients/{id}/user-sessions") { request, context in try await listClientSessions(request, context, offline: false) }
+        admin.get("realms/{realm}/clients/{id}/offline-sessions") { request, context in try await listClientSessions(request, context, offline: true) }
+    }
+
+    /// Sessions as Keycloak shows them, each with its user and client by name (looked up once each).
+    func sessionRepresentations(_ sessions: [Session], realm: Realm) async throws -> [UserSessionRepresentation] {
+        var users: [String: User] = [:], clients: [String: String] = [:]
+        var list: [UserSessionRepresentation] = []
+        for session in sessions {
+            if users[session.userId] == nil { users[session.userId] = try await store.user(id: session.userId, realmId: realm.id) }
+            if clients[session.clientId] == nil { clients[session.clientId] = try await store.client(id: session.clientId, realmId: realm.id)?.clientId ?? "" }
+            guard let user = users[session.userId] else { continue }
+            list.append(UserSessionRepresentation(session, user: user, clientId: clients[session.clientId] ?? ""))
+        }
+        return list
     }
 
     /// Keycloak's `REVOKE_GRANT`: the user's identity tokens for `client` were revoked by an administrator.
@@ -67,5 +86,49 @@ extension AdminAPI {
             recordRevocation(realm: realm, user: user, client: client, count: 1, caller: caller, context: context)
         }
         return noContent
+    }
+
+    /// `GET users/{id}/sessions`: the user's online sessions (refresh tokens), paged.
+    func listUserSessions(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, user) = try await userInPath(request, context, .viewUsers)
+        let sessions = try await store.sessions(realmId: realm.id, userId: user.id, clientId: nil, offline: false, page: try page(request))
+        return try JSONBody.response(try await sessionRepresentations(sessions, realm: realm))
+    }
+
+    /// `GET users/{id}/offline-sessions`: the user's offline sessions (identity tokens) with every client, paged.
+    func listUserOfflineSessions(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, user) = try await userInPath(request, context, .viewUsers)
+        let sessions = try await store.sessions(realmId: realm.id, userId: user.id, clientId: nil, offline: true, page: try page(request))
+        return try JSONBody.response(try await sessionRepresentations(sessions, realm: realm))
+    }
+
+    /// `GET users/{id}/consents`: Keycloak lists, per client, what the user granted it; Keyport
+    /// has no consent screen, so what remains is Keycloak's other entry, the offline tokens.
+    func listConsents(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, user) = try await userInPath(request, context, .viewUsers)
+        let sessions = try await store.sessions(realmId: realm.id, userId: user.id, clientId: nil, offline: true, page: Page(first: 0, max: 10_000))
+        var byClient: [String: (first: Timestamp, last: Timestamp)] = [:]
+        for session in sessions {
+            let seen = byClient[session.clientId]
+            byClient[session.clientId] = (min(seen?.first ?? session.createdAt, session.createdAt), max(seen?.last ?? session.lastRefresh, session.lastRefresh))
+        }
+        var consents: [JSONValue] = []
+        for (clientId, times) in byClient.sorted(by: { $0.key < $1.key }) {
+            guard let client = try await store.client(id: clientId, realmId: realm.id) else { continue }
+            consents.append(["clientId": .string(client.clientId), "grantedClientScopes": [],
+                             "createdDate": .number(Double(times.first.millisecondsSince1970)),
+                             "lastUpdatedDate": .number(Double(times.last.millisecondsSince1970)),
+                             "additionalGrants": [["client": "Offline Token", "key": "Offline Token"]]])
+        }
+        return try JSONBody.response(JSONValue.array(consents))
+    }
+
+    /// `GET clients/{id}/user-sessions` and `…/offline-sessions`: the client's sessions, paged;
+    /// they name users, so the caller needs view-users as well as view-clients.
+    func listClientSessions(_ request: Request, _ context: KeyportRequestContext, offline: Bool) async throws -> Response {
+        let (caller, realm, client) = try await clientInPath(request, context, .viewClients)
+        guard caller.may(.viewUsers, in: realm) else { throw AdminError.forbidden }
+        let sessions = try await store.sessions(realmId: realm.id, userId: nil, clientId: client.id, offline: offline, page: try page(request))
+        return try JSONBody.response(try await sessionRepresentations(sessions, realm: realm))
     }
 }

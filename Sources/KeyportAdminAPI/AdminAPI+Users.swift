@@ -30,6 +30,7 @@ extension AdminAPI {
         let attack = admin.group("realms/{realm}/attack-detection/brute-force/users")
         attack.get("{id}", use: getLoginFailures)
         attack.delete("{id}", use: clearLoginFailures)
+        attack.delete(use: clearAllLoginFailures)
     }
 
     func userInPath(_ request: Request, _ context: KeyportRequestContext, _ permission: AdminPermission) async throws -> (AdminPrincipal, Realm, User) {
@@ -290,8 +291,22 @@ extension AdminAPI {
     }
 
     func clearLoginFailures(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
-        let (_, realm, user) = try await userInPath(request, context, .manageUsers)
+        let (caller, realm, user) = try await userInPath(request, context, .manageUsers)
+        // Unlocking is acting on the user: otherwise manage-users could go on guessing a
+        // realm-admin's password past the lockout, clearing it between tries.
+        try await requireMayActOn(user, caller: caller, realm: realm)
         try await store.clearLoginFailures(userId: user.id, realmId: realm.id)
+        return noContent
+    }
+
+    /// `DELETE attack-detection/brute-force/users`: unlocks everyone, administrators included,
+    /// so only who may act on every user may (the realm's realm-admin, the master admin).
+    func clearAllLoginFailures(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (caller, realm) = try await authorize(request, context, .manageUsers)
+        guard RoleGrantRule.mayConfigure(kind: .management, caller: caller, realm: realm) else {
+            throw AdminError(.forbidden, "Only the realm's realm-admin may unlock every user at once; unlock users one by one")
+        }
+        try await store.clearLoginFailures(realmId: realm.id)
         return noContent
     }
 }

@@ -69,6 +69,7 @@ public struct AdminAPI: Sendable {
         let admin = router.group("/admin")
             .add(middleware: AdminErrorMiddleware())
             .add(middleware: AdminAuthenticationMiddleware(verifier: verifier))
+            .add(middleware: AdminAuditMiddleware(store: store, environment: environment))
         admin.get("serverinfo") { _, context in try await serverInfo(context) }
         addRealmRoutes(admin)
         addUserRoutes(admin)

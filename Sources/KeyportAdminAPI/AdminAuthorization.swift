@@ -8,7 +8,7 @@ import KeyportStore
 
 /// What an admin request may want to do in a realm.
 public enum AdminPermission: String, Sendable, CaseIterable {
-    case viewRealm, manageRealm, viewUsers, manageUsers, viewClients, manageClients, viewEvents
+    case viewRealm, manageRealm, viewUsers, manageUsers, viewClients, manageClients, viewEvents, manageEvents
 
     /// The realm-management roles that grant it (`realm-admin` grants all).
     var grantedBy: Set<String> {
@@ -20,6 +20,7 @@ public enum AdminPermission: String, Sendable, CaseIterable {
         case .viewClients: ["view-clients", "manage-clients"]
         case .manageClients: ["manage-clients"]
         case .viewEvents: ["view-events", "manage-events"]
+        case .manageEvents: ["manage-events"]
         }
     }
 }

@@ -125,7 +125,7 @@ public struct RegistryAuthorizer: Sendable {
             }
         }
         let result = UserGrants(version: version ?? -1, username: user.username, roleNames: clientRoles.map(\.name).sorted(), grants: grants)
-        if let version { parsed.set(result, for: key) }
+        if version != nil { parsed.set(result, for: key) }
         return result
     }
 

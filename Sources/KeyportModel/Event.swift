@@ -23,3 +23,45 @@ public struct Event: Sendable, Equatable, Identifiable {
         self.details = details
     }
 }
+
+/// A change made through the admin API (Keycloak's admin event): who made it (`auth*`), what
+/// (`operationType` on `resourceType` at `resourcePath`, relative to the realm) and, when the
+/// realm keeps details, the representation sent — secrets redacted before it gets here.
+public struct AdminEvent: Sendable, Equatable, Identifiable {
+    /// A realm keeps at most this many; the oldest go first.
+    public static let limitPerRealm = 100_000
+    /// A representation longer than this (UTF-8 bytes) is not kept; the event says so.
+    public static let maxRepresentationBytes = 16_384
+
+    public var id: String
+    public var realmId: String
+    public var time: Timestamp
+    /// CREATE, UPDATE, DELETE or ACTION.
+    public var operationType: String
+    /// Keycloak's resource types: USER, CLIENT, REALM_ROLE, GROUP_MEMBERSHIP, …
+    public var resourceType: String
+    public var resourcePath: String
+    public var representation: String?
+    public var error: String?
+    public var authRealmId: String?
+    public var authClientId: String?
+    public var authUserId: String?
+    public var authIpAddress: String?
+
+    public init(id: String, realmId: String, time: Timestamp, operationType: String, resourceType: String, resourcePath: String,
+                representation: String? = nil, error: String? = nil, authRealmId: String? = nil, authClientId: String? = nil,
+                authUserId: String? = nil, authIpAddress: String? = nil) {
+        self.id = id
+        self.realmId = realmId
+        self.time = time
+        self.operationType = operationType
+        self.resourceType = resourceType
+        self.resourcePath = resourcePath
+        self.representation = representation
+        self.error = error
+        self.authRealmId = authRealmId
+        self.authClientId = authClientId
+        self.authUserId = authUserId
+        self.authIpAddress = authIpAddress
+    }
+}

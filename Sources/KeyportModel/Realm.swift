@@ -35,6 +35,12 @@ public struct Realm: Sendable, Equatable, Identifiable {
     public var eventsEnabled: Bool
     /// Keycloak's `enabledEventTypes`: the event types stored; empty stores every type.
     public var enabledEventTypes: [String]
+    /// Keycloak's `adminEventsEnabled`: whether changes made through the admin API are
+    /// recorded (who, what, where from); off by default, as in Keycloak.
+    public var adminEventsEnabled: Bool
+    /// Keycloak's `adminEventsDetailsEnabled`: whether an admin event keeps the request's
+    /// representation (secrets redacted).
+    public var adminEventsDetailsEnabled: Bool
     public var attributes: [String: String]
     public var createdAt: Timestamp
 
@@ -47,6 +53,7 @@ public struct Realm: Sendable, Equatable, Identifiable {
         bruteForce: BruteForcePolicy = .init(), passwordPolicy: String? = nil,
         passwordHashing: Argon2Parameters = .keycloakDefault, eventsExpiration: Int? = nil,
         eventsEnabled: Bool = true, enabledEventTypes: [String] = [],
+        adminEventsEnabled: Bool = false, adminEventsDetailsEnabled: Bool = false,
         attributes: [String: String] = [:], createdAt: Timestamp
     ) {
         self.id = id
@@ -67,6 +74,8 @@ public struct Realm: Sendable, Equatable, Identifiable {
         self.eventsExpiration = eventsExpiration
         self.eventsEnabled = eventsEnabled
         self.enabledEventTypes = enabledEventTypes
+        self.adminEventsEnabled = adminEventsEnabled
+        self.adminEventsDetailsEnabled = adminEventsDetailsEnabled
         self.attributes = attributes
         self.createdAt = createdAt
     }
@@ -323,6 +332,8 @@ public struct RealmSettingsChange: Sendable, Equatable {
     public var eventsExpiration: Int?
     public var eventsEnabled: Bool?
     public var enabledEventTypes: [String]?
+    public var adminEventsEnabled: Bool?
+    public var adminEventsDetailsEnabled: Bool?
     public var hashingMemoryKiB: Int?
     public var hashingIterations: Int?
     public var hashingParallelism: Int?
@@ -374,6 +385,8 @@ extension Realm {
         }
         if let v = change.eventsEnabled { r.eventsEnabled = v }
         if let v = change.enabledEventTypes { r.enabledEventTypes = v }
+        if let v = change.adminEventsEnabled { r.adminEventsEnabled = v }
+        if let v = change.adminEventsDetailsEnabled { r.adminEventsDetailsEnabled = v }
         if change.hashingMemoryKiB != nil || change.hashingIterations != nil || change.hashingParallelism != nil
             || change.hashingHashLength != nil || change.hashingSaltLength != nil {
             r.passwordHashing = try r.passwordHashing.updating(

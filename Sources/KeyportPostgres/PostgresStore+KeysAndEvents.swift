@@ -65,4 +65,19 @@ extension PostgresStore {
     public func deleteEvents(realmId: String, before cutoff: Timestamp, authMethod: String) async throws -> Int {
         try await write { db in try await db.run(statements.events.delete(realmId: realmId, before: cutoff, authMethod: authMethod)) }
     }
+
+    public func recordAdminEvent(_ event: AdminEvent, keepingPerRealm limit: Int) async throws {
+        try await write { db in
+            try await db.run(statements.adminEvents.insert(event))
+            try await db.run(statements.adminEvents.trim(realmId: event.realmId, keeping: limit))
+        }
+    }
+
+    public func adminEvents(realmId: String, matching q: AdminEventQuery, page: Page) async throws -> [AdminEvent] {
+        try await read { db in try await db.all(statements.adminEvents.matching(q, realmId: realmId, page: page), AdminEventSQL.decode) }
+    }
+
+    public func deleteAdminEvents(realmId: String, before cutoff: Timestamp) async throws -> Int {
+        try await write { db in try await db.run(statements.adminEvents.delete(realmId: realmId, before: cutoff)) }
+    }
 }

@@ -28,6 +28,10 @@ extension PostgresStore {
         try await read { db in try await db.all(statements.sessions.of(userId: userId, clientId: clientId, realmId: realmId, offline: offline), SessionSQL.decode) }
     }
 
+    public func sessions(realmId: String, userId: String?, clientId: String?, offline: Bool, page: Page) async throws -> [Session] {
+        try await read { db in try await db.all(statements.sessions.page(realmId: realmId, userId: userId, clientId: clientId, offline: offline, page), SessionSQL.decode) }
+    }
+
     public func touchSession(id: String, at time: Timestamp, ipAddress: String?) async throws {
         try await write { db in try await db.run(statements.sessions.touch(id, at: time, ipAddress: ipAddress)) }
     }

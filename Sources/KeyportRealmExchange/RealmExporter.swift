@@ -21,7 +21,18 @@ public struct RealmExporter: Sendable {
         public let description: String
     }
 
-    public func export(realmNamed name: String) async throws -> RealmRepresentation {
+    /// What a partial export (Keycloak's `partial-export`) carries besides the realm's settings.
+    /// It never carries users, and client secrets are masked: it is a template, not a backup.
+    public struct PartialExport: Sendable {
+        public var clients: Bool
+        public var groupsAndRoles: Bool
+        public init(clients: Bool, groupsAndRoles: Bool) {
+            self.clients = clients
+            self.groupsAndRoles = groupsAndRoles
+        }
+    }
+
+    public func export(realmNamed name: String, partial: PartialExport? = nil) async throws -> RealmRepresentation {
         guard let realm = try await store.realm(named: name) else { throw NotFound(description: "realm \(name) does not exist") }
         let clients = try await store.clients(realmId: realm.id, page: .all).sorted { $0.clientId < $1.clientId }
         let clientIdOf = Dictionary(uniqueKeysWithValues: clients.map { ($0.id, $0.clientId) })
@@ -78,7 +89,7 @@ public struct RealmExporter: Sendable {
         }
 
         var users: [UserRepresentation] = []
-        for u in try await store.users(realmId: realm.id, matching: UserQuery(includeServiceAccounts: true), page: .all) {
+        for u in partial != nil ? [] : try await store.users(realmId: realm.id, matching: UserQuery(includeServiceAccounts: true), page: .all) {
             let (realmNames, clientNames) = names(try await store.userRoles(userId: u.id, realmId: realm.id))
             var credentials: [CredentialRepresentation] = []
             for c in try await store.credentials(userId: u.id) {
@@ -136,6 +147,20 @@ public struct RealmExporter: Sendable {
             rep.attributes = c.attributes.filter { $0.key != "bearer-only" }
             rep.protocolMappers = c.protocolMappers
             return rep
+        }
+        if let partial {
+            document.users = nil
+            if !partial.clients {
+                document.clients = nil
+                document.roles?.client = nil
+            } else {
+                for i in document.clients?.indices ?? [].indices where document.clients?[i].secret != nil { document.clients?[i].secret = "**********" }
+            }
+            if !partial.groupsAndRoles {
+                document.groups = nil
+                document.roles?.realm = nil
+                if !partial.clients { document.roles = nil }
+            }
         }
         return document
     }

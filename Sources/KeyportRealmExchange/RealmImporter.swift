@@ -193,7 +193,7 @@ public struct RealmImporter: Sendable {
                     : "client \(clientId): docker.authorization=roles — only grants on its client roles (docker.grant) allow anything (docs/authorization.md)")
             }
             for mapper in rep.protocolMappers ?? [] where mapper.protocolMapper != allowAllMapper {
-                notices.append("client \(clientId): protocol mapper '\(mapper.name ?? "")' (\(mapper.protocolMapper ?? "")) is kept but does nothing in Keyport; "
+                notices.append("client \(clientId): protocol mapper '\(mapper.name)' (\(mapper.protocolMapper)) is kept but does nothing in Keyport; "
                     + "decide access with docker.grant on the client's roles instead (docs/authorization.md)")
             }
         }

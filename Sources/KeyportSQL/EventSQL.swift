@@ -52,3 +52,63 @@ public struct EventSQL: Sendable {
               ipAddress: row.text(6), error: row.text(7), details: row.json(8, default: [:]))
     }
 }
+
+/// The admin event log (Keycloak's admin events).
+public struct AdminEventSQL: Sendable {
+    /// An admin event row's columns, in the order `decode` reads them.
+    public static let columns = SQLColumns(["id", "realm_id", "time", "operation_type", "resource_type", "resource_path", "representation",
+                                            "error", "auth_realm_id", "auth_client_id", "auth_user_id", "auth_ip_address"])
+    let dialect: SQLDialect
+    public init(_ dialect: SQLDialect) { self.dialect = dialect }
+
+    public func insert(_ e: AdminEvent) -> SQLStatement {
+        SQLStatement("INSERT INTO admin_events (\(Self.columns.list())) VALUES (\(Self.columns.placeholders))", [
+            e.id, e.realmId, e.time, e.operationType, e.resourceType, e.resourcePath, e.representation, e.error,
+            e.authRealmId, e.authClientId, e.authUserId, e.authIpAddress,
+        ])
+    }
+    /// The oldest go first once a realm holds more than `limit` (its (realm_id, time) index walked).
+    public func trim(realmId: String, keeping limit: Int) -> SQLStatement {
+        let key = dialect.engine == .sqlite ? "rowid" : "id"
+        return SQLStatement("""
+            DELETE FROM admin_events WHERE \(key) IN (SELECT \(key) FROM admin_events WHERE realm_id = ? ORDER BY time DESC \(dialect.offsetOnly()))
+            """, [realmId, max(0, limit)])
+    }
+    public func matching(_ q: AdminEventQuery, realmId: String, page: Page) -> SQLStatement {
+        var clauses = ["realm_id = ?"]
+        var arguments: [any SQLBindable] = [realmId]
+        for (column, values) in [("operation_type", q.operationTypes), ("resource_type", q.resourceTypes)] where !values.isEmpty {
+            clauses.append("\(column) IN (\(SQLText.placeholders(values.count)))")
+            arguments += values as [any SQLBindable]
+        }
+        if let path = q.resourcePath, !path.isEmpty {
+            if path.hasSuffix("*") {
+                clauses.append("resource_path LIKE ? ESCAPE '\\'")
+                arguments.append(SQLText.escapeLike(String(path.dropLast())) + "%")
+            } else {
+                clauses.append("resource_path = ?")
+                arguments.append(path)
+            }
+        }
+        for (column, value) in [("auth_realm_id", q.authRealmId), ("auth_client_id", q.authClientId), ("auth_user_id", q.authUserId),
+                                ("auth_ip_address", q.authIpAddress)] {
+            if let value, !value.isEmpty { clauses.append("\(column) = ?"); arguments.append(value) }
+        }
+        if let from = q.from { clauses.append("time >= ?"); arguments.append(from) }
+        if let to = q.to { clauses.append("time <= ?"); arguments.append(to) }
+        return SQLStatement("""
+            SELECT \(Self.columns.list()) FROM admin_events WHERE \(clauses.joined(separator: " AND "))
+            ORDER BY time DESC, id\(dialect.bytewise) LIMIT ? OFFSET ?
+            """, arguments + [page.max, page.first], cacheable: false)
+    }
+    /// Counts what it deleted.
+    public func delete(realmId: String, before cutoff: Timestamp) -> SQLStatement {
+        SQLStatement("DELETE FROM admin_events WHERE realm_id = ? AND time < ?\(dialect.countingChanges)", [realmId, cutoff])
+    }
+
+    public static func decode(_ row: some SQLRow) -> AdminEvent {
+        AdminEvent(id: row.string(0), realmId: row.string(1), time: row.timestamp(2), operationType: row.string(3), resourceType: row.string(4),
+                   resourcePath: row.string(5), representation: row.text(6), error: row.text(7), authRealmId: row.text(8),
+                   authClientId: row.text(9), authUserId: row.text(10), authIpAddress: row.text(11))
+    }
+}

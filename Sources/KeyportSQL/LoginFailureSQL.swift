@@ -16,6 +16,9 @@ public struct LoginFailureSQL: Sendable {
               locked_until = excluded.locked_until, last_ip = excluded.last_ip
             """, [f.userId, f.realmId, f.numFailures, f.lastFailure, f.lockedUntil, f.lastIPAddress])
     }
+    public func clear(realmId: String) -> SQLStatement {
+        SQLStatement(sql: "DELETE FROM login_failures WHERE realm_id = ?", values: [.text(realmId)])
+    }
     public func clear(userId: String, realmId: String) -> SQLStatement {
         SQLStatement(sql: "DELETE FROM login_failures WHERE user_id = ? AND realm_id = ?", values: [.text(userId), .text(realmId)])
     }

@@ -20,6 +20,15 @@ public struct SessionSQL: Sendable {
             ORDER BY created_at, id\(dialect.bytewise) LIMIT ?
             """, [userId, clientId, offline, realmId, Session.limitPerUserAndClient])
     }
+    /// A page of a realm's sessions of one user (any client) or of one client (any user),
+    /// online or offline, oldest first.
+    public func page(realmId: String, userId: String?, clientId: String?, offline: Bool, _ page: Page) -> SQLStatement {
+        var sql = "SELECT \(Self.columns.list()) FROM sessions WHERE realm_id = ? AND offline = ?"
+        var arguments: [any SQLBindable] = [realmId, offline]
+        if let userId { sql += " AND user_id = ?"; arguments.append(userId) }
+        if let clientId { sql += " AND client_id = ?"; arguments.append(clientId) }
+        return SQLStatement(sql + " ORDER BY created_at, id\(dialect.bytewise) LIMIT ? OFFSET ?", arguments + [page.max, page.first], cacheable: false)
+    }
     public func insert(_ s: Session) -> SQLStatement {
         SQLStatement("INSERT INTO sessions (\(Self.columns.list())) VALUES (\(Self.columns.placeholders))", [
             s.id, s.realmId, s.userId, s.clientId, s.refreshTokenHash, s.scope, s.createdAt, s.lastRefresh, s.expiresAt, s.offline, s.ipAddress,

@@ -11,6 +11,7 @@ public struct StoreSQL: Sendable {
     public let groups: GroupSQL
     public let keys: KeySQL
     public let events: EventSQL
+    public let adminEvents: AdminEventSQL
     public let sessions: SessionSQL
     public let tokens: PersonalAccessTokenSQL
     public let failures: LoginFailureSQL
@@ -24,6 +25,7 @@ public struct StoreSQL: Sendable {
         groups = GroupSQL(dialect)
         keys = KeySQL(dialect)
         events = EventSQL(dialect)
+        adminEvents = AdminEventSQL(dialect)
         sessions = SessionSQL(dialect)
         tokens = PersonalAccessTokenSQL(dialect)
         failures = LoginFailureSQL(dialect)

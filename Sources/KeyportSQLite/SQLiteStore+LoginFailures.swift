@@ -40,6 +40,10 @@ extension SQLiteStore {
         }
     }
 
+    public func clearLoginFailures(realmId: String) async throws {
+        try await write { db in try db.run(statements.failures.clear(realmId: realmId)) }
+    }
+
     public func clearLoginFailures(userId: String, realmId: String) async throws {
         try await write { db in try db.run(statements.failures.clear(userId: userId, realmId: realmId)) }
     }

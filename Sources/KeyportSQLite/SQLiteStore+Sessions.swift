@@ -26,6 +26,10 @@ extension SQLiteStore {
         try await read { db in try db.all(statements.sessions.of(userId: userId, clientId: clientId, realmId: realmId, offline: offline), SessionSQL.decode) }
     }
 
+    public func sessions(realmId: String, userId: String?, clientId: String?, offline: Bool, page: Page) async throws -> [Session] {
+        try await read { db in try db.all(statements.sessions.page(realmId: realmId, userId: userId, clientId: clientId, offline: offline, page), SessionSQL.decode) }
+    }
+
     public func touchSession(id: String, at time: Timestamp, ipAddress: String?) async throws {
         try await write { db in try db.run(statements.sessions.touch(id, at: time, ipAddress: ipAddress)) }
     }

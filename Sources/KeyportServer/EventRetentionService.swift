@@ -4,8 +4,9 @@ import Logging
 import ServiceLifecycle
 
 /// Deletes events older than each realm's `eventsExpiration` (docker-v2 events, which every
-/// registry pull writes, after `dockerEventsRetention` when the realm sets none), and expired
-/// sessions, once at start and then hourly, until the server shuts down.
+/// registry pull writes, after `dockerEventsRetention` when the realm sets none), admin events
+/// older than its `adminEventsExpiration` attribute, and expired sessions, once at start and
+/// then hourly, until the server shuts down.
 struct EventRetentionService: Service {
     let store: any IdentityStore
     let environment: TimeAndRandomness
@@ -29,6 +30,10 @@ struct EventRetentionService: Service {
         let now = environment.now()
         var removed = 0
         for realm in try await store.realms() {
+            // Keycloak keeps the admin events' expiry as the realm attribute `adminEventsExpiration` (seconds).
+            if let text = realm.attributes["adminEventsExpiration"], let seconds = Int(text), RealmBounds.eventsExpirationSeconds.contains(seconds) {
+                removed += try await store.deleteAdminEvents(realmId: realm.id, before: now.adding(seconds: -seconds))
+            }
             guard let seconds = realm.eventsExpiration else {
                 removed += try await store.deleteEvents(realmId: realm.id, before: now.adding(seconds: -dockerEventsRetention), authMethod: "docker-v2")
                 continue

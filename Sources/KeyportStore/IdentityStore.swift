@@ -169,6 +169,11 @@ public protocol EventStore: Sendable {
     /// Several events in one transaction (the recorder writes its queue in batches); then, in
     /// the same transaction, each realm written to keeps only its newest `limit` events.
     func recordEvents(_ events: [Event], keepingPerRealm limit: Int) async throws
+    /// Stores an admin event; the realm's oldest past `limit` go in the same transaction.
+    func recordAdminEvent(_ event: AdminEvent, keepingPerRealm limit: Int) async throws
+    func adminEvents(realmId: String, matching query: AdminEventQuery, page: Page) async throws -> [AdminEvent]
+    /// Counts what it deleted.
+    func deleteAdminEvents(realmId: String, before cutoff: Timestamp) async throws -> Int
     func events(realmId: String, matching query: EventQuery, page: Page) async throws -> [Event]
     /// Deletes events older than `cutoff` in a realm; returns how many went.
     func deleteEvents(realmId: String, before cutoff: Timestamp) async throws -> Int
@@ -190,6 +195,8 @@ public protocol SessionStore: Sendable {
     /// A user's sessions of one client and kind, oldest first (at most `Session.limitPerUserAndClient`).
     func sessions(userId: String, clientId: String, realmId: String, offline: Bool) async throws -> [Session]
     /// Records a use: `lastRefresh` moves forward (never back) and the address is remembered.
+    /// A page of the realm's online or offline sessions of one user, or of one client, or both.
+    func sessions(realmId: String, userId: String?, clientId: String?, offline: Bool, page: Page) async throws -> [Session]
     func touchSession(id: String, at time: Timestamp, ipAddress: String?) async throws
     /// Deletes one session; `false` when there was none with that id in the realm.
     @discardableResult
@@ -215,6 +222,8 @@ public protocol SessionStore: Sendable {
     /// locked at `time`; otherwise its failures are forgotten and `true` is returned.
     func admitLogin(userId: String, realmId: String, at time: Timestamp) async throws -> Bool
     func clearLoginFailures(userId: String, realmId: String) async throws
+    /// Every user's of the realm (Keycloak's `DELETE attack-detection/brute-force/users`).
+    func clearLoginFailures(realmId: String) async throws
 }
 
 /// Personal access tokens. Each method is one transaction.

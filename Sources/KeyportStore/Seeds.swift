@@ -81,6 +81,20 @@ public struct UserQuery: Sendable, Equatable {
     }
 }
 
+/// Keycloak's admin event filters; `resourcePath` may end in `*` (a prefix).
+public struct AdminEventQuery: Sendable, Equatable {
+    public var operationTypes: [String] = []
+    public var resourceTypes: [String] = []
+    public var resourcePath: String?
+    public var authRealmId: String?
+    public var authClientId: String?
+    public var authUserId: String?
+    public var authIpAddress: String?
+    public var from: Timestamp?
+    public var to: Timestamp?
+    public init() {}
+}
+
 public struct EventQuery: Sendable, Equatable {
     public var types: [String]
     public var userId: String?

@@ -474,6 +474,40 @@ struct IdentityStoreConformanceTests {
         #expect(try await store.events(realmId: other.id, matching: EventQuery(), page: .all).map(\.id) == ["o1"])
     }
 
+    /// Admin events: the realm's newest `limit` kept, Keycloak's filters, expiry; other realms untouched.
+    @Test(arguments: StoreBackend.allCases)
+    func adminEventsAreCappedFilteredAndExpired(backend: StoreBackend) async throws {
+        let clock = TestClock()
+        let store = try await backend.makeStore(clock: clock)
+        let f = Fixtures(store, clock: clock)
+        let acme = try await f.realm("acme")
+        let other = try await f.realm("other")
+        try await store.recordAdminEvent(AdminEvent(id: "o1", realmId: other.id, time: clock.now, operationType: "CREATE", resourceType: "USER",
+                                                    resourcePath: "users/x"), keepingPerRealm: 3)
+        let kinds = [("CREATE", "USER", "users/u1"), ("UPDATE", "USER", "users/u1"), ("CREATE", "CLIENT", "clients/c1"),
+                     ("DELETE", "USER", "users/u1"), ("CREATE", "REALM_ROLE_MAPPING", "users/u2/role-mappings/realm")]
+        for (i, (operation, type, path)) in kinds.enumerated() {
+            clock.advance(seconds: 10)
+            try await store.recordAdminEvent(AdminEvent(id: "a\(i)", realmId: acme.id, time: clock.now, operationType: operation, resourceType: type,
+                                                        resourcePath: path, authRealmId: "master", authUserId: i % 2 == 0 ? "admin" : "ops"),
+                                             keepingPerRealm: 3)
+        }
+        #expect(try await store.adminEvents(realmId: acme.id, matching: AdminEventQuery(), page: .all).map(\.id) == ["a4", "a3", "a2"])
+        var users = AdminEventQuery()
+        users.resourcePath = "users/*"
+        #expect(try await store.adminEvents(realmId: acme.id, matching: users, page: .all).map(\.id) == ["a4", "a3"])
+        var deletes = AdminEventQuery()
+        deletes.operationTypes = ["DELETE"]
+        deletes.authUserId = "ops"
+        #expect(try await store.adminEvents(realmId: acme.id, matching: deletes, page: .all).map(\.id) == ["a3"])
+        var underscore = AdminEventQuery()
+        underscore.resourcePath = "users_*"
+        #expect(try await store.adminEvents(realmId: acme.id, matching: underscore, page: .all).isEmpty)
+        #expect(try await store.deleteAdminEvents(realmId: acme.id, before: clock.now) == 2)
+        #expect(try await store.adminEvents(realmId: acme.id, matching: AdminEventQuery(), page: .all).map(\.id) == ["a4"])
+        #expect(try await store.adminEvents(realmId: other.id, matching: AdminEventQuery(), page: .all).map(\.id) == ["o1"])
+    }
+
     @Test(arguments: StoreBackend.allCases)
     func eventsAreFilteredPagedAndExpired(backend: StoreBackend) async throws {
         let clock = TestClock()

@@ -34,7 +34,7 @@ struct KeycloakToolsTests {
             // A confidential client created as python-keycloak's fixtures do logs users in by password.
             _ = try await api.createClient("acme", ["clientId": "app", "publicClient": false, "secret": "app-secret",
                                                     "clientAuthenticatorType": "client-secret"], token: admin)
-            try await api.createUser("acme", "alice", password: "alice-pw-1", token: admin)
+            _ = try await api.createUser("acme", "alice", password: "alice-pw-1", token: admin)
             let login = try await api.call(.post, "/realms/acme/protocol/openid-connect/token",
                                            form: [("grant_type", "password"), ("client_id", "app"), ("client_secret", "app-secret"),
                                                   ("username", "alice"), ("password", "alice-pw-1")])
