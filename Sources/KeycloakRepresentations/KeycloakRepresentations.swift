@@ -52,6 +52,13 @@ public struct RealmRepresentation: Codable, Sendable {
     public var defaultRole: RoleRepresentation?
     public var notBefore: Int?
     // A realm file (export/import) also carries the realm's content.
+    public var clientScopes: [ClientScopeRepresentation]?
+    /// The realm's default and optional client scopes for new clients, by name.
+    public var defaultDefaultClientScopes: [String]?
+    public var defaultOptionalClientScopes: [String]?
+    /// Role scope mappings of realm roles; `clientScopeMappings`, of each client's roles (by clientId).
+    public var scopeMappings: [ScopeMappingRepresentation]?
+    public var clientScopeMappings: [String: [ScopeMappingRepresentation]]?
     public var roles: RolesRepresentation?
     public var groups: [GroupRepresentation]?
     public var users: [UserRepresentation]?
@@ -187,8 +194,46 @@ public struct ClientRepresentation: Codable, Sendable {
     public var protocolMappers: [ProtocolMapper]?
     public var clientAuthenticatorType: String?
     public var fullScopeAllowed: Bool?
+    /// The client's default and optional client scopes, by name. On creation they replace the
+    /// realm's defaults; on update they are not read (Keycloak's dedicated routes change them).
+    public var defaultClientScopes: [String]?
+    public var optionalClientScopes: [String]?
 
     public init() {}
+}
+
+/// Keycloak's client scope.
+public struct ClientScopeRepresentation: Codable, Sendable {
+    public var id: String?
+    public var name: String?
+    public var description: String?
+    public var `protocol`: String?
+    public var attributes: [String: String]?
+    public var protocolMappers: [ProtocolMapper]?
+
+    public init() {}
+
+    public init(_ s: ClientScope) {
+        id = s.id
+        name = s.name
+        description = s.description
+        self.protocol = s.protocolName
+        attributes = s.attributes
+        protocolMappers = s.protocolMappers
+    }
+}
+
+/// A realm file's role scope mappings: the roles (by name) a client (by clientId) or a client
+/// scope (by name) lets into tokens.
+public struct ScopeMappingRepresentation: Codable, Sendable {
+    public var client: String?
+    public var clientScope: String?
+    public var roles: [String]?
+    public init(client: String? = nil, clientScope: String? = nil, roles: [String]? = nil) {
+        self.client = client
+        self.clientScope = clientScope
+        self.roles = roles
+    }
 }
 
 public struct RoleRepresentation: Codable, Sendable {
@@ -298,11 +343,18 @@ extension ClientRepresentation {
         standardFlowEnabled = c.standardFlowEnabled
         implicitFlowEnabled = false
         redirectUris = c.redirectUris
-        webOrigins = []
+        webOrigins = c.webOrigins
         attributes = c.attributes.filter { $0.key != "bearer-only" }
         protocolMappers = c.protocolMappers
         clientAuthenticatorType = "client-secret"
-        fullScopeAllowed = true
+        fullScopeAllowed = c.fullScopeAllowed
+    }
+
+    /// With the client's scopes by name, as Keycloak's full answer has them.
+    public init(_ c: Client, scopes: [AssignedClientScope]) {
+        self.init(c)
+        defaultClientScopes = scopes.filter(\.isDefault).map(\.scope.name)
+        optionalClientScopes = scopes.filter { !$0.isDefault }.map(\.scope.name)
     }
 }
 
@@ -374,17 +426,73 @@ extension RealmRepresentation {
     }
 }
 
+// MARK: Keycloak's realm settings Keyport keeps without using
+
+extension RealmRepresentation {
+    /// The realm fields Keyport models (read into `Realm`).
+    public static let modeledFields: Set<String> = [
+        "id", "realm", "displayName", "enabled", "accessTokenLifespan", "ssoSessionIdleTimeout", "duplicateEmailsAllowed",
+        "offlineSessionIdleTimeout", "offlineSessionMaxLifespanEnabled", "offlineSessionMaxLifespan", "personalAccessTokenMaxLifespan",
+        "bruteForceProtected", "failureFactor", "waitIncrementSeconds", "maxFailureWaitSeconds", "quickLoginCheckMilliSeconds",
+        "minimumQuickLoginWaitSeconds", "maxDeltaTimeSeconds", "permanentLockout", "passwordPolicy", "eventsExpiration", "eventsEnabled", "enabledEventTypes",
+        "adminEventsEnabled", "adminEventsDetailsEnabled", "attributes", "dockerV2Enabled", "passwordHashing", "roles", "defaultRole", "groups", "users",
+        "clients", "clientScopes", "defaultDefaultClientScopes", "defaultOptionalClientScopes", "scopeMappings", "clientScopeMappings",
+        "ssoSessionMaxLifespan", "notBefore", "loginWithEmailAllowed",
+    ]
+    /// Keycloak settings never kept: secrets, and what a realm file carries as content.
+    static let neverKept: Set<String> = ["privateKey", "publicKey", "certificate", "codeSecret", "smtpServer", "keycloakVersion"]
+    /// At most this much (JSON text, all settings together) is kept per realm.
+    public static let keptSettingsLimit = 16_384
+
+    /// Keycloak's realm settings in `document` that Keyport does not model but keeps and gives
+    /// back as they were (themes, registration and reset-password switches, locales, …): the
+    /// top-level fields Keycloak has whose values are a string, number, boolean or a list of
+    /// those; not secrets, not objects. Values are JSON text. Nil when there are none to keep.
+    public static func keptSettings(in document: JSONValue) -> [String: String]? {
+        guard case .object(let object) = document else { return nil }
+        var kept: [String: String] = [:]
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        var total = 0
+        for key in object.keys.sorted() where KeycloakShape.realm.fields.contains(key) && !modeledFields.contains(key) && !neverKept.contains(key) {
+            guard let value = object[key], value.isScalarOrScalarList, let data = try? encoder.encode(value) else { continue }
+            total += key.utf8.count + data.count
+            guard total <= keptSettingsLimit else { break }
+            kept[key] = String(decoding: data, as: UTF8.self)
+        }
+        return kept
+    }
+
+    /// This representation as JSON with the kept settings beside the modeled ones.
+    public func withKeptSettings(_ settings: [String: String]) throws -> JSONValue {
+        var json = try JSONValue.from(self)
+        guard case .object(var object) = json else { return json }
+        for (key, text) in settings where object[key] == nil {
+            if let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) { object[key] = value }
+        }
+        json = .object(object)
+        return json
+    }
+}
+
+private extension JSONValue {
+    var isScalarOrScalarList: Bool {
+        switch self {
+        case .string, .number, .bool: true
+        case .array(let items): items.allSatisfy { if case .array = $0 { false } else if case .object = $0 { false } else { true } }
+        default: false
+        }
+    }
+}
+
 // MARK: Realm files
 
 extension RealmRepresentation {
     /// The fields of a document that this format does not model, as `users[].totp`-style names.
     public static func unmodeledFields(in document: JSONValue) -> [String] {
+        let kept = Set(keptSettings(in: document)?.keys.map { $0 } ?? [])
         let known: [String: Set<String>] = [
-            "": ["id", "realm", "displayName", "enabled", "accessTokenLifespan", "ssoSessionIdleTimeout", "duplicateEmailsAllowed",
-                 "offlineSessionIdleTimeout", "offlineSessionMaxLifespanEnabled", "offlineSessionMaxLifespan", "personalAccessTokenMaxLifespan",
-                 "bruteForceProtected", "failureFactor", "waitIncrementSeconds", "maxFailureWaitSeconds", "quickLoginCheckMilliSeconds",
-                 "minimumQuickLoginWaitSeconds", "maxDeltaTimeSeconds", "permanentLockout", "passwordPolicy", "eventsExpiration", "eventsEnabled", "enabledEventTypes",
-                 "adminEventsEnabled", "adminEventsDetailsEnabled", "attributes", "dockerV2Enabled", "passwordHashing", "roles", "defaultRole", "groups", "users", "clients"],
+            "": modeledFields.union(kept),
             "roles": ["id", "name", "description", "composite", "clientRole", "containerId", "attributes", "composites"],
             "groups": ["id", "name", "path", "attributes", "realmRoles", "clientRoles", "subGroups"],
             "users": ["id", "username", "email", "emailVerified", "firstName", "lastName", "enabled", "createdTimestamp", "attributes",
@@ -393,7 +501,7 @@ extension RealmRepresentation {
                                     "hashIterations", "algorithm", "priority"],
             "clients": ["id", "clientId", "name", "description", "enabled", "protocol", "publicClient", "bearerOnly", "secret",
                         "directAccessGrantsEnabled", "serviceAccountsEnabled", "standardFlowEnabled", "redirectUris", "attributes",
-                        "protocolMappers"],
+                        "protocolMappers", "fullScopeAllowed", "webOrigins", "defaultClientScopes", "optionalClientScopes"],
         ]
         var found: Set<String> = []
         func check(_ value: JSONValue?, _ kind: String, _ shown: String) {

@@ -22,6 +22,7 @@ public enum KeycloakShape: Sendable {
     case protocolMapper
     case component
     case eventsConfig
+    case clientScope
 
     /// Keycloak's class name, as its error message says it.
     public var className: String {
@@ -38,6 +39,7 @@ public enum KeycloakShape: Sendable {
         case .protocolMapper: "ProtocolMapperRepresentation"
         case .component: "ComponentRepresentation"
         case .eventsConfig: "RealmEventsConfigRepresentation"
+        case .clientScope: "ClientScopeRepresentation"
         }
     }
 
@@ -51,11 +53,13 @@ public enum KeycloakShape: Sendable {
 
     public var nested: [String: Nested] {
         switch self {
-        case .realm: ["users": .array(.user), "clients": .array(.client), "groups": .array(.group), "roles": .object(.roles),
+        case .realm: ["users": .array(.user), "clients": .array(.client), "groups": .array(.group), "roles": .object(.roles), "clientScopes": .array(.clientScope),
                       "passwordHashing": .object(.passwordHashing), "defaultRole": .object(.role)]
         case .roles: ["realm": .array(.role), "client": .map(.role), "application": .map(.role)]
         case .user: ["credentials": .array(.credential)]
         case .client: ["protocolMappers": .array(.protocolMapper)]
+        // Keycloak reads a client scope ignoring unknown fields (its old template shape); its mappers strictly.
+        case .clientScope: ["protocolMappers": .array(.protocolMapper)]
         case .role: ["composites": .object(.roleComposites)]
         case .group: ["subGroups": .array(.group)]
         default: [:]
@@ -76,6 +80,7 @@ public enum KeycloakShape: Sendable {
         case .protocolMapper: Self.protocolMapperFields
         case .component: Self.componentFields
         case .eventsConfig: Self.eventsConfigFields
+        case .clientScope: Self.clientScopeFields
         }
     }
 
@@ -157,6 +162,8 @@ public enum KeycloakShape: Sendable {
     static let componentFields: Set<String> = [
         "config", "id", "name", "parentId", "providerId", "providerType", "subType",
     ]
+    /// Keycloak ignores unknown fields of a client scope; these are the ones it reads.
+    static let clientScopeFields: Set<String> = ["attributes", "description", "id", "name", "protocol", "protocolMappers"]
     static let eventsConfigFields: Set<String> = [
         "adminEventsDetailsEnabled", "adminEventsEnabled", "enabledEventTypes", "eventsEnabled", "eventsExpiration", "eventsListeners",
     ]
@@ -166,7 +173,7 @@ public enum KeycloakShape: Sendable {
     public func unrecognizedField(in json: JSONValue) -> String? {
         guard case .object(let object) = json else { return nil }
         for key in object.keys.sorted() {
-            guard fields.contains(key) else {
+            guard fields.contains(key) || self == .clientScope else {
                 return "Invalid json representation for \(className). Unrecognized field \"\(String(key.prefix(100)))\""
             }
             guard let value = object[key], let inner = nested[key] else { continue }
@@ -201,6 +208,7 @@ extension ClientRepresentation: KeycloakShaped { public static var keycloakShape
 extension RoleRepresentation: KeycloakShaped { public static var keycloakShape: KeycloakShape { .role } }
 extension GroupRepresentation: KeycloakShaped { public static var keycloakShape: KeycloakShape { .group } }
 extension ComponentRepresentation: KeycloakShaped { public static var keycloakShape: KeycloakShape { .component } }
+extension ClientScopeRepresentation: KeycloakShaped { public static var keycloakShape: KeycloakShape { .clientScope } }
 
 /// A list of representations (role mappings, composites), checked item by item.
 public protocol KeycloakShapedList {

@@ -4,10 +4,10 @@
 // files), so Keyport reads them the same way instead of refusing the whole object.
 
 /// A JSON string, boolean or number, as text (`true` → "true", `5` → "5").
-struct ScalarText: Decodable {
-    let text: String
+public struct ScalarText: Decodable, Sendable {
+    public let text: String
 
-    init(from decoder: Decoder) throws {
+    public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         if let s = try? c.decode(String.self) {
             text = s

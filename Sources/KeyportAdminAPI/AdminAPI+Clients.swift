@@ -46,6 +46,23 @@ extension AdminAPI {
 
     func newSecret() -> Sensitive { provisioning.newSecret() }
 
+    /// Keycloak's full answer for a client: with its default and optional client scopes by name,
+    /// and a confidential client's secret for callers who may read it anyway (manage-clients,
+    /// through `client-secret`); Keycloak shows it to view-clients too, Keyport does not.
+    /// Automation that compares what it wants with what it reads (Ansible) needs it.
+    func clientRepresentation(_ client: Client, realm: Realm, caller: AdminPrincipal) async throws -> ClientRepresentation {
+        var rep = ClientRepresentation(client, scopes: try await store.clientScopes(ofClient: client.id, realmId: realm.id))
+        if !client.publicClient, caller.may(.manageClients, in: realm) { rep.secret = client.secret?.revealed }
+        return rep
+    }
+
+    /// Scope names as a request gives them: at most `ClientScope.limitPerRealm`, each a valid name.
+    static func scopeNames(_ names: [String]?) throws -> [String]? {
+        guard let names else { return nil }
+        guard names.count <= ClientScope.limitPerRealm else { throw AdminError.badRequest("Too many client scopes") }
+        return try names.map { try Validate.clientScopeName($0) }
+    }
+
     func createClient(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let (_, realm) = try await authorize(request, context, .manageClients)
         let rep = try await decode(ClientRepresentation.self, request, context)
@@ -61,6 +78,11 @@ extension AdminAPI {
         }
         for notice in notices { context.logger.notice("\(notice)", metadata: ["realm": .string(realm.name)]) }
         var changes: [StoreChange] = [.createClient(client)]
+        // Named scopes replace the realm's defaults (Keycloak's rule for a new client).
+        if rep.defaultClientScopes != nil || rep.optionalClientScopes != nil {
+            changes.append(.setClientScopes(clientId: client.id, realmId: realm.id, defaults: try Self.scopeNames(rep.defaultClientScopes),
+                                            optionals: try Self.scopeNames(rep.optionalClientScopes)))
+        }
         changes += try await serviceAccountChanges(for: client, realm: realm)
         try await AdminError.naming(client.clientId) { try await store.apply(changes) }
         return created(request, client.id)
@@ -118,7 +140,7 @@ extension AdminAPI {
 
 extension AdminAPI {
     func listClients(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
-        let (_, realm) = try await authorize(request, context, .viewClients)
+        let (caller, realm) = try await authorize(request, context, .viewClients)
         let query = FormParameters.query(of: request)
         var list = try await store.clients(realmId: realm.id, page: .all)
         if let clientId = query["clientId"], !clientId.isEmpty {
@@ -129,12 +151,14 @@ extension AdminAPI {
             }
         }
         let page = try page(request)
-        return try JSONBody.response(list.dropFirst(page.first).prefix(page.max).map(ClientRepresentation.init))
+        var reps: [ClientRepresentation] = []
+        for client in list.dropFirst(page.first).prefix(page.max) { reps.append(try await clientRepresentation(client, realm: realm, caller: caller)) }
+        return try JSONBody.response(reps)
     }
 
     func getClient(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
-        let (_, _, client) = try await clientInPath(request, context, .viewClients)
-        return try JSONBody.response(ClientRepresentation(client))
+        let (caller, realm, client) = try await clientInPath(request, context, .viewClients)
+        return try JSONBody.response(try await clientRepresentation(client, realm: realm, caller: caller))
     }
 
     func deleteClient(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {

@@ -3,6 +3,7 @@ import KeycloakRepresentations
 import Hummingbird
 import KeyportAuth
 import KeyportHTTP
+import KeyportJSON
 import KeyportModel
 import KeyportRealmExchange
 import KeyportStore
@@ -19,7 +20,7 @@ extension AdminAPI {
     }
 
     func realmResponse(_ realm: Realm) async throws -> Response {
-        try JSONBody.response(try await representation(of: realm))
+        try JSONBody.response(try await representation(of: realm).withKeptSettings(realm.keycloakSettings))
     }
 
     func representation(of realm: Realm) async throws -> RealmRepresentation {
@@ -29,11 +30,11 @@ extension AdminAPI {
 
     func listRealms(_ context: KeyportRequestContext) async throws -> Response {
         let caller = try await principal(context)
-        var result: [RealmRepresentation] = []
+        var result: [JSONValue] = []
         for realm in try await store.realms() where caller.may(.viewRealm, in: realm) || caller.administers(realm) {
-            result.append(try await representation(of: realm))
+            result.append(try await representation(of: realm).withKeptSettings(realm.keycloakSettings))
         }
-        return try JSONBody.response(result)
+        return try JSONBody.response(JSONValue.array(result))
     }
 
     func createRealm(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
@@ -81,6 +82,7 @@ extension AdminAPI {
         let name = try Validate.realmName(rep.realm)
         var realm = Realm(id: environment.newID(), name: name, createdAt: environment.now())
         try apply(rep, to: &realm)
+        realm.keycloakSettings = Self.keptSettings(body) ?? [:]
         if let id = rep.id, !id.isEmpty {
             try Validate.plain(id, what: "Realm id")
             realm.id = id
@@ -163,7 +165,8 @@ extension AdminAPI {
 
     func updateRealm(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let (_, existing) = try await authorize(request, context, .manageRealm)
-        let rep = try await decode(RealmRepresentation.self, request, context)
+        let (rep, body) = try await decodeKeepingBody(RealmRepresentation.self, request, context)
+        let kept = Self.keptSettings(body)
         // Merged into the row as it is inside the write transaction, so two administrators
         // changing different settings at once both keep theirs.
         try await store.updateRealm(id: existing.id) { realm in
@@ -173,6 +176,11 @@ extension AdminAPI {
                 realm.name = try Validate.realmName(name)
             }
             try apply(rep, to: &realm)
+            if let kept {
+                var change = RealmSettingsChange()
+                change.keycloakSettings = kept
+                do { try realm.apply(change, ceiling: ceiling) } catch let error as InvalidRealmSetting { throw AdminError.badRequest(error.description) }
+            }
             // Disabling master would lock every administrator out, this one included.
             if before.name == BuiltInRoles.masterRealm && !realm.enabled { throw AdminError.badRequest("The master realm cannot be disabled") }
         }
@@ -227,6 +235,13 @@ extension AdminAPI {
                                                 groupsAndRoles: try bool(request, "exportGroupsAndRoles") ?? false)
         if parts.clients { guard caller.may(.viewClients, in: realm) else { throw AdminError.forbidden } }
         if parts.groupsAndRoles { guard caller.may(.viewUsers, in: realm) else { throw AdminError.forbidden } }
-        return try JSONBody.response(try await RealmExporter(store: store).export(realmNamed: realm.name, partial: parts))
+        return try JSONBody.response(try await RealmExporter(store: store).export(realmNamed: realm.name, partial: parts)
+            .withKeptSettings(realm.keycloakSettings))
+    }
+
+    /// Keycloak's settings in a realm body that Keyport keeps without using them.
+    static func keptSettings(_ body: ByteBuffer) -> [String: String]? {
+        guard let json = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: body)) else { return nil }
+        return RealmRepresentation.keptSettings(in: json)
     }
 }

@@ -5,11 +5,14 @@ import KeyportJSON
 import KeyportModel
 import KeyportStore
 
-/// Role mappings of users and groups: the same routes and rules for both holders.
+/// Role mappings of users and groups, and role scope mappings of client scopes and clients
+/// (`scope-mappings`: which roles their tokens may carry): the same routes and rules for all.
 extension AdminAPI {
     enum Holder {
         case user(User)
         case group(GroupNode)
+        case clientScope(ClientScope)
+        case client(Client)
     }
 
     /// The caller (holding a permission), the realm and the holder the path names.
@@ -29,21 +32,30 @@ extension AdminAPI {
         }
     }
 
+    /// Scope mappings of client scopes (`client-scopes/{id}/scope-mappings`) and clients
+    /// (`clients/{id}/scope-mappings`). They only narrow what tokens carry — a token never holds
+    /// a role its user lacks — so they are the clients' administrators' (view- and manage-clients).
+    func addScopeMappingRoutes(_ group: RouterGroup<KeyportRequestContext>, holder: @escaping HolderLookup) {
+        addRoleMappingRoutes(group, segment: "scope-mappings") { request, context, permission in
+            try await holder(request, context, permission == .viewUsers ? .viewClients : .manageClients)
+        }
+    }
+
     private func addRoleMappingRoutes(
-        _ group: RouterGroup<KeyportRequestContext>,
+        _ group: RouterGroup<KeyportRequestContext>, segment: String = "role-mappings",
         holder: @escaping HolderLookup
     ) {
-        group.get("{id}/role-mappings") { request, context in try await listRoleMappings(request, context, holder: holder) }
-        group.get("{id}/role-mappings/realm") { request, context in try await listRealmRoleMappings(request, context, holder: holder) }
-        group.get("{id}/role-mappings/realm/composite") { request, context in try await listEffectiveRealmRoles(request, context, holder: holder) }
-        group.get("{id}/role-mappings/realm/available") { request, context in try await listAvailableRealmRoles(request, context, holder: holder) }
-        group.post("{id}/role-mappings/realm") { request, context in try await grantRealmRoles(request, context, holder: holder) }
-        group.delete("{id}/role-mappings/realm") { request, context in try await revokeRealmRoles(request, context, holder: holder) }
-        group.get("{id}/role-mappings/clients/{client}") { request, context in try await listClientRoleMappings(request, context, holder: holder) }
-        group.get("{id}/role-mappings/clients/{client}/composite") { request, context in try await listEffectiveClientRoles(request, context, holder: holder) }
-        group.get("{id}/role-mappings/clients/{client}/available") { request, context in try await listAvailableClientRoles(request, context, holder: holder) }
-        group.post("{id}/role-mappings/clients/{client}") { request, context in try await grantClientRoles(request, context, holder: holder) }
-        group.delete("{id}/role-mappings/clients/{client}") { request, context in try await revokeClientRoles(request, context, holder: holder) }
+        group.get("{id}/\(segment)") { request, context in try await listRoleMappings(request, context, holder: holder) }
+        group.get("{id}/\(segment)/realm") { request, context in try await listRealmRoleMappings(request, context, holder: holder) }
+        group.get("{id}/\(segment)/realm/composite") { request, context in try await listEffectiveRealmRoles(request, context, holder: holder) }
+        group.get("{id}/\(segment)/realm/available") { request, context in try await listAvailableRealmRoles(request, context, holder: holder) }
+        group.post("{id}/\(segment)/realm") { request, context in try await grantRealmRoles(request, context, holder: holder) }
+        group.delete("{id}/\(segment)/realm") { request, context in try await revokeRealmRoles(request, context, holder: holder) }
+        group.get("{id}/\(segment)/clients/{client}") { request, context in try await listClientRoleMappings(request, context, holder: holder) }
+        group.get("{id}/\(segment)/clients/{client}/composite") { request, context in try await listEffectiveClientRoles(request, context, holder: holder) }
+        group.get("{id}/\(segment)/clients/{client}/available") { request, context in try await listAvailableClientRoles(request, context, holder: holder) }
+        group.post("{id}/\(segment)/clients/{client}") { request, context in try await grantClientRoles(request, context, holder: holder) }
+        group.delete("{id}/\(segment)/clients/{client}") { request, context in try await revokeClientRoles(request, context, holder: holder) }
     }
 
     /// The container's roles (the realm's for nil, else that client's) that `holder` does not hold effectively.
@@ -56,6 +68,8 @@ extension AdminAPI {
         switch holder {
         case .user(let u): try await store.userRoles(userId: u.id, realmId: realm.id)
         case .group(let g): try await store.groupRoles(groupId: g.group.id, realmId: realm.id)
+        case .clientScope(let s): try await store.scopeRoles(of: .clientScope(s.id), realmId: realm.id)
+        case .client(let c): try await store.scopeRoles(of: .client(c.id), realmId: realm.id)
         }
     }
 
@@ -64,7 +78,7 @@ extension AdminAPI {
         switch holder {
         case .user(let u):
             return try await store.effectiveRoles(userId: u.id, realmId: realm.id)
-        case .group:
+        case .group, .clientScope, .client:
             let all = try await closure(of: try await direct(holder, realm), realm: realm)
             return all.sorted { ($0.clientId ?? "", $0.name) < ($1.clientId ?? "", $1.name) }
         }
@@ -74,6 +88,8 @@ extension AdminAPI {
         switch holder {
         case .user(let u): try await store.grantUserRoles(userId: u.id, roleIds: roles.map(\.id), realmId: realm.id)
         case .group(let g): try await store.grantGroupRoles(groupId: g.group.id, roleIds: roles.map(\.id), realmId: realm.id)
+        case .clientScope(let s): try await store.apply([.addScopeRoles(.clientScope(s.id), roleIds: roles.map(\.id), realmId: realm.id)])
+        case .client(let c): try await store.apply([.addScopeRoles(.client(c.id), roleIds: roles.map(\.id), realmId: realm.id)])
         }
     }
 
@@ -82,6 +98,8 @@ extension AdminAPI {
         switch holder {
         case .user(let u): try await store.revokeUserRoles(userId: u.id, roleIds: roles.map(\.id), realmId: realm.id)
         case .group(let g): try await store.revokeGroupRoles(groupId: g.group.id, roleIds: roles.map(\.id), realmId: realm.id)
+        case .clientScope(let s): try await store.apply([.removeScopeRoles(.clientScope(s.id), roleIds: roles.map(\.id), realmId: realm.id)])
+        case .client(let c): try await store.apply([.removeScopeRoles(.client(c.id), roleIds: roles.map(\.id), realmId: realm.id)])
         }
     }
 

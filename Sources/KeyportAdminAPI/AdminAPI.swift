@@ -79,6 +79,7 @@ public struct AdminAPI: Sendable {
         addEventRoutes(admin)
         addKeyRoutes(admin)
         addComponentRoutes(admin)
+        addClientScopeRoutes(admin)
         addSessionRoutes(admin)
         addPersonalAccessTokenRoutes(admin)
     }
@@ -121,10 +122,15 @@ public struct AdminAPI: Sendable {
     /// The body as `T`. Keycloak's representations (and lists of them) are first checked
     /// against Keycloak's fields: an unknown one is a 400 in Keycloak's words, as Keycloak does.
     func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: KeyportRequestContext) async throws -> T {
+        try await decodeKeepingBody(type, request, context).value
+    }
+
+    /// As `decode`, with the body read (for a handler that also looks at the raw JSON).
+    func decodeKeepingBody<T: Decodable>(_ type: T.Type, _ request: Request, _ context: KeyportRequestContext) async throws -> (value: T, body: ByteBuffer) {
         do {
             let body = try await BodyReader.read(request, context: context)
             try requireKnownFields(T.self, in: body)
-            return try JSONBody.decode(type, from: body)
+            return (try JSONBody.decode(type, from: body), body)
         } catch let error as BadInput {
             throw AdminError.badRequest(error.message)
         }

@@ -65,6 +65,7 @@ public struct AdminError: HTTPResponseError, Equatable {
         case .emailsShared: "Realm has users sharing an email; duplicate emails cannot be disallowed"
         case .concurrentChange: "The realm changed while the request was being prepared; send it again"
         case .credentialChanged: "The user's password changed during the login; log in again"
+        case .clientScopeName: "Client Scope with same name exists"
         case .other: "Object already exists"
         }
     }
@@ -80,6 +81,7 @@ public struct AdminError: HTTPResponseError, Equatable {
             case .roleName: throw conflict("Role with name \(name) already exists")
             case .topLevelGroupName: throw conflict("Top level group named '\(name)' already exists.")
             case .siblingGroupName: throw conflict("Sibling group named '\(name)' already exists.")
+            case .clientScopeName: throw conflict("Client Scope \(name) already exists")
             default: throw StoreError.conflict(rule)
             }
         }
@@ -106,6 +108,7 @@ public struct AdminError: HTTPResponseError, Equatable {
             case .realm: .notFound("Realm not found.")
             case .role: .notFound("Could not find role")
             case .group: .notFound("Could not find group by id")
+            case .clientScope: .notFound("Could not find client scope")
             default: .notFound("\(entity.rawValue) not found")
             }
         case .conflict(let rule): .conflict(keycloakWording(rule))

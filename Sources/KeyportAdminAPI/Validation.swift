@@ -28,4 +28,8 @@ enum Validate {
     static func plain(_ value: String, what: String) throws { try rule { try ObjectRules.plain(value, what: what) } }
     static func multiAttributes(_ attributes: [String: [String]]) throws -> [String: [String]] { try rule { try ObjectRules.multiAttributes(attributes) } }
     static func singleAttributes(_ attributes: [String: String]) throws -> [String: String] { try rule { try ObjectRules.singleAttributes(attributes) } }
+    static func clientScopeName(_ name: String?) throws -> String { try rule { try ObjectRules.clientScopeName(name) } }
+    static func protocolMappers(_ mappers: [ProtocolMapper], newID: () -> String) throws -> [ProtocolMapper] {
+        try rule { try ObjectRules.protocolMappers(mappers, newID: newID) }
+    }
 }

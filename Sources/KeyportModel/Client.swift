@@ -16,6 +16,11 @@ public struct Client: Sendable, Equatable, Identifiable {
     public var redirectUris: [String]
     public var attributes: [String: String]
     public var protocolMappers: [ProtocolMapper]
+    /// Keycloak's `fullScopeAllowed`: tokens may carry every role the user holds; when false,
+    /// only those in the client's scope mappings and its client scopes' (Keycloak's default: true).
+    public var fullScopeAllowed: Bool
+    /// Keycloak's `webOrigins`: origins allowed for CORS (`+` means those of the redirect URIs).
+    public var webOrigins: [String]
     public var createdAt: Timestamp
 
     public init(
@@ -23,7 +28,7 @@ public struct Client: Sendable, Equatable, Identifiable {
         enabled: Bool = true, protocolName: ClientProtocol = .openIDConnect, publicClient: Bool = false,
         secret: Sensitive? = nil, directAccessGrantsEnabled: Bool = false, serviceAccountsEnabled: Bool = false,
         standardFlowEnabled: Bool = true, redirectUris: [String] = [], attributes: [String: String] = [:],
-        protocolMappers: [ProtocolMapper] = [], createdAt: Timestamp
+        protocolMappers: [ProtocolMapper] = [], fullScopeAllowed: Bool = true, webOrigins: [String] = [], createdAt: Timestamp
     ) {
         self.id = id
         self.realmId = realmId
@@ -40,6 +45,8 @@ public struct Client: Sendable, Equatable, Identifiable {
         self.redirectUris = redirectUris
         self.attributes = attributes
         self.protocolMappers = protocolMappers
+        self.fullScopeAllowed = fullScopeAllowed
+        self.webOrigins = webOrigins
         self.createdAt = createdAt
     }
 }
@@ -63,5 +70,28 @@ public struct ProtocolMapper: Sendable, Equatable, Codable {
         self.protocol = `protocol`
         self.protocolMapper = protocolMapper
         self.config = config
+    }
+
+    /// Keycloak's configs are strings; as Keycloak (Jackson) does, a boolean or number is taken
+    /// as its text (`"access.token.claim": true`), and a null value leaves the key out.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decodeIfPresent(String.self, forKey: .id)
+        name = try c.decode(String.self, forKey: .name)
+        `protocol` = try c.decode(String.self, forKey: .protocol)
+        protocolMapper = try c.decode(String.self, forKey: .protocolMapper)
+        config = try c.decodeIfPresent([String: ConfigText].self, forKey: .config)?.compactMapValues(\.text) ?? [:]
+    }
+
+    private struct ConfigText: Decodable {
+        let text: String?
+        init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if c.decodeNil() { text = nil }
+            else if let s = try? c.decode(String.self) { text = s }
+            else if let b = try? c.decode(Bool.self) { text = b ? "true" : "false" }
+            else if let i = try? c.decode(Int64.self) { text = String(i) }
+            else { text = String(try c.decode(Double.self)) }
+        }
     }
 }

@@ -105,5 +105,34 @@ public enum ObjectRules {
         _ = try multiAttributes(attributes.mapValues { [$0] })
         return attributes
     }
+
+    /// A client scope's name: what a token request's `scope` parameter (space-separated) names.
+    public static func clientScopeName(_ name: String?) throws -> String {
+        guard let name, !name.isEmpty else { throw InvalidObject("Client scope name is required") }
+        try plain(name, what: "Client scope name")
+        guard !name.contains(" ") else { throw InvalidObject("Client scope name must not contain spaces") }
+        return nfc(name)
+    }
+
+    /// Protocol mappers (a client's or a client scope's): at most `ClientScope.maxProtocolMappers`,
+    /// names unique and plain, configs bounded like attributes; a mapper without an id gets one.
+    public static func protocolMappers(_ mappers: [ProtocolMapper], newID: () -> String) throws -> [ProtocolMapper] {
+        guard mappers.count <= ClientScope.maxProtocolMappers else {
+            throw InvalidObject("At most \(ClientScope.maxProtocolMappers) protocol mappers are allowed")
+        }
+        var names = Set<String>()
+        return try mappers.map { mapper in
+            var m = mapper
+            guard !m.name.isEmpty else { throw InvalidObject("A protocol mapper needs a name") }
+            try plain(m.name, what: "Protocol mapper name")
+            guard names.insert(m.name).inserted else { throw InvalidObject("Protocol mapper '\(m.name)' appears twice") }
+            guard !m.protocolMapper.isEmpty else { throw InvalidObject("Protocol mapper '\(m.name)' needs its protocolMapper type") }
+            try plain(m.protocolMapper, what: "protocolMapper")
+            try plain(m.protocol, what: "A protocol mapper's protocol")
+            _ = try singleAttributes(m.config)
+            if let id = m.id { try plain(id, what: "A protocol mapper's id") } else { m.id = newID() }
+            return m
+        }
+    }
 }
 

@@ -41,6 +41,9 @@ public struct Realm: Sendable, Equatable, Identifiable {
     /// Keycloak's `adminEventsDetailsEnabled`: whether an admin event keeps the request's
     /// representation (secrets redacted).
     public var adminEventsDetailsEnabled: Bool
+    /// Keycloak's settings Keyport keeps without using them (themes, registration switches, …),
+    /// each as the JSON text of its value, so what a tool set is what it reads back.
+    public var keycloakSettings: [String: String]
     public var attributes: [String: String]
     public var createdAt: Timestamp
 
@@ -53,7 +56,7 @@ public struct Realm: Sendable, Equatable, Identifiable {
         bruteForce: BruteForcePolicy = .init(), passwordPolicy: String? = nil,
         passwordHashing: Argon2Parameters = .keycloakDefault, eventsExpiration: Int? = nil,
         eventsEnabled: Bool = true, enabledEventTypes: [String] = [],
-        adminEventsEnabled: Bool = false, adminEventsDetailsEnabled: Bool = false,
+        adminEventsEnabled: Bool = false, adminEventsDetailsEnabled: Bool = false, keycloakSettings: [String: String] = [:],
         attributes: [String: String] = [:], createdAt: Timestamp
     ) {
         self.id = id
@@ -76,6 +79,7 @@ public struct Realm: Sendable, Equatable, Identifiable {
         self.enabledEventTypes = enabledEventTypes
         self.adminEventsEnabled = adminEventsEnabled
         self.adminEventsDetailsEnabled = adminEventsDetailsEnabled
+        self.keycloakSettings = keycloakSettings
         self.attributes = attributes
         self.createdAt = createdAt
     }
@@ -334,6 +338,8 @@ public struct RealmSettingsChange: Sendable, Equatable {
     public var enabledEventTypes: [String]?
     public var adminEventsEnabled: Bool?
     public var adminEventsDetailsEnabled: Bool?
+    /// Kept settings given: each replaces the one of its name.
+    public var keycloakSettings: [String: String]?
     public var hashingMemoryKiB: Int?
     public var hashingIterations: Int?
     public var hashingParallelism: Int?
@@ -387,6 +393,15 @@ extension Realm {
         if let v = change.enabledEventTypes { r.enabledEventTypes = v }
         if let v = change.adminEventsEnabled { r.adminEventsEnabled = v }
         if let v = change.adminEventsDetailsEnabled { r.adminEventsDetailsEnabled = v }
+        if let v = change.keycloakSettings {
+            r.keycloakSettings.merge(v) { $1 }
+            // The bound holds for what the realm keeps in all, not per request.
+            var total = 0
+            for key in r.keycloakSettings.keys.sorted() {
+                total += key.utf8.count + (r.keycloakSettings[key]?.utf8.count ?? 0)
+                if total > 16_384 { r.keycloakSettings[key] = nil }
+            }
+        }
         if change.hashingMemoryKiB != nil || change.hashingIterations != nil || change.hashingParallelism != nil
             || change.hashingHashLength != nil || change.hashingSaltLength != nil {
             r.passwordHashing = try r.passwordHashing.updating(

@@ -197,6 +197,7 @@ enum PGErrors {
         case "realm_groups_sibling_name": .siblingGroupName
         case "credentials_type_unique": .credentialType
         case "personal_access_tokens_name_unique": .tokenName
+        case "client_scopes_name_unique": .clientScopeName
         default: .other
         }
     }

@@ -14,7 +14,10 @@ extension PostgresStore {
         case .createUser(let seed): try await db.run(statements.users.insert(seed))
         case .updateUser(let id, let realmId, let change): _ = try await updateUser(id: id, realmId: realmId, change, db)
         case .setCredential(let credential, let revoke): try await setCredential(credential, revokeTokensBefore: revoke, db)
-        case .createClient(let client): try await db.run(statements.clients.insert(client))
+        case .createClient(let client):
+            try await db.run(statements.clients.insert(client))
+            // A new client takes the realm's default and optional client scopes of its protocol.
+            try await db.run(statements.clientScopes.assignRealmDefaults(toClient: client.id, realmId: client.realmId, protocolName: client.protocolName.rawValue))
         case .updateClient(let id, let realmId, let change): _ = try await updateClient(id: id, realmId: realmId, change, db)
         case .grantUserRoles(let userId, let roleIds, let realmId): try await grantRoles(.user, to: userId, roleIds: roleIds, realmId: realmId, db)
         case .addMember(let groupId, let userId, let realmId): try await addMember(groupId: groupId, userId: userId, realmId: realmId, db)
@@ -29,6 +32,9 @@ extension PostgresStore {
         case .deleteClient(let id, let realmId): try await deleteClient(id: id, realmId: realmId, db)
         case .deleteRole(let id, let realmId): try await deleteRole(id: id, realmId: realmId, db)
         case .deleteGroup(let id, let realmId): try await deleteGroup(id: id, realmId: realmId, db)
+        case .createClientScope, .updateClientScope, .deleteClientScope, .assignRealmClientScope, .unassignRealmClientScope,
+             .assignClientScope, .unassignClientScope, .setClientScopes, .addScopeRoles, .removeScopeRoles:
+            try await applyClientScopeChange(change, db)
         }
     }
 }

@@ -140,9 +140,12 @@ public struct Provisioning: Sendable {
         } else if client.secret == nil && client.attributes["bearer-only"] != "true" {
             client.secret = newSecret()
         }
-        if let v = rep.protocolMappers {
-            guard v.count <= 100 else { throw InvalidObject("At most 100 protocolMappers are allowed") }
-            client.protocolMappers = v
+        if let v = rep.protocolMappers { client.protocolMappers = try ObjectRules.protocolMappers(v, newID: newUUID) }
+        if let v = rep.fullScopeAllowed { client.fullScopeAllowed = v }
+        if let v = rep.webOrigins {
+            guard v.count <= 100 else { throw InvalidObject("At most 100 webOrigins are allowed") }
+            for origin in v { try ObjectRules.plain(origin, what: "A web origin") }
+            client.webOrigins = v
         }
         try prepareClient(&client)
     }
@@ -177,6 +180,16 @@ public struct Provisioning: Sendable {
         for action in list { try ObjectRules.plain(action, what: "Required action") }
         var seen = Set<String>()
         return list.filter { seen.insert($0).inserted }
+    }
+
+    /// A random (version 4) UUID, as the server's ids.
+    func newUUID() -> String {
+        var b = randomBytes(16)
+        b[6] = (b[6] & 0x0F) | 0x40
+        b[8] = (b[8] & 0x3F) | 0x80
+        let hex = b.map { String(format: "%02x", $0) }.joined()
+        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
+        return parts.joined(separator: "-")
     }
 
     func base64URL(_ bytes: [UInt8]) -> String {

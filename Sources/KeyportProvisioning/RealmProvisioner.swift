@@ -78,7 +78,19 @@ public struct RealmProvisioner: Sendable {
         _ = client(BuiltInRoles.securityAdminConsoleClient, publicClient: true)
         _ = clientRoles(client(BuiltInRoles.brokerClient, publicClient: false, attributes: ["bearer-only": "true"]),
                         BuiltInRoles.brokerRoles.map { ($0, []) })
+        withBuiltinClientScopes(&seed, offlineAccessRoleId: offline.id)
         return seed
+    }
+
+    /// Keycloak's built-in client scopes for the seed's realm, its OpenID Connect clients given
+    /// the realm's default and optional ones (as Keycloak does for the clients it creates).
+    public func withBuiltinClientScopes(_ seed: inout RealmSeed, offlineAccessRoleId: String?) {
+        seed.clientScopes = BuiltinClientScopeCatalog(newID: environment.newID).scopes(realmId: seed.realm.id, offlineAccessRoleId: offlineAccessRoleId)
+        for client in seed.clients where client.protocolName == .openIDConnect {
+            for assignment in seed.clientScopes.realmDefaults {
+                seed.clientClientScopes.append((client.id, assignment.scopeId, assignment.isDefault))
+            }
+        }
     }
 
     /// The master realm with its `admin` role and the bootstrap administrator holding it.

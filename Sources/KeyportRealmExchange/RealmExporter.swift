@@ -146,8 +146,37 @@ public struct RealmExporter: Sendable {
             rep.redirectUris = c.redirectUris
             rep.attributes = c.attributes.filter { $0.key != "bearer-only" }
             rep.protocolMappers = c.protocolMappers
+            rep.fullScopeAllowed = c.fullScopeAllowed
+            rep.webOrigins = c.webOrigins
             return rep
         }
+        // Client scopes: the realm's, which new clients get, each client's, and the roles each
+        // scope (and each client's own scope) lets into tokens — by name, as Keycloak writes them.
+        let scopes = try await store.clientScopes(realmId: realm.id)
+        document.clientScopes = scopes.map(ClientScopeRepresentation.init)
+        let realmScopes = try await store.realmClientScopes(realmId: realm.id)
+        document.defaultDefaultClientScopes = realmScopes.filter(\.isDefault).map(\.scope.name)
+        document.defaultOptionalClientScopes = realmScopes.filter { !$0.isDefault }.map(\.scope.name)
+        var scopeMappings: [ScopeMappingRepresentation] = []
+        var clientScopeMappings: [String: [ScopeMappingRepresentation]] = [:]
+        func mapped(_ roles: [Role], client: String?, clientScope: String?) {
+            let realmNames = roles.filter { !$0.isClientRole }.map(\.name).sorted()
+            if !realmNames.isEmpty { scopeMappings.append(ScopeMappingRepresentation(client: client, clientScope: clientScope, roles: realmNames)) }
+            for (owner, owned) in Dictionary(grouping: roles.filter(\.isClientRole), by: { $0.clientId ?? "" }) {
+                clientScopeMappings[clientIdOf[owner] ?? owner, default: []].append(
+                    ScopeMappingRepresentation(client: client, clientScope: clientScope, roles: owned.map(\.name).sorted()))
+            }
+        }
+        for scope in scopes { mapped(try await store.scopeRoles(of: .clientScope(scope.id), realmId: realm.id), client: nil, clientScope: scope.name) }
+        for i in document.clients?.indices ?? [].indices {
+            guard let id = document.clients?[i].id, let clientId = document.clients?[i].clientId else { continue }
+            let assigned = try await store.clientScopes(ofClient: id, realmId: realm.id)
+            document.clients?[i].defaultClientScopes = assigned.filter(\.isDefault).map(\.scope.name)
+            document.clients?[i].optionalClientScopes = assigned.filter { !$0.isDefault }.map(\.scope.name)
+            mapped(try await store.scopeRoles(of: .client(id), realmId: realm.id), client: clientId, clientScope: nil)
+        }
+        document.scopeMappings = scopeMappings
+        document.clientScopeMappings = clientScopeMappings
         if let partial {
             document.users = nil
             if !partial.clients {
@@ -155,6 +184,10 @@ public struct RealmExporter: Sendable {
                 document.roles?.client = nil
             } else {
                 for i in document.clients?.indices ?? [].indices where document.clients?[i].secret != nil { document.clients?[i].secret = "**********" }
+            }
+            if !partial.clients {
+                document.clientScopeMappings = nil
+                document.scopeMappings = document.scopeMappings?.filter { $0.client == nil }
             }
             if !partial.groupsAndRoles {
                 document.groups = nil
@@ -169,6 +202,7 @@ public struct RealmExporter: Sendable {
     public func exportData(realmNamed name: String) async throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(try await export(realmNamed: name))
+        let document = try await export(realmNamed: name)
+        return try encoder.encode(try document.withKeptSettings(try await store.realm(named: name)?.keycloakSettings ?? [:]))
     }
 }

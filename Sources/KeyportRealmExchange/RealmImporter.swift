@@ -115,6 +115,7 @@ public struct RealmImporter: Sendable {
         for password in plain {
             seed.users[password.index].credentials = [try await hash(password, realm: seed.realm)]
         }
+        seed.realm.keycloakSettings = RealmRepresentation.keptSettings(in: raw) ?? [:]
         return Prepared(seed: seed, skipped: RealmRepresentation.unmodeledFields(in: raw), notices: notices)
     }
 
@@ -240,6 +241,7 @@ public struct RealmImporter: Sendable {
         try builder.addClients()
         try builder.addRoles()
         try await builder.addComposites()
+        try builder.addClientScopes()
         try await builder.addGroups()
         try await builder.addUsers()
         notices += builder.notices

@@ -200,4 +200,82 @@ final class RealmSeedBuilder {
         }
         seed.users += importer.missingServiceAccounts(clients: seed.clients, users: seed.users, defaultRoleId: realmRole[realm.defaultRoleName])
     }
+
+    /// Client scopes: the file's (with the realm's defaults, each client's assignments and the
+    /// scope mappings, all by name), or Keycloak's built-ins when the file has none (as Keycloak
+    /// does for such a file). A client that names no scopes gets the realm's of its protocol.
+    /// A scope name the file refers to but does not define is skipped and said, as Keycloak does.
+    func addClientScopes() throws {
+        if let reps = doc.clientScopes {
+            guard reps.count <= ClientScope.limitPerRealm else { throw Failure("the file has more than \(ClientScope.limitPerRealm) client scopes") }
+            var names: Set<String> = []
+            for rep in reps {
+                let name = try check("a client scope") { try ObjectRules.clientScopeName(rep.name) }
+                guard names.insert(name).inserted else { throw Failure("client scope \(name) appears twice") }
+                let scope = try check("client scope \(name)") {
+                    ClientScope(id: rep.id ?? env.newID(), realmId: realm.id, name: name,
+                                description: try ObjectRules.optionalText(rep.description, what: "description"),
+                                protocolName: rep.protocol ?? ClientProtocol.openIDConnect.rawValue,
+                                attributes: try ObjectRules.singleAttributes(rep.attributes ?? [:]),
+                                protocolMappers: try ObjectRules.protocolMappers(rep.protocolMappers ?? [], newID: env.newID))
+                }
+                seed.clientScopes.scopes.append(scope)
+            }
+            for (list, isDefault) in [(doc.defaultDefaultClientScopes, true), (doc.defaultOptionalClientScopes, false)] {
+                for name in list ?? [] {
+                    guard let id = scopeId(name, for: "the realm's \(isDefault ? "default" : "optional") client scopes") else { continue }
+                    seed.clientScopes.realmDefaults.append((id, isDefault))
+                }
+            }
+        } else {
+            importer.provisioner.withBuiltinClientScopes(&seed, offlineAccessRoleId: realmRole[BuiltInRoles.offlineAccess])
+            seed.clientClientScopes = []
+        }
+        let fileClients = Dictionary((doc.clients ?? []).compactMap { rep in rep.clientId.map { ($0, rep) } }, uniquingKeysWith: { first, _ in first })
+        for client in seed.clients {
+            let rep = fileClients[client.clientId]
+            if rep?.defaultClientScopes == nil && rep?.optionalClientScopes == nil {
+                for assignment in seed.clientScopes.realmDefaults
+                where seed.clientScopes.scopes.first(where: { $0.id == assignment.scopeId })?.protocolName == client.protocolName.rawValue {
+                    seed.clientClientScopes.append((client.id, assignment.scopeId, assignment.isDefault))
+                }
+                continue
+            }
+            for (list, isDefault) in [(rep?.defaultClientScopes, true), (rep?.optionalClientScopes, false)] {
+                for name in list ?? [] {
+                    guard let id = scopeId(name, for: "client \(client.clientId)") else { continue }
+                    seed.clientClientScopes.append((client.id, id, isDefault))
+                }
+            }
+        }
+        // Scope mappings: realm roles (`scopeMappings`) and each client's roles (`clientScopeMappings`).
+        var mappings: [(owner: String?, mapping: ScopeMappingRepresentation)] = (doc.scopeMappings ?? []).map { (nil, $0) }
+        for (owner, list) in doc.clientScopeMappings ?? [:] { mappings += list.map { (owner, $0) } }
+        for (owner, mapping) in mappings {
+            var roleIds: [String] = []
+            for name in mapping.roles ?? [] {
+                let id = owner.map { clientRole[$0]?[name] } ?? realmRole[name]
+                guard let id else {
+                    throw Failure("a scope mapping refers to \(owner.map { "role \(name) of client \($0)" } ?? "realm role \(name)"), which does not exist")
+                }
+                roleIds.append(id)
+            }
+            if let scopeName = mapping.clientScope {
+                guard let scope = scopeId(scopeName, for: "a scope mapping") else { continue }
+                seed.clientScopes.scopeRoles += roleIds.map { (scope, $0) }
+            } else if let clientId = mapping.client {
+                guard let client = clientUUID[clientId] else { throw Failure("a scope mapping refers to client \(clientId), which does not exist") }
+                seed.clientScopeMappings += roleIds.map { (client, $0) }
+            }
+        }
+    }
+
+    /// The id of the file's client scope `name`, or nil (and a notice) when it has none.
+    func scopeId(_ name: String, for what: String) -> String? {
+        guard let scope = seed.clientScopes.scopes.first(where: { $0.name == name }) else {
+            notices.append("\(what): client scope \(name) does not exist in the file; skipped")
+            return nil
+        }
+        return scope.id
+    }
 }

@@ -6,7 +6,8 @@ public struct ClientSQL: Sendable {
     /// What an update writes, in the order of `settings(_:)`.
     static let settingColumns = [
         "client_id", "name", "description", "enabled", "protocol", "public_client", "secret", "direct_access_grants_enabled",
-        "service_accounts_enabled", "standard_flow_enabled", "redirect_uris", "attributes", "protocol_mappers",
+        "service_accounts_enabled", "standard_flow_enabled", "redirect_uris", "attributes", "protocol_mappers", "full_scope_allowed",
+        "web_origins",
     ]
     /// A client row's columns, in the order `decode` reads them.
     public static let columns = SQLColumns(settingColumns + ["id", "realm_id", "created_at"])
@@ -64,18 +65,19 @@ public struct ClientSQL: Sendable {
         let values: [any SQLBindable] = [
             c.clientId, c.name, c.description, c.enabled, c.protocolName.rawValue, c.publicClient, c.secret?.revealed,
             c.directAccessGrantsEnabled, c.serviceAccountsEnabled, c.standardFlowEnabled, JSONColumn.encode(c.redirectUris),
-            JSONColumn.encode(c.attributes), JSONColumn.encode(c.protocolMappers),
+            JSONColumn.encode(c.attributes), JSONColumn.encode(c.protocolMappers), c.fullScopeAllowed,
+            JSONColumn.encode(c.webOrigins),
         ]
         return values.map(\.sqlValue)
     }
 
     public static func decode(_ row: some SQLRow) -> Client {
         Client(
-            id: row.string(13), realmId: row.string(14), clientId: row.string(0), name: row.text(1), description: row.text(2),
+            id: row.string(15), realmId: row.string(16), clientId: row.string(0), name: row.text(1), description: row.text(2),
             enabled: row.bool(3), protocolName: ClientProtocol(rawValue: row.string(4)) ?? .openIDConnect,
             publicClient: row.bool(5), secret: row.text(6).map(Sensitive.init),
             directAccessGrantsEnabled: row.bool(7), serviceAccountsEnabled: row.bool(8), standardFlowEnabled: row.bool(9),
             redirectUris: row.json(10, default: []), attributes: row.json(11, default: [:]), protocolMappers: row.json(12, default: []),
-            createdAt: row.timestamp(15))
+            fullScopeAllowed: row.bool(13), webOrigins: row.json(14, default: []), createdAt: row.timestamp(17))
     }
 }

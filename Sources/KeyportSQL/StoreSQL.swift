@@ -15,6 +15,7 @@ public struct StoreSQL: Sendable {
     public let sessions: SessionSQL
     public let tokens: PersonalAccessTokenSQL
     public let failures: LoginFailureSQL
+    public let clientScopes: ClientScopeSQL
 
     public init(_ dialect: SQLDialect) {
         self.dialect = dialect
@@ -29,6 +30,7 @@ public struct StoreSQL: Sendable {
         sessions = SessionSQL(dialect)
         tokens = PersonalAccessTokenSQL(dialect)
         failures = LoginFailureSQL(dialect)
+        clientScopes = ClientScopeSQL(dialect)
     }
 
     /// A realm's seed, in the order the foreign keys need.
@@ -41,6 +43,17 @@ public struct StoreSQL: Sendable {
         statements += seed.groups.map(groups.insert)
         statements += seed.groupRoles.map { MappingSQL.group.grant($0.0, roleId: $0.1, realmId: seed.realm.id, dialect) }
         statements += seed.users.flatMap(users.insert)
+        statements += insert(seed.clientScopes, realmId: seed.realm.id)
+        statements += seed.clientClientScopes.map { clientScopes.assignToClient($0.scopeId, clientId: $0.clientId, realmId: seed.realm.id, isDefault: $0.isDefault) }
+        statements += seed.clientScopeMappings.map { clientScopes.addRole($0.roleId, to: .client($0.clientId), realmId: seed.realm.id) }
+        statements.append(clientScopes.markBuiltins(realmId: seed.realm.id))
         return statements
+    }
+
+    /// A realm's client scopes, the defaults it gives new clients and the scopes' roles.
+    public func insert(_ scopes: BuiltinClientScopes, realmId: String) -> [SQLStatement] {
+        scopes.scopes.map(clientScopes.insert)
+            + scopes.realmDefaults.map { clientScopes.assignToRealm($0.scopeId, realmId: realmId, isDefault: $0.isDefault) }
+            + scopes.scopeRoles.map { clientScopes.addRole($0.roleId, to: .clientScope($0.scopeId), realmId: realmId) }
     }
 }

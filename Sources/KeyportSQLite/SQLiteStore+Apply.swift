@@ -15,7 +15,10 @@ extension SQLiteStore {
         case .createUser(let seed): try db.run(statements.users.insert(seed))
         case .updateUser(let id, let realmId, let change): _ = try updateUser(id: id, realmId: realmId, change, db)
         case .setCredential(let credential, let revoke): try setCredential(credential, revokeTokensBefore: revoke, db)
-        case .createClient(let client): try db.run(statements.clients.insert(client))
+        case .createClient(let client):
+            try db.run(statements.clients.insert(client))
+            // A new client takes the realm's default and optional client scopes of its protocol.
+            try db.run(statements.clientScopes.assignRealmDefaults(toClient: client.id, realmId: client.realmId, protocolName: client.protocolName.rawValue))
         case .updateClient(let id, let realmId, let change): _ = try updateClient(id: id, realmId: realmId, change, db)
         case .grantUserRoles(let userId, let roleIds, let realmId): try grantRoles(.user, to: userId, roleIds: roleIds, realmId: realmId, db)
         case .addMember(let groupId, let userId, let realmId): try addMember(groupId: groupId, userId: userId, realmId: realmId, db)
@@ -30,6 +33,9 @@ extension SQLiteStore {
         case .deleteClient(let id, let realmId): try deleteClient(id: id, realmId: realmId, db)
         case .deleteRole(let id, let realmId): try deleteRole(id: id, realmId: realmId, db)
         case .deleteGroup(let id, let realmId): try deleteGroup(id: id, realmId: realmId, db)
+        case .createClientScope, .updateClientScope, .deleteClientScope, .assignRealmClientScope, .unassignRealmClientScope,
+             .assignClientScope, .unassignClientScope, .setClientScopes, .addScopeRoles, .removeScopeRoles:
+            try applyClientScopeChange(change, db)
         }
     }
 }

@@ -162,6 +162,7 @@ public struct SQLiteStore: IdentityStore {
             ("realm_groups.parent_id, realm_groups.name", .siblingGroupName),
             ("credentials.user_id, credentials.type", .credentialType),
             ("personal_access_tokens.user_id, personal_access_tokens.name", .tokenName),
+            ("client_scopes.realm_id, client_scopes.name", .clientScopeName),
         ]
         for (columns, rule) in table where sqliteMessage.contains(columns) { return rule }
         return .other

@@ -52,6 +52,10 @@ public struct KeyportServer: Sendable {
             logger.warning("could not store a login's bookkeeping (rehash or failure count)", metadata: ["error": "\(error)"])
         })
         let provisioner = RealmProvisioner(environment: environment)
+        // Realms made before client scopes existed get Keycloak's built-in ones, once (migration 0021).
+        let catalog = BuiltinClientScopeCatalog(newID: environment.newID)
+        let upgraded = try await store.addBuiltinClientScopes { realmId, offline in catalog.scopes(realmId: realmId, offlineAccessRoleId: offline) }
+        if upgraded > 0 { logger.notice("gave realms made before client scopes Keycloak's built-in ones", metadata: ["realms": "\(upgraded)"]) }
 
         let bootstrap = try await MasterRealmBootstrap(store: store, provisioner: provisioner, hasher: hasher, environment: environment)
             .run(username: configuration.bootstrapAdminUsername, password: configuration.bootstrapAdminPassword, mode: configuration.mode)

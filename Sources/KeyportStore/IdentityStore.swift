@@ -7,7 +7,7 @@ import KeyportModel
 /// (uniqueness, same-realm references, cascades on delete) are the backend's to enforce and
 /// report as `StoreError`; callers above never see a database error type. A second backend
 /// (PostgreSQL) proves itself by passing the same conformance suite as `SQLiteStore`.
-public protocol IdentityStore: RealmStore, UserStore, ClientStore, RoleStore, GroupStore, KeyStore, EventStore, SessionStore,
+public protocol IdentityStore: RealmStore, UserStore, ClientStore, ClientScopeStore, RoleStore, GroupStore, KeyStore, EventStore, SessionStore,
     PersonalAccessTokenStore {
     /// Applies every change in one transaction, in order.
     func apply(_ changes: [StoreChange]) async throws
@@ -87,6 +87,25 @@ public protocol ClientStore: Sendable {
     @discardableResult
     func updateClient(id: String, realmId: String, _ change: @escaping @Sendable (inout Client) throws -> Void) async throws -> Client
     func deleteClient(id: String, realmId: String) async throws
+}
+
+/// Keycloak's client scopes: what they are, where they are assigned, which roles they let into
+/// tokens. Writes are `StoreChange`s. Each method is one transaction.
+public protocol ClientScopeStore: Sendable {
+    func clientScope(id: String, realmId: String) async throws -> ClientScope?
+    func clientScope(named name: String, realmId: String) async throws -> ClientScope?
+    /// Every scope of the realm, by name (at most `ClientScope.limitPerRealm`).
+    func clientScopes(realmId: String) async throws -> [ClientScope]
+    /// The realm's default and optional scopes for new clients.
+    func realmClientScopes(realmId: String) async throws -> [AssignedClientScope]
+    /// A client's default and optional scopes.
+    func clientScopes(ofClient clientId: String, realmId: String) async throws -> [AssignedClientScope]
+    /// The roles a client scope, or a client's own scope, lets into tokens.
+    func scopeRoles(of holder: ScopeMappingHolder, realmId: String) async throws -> [Role]
+    /// Gives every realm made before client scopes existed Keycloak's built-in ones (and its
+    /// clients the realm's defaults), once: `make` builds them for a realm id and the id of its
+    /// `offline_access` role. Returns how many realms got them.
+    func addBuiltinClientScopes(_ make: @escaping @Sendable (_ realmId: String, _ offlineAccessRoleId: String?) -> BuiltinClientScopes) async throws -> Int
 }
 
 /// Roles, composites and role mappings (effective roles included). Each method is one transaction.

@@ -14,6 +14,11 @@ public struct RealmSeed: Sendable {
     public var groups: [Group]
     public var groupRoles: [(groupId: String, roleId: String)]
     public var users: [UserSeed]
+    /// The realm's client scopes, which it gives new clients, the clients' own assignments,
+    /// and role scope mappings of scopes and clients.
+    public var clientScopes = BuiltinClientScopes()
+    public var clientClientScopes: [(clientId: String, scopeId: String, isDefault: Bool)] = []
+    public var clientScopeMappings: [(clientId: String, roleId: String)] = []
 
     public init(realm: Realm, keys: [RealmKey] = [], clients: [Client] = [], roles: [Role] = [],
                 composites: [(String, String)] = [], groups: [Group] = [],
@@ -107,5 +112,18 @@ public struct EventQuery: Sendable, Equatable {
         self.clientId = clientId
         self.from = from
         self.to = to
+    }
+}
+
+/// A realm's client scopes as a unit: the scopes, which of them new clients get (default or
+/// optional), and the roles each lets into tokens.
+public struct BuiltinClientScopes: Sendable {
+    public var scopes: [ClientScope]
+    public var realmDefaults: [(scopeId: String, isDefault: Bool)]
+    public var scopeRoles: [(scopeId: String, roleId: String)]
+    public init(scopes: [ClientScope] = [], realmDefaults: [(scopeId: String, isDefault: Bool)] = [], scopeRoles: [(scopeId: String, roleId: String)] = []) {
+        self.scopes = scopes
+        self.realmDefaults = realmDefaults
+        self.scopeRoles = scopeRoles
     }
 }

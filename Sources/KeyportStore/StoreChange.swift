@@ -30,4 +30,21 @@ public enum StoreChange: Sendable {
     case deleteClient(id: String, realmId: String)
     case deleteRole(id: String, realmId: String)
     case deleteGroup(id: String, realmId: String)
+
+    // Client scopes (Keycloak's), their assignment and their role scope mappings.
+    /// Fails with `StoreError.invalid` when the realm holds `ClientScope.limitPerRealm` already.
+    case createClientScope(ClientScope)
+    case updateClientScope(id: String, realmId: String, change: @Sendable (inout ClientScope) throws -> Void)
+    case deleteClientScope(id: String, realmId: String)
+    /// Adds the scope to the realm's defaults (or optionals) for new clients, or moves it between them.
+    case assignRealmClientScope(scopeId: String, realmId: String, isDefault: Bool)
+    /// Fails with `StoreError.notFound(.clientScope)` when it was not assigned so.
+    case unassignRealmClientScope(scopeId: String, realmId: String, isDefault: Bool)
+    case assignClientScope(scopeId: String, clientId: String, realmId: String, isDefault: Bool)
+    case unassignClientScope(scopeId: String, clientId: String, realmId: String, isDefault: Bool)
+    /// Replaces a client's default and/or optional scopes (a list left nil stays) with the
+    /// scopes of those names; an unknown name fails with `StoreError.invalid`.
+    case setClientScopes(clientId: String, realmId: String, defaults: [String]?, optionals: [String]?)
+    case addScopeRoles(ScopeMappingHolder, roleIds: [String], realmId: String)
+    case removeScopeRoles(ScopeMappingHolder, roleIds: [String], realmId: String)
 }

@@ -37,6 +37,8 @@ public enum StoreConflict: String, Sendable, Equatable, CaseIterable {
     /// The password a login verified was replaced, or the user's tokens revoked, before the
     /// session it started was written (`LoginProof`).
     case credentialChanged
+    /// Client scopes have unique names in their realm.
+    case clientScopeName
     /// A uniqueness rule the store does not name more precisely.
     case other
 }
@@ -50,4 +52,5 @@ public enum StoreEntity: String, Sendable {
     case key = "Key"
     case credential = "Credential"
     case personalAccessToken = "Personal access token"
+    case clientScope = "Client scope"
 }

@@ -150,6 +150,11 @@ struct KeycloakToolsTests {
             #expect(seen["resource"]?.stringValue == "app")
             #expect(seen["credentials"] == nil)
             #expect(!seen.text.contains("app-secret"))
+            // Nor does its representation of the client carry the secret; the realm admin's does (Ansible compares it).
+            let viewed = try await api.call(.get, "/admin/realms/acme/clients/\(id)", token: viewerToken)
+            #expect(viewed.status == .ok && viewed["secret"] == nil && !viewed.text.contains("app-secret"))
+            #expect(try await api.call(.get, "/admin/realms/acme/clients/\(id)", token: admin)["secret"]?.stringValue == "app-secret")
+            #expect(try await api.call(.get, "/admin/realms/acme/clients?clientId=app", token: viewerToken).items.first?["secret"] == nil)
         }
     }
 }

@@ -76,7 +76,7 @@ struct SQLiteStoreTests {
         ("realms", RealmSQL.columns), ("users", UserSQL.columns), ("credentials", UserSQL.credentialColumns),
         ("clients", ClientSQL.columns), ("roles", RoleSQL.columns), ("realm_groups", GroupSQL.columns), ("realm_keys", KeySQL.columns),
         ("events", EventSQL.columns), ("sessions", SessionSQL.columns), ("personal_access_tokens", PersonalAccessTokenSQL.columns),
-        ("login_failures", LoginFailureSQL.columns),
+        ("login_failures", LoginFailureSQL.columns), ("admin_events", AdminEventSQL.columns), ("client_scopes", ClientScopeSQL.columns),
     ])
     func eachColumnListIsItsTable(table: String, list: SQLColumns) throws {
         let p = path()
