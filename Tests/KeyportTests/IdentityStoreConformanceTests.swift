@@ -474,6 +474,61 @@ struct IdentityStoreConformanceTests {
         #expect(try await store.events(realmId: other.id, matching: EventQuery(), page: .all).map(\.id) == ["o1"])
     }
 
+    /// Client scopes: unique names, realm defaults taken by new clients, assignments by name,
+    /// role scope mappings, and deletion taking a scope off everything.
+    @Test(arguments: StoreBackend.allCases)
+    func clientScopesAreAssignedMappedAndDeleted(backend: StoreBackend) async throws {
+        let store = try await backend.makeStore()
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        let other = try await f.realm("other")
+        let profile = ClientScope(id: "s-profile", realmId: realm.id, name: "profile", protocolMappers: [
+            ProtocolMapper(id: "m1", name: "username", protocol: "openid-connect", protocolMapper: "oidc-usermodel-attribute-mapper",
+                           config: ["user.attribute": "username", "claim.name": "preferred_username"])])
+        let audit = ClientScope(id: "s-audit", realmId: realm.id, name: "audit")
+        try await store.apply([.createClientScope(profile), .createClientScope(audit),
+                               .assignRealmClientScope(scopeId: profile.id, realmId: realm.id, isDefault: true),
+                               .assignRealmClientScope(scopeId: audit.id, realmId: realm.id, isDefault: false)])
+        await #expect(throws: StoreError.conflict(.clientScopeName)) { try await store.apply([.createClientScope(ClientScope(id: "x", realmId: realm.id, name: "profile"))]) }
+        try await store.apply([.createClientScope(ClientScope(id: "o-profile", realmId: other.id, name: "profile"))])
+        #expect(try await store.clientScope(named: "profile", realmId: realm.id) == profile)
+        #expect(try await store.clientScopes(realmId: realm.id).map(\.name) == ["audit", "profile"])
+
+        // A new client takes the realm's defaults; assignments can be named, moved and removed.
+        let app = Client(id: "c-app", realmId: realm.id, clientId: "app", createdAt: f.env.now())
+        try await store.apply([.createClient(app)])
+        #expect(try await store.clientScopes(ofClient: app.id, realmId: realm.id).map { "\($0.scope.name):\($0.isDefault)" } == ["audit:false", "profile:true"])
+        try await store.apply([.setClientScopes(clientId: app.id, realmId: realm.id, defaults: ["audit"], optionals: nil)])
+        #expect(try await store.clientScopes(ofClient: app.id, realmId: realm.id).map { "\($0.scope.name):\($0.isDefault)" } == ["audit:true"])
+        await #expect(throws: StoreError.self) { try await store.apply([.setClientScopes(clientId: app.id, realmId: realm.id, defaults: ["nope"], optionals: nil)]) }
+        await #expect(throws: StoreError.notFound(.clientScope)) {
+            try await store.apply([.unassignClientScope(scopeId: profile.id, clientId: app.id, realmId: realm.id, isDefault: true)])
+        }
+        await #expect(throws: StoreError.notFound(.clientScope)) {
+            try await store.apply([.assignClientScope(scopeId: "o-profile", clientId: app.id, realmId: realm.id, isDefault: true)])
+        }
+
+        // Role scope mappings of a scope and of a client.
+        let ops = try await f.role("ops", in: realm)
+        try await store.apply([.addScopeRoles(.clientScope(audit.id), roleIds: [ops.id], realmId: realm.id),
+                               .addScopeRoles(.client(app.id), roleIds: [ops.id, ops.id], realmId: realm.id)])
+        #expect(try await store.scopeRoles(of: .clientScope(audit.id), realmId: realm.id).map(\.name) == ["ops"])
+        #expect(try await store.scopeRoles(of: .client(app.id), realmId: realm.id).map(\.name) == ["ops"])
+        try await store.apply([.removeScopeRoles(.client(app.id), roleIds: [ops.id], realmId: realm.id)])
+        #expect(try await store.scopeRoles(of: .client(app.id), realmId: realm.id).isEmpty)
+
+        // Updating keeps the identity; deleting takes the scope off the realm and its clients.
+        try await store.apply([.updateClientScope(id: audit.id, realmId: realm.id) { $0.name = "audit-log"; $0.id = "forged" }])
+        #expect(try await store.clientScope(id: audit.id, realmId: realm.id)?.name == "audit-log")
+        try await store.apply([.deleteClientScope(id: audit.id, realmId: realm.id)])
+        #expect(try await store.clientScopes(ofClient: app.id, realmId: realm.id).isEmpty)
+        #expect(try await store.realmClientScopes(realmId: realm.id).map(\.scope.name) == ["profile"])
+        await #expect(throws: StoreError.notFound(.clientScope)) { try await store.apply([.deleteClientScope(id: audit.id, realmId: realm.id)]) }
+        #expect(try await store.clientScope(named: "profile", realmId: other.id)?.id == "o-profile")
+        // Seeded realms count as having had the built-ins: nothing is added to them.
+        #expect(try await store.addBuiltinClientScopes { _, _ in BuiltinClientScopes() } == 0)
+    }
+
     /// Admin events: the realm's newest `limit` kept, Keycloak's filters, expiry; other realms untouched.
     @Test(arguments: StoreBackend.allCases)
     func adminEventsAreCappedFilteredAndExpired(backend: StoreBackend) async throws {
