@@ -69,12 +69,12 @@ public struct OIDCController: Sendable {
         let form = try await FormParameters.body(of: request, context: context)
         guard let grant = form["grant_type"], !grant.isEmpty else { throw OAuthError.invalidRequest("Missing form parameter: grant_type") }
         let client = try await clients.authenticate(form: form, request: request, realm: realm)
-        let scope = Self.grantedScope(form["scope"])
         switch grant {
         case "password":
-            return try await passwordGrant(form: form, realm: realm, client: client, scope: scope, context: context)
+            return try await passwordGrant(form: form, realm: realm, client: client, context: context)
         case "client_credentials":
-            return try await clientCredentialsGrant(realm: realm, client: client, scope: scope, context: context)
+            let scopes = try await tokens.scopes(client: client, realm: realm, requested: form["scope"])
+            return try await clientCredentialsGrant(realm: realm, client: client, scopes: scopes, context: context)
         case "refresh_token":
             return try await refreshGrant(form: form, realm: realm, client: client, context: context)
         default:
@@ -82,13 +82,7 @@ public struct OIDCController: Sendable {
         }
     }
 
-    /// Keycloak's default client scopes, with `openid` when asked for.
-    static func grantedScope(_ requested: String?) -> String {
-        let asked = Set((requested ?? "").split(separator: " ").map(String.init))
-        return (asked.contains("openid") ? ["openid"] : []).joined() + (asked.contains("openid") ? " " : "") + "profile email"
-    }
-
-    func passwordGrant(form: FormParameters, realm: Realm, client: Client, scope: String, context: KeyportRequestContext) async throws -> Response {
+    func passwordGrant(form: FormParameters, realm: Realm, client: Client, context: KeyportRequestContext) async throws -> Response {
         guard client.directAccessGrantsEnabled else {
             throw OAuthError(.badRequest, "unauthorized_client", "Client not allowed for direct access grants")
         }
@@ -102,9 +96,12 @@ public struct OIDCController: Sendable {
             if reason == .accountNotFullySetUp { throw OAuthError(.badRequest, "invalid_grant", "Account is not fully set up") }
             throw OAuthError.invalidUserCredentials
         case .authenticated(let user):
+            // Checked once the password is (the flood of guesses goes to the hashing queue first, as
+            // before): an optional scope the client lacks is refused, and no session starts.
+            let scopes = try await tokens.scopes(client: client, realm: realm, requested: form["scope"])
             let refresh: String, session: Session
             do {
-                (refresh, session) = try await tokens.sessions.start(realm: realm, user: user, clientId: client.id, scope: scope,
+                (refresh, session) = try await tokens.sessions.start(realm: realm, user: user, clientId: client.id, scope: scopes.requested,
                                                                      offline: false, ipAddress: context.clientAddress, proof: proof)
             } catch StoreError.conflict(.credentialChanged) {
                 // The password was replaced (or the user logged out) while this login was checked.
@@ -112,23 +109,23 @@ public struct OIDCController: Sendable {
                        username: username, context: context)
                 throw OAuthError.invalidUserCredentials
             }
-            let (access, _) = try await tokens.accessToken(realm: realm, user: user, client: client, scope: scope, sessionId: session.id,
-                                                           authTime: session.createdAt)
+            let access = try await tokens.accessToken(realm: realm, user: user, client: client, scopes: scopes, sessionId: session.id,
+                                                      authTime: session.createdAt)
             record(realm: realm, type: "LOGIN", client: client, user: user, error: nil, username: username, context: context)
             return try JSONBody.response(TokenResponse(access_token: access, expires_in: realm.accessTokenLifespan,
                                                        refresh_expires_in: realm.refreshTokenLifespan, refresh_token: refresh,
-                                                       session_state: session.id, scope: scope))
+                                                       session_state: session.id, scope: scopes.claim))
         }
     }
 
-    func clientCredentialsGrant(realm: Realm, client: Client, scope: String, context: KeyportRequestContext) async throws -> Response {
+    func clientCredentialsGrant(realm: Realm, client: Client, scopes: TokenScopes, context: KeyportRequestContext) async throws -> Response {
         guard !client.publicClient, client.serviceAccountsEnabled,
               let account = try await store.serviceAccountUser(clientId: client.id, realmId: realm.id), account.enabled
         else { throw OAuthError(.badRequest, "unauthorized_client", "Client not enabled to retrieve service account") }
-        let (access, _) = try await tokens.accessToken(realm: realm, user: account, client: client, scope: scope, sessionId: nil)
+        let access = try await tokens.accessToken(realm: realm, user: account, client: client, scopes: scopes, sessionId: nil)
         record(realm: realm, type: "CLIENT_LOGIN", client: client, user: account, error: nil, username: account.username, context: context)
         return try JSONBody.response(TokenResponse(access_token: access, expires_in: realm.accessTokenLifespan, refresh_expires_in: 0,
-                                                   refresh_token: nil, session_state: nil, scope: scope))
+                                                   refresh_token: nil, session_state: nil, scope: scopes.claim))
     }
 
     func refreshGrant(form: FormParameters, realm: Realm, client: Client, context: KeyportRequestContext) async throws -> Response {
@@ -152,11 +149,13 @@ public struct OIDCController: Sendable {
             throw OAuthError.sessionNotActive
         }
         try await store.touchSession(id: session.id, at: tokens.environment.now(), ipAddress: context.clientAddress)
-        let (access, _) = try await tokens.accessToken(realm: realm, user: user, client: client, scope: session.scope, sessionId: session.id,
-                                                       authTime: session.createdAt)
+        // The scopes the session began with, as the client has them now.
+        let scopes = try await tokens.scopes(client: client, realm: realm, requested: session.scope, lenient: true)
+        let access = try await tokens.accessToken(realm: realm, user: user, client: client, scopes: scopes, sessionId: session.id,
+                                                  authTime: session.createdAt)
         return try JSONBody.response(TokenResponse(access_token: access, expires_in: realm.accessTokenLifespan,
                                                    refresh_expires_in: realm.refreshTokenLifespan, refresh_token: refresh,
-                                                   session_state: session.id, scope: session.scope))
+                                                   session_state: session.id, scope: scopes.claim))
     }
 
     func record(realm: Realm, type: String, client: Client, user: User?, error: String?, username: String, context: KeyportRequestContext) {
@@ -220,16 +219,8 @@ public struct OIDCController: Sendable {
         let verified: VerifiedToken
         do { verified = try await tokens.verifyAccessToken(bearer) } catch is VerificationFailure { throw OAuthError.invalidToken() }
         guard verified.realm.id == realm.id else { throw OAuthError.invalidToken() }
-        let c = verified.claims, u = verified.user
-        var info: JSONValue = ["sub": .string(u.id), "preferred_username": .string(u.username)]
-        if let email = u.email {
-            info["email"] = .string(email)
-            info["email_verified"] = .bool(u.emailVerified)
-        }
-        if let name = c.name { info["name"] = .string(name) }
-        if let given = u.firstName { info["given_name"] = .string(given) }
-        if let family = u.lastName { info["family_name"] = .string(family) }
-        return try JSONBody.response(info)
+        // The claims the token's client scopes send to userinfo, for the user as it is now.
+        return try JSONBody.response(try await tokens.userInfo(user: verified.user, realm: realm, clientId: verified.claims.azp, scope: verified.claims.scope))
     }
 
     func introspect(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
@@ -241,7 +232,8 @@ public struct OIDCController: Sendable {
             let verified: VerifiedToken
             do { verified = try await tokens.verifyAccessToken(token) } catch is VerificationFailure { return JSONBody.raw(#"{"active":false}"#) }
             guard verified.realm.id == realm.id else { return JSONBody.raw(#"{"active":false}"#) }
-            var object = try JSONValue.from(verified.claims)
+            // Every claim the token carries (its scopes' mappers' included), and Keycloak's extras.
+            var object = try (try? JSONDecoder().decode(JSONValue.self, from: JWS.parse(token).payload)) ?? JSONValue.from(verified.claims)
             object["active"] = true
             object["client_id"] = .string(verified.claims.azp)
             object["username"] = .string(verified.user.username)

@@ -1,6 +1,7 @@
 import Foundation
 import KeyportAuth
 import KeyportHTTP
+import KeyportJSON
 import KeyportKeys
 import KeyportModel
 import KeyportStore
@@ -30,36 +31,63 @@ public struct TokenService: Sendable {
 
     /// An access token for `user`, requested by `client`, with the user's effective roles.
     /// `authTime`: when the user presented its password (the session's start for a refresh).
-    public func accessToken(realm: Realm, user: User, client: Client, scope: String, sessionId: String?,
-                            authTime: Timestamp? = nil) async throws -> (token: String, claims: AccessTokenClaims) {
-        let roles = try await store.effectiveRoles(userId: user.id, realmId: realm.id)
-        var realmRoles: [String] = []
-        var clientRoles: [String: [String]] = [:]
-        var clientNames: [String: String] = [:]
-        for role in roles {
-            guard let owner = role.clientId else { realmRoles.append(role.name); continue }
-            if clientNames[owner] == nil {
-                clientNames[owner] = try await store.client(id: owner, realmId: realm.id)?.clientId ?? owner
-            }
-            clientRoles[clientNames[owner]!, default: []].append(role.name)
+    public func accessToken(realm: Realm, user: User, client: Client, scopes: TokenScopes, sessionId: String?,
+                            authTime: Timestamp? = nil) async throws -> String {
+        let contents = TokenContents(store: store)
+        let effective = try await store.effectiveRoles(userId: user.id, realmId: realm.id)
+        let roles = try await contents.roles(effective, client: client, realm: realm, applied: scopes.applied)
+        var clientIdOf: [String: String] = [:]
+        for owner in Set(roles.compactMap(\.clientId)) {
+            clientIdOf[owner] = try await store.client(id: owner, realmId: realm.id)?.clientId ?? owner
         }
+        var claims: [String: JSONValue] = [:]
+        var audiences: [String] = []
+        try await contents.applyMappers(scopes.applied.flatMap(\.protocolMappers) + client.protocolMappers, into: &claims, audiences: &audiences,
+                                        target: .accessToken, user: user, roles: roles, clientIdOf: clientIdOf, client: client, realm: realm)
         let now = environment.now().secondsSince1970
-        let audiences = clientRoles.keys.sorted()
-        let fullName = [user.firstName, user.lastName].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
-        let claims = AccessTokenClaims(
-            exp: now + Int64(realm.accessTokenLifespan), iat: now, jti: environment.newID(), iss: issuer(for: realm),
-            aud: audiences.isEmpty ? .one(client.clientId) : (audiences.count == 1 ? .one(audiences[0]) : .many(audiences)),
-            sub: user.id, azp: client.clientId, sid: sessionId, scope: scope,
-            preferred_username: user.username, email: user.email, email_verified: user.email == nil ? nil : user.emailVerified,
-            name: fullName.isEmpty ? nil : fullName, given_name: user.firstName, family_name: user.lastName,
-            realm_access: .init(roles: realmRoles.sorted()),
-            resource_access: clientRoles.isEmpty ? nil : clientRoles.mapValues { .init(roles: $0.sorted()) },
-            auth_time: authTime?.secondsSince1970)
+        // The token's own claims, which no mapper replaces. Keyport always names an audience
+        // (the client itself when the scopes name none): its verifier, and relying parties, read one.
+        if audiences.isEmpty { audiences = [client.clientId] }
+        claims["exp"] = .number(Double(now + Int64(realm.accessTokenLifespan)))
+        claims["iat"] = .number(Double(now))
+        claims["jti"] = .string(environment.newID())
+        claims["iss"] = .string(issuer(for: realm))
+        claims["aud"] = audiences.count == 1 ? .string(audiences[0]) : .array(audiences.map { .string($0) })
+        claims["sub"] = .string(user.id)
+        claims["typ"] = "Bearer"
+        claims["azp"] = .string(client.clientId)
+        if let sessionId { claims["sid"] = .string(sessionId) }
+        claims["scope"] = .string(scopes.claim)
+        if let authTime { claims["auth_time"] = .number(Double(authTime.secondsSince1970)) }
         let keys = try await keyRing.keys(realmId: realm.id)
         guard let signer = keys.signer(for: .rs256) else { throw TokenServiceError.noActiveKey(realm.name) }
-        let token = try JWS.sign(claims, with: signer.signer, kid: signer.key.id)
+        let token = try JWS.sign(JSONValue.object(claims), with: signer.signer, kid: signer.key.id)
         onIssued()
-        return (token, claims)
+        return token
+    }
+
+    /// The client scopes a token request applies (`TokenContents.scopes`).
+    public func scopes(client: Client, realm: Realm, requested: String?, lenient: Bool = false) async throws -> TokenScopes {
+        try await TokenContents(store: store).scopes(client: client, realm: realm, requested: requested, lenient: lenient)
+    }
+
+    /// What userinfo answers for a verified token: `sub`, and the claims of the token's scopes'
+    /// mappers that go to userinfo.
+    public func userInfo(user: User, realm: Realm, clientId: String, scope: String) async throws -> JSONValue {
+        var claims: [String: JSONValue] = [:]
+        var audiences: [String] = []
+        if let client = try await store.client(clientId: clientId, realmId: realm.id) {
+            let contents = TokenContents(store: store)
+            let scopes = try await contents.scopes(client: client, realm: realm, requested: scope, lenient: true)
+            let effective = try await store.effectiveRoles(userId: user.id, realmId: realm.id)
+            let roles = try await contents.roles(effective, client: client, realm: realm, applied: scopes.applied)
+            var clientIdOf: [String: String] = [:]
+            for owner in Set(roles.compactMap(\.clientId)) { clientIdOf[owner] = try await store.client(id: owner, realmId: realm.id)?.clientId ?? owner }
+            try await contents.applyMappers(scopes.applied.flatMap(\.protocolMappers) + client.protocolMappers, into: &claims, audiences: &audiences,
+                                            target: .userInfo, user: user, roles: roles, clientIdOf: clientIdOf, client: client, realm: realm)
+        }
+        claims["sub"] = .string(user.id)
+        return .object(claims)
     }
 
     /// The sessions behind refresh tokens (`KeyportAuth.SessionTokens`: one set of rules for

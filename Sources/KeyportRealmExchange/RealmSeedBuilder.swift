@@ -270,12 +270,20 @@ final class RealmSeedBuilder {
         }
     }
 
-    /// The id of the file's client scope `name`, or nil (and a notice) when it has none.
+    /// The id of the file's client scope `name`. A file that names one of Keycloak's built-in
+    /// scopes without defining it (files trimmed by hand, or by the projects that publish them)
+    /// gets Keycloak's, as references to built-in clients and roles resolve; any other missing
+    /// name is skipped. Either is said in a notice.
     func scopeId(_ name: String, for what: String) -> String? {
-        guard let scope = seed.clientScopes.scopes.first(where: { $0.name == name }) else {
+        if let scope = seed.clientScopes.scopes.first(where: { $0.name == name }) { return scope.id }
+        let builtins = BuiltinClientScopeCatalog(newID: env.newID).scopes(realmId: realm.id, offlineAccessRoleId: realmRole[BuiltInRoles.offlineAccess])
+        guard let builtin = builtins.scopes.first(where: { $0.name == name }) else {
             notices.append("\(what): client scope \(name) does not exist in the file; skipped")
             return nil
         }
-        return scope.id
+        seed.clientScopes.scopes.append(builtin)
+        seed.clientScopes.scopeRoles += builtins.scopeRoles.filter { $0.scopeId == builtin.id }
+        notices.append("client scope \(name) is named but not defined in the file: Keycloak's built-in \(name) added")
+        return builtin.id
     }
 }

@@ -34,7 +34,7 @@ struct OpenIDConnectTests {
             #expect(claims["exp"]?.int == now + 120)
             #expect(claims["jti"]?.stringValue?.count == 36)
             #expect(claims["aud"] != nil)
-            #expect(claims["scope"]?.stringValue == "profile email")
+            #expect(claims["scope"]?.stringValue == "email profile")
 
             // The signature verifies with the realm's published RS256 key.
             let header = try JSONDecoder().decode(JWS.Header.self, from: Base64URL.decode(String(access.split(separator: ".")[0]))!)
@@ -93,7 +93,7 @@ struct OpenIDConnectTests {
             let tolerant = try await post([("grant_type", "password"), ("client_id", "admin-cli"), ("username", "alice"), ("password", "pw"),
                                            ("scope", "openid"), ("code", ""), ("redirect_uri", "")])
             #expect(tolerant.status == .ok)
-            #expect(tolerant["scope"]?.stringValue == "openid profile email")
+            #expect(tolerant["scope"]?.stringValue == "openid email profile")
 
             // Direct access grants off → refused.
             let app = try await api.createClient("acme", ["clientId": "web", "publicClient": true, "directAccessGrantsEnabled": false], token: admin)
