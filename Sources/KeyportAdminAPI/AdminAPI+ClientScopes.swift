@@ -64,9 +64,11 @@ extension AdminAPI {
         return (caller, realm, try await clientScopeInPath(context, realm: realm))
     }
 
+    /// Keycloak's words: `client-scopes/{id}`, "Could not find client scope"; an assignment's
+    /// `{scopeId}`, "Client scope not found".
     func clientScopeInPath(_ context: KeyportRequestContext, realm: Realm, parameter: String = "id") async throws -> ClientScope {
         guard let id = context.pathParameter(parameter), id.utf8.count <= 255, let scope = try await store.clientScope(id: id, realmId: realm.id) else {
-            throw AdminError.notFound("Could not find client scope")
+            throw AdminError.notFound(parameter == "scopeId" ? "Client scope not found" : "Could not find client scope")
         }
         return scope
     }
@@ -202,20 +204,24 @@ extension AdminAPI {
         }
         group.post("{id}/protocol-mappers/models") { request, context in
             let (_, realm) = try await authorize(request, context, .manageClients)
-            let mapper = try Validate.protocolMappers([try await decode(ProtocolMapperInput.self, request, context).mapper], newID: environment.newID)[0]
+            _ = try await container.read(context, realm)  // the owner first: a missing one is its 404
+            let mapper = try Self.checkedMapper(try await decode(ProtocolMapperInput.self, request, context).mapper, newID: environment.newID)
             try await container.write(context, realm) { mappers in try Self.add([mapper], to: &mappers) }
             return created(request, mapper.id ?? "")
         }
         group.post("{id}/protocol-mappers/add-models") { request, context in
             let (_, realm) = try await authorize(request, context, .manageClients)
-            let added = try Validate.protocolMappers(try await decode([ProtocolMapperInput].self, request, context).map(\.mapper), newID: environment.newID)
+            _ = try await container.read(context, realm)
+            let added = try await decode([ProtocolMapperInput].self, request, context).map { try Self.checkedMapper($0.mapper, newID: environment.newID) }
             try await container.write(context, realm) { mappers in try Self.add(added, to: &mappers) }
             return noContent
         }
         group.put("{id}/protocol-mappers/models/{mapperId}") { request, context in
             let (_, realm) = try await authorize(request, context, .manageClients)
             let id = context.pathParameter("mapperId") ?? ""
-            var mapper = try Validate.protocolMappers([try await decode(ProtocolMapperInput.self, request, context).mapper], newID: environment.newID)[0]
+            // The mapper first: a missing one is Keycloak's 404 whatever the body.
+            guard try await container.read(context, realm).contains(where: { $0.id == id }) else { throw AdminError.notFound("Model not found") }
+            var mapper = try Self.checkedMapper(try await decode(ProtocolMapperInput.self, request, context).mapper, newID: environment.newID)
             mapper.id = id
             let replacement = mapper
             try await container.write(context, realm) { mappers in
@@ -236,6 +242,12 @@ extension AdminAPI {
             }
             return noContent
         }
+    }
+
+    /// One mapper as sent, checked; without a type it is Keycloak's 404 (no such provider).
+    static func checkedMapper(_ mapper: ProtocolMapper, newID: () -> String) throws -> ProtocolMapper {
+        guard !mapper.protocolMapper.isEmpty else { throw AdminError.notFound("ProtocolMapper provider not found") }
+        return try Validate.protocolMappers([mapper], newID: newID)[0]
     }
 
     /// Adds mappers, refusing a name already present (Keycloak's rule) and past the limit.

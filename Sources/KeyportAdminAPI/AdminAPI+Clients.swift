@@ -37,9 +37,11 @@ extension AdminAPI {
         return (caller, realm, try await clientInPath(context, realm: realm, parameter: "id"))
     }
 
-    func clientInPath(_ context: KeyportRequestContext, realm: Realm, parameter: String) async throws -> Client {
+    /// `notFound`: Keycloak's words differ by route (`clients/{id}`: "Could not find client";
+    /// a role mapping's `clients/{client}`: "Client not found").
+    func clientInPath(_ context: KeyportRequestContext, realm: Realm, parameter: String, notFound: String = "Could not find client") async throws -> Client {
         guard let id = context.pathParameter(parameter), let client = try await store.client(id: id, realmId: realm.id) else {
-            throw AdminError.notFound("Could not find client")
+            throw AdminError.notFound(notFound)
         }
         return client
     }

@@ -58,10 +58,15 @@ extension AdminAPI {
         group.delete("{id}/\(segment)/clients/{client}") { request, context in try await revokeClientRoles(request, context, holder: holder) }
     }
 
-    /// The container's roles (the realm's for nil, else that client's) that `holder` does not hold effectively.
-    func available(to holder: Holder, clientId: String?, realm: Realm) async throws -> [Role] {
-        let held = Set(try await effective(holder, realm).map(\.id))
-        return try await store.roles(realmId: realm.id, clientId: clientId, search: nil, page: .all).filter { !held.contains($0.id) }
+    /// Keycloak's "available": the container's roles (the realm's for nil, else that client's)
+    /// that `holder` does not hold *directly* and `caller` may map (Keycloak's `canMapRole`).
+    func available(to holder: Holder, clientId: String?, realm: Realm, caller: AdminPrincipal) async throws -> [Role] {
+        let held = Set(try await direct(holder, realm).map(\.id))
+        var result: [Role] = []
+        for role in try await store.roles(realmId: realm.id, clientId: clientId, search: nil, page: .all) where !held.contains(role.id) {
+            if (try? await requireMayGrant([role], caller: caller, realm: realm)) != nil { result.append(role) }
+        }
+        return result
     }
 
     func direct(_ holder: Holder, _ realm: Realm) async throws -> [Role] {
@@ -141,7 +146,10 @@ extension AdminAPI {
                 "mappings": try JSONValue.from(try await representations(owned, realm: realm)),
             ]
         }
-        var body: JSONValue = ["realmMappings": try JSONValue.from(try await representations(roles.filter { !$0.isClientRole }, realm: realm))]
+        // Keycloak leaves out what is empty: `{}` for a holder with no mappings.
+        var body: JSONValue = [:]
+        let realmRoles = roles.filter { !$0.isClientRole }
+        if !realmRoles.isEmpty { body["realmMappings"] = try JSONValue.from(try await representations(realmRoles, realm: realm)) }
         if !clientMappings.isEmpty { body["clientMappings"] = .object(clientMappings) }
         return try JSONBody.response(body)
     }
@@ -156,11 +164,11 @@ extension AdminAPI {
         return try JSONBody.response(try await representations(try await effective(h, realm).filter { !$0.isClientRole }, realm: realm))
     }
 
-    /// Keycloak's "available": the realm's roles the holder does not hold yet, directly or through
-    /// groups and composites (what a mapping could still add; Ansible's role-mapping modules ask it).
+    /// Keycloak's "available": the realm's roles the holder does not hold directly and the caller
+    /// may map (what a mapping could still add; Ansible's role-mapping modules ask it).
     func listAvailableRealmRoles(_ request: Request, _ context: KeyportRequestContext, holder: HolderLookup) async throws -> Response {
-        let (_, realm, h) = try await holder(request, context, .viewUsers)
-        return try JSONBody.response(try await representations(try await available(to: h, clientId: nil, realm: realm), realm: realm))
+        let (caller, realm, h) = try await holder(request, context, .viewUsers)
+        return try JSONBody.response(try await representations(try await available(to: h, clientId: nil, realm: realm, caller: caller), realm: realm))
     }
 
     func grantRealmRoles(_ request: Request, _ context: KeyportRequestContext, holder: HolderLookup) async throws -> Response {
@@ -182,26 +190,26 @@ extension AdminAPI {
 
     func listClientRoleMappings(_ request: Request, _ context: KeyportRequestContext, holder: HolderLookup) async throws -> Response {
         let (_, realm, h) = try await holder(request, context, .viewUsers)
-        let client = try await clientInPath(context, realm: realm, parameter: "client")
+        let client = try await clientInPath(context, realm: realm, parameter: "client", notFound: "Client not found")
         return try JSONBody.response(try await representations(try await direct(h, realm).filter { $0.clientId == client.id }, realm: realm))
     }
 
     func listEffectiveClientRoles(_ request: Request, _ context: KeyportRequestContext, holder: HolderLookup) async throws -> Response {
         let (_, realm, h) = try await holder(request, context, .viewUsers)
-        let client = try await clientInPath(context, realm: realm, parameter: "client")
+        let client = try await clientInPath(context, realm: realm, parameter: "client", notFound: "Client not found")
         return try JSONBody.response(try await representations(try await effective(h, realm).filter { $0.clientId == client.id }, realm: realm))
     }
 
     /// As `listAvailableRealmRoles`, for one client's roles.
     func listAvailableClientRoles(_ request: Request, _ context: KeyportRequestContext, holder: HolderLookup) async throws -> Response {
-        let (_, realm, h) = try await holder(request, context, .viewUsers)
-        let client = try await clientInPath(context, realm: realm, parameter: "client")
-        return try JSONBody.response(try await representations(try await available(to: h, clientId: client.id, realm: realm), realm: realm))
+        let (caller, realm, h) = try await holder(request, context, .viewUsers)
+        let client = try await clientInPath(context, realm: realm, parameter: "client", notFound: "Client not found")
+        return try JSONBody.response(try await representations(try await available(to: h, clientId: client.id, realm: realm, caller: caller), realm: realm))
     }
 
     func grantClientRoles(_ request: Request, _ context: KeyportRequestContext, holder: HolderLookup) async throws -> Response {
         let (caller, realm, h) = try await holder(request, context, .manageUsers)
-        let client = try await clientInPath(context, realm: realm, parameter: "client")
+        let client = try await clientInPath(context, realm: realm, parameter: "client", notFound: "Client not found")
         let roles = try await resolveMappings(request, context, realm: realm, clientId: client.id)
         try await requireMayGrant(roles, caller: caller, realm: realm)
         try await grant(h, roles, realm)
@@ -210,7 +218,7 @@ extension AdminAPI {
 
     func revokeClientRoles(_ request: Request, _ context: KeyportRequestContext, holder: HolderLookup) async throws -> Response {
         let (caller, realm, h) = try await holder(request, context, .manageUsers)
-        let client = try await clientInPath(context, realm: realm, parameter: "client")
+        let client = try await clientInPath(context, realm: realm, parameter: "client", notFound: "Client not found")
         let roles = try await resolveMappings(request, context, realm: realm, clientId: client.id)
         try await requireMayGrant(roles, caller: caller, realm: realm)
         try await revoke(h, roles, realm)

@@ -132,7 +132,7 @@ public struct AdminAPI: Sendable {
             try requireKnownFields(T.self, in: body)
             return (try JSONBody.decode(type, from: body), body)
         } catch let error as BadInput {
-            throw AdminError.badRequest(error.message)
+            throw AdminError.badInput(error)
         }
     }
 

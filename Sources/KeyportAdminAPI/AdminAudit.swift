@@ -126,6 +126,9 @@ struct AdminAuditTarget: Equatable {
         func at(_ i: Int) -> String? { i < s.count ? s[i] : nil }
         if isRealmLifecycle { return "REALM" }
         if let i = s.firstIndex(of: "role-mappings") { return at(i + 1) == "clients" ? "CLIENT_ROLE_MAPPING" : "REALM_ROLE_MAPPING" }
+        if let i = s.firstIndex(of: "scope-mappings") { return at(i + 1) == "clients" ? "CLIENT_SCOPE_MAPPING" : "REALM_SCOPE_MAPPING" }
+        if s.contains("protocol-mappers") { return "PROTOCOL_MAPPER" }
+        if s.count >= 3, s[0] == "clients", ["default-client-scopes", "optional-client-scopes"].contains(s[2]) { return "CLIENT_SCOPE_CLIENT_MAPPING" }
         switch s[0] {
         case "users":
             if at(2) == "groups" { return "GROUP_MEMBERSHIP" }
@@ -133,7 +136,6 @@ struct AdminAuditTarget: Equatable {
         case "groups", "group-by-path": return "GROUP"
         case "clients":
             if at(2) == "roles" { return "CLIENT_ROLE" }
-            if at(2) == "protocol-mappers" { return "PROTOCOL_MAPPER" }
             return "CLIENT"
         case "roles", "roles-by-id": return "REALM_ROLE"
         case "sessions": return "USER_SESSION"

@@ -14,6 +14,9 @@ public struct AdminError: HTTPResponseError, Equatable {
     /// Keycloak answers some 400s as `{"error"}` rather than `{"errorMessage"}` (an
     /// unrecognized field, among others); tools match on the shape they know.
     public var keyedAsError = false
+    /// Keycloak's `error` code for a body it could not read (`BadInput.keycloakCode`): the answer
+    /// carries it first, with the description beside it, and Keyport's `errorMessage` as well.
+    public var keycloakCode: String?
 
     public init(_ status: HTTPResponse.Status, _ message: String) {
         self.status = status
@@ -22,6 +25,9 @@ public struct AdminError: HTTPResponseError, Equatable {
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         if keyedAsError { return try JSONBody.response(["error": message], status: status) }
+        if let keycloakCode {
+            return try JSONBody.response(["error": keycloakCode, "error_description": message, "errorMessage": message], status: status)
+        }
         switch status {
         case .notFound, .unauthorized, .forbidden:
             var headers: HTTPFields = [:]
@@ -36,6 +42,13 @@ public struct AdminError: HTTPResponseError, Equatable {
     }
 
     public static func badRequest(_ message: String) -> AdminError { .init(.badRequest, message) }
+    /// A body that could not be read, with Keycloak's code when it has one.
+    public static func badInput(_ error: BadInput) -> AdminError {
+        var answer = AdminError(.badRequest, error.message)
+        answer.keycloakCode = error.keycloakCode
+        return answer
+    }
+
     /// A field Keycloak's representation does not have, in Keycloak's words and shape.
     public static func unrecognizedField(_ message: String) -> AdminError {
         var error = AdminError(.badRequest, message)
@@ -93,7 +106,7 @@ public struct AdminError: HTTPResponseError, Equatable {
         switch error {
         case let error as AdminError: error
         case let error as StoreError: from(error)
-        case let error as BadInput: badRequest(error.message)
+        case let error as BadInput: badInput(error)
         case let error as InvalidObject: badRequest(error.message)
         case let error as PersonalAccessTokens.Invalid: badRequest(error.description)
         default: error

@@ -39,11 +39,14 @@ public enum JSONBody {
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
         } catch let error as DecodingError {
-            throw BadInput(describe(error))
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty {
+                throw BadInput("The request body is not valid JSON", keycloakCode: "invalid_request")
+            }
+            throw BadInput(describe(error), keycloakCode: "unknown_error")
         } catch let error as BadInput {
             throw error
         } catch {
-            throw BadInput("The request body is not valid JSON")
+            throw BadInput("The request body is not valid JSON", keycloakCode: "invalid_request")
         }
     }
 
@@ -85,7 +88,13 @@ public enum JSONBody {
 /// Input that cannot be accepted; each layer renders it in its own wire shape.
 public struct BadInput: Error, Equatable, CustomStringConvertible {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// Keycloak's OAuth-style code for the same failure when its JSON reader has one:
+    /// `unknown_error` for a value of the wrong type, `invalid_request` for text that is not JSON.
+    public var keycloakCode: String?
+    public init(_ message: String, keycloakCode: String? = nil) {
+        self.message = message
+        self.keycloakCode = keycloakCode
+    }
     public var description: String { message }
 }
 

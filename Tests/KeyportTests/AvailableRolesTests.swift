@@ -5,7 +5,9 @@ import Testing
 /// modules read to decide whether anything is left to do (so that a second run changes nothing).
 @Suite("Available roles and a group's role names")
 struct AvailableRolesTests {
-    @Test func availableIsWhatTheHolderDoesNotHoldYetThroughAnyPath() async throws {
+    /// Keycloak's rule (`RoleMapperResource`): the container's roles the holder does not hold
+    /// *directly*, among those the caller may map.
+    @Test func availableIsWhatTheHolderDoesNotHoldDirectlyAndTheCallerMayMap() async throws {
         try await APIHarness.run { api in
             let token = try await api.token()
             try await api.createRealm("acme", token: token)
@@ -21,10 +23,11 @@ struct AvailableRolesTests {
             let dev = try await api.role("acme", "dev", token: token)
             #expect(try await api.call(.post, "/admin/realms/acme/groups/\(team)/role-mappings/realm", token: token, json: [dev]).status == .noContent)
 
-            // dev comes through the group; the default role and its composites are held directly.
+            // Only the default role is held directly: dev (through the group) and the default role's
+            // composites are still available, as Keycloak lists them.
             let realmAvailable = try await api.call(.get, "/admin/realms/acme/users/\(alice)/role-mappings/realm/available", token: token)
             #expect(realmAvailable.status == .ok)
-            #expect(realmAvailable.values("name") == ["ops"], "\(realmAvailable.text)")
+            #expect(realmAvailable.values("name") == ["dev", "offline_access", "ops", "uma_authorization"], "\(realmAvailable.text)")
             let groupAvailable = try await api.call(.get, "/admin/realms/acme/groups/\(team)/role-mappings/realm/available", token: token)
             #expect(Set(groupAvailable.values("name")).isSuperset(of: ["ops", "default-roles-acme"]) && !groupAvailable.values("name").contains("dev"))
 
@@ -32,8 +35,21 @@ struct AvailableRolesTests {
             #expect(try await api.call(.get, clientPath, token: token).values("name") == ["push"])
             let push = try await api.role("acme", "push", client: app, token: token)
             #expect(try await api.call(.post, "/admin/realms/acme/groups/\(team)/role-mappings/clients/\(app)", token: token, json: [push]).status == .noContent)
-            #expect(try await api.call(.get, clientPath, token: token).values("name") == [])
+            #expect(try await api.call(.get, clientPath, token: token).values("name") == ["push"])
             #expect(try await api.call(.get, "/admin/realms/acme/groups/\(team)/role-mappings/clients/\(app)/available", token: token).values("name") == [])
+            try await api.call(.post, "/admin/realms/acme/users/\(alice)/role-mappings/clients/\(app)", token: token, json: [push])
+            #expect(try await api.call(.get, clientPath, token: token).values("name") == [])
+
+            // A manage-users administrator is offered no administration role it could not grant.
+            let management = try await api.clientUUID("acme", "realm-management", token: token)
+            let clerk = try await api.createUser("acme", "clerk", password: "clerk-pw-123", token: token)
+            let manageUsers = try await api.role("acme", "manage-users", client: management, token: token)
+            try await api.call(.post, "/admin/realms/acme/users/\(clerk)/role-mappings/clients/\(management)", token: token, json: [manageUsers])
+            let clerkToken = try await api.token(realm: "acme", username: "clerk", password: "clerk-pw-123")
+            let offered = try await api.call(.get, "/admin/realms/acme/users/\(alice)/role-mappings/clients/\(management)/available", token: clerkToken)
+            #expect(offered.status == .ok && Set(offered.values("name")) == ["manage-users"], "\(offered.text)")
+            let all = try await api.call(.get, "/admin/realms/acme/users/\(alice)/role-mappings/clients/\(management)/available", token: token)
+            #expect(all.values("name").contains("realm-admin"))
 
             // A group's own answer names its mappings, realm roles and client roles by clientId.
             let group = try await api.call(.get, "/admin/realms/acme/groups/\(team)", token: token)

@@ -197,3 +197,32 @@ struct UnknownFieldTests {
         }
     }
 }
+
+@Suite("Keycloak's shapes for unreadable bodies and empty answers")
+struct KeycloakShapesTests {
+    @Test func aValueOfTheWrongTypeAnswersAsKeycloaksReaderDoes() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            try await api.createRealm("acme", token: admin)
+            let user = try await api.createUser("acme", "alice", token: admin)
+            // python-keycloak's assign_realm_roles(roles=["bad"]) sends names where objects belong.
+            let wrongType = try await api.call(.post, "/admin/realms/acme/users/\(user)/role-mappings/realm", token: admin, json: ["bad"])
+            #expect(wrongType.status == .badRequest)
+            #expect(wrongType.text.hasPrefix(#"{"error":"unknown_error""#), "\(wrongType.text)")
+            #expect(wrongType["errorMessage"]?.stringValue?.contains("wrong type") == true)
+            let notJSON = try await api.call(.post, "/admin/realms/acme/roles", token: admin, raw: "{nope")
+            #expect(notJSON["error"]?.stringValue == "invalid_request" && notJSON["errorMessage"] != nil)
+            // A holder without mappings answers {}, as Keycloak leaves empty lists out.
+            let none = try await api.call(.get, "/admin/realms/acme/users/\(user)/role-mappings", token: admin)
+            #expect(none["realmMappings"]?.array.map { $0["name"]?.stringValue } == ["default-roles-acme"] && none["clientMappings"] == nil)
+            let group = try #require(try await api.call(.post, "/admin/realms/acme/groups", token: admin, json: ["name": "g"]).createdID)
+            #expect(try await api.call(.get, "/admin/realms/acme/groups/\(group)/role-mappings", token: admin).json == .object([:]))
+            // A mapper without a type is Keycloak's 404; a mapper for a client that does not exist, the client's.
+            let scope = try #require(try await api.call(.get, "/admin/realms/acme/client-scopes", token: admin).items.first?["id"]?.stringValue)
+            let untyped = try await api.call(.post, "/admin/realms/acme/client-scopes/\(scope)/protocol-mappers/models", token: admin, json: [:])
+            #expect(untyped.status == .notFound && untyped["error"]?.stringValue == "ProtocolMapper provider not found")
+            let noClient = try await api.call(.post, "/admin/realms/acme/clients/does-not-exist/protocol-mappers/models", token: admin, json: [:])
+            #expect(noClient.status == .notFound && noClient["error"]?.stringValue == "Could not find client")
+        }
+    }
+}

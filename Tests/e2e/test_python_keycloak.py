@@ -151,7 +151,12 @@ def test_a_default_keycloak_export_posted_as_a_realm(keyport):
     assert {c["clientId"] for c in admin.get_clients()} >= {"account", "admin-cli", "realm-management", "registry.example.com"}
     ci = KeycloakOpenID(server_url=keyport.url, realm_name="registry", client_id="admin-cli")
     token = ci.token("ci", "Secret-pw-1")
-    assert "view-profile" in ci.decode_token(token["access_token"], validate=False)["resource_access"]["account"]["roles"]
+    claims = ci.decode_token(token["access_token"], validate=False)
+    # The file's client scopes decide the claims (its `profile` is trimmed to no mappers; the
+    # built-ins it names but lacks are Keycloak's); its admin-cli has Keycloak's fullScopeAllowed
+    # off and no scope mappings, so its tokens carry no roles — here as in Keycloak.
+    assert {"email", "profile"} <= set(token["scope"].split()) and claims["email"] == "ci@example.com", claims
+    assert "resource_access" not in claims and "realm_access" not in claims
 
 
 def test_partial_import_as_python_keycloak_sends_it(keyport):
@@ -201,3 +206,64 @@ def test_a_realm_admin_manages_only_its_realm(keyport):
     with pytest.raises(KeycloakGetError) as denied:
         team_admin.get_users()
     assert denied.value.response_code == 403
+
+
+def test_client_scopes_admin_events_and_sessions_as_python_keycloak_uses_them(keyport):
+    """What python-keycloak's own suite exercises beyond users and roles: client scopes and their
+    effect on tokens, admin events, sessions, partial export, and logging in again when the
+    refresh token's session has ended."""
+    admin = admin_for(keyport)
+    admin.create_realm({"realm": "scopes", "enabled": True}, skip_exists=False)
+    admin.change_current_realm("scopes")
+    admin.set_events({"adminEventsEnabled": True, "adminEventsDetailsEnabled": True, "eventsEnabled": True})
+
+    # A client scope with a hard-coded claim, made a default of a confidential client.
+    scope = admin.create_client_scope({"name": "tenant", "protocol": "openid-connect", "protocolMappers": [
+        {"name": "tenant", "protocol": "openid-connect", "protocolMapper": "oidc-hardcoded-claim-mapper",
+         "config": {"claim.name": "tenant", "claim.value": "scopes", "access.token.claim": True}}]})
+    assert admin.create_client_scope({"name": "tenant"}, skip_exists=True) == scope
+    assert admin.get_client_scope_by_name("tenant")["id"] == scope
+    assert "profile" in [s["name"] for s in admin.get_default_default_client_scopes()]
+    app = admin.create_client({"clientId": "app", "publicClient": False, "secret": "app-secret-1"})
+    admin.add_client_default_client_scope(app, scope, {"realm": "scopes", "client": app, "clientScopeId": scope})
+    assert "tenant" in [s["name"] for s in admin.get_client_default_client_scopes(app)]
+    admin.create_realm_role({"name": "ops"})
+    admin.assign_realm_roles_to_client_scope(app, [admin.get_realm_role("ops")])
+    assert [r["name"] for r in admin.get_realm_roles_of_client_scope(app)] == ["ops"]
+    user = admin.create_user({"username": "carol", "enabled": True,
+                              "credentials": [{"type": "password", "value": "Carol-pw-12", "temporary": False}]})
+
+    # The token carries the scope's claim; without fullScopeAllowed, only the mapped role.
+    oidc = KeycloakOpenID(server_url=keyport.url, realm_name="scopes", client_id="app", client_secret_key="app-secret-1")
+    token = oidc.token("carol", "Carol-pw-12")
+    claims = oidc.decode_token(token["access_token"], validate=False)
+    assert claims["tenant"] == "scopes" and claims["preferred_username"] == "carol"
+    assert "email" in token["scope"].split()
+    admin.update_client(app, {"fullScopeAllowed": False})
+    assert "realm_access" not in oidc.decode_token(oidc.token("carol", "Carol-pw-12")["access_token"], validate=False)
+    admin.assign_realm_roles(user, [admin.get_realm_role("ops")])
+    roles = oidc.decode_token(oidc.token("carol", "Carol-pw-12")["access_token"], validate=False)["realm_access"]["roles"]
+    assert roles == ["ops"], roles
+
+    # Sessions, by user and by client; a refresh after logout says what python-keycloak looks for.
+    assert len(admin.get_sessions(user)) >= 3
+    assert {s["username"] for s in admin.get_client_all_sessions(app)} == {"carol"}
+    oidc.logout(token["refresh_token"])
+    with pytest.raises(KeycloakPostError) as ended:
+        oidc.refresh_token(token["refresh_token"])
+    assert b"Session not active" in ended.value.response_body
+
+    # Admin events: who did what, with secrets redacted.
+    events = admin.get_admin_events({"resourceTypes": "CLIENT"})
+    assert [e["operationType"] for e in events] == ["UPDATE", "CREATE"], events
+    assert "app-secret-1" not in json.dumps(admin.get_admin_events())
+    created = [e["resourcePath"] for e in admin.get_admin_events({"resourcePath": "users/*", "operationTypes": "CREATE"})]
+    assert created == [f"users/{user}/role-mappings/realm", f"users/{user}"], created
+
+    # Partial export: settings, clients (secrets masked) and roles; never users.
+    exported = admin.connection.raw_post(f"admin/realms/scopes/partial-export?exportClients=true&exportGroupsAndRoles=true", data="").json()
+    assert "users" not in exported and "app-secret-1" not in json.dumps(exported)
+    assert "tenant" in [s["name"] for s in exported["clientScopes"]]
+    assert admin.groups_count({"search": "nothing"}) == {"count": 0}
+    admin.delete_client_scope(scope)
+    assert "tenant" not in [s["name"] for s in admin.get_client_scopes()]

@@ -38,7 +38,9 @@ def test_no_generated_request_gets_a_5xx_or_breaks_the_schema(keyport):
          "--generation-with-security-parameters", "false", "--request-timeout", "30",
          "--header", f"Authorization: Bearer {token}"],
         capture_output=True, text=True, timeout=900, cwd=keyport.data_dir)  # its cache stays out of the repository
-    summary = run.stdout[-3000:]
+    # The failures first (what broke, with the request to replay it), then the summary.
+    failures = run.stdout.find("FAILURES")
+    summary = (run.stdout[failures:failures + 6000] + "\n…\n" if failures >= 0 else "") + run.stdout[-1500:]
     print(summary)
     assert run.returncode == 0, summary + run.stderr[-2000:]
     assert " passed" in summary
