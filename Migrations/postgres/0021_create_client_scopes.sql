@@ -60,6 +60,7 @@ CREATE INDEX client_scope_mappings_by_role ON client_scope_mappings(role_id);
 ALTER TABLE clients ADD COLUMN full_scope_allowed BOOLEAN NOT NULL DEFAULT TRUE;
 ALTER TABLE clients ADD COLUMN web_origins TEXT NOT NULL DEFAULT '[]' CHECK (web_origins::json IS NOT NULL);
 ALTER TABLE realms ADD COLUMN keycloak_settings TEXT NOT NULL DEFAULT '{}' CHECK (keycloak_settings::json IS NOT NULL);
+ALTER TABLE realms ADD COLUMN keycloak_content TEXT NOT NULL DEFAULT '{}' CHECK (keycloak_content::json IS NOT NULL);
 CREATE TABLE realm_builtin_client_scopes (
     realm_id TEXT PRIMARY KEY REFERENCES realms(id) ON DELETE CASCADE
 );

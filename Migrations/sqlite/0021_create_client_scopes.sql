@@ -63,6 +63,9 @@ ALTER TABLE clients ADD COLUMN full_scope_allowed INTEGER NOT NULL DEFAULT 1 CHE
 ALTER TABLE clients ADD COLUMN web_origins TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(web_origins));
 -- Keycloak's realm settings Keyport keeps without using them (themes, registration switches, …), echoed back as given.
 ALTER TABLE realms ADD COLUMN keycloak_settings TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(keycloak_settings));
+-- What a realm file carried that Keyport keeps without running (SAML clients, authorization
+-- settings, flows, identity providers, …): written back by an export, never served.
+ALTER TABLE realms ADD COLUMN keycloak_content TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(keycloak_content));
 -- A realm listed here has had Keycloak's built-in scopes (new realms from the start; older
 -- ones at the server's next start), so a scope an administrator deletes stays deleted.
 CREATE TABLE realm_builtin_client_scopes (

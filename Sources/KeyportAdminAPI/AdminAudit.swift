@@ -4,7 +4,6 @@ import KeyportHTTP
 import KeyportJSON
 import KeyportModel
 import KeyportStore
-import Logging
 
 /// Keycloak's admin events, recorded in one place for every admin route: after a change
 /// succeeds (2xx), when the realm it touched has `adminEventsEnabled`, who made it (the

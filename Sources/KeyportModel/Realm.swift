@@ -44,6 +44,10 @@ public struct Realm: Sendable, Equatable, Identifiable {
     /// Keycloak's settings Keyport keeps without using them (themes, registration switches, …),
     /// each as the JSON text of its value, so what a tool set is what it reads back.
     public var keycloakSettings: [String: String]
+    /// What a realm file carried that Keyport keeps without running it (SAML clients,
+    /// authorization settings, flows, identity providers, …), as JSON text by top-level key:
+    /// written back by an export, never served.
+    public var keycloakContent: [String: String]
     public var attributes: [String: String]
     public var createdAt: Timestamp
 
@@ -57,7 +61,7 @@ public struct Realm: Sendable, Equatable, Identifiable {
         passwordHashing: Argon2Parameters = .keycloakDefault, eventsExpiration: Int? = nil,
         eventsEnabled: Bool = true, enabledEventTypes: [String] = [],
         adminEventsEnabled: Bool = false, adminEventsDetailsEnabled: Bool = false, keycloakSettings: [String: String] = [:],
-        attributes: [String: String] = [:], createdAt: Timestamp
+        keycloakContent: [String: String] = [:], attributes: [String: String] = [:], createdAt: Timestamp
     ) {
         self.id = id
         self.name = name
@@ -80,6 +84,7 @@ public struct Realm: Sendable, Equatable, Identifiable {
         self.adminEventsEnabled = adminEventsEnabled
         self.adminEventsDetailsEnabled = adminEventsDetailsEnabled
         self.keycloakSettings = keycloakSettings
+        self.keycloakContent = keycloakContent
         self.attributes = attributes
         self.createdAt = createdAt
     }

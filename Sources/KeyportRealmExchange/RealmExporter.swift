@@ -203,6 +203,8 @@ public struct RealmExporter: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let document = try await export(realmNamed: name)
-        return try encoder.encode(try document.withKeptSettings(try await store.realm(named: name)?.keycloakSettings ?? [:]))
+        let realm = try await store.realm(named: name)
+        // With what the realm keeps without running it, where the file it came from had it.
+        return try encoder.encode(RealmFileTriage.restore(realm?.keycloakContent ?? [:], into: try document.withKeptSettings(realm?.keycloakSettings ?? [:])))
     }
 }

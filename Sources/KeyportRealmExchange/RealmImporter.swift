@@ -100,13 +100,18 @@ public struct RealmImporter: Sendable {
     public func prepare(_ data: Data, refusingExisting: Bool = false) async throws -> Prepared {
         let document: RealmRepresentation
         let raw: JSONValue
+        let triage: RealmFileTriage
         do {
             raw = try JSONDecoder().decode(JSONValue.self, from: data)
-            document = try JSONDecoder().decode(RealmRepresentation.self, from: data)
+            // The file as given is read first, so a bad value is reported with its field's name.
+            let given = try JSONDecoder().decode(RealmRepresentation.self, from: data)
+            // What Keyport keeps without running it is set aside (RealmFileTriage); the rest is read again.
+            triage = RealmFileTriage(raw)
+            document = triage.document == raw ? given : try JSONDecoder().decode(RealmRepresentation.self, from: try JSONEncoder().encode(triage.document))
         } catch {
             throw Failure("the file is not a Keycloak realm export: \(error)")
         }
-        var notices: [String] = []
+        var notices: [String] = triage.notices
         var plain: [PlainPassword] = []
         var seed = try await seed(from: document, notices: &notices, plain: &plain)
         if refusingExisting, !plain.isEmpty, try await store.realm(named: seed.realm.name) != nil {
@@ -116,7 +121,8 @@ public struct RealmImporter: Sendable {
             seed.users[password.index].credentials = [try await hash(password, realm: seed.realm)]
         }
         seed.realm.keycloakSettings = RealmRepresentation.keptSettings(in: raw) ?? [:]
-        return Prepared(seed: seed, skipped: RealmRepresentation.unmodeledFields(in: raw), notices: notices)
+        seed.realm.keycloakContent = triage.kept
+        return Prepared(seed: seed, skipped: RealmRepresentation.unmodeledFields(in: triage.document), notices: notices)
     }
 
     /// A password given in clear in a file (Keycloak's `credentials[].value`), waiting for its hash.

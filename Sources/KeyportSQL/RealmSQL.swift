@@ -13,7 +13,7 @@ public struct RealmSQL: Sendable {
         "events_expiration_seconds", "attributes", "events_enabled", "enabled_event_types",
         "offline_session_idle_timeout", "offline_session_max_lifespan_enabled", "offline_session_max_lifespan",
         "personal_access_token_max_lifespan", "admin_events_enabled", "admin_events_details_enabled",
-        "keycloak_settings",
+        "keycloak_settings", "keycloak_content",
     ]
     /// A realm row's columns, in the order `decode` reads them.
     public static let columns = SQLColumns(settingColumns + ["id", "created_at"])
@@ -70,7 +70,7 @@ public struct RealmSQL: Sendable {
             r.eventsExpiration, JSONColumn.encode(r.attributes), r.eventsEnabled, JSONColumn.encode(r.enabledEventTypes),
             r.offlineSessionIdleTimeout, r.offlineSessionMaxLifespanEnabled, r.offlineSessionMaxLifespan,
             r.personalAccessTokenMaxLifespan, r.adminEventsEnabled, r.adminEventsDetailsEnabled,
-            JSONColumn.encode(r.keycloakSettings),
+            JSONColumn.encode(r.keycloakSettings), JSONColumn.encode(r.keycloakContent),
         ]
         return values.map(\.sqlValue)
     }
@@ -86,7 +86,7 @@ public struct RealmSQL: Sendable {
         brute.maxDeltaTimeSeconds = row.int(13)
         brute.permanentLockout = row.bool(14)
         return Realm(
-            id: row.string(32), name: row.string(0), displayName: row.text(1), enabled: row.bool(2),
+            id: row.string(33), name: row.string(0), displayName: row.text(1), enabled: row.bool(2),
             accessTokenLifespan: row.int(3), refreshTokenLifespan: row.int(4),
             offlineSessionIdleTimeout: row.int(25), offlineSessionMaxLifespanEnabled: row.bool(26), offlineSessionMaxLifespan: row.int(27),
             personalAccessTokenMaxLifespan: row.optionalInt(28),
@@ -96,6 +96,6 @@ public struct RealmSQL: Sendable {
                                               hashLength: row.int(19), saltLength: row.int(20)),
             eventsExpiration: row.optionalInt(21), eventsEnabled: row.bool(23), enabledEventTypes: row.json(24, default: []),
             adminEventsEnabled: row.bool(29), adminEventsDetailsEnabled: row.bool(30), keycloakSettings: row.json(31, default: [:]),
-            attributes: row.json(22, default: [:]), createdAt: row.timestamp(33))
+            keycloakContent: row.json(32, default: [:]), attributes: row.json(22, default: [:]), createdAt: row.timestamp(34))
     }
 }

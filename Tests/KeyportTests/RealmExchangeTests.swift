@@ -126,7 +126,9 @@ struct RealmExchangeTests {
             let importer = KeyportServer.realmImporter(store: api.server.services.store, provisioner: api.server.services.provisioner)
             let file = try Data(contentsOf: Paths.vectors.appendingPathComponent("keycloak-partial-realm.json"))
             let prepared = try await importer.prepare(file)
-            #expect(prepared.skipped.contains("clients[].authorizationSettings") && !prepared.skipped.contains("sslRequired"))
+            // Authorization settings are kept (and exported), not skipped; sslRequired is a kept setting.
+            #expect(!prepared.skipped.contains("clients[].authorizationSettings") && !prepared.skipped.contains("sslRequired"))
+            #expect(prepared.seed.realm.keycloakContent["authorizationSettings"] != nil)
             #expect(prepared.seed.realm.keycloakSettings["sslRequired"] != nil)
             #expect(prepared.notices.contains { $0.contains("docker-v2 turned on") })
             #expect(prepared.notices.contains { $0.contains("docker-v2-allow-all-mapper becomes docker.authorization=allow-all") })
@@ -167,7 +169,9 @@ struct RealmExchangeTests {
             let importer = KeyportServer.realmImporter(store: api.server.services.store, provisioner: api.server.services.provisioner)
             let file = try Data(contentsOf: Paths.vectors.appendingPathComponent("keycloak-registry-realm-export.json"))
             let prepared = try await importer.prepare(file)
-            #expect(prepared.skipped.contains("authenticationFlows") && !prepared.skipped.contains("clientScopes") && prepared.skipped.contains("components"))
+            // Flows and components are kept (and exported), not skipped; client scopes are modeled.
+            #expect(prepared.skipped.isEmpty || !prepared.skipped.contains("authenticationFlows"))
+            #expect(prepared.seed.realm.keycloakContent["authenticationFlows"] != nil && prepared.seed.realm.keycloakContent["components"] != nil)
             // The file's client scopes come with it (this file keeps only `profile`); Keycloak's
             // built-ins it names as defaults but does not define are Keycloak's, said; others
             // (SAML's role_list) are skipped, said.
@@ -277,7 +281,6 @@ struct RealmExchangeTests {
         (#"{"enabled":true}"#, "the realm name is missing"),
         (#"{"realm":"x","users":[{"username":"a","groups":["/nope"]}]}"#, "user a is in group /nope, which does not exist"),
         (#"{"realm":"x","users":[{"username":"a","realmRoles":["ghost"]}]}"#, "user a refers to realm role ghost, which does not exist"),
-        (#"{"realm":"x","clients":[{"clientId":"c","protocol":"saml"}]}"#, "client c uses protocol saml"),
         (#"{"realm":"x","roles":{"client":{"c":[{"name":"r"}]}}}"#, "roles of client c, which the file does not define"),
         (#"{"realm":"x","clients":[{"clientId":"c"}],"roles":{"client":{"c":[{"name":"r","attributes":{"docker.grant":["bad"]}}]}}}"#, "role r: Invalid docker.grant 'bad'"),
         (#"{"realm":"x","users":[{"username":"a","credentials":[{"type":"password","secretData":"{\"value\":\"aGFzaA==\"}","credentialData":"{\"algorithm\":\"md5\"}"}]}]}"#, "the password of user a cannot be used"),
@@ -331,6 +334,61 @@ struct ImportRefusesWhatTheAPIRefusesTests {
                 }
             }
             #expect(try await api.server.services.store.realm(named: "imported") == nil)
+        }
+    }
+}
+
+@Suite("A mixed realm moves over whole")
+struct MixedRealmFileTests {
+    /// A realm Keycloak accepts: a SAML client with roles users hold, a client with authorization
+    /// services (whose `uma_protection` role Keycloak makes and the file's users are given),
+    /// flows and an identity provider. It imports; what Keyport does not run is kept, said and
+    /// exported again; what it runs works.
+    @Test func whatKeyportDoesNotRunIsKeptSaidAndExportedAgain() async throws {
+        let file = #"""
+        {"realm":"mixed","enabled":true,
+         "clients":[
+           {"clientId":"saml-app","protocol":"saml","attributes":{"saml.signature.algorithm":"RSA_SHA256"}},
+           {"clientId":"resource-server","publicClient":false,"secret":"rs-secret","serviceAccountsEnabled":true,
+            "authorizationServicesEnabled":true,"authorizationSettings":{"policyEnforcementMode":"ENFORCING","resources":[{"name":"Default Resource"}]}}],
+         "roles":{"realm":[{"name":"staff","composites":{"client":{"saml-app":["saml-user"]}}}],
+                  "client":{"saml-app":[{"name":"saml-user"}]}},
+         "users":[{"username":"alice","enabled":true,
+                   "realmRoles":["staff"],"clientRoles":{"saml-app":["saml-user"],"resource-server":["uma_protection"]}}],
+         "authenticationFlows":[{"alias":"custom browser","providerId":"basic-flow","topLevel":true,"builtIn":false,"authenticationExecutions":[]}],
+         "identityProviders":[{"alias":"github","providerId":"github","enabled":true,"config":{"clientId":"gh","clientSecret":"**********"}}],
+         "browserFlow":"custom browser"}
+        """#
+        try await APIHarness.run { api in
+            let importer = KeyportServer.realmImporter(store: api.server.services.store, provisioner: api.server.services.provisioner)
+            let prepared = try await importer.prepare(Data(file.utf8))
+            for said in ["client saml-app (saml): kept and exported", "client resource-server: authorization services settings kept",
+                         "user alice: its roles of client saml-app are dropped", "role staff: its composites of client saml-app are dropped",
+                         "authenticationFlows: kept and exported", "identityProviders: kept and exported"] {
+                #expect(prepared.notices.contains { $0.contains(said) }, "\(said): \(prepared.notices)")
+            }
+            #expect(prepared.skipped.isEmpty, "\(prepared.skipped)")
+            _ = try await importer.write(prepared.seed, override: false)
+
+            // What Keyport runs works: alice logs in and holds the uma_protection role Keycloak would have made.
+            let admin = try await api.token()
+            let alice = try #require(try await api.call(.get, "/admin/realms/mixed/users?username=alice&exact=true", token: admin).items.first?["id"]?.stringValue)
+            let rs = try await api.clientUUID("mixed", "resource-server", token: admin)
+            #expect(try await api.call(.get, "/admin/realms/mixed/users/\(alice)/role-mappings/clients/\(rs)", token: admin).values("name") == ["uma_protection"])
+            #expect(try await api.call(.get, "/admin/realms/mixed/clients?clientId=saml-app", token: admin).items.isEmpty)
+            #expect(try await api.call(.get, "/admin/realms/mixed", token: admin)["browserFlow"]?.stringValue == "custom browser")
+            #expect(try await api.call(.get, "/admin/realms/mixed", token: admin)["identityProviders"] == nil)
+
+            // And an export gives back what was kept, where the file had it.
+            let exported = try JSONDecoder().decode(JSONValue.self, from: try await RealmExporter(store: api.server.services.store).exportData(realmNamed: "mixed"))
+            let clients = exported["clients"]?.array ?? []
+            #expect(clients.first { $0["clientId"]?.stringValue == "saml-app" }?["attributes"]?["saml.signature.algorithm"]?.stringValue == "RSA_SHA256")
+            let server = clients.first { $0["clientId"]?.stringValue == "resource-server" }
+            #expect(server?["authorizationServicesEnabled"]?.bool == true)
+            #expect(server?["authorizationSettings"]?["policyEnforcementMode"]?.stringValue == "ENFORCING")
+            #expect(exported["roles"]?["client"]?["saml-app"]?.array.first?["name"]?.stringValue == "saml-user")
+            #expect(exported["authenticationFlows"]?.array.first?["alias"]?.stringValue == "custom browser")
+            #expect(exported["identityProviders"]?.array.first?["alias"]?.stringValue == "github")
         }
     }
 }
