@@ -138,6 +138,8 @@ let package = Package(
                 "KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportTokens", "KeyportHTTP", "KeyportPasswords",
                 "KeycloakRepresentations", "KeyportEvents", "KeyportAccessTokens", "KeyportJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // The docker-v2 scope and grant grammar, with no dependencies: the server and kpadm share it.

@@ -60,8 +60,12 @@ public struct PasswordAuthenticator: Sendable {
         let outcome = try await authenticate(realm: realm, username: username, password: password, ipAddress: ipAddress) { user, credential in
             proof = LoginProof(userId: user.id, credentialId: credential.id, checkedAt: checkedAt)
         }
-        guard case .authenticated = outcome else { return (outcome, nil) }
-        return (outcome, proof)
+        // A right password proves something even when required actions remain: the browser's
+        // update-password page stands on it.
+        switch outcome {
+        case .authenticated, .failed(.accountNotFullySetUp, _): return (outcome, proof)
+        case .failed: return (outcome, nil)
+        }
     }
 
     private func authenticate(realm: Realm, username: String, password: Sensitive, ipAddress: String?,

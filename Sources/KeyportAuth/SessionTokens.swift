@@ -25,15 +25,25 @@ public struct SessionTokens: Sendable {
     /// `proof`: what the password login behind it checked (the write refuses if it moved).
     public func start(realm: Realm, user: User, clientId: String, scope: String, offline: Bool, ipAddress: String?,
                       proof: LoginProof? = nil) async throws -> (token: String, session: Session) {
+        let (token, session) = prepare(realm: realm, user: user, clientId: clientId, scope: scope, offline: offline, ipAddress: ipAddress)
+        try await store.createSession(session, proof: proof)
+        return (token, session)
+    }
+
+    /// A session and its token, not yet stored (an authorization code's redemption stores it in
+    /// the transaction that spends the code). Signed in through `browserSession`, it starts at
+    /// that session's `authTime` and ends with it at the latest.
+    public func prepare(realm: Realm, user: User, clientId: String, scope: String, offline: Bool, ipAddress: String?,
+                        browserSession: BrowserSession? = nil) -> (token: String, session: Session) {
         let token = OpaqueToken.make(prefix: offline ? Self.identityTokenPrefix : "", randomBytes: environment.randomBytes)
         let now = environment.now()
         // An offline session's end follows the realm's settings at each use; the stored hard end
         // is only the outer bound of every setting (RealmBounds), so the sweep can rely on it.
-        let hardEnd = offline ? now.adding(seconds: RealmBounds.lifespanSeconds.upperBound) : now.adding(seconds: Self.onlineMaxLifespan)
+        var hardEnd = offline ? now.adding(seconds: RealmBounds.lifespanSeconds.upperBound) : now.adding(seconds: Self.onlineMaxLifespan)
+        if let browserSession { hardEnd = min(hardEnd, browserSession.expiresAt) }
         let session = Session(id: environment.newID(), realmId: realm.id, userId: user.id, clientId: clientId,
-                              refreshTokenHash: OpaqueToken.hash(token), scope: scope, createdAt: now, lastRefresh: now,
-                              expiresAt: hardEnd, offline: offline, ipAddress: ipAddress)
-        try await store.createSession(session, proof: proof)
+                              refreshTokenHash: OpaqueToken.hash(token), scope: scope, createdAt: browserSession?.authTime ?? now, lastRefresh: now,
+                              expiresAt: hardEnd, offline: offline, ipAddress: ipAddress, browserSessionId: browserSession?.id)
         return (token, session)
     }
 
@@ -80,6 +90,11 @@ public struct SessionTokens: Sendable {
         // lockout all move notBefore: every session started before it is dead.
         guard session.createdAt >= user.notBefore else { throw Failure.revoked }
         guard user.requiredActions.isEmpty else { throw Failure.notFullySetUp }
+        // Signed in through a browser: it ends with that browser's session (logout, idle, maximum).
+        if let browserSessionId = session.browserSessionId {
+            guard let browser = try await store.browserSession(id: browserSessionId, realmId: realm.id), browser.end(in: realm) >= environment.now()
+            else { throw Failure.expired }
+        }
         return (session, user)
     }
 }

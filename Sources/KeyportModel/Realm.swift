@@ -100,6 +100,19 @@ public struct Realm: Sendable, Equatable, Identifiable {
         return Swift.min(idleEnd, start.adding(seconds: offlineSessionMaxLifespan))
     }
 
+    /// One of Keycloak's numeric realm settings that Keyport reads from the kept ones
+    /// (`keycloakSettings`, JSON text): its value when it is a whole number, clamped to `bounds`;
+    /// `fallback` (Keycloak's default) otherwise.
+    public func keptSetting(_ name: String, fallback: Int, bounds: ClosedRange<Int>) -> Int {
+        guard let text = keycloakSettings[name], let value = Int(text) else { return fallback }
+        return Swift.min(Swift.max(value, bounds.lowerBound), bounds.upperBound)
+    }
+
+    /// Keycloak's `accessCodeLifespan`: how long an authorization code may wait to be redeemed.
+    public var accessCodeLifespan: Int { keptSetting("accessCodeLifespan", fallback: 60, bounds: 1...3600) }
+    /// Keycloak's `accessCodeLifespanLogin`: how long a login page may wait for its form.
+    public var accessCodeLifespanLogin: Int { keptSetting("accessCodeLifespanLogin", fallback: 1800, bounds: 60...86_400) }
+
     /// Whether an event of `type` is stored for this realm.
     public func storesEvent(type: String) -> Bool {
         eventsEnabled && (enabledEventTypes.isEmpty || enabledEventTypes.contains(type))

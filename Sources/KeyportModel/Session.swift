@@ -18,13 +18,17 @@ public struct Session: Sendable, Equatable, Identifiable {
     public var offline: Bool
     /// Where the session was started or last used from.
     public var ipAddress: String?
+    /// The browser session (single sign-on) it was signed in through; nil for a password grant.
+    /// It ends with that browser session.
+    public var browserSessionId: String?
 
     /// How many sessions of one kind (online or offline) a user may hold for one client: past
     /// it the least recently used goes. A valid password must not be a way to fill the disk.
     public static let limitPerUserAndClient = 100
 
     public init(id: String, realmId: String, userId: String, clientId: String, refreshTokenHash: String, scope: String,
-                createdAt: Timestamp, lastRefresh: Timestamp, expiresAt: Timestamp, offline: Bool = false, ipAddress: String? = nil) {
+                createdAt: Timestamp, lastRefresh: Timestamp, expiresAt: Timestamp, offline: Bool = false, ipAddress: String? = nil,
+                browserSessionId: String? = nil) {
         self.id = id
         self.realmId = realmId
         self.userId = userId
@@ -36,5 +40,6 @@ public struct Session: Sendable, Equatable, Identifiable {
         self.expiresAt = expiresAt
         self.offline = offline
         self.ipAddress = ipAddress.map { String($0.prefix(64)) }
+        self.browserSessionId = browserSessionId
     }
 }

@@ -6,24 +6,29 @@ import KeyportHTTP
 import KeyportJSON
 import KeyportKeys
 import KeyportModel
+import KeyportPasswords
 import KeyportStore
 import KeyportTokens
 
-/// A realm's OpenID Connect subset: the token endpoint (password, client_credentials and
-/// refresh_token grants), JWKS, discovery, userinfo, introspection and logout, plus the
-/// realm's public description at `/realms/{realm}`.
+/// A realm's OpenID Connect: the token endpoint (authorization_code, password,
+/// client_credentials and refresh_token grants), JWKS, discovery, userinfo, introspection and
+/// logout, plus the realm's public description at `/realms/{realm}`. A browser's sign-in (the
+/// authorization endpoint and its pages) is `BrowserSignIn`.
 public struct OIDCController: Sendable {
     let store: any IdentityStore
     let tokens: TokenService
     let authenticator: PasswordAuthenticator
     let events: EventRecorder
     let clients: ClientAuthenticator
+    /// Hashes the new password a person chooses at sign-in (`BrowserSignIn`).
+    let hasher: PasswordHasher
 
-    public init(store: any IdentityStore, tokens: TokenService, authenticator: PasswordAuthenticator, events: EventRecorder) {
+    public init(store: any IdentityStore, tokens: TokenService, authenticator: PasswordAuthenticator, events: EventRecorder, hasher: PasswordHasher) {
         self.store = store
         self.tokens = tokens
         self.authenticator = authenticator
         self.events = events
+        self.hasher = hasher
         self.clients = ClientAuthenticator(store: store)
     }
 
@@ -37,6 +42,7 @@ public struct OIDCController: Sendable {
         oidc.post("userinfo") { request, context in try await userinfo(request, context) }
         oidc.post("token/introspect") { request, context in try await introspect(request, context) }
         oidc.post("logout") { request, context in try await logout(request, context) }
+        BrowserSignIn(oidc: self).addRoutes(to: router)
     }
 
     func realm(_ context: KeyportRequestContext) async throws -> Realm {
@@ -57,9 +63,10 @@ public struct OIDCController: Sendable {
         let not_before_policy = 0
         let session_state: String?
         let scope: String
+        var id_token: String? = nil
 
         enum CodingKeys: String, CodingKey {
-            case access_token, expires_in, refresh_expires_in, refresh_token, token_type, session_state, scope
+            case access_token, expires_in, refresh_expires_in, refresh_token, token_type, session_state, scope, id_token
             case not_before_policy = "not-before-policy"
         }
     }
@@ -70,6 +77,8 @@ public struct OIDCController: Sendable {
         guard let grant = form["grant_type"], !grant.isEmpty else { throw OAuthError.invalidRequest("Missing form parameter: grant_type") }
         let client = try await clients.authenticate(form: form, request: request, realm: realm)
         switch grant {
+        case "authorization_code":
+            return try await codeGrant(form: form, realm: realm, client: client, context: context)
         case "password":
             return try await passwordGrant(form: form, realm: realm, client: client, context: context)
         case "client_credentials":
@@ -109,12 +118,12 @@ public struct OIDCController: Sendable {
                        username: username, context: context)
                 throw OAuthError.invalidUserCredentials
             }
-            let access = try await tokens.accessToken(realm: realm, user: user, client: client, scopes: scopes, sessionId: session.id,
-                                                      authTime: session.createdAt)
+            let issued = try await tokens.issue(realm: realm, user: user, client: client, scopes: scopes, sessionId: session.id,
+                                                authTime: session.createdAt, idToken: .init(nonce: nil))
             record(realm: realm, type: "LOGIN", client: client, user: user, error: nil, username: username, context: context)
-            return try JSONBody.response(TokenResponse(access_token: access, expires_in: realm.accessTokenLifespan,
+            return try JSONBody.response(TokenResponse(access_token: issued.accessToken, expires_in: realm.accessTokenLifespan,
                                                        refresh_expires_in: realm.refreshTokenLifespan, refresh_token: refresh,
-                                                       session_state: session.id, scope: scopes.claim))
+                                                       session_state: session.id, scope: scopes.claim, id_token: issued.idToken))
         }
     }
 
@@ -148,14 +157,75 @@ public struct OIDCController: Sendable {
             // outside can tell; a malformed one is "Invalid refresh token".
             throw OAuthError.sessionNotActive
         }
-        try await store.touchSession(id: session.id, at: tokens.environment.now(), ipAddress: context.clientAddress)
+        let now = tokens.environment.now()
+        try await store.touchSession(id: session.id, at: now, ipAddress: context.clientAddress)
+        if let browser = session.browserSessionId { try await store.touchBrowserSession(id: browser, at: now, ipAddress: context.clientAddress) }
         // The scopes the session began with, as the client has them now.
         let scopes = try await tokens.scopes(client: client, realm: realm, requested: session.scope, lenient: true)
-        let access = try await tokens.accessToken(realm: realm, user: user, client: client, scopes: scopes, sessionId: session.id,
-                                                  authTime: session.createdAt)
-        return try JSONBody.response(TokenResponse(access_token: access, expires_in: realm.accessTokenLifespan,
+        let sid = session.browserSessionId ?? session.id
+        let issued = try await tokens.issue(realm: realm, user: user, client: client, scopes: scopes, sessionId: sid,
+                                            authTime: session.createdAt, idToken: .init(nonce: nil))
+        return try JSONBody.response(TokenResponse(access_token: issued.accessToken, expires_in: realm.accessTokenLifespan,
                                                    refresh_expires_in: realm.refreshTokenLifespan, refresh_token: refresh,
-                                                   session_state: session.id, scope: scopes.claim))
+                                                   session_state: sid, scope: scopes.claim, id_token: issued.idToken))
+    }
+
+    /// RFC 6749 §4.1.3 with PKCE (RFC 7636): a code is good once, for the client it was issued
+    /// to, with the redirect URI and the verifier of its request. A code that fails a check is
+    /// spent; a code used twice ends the session its first use started (§4.1.2).
+    func codeGrant(form: FormParameters, realm: Realm, client: Client, context: KeyportRequestContext) async throws -> Response {
+        guard let code = form["code"], !code.isEmpty else { throw OAuthError.invalidRequest("Missing parameter: code") }
+        let codeNotValid = OAuthError(.badRequest, "invalid_grant", "Code not valid")
+        guard code.utf8.count <= OpaqueToken.maxLength else { throw codeNotValid }
+        let hash = OpaqueToken.hash(code)
+        guard let stored = try await store.authorizationCode(hash: hash), stored.realmId == realm.id else { throw codeNotValid }
+        let now = tokens.environment.now()
+        func refuse(_ error: OAuthError) async throws -> OAuthError {
+            try await store.deleteAuthorizationCode(hash: hash)
+            recordCode(realm: realm, client: client, userId: stored.userId, error: error.description, context: context)
+            return error
+        }
+        if stored.redeemedSessionId == nil {
+            guard stored.clientId == client.id else { throw try await refuse(codeNotValid) }
+            guard form["redirect_uri"] == stored.redirectUri else { throw try await refuse(OAuthError(.badRequest, "invalid_grant", "Incorrect redirect_uri")) }
+            if let challenge = stored.codeChallenge, let method = stored.codeChallengeMethod {
+                guard let verifier = form["code_verifier"] else { throw try await refuse(OAuthError(.badRequest, "invalid_grant", "PKCE code verifier not specified")) }
+                guard PKCE.verify(verifier: verifier, challenge: challenge, method: method) else {
+                    throw try await refuse(OAuthError(.badRequest, "invalid_grant", "PKCE verification failed: Code mismatch"))
+                }
+            } else if form["code_verifier"] != nil {
+                throw try await refuse(OAuthError(.badRequest, "invalid_grant", "PKCE code verifier specified but challenge not present in authorization"))
+            }
+        }
+        guard let user = try await store.user(id: stored.userId, realmId: realm.id), user.enabled, user.requiredActions.isEmpty,
+              let browser = try await store.browserSession(id: stored.browserSessionId, realmId: realm.id), browser.authTime >= user.notBefore
+        else { throw try await refuse(codeNotValid) }
+        let scopes = try await tokens.scopes(client: client, realm: realm, requested: stored.scope, lenient: true)
+        let (refresh, session) = tokens.sessions.prepare(realm: realm, user: user, clientId: client.id, scope: scopes.requested, offline: false,
+                                                         ipAddress: context.clientAddress, browserSession: browser)
+        switch try await store.redeemAuthorizationCode(hash: hash, session: session, at: now) {
+        case .unknown:
+            throw codeNotValid
+        case .replayed:
+            recordCode(realm: realm, client: client, userId: stored.userId, error: "Code used twice: its session is ended", context: context)
+            throw codeNotValid
+        case .redeemed:
+            break
+        }
+        let issued = try await tokens.issue(realm: realm, user: user, client: client, scopes: scopes, sessionId: browser.id,
+                                            authTime: browser.authTime, idToken: .init(nonce: stored.nonce))
+        events.record(Event(id: tokens.environment.newID(), realmId: realm.id, time: now, type: "CODE_TO_TOKEN", clientId: client.clientId,
+                            userId: user.id, ipAddress: context.clientAddress, error: nil,
+                            details: ["auth_method": "openid-connect", "grant_type": "authorization_code"]), in: realm)
+        return try JSONBody.response(TokenResponse(access_token: issued.accessToken, expires_in: realm.accessTokenLifespan,
+                                                   refresh_expires_in: realm.refreshTokenLifespan, refresh_token: refresh,
+                                                   session_state: browser.id, scope: scopes.claim, id_token: issued.idToken))
+    }
+
+    func recordCode(realm: Realm, client: Client, userId: String?, error: String, context: KeyportRequestContext) {
+        events.record(Event(id: tokens.environment.newID(), realmId: realm.id, time: tokens.environment.now(), type: "CODE_TO_TOKEN_ERROR",
+                            clientId: client.clientId, userId: userId, ipAddress: context.clientAddress, error: error,
+                            details: ["auth_method": "openid-connect", "grant_type": "authorization_code"]), in: realm)
     }
 
     func record(realm: Realm, type: String, client: Client, user: User?, error: String?, username: String, context: KeyportRequestContext) {
@@ -183,20 +253,27 @@ public struct OIDCController: Sendable {
         let issuer = tokens.issuer(for: realm)
         let base = "\(issuer)/protocol/openid-connect"
         return try JSONBody.response(Discovery(
-            issuer: issuer, token_endpoint: "\(base)/token", jwks_uri: "\(base)/certs", userinfo_endpoint: "\(base)/userinfo",
-            introspection_endpoint: "\(base)/token/introspect", end_session_endpoint: "\(base)/logout",
-            grant_types_supported: ["password", "client_credentials", "refresh_token"],
-            response_types_supported: ["token"], subject_types_supported: ["public"],
+            issuer: issuer, authorization_endpoint: "\(base)/auth", token_endpoint: "\(base)/token", jwks_uri: "\(base)/certs",
+            userinfo_endpoint: "\(base)/userinfo", introspection_endpoint: "\(base)/token/introspect", end_session_endpoint: "\(base)/logout",
+            grant_types_supported: ["authorization_code", "password", "client_credentials", "refresh_token"],
+            response_types_supported: ["code"], response_modes_supported: ["query", "fragment"], subject_types_supported: ["public"],
             id_token_signing_alg_values_supported: ["RS256"],
             token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
-            scopes_supported: ["openid", "profile", "email"],
-            claims_supported: ["sub", "iss", "aud", "exp", "iat", "preferred_username", "email", "email_verified", "name", "given_name", "family_name"]))
+            code_challenge_methods_supported: ["plain", "S256"],
+            scopes_supported: ["openid"] + (try await store.clientScopes(realmId: realm.id)).map(\.name).sorted(),
+            claims_supported: ["aud", "sub", "iss", "auth_time", "name", "given_name", "family_name", "preferred_username", "email",
+                               "email_verified", "acr", "azp", "nonce", "sid", "at_hash", "exp", "iat"],
+            claims_parameter_supported: false, request_parameter_supported: false, request_uri_parameter_supported: false,
+            authorization_response_iss_parameter_supported: true, frontchannel_logout_supported: false, backchannel_logout_supported: false))
     }
 
     struct Discovery: Encodable {
-        let issuer, token_endpoint, jwks_uri, userinfo_endpoint, introspection_endpoint, end_session_endpoint: String
-        let grant_types_supported, response_types_supported, subject_types_supported, id_token_signing_alg_values_supported: [String]
-        let token_endpoint_auth_methods_supported, scopes_supported, claims_supported: [String]
+        let issuer, authorization_endpoint, token_endpoint, jwks_uri, userinfo_endpoint, introspection_endpoint, end_session_endpoint: String
+        let grant_types_supported, response_types_supported, response_modes_supported, subject_types_supported: [String]
+        let id_token_signing_alg_values_supported, token_endpoint_auth_methods_supported, code_challenge_methods_supported: [String]
+        let scopes_supported, claims_supported: [String]
+        let claims_parameter_supported, request_parameter_supported, request_uri_parameter_supported: Bool
+        let authorization_response_iss_parameter_supported, frontchannel_logout_supported, backchannel_logout_supported: Bool
     }
 
     func realmDescription(_ context: KeyportRequestContext) async throws -> Response {
@@ -254,9 +331,12 @@ public struct OIDCController: Sendable {
         return try JSONBody.response(object)
     }
 
+    /// Keycloak's logout endpoint does both: a client ending its session with its refresh token,
+    /// and a browser sent by a relying party (`BrowserSignIn.logout`).
     func logout(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
-        let realm = try await realm(context)
         let form = try await FormParameters.body(of: request, context: context)
+        guard form["refresh_token"] != nil else { return try await BrowserSignIn(oidc: self).logout(request, form, context) }
+        let realm = try await realm(context)
         let client = try await clients.authenticate(form: form, request: request, realm: realm)
         guard let refresh = form["refresh_token"], !refresh.isEmpty else { throw OAuthError.invalidRequest("Missing parameter: refresh_token") }
         guard refresh.utf8.count <= OpaqueToken.maxLength, let session = try await store.session(refreshTokenHash: OpaqueToken.hash(refresh)),

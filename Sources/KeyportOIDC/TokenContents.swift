@@ -22,7 +22,7 @@ struct TokenContents: Sendable {
     let store: any IdentityStore
 
     /// Where claims go (Keycloak's per-mapper switches).
-    enum Target { case accessToken, userInfo }
+    enum Target { case accessToken, idToken, userInfo }
 
     /// `requested`: the `scope` parameter. An optional scope the client does not have is
     /// Keycloak's `invalid_scope`; `lenient` (a refresh, userinfo) drops such names instead,
@@ -164,6 +164,7 @@ struct TokenContents: Sendable {
     static func included(_ mapper: ProtocolMapper, in target: Target) -> Bool {
         switch target {
         case .accessToken: mapper.config["access.token.claim"].map { $0 == "true" } ?? true
+        case .idToken: mapper.config["id.token.claim"] == "true"
         case .userInfo: (mapper.config["userinfo.token.claim"] ?? mapper.config["id.token.claim"]) == "true"
         }
     }

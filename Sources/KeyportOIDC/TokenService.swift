@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import KeyportAuth
 import KeyportHTTP
@@ -33,18 +34,29 @@ public struct TokenService: Sendable {
     /// `authTime`: when the user presented its password (the session's start for a refresh).
     public func accessToken(realm: Realm, user: User, client: Client, scopes: TokenScopes, sessionId: String?,
                             authTime: Timestamp? = nil) async throws -> String {
-        let contents = TokenContents(store: store)
-        let effective = try await store.effectiveRoles(userId: user.id, realmId: realm.id)
-        let roles = try await contents.roles(effective, client: client, realm: realm, applied: scopes.applied)
-        var clientIdOf: [String: String] = [:]
-        for owner in Set(roles.compactMap(\.clientId)) {
-            clientIdOf[owner] = try await store.client(id: owner, realmId: realm.id)?.clientId ?? owner
-        }
-        var claims: [String: JSONValue] = [:]
-        var audiences: [String] = []
-        try await contents.applyMappers(scopes.applied.flatMap(\.protocolMappers) + client.protocolMappers, into: &claims, audiences: &audiences,
-                                        target: .accessToken, user: user, roles: roles, clientIdOf: clientIdOf, client: client, realm: realm)
+        try await issue(realm: realm, user: user, client: client, scopes: scopes, sessionId: sessionId, authTime: authTime, idToken: nil).accessToken
+    }
+
+    /// What a token response carries: the access token, and an ID token when the request asked
+    /// for `openid` and `idToken` is given (with the authorization request's nonce).
+    public struct Issued: Sendable {
+        public let accessToken: String
+        public let idToken: String?
+    }
+
+    /// The ID token's part of a request: its nonce, and whether to make one at all.
+    public struct IDTokenRequest: Sendable {
+        public let nonce: String?
+        public init(nonce: String?) { self.nonce = nonce }
+    }
+
+    /// The tokens of one response. `sessionId` is the token's `sid`: the browser session for a
+    /// browser sign-in, else the refresh-token session (nil for a service account).
+    public func issue(realm: Realm, user: User, client: Client, scopes: TokenScopes, sessionId: String?, authTime: Timestamp?,
+                      idToken: IDTokenRequest?) async throws -> Issued {
+        let subject = try await mappingSubject(realm: realm, user: user, client: client, scopes: scopes)
         let now = environment.now().secondsSince1970
+        var (claims, audiences) = try await subject.claims(for: .accessToken)
         // The token's own claims, which no mapper replaces. Keyport always names an audience
         // (the client itself when the scopes name none): its verifier, and relying parties, read one.
         if audiences.isEmpty { audiences = [client.clientId] }
@@ -61,9 +73,26 @@ public struct TokenService: Sendable {
         if let authTime { claims["auth_time"] = .number(Double(authTime.secondsSince1970)) }
         let keys = try await keyRing.keys(realmId: realm.id)
         guard let signer = keys.signer(for: .rs256) else { throw TokenServiceError.noActiveKey(realm.name) }
-        let token = try JWS.sign(JSONValue.object(claims), with: signer.signer, kid: signer.key.id)
+        let access = try JWS.sign(JSONValue.object(claims), with: signer.signer, kid: signer.key.id)
         onIssued()
-        return token
+        guard let idToken, scopes.claim.split(separator: " ").contains("openid") else { return Issued(accessToken: access, idToken: nil) }
+        // OpenID Connect Core §2 and §3.1.3.6: the ID token names the client as its audience and
+        // binds the access token by `at_hash` (the left half of its SHA-256).
+        var id = try await subject.claims(for: .idToken).claims
+        id["exp"] = claims["exp"]
+        id["iat"] = claims["iat"]
+        id["jti"] = .string(environment.newID())
+        id["iss"] = claims["iss"]
+        id["aud"] = .string(client.clientId)
+        id["sub"] = .string(user.id)
+        id["typ"] = "ID"
+        id["azp"] = .string(client.clientId)
+        if let sessionId { id["sid"] = .string(sessionId) }
+        if let authTime { id["auth_time"] = .number(Double(authTime.secondsSince1970)) }
+        if let nonce = idToken.nonce { id["nonce"] = .string(nonce) }
+        id["at_hash"] = .string(Base64URL.encode(Data(Array(SHA256.hash(data: Data(access.utf8))).prefix(16))))
+        let signed = try JWS.sign(JSONValue.object(id), with: signer.signer, kid: signer.key.id)
+        return Issued(accessToken: access, idToken: signed)
     }
 
     /// The client scopes a token request applies (`TokenContents.scopes`).
@@ -75,19 +104,44 @@ public struct TokenService: Sendable {
     /// mappers that go to userinfo.
     public func userInfo(user: User, realm: Realm, clientId: String, scope: String) async throws -> JSONValue {
         var claims: [String: JSONValue] = [:]
-        var audiences: [String] = []
         if let client = try await store.client(clientId: clientId, realmId: realm.id) {
-            let contents = TokenContents(store: store)
-            let scopes = try await contents.scopes(client: client, realm: realm, requested: scope, lenient: true)
-            let effective = try await store.effectiveRoles(userId: user.id, realmId: realm.id)
-            let roles = try await contents.roles(effective, client: client, realm: realm, applied: scopes.applied)
-            var clientIdOf: [String: String] = [:]
-            for owner in Set(roles.compactMap(\.clientId)) { clientIdOf[owner] = try await store.client(id: owner, realmId: realm.id)?.clientId ?? owner }
-            try await contents.applyMappers(scopes.applied.flatMap(\.protocolMappers) + client.protocolMappers, into: &claims, audiences: &audiences,
-                                            target: .userInfo, user: user, roles: roles, clientIdOf: clientIdOf, client: client, realm: realm)
+            let scopes = try await TokenContents(store: store).scopes(client: client, realm: realm, requested: scope, lenient: true)
+            claims = try await mappingSubject(realm: realm, user: user, client: client, scopes: scopes).claims(for: .userInfo).claims
         }
         claims["sub"] = .string(user.id)
         return .object(claims)
+    }
+
+    /// What every token of one request is mapped from: the user's roles the token may carry and
+    /// the mappers of the applied scopes and of the client, read once for all of its tokens.
+    struct MappingSubject {
+        let contents: TokenContents
+        let mappers: [ProtocolMapper]
+        let user: User
+        let roles: [Role]
+        let clientIdOf: [String: String]
+        let client: Client
+        let realm: Realm
+
+        func claims(for target: TokenContents.Target) async throws -> (claims: [String: JSONValue], audiences: [String]) {
+            var claims: [String: JSONValue] = [:]
+            var audiences: [String] = []
+            try await contents.applyMappers(mappers, into: &claims, audiences: &audiences, target: target, user: user, roles: roles,
+                                            clientIdOf: clientIdOf, client: client, realm: realm)
+            return (claims, audiences)
+        }
+    }
+
+    func mappingSubject(realm: Realm, user: User, client: Client, scopes: TokenScopes) async throws -> MappingSubject {
+        let contents = TokenContents(store: store)
+        let effective = try await store.effectiveRoles(userId: user.id, realmId: realm.id)
+        let roles = try await contents.roles(effective, client: client, realm: realm, applied: scopes.applied)
+        var clientIdOf: [String: String] = [:]
+        for owner in Set(roles.compactMap(\.clientId)) {
+            clientIdOf[owner] = try await store.client(id: owner, realmId: realm.id)?.clientId ?? owner
+        }
+        return MappingSubject(contents: contents, mappers: scopes.applied.flatMap(\.protocolMappers) + client.protocolMappers, user: user,
+                              roles: roles, clientIdOf: clientIdOf, client: client, realm: realm)
     }
 
     /// The sessions behind refresh tokens (`KeyportAuth.SessionTokens`: one set of rules for

@@ -21,7 +21,7 @@ extension PostgresStore {
         case .updateClient(let id, let realmId, let change): _ = try await updateClient(id: id, realmId: realmId, change, db)
         case .grantUserRoles(let userId, let roleIds, let realmId): try await grantRoles(.user, to: userId, roleIds: roleIds, realmId: realmId, db)
         case .addMember(let groupId, let userId, let realmId): try await addMember(groupId: groupId, userId: userId, realmId: realmId, db)
-        case .deleteSessions(let userId, let realmId): try await db.run(statements.sessions.delete(userId: userId, realmId: realmId))
+        case .deleteSessions(let userId, let realmId): _ = try await db.run(statements.sessions.delete(userId: userId, realmId: realmId)) + db.run(statements.browserSessions.delete(userId: userId, realmId: realmId))
         case .deletePersonalAccessTokens(let userId, let realmId): try await db.run(statements.tokens.delete(userId: userId, realmId: realmId))
         case .requireVersions(let versions): try await requireVersions(versions, db)
         case .createRole(let role): try await db.run(statements.roles.insert(role))

@@ -24,6 +24,7 @@ extension PostgresStore {
             if outcome.disabledUser {
                 try await db.run(statements.users.disable(userId, realmId: realmId, at: time))
                 try await db.run(statements.sessions.delete(userId: userId, realmId: realmId))
+                try await db.run(statements.browserSessions.delete(userId: userId, realmId: realmId))
             }
             return outcome
         }

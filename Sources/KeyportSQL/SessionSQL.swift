@@ -5,7 +5,7 @@ import KeyportStore
 public struct SessionSQL: Sendable {
     /// A session row's columns, in the order `decode` reads them.
     public static let columns = SQLColumns(["id", "realm_id", "user_id", "client_id", "refresh_token_hash", "scope", "created_at",
-                                            "last_refresh", "expires_at", "offline", "ip_address"])
+                                            "last_refresh", "expires_at", "offline", "ip_address", "browser_session_id"])
     let dialect: SQLDialect
     private let selectByHash = "SELECT \(SessionSQL.columns.list()) FROM sessions WHERE refresh_token_hash = ?"
     public init(_ dialect: SQLDialect) { self.dialect = dialect }
@@ -31,7 +31,7 @@ public struct SessionSQL: Sendable {
     }
     public func insert(_ s: Session) -> SQLStatement {
         SQLStatement("INSERT INTO sessions (\(Self.columns.list())) VALUES (\(Self.columns.placeholders))", [
-            s.id, s.realmId, s.userId, s.clientId, s.refreshTokenHash, s.scope, s.createdAt, s.lastRefresh, s.expiresAt, s.offline, s.ipAddress,
+            s.id, s.realmId, s.userId, s.clientId, s.refreshTokenHash, s.scope, s.createdAt, s.lastRefresh, s.expiresAt, s.offline, s.ipAddress, s.browserSessionId,
         ])
     }
     /// The cap: the least recently used beyond the limit go, in the creating transaction.
@@ -73,6 +73,6 @@ public struct SessionSQL: Sendable {
     public static func decode(_ row: some SQLRow) -> Session {
         Session(id: row.string(0), realmId: row.string(1), userId: row.string(2), clientId: row.string(3), refreshTokenHash: row.string(4),
                 scope: row.string(5), createdAt: row.timestamp(6), lastRefresh: row.timestamp(7), expiresAt: row.timestamp(8),
-                offline: row.bool(9), ipAddress: row.text(10))
+                offline: row.bool(9), ipAddress: row.text(10), browserSessionId: row.text(11))
     }
 }

@@ -16,6 +16,7 @@ public struct StoreSQL: Sendable {
     public let tokens: PersonalAccessTokenSQL
     public let failures: LoginFailureSQL
     public let clientScopes: ClientScopeSQL
+    public let browserSessions: BrowserSessionSQL
 
     public init(_ dialect: SQLDialect) {
         self.dialect = dialect
@@ -31,6 +32,7 @@ public struct StoreSQL: Sendable {
         tokens = PersonalAccessTokenSQL(dialect)
         failures = LoginFailureSQL(dialect)
         clientScopes = ClientScopeSQL(dialect)
+        browserSessions = BrowserSessionSQL(dialect)
     }
 
     /// A realm's seed, in the order the foreign keys need.

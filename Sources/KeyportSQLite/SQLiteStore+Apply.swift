@@ -22,7 +22,7 @@ extension SQLiteStore {
         case .updateClient(let id, let realmId, let change): _ = try updateClient(id: id, realmId: realmId, change, db)
         case .grantUserRoles(let userId, let roleIds, let realmId): try grantRoles(.user, to: userId, roleIds: roleIds, realmId: realmId, db)
         case .addMember(let groupId, let userId, let realmId): try addMember(groupId: groupId, userId: userId, realmId: realmId, db)
-        case .deleteSessions(let userId, let realmId): try db.run(statements.sessions.delete(userId: userId, realmId: realmId))
+        case .deleteSessions(let userId, let realmId): _ = try db.run(statements.sessions.delete(userId: userId, realmId: realmId)) + db.run(statements.browserSessions.delete(userId: userId, realmId: realmId))
         case .deletePersonalAccessTokens(let userId, let realmId): try db.run(statements.tokens.delete(userId: userId, realmId: realmId))
         case .requireVersions(let versions): try requireVersions(versions, db)
         case .createRole(let role): try db.run(statements.roles.insert(role))

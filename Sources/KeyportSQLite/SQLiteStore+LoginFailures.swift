@@ -25,6 +25,7 @@ extension SQLiteStore {
             if outcome.disabledUser {
                 try db.run(statements.users.disable(userId, realmId: realmId, at: time))
                 try db.run(statements.sessions.delete(userId: userId, realmId: realmId))
+                try db.run(statements.browserSessions.delete(userId: userId, realmId: realmId))
             }
             return outcome
         }

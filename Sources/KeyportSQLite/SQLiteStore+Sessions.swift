@@ -39,7 +39,9 @@ extension SQLiteStore {
     }
 
     public func deleteSessions(userId: String, realmId: String) async throws -> Int {
-        try await write { db in try db.run(statements.sessions.delete(userId: userId, realmId: realmId)) }
+        try await write { db in
+            try db.run(statements.sessions.delete(userId: userId, realmId: realmId)) + db.run(statements.browserSessions.delete(userId: userId, realmId: realmId))
+        }
     }
 
     public func deleteSessions(userId: String, clientId: String, realmId: String, offline: Bool) async throws -> Int {

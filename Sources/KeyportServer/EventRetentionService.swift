@@ -41,6 +41,7 @@ struct EventRetentionService: Service {
             removed += try await store.deleteEvents(realmId: realm.id, before: now.adding(seconds: -seconds))
         }
         _ = try await store.deleteExpiredSessions(before: now)
+        _ = try await store.deleteExpiredBrowserSessions(before: now)
         return removed
     }
 }

@@ -82,7 +82,7 @@ public struct KeyportServer: Sendable {
         router.add(middleware: MethodNotAllowedMiddleware(table: routeTable))
         HealthController(store: store).addRoutes(to: router)
         MetricsController(metrics: metrics).addRoutes(to: router)
-        OIDCController(store: store, tokens: tokens, authenticator: authenticator, events: events).addRoutes(to: router)
+        OIDCController(store: store, tokens: tokens, authenticator: authenticator, events: events, hasher: hasher).addRoutes(to: router)
         AccountController(store: store, tokens: tokens).addRoutes(to: router)
         let dockerTokensIssued = metrics.tokensIssued(kind: "docker-v2")
         let registryAuthorizer = RegistryAuthorizer(store: store, onInvalidGrant: { message in

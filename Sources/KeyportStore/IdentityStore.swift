@@ -8,7 +8,7 @@ import KeyportModel
 /// report as `StoreError`; callers above never see a database error type. A second backend
 /// (PostgreSQL) proves itself by passing the same conformance suite as `SQLiteStore`.
 public protocol IdentityStore: RealmStore, UserStore, ClientStore, ClientScopeStore, RoleStore, GroupStore, KeyStore, EventStore, SessionStore,
-    PersonalAccessTokenStore {
+    BrowserSessionStore, PersonalAccessTokenStore {
     /// Applies every change in one transaction, in order.
     func apply(_ changes: [StoreChange]) async throws
 
@@ -243,6 +243,34 @@ public protocol SessionStore: Sendable {
     func clearLoginFailures(userId: String, realmId: String) async throws
     /// Every user's of the realm (Keycloak's `DELETE attack-detection/brute-force/users`).
     func clearLoginFailures(realmId: String) async throws
+}
+
+/// Browser (single sign-on) sessions and their authorization codes. Each method is one transaction.
+public protocol BrowserSessionStore: Sendable {
+    /// Stores a browser session, ending `replacing` (the browser's previous one, if any, in the
+    /// same realm) and, past `BrowserSession.limitPerUser`, the user's least recently seen.
+    /// With a `proof`, nothing is written unless the credential the login verified still holds
+    /// (`StoreError.conflict(.credentialChanged)`), as for `SessionStore.createSession`.
+    func createBrowserSession(_ session: BrowserSession, proof: LoginProof?, replacing: String?) async throws
+    func browserSession(cookieHash: String) async throws -> BrowserSession?
+    func browserSession(id: String, realmId: String) async throws -> BrowserSession?
+    /// A user's browser sessions, oldest first (at most `BrowserSession.limitPerUser`).
+    func browserSessions(userId: String, realmId: String) async throws -> [BrowserSession]
+    /// Records a use: `lastSeen` moves forward (never back).
+    func touchBrowserSession(id: String, at time: Timestamp, ipAddress: String?) async throws
+    /// Ends a browser session, with the refresh-token sessions and codes it signed in.
+    @discardableResult
+    func deleteBrowserSession(id: String, realmId: String) async throws -> Bool
+    /// Stores a code; a browser session's oldest codes past `AuthorizationCode.limitPerBrowserSession` go.
+    func createAuthorizationCode(_ code: AuthorizationCode) async throws
+    func authorizationCode(hash: String) async throws -> AuthorizationCode?
+    /// Spends the code and writes `session` (the one its redemption starts), or — when the code
+    /// was spent before — ends the session its first use started. Expired codes are `.unknown`.
+    func redeemAuthorizationCode(hash: String, session: Session, at time: Timestamp) async throws -> CodeRedemption
+    /// Burns a code (a redemption that failed its checks: a code is tried once).
+    func deleteAuthorizationCode(hash: String) async throws
+    /// Deletes browser sessions past their end (`BrowserSession.end`) and codes past theirs.
+    func deleteExpiredBrowserSessions(before cutoff: Timestamp) async throws -> Int
 }
 
 /// Personal access tokens. Each method is one transaction.

@@ -64,8 +64,15 @@ public struct AccessTokenVerifier: Sendable {
         guard let user = try await store.user(id: claims.sub, realmId: realm.id) else { throw VerificationFailure.userGone }
         guard user.enabled, claims.iat * 1000 + 999 >= user.notBefore.millisecondsSince1970 else { throw VerificationFailure.revoked }
         // Keycloak checks the session too: a logged-out session's access tokens stop at once.
+        // The session is a refresh-token session, or (signed in with a browser) the browser's.
         if let sid = claims.sid {
-            guard let session = try await store.session(id: sid, realmId: realm.id), session.userId == user.id else { throw VerificationFailure.revoked }
+            if let session = try await store.session(id: sid, realmId: realm.id) {
+                guard session.userId == user.id else { throw VerificationFailure.revoked }
+            } else {
+                guard let browser = try await store.browserSession(id: sid, realmId: realm.id), browser.userId == user.id else {
+                    throw VerificationFailure.revoked
+                }
+            }
         }
         return VerifiedToken(realm: realm, user: user, claims: claims)
     }
