@@ -556,6 +556,19 @@ public struct UserSessionRepresentation: Codable, Sendable, Equatable {
         clients = [session.clientId: clientId]
         transientUser = false
     }
+
+    /// A browser's single sign-on session before any client used it.
+    public init(_ session: BrowserSession, user: User) {
+        id = session.id
+        username = user.username
+        userId = user.id
+        ipAddress = session.ipAddress
+        start = session.authTime.millisecondsSince1970
+        lastAccess = session.lastSeen.millisecondsSince1970
+        rememberMe = false
+        clients = [:]
+        transientUser = false
+    }
 }
 
 // MARK: Personal access tokens (Keyport)

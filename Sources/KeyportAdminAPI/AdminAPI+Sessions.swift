@@ -23,14 +23,27 @@ extension AdminAPI {
     }
 
     /// Sessions as Keycloak shows them, each with its user and client by name (looked up once each).
+    /// The sessions a browser sign-in started are one user session (the browser's, Keycloak's
+    /// model), with every client they signed in.
     func sessionRepresentations(_ sessions: [Session], realm: Realm) async throws -> [UserSessionRepresentation] {
         var users: [String: User] = [:], clients: [String: String] = [:]
         var list: [UserSessionRepresentation] = []
+        var browserIndex: [String: Int] = [:]
         for session in sessions {
             if users[session.userId] == nil { users[session.userId] = try await store.user(id: session.userId, realmId: realm.id) }
             if clients[session.clientId] == nil { clients[session.clientId] = try await store.client(id: session.clientId, realmId: realm.id)?.clientId ?? "" }
             guard let user = users[session.userId] else { continue }
-            list.append(UserSessionRepresentation(session, user: user, clientId: clients[session.clientId] ?? ""))
+            var representation = UserSessionRepresentation(session, user: user, clientId: clients[session.clientId] ?? "")
+            if let browser = session.browserSessionId {
+                if let index = browserIndex[browser] {
+                    list[index].clients[session.clientId] = clients[session.clientId] ?? ""
+                    list[index].lastAccess = max(list[index].lastAccess, representation.lastAccess)
+                    continue
+                }
+                representation.id = browser
+                browserIndex[browser] = list.count
+            }
+            list.append(representation)
         }
         return list
     }
@@ -71,7 +84,14 @@ extension AdminAPI {
         let (caller, realm) = try await authorize(request, context, .manageUsers)
         let offline = try bool(request, "isOffline") ?? false
         let id = context.pathParameter("session") ?? ""
-        guard id.utf8.count <= 255, let session = try await store.session(id: id, realmId: realm.id), session.offline == offline else {
+        guard id.utf8.count <= 255 else { throw AdminError.notFound("Session not found") }
+        // A browser's session (Keycloak's user session): it ends with everything it signed in.
+        if !offline, let browser = try await store.browserSession(id: id, realmId: realm.id) {
+            if let owner = try await store.user(id: browser.userId, realmId: realm.id) { try await requireMayActOn(owner, caller: caller, realm: realm) }
+            guard try await store.deleteBrowserSession(id: browser.id, realmId: realm.id) else { throw AdminError.notFound("Session not found") }
+            return noContent
+        }
+        guard let session = try await store.session(id: id, realmId: realm.id), session.offline == offline else {
             throw AdminError.notFound("Session not found")
         }
         if let owner = try await store.user(id: session.userId, realmId: realm.id) {
@@ -91,8 +111,16 @@ extension AdminAPI {
     /// `GET users/{id}/sessions`: the user's online sessions (refresh tokens), paged.
     func listUserSessions(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let (_, realm, user) = try await userInPath(request, context, .viewUsers)
-        let sessions = try await store.sessions(realmId: realm.id, userId: user.id, clientId: nil, offline: false, page: try page(request))
-        return try JSONBody.response(try await sessionRepresentations(sessions, realm: realm))
+        let page = try page(request)
+        let sessions = try await store.sessions(realmId: realm.id, userId: user.id, clientId: nil, offline: false, page: page)
+        var list = try await sessionRepresentations(sessions, realm: realm)
+        // A browser signed in that has not yet been used by any client is a session too.
+        if page.first == 0 {
+            for browser in try await store.browserSessions(userId: user.id, realmId: realm.id) where !list.contains(where: { $0.id == browser.id }) {
+                list.append(UserSessionRepresentation(browser, user: user))
+            }
+        }
+        return try JSONBody.response(list)
     }
 
     /// `GET users/{id}/offline-sessions`: the user's offline sessions (identity tokens) with every client, paged.

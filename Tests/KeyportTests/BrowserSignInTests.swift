@@ -380,6 +380,36 @@ struct BrowserSignInTests {
         }
     }
 
+    @Test func anAdminSeesOneSessionPerBrowserAndCanEndIt() async throws {
+        try await APIHarness.run { api in
+            let admin = try await setUp(api)
+            let alice = try #require(try await api.call(.get, "/admin/realms/acme/users?username=alice&exact=true", token: admin).items.first?["id"]?.stringValue)
+            let browser = TestBrowser(api)
+            let answer = try await signIn(browser)
+            // Signed in, no client has used it yet: the session is listed already.
+            let before = try await api.call(.get, "/admin/realms/acme/users/\(alice)/sessions", token: admin)
+            #expect(before.items.count == 1 && before.items.first?["id"]?.stringValue == answer["session_state"])
+            let web = try await exchange(api, code: try #require(answer["code"]))
+            let spaPath = "/realms/acme/protocol/openid-connect/auth?" + urlEncoded([
+                ("client_id", "spa"), ("redirect_uri", "https://spa.acme.test/cb"), ("response_type", "code"),
+                ("code_challenge", Self.challenge), ("code_challenge_method", "S256")])
+            let spaCode = try #require(query(try await browser.send(.get, spaPath).location)["code"])
+            #expect(try await exchange(api, code: spaCode, client: "spa", redirect: "https://spa.acme.test/cb", extra: [("code_verifier", Self.verifier)]).status == .ok)
+            let listed = try await api.call(.get, "/admin/realms/acme/users/\(alice)/sessions", token: admin)
+            #expect(listed.items.count == 1, "\(listed.text)")
+            let session = try #require(listed.items.first)
+            #expect(session["id"]?.stringValue == answer["session_state"] && session["username"]?.stringValue == "alice")
+            #expect(Set(session["clients"]?.objectValue?.values.compactMap(\.stringValue) ?? []) == ["web", "spa"])
+            // Ending it ends the browser's sign-in and every client's refresh token.
+            #expect(try await api.call(.delete, "/admin/realms/acme/sessions/\(answer["session_state"]!)", token: admin).status == .noContent)
+            let refresh = try await api.call(.post, "/realms/acme/protocol/openid-connect/token", form: [
+                ("grant_type", "refresh_token"), ("client_id", "web"), ("client_secret", "web-secret"), ("refresh_token", web["refresh_token"]?.stringValue ?? "")])
+            #expect(refresh["error_description"]?.stringValue == "Session not active")
+            #expect(query(try await browser.send(.get, authorizePath(extra: [("prompt", "none")])).location)["error"] == "login_required")
+            #expect(try await api.call(.get, "/admin/realms/acme/users/\(alice)/sessions", token: admin).items.isEmpty)
+        }
+    }
+
     @Test func discoveryNamesTheBrowserEndpoints() async throws {
         try await APIHarness.run { api in
             _ = try await setUp(api)
