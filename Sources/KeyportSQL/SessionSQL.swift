@@ -20,6 +20,11 @@ public struct SessionSQL: Sendable {
             ORDER BY created_at, id\(dialect.bytewise) LIMIT ?
             """, [userId, clientId, offline, realmId, Session.limitPerUserAndClient])
     }
+    /// The sessions a browser session signed in (at most a thousand: a browser signs in each client once).
+    public func of(browserSessionId: String, realmId: String) -> SQLStatement {
+        SQLStatement("SELECT \(Self.columns.list()) FROM sessions WHERE browser_session_id = ? AND realm_id = ? ORDER BY created_at, id\(dialect.bytewise) LIMIT 1000",
+                     [browserSessionId, realmId])
+    }
     /// A page of a realm's sessions of one user (any client) or of one client (any user),
     /// online or offline, oldest first.
     public func page(realmId: String, userId: String?, clientId: String?, offline: Bool, _ page: Page) -> SQLStatement {

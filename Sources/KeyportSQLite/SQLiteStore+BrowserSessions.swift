@@ -28,6 +28,10 @@ extension SQLiteStore {
         try await read { db in try db.all(statements.browserSessions.of(userId: userId, realmId: realmId), BrowserSessionSQL.decode) }
     }
 
+    public func sessions(browserSessionId: String, realmId: String) async throws -> [Session] {
+        try await read { db in try db.all(statements.sessions.of(browserSessionId: browserSessionId, realmId: realmId), SessionSQL.decode) }
+    }
+
     public func touchBrowserSession(id: String, at time: Timestamp, ipAddress: String?) async throws {
         try await write { db in try db.run(statements.browserSessions.touch(id, at: time, ipAddress: ipAddress)) }
     }

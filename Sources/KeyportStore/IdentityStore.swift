@@ -256,6 +256,8 @@ public protocol BrowserSessionStore: Sendable {
     func browserSession(id: String, realmId: String) async throws -> BrowserSession?
     /// A user's browser sessions, oldest first (at most `BrowserSession.limitPerUser`).
     func browserSessions(userId: String, realmId: String) async throws -> [BrowserSession]
+    /// The refresh-token sessions a browser session signed in (one per client it signed in, at most 1,000).
+    func sessions(browserSessionId: String, realmId: String) async throws -> [Session]
     /// Records a use: `lastSeen` moves forward (never back).
     func touchBrowserSession(id: String, at time: Timestamp, ipAddress: String?) async throws
     /// Ends a browser session, with the refresh-token sessions and codes it signed in.

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import KeyportJSON
 import KeyportKeys
+import Synchronization
 import Testing
 
 /// A browser, as far as Keyport can tell: it keeps cookies by name and path, follows nothing by
@@ -66,6 +67,18 @@ func urlEncoded(_ pairs: [(String, String)]) -> String {
     var allowed = CharacterSet.alphanumerics
     allowed.insert(charactersIn: "-._~")
     return pairs.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&")
+}
+
+/// A form body's fields (as the server reads them).
+struct FormParametersForTest {
+    let fields: [String: String]
+    init(_ body: String) {
+        fields = Dictionary(body.split(separator: "&").map { pair in
+            let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            return (kv[0], kv.count > 1 ? kv[1] : "")
+        }, uniquingKeysWith: { a, _ in a })
+    }
+    subscript(_ name: String) -> String? { fields[name] }
 }
 
 func jwtClaims(_ token: String?) throws -> JSONValue {
@@ -407,6 +420,45 @@ struct BrowserSignInTests {
             #expect(refresh["error_description"]?.stringValue == "Session not active")
             #expect(query(try await browser.send(.get, authorizePath(extra: [("prompt", "none")])).location)["error"] == "login_required")
             #expect(try await api.call(.get, "/admin/realms/acme/users/\(alice)/sessions", token: admin).items.isEmpty)
+        }
+    }
+
+    @Test func logoutTellsTheClientsItSignedInOverTheBackChannel() async throws {
+        // A relying party's back-channel endpoint, listening on a real port.
+        let received = Mutex<[String]>([])
+        let router = Router()
+        router.post("/bc") { request, context -> HTTPResponse.Status in
+            let body = try await request.body.collect(upTo: 65_536)
+            received.withLock { $0.append(String(buffer: body)) }
+            return .ok
+        }
+        try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { relyingParty in
+            try await APIHarness.run { api in
+                let admin = try await setUp(api)
+                let web = try #require(try await api.call(.get, "/admin/realms/acme/clients?clientId=web", token: admin).items.first?["id"]?.stringValue)
+                try await api.call(.put, "/admin/realms/acme/clients/\(web)", token: admin, json: [
+                    "attributes": ["backchannel.logout.url": .string("http://127.0.0.1:\(relyingParty.port!)/bc"),
+                                   "post.logout.redirect.uris": "https://web.acme.test/bye"]])
+                let browser = TestBrowser(api)
+                let answer = try await signIn(browser)
+                let tokens = try await exchange(api, code: try #require(answer["code"]))
+                let out = try await browser.send(.get, "/realms/acme/protocol/openid-connect/logout?" + urlEncoded([
+                    ("id_token_hint", try #require(tokens["id_token"]?.stringValue)), ("post_logout_redirect_uri", "https://web.acme.test/bye")]))
+                #expect(out.status == .found)
+                let bodies = received.withLock { $0 }
+                #expect(bodies.count == 1)
+                let token = try #require(bodies.first.flatMap { FormParametersForTest($0)["logout_token"] })
+                let claims = try jwtClaims(token)
+                #expect(claims["aud"]?.stringValue == "web" && claims["sid"]?.stringValue == answer["session_state"])
+                #expect(claims["iss"]?.stringValue == "http://keyport.test/realms/acme" && claims["nonce"] == nil)
+                #expect(claims["events"]?["http://schemas.openid.net/event/backchannel-logout"] != nil)
+                let alice = try await api.call(.get, "/admin/realms/acme/users?username=alice&exact=true", token: admin).items.first?["id"]?.stringValue
+                #expect(claims["sub"]?.stringValue == alice)
+                // A client the browser never signed in is not told.
+                _ = try await signIn(browser)
+                _ = try await browser.send(.get, "/realms/acme/protocol/openid-connect/logout?" + urlEncoded([("id_token_hint", tokens["id_token"]!.stringValue!)]))
+                #expect(received.withLock { $0.count } == 1)
+            }
         }
     }
 
