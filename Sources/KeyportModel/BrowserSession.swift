@@ -89,3 +89,59 @@ public enum CodeRedemption: Sendable, Equatable {
     /// Spent before: the session its first use started is ended.
     case replayed
 }
+
+/// A device's pending sign-in (OAuth 2.0 Device Authorization Grant, RFC 8628): the device polls
+/// with its device code while a person, in a browser, enters the user code and approves or denies.
+/// Only SHA-256s of both codes are stored.
+public struct DeviceAuthorization: Sendable, Equatable {
+    public enum Status: String, Sendable { case pending, approved, denied }
+
+    public var deviceCodeHash: String
+    public var userCodeHash: String
+    public var realmId: String
+    /// The client's internal id (`Client.id`).
+    public var clientId: String
+    public var scope: String
+    public var createdAt: Timestamp
+    public var expiresAt: Timestamp
+    /// Seconds the device must wait between polls (raised by 5 at each `slow_down`).
+    public var interval: Int
+    public var lastPolledAt: Timestamp?
+    public var status: Status
+    /// Who approved it, through which browser session.
+    public var userId: String?
+    public var browserSessionId: String?
+
+    /// How many device sign-ins a realm may have waiting: anyone holding a public client's id can
+    /// start one, and none may fill the disk.
+    public static let limitPerRealm = 10_000
+
+    public init(deviceCodeHash: String, userCodeHash: String, realmId: String, clientId: String, scope: String, createdAt: Timestamp,
+                expiresAt: Timestamp, interval: Int, lastPolledAt: Timestamp? = nil, status: Status = .pending, userId: String? = nil,
+                browserSessionId: String? = nil) {
+        self.deviceCodeHash = deviceCodeHash
+        self.userCodeHash = userCodeHash
+        self.realmId = realmId
+        self.clientId = clientId
+        self.scope = scope
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.interval = interval
+        self.lastPolledAt = lastPolledAt
+        self.status = status
+        self.userId = userId
+        self.browserSessionId = browserSessionId
+    }
+}
+
+/// What a device's poll found (`BrowserSessionStore.pollDeviceAuthorization`).
+public enum DevicePoll: Sendable, Equatable {
+    case unknown
+    case expired
+    /// Polled before its interval: the interval grows by five seconds (RFC 8628 §3.5).
+    case slowDown
+    case pending(DeviceAuthorization)
+    case denied
+    /// Approved: the authorization is spent (removed) by this poll, and only this one.
+    case approved(DeviceAuthorization)
+}

@@ -34,6 +34,7 @@ struct BrowserSignIn: Sendable {
         let actions = router.group("/realms/{realm}/login-actions")
         actions.post("authenticate") { request, context in try await authenticate(request, context) }
         actions.post("update-password") { request, context in try await updatePassword(request, context) }
+        addDeviceRoutes(to: router)
     }
 
     // MARK: Authorization endpoint

@@ -22,6 +22,8 @@ public struct OIDCController: Sendable {
     let clients: ClientAuthenticator
     /// Hashes the new password a person chooses at sign-in (`BrowserSignIn`).
     let hasher: PasswordHasher
+    /// Wrong device user codes per address (`DeviceSignIn`).
+    let deviceCodeAttempts = DeviceCodeAttempts()
 
     public init(store: any IdentityStore, tokens: TokenService, authenticator: PasswordAuthenticator, events: EventRecorder, hasher: PasswordHasher) {
         self.store = store
@@ -79,6 +81,8 @@ public struct OIDCController: Sendable {
         switch grant {
         case "authorization_code":
             return try await codeGrant(form: form, realm: realm, client: client, context: context)
+        case "urn:ietf:params:oauth:grant-type:device_code":
+            return try await BrowserSignIn(oidc: self).deviceGrant(form: form, realm: realm, client: client, context: context)
         case "password":
             return try await passwordGrant(form: form, realm: realm, client: client, context: context)
         case "client_credentials":
@@ -253,9 +257,10 @@ public struct OIDCController: Sendable {
         let issuer = tokens.issuer(for: realm)
         let base = "\(issuer)/protocol/openid-connect"
         return try JSONBody.response(Discovery(
-            issuer: issuer, authorization_endpoint: "\(base)/auth", token_endpoint: "\(base)/token", jwks_uri: "\(base)/certs",
+            issuer: issuer, authorization_endpoint: "\(base)/auth", device_authorization_endpoint: "\(base)/auth/device", token_endpoint: "\(base)/token",
+            jwks_uri: "\(base)/certs",
             userinfo_endpoint: "\(base)/userinfo", introspection_endpoint: "\(base)/token/introspect", end_session_endpoint: "\(base)/logout",
-            grant_types_supported: ["authorization_code", "password", "client_credentials", "refresh_token"],
+            grant_types_supported: ["authorization_code", "password", "client_credentials", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"],
             response_types_supported: ["code"], response_modes_supported: ["query", "fragment"], subject_types_supported: ["public"],
             id_token_signing_alg_values_supported: ["RS256"],
             token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
@@ -268,7 +273,7 @@ public struct OIDCController: Sendable {
     }
 
     struct Discovery: Encodable {
-        let issuer, authorization_endpoint, token_endpoint, jwks_uri, userinfo_endpoint, introspection_endpoint, end_session_endpoint: String
+        let issuer, authorization_endpoint, device_authorization_endpoint, token_endpoint, jwks_uri, userinfo_endpoint, introspection_endpoint, end_session_endpoint: String
         let grant_types_supported, response_types_supported, response_modes_supported, subject_types_supported: [String]
         let id_token_signing_alg_values_supported, token_endpoint_auth_methods_supported, code_challenge_methods_supported: [String]
         let scopes_supported, claims_supported: [String]

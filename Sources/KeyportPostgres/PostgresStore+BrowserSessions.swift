@@ -72,6 +72,54 @@ extension PostgresStore {
     public func deleteExpiredBrowserSessions(before cutoff: Timestamp) async throws -> Int {
         try await write { db in
             try await db.run(statements.browserSessions.deleteExpiredCodes(before: cutoff)) + db.run(statements.browserSessions.deleteExpired(before: cutoff))
+                + db.run(statements.browserSessions.deleteExpiredDeviceAuthorizations(before: cutoff))
+        }
+    }
+
+    public func createDeviceAuthorization(_ authorization: DeviceAuthorization) async throws -> Bool {
+        try await write { db in
+            let waiting = try await db.one(statements.browserSessions.deviceAuthorizationCount(realmId: authorization.realmId)) { $0.int(0) } ?? 0
+            guard waiting < DeviceAuthorization.limitPerRealm else { return false }
+            try await db.run(statements.browserSessions.insert(authorization))
+            return true
+        }
+    }
+
+    public func deviceAuthorization(userCodeHash: String) async throws -> DeviceAuthorization? {
+        try await readOne { db in try await db.one(statements.browserSessions.deviceAuthorization(userCodeHash: userCodeHash), BrowserSessionSQL.decodeDevice) }
+    }
+
+    public func decideDeviceAuthorization(userCodeHash: String, approve: Bool, userId: String, browserSessionId: String, at time: Timestamp) async throws -> Bool {
+        try await write { db in
+            try await db.run(statements.browserSessions.decide(userCodeHash: userCodeHash, approve: approve, userId: userId,
+                                                          browserSessionId: browserSessionId, at: time)) == 1
+        }
+    }
+
+    public func pollDeviceAuthorization(deviceCodeHash: String, clientId: String, at time: Timestamp) async throws -> DevicePoll {
+        try await write { db in
+            let sql = statements.browserSessions
+            guard let found = try await db.one(sql.deviceAuthorization(deviceCodeHash: deviceCodeHash), BrowserSessionSQL.decodeDevice),
+                  found.clientId == clientId
+            else { return .unknown }
+            if found.expiresAt < time {
+                try await db.run(sql.deleteDeviceAuthorization(deviceCodeHash: deviceCodeHash))
+                return .expired
+            }
+            switch found.status {
+            case .approved:
+                return try await db.run(sql.deleteDeviceAuthorization(deviceCodeHash: deviceCodeHash)) == 1 ? .approved(found) : .unknown
+            case .denied:
+                try await db.run(sql.deleteDeviceAuthorization(deviceCodeHash: deviceCodeHash))
+                return .denied
+            case .pending:
+                if let last = found.lastPolledAt, last.adding(seconds: found.interval) > time {
+                    try await db.run(sql.polled(deviceCodeHash: deviceCodeHash, at: time, interval: min(found.interval + 5, 3600)))
+                    return .slowDown
+                }
+                try await db.run(sql.polled(deviceCodeHash: deviceCodeHash, at: time, interval: found.interval))
+                return .pending(found)
+            }
         }
     }
 }

@@ -84,6 +84,50 @@ public struct BrowserSessionSQL: Sendable {
         SQLStatement("DELETE FROM authorization_codes WHERE expires_at < ?\(dialect.countingChanges)", [cutoff])
     }
 
+    // MARK: Device authorizations (RFC 8628)
+
+    public static let deviceColumns = SQLColumns(["device_code_hash", "user_code_hash", "realm_id", "client_id", "scope", "created_at",
+                                                  "expires_at", "poll_interval", "last_polled_at", "status", "user_id", "browser_session_id"])
+
+    public func insert(_ d: DeviceAuthorization) -> SQLStatement {
+        SQLStatement("INSERT INTO device_authorizations (\(Self.deviceColumns.list())) VALUES (\(Self.deviceColumns.placeholders))", [
+            d.deviceCodeHash, d.userCodeHash, d.realmId, d.clientId, d.scope, d.createdAt, d.expiresAt, d.interval, d.lastPolledAt,
+            d.status.rawValue, d.userId, d.browserSessionId,
+        ])
+    }
+    public func deviceAuthorizationCount(realmId: String) -> SQLStatement {
+        SQLStatement("SELECT count(*) FROM device_authorizations WHERE realm_id = ?", [realmId])
+    }
+    public func deviceAuthorization(userCodeHash: String) -> SQLStatement {
+        SQLStatement("SELECT \(Self.deviceColumns.list()) FROM device_authorizations WHERE user_code_hash = ?", [userCodeHash])
+    }
+    public func deviceAuthorization(deviceCodeHash: String) -> SQLStatement {
+        SQLStatement("SELECT \(Self.deviceColumns.list()) FROM device_authorizations WHERE device_code_hash = ?\(dialect.forUpdate)", [deviceCodeHash])
+    }
+    /// A person's decision, once, while it waits and lives.
+    public func decide(userCodeHash: String, approve: Bool, userId: String, browserSessionId: String, at time: Timestamp) -> SQLStatement {
+        SQLStatement("""
+            UPDATE device_authorizations SET status = ?, user_id = ?, browser_session_id = ?
+            WHERE user_code_hash = ? AND status = 'pending' AND expires_at >= ?\(dialect.countingChanges)
+            """, [approve ? "approved" : "denied", userId, browserSessionId, userCodeHash, time])
+    }
+    public func polled(deviceCodeHash: String, at time: Timestamp, interval: Int) -> SQLStatement {
+        SQLStatement("UPDATE device_authorizations SET last_polled_at = ?, poll_interval = ? WHERE device_code_hash = ?", [time, interval, deviceCodeHash])
+    }
+    public func deleteDeviceAuthorization(deviceCodeHash: String) -> SQLStatement {
+        SQLStatement("DELETE FROM device_authorizations WHERE device_code_hash = ?\(dialect.countingChanges)", [deviceCodeHash])
+    }
+    public func deleteExpiredDeviceAuthorizations(before cutoff: Timestamp) -> SQLStatement {
+        SQLStatement("DELETE FROM device_authorizations WHERE expires_at < ?\(dialect.countingChanges)", [cutoff])
+    }
+
+    public static func decodeDevice(_ row: some SQLRow) -> DeviceAuthorization {
+        DeviceAuthorization(deviceCodeHash: row.string(0), userCodeHash: row.string(1), realmId: row.string(2), clientId: row.string(3),
+                            scope: row.string(4), createdAt: row.timestamp(5), expiresAt: row.timestamp(6), interval: row.int(7),
+                            lastPolledAt: row.optionalTimestamp(8), status: DeviceAuthorization.Status(rawValue: row.string(9)) ?? .denied,
+                            userId: row.text(10), browserSessionId: row.text(11))
+    }
+
     public static func decode(_ row: some SQLRow) -> BrowserSession {
         BrowserSession(id: row.string(0), realmId: row.string(1), userId: row.string(2), cookieHash: row.string(3), authTime: row.timestamp(4),
                        lastSeen: row.timestamp(5), expiresAt: row.timestamp(6), ipAddress: row.text(7))

@@ -271,8 +271,21 @@ public protocol BrowserSessionStore: Sendable {
     func redeemAuthorizationCode(hash: String, session: Session, at time: Timestamp) async throws -> CodeRedemption
     /// Burns a code (a redemption that failed its checks: a code is tried once).
     func deleteAuthorizationCode(hash: String) async throws
-    /// Deletes browser sessions past their end (`BrowserSession.end`) and codes past theirs.
+    /// Deletes browser sessions past their end (`BrowserSession.end`), and codes and device
+    /// authorizations past theirs.
     func deleteExpiredBrowserSessions(before cutoff: Timestamp) async throws -> Int
+
+    // MARK: Device authorizations (RFC 8628)
+    /// Stores a device's sign-in; `false` (nothing written) when its realm has
+    /// `DeviceAuthorization.limitPerRealm` waiting already. A user code already in use is
+    /// `StoreError.conflict(.other)`.
+    func createDeviceAuthorization(_ authorization: DeviceAuthorization) async throws -> Bool
+    func deviceAuthorization(userCodeHash: String) async throws -> DeviceAuthorization?
+    /// A person approves or denies; `false` when it no longer waits (decided, expired, gone).
+    func decideDeviceAuthorization(userCodeHash: String, approve: Bool, userId: String, browserSessionId: String, at time: Timestamp) async throws -> Bool
+    /// A device's poll by the client it was issued to, in one transaction (see `DevicePoll`); for
+    /// another client it is `.unknown` and changes nothing.
+    func pollDeviceAuthorization(deviceCodeHash: String, clientId: String, at time: Timestamp) async throws -> DevicePoll
 }
 
 /// Personal access tokens. Each method is one transaction.

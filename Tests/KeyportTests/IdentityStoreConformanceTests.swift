@@ -1064,4 +1064,77 @@ extension IdentityStoreConformanceTests {
         let again = try #require(try await store.realmVersions(realmId: realm.id))
         #expect(again.configuration > seen.max()!)
     }
+
+    /// Browser sessions, their codes (spent once; a second use ends what the first started) and
+    /// device authorizations (decided once, spent by one poll), on both engines.
+    @Test(arguments: StoreBackend.allCases)
+    func browserSessionsCodesAndDevicesFollowTheirRules(backend: StoreBackend) async throws {
+        let clock = TestClock()
+        let store = try await backend.makeStore(clock: clock)
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        let alice = try await f.user("alice", in: realm)
+        let app = try await f.client("app", in: realm)
+        let now = clock.now
+        let browser = BrowserSession(id: "b1", realmId: realm.id, userId: alice.id, cookieHash: "cookie-1", authTime: now, lastSeen: now,
+                                     expiresAt: now.adding(seconds: 36_000), ipAddress: "10.0.0.1")
+        try await store.createBrowserSession(browser, proof: nil, replacing: nil)
+        #expect(try await store.browserSession(cookieHash: "cookie-1") == browser)
+        let code = AuthorizationCode(codeHash: "code-1", realmId: realm.id, clientId: app.id, userId: alice.id, browserSessionId: browser.id,
+                                     redirectUri: "https://app/cb", scope: "openid", nonce: "n", codeChallenge: nil, codeChallengeMethod: nil,
+                                     createdAt: now, expiresAt: now.adding(seconds: 60))
+        try await store.createAuthorizationCode(code)
+        #expect(try await store.authorizationCode(hash: "code-1") == code)
+        let first = Session(id: "s1", realmId: realm.id, userId: alice.id, clientId: app.id, refreshTokenHash: "r1", scope: "openid",
+                            createdAt: now, lastRefresh: now, expiresAt: now.adding(seconds: 3600), browserSessionId: browser.id)
+        #expect(try await store.redeemAuthorizationCode(hash: "code-1", session: first, at: now) == .redeemed)
+        #expect(try await store.sessions(browserSessionId: browser.id, realmId: realm.id).map(\.id) == ["s1"])
+        var second = first
+        second.id = "s2"
+        second.refreshTokenHash = "r2"
+        #expect(try await store.redeemAuthorizationCode(hash: "code-1", session: second, at: now) == .replayed)
+        #expect(try await store.session(id: "s1", realmId: realm.id) == nil)
+        #expect(try await store.session(id: "s2", realmId: realm.id) == nil)
+        #expect(try await store.redeemAuthorizationCode(hash: "code-1", session: second, at: now) == .unknown)
+
+        // A new sign-in in the same browser replaces its session; ending one ends its sessions and codes.
+        let replacement = BrowserSession(id: "b2", realmId: realm.id, userId: alice.id, cookieHash: "cookie-2", authTime: now, lastSeen: now,
+                                         expiresAt: now.adding(seconds: 36_000))
+        try await store.createBrowserSession(replacement, proof: nil, replacing: browser.id)
+        #expect(try await store.browserSession(id: browser.id, realmId: realm.id) == nil)
+        var code2 = code
+        code2.codeHash = "code-2"
+        code2.browserSessionId = replacement.id
+        try await store.createAuthorizationCode(code2)
+        var linked = first
+        linked.browserSessionId = replacement.id
+        try await store.createSession(linked)
+        #expect(try await store.deleteBrowserSession(id: replacement.id, realmId: realm.id))
+        #expect(try await store.authorizationCode(hash: "code-2") == nil)
+        #expect(try await store.session(id: "s1", realmId: realm.id) == nil)
+
+        // Devices: a decision once, a poll too soon is slow_down, an approval spent by one poll.
+        let device = DeviceAuthorization(deviceCodeHash: "d1", userCodeHash: "u1", realmId: realm.id, clientId: app.id, scope: "openid",
+                                         createdAt: now, expiresAt: now.adding(seconds: 600), interval: 5)
+        #expect(try await store.createDeviceAuthorization(device))
+        await #expect(throws: StoreError.self) { _ = try await store.createDeviceAuthorization(DeviceAuthorization(
+            deviceCodeHash: "d2", userCodeHash: "u1", realmId: realm.id, clientId: app.id, scope: "", createdAt: now, expiresAt: now, interval: 5)) }
+        guard case .pending = try await store.pollDeviceAuthorization(deviceCodeHash: "d1", clientId: app.id, at: now) else { Issue.record("not pending"); return }
+        #expect(try await store.pollDeviceAuthorization(deviceCodeHash: "d1", clientId: app.id, at: now.adding(seconds: 1)) == .slowDown)
+        #expect(try await store.pollDeviceAuthorization(deviceCodeHash: "d1", clientId: "other", at: now) == .unknown)
+        let third = BrowserSession(id: "b3", realmId: realm.id, userId: alice.id, cookieHash: "cookie-3", authTime: now, lastSeen: now,
+                                   expiresAt: now.adding(seconds: 36_000))
+        try await store.createBrowserSession(third, proof: nil, replacing: nil)
+        #expect(try await store.decideDeviceAuthorization(userCodeHash: "u1", approve: true, userId: alice.id, browserSessionId: third.id, at: now))
+        #expect(try await !store.decideDeviceAuthorization(userCodeHash: "u1", approve: false, userId: alice.id, browserSessionId: third.id, at: now))
+        guard case .approved(let approved) = try await store.pollDeviceAuthorization(deviceCodeHash: "d1", clientId: app.id, at: now.adding(seconds: 30)) else {
+            Issue.record("not approved"); return
+        }
+        #expect(approved.userId == alice.id && approved.browserSessionId == third.id)
+        #expect(try await store.pollDeviceAuthorization(deviceCodeHash: "d1", clientId: app.id, at: now.adding(seconds: 60)) == .unknown)
+
+        // The sweep: idle browser sessions (the realm's ssoSessionIdleTimeout) and expired codes go.
+        #expect(try await store.deleteExpiredBrowserSessions(before: now.adding(seconds: realm.refreshTokenLifespan + 1)) >= 1)
+        #expect(try await store.browserSession(id: third.id, realmId: realm.id) == nil)
+    }
 }
