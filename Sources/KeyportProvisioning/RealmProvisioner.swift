@@ -36,7 +36,10 @@ public struct RealmProvisioner: Sendable {
 
         seed.clients.append(Client(
             id: environment.newID(), realmId: realm.id, clientId: BuiltInRoles.adminCLIClient, name: "${client_admin-cli}",
-            publicClient: true, directAccessGrantsEnabled: true, standardFlowEnabled: false, createdAt: now))
+            publicClient: true, directAccessGrantsEnabled: true, standardFlowEnabled: false,
+            // `kpadm config credentials --device`: an admin signs in through a browser, and the
+            // terminal never sees a password (Keycloak's admin-cli lacks this switch).
+            attributes: ["oauth2.device.authorization.grant.enabled": "true"], createdAt: now))
 
         let management = Client(
             id: environment.newID(), realmId: realm.id, clientId: BuiltInRoles.realmManagementClient, name: "${client_realm-management}",
@@ -74,8 +77,9 @@ public struct RealmProvisioner: Sendable {
         }
         let account = clientRoles(client(BuiltInRoles.accountClient, publicClient: true), BuiltInRoles.accountRoles)
         for name in BuiltInRoles.accountDefaultRoles { seed.composites.append((defaultRole.id, account[name]!.id)) }
-        _ = client(BuiltInRoles.accountConsoleClient, publicClient: true)
-        _ = client(BuiltInRoles.securityAdminConsoleClient, publicClient: true)
+        // The consoles sign people in through the browser: PKCE with S256, as Keycloak's.
+        _ = client(BuiltInRoles.accountConsoleClient, publicClient: true, attributes: ["pkce.code.challenge.method": "S256"])
+        _ = client(BuiltInRoles.securityAdminConsoleClient, publicClient: true, attributes: ["pkce.code.challenge.method": "S256"])
         _ = clientRoles(client(BuiltInRoles.brokerClient, publicClient: false, attributes: ["bearer-only": "true"]),
                         BuiltInRoles.brokerRoles.map { ($0, []) })
         withBuiltinClientScopes(&seed, offlineAccessRoleId: offline.id)

@@ -427,3 +427,42 @@ def jwt_payload(token: str) -> dict:
     import json
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def test_kpadm_signs_in_through_the_browser(keyport, tmp_path):
+    """`kpadm config credentials --device`: the terminal shows a code, a person approves it in a
+    browser, and kpadm never sees a password."""
+    kpadm = str(REPO / ".build" / "debug" / "kpadm")
+    session_file = tmp_path / "kpadm.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KPADM_", "KEYPORT_"))}
+    process = subprocess.Popen([kpadm, "config", "credentials", "--server", keyport.url, "--realm", "master", "--device",
+                                "--config", str(session_file)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = process.stderr.readline()
+        match = re.search(r"open (\S+) in a browser and check that it shows the code ([A-Z]{4}-[A-Z]{4})", line)
+        assert match, line
+        url, user_code = match.group(1), match.group(2)
+        assert user_code in urllib.parse.unquote(url)
+        browser = requests.Session()
+        url = url.replace(keyport.hostname, keyport.url)
+        entry = browser.get(url)
+        assert entry.status_code == 200 and user_code in entry.text
+
+        def post(page, extra):
+            action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)).replace(keyport.hostname, keyport.url)
+            fields = {html.unescape(n): html.unescape(v) for n, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page.text)}
+            return browser.post(action, data={**fields, **extra})
+
+        login = post(entry, {"user_code": user_code})
+        assert "Sign in to your account" in login.text
+        consent = post(login, {"username": "admin", "password": ADMIN_PASSWORD})
+        assert "admin-cli" in consent.text and "Never enter a code" in consent.text
+        done = post(consent, {"decision": "approve"})
+        assert "Device Login Successful" in done.text
+        assert process.wait(timeout=90) == 0, process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    realms = subprocess.run([kpadm, "get", "realms", "--fields", "realm", "--config", str(session_file)], capture_output=True, text=True, env=env)
+    assert realms.returncode == 0 and "master" in realms.stdout, realms.stderr
+    assert ADMIN_PASSWORD not in session_file.read_text()

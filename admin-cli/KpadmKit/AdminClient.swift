@@ -51,6 +51,60 @@ public final class AdminClient: @unchecked Sendable {
         return try session(from: response, server: base, realm: realm, clientId: credentials.clientId, username: credentials.username, now: now)
     }
 
+    /// Logs in through a browser (OAuth 2.0 Device Authorization Grant): the server gives a code,
+    /// `tell` shows where to confirm it, and the token endpoint is polled at the server's pace
+    /// until the person approves, denies, or the code expires. No password passes through here.
+    public static func deviceLogin(server: String, realm: String, clientId: String, now: @escaping () -> Double = { Date().timeIntervalSince1970 },
+                                   wait: (Double) async -> Void = { seconds in try? await Task.sleep(for: .seconds(seconds)) },
+                                   tell: (String) -> Void) async throws(KpadmError) -> Session {
+        let base = normalize(server)
+        let endpoint = "\(base)/realms/\(escape(realm))/protocol/openid-connect"
+        let started: JSONValue
+        do {
+            started = try await post(form: [("client_id", clientId), ("scope", "openid")], to: "\(endpoint)/auth/device")
+        } catch .refused(status: 404, let message) {
+            throw notFoundAtLogin(server: base, realm: realm, message: message)
+        } catch .refused(_, let message) where message.contains("Device Authorization Grant") {
+            throw .failure("client \(clientId) of realm \(realm) does not allow device sign-in: set its attribute oauth2.device.authorization.grant.enabled to true, or use --user")
+        }
+        guard let deviceCode = started["device_code"]?.stringValue, let userCode = started["user_code"]?.stringValue,
+              let uri = started["verification_uri_complete"]?.stringValue ?? started["verification_uri"]?.stringValue
+        else { throw .failure("the server answered without a device code") }
+        func number(_ key: String) -> Double? { started[key].flatMap { if case .number(let n) = $0 { n } else { nil } } }
+        var interval = max(1, number("interval") ?? 5)
+        let deadline = now() + min(number("expires_in") ?? 600, 3600)
+        tell("To sign in, open \(uri) in a browser and check that it shows the code \(userCode).")
+        while now() < deadline {
+            await wait(interval)
+            let reply: JSONValue
+            do {
+                reply = try await post(form: [("grant_type", "urn:ietf:params:oauth:grant-type:device_code"), ("client_id", clientId),
+                                              ("device_code", deviceCode)], to: "\(endpoint)/token")
+            } catch .refused(_, let message) {
+                switch message {
+                case "The authorization request is still pending": continue
+                case "Slow down": interval += 5; continue
+                case "The end user denied the authorization request": throw .failure("the sign-in was denied in the browser")
+                case "Device code is expired": throw .failure("the code expired before it was confirmed; run the command again")
+                default: throw .failure(message)
+                }
+            }
+            let username = reply["access_token"]?.stringValue.flatMap(tokenUsername)
+            return try session(from: reply, server: base, realm: realm, clientId: clientId, username: username, now: now())
+        }
+        throw .failure("the code expired before it was confirmed; run the command again")
+    }
+
+    /// `preferred_username` of an access token, read without checking it (the server just sent it).
+    static func tokenUsername(_ token: String) -> String? {
+        let parts = token.split(separator: ".")
+        guard parts.count == 3 else { return nil }
+        var text = String(parts[1]).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while text.count % 4 != 0 { text += "=" }
+        guard let data = Data(base64Encoded: text), let claims = try? JSONDecoder().decode(JSONValue.self, from: data) else { return nil }
+        return claims["preferred_username"]?.stringValue
+    }
+
     /// A 404 at login is almost always a wrong `--server`: Keycloak before version 17 served under
     /// `/auth`, and scripts written for it still say so; Keyport serves at the root.
     static func notFoundAtLogin(server: String, realm: String, message: String) -> KpadmError {

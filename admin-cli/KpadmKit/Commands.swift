@@ -106,13 +106,28 @@ struct ConfigCommand: AsyncParsableCommand {
                       --realm master --user admin
                   kpadm config credentials --server http://localhost:8080 --realm acme \\
                       --client ci-bot --secret …
+                  kpadm config credentials --server https://keyport.example.com --realm master --device
+                      (sign in with a browser: kpadm shows where, and never sees the password)
                 """)
 
         @OptionGroup var connection: ConnectionOptions
 
+        @Flag(name: .customLong("device"), help: "Sign in through a browser (OAuth 2.0 device authorization grant) instead of a password")
+        var device = false
+
         mutating func run() async throws {
             guard let server = connection.server else { throw KpadmError.usage("config credentials needs --server URL") }
-            let session = try await AdminClient.login(server: server, realm: connection.authRealm ?? "master", credentials: try connection.credentials())
+            let realm = connection.authRealm ?? "master"
+            let session: Session
+            if device {
+                guard connection.user == nil, connection.password == nil, connection.secret == nil else {
+                    throw KpadmError.usage("--device signs in through a browser: leave out --user, --password and --secret")
+                }
+                session = try await AdminClient.deviceLogin(server: server, realm: realm, clientId: connection.client ?? "admin-cli",
+                                                            tell: { Output.message($0) })
+            } else {
+                session = try await AdminClient.login(server: server, realm: realm, credentials: try connection.credentials())
+            }
             try session.save(to: connection.sessionPath)
             Output.message("Logged in to \(session.server) realm \(session.realm) as \(session.username ?? session.clientId); session saved in \(connection.sessionPath)")
         }
