@@ -106,8 +106,9 @@ struct ConfigCommand: AsyncParsableCommand {
                       --realm master --user admin
                   kpadm config credentials --server http://localhost:8080 --realm acme \\
                       --client ci-bot --secret …
-                  kpadm config credentials --server https://keyport.example.com --realm master --device
-                      (sign in with a browser: kpadm shows where, and never sees the password)
+                  kpadm config credentials --server https://keyport.example.com \\
+                      --realm master --device
+                      (sign in with a browser: kpadm shows where, never sees a password)
                 """)
 
         @OptionGroup var connection: ConnectionOptions
