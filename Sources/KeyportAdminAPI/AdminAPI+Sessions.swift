@@ -48,6 +48,12 @@ extension AdminAPI {
         return list
     }
 
+    /// Ends a browser session as the server was told to (back-channel logout), or deletes it.
+    func endBrowserSession(_ session: BrowserSession, realm: Realm) async throws -> Bool {
+        if let end = extensions.endBrowserSession { return try await end(realm, session) }
+        return try await store.deleteBrowserSession(id: session.id, realmId: realm.id)
+    }
+
     /// Keycloak's `REVOKE_GRANT`: the user's identity tokens for `client` were revoked by an administrator.
     func recordRevocation(realm: Realm, user: User, client: Client, count: Int, caller: AdminPrincipal, context: KeyportRequestContext) {
         events.record(Event(id: environment.newID(), realmId: realm.id, time: environment.now(), type: "REVOKE_GRANT",
@@ -88,7 +94,7 @@ extension AdminAPI {
         // A browser's session (Keycloak's user session): it ends with everything it signed in.
         if !offline, let browser = try await store.browserSession(id: id, realmId: realm.id) {
             if let owner = try await store.user(id: browser.userId, realmId: realm.id) { try await requireMayActOn(owner, caller: caller, realm: realm) }
-            guard try await store.deleteBrowserSession(id: browser.id, realmId: realm.id) else { throw AdminError.notFound("Session not found") }
+            guard try await endBrowserSession(browser, realm: realm) else { throw AdminError.notFound("Session not found") }
             return noContent
         }
         guard let session = try await store.session(id: id, realmId: realm.id), session.offline == offline else {

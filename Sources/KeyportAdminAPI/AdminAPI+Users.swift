@@ -249,6 +249,10 @@ extension AdminAPI {
     func logOutUser(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let (_, realm, user) = try await userInPath(request, context, .manageUsers)
         let now = environment.now()
+        // Each browser session ends telling the clients it signed in; the rest goes below.
+        for browser in try await store.browserSessions(userId: user.id, realmId: realm.id) {
+            _ = try await endBrowserSession(browser, realm: realm)
+        }
         try await store.apply([.updateUser(id: user.id, realmId: realm.id) { $0.notBefore = max($0.notBefore, now) },
                                .deleteSessions(userId: user.id, realmId: realm.id)])
         return noContent

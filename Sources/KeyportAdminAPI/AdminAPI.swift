@@ -173,8 +173,15 @@ public struct AdminExtensions: Sendable {
     /// Read-only questions about a client, at `GET clients/{id}/{name}` (view-clients and view-users).
     public var clientQueries: [String: ClientQuery]
 
-    public init(installationProviders: [String: InstallationProvider] = [:], clientQueries: [String: ClientQuery] = [:]) {
+    public typealias BrowserSessionEnder = @Sendable (_ realm: Realm, _ session: BrowserSession) async throws -> Bool
+    /// Ends a browser session an administrator ends (`DELETE sessions/{id}`, `users/{id}/logout`),
+    /// telling the clients it signed in (back-channel logout); without it the session is deleted.
+    public var endBrowserSession: BrowserSessionEnder?
+
+    public init(installationProviders: [String: InstallationProvider] = [:], clientQueries: [String: ClientQuery] = [:],
+                endBrowserSession: BrowserSessionEnder? = nil) {
         self.installationProviders = installationProviders
         self.clientQueries = clientQueries
+        self.endBrowserSession = endBrowserSession
     }
 }

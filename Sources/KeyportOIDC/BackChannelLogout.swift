@@ -28,6 +28,22 @@ public struct BackChannelLogout: Sendable {
         self.sender = sender
     }
 
+    /// Ends `session` with everything it signed in, and tells those clients: the one way a
+    /// browser session ends on purpose (the person's logout, an administrator's). `false` when it
+    /// was gone already.
+    @discardableResult
+    public func end(_ session: BrowserSession, realm: Realm) async throws -> Bool {
+        let store = tokens.store
+        // The clients it signed in are read before they go with it.
+        var signedIn: [Client] = []
+        for clientId in Set(try await store.sessions(browserSessionId: session.id, realmId: realm.id).map(\.clientId)) {
+            if let client = try await store.client(id: clientId, realmId: realm.id) { signedIn.append(client) }
+        }
+        guard try await store.deleteBrowserSession(id: session.id, realmId: realm.id) else { return false }
+        await notify(realm: realm, session: session, signedIn: signedIn)
+        return true
+    }
+
     /// The logout token for `client`: OIDC Back-Channel Logout §2.4.
     func token(realm: Realm, client: Client, userId: String, sessionId: String) async throws -> String {
         let now = tokens.environment.now().secondsSince1970

@@ -317,13 +317,7 @@ struct BrowserSignIn: Sendable {
             ended.append(named)
         }
         for session in ended {
-            // The clients it signed in, read before they go with it, are told (back-channel logout).
-            var signedIn: [Client] = []
-            for clientId in Set(try await store.sessions(browserSessionId: session.id, realmId: realm.id).map(\.clientId)) {
-                if let client = try await store.client(id: clientId, realmId: realm.id) { signedIn.append(client) }
-            }
-            try await store.deleteBrowserSession(id: session.id, realmId: realm.id)
-            await BackChannelLogout(tokens: tokens).notify(realm: realm, session: session, signedIn: signedIn)
+            try await BackChannelLogout(tokens: tokens).end(session, realm: realm)
             let user = try await store.user(id: session.userId, realmId: realm.id)
             record(realm: realm, type: "LOGOUT", client: client, user: user, error: nil, username: user?.username ?? "", context: context)
         }

@@ -94,9 +94,12 @@ public struct KeyportServer: Sendable {
             realmIssuer: realmIssuer, onIssued: { dockerTokensIssued.increment() }
         ).addRoutes(to: router)
         let installation = RegistryInstallation(keyRing: keyRing, issuer: realmIssuer)
+        var adminExtensions = dockerV2AdminExtensions(installation: installation, authorizer: registryAuthorizer, store: store)
+        // An administrator ending a browser session tells the clients it signed in, as a logout does.
+        adminExtensions.endBrowserSession = { realm, session in try await BackChannelLogout(tokens: tokens).end(session, realm: realm) }
         AdminAPI(store: store, verifier: tokens.verifier, keyRing: keyRing, issuer: realmIssuer, hasher: hasher, provisioner: provisioner, events: events,
                  environment: environment, version: KeyportBuildInfo.version,
-                 extensions: dockerV2AdminExtensions(installation: installation, authorizer: registryAuthorizer, store: store),
+                 extensions: adminExtensions,
                  provisioning: dockerV2Provisioning(randomBytes: environment.randomBytes), ceiling: ceiling
         ).addRoutes(to: router)
 

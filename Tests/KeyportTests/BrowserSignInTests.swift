@@ -458,6 +458,16 @@ struct BrowserSignInTests {
                 _ = try await signIn(browser)
                 _ = try await browser.send(.get, "/realms/acme/protocol/openid-connect/logout?" + urlEncoded([("id_token_hint", tokens["id_token"]!.stringValue!)]))
                 #expect(received.withLock { $0.count } == 1)
+                // An administrator ending the session, or logging the user out, tells the client too.
+                let again = try await signIn(browser)
+                _ = try await exchange(api, code: try #require(again["code"]))
+                #expect(try await api.call(.delete, "/admin/realms/acme/sessions/\(again["session_state"]!)", token: admin).status == .noContent)
+                #expect(received.withLock { $0.count } == 2)
+                let third = try await signIn(TestBrowser(api))
+                _ = try await exchange(api, code: try #require(third["code"]))
+                #expect(try await api.call(.post, "/admin/realms/acme/users/\(alice ?? "")/logout", token: admin).status == .noContent)
+                #expect(received.withLock { $0.count } == 3)
+                #expect(try jwtClaims(received.withLock { $0.last }.flatMap { FormParametersForTest($0)["logout_token"] })["sid"]?.stringValue == third["session_state"])
             }
         }
     }
