@@ -35,11 +35,11 @@ struct APIHarness {
     static let adminPassword = "admin-pw"
 
     /// Runs `body` against a freshly provisioned server whose master admin is `admin` / `admin-pw`.
-    static func run(_ body: @escaping @Sendable (APIHarness) async throws -> Void) async throws {
+    static func run(hostname: String = "http://keyport.test", _ body: @escaping @Sendable (APIHarness) async throws -> Void) async throws {
         let clock = TestClock()
         let config = KeyportConfiguration(mode: .development, httpPort: 0,
                                           databasePath: temporaryDirectory().appendingPathComponent("keyport.db").path,
-                                          hostname: "http://keyport.test", bootstrapAdminUsername: "admin", bootstrapAdminPassword: adminPassword)
+                                          hostname: hostname, bootstrapAdminUsername: "admin", bootstrapAdminPassword: adminPassword)
         let server = try await KeyportServer.make(configuration: config, environment: testEnvironment(clock: clock))
         try await server.application.test(.router) { client in
             try await body(APIHarness(client: client, server: server, clock: clock))

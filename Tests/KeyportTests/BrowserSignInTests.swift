@@ -46,7 +46,9 @@ final class TestBrowser: @unchecked Sendable {
         }
         let action = try! NSRegularExpression(pattern: #"<form method="post" action="([^"]*)""#)
         let found = action.firstMatch(in: html, range: NSRange(html.startIndex..., in: html)).map { String(html[Range($0.range(at: 1), in: html)!]) } ?? ""
-        return (found.replacingOccurrences(of: "http://keyport.test", with: "").replacingOccurrences(of: "&amp;", with: "&"), fields)
+        let url = found.replacingOccurrences(of: "&amp;", with: "&")
+        let path = URLComponents(string: url).map { $0.percentEncodedPath + ($0.percentEncodedQuery.map { "?" + $0 } ?? "") } ?? url
+        return (path, fields)
     }
 
     /// Submits the page's form with `extra` fields.
@@ -469,6 +471,26 @@ struct BrowserSignInTests {
                 #expect(received.withLock { $0.count } == 3)
                 #expect(try jwtClaims(received.withLock { $0.last }.flatMap { FormParametersForTest($0)["logout_token"] })["sid"]?.stringValue == third["session_state"])
             }
+        }
+    }
+
+    @Test func behindHttpsCookiesAreSecureAndStateAndNonceComeBackExactly() async throws {
+        try await APIHarness.run(hostname: "https://keyport.test") { api in
+            _ = try await setUp(api)
+            let browser = TestBrowser(api)
+            let state = "a b&c=d/é?#\u{1F511}"
+            let nonce = "n <\"'> ü"
+            let page = try await browser.send(.get, authorizePath(extra: [("state", state), ("nonce", nonce)])
+                .replacingOccurrences(of: "state=st-1&nonce=n-1&", with: ""))
+            let login = page.headers[values: .setCookie].first { $0.hasPrefix("KEYPORT_LOGIN=") } ?? ""
+            #expect(login.contains("; Secure"))
+            let done = try await browser.submit(page, [("username", "alice"), ("password", "alice-pw-1")])
+            let session = done.headers[values: .setCookie].first { $0.hasPrefix("KEYPORT_SESSION=") } ?? ""
+            #expect(session.contains("; Secure") && session.contains("HttpOnly"))
+            let answer = query(done.location)
+            #expect(answer["state"] == state && answer["iss"] == "https://keyport.test/realms/acme")
+            let tokens = try await exchange(api, code: try #require(answer["code"]))
+            #expect(try jwtClaims(tokens["id_token"]?.stringValue)["nonce"]?.stringValue == nonce)
         }
     }
 

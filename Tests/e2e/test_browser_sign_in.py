@@ -421,6 +421,45 @@ def test_python_keycloak_auth_url_and_code(keyport, acme):
     tokens = oidc.token(grant_type="authorization_code", code=query["code"], redirect_uri="http://127.0.0.1:8765/cb", code_verifier=verifier)
     assert tokens["id_token"] and oidc.userinfo(tokens["access_token"])["email"] == "alice@acme.test"
     oidc.logout(tokens["refresh_token"])
+    # The device grant through python-keycloak: codes, then the token endpoint says it waits.
+    acme.call("POST", "/realms/acme/clients", json={"clientId": "pk-tv", "publicClient": True,
+                                                    "attributes": {"oauth2.device.authorization.grant.enabled": "true"}})
+    tv = KeycloakOpenID(server_url=keyport.url, realm_name="acme", client_id="pk-tv")
+    device = tv.device(scope="openid")
+    assert re.fullmatch(r"[A-Z]{4}-[A-Z]{4}", device["user_code"]) and device["interval"] == 5 and device["expires_in"] == 600
+    from keycloak.exceptions import KeycloakPostError
+    with pytest.raises(KeycloakPostError) as pending:
+        tv.token(grant_type="urn:ietf:params:oauth:grant-type:device_code", device_code=device["device_code"])
+    assert b"authorization_pending" in pending.value.response_body
+
+
+def test_a_flood_of_login_form_posts_is_shed_as_the_token_endpoint_sheds(keyport, acme):
+    """300 posts of the login form at once: each is the page again (a wrong password) or a 503 with
+    Retry-After — never a 500, never a hang — and the server answers its health check and a right
+    password afterwards."""
+    import concurrent.futures
+    acme.call("POST", "/realms/acme/clients", json={"clientId": "flood-app", "publicClient": True, "redirectUris": ["http://127.0.0.1:9/cb"]})
+    browser = requests.Session()
+    page = browser.get(f"{keyport.url}/realms/acme/protocol/openid-connect/auth", params={
+        "client_id": "flood-app", "redirect_uri": "http://127.0.0.1:9/cb", "response_type": "code", "scope": "openid"})
+    fields = {html.unescape(n): html.unescape(v) for n, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page.text)}
+    cookie = browser.cookies.get("KEYPORT_LOGIN")
+    action = f"{keyport.url}/realms/acme/login-actions/authenticate"
+
+    def post(i):
+        response = requests.post(action, data={**fields, "username": f"nobody-{i}", "password": "wrong"},
+                                 cookies={"KEYPORT_LOGIN": cookie}, allow_redirects=False, timeout=60)
+        return response.status_code, response.headers.get("Retry-After")
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=100) as pool:
+        results = list(pool.map(post, range(300)))
+    statuses = {status for status, _ in results}
+    assert statuses <= {200, 503}, statuses
+    assert any(status == 503 for status, _ in results), "nothing was shed: the queue bound is not in the way"
+    assert all(retry for status, retry in results if status == 503)
+    assert requests.get(f"{keyport.url}/health/live", timeout=5).status_code == 200
+    callback = browser_sign_in(browser, page.url, "alice", "alice-pw-1")
+    assert "code=" in callback
 
 
 def jwt_payload(token: str) -> dict:
