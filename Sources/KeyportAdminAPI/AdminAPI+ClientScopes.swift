@@ -28,14 +28,16 @@ extension AdminAPI {
         }
         addProtocolMapperRoutes(scopes, container: ProtocolMapperContainer(
             read: { context, realm in try await clientScopeInPath(context, realm: realm).protocolMappers },
-            write: { context, realm, change in
+            write: { context, realm, _, change in
                 let scope = try await clientScopeInPath(context, realm: realm)
                 try await store.apply([.updateClientScope(id: scope.id, realmId: realm.id) { try change(&$0.protocolMappers) }])
             }))
         addProtocolMapperRoutes(admin.group("realms/{realm}/clients"), container: ProtocolMapperContainer(
             read: { context, realm in try await clientInPath(context, realm: realm, parameter: "id").protocolMappers },
-            write: { context, realm, change in
+            write: { context, realm, caller, change in
                 let client = try await clientInPath(context, realm: realm, parameter: "id")
+                // The built-in administration clients are reshaped only by whom may configure them.
+                try requireMayConfigure(client, caller: caller, realm: realm)
                 try await store.apply([.updateClient(id: client.id, realmId: realm.id) { try change(&$0.protocolMappers) }])
             }))
 
@@ -178,7 +180,7 @@ extension AdminAPI {
 /// inside the owner's write transaction.
 struct ProtocolMapperContainer: Sendable {
     let read: @Sendable (KeyportRequestContext, Realm) async throws -> [ProtocolMapper]
-    let write: @Sendable (KeyportRequestContext, Realm, @escaping @Sendable (inout [ProtocolMapper]) throws -> Void) async throws -> Void
+    let write: @Sendable (KeyportRequestContext, Realm, AdminPrincipal, @escaping @Sendable (inout [ProtocolMapper]) throws -> Void) async throws -> Void
 }
 
 extension AdminAPI {
@@ -203,28 +205,28 @@ extension AdminAPI {
             return try JSONBody.response(try await container.read(context, realm).filter { $0.protocol == proto })
         }
         group.post("{id}/protocol-mappers/models") { request, context in
-            let (_, realm) = try await authorize(request, context, .manageClients)
+            let (caller, realm) = try await authorize(request, context, .manageClients)
             _ = try await container.read(context, realm)  // the owner first: a missing one is its 404
             let mapper = try Self.checkedMapper(try await decode(ProtocolMapperInput.self, request, context).mapper, newID: environment.newID)
-            try await container.write(context, realm) { mappers in try Self.add([mapper], to: &mappers) }
+            try await container.write(context, realm, caller) { mappers in try Self.add([mapper], to: &mappers) }
             return created(request, mapper.id ?? "")
         }
         group.post("{id}/protocol-mappers/add-models") { request, context in
-            let (_, realm) = try await authorize(request, context, .manageClients)
+            let (caller, realm) = try await authorize(request, context, .manageClients)
             _ = try await container.read(context, realm)
             let added = try await decode([ProtocolMapperInput].self, request, context).map { try Self.checkedMapper($0.mapper, newID: environment.newID) }
-            try await container.write(context, realm) { mappers in try Self.add(added, to: &mappers) }
+            try await container.write(context, realm, caller) { mappers in try Self.add(added, to: &mappers) }
             return noContent
         }
         group.put("{id}/protocol-mappers/models/{mapperId}") { request, context in
-            let (_, realm) = try await authorize(request, context, .manageClients)
+            let (caller, realm) = try await authorize(request, context, .manageClients)
             let id = context.pathParameter("mapperId") ?? ""
             // The mapper first: a missing one is Keycloak's 404 whatever the body.
             guard try await container.read(context, realm).contains(where: { $0.id == id }) else { throw AdminError.notFound("Model not found") }
             var mapper = try Self.checkedMapper(try await decode(ProtocolMapperInput.self, request, context).mapper, newID: environment.newID)
             mapper.id = id
             let replacement = mapper
-            try await container.write(context, realm) { mappers in
+            try await container.write(context, realm, caller) { mappers in
                 guard let index = mappers.firstIndex(where: { $0.id == id }) else { throw AdminError.notFound("Model not found") }
                 guard !mappers.contains(where: { $0.id != id && $0.name == replacement.name }) else {
                     throw AdminError.conflict("Protocol mapper exists with same name")
@@ -234,9 +236,9 @@ extension AdminAPI {
             return noContent
         }
         group.delete("{id}/protocol-mappers/models/{mapperId}") { request, context in
-            let (_, realm) = try await authorize(request, context, .manageClients)
+            let (caller, realm) = try await authorize(request, context, .manageClients)
             let id = context.pathParameter("mapperId") ?? ""
-            try await container.write(context, realm) { mappers in
+            try await container.write(context, realm, caller) { mappers in
                 guard let index = mappers.firstIndex(where: { $0.id == id }) else { throw AdminError.notFound("Model not found") }
                 mappers.remove(at: index)
             }

@@ -167,6 +167,11 @@ struct AdminEscalationTests {
                 #expect(try await api.call(.post, "\(base)/clients/\(management)/roles", token: clients.token, json: ["name": "extra"]).status == .forbidden)
                 #expect(try await api.call(.delete, "\(base)/clients/\(management)/roles/manage-users", token: clients.token).status == .forbidden)
                 #expect(try await api.call(.put, "\(base)/clients/\(management)/roles/manage-users", token: clients.token, json: ["name": "renamed"]).status == .forbidden)
+                // … or its protocol mappers.
+                let mapper: JSONValue = ["name": "claim", "protocol": "openid-connect", "protocolMapper": "oidc-hardcoded-claim-mapper",
+                                         "config": ["claim.name": "x", "claim.value": "y"]]
+                #expect(try await api.call(.post, "\(base)/clients/\(management)/protocol-mappers/models", token: clients.token, json: mapper).status == .forbidden)
+                #expect(try await api.call(.post, "\(base)/clients/\(management)/protocol-mappers/add-models", token: clients.token, json: [mapper]).status == .forbidden)
                 // manage-realm adds realm-admin to the default role: every user an admin.
                 let realmManager = try await delegate("manage-realm")
                 #expect(try await api.call(.post, "\(base)/roles/default-roles-\(realm)/composites", token: realmManager.token, json: [realmAdmin]).status == .forbidden)
