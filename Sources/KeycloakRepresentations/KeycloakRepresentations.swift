@@ -442,7 +442,7 @@ extension RealmRepresentation {
     /// Keycloak settings never kept: secrets, and what a realm file carries as content.
     static let neverKept: Set<String> = ["privateKey", "publicKey", "certificate", "codeSecret", "smtpServer", "keycloakVersion"]
     /// At most this much (JSON text, all settings together) is kept per realm.
-    public static let keptSettingsLimit = 16_384
+    public static let keptSettingsLimit = RealmBounds.keptSettingsBytes
 
     /// Keycloak's realm settings in `document` that Keyport does not model but keeps and gives
     /// back as they were (themes, registration and reset-password switches, locales, …): the

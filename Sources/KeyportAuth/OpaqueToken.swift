@@ -18,4 +18,12 @@ public enum OpaqueToken {
     public static func hash(_ token: String) -> String {
         SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
     }
+
+    /// Whether `token` has the form `make` gives without a prefix (43 base64url characters:
+    /// 256 bits) — a refresh token, a login CSRF value — whether or not anything stands behind it.
+    public static func isWellFormed(_ token: String) -> Bool {
+        token.utf8.count == 43 && token.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x2D || byte == 0x5F
+        }
+    }
 }

@@ -58,14 +58,6 @@ public struct SessionTokens: Sendable {
         case notFullySetUp = "resolve_required_actions"
     }
 
-    /// Whether `token` has the form of a refresh token this server issues (43 base64url
-    /// characters: 256 bits, no prefix), whether or not its session still exists.
-    public static func isRefreshTokenShaped(_ token: String) -> Bool {
-        token.utf8.count == 43 && token.utf8.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x2D || byte == 0x5F
-        }
-    }
-
     /// When a session ends under its realm's settings as they are now.
     public static func end(of session: Session, in realm: Realm) -> Timestamp {
         if session.offline { return min(session.expiresAt, realm.offlineSessionEnd(start: session.createdAt, lastUse: session.lastRefresh)) }

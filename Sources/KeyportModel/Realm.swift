@@ -125,6 +125,8 @@ public struct Realm: Sendable, Equatable, Identifiable {
 public enum RealmBounds {
     static let year = 365 * 24 * 3600
     public static let lifespanSeconds = 1...(10 * year)
+    /// Keycloak's realm settings kept without use (`Realm.keycloakSettings`): at most this much JSON text in all.
+    public static let keptSettingsBytes = 16_384
     public static let eventsExpirationSeconds = 1...(10 * year)
     public static let failureFactor = 0...100_000
     public static let waitSeconds = 0...year
@@ -417,7 +419,7 @@ extension Realm {
             var total = 0
             for key in r.keycloakSettings.keys.sorted() {
                 total += key.utf8.count + (r.keycloakSettings[key]?.utf8.count ?? 0)
-                if total > 16_384 { r.keycloakSettings[key] = nil }
+                if total > RealmBounds.keptSettingsBytes { r.keycloakSettings[key] = nil }
             }
         }
         if change.hashingMemoryKiB != nil || change.hashingIterations != nil || change.hashingParallelism != nil

@@ -356,7 +356,7 @@ struct BrowserSignIn: Sendable {
 
     /// The login forms' CSRF value: the browser's, or a new one (with the cookie to set).
     func loginCSRF(_ request: Request) -> (value: String, header: String?) {
-        if let value = BrowserCookies.value(BrowserCookies.login, in: request), SessionTokens.isRefreshTokenShaped(value) { return (value, nil) }
+        if let value = BrowserCookies.value(BrowserCookies.login, in: request), OpaqueToken.isWellFormed(value) { return (value, nil) }
         let value = OpaqueToken.make(prefix: "", randomBytes: tokens.environment.randomBytes)
         return (value, value)
     }

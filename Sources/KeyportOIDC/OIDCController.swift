@@ -152,7 +152,7 @@ public struct OIDCController: Sendable {
             throw OAuthError(.badRequest, "invalid_grant", "Account is not fully set up")
         } catch SessionTokens.Failure.userDisabled {
             throw OAuthError(.badRequest, "invalid_grant", "User disabled")
-        } catch SessionTokens.Failure.unknown where !SessionTokens.isRefreshTokenShaped(refresh) {
+        } catch SessionTokens.Failure.unknown where !OpaqueToken.isWellFormed(refresh) {
             throw OAuthError.invalidRefreshToken
         } catch is SessionTokens.Failure {
             // Keycloak's words for a refresh token whose session has ended (logged out, expired,
