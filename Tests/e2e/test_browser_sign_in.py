@@ -505,3 +505,28 @@ def test_kpadm_signs_in_through_the_browser(keyport, tmp_path):
     realms = subprocess.run([kpadm, "get", "realms", "--fields", "realm", "--config", str(session_file)], capture_output=True, text=True, env=env)
     assert realms.returncode == 0 and "master" in realms.stdout, realms.stderr
     assert ADMIN_PASSWORD not in session_file.read_text()
+
+
+def test_device_sign_in_pages_in_chromium(keyport, acme, chromium):
+    """The device grant's pages as a person sees them: the code prefilled, the sign-in, the
+    approval page naming the application, the account and the scopes, and the end."""
+    from selenium.webdriver.common.by import By
+    acme.call("POST", "/realms/acme/clients", json={"clientId": "tv", "name": "Living-room TV", "publicClient": True,
+                                                    "attributes": {"oauth2.device.authorization.grant.enabled": "true"}})
+    device = requests.post(f"{keyport.url}/realms/acme/protocol/openid-connect/auth/device",
+                           data={"client_id": "tv", "scope": "openid email"}).json()
+    driver = chromium
+    driver.get(device["verification_uri_complete"])
+    assert driver.find_element(By.ID, "user_code").get_attribute("value") == device["user_code"]
+    shot(driver, "12-device-code")
+    submit(driver)
+    sign_in(driver, "alice", "alice-pw-1")
+    assert "Living-room TV" in driver.page_source and "alice" in driver.page_source and "email" in driver.page_source
+    assert "Never enter a code that someone else sent you" in driver.page_source
+    shot(driver, "13-device-approval")
+    submit(driver, lambda: driver.find_element(By.CSS_SELECTOR, "button[value=approve]").click())
+    assert "Device Login Successful" in driver.title
+    shot(driver, "14-device-approved")
+    tokens = requests.post(f"{keyport.url}/realms/acme/protocol/openid-connect/token", data={
+        "grant_type": "urn:ietf:params:oauth:grant-type:device_code", "client_id": "tv", "device_code": device["device_code"]}).json()
+    assert jwt_payload(tokens["access_token"])["preferred_username"] == "alice"
