@@ -60,7 +60,10 @@ extension PostgresStore {
             guard let code = try await db.one(statements.browserSessions.code(hash: hash, locking: true), BrowserSessionSQL.decodeCode) else { return .unknown }
             try await db.run(statements.browserSessions.deleteCode(hash: hash))
             guard let first = code.redeemedSessionId else { return .unknown }
+            // Everything the first use issued ends: its session, and the browser session its
+            // access tokens name (`sid`), with every other session that one signed in.
             try await db.run(statements.sessions.delete(first, realmId: code.realmId))
+            try await db.run(statements.browserSessions.delete(code.browserSessionId, realmId: code.realmId))
             return .replayed
         }
     }

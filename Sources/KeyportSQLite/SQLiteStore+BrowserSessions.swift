@@ -61,7 +61,10 @@ extension SQLiteStore {
             guard let code = try db.one(statements.browserSessions.code(hash: hash, locking: true), BrowserSessionSQL.decodeCode) else { return .unknown }
             try db.run(statements.browserSessions.deleteCode(hash: hash))
             guard let first = code.redeemedSessionId else { return .unknown }
+            // Everything the first use issued ends: its session, and the browser session its
+            // access tokens name (`sid`), with every other session that one signed in.
             try db.run(statements.sessions.delete(first, realmId: code.realmId))
+            try db.run(statements.browserSessions.delete(code.browserSessionId, realmId: code.realmId))
             return .replayed
         }
     }

@@ -267,7 +267,8 @@ public protocol BrowserSessionStore: Sendable {
     func createAuthorizationCode(_ code: AuthorizationCode) async throws
     func authorizationCode(hash: String) async throws -> AuthorizationCode?
     /// Spends the code and writes `session` (the one its redemption starts), or — when the code
-    /// was spent before — ends the session its first use started. Expired codes are `.unknown`.
+    /// was spent before — ends what its first use issued: that session and the browser session
+    /// its tokens name (RFC 6749 §4.1.2). Expired codes are `.unknown`.
     func redeemAuthorizationCode(hash: String, session: Session, at time: Timestamp) async throws -> CodeRedemption
     /// Burns a code (a redemption that failed its checks: a code is tried once).
     func deleteAuthorizationCode(hash: String) async throws

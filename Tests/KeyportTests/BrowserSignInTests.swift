@@ -177,6 +177,9 @@ struct BrowserSignInTests {
             let afterReplay = try await api.call(.post, "/realms/acme/protocol/openid-connect/token", form: [
                 ("grant_type", "refresh_token"), ("client_id", "web"), ("client_secret", "web-secret"), ("refresh_token", tokens["refresh_token"]?.stringValue ?? "")])
             #expect(afterReplay.status == .badRequest && afterReplay["error_description"]?.stringValue == "Session not active")
+            // The access token of the first use too, and the browser's sign-in it came from.
+            #expect(try await api.call(.get, "/realms/acme/protocol/openid-connect/userinfo", token: access).status == .unauthorized)
+            #expect(query(try await browser.send(.get, authorizePath(extra: [("prompt", "none")])).location)["error"] == "login_required")
         }
     }
 

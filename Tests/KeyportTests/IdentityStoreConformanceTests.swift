@@ -1096,6 +1096,7 @@ extension IdentityStoreConformanceTests {
         #expect(try await store.session(id: "s1", realmId: realm.id) == nil)
         #expect(try await store.session(id: "s2", realmId: realm.id) == nil)
         #expect(try await store.redeemAuthorizationCode(hash: "code-1", session: second, at: now) == .unknown)
+        #expect(try await store.browserSession(id: browser.id, realmId: realm.id) == nil)
 
         // A new sign-in in the same browser replaces its session; ending one ends its sessions and codes.
         let replacement = BrowserSession(id: "b2", realmId: realm.id, userId: alice.id, cookieHash: "cookie-2", authTime: now, lastSeen: now,

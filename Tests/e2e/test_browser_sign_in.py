@@ -388,10 +388,15 @@ def test_authlib_pkce_refresh_and_prompt_none(keyport, acme):
                                                                     "code": query["code"], "redirect_uri": "http://127.0.0.1:43123/callback",
                                                                     "code_verifier": verifier})
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
-    # The replay ended the session the code had started: its refresh token is dead.
+    # The replay ended what the code had started: its refresh token is dead…
     dead = requests.post(local(discovery["token_endpoint"]), data={"grant_type": "refresh_token", "client_id": "cli-app", "refresh_token": tokens["refresh_token"]})
     assert dead.json().get("error_description") == "Session not active"
-    # Sign in again (the browser's session answers prompt=none), then refresh with authlib.
+    # …and the browser's sign-in it came from: prompt=none finds no session.
+    url, _ = client.create_authorization_url(local(discovery["authorization_endpoint"]), code_verifier=generate_token(64), prompt="none")
+    assert "error=login_required" in browser.get(url, allow_redirects=False).headers["Location"]
+    # Sign in again; then the browser's session answers prompt=none, and authlib refreshes.
+    url, _ = client.create_authorization_url(local(discovery["authorization_endpoint"]), code_verifier=generate_token(64))
+    browser_sign_in(browser, url, "alice", "alice-pw-1")
     verifier = generate_token(64)
     url, state = client.create_authorization_url(local(discovery["authorization_endpoint"]), code_verifier=verifier, prompt="none")
     silent = browser.get(url, allow_redirects=False)
