@@ -27,8 +27,8 @@ public struct FormParameters: Sendable, Equatable {
     }
 
     /// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XY` a byte. A malformed
-    /// escape leaves the text as it was (with `+` as spaces); bytes that are not UTF-8 become
-    /// U+FFFD (no name or scope holds one, so it is refused where it matters).
+    /// escape leaves the text as it was (with `+` as spaces); bytes that are not UTF-8, and NUL,
+    /// become U+FFFD (no name or scope holds one, so it is refused where it matters).
     static func formDecoded(_ bytes: Substring.UTF8View) -> String {
         func hex(_ b: UInt8) -> UInt8? {
             switch b {
@@ -48,7 +48,9 @@ public struct FormParameters: Sendable, Equatable {
                 guard i + 2 < spaced.count, let high = hex(spaced[i + 1]), let low = hex(spaced[i + 2]) else {
                     return String(decoding: spaced, as: UTF8.self)
                 }
-                out.append(high << 4 | low)
+                // A NUL is no character of any name, scope or password here, and PostgreSQL refuses
+                // it in text: it becomes U+FFFD (which matches nothing) rather than a database error.
+                if high << 4 | low == 0 { out += [0xEF, 0xBF, 0xBD] } else { out.append(high << 4 | low) }
                 i += 3
             } else {
                 out.append(spaced[i])

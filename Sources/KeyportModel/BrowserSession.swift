@@ -115,6 +115,8 @@ public struct DeviceAuthorization: Sendable, Equatable {
     /// How many device sign-ins a realm may have waiting: anyone holding a public client's id can
     /// start one, and none may fill the disk.
     public static let limitPerRealm = 10_000
+    /// …and of one client: one client's flood does not stop the realm's other devices.
+    public static let limitPerClient = 1_000
 
     public init(deviceCodeHash: String, userCodeHash: String, realmId: String, clientId: String, scope: String, createdAt: Timestamp,
                 expiresAt: Timestamp, interval: Int, lastPolledAt: Timestamp? = nil, status: Status = .pending, userId: String? = nil,

@@ -80,11 +80,12 @@ struct AuthorizationRequest: Sendable {
         case nil, "query": mode = .query
         case "fragment": mode = .fragment
         default:
-            throw Failure.redirect(AuthorizationRedirect(uri: redirectUri, mode: .query, issuer: issuer, state: parameters.all("state").first,
+            throw Failure.redirect(AuthorizationRedirect(uri: redirectUri, mode: .query, issuer: issuer,
+                                                         state: parameters.all("state").first.flatMap { $0.utf8.count <= 2048 ? $0 : nil },
                                                          error: "invalid_request", description: "Invalid parameter: response_mode"))
         }
         // A state given twice is not echoed (which one?); the loop below says why it failed.
-        let state = parameters.all("state").count == 1 ? try single("state") : nil
+        let state = parameters.all("state").count == 1 ? try single("state").flatMap { $0.utf8.count <= 2048 ? $0 : nil } : nil
         func fail(_ error: String, _ description: String) -> Failure {
             .redirect(AuthorizationRedirect(uri: redirectUri, mode: mode, issuer: issuer, state: state, error: error, description: description))
         }
@@ -147,17 +148,18 @@ struct AuthorizationRedirect: Sendable {
     var code: String? = nil
     var sessionState: String? = nil
 
-    /// The redirect URI with the response's parameters; `iss` always (RFC 9207).
+    /// The redirect URI with the response's parameters, in Keycloak's order (the code last: scripts
+    /// that read it from the whole URL find it there); `iss` always (RFC 9207).
     var location: String {
         var parameters: [(String, String)] = []
         if let error {
             parameters.append(("error", error))
             if let description { parameters.append(("error_description", description)) }
         }
-        if let code { parameters.append(("code", code)) }
         if let state { parameters.append(("state", state)) }
         if let sessionState { parameters.append(("session_state", sessionState)) }
         parameters.append(("iss", issuer))
+        if let code { parameters.append(("code", code)) }
         return RedirectURIs.adding(parameters, to: uri, inFragment: mode == .fragment)
     }
 }

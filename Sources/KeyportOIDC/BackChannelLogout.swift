@@ -15,8 +15,9 @@ import Synchronization
 /// the user and the session), so that its own session of the person ends too.
 ///
 /// Bounded as everything else a request can start: at most `maxClients` deliveries per logout,
-/// `maxInFlight` at once on the whole server (beyond that a delivery is skipped and logged),
-/// each `timeout` long, and nothing read back but the status line.
+/// `maxInFlight` at once on the whole server and 4 to one destination (beyond that a delivery is
+/// skipped: a relying party that never answers cannot starve the others), each within 5 seconds
+/// in all, and nothing read back but the status line. Deliveries are not retried.
 public struct BackChannelLogout: Sendable {
     let tokens: TokenService
     let sender: LogoutTokenSender
@@ -86,13 +87,19 @@ public struct BackChannelLogout: Sendable {
 public final class LogoutTokenSender: Sendable {
     public static let shared = LogoutTokenSender()
     let group: any EventLoopGroup
-    let inFlight = Mutex(0)
+    /// Deliveries under way, in all and per destination (host and port).
+    let inFlight = Mutex((total: 0, perDestination: [String: Int]()))
     let maxInFlight: Int
+    /// One relying party that never answers holds at most this many of the server's slots.
+    let maxPerDestination: Int
+    /// The whole delivery — connection, request, status line — within this.
     let timeout: TimeAmount
 
-    public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, maxInFlight: Int = 64, timeout: TimeAmount = .seconds(5)) {
+    public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, maxInFlight: Int = 64, maxPerDestination: Int = 4,
+                timeout: TimeAmount = .seconds(5)) {
         self.group = group
         self.maxInFlight = maxInFlight
+        self.maxPerDestination = maxPerDestination
         self.timeout = timeout
     }
 
@@ -101,14 +108,22 @@ public final class LogoutTokenSender: Sendable {
         guard url.utf8.count <= 2048, let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
               scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
         else { return nil }
-        let admitted = inFlight.withLock { count in
-            guard count < maxInFlight else { return false }
-            count += 1
+        let port = components.port ?? (scheme == "https" ? 443 : 80)
+        let destination = "\(host.lowercased()):\(port)"
+        let admitted = inFlight.withLock { state in
+            guard state.total < maxInFlight, state.perDestination[destination, default: 0] < maxPerDestination else { return false }
+            state.total += 1
+            state.perDestination[destination, default: 0] += 1
             return true
         }
         guard admitted else { return nil }
-        defer { inFlight.withLock { $0 -= 1 } }
-        let port = components.port ?? (scheme == "https" ? 443 : 80)
+        defer {
+            inFlight.withLock { state in
+                state.total -= 1
+                let left = state.perDestination[destination, default: 1] - 1
+                state.perDestination[destination] = left > 0 ? left : nil
+            }
+        }
         var target = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
         if let query = components.percentEncodedQuery { target += "?" + query }
         let bareHost = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
@@ -121,10 +136,9 @@ public final class LogoutTokenSender: Sendable {
     }
 
     func send(host: String, port: Int, tls: Bool, hostHeader: String, target: String, body: String) async throws -> Int {
-        let eventLoop = group.next()
-        let promise = eventLoop.makePromise(of: Int.self)
+        let deadline = NIODeadline.now() + timeout
         let sslContext = tls ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
-        let bootstrap = ClientBootstrap(group: eventLoop)
+        let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(timeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -133,12 +147,21 @@ public final class LogoutTokenSender: Sendable {
                         try channel.pipeline.syncOperations.addHandler(handler)
                     }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(StatusReader(promise: promise))
                 }
             }
         let channel = try await bootstrap.connect(host: host, port: port).get()
+        // The reader and its promise belong to the connection that won (never to an attempt
+        // Happy Eyeballs abandoned), and exist only once there is a channel to complete them.
+        let promise = channel.eventLoop.makePromise(of: Int.self)
+        do {
+            try await channel.eventLoop.submit { try channel.pipeline.syncOperations.addHandler(StatusReader(promise: promise)) }.get()
+        } catch {
+            promise.fail(error)
+            channel.close(promise: nil)
+            throw error
+        }
         // Past the deadline the connection closes, and the reader fails the promise.
-        let deadline = eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+        let closing = channel.eventLoop.scheduleTask(deadline: deadline) { channel.close(promise: nil) }
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: hostHeader)
         headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
@@ -150,7 +173,7 @@ public final class LogoutTokenSender: Sendable {
         channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(string: body))), promise: nil)
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         defer {
-            deadline.cancel()
+            closing.cancel()
             channel.close(promise: nil)
         }
         return try await promise.futureResult.get()

@@ -69,19 +69,16 @@ enum BrowserPages {
         """
     }
 
-    static func hidden(_ fields: [(String, String)]) -> String {
-        fields.map { "<input type=\"hidden\" name=\"\(escape($0.0))\" value=\"\(escape($0.1))\">" }.joined()
-    }
-
     /// A form: its message (announced to screen readers, and the fields marked invalid), its
-    /// inputs in order (the first, or the first empty one, takes focus), hidden fields, a button.
-    static func form(action: String, message: String?, isError: Bool = true, fields: [Field], hiddenFields: [(String, String)], button: String,
-                     focus: String? = nil) -> String {
+    /// inputs in order (the first, or the first empty one, takes focus), a button. What the form
+    /// carries besides what the person types is in its `action` (`BrowserSignIn.formAction`).
+    static func form(action: String, message: String?, isError: Bool = true, fields: [Field], button: String, focus: String? = nil,
+                     id: String? = nil) -> String {
         var html = ""
         if let message {
             html += "<div id=\"message\" class=\"\(isError ? "error" : "info")\" role=\"\(isError ? "alert" : "status")\">\(escape(message))</div>"
         }
-        html += "<form method=\"post\" action=\"\(escape(action))\" novalidate>"
+        html += "<form\(id.map { " id=\"\($0)\"" } ?? "") action=\"\(escape(action))\" method=\"post\" novalidate>"
         let focused = focus ?? fields.first { $0.value.isEmpty }?.name ?? fields.first?.name
         for field in fields {
             let invalid = message != nil && isError ? " aria-invalid=\"true\" aria-describedby=\"message\"" : ""
@@ -89,30 +86,29 @@ enum BrowserPages {
             html += "<input id=\"\(field.name)\" name=\"\(field.name)\" type=\"\(field.type)\" autocomplete=\"\(field.autocomplete)\""
             html += " value=\"\(escape(field.value))\"\(invalid)\(field.name == focused ? " autofocus" : "") required>"
         }
-        html += hidden(hiddenFields)
         html += "<button type=\"submit\">\(escape(button))</button></form>"
         return html
     }
 
-    static func login(realmName: String, action: String, username: String, message: String?, hiddenFields: [(String, String)]) -> String {
+    static func login(realmName: String, action: String, username: String, message: String?) -> String {
         page(title: "Sign in to your account", realmName: realmName, body: form(
             action: action, message: message,
             fields: [Field(name: "username", label: "Username or email", type: "text", autocomplete: "username", value: username),
                      Field(name: "password", label: "Password", type: "password", autocomplete: "current-password")],
-            hiddenFields: hiddenFields, button: "Sign In", focus: username.isEmpty ? "username" : "password"))
+            button: "Sign In", focus: username.isEmpty ? "username" : "password", id: "kc-form-login"))
     }
 
-    static func updatePassword(realmName: String, action: String, message: String?, isError: Bool, hiddenFields: [(String, String)]) -> String {
+    static func updatePassword(realmName: String, message: String?, isError: Bool, action: String) -> String {
         page(title: "Update password", realmName: realmName, body: form(
             action: action, message: message, isError: isError,
             fields: [Field(name: "password-new", label: "New password", type: "password", autocomplete: "new-password"),
                      Field(name: "password-confirm", label: "Confirm password", type: "password", autocomplete: "new-password")],
-            hiddenFields: hiddenFields, button: "Submit"))
+            button: "Submit", id: "kc-passwd-update-form"))
     }
 
-    static func logoutConfirmation(realmName: String, action: String, hiddenFields: [(String, String)]) -> String {
+    static func logoutConfirmation(realmName: String, action: String) -> String {
         page(title: "Logging out", realmName: realmName, body: """
-            <p>Do you want to log out?</p><form method="post" action="\(escape(action))">\(hidden(hiddenFields))\
+            <p>Do you want to log out?</p><form action="\(escape(action))" method="post">\
             <button type="submit" name="confirmLogout" value="true">Logout</button></form>
             """)
     }

@@ -86,7 +86,7 @@ struct BrowserSignIn: Sendable {
 
     func authenticate(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         guard let realm = try await pageRealm(context) else { return notFoundPage }
-        let form = try await FormParameters.body(of: request, context: context)
+        let form = try await posted(request, context)
         let auth: AuthorizationRequest
         switch try await checked(form, realm: realm) {
         case .success(let request): auth = request
@@ -146,10 +146,15 @@ struct BrowserSignIn: Sendable {
                  cookies: [String]) async throws -> Response {
         let code = OpaqueToken.make(prefix: "", randomBytes: tokens.environment.randomBytes)
         let now = self.now
-        try await store.createAuthorizationCode(AuthorizationCode(
-            codeHash: OpaqueToken.hash(code), realmId: realm.id, clientId: auth.client.id, userId: user.id, browserSessionId: session.id,
-            redirectUri: auth.redirectUri, scope: auth.scope, nonce: auth.nonce, codeChallenge: auth.codeChallenge,
-            codeChallengeMethod: auth.codeChallengeMethod, createdAt: now, expiresAt: now.adding(seconds: realm.accessCodeLifespan)))
+        do {
+            try await store.createAuthorizationCode(AuthorizationCode(
+                codeHash: OpaqueToken.hash(code), realmId: realm.id, clientId: auth.client.id, userId: user.id, browserSessionId: session.id,
+                redirectUri: auth.redirectUri, scope: auth.scope, nonce: auth.nonce, codeChallenge: auth.codeChallenge,
+                codeChallengeMethod: auth.codeChallengeMethod, createdAt: now, expiresAt: now.adding(seconds: realm.accessCodeLifespan)))
+        } catch StoreError.invalid, StoreError.notFound {
+            // The browser session (or the client) went meanwhile: a logout in another tab.
+            return redirect(auth, realm: realm, error: "login_required", description: "Login required")
+        }
         try await store.touchBrowserSession(id: session.id, at: now, ipAddress: context.clientAddress)
         record(realm: realm, type: "LOGIN", client: auth.client, user: user, error: nil, username: user.username, context: context)
         var target = AuthorizationRedirect(uri: auth.redirectUri, mode: auth.responseMode, issuer: tokens.issuer(for: realm), state: auth.state)
@@ -185,7 +190,7 @@ struct BrowserSignIn: Sendable {
 
     func updatePassword(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         guard let realm = try await pageRealm(context) else { return notFoundPage }
-        let form = try await FormParameters.body(of: request, context: context)
+        let form = try await posted(request, context)
         let auth: AuthorizationRequest
         switch try await checked(form, realm: realm) {
         case .success(let request): auth = request
@@ -206,9 +211,9 @@ struct BrowserSignIn: Sendable {
         }
         let new = form["password-new"] ?? "", confirm = form["password-confirm"] ?? ""
         func again(_ message: String) -> Response {
-            BrowserPages.response(BrowserPages.updatePassword(realmName: realm.displayName ?? realm.name, action: actionURL(realm, "update-password"),
-                                                              message: message, isError: true,
-                                                              hiddenFields: auth.formFields + [("csrf", form["csrf"] ?? ""), ("ticket", text)]))
+            BrowserPages.response(BrowserPages.updatePassword(
+                realmName: realm.displayName ?? realm.name, message: message, isError: true,
+                action: formAction(actionURL(realm, "update-password"), carrying: auth.formFields + [("csrf", form["csrf"] ?? ""), ("ticket", text)])))
         }
         guard !new.isEmpty else { return again("Please specify password.") }
         guard new == confirm else { return again("Passwords don't match.") }
@@ -247,8 +252,9 @@ struct BrowserSignIn: Sendable {
 
     func updatePasswordPage(realm: Realm, auth: AuthorizationRequest, request: Request, ticket: String, message: String?, isError: Bool) async throws -> Response {
         BrowserPages.response(BrowserPages.updatePassword(
-            realmName: realm.displayName ?? realm.name, action: actionURL(realm, "update-password"), message: message, isError: isError,
-            hiddenFields: auth.formFields + [("csrf", BrowserCookies.value(BrowserCookies.login, in: request) ?? ""), ("ticket", ticket)]))
+            realmName: realm.displayName ?? realm.name, message: message, isError: isError,
+            action: formAction(actionURL(realm, "update-password"),
+                               carrying: auth.formFields + [("csrf", BrowserCookies.value(BrowserCookies.login, in: request) ?? ""), ("ticket", ticket)])))
     }
 
     // MARK: Logout (RP-initiated, OpenID Connect RP-Initiated Logout 1.0)
@@ -302,16 +308,17 @@ struct BrowserSignIn: Sendable {
             if let client { fields.append(("client_id", client.clientId)) }
             if let redirectTarget { fields.append(("post_logout_redirect_uri", redirectTarget)) }
             if let state { fields.append(("state", state)) }
-            return BrowserPages.response(BrowserPages.logoutConfirmation(realmName: realm.displayName ?? realm.name,
-                                                                         action: "\(tokens.issuer(for: realm))/protocol/openid-connect/logout",
-                                                                         hiddenFields: fields),
+            return BrowserPages.response(BrowserPages.logoutConfirmation(
+                realmName: realm.displayName ?? realm.name, action: formAction("\(tokens.issuer(for: realm))/protocol/openid-connect/logout", carrying: fields)),
                                          headers: cookieFields(csrf.header.map { [cookieHeader(BrowserCookies.login, $0, realm: realm, maxAge: realm.accessCodeLifespanLogin)] } ?? [],
                                                                       realm: realm))
         }
         // The sessions that end: the browser's own, unless the hint names another user; and the
         // hint's session, when it is that user's.
         var ended: [BrowserSession] = []
-        if let own = try await cookieSession(request, realm: realm), hint == nil || own.userId == hint?.sub { ended.append(own) }
+        let own = try await cookieSession(request, realm: realm)
+        let endsOwn = own.map { hint == nil || $0.userId == hint?.sub } ?? false
+        if let own, endsOwn { ended.append(own) }
         if let hint, let sid = hint.sid, !ended.contains(where: { $0.id == sid }),
            let named = try await store.browserSession(id: sid, realmId: realm.id), named.userId == hint.sub {
             ended.append(named)
@@ -321,7 +328,9 @@ struct BrowserSignIn: Sendable {
             let user = try await store.user(id: session.userId, realmId: realm.id)
             record(realm: realm, type: "LOGOUT", client: client, user: user, error: nil, username: user?.username ?? "", context: context)
         }
-        let clear = [cookieHeader(BrowserCookies.session, "", realm: realm, maxAge: 0)]
+        // The browser's cookie is cleared only with its own session (or when it names none): a
+        // link carrying someone else's hint must not sign this browser out.
+        let clear = endsOwn || own == nil ? [cookieHeader(BrowserCookies.session, "", realm: realm, maxAge: 0)] : []
         if let redirectTarget {
             return found(RedirectURIs.adding(state.map { [("state", $0)] } ?? [], to: redirectTarget), cookies: clear)
         }
@@ -370,13 +379,38 @@ struct BrowserSignIn: Sendable {
 
     func loginPage(realm: Realm, auth: AuthorizationRequest, request: Request, username: String, message: String?) -> Response {
         let csrf = loginCSRF(request)
-        let html = BrowserPages.login(realmName: realm.displayName ?? realm.name, action: actionURL(realm, "authenticate"), username: username,
-                                      message: message, hiddenFields: auth.formFields + [("csrf", csrf.value)])
+        let html = BrowserPages.login(realmName: realm.displayName ?? realm.name,
+                                      action: formAction(actionURL(realm, "authenticate"), carrying: auth.formFields + [("csrf", csrf.value)]),
+                                      username: username, message: message)
         let cookies = csrf.header.map { [cookieHeader(BrowserCookies.login, $0, realm: realm, maxAge: realm.accessCodeLifespanLogin)] } ?? []
         return BrowserPages.response(html, headers: cookieFields(cookies, realm: realm))
     }
 
     func actionURL(_ realm: Realm, _ action: String) -> String { "\(tokens.issuer(for: realm))/login-actions/\(action)" }
+
+    /// A form's action carrying `fields` (the authorization request, the CSRF value, a ticket) as
+    /// one query parameter, `session_code` (Keycloak's name): the form itself holds only what the
+    /// person types, so a script that fills in Keycloak's login form by its action works here too.
+    func formAction(_ url: String, carrying fields: [(String, String)]) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        let encoded = fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
+        return "\(url)?session_code=\(Base64URL.encode(Data(encoded.utf8)))"
+    }
+
+    /// What a form posted: what its action carried (`formAction`), then its body. A name in both
+    /// is there twice, which the checks refuse.
+    static let maxSessionCode = 32_768
+    func posted(_ request: Request, _ context: KeyportRequestContext) async throws -> FormParameters {
+        Self.posted(request, body: try await FormParameters.body(of: request, context: context))
+    }
+
+    static func posted(_ request: Request, body: FormParameters) -> FormParameters {
+        guard let code = FormParameters.query(of: request)["session_code"], code.utf8.count <= maxSessionCode,
+              let data = Base64URL.decode(code)
+        else { return body }
+        return FormParameters(pairs: FormParameters(encoded: String(decoding: data, as: UTF8.self)).pairs + body.pairs)
+    }
 
     func cookieHeader(_ name: String, _ value: String, realm: Realm, maxAge: Int?) -> String {
         BrowserCookies.header(name, value, path: BrowserCookies.path(realm: realm.name), secure: tokens.issuer.baseURL.hasPrefix("https://"), maxAge: maxAge)

@@ -7,6 +7,7 @@ import KeyportJSON
 import KeyportModel
 import KeyportPasswords
 import KeyportStore
+import Synchronization
 
 /// The OAuth 2.0 Device Authorization Grant (RFC 8628) as Keycloak offers it: a client with
 /// `oauth2.device.authorization.grant.enabled` asks for a device code and a user code, a person
@@ -115,7 +116,11 @@ extension BrowserSignIn {
             let scopes = try await tokens.scopes(client: client, realm: realm, requested: approved.scope, lenient: true)
             let (refresh, session) = tokens.sessions.prepare(realm: realm, user: user, clientId: client.id, scope: scopes.requested, offline: false,
                                                              ipAddress: context.clientAddress, browserSession: browser)
-            try await store.createSession(session)
+            do {
+                try await store.createSession(session)
+            } catch StoreError.invalid, StoreError.notFound {
+                throw OAuthError(.badRequest, "invalid_grant", "Device code not valid")  // the browser session ended meanwhile
+            }
             let issued = try await tokens.issue(realm: realm, user: user, client: client, scopes: scopes, sessionId: browser.id,
                                                 authTime: browser.authTime, idToken: .init(nonce: nil))
             record(realm: realm, type: "OAUTH2_DEVICE_CODE_TO_TOKEN", client: client, user: user, error: nil, username: user.username, context: context)
@@ -136,9 +141,10 @@ extension BrowserSignIn {
     func codeEntryPage(realm: Realm, request: Request, userCode: String, message: String?) -> Response {
         let csrf = loginCSRF(request)
         let html = BrowserPages.page(title: "Device Login", realmName: realm.displayName ?? realm.name, body: BrowserPages.form(
-            action: "\(tokens.issuer(for: realm))/device", message: message ?? "Enter the code shown on your device.", isError: message != nil,
+            action: formAction("\(tokens.issuer(for: realm))/device", carrying: [("csrf", csrf.value)]),
+            message: message ?? "Enter the code shown on your device.", isError: message != nil,
             fields: [BrowserPages.Field(name: "user_code", label: "Device code", type: "text", autocomplete: "one-time-code", value: userCode)],
-            hiddenFields: [("csrf", csrf.value)], button: "Continue"))
+            button: "Continue"))
         return BrowserPages.response(html, headers: cookieFields(csrf.header.map { [cookieHeader(BrowserCookies.login, $0, realm: realm, maxAge: realm.accessCodeLifespanLogin)] } ?? [], realm: realm))
     }
 
@@ -154,22 +160,22 @@ extension BrowserSignIn {
             return .page(codeEntryPage(realm: realm, request: request, userCode: typed, message: "Your login attempt timed out. Login will start from the beginning."))
         }
         let key = "\(realm.id)|\(context.clientAddress ?? "")"
-        guard oidc.deviceCodeAttempts.allows(key, now: now) else {
+        guard oidc.deviceCodeAttempts.reserve(key, now: now) else {
             return .page(codeEntryPage(realm: realm, request: request, userCode: "", message: "Too many wrong codes. Try again in a few minutes."))
         }
         guard let code = Self.normalized(typed), let found = try await store.deviceAuthorization(userCodeHash: OpaqueToken.hash(code)),
               found.realmId == realm.id, found.status == .pending, found.expiresAt >= now,
               let client = try await store.client(id: found.clientId, realmId: realm.id), client.enabled
         else {
-            oidc.deviceCodeAttempts.fail(key, now: now)
             return .page(codeEntryPage(realm: realm, request: request, userCode: typed, message: "Invalid code, please try again."))
         }
+        oidc.deviceCodeAttempts.refund(key)
         return .found(found, client, code: code)
     }
 
     func deviceCodeEntered(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         guard let realm = try await pageRealm(context) else { return notFoundPage }
-        let form = try await FormParameters.body(of: request, context: context)
+        let form = try await posted(request, context)
         switch try await lookUpCode(form, realm: realm, request: request, context: context) {
         case .page(let page): return page
         case .found(let authorization, let client, let code):
@@ -182,14 +188,15 @@ extension BrowserSignIn {
 
     func deviceLoginPage(realm: Realm, request: Request, code: String, username: String, message: String?) -> Response {
         let csrf = loginCSRF(request)
-        let html = BrowserPages.login(realmName: realm.displayName ?? realm.name, action: "\(tokens.issuer(for: realm))/device/authenticate",
-                                      username: username, message: message, hiddenFields: [("user_code", code), ("csrf", csrf.value)])
+        let html = BrowserPages.login(realmName: realm.displayName ?? realm.name,
+                                      action: formAction("\(tokens.issuer(for: realm))/device/authenticate", carrying: [("user_code", code), ("csrf", csrf.value)]),
+                                      username: username, message: message)
         return BrowserPages.response(html, headers: cookieFields(csrf.header.map { [cookieHeader(BrowserCookies.login, $0, realm: realm, maxAge: realm.accessCodeLifespanLogin)] } ?? [], realm: realm))
     }
 
     func deviceAuthenticate(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         guard let realm = try await pageRealm(context) else { return notFoundPage }
-        let form = try await FormParameters.body(of: request, context: context)
+        let form = try await posted(request, context)
         let (authorization, client, code): (DeviceAuthorization, Client, String)
         switch try await lookUpCode(form, realm: realm, request: request, context: context) {
         case .page(let page): return page
@@ -232,14 +239,13 @@ extension BrowserSignIn {
         let csrf = loginCSRF(request)
         let name = client.name.flatMap { $0.isEmpty ? nil : $0 } ?? client.clientId
         let scopes = scope.split(separator: " ").map(String.init).filter { $0 != "openid" }
-        let action = BrowserPages.escape("\(tokens.issuer(for: realm))/device/decision")
-        let hidden = BrowserPages.hidden([("user_code", code), ("csrf", csrf.value)])
+        let action = BrowserPages.escape(formAction("\(tokens.issuer(for: realm))/device/decision", carrying: [("user_code", code), ("csrf", csrf.value)]))
         let body = """
             <p>The application <strong>\(BrowserPages.escape(name))</strong> (\(BrowserPages.escape(client.clientId))) asks to sign in to your \
             account <strong>\(BrowserPages.escape(user.username))</strong> on a device\(scopes.isEmpty ? "" : ", with access to: " + BrowserPages.escape(scopes.joined(separator: ", "))).</p>
             <div class="info" role="note">Only continue if you started this sign-in yourself, on your own device. Never enter a code that \
             someone else sent you.</div>
-            <form method="post" action="\(action)">\(hidden)<button type="submit" name="decision" value="approve">Yes, sign in the device</button>\
+            <form action="\(action)" method="post"><button type="submit" name="decision" value="approve">Yes, sign in the device</button>\
             <button type="submit" name="decision" value="deny" class="secondary">No</button></form>
             """
         let html = BrowserPages.page(title: "Grant access to \(name)", realmName: realm.displayName ?? realm.name, body: body)
@@ -248,7 +254,7 @@ extension BrowserSignIn {
 
     func deviceDecision(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         guard let realm = try await pageRealm(context) else { return notFoundPage }
-        let form = try await FormParameters.body(of: request, context: context)
+        let form = try await posted(request, context)
         let (authorization, client, code): (DeviceAuthorization, Client, String)
         switch try await lookUpCode(form, realm: realm, request: request, context: context) {
         case .page(let page): return page
@@ -258,9 +264,14 @@ extension BrowserSignIn {
             return deviceLoginPage(realm: realm, request: request, code: code, username: "", message: nil)
         }
         let approve = form["decision"] == "approve"
-        guard try await store.decideDeviceAuthorization(userCodeHash: authorization.userCodeHash, approve: approve, userId: user.id,
-                                                        browserSessionId: session.id, at: now)
-        else { return codeEntryPage(realm: realm, request: request, userCode: "", message: "Invalid code, please try again.") }
+        let decided: Bool
+        do {
+            decided = try await store.decideDeviceAuthorization(userCodeHash: authorization.userCodeHash, approve: approve, userId: user.id,
+                                                                browserSessionId: session.id, at: now)
+        } catch StoreError.invalid, StoreError.notFound {
+            decided = false  // the browser session ended meanwhile
+        }
+        guard decided else { return codeEntryPage(realm: realm, request: request, userCode: "", message: "Invalid code, please try again.") }
         record(realm: realm, type: approve ? "OAUTH2_DEVICE_VERIFY_USER_CODE" : "OAUTH2_DEVICE_VERIFY_USER_CODE_ERROR", client: client, user: user,
                error: approve ? nil : "consent_denied", username: user.username, context: context)
         let name = client.name.flatMap { $0.isEmpty ? nil : $0 } ?? client.clientId
@@ -272,7 +283,9 @@ extension BrowserSignIn {
 }
 
 /// Wrong user codes per address and realm: past `limit` in `window`, every code from there is
-/// refused until the window passes. At most `capacity` addresses are remembered.
+/// refused until the window passes. An attempt is counted before its code is looked up (and
+/// given back when the code was right), so parallel guesses cannot slip past the limit. At most
+/// `capacity` addresses are remembered; past that the oldest window is forgotten.
 public final class DeviceCodeAttempts: Sendable {
     struct Count: Sendable {
         var failures: Int
@@ -281,19 +294,33 @@ public final class DeviceCodeAttempts: Sendable {
 
     public static let limit = 10
     static let window = 600
-    let counts = BoundedCache<String, Count>(capacity: 10_000)
+    static let capacity = 10_000
+    let counts = Mutex([String: Count]())
 
     public init() {}
 
-    func allows(_ key: String, now: Timestamp) -> Bool {
-        guard let count = counts[key] else { return true }
-        return count.failures < Self.limit || count.since.adding(seconds: Self.window) < now
+    /// Counts one attempt; false when the address is stopped (nothing counted then).
+    func reserve(_ key: String, now: Timestamp) -> Bool {
+        counts.withLock { counts in
+            var count = counts[key] ?? Count(failures: 0, since: now)
+            if count.since.adding(seconds: Self.window) < now { count = Count(failures: 0, since: now) }
+            guard count.failures < Self.limit else { return false }
+            count.failures += 1
+            if counts[key] == nil, counts.count >= Self.capacity,
+               let oldest = counts.min(by: { $0.value.since < $1.value.since })?.key {
+                counts[oldest] = nil
+            }
+            counts[key] = count
+            return true
+        }
     }
 
-    func fail(_ key: String, now: Timestamp) {
-        var count = counts[key] ?? Count(failures: 0, since: now)
-        if count.since.adding(seconds: Self.window) < now { count = Count(failures: 0, since: now) }
-        count.failures += 1
-        counts.set(count, for: key)
+    /// The attempt was a right code: it does not count.
+    func refund(_ key: String) {
+        counts.withLock { counts in
+            guard var count = counts[key] else { return }
+            count.failures = max(0, count.failures - 1)
+            counts[key] = count
+        }
     }
 }

@@ -189,8 +189,12 @@ public struct OIDCController: Sendable {
             recordCode(realm: realm, client: client, userId: stored.userId, error: error.description, context: context)
             return error
         }
+        // Only the client a code was issued to can use it, or (spent) set off its revocation.
+        guard stored.clientId == client.id else {
+            if stored.redeemedSessionId == nil { throw try await refuse(codeNotValid) }
+            throw codeNotValid
+        }
         if stored.redeemedSessionId == nil {
-            guard stored.clientId == client.id else { throw try await refuse(codeNotValid) }
             guard form["redirect_uri"] == stored.redirectUri else { throw try await refuse(OAuthError(.badRequest, "invalid_grant", "Incorrect redirect_uri")) }
             if let challenge = stored.codeChallenge, let method = stored.codeChallengeMethod {
                 guard let verifier = form["code_verifier"] else { throw try await refuse(OAuthError(.badRequest, "invalid_grant", "PKCE code verifier not specified")) }
@@ -340,7 +344,7 @@ public struct OIDCController: Sendable {
     /// and a browser sent by a relying party (`BrowserSignIn.logout`).
     func logout(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let form = try await FormParameters.body(of: request, context: context)
-        guard form["refresh_token"] != nil else { return try await BrowserSignIn(oidc: self).logout(request, form, context) }
+        guard form["refresh_token"] != nil else { return try await BrowserSignIn(oidc: self).logout(request, BrowserSignIn.posted(request, body: form), context) }
         let realm = try await realm(context)
         let client = try await clients.authenticate(form: form, request: request, realm: realm)
         guard let refresh = form["refresh_token"], !refresh.isEmpty else { throw OAuthError.invalidRequest("Missing parameter: refresh_token") }

@@ -81,8 +81,9 @@ extension PostgresStore {
 
     public func createDeviceAuthorization(_ authorization: DeviceAuthorization) async throws -> Bool {
         try await write { db in
-            let waiting = try await db.one(statements.browserSessions.deviceAuthorizationCount(realmId: authorization.realmId)) { $0.int(0) } ?? 0
-            guard waiting < DeviceAuthorization.limitPerRealm else { return false }
+            let (inRealm, ofClient) = try await db.one(statements.browserSessions.waitingDeviceAuthorizations(
+                realmId: authorization.realmId, clientId: authorization.clientId, at: authorization.createdAt)) { ($0.int(0), $0.int(1)) } ?? (0, 0)
+            guard inRealm < DeviceAuthorization.limitPerRealm, ofClient < DeviceAuthorization.limitPerClient else { return false }
             try await db.run(statements.browserSessions.insert(authorization))
             return true
         }

@@ -95,8 +95,12 @@ public struct BrowserSessionSQL: Sendable {
             d.status.rawValue, d.userId, d.browserSessionId,
         ])
     }
-    public func deviceAuthorizationCount(realmId: String) -> SQLStatement {
-        SQLStatement("SELECT count(*) FROM device_authorizations WHERE realm_id = ?", [realmId])
+    /// Live (unexpired) device sign-ins waiting in a realm, and of one client.
+    public func waitingDeviceAuthorizations(realmId: String, clientId: String, at time: Timestamp) -> SQLStatement {
+        SQLStatement("""
+            SELECT count(*), coalesce(sum(CASE WHEN client_id = ? THEN 1 ELSE 0 END), 0)
+            FROM device_authorizations WHERE realm_id = ? AND expires_at >= ?
+            """, [clientId, realmId, time])
     }
     public func deviceAuthorization(userCodeHash: String) -> SQLStatement {
         SQLStatement("SELECT \(Self.deviceColumns.list()) FROM device_authorizations WHERE user_code_hash = ?", [userCodeHash])

@@ -82,8 +82,9 @@ extension SQLiteStore {
 
     public func createDeviceAuthorization(_ authorization: DeviceAuthorization) async throws -> Bool {
         try await write { db in
-            let waiting = try db.one(statements.browserSessions.deviceAuthorizationCount(realmId: authorization.realmId)) { $0.int(0) } ?? 0
-            guard waiting < DeviceAuthorization.limitPerRealm else { return false }
+            let (inRealm, ofClient) = try db.one(statements.browserSessions.waitingDeviceAuthorizations(
+                realmId: authorization.realmId, clientId: authorization.clientId, at: authorization.createdAt)) { ($0.int(0), $0.int(1)) } ?? (0, 0)
+            guard inRealm < DeviceAuthorization.limitPerRealm, ofClient < DeviceAuthorization.limitPerClient else { return false }
             try db.run(statements.browserSessions.insert(authorization))
             return true
         }

@@ -278,7 +278,7 @@ public protocol BrowserSessionStore: Sendable {
 
     // MARK: Device authorizations (RFC 8628)
     /// Stores a device's sign-in; `false` (nothing written) when its realm has
-    /// `DeviceAuthorization.limitPerRealm` waiting already. A user code already in use is
+    /// `DeviceAuthorization.limitPerRealm` live ones waiting already, or its client `limitPerClient`. A user code already in use is
     /// `StoreError.conflict(.other)`.
     func createDeviceAuthorization(_ authorization: DeviceAuthorization) async throws -> Bool
     func deviceAuthorization(userCodeHash: String) async throws -> DeviceAuthorization?

@@ -32,7 +32,7 @@ final class TestBrowser: @unchecked Sendable {
         return response
     }
 
-    /// The hidden fields and the action of the page's form.
+    /// The hidden fields (none: Keyport's forms carry their state in the action) and the action of the page's form.
     static func form(of page: APIResponse) -> (action: String, fields: [(String, String)]) {
         let html = page.text
         var fields: [(String, String)] = []
@@ -44,11 +44,19 @@ final class TestBrowser: @unchecked Sendable {
                 .replacingOccurrences(of: "&amp;", with: "&")
             fields.append((name, value))
         }
-        let action = try! NSRegularExpression(pattern: #"<form method="post" action="([^"]*)""#)
+        let action = try! NSRegularExpression(pattern: #"<form[^>]* action="([^"]*)""#)
         let found = action.firstMatch(in: html, range: NSRange(html.startIndex..., in: html)).map { String(html[Range($0.range(at: 1), in: html)!]) } ?? ""
         let url = found.replacingOccurrences(of: "&amp;", with: "&")
         let path = URLComponents(string: url).map { $0.percentEncodedPath + ($0.percentEncodedQuery.map { "?" + $0 } ?? "") } ?? url
         return (path, fields)
+    }
+
+    /// `action` with the fields its `session_code` carries changed by `change`.
+    static func rewritingCarried(_ action: String, _ change: ((String, String)) -> (String, String)) -> String {
+        let parts = action.components(separatedBy: "?session_code=")
+        let carried = FormParametersForTest(String(decoding: Base64URL.decode(parts[1]) ?? Data(), as: UTF8.self))
+        let changed = carried.pairs.map(change)
+        return parts[0] + "?session_code=" + Base64URL.encode(Data(urlEncoded(changed).utf8))
     }
 
     /// Submits the page's form with `extra` fields.
@@ -73,12 +81,13 @@ func urlEncoded(_ pairs: [(String, String)]) -> String {
 
 /// A form body's fields (as the server reads them).
 struct FormParametersForTest {
-    let fields: [String: String]
+    let pairs: [(String, String)]
+    var fields: [String: String] { Dictionary(pairs, uniquingKeysWith: { a, _ in a }) }
     init(_ body: String) {
-        fields = Dictionary(body.split(separator: "&").map { pair in
-            let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+        pairs = body.split(separator: "&").map { pair in
+            let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0) }
             return (kv[0], kv.count > 1 ? kv[1] : "")
-        }, uniquingKeysWith: { a, _ in a })
+        }
     }
     subscript(_ name: String) -> String? { fields[name] }
 }
@@ -304,9 +313,12 @@ struct BrowserSignInTests {
             let (action, fields) = TestBrowser.form(of: page)
             let forged = try await api.call(.post, action, form: fields + [("username", "bob"), ("password", "bob-pw-1")])
             #expect(forged.status == .ok && forged.location == nil && forged.text.contains("timed out"))
-            let swapped = fields.map { $0.0 == "csrf" ? ("csrf", String(repeating: "A", count: 43)) : $0 }
-            let mismatch = try await browser.send(.post, action, form: swapped + [("username", "bob"), ("password", "bob-pw-1")])
+            // A form whose carried CSRF value is another's, and one that names a second value.
+            let swapped = TestBrowser.rewritingCarried(action) { $0.0 == "csrf" ? ("csrf", String(repeating: "A", count: 43)) : $0 }
+            let mismatch = try await browser.send(.post, swapped, form: fields + [("username", "bob"), ("password", "bob-pw-1")])
             #expect(mismatch.location == nil && mismatch.text.contains("timed out"))
+            let second = try await browser.send(.post, action, form: [("username", "bob"), ("password", "bob-pw-1"), ("csrf", "x")])
+            #expect(second.location == nil && second.text.contains("timed out"))
             // Escaped: a state that is markup stays text.
             let markup = try await browser.send(.get, authorizePath(extra: [("login_hint", "\"><script>alert(1)</script>")]))
             #expect(!markup.text.contains("<script>") && markup.text.contains("&lt;script&gt;"))

@@ -354,7 +354,7 @@ def browser_sign_in(session: requests.Session, authorize_url: str, username: str
     if page.status_code == 302:
         return page.headers["Location"]
     assert page.status_code == 200, page.text
-    action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', page.text).group(1))
+    action = html.unescape(re.search(r'<form[^>]* action="([^"]+)"', page.text).group(1))
     # The form names the public URL (localhost); post it where the page came from, with its cookie.
     origin = urllib.parse.urlsplit(authorize_url)
     action = urllib.parse.urlunsplit(urllib.parse.urlsplit(action)._replace(scheme=origin.scheme, netloc=origin.netloc))
@@ -449,7 +449,7 @@ def test_a_flood_of_login_form_posts_is_shed_as_the_token_endpoint_sheds(keyport
         "client_id": "flood-app", "redirect_uri": "http://127.0.0.1:9/cb", "response_type": "code", "scope": "openid"})
     fields = {html.unescape(n): html.unescape(v) for n, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page.text)}
     cookie = browser.cookies.get("KEYPORT_LOGIN")
-    action = f"{keyport.url}/realms/acme/login-actions/authenticate"
+    action = html.unescape(re.search(r'<form[^>]* action="([^"]+)"', page.text).group(1)).replace(keyport.hostname, keyport.url)
 
     def post(i):
         response = requests.post(action, data={**fields, "username": f"nobody-{i}", "password": "wrong"},
@@ -493,7 +493,7 @@ def test_kpadm_signs_in_through_the_browser(keyport, tmp_path):
         assert entry.status_code == 200 and user_code in entry.text
 
         def post(page, extra):
-            action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)).replace(keyport.hostname, keyport.url)
+            action = html.unescape(re.search(r'<form[^>]* action="([^"]+)"', page.text).group(1)).replace(keyport.hostname, keyport.url)
             fields = {html.unescape(n): html.unescape(v) for n, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page.text)}
             return browser.post(action, data={**fields, **extra})
 
