@@ -38,7 +38,9 @@ def test_the_bare_metal_path_runs_verbatim():
                 break
         text = "".join(output)
         assert "WALKTHROUGH-DONE" in text, text[-3000:]
-        token = json.loads(next(l for l in output if l.startswith("{") and '"token"' in l))
+        # The server started in the background logs to the same terminal: a log line may follow
+        # the JSON on its line. The first JSON value of the line is the answer.
+        token, _ = json.JSONDecoder().raw_decode(next(l for l in output if l.startswith("{") and '"token"' in l))
         assert token["expires_in"] == 300
 
         reg.wait_http(f"http://127.0.0.1:{registry_port}/v2/")
