@@ -276,7 +276,7 @@ extension RealmRepresentation {
         enabled = r.enabled
         accessTokenLifespan = r.accessTokenLifespan
         ssoSessionIdleTimeout = r.refreshTokenLifespan
-        ssoSessionMaxLifespan = 36_000
+        ssoSessionMaxLifespan = r.ssoSessionMaxLifespan
         offlineSessionIdleTimeout = r.offlineSessionIdleTimeout
         offlineSessionMaxLifespanEnabled = r.offlineSessionMaxLifespanEnabled
         offlineSessionMaxLifespan = r.offlineSessionMaxLifespan
@@ -437,7 +437,7 @@ extension RealmRepresentation {
         "minimumQuickLoginWaitSeconds", "maxDeltaTimeSeconds", "permanentLockout", "passwordPolicy", "eventsExpiration", "eventsEnabled", "enabledEventTypes",
         "adminEventsEnabled", "adminEventsDetailsEnabled", "attributes", "dockerV2Enabled", "passwordHashing", "roles", "defaultRole", "groups", "users",
         "clients", "clientScopes", "defaultDefaultClientScopes", "defaultOptionalClientScopes", "scopeMappings", "clientScopeMappings",
-        "ssoSessionMaxLifespan", "notBefore", "loginWithEmailAllowed",
+        "notBefore", "loginWithEmailAllowed",
     ]
     /// Keycloak settings never kept: secrets, and what a realm file carries as content.
     static let neverKept: Set<String> = ["privateKey", "publicKey", "certificate", "codeSecret", "smtpServer", "keycloakVersion"]

@@ -15,9 +15,6 @@ public struct SessionTokens: Sendable {
         self.environment = environment
     }
 
-    /// An online session lasts at most this long, however often it is refreshed (Keycloak's
-    /// `ssoSessionMaxLifespan` default).
-    public static let onlineMaxLifespan = 36_000
     /// Identity tokens carry a prefix, so that secret scanners can recognise a leaked one.
     public static let identityTokenPrefix = "kpit_"
 
@@ -39,7 +36,7 @@ public struct SessionTokens: Sendable {
         let now = environment.now()
         // An offline session's end follows the realm's settings at each use; the stored hard end
         // is only the outer bound of every setting (RealmBounds), so the sweep can rely on it.
-        var hardEnd = offline ? now.adding(seconds: RealmBounds.lifespanSeconds.upperBound) : now.adding(seconds: Self.onlineMaxLifespan)
+        var hardEnd = offline ? now.adding(seconds: RealmBounds.lifespanSeconds.upperBound) : now.adding(seconds: realm.ssoSessionMaxLifespan)
         if let browserSession { hardEnd = min(hardEnd, browserSession.expiresAt) }
         let session = Session(id: environment.newID(), realmId: realm.id, userId: user.id, clientId: clientId,
                               refreshTokenHash: OpaqueToken.hash(token), scope: scope, createdAt: browserSession?.authTime ?? now, lastRefresh: now,

@@ -108,6 +108,13 @@ public struct Realm: Sendable, Equatable, Identifiable {
         return Swift.min(Swift.max(value, bounds.lowerBound), bounds.upperBound)
     }
 
+    /// Keycloak's `ssoSessionMaxLifespan`: the longest a sign-in lasts, however active (ten hours
+    /// by default); a browser session and every refresh token it or a password grant starts end by then.
+    public var ssoSessionMaxLifespan: Int {
+        let value = keptSetting("ssoSessionMaxLifespan", fallback: 36_000, bounds: 0...RealmBounds.lifespanSeconds.upperBound)
+        return value > 0 ? max(value, 60) : 36_000
+    }
+
     /// Keycloak's `accessCodeLifespan`: how long an authorization code may wait to be redeemed.
     public var accessCodeLifespan: Int { keptSetting("accessCodeLifespan", fallback: 60, bounds: 1...3600) }
     /// Keycloak's `accessCodeLifespanLogin`: how long a login page may wait for its form.
@@ -365,8 +372,9 @@ public struct RealmSettingsChange: Sendable, Equatable {
     public var hashingParallelism: Int?
     public var hashingHashLength: Int?
     public var hashingSaltLength: Int?
-    /// Keycloak's fields Keyport reads but does not keep (its sessions have no SSO maximum; a
-    /// realm's `notBefore` is per user here): still refused out of range, as every number is.
+    /// Keycloak's fields Keyport checks here and keeps among the realm's kept settings
+    /// (`ssoSessionMaxLifespan`, read by `Realm.ssoSessionMaxLifespan`) or does not keep (a
+    /// realm's `notBefore` is per user here): refused out of range, as every number is.
     public var ssoSessionMaxLifespan: Int?
     public var notBefore: Int?
 

@@ -129,7 +129,7 @@ struct BrowserSignIn: Sendable {
         let cookie = OpaqueToken.make(prefix: "", randomBytes: tokens.environment.randomBytes)
         let now = self.now
         let session = BrowserSession(id: tokens.environment.newID(), realmId: realm.id, userId: user.id, cookieHash: OpaqueToken.hash(cookie),
-                                     authTime: now, lastSeen: now, expiresAt: now.adding(seconds: SessionTokens.onlineMaxLifespan),
+                                     authTime: now, lastSeen: now, expiresAt: now.adding(seconds: realm.ssoSessionMaxLifespan),
                                      ipAddress: context.clientAddress)
         let previous = try await cookieSession(request, realm: realm)
         do {

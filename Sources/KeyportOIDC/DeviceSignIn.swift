@@ -221,7 +221,7 @@ extension BrowserSignIn {
         let cookie = OpaqueToken.make(prefix: "", randomBytes: tokens.environment.randomBytes)
         let now = self.now
         let session = BrowserSession(id: tokens.environment.newID(), realmId: realm.id, userId: user.id, cookieHash: OpaqueToken.hash(cookie),
-                                     authTime: now, lastSeen: now, expiresAt: now.adding(seconds: SessionTokens.onlineMaxLifespan),
+                                     authTime: now, lastSeen: now, expiresAt: now.adding(seconds: realm.ssoSessionMaxLifespan),
                                      ipAddress: context.clientAddress)
         do {
             try await store.createBrowserSession(session, proof: proof, replacing: try await cookieSession(request, realm: realm)?.id)

@@ -226,6 +226,33 @@ struct BrowserSignInTests {
         }
     }
 
+    @Test func everySignInMakesANewSessionCookieAndTheRealmsMaximumHolds() async throws {
+        try await APIHarness.run { api in
+            let admin = try await setUp(api)
+            // No fixation: a sign-in in a browser that has a session cookie gets a new one, and the old one is dead.
+            let browser = TestBrowser(api)
+            _ = try await signIn(browser)
+            let first = try #require(browser.cookies["KEYPORT_SESSION"]?.value)
+            _ = try await signIn(browser, path: authorizePath(extra: [("prompt", "login")]))
+            let second = try #require(browser.cookies["KEYPORT_SESSION"]?.value)
+            #expect(first != second)
+            let planted = TestBrowser(api)
+            planted.cookies["KEYPORT_SESSION"] = (first, "/realms/acme/")
+            #expect(query(try await planted.send(.get, authorizePath(extra: [("prompt", "none")])).location)["error"] == "login_required")
+            // The realm's ssoSessionMaxLifespan ends a session however active it is.
+            #expect(try await api.call(.put, "/admin/realms/acme", token: admin, json: ["ssoSessionMaxLifespan": 3600]).status == .noContent)
+            #expect(try await api.call(.get, "/admin/realms/acme", token: admin)["ssoSessionMaxLifespan"] == .number(3600))
+            let active = TestBrowser(api)
+            _ = try await signIn(active)
+            for _ in 0..<3 {
+                api.clock.advance(seconds: 1000)
+                #expect(query(try await active.send(.get, authorizePath(extra: [("prompt", "none")])).location)["code"] != nil)
+            }
+            api.clock.advance(seconds: 700)
+            #expect(query(try await active.send(.get, authorizePath(extra: [("prompt", "none")])).location)["error"] == "login_required")
+        }
+    }
+
     @Test func redirectURIsAreNeverOpen() async throws {
         try await APIHarness.run { api in
             let admin = try await setUp(api)
