@@ -19,7 +19,7 @@ public enum ObjectRules {
     public static let maxAttributeValueLength = 2048
 
     public static func realmName(_ name: String?) throws -> String {
-        guard let name, !name.isEmpty else { throw InvalidObject("Realm name is required") }
+        guard let name, !name.isEmpty else { throw InvalidObject("Realm name cannot be empty") }
         // Its default role, `default-roles-{name}`, must fit a role name.
         guard RealmBounds.realmNameLength.contains(name.utf8.count) else {
             throw InvalidObject("Realm name is longer than \(RealmBounds.realmNameLength.upperBound) characters")

@@ -114,19 +114,20 @@ extension BrowserSignIn {
                   browser.authTime >= user.notBefore
             else { throw OAuthError(.badRequest, "invalid_grant", "Device code not valid") }
             let scopes = try await tokens.scopes(client: client, realm: realm, requested: approved.scope, lenient: true)
-            let (refresh, session) = tokens.sessions.prepare(realm: realm, user: user, clientId: client.id, scope: scopes.requested, offline: false,
-                                                             ipAddress: context.clientAddress, browserSession: browser)
+            let offline = try await oidc.offlineRequested(scopes, user: user, realm: realm)
+            let (refresh, session) = tokens.sessions.prepare(realm: realm, user: user, clientId: client.id, scope: scopes.requested, offline: offline,
+                                                             ipAddress: context.clientAddress, browserSession: offline ? nil : browser)
             do {
                 try await store.createSession(session)
             } catch StoreError.invalid, StoreError.notFound {
                 throw OAuthError(.badRequest, "invalid_grant", "Device code not valid")  // the browser session ended meanwhile
             }
-            let issued = try await tokens.issue(realm: realm, user: user, client: client, scopes: scopes, sessionId: browser.id,
+            let issued = try await tokens.issue(realm: realm, user: user, client: client, scopes: scopes, sessionId: offline ? session.id : browser.id,
                                                 authTime: browser.authTime, idToken: .init(nonce: nil))
             record(realm: realm, type: "OAUTH2_DEVICE_CODE_TO_TOKEN", client: client, user: user, error: nil, username: user.username, context: context)
             return try JSONBody.response(OIDCController.TokenResponse(
-                access_token: issued.accessToken, expires_in: realm.accessTokenLifespan, refresh_expires_in: realm.refreshTokenLifespan,
-                refresh_token: refresh, session_state: browser.id, scope: scopes.claim, id_token: issued.idToken))
+                access_token: issued.accessToken, expires_in: realm.accessTokenLifespan, refresh_expires_in: oidc.refreshExpiresIn(offline: offline, realm: realm),
+                refresh_token: refresh, session_state: offline ? session.id : browser.id, scope: scopes.claim, id_token: issued.idToken))
         }
     }
 

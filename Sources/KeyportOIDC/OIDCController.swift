@@ -112,10 +112,11 @@ public struct OIDCController: Sendable {
             // Checked once the password is (the flood of guesses goes to the hashing queue first, as
             // before): an optional scope the client lacks is refused, and no session starts.
             let scopes = try await tokens.scopes(client: client, realm: realm, requested: form["scope"])
+            let offline = try await offlineRequested(scopes, user: user, realm: realm)
             let refresh: String, session: Session
             do {
                 (refresh, session) = try await tokens.sessions.start(realm: realm, user: user, clientId: client.id, scope: scopes.requested,
-                                                                     offline: false, ipAddress: context.clientAddress, proof: proof)
+                                                                     offline: offline, ipAddress: context.clientAddress, proof: proof)
             } catch StoreError.conflict(.credentialChanged) {
                 // The password was replaced (or the user logged out) while this login was checked.
                 record(realm: realm, type: "LOGIN_ERROR", client: client, user: user, error: LoginFailure.invalidCredentials.rawValue,
@@ -126,10 +127,24 @@ public struct OIDCController: Sendable {
                                                 authTime: session.createdAt, idToken: .init(nonce: nil))
             record(realm: realm, type: "LOGIN", client: client, user: user, error: nil, username: username, context: context)
             return try JSONBody.response(TokenResponse(access_token: issued.accessToken, expires_in: realm.accessTokenLifespan,
-                                                       refresh_expires_in: realm.refreshTokenLifespan, refresh_token: refresh,
+                                                       refresh_expires_in: refreshExpiresIn(offline: offline, realm: realm), refresh_token: refresh,
                                                        session_state: session.id, scope: scopes.claim, id_token: issued.idToken))
         }
     }
+
+    /// Whether a token request asks for an offline token (Keycloak's `offline_access` scope) — a
+    /// refresh token that outlives the sign-in, by the realm's offline-session settings — and may:
+    /// the user must hold the `offline_access` role (Keycloak's `not_allowed` otherwise).
+    func offlineRequested(_ scopes: TokenScopes, user: User, realm: Realm) async throws -> Bool {
+        guard scopes.requested.split(separator: " ").contains(Substring(BuiltInRoles.offlineAccess)) else { return false }
+        let roles = try await store.effectiveRoles(userId: user.id, realmId: realm.id)
+        guard roles.contains(where: { $0.clientId == nil && $0.name == BuiltInRoles.offlineAccess }) else {
+            throw OAuthError(.badRequest, "not_allowed", "Offline tokens not allowed for the user or client")
+        }
+        return true
+    }
+
+    func refreshExpiresIn(offline: Bool, realm: Realm) -> Int { offline ? realm.offlineSessionIdleTimeout : realm.refreshTokenLifespan }
 
     func clientCredentialsGrant(realm: Realm, client: Client, scopes: TokenScopes, context: KeyportRequestContext) async throws -> Response {
         guard !client.publicClient, client.serviceAccountsEnabled,
@@ -143,16 +158,18 @@ public struct OIDCController: Sendable {
 
     func refreshGrant(form: FormParameters, realm: Realm, client: Client, context: KeyportRequestContext) async throws -> Response {
         guard let refresh = form["refresh_token"], !refresh.isEmpty else { throw OAuthError.invalidRequest("Missing parameter: refresh_token") }
+        // An offline token (scope offline_access) carries the identity-token prefix.
+        let offline = refresh.hasPrefix(SessionTokens.identityTokenPrefix)
         let session: Session, user: User
         do {
-            (session, user) = try await tokens.sessions.live(token: refresh, realm: realm, clientId: client.id, offline: false)
+            (session, user) = try await tokens.sessions.live(token: refresh, realm: realm, clientId: client.id, offline: offline)
         } catch SessionTokens.Failure.wrongClient {
             throw OAuthError(.badRequest, "invalid_grant", "Invalid refresh token. Token client and authorized client don't match")
         } catch SessionTokens.Failure.notFullySetUp {
             throw OAuthError(.badRequest, "invalid_grant", "Account is not fully set up")
         } catch SessionTokens.Failure.userDisabled {
             throw OAuthError(.badRequest, "invalid_grant", "User disabled")
-        } catch SessionTokens.Failure.unknown where !OpaqueToken.isWellFormed(refresh) {
+        } catch SessionTokens.Failure.unknown where !OpaqueToken.isWellFormed(offline ? String(refresh.dropFirst(SessionTokens.identityTokenPrefix.count)) : refresh) {
             throw OAuthError.invalidRefreshToken
         } catch is SessionTokens.Failure {
             // Keycloak's words for a refresh token whose session has ended (logged out, expired,
@@ -170,7 +187,7 @@ public struct OIDCController: Sendable {
         let issued = try await tokens.issue(realm: realm, user: user, client: client, scopes: scopes, sessionId: sid,
                                             authTime: session.createdAt, idToken: .init(nonce: nil))
         return try JSONBody.response(TokenResponse(access_token: issued.accessToken, expires_in: realm.accessTokenLifespan,
-                                                   refresh_expires_in: realm.refreshTokenLifespan, refresh_token: refresh,
+                                                   refresh_expires_in: refreshExpiresIn(offline: offline, realm: realm), refresh_token: refresh,
                                                    session_state: sid, scope: scopes.claim, id_token: issued.idToken))
     }
 
@@ -209,8 +226,10 @@ public struct OIDCController: Sendable {
               let browser = try await store.browserSession(id: stored.browserSessionId, realmId: realm.id), browser.authTime >= user.notBefore
         else { throw try await refuse(codeNotValid) }
         let scopes = try await tokens.scopes(client: client, realm: realm, requested: stored.scope, lenient: true)
-        let (refresh, session) = tokens.sessions.prepare(realm: realm, user: user, clientId: client.id, scope: scopes.requested, offline: false,
-                                                         ipAddress: context.clientAddress, browserSession: browser)
+        // An offline token outlives the browser's sign-in: it is not tied to the browser session.
+        let offline = try await offlineRequested(scopes, user: user, realm: realm)
+        let (refresh, session) = tokens.sessions.prepare(realm: realm, user: user, clientId: client.id, scope: scopes.requested, offline: offline,
+                                                         ipAddress: context.clientAddress, browserSession: offline ? nil : browser)
         switch try await store.redeemAuthorizationCode(hash: hash, session: session, at: now) {
         case .unknown:
             throw codeNotValid
@@ -220,14 +239,14 @@ public struct OIDCController: Sendable {
         case .redeemed:
             break
         }
-        let issued = try await tokens.issue(realm: realm, user: user, client: client, scopes: scopes, sessionId: browser.id,
+        let issued = try await tokens.issue(realm: realm, user: user, client: client, scopes: scopes, sessionId: offline ? session.id : browser.id,
                                             authTime: browser.authTime, idToken: .init(nonce: stored.nonce))
         events.record(Event(id: tokens.environment.newID(), realmId: realm.id, time: now, type: "CODE_TO_TOKEN", clientId: client.clientId,
                             userId: user.id, ipAddress: context.clientAddress, error: nil,
                             details: ["auth_method": "openid-connect", "grant_type": "authorization_code"]), in: realm)
         return try JSONBody.response(TokenResponse(access_token: issued.accessToken, expires_in: realm.accessTokenLifespan,
-                                                   refresh_expires_in: realm.refreshTokenLifespan, refresh_token: refresh,
-                                                   session_state: browser.id, scope: scopes.claim, id_token: issued.idToken))
+                                                   refresh_expires_in: refreshExpiresIn(offline: offline, realm: realm), refresh_token: refresh,
+                                                   session_state: offline ? session.id : browser.id, scope: scopes.claim, id_token: issued.idToken))
     }
 
     func recordCode(realm: Realm, client: Client, userId: String?, error: String, context: KeyportRequestContext) {
@@ -327,13 +346,13 @@ public struct OIDCController: Sendable {
             return try JSONBody.response(object)
         }
         let session: Session, user: User
-        do { (session, user) = try await tokens.sessions.live(token: token, realm: realm, clientId: nil, offline: false) } catch is SessionTokens.Failure {
+        do { (session, user) = try await tokens.sessions.live(token: token, realm: realm, clientId: nil, offline: token.hasPrefix(SessionTokens.identityTokenPrefix)) } catch is SessionTokens.Failure {
             return JSONBody.raw(#"{"active":false}"#)
         }
         let clientId = try await store.client(id: session.clientId, realmId: realm.id)?.clientId ?? ""
         let expiry = SessionTokens.end(of: session, in: realm)
         let object: JSONValue = [
-            "active": true, "token_type": "Refresh", "sub": .string(user.id), "username": .string(user.username),
+            "active": true, "token_type": session.offline ? "Offline" : "Refresh", "sub": .string(user.id), "username": .string(user.username),
             "client_id": .string(clientId), "sid": .string(session.id), "iat": .number(Double(session.createdAt.secondsSince1970)),
             "exp": .number(Double(expiry.secondsSince1970)), "iss": .string(tokens.issuer(for: realm)), "scope": .string(session.scope),
         ]
@@ -349,7 +368,7 @@ public struct OIDCController: Sendable {
         let client = try await clients.authenticate(form: form, request: request, realm: realm)
         guard let refresh = form["refresh_token"], !refresh.isEmpty else { throw OAuthError.invalidRequest("Missing parameter: refresh_token") }
         guard refresh.utf8.count <= OpaqueToken.maxLength, let session = try await store.session(refreshTokenHash: OpaqueToken.hash(refresh)),
-              session.realmId == realm.id, !session.offline else {
+              session.realmId == realm.id else {
             throw OAuthError.invalidRefreshToken
         }
         guard session.clientId == client.id else {

@@ -23,7 +23,7 @@ struct BadInputTests {
                 ("/admin/realms/acme/users", #"{"username": "ok", "email": "not-an-email"}"#, "Invalid email address: not-an-email"),
                 ("/admin/realms", #"{"realm": "../etc"}"#, "Realm name may contain only letters, digits, '-', '_' and '.'"),
                 ("/admin/realms", #"{"realm": ".."}"#, "Realm name may contain only letters, digits, '-', '_' and '.'"),
-                ("/admin/realms", #"{"enabled": true}"#, "Realm name is required"),
+                ("/admin/realms", #"{"enabled": true}"#, "Realm name cannot be empty"),
                 ("/admin/realms", #"{"realm": "x", "accessTokenLifespan": -5}"#, "accessTokenLifespan must be between 1 and 315360000 seconds"),
                 ("/admin/realms/acme/users", #"{"username": "a", "enabled": true, "username": "admin"}"#, "The request body has the key 'username' twice in one object"),
                 ("/admin/realms/acme/users", #"{"username": "a", "attributes": {"k": ["1"], "\u006b": ["2"]}}"#, "The request body has the key 'k' twice in one object"),

@@ -536,6 +536,39 @@ struct BrowserSignInTests {
         }
     }
 
+    @Test func offlineAccessGivesARefreshTokenThatOutlivesTheSignIn() async throws {
+        try await APIHarness.run { api in
+            let admin = try await setUp(api)
+            let alice = try #require(try await api.call(.get, "/admin/realms/acme/users?username=alice&exact=true", token: admin).items.first?["id"]?.stringValue)
+            func refresh(_ token: String?) async throws -> APIResponse {
+                try await api.call(.post, "/realms/acme/protocol/openid-connect/token", form: [
+                    ("grant_type", "refresh_token"), ("client_id", "web"), ("client_secret", "web-secret"), ("refresh_token", token ?? "")])
+            }
+            // The password grant with offline_access: an offline token, by the realm's offline settings.
+            let password = try await api.call(.post, "/realms/acme/protocol/openid-connect/token", form: [
+                ("grant_type", "password"), ("client_id", "web"), ("client_secret", "web-secret"), ("username", "alice"),
+                ("password", "alice-pw-1"), ("scope", "openid offline_access")])
+            #expect(password.status == .ok && password["refresh_token"]?.stringValue?.hasPrefix("kpit_") == true, "\(password.text)")
+            #expect(password["refresh_expires_in"] == .number(2_592_000) && password["scope"]?.stringValue?.contains("offline_access") == true)
+            #expect(try await api.call(.get, "/admin/realms/acme/users/\(alice)/consents", token: admin).items.first?["clientId"]?.stringValue == "web")
+            // Through a browser: the offline token outlives the browser's logout, the online one does not.
+            let browser = TestBrowser(api)
+            let online = try await exchange(api, code: try #require(try await signIn(browser)["code"]))
+            let code = try #require(query(try await browser.send(.get, authorizePath(extra: [("scope", "openid offline_access")])
+                .replacingOccurrences(of: "scope=openid&", with: "")).location)["code"])
+            let offline = try await exchange(api, code: code)
+            #expect(offline["refresh_token"]?.stringValue?.hasPrefix("kpit_") == true, "\(offline.text)")
+            _ = try await browser.send(.get, "/realms/acme/protocol/openid-connect/logout?" + urlEncoded([("id_token_hint", online["id_token"]?.stringValue ?? "")]))
+            #expect(try await refresh(online["refresh_token"]?.stringValue)["error_description"]?.stringValue == "Session not active")
+            let refreshed = try await refresh(offline["refresh_token"]?.stringValue)
+            #expect(refreshed.status == .ok && refreshed["refresh_expires_in"] == .number(2_592_000))
+            // The client's logout with it ends it.
+            #expect(try await api.call(.post, "/realms/acme/protocol/openid-connect/logout", form: [
+                ("client_id", "web"), ("client_secret", "web-secret"), ("refresh_token", offline["refresh_token"]?.stringValue ?? "")]).status == .noContent)
+            #expect(try await refresh(offline["refresh_token"]?.stringValue)["error_description"]?.stringValue == "Session not active")
+        }
+    }
+
     @Test func discoveryNamesTheBrowserEndpoints() async throws {
         try await APIHarness.run { api in
             _ = try await setUp(api)
