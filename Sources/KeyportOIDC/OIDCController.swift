@@ -44,6 +44,7 @@ public struct OIDCController: Sendable {
         oidc.post("userinfo") { request, context in try await userinfo(request, context) }
         oidc.post("token/introspect") { request, context in try await introspect(request, context) }
         oidc.post("logout") { request, context in try await logout(request, context) }
+        oidc.post("revoke") { request, context in try await revoke(request, context) }
         BrowserSignIn(oidc: self).addRoutes(to: router)
     }
 
@@ -283,25 +284,32 @@ public struct OIDCController: Sendable {
             issuer: issuer, authorization_endpoint: "\(base)/auth", device_authorization_endpoint: "\(base)/auth/device", token_endpoint: "\(base)/token",
             jwks_uri: "\(base)/certs",
             userinfo_endpoint: "\(base)/userinfo", introspection_endpoint: "\(base)/token/introspect", end_session_endpoint: "\(base)/logout",
+            revocation_endpoint: "\(base)/revoke",
             grant_types_supported: ["authorization_code", "password", "client_credentials", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"],
             response_types_supported: ["code"], response_modes_supported: ["query", "fragment"], subject_types_supported: ["public"],
             id_token_signing_alg_values_supported: ["RS256"],
             token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
             code_challenge_methods_supported: ["plain", "S256"],
+            revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+            introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
             scopes_supported: ["openid"] + (try await store.clientScopes(realmId: realm.id)).map(\.name).sorted(),
             claims_supported: ["aud", "sub", "iss", "auth_time", "name", "given_name", "family_name", "preferred_username", "email",
                                "email_verified", "acr", "azp", "nonce", "sid", "at_hash", "exp", "iat"],
             claims_parameter_supported: false, request_parameter_supported: false, request_uri_parameter_supported: false,
-            authorization_response_iss_parameter_supported: true, frontchannel_logout_supported: false, backchannel_logout_supported: false))
+            authorization_response_iss_parameter_supported: true, frontchannel_logout_supported: false, backchannel_logout_supported: true,
+            backchannel_logout_session_supported: true))
     }
 
     struct Discovery: Encodable {
         let issuer, authorization_endpoint, device_authorization_endpoint, token_endpoint, jwks_uri, userinfo_endpoint, introspection_endpoint, end_session_endpoint: String
+        let revocation_endpoint: String
         let grant_types_supported, response_types_supported, response_modes_supported, subject_types_supported: [String]
         let id_token_signing_alg_values_supported, token_endpoint_auth_methods_supported, code_challenge_methods_supported: [String]
+        let revocation_endpoint_auth_methods_supported, introspection_endpoint_auth_methods_supported: [String]
         let scopes_supported, claims_supported: [String]
         let claims_parameter_supported, request_parameter_supported, request_uri_parameter_supported: Bool
         let authorization_response_iss_parameter_supported, frontchannel_logout_supported, backchannel_logout_supported: Bool
+        let backchannel_logout_session_supported: Bool
     }
 
     func realmDescription(_ context: KeyportRequestContext) async throws -> Response {
@@ -357,6 +365,29 @@ public struct OIDCController: Sendable {
             "exp": .number(Double(expiry.secondsSince1970)), "iss": .string(tokens.issuer(for: realm)), "scope": .string(session.scope),
         ]
         return try JSONBody.response(object)
+    }
+
+    /// RFC 7009 token revocation (Keycloak's `…/revoke`): a refresh or offline token ends its
+    /// session, and with it the access tokens that name it. An unknown or spent token is a success
+    /// (§2.2); another client's token is refused; access tokens are not revoked one by one here
+    /// (`unsupported_token_type`, §2.2.1): end their session instead.
+    func revoke(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let realm = try await realm(context)
+        let form = try await FormParameters.body(of: request, context: context)
+        let client = try await clients.authenticate(form: form, request: request, realm: realm)
+        guard let token = form["token"], !token.isEmpty else { throw OAuthError.invalidRequest("Missing parameter: token") }
+        if token.split(separator: ".").count == 3 {
+            throw OAuthError(.badRequest, "unsupported_token_type", "Access tokens are not revoked one by one: revoke the refresh token, or log the session out")
+        }
+        guard token.utf8.count <= OpaqueToken.maxLength, let session = try await store.session(refreshTokenHash: OpaqueToken.hash(token)),
+              session.realmId == realm.id
+        else { return Response(status: .ok) }
+        guard session.clientId == client.id else { throw OAuthError(.badRequest, "unauthorized_client", "Unmatching clients") }
+        try await store.deleteSession(id: session.id, realmId: realm.id)
+        events.record(Event(id: tokens.environment.newID(), realmId: realm.id, time: tokens.environment.now(), type: "REVOKE_GRANT",
+                            clientId: client.clientId, userId: session.userId, ipAddress: context.clientAddress, error: nil,
+                            details: ["auth_method": "openid-connect", "token_type": session.offline ? "Offline" : "Refresh"]), in: realm)
+        return Response(status: .ok)
     }
 
     /// Keycloak's logout endpoint does both: a client ending its session with its refresh token,

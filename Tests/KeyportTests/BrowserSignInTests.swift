@@ -569,6 +569,28 @@ struct BrowserSignInTests {
         }
     }
 
+    @Test func aClientRevokesItsRefreshTokenRFC7009() async throws {
+        try await APIHarness.run { api in
+            _ = try await setUp(api)
+            let revoke = "/realms/acme/protocol/openid-connect/revoke"
+            let tokens = try await exchange(api, code: try #require(try await signIn(TestBrowser(api))["code"]))
+            let refreshToken = try #require(tokens["refresh_token"]?.stringValue)
+            let access = try #require(tokens["access_token"]?.stringValue)
+            // Another client may not; an access token is not revoked one by one; an unknown token is a success.
+            _ = try await api.createClient("acme", ["clientId": "other", "publicClient": false, "secret": "other-secret"], token: try await api.token())
+            #expect(try await api.call(.post, revoke, form: [("client_id", "other"), ("client_secret", "other-secret"), ("token", refreshToken)])["error"]?.stringValue == "unauthorized_client")
+            #expect(try await api.call(.post, revoke, form: [("client_id", "web"), ("client_secret", "web-secret"), ("token", access)])["error"]?.stringValue == "unsupported_token_type")
+            #expect(try await api.call(.post, revoke, form: [("client_id", "web"), ("client_secret", "web-secret"), ("token", "nope")]).status == .ok)
+            #expect(try await api.call(.post, revoke, form: [("client_id", "web"), ("client_secret", "wrong"), ("token", refreshToken)]).status == .unauthorized)
+            // Its own client revokes it: the refresh token is dead.
+            #expect(try await api.call(.post, revoke, form: [("client_id", "web"), ("client_secret", "web-secret"), ("token", refreshToken),
+                                                            ("token_type_hint", "refresh_token")]).status == .ok)
+            let refreshed = try await api.call(.post, "/realms/acme/protocol/openid-connect/token", form: [
+                ("grant_type", "refresh_token"), ("client_id", "web"), ("client_secret", "web-secret"), ("refresh_token", refreshToken)])
+            #expect(refreshed["error_description"]?.stringValue == "Session not active")
+        }
+    }
+
     @Test func discoveryNamesTheBrowserEndpoints() async throws {
         try await APIHarness.run { api in
             _ = try await setUp(api)
@@ -579,6 +601,8 @@ struct BrowserSignInTests {
             #expect(d["response_types_supported"]?.strings == ["code"])
             #expect(d["grant_types_supported"]?.strings.contains("authorization_code") == true)
             #expect(d["authorization_response_iss_parameter_supported"]?.bool == true)
+            #expect(d["revocation_endpoint"]?.stringValue == "http://keyport.test/realms/acme/protocol/openid-connect/revoke")
+            #expect(d["backchannel_logout_supported"]?.bool == true && d["backchannel_logout_session_supported"]?.bool == true)
             #expect(d["scopes_supported"]?.strings.contains("profile") == true)
         }
     }
