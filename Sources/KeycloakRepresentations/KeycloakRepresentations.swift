@@ -180,6 +180,7 @@ public struct ClientRepresentation: Codable, Sendable {
     public var `protocol`: String?
     public var publicClient: Bool?
     public var bearerOnly: Bool?
+    public var consentRequired: Bool?
     /// Accepted on create and update; never returned (see `client-secret`).
     public var secret: String?
     public var directAccessGrantsEnabled: Bool?
@@ -344,7 +345,8 @@ extension ClientRepresentation {
         implicitFlowEnabled = false
         redirectUris = c.redirectUris
         webOrigins = c.webOrigins
-        attributes = c.attributes.filter { $0.key != "bearer-only" }
+        consentRequired = c.consentRequired
+        attributes = c.attributes.filter { !Client.modeledAttributes.contains($0.key) }
         protocolMappers = c.protocolMappers
         clientAuthenticatorType = "client-secret"
         fullScopeAllowed = c.fullScopeAllowed
@@ -499,7 +501,7 @@ extension RealmRepresentation {
                       "requiredActions", "realmRoles", "clientRoles", "groups", "credentials", "serviceAccountClientId"],
             "users[].credentials": ["id", "type", "value", "temporary", "userLabel", "createdDate", "secretData", "credentialData", "hashedSaltedValue", "salt",
                                     "hashIterations", "algorithm", "priority"],
-            "clients": ["id", "clientId", "name", "description", "enabled", "protocol", "publicClient", "bearerOnly", "secret",
+            "clients": ["id", "clientId", "name", "description", "enabled", "protocol", "publicClient", "bearerOnly", "consentRequired", "secret",
                         "directAccessGrantsEnabled", "serviceAccountsEnabled", "standardFlowEnabled", "redirectUris", "attributes",
                         "protocolMappers", "fullScopeAllowed", "webOrigins", "defaultClientScopes", "optionalClientScopes"],
         ]

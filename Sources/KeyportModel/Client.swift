@@ -51,6 +51,16 @@ public struct Client: Sendable, Equatable, Identifiable {
     }
 }
 
+extension Client {
+    /// Keycloak's client switches Keyport keeps among the attributes (its representation shows
+    /// them as fields — `bearerOnly`, `consentRequired` — never as attributes).
+    public static let modeledAttributes: Set<String> = ["bearer-only", "consent-required"]
+
+    /// Keycloak's `consentRequired`: the person must consent before the client gets tokens from a
+    /// browser sign-in. Keyport has no consent screen yet, so such a client cannot sign people in.
+    public var consentRequired: Bool { attributes["consent-required"] == "true" }
+}
+
 public enum ClientProtocol: String, Sendable, Equatable, CaseIterable {
     case openIDConnect = "openid-connect"
     case dockerV2 = "docker-v2"

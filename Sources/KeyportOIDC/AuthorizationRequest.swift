@@ -99,6 +99,9 @@ struct AuthorizationRequest: Sendable {
         }
         guard let responseType = try single("response_type") else { throw fail("invalid_request", "Missing parameter: response_type") }
         guard responseType == "code" else { throw fail("unsupported_response_type", "Client is not allowed to initiate browser login with given response_type.") }
+        guard !client.consentRequired else {
+            throw fail("consent_required", "The client requires consent, which Keyport does not ask for: turn consentRequired off to sign people in")
+        }
         guard client.standardFlowEnabled else {
             throw fail("unauthorized_client", "Client is not allowed to initiate browser login with given response_type. Standard flow is disabled for the client.")
         }

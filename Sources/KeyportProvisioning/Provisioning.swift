@@ -131,8 +131,13 @@ public struct Provisioning: Sendable {
             for uri in v { try ObjectRules.plain(uri, what: "A redirect URI") }
             client.redirectUris = v
         }
-        if let v = rep.attributes { client.attributes = try ObjectRules.singleAttributes(v) }
+        if let v = rep.attributes {
+            // The switches kept among the attributes stay unless their own fields change them.
+            let kept = client.attributes.filter { Client.modeledAttributes.contains($0.key) }
+            client.attributes = try ObjectRules.singleAttributes(v).filter { !Client.modeledAttributes.contains($0.key) }.merging(kept) { $1 }
+        }
         if let v = rep.bearerOnly { client.attributes["bearer-only"] = v ? "true" : nil }
+        if let v = rep.consentRequired { client.attributes["consent-required"] = v ? "true" : nil }
         // A public client has no secret; a confidential one that logs in always has one (a
         // bearer-only client, such as realm-management, never logs in and needs none).
         if client.publicClient {

@@ -144,7 +144,8 @@ public struct RealmExporter: Sendable {
             rep.serviceAccountsEnabled = c.serviceAccountsEnabled
             rep.standardFlowEnabled = c.standardFlowEnabled
             rep.redirectUris = c.redirectUris
-            rep.attributes = c.attributes.filter { $0.key != "bearer-only" }
+            rep.consentRequired = c.consentRequired
+            rep.attributes = c.attributes.filter { !Client.modeledAttributes.contains($0.key) }
             rep.protocolMappers = c.protocolMappers
             rep.fullScopeAllowed = c.fullScopeAllowed
             rep.webOrigins = c.webOrigins

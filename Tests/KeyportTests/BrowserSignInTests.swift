@@ -591,6 +591,23 @@ struct BrowserSignInTests {
         }
     }
 
+    @Test func aClientThatRequiresConsentSignsNoOneInWithoutIt() async throws {
+        try await APIHarness.run { api in
+            let admin = try await setUp(api)
+            let id = try await api.createClient("acme", ["clientId": "third-party", "publicClient": false, "secret": "s", "consentRequired": true,
+                                                         "redirectUris": ["https://tp.test/cb"]], token: admin)
+            let client = try await api.call(.get, "/admin/realms/acme/clients/\(id)", token: admin)
+            #expect(client["consentRequired"]?.bool == true && client["attributes"]?["consent-required"] == nil)
+            // Changing the attributes keeps the switch; only its own field changes it.
+            try await api.call(.put, "/admin/realms/acme/clients/\(id)", token: admin, json: ["attributes": ["x": "y"]])
+            #expect(try await api.call(.get, "/admin/realms/acme/clients/\(id)", token: admin)["consentRequired"]?.bool == true)
+            let answer = try await TestBrowser(api).send(.get, authorizePath(client: "third-party", redirect: "https://tp.test/cb"))
+            #expect(answer.status == .found && query(answer.location)["error"] == "consent_required")
+            try await api.call(.put, "/admin/realms/acme/clients/\(id)", token: admin, json: ["consentRequired": false])
+            #expect(try await TestBrowser(api).send(.get, authorizePath(client: "third-party", redirect: "https://tp.test/cb")).status == .ok)
+        }
+    }
+
     @Test func discoveryNamesTheBrowserEndpoints() async throws {
         try await APIHarness.run { api in
             _ = try await setUp(api)
