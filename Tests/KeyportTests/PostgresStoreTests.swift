@@ -61,7 +61,9 @@ struct PostgresStoreTests {
         } catch let error as StoreError {
             #expect("\(error)".contains("authentication failed"), "\(error)")
         }
-        #expect(clock.now - started < .seconds(10))
+        // Not a speed measurement: a guard that it fails on the first answer instead of waiting out
+        // the 30 seconds of retries meant for an unreachable server (a loaded machine takes seconds).
+        #expect(clock.now - started < .seconds(25))
     }
 
     /// Issue 24, item 11: a statement the database does not answer (here `pg_sleep`, as a hung
