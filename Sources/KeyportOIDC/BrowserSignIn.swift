@@ -113,12 +113,7 @@ struct BrowserSignIn: Sendable {
             record(realm: realm, type: "LOGIN_ERROR", client: auth.client, user: user, error: reason.rawValue, username: username, context: context)
             // The same words for an unknown user, a wrong password and a locked account; a
             // disabled account is said only after its right password (as Keycloak).
-            let message = switch reason {
-            case .userDisabled: "Account is disabled, contact your admin."
-            case .accountNotFullySetUp: "Account is not fully set up"
-            default: "Invalid username or password."
-            }
-            return loginPage(realm: realm, auth: auth, request: request, username: username, message: message)
+            return loginPage(realm: realm, auth: auth, request: request, username: username, message: Self.failureMessage(reason))
         }
     }
 
@@ -126,19 +121,38 @@ struct BrowserSignIn: Sendable {
     /// ended), then the code.
     func signIn(_ user: User, proof: LoginProof, auth: AuthorizationRequest, realm: Realm, request: Request, context: KeyportRequestContext,
                 username: String) async throws -> Response {
+        guard let (session, cookie) = try await startBrowserSession(user, proof: proof, realm: realm, request: request, context: context) else {
+            return loginPage(realm: realm, auth: auth, request: request, username: username, message: Self.failureMessage(.invalidCredentials))
+        }
+        return try await approve(auth, session: session, user: user, realm: realm, context: context, cookies: [cookie])
+    }
+
+    /// The one way a browser session starts (the login form, the device page): a new cookie, the
+    /// browser's previous session in this realm ended in the same write. Nil when the credential
+    /// the password proved changed meanwhile (a reset, a logout): nothing is written then.
+    func startBrowserSession(_ user: User, proof: LoginProof, realm: Realm, request: Request,
+                             context: KeyportRequestContext) async throws -> (session: BrowserSession, setCookie: String)? {
         let cookie = OpaqueToken.make(prefix: "", randomBytes: tokens.environment.randomBytes)
         let now = self.now
         let session = BrowserSession(id: tokens.environment.newID(), realmId: realm.id, userId: user.id, cookieHash: OpaqueToken.hash(cookie),
                                      authTime: now, lastSeen: now, expiresAt: now.adding(seconds: realm.ssoSessionMaxLifespan),
                                      ipAddress: context.clientAddress)
-        let previous = try await cookieSession(request, realm: realm)
         do {
-            try await store.createBrowserSession(session, proof: proof, replacing: previous?.id)
+            try await store.createBrowserSession(session, proof: proof, replacing: try await cookieSession(request, realm: realm)?.id)
         } catch StoreError.conflict(.credentialChanged) {
-            return loginPage(realm: realm, auth: auth, request: request, username: username, message: "Invalid username or password.")
+            return nil
         }
-        return try await approve(auth, session: session, user: user, realm: realm, context: context,
-                                 cookies: [cookieHeader(BrowserCookies.session, cookie, realm: realm, maxAge: nil)])
+        return (session, cookieHeader(BrowserCookies.session, cookie, realm: realm, maxAge: nil))
+    }
+
+    /// What a failed sign-in says, as Keycloak: one message for an unknown user, a wrong password
+    /// and a locked account; a disabled one is named only after its right password.
+    static func failureMessage(_ reason: LoginFailure) -> String {
+        switch reason {
+        case .userDisabled: "Account is disabled, contact your admin."
+        case .accountNotFullySetUp: "Account is not fully set up"
+        default: "Invalid username or password."
+        }
     }
 
     /// The browser is signed in: a code for the client, back to its redirect URI.
@@ -310,8 +324,7 @@ struct BrowserSignIn: Sendable {
             if let state { fields.append(("state", state)) }
             return BrowserPages.response(BrowserPages.logoutConfirmation(
                 realmName: realm.displayName ?? realm.name, action: formAction("\(tokens.issuer(for: realm))/protocol/openid-connect/logout", carrying: fields)),
-                                         headers: cookieFields(csrf.header.map { [cookieHeader(BrowserCookies.login, $0, realm: realm, maxAge: realm.accessCodeLifespanLogin)] } ?? [],
-                                                                      realm: realm))
+                                         headers: loginCookie(csrf, realm: realm))
         }
         // The sessions that end: the browser's own, unless the hint names another user; and the
         // hint's session, when it is that user's.
@@ -382,8 +395,7 @@ struct BrowserSignIn: Sendable {
         let html = BrowserPages.login(realmName: realm.displayName ?? realm.name,
                                       action: formAction(actionURL(realm, "authenticate"), carrying: auth.formFields + [("csrf", csrf.value)]),
                                       username: username, message: message)
-        let cookies = csrf.header.map { [cookieHeader(BrowserCookies.login, $0, realm: realm, maxAge: realm.accessCodeLifespanLogin)] } ?? []
-        return BrowserPages.response(html, headers: cookieFields(cookies, realm: realm))
+        return BrowserPages.response(html, headers: loginCookie(csrf, realm: realm))
     }
 
     func actionURL(_ realm: Realm, _ action: String) -> String { "\(tokens.issuer(for: realm))/login-actions/\(action)" }
@@ -414,6 +426,11 @@ struct BrowserSignIn: Sendable {
 
     func cookieHeader(_ name: String, _ value: String, realm: Realm, maxAge: Int?) -> String {
         BrowserCookies.header(name, value, path: BrowserCookies.path(realm: realm.name), secure: tokens.issuer.baseURL.hasPrefix("https://"), maxAge: maxAge)
+    }
+
+    /// The login cookie's header, when the CSRF value is new.
+    func loginCookie(_ csrf: (value: String, header: String?), realm: Realm) -> HTTPFields {
+        cookieFields(csrf.header.map { [cookieHeader(BrowserCookies.login, $0, realm: realm, maxAge: realm.accessCodeLifespanLogin)] } ?? [], realm: realm)
     }
 
     func cookieFields(_ cookies: [String], realm: Realm) -> HTTPFields {

@@ -146,7 +146,7 @@ extension BrowserSignIn {
             message: message ?? "Enter the code shown on your device.", isError: message != nil,
             fields: [BrowserPages.Field(name: "user_code", label: "Device code", type: "text", autocomplete: "one-time-code", value: userCode)],
             button: "Continue"))
-        return BrowserPages.response(html, headers: cookieFields(csrf.header.map { [cookieHeader(BrowserCookies.login, $0, realm: realm, maxAge: realm.accessCodeLifespanLogin)] } ?? [], realm: realm))
+        return BrowserPages.response(html, headers: loginCookie(csrf, realm: realm))
     }
 
     /// The waiting authorization a typed user code names, counting a wrong one against the address.
@@ -192,7 +192,7 @@ extension BrowserSignIn {
         let html = BrowserPages.login(realmName: realm.displayName ?? realm.name,
                                       action: formAction("\(tokens.issuer(for: realm))/device/authenticate", carrying: [("user_code", code), ("csrf", csrf.value)]),
                                       username: username, message: message)
-        return BrowserPages.response(html, headers: cookieFields(csrf.header.map { [cookieHeader(BrowserCookies.login, $0, realm: realm, maxAge: realm.accessCodeLifespanLogin)] } ?? [], realm: realm))
+        return BrowserPages.response(html, headers: loginCookie(csrf, realm: realm))
     }
 
     func deviceAuthenticate(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
@@ -208,29 +208,18 @@ extension BrowserSignIn {
         let (outcome, proof) = try await oidc.authenticator.authenticateProving(realm: realm, username: username, password: Sensitive(form["password"] ?? ""),
                                                                                 ipAddress: context.clientAddress)
         guard case .authenticated(let user) = outcome, let proof else {
-            let message: String
-            switch outcome {
-            case .failed(.userDisabled, _): message = "Account is disabled, contact your admin."
-            case .failed(.accountNotFullySetUp, _): message = "Account is not fully set up"
-            default: message = "Invalid username or password."
-            }
+            var message = Self.failureMessage(.invalidCredentials)
             if case .failed(let reason, let user) = outcome {
+                message = Self.failureMessage(reason)
                 record(realm: realm, type: "LOGIN_ERROR", client: client, user: user, error: reason.rawValue, username: username, context: context)
             }
             return deviceLoginPage(realm: realm, request: request, code: code, username: username, message: message)
         }
-        let cookie = OpaqueToken.make(prefix: "", randomBytes: tokens.environment.randomBytes)
-        let now = self.now
-        let session = BrowserSession(id: tokens.environment.newID(), realmId: realm.id, userId: user.id, cookieHash: OpaqueToken.hash(cookie),
-                                     authTime: now, lastSeen: now, expiresAt: now.adding(seconds: realm.ssoSessionMaxLifespan),
-                                     ipAddress: context.clientAddress)
-        do {
-            try await store.createBrowserSession(session, proof: proof, replacing: try await cookieSession(request, realm: realm)?.id)
-        } catch StoreError.conflict(.credentialChanged) {
-            return deviceLoginPage(realm: realm, request: request, code: code, username: username, message: "Invalid username or password.")
+        guard let (_, cookie) = try await startBrowserSession(user, proof: proof, realm: realm, request: request, context: context) else {
+            return deviceLoginPage(realm: realm, request: request, code: code, username: username, message: Self.failureMessage(.invalidCredentials))
         }
         var response = consentPage(realm: realm, request: request, client: client, user: user, scope: authorization.scope, code: code)
-        response.headers.append(HTTPField(name: .setCookie, value: cookieHeader(BrowserCookies.session, cookie, realm: realm, maxAge: nil)))
+        response.headers.append(HTTPField(name: .setCookie, value: cookie))
         return response
     }
 
@@ -250,7 +239,7 @@ extension BrowserSignIn {
             <button type="submit" name="decision" value="deny" class="secondary">No</button></form>
             """
         let html = BrowserPages.page(title: "Grant access to \(name)", realmName: realm.displayName ?? realm.name, body: body)
-        return BrowserPages.response(html, headers: cookieFields(csrf.header.map { [cookieHeader(BrowserCookies.login, $0, realm: realm, maxAge: realm.accessCodeLifespanLogin)] } ?? [], realm: realm))
+        return BrowserPages.response(html, headers: loginCookie(csrf, realm: realm))
     }
 
     func deviceDecision(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
