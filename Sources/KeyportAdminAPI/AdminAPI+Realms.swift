@@ -17,6 +17,9 @@ extension AdminAPI {
         admin.post("realms/{realm}/partialImport", use: partialImport)
         admin.post("realms/{realm}/partial-export", use: partialExport)
         admin.delete("realms/{realm}", use: deleteRealm)
+        for cache in ServerCache.allCases {
+            admin.post("realms/{realm}/clear-\(cache.rawValue)-cache") { request, context in try await clearCache(cache, request, context) }
+        }
     }
 
     func realmResponse(_ realm: Realm) async throws -> Response {
@@ -243,5 +246,13 @@ extension AdminAPI {
     static func keptSettings(_ body: ByteBuffer) -> [String: String]? {
         guard let json = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: body)) else { return nil }
         return RealmRepresentation.keptSettings(in: json)
+    }
+
+    /// Keycloak's cache clearing, for `manage-realm`: this node forgets what it kept of that kind
+    /// (see `ServerCache`); 204, recorded as an admin event (ACTION).
+    func clearCache(_ cache: ServerCache, _ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        _ = try await authorize(request, context, .manageRealm)
+        extensions.clearCache?(cache)
+        return noContent
     }
 }

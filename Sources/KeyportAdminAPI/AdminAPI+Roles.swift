@@ -60,6 +60,7 @@ extension AdminAPI {
         group.post("{roleName}/composites") { request, context in try await addCompositesByName(request, context, in: container) }
         group.delete("{roleName}/composites") { request, context in try await removeCompositesByName(request, context, in: container) }
         group.get("{roleName}/users") { request, context in try await listRoleUsers(request, context, in: container) }
+        group.get("{roleName}/groups") { request, context in try await listRoleGroups(request, context, in: container) }
         group.get("{roleName}/composites/realm") { request, context in try await listCompositesByName(request, context, in: container, of: .realm) }
         group.get("{roleName}/composites/clients/{client}") { request, context in
             try await listCompositesByName(request, context, in: container, of: .client)
@@ -283,5 +284,18 @@ extension AdminAPI {
         let (_, realm, _, role) = try await container.named(request, context, .viewUsers)
         let users = try await store.usersWithRole(roleId: role.id, realmId: realm.id, page: try page(request))
         return try JSONBody.response(users.map { UserRepresentation($0) })
+    }
+
+    /// The groups a role is mapped to directly, by name and paged (Keycloak's `…/groups`):
+    /// `briefRepresentation` (the default) leaves out attributes and role mappings.
+    func listRoleGroups(_ request: Request, _ context: KeyportRequestContext, in container: RoleContainer) async throws -> Response {
+        let (_, realm, _, role) = try await container.named(request, context, .viewUsers)
+        let brief = try bool(request, "briefRepresentation") ?? true
+        let groups = try await store.groupsWithRole(roleId: role.id, realmId: realm.id, page: try page(request))
+        var list: [GroupRepresentation] = []
+        for node in groups {
+            list.append(brief ? GroupRepresentation(node) : try await withRoleNames(GroupRepresentation(node), realm: realm))
+        }
+        return try JSONBody.response(list)
     }
 }

@@ -20,6 +20,7 @@ extension AdminAPI {
         admin.get("realms/{realm}/users/{id}/consents", use: listConsents)
         admin.get("realms/{realm}/clients/{id}/user-sessions") { request, context in try await listClientSessions(request, context, offline: false) }
         admin.get("realms/{realm}/clients/{id}/offline-sessions") { request, context in try await listClientSessions(request, context, offline: true) }
+        admin.get("realms/{realm}/client-session-stats", use: clientSessionStats)
     }
 
     /// Sessions as Keycloak shows them, each with its user and client by name (looked up once each).
@@ -165,4 +166,20 @@ extension AdminAPI {
         let sessions = try await store.sessions(realmId: realm.id, userId: nil, clientId: client.id, offline: offline, page: try page(request))
         return try JSONBody.response(try await sessionRepresentations(sessions, realm: realm))
     }
+
+    /// Keycloak's client session statistics: per client with any session, its active and offline
+    /// session counts, as strings (Keycloak's shape). Needs `view-realm`, as in Keycloak.
+    func clientSessionStats(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm) = try await authorize(request, context, .viewRealm)
+        let counts = try await store.sessionCountsByClient(realmId: realm.id, now: environment.now(), limit: Self.clientSessionStatsLimit)
+        var stats: [[String: String]] = []
+        for count in counts where count.active > 0 || count.offline > 0 {
+            guard let client = try await store.client(id: count.clientId, realmId: realm.id) else { continue }
+            stats.append(["id": client.id, "clientId": client.clientId, "active": String(count.active), "offline": String(count.offline)])
+        }
+        return try JSONBody.response(stats)
+    }
+
+    /// The statistics name at most this many clients, so the answer stays bounded however many hold sessions.
+    static let clientSessionStatsLimit = 10_000
 }

@@ -178,10 +178,14 @@ public struct AdminExtensions: Sendable {
     /// telling the clients it signed in (back-channel logout); without it the session is deleted.
     public var endBrowserSession: BrowserSessionEnder?
 
+    /// Empties this node's caches of one kind (`clear-realm-cache`, `clear-user-cache`, `clear-keys-cache`).
+    public var clearCache: (@Sendable (ServerCache) -> Void)?
+
     public init(installationProviders: [String: InstallationProvider] = [:], clientQueries: [String: ClientQuery] = [:],
-                endBrowserSession: BrowserSessionEnder? = nil) {
+                endBrowserSession: BrowserSessionEnder? = nil, clearCache: (@Sendable (ServerCache) -> Void)? = nil) {
         self.installationProviders = installationProviders
         self.clientQueries = clientQueries
         self.endBrowserSession = endBrowserSession
+        self.clearCache = clearCache
     }
 }

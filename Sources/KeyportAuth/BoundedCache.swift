@@ -31,5 +31,9 @@ public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: Send
         _ = state.withLock { $0.entries.removeValue(forKey: key) }
     }
 
+    public func removeAll() {
+        state.withLock { s in s = ([:], [], 0) }
+    }
+
     public var count: Int { state.withLock { $0.entries.count } }
 }

@@ -23,6 +23,8 @@ public final class EffectiveRolesCache: Sendable {
         self.entries = BoundedCache(capacity: capacity)
     }
 
+    public func removeAll() { entries.removeAll() }
+
     public func roles(userId: String, realmId: String) async throws -> [Role] {
         // Read before computing: a change that commits in between moves the version past this
         // one, so what is stored below can only be found by requests that began before it.

@@ -37,6 +37,8 @@ public final class RealmConfigurationCache: Sendable {
         self.maxClientsPerRealm = max(0, maxClientsPerRealm)
     }
 
+    public func removeAll() { state.withLock { $0.removeAll() } }
+
     /// The realm named `name` as it is now, with its versions; nil when there is none.
     public func realm(named name: String) async throws -> Current? {
         if let cachedId = state.withLock({ $0[name]?.realm.id }), let versions = try await store.realmVersions(realmId: cachedId) {

@@ -37,6 +37,8 @@ public final class VerifiedCredentialCache: Sendable {
 
     public static let off = VerifiedCredentialCache(seconds: 0)
     public var isOn: Bool { seconds > 0 }
+    /// Forgets every right password it remembered: the next request of each hashes again.
+    public func removeAll() { entries.removeAll() }
 
     /// The keyed digest that stands for these credentials (32 bytes, held as four words: a
     /// cheaper dictionary key than `Data`).

@@ -54,6 +54,14 @@ public struct DockerV2Controller: Sendable {
 
     public static let path: RouterPath = "/realms/{realm}/protocol/docker-v2/auth"
 
+    /// Forgets what this controller keeps of `cache` (realm settings, clients and keys read for tokens).
+    public func removeCached(_ cache: ServerCache) {
+        switch cache {
+        case .realm, .keys: configuration.removeAll()
+        case .user: break
+        }
+    }
+
     public func addRoutes(to router: Router<KeyportRequestContext>) {
         router.get(Self.path) { request, context in try await tokenByGet(request, context) }
         router.post(Self.path) { request, context in try await tokenByPost(request, context) }

@@ -33,6 +33,12 @@ public struct RegistryAuthorizer: Sendable {
         self.parsed = BoundedCache(capacity: roles.capacity)
     }
 
+    /// Forgets parsed grants and, for `.user`/`.realm`, the effective roles they came from.
+    public func removeAll() {
+        parsed.removeAll()
+        roles.removeAll()
+    }
+
     public struct Decision: Sendable, Equatable {
         public let access: [ResourceScope]
         /// The client roles that carried the grants considered (for `kpadm docker access` and events).

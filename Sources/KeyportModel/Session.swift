@@ -43,3 +43,16 @@ public struct Session: Sendable, Equatable, Identifiable {
         self.browserSessionId = browserSessionId
     }
 }
+
+/// How many sessions of one client a realm holds: Keycloak's client session statistics.
+public struct ClientSessionCount: Sendable, Equatable {
+    /// The client's internal id.
+    public var clientId: String
+    public var active: Int
+    public var offline: Int
+    public init(clientId: String, active: Int, offline: Int) {
+        self.clientId = clientId
+        self.active = active
+        self.offline = offline
+    }
+}

@@ -99,6 +99,13 @@ extension PostgresStore {
         }
     }
 
+    public func groupsWithRole(roleId: String, realmId: String, page: Page) async throws -> [GroupNode] {
+        try await read { db in
+            try await Self.requireRoles([roleId], realmId: realmId, db)
+            return try await db.all(statements.groups.withRole(roleId, realmId: realmId, page), GroupSQL.decode)
+        }
+    }
+
     public func grantGroupRoles(groupId: String, roleIds: [String], realmId: String) async throws {
         try await write { db in try await Self.grantRoles(.group, to: groupId, roleIds: roleIds, realmId: realmId, db) }
     }

@@ -32,6 +32,10 @@ extension PostgresStore {
         try await read { db in try await db.all(statements.sessions.page(realmId: realmId, userId: userId, clientId: clientId, offline: offline, page), SessionSQL.decode) }
     }
 
+    public func sessionCountsByClient(realmId: String, now: Timestamp, limit: Int) async throws -> [ClientSessionCount] {
+        try await read { db in try await db.all(statements.sessions.countsByClient(realmId: realmId, now: now, limit: limit), SessionSQL.decodeCount) }
+    }
+
     public func touchSession(id: String, at time: Timestamp, ipAddress: String?) async throws {
         try await write { db in try await db.run(statements.sessions.touch(id, at: time, ipAddress: ipAddress)) }
     }

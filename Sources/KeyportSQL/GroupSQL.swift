@@ -53,6 +53,14 @@ public struct GroupSQL: Sendable {
         SQLStatement("SELECT * FROM (\(select) JOIN group_members m ON m.group_id = g.id WHERE m.user_id = ? AND m.realm_id = ?) AS found ORDER BY path",
                      [userId, realmId])
     }
+    /// The groups holding a role directly (not through a composite or a parent), by name, paged:
+    /// Keycloak's `roles/{name}/groups`.
+    public func withRole(_ roleId: String, realmId: String, _ page: Page) -> SQLStatement {
+        SQLStatement("""
+            SELECT * FROM (\(select) JOIN group_roles r ON r.group_id = g.id WHERE r.role_id = ? AND r.realm_id = ?) AS found
+            ORDER BY name, id LIMIT ? OFFSET ?
+            """, [roleId, realmId, page.max, page.first])
+    }
     /// One column, `n`: the realm's groups whose names contain `search` (anywhere in the tree),
     /// or without one all its groups (`topOnly`: the top-level ones), as Keycloak's count.
     public func count(realmId: String, search: String?, topOnly: Bool) -> SQLStatement {

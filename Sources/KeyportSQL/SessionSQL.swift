@@ -34,6 +34,19 @@ public struct SessionSQL: Sendable {
         if let clientId { sql += " AND client_id = ?"; arguments.append(clientId) }
         return SQLStatement(sql + " ORDER BY created_at, id\(dialect.bytewise) LIMIT ? OFFSET ?", arguments + [page.max, page.first], cacheable: false)
     }
+    /// Per client of the realm holding any: its unexpired online sessions and its offline ones
+    /// (offline sessions end by the realm's settings, swept on schedule). At most `limit` clients.
+    public func countsByClient(realmId: String, now: Timestamp, limit: Int) -> SQLStatement {
+        SQLStatement("""
+            SELECT client_id,
+              sum(CASE WHEN offline = FALSE AND expires_at > ? THEN 1 ELSE 0 END) AS active,
+              sum(CASE WHEN offline = TRUE THEN 1 ELSE 0 END) AS offline_count
+            FROM sessions WHERE realm_id = ? GROUP BY client_id ORDER BY client_id LIMIT ?
+            """, [now, realmId, limit])
+    }
+    public static func decodeCount(_ row: some SQLRow) -> ClientSessionCount {
+        ClientSessionCount(clientId: row.string(0), active: row.int(1), offline: row.int(2))
+    }
     public func insert(_ s: Session) -> SQLStatement {
         SQLStatement("INSERT INTO sessions (\(Self.columns.list())) VALUES (\(Self.columns.placeholders))", [
             s.id, s.realmId, s.userId, s.clientId, s.refreshTokenHash, s.scope, s.createdAt, s.lastRefresh, s.expiresAt, s.offline, s.ipAddress, s.browserSessionId,

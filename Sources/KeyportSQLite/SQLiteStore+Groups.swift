@@ -97,6 +97,13 @@ extension SQLiteStore {
         }
     }
 
+    public func groupsWithRole(roleId: String, realmId: String, page: Page) async throws -> [GroupNode] {
+        try await read { db in
+            try Self.requireRoles([roleId], realmId: realmId, db)
+            return try db.all(statements.groups.withRole(roleId, realmId: realmId, page), GroupSQL.decode)
+        }
+    }
+
     public func grantGroupRoles(groupId: String, roleIds: [String], realmId: String) async throws {
         try await write { db in try Self.grantRoles(.group, to: groupId, roleIds: roleIds, realmId: realmId, db) }
     }

@@ -46,8 +46,9 @@ public struct KeyportServer: Sendable {
         let ceiling = configuration.passwordCostCeiling
         let hasher = PasswordHasher(randomBytes: environment.randomBytes, observe: { hashDuration.record($0) }, ceiling: ceiling)
         try await clampRealmSettings(store: store, ceiling: ceiling, logger: logger)
+        let verifiedCredentials = VerifiedCredentialCache(seconds: configuration.credentialCacheSeconds)
         let authenticator = PasswordAuthenticator(store: store, hasher: hasher, now: environment.now,
-                                                  verified: VerifiedCredentialCache(seconds: configuration.credentialCacheSeconds),
+                                                  verified: verifiedCredentials,
                                                   onRehashFailure: { error in
             logger.warning("could not store a login's bookkeeping (rehash or failure count)", metadata: ["error": "\(error)"])
         })
@@ -88,15 +89,29 @@ public struct KeyportServer: Sendable {
         let registryAuthorizer = RegistryAuthorizer(store: store, onInvalidGrant: { message in
             logger.warning("ignoring a docker.grant that does not parse", metadata: ["grant": "\(message)"])
         })
-        DockerV2Controller(
+        let dockerV2 = DockerV2Controller(
             store: store, authenticator: authenticator, authorizer: registryAuthorizer,
             issuer: RegistryTokenIssuer(keyRing: keyRing, environment: environment), events: events, environment: environment,
             realmIssuer: realmIssuer, onIssued: { dockerTokensIssued.increment() }
-        ).addRoutes(to: router)
+        )
+        dockerV2.addRoutes(to: router)
         let installation = RegistryInstallation(keyRing: keyRing, issuer: realmIssuer)
         var adminExtensions = dockerV2AdminExtensions(installation: installation, authorizer: registryAuthorizer, store: store)
         // An administrator ending a browser session tells the clients it signed in, as a logout does.
         adminExtensions.endBrowserSession = { realm, session in try await BackChannelLogout(tokens: tokens).end(session, realm: realm) }
+        adminExtensions.clearCache = { cache in
+            switch cache {
+            case .realm:
+                dockerV2.removeCached(.realm)
+                registryAuthorizer.removeAll()
+            case .user:
+                registryAuthorizer.removeAll()
+                verifiedCredentials.removeAll()
+            case .keys:
+                dockerV2.removeCached(.keys)
+                keyRing.removeAll()
+            }
+        }
         AdminAPI(store: store, verifier: tokens.verifier, keyRing: keyRing, issuer: realmIssuer, hasher: hasher, provisioner: provisioner, events: events,
                  environment: environment, version: KeyportBuildInfo.version,
                  extensions: adminExtensions,

@@ -163,6 +163,8 @@ public protocol GroupStore: Sendable {
     func removeMember(groupId: String, userId: String, realmId: String) async throws
     func members(groupId: String, realmId: String, page: Page) async throws -> [User]
     func groupsOfUser(userId: String, realmId: String) async throws -> [GroupNode]
+    /// The groups a role is mapped to directly, by name.
+    func groupsWithRole(roleId: String, realmId: String, page: Page) async throws -> [GroupNode]
     func grantGroupRoles(groupId: String, roleIds: [String], realmId: String) async throws
     func revokeGroupRoles(groupId: String, roleIds: [String], realmId: String) async throws
     func groupRoles(groupId: String, realmId: String) async throws -> [Role]
@@ -216,6 +218,8 @@ public protocol SessionStore: Sendable {
     /// Records a use: `lastRefresh` moves forward (never back) and the address is remembered.
     /// A page of the realm's online or offline sessions of one user, or of one client, or both.
     func sessions(realmId: String, userId: String?, clientId: String?, offline: Bool, page: Page) async throws -> [Session]
+    /// Per client holding any session in the realm, its active and offline session counts (at most `limit` clients).
+    func sessionCountsByClient(realmId: String, now: Timestamp, limit: Int) async throws -> [ClientSessionCount]
     func touchSession(id: String, at time: Timestamp, ipAddress: String?) async throws
     /// Deletes one session; `false` when there was none with that id in the realm.
     @discardableResult

@@ -16,6 +16,9 @@ public final class RealmKeyRing: Sendable {
         self.store = store
     }
 
+    /// Forgets every parsed key: each is parsed again from its stored PEM on next use.
+    public func removeAll() { cache.withLock { $0.removeAll() } }
+
     public struct Keys: Sendable {
         public let entries: [(key: RealmKey, signer: SigningKey)]
 

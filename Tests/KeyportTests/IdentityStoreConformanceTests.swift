@@ -648,6 +648,13 @@ extension IdentityStoreConformanceTests {
         #expect(try await store.session(refreshTokenHash: "h1")?.ipAddress == "192.0.2.7")
         try await store.createSession(Session(id: "s2", realmId: realm.id, userId: alice.id, clientId: client.id, refreshTokenHash: "h2", scope: "",
                                               createdAt: clock.now, lastRefresh: clock.now, expiresAt: clock.now.adding(seconds: 1)))
+        try await store.createSession(Session(id: "s3", realmId: realm.id, userId: alice.id, clientId: client.id, refreshTokenHash: "h3", scope: "",
+                                              createdAt: clock.now, lastRefresh: clock.now, expiresAt: clock.now.adding(seconds: 3600), offline: true))
+        // Counted per client: s1 active, s2 unexpired until its second, s3 offline.
+        #expect(try await store.sessionCountsByClient(realmId: realm.id, now: clock.now, limit: 10) == [ClientSessionCount(clientId: client.id, active: 2, offline: 1)])
+        #expect(try await store.sessionCountsByClient(realmId: realm.id, now: clock.now.adding(seconds: 2), limit: 10).first?.active == 1,
+                "an expired session not yet swept is not active")
+        #expect(try await store.sessionCountsByClient(realmId: "another-realm", now: clock.now, limit: 10).isEmpty)
         #expect(try await store.deleteExpiredSessions(before: clock.now.adding(seconds: 2)) == 1)
         #expect(try await store.session(refreshTokenHash: "h2") == nil)
         try await store.deleteUser(id: alice.id, realmId: realm.id)
@@ -945,6 +952,12 @@ extension IdentityStoreConformanceTests {
         let group = try await f.group("eng", in: realm)
         try await store.grantGroupRoles(groupId: group.id, roleIds: [role.id], realmId: realm.id)
         #expect(try await store.groupRoles(groupId: group.id, realmId: realm.id).map(\.id) == [role.id])
+        let ops = try await f.group("ops", in: realm)
+        try await store.grantGroupRoles(groupId: ops.id, roleIds: [role.id], realmId: realm.id)
+        #expect(try await store.groupsWithRole(roleId: role.id, realmId: realm.id, page: .all).map(\.group.name) == ["eng", "ops"])
+        #expect(try await store.groupsWithRole(roleId: role.id, realmId: realm.id, page: Page(first: 1, max: 5)).map(\.group.name) == ["ops"])
+        await #expect(throws: StoreError.self) { try await store.groupsWithRole(roleId: "no-such-role", realmId: realm.id, page: .all) }
+        try await store.revokeGroupRoles(groupId: ops.id, roleIds: [role.id], realmId: realm.id)
         try await store.revokeGroupRoles(groupId: group.id, roleIds: [role.id], realmId: realm.id)
         #expect(try await store.groupRoles(groupId: group.id, realmId: realm.id).isEmpty)
 

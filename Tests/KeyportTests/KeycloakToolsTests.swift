@@ -73,6 +73,105 @@ struct KeycloakToolsTests {
         }
     }
 
+    /// `roles/{name}/groups` (realm and client roles): the groups holding the role directly,
+    /// paged, brief unless asked; a role that does not exist is Keycloak's 404.
+    @Test func aRolesGroupsAreListedPagedAndBrief() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            try await api.createRealm("acme", token: admin)
+            try #require(try await api.call(.post, "/admin/realms/acme/roles", token: admin, json: ["name": "ops"]).status == .created)
+            let ops = try #require(try await api.call(.get, "/admin/realms/acme/roles/ops", token: admin).json)
+            let client = try await api.createClient("acme", ["clientId": "backend"], token: admin)
+            try #require(try await api.call(.post, "/admin/realms/acme/clients/\(client)/roles", token: admin, json: ["name": "pull"]).status == .created)
+            let pull = try #require(try await api.call(.get, "/admin/realms/acme/clients/\(client)/roles/pull", token: admin).json)
+            var ids: [String: String] = [:]
+            for name in ["zeta", "alpha", "mid", "bystander"] {
+                try #require(try await api.call(.post, "/admin/realms/acme/groups", token: admin, json: ["name": .string(name)]).status == .created)
+                ids[name] = try await api.call(.get, "/admin/realms/acme/group-by-path/\(name)", token: admin)["id"]?.stringValue
+            }
+            // A child of mid holds ops too: groups anywhere in the tree count.
+            let child = try await api.call(.post, "/admin/realms/acme/groups/\(ids["mid"]!)/children", token: admin, json: ["name": "inner"])
+            try #require(child.status == .created)
+            let inner = try #require(try await api.call(.get, "/admin/realms/acme/group-by-path/mid/inner", token: admin)["id"]?.stringValue)
+            for group in ["zeta", "alpha", "mid"] {
+                try #require(try await api.call(.post, "/admin/realms/acme/groups/\(ids[group]!)/role-mappings/realm", token: admin,
+                                                 json: .array([ops])).status == .noContent)
+            }
+            try #require(try await api.call(.post, "/admin/realms/acme/groups/\(inner)/role-mappings/realm", token: admin, json: .array([ops])).status == .noContent)
+            try #require(try await api.call(.post, "/admin/realms/acme/groups/\(ids["alpha"]!)/role-mappings/clients/\(client)", token: admin,
+                                             json: .array([pull])).status == .noContent)
+
+            let all = try await api.call(.get, "/admin/realms/acme/roles/ops/groups", token: admin)
+            #expect(all.status == .ok)
+            #expect(all.items.map { $0["name"]?.stringValue ?? "" } == ["alpha", "inner", "mid", "zeta"])
+            #expect(all.items.first { $0["name"]?.stringValue == "inner" }?["path"]?.stringValue == "/mid/inner")
+            #expect(all.items.allSatisfy { $0["realmRoles"] == nil }, "brief by default")
+            let page = try await api.call(.get, "/admin/realms/acme/roles/ops/groups?first=1&max=2", token: admin)
+            #expect(page.items.map { $0["name"]?.stringValue ?? "" } == ["inner", "mid"])
+            let full = try await api.call(.get, "/admin/realms/acme/roles/ops/groups?briefRepresentation=false&max=1", token: admin)
+            #expect(full.items.first?["realmRoles"]?.arrayValue?.compactMap(\.stringValue) == ["ops"])
+            #expect(full.items.first?["clientRoles"]?["backend"]?.arrayValue?.compactMap(\.stringValue) == ["pull"])
+
+            let byClient = try await api.call(.get, "/admin/realms/acme/clients/\(client)/roles/pull/groups", token: admin)
+            #expect(byClient.items.map { $0["name"]?.stringValue ?? "" } == ["alpha"])
+            let missing = try await api.call(.get, "/admin/realms/acme/roles/nope/groups", token: admin)
+            #expect(missing.status == .notFound)
+            #expect(missing["error"]?.stringValue == "Could not find role")
+            // Another realm's administrator sees nothing of it.
+            try await api.createRealm("other", token: admin)
+            _ = try await api.createUser("other", "eve", password: "eve-pw-12345", token: admin)
+            let eve = try await api.token(realm: "other", username: "eve", password: "eve-pw-12345")
+            #expect(try await api.call(.get, "/admin/realms/acme/roles/ops/groups", token: eve).status == .forbidden)
+        }
+    }
+
+    /// `client-session-stats` counts each client's sessions (active and offline, as strings);
+    /// the cache-clearing routes need manage-realm, and clearing the user cache makes the next
+    /// login with the same password hash again.
+    @Test func sessionStatisticsAndCacheClearing() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            try await api.createRealm("acme", token: admin)
+            #expect(try await api.call(.get, "/admin/realms/acme/client-session-stats", token: admin).items.isEmpty)
+            _ = try await api.createClient("acme", ["clientId": "app", "publicClient": true], token: admin)
+            _ = try await api.createUser("acme", "alice", password: "alice-pw-1", token: admin)
+            func login() async throws -> APIResponse {
+                try await api.call(.post, "/realms/acme/protocol/openid-connect/token",
+                                   form: [("grant_type", "password"), ("client_id", "app"), ("username", "alice"), ("password", "alice-pw-1")])
+            }
+            func hashes() async throws -> Int {
+                let text = try await api.call(.get, "/metrics").text
+                return text.split(separator: "\n").first { $0.hasPrefix("keyport_password_hash_duration_seconds_count") }
+                    .flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+            }
+            #expect(try await login().status == .ok)
+            let afterFirst = try await hashes()
+            #expect(try await login().status == .ok)
+            #expect(try await hashes() == afterFirst, "a right password just checked is remembered")
+            let stats = try await api.call(.get, "/admin/realms/acme/client-session-stats", token: admin)
+            #expect(stats.items.count == 1)
+            #expect(stats.items.first?["clientId"]?.stringValue == "app")
+            #expect(stats.items.first?["active"]?.stringValue == "2")
+            #expect(stats.items.first?["offline"]?.stringValue == "0")
+
+            _ = try await api.createUser("acme", "viewer", password: "viewer-pw-1", token: admin)
+            let viewerId = try await api.call(.get, "/admin/realms/acme/users?username=viewer&exact=true", token: admin).items.first?["id"]?.stringValue ?? ""
+            let realmManagement = try await api.clientUUID("acme", "realm-management", token: admin)
+            let viewRealm = try #require(try await api.call(.get, "/admin/realms/acme/clients/\(realmManagement)/roles/view-realm", token: admin).json)
+            try #require(try await api.call(.post, "/admin/realms/acme/users/\(viewerId)/role-mappings/clients/\(realmManagement)", token: admin,
+                                             json: .array([viewRealm])).status == .noContent)
+            let viewer = try await api.token(realm: "acme", username: "viewer", password: "viewer-pw-1")
+            #expect(try await api.call(.get, "/admin/realms/acme/client-session-stats", token: viewer).status == .ok)
+            for cache in ["realm", "user", "keys"] {
+                #expect(try await api.call(.post, "/admin/realms/acme/clear-\(cache)-cache", token: viewer).status == .forbidden)
+                #expect(try await api.call(.post, "/admin/realms/acme/clear-\(cache)-cache", token: admin).status == .noContent)
+            }
+            let beforeRelogin = try await hashes()
+            #expect(try await login().status == .ok, "everything still works from the database")
+            #expect(try await hashes() == beforeRelogin + 1, "the remembered password was forgotten")
+        }
+    }
+
     @Test func refreshAfterTheSessionEndedSaysSessionNotActive() async throws {
         try await APIHarness.run { api in
             let login = try await api.login()
