@@ -288,6 +288,7 @@ public struct OIDCController: Sendable {
             grant_types_supported: ["authorization_code", "password", "client_credentials", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"],
             response_types_supported: ["code"], response_modes_supported: ["query", "fragment"], subject_types_supported: ["public"],
             id_token_signing_alg_values_supported: ["RS256"],
+            userinfo_signing_alg_values_supported: SigningAlgorithm.allCases.map(\.rawValue) + ["none"],
             token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
             code_challenge_methods_supported: ["plain", "S256"],
             revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
@@ -304,7 +305,8 @@ public struct OIDCController: Sendable {
         let issuer, authorization_endpoint, device_authorization_endpoint, token_endpoint, jwks_uri, userinfo_endpoint, introspection_endpoint, end_session_endpoint: String
         let revocation_endpoint: String
         let grant_types_supported, response_types_supported, response_modes_supported, subject_types_supported: [String]
-        let id_token_signing_alg_values_supported, token_endpoint_auth_methods_supported, code_challenge_methods_supported: [String]
+        let id_token_signing_alg_values_supported, userinfo_signing_alg_values_supported: [String]
+        let token_endpoint_auth_methods_supported, code_challenge_methods_supported: [String]
         let revocation_endpoint_auth_methods_supported, introspection_endpoint_auth_methods_supported: [String]
         let scopes_supported, claims_supported: [String]
         let claims_parameter_supported, request_parameter_supported, request_uri_parameter_supported: Bool
@@ -333,7 +335,18 @@ public struct OIDCController: Sendable {
         do { verified = try await tokens.verifyAccessToken(bearer) } catch is VerificationFailure { throw OAuthError.invalidToken() }
         guard verified.realm.id == realm.id else { throw OAuthError.invalidToken() }
         // The claims the token's client scopes send to userinfo, for the user as it is now.
-        return try JSONBody.response(try await tokens.userInfo(user: verified.user, realm: realm, clientId: verified.claims.azp, scope: verified.claims.scope))
+        let answer: TokenService.UserInfo
+        do {
+            answer = try await tokens.userInfo(user: verified.user, realm: realm, clientId: verified.claims.azp, scope: verified.claims.scope)
+        } catch let error as TokenServiceError {
+            // The client's settings or the realm's keys cannot give the answer it registered for.
+            throw OAuthError(.internalServerError, "server_error", error.description)
+        }
+        switch answer {
+        case .json(let claims): return try JSONBody.response(claims)
+        case .signed(let jwt):
+            return Response(status: .ok, headers: [.contentType: "application/jwt", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(string: jwt)))
+        }
     }
 
     func introspect(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {

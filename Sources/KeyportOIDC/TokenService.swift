@@ -102,14 +102,33 @@ public struct TokenService: Sendable {
 
     /// What userinfo answers for a verified token: `sub`, and the claims of the token's scopes'
     /// mappers that go to userinfo.
-    public func userInfo(user: User, realm: Realm, clientId: String, scope: String) async throws -> JSONValue {
+    public func userInfo(user: User, realm: Realm, clientId: String, scope: String) async throws -> UserInfo {
         var claims: [String: JSONValue] = [:]
-        if let client = try await store.client(clientId: clientId, realmId: realm.id) {
+        let client = try await store.client(clientId: clientId, realmId: realm.id)
+        if let client {
             let scopes = try await TokenContents(store: store).scopes(client: client, realm: realm, requested: scope, lenient: true)
             claims = try await mappingSubject(realm: realm, user: user, client: client, scopes: scopes).claims(for: .userInfo).claims
         }
         claims["sub"] = .string(user.id)
-        return .object(claims)
+        // OpenID Connect Core §5.3.2: a client registered for signed answers gets a JWT naming
+        // the issuer and the client as its audience (Keycloak's `user.info.response.signature.alg`).
+        guard let client, let name = client.attributes[Self.userInfoSignatureAttribute], !name.isEmpty else { return .json(.object(claims)) }
+        guard let algorithm = SigningAlgorithm(rawValue: name) else { throw TokenServiceError.unsupportedUserInfoAlgorithm(name) }
+        guard let signer = try await keyRing.keys(realmId: realm.id).signer(for: algorithm) else {
+            throw TokenServiceError.noActiveKeyFor(realm: realm.name, algorithm)
+        }
+        claims["iss"] = .string(issuer(for: realm))
+        claims["aud"] = .string(client.clientId)
+        return .signed(try JWS.sign(JSONValue.object(claims), with: signer.signer, kid: signer.key.id))
+    }
+
+    /// The client attribute (Keycloak's) naming the algorithm userinfo answers are signed with.
+    public static let userInfoSignatureAttribute = "user.info.response.signature.alg"
+
+    /// Userinfo's answer: JSON, or a JWT for a client that asked for signed answers.
+    public enum UserInfo: Sendable {
+        case json(JSONValue)
+        case signed(String)
     }
 
     /// What every token of one request is mapped from: the user's roles the token may carry and
@@ -161,9 +180,13 @@ public struct TokenService: Sendable {
 
 public enum TokenServiceError: Error, CustomStringConvertible {
     case noActiveKey(String)
+    case noActiveKeyFor(realm: String, SigningAlgorithm)
+    case unsupportedUserInfoAlgorithm(String)
     public var description: String {
         switch self {
         case .noActiveKey(let realm): "realm \(realm) has no active RS256 key"
+        case .noActiveKeyFor(let realm, let algorithm): "realm \(realm) has no active \(algorithm.rawValue) key"
+        case .unsupportedUserInfoAlgorithm(let name): "userinfo can be signed with RS256 or ES256, not \(name)"
         }
     }
 }

@@ -1,6 +1,8 @@
+import Crypto
 import Foundation
 import Hummingbird
 import KeyportHTTP
+import KeyportJSON
 import KeyportKeys
 import KeyportTokens
 import Testing
@@ -57,6 +59,52 @@ struct OpenIDConnectTests {
             #expect(userinfo["preferred_username"]?.stringValue == "alice")
             // A token of one realm is not accepted by another's userinfo.
             #expect(try await api.call(.get, "/realms/master/protocol/openid-connect/userinfo", token: access).status == .unauthorized)
+        }
+    }
+
+    /// OpenID Connect Core §5.3.2, Keycloak's `user.info.response.signature.alg`: a client that
+    /// asks for signed userinfo gets a JWT (issuer, the client as audience) that verifies with the
+    /// realm's published key; an algorithm Keyport cannot sign with is a clear error.
+    @Test func userinfoIsSignedForAClientThatAsksForIt() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            try await api.createRealm("acme", token: admin)
+            let id = try await api.createUser("acme", "alice", password: "alice-pw-1", token: admin)
+            let client = try await api.createClient("acme", ["clientId": "app", "publicClient": true,
+                                                             "attributes": ["user.info.response.signature.alg": "ES256"]], token: admin)
+            let login = try await api.call(.post, "/realms/acme/protocol/openid-connect/token",
+                                           form: [("grant_type", "password"), ("client_id", "app"), ("username", "alice"), ("password", "alice-pw-1")])
+            let access = try #require(login["access_token"]?.stringValue)
+            let answer = try await api.call(.get, "/realms/acme/protocol/openid-connect/userinfo", token: access)
+            #expect(answer.status == .ok)
+            #expect(answer.headers[.contentType] == "application/jwt")
+            let parts = answer.text.split(separator: ".").map(String.init)
+            try #require(parts.count == 3)
+            let header = try JSONDecoder().decode(JWS.Header.self, from: try #require(Base64URL.decode(parts[0])))
+            #expect(header.alg == "ES256")
+            let claims = try JSONDecoder().decode(JSONValue.self, from: try #require(Base64URL.decode(parts[1])))
+            #expect(claims["sub"]?.stringValue == id)
+            #expect(claims["preferred_username"]?.stringValue == "alice")
+            #expect(claims["iss"]?.stringValue == "http://keyport.test/realms/acme")
+            #expect(claims["aud"]?.stringValue == "app")
+            let certs = try await api.call(.get, "/realms/acme/protocol/openid-connect/certs")
+            let jwk = try #require(certs["keys"]?.array.first { $0["kid"]?.stringValue == header.kid })
+            let x = try #require(Base64URL.decode(jwk["x"]?.stringValue ?? "")), y = try #require(Base64URL.decode(jwk["y"]?.stringValue ?? ""))
+            let key = try P256.Signing.PublicKey(rawRepresentation: x + y)
+            let signature = try P256.Signing.ECDSASignature(rawRepresentation: try #require(Base64URL.decode(parts[2])))
+            #expect(key.isValidSignature(signature, for: Data("\(parts[0]).\(parts[1])".utf8)))
+            let discovery = try await api.call(.get, "/realms/acme/.well-known/openid-configuration")
+            #expect(discovery["userinfo_signing_alg_values_supported"]?.array.compactMap(\.stringValue).contains("ES256") == true)
+
+            // An algorithm Keyport has no keys for says so.
+            try #require(try await api.call(.put, "/admin/realms/acme/clients/\(client)", token: admin,
+                                             json: ["attributes": ["user.info.response.signature.alg": "HS256"]]).status == .noContent)
+            let refused = try await api.call(.get, "/realms/acme/protocol/openid-connect/userinfo", token: access)
+            #expect(refused["error_description"]?.stringValue == "userinfo can be signed with RS256 or ES256, not HS256")
+            // Without the attribute, plain JSON again.
+            try #require(try await api.call(.put, "/admin/realms/acme/clients/\(client)", token: admin,
+                                             json: ["attributes": .object([:])]).status == .noContent)
+            #expect(try await api.call(.get, "/realms/acme/protocol/openid-connect/userinfo", token: access)["sub"]?.stringValue == id)
         }
     }
 
