@@ -96,7 +96,10 @@ public struct AdminAPI: Sendable {
 
     var noContent: Response { Response(status: .noContent) }
 
-    func page(_ request: Request, defaultMax: Int = 100) throws -> Page {
+    func page(_ request: Request, defaultMax: Int = 100) throws -> Page { try Self.page(request, defaultMax: defaultMax) }
+
+    /// Keycloak's `first` and `max` (`max=-1`: as many as allowed), at most 10,000 per answer.
+    public static func page(_ request: Request, defaultMax: Int = 100) throws -> Page {
         let query = FormParameters.query(of: request)
         func number(_ name: String, _ fallback: Int) throws -> Int {
             guard let text = query[name], !text.isEmpty else { return fallback }

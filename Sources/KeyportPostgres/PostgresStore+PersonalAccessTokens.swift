@@ -26,6 +26,10 @@ extension PostgresStore {
         try await read { db in try await db.all(statements.tokens.of(userId: userId, realmId: realmId), PersonalAccessTokenSQL.decode) }
     }
 
+    public func personalAccessTokens(clientId: String, realmId: String, userId: String?, page: Page) async throws -> [PersonalAccessToken] {
+        try await read { db in try await db.all(statements.tokens.of(clientId: clientId, realmId: realmId, userId: userId, page: page), PersonalAccessTokenSQL.decode) }
+    }
+
     public func touchPersonalAccessToken(id: String, at time: Timestamp, ipAddress: String?) async throws {
         try await write { db in try await db.run(statements.tokens.touch(id, at: time, ipAddress: ipAddress)) }
     }

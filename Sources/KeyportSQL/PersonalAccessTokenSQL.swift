@@ -19,6 +19,16 @@ public struct PersonalAccessTokenSQL: Sendable {
             SELECT \(Self.columns.list()) FROM personal_access_tokens WHERE user_id = ? AND realm_id = ? ORDER BY created_at, id\(dialect.bytewise) LIMIT ?
             """, [userId, realmId, PersonalAccessToken.limitPerUser])
     }
+    /// A registry client's tokens, every owner's (or one owner's), oldest first, paged.
+    public func of(clientId: String, realmId: String, userId: String?, page: Page) -> SQLStatement {
+        var sql = "SELECT \(Self.columns.list()) FROM personal_access_tokens WHERE client_id = ? AND realm_id = ?"
+        var arguments: [any SQLBindable] = [clientId, realmId]
+        if let userId {
+            sql += " AND user_id = ?"
+            arguments.append(userId)
+        }
+        return SQLStatement(sql + " ORDER BY created_at, id\(dialect.bytewise) LIMIT ? OFFSET ?", arguments + [page.max, page.first], cacheable: false)
+    }
     /// One column, `n`.
     public func count(userId: String, realmId: String) -> SQLStatement {
         SQLStatement("SELECT count(*) AS n FROM personal_access_tokens WHERE user_id = ? AND realm_id = ?", [userId, realmId])

@@ -35,9 +35,12 @@ func dockerV2AdminExtensions(installation: RegistryInstallation, authorizer: Reg
     let access: AdminExtensions.ClientQuery = { request, realm, client in
         try await dockerV2Access(request: request, realm: realm, client: client, authorizer: authorizer, store: store)
     }
+    let tokens: AdminExtensions.ClientQuery = { request, realm, client in
+        try await dockerV2Tokens(request: request, realm: realm, client: client, store: store)
+    }
     return AdminExtensions(
         installationProviders: providers,
-        clientQueries: ["docker-v2-access": access])
+        clientQueries: ["docker-v2-access": access, "docker-v2-tokens": tokens])
 }
 
 /// `GET clients/{id}/docker-v2-access?username=U&scope=S…`: what `U` would be granted,
@@ -59,4 +62,53 @@ func dockerV2Access(request: Request, realm: Realm, client: Client, authorizer: 
         "requested": try JSONValue.from(requested), "access": try JSONValue.from(decision.access),
     ]
     return try JSONBody.response(body)
+}
+
+/// `GET clients/{id}/docker-v2-tokens?kind=personal-access-token|identity-token&username=U&first&max`:
+/// the registry client's credentials across its users, oldest first — personal access tokens
+/// (name, grants, expiry, last use) or the sessions behind identity tokens (start, last use,
+/// end) — each with its owner, so one can be revoked (`DELETE users/{owner}/personal-access-tokens/{id}`,
+/// `DELETE sessions/{id}?isOffline=true`). Never a secret. View-clients and view-users.
+func dockerV2Tokens(request: Request, realm: Realm, client: Client, store: any IdentityStore) async throws -> Response {
+    guard client.protocolName == .dockerV2 else { throw AdminError.badRequest("\(client.clientId) is not a docker-v2 client") }
+    let query = FormParameters.query(of: request)
+    let page = try AdminAPI.page(request)
+    var owner: User?
+    if let username = query["username"], !username.isEmpty {
+        guard let user = try await store.user(username: username, realmId: realm.id) else { throw AdminError.notFound("User not found") }
+        owner = user
+    }
+    var users: [String: User] = [:]
+    if let owner { users[owner.id] = owner }
+    func username(_ id: String) async throws -> String {
+        if users[id] == nil { users[id] = try await store.user(id: id, realmId: realm.id) }
+        return users[id]?.username ?? ""
+    }
+    func millis(_ t: Timestamp?) -> JSONValue { t.map { .number(Double($0.millisecondsSince1970)) } ?? .null }
+    var list: [JSONValue] = []
+    switch query["kind"] ?? "personal-access-token" {
+    case "personal-access-token":
+        for token in try await store.personalAccessTokens(clientId: client.id, realmId: realm.id, userId: owner?.id, page: page) {
+            list.append([
+                "kind": "personal-access-token", "id": .string(token.id), "name": .string(token.name),
+                "userId": .string(token.userId), "username": .string(try await username(token.userId)),
+                "grants": token.grants.map { .array($0.map { .string($0) }) } ?? .null,
+                "createdAt": millis(token.createdAt), "expiresAt": millis(token.end(in: realm)),
+                "lastUsedAt": millis(token.lastUsedAt), "lastUsedIp": token.lastUsedIp.map { .string($0) } ?? .null,
+                "origin": .string(token.origin.rawValue),
+            ])
+        }
+    case "identity-token":
+        for session in try await store.sessions(realmId: realm.id, userId: owner?.id, clientId: client.id, offline: true, page: page) {
+            list.append([
+                "kind": "identity-token", "id": .string(session.id),
+                "userId": .string(session.userId), "username": .string(try await username(session.userId)),
+                "createdAt": millis(session.createdAt), "expiresAt": millis(realm.offlineSessionEnd(start: session.createdAt, lastUse: session.lastRefresh)),
+                "lastUsedAt": millis(session.lastRefresh), "lastUsedIp": session.ipAddress.map { .string($0) } ?? .null,
+            ])
+        }
+    case let other:
+        throw AdminError.badRequest("kind must be personal-access-token or identity-token, not '\(other.prefix(64))'")
+    }
+    return try JSONBody.response(JSONValue.array(list))
 }

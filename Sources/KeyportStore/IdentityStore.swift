@@ -304,6 +304,8 @@ public protocol PersonalAccessTokenStore: Sendable {
     /// A user's tokens, oldest first.
     func personalAccessTokens(userId: String, realmId: String) async throws -> [PersonalAccessToken]
     /// Records a use (moves `lastUsedAt` forward, never back).
+    /// A registry client's tokens, every owner's or `userId`'s, oldest first.
+    func personalAccessTokens(clientId: String, realmId: String, userId: String?, page: Page) async throws -> [PersonalAccessToken]
     func touchPersonalAccessToken(id: String, at time: Timestamp, ipAddress: String?) async throws
     func deletePersonalAccessToken(id: String, userId: String, realmId: String) async throws
 }

@@ -662,6 +662,26 @@ extension IdentityStoreConformanceTests {
     }
 
     @Test(arguments: StoreBackend.allCases)
+    func aRegistryClientsTokensAreListedAcrossOwnersOldestFirst(backend: StoreBackend) async throws {
+        let clock = TestClock()
+        let store = try await backend.makeStore(clock: clock)
+        let f = Fixtures(store, clock: clock)
+        let realm = try await f.realm("acme")
+        let registry = try await f.client("registry", in: realm, protocol: .dockerV2)
+        let other = try await f.client("other", in: realm, protocol: .dockerV2)
+        let alice = try await f.user("alice", in: realm), bob = try await f.user("bob", in: realm)
+        for (index, (owner, client)) in [(alice, registry), (bob, registry), (alice, other), (alice, registry)].enumerated() {
+            try await store.createPersonalAccessToken(PersonalAccessToken(id: "t\(index)", realmId: realm.id, userId: owner.id, clientId: client.id,
+                                                                          name: "n\(index)", secretHash: "h\(index)", createdAt: clock.now))
+            clock.advance(seconds: 1)
+        }
+        #expect(try await store.personalAccessTokens(clientId: registry.id, realmId: realm.id, userId: nil, page: .all).map(\.id) == ["t0", "t1", "t3"])
+        #expect(try await store.personalAccessTokens(clientId: registry.id, realmId: realm.id, userId: alice.id, page: .all).map(\.id) == ["t0", "t3"])
+        #expect(try await store.personalAccessTokens(clientId: registry.id, realmId: realm.id, userId: nil, page: Page(first: 1, max: 1)).map(\.id) == ["t1"])
+        #expect(try await store.personalAccessTokens(clientId: registry.id, realmId: "another-realm", userId: nil, page: .all).isEmpty)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
     func offlineSessionsAreCappedListedRevokedAndSweptByTheirRealmsSettings(backend: StoreBackend) async throws {
         let clock = TestClock()
         let store = try await backend.makeStore(clock: clock)

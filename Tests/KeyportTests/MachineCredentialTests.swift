@@ -40,6 +40,63 @@ extension RegistryRealm {
 
 @Suite("Personal access tokens, service accounts and anonymous pulls")
 struct MachineCredentialTests {
+    /// The token inventory: a registry client's PATs and identity tokens across users, paged,
+    /// filtered by owner, never a secret; it needs view-clients and view-users; a listed token
+    /// revoked by its id stops working.
+    @Test func theTokenInventoryListsEveryOwnersCredentialsWithoutSecrets() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            let alice = try await r.user("alice", roles: ["reader"])
+            let bob = try await r.user("bob", roles: ["reader"])
+            let alicePAT = try await r.pat(for: alice, name: "laptop", grants: ["repository:team-a/*:pull"])
+            api.clock.advance(seconds: 1)
+            _ = try await r.pat(for: bob, name: "ci")
+            api.clock.advance(seconds: 1)
+            _ = try await r.pat(for: alice, name: "desktop")
+            #expect(try await r.token("alice", alicePAT, scopes: ["repository:team-a/app:pull"]).status == .ok)
+            let identity = try await r.login("bob")
+            let inventory = "/admin/realms/acme/clients/\(r.clientId)/docker-v2-tokens"
+
+            let all = try await api.call(.get, inventory, token: r.admin)
+            #expect(all.status == .ok)
+            #expect(all.items.map { "\($0["username"]?.stringValue ?? "")/\($0["name"]?.stringValue ?? "")" } == ["alice/laptop", "bob/ci", "alice/desktop"])
+            #expect(all.items.first?["grants"]?.strings == ["repository:team-a/*:pull"])
+            #expect(all.items.first?["lastUsedAt"]?.int != nil, "the use above is recorded")
+            #expect(all.items.last?["lastUsedAt"] == .null)
+            #expect(!all.text.contains(alicePAT) && !all.text.contains("secret"), "never a secret")
+            #expect(try await api.call(.get, "\(inventory)?first=1&max=1", token: r.admin).items.map { $0["name"]?.stringValue } == ["ci"])
+            #expect(try await api.call(.get, "\(inventory)?username=alice", token: r.admin).items.count == 2)
+            #expect(try await api.call(.get, "\(inventory)?username=nobody", token: r.admin).status == .notFound)
+            #expect(try await api.call(.get, "\(inventory)?kind=passwords", token: r.admin).status == .badRequest)
+
+            let sessions = try await api.call(.get, "\(inventory)?kind=identity-token", token: r.admin)
+            #expect(sessions.items.map { $0["username"]?.stringValue } == ["bob"])
+            #expect(!sessions.text.contains(identity))
+            #expect(sessions.items.first?["expiresAt"]?.int != nil)
+
+            // Revoking what the inventory lists, by its ids, ends it.
+            let laptop = try #require(all.items.first?["id"]?.stringValue)
+            #expect(try await api.call(.delete, "/admin/realms/acme/users/\(alice)/personal-access-tokens/\(laptop)", token: r.admin).status == .noContent)
+            #expect(try await r.token("alice", alicePAT, scopes: ["repository:team-a/app:pull"]).status == .unauthorized)
+            let session = try #require(sessions.items.first?["id"]?.stringValue)
+            #expect(try await api.call(.delete, "/admin/realms/acme/sessions/\(session)?isOffline=true", token: r.admin).status == .noContent)
+            #expect(try await api.call(.get, "\(inventory)?kind=identity-token", token: r.admin).items.isEmpty)
+
+            // view-users alone is not enough (the inventory names a client), nor is being its owner.
+            let viewer = try await api.createUser("acme", "viewer", password: "pw", token: r.admin)
+            let management = try await api.clientUUID("acme", "realm-management", token: r.admin)
+            let viewUsers = try await api.role("acme", "view-users", client: management, token: r.admin)
+            _ = try await api.call(.post, "/admin/realms/acme/users/\(viewer)/role-mappings/clients/\(management)", token: r.admin, json: [viewUsers])
+            let viewerToken = try await api.token(realm: "acme", username: "viewer", password: "pw")
+            #expect(try await api.call(.get, inventory, token: viewerToken).status == .forbidden)
+            let aliceToken = try await api.token(realm: "acme", username: "alice", password: "pw")
+            #expect(try await api.call(.get, inventory, token: aliceToken).status == .forbidden)
+            // Not a registry client: a clear 400.
+            let plain = try await api.createClient("acme", ["clientId": "web"], token: r.admin)
+            #expect(try await api.call(.get, "/admin/realms/acme/clients/\(plain)/docker-v2-tokens", token: r.admin).status == .badRequest)
+        }
+    }
+
     @Test func aTokenIsShownOnceStoredAsAHashAndUsedAsThePassword() async throws {
         try await APIHarness.run { api in
             let r = try await RegistryRealm.make(api)

@@ -17,7 +17,7 @@ struct Docker: AsyncParsableCommand {
               kpadm docker config -r acme --service registry.acme.io \\
                   --format registry-config
             """,
-        subcommands: [Enable.self, Disable.self, ClientCommand.self, Grant.self, Revoke.self, Access.self, Token.self, Sessions.self, Config.self])
+        subcommands: [Enable.self, Disable.self, ClientCommand.self, Grant.self, Revoke.self, Access.self, Token.self, Sessions.self, Inventory.self, Config.self])
 
     struct Enable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Turn the docker-v2 protocol on for a realm.", discussion: "Example:\n  kpadm docker enable -r acme")
@@ -213,6 +213,40 @@ struct Docker: AsyncParsableCommand {
             let reply = try await client.call("GET", "\(lookup.base)/clients/\(clientUUID)/docker-v2-access",
                                               query: [("username", username)] + scopes.map { ("scope", $0) })
             Output.json(reply.json ?? .null)
+        }
+    }
+
+    struct Inventory: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Every user's credentials for a registry: personal access tokens or identity tokens, with owner, expiry and last use.",
+            discussion: """
+                Examples:
+                  kpadm docker inventory -r acme --service registry.acme.io
+                  kpadm docker inventory -r acme --service registry.acme.io --kind identity-token \\
+                      --user alice --first 0 --max 50
+                Revoke one with 'kpadm docker token revoke' or 'kpadm docker sessions revoke'.
+                """)
+        @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
+        @Option(help: ArgumentHelp(OptionHelp.service, valueName: "clientId")) var service: String
+        @Option(help: "personal-access-token (default) or identity-token") var kind = "personal-access-token"
+        @Option(name: .customLong("user"), help: "Only this user's") var username: String?
+        @Option(help: "Skip this many (oldest first)") var first: Int?
+        @Option(help: "At most this many (default 100)") var max: Int?
+        @OptionGroup var connection: AboutUserConnection
+
+        mutating func run() async throws {
+            guard ["personal-access-token", "identity-token"].contains(kind) else {
+                throw KpadmError.usage("--kind is personal-access-token or identity-token")
+            }
+            let client = try await connection.client()
+            let lookup = Lookup(client: client, realm: r ?? client.session.realm)
+            let clientUUID = try await lookup.clientUUID(clientId: service)
+            var query: [(String, String)] = [("kind", kind)]
+            if let username { query.append(("username", username)) }
+            if let first { query.append(("first", String(first))) }
+            if let max { query.append(("max", String(max))) }
+            let reply = try await client.call("GET", "\(lookup.base)/clients/\(clientUUID)/docker-v2-tokens", query: query)
+            Output.json(reply.json ?? .array([]))
         }
     }
 
