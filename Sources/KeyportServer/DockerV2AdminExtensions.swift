@@ -22,7 +22,8 @@ func dockerV2Provisioning(randomBytes: @escaping @Sendable (Int) -> [UInt8]) -> 
 
 /// What the docker-v2 protocol adds to the admin API: its installation files and the
 /// "what would this user get" question.
-func dockerV2AdminExtensions(installation: RegistryInstallation, authorizer: RegistryAuthorizer, store: any IdentityStore) -> AdminExtensions {
+func dockerV2AdminExtensions(installation: RegistryInstallation, authorizer: RegistryAuthorizer, store: any IdentityStore,
+                              now: @escaping @Sendable () -> Timestamp) -> AdminExtensions {
     var providers: [String: AdminExtensions.InstallationProvider] = [:]
     for provider in RegistryInstallation.providers {
         providers[provider] = { realm, client in
@@ -33,7 +34,7 @@ func dockerV2AdminExtensions(installation: RegistryInstallation, authorizer: Reg
         }
     }
     let access: AdminExtensions.ClientQuery = { request, realm, client in
-        try await dockerV2Access(request: request, realm: realm, client: client, authorizer: authorizer, store: store)
+        try await dockerV2Access(request: request, realm: realm, client: client, authorizer: authorizer, store: store, now: now())
     }
     let tokens: AdminExtensions.ClientQuery = { request, realm, client in
         try await dockerV2Tokens(request: request, realm: realm, client: client, store: store)
@@ -44,24 +45,87 @@ func dockerV2AdminExtensions(installation: RegistryInstallation, authorizer: Reg
 }
 
 /// `GET clients/{id}/docker-v2-access?username=U&scope=S…`: what `U` would be granted,
-/// with the roles and grants behind it, without issuing a token (`kpadm docker access`).
-func dockerV2Access(request: Request, realm: Realm, client: Client, authorizer: RegistryAuthorizer, store: any IdentityStore) async throws -> Response {
+/// with the roles and grants behind it, without issuing a token (`kpadm docker access`, the
+/// console's access tester): why a login would be refused (`refusals`), for each requested
+/// resource the grants that allowed each action and the role carrying each (`decisions`), and
+/// how the user holds each of those roles (`roleSources`).
+func dockerV2Access(request: Request, realm: Realm, client: Client, authorizer: RegistryAuthorizer, store: any IdentityStore,
+                    now: Timestamp) async throws -> Response {
     guard client.protocolName == .dockerV2 else { throw AdminError.badRequest("\(client.clientId) is not a docker-v2 client") }
     let query = FormParameters.query(of: request)
     guard let username = query["username"], !username.isEmpty else { throw AdminError.badRequest("Query parameter 'username' is required") }
     guard let user = try await store.user(username: username, realmId: realm.id) else { throw AdminError.notFound("User not found") }
     let requested: [ResourceScope]
     do { requested = try ScopeParser.parse(query.all("scope")) } catch { throw AdminError.badRequest(error.description) }
-    let decision = try await authorizer.decide(realm: realm, client: client, user: user, requested: requested)
+    let decision: RegistryAuthorizer.Decision
+    do { decision = try await authorizer.decide(realm: realm, client: client, user: user, requested: requested) } catch let error as RegistryAuthorizer.TooMuchToMatch {
+        throw AdminError.badRequest("The scopes ask for more matching than one token request may do (cost \(error.cost))")
+    }
+    let settings = DockerClientSettings(client)
+    let refusals = try await loginRefusals(user: user, realm: realm, client: client, store: store, now: now)
+
+    // Which grant (and which role carrying it) allows which requested action: the decision's
+    // budget was checked above, and this matches the same pairs once more.
+    var carried: [(grant: CompiledGrant, role: String?)] = []
+    var clientRoles: [Role] = []
+    if settings.authorization == .roles {
+        clientRoles = try await store.effectiveRoles(userId: user.id, realmId: realm.id).filter { $0.clientId == client.id }
+        for role in clientRoles {
+            for text in (role.attributes[RegistryGrant.attribute] ?? []).prefix(RegistryGrant.maxPerHolder) {
+                if let grant = try? RegistryGrant(parsing: text) { carried.append((grant.compiled(username: user.username), role.name)) }
+            }
+        }
+    }
+    carried += settings.anonymousGrants.map { ($0.compiled(username: user.username), nil) }
+    var decisions: [JSONValue] = []
+    for resource in requested {
+        var reasons: [JSONValue] = []
+        if settings.authorization == .allowAll {
+            reasons.append(["grant": "allow-all", "role": .null, "actions": .array(resource.actions.map { .string($0) })])
+        } else {
+            for (grant, role) in carried {
+                guard let allowed = RegistryAuthorizer.intersect([resource], grants: [grant]).access.first, !allowed.actions.isEmpty else { continue }
+                reasons.append(["grant": .string(grant.grant.description), "role": role.map { .string($0) } ?? "(anonymous grants)",
+                                "actions": .array(allowed.actions.map { .string($0) })])
+            }
+        }
+        let granted = decision.access.first { $0.type == resource.type && $0.name == resource.name }?.actions ?? []
+        decisions.append(["type": .string(resource.type), "name": .string(resource.name),
+                          "requested": .array(resource.actions.map { .string($0) }), "granted": .array(granted.map { .string($0) }),
+                          "because": .array(reasons)])
+    }
+    var sources: [String: JSONValue] = [:]
+    if !clientRoles.isEmpty {
+        let answer = try await RoleSources(store: store).of(user: user, realm: realm)
+        for role in clientRoles { sources[role.name] = .array((answer.sources[role.id] ?? []).map { .string($0) }) }
+    }
     let body: JSONValue = [
         "username": .string(user.username), "service": .string(client.clientId),
-        "authorization": .string(DockerClientSettings(client).authorization.rawValue),
-        "canLogIn": .bool(user.enabled && client.enabled && realm.enabled && realm.dockerV2Enabled),
+        "authorization": .string(settings.authorization.rawValue),
+        "canLogIn": .bool(refusals.isEmpty), "refusals": .array(refusals.map { .string($0) }),
         "roles": .array(decision.roles.map { .string($0) }), "grants": .array(decision.grants.map { .string($0) }),
         "matchedGrants": .array(decision.matched.map { .string($0) }),
         "requested": try JSONValue.from(requested), "access": try JSONValue.from(decision.access),
+        "decisions": .array(decisions), "roleSources": .object(sources),
     ]
     return try JSONBody.response(body)
+}
+
+/// Why `user` could not log in to `client`'s registry with a password now, in words an
+/// administrator can act on; empty when it could.
+func loginRefusals(user: User, realm: Realm, client: Client, store: any IdentityStore, now: Timestamp) async throws -> [String] {
+    var refusals: [String] = []
+    if !realm.enabled { refusals.append("realm \(realm.name) is disabled") }
+    if !realm.dockerV2Enabled { refusals.append("docker-v2 is off for realm \(realm.name) (kpadm docker enable -r \(realm.name))") }
+    if !client.enabled { refusals.append("client \(client.clientId) is disabled") }
+    if !user.enabled { refusals.append("user \(user.username) is disabled") }
+    if realm.bruteForce.enabled, let failures = try await store.loginFailures(userId: user.id, realmId: realm.id), failures.lockedUntil > now {
+        refusals.append("user \(user.username) is locked for \(failures.lockedUntil.secondsSince1970 - now.secondsSince1970) more seconds after \(failures.numFailures) failed logins (attack-detection/brute-force/users/{id} clears it)")
+    }
+    if !user.requiredActions.isEmpty {
+        refusals.append("user \(user.username) must first complete \(user.requiredActions.joined(separator: ", ")): password logins are refused until then")
+    }
+    return refusals
 }
 
 /// `GET clients/{id}/docker-v2-tokens?kind=personal-access-token|identity-token&username=U&first&max`:

@@ -96,7 +96,7 @@ public struct KeyportServer: Sendable {
         )
         dockerV2.addRoutes(to: router)
         let installation = RegistryInstallation(keyRing: keyRing, issuer: realmIssuer)
-        var adminExtensions = dockerV2AdminExtensions(installation: installation, authorizer: registryAuthorizer, store: store)
+        var adminExtensions = dockerV2AdminExtensions(installation: installation, authorizer: registryAuthorizer, store: store, now: environment.now)
         // An administrator ending a browser session tells the clients it signed in, as a logout does.
         adminExtensions.endBrowserSession = { realm, session in try await BackChannelLogout(tokens: tokens).end(session, realm: realm) }
         adminExtensions.clearCache = { cache in

@@ -287,6 +287,62 @@ struct DockerV2EndpointTests {
         }
     }
 
+    /// The access tester (`clients/{id}/docker-v2-access`, `kpadm docker access`): per requested
+    /// resource the grants behind each action and the role carrying each, how the user holds
+    /// those roles (directly, through a group, through composites), and why a login is refused.
+    @Test func theAccessTesterSaysWhichGrantAndRolePathDecidedAndWhyALoginIsRefused() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            let alice = try await r.user("alice", roles: ["reader"])
+            // developers (a realm role) is a composite of team-a-dev; /eng/backend holds developers.
+            try #require(try await api.call(.post, "/admin/realms/acme/roles", token: r.admin, json: ["name": "developers"]).status == .created)
+            let teamADev = try await api.role("acme", "team-a-dev", client: r.clientId, token: r.admin)
+            try #require(try await api.call(.post, "/admin/realms/acme/roles/developers/composites", token: r.admin, json: [teamADev]).status == .noContent)
+            try #require(try await api.call(.post, "/admin/realms/acme/groups", token: r.admin, json: ["name": "eng"]).status == .created)
+            let eng = try #require(try await api.call(.get, "/admin/realms/acme/group-by-path/eng", token: r.admin)["id"]?.stringValue)
+            try #require(try await api.call(.post, "/admin/realms/acme/groups/\(eng)/children", token: r.admin, json: ["name": "backend"]).status == .created)
+            let backend = try #require(try await api.call(.get, "/admin/realms/acme/group-by-path/eng/backend", token: r.admin)["id"]?.stringValue)
+            let developers = try await api.role("acme", "developers", token: r.admin)
+            try #require(try await api.call(.post, "/admin/realms/acme/groups/\(eng)/role-mappings/realm", token: r.admin, json: [developers]).status == .noContent)
+            try #require(try await api.call(.put, "/admin/realms/acme/users/\(alice)/groups/\(backend)", token: r.admin).status == .noContent)
+
+            func ask(_ scopes: [String]) async throws -> APIResponse {
+                let query = scopes.map { "&scope=" + $0.addingPercentEncoding(withAllowedCharacters: .alphanumerics)! }.joined()
+                return try await api.call(.get, "/admin/realms/acme/clients/\(r.clientId)/docker-v2-access?username=alice\(query)", token: r.admin)
+            }
+            let answer = try await ask(["repository:team-a/app:pull,push,delete", "repository:other/x:pull"])
+            #expect(answer.status == .ok)
+            #expect(answer["canLogIn"]?.bool == true)
+            #expect(answer["refusals"]?.array.isEmpty == true)
+            let decisions = answer["decisions"]?.array ?? []
+            try #require(decisions.count == 2)
+            #expect(decisions[0]["requested"]?.strings == ["pull", "push", "delete"])
+            #expect(decisions[0]["granted"]?.strings == ["pull", "push"])
+            let because = (decisions[0]["because"]?.array ?? []).map { "\($0["role"]?.stringValue ?? "-"): \($0["grant"]?.stringValue ?? "") → \($0["actions"]?.strings ?? [])" }
+            #expect(Set(because) == ["team-a-dev: repository:team-a/*:pull,push → [\"pull\", \"push\"]", "reader: repository:team-a/*:pull → [\"pull\"]"])
+            #expect(decisions[1]["granted"]?.strings == [])
+            #expect(decisions[1]["because"]?.array.isEmpty == true)
+            #expect(answer["roleSources"]?["reader"]?.strings == ["direct"])
+            #expect(answer["roleSources"]?["team-a-dev"]?.strings == ["group /eng → composite realm role developers"])
+
+            // Why a login would be refused, each reason in words an administrator can act on.
+            try #require(try await api.call(.put, "/admin/realms/acme", token: r.admin,
+                                             json: ["bruteForceProtected": true, "failureFactor": 1, "waitIncrementSeconds": 120]).status == .noContent)
+            #expect(try await r.token("alice", "wrong-password").status == .unauthorized)
+            try #require(try await api.call(.put, "/admin/realms/acme/users/\(alice)", token: r.admin, json: ["requiredActions": ["UPDATE_PASSWORD"]]).status == .noContent)
+            try #require(try await api.call(.put, "/admin/realms/acme", token: r.admin, json: ["dockerV2Enabled": false]).status == .noContent)
+            let refused = try await ask(["repository:team-a/app:pull"])
+            #expect(refused["canLogIn"]?.bool == false)
+            let reasons = refused["refusals"]?.strings ?? []
+            #expect(reasons.contains("docker-v2 is off for realm acme (kpadm docker enable -r acme)"), "\(reasons)")
+            #expect(reasons.contains { $0.hasPrefix("user alice is locked for 120 more seconds after 1 failed logins") }, "\(reasons)")
+            #expect(reasons.contains("user alice must first complete UPDATE_PASSWORD: password logins are refused until then"), "\(reasons)")
+            // A scope that asks for too much matching is a 400, not a failure.
+            let many = (0..<200).map { "repository:team-a/\(String(repeating: "a", count: 200))\($0):pull" }
+            #expect(try await ask(many).status == .badRequest)
+        }
+    }
+
     @Test func theLifespanComesFromTheRealmAndIsAtLeast60() async throws {
         try await APIHarness.run { api in
             let r = try await RegistryRealm.make(api)
