@@ -550,6 +550,11 @@ def test_ci_pushes_with_a_personal_access_token(setup, dockerd):
     code, out, _ = kpadm(setup, "docker", "token", "list", "-r", "acme", "--user", "alice")
     tokens = json.loads(out)
     assert code == 0 and [t["name"] for t in tokens] == ["ci"] and secret not in out and tokens[0]["lastUsedAt"] > 0, out
+    # The registry's inventory lists it too, with its owner and last use, never the secret.
+    code, out, err = kpadm(setup, "docker", "inventory", "-r", "acme", "--service", SERVICE)
+    listed = json.loads(out)
+    assert code == 0 and [(t["username"], t["name"]) for t in listed] == [("alice", "ci")] and secret not in out, out + err
+    assert listed[0]["lastUsedAt"] > 0 and listed[0]["grants"] == ["repository:team-a/ci-*:pull,push"], out
     code, _, err = kpadm(setup, "docker", "token", "revoke", "-r", "acme", "--user", "alice", "--name", "ci")
     assert code == 0, err
     second = f"{setup.registry}/team-a/ci-app:2"
