@@ -56,6 +56,10 @@ extension PostgresStore {
         try await read { db in try await db.all(statements.roles.mapped(through: .composite, ownerId: roleId, realmId: realmId), RoleSQL.decode) }
     }
 
+    public func compositeParents(of roleId: String, realmId: String, page: Page) async throws -> [Role] {
+        try await read { db in try await db.all(statements.roles.parents(of: roleId, realmId: realmId, page: page), RoleSQL.decode) }
+    }
+
     public func compositeRoleIds(among roleIds: [String]) async throws -> Set<String> {
         guard !roleIds.isEmpty else { return [] }
         return try await read { db in Set(try await db.all(statements.roles.composites(among: roleIds)) { $0.string(0) }) }

@@ -63,6 +63,13 @@ public struct RoleSQL: Sendable {
             WHERE m.\(mapping.ownerColumn) = ? AND m.realm_id = ? ORDER BY r.client_id IS NOT NULL, r.name
             """, [ownerId, realmId])
     }
+    /// The composite roles that include `roleId` directly, realm roles first, by name, paged.
+    public func parents(of roleId: String, realmId: String, page: Page) -> SQLStatement {
+        SQLStatement("""
+            SELECT \(Self.columns.list("r")) FROM roles r JOIN role_composites m ON m.parent_role_id = r.id
+            WHERE m.child_role_id = ? AND m.realm_id = ? ORDER BY r.client_id IS NOT NULL, r.name LIMIT ? OFFSET ?
+            """, [roleId, realmId, page.max, page.first])
+    }
     public func effective(userId: String, realmId: String) -> SQLStatement { SQLStatement(effectiveText, [userId, userId, realmId]) }
     /// Which of `roleIds` are composites (one column).
     public func composites(among roleIds: [String]) -> SQLStatement {

@@ -57,6 +57,10 @@ extension SQLiteStore {
         try await read { db in try db.all(statements.roles.mapped(through: .composite, ownerId: roleId, realmId: realmId), RoleSQL.decode) }
     }
 
+    public func compositeParents(of roleId: String, realmId: String, page: Page) async throws -> [Role] {
+        try await read { db in try db.all(statements.roles.parents(of: roleId, realmId: realmId, page: page), RoleSQL.decode) }
+    }
+
     public func compositeRoleIds(among roleIds: [String]) async throws -> Set<String> {
         guard !roleIds.isEmpty else { return [] }
         return try await read { db in Set(try db.all(statements.roles.composites(among: roleIds)) { $0.string(0) }) }

@@ -39,9 +39,12 @@ func dockerV2AdminExtensions(installation: RegistryInstallation, authorizer: Reg
     let tokens: AdminExtensions.ClientQuery = { request, realm, client in
         try await dockerV2Tokens(request: request, realm: realm, client: client, store: store)
     }
+    let matrix: AdminExtensions.ClientQuery = { request, realm, client in
+        try await dockerV2Matrix(request: request, realm: realm, client: client, store: store)
+    }
     return AdminExtensions(
         installationProviders: providers,
-        clientQueries: ["docker-v2-access": access, "docker-v2-tokens": tokens])
+        clientQueries: ["docker-v2-access": access, "docker-v2-tokens": tokens, "docker-v2-matrix": matrix])
 }
 
 /// `GET clients/{id}/docker-v2-access?username=U&scope=S…`: what `U` would be granted,
@@ -176,3 +179,59 @@ func dockerV2Tokens(request: Request, realm: Realm, client: Client, store: any I
     }
     return try JSONBody.response(JSONValue.array(list))
 }
+
+/// `GET clients/{id}/docker-v2-matrix?first&max`: who may do what where on a registry — one row
+/// per role of the client that carries grants (by name, paged), each grant split into type,
+/// pattern and actions, with who holds the role directly: users, groups and composite roles
+/// (the first `matrixHolderSample` of each, and whether there are more; the access tester
+/// answers for one user with every path). The client's anonymous grants are a row of their own.
+/// View-clients and view-users.
+func dockerV2Matrix(request: Request, realm: Realm, client: Client, store: any IdentityStore) async throws -> Response {
+    guard client.protocolName == .dockerV2 else { throw AdminError.badRequest("\(client.clientId) is not a docker-v2 client") }
+    let page = try AdminAPI.page(request, defaultMax: 50)
+    let settings = DockerClientSettings(client)
+    let actionRank = ["pull": 0, "push": 1, "delete": 2, "*": 3]
+    func grants(_ values: [RegistryGrant]) -> JSONValue {
+        .array(values.map { grant in
+            ["grant": .string(grant.description), "type": .string(grant.type), "pattern": .string(grant.pattern.description),
+             "actions": .array(grant.actions.sorted { (actionRank[$0] ?? 9, $0) < (actionRank[$1] ?? 9, $1) }.map { .string($0) })]
+        })
+    }
+    let roleLimit = 10_000
+    let roles = try await store.roles(realmId: realm.id, clientId: client.id, search: nil, page: Page(first: 0, max: roleLimit))
+    let granting = roles.filter { !($0.attributes[RegistryGrant.attribute] ?? []).isEmpty }
+    let sample = Page(first: 0, max: matrixHolderSample + 1)
+    var clientIds: [String: String] = [:]
+    var rows: [JSONValue] = []
+    for role in granting.dropFirst(page.first).prefix(page.max) {
+        let parsed = (role.attributes[RegistryGrant.attribute] ?? []).prefix(RegistryGrant.maxPerHolder).compactMap { try? RegistryGrant(parsing: $0) }
+        let users = try await store.usersWithRole(roleId: role.id, realmId: realm.id, page: sample)
+        let groups = try await store.groupsWithRole(roleId: role.id, realmId: realm.id, page: sample)
+        let parents = try await store.compositeParents(of: role.id, realmId: realm.id, page: sample)
+        var parentNames: [JSONValue] = []
+        for parent in parents.prefix(matrixHolderSample) {
+            if let owner = parent.clientId {
+                if clientIds[owner] == nil { clientIds[owner] = try await store.client(id: owner, realmId: realm.id)?.clientId ?? owner }
+                parentNames.append(.string("client role \(clientIds[owner] ?? owner) \(parent.name)"))
+            } else {
+                parentNames.append(.string("realm role \(parent.name)"))
+            }
+        }
+        rows.append([
+            "role": .string(role.name), "roleId": .string(role.id), "grants": grants(parsed),
+            "users": .array(users.prefix(matrixHolderSample).map { .string($0.username) }), "moreUsers": .bool(users.count > matrixHolderSample),
+            "groups": .array(groups.prefix(matrixHolderSample).map { .string($0.path) }), "moreGroups": .bool(groups.count > matrixHolderSample),
+            "composites": .array(parentNames), "moreComposites": .bool(parents.count > matrixHolderSample),
+        ])
+    }
+    let body: JSONValue = [
+        "service": .string(client.clientId), "authorization": .string(settings.authorization.rawValue),
+        "anonymous": grants(settings.anonymousGrants),
+        "total": .number(Double(granting.count)), "truncated": .bool(roles.count >= roleLimit),
+        "rows": .array(rows),
+    ]
+    return try JSONBody.response(body)
+}
+
+/// How many holders of each kind a matrix row names.
+let matrixHolderSample = 20

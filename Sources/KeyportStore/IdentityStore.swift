@@ -123,6 +123,8 @@ public protocol RoleStore: Sendable {
     func removeComposites(parentId: String, childIds: [String], realmId: String) async throws
     /// The direct children of a composite role.
     func composites(of roleId: String, realmId: String) async throws -> [Role]
+    /// The composite roles that include `roleId` directly.
+    func compositeParents(of roleId: String, realmId: String, page: Page) async throws -> [Role]
     /// Which of these role ids are composite (have at least one child).
     func compositeRoleIds(among roleIds: [String]) async throws -> Set<String>
 

@@ -343,6 +343,54 @@ struct DockerV2EndpointTests {
         }
     }
 
+    /// The access matrix: one row per granting role of the registry client (paged, by name), each
+    /// grant split into type, pattern and actions, with its direct holders — users, groups,
+    /// composite roles — sampled; anonymous grants apart; a non-registry client is a 400.
+    @Test func theAccessMatrixShowsEachGrantingRoleWithItsHolders() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            try await r.role("no-grants", grants: [])
+            for index in 0..<22 { try await r.user("dev\(index)", roles: ["team-a-dev"]) }
+            try await r.user("alice", roles: ["reader"])
+            try #require(try await api.call(.post, "/admin/realms/acme/roles", token: r.admin, json: ["name": "developers"]).status == .created)
+            let teamADev = try await api.role("acme", "team-a-dev", client: r.clientId, token: r.admin)
+            try #require(try await api.call(.post, "/admin/realms/acme/roles/developers/composites", token: r.admin, json: [teamADev]).status == .noContent)
+            try #require(try await api.call(.post, "/admin/realms/acme/groups", token: r.admin, json: ["name": "eng"]).status == .created)
+            let eng = try #require(try await api.call(.get, "/admin/realms/acme/group-by-path/eng", token: r.admin)["id"]?.stringValue)
+            try #require(try await api.call(.post, "/admin/realms/acme/groups/\(eng)/role-mappings/clients/\(r.clientId)", token: r.admin,
+                                             json: [teamADev]).status == .noContent)
+            #expect(try await r.setClientAttribute("docker.anonymous.grant", "repository:public/*:pull").status == .noContent)
+
+            let matrix = try await api.call(.get, "/admin/realms/acme/clients/\(r.clientId)/docker-v2-matrix", token: r.admin)
+            #expect(matrix.status == .ok, "\(matrix.text)")
+            #expect(matrix["total"]?.int == 4, "catalog, personal, reader, team-a-dev; no-grants has no row")
+            let rows = matrix["rows"]?.array ?? []
+            #expect(rows.map { $0["role"]?.stringValue ?? "" } == ["catalog", "personal", "reader", "team-a-dev"])
+            let dev = try #require(rows.last)
+            #expect(dev["grants"]?.array.first?["pattern"]?.stringValue == "team-a/*")
+            #expect(dev["grants"]?.array.first?["actions"]?.strings == ["pull", "push"])
+            #expect(dev["users"]?.array.count == 20)
+            #expect(dev["moreUsers"]?.bool == true)
+            #expect(dev["groups"]?.strings == ["/eng"])
+            #expect(dev["composites"]?.strings == ["realm role developers"])
+            #expect(rows[2]["users"]?.strings == ["alice"])
+            #expect(rows[2]["moreUsers"]?.bool == false)
+            #expect(matrix["anonymous"]?.array.first?["grant"]?.stringValue == "repository:public/*:pull")
+            let page = try await api.call(.get, "/admin/realms/acme/clients/\(r.clientId)/docker-v2-matrix?first=1&max=2", token: r.admin)
+            #expect(page["rows"]?.array.map { $0["role"]?.stringValue ?? "" } == ["personal", "reader"])
+
+            // It names users: view-users is needed besides view-clients.
+            let viewer = try await api.createUser("acme", "viewer", password: "pw", token: r.admin)
+            let management = try await api.clientUUID("acme", "realm-management", token: r.admin)
+            let viewClients = try await api.role("acme", "view-clients", client: management, token: r.admin)
+            _ = try await api.call(.post, "/admin/realms/acme/users/\(viewer)/role-mappings/clients/\(management)", token: r.admin, json: [viewClients])
+            let viewerToken = try await api.token(realm: "acme", username: "viewer", password: "pw")
+            #expect(try await api.call(.get, "/admin/realms/acme/clients/\(r.clientId)/docker-v2-matrix", token: viewerToken).status == .forbidden)
+            let plain = try await api.createClient("acme", ["clientId": "web"], token: r.admin)
+            #expect(try await api.call(.get, "/admin/realms/acme/clients/\(plain)/docker-v2-matrix", token: r.admin).status == .badRequest)
+        }
+    }
+
     @Test func theLifespanComesFromTheRealmAndIsAtLeast60() async throws {
         try await APIHarness.run { api in
             let r = try await RegistryRealm.make(api)

@@ -17,7 +17,7 @@ struct Docker: AsyncParsableCommand {
               kpadm docker config -r acme --service registry.acme.io \\
                   --format registry-config
             """,
-        subcommands: [Enable.self, Disable.self, ClientCommand.self, Grant.self, Revoke.self, Access.self, Token.self, Sessions.self, Inventory.self, Config.self])
+        subcommands: [Enable.self, Disable.self, ClientCommand.self, Grant.self, Revoke.self, Access.self, Token.self, Sessions.self, Inventory.self, Matrix.self, Config.self])
 
     struct Enable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Turn the docker-v2 protocol on for a realm.", discussion: "Example:\n  kpadm docker enable -r acme")
@@ -222,8 +222,8 @@ struct Docker: AsyncParsableCommand {
             discussion: """
                 Examples:
                   kpadm docker inventory -r acme --service registry.acme.io
-                  kpadm docker inventory -r acme --service registry.acme.io --kind identity-token \\
-                      --user alice --first 0 --max 50
+                  kpadm docker inventory -r acme --service registry.acme.io \\
+                      --kind identity-token --user alice --first 0 --max 50
                 Revoke one with 'kpadm docker token revoke' or 'kpadm docker sessions revoke'.
                 """)
         @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
@@ -247,6 +247,33 @@ struct Docker: AsyncParsableCommand {
             if let max { query.append(("max", String(max))) }
             let reply = try await client.call("GET", "\(lookup.base)/clients/\(clientUUID)/docker-v2-tokens", query: query)
             Output.json(reply.json ?? .array([]))
+        }
+    }
+
+    struct Matrix: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Who may do what where: each role of the registry client with grants, its patterns and actions, and who holds it.",
+            discussion: """
+                Example:
+                  kpadm docker matrix -r acme --service registry.acme.io
+                Holders are direct (users, groups, composite roles; the first 20 of each);
+                'kpadm docker access' answers for one user with every path.
+                """)
+        @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
+        @Option(help: ArgumentHelp(OptionHelp.service, valueName: "clientId")) var service: String
+        @Option(help: "Skip this many roles (by name)") var first: Int?
+        @Option(help: "At most this many roles (default 50)") var max: Int?
+        @OptionGroup var connection: ConnectionOptions
+
+        mutating func run() async throws {
+            let client = try await connection.client()
+            let lookup = Lookup(client: client, realm: r ?? client.session.realm)
+            let clientUUID = try await lookup.clientUUID(clientId: service)
+            var query: [(String, String)] = []
+            if let first { query.append(("first", String(first))) }
+            if let max { query.append(("max", String(max))) }
+            let reply = try await client.call("GET", "\(lookup.base)/clients/\(clientUUID)/docker-v2-matrix", query: query)
+            Output.json(reply.json ?? .null)
         }
     }
 
