@@ -132,6 +132,20 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
+        // The admin console: its pages and plain ES modules, compiled in; every action it takes
+        // is an admin API call with the signed-in administrator's token.
+        .executableTarget(name: "AssetEmbedder"),
+        .plugin(name: "EmbedConsole", capability: .buildTool(), dependencies: ["AssetEmbedder"]),
+        .target(
+            name: "KeyportConsole",
+            dependencies: [
+                "KeyportModel", "KeyportStore", "KeyportTokens",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            exclude: ["Assets"],
+            plugins: ["EmbedConsole"]
+        ),
         .target(
             name: "KeyportOIDC",
             dependencies: [
@@ -177,7 +191,7 @@ let package = Package(
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportSQLite", "KeyportPostgres", "KeyportPasswords", "KeyportKeys", "KeyportAuth",
                 "KeyportTokens", "KeyportHTTP", "KeyportJSON", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "KeyportRealmExchange", "KeyportBuildInfo",
-                "KeyportProvisioning", "KeyportEvents", "DockerV2Grammar",
+                "KeyportProvisioning", "KeyportEvents", "DockerV2Grammar", "KeyportConsole",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

@@ -50,7 +50,7 @@ struct AuthorizationRequest: Sendable {
         "login_hint": 255, "ui_locales": 128, "request": 0, "request_uri": 0,
     ]
 
-    static func parse(_ parameters: FormParameters, realm: Realm, issuer: String, store: any IdentityStore) async throws -> AuthorizationRequest {
+    static func parse(_ parameters: FormParameters, realm: Realm, issuer: String, base: String, store: any IdentityStore) async throws -> AuthorizationRequest {
         func single(_ name: String) throws(Failure) -> String? {
             let values = parameters.all(name)
             guard values.count <= 1 else { throw Failure.page("Invalid parameter: \(name) (given more than once)") }
@@ -64,14 +64,15 @@ struct AuthorizationRequest: Sendable {
         guard client.enabled else { throw Failure.page("Client disabled.") }
         if client.attributes["bearer-only"] == "true" { throw Failure.page("Bearer-only applications are not allowed to initiate browser login.") }
         let redirectUri: String
+        let registered = RedirectURIs.resolved(client.redirectUris, base: base)
         if let given = try single("redirect_uri") {
-            guard RedirectURIs.matches(given, registered: client.redirectUris) else { throw Failure.page("Invalid parameter: redirect_uri") }
+            guard RedirectURIs.matches(given, registered: registered) else { throw Failure.page("Invalid parameter: redirect_uri") }
             redirectUri = given
         } else {
             // OIDC Core §3.1.2.1 makes it required; Keycloak lets a client with one plain
             // registered URI leave it out.
-            let plain = client.redirectUris.filter { !$0.hasSuffix("*") && RedirectURIs.isWellFormed($0) }
-            guard client.redirectUris.count == 1, let only = plain.first else { throw Failure.page("Invalid parameter: redirect_uri") }
+            let plain = registered.filter { !$0.hasSuffix("*") && RedirectURIs.isWellFormed($0) }
+            guard registered.count == 1, let only = plain.first else { throw Failure.page("Invalid parameter: redirect_uri") }
             redirectUri = only
         }
         let modeText = try single("response_mode")

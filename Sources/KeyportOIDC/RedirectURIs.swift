@@ -7,7 +7,7 @@ import KeyportModel
 ///
 /// As Keycloak: a registered value matches exactly, or, ending in `*`, as a prefix. Stricter
 /// than Keycloak where a lax rule is an open redirect: a bare `*` (or a relative `/*`) matches
-/// nothing; a wildcard inside the host (`https://app.example.com*`) cannot stretch the host
+/// nothing (other relative values are paths on this server, `resolved` against its base URL); a wildcard inside the host (`https://app.example.com*`) cannot stretch the host
 /// (`https://app.example.com.evil.test`); and a URI with a fragment, user info, a backslash,
 /// control characters or `.`/`..` path segments is never accepted. A loopback redirect
 /// (`http://127.0.0.1`, `http://[::1]`) may use any port (RFC 8252 §7.3).
@@ -28,6 +28,18 @@ public enum RedirectURIs {
         return !segments.contains { segment in
             let decoded = segment.removingPercentEncoding ?? String(segment)
             return decoded == "." || decoded == ".."
+        }
+    }
+
+    /// `registered` with the values relative to this server made absolute against its public
+    /// `base` URL, as Keycloak resolves a client's relative redirect URIs (its built-in consoles
+    /// register `/admin/{realm}/console/*`). A bare `/` or `/*`, and `//host` (another server),
+    /// stay as they are and match nothing.
+    public static func resolved(_ registered: [String], base: String) -> [String] {
+        registered.map { raw in
+            let value = raw.trimmingCharacters(in: .whitespaces)
+            guard value.hasPrefix("/"), !value.hasPrefix("//"), value != "/", value != "/*" else { return raw }
+            return base + value
         }
     }
 

@@ -56,10 +56,10 @@ public struct RealmProvisioner: Sendable {
             seed.composites.append((managementRoles[BuiltInRoles.realmAdmin]!.id, managementRoles[name]!.id))
         }
 
-        func client(_ clientId: String, publicClient: Bool, attributes: [String: String] = [:]) -> Client {
+        func client(_ clientId: String, publicClient: Bool, attributes: [String: String] = [:], redirectUris: [String] = []) -> Client {
             let client = Client(id: environment.newID(), realmId: realm.id, clientId: clientId, name: "${client_\(clientId)}",
                                 publicClient: publicClient, directAccessGrantsEnabled: false, standardFlowEnabled: publicClient,
-                                attributes: attributes, createdAt: now)
+                                redirectUris: redirectUris, attributes: attributes, createdAt: now)
             seed.clients.append(client)
             return client
         }
@@ -79,7 +79,8 @@ public struct RealmProvisioner: Sendable {
         for name in BuiltInRoles.accountDefaultRoles { seed.composites.append((defaultRole.id, account[name]!.id)) }
         // The consoles sign people in through the browser: PKCE with S256, as Keycloak's.
         _ = client(BuiltInRoles.accountConsoleClient, publicClient: true, attributes: ["pkce.code.challenge.method": "S256"])
-        _ = client(BuiltInRoles.securityAdminConsoleClient, publicClient: true, attributes: ["pkce.code.challenge.method": "S256"])
+        _ = client(BuiltInRoles.securityAdminConsoleClient, publicClient: true, attributes: Self.consoleAttributes,
+                   redirectUris: Self.adminConsoleRedirectUris(realm: realm.name))
         _ = clientRoles(client(BuiltInRoles.brokerClient, publicClient: false, attributes: ["bearer-only": "true"]),
                         BuiltInRoles.brokerRoles.map { ($0, []) })
         withBuiltinClientScopes(&seed, offlineAccessRoleId: offline.id)
@@ -88,6 +89,11 @@ public struct RealmProvisioner: Sendable {
 
     /// Keycloak's built-in client scopes for the seed's realm, its OpenID Connect clients given
     /// the realm's default and optional ones (as Keycloak does for the clients it creates).
+    /// The admin console's client signs in at the console's own pages (relative: on this server,
+    /// as Keycloak registers it), and logs out back to them (`+`).
+    public static let consoleAttributes = ["pkce.code.challenge.method": "S256", "post.logout.redirect.uris": "+"]
+    public static func adminConsoleRedirectUris(realm: String) -> [String] { ["/admin/\(realm)/console/*"] }
+
     public func withBuiltinClientScopes(_ seed: inout RealmSeed, offlineAccessRoleId: String?) {
         seed.clientScopes = BuiltinClientScopeCatalog(newID: environment.newID).scopes(realmId: seed.realm.id, offlineAccessRoleId: offlineAccessRoleId)
         for client in seed.clients where client.protocolName == .openIDConnect {

@@ -1,5 +1,6 @@
 import Foundation
 import KeyportBuildInfo
+import KeyportConsole
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
@@ -46,6 +47,7 @@ public struct KeyportServer: Sendable {
         let ceiling = configuration.passwordCostCeiling
         let hasher = PasswordHasher(randomBytes: environment.randomBytes, observe: { hashDuration.record($0) }, ceiling: ceiling)
         try await clampRealmSettings(store: store, ceiling: ceiling, logger: logger)
+        try await giveConsoleClientsTheirPages(store: store, logger: logger)
         let verifiedCredentials = VerifiedCredentialCache(seconds: configuration.credentialCacheSeconds)
         let authenticator = PasswordAuthenticator(store: store, hasher: hasher, now: environment.now,
                                                   verified: verifiedCredentials,
@@ -117,6 +119,8 @@ public struct KeyportServer: Sendable {
                  extensions: adminExtensions,
                  provisioning: dockerV2Provisioning(randomBytes: environment.randomBytes), ceiling: ceiling
         ).addRoutes(to: router)
+
+        ConsoleController(store: store, issuer: realmIssuer, version: KeyportBuildInfo.version).addRoutes(to: router)
 
         routeTable.set(router.routes.map { ($0.method.rawValue, $0.path.description) })
 
@@ -216,6 +220,22 @@ public struct KeyportServer: Sendable {
             guard !fields.isEmpty else { continue }
             logger.warning("realm settings out of range were clamped", metadata: ["realm": "\(realm.name)", "fields": "\(fields.joined(separator: ","))"])
             try await store.updateRealm(id: realm.id) { $0 = $0.clampedToBounds(ceiling: ceiling).realm }
+        }
+    }
+
+    /// Realms made before the admin console existed: their `security-admin-console` client gets
+    /// the console's redirect URIs and logout setting, once (only while it has no redirect URI,
+    /// so an administrator's own choice stays).
+    static func giveConsoleClientsTheirPages(store: any IdentityStore, logger: Logger) async throws {
+        for realm in try await store.realms() {
+            guard let console = try await store.client(clientId: BuiltInRoles.securityAdminConsoleClient, realmId: realm.id),
+                  console.redirectUris.isEmpty else { continue }
+            _ = try await store.updateClient(id: console.id, realmId: realm.id) { client in
+                guard client.redirectUris.isEmpty else { return }
+                client.redirectUris = RealmProvisioner.adminConsoleRedirectUris(realm: realm.name)
+                for (name, value) in RealmProvisioner.consoleAttributes where client.attributes[name] == nil { client.attributes[name] = value }
+            }
+            logger.notice("the admin console's client may now sign in at its pages", metadata: ["realm": "\(realm.name)"])
         }
     }
 

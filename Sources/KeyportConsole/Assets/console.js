@@ -1,0 +1,430 @@
+// The admin console: a hash router and its pages. Every value from the server reaches the page
+// as text (`textContent`, attributes set one by one), never as markup.
+
+import { Session } from "./auth.js";
+import { Api } from "./api.js";
+
+const body = document.body;
+const session = new Session(body.dataset.realm, body.dataset.base);
+const api = new Api(session);
+const app = document.getElementById("app");
+const PAGE = 20;
+
+// MARK: DOM
+
+/** An element with attributes (`on…` functions become listeners) and children (strings are text). */
+function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith("on") && typeof value === "function") element.addEventListener(name.slice(2), value);
+    else if (name === "dataset") Object.assign(element.dataset, value);
+    else element.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+function table(headers, rows, empty = "Nothing here yet.") {
+  if (!rows.length) return h("p", { class: "muted" }, empty);
+  return h("table", {}, h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))),
+    h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c) => h("td", {}, c))))));
+}
+
+function tag(text, kind = "") { return h("span", { class: `tag ${kind}` }, text); }
+function time(ms) { return ms ? new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC") : "—"; }
+function field(label, input) { return h("div", {}, h("label", { for: input.id }, label), input); }
+let fieldCount = 0;
+function input(type, name, extra = {}) { return h("input", { type, name, id: `f-${name}-${++fieldCount}`, ...extra }); }
+
+const banner = document.getElementById("banner");
+function say(message, kind = "ok") {
+  banner.textContent = message;
+  banner.className = kind;
+  banner.hidden = !message;
+}
+
+/** Runs an action, saying what went wrong if it fails. */
+async function act(work, done) {
+  try {
+    await work();
+    if (done) say(done, "ok");
+    await render();
+  } catch (error) {
+    say(error.message, "error");
+  }
+}
+
+function formValues(form) { return Object.fromEntries(new FormData(form).entries()); }
+
+// MARK: Routing
+
+function route() {
+  const [path, queryText] = (location.hash.slice(1) || "/").split("?");
+  return { parts: path.split("/").filter(Boolean).map(decodeURIComponent), query: new URLSearchParams(queryText || "") };
+}
+
+function go(parts, query) {
+  const q = query ? new URLSearchParams(Object.entries(query).filter(([, v]) => v !== "" && v !== null && v !== undefined)).toString() : "";
+  location.hash = "/" + parts.map(encodeURIComponent).join("/") + (q ? `?${q}` : "");
+}
+
+function link(text, parts, query, attributes = {}) {
+  const q = query ? `?${new URLSearchParams(query)}` : "";
+  return h("a", { href: "#/" + parts.map(encodeURIComponent).join("/") + q, ...attributes }, text);
+}
+
+function navigation(realm, current) {
+  const nav = document.getElementById("nav");
+  nav.replaceChildren();
+  if (session.realm === "master") nav.append(link("Realms", [], null, { "aria-current": current === "realms" ? "page" : null }));
+  if (!realm) return;
+  const sections = [["users", "Users"], ["groups", "Groups"], ["registry", "Registry access"], ["events", "Events"], ["settings", "Realm settings"]];
+  nav.append(h("span", { class: "muted" }, `Realm ${realm}:`));
+  for (const [key, label] of sections) {
+    nav.append(link(label, ["r", realm, key], null, { "aria-current": current === key ? "page" : null }));
+  }
+}
+
+async function render() {
+  const { parts, query } = route();
+  const realm = parts[0] === "r" ? parts[1] : null;
+  const section = realm ? parts[2] || "users" : "realms";
+  navigation(realm, section);
+  const page = realm ? pages[section] : pages.realms;
+  if (!page) { app.replaceChildren(h("h1", {}, "Not found")); return; }
+  try {
+    const content = await page(realm, parts.slice(3), query);
+    app.replaceChildren(...[content].flat(Infinity).filter((node) => node !== null && node !== undefined && node !== false));
+  } catch (error) {
+    // The API decides what this administrator may see: a refusal is said plainly.
+    const refused = error.status === 403;
+    app.replaceChildren(h("h1", {}, refused ? "Not allowed" : "Something went wrong"),
+      h("p", {}, refused ? "Your roles in this realm do not include this page. " : "", error.message));
+  }
+}
+
+// MARK: Pages
+
+const pages = {
+  async realms() {
+    document.title = "Realms · Keyport";
+    const realms = await api.get("");
+    const form = h("form", { class: "inline", onsubmit: (event) => {
+      event.preventDefault();
+      const values = formValues(event.target);
+      act(() => api.post("", { realm: values.realm, enabled: true, dockerV2Enabled: values.docker === "on" }), `Realm ${values.realm} created.`);
+    } }, field("Name", input("text", "realm", { required: true, maxlength: 255, autocomplete: "off" })),
+    h("label", { class: "check" }, input("checkbox", "docker"), "Token realm of a registry (docker-v2)"),
+    h("button", { type: "submit" }, "Create realm"));
+    return [h("h1", {}, "Realms"),
+      h("div", { class: "cards" }, realms.map((r) => h("div", { class: "card" },
+        link(r.displayName || r.realm, ["r", r.realm, "users"]), h("div", { class: "muted" }, r.realm),
+        h("div", {}, r.enabled === false ? tag("disabled", "no") : tag("enabled", "yes"), r.dockerV2Enabled ? tag("docker-v2", "yes") : null)))),
+      h("h2", {}, "New realm"), form];
+  },
+
+  async users(realm, rest, query) {
+    if (rest[0]) return userPage(realm, rest[0]);
+    document.title = `Users · ${realm} · Keyport`;
+    const search = query.get("search") || "";
+    const first = Math.max(0, parseInt(query.get("first") || "0", 10) || 0);
+    const [users, count] = await Promise.all([
+      api.get(`/${encodeURIComponent(realm)}/users`, { search, first, max: PAGE, briefRepresentation: true }),
+      api.get(`/${encodeURIComponent(realm)}/users/count`, { search }),
+    ]);
+    const searchForm = h("form", { class: "inline", role: "search", onsubmit: (event) => {
+      event.preventDefault();
+      go(["r", realm, "users"], { search: formValues(event.target).search });
+    } }, field("Search users", input("search", "search", { value: search, placeholder: "username, email or name" })), h("button", { type: "submit" }, "Search"));
+    const create = h("form", { class: "inline", onsubmit: (event) => {
+      event.preventDefault();
+      const v = formValues(event.target);
+      act(() => api.post(`/${encodeURIComponent(realm)}/users`, { username: v.username, email: v.email || undefined, enabled: true }), `User ${v.username} created.`);
+    } }, field("Username", input("text", "username", { required: true, autocomplete: "off" })), field("Email", input("email", "email")),
+    h("button", { type: "submit" }, "Add user"));
+    const pager = h("div", { class: "pager" },
+      h("button", { type: "button", class: "secondary", disabled: first === 0, onclick: () => go(["r", realm, "users"], { search, first: Math.max(0, first - PAGE) }) }, "Previous"),
+      h("span", {}, `${count === 0 ? 0 : first + 1}–${first + users.length} of ${count}`),
+      h("button", { type: "button", class: "secondary", disabled: first + users.length >= count, onclick: () => go(["r", realm, "users"], { search, first: first + PAGE }) }, "Next"));
+    return [h("h1", {}, "Users"), searchForm,
+      table(["Username", "Email", "Name", "Status"], users.map((u) => [
+        link(u.username, ["r", realm, "users", u.id]), u.email || "", [u.firstName, u.lastName].filter(Boolean).join(" "),
+        u.enabled ? tag("enabled", "yes") : tag("disabled", "no")]), search ? "No user matches." : "No users yet."),
+      pager, h("h2", {}, "New user"), create];
+  },
+
+  async groups(realm) {
+    document.title = `Groups · ${realm} · Keyport`;
+    const groups = await api.get(`/${encodeURIComponent(realm)}/groups`, { max: 500 });
+    const rows = groups.map((g) => [g.path, String(g.subGroupCount ?? 0)]);
+    const create = h("form", { class: "inline", onsubmit: (event) => {
+      event.preventDefault();
+      const v = formValues(event.target);
+      act(() => api.post(`/${encodeURIComponent(realm)}/groups`, { name: v.name }), `Group ${v.name} created.`);
+    } }, field("Name", input("text", "name", { required: true })), h("button", { type: "submit" }, "Add group"));
+    return [h("h1", {}, "Groups"), table(["Path", "Subgroups"], rows, "No groups yet."), h("h2", {}, "New group"), create];
+  },
+
+  async registry(realm, rest, query) {
+    if (rest[0]) return registryClient(realm, rest[0], rest[1] || "matrix", query);
+    document.title = `Registry access · ${realm} · Keyport`;
+    const [settings, clients] = await Promise.all([
+      api.get(`/${encodeURIComponent(realm)}`), api.get(`/${encodeURIComponent(realm)}/clients`, { max: 1000 }),
+    ]);
+    const registries = clients.filter((c) => c.protocol === "docker-v2");
+    const toggle = h("button", { type: "button", class: settings.dockerV2Enabled ? "danger" : "", onclick: () =>
+      act(() => api.put(`/${encodeURIComponent(realm)}`, { dockerV2Enabled: !settings.dockerV2Enabled }),
+        settings.dockerV2Enabled ? "docker-v2 is off: registries can no longer get tokens here." : "docker-v2 is on.") },
+    settings.dockerV2Enabled ? "Turn docker-v2 off" : "Turn docker-v2 on");
+    const create = h("form", { class: "inline", onsubmit: (event) => {
+      event.preventDefault();
+      const v = formValues(event.target);
+      act(() => api.post(`/${encodeURIComponent(realm)}/clients`, { clientId: v.service, protocol: "docker-v2" }), `Registry client ${v.service} created.`);
+    } }, field("Service (the registry's auth.token.service)", input("text", "service", { required: true, placeholder: "registry.example.com" })),
+    h("button", { type: "submit" }, "Add registry client"));
+    return [h("h1", {}, "Registry access"),
+      h("p", {}, "docker-v2 for this realm: ", settings.dockerV2Enabled ? tag("on", "yes") : tag("off", "no"), " ", toggle),
+      table(["Registry client (service)", "Authorization", "Status"], registries.map((c) => [
+        link(c.clientId, ["r", realm, "registry", c.id, "matrix"]), (c.attributes || {})["docker.authorization"] || "roles",
+        c.enabled === false ? tag("disabled", "no") : tag("enabled", "yes")]), "No registry client yet."),
+      h("h2", {}, "New registry client"), create];
+  },
+
+  async events(realm, rest, query) {
+    document.title = `Events · ${realm} · Keyport`;
+    const filters = { type: query.get("type") || "", user: query.get("user") || "", client: query.get("client") || "", ipAddress: query.get("ipAddress") || "" };
+    const first = Math.max(0, parseInt(query.get("first") || "0", 10) || 0);
+    const events = await api.get(`/${encodeURIComponent(realm)}/events`, { ...filters, first, max: 50 });
+    const form = h("form", { class: "inline", onsubmit: (event) => {
+      event.preventDefault();
+      go(["r", realm, "events"], formValues(event.target));
+    } }, ...Object.entries({ type: "Type", user: "User id", client: "Client", ipAddress: "Address" }).map(([name, label]) =>
+      field(label, input("text", name, { value: filters[name] }))), h("button", { type: "submit" }, "Filter"));
+    const rows = events.map((e) => [time(e.time), e.type, e.clientId || "", e.userId || "", e.ipAddress || "", e.error || "",
+      h("span", { class: "mono" }, Object.entries(e.details || {}).map(([k, v]) => `${k}=${v}`).join(" "))]);
+    const exports = h("div", { class: "row" },
+      h("button", { type: "button", class: "secondary", onclick: () => download(`events-${realm}.json`, "application/json", JSON.stringify(events, null, 2)) }, "Export JSON"),
+      h("button", { type: "button", class: "secondary", onclick: () => download(`events-${realm}.csv`, "text/csv", csv(
+        ["time", "type", "client", "user", "address", "error"], events.map((e) => [time(e.time), e.type, e.clientId, e.userId, e.ipAddress, e.error]))) }, "Export CSV"));
+    const pager = h("div", { class: "pager" },
+      h("button", { type: "button", class: "secondary", disabled: first === 0, onclick: () => go(["r", realm, "events"], { ...filters, first: Math.max(0, first - 50) }) }, "Newer"),
+      h("button", { type: "button", class: "secondary", disabled: events.length < 50, onclick: () => go(["r", realm, "events"], { ...filters, first: first + 50 }) }, "Older"));
+    return [h("h1", {}, "Events"), form, exports, table(["Time", "Type", "Client", "User", "Address", "Error", "Details"], rows, "No events match."), pager];
+  },
+
+  async settings(realm) {
+    document.title = `Realm settings · ${realm} · Keyport`;
+    const r = await api.get(`/${encodeURIComponent(realm)}`);
+    const form = h("form", { onsubmit: (event) => {
+      event.preventDefault();
+      const v = formValues(event.target);
+      act(() => api.put(`/${encodeURIComponent(realm)}`, {
+        displayName: v.displayName, dockerV2Enabled: v.dockerV2Enabled === "on", bruteForceProtected: v.bruteForceProtected === "on",
+        accessTokenLifespan: Number(v.accessTokenLifespan), failureFactor: Number(v.failureFactor), passwordPolicy: v.passwordPolicy,
+      }), "Realm settings saved.");
+    } },
+    field("Display name", input("text", "displayName", { value: r.displayName || "" })),
+    h("label", { class: "check" }, input("checkbox", "dockerV2Enabled", { checked: !!r.dockerV2Enabled }), "docker-v2 (token realm of a registry)"),
+    field("Access token lifespan (seconds)", input("text", "accessTokenLifespan", { value: r.accessTokenLifespan, inputmode: "numeric" })),
+    h("label", { class: "check" }, input("checkbox", "bruteForceProtected", { checked: !!r.bruteForceProtected }), "Brute-force detection"),
+    field("Failures before a lockout", input("text", "failureFactor", { value: r.failureFactor, inputmode: "numeric" })),
+    field("Password policy", input("text", "passwordPolicy", { value: r.passwordPolicy || "", placeholder: "length(12) and notUsername" })),
+    h("p", {}, h("button", { type: "submit" }, "Save")));
+    return [h("h1", {}, `Realm settings: ${realm}`), form];
+  },
+};
+
+async function userPage(realm, id) {
+  const base = `/${encodeURIComponent(realm)}/users/${encodeURIComponent(id)}`;
+  const user = await api.get(base);
+  document.title = `${user.username} · ${realm} · Keyport`;
+  const optional = (promise) => promise.catch((error) => ({ error: error.message }));
+  const [groups, mappings, sessions, offline, tokens] = await Promise.all([
+    optional(api.get(`${base}/groups`)), optional(api.get(`${base}/role-mappings`)), optional(api.get(`${base}/sessions`)),
+    optional(api.get(`${base}/offline-sessions`)), optional(api.get(`${base}/personal-access-tokens`)),
+  ]);
+  const part = (value, build) => (value && value.error ? h("p", { class: "muted" }, value.error) : build(value));
+  const reset = h("form", { class: "inline", onsubmit: (event) => {
+    event.preventDefault();
+    const v = formValues(event.target);
+    act(() => api.put(`${base}/reset-password`, { type: "password", value: v.password, temporary: v.temporary === "on" }), "Password set.");
+    event.target.reset();
+  } }, field("New password", input("password", "password", { required: true, autocomplete: "new-password" })),
+  h("label", { class: "check" }, input("checkbox", "temporary", { checked: true }), "Temporary (changed at next sign-in)"),
+  h("button", { type: "submit" }, "Set password"));
+  const roleRows = [];
+  if (mappings && !mappings.error) {
+    for (const role of mappings.realmMappings || []) roleRows.push(["realm", role.name]);
+    for (const [client, entry] of Object.entries(mappings.clientMappings || {})) {
+      for (const role of entry.mappings || []) roleRows.push([client, role.name]);
+    }
+  }
+  return [
+    h("p", {}, link("← Users", ["r", realm, "users"])),
+    h("h1", {}, user.username),
+    h("dl", { class: "facts" }, h("dt", {}, "Id"), h("dd", { class: "mono" }, user.id), h("dt", {}, "Email"), h("dd", {}, user.email || "—"),
+      h("dt", {}, "Status"), h("dd", {}, user.enabled ? tag("enabled", "yes") : tag("disabled", "no"), " ",
+        h("button", { type: "button", class: "secondary", onclick: () => act(() => api.put(base, { enabled: !user.enabled }), user.enabled ? "User disabled." : "User enabled.") },
+          user.enabled ? "Disable" : "Enable")),
+      h("dt", {}, "Required actions"), h("dd", {}, (user.requiredActions || []).join(", ") || "—")),
+    h("h2", {}, "Password"), reset,
+    h("h2", {}, "Groups"), part(groups, (list) => table(["Path"], list.map((g) => [g.path]), "In no group.")),
+    h("h2", {}, "Role mappings (direct)"), table(["Container", "Role"], roleRows, "No role mapped directly."),
+    h("h2", {}, "Sign-in sessions"), part(sessions, (list) => table(["Started", "Last access", "Address", "Clients", ""], list.map((s) => [
+      time(s.start), time(s.lastAccess), s.ipAddress || "", Object.values(s.clients || {}).join(", "),
+      h("button", { type: "button", class: "danger", onclick: () => act(() => api.delete(`/${encodeURIComponent(realm)}/sessions/${encodeURIComponent(s.id)}`), "Session ended.") }, "End")]), "No session.")),
+    h("h2", {}, "Identity tokens (docker login)"), part(offline, (list) => table(["Started", "Last use", "Address", "Registry", ""], list.map((s) => [
+      time(s.start), time(s.lastAccess), s.ipAddress || "", Object.values(s.clients || {}).join(", "),
+      h("button", { type: "button", class: "danger", onclick: () => act(() => api.delete(`/${encodeURIComponent(realm)}/sessions/${encodeURIComponent(s.id)}`, { isOffline: true }), "Identity token revoked.") }, "Revoke")]), "No identity token.")),
+    h("h2", {}, "Personal access tokens"), part(tokens, (list) => table(["Name", "Registry", "Grants", "Ends", "Last use", ""], list.map((t) => [
+      t.name, t.client, (t.grants || ["everything its owner may do"]).join(", "), time(t.expiresAt), time(t.lastUsedAt),
+      h("button", { type: "button", class: "danger", onclick: () => act(() => api.delete(`${base}/personal-access-tokens/${encodeURIComponent(t.id)}`), `Token ${t.name} revoked.`) }, "Revoke")]), "No personal access token.")),
+  ];
+}
+
+async function registryClient(realm, clientUuid, tab, query) {
+  const base = `/${encodeURIComponent(realm)}/clients/${encodeURIComponent(clientUuid)}`;
+  const client = await api.get(base);
+  document.title = `${client.clientId} · Registry access · Keyport`;
+  const tabs = h("div", { class: "tabs", role: "navigation", "aria-label": "Registry views" },
+    [["matrix", "Who may do what"], ["tester", "Access tester"], ["tokens", "Tokens"], ["grants", "Grants"]].map(([key, label]) =>
+      link(label, ["r", realm, "registry", clientUuid, key], null, { "aria-current": key === tab ? "page" : null })));
+  const header = [h("p", {}, link("← Registry access", ["r", realm, "registry"])), h("h1", {}, `Registry ${client.clientId}`), tabs];
+  if (tab === "tester") return [...header, await testerView(realm, base, query)];
+  if (tab === "tokens") return [...header, await tokensView(realm, base, clientUuid, query)];
+  if (tab === "grants") return [...header, await grantsView(realm, base, clientUuid)];
+  const first = Math.max(0, parseInt(query.get("first") || "0", 10) || 0);
+  const matrix = await api.get(`${base}/docker-v2-matrix`, { first, max: 50 });
+  const holders = (names, more) => [names.map((n) => tag(n)), more ? h("span", { class: "muted" }, "and more") : null];
+  const rows = [];
+  for (const row of matrix.rows) {
+    for (const grant of row.grants) {
+      rows.push([h("span", { class: "mono" }, `${grant.type}:${grant.pattern}`), grant.actions.join(", "), row.role,
+        [holders(row.users, row.moreUsers), holders(row.groups, row.moreGroups), holders(row.composites, row.moreComposites)]]);
+    }
+  }
+  for (const grant of matrix.anonymous) rows.push([h("span", { class: "mono" }, `${grant.type}:${grant.pattern}`), grant.actions.join(", "), "anyone (anonymous)", ""]);
+  return [...header,
+    matrix.authorization === "allow-all" ? h("p", {}, tag("allow-all", "no"), " Every user who can log in gets whatever it asks for.") : null,
+    h("p", { class: "hint" }, `${matrix.total} role(s) carry grants. Holders are direct: users, groups, composite roles.`),
+    table(["Repository pattern", "Actions", "Role", "Held by"], rows, "No role carries a grant yet."),
+    h("div", { class: "pager" },
+      h("button", { type: "button", class: "secondary", disabled: first === 0, onclick: () => go(["r", realm, "registry", clientUuid, "matrix"], { first: Math.max(0, first - 50) }) }, "Previous"),
+      h("button", { type: "button", class: "secondary", disabled: first + matrix.rows.length >= matrix.total, onclick: () => go(["r", realm, "registry", clientUuid, "matrix"], { first: first + 50 }) }, "Next"))];
+}
+
+async function testerView(realm, base, query) {
+  const username = query.get("username") || "";
+  const scopes = query.getAll("scope");
+  const form = h("form", { onsubmit: (event) => {
+    event.preventDefault();
+    const v = formValues(event.target);
+    const list = v.scopes.split(/\s+/).filter(Boolean);
+    location.hash = `${location.hash.split("?")[0]}?${new URLSearchParams([["username", v.username], ...list.map((s) => ["scope", s])])}`;
+  } }, h("div", { class: "row" }, field("Username", input("text", "username", { value: username, required: true, autocomplete: "off" }))),
+  h("label", { for: "tester-scopes" }, "Scopes, as a registry asks (one per line)"),
+  h("textarea", { id: "tester-scopes", name: "scopes", placeholder: "repository:team-a/app:pull,push" }, scopes.join("\n")),
+  h("p", {}, h("button", { type: "submit" }, "Test")));
+  if (!username) return h("div", {}, form);
+  let answer;
+  try { answer = await api.get(`${base}/docker-v2-access`, { username, scope: scopes }); } catch (error) { return h("div", {}, form, h("p", { class: "muted" }, error.message)); }
+  const decisions = (answer.decisions || []).map((d) => [h("span", { class: "mono" }, `${d.type}:${d.name}`), d.requested.join(", "),
+    d.granted.length ? d.granted.join(", ") : tag("nothing", "no"),
+    d.because.map((b) => h("div", {}, h("span", { class: "mono" }, b.grant), ` via ${b.role ?? "allow-all"} → ${b.actions.join(", ")}`))]);
+  const sources = Object.entries(answer.roleSources || {}).map(([role, list]) => [role, list.join("; ")]);
+  return h("div", {}, form,
+    h("h2", {}, `Can ${answer.username} log in?`),
+    answer.canLogIn ? h("p", {}, tag("yes", "yes")) : h("ul", {}, (answer.refusals || []).map((r) => h("li", {}, r))),
+    h("h2", {}, "Decisions"), table(["Resource", "Asked", "Granted", "Because"], decisions, "No scope asked: a login only."),
+    h("h2", {}, "How the user holds its registry roles"), table(["Role", "Through"], sources, "No role of this registry."));
+}
+
+async function tokensView(realm, base, clientUuid, query) {
+  const kind = query.get("kind") === "identity-token" ? "identity-token" : "personal-access-token";
+  const first = Math.max(0, parseInt(query.get("first") || "0", 10) || 0);
+  const list = await api.get(`${base}/docker-v2-tokens`, { kind, first, max: 50 });
+  const here = (extra) => go(["r", realm, "registry", clientUuid, "tokens"], { kind, first, ...extra });
+  const revoke = (t) => kind === "identity-token"
+    ? act(() => api.delete(`/${encodeURIComponent(realm)}/sessions/${encodeURIComponent(t.id)}`, { isOffline: true }), "Identity token revoked.")
+    : act(() => api.delete(`/${encodeURIComponent(realm)}/users/${encodeURIComponent(t.userId)}/personal-access-tokens/${encodeURIComponent(t.id)}`), `Token ${t.name} revoked.`);
+  return h("div", {},
+    h("div", { class: "row" },
+      h("button", { type: "button", class: kind === "personal-access-token" ? "" : "secondary", onclick: () => here({ kind: "personal-access-token", first: 0 }) }, "Personal access tokens"),
+      h("button", { type: "button", class: kind === "identity-token" ? "" : "secondary", onclick: () => here({ kind: "identity-token", first: 0 }) }, "Identity tokens")),
+    table(["Owner", "Name", "Grants", "Created", "Ends", "Last use", "Address", ""], list.map((t) => [
+      link(t.username, ["r", realm, "users", t.userId]), t.name || "docker login", (t.grants || ["all its owner may"]).join(", "),
+      time(t.createdAt), time(t.expiresAt), time(t.lastUsedAt), t.lastUsedIp || "",
+      h("button", { type: "button", class: "danger", onclick: () => revoke(t) }, "Revoke")]), "No token."),
+    h("div", { class: "pager" },
+      h("button", { type: "button", class: "secondary", disabled: first === 0, onclick: () => here({ first: Math.max(0, first - 50) }) }, "Previous"),
+      h("button", { type: "button", class: "secondary", disabled: list.length < 50, onclick: () => here({ first: first + 50 }) }, "Next")));
+}
+
+async function grantsView(realm, base, clientUuid) {
+  const roles = await api.get(`${base}/roles`, { max: 1000, briefRepresentation: false });
+  const save = (role, text) => act(async () => {
+    const current = await api.get(`${base}/roles/${encodeURIComponent(role.name)}`);
+    const attributes = { ...(current.attributes || {}), "docker.grant": text.split("\n").map((s) => s.trim()).filter(Boolean) };
+    await api.put(`${base}/roles/${encodeURIComponent(role.name)}`, { ...current, attributes });
+  }, `Grants of ${role.name} saved.`);
+  const editors = roles.map((role) => {
+    const area = h("textarea", { id: `grants-${role.id}`, name: "grants" }, ((role.attributes || {})["docker.grant"] || []).join("\n"));
+    return h("form", { class: "card", onsubmit: (event) => { event.preventDefault(); save(role, area.value); } },
+      h("label", { for: area.id }, `${role.name}: one grant per line (type:pattern:actions)`), area, h("p", {}, h("button", { type: "submit" }, "Save")));
+  });
+  const create = h("form", { class: "inline", onsubmit: (event) => {
+    event.preventDefault();
+    const v = formValues(event.target);
+    act(() => api.post(`${base}/roles`, { name: v.name, attributes: { "docker.grant": [v.grant] } }), `Role ${v.name} created.`);
+  } }, field("Role", input("text", "name", { required: true })), field("Grant", input("text", "grant", { required: true, placeholder: "repository:team-a/*:pull,push" })),
+  h("button", { type: "submit" }, "Add role"));
+  return h("div", {}, h("p", { class: "hint" }, "The server checks each grant when you save; a wrong one is refused with the reason."),
+    h("div", { class: "cards" }, editors), h("h2", {}, "New role with a grant"), create);
+}
+
+// MARK: Export
+
+/** CSV with every cell quoted; a cell a spreadsheet would run as a formula starts with a quote. */
+function csv(headers, rows) {
+  const cell = (value) => {
+    let text = value === null || value === undefined ? "" : String(value);
+    if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+    return `"${text.replace(/"/g, '""')}"`;
+  };
+  return [headers, ...rows].map((row) => row.map(cell).join(",")).join("\r\n") + "\r\n";
+}
+
+function download(name, type, text) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const anchor = h("a", { href: url, download: name });
+  document.body.append(anchor);
+  anchor.click();
+  anchor.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+// MARK: Start
+
+document.getElementById("logout").addEventListener("click", () => session.logout());
+window.addEventListener("hashchange", () => { say(""); render(); });
+
+(async () => {
+  try {
+    const signedIn = await session.start();
+    if (!signedIn) return;
+    document.getElementById("who").textContent = session.claims.preferred_username || "";
+    document.getElementById("logout").hidden = false;
+    if (!location.hash || location.hash === "#/") {
+      if (session.realm !== "master") { go(["r", session.realm, "users"]); return; }
+    }
+    await render();
+    app.focus();
+  } catch (error) {
+    app.replaceChildren(h("h1", {}, "Could not sign in"), h("p", {}, error.message),
+      h("p", {}, h("button", { type: "button", onclick: () => session.login() }, "Try again")));
+  }
+})();

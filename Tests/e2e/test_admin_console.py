@@ -1,0 +1,260 @@
+"""The admin console in headless Chromium, walked as an administrator would.
+
+The server admin signs in at /admin/master/console/ (the authorization code flow with PKCE as
+`security-admin-console`), opens a realm, finds and creates users, reads the registry's access
+matrix, asks the access tester why a user may push, revokes a personal access token from the
+token inventory (and the registry's token endpoint refuses it at once), reads the events, and
+signs out. A delegated `manage-users` admin of the realm signs in at the realm's console and is
+refused what the API refuses it. Values from the server are shown as text, never run; axe finds
+no serious violation. Every page is kept as a screenshot under .build/e2e-artifacts/console/.
+"""
+import base64
+import shutil
+import tempfile
+import urllib.parse
+
+import pytest
+import requests
+
+from conftest import ADMIN_PASSWORD, REPO
+
+ARTIFACTS = REPO / ".build" / "e2e-artifacts" / "console"
+SERVICE = "registry.acme.test"
+
+
+class Admin:
+    def __init__(self, base):
+        self.base = base
+        self.token = requests.post(f"{base}/realms/master/protocol/openid-connect/token", data={
+            "grant_type": "password", "client_id": "admin-cli", "username": "admin", "password": ADMIN_PASSWORD}).json()["access_token"]
+
+    def call(self, method, path, **kwargs):
+        response = requests.request(method, f"{self.base}/admin/realms{path}", headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
+        assert response.status_code < 300, f"{method} {path}: {response.status_code} {response.text}"
+        return response
+
+    def id_of(self, path, key, value):
+        return next(item["id"] for item in self.call("GET", path, params={"max": 1000}).json() if item.get(key) == value)
+
+
+@pytest.fixture
+def realm(keyport):
+    """acme: a registry with a granting role held through a group, alice with a token, helpdesk with manage-users."""
+    admin = Admin(keyport.url)
+    admin.call("POST", "", json={"realm": "acme", "enabled": True, "dockerV2Enabled": True})
+    admin.call("POST", "/acme/clients", json={"clientId": SERVICE, "protocol": "docker-v2"})
+    registry = admin.id_of("/acme/clients", "clientId", SERVICE)
+    admin.call("POST", f"/acme/clients/{registry}/roles", json={"name": "team-a-push", "attributes": {"docker.grant": ["repository:team-a/*:pull,push"]}})
+    role = admin.call("GET", f"/acme/clients/{registry}/roles/team-a-push").json()
+    admin.call("POST", "/acme/groups", json={"name": "developers"})
+    group = admin.id_of("/acme/groups", "name", "developers")
+    admin.call("POST", f"/acme/groups/{group}/role-mappings/clients/{registry}", json=[role])
+    admin.call("POST", "/acme/users", json={"username": "alice", "enabled": True, "email": "alice@acme.test",
+                                             "firstName": "<img src=x onerror=alert(1)>", "lastName": "Liddell",
+                                             "credentials": [{"type": "password", "value": "alice-pw-1", "temporary": False}]})
+    alice = admin.call("GET", "/acme/users", params={"username": "alice", "exact": "true"}).json()[0]["id"]
+    admin.call("PUT", f"/acme/users/{alice}/groups/{group}")
+    pat = admin.call("POST", f"/acme/users/{alice}/personal-access-tokens", json={"name": "laptop", "client": SERVICE}).json()["token"]
+    admin.call("POST", "/acme/users", json={"username": "helpdesk", "enabled": True,
+                                             "credentials": [{"type": "password", "value": "helpdesk-pw-1", "temporary": False}]})
+    helpdesk = admin.call("GET", "/acme/users", params={"username": "helpdesk", "exact": "true"}).json()[0]["id"]
+    management = admin.id_of("/acme/clients", "clientId", "realm-management")
+    manage_users = admin.call("GET", f"/acme/clients/{management}/roles/manage-users").json()
+    admin.call("POST", f"/acme/users/{helpdesk}/role-mappings/clients/{management}", json=[manage_users])
+    return {"admin": admin, "registry": registry, "pat": pat}
+
+
+@pytest.fixture
+def chromium():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    profile = tempfile.mkdtemp(prefix="kp-chromium-")
+    for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900",
+                     f"--user-data-dir={profile}", "--no-first-run", "--disable-features=HttpsUpgrades"]:
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def shot(driver, name):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+def wait_for(driver, condition, timeout=20):
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+    return WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,)).until(condition)
+
+
+def main_text(driver):
+    from selenium.webdriver.common.by import By
+    return driver.find_element(By.ID, "app").text
+
+
+def wait_text(driver, text, timeout=20):
+    wait_for(driver, lambda d: text in main_text(d), timeout)
+
+
+def sign_in(driver, username, password):
+    from selenium.webdriver.common.by import By
+    wait_for(driver, lambda d: d.find_elements(By.ID, "username"))
+    driver.find_element(By.ID, "username").send_keys(username)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+
+def click_link(driver, text):
+    from selenium.webdriver.common.by import By
+    wait_for(driver, lambda d: d.find_elements(By.LINK_TEXT, text))
+    driver.find_element(By.LINK_TEXT, text).click()
+
+
+def click_button(driver, text, within="app"):
+    from selenium.webdriver.common.by import By
+    wait_for(driver, lambda d: [b for b in d.find_element(By.ID, within).find_elements(By.TAG_NAME, "button") if b.text == text])
+    next(b for b in driver.find_element(By.ID, within).find_elements(By.TAG_NAME, "button") if b.text == text).click()
+
+
+def no_serious_violations(driver):
+    from axe_selenium_python import Axe
+    axe = Axe(driver)
+    axe.inject()
+    results = axe.run()
+    serious = [(v["id"], v["help"], [n.get("html") for n in v.get("nodes", [])][:3]) for v in results["violations"] if v.get("impact") in ("serious", "critical")]
+    assert not serious, serious
+
+
+def registry_token(keyport, user, password):
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return requests.get(f"{keyport.url}/realms/acme/protocol/docker-v2/auth",
+                        params={"service": SERVICE, "scope": "repository:team-a/app:pull"}, headers={"Authorization": f"Basic {auth}"})
+
+
+def test_the_server_admin_manages_a_registry_realm_in_the_console(keyport, realm, chromium):
+    from selenium.webdriver.common.by import By
+    driver = chromium
+    console = f"{keyport.hostname}/admin/master/console/"
+    driver.get(console)
+    # Not signed in: the realm's login page, through the authorization endpoint with PKCE.
+    wait_for(driver, lambda d: "/protocol/openid-connect/auth" in d.current_url or "/login-actions/" in d.current_url)
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(driver.current_url).query)
+    if "code_challenge_method" in query:
+        assert query["code_challenge_method"] == ["S256"] and query["client_id"] == ["security-admin-console"]
+    shot(driver, "01-sign-in")
+    sign_in(driver, "admin", ADMIN_PASSWORD)
+    wait_text(driver, "Realms")
+    assert driver.current_url.startswith(console) and "code=" not in driver.current_url, "the code leaves the address bar"
+    assert "acme" in main_text(driver)
+    # The tokens are in the page's memory, nowhere a later script could read them.
+    stored = driver.execute_script("return JSON.stringify(Object.assign({}, localStorage)) + JSON.stringify(Object.assign({}, sessionStorage))")
+    assert "eyJ" not in stored, stored
+    shot(driver, "02-realms")
+
+    # Users: the list, a search, a new user; a name holding markup shows as text.
+    click_link(driver, "acme")
+    wait_text(driver, "alice")
+    assert "<img src=x onerror=alert(1)> Liddell" in main_text(driver)
+    assert not driver.find_elements(By.CSS_SELECTOR, "#app img"), "markup from the server is never run"
+    no_serious_violations(driver)
+    shot(driver, "03-users")
+    search = driver.find_element(By.CSS_SELECTOR, "input[type=search]")
+    search.send_keys("help")
+    click_button(driver, "Search")
+    wait_for(driver, lambda d: "helpdesk" in main_text(d) and "alice" not in main_text(d))
+    driver.get(f"{console}#/r/acme/users")
+    wait_text(driver, "alice")
+    driver.find_element(By.CSS_SELECTOR, "input[name=username]").send_keys("bob")
+    click_button(driver, "Add user")
+    wait_text(driver, "bob")
+    assert "User bob created." in driver.find_element(By.ID, "banner").text
+
+    # A user's page: groups and tokens; the status toggles through the API.
+    click_link(driver, "alice")
+    wait_text(driver, "Personal access tokens")
+    assert "/developers" in main_text(driver) and "laptop" in main_text(driver)
+    shot(driver, "04-user")
+
+    # The registry: the matrix shows the grant with the group that holds it.
+    click_link(driver, "Registry access")
+    click_link(driver, SERVICE)
+    wait_text(driver, "team-a/*")
+    text = main_text(driver)
+    assert "repository:team-a/*" in text and "pull, push" in text and "/developers" in text, text
+    no_serious_violations(driver)
+    shot(driver, "05-matrix")
+
+    # The access tester says which grant, which role and which group.
+    click_link(driver, "Access tester")
+    wait_for(driver, lambda d: d.find_elements(By.ID, "tester-scopes"))
+    driver.find_element(By.CSS_SELECTOR, "input[name=username]").send_keys("alice")
+    driver.find_element(By.ID, "tester-scopes").send_keys("repository:team-a/app:pull,push,delete")
+    click_button(driver, "Test")
+    wait_text(driver, "Decisions")
+    text = main_text(driver)
+    assert "repository:team-a/*:pull,push via team-a-push → pull, push" in text, text
+    assert "group /developers" in text, text
+    shot(driver, "06-tester")
+
+    # The token inventory: alice's token, revoked here, is refused by the registry's door at once.
+    assert registry_token(keyport, "alice", realm["pat"]).status_code == 200
+    click_link(driver, "Tokens")
+    wait_text(driver, "laptop")
+    shot(driver, "07-tokens")
+    click_button(driver, "Revoke")
+    wait_text(driver, "No token.")
+    assert registry_token(keyport, "alice", realm["pat"]).status_code == 401
+
+    # Events: the logins above are there, filterable.
+    click_link(driver, "Events")
+    wait_text(driver, "LOGIN")
+    shot(driver, "08-events")
+
+    # Realm settings: a change goes through the API.
+    click_link(driver, "Realm settings")
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "input[name=displayName]"))
+    driver.find_element(By.CSS_SELECTOR, "input[name=displayName]").send_keys("ACME Registry")
+    click_button(driver, "Save")
+    wait_for(driver, lambda d: "Realm settings saved." in d.find_element(By.ID, "banner").text)
+    assert realm["admin"].call("GET", "/acme").json()["displayName"] == "ACME Registry"
+    shot(driver, "09-settings")
+
+    # Sign out: back to the login page; the console's token no longer works.
+    click_button(driver, "Sign out", within="logout-area")
+    wait_for(driver, lambda d: d.find_elements(By.ID, "username"))
+    shot(driver, "10-signed-out")
+    errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE" and "favicon" not in entry["message"]]
+    assert not errors, errors
+
+
+def test_a_delegated_admin_sees_only_what_the_api_allows(keyport, realm, chromium):
+    driver = chromium
+    driver.get(f"{keyport.hostname}/admin/acme/console/")
+    sign_in(driver, "helpdesk", "helpdesk-pw-1")
+    # A realm's console opens on its users.
+    wait_text(driver, "alice")
+    assert "#/r/acme/users" in driver.current_url
+    shot(driver, "11-delegated-users")
+    click_link(driver, "Realm settings")
+    wait_text(driver, "You may not do this")
+    shot(driver, "12-delegated-settings-refused")
+    click_link(driver, "Registry access")
+    wait_text(driver, "You may not do this")
+
+
+def test_the_console_page_is_locked_down(keyport):
+    page = requests.get(f"{keyport.url}/admin/master/console/")
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["X-Frame-Options"] == "DENY" and "<script" in page.text and "onerror" not in page.text
+    assert requests.get(f"{keyport.url}/admin/nowhere/console/").status_code == 404
+    assert requests.get(f"{keyport.url}/admin/master/console/console.html").status_code == 404
+    assert requests.get(f"{keyport.url}/admin/master/console/../../../etc/passwd").status_code == 404
+    redirect = requests.get(f"{keyport.url}/admin", allow_redirects=False)
+    assert redirect.status_code == 302 and redirect.headers["Location"].endswith("/admin/master/console/")
