@@ -207,7 +207,15 @@ def test_the_server_admin_manages_a_registry_realm_in_the_console(keyport, realm
     click_link(driver, "Tokens")
     wait_text(driver, "laptop")
     shot(driver, "07-tokens")
+    # Revoking asks first; saying no keeps the token.
     click_button(driver, "Revoke")
+    wait_for(driver, lambda d: d.switch_to.alert)
+    assert "laptop" in driver.switch_to.alert.text
+    driver.switch_to.alert.dismiss()
+    assert registry_token(keyport, "alice", realm["pat"]).status_code == 200
+    click_button(driver, "Revoke")
+    wait_for(driver, lambda d: d.switch_to.alert)
+    driver.switch_to.alert.accept()
     wait_text(driver, "No token.")
     assert registry_token(keyport, "alice", realm["pat"]).status_code == 401
 

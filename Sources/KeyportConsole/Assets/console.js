@@ -58,6 +58,11 @@ async function act(work, done) {
   }
 }
 
+/** An action that cannot be undone, after the administrator confirms it. */
+function confirmed(question, work, done) {
+  if (window.confirm(question)) act(work, done);
+}
+
 function formValues(form) { return Object.fromEntries(new FormData(form).entries()); }
 
 // MARK: Routing
@@ -276,13 +281,13 @@ async function userPage(realm, id) {
     h("h2", {}, "Role mappings (direct)"), table(["Container", "Role"], roleRows, "No role mapped directly."),
     h("h2", {}, "Sign-in sessions"), part(sessions, (list) => table(["Started", "Last access", "Address", "Clients", ""], list.map((s) => [
       time(s.start), time(s.lastAccess), s.ipAddress || "", Object.values(s.clients || {}).join(", "),
-      h("button", { type: "button", class: "danger", onclick: () => act(() => api.delete(`/${encodeURIComponent(realm)}/sessions/${encodeURIComponent(s.id)}`), "Session ended.") }, "End")]), "No session.")),
+      h("button", { type: "button", class: "danger", onclick: () => confirmed("End this sign-in session?", () => api.delete(`/${encodeURIComponent(realm)}/sessions/${encodeURIComponent(s.id)}`), "Session ended.") }, "End")]), "No session.")),
     h("h2", {}, "Identity tokens (docker login)"), part(offline, (list) => table(["Started", "Last use", "Address", "Registry", ""], list.map((s) => [
       time(s.start), time(s.lastAccess), s.ipAddress || "", Object.values(s.clients || {}).join(", "),
-      h("button", { type: "button", class: "danger", onclick: () => act(() => api.delete(`/${encodeURIComponent(realm)}/sessions/${encodeURIComponent(s.id)}`, { isOffline: true }), "Identity token revoked.") }, "Revoke")]), "No identity token.")),
+      h("button", { type: "button", class: "danger", onclick: () => confirmed("Revoke this identity token? The machine holding it must docker login again.", () => api.delete(`/${encodeURIComponent(realm)}/sessions/${encodeURIComponent(s.id)}`, { isOffline: true }), "Identity token revoked.") }, "Revoke")]), "No identity token.")),
     h("h2", {}, "Personal access tokens"), part(tokens, (list) => table(["Name", "Registry", "Grants", "Ends", "Last use", ""], list.map((t) => [
       t.name, t.client, (t.grants || ["everything its owner may do"]).join(", "), time(t.expiresAt), time(t.lastUsedAt),
-      h("button", { type: "button", class: "danger", onclick: () => act(() => api.delete(`${base}/personal-access-tokens/${encodeURIComponent(t.id)}`), `Token ${t.name} revoked.`) }, "Revoke")]), "No personal access token.")),
+      h("button", { type: "button", class: "danger", onclick: () => confirmed(`Revoke the token ${t.name}? Whatever uses it is refused from now on.`, () => api.delete(`${base}/personal-access-tokens/${encodeURIComponent(t.id)}`), `Token ${t.name} revoked.`) }, "Revoke")]), "No personal access token.")),
   ];
 }
 
@@ -349,8 +354,9 @@ async function tokensView(realm, base, clientUuid, query) {
   const list = await api.get(`${base}/docker-v2-tokens`, { kind, first, max: 50 });
   const here = (extra) => go(["r", realm, "registry", clientUuid, "tokens"], { kind, first, ...extra });
   const revoke = (t) => kind === "identity-token"
-    ? act(() => api.delete(`/${encodeURIComponent(realm)}/sessions/${encodeURIComponent(t.id)}`, { isOffline: true }), "Identity token revoked.")
-    : act(() => api.delete(`/${encodeURIComponent(realm)}/users/${encodeURIComponent(t.userId)}/personal-access-tokens/${encodeURIComponent(t.id)}`), `Token ${t.name} revoked.`);
+    ? confirmed(`Revoke ${t.username}'s identity token? That machine must docker login again.`, () => api.delete(`/${encodeURIComponent(realm)}/sessions/${encodeURIComponent(t.id)}`, { isOffline: true }), "Identity token revoked.")
+    : confirmed(`Revoke ${t.username}'s token ${t.name}? Whatever uses it is refused from now on.`,
+      () => api.delete(`/${encodeURIComponent(realm)}/users/${encodeURIComponent(t.userId)}/personal-access-tokens/${encodeURIComponent(t.id)}`), `Token ${t.name} revoked.`);
   return h("div", {},
     h("div", { class: "row" },
       h("button", { type: "button", class: kind === "personal-access-token" ? "" : "secondary", onclick: () => here({ kind: "personal-access-token", first: 0 }) }, "Personal access tokens"),
