@@ -22,6 +22,7 @@ extension AdminAPI {
         users.delete("{id}/credentials/{credentialId}", use: deleteCredential)
         users.post("{id}/logout", use: logOutUser)
         users.get("{id}/groups", use: listUserGroups)
+        users.get("{id}/effective-roles", use: listEffectiveRolesWithSources)
         users.put("{id}/groups/{groupId}", use: joinGroup)
         users.delete("{id}/groups/{groupId}", use: leaveGroup)
         addUserRoleMappingRoutes(users)
@@ -312,5 +313,28 @@ extension AdminAPI {
         }
         try await store.clearLoginFailures(realmId: realm.id)
         return noContent
+    }
+
+    /// Keyport's: every effective role of the user (realm roles first, then by client and name)
+    /// with each way the user holds it — `direct`, `group /eng`, or a chain of composites
+    /// (`RoleSources`) — the console's answer to "where does this role come from?". View-users.
+    func listEffectiveRolesWithSources(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm, user) = try await userInPath(request, context, .viewUsers)
+        let roles = try await store.effectiveRoles(userId: user.id, realmId: realm.id)
+        let answer = try await RoleSources(store: store).of(user: user, realm: realm)
+        var clientIds: [String: String] = [:]
+        var list: [(sortKey: String, value: JSONValue)] = []
+        for role in roles {
+            var client: JSONValue = .null
+            if let owner = role.clientId {
+                if clientIds[owner] == nil { clientIds[owner] = try await store.client(id: owner, realmId: realm.id)?.clientId ?? owner }
+                client = .string(clientIds[owner] ?? owner)
+            }
+            let key = "\(role.clientId == nil ? "0" : "1")\(client.stringValue ?? "")\u{0}\(role.name)"
+            list.append((key, ["id": .string(role.id), "name": .string(role.name), "client": client,
+                               "sources": .array((answer.sources[role.id] ?? []).map { .string($0) })]))
+        }
+        let body: JSONValue = ["roles": .array(list.sorted { $0.sortKey < $1.sortKey }.map(\.value)), "truncated": .bool(answer.truncated)]
+        return try JSONBody.response(body)
     }
 }

@@ -324,6 +324,13 @@ struct DockerV2EndpointTests {
             #expect(decisions[1]["because"]?.array.isEmpty == true)
             #expect(answer["roleSources"]?["reader"]?.strings == ["direct"])
             #expect(answer["roleSources"]?["team-a-dev"]?.strings == ["group /eng → composite realm role developers"])
+            // The user's page in the console: every effective role with where it comes from.
+            let effective = try await api.call(.get, "/admin/realms/acme/users/\(alice)/effective-roles", token: r.admin)
+            let rows = (effective["roles"]?.array ?? []).map { "\($0["client"]?.stringValue ?? "realm")/\($0["name"]?.stringValue ?? ""): \($0["sources"]?.strings ?? [])" }
+            #expect(rows.contains(#"realm/developers: ["group /eng"]"#), "\(rows)")
+            #expect(rows.contains(#"registry.acme.io/team-a-dev: ["group /eng → composite realm role developers"]"#), "\(rows)")
+            #expect(rows.contains(#"realm/offline_access: ["direct → composite realm role default-roles-acme"]"#), "\(rows)")
+            #expect(rows.first?.hasPrefix("realm/") == true, "realm roles first")
 
             // Why a login would be refused, each reason in words an administrator can act on.
             try #require(try await api.call(.put, "/admin/realms/acme", token: r.admin,

@@ -179,6 +179,7 @@ def test_the_server_admin_manages_a_registry_realm_in_the_console(keyport, realm
     click_link(driver, "alice")
     wait_text(driver, "Personal access tokens")
     assert "/developers" in main_text(driver) and "laptop" in main_text(driver)
+    assert "team-a-push registry.acme.test group /developers" in main_text(driver), "each effective role says where it comes from"
     shot(driver, "04-user")
 
     # The registry: the matrix shows the grant with the group that holds it.

@@ -248,8 +248,8 @@ async function userPage(realm, id) {
   const user = await api.get(base);
   document.title = `${user.username} · ${realm} · Keyport`;
   const optional = (promise) => promise.catch((error) => ({ error: error.message }));
-  const [groups, mappings, sessions, offline, tokens] = await Promise.all([
-    optional(api.get(`${base}/groups`)), optional(api.get(`${base}/role-mappings`)), optional(api.get(`${base}/sessions`)),
+  const [groups, effective, sessions, offline, tokens] = await Promise.all([
+    optional(api.get(`${base}/groups`)), optional(api.get(`${base}/effective-roles`)), optional(api.get(`${base}/sessions`)),
     optional(api.get(`${base}/offline-sessions`)), optional(api.get(`${base}/personal-access-tokens`)),
   ]);
   const part = (value, build) => (value && value.error ? h("p", { class: "muted" }, value.error) : build(value));
@@ -261,13 +261,6 @@ async function userPage(realm, id) {
   } }, field("New password", input("password", "password", { required: true, autocomplete: "new-password" })),
   h("label", { class: "check" }, input("checkbox", "temporary", { checked: true }), "Temporary (changed at next sign-in)"),
   h("button", { type: "submit" }, "Set password"));
-  const roleRows = [];
-  if (mappings && !mappings.error) {
-    for (const role of mappings.realmMappings || []) roleRows.push(["realm", role.name]);
-    for (const [client, entry] of Object.entries(mappings.clientMappings || {})) {
-      for (const role of entry.mappings || []) roleRows.push([client, role.name]);
-    }
-  }
   return [
     h("p", {}, link("← Users", ["r", realm, "users"])),
     h("h1", {}, user.username),
@@ -278,7 +271,9 @@ async function userPage(realm, id) {
       h("dt", {}, "Required actions"), h("dd", {}, (user.requiredActions || []).join(", ") || "—")),
     h("h2", {}, "Password"), reset,
     h("h2", {}, "Groups"), part(groups, (list) => table(["Path"], list.map((g) => [g.path]), "In no group.")),
-    h("h2", {}, "Role mappings (direct)"), table(["Container", "Role"], roleRows, "No role mapped directly."),
+    h("h2", {}, "Effective roles"), part(effective, (answer) => [
+      table(["Role", "Of", "Held through"], answer.roles.map((r) => [r.name, r.client || "realm", r.sources.join("; ")]), "No role."),
+      answer.truncated ? h("p", { class: "muted" }, "Some paths are left out: the role graph is larger than one answer shows.") : null]),
     h("h2", {}, "Sign-in sessions"), part(sessions, (list) => table(["Started", "Last access", "Address", "Clients", ""], list.map((s) => [
       time(s.start), time(s.lastAccess), s.ipAddress || "", Object.values(s.clients || {}).join(", "),
       h("button", { type: "button", class: "danger", onclick: () => confirmed("End this sign-in session?", () => api.delete(`/${encodeURIComponent(realm)}/sessions/${encodeURIComponent(s.id)}`), "Session ended.") }, "End")]), "No session.")),
