@@ -42,9 +42,10 @@ func dockerV2AdminExtensions(installation: RegistryInstallation, authorizer: Reg
     let matrix: AdminExtensions.ClientQuery = { request, realm, client in
         try await dockerV2Matrix(request: request, realm: realm, client: client, store: store)
     }
+    let grantCheck: AdminExtensions.ClientQuery = { request, _, client in try dockerV2GrantCheck(request: request, client: client) }
     return AdminExtensions(
         installationProviders: providers,
-        clientQueries: ["docker-v2-access": access, "docker-v2-tokens": tokens, "docker-v2-matrix": matrix])
+        clientQueries: ["docker-v2-access": access, "docker-v2-tokens": tokens, "docker-v2-matrix": matrix, "docker-v2-grant-check": grantCheck])
 }
 
 /// `GET clients/{id}/docker-v2-access?username=U&scope=S…`: what `U` would be granted,
@@ -235,3 +236,23 @@ func dockerV2Matrix(request: Request, realm: Realm, client: Client, store: any I
 
 /// How many holders of each kind a matrix row names.
 let matrixHolderSample = 20
+
+/// `GET clients/{id}/docker-v2-grant-check?grant=G…`: the server's own parser on grants being
+/// typed (the console checks as you type; saving checks again): for each, whether it parses and
+/// what it means, or why not. At most `RegistryGrant.maxPerHolder` grants per question.
+func dockerV2GrantCheck(request: Request, client: Client) throws -> Response {
+    guard client.protocolName == .dockerV2 else { throw AdminError.badRequest("\(client.clientId) is not a docker-v2 client") }
+    let grants = FormParameters.query(of: request).all("grant")
+    guard grants.count <= RegistryGrant.maxPerHolder else { throw AdminError.badRequest("At most \(RegistryGrant.maxPerHolder) grants at once") }
+    var answers: [JSONValue] = []
+    for text in grants {
+        do {
+            let grant = try RegistryGrant(parsing: text)
+            answers.append(["grant": .string(text), "valid": true, "type": .string(grant.type), "pattern": .string(grant.pattern.description),
+                            "actions": .array(grant.actions.sorted().map { .string($0) })])
+        } catch {
+            answers.append(["grant": .string(text), "valid": false, "message": .string(error.description)])
+        }
+    }
+    return try JSONBody.response(JSONValue.array(answers))
+}

@@ -395,6 +395,17 @@ struct DockerV2EndpointTests {
             #expect(try await api.call(.get, "/admin/realms/acme/clients/\(r.clientId)/docker-v2-matrix", token: viewerToken).status == .forbidden)
             let plain = try await api.createClient("acme", ["clientId": "web"], token: r.admin)
             #expect(try await api.call(.get, "/admin/realms/acme/clients/\(plain)/docker-v2-matrix", token: r.admin).status == .badRequest)
+
+            // The grant editor's check as you type: the server's parser, each grant's meaning or its fault.
+            let check = try await api.call(.get, "/admin/realms/acme/clients/\(r.clientId)/docker-v2-grant-check?grant="
+                                           + urlEncoded([("", "repository:team-a/*:pull,push")]).dropFirst() + "&grant=repository:x:fly", token: r.admin)
+            #expect(check.items.first?["valid"]?.bool == true)
+            #expect(check.items.first?["pattern"]?.stringValue == "team-a/*")
+            #expect(check.items.first?["actions"]?.strings == ["pull", "push"])
+            #expect(check.items.last?["valid"]?.bool == false)
+            #expect(check.items.last?["message"]?.stringValue == "Invalid docker.grant 'repository:x:fly': unknown action 'fly': use pull, push, delete or *")
+            let tooMany = (0..<51).map { "grant=repository:r\($0):pull" }.joined(separator: "&")
+            #expect(try await api.call(.get, "/admin/realms/acme/clients/\(r.clientId)/docker-v2-grant-check?\(tooMany)", token: r.admin).status == .badRequest)
         }
     }
 

@@ -41,12 +41,15 @@ class Admin:
 def realm(keyport):
     """acme: a registry with a granting role held through a group, alice with a token, helpdesk with manage-users."""
     admin = Admin(keyport.url)
-    admin.call("POST", "", json={"realm": "acme", "enabled": True, "dockerV2Enabled": True})
+    admin.call("POST", "", json={"realm": "acme", "enabled": True, "dockerV2Enabled": True, "adminEventsEnabled": True})
     admin.call("POST", "/acme/clients", json={"clientId": SERVICE, "protocol": "docker-v2"})
     registry = admin.id_of("/acme/clients", "clientId", SERVICE)
     admin.call("POST", f"/acme/clients/{registry}/roles", json={"name": "team-a-push", "attributes": {"docker.grant": ["repository:team-a/*:pull,push"]}})
     role = admin.call("GET", f"/acme/clients/{registry}/roles/team-a-push").json()
     admin.call("POST", "/acme/groups", json={"name": "developers"})
+    admin.call("POST", "/acme/groups", json={"name": "ops"})
+    ops = admin.id_of("/acme/groups", "name", "ops")
+    admin.call("POST", f"/acme/groups/{ops}/children", json={"name": "oncall"})
     group = admin.id_of("/acme/groups", "name", "developers")
     admin.call("POST", f"/acme/groups/{group}/role-mappings/clients/{registry}", json=[role])
     admin.call("POST", "/acme/users", json={"username": "alice", "enabled": True, "email": "alice@acme.test",
@@ -181,6 +184,13 @@ def test_the_server_admin_manages_a_registry_realm_in_the_console(keyport, realm
     assert "/developers" in main_text(driver) and "laptop" in main_text(driver)
     assert "team-a-push registry.acme.test group /developers" in main_text(driver), "each effective role says where it comes from"
     shot(driver, "04-user")
+    # Group membership: join a nested group from the list, through the API.
+    from selenium.webdriver.support.ui import Select
+    wait_for(driver, lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, "select[name=group] option") if o.text == "/ops/oncall"])
+    Select(driver.find_element(By.CSS_SELECTOR, "select[name=group]")).select_by_visible_text("/ops/oncall")
+    click_button(driver, "Join")
+    wait_for(driver, lambda d: "alice joined /ops/oncall." in d.find_element(By.ID, "banner").text)
+    wait_text(driver, "/ops/oncall")
 
     # The registry: the matrix shows the grant with the group that holds it.
     click_link(driver, "Registry access")
@@ -190,6 +200,15 @@ def test_the_server_admin_manages_a_registry_realm_in_the_console(keyport, realm
     assert "repository:team-a/*" in text and "pull, push" in text and "/developers" in text, text
     no_serious_violations(driver)
     shot(driver, "05-matrix")
+
+    # The grant editor: the server's parser answers as the administrator types.
+    click_link(driver, "Grants")
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "textarea[name=grants]"))
+    area = driver.find_element(By.CSS_SELECTOR, "textarea[name=grants]")
+    area.send_keys("\nrepository:team-a/*:pull,fly")
+    wait_text(driver, "unknown action 'fly'")
+    assert "✓ repository team-a/*: pull, push" in main_text(driver)
+    shot(driver, "05b-grants")
 
     # The access tester says which grant, which role and which group.
     click_link(driver, "Access tester")
@@ -220,10 +239,14 @@ def test_the_server_admin_manages_a_registry_realm_in_the_console(keyport, realm
     wait_text(driver, "No token.")
     assert registry_token(keyport, "alice", realm["pat"]).status_code == 401
 
-    # Events: the logins above are there, filterable.
+    # Events: the logins above are there, filterable; admin events say who changed what.
     click_link(driver, "Events")
     wait_text(driver, "LOGIN")
     shot(driver, "08-events")
+    click_link(driver, "Admin events")
+    wait_text(driver, "GROUP_MEMBERSHIP")
+    assert "DELETE" in main_text(driver), "the token revoked above"
+    shot(driver, "08b-admin-events")
 
     # Realm settings: a change goes through the API.
     click_link(driver, "Realm settings")

@@ -87,7 +87,8 @@ function navigation(realm, current) {
   nav.replaceChildren();
   if (session.realm === "master") nav.append(link("Realms", [], null, { "aria-current": current === "realms" ? "page" : null }));
   if (!realm) return;
-  const sections = [["users", "Users"], ["groups", "Groups"], ["registry", "Registry access"], ["events", "Events"], ["settings", "Realm settings"]];
+  const sections = [["users", "Users"], ["groups", "Groups"], ["registry", "Registry access"], ["events", "Events"], ["admin-events", "Admin events"],
+    ["settings", "Realm settings"]];
   nav.append(h("span", { class: "muted" }, `Realm ${realm}:`));
   for (const [key, label] of sections) {
     nav.append(link(label, ["r", realm, key], null, { "aria-current": current === key ? "page" : null }));
@@ -221,6 +222,30 @@ const pages = {
     return [h("h1", {}, "Events"), form, exports, table(["Time", "Type", "Client", "User", "Address", "Error", "Details"], rows, "No events match."), pager];
   },
 
+  async "admin-events"(realm, rest, query) {
+    document.title = `Admin events · ${realm} · Keyport`;
+    const filters = { operationTypes: query.get("operationTypes") || "", resourceTypes: query.get("resourceTypes") || "",
+      resourcePath: query.get("resourcePath") || "", authUser: query.get("authUser") || "" };
+    const first = Math.max(0, parseInt(query.get("first") || "0", 10) || 0);
+    const events = await api.get(`/${encodeURIComponent(realm)}/admin-events`, { ...filters, first, max: 50 });
+    const form = h("form", { class: "inline", onsubmit: (event) => { event.preventDefault(); go(["r", realm, "admin-events"], formValues(event.target)); } },
+      ...Object.entries({ operationTypes: "Operation", resourceTypes: "Resource type", resourcePath: "Resource path (trailing * allowed)", authUser: "By user id" })
+        .map(([name, label]) => field(label, input("text", name, { value: filters[name] }))), h("button", { type: "submit" }, "Filter"));
+    const rows = events.map((e) => [time(e.time), e.operationType, e.resourceType, h("span", { class: "mono" }, e.resourcePath || ""),
+      (e.authDetails || {}).userId || "", (e.authDetails || {}).ipAddress || ""]);
+    const exports = h("div", { class: "row" },
+      h("button", { type: "button", class: "secondary", onclick: () => download(`admin-events-${realm}.json`, "application/json", JSON.stringify(events, null, 2)) }, "Export JSON"),
+      h("button", { type: "button", class: "secondary", onclick: () => download(`admin-events-${realm}.csv`, "text/csv", csv(
+        ["time", "operation", "resource type", "resource path", "user", "address"],
+        events.map((e) => [time(e.time), e.operationType, e.resourceType, e.resourcePath, (e.authDetails || {}).userId, (e.authDetails || {}).ipAddress]))) }, "Export CSV"));
+    const pager = h("div", { class: "pager" },
+      h("button", { type: "button", class: "secondary", disabled: first === 0, onclick: () => go(["r", realm, "admin-events"], { ...filters, first: Math.max(0, first - 50) }) }, "Newer"),
+      h("button", { type: "button", class: "secondary", disabled: events.length < 50, onclick: () => go(["r", realm, "admin-events"], { ...filters, first: first + 50 }) }, "Older"));
+    return [h("h1", {}, "Admin events"),
+      h("p", { class: "hint" }, "Who changed what, from where — recorded while the realm's admin events are on (Realm settings)."),
+      form, exports, table(["Time", "Operation", "Resource", "Path", "By", "Address"], rows, "No admin event matches."), pager];
+  },
+
   async settings(realm) {
     document.title = `Realm settings · ${realm} · Keyport`;
     const r = await api.get(`/${encodeURIComponent(realm)}`);
@@ -230,6 +255,7 @@ const pages = {
       act(() => api.put(`/${encodeURIComponent(realm)}`, {
         displayName: v.displayName, dockerV2Enabled: v.dockerV2Enabled === "on", bruteForceProtected: v.bruteForceProtected === "on",
         accessTokenLifespan: Number(v.accessTokenLifespan), failureFactor: Number(v.failureFactor), passwordPolicy: v.passwordPolicy,
+        adminEventsEnabled: v.adminEventsEnabled === "on",
       }), "Realm settings saved.");
     } },
     field("Display name", input("text", "displayName", { value: r.displayName || "" })),
@@ -238,6 +264,7 @@ const pages = {
     h("label", { class: "check" }, input("checkbox", "bruteForceProtected", { checked: !!r.bruteForceProtected }), "Brute-force detection"),
     field("Failures before a lockout", input("text", "failureFactor", { value: r.failureFactor, inputmode: "numeric" })),
     field("Password policy", input("text", "passwordPolicy", { value: r.passwordPolicy || "", placeholder: "length(12) and notUsername" })),
+    h("label", { class: "check" }, input("checkbox", "adminEventsEnabled", { checked: !!r.adminEventsEnabled }), "Record admin events"),
     h("p", {}, h("button", { type: "submit" }, "Save")));
     return [h("h1", {}, `Realm settings: ${realm}`), form];
   },
@@ -270,7 +297,10 @@ async function userPage(realm, id) {
           user.enabled ? "Disable" : "Enable")),
       h("dt", {}, "Required actions"), h("dd", {}, (user.requiredActions || []).join(", ") || "—")),
     h("h2", {}, "Password"), reset,
-    h("h2", {}, "Groups"), part(groups, (list) => table(["Path"], list.map((g) => [g.path]), "In no group.")),
+    h("h2", {}, "Groups"), part(groups, (list) => [
+      table(["Path", ""], list.map((g) => [g.path, h("button", { type: "button", class: "secondary", onclick: () =>
+        act(() => api.delete(`${base}/groups/${encodeURIComponent(g.id)}`), `${user.username} left ${g.path}.`) }, "Leave")]), "In no group."),
+      joinGroupForm(realm, base, user, list)]),
     h("h2", {}, "Effective roles"), part(effective, (answer) => [
       table(["Role", "Of", "Held through"], answer.roles.map((r) => [r.name, r.client || "realm", r.sources.join("; ")]), "No role."),
       answer.truncated ? h("p", { class: "muted" }, "Some paths are left out: the role graph is larger than one answer shows.") : null]),
@@ -284,6 +314,26 @@ async function userPage(realm, id) {
       t.name, t.client, (t.grants || ["everything its owner may do"]).join(", "), time(t.expiresAt), time(t.lastUsedAt),
       h("button", { type: "button", class: "danger", onclick: () => confirmed(`Revoke the token ${t.name}? Whatever uses it is refused from now on.`, () => api.delete(`${base}/personal-access-tokens/${encodeURIComponent(t.id)}`), `Token ${t.name} revoked.`) }, "Revoke")]), "No personal access token.")),
   ];
+}
+
+/** A select of the realm's groups (searched by name) the user is not in, and a Join button. */
+function joinGroupForm(realm, base, user, current) {
+  const select = h("select", { id: `join-${user.id}`, name: "group" }, h("option", { value: "" }, "Choose a group…"));
+  const member = new Set(current.map((g) => g.id));
+  (async () => {
+    // The tree, breadth first, at most 500 groups.
+    const queue = await api.get(`/${encodeURIComponent(realm)}/groups`, { max: 500 });
+    for (let i = 0; i < queue.length && queue.length < 500; i++) {
+      if (queue[i].subGroupCount > 0) queue.push(...await api.get(`/${encodeURIComponent(realm)}/groups/${encodeURIComponent(queue[i].id)}/children`, { max: 100 }));
+    }
+    for (const g of queue.slice(0, 500)) if (!member.has(g.id)) select.append(h("option", { value: g.id }, g.path));
+  })().catch(() => {});
+  return h("form", { class: "inline", onsubmit: (event) => {
+    event.preventDefault();
+    const id = select.value;
+    if (!id) return;
+    act(() => api.put(`${base}/groups/${encodeURIComponent(id)}`), `${user.username} joined ${select.selectedOptions[0].textContent}.`);
+  } }, field("Add to group", select), h("button", { type: "submit", class: "secondary" }, "Join"));
 }
 
 async function registryClient(realm, clientUuid, tab, query) {
@@ -308,7 +358,15 @@ async function registryClient(realm, clientUuid, tab, query) {
     }
   }
   for (const grant of matrix.anonymous) rows.push([h("span", { class: "mono" }, `${grant.type}:${grant.pattern}`), grant.actions.join(", "), "anyone (anonymous)", ""]);
-  return [...header,
+  const downloads = h("div", { class: "row" }, [
+    ["docker-v2-registry-config-file", "Registry auth section (config.yml)", `${client.clientId}-auth.yml`, "text/yaml"],
+    ["docker-v2-cert-bundle", "Certificate bundle", `${client.clientId}.pem`, "application/x-pem-file"],
+  ].map(([provider, label, name, type]) => h("button", { type: "button", class: "secondary", onclick: () => act(async () => {
+    const response = await fetch(`${api.admin}${base}/installation/providers/${provider}`, { headers: { Authorization: `Bearer ${session.accessToken}` }, credentials: "omit" });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    download(name, type, await response.text());
+  }) }, label)));
+  return [...header, downloads,
     matrix.authorization === "allow-all" ? h("p", {}, tag("allow-all", "no"), " Every user who can log in gets whatever it asks for.") : null,
     h("p", { class: "hint" }, `${matrix.total} role(s) carry grants. Holders are direct: users, groups, composite roles.`),
     table(["Repository pattern", "Actions", "Role", "Held by"], rows, "No role carries a grant yet."),
@@ -365,6 +423,23 @@ async function tokensView(realm, base, clientUuid, query) {
       h("button", { type: "button", class: "secondary", disabled: list.length < 50, onclick: () => here({ first: first + 50 }) }, "Next")));
 }
 
+/** The server's parser on grants as they are typed (a short pause after the last key). */
+let checkTimer = null;
+function checkGrants(base, text, target) {
+  clearTimeout(checkTimer);
+  checkTimer = setTimeout(async () => {
+    const grants = text.split("\n").map((s) => s.trim()).filter(Boolean).slice(0, 50);
+    if (!grants.length) { target.replaceChildren(); return; }
+    try {
+      const answers = await api.get(`${base}/docker-v2-grant-check`, { grant: grants });
+      target.replaceChildren(...answers.map((a) => h("div", { class: a.valid ? "ok" : "bad" },
+        a.valid ? `✓ ${a.type} ${a.pattern}: ${a.actions.join(", ")}` : `✗ ${a.message}`)));
+    } catch (error) {
+      target.replaceChildren(h("div", { class: "bad" }, error.message));
+    }
+  }, 300);
+}
+
 async function grantsView(realm, base, clientUuid) {
   const roles = await api.get(`${base}/roles`, { max: 1000, briefRepresentation: false });
   const save = (role, text) => act(async () => {
@@ -373,9 +448,12 @@ async function grantsView(realm, base, clientUuid) {
     await api.put(`${base}/roles/${encodeURIComponent(role.name)}`, { ...current, attributes });
   }, `Grants of ${role.name} saved.`);
   const editors = roles.map((role) => {
-    const area = h("textarea", { id: `grants-${role.id}`, name: "grants" }, ((role.attributes || {})["docker.grant"] || []).join("\n"));
+    const area = h("textarea", { id: `grants-${role.id}`, name: "grants", "aria-describedby": `check-${role.id}` },
+      ((role.attributes || {})["docker.grant"] || []).join("\n"));
+    const check = h("div", { id: `check-${role.id}`, class: "check", "aria-live": "polite" });
+    area.addEventListener("input", () => checkGrants(base, area.value, check));
     return h("form", { class: "card", onsubmit: (event) => { event.preventDefault(); save(role, area.value); } },
-      h("label", { for: area.id }, `${role.name}: one grant per line (type:pattern:actions)`), area, h("p", {}, h("button", { type: "submit" }, "Save")));
+      h("label", { for: area.id }, `${role.name}: one grant per line (type:pattern:actions)`), area, check, h("p", {}, h("button", { type: "submit" }, "Save")));
   });
   const create = h("form", { class: "inline", onsubmit: (event) => {
     event.preventDefault();
@@ -383,8 +461,8 @@ async function grantsView(realm, base, clientUuid) {
     act(() => api.post(`${base}/roles`, { name: v.name, attributes: { "docker.grant": [v.grant] } }), `Role ${v.name} created.`);
   } }, field("Role", input("text", "name", { required: true })), field("Grant", input("text", "grant", { required: true, placeholder: "repository:team-a/*:pull,push" })),
   h("button", { type: "submit" }, "Add role"));
-  return h("div", {}, h("p", { class: "hint" }, "The server checks each grant when you save; a wrong one is refused with the reason."),
-    h("div", { class: "cards" }, editors), h("h2", {}, "New role with a grant"), create);
+  return h("div", {}, h("p", { class: "hint" }, "The server checks each grant as you type, and again when you save: a wrong one is refused with the reason."),
+    h("div", { class: "stack" }, editors), h("h2", {}, "New role with a grant"), create);
 }
 
 // MARK: Export
