@@ -249,10 +249,12 @@ extension AdminAPI {
     }
 
     /// Keycloak's cache clearing, for `manage-realm`: this node forgets what it kept of that kind
-    /// (see `ServerCache`); 204, recorded as an admin event (ACTION).
+    /// (see `ServerCache`) for this realm — for every realm when a server administrator asks,
+    /// since one realm's administrator must not make every realm's next logins hash again; 204,
+    /// recorded as an admin event (ACTION).
     func clearCache(_ cache: ServerCache, _ request: Request, _ context: KeyportRequestContext) async throws -> Response {
-        _ = try await authorize(request, context, .manageRealm)
-        extensions.clearCache?(cache)
+        let (caller, realm) = try await authorize(request, context, .manageRealm)
+        try await extensions.clearCache?(cache, realm, caller.isMasterAdmin)
         return noContent
     }
 }

@@ -181,11 +181,14 @@ public struct AdminExtensions: Sendable {
     /// telling the clients it signed in (back-channel logout); without it the session is deleted.
     public var endBrowserSession: BrowserSessionEnder?
 
-    /// Empties this node's caches of one kind (`clear-realm-cache`, `clear-user-cache`, `clear-keys-cache`).
-    public var clearCache: (@Sendable (ServerCache) -> Void)?
+    /// Empties this node's caches of one kind (`clear-realm-cache`, `clear-user-cache`,
+    /// `clear-keys-cache`): what they hold of `realm`, or — `everyRealm`, for a server
+    /// administrator — all of it.
+    public typealias CacheClearer = @Sendable (_ cache: ServerCache, _ realm: Realm, _ everyRealm: Bool) async throws -> Void
+    public var clearCache: CacheClearer?
 
     public init(installationProviders: [String: InstallationProvider] = [:], clientQueries: [String: ClientQuery] = [:],
-                endBrowserSession: BrowserSessionEnder? = nil, clearCache: (@Sendable (ServerCache) -> Void)? = nil) {
+                endBrowserSession: BrowserSessionEnder? = nil, clearCache: CacheClearer? = nil) {
         self.installationProviders = installationProviders
         self.clientQueries = clientQueries
         self.endBrowserSession = endBrowserSession

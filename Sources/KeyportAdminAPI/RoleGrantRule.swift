@@ -147,11 +147,14 @@ extension AdminAPI {
     }
 
     /// The built-in `realm-management` client is configured only by the realm's `realm-admin`
-    /// (or the master `admin`): `manage-clients` must not reshape the roles that define it.
+    /// (or the master `admin`): `manage-clients` must not reshape the roles that define it. Nor
+    /// the admin console's client: a redirect URI elsewhere, or PKCE switched off, would let a
+    /// `manage-clients` admin catch a realm admin's single sign-on code.
     func requireMayConfigure(_ client: Client, caller: AdminPrincipal, realm: Realm) throws {
-        guard client.clientId == BuiltInRoles.realmManagementClient
+        guard client.clientId == BuiltInRoles.realmManagementClient || client.clientId == BuiltInRoles.securityAdminConsoleClient
                 || (realm.name == BuiltInRoles.masterRealm && client.clientId.hasSuffix("-realm")) else { return }
-        let kind: RoleGrantRule.Kind = client.clientId == BuiltInRoles.realmManagementClient ? .management : .master
+        let kind: RoleGrantRule.Kind = client.clientId == BuiltInRoles.realmManagementClient
+            || client.clientId == BuiltInRoles.securityAdminConsoleClient ? .management : .master
         guard RoleGrantRule.mayConfigure(kind: kind, caller: caller, realm: realm) else {
             throw AdminError(.forbidden, "You may not change the built-in client '\(client.clientId)'")
         }

@@ -35,5 +35,12 @@ public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: Send
         state.withLock { s in s = ([:], [], 0) }
     }
 
+    /// Drops the entries whose key matches (their ring slots stay until reused).
+    public func removeAll(where matches: (Key) -> Bool) {
+        state.withLock { s in
+            for key in s.entries.keys where matches(key) { s.entries[key] = nil }
+        }
+    }
+
     public var count: Int { state.withLock { $0.entries.count } }
 }

@@ -24,6 +24,7 @@ public final class EffectiveRolesCache: Sendable {
     }
 
     public func removeAll() { entries.removeAll() }
+    public func removeAll(realmId: String) { entries.removeAll { $0.realmId == realmId } }
 
     public func roles(userId: String, realmId: String) async throws -> [Role] {
         // Read before computing: a change that commits in between moves the version past this

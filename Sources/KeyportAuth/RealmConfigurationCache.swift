@@ -38,6 +38,7 @@ public final class RealmConfigurationCache: Sendable {
     }
 
     public func removeAll() { state.withLock { $0.removeAll() } }
+    public func remove(realmNamed name: String) { _ = state.withLock { $0.removeValue(forKey: name) } }
 
     /// The realm named `name` as it is now, with its versions; nil when there is none.
     public func realm(named name: String) async throws -> Current? {

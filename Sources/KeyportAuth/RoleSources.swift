@@ -6,7 +6,8 @@ import KeyportStore
 /// "why may alice push here?" that Keycloak's console never gives.
 ///
 /// Read from the store as it is now (not the token path's caches): an administrator's
-/// question, asked one user at a time. Bounded: at most `maxLookups` composite lookups and
+/// question, asked one user at a time. Bounded however the roles are shaped: at most
+/// `maxLookups` composite lookups, `maxSteps` roles visited over all walks, and
 /// `maxSourcesPerRole` sources kept per role; `truncated` says when a bound was reached.
 public struct RoleSources: Sendable {
     public struct Answer: Sendable, Equatable {
@@ -18,13 +19,29 @@ public struct RoleSources: Sendable {
 
     let store: any IdentityStore
     public let maxLookups: Int
+    public let maxSteps: Int
     public let maxSourcesPerRole: Int
 
-    public init(store: any IdentityStore, maxLookups: Int = 5_000, maxSourcesPerRole: Int = 10) {
+    public init(store: any IdentityStore, maxLookups: Int = 5_000, maxSteps: Int = 50_000, maxSourcesPerRole: Int = 10) {
         self.store = store
         self.maxLookups = maxLookups
+        self.maxSteps = maxSteps
         self.maxSourcesPerRole = maxSourcesPerRole
     }
+
+    /// A role reached by a walk: the chain text is built only for the sources kept, from these
+    /// links, so a deep graph costs no long strings per step.
+    struct Step {
+        let role: Role
+        let parent: Int?
+        let origin: String
+        /// Composites passed from the root to here.
+        let depth: Int
+    }
+
+    /// A chain names at most this many composites (the nearest to the role), so a deep graph
+    /// costs a bounded string per source kept.
+    static let chainShown = 20
 
     public func of(user: User, realm: Realm) async throws -> Answer {
         var roots: [(Role, String)] = try await store.userRoles(userId: user.id, realmId: realm.id).map { ($0, "direct") }
@@ -44,16 +61,20 @@ public struct RoleSources: Sendable {
         var clientIds: [String: String] = [:]
         var composites: [String: [Role]] = [:]
         var lookups = 0
-        for (root, origin) in roots {
+        var steps: [Step] = []
+        walks: for (root, origin) in roots {
             // Breadth first from each root, so each role gets its shortest chain from it.
-            var queue: [(Role, String)] = [(root, origin)]
             var visited: Set<String> = [root.id]
+            var queue = [steps.count]
+            steps.append(Step(role: root, parent: nil, origin: origin, depth: 0))
             var index = 0
             while index < queue.count {
-                let (role, source) = queue[index]
+                guard steps.count < maxSteps else { answer.truncated = true; break walks }
+                let current = queue[index]
                 index += 1
+                let role = steps[current].role
                 if answer.sources[role.id, default: []].count < maxSourcesPerRole {
-                    answer.sources[role.id, default: []].append(source)
+                    answer.sources[role.id, default: []].append(try await chain(to: current, in: steps, realm: realm, clientIds: &clientIds))
                 } else {
                     answer.truncated = true
                 }
@@ -62,13 +83,25 @@ public struct RoleSources: Sendable {
                     lookups += 1
                     composites[role.id] = try await store.composites(of: role.id, realmId: realm.id)
                 }
-                let name = try await describe(role, realm: realm, clientIds: &clientIds)
                 for child in composites[role.id] ?? [] where visited.insert(child.id).inserted {
-                    queue.append((child, "\(source) → composite \(name)"))
+                    queue.append(steps.count)
+                    steps.append(Step(role: child, parent: current, origin: origin, depth: steps[current].depth + 1))
                 }
             }
         }
         return answer
+    }
+
+    /// `origin → composite A → composite B`: the composites the walk passed through to reach `index`.
+    func chain(to index: Int, in steps: [Step], realm: Realm, clientIds: inout [String: String]) async throws -> String {
+        var names: [String] = []
+        var cursor = steps[index].parent
+        while let at = cursor, names.count < Self.chainShown {
+            names.append(try await describe(steps[at].role, realm: realm, clientIds: &clientIds))
+            cursor = steps[at].parent
+        }
+        let skipped = steps[index].depth > Self.chainShown ? ["…"] : []
+        return ([steps[index].origin] + skipped + names.reversed().map { "composite \($0)" }).joined(separator: " → ")
     }
 
     /// `realm role NAME` or `client role CLIENTID NAME`.

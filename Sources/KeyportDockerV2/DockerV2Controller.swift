@@ -54,10 +54,12 @@ public struct DockerV2Controller: Sendable {
 
     public static let path: RouterPath = "/realms/{realm}/protocol/docker-v2/auth"
 
-    /// Forgets what this controller keeps of `cache` (realm settings, clients and keys read for tokens).
-    public func removeCached(_ cache: ServerCache) {
+    /// Forgets what this controller keeps of `cache` (realm settings, clients and keys read for
+    /// tokens): of every realm, or of the realm named `realm`.
+    public func removeCached(_ cache: ServerCache, realm: String? = nil) {
         switch cache {
-        case .realm, .keys: configuration.removeAll()
+        case .realm, .keys:
+            if let realm { configuration.remove(realmNamed: realm) } else { configuration.removeAll() }
         case .user: break
         }
     }

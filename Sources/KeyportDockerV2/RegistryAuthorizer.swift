@@ -39,6 +39,12 @@ public struct RegistryAuthorizer: Sendable {
         roles.removeAll()
     }
 
+    /// The same, for one realm's users only.
+    public func removeAll(realmId: String) {
+        parsed.removeAll { $0.realmId == realmId }
+        roles.removeAll(realmId: realmId)
+    }
+
     public struct Decision: Sendable, Equatable {
         public let access: [ResourceScope]
         /// The client roles that carried the grants considered (for `kpadm docker access` and events).

@@ -64,7 +64,7 @@ struct AuthorizationRequest: Sendable {
         guard client.enabled else { throw Failure.page("Client disabled.") }
         if client.attributes["bearer-only"] == "true" { throw Failure.page("Bearer-only applications are not allowed to initiate browser login.") }
         let redirectUri: String
-        let registered = RedirectURIs.resolved(client.redirectUris, base: base)
+        let registered = RedirectURIs.registered(of: client, base: base)
         if let given = try single("redirect_uri") {
             guard RedirectURIs.matches(given, registered: registered) else { throw Failure.page("Invalid parameter: redirect_uri") }
             redirectUri = given

@@ -309,7 +309,7 @@ struct BrowserSignIn: Sendable {
         var redirectTarget: String?
         if let uri = parameters["post_logout_redirect_uri"].flatMap({ $0.isEmpty ? nil : $0 }) {
             guard let client else { return errorPage("Either the parameter client_id or id_token_hint is required when post_logout_redirect_uri is used.", realm: realm) }
-            guard RedirectURIs.matches(uri, registered: RedirectURIs.resolved(RedirectURIs.postLogout(of: client), base: tokens.issuer.baseURL)) else { return errorPage("Invalid redirect uri", realm: realm) }
+            guard RedirectURIs.matches(uri, registered: RedirectURIs.registeredPostLogout(of: client, base: tokens.issuer.baseURL)) else { return errorPage("Invalid redirect uri", realm: realm) }
             redirectTarget = uri
         }
         let state = parameters["state"].flatMap { $0.isEmpty ? nil : $0 }

@@ -7,7 +7,8 @@ import KeyportModel
 ///
 /// As Keycloak: a registered value matches exactly, or, ending in `*`, as a prefix. Stricter
 /// than Keycloak where a lax rule is an open redirect: a bare `*` (or a relative `/*`) matches
-/// nothing (other relative values are paths on this server, `resolved` against its base URL); a wildcard inside the host (`https://app.example.com*`) cannot stretch the host
+/// nothing (other relative values are paths on this server for the built-in console clients,
+/// `registered(of:base:)`, and match nothing for any other client); a wildcard inside the host (`https://app.example.com*`) cannot stretch the host
 /// (`https://app.example.com.evil.test`); and a URI with a fragment, user info, a backslash,
 /// control characters or `.`/`..` path segments is never accepted. A loopback redirect
 /// (`http://127.0.0.1`, `http://[::1]`) may use any port (RFC 8252 §7.3).
@@ -42,6 +43,20 @@ public enum RedirectURIs {
             return base + value
         }
     }
+
+    /// The redirect URIs `client` registered, as matched: relative values are paths on this
+    /// server for the built-in console clients only (Keycloak resolves them against a client's
+    /// `rootUrl`, which Keyport does not keep, so for any other client they match nothing).
+    public static func registered(of client: Client, base: String) -> [String] {
+        consoleClients.contains(client.clientId) ? resolved(client.redirectUris, base: base) : client.redirectUris
+    }
+
+    /// `post.logout.redirect.uris`, under the same rule.
+    public static func registeredPostLogout(of client: Client, base: String) -> [String] {
+        consoleClients.contains(client.clientId) ? resolved(postLogout(of: client), base: base) : postLogout(of: client)
+    }
+
+    static let consoleClients: Set<String> = ["security-admin-console", "account-console"]
 
     /// Whether `candidate` matches one of `registered`.
     public static func matches(_ candidate: String, registered: [String]) -> Bool {

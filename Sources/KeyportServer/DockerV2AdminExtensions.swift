@@ -140,7 +140,7 @@ func loginRefusals(user: User, realm: Realm, client: Client, store: any Identity
 func dockerV2Tokens(request: Request, realm: Realm, client: Client, store: any IdentityStore) async throws -> Response {
     guard client.protocolName == .dockerV2 else { throw AdminError.badRequest("\(client.clientId) is not a docker-v2 client") }
     let query = FormParameters.query(of: request)
-    let page = try AdminAPI.page(request)
+    let page = cappedPage(try AdminAPI.page(request, defaultMax: 50))
     var owner: User?
     if let username = query["username"], !username.isEmpty {
         guard let user = try await store.user(username: username, realmId: realm.id) else { throw AdminError.notFound("User not found") }
@@ -189,7 +189,7 @@ func dockerV2Tokens(request: Request, realm: Realm, client: Client, store: any I
 /// View-clients and view-users.
 func dockerV2Matrix(request: Request, realm: Realm, client: Client, store: any IdentityStore) async throws -> Response {
     guard client.protocolName == .dockerV2 else { throw AdminError.badRequest("\(client.clientId) is not a docker-v2 client") }
-    let page = try AdminAPI.page(request, defaultMax: 50)
+    let page = cappedPage(try AdminAPI.page(request, defaultMax: 50))
     let settings = DockerClientSettings(client)
     let actionRank = ["pull": 0, "push": 1, "delete": 2, "*": 3]
     func grants(_ values: [RegistryGrant]) -> JSONValue {
@@ -256,3 +256,6 @@ func dockerV2GrantCheck(request: Request, client: Client) throws -> Response {
     }
     return try JSONBody.response(JSONValue.array(answers))
 }
+
+/// The registry views look up holders and owners row by row: at most 100 rows per answer.
+func cappedPage(_ page: Page) -> Page { Page(first: page.first, max: min(page.max, 100)) }

@@ -101,17 +101,27 @@ public struct KeyportServer: Sendable {
         var adminExtensions = dockerV2AdminExtensions(installation: installation, authorizer: registryAuthorizer, store: store, now: environment.now)
         // An administrator ending a browser session tells the clients it signed in, as a logout does.
         adminExtensions.endBrowserSession = { realm, session in try await BackChannelLogout(tokens: tokens).end(session, realm: realm) }
-        adminExtensions.clearCache = { cache in
-            switch cache {
-            case .realm:
+        adminExtensions.clearCache = { cache, realm, everyRealm in
+            switch (cache, everyRealm) {
+            case (.realm, true):
                 dockerV2.removeCached(.realm)
                 registryAuthorizer.removeAll()
-            case .user:
+            case (.realm, false):
+                dockerV2.removeCached(.realm, realm: realm.name)
+                registryAuthorizer.removeAll(realmId: realm.id)
+            case (.user, true):
                 registryAuthorizer.removeAll()
+                // Remembered passwords are keyed by digests that do not name their realm: only
+                // a server administrator clears them (for everyone).
                 verifiedCredentials.removeAll()
-            case .keys:
+            case (.user, false):
+                registryAuthorizer.removeAll(realmId: realm.id)
+            case (.keys, true):
                 dockerV2.removeCached(.keys)
                 keyRing.removeAll()
+            case (.keys, false):
+                dockerV2.removeCached(.keys, realm: realm.name)
+                keyRing.remove(keyIds: try await store.realmKeys(realmId: realm.id).map(\.id))
             }
         }
         AdminAPI(store: store, verifier: tokens.verifier, keyRing: keyRing, issuer: realmIssuer, hasher: hasher, provisioner: provisioner, events: events,

@@ -18,6 +18,7 @@ public final class RealmKeyRing: Sendable {
 
     /// Forgets every parsed key: each is parsed again from its stored PEM on next use.
     public func removeAll() { cache.withLock { $0.removeAll() } }
+    public func remove(keyIds: [String]) { cache.withLock { for id in keyIds { $0[id] = nil } } }
 
     public struct Keys: Sendable {
         public let entries: [(key: RealmKey, signer: SigningKey)]

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import KeyportAuth
 import KeyportModel
 import KeyportOIDC
 @testable import KeyportServer
@@ -83,6 +84,59 @@ struct AdminConsoleTests {
             _ = try await store.updateClient(id: console.id, realmId: realm.id) { $0.redirectUris = ["https://console.acme.test/*"] }
             try await KeyportServer.giveConsoleClientsTheirPages(store: store, logger: Logger(label: "test"))
             #expect(try await store.client(clientId: "security-admin-console", realmId: realm.id)?.redirectUris == ["https://console.acme.test/*"])
+        }
+    }
+}
+
+@Suite("Role sources")
+struct RoleSourcesTests {
+    /// However the composites are shaped, the answer is bounded; a long chain is shortened.
+    @Test func aDeepChainIsShortenedAndAHugeGraphTruncated() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            try await api.createRealm("acme", token: admin)
+            let store = api.server.services.store
+            let realm = try #require(try await store.realm(named: "acme"))
+            var ids: [String] = []
+            for index in 0..<30 {
+                try #require(try await api.call(.post, "/admin/realms/acme/roles", token: admin, json: ["name": .string("r\(index)")]).status == .created)
+                ids.append(try #require(try await store.role(named: "r\(index)", realmId: realm.id, clientId: nil)?.id))
+                if index > 0 { try await store.addComposites(parentId: ids[index - 1], childIds: [ids[index]], realmId: realm.id) }
+            }
+            let userId = try await api.createUser("acme", "alice", token: admin)
+            try await store.grantUserRoles(userId: userId, roleIds: [ids[0]], realmId: realm.id)
+            let user = try #require(try await store.user(id: userId, realmId: realm.id))
+            let answer = try await RoleSources(store: store).of(user: user, realm: realm)
+            #expect(!answer.truncated)
+            let last = try #require(answer.sources[ids[29]]?.first)
+            #expect(last.hasPrefix("direct → … → composite realm role r9 → "), "\(last)")
+            #expect(last.hasSuffix("composite realm role r28"))
+            let small = try await RoleSources(store: store, maxSteps: 10).of(user: user, realm: realm)
+            #expect(small.truncated)
+            #expect(small.sources[ids[29]] == nil)
+        }
+    }
+
+    /// A `manage-clients` administrator cannot reshape the admin console's client (a redirect
+    /// elsewhere would catch a realm admin's code).
+    @Test func theConsoleClientIsTheRealmAdminsToChange() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            try await api.createRealm("acme", token: admin)
+            let helper = try await api.createUser("acme", "helper", password: "helper-pw-1", token: admin)
+            let management = try await api.clientUUID("acme", "realm-management", token: admin)
+            let manageClients = try await api.role("acme", "manage-clients", client: management, token: admin)
+            _ = try await api.call(.post, "/admin/realms/acme/users/\(helper)/role-mappings/clients/\(management)", token: admin, json: [manageClients])
+            let token = try await api.token(realm: "acme", username: "helper", password: "helper-pw-1")
+            let console = try await api.clientUUID("acme", "security-admin-console", token: admin)
+            let changed = try await api.call(.put, "/admin/realms/acme/clients/\(console)", token: token, json: ["redirectUris": ["https://evil.test/*"]])
+            #expect(changed.status == .forbidden)
+            #expect(try await api.call(.get, "/admin/realms/acme/clients/\(console)", token: admin)["redirectUris"]?.strings == ["/admin/acme/console/*"])
+            // Another client with a relative redirect URI: it matches nothing (Keyport keeps no rootUrl).
+            _ = try await api.createClient("acme", ["clientId": "app", "publicClient": true, "redirectUris": ["/cb"]], token: admin)
+            let page = try await api.call(.get, "/realms/acme/protocol/openid-connect/auth?" + urlEncoded([
+                ("client_id", "app"), ("redirect_uri", "http://keyport.test/cb"), ("response_type", "code")]))
+            #expect(page.text.contains("Invalid parameter: redirect_uri"))
         }
     }
 }

@@ -169,6 +169,21 @@ struct KeycloakToolsTests {
             let beforeRelogin = try await hashes()
             #expect(try await login().status == .ok, "everything still works from the database")
             #expect(try await hashes() == beforeRelogin + 1, "the remembered password was forgotten")
+
+            // A realm's own administrator clears that realm's entries only: the remembered
+            // passwords (which do not name their realm) stay, so no realm's logins hash again.
+            _ = try await api.createUser("acme", "keeper", password: "keeper-pw-1", token: admin)
+            let keeperId = try await api.call(.get, "/admin/realms/acme/users?username=keeper&exact=true", token: admin).items.first?["id"]?.stringValue ?? ""
+            let manageRealm = try #require(try await api.call(.get, "/admin/realms/acme/clients/\(realmManagement)/roles/manage-realm", token: admin).json)
+            try #require(try await api.call(.post, "/admin/realms/acme/users/\(keeperId)/role-mappings/clients/\(realmManagement)", token: admin,
+                                             json: .array([manageRealm])).status == .noContent)
+            let keeper = try await api.token(realm: "acme", username: "keeper", password: "keeper-pw-1")
+            for cache in ["realm", "user", "keys"] {
+                #expect(try await api.call(.post, "/admin/realms/acme/clear-\(cache)-cache", token: keeper).status == .noContent)
+            }
+            let beforeRealmClear = try await hashes()
+            #expect(try await login().status == .ok)
+            #expect(try await hashes() == beforeRealmClear, "a realm administrator cannot make logins hash again")
         }
     }
 

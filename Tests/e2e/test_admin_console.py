@@ -186,6 +186,7 @@ def test_the_server_admin_manages_a_registry_realm_in_the_console(keyport, realm
     shot(driver, "04-user")
     # Group membership: join a nested group from the list, through the API.
     from selenium.webdriver.support.ui import Select
+    driver.find_element(By.CSS_SELECTOR, "select[name=group]").click()  # the groups load when the list is opened
     wait_for(driver, lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, "select[name=group] option") if o.text == "/ops/oncall"])
     Select(driver.find_element(By.CSS_SELECTOR, "select[name=group]")).select_by_visible_text("/ops/oncall")
     click_button(driver, "Join")
@@ -238,6 +239,12 @@ def test_the_server_admin_manages_a_registry_realm_in_the_console(keyport, realm
     driver.switch_to.alert.accept()
     wait_text(driver, "No token.")
     assert registry_token(keyport, "alice", realm["pat"]).status_code == 401
+
+    # A crafted link with `..` as an id never reaches another resource.
+    driver.get(f"{console}#/r/acme/users/%2e%2E")
+    wait_text(driver, "Not a valid name or id")
+    driver.get(f"{console}#/r/acme/registry")
+    wait_text(driver, SERVICE)
 
     # Events: the logins above are there, filterable; admin events say who changed what.
     click_link(driver, "Events")

@@ -63,7 +63,8 @@ export class Session {
     this.claims = decodeClaims(this.accessToken);
     clearTimeout(this.refreshTimer);
     // Refreshed a little before it ends; if that fails, the next call signs in again.
-    const seconds = Math.max(5, (body.expires_in || 60) - 20);
+    // (A realm may give tokens for years: a timer past 2^31 ms would fire at once, so an hour at most.)
+    const seconds = Math.min(3600, Math.max(5, (body.expires_in || 60) - 20));
     this.refreshTimer = setTimeout(() => this.refresh().catch(() => {}), seconds * 1000);
   }
 

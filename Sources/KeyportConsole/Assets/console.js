@@ -12,6 +12,14 @@ const PAGE = 20;
 
 // MARK: DOM
 
+/** One path segment of an API URL. `.` and `..` would be folded away by the URL parser and reach
+ *  another resource (a crafted link to `#/r/acme/users/..` must not aim "Leave" at a group). */
+function seg(value) {
+  const text = String(value ?? "");
+  if (text === "" || text === "." || text === "..") throw new Error(`Not a valid name or id: '${text}'`);
+  return encodeURIComponent(text);
+}
+
 /** An element with attributes (`on…` functions become listeners) and children (strings are text). */
 function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
@@ -69,7 +77,8 @@ function formValues(form) { return Object.fromEntries(new FormData(form).entries
 
 function route() {
   const [path, queryText] = (location.hash.slice(1) || "/").split("?");
-  return { parts: path.split("/").filter(Boolean).map(decodeURIComponent), query: new URLSearchParams(queryText || "") };
+  const decode = (part) => { try { return decodeURIComponent(part); } catch { return part; } };
+  return { parts: path.split("/").filter(Boolean).map(decode), query: new URLSearchParams(queryText || "") };
 }
 
 function go(parts, query) {
@@ -100,7 +109,7 @@ async function render() {
   const realm = parts[0] === "r" ? parts[1] : null;
   const section = realm ? parts[2] || "users" : "realms";
   navigation(realm, section);
-  const page = realm ? pages[section] : pages.realms;
+  const page = !realm ? pages.realms : Object.hasOwn(pages, section) ? pages[section] : null;
   if (!page) { app.replaceChildren(h("h1", {}, "Not found")); return; }
   try {
     const content = await page(realm, parts.slice(3), query);
@@ -139,8 +148,8 @@ const pages = {
     const search = query.get("search") || "";
     const first = Math.max(0, parseInt(query.get("first") || "0", 10) || 0);
     const [users, count] = await Promise.all([
-      api.get(`/${encodeURIComponent(realm)}/users`, { search, first, max: PAGE, briefRepresentation: true }),
-      api.get(`/${encodeURIComponent(realm)}/users/count`, { search }),
+      api.get(`/${seg(realm)}/users`, { search, first, max: PAGE, briefRepresentation: true }),
+      api.get(`/${seg(realm)}/users/count`, { search }),
     ]);
     const searchForm = h("form", { class: "inline", role: "search", onsubmit: (event) => {
       event.preventDefault();
@@ -149,7 +158,7 @@ const pages = {
     const create = h("form", { class: "inline", onsubmit: (event) => {
       event.preventDefault();
       const v = formValues(event.target);
-      act(() => api.post(`/${encodeURIComponent(realm)}/users`, { username: v.username, email: v.email || undefined, enabled: true }), `User ${v.username} created.`);
+      act(() => api.post(`/${seg(realm)}/users`, { username: v.username, email: v.email || undefined, enabled: true }), `User ${v.username} created.`);
     } }, field("Username", input("text", "username", { required: true, autocomplete: "off" })), field("Email", input("email", "email")),
     h("button", { type: "submit" }, "Add user"));
     const pager = h("div", { class: "pager" },
@@ -165,12 +174,12 @@ const pages = {
 
   async groups(realm) {
     document.title = `Groups · ${realm} · Keyport`;
-    const groups = await api.get(`/${encodeURIComponent(realm)}/groups`, { max: 500 });
+    const groups = await api.get(`/${seg(realm)}/groups`, { max: 500 });
     const rows = groups.map((g) => [g.path, String(g.subGroupCount ?? 0)]);
     const create = h("form", { class: "inline", onsubmit: (event) => {
       event.preventDefault();
       const v = formValues(event.target);
-      act(() => api.post(`/${encodeURIComponent(realm)}/groups`, { name: v.name }), `Group ${v.name} created.`);
+      act(() => api.post(`/${seg(realm)}/groups`, { name: v.name }), `Group ${v.name} created.`);
     } }, field("Name", input("text", "name", { required: true })), h("button", { type: "submit" }, "Add group"));
     return [h("h1", {}, "Groups"), table(["Path", "Subgroups"], rows, "No groups yet."), h("h2", {}, "New group"), create];
   },
@@ -178,22 +187,23 @@ const pages = {
   async registry(realm, rest, query) {
     if (rest[0]) return registryClient(realm, rest[0], rest[1] || "matrix", query);
     document.title = `Registry access · ${realm} · Keyport`;
+    // The docker-v2 switch needs view-realm; an admin with only view-clients still sees the clients.
     const [settings, clients] = await Promise.all([
-      api.get(`/${encodeURIComponent(realm)}`), api.get(`/${encodeURIComponent(realm)}/clients`, { max: 1000 }),
+      api.get(`/${seg(realm)}`).catch(() => null), api.get(`/${seg(realm)}/clients`, { max: 1000 }),
     ]);
     const registries = clients.filter((c) => c.protocol === "docker-v2");
-    const toggle = h("button", { type: "button", class: settings.dockerV2Enabled ? "danger" : "", onclick: () =>
-      act(() => api.put(`/${encodeURIComponent(realm)}`, { dockerV2Enabled: !settings.dockerV2Enabled }),
+    const toggle = settings && h("button", { type: "button", class: settings.dockerV2Enabled ? "danger" : "", onclick: () =>
+      act(() => api.put(`/${seg(realm)}`, { dockerV2Enabled: !settings.dockerV2Enabled }),
         settings.dockerV2Enabled ? "docker-v2 is off: registries can no longer get tokens here." : "docker-v2 is on.") },
     settings.dockerV2Enabled ? "Turn docker-v2 off" : "Turn docker-v2 on");
     const create = h("form", { class: "inline", onsubmit: (event) => {
       event.preventDefault();
       const v = formValues(event.target);
-      act(() => api.post(`/${encodeURIComponent(realm)}/clients`, { clientId: v.service, protocol: "docker-v2" }), `Registry client ${v.service} created.`);
+      act(() => api.post(`/${seg(realm)}/clients`, { clientId: v.service, protocol: "docker-v2" }), `Registry client ${v.service} created.`);
     } }, field("Service (the registry's auth.token.service)", input("text", "service", { required: true, placeholder: "registry.example.com" })),
     h("button", { type: "submit" }, "Add registry client"));
     return [h("h1", {}, "Registry access"),
-      h("p", {}, "docker-v2 for this realm: ", settings.dockerV2Enabled ? tag("on", "yes") : tag("off", "no"), " ", toggle),
+      settings ? h("p", {}, "docker-v2 for this realm: ", settings.dockerV2Enabled ? tag("on", "yes") : tag("off", "no"), " ", toggle) : null,
       table(["Registry client (service)", "Authorization", "Status"], registries.map((c) => [
         link(c.clientId, ["r", realm, "registry", c.id, "matrix"]), (c.attributes || {})["docker.authorization"] || "roles",
         c.enabled === false ? tag("disabled", "no") : tag("enabled", "yes")]), "No registry client yet."),
@@ -202,13 +212,13 @@ const pages = {
 
   async events(realm, rest, query) {
     document.title = `Events · ${realm} · Keyport`;
-    const filters = { type: query.get("type") || "", user: query.get("user") || "", client: query.get("client") || "", ipAddress: query.get("ipAddress") || "" };
+    const filters = { type: query.get("type") || "", user: query.get("user") || "", client: query.get("client") || "" };
     const first = Math.max(0, parseInt(query.get("first") || "0", 10) || 0);
-    const events = await api.get(`/${encodeURIComponent(realm)}/events`, { ...filters, first, max: 50 });
+    const events = await api.get(`/${seg(realm)}/events`, { ...filters, first, max: 50 });
     const form = h("form", { class: "inline", onsubmit: (event) => {
       event.preventDefault();
       go(["r", realm, "events"], formValues(event.target));
-    } }, ...Object.entries({ type: "Type", user: "User id", client: "Client", ipAddress: "Address" }).map(([name, label]) =>
+    } }, ...Object.entries({ type: "Type", user: "User id", client: "Client" }).map(([name, label]) =>
       field(label, input("text", name, { value: filters[name] }))), h("button", { type: "submit" }, "Filter"));
     const rows = events.map((e) => [time(e.time), e.type, e.clientId || "", e.userId || "", e.ipAddress || "", e.error || "",
       h("span", { class: "mono" }, Object.entries(e.details || {}).map(([k, v]) => `${k}=${v}`).join(" "))]);
@@ -227,7 +237,7 @@ const pages = {
     const filters = { operationTypes: query.get("operationTypes") || "", resourceTypes: query.get("resourceTypes") || "",
       resourcePath: query.get("resourcePath") || "", authUser: query.get("authUser") || "" };
     const first = Math.max(0, parseInt(query.get("first") || "0", 10) || 0);
-    const events = await api.get(`/${encodeURIComponent(realm)}/admin-events`, { ...filters, first, max: 50 });
+    const events = await api.get(`/${seg(realm)}/admin-events`, { ...filters, first, max: 50 });
     const form = h("form", { class: "inline", onsubmit: (event) => { event.preventDefault(); go(["r", realm, "admin-events"], formValues(event.target)); } },
       ...Object.entries({ operationTypes: "Operation", resourceTypes: "Resource type", resourcePath: "Resource path (trailing * allowed)", authUser: "By user id" })
         .map(([name, label]) => field(label, input("text", name, { value: filters[name] }))), h("button", { type: "submit" }, "Filter"));
@@ -248,11 +258,14 @@ const pages = {
 
   async settings(realm) {
     document.title = `Realm settings · ${realm} · Keyport`;
-    const r = await api.get(`/${encodeURIComponent(realm)}`);
+    const r = await api.get(`/${seg(realm)}`);
     const form = h("form", { onsubmit: (event) => {
       event.preventDefault();
       const v = formValues(event.target);
-      act(() => api.put(`/${encodeURIComponent(realm)}`, {
+      for (const [name, label] of [["accessTokenLifespan", "The access token lifespan"], ["failureFactor", "The failure count"]]) {
+        if (!/^\d+$/.test(v[name])) { say(`${label} is a whole number of ${name === "failureFactor" ? "failures" : "seconds"}.`, "error"); return; }
+      }
+      act(() => api.put(`/${seg(realm)}`, {
         displayName: v.displayName, dockerV2Enabled: v.dockerV2Enabled === "on", bruteForceProtected: v.bruteForceProtected === "on",
         accessTokenLifespan: Number(v.accessTokenLifespan), failureFactor: Number(v.failureFactor), passwordPolicy: v.passwordPolicy,
         adminEventsEnabled: v.adminEventsEnabled === "on",
@@ -271,7 +284,7 @@ const pages = {
 };
 
 async function userPage(realm, id) {
-  const base = `/${encodeURIComponent(realm)}/users/${encodeURIComponent(id)}`;
+  const base = `/${seg(realm)}/users/${seg(id)}`;
   const user = await api.get(base);
   document.title = `${user.username} · ${realm} · Keyport`;
   const optional = (promise) => promise.catch((error) => ({ error: error.message }));
@@ -299,20 +312,20 @@ async function userPage(realm, id) {
     h("h2", {}, "Password"), reset,
     h("h2", {}, "Groups"), part(groups, (list) => [
       table(["Path", ""], list.map((g) => [g.path, h("button", { type: "button", class: "secondary", onclick: () =>
-        act(() => api.delete(`${base}/groups/${encodeURIComponent(g.id)}`), `${user.username} left ${g.path}.`) }, "Leave")]), "In no group."),
+        confirmed(`Remove ${user.username} from ${g.path}?`, () => api.delete(`${base}/groups/${seg(g.id)}`), `${user.username} left ${g.path}.`) }, "Leave")]), "In no group."),
       joinGroupForm(realm, base, user, list)]),
     h("h2", {}, "Effective roles"), part(effective, (answer) => [
       table(["Role", "Of", "Held through"], answer.roles.map((r) => [r.name, r.client || "realm", r.sources.join("; ")]), "No role."),
       answer.truncated ? h("p", { class: "muted" }, "Some paths are left out: the role graph is larger than one answer shows.") : null]),
     h("h2", {}, "Sign-in sessions"), part(sessions, (list) => table(["Started", "Last access", "Address", "Clients", ""], list.map((s) => [
       time(s.start), time(s.lastAccess), s.ipAddress || "", Object.values(s.clients || {}).join(", "),
-      h("button", { type: "button", class: "danger", onclick: () => confirmed("End this sign-in session?", () => api.delete(`/${encodeURIComponent(realm)}/sessions/${encodeURIComponent(s.id)}`), "Session ended.") }, "End")]), "No session.")),
+      h("button", { type: "button", class: "danger", onclick: () => confirmed("End this sign-in session?", () => api.delete(`/${seg(realm)}/sessions/${seg(s.id)}`), "Session ended.") }, "End")]), "No session.")),
     h("h2", {}, "Identity tokens (docker login)"), part(offline, (list) => table(["Started", "Last use", "Address", "Registry", ""], list.map((s) => [
       time(s.start), time(s.lastAccess), s.ipAddress || "", Object.values(s.clients || {}).join(", "),
-      h("button", { type: "button", class: "danger", onclick: () => confirmed("Revoke this identity token? The machine holding it must docker login again.", () => api.delete(`/${encodeURIComponent(realm)}/sessions/${encodeURIComponent(s.id)}`, { isOffline: true }), "Identity token revoked.") }, "Revoke")]), "No identity token.")),
+      h("button", { type: "button", class: "danger", onclick: () => confirmed("Revoke this identity token? The machine holding it must docker login again.", () => api.delete(`/${seg(realm)}/sessions/${seg(s.id)}`, { isOffline: true }), "Identity token revoked.") }, "Revoke")]), "No identity token.")),
     h("h2", {}, "Personal access tokens"), part(tokens, (list) => table(["Name", "Registry", "Grants", "Ends", "Last use", ""], list.map((t) => [
       t.name, t.client, (t.grants || ["everything its owner may do"]).join(", "), time(t.expiresAt), time(t.lastUsedAt),
-      h("button", { type: "button", class: "danger", onclick: () => confirmed(`Revoke the token ${t.name}? Whatever uses it is refused from now on.`, () => api.delete(`${base}/personal-access-tokens/${encodeURIComponent(t.id)}`), `Token ${t.name} revoked.`) }, "Revoke")]), "No personal access token.")),
+      h("button", { type: "button", class: "danger", onclick: () => confirmed(`Revoke the token ${t.name}? Whatever uses it is refused from now on.`, () => api.delete(`${base}/personal-access-tokens/${seg(t.id)}`), `Token ${t.name} revoked.`) }, "Revoke")]), "No personal access token.")),
   ];
 }
 
@@ -320,24 +333,34 @@ async function userPage(realm, id) {
 function joinGroupForm(realm, base, user, current) {
   const select = h("select", { id: `join-${user.id}`, name: "group" }, h("option", { value: "" }, "Choose a group…"));
   const member = new Set(current.map((g) => g.id));
-  (async () => {
-    // The tree, breadth first, at most 500 groups.
-    const queue = await api.get(`/${encodeURIComponent(realm)}/groups`, { max: 500 });
-    for (let i = 0; i < queue.length && queue.length < 500; i++) {
-      if (queue[i].subGroupCount > 0) queue.push(...await api.get(`/${encodeURIComponent(realm)}/groups/${encodeURIComponent(queue[i].id)}/children`, { max: 100 }));
+  let loaded = false;
+  select.addEventListener("focus", () => {
+    if (loaded) return;
+    loaded = true;
+    load().catch((error) => say(error.message, "error"));
+  });
+  const load = async () => {
+    // The tree, breadth first, at most 500 groups and 50 requests, once the list is opened.
+    const queue = await api.get(`/${seg(realm)}/groups`, { max: 500 });
+    let requests = 1;
+    for (let i = 0; i < queue.length && queue.length < 500 && requests < 50; i++) {
+      if (queue[i].subGroupCount > 0) {
+        requests += 1;
+        queue.push(...await api.get(`/${seg(realm)}/groups/${seg(queue[i].id)}/children`, { max: 100 }));
+      }
     }
     for (const g of queue.slice(0, 500)) if (!member.has(g.id)) select.append(h("option", { value: g.id }, g.path));
-  })().catch(() => {});
+  };
   return h("form", { class: "inline", onsubmit: (event) => {
     event.preventDefault();
     const id = select.value;
     if (!id) return;
-    act(() => api.put(`${base}/groups/${encodeURIComponent(id)}`), `${user.username} joined ${select.selectedOptions[0].textContent}.`);
+    act(() => api.put(`${base}/groups/${seg(id)}`), `${user.username} joined ${select.selectedOptions[0].textContent}.`);
   } }, field("Add to group", select), h("button", { type: "submit", class: "secondary" }, "Join"));
 }
 
 async function registryClient(realm, clientUuid, tab, query) {
-  const base = `/${encodeURIComponent(realm)}/clients/${encodeURIComponent(clientUuid)}`;
+  const base = `/${seg(realm)}/clients/${seg(clientUuid)}`;
   const client = await api.get(base);
   document.title = `${client.clientId} · Registry access · Keyport`;
   const tabs = h("div", { class: "tabs", role: "navigation", "aria-label": "Registry views" },
@@ -407,9 +430,9 @@ async function tokensView(realm, base, clientUuid, query) {
   const list = await api.get(`${base}/docker-v2-tokens`, { kind, first, max: 50 });
   const here = (extra) => go(["r", realm, "registry", clientUuid, "tokens"], { kind, first, ...extra });
   const revoke = (t) => kind === "identity-token"
-    ? confirmed(`Revoke ${t.username}'s identity token? That machine must docker login again.`, () => api.delete(`/${encodeURIComponent(realm)}/sessions/${encodeURIComponent(t.id)}`, { isOffline: true }), "Identity token revoked.")
+    ? confirmed(`Revoke ${t.username}'s identity token? That machine must docker login again.`, () => api.delete(`/${seg(realm)}/sessions/${seg(t.id)}`, { isOffline: true }), "Identity token revoked.")
     : confirmed(`Revoke ${t.username}'s token ${t.name}? Whatever uses it is refused from now on.`,
-      () => api.delete(`/${encodeURIComponent(realm)}/users/${encodeURIComponent(t.userId)}/personal-access-tokens/${encodeURIComponent(t.id)}`), `Token ${t.name} revoked.`);
+      () => api.delete(`/${seg(realm)}/users/${seg(t.userId)}/personal-access-tokens/${seg(t.id)}`), `Token ${t.name} revoked.`);
   return h("div", {},
     h("div", { class: "row" },
       h("button", { type: "button", class: kind === "personal-access-token" ? "" : "secondary", onclick: () => here({ kind: "personal-access-token", first: 0 }) }, "Personal access tokens"),
@@ -424,18 +447,23 @@ async function tokensView(realm, base, clientUuid, query) {
 }
 
 /** The server's parser on grants as they are typed (a short pause after the last key). */
-let checkTimer = null;
+const checks = new WeakMap();
 function checkGrants(base, text, target) {
-  clearTimeout(checkTimer);
-  checkTimer = setTimeout(async () => {
+  // One pending check per editor; an answer to older text never replaces a newer one.
+  const state = checks.get(target) || { timer: null, asked: 0 };
+  checks.set(target, state);
+  clearTimeout(state.timer);
+  state.timer = setTimeout(async () => {
+    const asked = ++state.asked;
     const grants = text.split("\n").map((s) => s.trim()).filter(Boolean).slice(0, 50);
     if (!grants.length) { target.replaceChildren(); return; }
     try {
       const answers = await api.get(`${base}/docker-v2-grant-check`, { grant: grants });
+      if (asked !== state.asked) return;
       target.replaceChildren(...answers.map((a) => h("div", { class: a.valid ? "ok" : "bad" },
         a.valid ? `✓ ${a.type} ${a.pattern}: ${a.actions.join(", ")}` : `✗ ${a.message}`)));
     } catch (error) {
-      target.replaceChildren(h("div", { class: "bad" }, error.message));
+      if (asked === state.asked) target.replaceChildren(h("div", { class: "bad" }, error.message));
     }
   }, 300);
 }
@@ -443,9 +471,9 @@ function checkGrants(base, text, target) {
 async function grantsView(realm, base, clientUuid) {
   const roles = await api.get(`${base}/roles`, { max: 1000, briefRepresentation: false });
   const save = (role, text) => act(async () => {
-    const current = await api.get(`${base}/roles/${encodeURIComponent(role.name)}`);
+    const current = await api.get(`${base}/roles/${seg(role.name)}`);
     const attributes = { ...(current.attributes || {}), "docker.grant": text.split("\n").map((s) => s.trim()).filter(Boolean) };
-    await api.put(`${base}/roles/${encodeURIComponent(role.name)}`, { ...current, attributes });
+    await api.put(`${base}/roles/${seg(role.name)}`, { ...current, attributes });
   }, `Grants of ${role.name} saved.`);
   const editors = roles.map((role) => {
     const area = h("textarea", { id: `grants-${role.id}`, name: "grants", "aria-describedby": `check-${role.id}` },
