@@ -150,7 +150,7 @@ let package = Package(
             name: "KeyportOIDC",
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportTokens", "KeyportHTTP", "KeyportPasswords",
-                "KeycloakRepresentations", "KeyportEvents", "KeyportAccessTokens", "KeyportJSON",
+                "KeycloakRepresentations", "KeyportEvents", "KeyportAccessTokens", "KeyportJSON", "DockerV2Grammar", "KeyportDockerV2",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),

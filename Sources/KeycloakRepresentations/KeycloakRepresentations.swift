@@ -725,3 +725,75 @@ public struct PartialImportResultsRepresentation: Encodable, Sendable, Equatable
         skipped = results.count { $0.action == "SKIPPED" }
     }
 }
+
+// MARK: The account API's sessions and registries
+
+/// A sign-in session as Keycloak's account API shows it (`/account/sessions`): times in
+/// seconds, the clients it signed in, and whether it is the one the caller's token comes from.
+public struct AccountSessionRepresentation: Codable, Sendable, Equatable {
+    public struct SignedIn: Codable, Sendable, Equatable {
+        public var clientId: String
+        public var clientName: String
+        public init(clientId: String, clientName: String) {
+            self.clientId = clientId
+            self.clientName = clientName
+        }
+    }
+
+    public var id: String
+    public var ipAddress: String?
+    public var started: Int64
+    public var lastAccess: Int64
+    public var expires: Int64
+    public var clients: [SignedIn]
+    public var current: Bool
+
+    public init(id: String, ipAddress: String?, started: Timestamp, lastAccess: Timestamp, expires: Timestamp, clients: [SignedIn], current: Bool) {
+        self.id = id
+        self.ipAddress = ipAddress
+        self.started = started.secondsSince1970
+        self.lastAccess = lastAccess.secondsSince1970
+        self.expires = expires.secondsSince1970
+        self.clients = clients
+        self.current = current
+    }
+}
+
+/// An identity token `docker login` left on a machine (Keyport): the offline session behind it,
+/// never the token. Times in epoch milliseconds, as personal access tokens'.
+public struct IdentityTokenRepresentation: Codable, Sendable, Equatable {
+    public var id: String
+    /// The `clientId` of the registry client it is for.
+    public var client: String
+    public var createdAt: Int64
+    public var lastUsedAt: Int64
+    public var lastUsedIp: String?
+
+    public init(_ session: Session, clientId: String) {
+        id = session.id
+        client = clientId
+        createdAt = session.createdAt.millisecondsSince1970
+        lastUsedAt = session.lastRefresh.millisecondsSince1970
+        lastUsedIp = session.ipAddress
+    }
+}
+
+/// A registry (docker-v2 client) of the realm as its user sees it (Keyport): what the user's
+/// roles let it do there, what personal access tokens may carry at most.
+public struct AccountRegistryRepresentation: Codable, Sendable, Equatable {
+    public var client: String
+    public var name: String?
+    /// `roles` (the grants below decide) or `allow-all` (every signed-in user may do anything).
+    public var authorization: String
+    /// The `docker.grant` values of the user's effective roles of this client.
+    public var grants: [String]
+    public var identityTokens: Bool
+
+    public init(client: String, name: String?, authorization: String, grants: [String], identityTokens: Bool) {
+        self.client = client
+        self.name = name
+        self.authorization = authorization
+        self.grants = grants
+        self.identityTokens = identityTokens
+    }
+}

@@ -72,7 +72,8 @@ extension AdminAPI {
         if let name = userId, let user = try await store.user(username: name, realmId: realm.id) { userId = user.id }
         let query = EventQuery(types: q.all("type").flatMap { $0.split(separator: ",").map(String.init) },
                                userId: userId, clientId: q["client"].flatMap { $0.isEmpty ? nil : $0 },
-                               from: try date(q["dateFrom"], endOfDay: false), to: try date(q["dateTo"], endOfDay: true))
+                               from: try date(q["dateFrom"], endOfDay: false), to: try date(q["dateTo"], endOfDay: true),
+                               ipAddress: q["ipAddress"].flatMap { $0.isEmpty ? nil : String($0.prefix(64)) })
         let events = try await store.events(realmId: realm.id, matching: query, page: try page(request))
         return try JSONBody.response(events.map {
             EventRepresentation(id: $0.id, time: $0.time.millisecondsSince1970, type: $0.type, realmId: realm.id, clientId: $0.clientId,

@@ -5,14 +5,16 @@ import KeyportModel
 import KeyportStore
 import KeyportTokens
 
-/// The admin console at Keycloak's path, `/admin/{realm}/console/`: one page and its plain ES
-/// modules and style sheet, compiled into the binary (`EmbedConsole`).
+/// The admin console at Keycloak's path, `/admin/{realm}/console/`, and the account console at
+/// `/realms/{realm}/account/`: a page each and their plain ES modules and style sheet, compiled
+/// into the binary (`EmbedConsole`).
 ///
-/// The console holds no power of its own. It signs its administrator in through the
-/// authorization endpoint as the realm's public `security-admin-console` client (code flow
-/// with PKCE S256), keeps the tokens in the page's memory only (never in storage a later script
-/// could read), and does everything through the admin REST API with that token — so what an
-/// administrator sees and may do is decided by the API's rules, delegated admins included.
+/// A console holds no power of its own. It signs its person in through the authorization
+/// endpoint as the realm's public `security-admin-console` or `account-console` client (code
+/// flow with PKCE S256), keeps the tokens in the page's memory only (never in storage a later
+/// script could read), and does everything through the admin (or account) REST API with that
+/// token — so what an administrator sees and may do is decided by the API's rules, delegated
+/// admins included.
 /// The page's policy allows scripts and styles from this server only (no inline code, no
 /// `eval`), connections to this server only, and no framing.
 public struct ConsoleController: Sendable {
@@ -40,23 +42,31 @@ public struct ConsoleController: Sendable {
         router.get("/admin/{realm}/console") { request, context in
             let name = context.parameters.get("realm") ?? ""
             guard request.uri.path.hasSuffix("/") else { return redirect(to: "\(issuer.baseURL)/admin/\(Self.pathEscaped(name))/console/") }
-            return try await page(realmName: name)
+            return try await page(realmName: name, template: "console.html")
         }
         router.get("/admin/{realm}/console/{asset}") { _, context in asset(named: context.parameters.get("asset") ?? "") }
+
+        // The account console, at Keycloak's path: the same scripts and style sheet under `resources/`.
+        router.get("/realms/{realm}/account") { request, context in
+            let name = context.parameters.get("realm") ?? ""
+            guard request.uri.path.hasSuffix("/") else { return redirect(to: "\(issuer.baseURL)/realms/\(Self.pathEscaped(name))/account/") }
+            return try await page(realmName: name, template: "account.html")
+        }
+        router.get("/realms/{realm}/account/resources/{asset}") { _, context in asset(named: context.parameters.get("asset") ?? "") }
     }
 
     func redirect(to location: String) -> Response {
         Response(status: .found, headers: [.location: location, .cacheControl: "no-store"])
     }
 
-    /// The console's page for a realm that exists; its name and the server's base URL ride on
+    /// A console's page for a realm that exists; its name and the server's base URL ride on
     /// the page as escaped attributes for the scripts to read.
-    func page(realmName: String) async throws -> Response {
+    func page(realmName: String, template name: String) async throws -> Response {
         guard realmName.utf8.count <= RealmBounds.realmNameLength.upperBound, let realm = try await store.realm(named: realmName) else {
             return Response(status: .notFound, headers: Self.pageHeaders(contentType: "text/plain; charset=utf-8"),
                             body: .init(byteBuffer: ByteBuffer(string: "Realm not found.\n")))
         }
-        let template = embeddedAssets["console.html"] ?? ""
+        let template = embeddedAssets[name] ?? ""
         let html = template
             .replacingOccurrences(of: "{{realm}}", with: Self.escape(realm.name))
             .replacingOccurrences(of: "{{base}}", with: Self.escape(issuer.baseURL))

@@ -21,6 +21,11 @@ struct AuthorizationRequest: Sendable {
     let prompt: Set<String>
     let maxAge: Int?
     let loginHint: String?
+    /// An application-initiated action (Keycloak's `kc_action`): `UPDATE_PASSWORD`, after the
+    /// password is entered again whatever the browser's session.
+    let action: ApplicationAction?
+
+    enum ApplicationAction: String, Sendable { case updatePassword = "UPDATE_PASSWORD" }
 
     enum ResponseMode: String, Sendable { case query, fragment }
 
@@ -32,6 +37,7 @@ struct AuthorizationRequest: Sendable {
         if let nonce { fields.append(("nonce", nonce)) }
         if let codeChallenge { fields.append(("code_challenge", codeChallenge)) }
         if let codeChallengeMethod { fields.append(("code_challenge_method", codeChallengeMethod)) }
+        if let action { fields.append(("kc_action", action.rawValue)) }
         return fields
     }
 
@@ -47,7 +53,7 @@ struct AuthorizationRequest: Sendable {
     static let bounds: [String: Int] = [
         "client_id": 255, "redirect_uri": RedirectURIs.maxLength, "response_type": 64, "response_mode": 32, "scope": 2048,
         "state": 2048, "nonce": 512, "code_challenge": 128, "code_challenge_method": 16, "prompt": 128, "max_age": 12,
-        "login_hint": 255, "ui_locales": 128, "request": 0, "request_uri": 0,
+        "login_hint": 255, "ui_locales": 128, "kc_action": 64, "request": 0, "request_uri": 0,
     ]
 
     static func parse(_ parameters: FormParameters, realm: Realm, issuer: String, base: String, store: any IdentityStore) async throws -> AuthorizationRequest {
@@ -117,9 +123,15 @@ struct AuthorizationRequest: Sendable {
         let scope = try single("scope") ?? ""
         guard scope.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F && $0.value < 0x7F }) else { throw fail("invalid_scope", "Invalid scopes: \(scope.prefix(64))") }
         let nonce = try single("nonce")
+        var action: ApplicationAction?
+        if let text = try single("kc_action") {
+            guard let known = ApplicationAction(rawValue: text.uppercased()) else { throw fail("invalid_request", "Invalid parameter: kc_action (Keyport knows UPDATE_PASSWORD)") }
+            guard !prompt.contains("none") else { throw fail("invalid_request", "Invalid parameter: kc_action cannot go with prompt=none") }
+            action = known
+        }
         return AuthorizationRequest(client: client, redirectUri: redirectUri, responseMode: mode, scope: scope, state: state, nonce: nonce,
                                     codeChallenge: challenge, codeChallengeMethod: method, prompt: prompt, maxAge: maxAge,
-                                    loginHint: try single("login_hint"))
+                                    loginHint: try single("login_hint"), action: action)
     }
 
     /// PKCE (RFC 7636) as Keycloak enforces it: by the client's `pkce.code.challenge.method`
@@ -151,6 +163,8 @@ struct AuthorizationRedirect: Sendable {
     var description: String? = nil
     var code: String? = nil
     var sessionState: String? = nil
+    /// Keycloak's `kc_action_status` (`success`, `cancelled`) after an application-initiated action.
+    var actionStatus: String? = nil
 
     /// The redirect URI with the response's parameters, in Keycloak's order (the code last: scripts
     /// that read it from the whole URL find it there); `iss` always (RFC 9207).
@@ -162,6 +176,7 @@ struct AuthorizationRedirect: Sendable {
         }
         if let state { parameters.append(("state", state)) }
         if let sessionState { parameters.append(("session_state", sessionState)) }
+        if let actionStatus { parameters.append(("kc_action_status", actionStatus)) }
         parameters.append(("iss", issuer))
         if let code { parameters.append(("code", code)) }
         return RedirectURIs.adding(parameters, to: uri, inFragment: mode == .fragment)

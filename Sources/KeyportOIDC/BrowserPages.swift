@@ -90,20 +90,21 @@ enum BrowserPages {
         return html
     }
 
-    static func login(realmName: String, action: String, username: String, message: String?) -> String {
+    static func login(realmName: String, action: String, username: String, message: String?, isError: Bool = true) -> String {
         page(title: "Sign in to your account", realmName: realmName, body: form(
-            action: action, message: message,
+            action: action, message: message, isError: isError,
             fields: [Field(name: "username", label: "Username or email", type: "text", autocomplete: "username", value: username),
                      Field(name: "password", label: "Password", type: "password", autocomplete: "current-password")],
             button: "Sign In", focus: username.isEmpty ? "username" : "password", id: "kc-form-login"))
     }
 
-    static func updatePassword(realmName: String, message: String?, isError: Bool, action: String) -> String {
+    /// `cancel`: where "Cancel" leads when the application asked for the change (`kc_action`).
+    static func updatePassword(realmName: String, message: String?, isError: Bool, action: String, cancel: String? = nil) -> String {
         page(title: "Update password", realmName: realmName, body: form(
             action: action, message: message, isError: isError,
             fields: [Field(name: "password-new", label: "New password", type: "password", autocomplete: "new-password"),
                      Field(name: "password-confirm", label: "Confirm password", type: "password", autocomplete: "new-password")],
-            button: "Submit", id: "kc-passwd-update-form"))
+            button: "Submit", id: "kc-passwd-update-form") + (cancel.map { "<p><a id=\"cancel-aia\" href=\"\(escape($0))\">Cancel</a></p>" } ?? ""))
     }
 
     static func logoutConfirmation(realmName: String, action: String) -> String {

@@ -48,6 +48,12 @@ struct BrowserSignIn: Sendable {
         case .failure(let response): return response
         }
         let current = try await liveSession(request, realm: realm)
+        if auth.action == .updatePassword {
+            // Changing the password asks for the current one first, whatever the session: a
+            // browser left signed in is not enough to take the account over.
+            return loginPage(realm: realm, auth: auth, request: request, username: current?.user.username ?? auth.loginHint ?? "",
+                             message: "Please re-authenticate to continue.", isError: false)
+        }
         let now = self.now
         let tooOld = auth.maxAge.map { maxAge in current.map { $0.session.authTime.adding(seconds: maxAge) < now } ?? false } ?? false
         if let current, !auth.prompt.contains("login"), !tooOld {
@@ -104,6 +110,10 @@ struct BrowserSignIn: Sendable {
         switch outcome {
         case .authenticated(let user):
             guard let proof else { throw OAuthError.invalidUserCredentials }
+            if auth.action == .updatePassword {
+                return try await updatePasswordPage(realm: realm, auth: auth, request: request, ticket: try await ticket(for: user, proof: proof, realm: realm, request: request),
+                                                    message: "Choose a new password.", isError: false)
+            }
             return try await signIn(user, proof: proof, auth: auth, realm: realm, request: request, context: context, username: username)
         case .failed(.accountNotFullySetUp, let user?) where proof != nil && user.requiredActions.allSatisfy({ $0 == RequiredAction.updatePassword }):
             // A temporary password: the person chooses a new one before anything is issued.
@@ -174,6 +184,8 @@ struct BrowserSignIn: Sendable {
         var target = AuthorizationRedirect(uri: auth.redirectUri, mode: auth.responseMode, issuer: tokens.issuer(for: realm), state: auth.state)
         target.code = code
         target.sessionState = session.id
+        // Only the update-password page leads here with an action: it was done.
+        if auth.action != nil { target.actionStatus = "success" }
         return found(target.location, cookies: cookies)
     }
 
@@ -227,7 +239,8 @@ struct BrowserSignIn: Sendable {
         func again(_ message: String) -> Response {
             BrowserPages.response(BrowserPages.updatePassword(
                 realmName: realm.displayName ?? realm.name, message: message, isError: true,
-                action: formAction(actionURL(realm, "update-password"), carrying: auth.formFields + [("csrf", form["csrf"] ?? ""), ("ticket", text)])))
+                action: formAction(actionURL(realm, "update-password"), carrying: auth.formFields + [("csrf", form["csrf"] ?? ""), ("ticket", text)]),
+                cancel: cancelURL(auth, realm: realm)))
         }
         guard !new.isEmpty else { return again("Please specify password.") }
         guard new == confirm else { return again("Passwords don't match.") }
@@ -268,7 +281,16 @@ struct BrowserSignIn: Sendable {
         BrowserPages.response(BrowserPages.updatePassword(
             realmName: realm.displayName ?? realm.name, message: message, isError: isError,
             action: formAction(actionURL(realm, "update-password"),
-                               carrying: auth.formFields + [("csrf", BrowserCookies.value(BrowserCookies.login, in: request) ?? ""), ("ticket", ticket)])))
+                               carrying: auth.formFields + [("csrf", BrowserCookies.value(BrowserCookies.login, in: request) ?? ""), ("ticket", ticket)]),
+            cancel: cancelURL(auth, realm: realm)))
+    }
+
+    /// Back to the application that asked for an action, told it was cancelled (no code).
+    func cancelURL(_ auth: AuthorizationRequest, realm: Realm) -> String? {
+        guard auth.action != nil else { return nil }
+        var target = AuthorizationRedirect(uri: auth.redirectUri, mode: auth.responseMode, issuer: tokens.issuer(for: realm), state: auth.state)
+        target.actionStatus = "cancelled"
+        return target.location
     }
 
     // MARK: Logout (RP-initiated, OpenID Connect RP-Initiated Logout 1.0)
@@ -390,11 +412,11 @@ struct BrowserSignIn: Sendable {
         return constantTimeEquals(Array(cookie.utf8), Array(field.utf8))
     }
 
-    func loginPage(realm: Realm, auth: AuthorizationRequest, request: Request, username: String, message: String?) -> Response {
+    func loginPage(realm: Realm, auth: AuthorizationRequest, request: Request, username: String, message: String?, isError: Bool = true) -> Response {
         let csrf = loginCSRF(request)
         let html = BrowserPages.login(realmName: realm.displayName ?? realm.name,
                                       action: formAction(actionURL(realm, "authenticate"), carrying: auth.formFields + [("csrf", csrf.value)]),
-                                      username: username, message: message)
+                                      username: username, message: message, isError: isError)
         return BrowserPages.response(html, headers: loginCookie(csrf, realm: realm))
     }
 

@@ -78,21 +78,24 @@ public struct RealmProvisioner: Sendable {
         let account = clientRoles(client(BuiltInRoles.accountClient, publicClient: true), BuiltInRoles.accountRoles)
         for name in BuiltInRoles.accountDefaultRoles { seed.composites.append((defaultRole.id, account[name]!.id)) }
         // The consoles sign people in through the browser: PKCE with S256, as Keycloak's.
-        _ = client(BuiltInRoles.accountConsoleClient, publicClient: true, attributes: ["pkce.code.challenge.method": "S256"])
-        _ = client(BuiltInRoles.securityAdminConsoleClient, publicClient: true, attributes: Self.consoleAttributes,
-                   redirectUris: Self.adminConsoleRedirectUris(realm: realm.name))
+        for console in [BuiltInRoles.accountConsoleClient, BuiltInRoles.securityAdminConsoleClient] {
+            _ = client(console, publicClient: true, attributes: Self.consoleAttributes, redirectUris: Self.consoleRedirectUris(console, realm: realm.name))
+        }
         _ = clientRoles(client(BuiltInRoles.brokerClient, publicClient: false, attributes: ["bearer-only": "true"]),
                         BuiltInRoles.brokerRoles.map { ($0, []) })
         withBuiltinClientScopes(&seed, offlineAccessRoleId: offline.id)
         return seed
     }
 
+    /// The consoles' clients sign in at the consoles' own pages (relative: on this server, as
+    /// Keycloak registers them), and log out back to them (`+`).
+    public static let consoleAttributes = ["pkce.code.challenge.method": "S256", "post.logout.redirect.uris": "+"]
+    public static func consoleRedirectUris(_ clientId: String, realm: String) -> [String] {
+        clientId == BuiltInRoles.accountConsoleClient ? ["/realms/\(realm)/account/*"] : ["/admin/\(realm)/console/*"]
+    }
+
     /// Keycloak's built-in client scopes for the seed's realm, its OpenID Connect clients given
     /// the realm's default and optional ones (as Keycloak does for the clients it creates).
-    /// The admin console's client signs in at the console's own pages (relative: on this server,
-    /// as Keycloak registers it), and logs out back to them (`+`).
-    public static let consoleAttributes = ["pkce.code.challenge.method": "S256", "post.logout.redirect.uris": "+"]
-    public static func adminConsoleRedirectUris(realm: String) -> [String] { ["/admin/\(realm)/console/*"] }
 
     public func withBuiltinClientScopes(_ seed: inout RealmSeed, offlineAccessRoleId: String?) {
         seed.clientScopes = BuiltinClientScopeCatalog(newID: environment.newID).scopes(realmId: seed.realm.id, offlineAccessRoleId: offlineAccessRoleId)

@@ -30,6 +30,7 @@ public struct EventSQL: Sendable {
         }
         if let user = q.userId { clauses.append("user_id = ?"); arguments.append(user) }
         if let client = q.clientId { clauses.append("client_id = ?"); arguments.append(client) }
+        if let address = q.ipAddress { clauses.append("ip_address = ?"); arguments.append(address) }
         if let from = q.from { clauses.append("time >= ?"); arguments.append(from) }
         if let to = q.to { clauses.append("time <= ?"); arguments.append(to) }
         return SQLStatement("""

@@ -86,7 +86,7 @@ public struct KeyportServer: Sendable {
         HealthController(store: store).addRoutes(to: router)
         MetricsController(metrics: metrics).addRoutes(to: router)
         OIDCController(store: store, tokens: tokens, authenticator: authenticator, events: events, hasher: hasher).addRoutes(to: router)
-        AccountController(store: store, tokens: tokens).addRoutes(to: router)
+        AccountController(store: store, tokens: tokens, events: events).addRoutes(to: router)
         let dockerTokensIssued = metrics.tokensIssued(kind: "docker-v2")
         let registryAuthorizer = RegistryAuthorizer(store: store, onInvalidGrant: { message in
             logger.warning("ignoring a docker.grant that does not parse", metadata: ["grant": "\(message)"])
@@ -233,19 +233,20 @@ public struct KeyportServer: Sendable {
         }
     }
 
-    /// Realms made before the admin console existed: their `security-admin-console` client gets
-    /// the console's redirect URIs and logout setting, once (only while it has no redirect URI,
-    /// so an administrator's own choice stays).
+    /// Realms made before the consoles existed: their `security-admin-console` and
+    /// `account-console` clients get the consoles' redirect URIs and logout setting, once (only
+    /// while a client has no redirect URI, so an administrator's own choice stays).
     static func giveConsoleClientsTheirPages(store: any IdentityStore, logger: Logger) async throws {
         for realm in try await store.realms() {
-            guard let console = try await store.client(clientId: BuiltInRoles.securityAdminConsoleClient, realmId: realm.id),
-                  console.redirectUris.isEmpty else { continue }
-            _ = try await store.updateClient(id: console.id, realmId: realm.id) { client in
-                guard client.redirectUris.isEmpty else { return }
-                client.redirectUris = RealmProvisioner.adminConsoleRedirectUris(realm: realm.name)
-                for (name, value) in RealmProvisioner.consoleAttributes where client.attributes[name] == nil { client.attributes[name] = value }
+            for clientId in [BuiltInRoles.securityAdminConsoleClient, BuiltInRoles.accountConsoleClient] {
+                guard let console = try await store.client(clientId: clientId, realmId: realm.id), console.redirectUris.isEmpty else { continue }
+                _ = try await store.updateClient(id: console.id, realmId: realm.id) { client in
+                    guard client.redirectUris.isEmpty else { return }
+                    client.redirectUris = RealmProvisioner.consoleRedirectUris(clientId, realm: realm.name)
+                    for (name, value) in RealmProvisioner.consoleAttributes where client.attributes[name] == nil { client.attributes[name] = value }
+                }
+                logger.notice("a console's client may now sign in at its pages", metadata: ["realm": "\(realm.name)", "client": "\(clientId)"])
             }
-            logger.notice("the admin console's client may now sign in at its pages", metadata: ["realm": "\(realm.name)"])
         }
     }
 

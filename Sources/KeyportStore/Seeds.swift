@@ -106,12 +106,15 @@ public struct EventQuery: Sendable, Equatable {
     public var clientId: String?
     public var from: Timestamp?
     public var to: Timestamp?
-    public init(types: [String] = [], userId: String? = nil, clientId: String? = nil, from: Timestamp? = nil, to: Timestamp? = nil) {
+    public var ipAddress: String?
+    public init(types: [String] = [], userId: String? = nil, clientId: String? = nil, from: Timestamp? = nil, to: Timestamp? = nil,
+                ipAddress: String? = nil) {
         self.types = types
         self.userId = userId
         self.clientId = clientId
         self.from = from
         self.to = to
+        self.ipAddress = ipAddress
     }
 }
 

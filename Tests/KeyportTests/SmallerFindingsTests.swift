@@ -131,9 +131,13 @@ struct DatabaseOutageTests {
             // Routes that need no database: liveness, metrics, and docker-v2's POST (405 until identity tokens).
             // The console's redirects and its compiled-in files need none either; its page does (below).
             let exempt: Set<String> = ["GET /health/live", "GET /metrics", "POST /realms/{realm}/protocol/docker-v2/auth",
-                                       "GET /admin", "GET /admin/{realm}/console", "GET /admin/{realm}/console/{asset}"]
-            let consolePage = try await api.call(.get, "/admin/master/console/")
-            #expect(consolePage.status == .serviceUnavailable && consolePage.headers[.retryAfter] != nil, "\(consolePage.status)")
+                                       "GET /admin", "GET /admin/{realm}/console", "GET /admin/{realm}/console/{asset}",
+                                       "GET /realms/{realm}/account", "GET /realms/{realm}/account/resources/{asset}"]
+            for page in ["/admin/master/console/", "/realms/master/account/"] {
+                let consolePage = try await api.call(.get, page)
+                #expect(consolePage.status == .serviceUnavailable && consolePage.headers[.retryAfter] != nil, "\(page): \(consolePage.status)")
+            }
+            #expect(try await api.call(.get, "/realms/master/account/resources/account.js").status == .ok)
             #expect(try await api.call(.get, "/admin/master/console/console.js").status == .ok, "the console's files need no database")
             var checked = 0
             for (method, pattern) in api.server.services.routes where !exempt.contains("\(method) \(pattern)") {

@@ -2,6 +2,7 @@
 import os
 import pathlib
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -70,3 +71,22 @@ def keyport():
         # Secrets never reach the log.
         assert ADMIN_PASSWORD not in log
         assert "s3cret-Alice-1" not in log
+
+
+@pytest.fixture
+def chromium():
+    """Headless Chromium driven by selenium (Debian's chromium and chromium-driver), its own profile."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    profile = tempfile.mkdtemp(prefix="kp-chromium-")
+    for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900",
+                     f"--user-data-dir={profile}", "--no-first-run", "--disable-features=HttpsUpgrades"]:
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)

@@ -9,14 +9,13 @@ refused what the API refuses it. Values from the server are shown as text, never
 no serious violation. Every page is kept as a screenshot under .build/e2e-artifacts/console/.
 """
 import base64
-import shutil
-import tempfile
 import urllib.parse
 
 import pytest
 import requests
 
 from conftest import ADMIN_PASSWORD, REPO
+from console_pages import click_button, click_link, main_text, no_serious_violations, screenshot, sign_in, wait_for, wait_text
 
 ARTIFACTS = REPO / ".build" / "e2e-artifacts" / "console"
 SERVICE = "registry.acme.test"
@@ -67,71 +66,8 @@ def realm(keyport):
     return {"admin": admin, "registry": registry, "pat": pat}
 
 
-@pytest.fixture
-def chromium():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    profile = tempfile.mkdtemp(prefix="kp-chromium-")
-    for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900",
-                     f"--user-data-dir={profile}", "--no-first-run", "--disable-features=HttpsUpgrades"]:
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
-
-
 def shot(driver, name):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
-
-
-def wait_for(driver, condition, timeout=20):
-    from selenium.common.exceptions import WebDriverException
-    from selenium.webdriver.support.ui import WebDriverWait
-    return WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,)).until(condition)
-
-
-def main_text(driver):
-    from selenium.webdriver.common.by import By
-    return driver.find_element(By.ID, "app").text
-
-
-def wait_text(driver, text, timeout=20):
-    wait_for(driver, lambda d: text in main_text(d), timeout)
-
-
-def sign_in(driver, username, password):
-    from selenium.webdriver.common.by import By
-    wait_for(driver, lambda d: d.find_elements(By.ID, "username"))
-    driver.find_element(By.ID, "username").send_keys(username)
-    driver.find_element(By.ID, "password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-
-
-def click_link(driver, text):
-    from selenium.webdriver.common.by import By
-    wait_for(driver, lambda d: d.find_elements(By.LINK_TEXT, text))
-    driver.find_element(By.LINK_TEXT, text).click()
-
-
-def click_button(driver, text, within="app"):
-    from selenium.webdriver.common.by import By
-    wait_for(driver, lambda d: [b for b in d.find_element(By.ID, within).find_elements(By.TAG_NAME, "button") if b.text == text])
-    next(b for b in driver.find_element(By.ID, within).find_elements(By.TAG_NAME, "button") if b.text == text).click()
-
-
-def no_serious_violations(driver):
-    from axe_selenium_python import Axe
-    axe = Axe(driver)
-    axe.inject()
-    results = axe.run()
-    serious = [(v["id"], v["help"], [n.get("html") for n in v.get("nodes", [])][:3]) for v in results["violations"] if v.get("impact") in ("serious", "critical")]
-    assert not serious, serious
+    screenshot(driver, ARTIFACTS, name)
 
 
 def registry_token(keyport, user, password):

@@ -1,5 +1,6 @@
-// The admin REST API with the signed-in administrator's token: the console's only way to read
-// or change anything, so the API's permission rules are the console's.
+// The server's REST API (the admin API for the admin console, the account API for the account
+// console) with the signed-in person's token: a console's only way to read or change anything,
+// so the API's permission rules are the console's.
 
 export class ApiError extends Error {
   constructor(status, message) {
@@ -9,14 +10,15 @@ export class ApiError extends Error {
 }
 
 export class Api {
-  constructor(session) {
+  /** `root`: the API's URL, the paths below are relative to it. */
+  constructor(session, root) {
     this.session = session;
-    this.admin = `${session.base}/admin/realms`;
+    this.root = root;
   }
 
-  /** `path` under `/admin/realms`, with `query` (null values left out) and a JSON `body`. */
+  /** `path` under the API's root, with `query` (null values left out) and a JSON `body`. */
   async call(method, path, { query, body } = {}) {
-    const url = new URL(this.admin + path);
+    const url = new URL(this.root + path);
     for (const [name, value] of Object.entries(query || {})) {
       if (value === null || value === undefined || value === "") continue;
       if (Array.isArray(value)) value.forEach((v) => url.searchParams.append(name, v));

@@ -1,20 +1,21 @@
-// Signing the administrator in: the authorization code flow with PKCE (S256) as the realm's
-// public `security-admin-console` client. Tokens live in this module's memory only; a reload
-// signs in again through the single sign-on cookie without a form.
-
-const CLIENT_ID = "security-admin-console";
+// Signing a person in: the authorization code flow with PKCE (S256) as one of the realm's public
+// console clients (`security-admin-console`, `account-console`). Tokens live in this module's
+// memory only; a reload signs in again through the single sign-on cookie without a form.
 
 export class Session {
-  constructor(realm, base) {
+  /** `clientId`: the console's client; `appUrl`: its page, the redirect URI. */
+  constructor(realm, base, { clientId, appUrl }) {
     this.realm = realm;
     this.base = base;
-    this.consoleUrl = `${base}/admin/${encodeURIComponent(realm)}/console/`;
+    this.clientId = clientId;
+    this.consoleUrl = appUrl;
     this.oidc = `${base}/realms/${encodeURIComponent(realm)}/protocol/openid-connect`;
     this.accessToken = null;
     this.refreshToken = null;
     this.idToken = null;
     this.claims = {};
     this.refreshTimer = null;
+    this.actionStatus = null;
   }
 
   /** Finishes a sign-in the authorization endpoint redirected back from, or starts one. */
@@ -30,6 +31,8 @@ export class Session {
       // The address bar loses the code at once: a copied URL or a reload cannot replay it.
       history.replaceState(null, "", this.consoleUrl + (saved && saved.hash ? saved.hash : ""));
       if (!saved) { await this.login(); return false; }
+      // After an action the application asked for (`kc_action`): `success` or `cancelled`.
+      this.actionStatus = query.get("kc_action_status");
       await this.token({ grant_type: "authorization_code", code: query.get("code"), redirect_uri: this.consoleUrl, code_verifier: saved.verifier });
       return true;
     }
@@ -38,22 +41,28 @@ export class Session {
   }
 
   /** Sends the browser to the authorization endpoint; the verifier waits in this tab's storage. */
-  async login() {
+  /** `extra`: more authorization parameters (`kc_action`, `prompt`, `max_age`). */
+  async login(extra = {}) {
     const verifier = randomText(48);
     const state = randomText(24);
     sessionStorage.setItem(`kp-login-${state}`, JSON.stringify({ verifier, hash: location.hash }));
     const challenge = base64url(await sha256(new TextEncoder().encode(verifier)));
     const params = new URLSearchParams({
-      client_id: CLIENT_ID, redirect_uri: this.consoleUrl, response_type: "code", scope: "openid",
-      state, code_challenge: challenge, code_challenge_method: "S256",
+      client_id: this.clientId, redirect_uri: this.consoleUrl, response_type: "code", scope: "openid",
+      state, code_challenge: challenge, code_challenge_method: "S256", ...extra,
     });
     location.assign(`${this.oidc}/auth?${params}`);
+  }
+
+  /** Whether the password was given within `seconds` (the token's `auth_time`). */
+  signedInWithin(seconds) {
+    return typeof this.claims.auth_time === "number" && Date.now() / 1000 - this.claims.auth_time < seconds;
   }
 
   async token(form) {
     const response = await fetch(`${this.oidc}/token`, {
       method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ client_id: CLIENT_ID, ...form }), credentials: "omit",
+      body: new URLSearchParams({ client_id: this.clientId, ...form }), credentials: "omit",
     });
     const body = await response.json().catch(() => ({}));
     if (!response.ok) throw new Error(body.error_description || body.error || `HTTP ${response.status}`);
@@ -74,7 +83,7 @@ export class Session {
   }
 
   logout() {
-    const params = new URLSearchParams({ client_id: CLIENT_ID, post_logout_redirect_uri: this.consoleUrl });
+    const params = new URLSearchParams({ client_id: this.clientId, post_logout_redirect_uri: this.consoleUrl });
     if (this.idToken) params.set("id_token_hint", this.idToken);
     this.accessToken = this.refreshToken = this.idToken = null;
     location.assign(`${this.oidc}/logout?${params}`);

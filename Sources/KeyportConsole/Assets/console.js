@@ -1,77 +1,18 @@
-// The admin console: a hash router and its pages. Every value from the server reaches the page
-// as text (`textContent`, attributes set one by one), never as markup.
+// The admin console: a hash router and its pages, built with `dom.js` (values as text only).
 
 import { Session } from "./auth.js";
 import { Api } from "./api.js";
+import { actions, csv, download, field, formValues, h, input, say, seg, table, tag, time } from "./dom.js";
 
 const body = document.body;
-const session = new Session(body.dataset.realm, body.dataset.base);
-const api = new Api(session);
+const session = new Session(body.dataset.realm, body.dataset.base, {
+  clientId: "security-admin-console", appUrl: `${body.dataset.base}/admin/${encodeURIComponent(body.dataset.realm)}/console/`,
+});
+const api = new Api(session, `${body.dataset.base}/admin/realms`);
 const app = document.getElementById("app");
 const PAGE = 20;
 
-// MARK: DOM
-
-/** One path segment of an API URL. `.` and `..` would be folded away by the URL parser and reach
- *  another resource (a crafted link to `#/r/acme/users/..` must not aim "Leave" at a group). */
-function seg(value) {
-  const text = String(value ?? "");
-  if (text === "" || text === "." || text === "..") throw new Error(`Not a valid name or id: '${text}'`);
-  return encodeURIComponent(text);
-}
-
-/** An element with attributes (`on…` functions become listeners) and children (strings are text). */
-function h(tag, attributes = {}, ...children) {
-  const element = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name.startsWith("on") && typeof value === "function") element.addEventListener(name.slice(2), value);
-    else if (name === "dataset") Object.assign(element.dataset, value);
-    else element.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children.flat(Infinity)) {
-    if (child === null || child === undefined || child === false) continue;
-    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return element;
-}
-
-function table(headers, rows, empty = "Nothing here yet.") {
-  if (!rows.length) return h("p", { class: "muted" }, empty);
-  return h("table", {}, h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))),
-    h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c) => h("td", {}, c))))));
-}
-
-function tag(text, kind = "") { return h("span", { class: `tag ${kind}` }, text); }
-function time(ms) { return ms ? new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC") : "—"; }
-function field(label, input) { return h("div", {}, h("label", { for: input.id }, label), input); }
-let fieldCount = 0;
-function input(type, name, extra = {}) { return h("input", { type, name, id: `f-${name}-${++fieldCount}`, ...extra }); }
-
-const banner = document.getElementById("banner");
-function say(message, kind = "ok") {
-  banner.textContent = message;
-  banner.className = kind;
-  banner.hidden = !message;
-}
-
-/** Runs an action, saying what went wrong if it fails. */
-async function act(work, done) {
-  try {
-    await work();
-    if (done) say(done, "ok");
-    await render();
-  } catch (error) {
-    say(error.message, "error");
-  }
-}
-
-/** An action that cannot be undone, after the administrator confirms it. */
-function confirmed(question, work, done) {
-  if (window.confirm(question)) act(work, done);
-}
-
-function formValues(form) { return Object.fromEntries(new FormData(form).entries()); }
+const { act, confirmed } = actions(() => render());
 
 // MARK: Routing
 
@@ -212,20 +153,22 @@ const pages = {
 
   async events(realm, rest, query) {
     document.title = `Events · ${realm} · Keyport`;
-    const filters = { type: query.get("type") || "", user: query.get("user") || "", client: query.get("client") || "" };
+    const names = { type: "Type", user: "Username or id", client: "Client", ipAddress: "Address", dateFrom: "From (day)", dateTo: "To (day)" };
+    const filters = Object.fromEntries(Object.keys(names).map((name) => [name, query.get(name) || ""]));
     const first = Math.max(0, parseInt(query.get("first") || "0", 10) || 0);
     const events = await api.get(`/${seg(realm)}/events`, { ...filters, first, max: 50 });
     const form = h("form", { class: "inline", onsubmit: (event) => {
       event.preventDefault();
       go(["r", realm, "events"], formValues(event.target));
-    } }, ...Object.entries({ type: "Type", user: "User id", client: "Client" }).map(([name, label]) =>
-      field(label, input("text", name, { value: filters[name] }))), h("button", { type: "submit" }, "Filter"));
+    } }, ...Object.entries(names).map(([name, label]) =>
+      field(label, input(name.startsWith("date") ? "date" : "text", name, { value: filters[name] }))), h("button", { type: "submit" }, "Filter"));
     const rows = events.map((e) => [time(e.time), e.type, e.clientId || "", e.userId || "", e.ipAddress || "", e.error || "",
       h("span", { class: "mono" }, Object.entries(e.details || {}).map(([k, v]) => `${k}=${v}`).join(" "))]);
     const exports = h("div", { class: "row" },
       h("button", { type: "button", class: "secondary", onclick: () => download(`events-${realm}.json`, "application/json", JSON.stringify(events, null, 2)) }, "Export JSON"),
       h("button", { type: "button", class: "secondary", onclick: () => download(`events-${realm}.csv`, "text/csv", csv(
-        ["time", "type", "client", "user", "address", "error"], events.map((e) => [time(e.time), e.type, e.clientId, e.userId, e.ipAddress, e.error]))) }, "Export CSV"));
+        ["time", "type", "client", "user", "address", "error", "details"], events.map((e) => [time(e.time), e.type, e.clientId, e.userId, e.ipAddress, e.error,
+          Object.entries(e.details || {}).map(([k, v]) => `${k}=${v}`).join(" ")]))) }, "Export CSV"));
     const pager = h("div", { class: "pager" },
       h("button", { type: "button", class: "secondary", disabled: first === 0, onclick: () => go(["r", realm, "events"], { ...filters, first: Math.max(0, first - 50) }) }, "Newer"),
       h("button", { type: "button", class: "secondary", disabled: events.length < 50, onclick: () => go(["r", realm, "events"], { ...filters, first: first + 50 }) }, "Older"));
@@ -491,27 +434,6 @@ async function grantsView(realm, base, clientUuid) {
   h("button", { type: "submit" }, "Add role"));
   return h("div", {}, h("p", { class: "hint" }, "The server checks each grant as you type, and again when you save: a wrong one is refused with the reason."),
     h("div", { class: "stack" }, editors), h("h2", {}, "New role with a grant"), create);
-}
-
-// MARK: Export
-
-/** CSV with every cell quoted; a cell a spreadsheet would run as a formula starts with a quote. */
-function csv(headers, rows) {
-  const cell = (value) => {
-    let text = value === null || value === undefined ? "" : String(value);
-    if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-    return `"${text.replace(/"/g, '""')}"`;
-  };
-  return [headers, ...rows].map((row) => row.map(cell).join(",")).join("\r\n") + "\r\n";
-}
-
-function download(name, type, text) {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const anchor = h("a", { href: url, download: name });
-  document.body.append(anchor);
-  anchor.click();
-  anchor.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
 // MARK: Start
