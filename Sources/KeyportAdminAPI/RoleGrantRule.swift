@@ -148,13 +148,17 @@ extension AdminAPI {
 
     /// The built-in `realm-management` client is configured only by the realm's `realm-admin`
     /// (or the master `admin`): `manage-clients` must not reshape the roles that define it. Nor
-    /// the admin console's client: a redirect URI elsewhere, or PKCE switched off, would let a
-    /// `manage-clients` admin catch a realm admin's single sign-on code.
+    /// the clients whose tokens the admin and account APIs trust for people's own sign-ins
+    /// (`security-admin-console`, `account-console`, `account`, `admin-cli`): a redirect URI
+    /// elsewhere, or PKCE switched off, would let a `manage-clients` admin catch a realm admin's
+    /// or a user's single sign-on code.
+    static let guardedClients: Set<String> = [BuiltInRoles.realmManagementClient, BuiltInRoles.securityAdminConsoleClient,
+                                              BuiltInRoles.accountConsoleClient, BuiltInRoles.accountClient, BuiltInRoles.adminCLIClient]
+
     func requireMayConfigure(_ client: Client, caller: AdminPrincipal, realm: Realm) throws {
-        guard client.clientId == BuiltInRoles.realmManagementClient || client.clientId == BuiltInRoles.securityAdminConsoleClient
+        guard Self.guardedClients.contains(client.clientId)
                 || (realm.name == BuiltInRoles.masterRealm && client.clientId.hasSuffix("-realm")) else { return }
-        let kind: RoleGrantRule.Kind = client.clientId == BuiltInRoles.realmManagementClient
-            || client.clientId == BuiltInRoles.securityAdminConsoleClient ? .management : .master
+        let kind: RoleGrantRule.Kind = Self.guardedClients.contains(client.clientId) ? .management : .master
         guard RoleGrantRule.mayConfigure(kind: kind, caller: caller, realm: realm) else {
             throw AdminError(.forbidden, "You may not change the built-in client '\(client.clientId)'")
         }

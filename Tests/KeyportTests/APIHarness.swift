@@ -21,6 +21,8 @@ struct APIResponse {
     subscript(key: String) -> JSONValue? { json?[key] }
     /// The items of a JSON array answer.
     var items: [JSONValue] { json?.array ?? [] }
+    /// The items of the JSON array under `key` of an object answer.
+    func items(at key: String) -> [JSONValue] { json?[key]?.array ?? [] }
     /// `key` of each item of a JSON array answer.
     func values(_ key: String) -> [String] { items.compactMap { $0[key]?.stringValue } }
 }

@@ -132,6 +132,12 @@ struct RoleSourcesTests {
             let changed = try await api.call(.put, "/admin/realms/acme/clients/\(console)", token: token, json: ["redirectUris": ["https://evil.test/*"]])
             #expect(changed.status == .forbidden)
             #expect(try await api.call(.get, "/admin/realms/acme/clients/\(console)", token: admin)["redirectUris"]?.strings == ["/admin/acme/console/*"])
+            // Nor the clients whose tokens the account API takes: their codes would be caught too.
+            for clientId in ["account-console", "account", "admin-cli"] {
+                let id = try await api.clientUUID("acme", clientId, token: admin)
+                let refused = try await api.call(.put, "/admin/realms/acme/clients/\(id)", token: token, json: ["redirectUris": ["https://evil.test/*"]])
+                #expect(refused.status == .forbidden, "\(clientId): \(refused.status)")
+            }
             // Another client with a relative redirect URI: it matches nothing (Keyport keeps no rootUrl).
             _ = try await api.createClient("acme", ["clientId": "app", "publicClient": true, "redirectUris": ["/cb"]], token: admin)
             let page = try await api.call(.get, "/realms/acme/protocol/openid-connect/auth?" + urlEncoded([

@@ -20,6 +20,50 @@ struct KeyComponentTests {
         return try #require(header.kid)
     }
 
+    /// `POST keys/rotation`: the same three steps taken by the server, one per request, what
+    /// kpadm and the admin console use; each answer says what was done and what comes next.
+    @Test func theRotationEndpointTakesOneSafeStepPerRequest() async throws {
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            try await r.user("alice", roles: ["team-a-dev"])
+            let path = "/admin/realms/acme/keys/rotation"
+            let oldKid = try kid(ofTokenIn: try await r.token("alice", scopes: ["repository:team-a/app:pull"]))
+            func status(of id: String) async throws -> String? {
+                try await api.call(.get, "/admin/realms/acme/keys", token: r.admin).items(at: "keys").first { $0["kid"]?.stringValue == id }?["status"]?.stringValue
+            }
+            // Retiring before anything was added: nothing to do.
+            #expect(try await api.call(.post, path, token: r.admin, json: ["algorithm": "RS256", "retire": true])["step"]?.stringValue == "nothing")
+
+            let added = try await api.call(.post, path, token: r.admin, json: ["algorithm": "RS256"])
+            #expect(added.status == .ok && added["step"]?.stringValue == "added", "\(added.text)")
+            let newId = try #require(added["keys"]?.arrayValue?.first?.stringValue)
+            #expect(try await status(of: newId) == "PASSIVE")
+            #expect(try kid(ofTokenIn: try await r.token("alice", scopes: ["repository:team-a/app:pull"])) == oldKid, "a passive key signs nothing")
+            // Retiring now would leave the added key waiting: refused.
+            #expect(try await api.call(.post, path, token: r.admin, json: ["algorithm": "RS256", "retire": true]).status == .conflict)
+
+            let activated = try await api.call(.post, path, token: r.admin, json: ["algorithm": "RS256"])
+            #expect(activated["step"]?.stringValue == "activated" && activated["keys"]?.arrayValue?.first?.stringValue == newId)
+            #expect(try kid(ofTokenIn: try await r.token("alice", scopes: ["repository:team-a/app:pull"])) != oldKid)
+
+            let retired = try await api.call(.post, path, token: r.admin, json: ["algorithm": "RS256", "retire": true])
+            #expect(retired["step"]?.stringValue == "retired" && retired["next"]?.stringValue?.contains("restart the registry") == true)
+            #expect(try await status(of: newId) == "ACTIVE")
+            let statuses = try await api.call(.get, "/admin/realms/acme/keys", token: r.admin).items(at: "keys")
+                .filter { $0["algorithm"]?.stringValue == "RS256" }.compactMap { $0["status"]?.stringValue }.sorted()
+            #expect(statuses == ["ACTIVE", "DISABLED"])
+
+            // The ES256 keys were never touched; bad input and less power are refused.
+            #expect(try await api.call(.post, path, token: r.admin, json: ["algorithm": "HS256"]).status == .badRequest)
+            let management = try await api.clientUUID("acme", "realm-management", token: r.admin)
+            let viewer = try await r.user("viewer", password: "viewer-pw")
+            let viewRealm = try await api.role("acme", "view-realm", client: management, token: r.admin)
+            #expect(try await api.call(.post, "/admin/realms/acme/users/\(viewer)/role-mappings/clients/\(management)", token: r.admin, json: [viewRealm]).status == .noContent)
+            let viewerToken = try await api.token(realm: "acme", username: "viewer", password: "viewer-pw")
+            #expect(try await api.call(.post, path, token: viewerToken, json: ["algorithm": "RS256"]).status == .forbidden)
+        }
+    }
+
     @Test func aRotationAddsThenActivatesThenRetires() async throws {
         try await APIHarness.run { api in
             let r = try await RegistryRealm.make(api)

@@ -146,6 +146,15 @@ def test_a_user_manages_its_own_registry_credentials(registry, chromium):
         sign_in(driver, "alice", PASSWORD)
     wait_text(driver, "Change password")
     shot(driver, "07-password")
+    # Cancelled on the way: nothing changes, and the console says so.
+    click_button(driver, "Change password")
+    wait_for(driver, lambda d: "re-authenticate" in d.page_source)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(driver, lambda d: d.find_elements(By.ID, "cancel-aia"))
+    driver.find_element(By.ID, "cancel-aia").click()
+    wait_for(driver, lambda d: "Your password was not changed." in banner(d))
+    assert driver.current_url.endswith("#/password"), driver.current_url
     click_button(driver, "Change password")
     wait_for(driver, lambda d: "re-authenticate" in d.page_source)
     assert driver.find_element(By.ID, "username").get_attribute("value") == "alice"

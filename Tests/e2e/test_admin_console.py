@@ -9,6 +9,7 @@ refused what the API refuses it. Values from the server are shown as text, never
 no serious violation. Every page is kept as a screenshot under .build/e2e-artifacts/console/.
 """
 import base64
+import time
 import urllib.parse
 
 import pytest
@@ -63,7 +64,14 @@ def realm(keyport):
     management = admin.id_of("/acme/clients", "clientId", "realm-management")
     manage_users = admin.call("GET", f"/acme/clients/{management}/roles/manage-users").json()
     admin.call("POST", f"/acme/users/{helpdesk}/role-mappings/clients/{management}", json=[manage_users])
-    return {"admin": admin, "registry": registry, "pat": pat}
+    # A composite realm role holding the registry role; two failed logins of alice (locked after 2).
+    admin.call("POST", "/acme/roles", json={"name": "release-manager", "description": "ships images"})
+    admin.call("POST", "/acme/roles/release-manager/composites", json=[role])
+    admin.call("PUT", "/acme", json={"bruteForceProtected": True, "failureFactor": 2})
+    for _ in range(2):
+        requests.post(f"{admin.base}/realms/acme/protocol/openid-connect/token", data={
+            "grant_type": "password", "client_id": "admin-cli", "username": "alice", "password": "wrong-pw"})
+    return {"admin": admin, "registry": registry, "pat": pat, "alice": alice}
 
 
 def shot(driver, name):
@@ -120,14 +128,37 @@ def test_the_server_admin_manages_a_registry_realm_in_the_console(keyport, realm
     assert "/developers" in main_text(driver) and "laptop" in main_text(driver)
     assert "team-a-push registry.acme.test group /developers" in main_text(driver), "each effective role says where it comes from"
     shot(driver, "04-user")
-    # Group membership: join a nested group from the list, through the API.
+    # Locked after two failed logins: the page says so, and the administrator unlocks her.
+    assert "locked" in main_text(driver) and "2 since the last success" in main_text(driver), main_text(driver)
+    click_button(driver, "Unlock")
+    wait_for(driver, lambda d: "alice is unlocked." in d.find_element(By.ID, "banner").text)
+    wait_text(driver, "0 since the last success")  # the page drawn again
+    assert realm["admin"].call("GET", f"/acme/attack-detection/brute-force/users/{realm['alice']}").json()["numFailures"] == 0
+    # Role mappings: map the composite realm role; its registry role shows as held through it.
     from selenium.webdriver.support.ui import Select
+    role_select = driver.find_element(By.CSS_SELECTOR, "select[name=role]")
+    role_select.click()
+    wait_for(driver, lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, "select[name=role] option") if o.text == "release-manager"])
+    Select(driver.find_element(By.CSS_SELECTOR, "select[name=role]")).select_by_visible_text("release-manager")
+    click_button(driver, "Map role")
+    wait_for(driver, lambda d: "Role release-manager mapped." in d.find_element(By.ID, "banner").text)
+    wait_text(driver, "→ composite")
+    shot(driver, "04a-user-roles")
+    # Group membership: join a nested group from the list, through the API.
     driver.find_element(By.CSS_SELECTOR, "select[name=group]").click()  # the groups load when the list is opened
     wait_for(driver, lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, "select[name=group] option") if o.text == "/ops/oncall"])
     Select(driver.find_element(By.CSS_SELECTOR, "select[name=group]")).select_by_visible_text("/ops/oncall")
     click_button(driver, "Join")
     wait_for(driver, lambda d: "alice joined /ops/oncall." in d.find_element(By.ID, "banner").text)
     wait_text(driver, "/ops/oncall")
+
+    # Roles: the composite opens into what it holds.
+    click_link(driver, "Roles")
+    wait_text(driver, "release-manager")
+    driver.find_element(By.XPATH, "//summary[contains(., 'release-manager')]").click()
+    wait_text(driver, f"{SERVICE} / team-a-push")
+    no_serious_violations(driver)
+    shot(driver, "04b-roles-tree")
 
     # The registry: the matrix shows the grant with the group that holds it.
     click_link(driver, "Registry access")
@@ -146,6 +177,18 @@ def test_the_server_admin_manages_a_registry_realm_in_the_console(keyport, realm
     wait_text(driver, "unknown action 'fly'")
     assert "✓ repository team-a/*: pull, push" in main_text(driver)
     shot(driver, "05b-grants")
+
+    # The registry's settings: identity tokens off, saved through the API.
+    click_link(driver, "Settings")
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "input[name=identityTokens]"))
+    driver.find_element(By.CSS_SELECTOR, "input[name=identityTokens]").click()
+    driver.find_element(By.ID, "f-anonymous").send_keys("repository:public/*:pull")
+    no_serious_violations(driver)
+    shot(driver, "05c-registry-settings")
+    click_button(driver, "Save")
+    wait_for(driver, lambda d: f"Settings of {SERVICE} saved." in d.find_element(By.ID, "banner").text)
+    attributes = realm["admin"].call("GET", f"/acme/clients/{realm['registry']}").json()["attributes"]
+    assert attributes["docker.identity.tokens"] == "false" and attributes["docker.anonymous.grant"] == "repository:public/*:pull", attributes
 
     # The access tester says which grant, which role and which group.
     click_link(driver, "Access tester")
@@ -198,6 +241,12 @@ def test_the_server_admin_manages_a_registry_realm_in_the_console(keyport, realm
     click_button(driver, "Save")
     wait_for(driver, lambda d: "Realm settings saved." in d.find_element(By.ID, "banner").text)
     assert realm["admin"].call("GET", "/acme").json()["displayName"] == "ACME Registry"
+    # Keys: the server takes the rotation's next step and says what comes before the one after.
+    wait_text(driver, "Signing keys")
+    click_button(driver, "RS256: next rotation step")
+    wait_for(driver, lambda d: "Added RS256 key" in d.find_element(By.ID, "banner").text)
+    assert "restart the registry" in driver.find_element(By.ID, "banner").text
+    wait_for(driver, lambda d: "passive" in main_text(d))
     shot(driver, "09-settings")
 
     # Sign out: back to the login page; the console's token no longer works.
@@ -221,6 +270,32 @@ def test_a_delegated_admin_sees_only_what_the_api_allows(keyport, realm, chromiu
     shot(driver, "12-delegated-settings-refused")
     click_link(driver, "Registry access")
     wait_text(driver, "You may not do this")
+    # On a user's page the roles offered are those it may map: never realm-admin.
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    click_link(driver, "Users")
+    click_link(driver, "alice")
+    wait_text(driver, "Role mappings")
+    container = driver.find_element(By.CSS_SELECTOR, "select[name=container]")
+    container.click()
+    time.sleep(0.5)  # the clients list, if this administrator may read it
+    options = [o.text for o in driver.find_elements(By.CSS_SELECTOR, "select[name=container] option")]
+    if "realm-management" in options:
+        Select(container).select_by_visible_text("realm-management")
+        wait_for(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "select[name=role] option")) > 1
+                 or "No role you may map" in d.find_element(By.CSS_SELECTOR, "select[name=role]").text)
+    offered = [o.text for o in driver.find_elements(By.CSS_SELECTOR, "select[name=role] option")]
+    assert "realm-admin" not in offered and "manage-realm" not in offered, offered
+    # Forced through the API with its own token, the grant is refused too.
+    token = requests.post(f"{keyport.url}/realms/acme/protocol/openid-connect/token", data={
+        "grant_type": "password", "client_id": "admin-cli", "username": "helpdesk", "password": "helpdesk-pw-1"}).json()["access_token"]
+    admin = realm["admin"]
+    management = admin.id_of("/acme/clients", "clientId", "realm-management")
+    realm_admin = admin.call("GET", f"/acme/clients/{management}/roles/realm-admin").json()
+    forced = requests.post(f"{keyport.url}/admin/realms/acme/users/{realm['alice']}/role-mappings/clients/{management}",
+                           headers={"Authorization": f"Bearer {token}"}, json=[realm_admin])
+    assert forced.status_code == 403, forced.text
+    shot(driver, "13-delegated-user-roles")
 
 
 def test_the_console_page_is_locked_down(keyport):

@@ -48,6 +48,8 @@ export class Api {
   post(path, body, query) { return this.call("POST", path, { body, query }); }
   put(path, body) { return this.call("PUT", path, { body }); }
   delete(path, query) { return this.call("DELETE", path, { query }); }
+  /** DELETE with a JSON body (Keycloak's role-mapping removals). */
+  remove(path, body) { return this.call("DELETE", path, { body }); }
 
   /** Every page of a paged list, at most `limit` items. */
   async all(path, query = {}, limit = 1000) {

@@ -16,6 +16,7 @@ export class Session {
     this.claims = {};
     this.refreshTimer = null;
     this.actionStatus = null;
+    this.receivedAt = 0;
   }
 
   /** Finishes a sign-in the authorization endpoint redirected back from, or starts one. */
@@ -24,15 +25,20 @@ export class Session {
     if (query.has("error")) {
       throw new Error(`Sign-in failed: ${query.get("error_description") || query.get("error")}`);
     }
+    if (query.has("state") && !query.has("code") && query.has("kc_action_status")) {
+      // An action cancelled on its page: no code, so a silent sign-in, the outcome carried along.
+      const saved = this.takeSaved(query.get("state"));
+      history.replaceState(null, "", this.consoleUrl + (saved && saved.hash ? saved.hash : ""));
+      await this.login({}, query.get("kc_action_status"));
+      return false;
+    }
     if (query.has("code")) {
-      const state = query.get("state") || "";
-      const saved = JSON.parse(sessionStorage.getItem(`kp-login-${state}`) || "null");
-      sessionStorage.removeItem(`kp-login-${state}`);
+      const saved = this.takeSaved(query.get("state"));
       // The address bar loses the code at once: a copied URL or a reload cannot replay it.
       history.replaceState(null, "", this.consoleUrl + (saved && saved.hash ? saved.hash : ""));
       if (!saved) { await this.login(); return false; }
       // After an action the application asked for (`kc_action`): `success` or `cancelled`.
-      this.actionStatus = query.get("kc_action_status");
+      this.actionStatus = query.get("kc_action_status") || saved.status || null;
       await this.token({ grant_type: "authorization_code", code: query.get("code"), redirect_uri: this.consoleUrl, code_verifier: saved.verifier });
       return true;
     }
@@ -41,11 +47,20 @@ export class Session {
   }
 
   /** Sends the browser to the authorization endpoint; the verifier waits in this tab's storage. */
-  /** `extra`: more authorization parameters (`kc_action`, `prompt`, `max_age`). */
-  async login(extra = {}) {
+  /** What `login` left for the answer to `state`, taken (used once). */
+  takeSaved(state) {
+    const key = `kp-login-${state || ""}`;
+    const saved = JSON.parse(sessionStorage.getItem(key) || "null");
+    sessionStorage.removeItem(key);
+    return saved;
+  }
+
+  /** `extra`: more authorization parameters (`kc_action`, `prompt`, `max_age`); `status`: an
+   *  action's outcome to report once signed in. */
+  async login(extra = {}, status = null) {
     const verifier = randomText(48);
     const state = randomText(24);
-    sessionStorage.setItem(`kp-login-${state}`, JSON.stringify({ verifier, hash: location.hash }));
+    sessionStorage.setItem(`kp-login-${state}`, JSON.stringify({ verifier, hash: location.hash, status }));
     const challenge = base64url(await sha256(new TextEncoder().encode(verifier)));
     const params = new URLSearchParams({
       client_id: this.clientId, redirect_uri: this.consoleUrl, response_type: "code", scope: "openid",
@@ -54,9 +69,12 @@ export class Session {
     location.assign(`${this.oidc}/auth?${params}`);
   }
 
-  /** Whether the password was given within `seconds` (the token's `auth_time`). */
+  /** Whether the password was given within `seconds`, by the server's clock: the token's age at
+   *  issue (`iat - auth_time`) plus the time since it arrived (a browser's clock may be off). */
   signedInWithin(seconds) {
-    return typeof this.claims.auth_time === "number" && Date.now() / 1000 - this.claims.auth_time < seconds;
+    const { auth_time: authTime, iat } = this.claims;
+    if (typeof authTime !== "number" || typeof iat !== "number") return false;
+    return iat - authTime + (performance.now() - this.receivedAt) / 1000 < seconds;
   }
 
   async token(form) {
@@ -70,6 +88,7 @@ export class Session {
     this.refreshToken = body.refresh_token || this.refreshToken;
     this.idToken = body.id_token || this.idToken;
     this.claims = decodeClaims(this.accessToken);
+    this.receivedAt = performance.now();
     clearTimeout(this.refreshTimer);
     // Refreshed a little before it ends; if that fails, the next call signs in again.
     // (A realm may give tokens for years: a timer past 2^31 ms would fire at once, so an hour at most.)

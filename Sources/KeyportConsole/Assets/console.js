@@ -37,7 +37,7 @@ function navigation(realm, current) {
   nav.replaceChildren();
   if (session.realm === "master") nav.append(link("Realms", [], null, { "aria-current": current === "realms" ? "page" : null }));
   if (!realm) return;
-  const sections = [["users", "Users"], ["groups", "Groups"], ["registry", "Registry access"], ["events", "Events"], ["admin-events", "Admin events"],
+  const sections = [["users", "Users"], ["groups", "Groups"], ["roles", "Roles"], ["registry", "Registry access"], ["events", "Events"], ["admin-events", "Admin events"],
     ["settings", "Realm settings"]];
   nav.append(h("span", { class: "muted" }, `Realm ${realm}:`));
   for (const [key, label] of sections) {
@@ -123,6 +123,23 @@ const pages = {
       act(() => api.post(`/${seg(realm)}/groups`, { name: v.name }), `Group ${v.name} created.`);
     } }, field("Name", input("text", "name", { required: true })), h("button", { type: "submit" }, "Add group"));
     return [h("h1", {}, "Groups"), table(["Path", "Subgroups"], rows, "No groups yet."), h("h2", {}, "New group"), create];
+  },
+
+  async roles(realm) {
+    document.title = `Roles · ${realm} · Keyport`;
+    const [roles, clients] = await Promise.all([api.get(`/${seg(realm)}/roles`, { max: 1000, briefRepresentation: true }),
+      api.get(`/${seg(realm)}/clients`, { max: 1000 }).catch(() => [])]);
+    const clientNames = new Map(clients.map((c) => [c.id, c.clientId]));
+    const create = h("form", { class: "inline", onsubmit: (event) => {
+      event.preventDefault();
+      const v = formValues(event.target);
+      act(() => api.post(`/${seg(realm)}/roles`, { name: v.name, description: v.description || undefined }), `Role ${v.name} created.`);
+    } }, field("Name", input("text", "name", { required: true, autocomplete: "off" })), field("Description", input("text", "description")),
+    h("button", { type: "submit" }, "Add role"));
+    return [h("h1", {}, "Realm roles"),
+      h("p", { class: "hint" }, "A composite role holds other roles: open it to see what it contains, level by level. Client roles that carry registry grants are under Registry access."),
+      h("ul", { class: "tree" }, roles.map((r) => roleNode(realm, r, new Set(), clientNames))),
+      h("h2", {}, "New realm role"), create];
   },
 
   async registry(realm, rest, query) {
@@ -222,7 +239,8 @@ const pages = {
     field("Password policy", input("text", "passwordPolicy", { value: r.passwordPolicy || "", placeholder: "length(12) and notUsername" })),
     h("label", { class: "check" }, input("checkbox", "adminEventsEnabled", { checked: !!r.adminEventsEnabled }), "Record admin events"),
     h("p", {}, h("button", { type: "submit" }, "Save")));
-    return [h("h1", {}, `Realm settings: ${realm}`), form];
+    const keys = await api.get(`/${seg(realm)}/keys`).catch((error) => ({ error: error.message }));
+    return [h("h1", {}, `Realm settings: ${realm}`), form, h("h2", {}, "Signing keys"), keys.error ? h("p", { class: "muted" }, keys.error) : keysSection(realm, keys)];
   },
 };
 
@@ -231,9 +249,10 @@ async function userPage(realm, id) {
   const user = await api.get(base);
   document.title = `${user.username} · ${realm} · Keyport`;
   const optional = (promise) => promise.catch((error) => ({ error: error.message }));
-  const [groups, effective, sessions, offline, tokens] = await Promise.all([
+  const [groups, effective, sessions, offline, tokens, mappings, failures] = await Promise.all([
     optional(api.get(`${base}/groups`)), optional(api.get(`${base}/effective-roles`)), optional(api.get(`${base}/sessions`)),
-    optional(api.get(`${base}/offline-sessions`)), optional(api.get(`${base}/personal-access-tokens`)),
+    optional(api.get(`${base}/offline-sessions`)), optional(api.get(`${base}/personal-access-tokens`)), optional(api.get(`${base}/role-mappings`)),
+    optional(api.get(`/${seg(realm)}/attack-detection/brute-force/users/${seg(id)}`)),
   ]);
   const part = (value, build) => (value && value.error ? h("p", { class: "muted" }, value.error) : build(value));
   const reset = h("form", { class: "inline", onsubmit: (event) => {
@@ -251,12 +270,18 @@ async function userPage(realm, id) {
       h("dt", {}, "Status"), h("dd", {}, user.enabled ? tag("enabled", "yes") : tag("disabled", "no"), " ",
         h("button", { type: "button", class: "secondary", onclick: () => act(() => api.put(base, { enabled: !user.enabled }), user.enabled ? "User disabled." : "User enabled.") },
           user.enabled ? "Disable" : "Enable")),
-      h("dt", {}, "Required actions"), h("dd", {}, (user.requiredActions || []).join(", ") || "—")),
+      h("dt", {}, "Required actions"), h("dd", {}, (user.requiredActions || []).join(", ") || "—"),
+      h("dt", {}, "Failed logins"), h("dd", {}, part(failures, (f) => [
+        f.disabled ? tag("locked", "no") : null, `${f.numFailures || 0} since the last success`,
+        f.lastFailure ? ` (last ${time(f.lastFailure)}${f.lastIPFailure ? ` from ${f.lastIPFailure}` : ""})` : "", " ",
+        f.disabled || f.numFailures ? h("button", { type: "button", class: "secondary", onclick: () =>
+          act(() => api.delete(`/${seg(realm)}/attack-detection/brute-force/users/${seg(id)}`), `${user.username} is unlocked.`) }, "Unlock") : null]))),
     h("h2", {}, "Password"), reset,
     h("h2", {}, "Groups"), part(groups, (list) => [
       table(["Path", ""], list.map((g) => [g.path, h("button", { type: "button", class: "secondary", onclick: () =>
         confirmed(`Remove ${user.username} from ${g.path}?`, () => api.delete(`${base}/groups/${seg(g.id)}`), `${user.username} left ${g.path}.`) }, "Leave")]), "In no group."),
       joinGroupForm(realm, base, user, list)]),
+    h("h2", {}, "Role mappings"), part(mappings, (m) => roleMappings(realm, base, m)),
     h("h2", {}, "Effective roles"), part(effective, (answer) => [
       table(["Role", "Of", "Held through"], answer.roles.map((r) => [r.name, r.client || "realm", r.sources.join("; ")]), "No role."),
       answer.truncated ? h("p", { class: "muted" }, "Some paths are left out: the role graph is larger than one answer shows.") : null]),
@@ -270,6 +295,68 @@ async function userPage(realm, id) {
       t.name, t.client, (t.grants || ["everything its owner may do"]).join(", "), time(t.expiresAt), time(t.lastUsedAt),
       h("button", { type: "button", class: "danger", onclick: () => confirmed(`Revoke the token ${t.name}? Whatever uses it is refused from now on.`, () => api.delete(`${base}/personal-access-tokens/${seg(t.id)}`), `Token ${t.name} revoked.`) }, "Revoke")]), "No personal access token.")),
   ];
+}
+
+/** A role in the composite tree: a composite opens on demand (at most 12 levels; a role already
+ *  on the path is shown, not opened again, so a cycle ends). */
+function roleNode(realm, role, path, clientNames) {
+  // Keycloak's built-in descriptions are message keys (`${role_offline-access}`): not shown.
+  const described = role.description && !/^\$\{[^}]*\}$/.test(role.description);
+  const label = [role.clientRole ? h("span", { class: "muted" }, `${clientNames.get(role.containerId) || "client"} / `) : null, role.name,
+    described ? h("span", { class: "muted" }, ` — ${role.description}`) : null];
+  if (!role.composite) return h("li", {}, label);
+  if (path.has(role.id) || path.size >= 12) return h("li", {}, label, h("span", { class: "muted" }, " (already above)"));
+  const children = h("ul", { class: "tree" });
+  const details = h("details", {}, h("summary", {}, label, " ", tag("composite")), children);
+  details.addEventListener("toggle", () => {
+    if (!details.open || children.childElementCount) return;
+    api.get(`/${seg(realm)}/roles-by-id/${seg(role.id)}/composites`).then((contained) => {
+      const below = new Set(path).add(role.id);
+      children.replaceChildren(...contained.map((c) => roleNode(realm, c, below, clientNames)));
+      if (!contained.length) children.append(h("li", { class: "muted" }, "nothing"));
+    }).catch((error) => children.replaceChildren(h("li", { class: "muted" }, error.message)));
+  });
+  return h("li", {}, details);
+}
+
+/** The user's direct roles, each removable, and a form to map another: a role of the realm or of a
+ *  client, among those the API says this administrator may map ("available"). */
+function roleMappings(realm, base, mappings) {
+  const direct = [...(mappings.realmMappings || []).map((role) => ({ role, of: "realm", path: `${base}/role-mappings/realm` })),
+    ...Object.values(mappings.clientMappings || {}).flatMap((c) => (c.mappings || []).map((role) => ({ role, of: c.client, path: `${base}/role-mappings/clients/${seg(c.id)}` })))];
+  const container = h("select", { id: `map-container-${base.length}`, name: "container" }, h("option", { value: "" }, "the realm"));
+  const role = h("select", { id: `map-role-${base.length}`, name: "role" }, h("option", { value: "" }, "Choose a role…"));
+  let clientsLoaded = false;
+  let loadedFor = null;
+  let available = [];
+  container.addEventListener("focus", () => {
+    if (clientsLoaded) return;
+    clientsLoaded = true;
+    // An administrator who may not list clients maps realm roles only.
+    api.get(`/${seg(realm)}/clients`, { max: 1000 }).then((clients) => {
+      for (const c of clients) container.append(h("option", { value: c.id }, c.clientId));
+    }).catch(() => {});
+  });
+  const load = async () => {
+    const target = container.value;
+    if (loadedFor === target) return;
+    loadedFor = target;
+    available = await api.get(target ? `${base}/role-mappings/clients/${seg(target)}/available` : `${base}/role-mappings/realm/available`);
+    role.replaceChildren(h("option", { value: "" }, available.length ? "Choose a role…" : "No role you may map"),
+      ...available.map((r) => h("option", { value: r.id }, r.name)));
+  };
+  container.addEventListener("change", () => load().catch((error) => say(error.message, "error")));
+  role.addEventListener("focus", () => load().catch((error) => say(error.message, "error")));
+  const form = h("form", { class: "inline", onsubmit: (event) => {
+    event.preventDefault();
+    const chosen = available.find((r) => r.id === role.value);
+    if (!chosen) return;
+    const path = container.value ? `${base}/role-mappings/clients/${seg(container.value)}` : `${base}/role-mappings/realm`;
+    act(() => api.post(path, [chosen]), `Role ${chosen.name} mapped.`);
+  } }, field("Roles of", container), field("Role", role), h("button", { type: "submit", class: "secondary" }, "Map role"));
+  return [table(["Role", "Of", ""], direct.map(({ role: r, of, path }) => [r.name, of,
+    h("button", { type: "button", class: "secondary", onclick: () => confirmed(`Remove the role ${r.name}${of === "realm" ? "" : ` of ${of}`}?`,
+      () => api.remove(path, [r]), `Role ${r.name} removed.`) }, "Remove")]), "No role mapped directly."), form];
 }
 
 /** A select of the realm's groups (searched by name) the user is not in, and a Join button. */
@@ -307,12 +394,13 @@ async function registryClient(realm, clientUuid, tab, query) {
   const client = await api.get(base);
   document.title = `${client.clientId} · Registry access · Keyport`;
   const tabs = h("div", { class: "tabs", role: "navigation", "aria-label": "Registry views" },
-    [["matrix", "Who may do what"], ["tester", "Access tester"], ["tokens", "Tokens"], ["grants", "Grants"]].map(([key, label]) =>
+    [["matrix", "Who may do what"], ["tester", "Access tester"], ["tokens", "Tokens"], ["grants", "Grants"], ["settings", "Settings"]].map(([key, label]) =>
       link(label, ["r", realm, "registry", clientUuid, key], null, { "aria-current": key === tab ? "page" : null })));
   const header = [h("p", {}, link("← Registry access", ["r", realm, "registry"])), h("h1", {}, `Registry ${client.clientId}`), tabs];
   if (tab === "tester") return [...header, await testerView(realm, base, query)];
   if (tab === "tokens") return [...header, await tokensView(realm, base, clientUuid, query)];
   if (tab === "grants") return [...header, await grantsView(realm, base, clientUuid)];
+  if (tab === "settings") return [...header, registrySettings(base, client)];
   const first = Math.max(0, parseInt(query.get("first") || "0", 10) || 0);
   const matrix = await api.get(`${base}/docker-v2-matrix`, { first, max: 50 });
   const holders = (names, more) => [names.map((n) => tag(n)), more ? h("span", { class: "muted" }, "and more") : null];
@@ -328,7 +416,7 @@ async function registryClient(realm, clientUuid, tab, query) {
     ["docker-v2-registry-config-file", "Registry auth section (config.yml)", `${client.clientId}-auth.yml`, "text/yaml"],
     ["docker-v2-cert-bundle", "Certificate bundle", `${client.clientId}.pem`, "application/x-pem-file"],
   ].map(([provider, label, name, type]) => h("button", { type: "button", class: "secondary", onclick: () => act(async () => {
-    const response = await fetch(`${api.admin}${base}/installation/providers/${provider}`, { headers: { Authorization: `Bearer ${session.accessToken}` }, credentials: "omit" });
+    const response = await fetch(`${api.root}${base}/installation/providers/${provider}`, { headers: { Authorization: `Bearer ${session.accessToken}` }, credentials: "omit" });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     download(name, type, await response.text());
   }) }, label)));
@@ -434,6 +522,55 @@ async function grantsView(realm, base, clientUuid) {
   h("button", { type: "submit" }, "Add role"));
   return h("div", {}, h("p", { class: "hint" }, "The server checks each grant as you type, and again when you save: a wrong one is refused with the reason."),
     h("div", { class: "stack" }, editors), h("h2", {}, "New role with a grant"), create);
+}
+
+/** The realm's keys and the rotation that never locks a registry out: the server takes each step
+ *  (`keys/rotation`) and says what to do before the next one (refresh the registry's bundle). */
+function keysSection(realm, keys) {
+  const signing = new Set(Object.values(keys.active || {}));
+  const step = (algorithm, retire) => async () => {
+    const done = await api.post(`/${seg(realm)}/keys/rotation`, { algorithm, retire });
+    say(`${done.message}.${done.next ? ` Next: ${done.next}.` : ""}`, "ok");
+  };
+  const algorithms = [...new Set(keys.keys.map((k) => k.algorithm))].sort();
+  return [table(["Algorithm", "Key id", "Status", "Priority", "libtrust id (registry kid)"], keys.keys.map((k) => [
+    k.algorithm, h("span", { class: "mono" }, k.kid), [k.status.toLowerCase(), signing.has(k.kid) ? [" ", tag("signs", "yes")] : null],
+    String(k.providerPriority), h("span", { class: "mono" }, k.libtrustKeyId || "")]), "No key."),
+  h("p", { class: "hint" }, "A registry reads its certificate bundle only when it starts. A rotation is three steps: add a passive key, ",
+    "refresh the registry's bundle and restart it; make the new key sign (the old one still verifies); after the longest token lifetime, retire the old key."),
+  algorithms.map((algorithm) => h("div", { class: "row" },
+    h("button", { type: "button", class: "secondary", onclick: () => act(step(algorithm, false), "") }, `${algorithm}: next rotation step`),
+    h("button", { type: "button", class: "secondary", onclick: () =>
+      confirmed(`Retire the old ${algorithm} keys? Tokens they signed stop verifying.`, step(algorithm, true), "") }, `${algorithm}: retire old keys`)))];
+}
+
+/** A registry client's settings: who decides access, what anyone may pull, identity tokens, the
+ *  token's signature and x5c header. Saved through the API, which checks them. */
+function registrySettings(base, client) {
+  const a = client.attributes || {};
+  const option = (value, label, current) => h("option", { value, selected: value === current }, label);
+  const form = h("form", { class: "stack", onsubmit: (event) => {
+    event.preventDefault();
+    const v = formValues(event.target);
+    const attributes = { ...a, "docker.authorization": v.authorization, "docker.anonymous.grant": v.anonymous.split(/\s+/).filter(Boolean).join(" "),
+      "docker.identity.tokens": v.identityTokens === "on" ? "true" : "false", "docker.token.x5c": v.x5c === "on" ? "true" : "false",
+      "docker.signature.algorithm": v.algorithm };
+    act(() => api.put(base, { ...client, enabled: v.enabled === "on", attributes }), `Settings of ${client.clientId} saved.`);
+  } },
+  h("label", { class: "check" }, input("checkbox", "enabled", { checked: client.enabled !== false }), "Enabled (a disabled registry gets no token)"),
+  h("div", {}, h("label", { for: "f-authorization" }, "Who decides access"), h("select", { id: "f-authorization", name: "authorization" },
+    option("roles", "roles: each role's grants (recommended)", a["docker.authorization"] || "roles"),
+    option("allow-all", "allow-all: every user who logs in gets what it asks for (Keycloak's behaviour)", a["docker.authorization"] || "roles"))),
+  h("div", {}, h("label", { for: "f-anonymous" }, "What anyone may do without logging in (grants, separated by spaces or lines)"),
+    h("textarea", { id: "f-anonymous", name: "anonymous", placeholder: "repository:public/*:pull" }, (a["docker.anonymous.grant"] || "").split(" ").filter(Boolean).join("\n"))),
+  h("label", { class: "check" }, input("checkbox", "identityTokens", { checked: a["docker.identity.tokens"] !== "false" }),
+    "Identity tokens: docker login keeps a revocable token instead of the password"),
+  h("div", {}, h("label", { for: "f-algorithm" }, "Signature"), h("select", { id: "f-algorithm", name: "algorithm" },
+    option("RS256", "RS256 (every registry)", a["docker.signature.algorithm"] || "RS256"), option("ES256", "ES256", a["docker.signature.algorithm"] || "RS256"))),
+  h("label", { class: "check" }, input("checkbox", "x5c", { checked: a["docker.token.x5c"] !== "false" }),
+    "Tokens carry the signing certificate (x5c): off for a registry 3 that trusts a JWKS only"),
+  h("div", {}, h("button", { type: "submit" }, "Save")));
+  return h("div", {}, form);
 }
 
 // MARK: Start
