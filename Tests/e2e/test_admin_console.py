@@ -104,6 +104,29 @@ def test_the_server_admin_manages_a_registry_realm_in_the_console(keyport, realm
     assert "eyJ" not in stored, stored
     shot(driver, "02-realms")
 
+    # A new registry realm, its registry client and a role with a grant, all from the console.
+    driver.find_element(By.CSS_SELECTOR, "input[name=realm]").send_keys("shop")
+    driver.find_element(By.CSS_SELECTOR, "input[name=docker]").click()
+    click_button(driver, "Create realm")
+    wait_for(driver, lambda d: "Realm shop created." in d.find_element(By.ID, "banner").text)
+    assert realm["admin"].call("GET", "/shop").json()["dockerV2Enabled"] is True
+    driver.get(f"{console}#/r/shop/registry")
+    wait_text(driver, "No registry client yet.")
+    driver.find_element(By.CSS_SELECTOR, "input[name=service]").send_keys("registry.shop.test")
+    click_button(driver, "Add registry client")
+    click_link(driver, "registry.shop.test")
+    click_link(driver, "Grants")
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "input[name=grant]"))
+    driver.find_element(By.CSS_SELECTOR, "input[name=name]").send_keys("pushers")
+    driver.find_element(By.CSS_SELECTOR, "input[name=grant]").send_keys("repository:shop/*:pull,push")
+    click_button(driver, "Add role")
+    wait_for(driver, lambda d: "Role pushers created." in d.find_element(By.ID, "banner").text)
+    click_link(driver, "Who may do what")
+    wait_text(driver, "repository:shop/*")
+    shot(driver, "02b-new-registry-realm")
+    driver.get(f"{console}#/")
+    wait_text(driver, "shop")
+
     # Users: the list, a search, a new user; a name holding markup shows as text.
     click_link(driver, "acme")
     wait_text(driver, "alice")

@@ -113,10 +113,11 @@ const pages = {
       pager, h("h2", {}, "New user"), create];
   },
 
-  async groups(realm) {
+  async groups(realm, rest) {
+    if (rest[0]) return groupPage(realm, rest[0]);
     document.title = `Groups · ${realm} · Keyport`;
     const groups = await api.get(`/${seg(realm)}/groups`, { max: 500 });
-    const rows = groups.map((g) => [g.path, String(g.subGroupCount ?? 0)]);
+    const rows = groups.map((g) => [link(g.path, ["r", realm, "groups", g.id]), String(g.subGroupCount ?? 0)]);
     const create = h("form", { class: "inline", onsubmit: (event) => {
       event.preventDefault();
       const v = formValues(event.target);
@@ -295,6 +296,25 @@ async function userPage(realm, id) {
       t.name, t.client, (t.grants || ["everything its owner may do"]).join(", "), time(t.expiresAt), time(t.lastUsedAt),
       h("button", { type: "button", class: "danger", onclick: () => confirmed(`Revoke the token ${t.name}? Whatever uses it is refused from now on.`, () => api.delete(`${base}/personal-access-tokens/${seg(t.id)}`), `Token ${t.name} revoked.`) }, "Revoke")]), "No personal access token.")),
   ];
+}
+
+/** A group: its members (the first 100), subgroups, and role mappings (what its members hold). */
+async function groupPage(realm, id) {
+  const base = `/${seg(realm)}/groups/${seg(id)}`;
+  const group = await api.get(base);
+  document.title = `${group.path} · ${realm} · Keyport`;
+  const optional = (promise) => promise.catch((error) => ({ error: error.message }));
+  const [members, children, mappings] = await Promise.all([
+    optional(api.get(`${base}/members`, { max: 100, briefRepresentation: true })), optional(api.get(`${base}/children`, { max: 100 })),
+    optional(api.get(`${base}/role-mappings`)),
+  ]);
+  const part = (value, build) => (value && value.error ? h("p", { class: "muted" }, value.error) : build(value));
+  return [h("p", {}, link("← Groups", ["r", realm, "groups"])), h("h1", {}, group.path),
+    h("h2", {}, "Role mappings"), h("p", { class: "hint" }, "Every member holds these roles, and the members of its subgroups too."),
+    part(mappings, (m) => roleMappings(realm, base, m)),
+    h("h2", {}, "Members"), part(members, (list) => table(["Username", "Email"], list.map((u) => [link(u.username, ["r", realm, "users", u.id]), u.email || ""]),
+      "No member.")), members.length === 100 ? h("p", { class: "muted" }, "The first 100 are shown.") : null,
+    h("h2", {}, "Subgroups"), part(children, (list) => table(["Path"], list.map((g) => [link(g.path, ["r", realm, "groups", g.id])]), "No subgroup."))];
 }
 
 /** A role in the composite tree: a composite opens on demand (at most 12 levels; a role already
