@@ -261,9 +261,13 @@ def test_the_server_admin_manages_a_registry_realm_in_the_console(keyport, realm
     click_link(driver, "Realm settings")
     wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "input[name=displayName]"))
     driver.find_element(By.CSS_SELECTOR, "input[name=displayName]").send_keys("ACME Registry")
+    lifespan = driver.find_element(By.CSS_SELECTOR, "input[name=personalAccessTokenMaxLifespan]")
+    lifespan.clear()
+    lifespan.send_keys("7776000")
     click_button(driver, "Save")
     wait_for(driver, lambda d: "Realm settings saved." in d.find_element(By.ID, "banner").text)
-    assert realm["admin"].call("GET", "/acme").json()["displayName"] == "ACME Registry"
+    saved = realm["admin"].call("GET", "/acme").json()
+    assert saved["displayName"] == "ACME Registry" and saved["personalAccessTokenMaxLifespan"] == 7776000, saved
     # Keys: the server takes the rotation's next step and says what comes before the one after.
     wait_text(driver, "Signing keys")
     click_button(driver, "RS256: next rotation step")

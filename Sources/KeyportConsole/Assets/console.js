@@ -219,22 +219,26 @@ const pages = {
 
   async settings(realm) {
     document.title = `Realm settings · ${realm} · Keyport`;
+    const lifetimes = [["accessTokenLifespan", "Access token"], ["ssoSessionIdleTimeout", "Sign-in idle"], ["ssoSessionMaxLifespan", "Sign-in at most"],
+      ["offlineSessionIdleTimeout", "Identity token idle"], ["personalAccessTokenMaxLifespan", "Personal access token at most"]];
     const r = await api.get(`/${seg(realm)}`);
     const form = h("form", { onsubmit: (event) => {
       event.preventDefault();
       const v = formValues(event.target);
-      for (const [name, label] of [["accessTokenLifespan", "The access token lifespan"], ["failureFactor", "The failure count"]]) {
-        if (!/^\d+$/.test(v[name])) { say(`${label} is a whole number of ${name === "failureFactor" ? "failures" : "seconds"}.`, "error"); return; }
+      const numbers = {};
+      for (const [name, label] of [...lifetimes, ["failureFactor", "Failures before a lockout"]]) {
+        if (!/^\d+$/.test(v[name])) { say(`${label}: a whole number.`, "error"); return; }
+        numbers[name] = Number(v[name]);
       }
       act(() => api.put(`/${seg(realm)}`, {
         displayName: v.displayName, dockerV2Enabled: v.dockerV2Enabled === "on", bruteForceProtected: v.bruteForceProtected === "on",
-        accessTokenLifespan: Number(v.accessTokenLifespan), failureFactor: Number(v.failureFactor), passwordPolicy: v.passwordPolicy,
-        adminEventsEnabled: v.adminEventsEnabled === "on",
+        ...numbers, passwordPolicy: v.passwordPolicy, adminEventsEnabled: v.adminEventsEnabled === "on",
       }), "Realm settings saved.");
     } },
     field("Display name", input("text", "displayName", { value: r.displayName || "" })),
     h("label", { class: "check" }, input("checkbox", "dockerV2Enabled", { checked: !!r.dockerV2Enabled }), "docker-v2 (token realm of a registry)"),
-    field("Access token lifespan (seconds)", input("text", "accessTokenLifespan", { value: r.accessTokenLifespan, inputmode: "numeric" })),
+    h("fieldset", {}, h("legend", {}, "Token and session lifetimes (seconds; 0 where it means none)"),
+      h("div", { class: "row" }, lifetimes.map(([name, label]) => field(label, input("text", name, { value: r[name] ?? 0, inputmode: "numeric" }))))),
     h("label", { class: "check" }, input("checkbox", "bruteForceProtected", { checked: !!r.bruteForceProtected }), "Brute-force detection"),
     field("Failures before a lockout", input("text", "failureFactor", { value: r.failureFactor, inputmode: "numeric" })),
     field("Password policy", input("text", "passwordPolicy", { value: r.passwordPolicy || "", placeholder: "length(12) and notUsername" })),
