@@ -237,6 +237,21 @@ def test_the_first_hour_rough_edges_are_gone(cli):
     code, _, err = cli("create", "clients", "-r", "master", "-s", "clientId=x", "-s", 'redirectUris=["https://x/*"')
     assert code == 2 and "starts like JSON but is not valid JSON" in err, err
     assert json.loads(cli("get", "clients", "-r", "master", "-q", "clientId=x")[1]) == []
+    # A resource kpadm does not know by that name: the URL, as kcadm says it, never "no details".
+    assert cli("create", "realms", "-s", "realm=quiet", "-s", "enabled=true")[0] == 0
+    code, _, err = cli("get", "user", "-r", "quiet")
+    assert code != 0 and "Resource not found for url:" in err and "/admin/realms/quiet/user" in err, err
+    # A misspelled role names itself and its realm.
+    cli("create", "users", "-r", "quiet", "-s", "username=ann", "-s", "enabled=true")
+    code, _, err = cli("add-roles", "-r", "quiet", "--uusername", "ann", "--rolename", "admn")
+    assert code != 0 and "no realm role 'admn' in realm quiet" in err, err
+    # Registry work in a realm whose docker-v2 is off: done, and said to wait for the switch.
+    code, _, err = cli("docker", "client", "create", "-r", "quiet", "--service", "registry.quiet.test")
+    assert code == 0 and "docker-v2 is off for realm quiet" in err, err
+    code, _, err = cli("docker", "grant", "-r", "quiet", "--service", "registry.quiet.test", "--role", "r", "repository:a/*:pull")
+    assert code == 0 and "docker-v2 is off for realm quiet" in err, err
+    code, out, err = cli("docker", "access", "-r", "quiet", "--service", "registry.quiet.test", "--user", "ann", "repository:a/b:pull")
+    assert code == 0 and "ann cannot log in: docker-v2 is off" in err, err
     # --version on both executables: the version and the revision they were built from.
     for binary in (KPADM, str(REPO / ".build" / "debug" / "keyport")):
         result = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30)

@@ -169,14 +169,16 @@ public final class AdminClient: @unchecked Sendable {
             request.httpBody = Data(body.encoded().utf8)
         }
         let reply = try await Self.send(request)
-        guard (200..<300).contains(reply.status) else { throw Self.refusal(reply) }
+        guard (200..<300).contains(reply.status) else { throw Self.refusal(reply, url: url.absoluteString) }
         return reply
     }
 
-    static func refusal(_ reply: Reply) -> KpadmError {
+    /// The server's reason; with none (a path the server does not serve), kcadm's words and the URL.
+    static func refusal(_ reply: Reply, url: String? = nil) -> KpadmError {
         let json = reply.json
         let message = json?["errorMessage"]?.stringValue ?? json?["error_description"]?.stringValue ?? json?["error"]?.stringValue
-            ?? (reply.text.isEmpty ? "no details" : String(reply.text.prefix(500)))
+            ?? (!reply.text.isEmpty ? String(reply.text.prefix(500))
+                : reply.status == 404 && url != nil ? "Resource not found for url: \(url!)" : "no details")
         return .refused(status: reply.status, message: message)
     }
 

@@ -41,6 +41,14 @@ struct Docker: AsyncParsableCommand {
         }
     }
 
+    /// Says so when the realm's docker-v2 is off: what was just done takes effect only once it is
+    /// on. Quiet when the caller may not read the realm (its setting is then not its business).
+    static func warnIfOff(_ client: AdminClient, realm: String) async {
+        guard let settings = try? await client.call("GET", "/admin/realms/\(AdminClient.escape(realm))").json,
+              settings["dockerV2Enabled"]?.boolValue == false else { return }
+        Output.message("warning: docker-v2 is off for realm \(realm): registries get no token from it until `kpadm docker enable -r \(realm)`")
+    }
+
     static func setFlag(_ on: Bool, realm: String?, connection: ConnectionOptions) async throws {
         let client = try await connection.client()
         let name = realm ?? client.session.realm
@@ -75,6 +83,7 @@ struct Docker: AsyncParsableCommand {
                     Output.line(id)
                 } else {
                     Output.message("Created docker-v2 client \(service) with id '\(id)'")
+                    await Docker.warnIfOff(client, realm: realm)
                 }
             }
         }
@@ -174,6 +183,7 @@ struct Docker: AsyncParsableCommand {
         let client = try await connection.client()
         let lookup = Lookup(client: client, realm: realm ?? client.session.realm)
         let clientUUID = try await lookup.clientUUID(clientId: service)
+        await warnIfOff(client, realm: lookup.realm)
         let rolePath = "\(lookup.base)/clients/\(clientUUID)/roles/\(AdminClient.escape(role))"
         let existingRoles = try await client.call("GET", "\(lookup.base)/clients/\(clientUUID)/roles", query: [("max", "-1")]).json?.arrayValue ?? []
         guard existingRoles.contains(where: { $0["name"]?.stringValue == role }) else {
@@ -213,6 +223,12 @@ struct Docker: AsyncParsableCommand {
             let reply = try await client.call("GET", "\(lookup.base)/clients/\(clientUUID)/docker-v2-access",
                                               query: [("username", username)] + scopes.map { ("scope", $0) })
             Output.json(reply.json ?? .null)
+            // Why a login would be refused, in words, beside the JSON.
+            for refusal in reply.json?["refusals"]?.arrayValue ?? [] {
+                if let text = refusal.stringValue ?? refusal["message"]?.stringValue ?? refusal["reason"]?.stringValue {
+                    Output.message("\(username) cannot log in: \(text)")
+                }
+            }
         }
     }
 

@@ -65,13 +65,24 @@ struct Lookup {
         var result: [JSONValue] = []
         for name in names {
             let path = clientUUID.map { "\(base)/clients/\($0)/roles/\(AdminClient.escape(name))" } ?? "\(base)/roles/\(AdminClient.escape(name))"
-            guard let role = try await client.call("GET", path).json else { throw .failure("no role '\(name)'") }
+            let missing = "no \(clientUUID == nil ? "realm role" : "role of that client") '\(name)' in realm \(realm)"
+            guard let role = try await found(path, else: missing) else { throw .failure(missing) }
             result.append(role)
         }
         for id in ids {
-            guard let role = try await client.call("GET", "\(base)/roles-by-id/\(AdminClient.escape(id))").json else { throw .failure("no role with id '\(id)'") }
+            let missing = "no role with id '\(id)' in realm \(realm)"
+            guard let role = try await found("\(base)/roles-by-id/\(AdminClient.escape(id))", else: missing) else { throw .failure(missing) }
             result.append(role)
         }
         return result
+    }
+
+    /// The JSON at `path`, or a failure naming what is missing (the server's 404 says only "Could not find role").
+    func found(_ path: String, else missing: String) async throws(KpadmError) -> JSONValue? {
+        do {
+            return try await client.call("GET", path).json
+        } catch .refused(status: 404, _) {
+            throw .failure(missing)
+        }
     }
 }
