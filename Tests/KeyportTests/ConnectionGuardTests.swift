@@ -8,7 +8,8 @@ import Testing
 /// The connection deadlines and the cap, on NIO's embedded channels: time moves by hand.
 @Suite("Connection hygiene")
 struct ConnectionGuardTests {
-    final class Watched {
+    /// On an embedded event loop, used from the test's one task only.
+    final class Watched: @unchecked Sendable {
         let channel = EmbeddedChannel()
         var closed = false
         init(_ connections: ConnectionGuard) throws {

@@ -114,7 +114,7 @@ struct PostgresStoreTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<30 {
                 let node = i.isMultiple(of: 2) ? a : b
-                group.addTask { try await node.updateUser(id: user.id, realmId: realm.id) { $0.attributes["k\(i)"] = ["\(i)"] } }
+                group.addTask { _ = try await node.updateUser(id: user.id, realmId: realm.id) { $0.attributes["k\(i)"] = ["\(i)"] } }
             }
             try await group.waitForAll()
         }
@@ -132,7 +132,7 @@ struct PostgresStoreTests {
         try await a.grantUserRoles(userId: user.id, roleIds: [role.id], realmId: realm.id)
         let after = try #require(try await b.realmVersions(realmId: realm.id))
         #expect(after.authorization != before.authorization && after.configuration == before.configuration)
-        try await a.updateRealm(id: realm.id) { $0.accessTokenLifespan = 60 }
+        _ = try await a.updateRealm(id: realm.id) { $0.accessTokenLifespan = 60 }
         #expect(try await b.realmVersions(realmId: realm.id)?.configuration != after.configuration)
     }
 

@@ -158,7 +158,7 @@ struct ProcessTests {
             let queue = try DatabaseQueue(path: db)
             let integrity = try await queue.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
             #expect(integrity == ["ok"])
-            let dangling = try await queue.read { db in try Row.fetchAll(db, sql: "PRAGMA foreign_key_check") }
+            let dangling = try queue.read { db in try Row.fetchAll(db, sql: "PRAGMA foreign_key_check") }
             #expect(dangling.isEmpty)
             let stored = try await queue.read { db in
                 Set(try Row.fetchAll(db, sql: "SELECT r.name, u.username FROM users u JOIN realms r ON r.id = u.realm_id").map { "committed \($0[0] as String) \($0[1] as String)" })

@@ -207,7 +207,7 @@ struct SQLiteStoreTests {
         for table in tables where table != "realm_keys" {
             #expect(after[table]! * 2 == before[table]!, "\(table): \(before[table]!) → \(after[table]!)")
         }
-        let dangling = try await store.writer.read { db in try Row.fetchAll(db, sql: "PRAGMA foreign_key_check") }
+        let dangling = try store.writer.read { db in try Row.fetchAll(db, sql: "PRAGMA foreign_key_check") }
         #expect(dangling.isEmpty)
     }
 }
