@@ -49,3 +49,19 @@ def no_serious_violations(driver):
     results = axe.run()
     serious = [(v["id"], v["help"], [n.get("html") for n in v.get("nodes", [])][:3]) for v in results["violations"] if v.get("impact") in ("serious", "critical")]
     assert not serious, serious
+
+
+def banner(driver):
+    """What the page last said (an action done, or what went wrong)."""
+    from selenium.webdriver.common.by import By
+    return driver.find_element(By.ID, "banner").text
+
+
+def choose(driver, name, text):
+    """Picks `text` in the select `name`: opening it first, since its options load when it is opened."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    selector = f"select[name={name}]"
+    driver.find_element(By.CSS_SELECTOR, selector).click()
+    wait_for(driver, lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, f"{selector} option") if o.text == text])
+    Select(driver.find_element(By.CSS_SELECTOR, selector)).select_by_visible_text(text)

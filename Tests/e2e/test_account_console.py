@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from conftest import ADMIN_PASSWORD, REPO
-from console_pages import click_button, click_link, main_text, no_serious_violations, screenshot, sign_in, wait_for, wait_text
+from console_pages import banner, choose, click_button, click_link, main_text, no_serious_violations, screenshot, sign_in, wait_for, wait_text
 from test_registry import PASSWORD, SERVICE, Setup, skopeo_pull, skopeo_push
 
 ARTIFACTS = REPO / ".build" / "e2e-artifacts" / "account"
@@ -37,11 +37,6 @@ def registry():
     shutil.rmtree(root, ignore_errors=True)
 
 
-def banner(driver):
-    from selenium.webdriver.common.by import By
-    return driver.find_element(By.ID, "banner").text
-
-
 def test_a_user_manages_its_own_registry_credentials(registry, chromium):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -57,11 +52,8 @@ def test_a_user_manages_its_own_registry_credentials(registry, chromium):
     click_button(driver, "Add group")
     click_link(driver, "/builders")
     wait_text(driver, "No member.")
-    driver.find_element(By.CSS_SELECTOR, "select[name=container]").click()
-    wait_for(driver, lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, "select[name=container] option") if o.text == SERVICE])
-    Select(driver.find_element(By.CSS_SELECTOR, "select[name=container]")).select_by_visible_text(SERVICE)
-    wait_for(driver, lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, "select[name=role] option") if o.text == "team-a-dev"])
-    Select(driver.find_element(By.CSS_SELECTOR, "select[name=role]")).select_by_visible_text("team-a-dev")
+    choose(driver, "container", SERVICE)
+    choose(driver, "role", "team-a-dev")
     click_button(driver, "Map role")
     wait_for(driver, lambda d: "Role team-a-dev mapped." in banner(d))
     wait_for(driver, lambda d: "team-a-dev" in main_text(d) and SERVICE in main_text(d))
@@ -77,9 +69,7 @@ def test_a_user_manages_its_own_registry_credentials(registry, chromium):
     click_button(driver, "Set password")
     wait_for(driver, lambda d: "Password set." in banner(d))
     wait_text(driver, "Role mappings")
-    driver.find_element(By.CSS_SELECTOR, "select[name=group]").click()
-    wait_for(driver, lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, "select[name=group] option") if o.text == "/builders"])
-    Select(driver.find_element(By.CSS_SELECTOR, "select[name=group]")).select_by_visible_text("/builders")
+    choose(driver, "group", "/builders")
     click_button(driver, "Join")
     wait_text(driver, "group /builders")  # team-a-dev, held through the group
     # The matrix names the group; the tester says carol may push, and why.

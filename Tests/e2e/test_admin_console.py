@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from conftest import ADMIN_PASSWORD, REPO
-from console_pages import click_button, click_link, main_text, no_serious_violations, screenshot, sign_in, wait_for, wait_text
+from console_pages import banner, choose, click_button, click_link, main_text, no_serious_violations, screenshot, sign_in, wait_for, wait_text
 
 ARTIFACTS = REPO / ".build" / "e2e-artifacts" / "console"
 SERVICE = "registry.acme.test"
@@ -108,7 +108,7 @@ def test_the_server_admin_manages_a_registry_realm_in_the_console(keyport, realm
     driver.find_element(By.CSS_SELECTOR, "input[name=realm]").send_keys("shop")
     driver.find_element(By.CSS_SELECTOR, "input[name=docker]").click()
     click_button(driver, "Create realm")
-    wait_for(driver, lambda d: "Realm shop created." in d.find_element(By.ID, "banner").text)
+    wait_for(driver, lambda d: "Realm shop created." in banner(d))
     assert realm["admin"].call("GET", "/shop").json()["dockerV2Enabled"] is True
     driver.get(f"{console}#/r/shop/registry")
     wait_text(driver, "No registry client yet.")
@@ -120,7 +120,7 @@ def test_the_server_admin_manages_a_registry_realm_in_the_console(keyport, realm
     driver.find_element(By.CSS_SELECTOR, "input[name=name]").send_keys("pushers")
     driver.find_element(By.CSS_SELECTOR, "input[name=grant]").send_keys("repository:shop/*:pull,push")
     click_button(driver, "Add role")
-    wait_for(driver, lambda d: "Role pushers created." in d.find_element(By.ID, "banner").text)
+    wait_for(driver, lambda d: "Role pushers created." in banner(d))
     click_link(driver, "Who may do what")
     wait_text(driver, "repository:shop/*")
     shot(driver, "02b-new-registry-realm")
@@ -154,25 +154,19 @@ def test_the_server_admin_manages_a_registry_realm_in_the_console(keyport, realm
     # Locked after two failed logins: the page says so, and the administrator unlocks her.
     assert "locked" in main_text(driver) and "2 since the last success" in main_text(driver), main_text(driver)
     click_button(driver, "Unlock")
-    wait_for(driver, lambda d: "alice is unlocked." in d.find_element(By.ID, "banner").text)
+    wait_for(driver, lambda d: "alice is unlocked." in banner(d))
     wait_text(driver, "0 since the last success")  # the page drawn again
     assert realm["admin"].call("GET", f"/acme/attack-detection/brute-force/users/{realm['alice']}").json()["numFailures"] == 0
     # Role mappings: map the composite realm role; its registry role shows as held through it.
-    from selenium.webdriver.support.ui import Select
-    role_select = driver.find_element(By.CSS_SELECTOR, "select[name=role]")
-    role_select.click()
-    wait_for(driver, lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, "select[name=role] option") if o.text == "release-manager"])
-    Select(driver.find_element(By.CSS_SELECTOR, "select[name=role]")).select_by_visible_text("release-manager")
+    choose(driver, "role", "release-manager")
     click_button(driver, "Map role")
-    wait_for(driver, lambda d: "Role release-manager mapped." in d.find_element(By.ID, "banner").text)
+    wait_for(driver, lambda d: "Role release-manager mapped." in banner(d))
     wait_text(driver, "→ composite")
     shot(driver, "04a-user-roles")
     # Group membership: join a nested group from the list, through the API.
-    driver.find_element(By.CSS_SELECTOR, "select[name=group]").click()  # the groups load when the list is opened
-    wait_for(driver, lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, "select[name=group] option") if o.text == "/ops/oncall"])
-    Select(driver.find_element(By.CSS_SELECTOR, "select[name=group]")).select_by_visible_text("/ops/oncall")
+    choose(driver, "group", "/ops/oncall")
     click_button(driver, "Join")
-    wait_for(driver, lambda d: "alice joined /ops/oncall." in d.find_element(By.ID, "banner").text)
+    wait_for(driver, lambda d: "alice joined /ops/oncall." in banner(d))
     wait_text(driver, "/ops/oncall")
 
     # Roles: the composite opens into what it holds.
@@ -209,7 +203,7 @@ def test_the_server_admin_manages_a_registry_realm_in_the_console(keyport, realm
     no_serious_violations(driver)
     shot(driver, "05c-registry-settings")
     click_button(driver, "Save")
-    wait_for(driver, lambda d: f"Settings of {SERVICE} saved." in d.find_element(By.ID, "banner").text)
+    wait_for(driver, lambda d: f"Settings of {SERVICE} saved." in banner(d))
     attributes = realm["admin"].call("GET", f"/acme/clients/{realm['registry']}").json()["attributes"]
     assert attributes["docker.identity.tokens"] == "false" and attributes["docker.anonymous.grant"] == "repository:public/*:pull", attributes
 
@@ -265,13 +259,13 @@ def test_the_server_admin_manages_a_registry_realm_in_the_console(keyport, realm
     lifespan.clear()
     lifespan.send_keys("7776000")
     click_button(driver, "Save")
-    wait_for(driver, lambda d: "Realm settings saved." in d.find_element(By.ID, "banner").text)
+    wait_for(driver, lambda d: "Realm settings saved." in banner(d))
     saved = realm["admin"].call("GET", "/acme").json()
     assert saved["displayName"] == "ACME Registry" and saved["personalAccessTokenMaxLifespan"] == 7776000, saved
     # Keys: the server takes the rotation's next step and says what comes before the one after.
     wait_text(driver, "Signing keys")
     click_button(driver, "RS256: next rotation step")
-    wait_for(driver, lambda d: "Added RS256 key" in d.find_element(By.ID, "banner").text)
+    wait_for(driver, lambda d: "Added RS256 key" in banner(d))
     assert "restart the registry" in driver.find_element(By.ID, "banner").text
     wait_for(driver, lambda d: "passive" in main_text(d))
     shot(driver, "09-settings")

@@ -4,7 +4,7 @@
 
 import { Session } from "./auth.js";
 import { Api } from "./api.js";
-import { actions, field, formValues, h, input, say, seg, table, tag, time } from "./dom.js";
+import { actions, field, formValues, h, input, say, seg, start, table, tag, time } from "./dom.js";
 
 const body = document.body;
 const accountUrl = `${body.dataset.base}/realms/${encodeURIComponent(body.dataset.realm)}/account/`;
@@ -181,21 +181,8 @@ function secretBox(made) {
 
 // MARK: Start
 
-document.getElementById("logout").addEventListener("click", () => session.logout());
-window.addEventListener("hashchange", () => { say(""); render(); });
-
-(async () => {
-  try {
-    const signedIn = await session.start();
-    if (!signedIn) return;
-    document.getElementById("who").textContent = session.claims.preferred_username || "";
-    document.getElementById("logout").hidden = false;
-    if (session.actionStatus === "success") say("Your password was changed.", "ok");
-    else if (session.actionStatus === "cancelled") say("Your password was not changed.", "ok");
-    await render();
-    app.focus();
-  } catch (error) {
-    app.replaceChildren(h("h1", {}, "Could not sign in"), h("p", {}, error.message),
-      h("p", {}, h("button", { type: "button", onclick: () => session.login() }, "Try again")));
-  }
-})();
+start(session, render, () => {
+  if (session.actionStatus === "success") say("Your password was changed.", "ok");
+  else if (session.actionStatus === "cancelled") say("Your password was not changed.", "ok");
+  return true;
+});

@@ -2,7 +2,7 @@
 
 import { Session } from "./auth.js";
 import { Api } from "./api.js";
-import { actions, csv, download, field, formValues, h, input, say, seg, table, tag, time } from "./dom.js";
+import { actions, csv, download, field, formValues, h, input, say, seg, start, table, tag, time } from "./dom.js";
 
 const body = document.body;
 const session = new Session(body.dataset.realm, body.dataset.base, {
@@ -599,22 +599,8 @@ function registrySettings(base, client) {
 
 // MARK: Start
 
-document.getElementById("logout").addEventListener("click", () => session.logout());
-window.addEventListener("hashchange", () => { say(""); render(); });
-
-(async () => {
-  try {
-    const signedIn = await session.start();
-    if (!signedIn) return;
-    document.getElementById("who").textContent = session.claims.preferred_username || "";
-    document.getElementById("logout").hidden = false;
-    if (!location.hash || location.hash === "#/") {
-      if (session.realm !== "master") { go(["r", session.realm, "users"]); return; }
-    }
-    await render();
-    app.focus();
-  } catch (error) {
-    app.replaceChildren(h("h1", {}, "Could not sign in"), h("p", {}, error.message),
-      h("p", {}, h("button", { type: "button", onclick: () => session.login() }, "Try again")));
-  }
-})();
+// A realm's console opens on its users; the server's on its realms.
+start(session, render, () => {
+  if ((!location.hash || location.hash === "#/") && session.realm !== "master") { go(["r", session.realm, "users"]); return false; }
+  return true;
+});

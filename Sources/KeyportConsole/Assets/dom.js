@@ -82,3 +82,24 @@ export function download(name, type, text) {
   anchor.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
+
+/** A console's start: sign in (or finish signing in), say who, then draw the page. `ready` runs
+ *  once signed in, before the first page; false when it navigated instead (the hash change draws). */
+export function start(session, render, ready) {
+  const app = document.getElementById("app");
+  document.getElementById("logout").addEventListener("click", () => session.logout());
+  window.addEventListener("hashchange", () => { say(""); render(); });
+  (async () => {
+    try {
+      if (!(await session.start())) return;
+      document.getElementById("who").textContent = session.claims.preferred_username || "";
+      document.getElementById("logout").hidden = false;
+      if (!ready()) return;
+      await render();
+      app.focus();
+    } catch (error) {
+      app.replaceChildren(h("h1", {}, "Could not sign in"), h("p", {}, error.message),
+        h("p", {}, h("button", { type: "button", onclick: () => session.login() }, "Try again")));
+    }
+  })();
+}
