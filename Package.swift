@@ -223,6 +223,7 @@ let package = Package(
             dependencies: [
                 "KeyportJSON", "DockerV2Grammar", "KeyportBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "admin-cli/KpadmKit"
         ),

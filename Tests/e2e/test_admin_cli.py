@@ -56,6 +56,9 @@ def test_the_walkthrough_runs_verbatim_and_the_registry_agrees(workdir):
         assert registry.returncode == 0, stdout + stderr
         access = json.loads(next(l for l in stdout.splitlines() if l.startswith("{")))
         assert access["roles"] == ["team-a-pull"] and access["access"][0]["actions"] == ["pull"], stdout
+        # The doctor found the page's registry and realm in agreement, key and challenge included.
+        assert "No problem found between realm acme and the registry" in stderr, stdout + stderr
+        assert "ok      [registry] rootcertbundle" in stdout and "asks for tokens of service registry.acme.test" in stdout, stdout
 
         # The session file holds tokens, never a password, and only its owner can read it.
         session_file = pathlib.Path(workdir, ".keyport", "kpadm.json")

@@ -5,6 +5,7 @@ Keyport serves."""
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -733,4 +734,69 @@ def test_a_registry_realm_exported_from_keycloak_keeps_pushing():
         assert access["access"][0]["actions"] == ["push"], access
     finally:
         s.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def doctor(setup, *args):
+    return kpadm(setup, "docker", "doctor", "-r", setup.realm, "--service", setup.service, *args)
+
+
+def test_the_doctor_finds_nothing_wrong_with_a_registry_configured_from_keyport(setup):
+    code, out, err = doctor(setup, "--registry-config", os.path.join(setup.root, "registry.yml"), "--registry-url", f"http://{setup.registry}")
+    assert code == 0, out + err
+    assert "problem" not in out and "No problem found between realm acme and the registry" in err, out + err
+    # The fingerprint is the one openssl prints for the bundle's active certificate.
+    comment, pem = next((c, p) for c, p in re.findall(r"# (RS256 active kid \S+)\n(-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----)",
+                                                    open(setup.bundle_path).read(), re.S))
+    openssl = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha256"], input=pem, capture_output=True, text=True, check=True).stdout
+    fingerprint = openssl.strip().split("=", 1)[1]
+    assert f"holds realm acme's active RS256 key (kid {comment.split()[-1]}, SHA-256 {fingerprint})" in out, out
+    assert f"asks for tokens of service {SERVICE} from {setup.keyport.url}/realms/acme/protocol/docker-v2/auth" in out, out
+    assert "[clock] the registry's and Keyport's clocks agree" in out, out
+
+
+def test_the_doctor_names_the_side_of_each_mistake_a_newcomer_made(setup):
+    """A real registry with what the newcomer had: the other docs' service name, an issuer with
+    another host name, a bundle of another realm's key, and a realm URL of another realm (an
+    older setup still on the port). The client only says "authentication required" or "Invalid
+    username or password"; the doctor names each mistake and its side."""
+    root = tempfile.mkdtemp(prefix="kp-doctor-", dir="/tmp")
+    stranger = os.path.join(root, "stranger.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=another realm", "-days", "1",
+                    "-keyout", os.path.join(root, "stranger.key"), "-out", stranger], capture_output=True, check=True)
+    port = free_port()
+    url = setup.keyport.url
+    config = open(os.path.join(setup.root, "registry.yml")).read()
+    broken = os.path.join(root, "config.yml")
+    with open(broken, "w") as f:
+        f.write(config.replace(f"service: {SERVICE}", "service: registry.acme.io")
+                .replace(f"issuer: {url}/realms/acme", f"issuer: {url.replace('127.0.0.1', 'localhost')}/realms/acme")
+                .replace(f"realm: {url}/realms/acme/", f"realm: {url}/realms/demo/")
+                .replace(setup.bundle_path, stranger).replace(setup.registry, f"127.0.0.1:{port}")
+                .replace(f"{setup.root}/storage", f"{root}/storage"))
+    log = open(os.path.join(root, "registry.log"), "w")
+    registry = subprocess.Popen([need("docker-registry"), "serve", broken], stdout=log, stderr=log)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/v2/")
+        code, out = run(need("skopeo"), "inspect", "--tls-verify=false", "--creds", f"alice:{PASSWORD}", f"docker://127.0.0.1:{port}/team-a/app:v1")
+        assert code != 0, out
+        code, out, err = doctor(setup, "--registry-config", broken, "--registry-url", f"http://127.0.0.1:{port}")
+        assert code == 1, out + err
+        problems = [line for line in out.splitlines() if line.startswith("problem")]
+        endpoint = f"{url}/realms/acme/protocol/docker-v2/auth"
+        demo = f"{url}/realms/demo/protocol/docker-v2/auth"
+        assert problems == [
+            f"problem [registry] {broken}: service is 'registry.acme.io', but the docker-v2 client is '{SERVICE}': tokens name {SERVICE} as their audience and the registry refuses them (its log: token intended for another audience) — set service: {SERVICE}",
+            f"problem [registry] {broken}: realm is '{demo}', but realm acme's token endpoint is {endpoint}: clients are sent elsewhere for tokens — set realm: {endpoint}",
+            f"problem [registry] {broken}: issuer is '{url.replace('127.0.0.1', 'localhost')}/realms/acme', but Keyport signs realm acme's tokens with iss '{url}/realms/acme': the registry refuses every token (its log: token from untrusted issuer) — set issuer: {url}/realms/acme",
+            problems[3],
+            f"problem [registry] the registry at http://127.0.0.1:{port} names service 'registry.acme.io' in its challenge, but the docker-v2 client is '{SERVICE}': clients ask Keyport for tokens of another service — set its service: {SERVICE} and restart it",
+            f"problem [registry] the registry at http://127.0.0.1:{port} sends clients to {demo} for tokens, not to realm acme's token endpoint {endpoint}: a right password then fails there with \"Invalid username or password\" (is an older registry on that port?) — set its realm: {endpoint}",
+            f"problem [keyport] the token realm {demo} refuses service {SERVICE} with HTTP 404: Realm 'demo' does not exist",
+        ], out
+        assert problems[3].startswith(f"problem [registry] rootcertbundle {stranger} does not hold realm acme's active RS256 key"), problems[3]
+        assert "7 problem(s)" in err and "docs/troubleshooting.md" in err, err
+    finally:
+        registry.terminate()
+        registry.wait(timeout=10)
         shutil.rmtree(root, ignore_errors=True)
