@@ -168,6 +168,8 @@ let package = Package(
                 "DockerV2Grammar", "KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportTokens", "KeyportHTTP", "KeyportJSON",
                 "KeyportEvents", "KeyportAccessTokens",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(

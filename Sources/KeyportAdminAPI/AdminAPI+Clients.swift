@@ -27,6 +27,15 @@ extension AdminAPI {
                 return try await query(request, realm, client)
             }
         }
+        for (name, action) in extensions.clientActions {
+            let run: @Sendable (Request, KeyportRequestContext) async throws -> Response = { request, context in
+                let (caller, realm, client) = try await clientInPath(request, context, .manageClients)
+                try requireMayConfigure(client, caller: caller, realm: realm)
+                return try await action(request, context, realm, client)
+            }
+            clients.post("{id}/\(name)", use: run)
+            clients.delete("{id}/\(name)", use: run)
+        }
         addRoleContainerRoutes(clients.group("{id}/roles"), view: .viewClients, manage: .manageClients) { context, realm in
             try await clientInPath(context, realm: realm, parameter: "id")
         }

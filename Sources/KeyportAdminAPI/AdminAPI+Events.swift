@@ -45,10 +45,16 @@ extension AdminAPI {
         admin.put("realms/{realm}/events/config", use: updateEventsConfig)
         admin.get("realms/{realm}/admin-events", use: listAdminEvents)
         admin.delete("realms/{realm}/admin-events", use: clearAdminEvents)
+        for (name, query) in extensions.realmRecordQueries {
+            admin.get("realms/{realm}/\(name)") { request, context in
+                let (_, realm) = try await authorize(request, context, .viewEvents)
+                return try await query(request, realm)
+            }
+        }
     }
 
     /// `yyyy-MM-dd` (Keycloak), or epoch milliseconds.
-    func date(_ text: String?, endOfDay: Bool) throws -> Timestamp? {
+    public static func date(_ text: String?, endOfDay: Bool) throws -> Timestamp? {
         guard let text, !text.isEmpty else { return nil }
         if let ms = Int64(text) { return Timestamp(millisecondsSince1970: ms) }
         let formatter = DateFormatter()

@@ -97,6 +97,7 @@ public struct AdminAPI: Sendable {
     var noContent: Response { Response(status: .noContent) }
 
     func page(_ request: Request, defaultMax: Int = 100) throws -> Page { try Self.page(request, defaultMax: defaultMax) }
+    func date(_ text: String?, endOfDay: Bool) throws -> Timestamp? { try Self.date(text, endOfDay: endOfDay) }
 
     /// Keycloak's `first` and `max` (`max=-1`: as many as allowed), at most 10,000 per answer.
     public static func page(_ request: Request, defaultMax: Int = 100) throws -> Page {
@@ -175,6 +176,15 @@ public struct AdminExtensions: Sendable {
     public typealias ClientQuery = @Sendable (_ request: Request, _ realm: Realm, _ client: Client) async throws -> Response
     /// Read-only questions about a client, at `GET clients/{id}/{name}` (view-clients and view-users).
     public var clientQueries: [String: ClientQuery]
+
+    public typealias ClientAction = @Sendable (_ request: Request, _ context: KeyportRequestContext, _ realm: Realm, _ client: Client) async throws -> Response
+    /// Changes a protocol module makes to a client, at `POST` and `DELETE clients/{id}/{name}`
+    /// (manage-clients, on a client the caller may configure).
+    public var clientActions: [String: ClientAction] = [:]
+
+    public typealias RealmRecordQuery = @Sendable (_ request: Request, _ realm: Realm) async throws -> Response
+    /// Records of what happened in a realm, at `GET realms/{realm}/{name}` (view-events).
+    public var realmRecordQueries: [String: RealmRecordQuery] = [:]
 
     public typealias BrowserSessionEnder = @Sendable (_ realm: Realm, _ session: BrowserSession) async throws -> Bool
     /// Ends a browser session an administrator ends (`DELETE sessions/{id}`, `users/{id}/logout`),

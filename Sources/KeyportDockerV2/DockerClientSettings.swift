@@ -26,6 +26,10 @@ public struct DockerClientSettings: Sendable, Equatable {
     /// `x5c`, which it matches by `kid` (registry 2.x matches those by `kid` among the bundle's
     /// certificates).
     public static let x5cAttribute = "docker.token.x5c"
+    /// `sha256:<64 hex digits>`: the hash of the secret a registry sends with its notifications
+    /// (`RegistryNotifications`); absent, the client's registry cannot report. The secret itself
+    /// is shown once, when made (`POST clients/{id}/docker-v2-notifications`).
+    public static let notificationSecretAttribute = "docker.notifications.secret"
     /// Keycloak's protocol mapper that makes a docker-v2 client allow everything.
     public static let allowAllMapper = "docker-v2-allow-all-mapper"
 
@@ -84,6 +88,12 @@ public struct DockerClientSettings: Sendable, Equatable {
             throw Invalid(description: "\(algorithmAttribute) must be RS256 or ES256, not '\(String(algorithm.prefix(40)))'")
         }
         _ = try parseAnonymousGrants(client.attributes[anonymousGrantAttribute] ?? "")
+        if let hash = client.attributes[notificationSecretAttribute] {
+            let hex = hash.dropFirst("sha256:".count)
+            guard hash.hasPrefix("sha256:"), hex.count == 64, hex.allSatisfy(\.isHexDigit) else {
+                throw Invalid(description: "\(notificationSecretAttribute) is sha256: and 64 hex digits (make one with POST clients/{id}/docker-v2-notifications)")
+            }
+        }
         for attribute in [identityTokensAttribute, x5cAttribute] {
             if let value = client.attributes[attribute], value != "true", value != "false" {
                 throw Invalid(description: "\(attribute) must be true or false, not '\(String(value.prefix(40)))'")

@@ -64,6 +64,11 @@ public struct DockerV2Controller: Sendable {
         }
     }
 
+    /// The registry notifications' endpoint, sharing this endpoint's view of realms and clients.
+    public func notifications() -> RegistryNotifications {
+        RegistryNotifications(store: store, configuration: configuration, events: events, environment: environment)
+    }
+
     public func addRoutes(to router: Router<KeyportRequestContext>) {
         router.get(Self.path) { request, context in try await tokenByGet(request, context) }
         router.post(Self.path) { request, context in try await tokenByPost(request, context) }

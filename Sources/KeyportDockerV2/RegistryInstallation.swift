@@ -48,7 +48,14 @@ public struct RegistryInstallation: Sendable {
                         jwks: \(jwks)
 
                     """
-            return ("text/yaml; charset=utf-8", """
+            // The notifications section holds a secret shown once, so it is made on its own.
+            let audit = """
+                # An audit trail of pushes, pulls, deletes and mounts (kpadm docker events):
+                #   kpadm docker notifications enable -r \(realm.name) --service \(client.clientId) -o notifications.yml
+                # makes the secret and writes the registry's notifications section to add here.
+
+                """
+            return ("text/yaml; charset=utf-8", audit + """
                 # The registry's auth section for Keyport realm '\(realm.name)', service '\(client.clientId)'.
                 auth:
                   token:

@@ -80,4 +80,24 @@ extension PostgresStore {
     public func deleteAdminEvents(realmId: String, before cutoff: Timestamp) async throws -> Int {
         try await write { db in try await db.run(statements.adminEvents.delete(realmId: realmId, before: cutoff)) }
     }
+
+    public func recordRegistryEvents(_ events: [RegistryEvent]) async throws -> Int {
+        guard !events.isEmpty else { return 0 }
+        return try await write { db in
+            var added = 0
+            for event in events { added += try await db.run(statements.registryEvents.insert(event)) }
+            return added
+        }
+    }
+
+    public func registryEvents(realmId: String, matching q: RegistryEventQuery, page: Page) async throws -> [RegistryEvent] {
+        try await read { db in try await db.all(statements.registryEvents.matching(q, realmId: realmId, page: page), RegistryEventSQL.decode) }
+    }
+
+    public func deleteRegistryEvents(realmId: String, before cutoff: Timestamp, keeping limit: Int) async throws -> Int {
+        try await write { db in
+            try await db.run(statements.registryEvents.delete(realmId: realmId, before: cutoff))
+                + db.run(statements.registryEvents.trim(realmId: realmId, keeping: limit))
+        }
+    }
 }

@@ -12,6 +12,7 @@ public struct StoreSQL: Sendable {
     public let keys: KeySQL
     public let events: EventSQL
     public let adminEvents: AdminEventSQL
+    public let registryEvents: RegistryEventSQL
     public let sessions: SessionSQL
     public let tokens: PersonalAccessTokenSQL
     public let failures: LoginFailureSQL
@@ -28,6 +29,7 @@ public struct StoreSQL: Sendable {
         keys = KeySQL(dialect)
         events = EventSQL(dialect)
         adminEvents = AdminEventSQL(dialect)
+        registryEvents = RegistryEventSQL(dialect)
         sessions = SessionSQL(dialect)
         tokens = PersonalAccessTokenSQL(dialect)
         failures = LoginFailureSQL(dialect)

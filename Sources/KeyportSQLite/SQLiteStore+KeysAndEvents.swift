@@ -77,4 +77,20 @@ extension SQLiteStore {
     public func deleteAdminEvents(realmId: String, before cutoff: Timestamp) async throws -> Int {
         try await write { db in try db.run(statements.adminEvents.delete(realmId: realmId, before: cutoff)) }
     }
+
+    public func recordRegistryEvents(_ events: [RegistryEvent]) async throws -> Int {
+        guard !events.isEmpty else { return 0 }
+        return try await write { db in try events.reduce(0) { $0 + (try db.run(statements.registryEvents.insert($1))) } }
+    }
+
+    public func registryEvents(realmId: String, matching q: RegistryEventQuery, page: Page) async throws -> [RegistryEvent] {
+        try await read { db in try db.all(statements.registryEvents.matching(q, realmId: realmId, page: page), RegistryEventSQL.decode) }
+    }
+
+    public func deleteRegistryEvents(realmId: String, before cutoff: Timestamp, keeping limit: Int) async throws -> Int {
+        try await write { db in
+            try db.run(statements.registryEvents.delete(realmId: realmId, before: cutoff))
+                + db.run(statements.registryEvents.trim(realmId: realmId, keeping: limit))
+        }
+    }
 }

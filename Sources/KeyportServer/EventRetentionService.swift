@@ -5,7 +5,8 @@ import ServiceLifecycle
 
 /// Deletes events older than each realm's `eventsExpiration` (docker-v2 events, which every
 /// registry pull writes, after `dockerEventsRetention` when the realm sets none), admin events
-/// older than its `adminEventsExpiration` attribute, and expired sessions, once at start and
+/// older than its `adminEventsExpiration` attribute, what registries reported (as long as docker-v2
+/// events, at most `RegistryEvent.limitPerRealm` a realm), and expired sessions, once at start and
 /// then hourly, until the server shuts down.
 struct EventRetentionService: Service {
     let store: any IdentityStore
@@ -34,6 +35,9 @@ struct EventRetentionService: Service {
             if let text = realm.attributes["adminEventsExpiration"], let seconds = Int(text), RealmBounds.eventsExpirationSeconds.contains(seconds) {
                 removed += try await store.deleteAdminEvents(realmId: realm.id, before: now.adding(seconds: -seconds))
             }
+            // What registries report is kept as long as the realm's docker-v2 events.
+            let registryCutoff = now.adding(seconds: -(realm.eventsExpiration ?? dockerEventsRetention))
+            removed += try await store.deleteRegistryEvents(realmId: realm.id, before: registryCutoff, keeping: RegistryEvent.limitPerRealm)
             guard let seconds = realm.eventsExpiration else {
                 removed += try await store.deleteEvents(realmId: realm.id, before: now.adding(seconds: -dockerEventsRetention), authMethod: "docker-v2")
                 continue

@@ -97,8 +97,15 @@ public struct KeyportServer: Sendable {
             realmIssuer: realmIssuer, onIssued: { dockerTokensIssued.increment() }
         )
         dockerV2.addRoutes(to: router)
+        dockerV2.notifications().addRoutes(to: router)
         let installation = RegistryInstallation(keyRing: keyRing, issuer: realmIssuer)
         var adminExtensions = dockerV2AdminExtensions(installation: installation, authorizer: registryAuthorizer, store: store, now: environment.now)
+        adminExtensions.clientActions[RegistryEventsAdmin.secretAction] = { request, _, realm, client in
+            try await RegistryEventsAdmin.secret(request: request, realm: realm, client: client, store: store, environment: environment, realmIssuer: realmIssuer)
+        }
+        adminExtensions.realmRecordQueries[RegistryEventsAdmin.eventsQuery] = { request, realm in
+            try await RegistryEventsAdmin.events(request: request, realm: realm, store: store)
+        }
         // An administrator ending a browser session tells the clients it signed in, as a logout does.
         adminExtensions.endBrowserSession = { realm, session in try await BackChannelLogout(tokens: tokens).end(session, realm: realm) }
         adminExtensions.clearCache = { cache, realm, everyRealm in

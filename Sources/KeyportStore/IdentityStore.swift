@@ -202,6 +202,14 @@ public protocol EventStore: Sendable {
     func deleteEvents(realmId: String, before cutoff: Timestamp) async throws -> Int
     /// Deletes a realm's events older than `cutoff` whose `auth_method` detail is `authMethod`.
     func deleteEvents(realmId: String, before cutoff: Timestamp, authMethod: String) async throws -> Int
+
+    // MARK: What registries report
+    /// Stores what a registry reported, in one transaction; an event the registry sent before
+    /// (same realm, client and registry event id) is kept once. Returns how many were new.
+    func recordRegistryEvents(_ events: [RegistryEvent]) async throws -> Int
+    func registryEvents(realmId: String, matching query: RegistryEventQuery, page: Page) async throws -> [RegistryEvent]
+    /// Deletes a realm's registry events older than `cutoff`, then the oldest beyond `limit`; counts what it deleted.
+    func deleteRegistryEvents(realmId: String, before cutoff: Timestamp, keeping limit: Int) async throws -> Int
 }
 
 /// Refresh-token sessions and brute-force bookkeeping. Each method is one transaction.

@@ -130,3 +130,17 @@ public struct BuiltinClientScopes: Sendable {
         self.scopeRoles = scopeRoles
     }
 }
+
+/// Filters of the registry events (each exact; `repository` may end in `*`, a prefix).
+public struct RegistryEventQuery: Sendable, Equatable {
+    public var clientId: String?
+    public var repository: String?
+    public var actor: String?
+    public var actions: [String] = []
+    public var credentialKind: String?
+    public var credentialId: String?
+    public var sourceAddress: String?
+    public var from: Timestamp?
+    public var to: Timestamp?
+    public init() {}
+}

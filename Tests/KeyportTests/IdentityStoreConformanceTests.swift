@@ -1177,4 +1177,47 @@ extension IdentityStoreConformanceTests {
         #expect(try await store.deleteExpiredBrowserSessions(before: now.adding(seconds: realm.refreshTokenLifespan + 1)) >= 1)
         #expect(try await store.browserSession(id: third.id, realmId: realm.id) == nil)
     }
+
+    // MARK: What registries report
+
+    @Test(arguments: StoreBackend.allCases)
+    func registryEventsAreKeptOnceFilteredAndExpired(backend: StoreBackend) async throws {
+        let store = try await backend.makeStore()
+        let f = Fixtures(store)
+        let acme = try await f.realm("acme"), other = try await f.realm("other")
+        let t0 = Timestamp(millisecondsSince1970: 1_000_000)
+        func event(_ id: String, realm: Realm = acme, at seconds: Int, action: String = "push", actor: String? = "alice", repository: String = "team-a/app",
+                   credential: String? = nil) -> RegistryEvent {
+            RegistryEvent(id: "\(realm.name)-\(id)", realmId: realm.id, clientId: "registry.acme.io", registryEventId: id, time: t0.adding(seconds: seconds),
+                          received: t0.adding(seconds: seconds), action: action, actor: actor, repository: repository, tag: "v1", digest: "sha256:ab",
+                          size: 5_000_000_000, sourceAddress: "10.0.0.1:5000", credentialKind: credential, credentialId: credential.map { _ in "tok-1" })
+        }
+        #expect(try await store.recordRegistryEvents([event("1", at: 0), event("2", at: 10, action: "pull", actor: "bob", repository: "team-b/app"),
+                                                      event("3", at: 20, credential: "personal-access-token"), event("1", realm: other, at: 0)]) == 4)
+        // The same registry event again (a retried envelope): kept once, the batch's new ones still kept.
+        #expect(try await store.recordRegistryEvents([event("1", at: 0), event("4", at: 30, action: "delete")]) == 1)
+        let all = try await store.registryEvents(realmId: acme.id, matching: RegistryEventQuery(), page: Page())
+        #expect(all.map(\.registryEventId) == ["4", "3", "2", "1"])
+        #expect(all.last == event("1", at: 0))
+        var q = RegistryEventQuery()
+        q.repository = "team-a/*"
+        q.actions = ["push", "delete"]
+        #expect(try await store.registryEvents(realmId: acme.id, matching: q, page: Page()).map(\.registryEventId) == ["4", "3", "1"])
+        q = RegistryEventQuery()
+        q.actor = "bob"
+        #expect(try await store.registryEvents(realmId: acme.id, matching: q, page: Page()).map(\.registryEventId) == ["2"])
+        q = RegistryEventQuery()
+        q.credentialKind = "personal-access-token"
+        q.credentialId = "tok-1"
+        q.from = t0.adding(seconds: 15)
+        #expect(try await store.registryEvents(realmId: acme.id, matching: q, page: Page()).map(\.registryEventId) == ["3"])
+        q = RegistryEventQuery()
+        q.repository = "team_%"  // LIKE's wildcards are the characters they are
+        #expect(try await store.registryEvents(realmId: acme.id, matching: q, page: Page()).isEmpty)
+        #expect(try await store.registryEvents(realmId: acme.id, matching: RegistryEventQuery(), page: Page(first: 1, max: 2)).map(\.registryEventId) == ["3", "2"])
+        // Older than the cutoff go, then the oldest beyond the limit; the other realm keeps its own.
+        #expect(try await store.deleteRegistryEvents(realmId: acme.id, before: t0.adding(seconds: 5), keeping: 2) == 2)
+        #expect(try await store.registryEvents(realmId: acme.id, matching: RegistryEventQuery(), page: Page()).map(\.registryEventId) == ["4", "3"])
+        #expect(try await store.registryEvents(realmId: other.id, matching: RegistryEventQuery(), page: Page()).count == 1)
+    }
 }

@@ -9,6 +9,7 @@ refused what the API refuses it. Values from the server are shown as text, never
 no serious violation. Every page is kept as a screenshot under .build/e2e-artifacts/console/.
 """
 import base64
+import datetime
 import time
 import urllib.parse
 
@@ -246,6 +247,25 @@ def test_the_server_admin_manages_a_registry_realm_in_the_console(keyport, realm
     click_link(driver, "Events")
     wait_text(driver, "LOGIN")
     shot(driver, "08-events")
+    # Registry events: what the registry reported (an envelope as distribution sends it), the
+    # credential inferred from alice's password login above, the registry's text shown as text.
+    secret = realm["admin"].call("POST", f"/acme/clients/{realm['registry']}/docker-v2-notifications").json()["secret"]
+    assert registry_token(keyport, "alice", "alice-pw-1").status_code == 200
+    stamp = datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    envelope = {"events": [{"id": "e-1", "timestamp": stamp, "action": "push", "actor": {"name": "alice"},
+                            "target": {"repository": "team-a/app", "tag": "<b>v1</b>", "digest": "sha256:" + "ab" * 32, "size": 1},
+                            "request": {"id": "r-1", "useragent": "docker/27"}}]}
+    answer = requests.post(f"{keyport.url}/realms/acme/protocol/docker-v2/notifications", params={"service": SERVICE},
+                           json=envelope, headers={"Authorization": f"Bearer {secret}"})
+    assert answer.status_code == 200 and answer.json()["stored"] == 1, answer.text
+    click_link(driver, "Registry events")
+    wait_text(driver, "team-a/app:<b>v1</b>")
+    text = main_text(driver)
+    assert "password (inferred)" in text and "alice" in text and "whoever holds a registry's notification secret can report" in text, text
+    shot(driver, "08a-registry-events")
+    choose(driver, "action", "pull")
+    click_button(driver, "Filter")
+    wait_text(driver, "No registry event matches.")
     click_link(driver, "Admin events")
     wait_text(driver, "GROUP_MEMBERSHIP")
     assert "DELETE" in main_text(driver), "the token revoked above"

@@ -800,3 +800,85 @@ def test_the_doctor_names_the_side_of_each_mistake_a_newcomer_made(setup):
         registry.terminate()
         registry.wait(timeout=10)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_registry_reports_who_pushed_what_with_which_credential(dockerd):
+    """The registry's notifications are Keyport's audit trail: after pushes by a password, a
+    personal access token, an identity token (docker login) and a service account — alice uses
+    the first three a few seconds apart — `kpadm docker events` names each push's actor and the
+    credential behind its token."""
+    root = tempfile.mkdtemp(prefix="kp-audit-", dir="/tmp")
+    s = Setup(root)
+    try:
+        section = os.path.join(root, "notifications.yml")
+        code, _, err = kpadm(s, "docker", "notifications", "enable", "-r", "acme", "--service", SERVICE, "-o", section)
+        assert code == 0, err
+        assert oct(os.stat(section).st_mode & 0o777) == "0o600"
+        with open(os.path.join(root, "registry.yml"), "a") as config, open(section) as added:
+            config.write(added.read())
+        s.restart_registry()
+
+        code, out = skopeo_push(s, "alice", "team-a/audit:password")
+        assert code == 0, out
+        code, pat, err = kpadm(s, "docker", "token", "create", "-r", "acme", "--service", SERVICE, "--user", "alice", "--name", "audit", "-q")
+        assert code == 0, err
+        code, out = skopeo_push(s, "alice", "team-a/audit:pat", password=pat.strip())
+        assert code == 0, out
+        code, out = dockerd("login", "-u", "alice", "--password-stdin", s.registry, input=PASSWORD)
+        assert code == 0, out
+        image = docker_image(s, dockerd, "team-a/audit:identity", b"pushed with docker's identity token\n")
+        code, out = dockerd("push", image)
+        assert code == 0, out
+        assert dockerd("logout", s.registry)[0] == 0
+        robot = s.admin.create_client({"clientId": "audit-robot", "publicClient": False, "serviceAccountsEnabled": True})
+        robot_secret = s.admin.get_client_secrets(robot)["value"]
+        code, _, err = kpadm(s, "add-roles", "-r", "acme", "--uusername", "service-account-audit-robot", "--cclientid", SERVICE,
+                             "--rolename", "team-a-dev")
+        assert code == 0, err
+        code, out = skopeo_push(s, "audit-robot", "team-a/audit:robot", password=robot_secret)
+        assert code == 0, out
+
+        # distribution delivers from a queue, after the requests: wait for the four manifests.
+        deadline = time.time() + 60
+        while True:
+            code, out, err = kpadm(s, "docker", "events", "-r", "acme", "--repository", "team-a/audit", "--action", "push", "--format", "json")
+            assert code == 0, err
+            manifests = {e["tag"]: e for e in json.loads(out) if e.get("tag")}
+            if len(manifests) == 4 or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        assert sorted(manifests) == ["identity", "password", "pat", "robot"], out
+        code, tokens, err = kpadm(s, "docker", "token", "list", "-r", "acme", "--user", "alice")
+        pat_id = next(t["id"] for t in json.loads(tokens) if t["name"] == "audit")
+        code, sessions, err = kpadm(s, "docker", "sessions", "list", "-r", "acme", "--service", SERVICE, "--user", "alice")
+        identity_id = json.loads(sessions)[0]["id"]
+        expected = {"password": ("alice", {"kind": "password", "inferred": True}),
+                    "pat": ("alice", {"kind": "personal-access-token", "id": pat_id, "inferred": True}),
+                    "identity": ("alice", {"kind": "identity-token", "id": identity_id, "inferred": True}),
+                    "robot": ("service-account-audit-robot", {"kind": "client-secret", "inferred": True})}
+        for tag, (actor, credential) in expected.items():
+            event = manifests[tag]
+            assert (event["actor"], event["credential"]) == (actor, credential), (tag, event)
+            assert event["reportedBy"] == "registry" and event["digest"].startswith("sha256:") and event["ipAddress"].startswith("127.0.0.1:"), event
+
+        # One line per event, as an operator reads them.
+        code, out, err = kpadm(s, "docker", "events", "-r", "acme", "--repository", "team-a/audit", "--action", "push")
+        assert code == 0, err
+        line = next(l for l in out.splitlines() if "team-a/audit:pat" in l)
+        assert re.match(r"^\d{4}-\d\d-\d\dT[\d:.]+Z  push    alice  team-a/audit:pat  sha256:\w{12}  127\.0\.0\.1:\d+  "
+                        rf"personal-access-token {pat_id} \(inferred\)$", line), line
+        code, out, err = kpadm(s, "docker", "events", "-r", "acme", "--actor", "service-account-audit-robot", "--format", "csv")
+        assert code == 0 and out.startswith("time,action,client,actor,") and "team-a/audit" in out, out + err
+        # Pulls are reported too.
+        code, out = skopeo_pull(s, "alice", "team-a/audit:password")
+        assert code == 0, out
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            pulls = json.loads(kpadm(s, "docker", "events", "-r", "acme", "--action", "pull", "--format", "json")[1])
+            if pulls:
+                break
+            time.sleep(0.5)
+        assert pulls and pulls[0]["actor"] == "alice" and pulls[0]["credential"]["kind"] == "password", pulls
+    finally:
+        s.close()
+        shutil.rmtree(root, ignore_errors=True)

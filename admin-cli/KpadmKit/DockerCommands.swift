@@ -17,7 +17,7 @@ struct Docker: AsyncParsableCommand {
               kpadm docker config -r acme --service registry.acme.io \\
                   --format registry-config
             """,
-        subcommands: [Enable.self, Disable.self, ClientCommand.self, Grant.self, Revoke.self, Access.self, Token.self, Sessions.self, Inventory.self, Matrix.self, Config.self, Doctor.self])
+        subcommands: [Enable.self, Disable.self, ClientCommand.self, Grant.self, Revoke.self, Access.self, Token.self, Sessions.self, Inventory.self, Matrix.self, Config.self, Doctor.self, Notifications.self, Events.self])
 
     struct Enable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Turn the docker-v2 protocol on for a realm.", discussion: "Example:\n  kpadm docker enable -r acme")

@@ -37,8 +37,8 @@ function navigation(realm, current) {
   nav.replaceChildren();
   if (session.realm === "master") nav.append(link("Realms", [], null, { "aria-current": current === "realms" ? "page" : null }));
   if (!realm) return;
-  const sections = [["users", "Users"], ["groups", "Groups"], ["roles", "Roles"], ["registry", "Registry access"], ["events", "Events"], ["admin-events", "Admin events"],
-    ["settings", "Realm settings"]];
+  const sections = [["users", "Users"], ["groups", "Groups"], ["roles", "Roles"], ["registry", "Registry access"], ["events", "Events"], ["registry-events", "Registry events"],
+    ["admin-events", "Admin events"], ["settings", "Realm settings"]];
   nav.append(h("span", { class: "muted" }, `Realm ${realm}:`));
   for (const [key, label] of sections) {
     nav.append(link(label, ["r", realm, key], null, { "aria-current": current === key ? "page" : null }));
@@ -191,6 +191,37 @@ const pages = {
       h("button", { type: "button", class: "secondary", disabled: first === 0, onclick: () => go(["r", realm, "events"], { ...filters, first: Math.max(0, first - 50) }) }, "Newer"),
       h("button", { type: "button", class: "secondary", disabled: events.length < 50, onclick: () => go(["r", realm, "events"], { ...filters, first: first + 50 }) }, "Older"));
     return [h("h1", {}, "Events"), form, exports, table(["Time", "Type", "Client", "User", "Address", "Error", "Details"], rows, "No events match."), pager];
+  },
+
+  async "registry-events"(realm, rest, query) {
+    document.title = `Registry events · ${realm} · Keyport`;
+    const names = { repository: "Repository (trailing * allowed)", actor: "User", action: "Action", credential: "Credential kind",
+      ipAddress: "Address", client: "Registry client", dateFrom: "From (day)", dateTo: "To (day)" };
+    const filters = Object.fromEntries(Object.keys(names).map((name) => [name, query.get(name) || ""]));
+    const first = Math.max(0, parseInt(query.get("first") || "0", 10) || 0);
+    const events = await api.get(`/${seg(realm)}/docker-v2-events`, { ...filters, first, max: 50 });
+    const choices = { action: ["", "push", "pull", "delete", "mount"],
+      credential: ["", "password", "personal-access-token", "identity-token", "client-secret", "anonymous"] };
+    const control = (name) => choices[name]
+      ? h("select", { name }, ...choices[name].map((v) => h("option", { value: v, selected: v === filters[name] }, v || "any")))
+      : input(name.startsWith("date") ? "date" : "text", name, { value: filters[name] });
+    const form = h("form", { class: "inline", onsubmit: (event) => { event.preventDefault(); go(["r", realm, "registry-events"], formValues(event.target)); } },
+      ...Object.entries(names).map(([name, label]) => field(label, control(name))), h("button", { type: "submit" }, "Filter"));
+    const credential = (e) => e.credential ? `${e.credential.kind}${e.credential.id ? " " + e.credential.id : ""} (inferred)` : "unknown";
+    const target = (e) => `${e.repository || ""}${e.tag ? ":" + e.tag : ""}`;
+    const rows = events.map((e) => [time(e.time), e.action, e.actor || "(anonymous)", h("span", { class: "mono" }, target(e)),
+      h("span", { class: "mono", title: e.digest || "" }, (e.digest || "").slice(0, 19)), e.ipAddress || "", credential(e), e.clientId]);
+    const exports = h("div", { class: "row" },
+      h("button", { type: "button", class: "secondary", onclick: () => download(`registry-events-${realm}.json`, "application/json", JSON.stringify(events, null, 2)) }, "Export JSON"),
+      h("button", { type: "button", class: "secondary", onclick: () => download(`registry-events-${realm}.csv`, "text/csv", csv(
+        ["time", "action", "actor", "repository", "tag", "digest", "address", "credential (inferred)", "registry client"],
+        events.map((e) => [time(e.time), e.action, e.actor, e.repository, e.tag, e.digest, e.ipAddress, credential(e), e.clientId]))) }, "Export CSV"));
+    const pager = h("div", { class: "pager" },
+      h("button", { type: "button", class: "secondary", disabled: first === 0, onclick: () => go(["r", realm, "registry-events"], { ...filters, first: Math.max(0, first - 50) }) }, "Newer"),
+      h("button", { type: "button", class: "secondary", disabled: events.length < 50, onclick: () => go(["r", realm, "registry-events"], { ...filters, first: first + 50 }) }, "Older"));
+    return [h("h1", {}, "Registry events"),
+      h("p", { class: "hint" }, "Pushes, pulls, deletes and mounts as the registries reported them (whoever holds a registry's notification secret can report); the credential is Keyport's inference from its own token events. A registry reports once its notifications are on: kpadm docker notifications enable."),
+      form, exports, table(["Time", "Action", "User", "Repository", "Digest", "Address", "Credential", "Registry"], rows, "No registry event matches."), pager];
   },
 
   async "admin-events"(realm, rest, query) {
