@@ -33,7 +33,7 @@ def test_the_compose_configuration_works_without_containers():
     paths = {"/data": f"{root}/data", "/certs": f"{root}/certs"}
 
     def local(value: str) -> str:
-        value = str(value).replace("localhost:8080", f"localhost:{port}").replace("${KEYPORT_ADMIN_PASSWORD:-}", "compose-admin-pw-1")
+        value = str(value).replace("localhost:${KEYPORT_PORT:-8080}", f"localhost:{port}").replace("${KEYPORT_ADMIN_PASSWORD:-}", "compose-admin-pw-1")
         for inside, outside in paths.items():
             value = re.sub(rf"^{inside}(?=/|$)", outside, value)
         return value

@@ -9,12 +9,12 @@ struct Docker: AsyncParsableCommand {
         discussion: """
             A one-minute registry realm:
               kpadm docker enable -r acme
-              kpadm docker client create -r acme --service registry.acme.io
-              kpadm docker grant -r acme --service registry.acme.io --role team-a-push \\
+              kpadm docker client create -r acme --service registry.acme.test
+              kpadm docker grant -r acme --service registry.acme.test --role team-a-push \\
                   'repository:team-a/*:pull,push'
-              kpadm add-roles -r acme --uusername alice --cclientid registry.acme.io \\
+              kpadm add-roles -r acme --uusername alice --cclientid registry.acme.test \\
                   --rolename team-a-push
-              kpadm docker config -r acme --service registry.acme.io \\
+              kpadm docker config -r acme --service registry.acme.test \\
                   --format registry-config
             """,
         subcommands: [Enable.self, Disable.self, ClientCommand.self, Grant.self, Revoke.self, Access.self, Token.self, Sessions.self, Inventory.self, Matrix.self, Config.self, Doctor.self, Notifications.self, Events.self])
@@ -61,7 +61,7 @@ struct Docker: AsyncParsableCommand {
         struct Create: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Create the docker-v2 client a registry names as its service.",
-                discussion: "Examples:\n  kpadm docker client create -r acme --service registry.acme.io\n  kpadm docker client create -r acme --service open.acme.io \\\n      --authorization allow-all")
+                discussion: "Examples:\n  kpadm docker client create -r acme --service registry.acme.test\n  kpadm docker client create -r acme --service open.acme.io \\\n      --authorization allow-all")
             @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
             @Option(help: ArgumentHelp(OptionHelp.service, valueName: "clientId")) var service: String
             @Option(help: "roles (grants on client roles decide) or allow-all (every user gets what it asks for)") var authorization = "roles"
@@ -94,9 +94,9 @@ struct Docker: AsyncParsableCommand {
                     Anonymous grants also add to every logged-in user's. ${username} has no
                     meaning here.
                     Examples:
-                      kpadm docker client anonymous -r acme --service registry.acme.io --grant \\
+                      kpadm docker client anonymous -r acme --service registry.acme.test --grant \\
                           'repository:public/**:pull'
-                      kpadm docker client anonymous -r acme --service registry.acme.io --none
+                      kpadm docker client anonymous -r acme --service registry.acme.test --none
                     """)
             @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
             @Option(help: ArgumentHelp(OptionHelp.service, valueName: "clientId")) var service: String
@@ -133,9 +133,9 @@ struct Docker: AsyncParsableCommand {
                 segment, ** across segments, ${username} is the requesting user; actions
                 pull, push, delete or *.
                 Examples:
-                  kpadm docker grant -r acme --service registry.acme.io --role team-a-push \\
+                  kpadm docker grant -r acme --service registry.acme.test --role team-a-push \\
                       'repository:team-a/*:pull,push'
-                  kpadm docker grant -r acme --service registry.acme.io --role personal \\
+                  kpadm docker grant -r acme --service registry.acme.test --role personal \\
                       'repository:${username}/**:*'
                 """)
         @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
@@ -159,7 +159,7 @@ struct Docker: AsyncParsableCommand {
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Remove grants from a registry client role (--all removes every grant).",
-            discussion: "Example:\n  kpadm docker revoke -r acme --service registry.acme.io --role team-a-push \\\n      'repository:team-a/*:pull,push'")
+            discussion: "Example:\n  kpadm docker revoke -r acme --service registry.acme.test --role team-a-push \\\n      'repository:team-a/*:pull,push'")
         @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
         @Option(help: ArgumentHelp(OptionHelp.service, valueName: "clientId")) var service: String
         @Option(help: "The client role to remove grants from") var role: String
@@ -207,7 +207,7 @@ struct Docker: AsyncParsableCommand {
     struct Access: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show what a user would be granted (roles, grants that matched, access) without issuing a token.",
-            discussion: "Example:\n  kpadm docker access -r acme --service registry.acme.io --user alice \\\n      repository:team-a/app:pull,push")
+            discussion: "Example:\n  kpadm docker access -r acme --service registry.acme.test --user alice \\\n      repository:team-a/app:pull,push")
         @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
         @Option(help: ArgumentHelp(OptionHelp.service, valueName: "clientId")) var service: String
         @Option(name: .customLong("user"), help: "The user to ask about") var username: String
@@ -237,8 +237,8 @@ struct Docker: AsyncParsableCommand {
             abstract: "Every user's credentials for a registry: personal access tokens or identity tokens, with owner, expiry and last use.",
             discussion: """
                 Examples:
-                  kpadm docker inventory -r acme --service registry.acme.io
-                  kpadm docker inventory -r acme --service registry.acme.io \\
+                  kpadm docker inventory -r acme --service registry.acme.test
+                  kpadm docker inventory -r acme --service registry.acme.test \\
                       --kind identity-token --user alice --first 0 --max 50
                 Revoke one with 'kpadm docker token revoke' or 'kpadm docker sessions revoke'.
                 """)
@@ -271,7 +271,7 @@ struct Docker: AsyncParsableCommand {
             abstract: "Who may do what where: each role of the registry client with grants, its patterns and actions, and who holds it.",
             discussion: """
                 Example:
-                  kpadm docker matrix -r acme --service registry.acme.io
+                  kpadm docker matrix -r acme --service registry.acme.test
                 Holders are direct (users, groups, composite roles; the first 20 of each);
                 'kpadm docker access' answers for one user with every path.
                 """)
@@ -298,11 +298,11 @@ struct Docker: AsyncParsableCommand {
             abstract: "Personal access tokens: a password for CI and robots that works only on one registry, limited and revocable.",
             discussion: """
                 Examples:
-                  kpadm docker token create -r acme --service registry.acme.io --user alice \\
+                  kpadm docker token create -r acme --service registry.acme.test --user alice \\
                       --name laptop --expires 90d
-                  kpadm docker token create -r acme --service registry.acme.io \\
+                  kpadm docker token create -r acme --service registry.acme.test \\
                       --user ci-robot --name deploy \\
-                      --grant 'repository:team-a/*:pull' -q | docker login registry.acme.io \\
+                      --grant 'repository:team-a/*:pull' -q | docker login registry.acme.test \\
                           -u ci-robot --password-stdin
                   kpadm docker token list -r acme --user alice
                   kpadm docker token revoke -r acme --user alice --name laptop
@@ -335,9 +335,9 @@ struct Docker: AsyncParsableCommand {
                 abstract: "Make a token; its secret is printed once (-q: the secret alone, for docker login --password-stdin).",
                 discussion: """
                     Examples:
-                      kpadm docker token create -r acme --service registry.acme.io --user alice \\
+                      kpadm docker token create -r acme --service registry.acme.test --user alice \\
                           --name laptop --expires 90d
-                      kpadm docker token create -r acme --service registry.acme.io \\
+                      kpadm docker token create -r acme --service registry.acme.test \\
                           --user ci-robot --name deploy --grant 'repository:team-a/*:pull' -q
                     """)
             @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
@@ -443,9 +443,9 @@ struct Docker: AsyncParsableCommand {
             abstract: "A user's identity tokens for a registry (what docker login keeps instead of the password).",
             discussion: """
                 Examples:
-                  kpadm docker sessions list -r acme --service registry.acme.io --user alice
-                  kpadm docker sessions revoke -r acme --service registry.acme.io --user alice
-                  kpadm docker sessions revoke -r acme --service registry.acme.io \\
+                  kpadm docker sessions list -r acme --service registry.acme.test --user alice
+                  kpadm docker sessions revoke -r acme --service registry.acme.test --user alice
+                  kpadm docker sessions revoke -r acme --service registry.acme.test \\
                       --user alice --session ID
                 """,
             subcommands: [List.self, RevokeSessions.self])
@@ -453,7 +453,7 @@ struct Docker: AsyncParsableCommand {
         struct List: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "List a user's identity tokens for a registry: id, address, start and last use (never the token).",
-                discussion: "Example:\n  kpadm docker sessions list -r acme --service registry.acme.io --user alice")
+                discussion: "Example:\n  kpadm docker sessions list -r acme --service registry.acme.test --user alice")
             @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
             @Option(help: "The registry client (its clientId)") var service: String
             @Option(name: .customLong("user"), help: "The user whose tokens to list") var username: String
@@ -477,8 +477,8 @@ struct Docker: AsyncParsableCommand {
                     The next push or pull from a machine holding a revoked token fails with
                     "log in again".
                     Examples:
-                      kpadm docker sessions revoke -r acme --service registry.acme.io --user alice
-                      kpadm docker sessions revoke -r acme --service registry.acme.io \\
+                      kpadm docker sessions revoke -r acme --service registry.acme.test --user alice
+                      kpadm docker sessions revoke -r acme --service registry.acme.test \\
                           --user alice --session ID
                     """)
             @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
@@ -513,9 +513,9 @@ struct Docker: AsyncParsableCommand {
             abstract: "Write what the registry needs: its auth config, env overrides, certificate bundle or JWKS.",
             discussion: """
                 Examples:
-                  kpadm docker config -r acme --service registry.acme.io \\
+                  kpadm docker config -r acme --service registry.acme.test \\
                       --format registry-config
-                  kpadm docker config -r acme --service registry.acme.io \\
+                  kpadm docker config -r acme --service registry.acme.test \\
                       --format cert-bundle -o /etc/docker/registry/keyport-acme.pem
                 """)
         @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?

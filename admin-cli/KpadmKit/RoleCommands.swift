@@ -80,11 +80,11 @@ struct AddRoles: AsyncParsableCommand {
         discussion: """
             Examples:
               kpadm add-roles -r acme --uusername alice --rolename developer
-              kpadm add-roles -r acme --uusername alice --cclientid registry.acme.io \\
+              kpadm add-roles -r acme --uusername alice --cclientid registry.acme.test \\
                   --rolename team-a-push
-              kpadm add-roles -r acme --gname readers --cclientid registry.acme.io \\
+              kpadm add-roles -r acme --gname readers --cclientid registry.acme.test \\
                   --rolename team-a-pull
-              kpadm add-roles -r acme --rname developer --cclientid registry.acme.io \\
+              kpadm add-roles -r acme --rname developer --cclientid registry.acme.test \\
                   --rolename team-a-push
             """)
 
@@ -102,7 +102,7 @@ struct RemoveRoles: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "remove-roles",
         abstract: "Take roles away from a user or group, or out of a composite role.",
-        discussion: "Example:\n  kpadm remove-roles -r acme --uusername alice --cclientid registry.acme.io \\\n      --rolename team-a-push")
+        discussion: "Example:\n  kpadm remove-roles -r acme --uusername alice --cclientid registry.acme.test \\\n      --rolename team-a-push")
 
     @OptionGroup var target: RoleTargetOptions
     @Option(help: "Role name (repeatable)") var rolename: [String] = []
@@ -121,7 +121,7 @@ struct GetRoles: AsyncParsableCommand {
         discussion: """
             Examples:
               kpadm get-roles -r acme --uusername alice
-              kpadm get-roles -r acme --uusername alice --cclientid registry.acme.io \\
+              kpadm get-roles -r acme --uusername alice --cclientid registry.acme.test \\
                   --effective
             """)
 
