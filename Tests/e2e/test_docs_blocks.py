@@ -6,8 +6,8 @@ from conftest import REPO
 
 # Each page whose sh blocks run, and the test that runs them.
 RUN_BY = {
-    "docs/admin-cli.md": "test_admin_cli.py::test_the_walkthrough_runs_verbatim_and_the_registry_agrees",
-    "docs/getting-started.md": "test_getting_started.py::test_the_bare_metal_path_runs_verbatim",
+    "docs/admin-cli.md": "test_admin_cli.py::test_the_walkthrough_runs_verbatim_and_the_registry_agrees, and test_walkthroughs.py",
+    "docs/getting-started.md": "test_getting_started.py::test_the_bare_metal_path_runs_verbatim, and test_walkthroughs.py",
     "docs/operations.md": "test_operations.py::test_the_backup_then_migrate_block_runs_as_written",
     "README.md": "scripts/test itself (the Quick start's second command) and test_getting_started (start-dev)",
 }

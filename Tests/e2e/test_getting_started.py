@@ -24,8 +24,8 @@ def bare_metal_commands() -> str:
 def test_the_bare_metal_path_runs_verbatim():
     data = tempfile.mkdtemp(prefix="kp-start-", dir="/tmp")
     port, registry_port = reg.free_port(), reg.free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYPORT_")}
-    env.update({"KEYPORT_DATA": data, "KEYPORT_HTTP_PORT": str(port), "LOCAL_REGISTRY_PORT": str(registry_port)})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KEYPORT_", "DEMO_"))}
+    env.update({"DEMO_DATA": data, "DEMO_PORT": str(port), "DEMO_REGISTRY_PORT": str(registry_port)})
     script = "set -euo pipefail\n" + bare_metal_commands() + "\necho\necho WALKTHROUGH-DONE\nwait\n"
     # Bounded: if the server never comes up, the `until curl` loop must not wait for ever.
     shell = subprocess.Popen(["timeout", "1200", "bash", "-c", script], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
