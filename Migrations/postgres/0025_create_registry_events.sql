@@ -15,6 +15,7 @@ CREATE TABLE registry_events (
     size              BIGINT,
     from_repository   TEXT,
     source_address    TEXT,
+    source_host       TEXT,
     request_id        TEXT,
     user_agent        TEXT,
     credential_kind   TEXT,
@@ -26,3 +27,5 @@ CREATE UNIQUE INDEX registry_events_once ON registry_events(realm_id, client_id,
 CREATE INDEX registry_events_by_realm_time ON registry_events(realm_id, time);
 CREATE INDEX registry_events_by_repository ON registry_events(realm_id, repository, time);
 CREATE INDEX registry_events_by_actor ON registry_events(realm_id, actor, time);
+-- The credential inference asks, per user, for the token events shortly before a registry event.
+CREATE INDEX events_by_realm_user_time ON events(realm_id, user_id, time);

@@ -61,7 +61,10 @@ extension AdminAPI {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyy-MM-dd"
-        guard let day = formatter.date(from: text) else { throw AdminError.badRequest("Dates are yyyy-MM-dd, not '\(String(text.prefix(40)))'") }
+        // Within years 1 to 9999: a longer year would not fit the milliseconds below.
+        guard let day = formatter.date(from: text), abs(day.timeIntervalSince1970) < 253_402_300_800 else {
+            throw AdminError.badRequest("Dates are yyyy-MM-dd, not '\(String(text.prefix(40)))'")
+        }
         let ms = Int64(day.timeIntervalSince1970 * 1000) + (endOfDay ? 86_400_000 - 1 : 0)
         return Timestamp(millisecondsSince1970: ms)
     }

@@ -90,8 +90,8 @@ public struct DockerClientSettings: Sendable, Equatable {
         _ = try parseAnonymousGrants(client.attributes[anonymousGrantAttribute] ?? "")
         if let hash = client.attributes[notificationSecretAttribute] {
             let hex = hash.dropFirst("sha256:".count)
-            guard hash.hasPrefix("sha256:"), hex.count == 64, hex.allSatisfy(\.isHexDigit) else {
-                throw Invalid(description: "\(notificationSecretAttribute) is sha256: and 64 hex digits (make one with POST clients/{id}/docker-v2-notifications)")
+            guard hash.hasPrefix("sha256:"), hex.utf8.count == 64, hex.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
+                throw Invalid(description: "\(notificationSecretAttribute) is sha256: and 64 lowercase hex digits (make one with POST clients/{id}/docker-v2-notifications)")
             }
         }
         for attribute in [identityTokensAttribute, x5cAttribute] {

@@ -50,9 +50,10 @@ public struct RegistryInstallation: Sendable {
                     """
             // The notifications section holds a secret shown once, so it is made on its own.
             let audit = """
-                # An audit trail of pushes, pulls, deletes and mounts (kpadm docker events):
-                #   kpadm docker notifications enable -r \(realm.name) --service \(client.clientId) -o notifications.yml
-                # makes the secret and writes the registry's notifications section to add here.
+                # An audit trail of pushes, pulls, deletes and mounts (kpadm docker events): its
+                # section holds a secret shown once, so it is written by
+                #   kpadm docker config -r \(realm.name) --service \(client.clientId) --format registry-config --notifications
+                # (this file with it), or kpadm docker notifications enable (the section alone).
 
                 """
             return ("text/yaml; charset=utf-8", audit + """

@@ -22,6 +22,8 @@ import Synchronization
 public struct RegistryNotifications: Sendable {
     public static let path: RouterPath = "/realms/{realm}/protocol/docker-v2/notifications"
     public static let maxEventsPerEnvelope = 1_000
+    /// Questions to the store one envelope's credential inference may ask.
+    static let maxLookupsPerEnvelope = 100
     public static let ratePerSecond = 500
     public static let burst = 20_000
     /// Header a registry can send the secret in, instead of `Authorization`.
@@ -131,7 +133,9 @@ public struct RegistryNotifications: Sendable {
         }
         var reported = list.compactMap { Self.event($0, realm: realm, client: client, received: now, newID: environment.newID) }
         if !reported.isEmpty {
-            await events.waitUntilIdle()
+            // The token events of the requests this envelope reports may still be queued: they
+            // get two seconds to be written, never longer (a busy database delays inference only).
+            await events.waitUntilWritten(timeout: .seconds(2))
             try await inferCredentials(&reported, realm: realm, client: client)
         }
         let kept = try await store.recordRegistryEvents(reported)
@@ -143,7 +147,7 @@ public struct RegistryNotifications: Sendable {
     static func event(_ json: JSONValue, realm: Realm, client: Client, received: Timestamp, newID: () -> String) -> RegistryEvent? {
         func text(_ value: JSONValue?, _ limit: Int) -> String? {
             guard let string = value?.stringValue, !string.isEmpty else { return nil }
-            return String(string.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7f }.prefix(limit).map(Character.init))
+            return String(String.UnicodeScalarView(string.unicodeScalars.filter(printable).prefix(limit)))
         }
         guard let id = text(json["id"], 128), let action = text(json["action"], 16), RegistryEvent.actions.contains(action) else { return nil }
         let target = json["target"], request = json["request"]
@@ -154,11 +158,21 @@ public struct RegistryNotifications: Sendable {
             guard case .number(let n)? = target?["size"] ?? target?["length"], n.isFinite, n >= 0, n < 1e18 else { return nil }
             return Int64(n)
         }()
+        let address = text(request?["addr"], 64)
         return RegistryEvent(id: newID(), realmId: realm.id, clientId: client.clientId, registryEventId: id, time: time, received: received,
                              action: action, actor: text(json["actor"]?["name"], 255), repository: text(target?["repository"], 255),
                              tag: text(target?["tag"], 128), digest: text(target?["digest"], 100), mediaType: text(target?["mediaType"], 255),
-                             size: size, fromRepository: text(target?["fromRepository"], 255), sourceAddress: text(request?["addr"], 64),
-                             requestId: text(request?["id"], 64), userAgent: text(request?["useragent"], 255))
+                             size: size, fromRepository: text(target?["fromRepository"], 255), sourceAddress: address,
+                             sourceHost: host(of: address), requestId: text(request?["id"], 64), userAgent: text(request?["useragent"], 255))
+    }
+
+    /// What may be shown as text on a terminal or a page: no C0 or C1 control characters (escape
+    /// sequences), no bidirectional overrides or isolates (text that reads otherwise than it is).
+    static func printable(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0..<0x20, 0x7f...0x9f, 0x200e, 0x200f, 0x202a...0x202e, 0x2066...0x2069: false
+        default: true
+        }
     }
 
     /// Which credential each event's token most likely came from: this client's token event
@@ -171,19 +185,27 @@ public struct RegistryNotifications: Sendable {
         let window = min(max(realm.accessTokenLifespan, 60), 3600) + 60
         var candidates: [String: [Event]] = [:]
         var userIds: [String: String?] = [:]
+        // Bounded: an envelope of 1,000 events from 1,000 users asks at most this many questions.
+        var lookups = 0
         for index in reported.indices {
             let event = reported[index]
             guard let actor = event.actor, !actor.isEmpty else {
                 reported[index].credentialKind = "anonymous"
                 continue
             }
-            let host = Self.host(of: event.sourceAddress)
+            let host = event.sourceHost
             // Minute buckets: one look-up serves an envelope's events of one pull or push.
             let minute = event.time.millisecondsSince1970 / 60_000
             let key = "\(actor)\u{0}\(host ?? "")\u{0}\(minute)"
-            if userIds[actor] == nil { userIds[actor] = try await store.user(username: actor, realmId: realm.id)?.id }
+            if userIds[actor] == nil {
+                guard lookups < Self.maxLookupsPerEnvelope else { continue }
+                lookups += 1
+                userIds[actor] = try await store.user(username: actor, realmId: realm.id)?.id
+            }
             guard let userId = userIds[actor] ?? nil else { continue }
             if candidates[key] == nil {
+                guard lookups < Self.maxLookupsPerEnvelope else { continue }
+                lookups += 1
                 let start = Timestamp(millisecondsSince1970: minute * 60_000).adding(seconds: -window)
                 let query = EventQuery(types: ["LOGIN", "REFRESH_TOKEN"], userId: userId, clientId: client.clientId, from: start,
                                        to: Timestamp(millisecondsSince1970: (minute + 2) * 60_000), ipAddress: host)
@@ -207,7 +229,7 @@ public struct RegistryNotifications: Sendable {
     }
 
     /// `10.0.0.5:51234` → `10.0.0.5`; `[::1]:5000` → `::1`.
-    static func host(of address: String?) -> String? {
+    public static func host(of address: String?) -> String? {
         guard var address, !address.isEmpty else { return nil }
         if address.hasPrefix("["), let close = address.firstIndex(of: "]") {
             return String(address[address.index(after: address.startIndex)..<close])

@@ -48,10 +48,31 @@ public final class EventRecorder: Sendable {
         }
     }
     private final class Counters: Sendable {
-        let state = Mutex((pending: 0, dropped: 0, failed: 0))
+        let state = Mutex((pending: 0, dropped: 0, failed: 0, enqueued: 0, settled: 0, nextWaiter: 0))
         /// Events waiting to be written, oldest first.
         let queue = Mutex<[Event]>([])
         let waiters = Mutex<[CheckedContinuation<Void, Never>]>([])
+        /// Waiting for the events queued before them (`mark`) to be written or dropped.
+        let markWaiters = Mutex<[(id: Int, mark: Int, continuation: CheckedContinuation<Void, Never>)]>([])
+
+        func wakeSettled() {
+            let settled = state.withLock { $0.settled }
+            let ready = markWaiters.withLock { w -> [CheckedContinuation<Void, Never>] in
+                let done = w.filter { $0.mark <= settled }.map(\.continuation)
+                w.removeAll { $0.mark <= settled }
+                return done
+            }
+            for waiter in ready { waiter.resume() }
+        }
+
+        /// Resumes waiter `id` if it is still waiting: whoever takes it off the list resumes it, once.
+        func expire(_ id: Int) {
+            let found = markWaiters.withLock { w -> CheckedContinuation<Void, Never>? in
+                guard let index = w.firstIndex(where: { $0.id == id }) else { return nil }
+                return w.remove(at: index).continuation
+            }
+            found?.resume()
+        }
 
         func wakeIfIdle() {
             guard state.withLock({ $0.pending == 0 }) else { return }
@@ -117,8 +138,9 @@ public final class EventRecorder: Sendable {
                             }
                         }
                     }
-                    counters.state.withLock { $0.pending -= batch.count }
+                    counters.state.withLock { $0.pending -= batch.count; $0.settled &+= batch.count }
                     counters.wakeIfIdle()
+                    counters.wakeSettled()
                 }
             }
         }
@@ -160,7 +182,10 @@ public final class EventRecorder: Sendable {
     private func takeSuccessToken(_ event: Event) -> Int? {
         let time = now()
         let general = "\(event.realmId)\u{0}\(event.userId ?? "")\u{0}\(event.clientId ?? "")"
-        let specific = "\(general)\u{0}\(event.type)\u{0}\(event.details["requested_access"] ?? "")"
+        // The credential and address too: a password login must not be skipped as a repeat of a
+        // personal access token's (the registry's audit trail infers the credential from these).
+        let credential = event.details["token_id"] ?? event.details["identity_token_id"] ?? event.details["credential_type"] ?? ""
+        let specific = "\(general)\u{0}\(event.type)\u{0}\(event.details["requested_access"] ?? "")\u{0}\(credential)\u{0}\(event.ipAddress ?? "")"
         return successBuckets.withLock { b in
             if b.count >= Self.maxSuccessKeys - 1 && (b[specific] == nil || b[general] == nil) { b.removeAll(keepingCapacity: true) }
             var one = Bucket.refilled(b[specific], perMinute: successesPerMinute, at: time)
@@ -192,7 +217,7 @@ public final class EventRecorder: Sendable {
 
     func enqueue(_ event: Event) {
         // Counted before it is queued: the writer may take it at once.
-        counters.state.withLock { $0.pending += 1 }
+        counters.state.withLock { $0.pending += 1; $0.enqueued &+= 1 }
         let droppedOldest = counters.queue.withLock { q -> Bool in
             q.append(event)
             guard q.count > capacity else { return false }
@@ -200,7 +225,8 @@ public final class EventRecorder: Sendable {
             return true
         }
         if droppedOldest {
-            counters.state.withLock { $0.pending -= 1; $0.dropped += 1 }
+            counters.state.withLock { $0.pending -= 1; $0.dropped += 1; $0.settled &+= 1 }
+            counters.wakeSettled()
             onSuppressed(.queueFull)
         }
         signal.yield(())
@@ -213,6 +239,25 @@ public final class EventRecorder: Sendable {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             counters.waiters.withLock { $0.append(c) }
             counters.wakeIfIdle()
+        }
+    }
+
+    /// Waits until the events recorded before this call are written (or dropped), or `timeout`
+    /// passes, whichever comes first: a reader of what was just recorded (the registry
+    /// notifications' credential inference) is never held by a busy or slow database.
+    public func waitUntilWritten(timeout: Duration) async {
+        let (mark, id) = counters.state.withLock { s -> (Int, Int) in
+            s.nextWaiter &+= 1
+            return (s.enqueued, s.nextWaiter)
+        }
+        let counters = self.counters
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            counters.markWaiters.withLock { $0.append((id, mark, c)) }
+            counters.wakeSettled()
+            Task {
+                try? await Task.sleep(for: timeout)
+                counters.expire(id)
+            }
         }
     }
 

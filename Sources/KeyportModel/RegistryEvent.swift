@@ -26,8 +26,10 @@ public struct RegistryEvent: Sendable, Equatable, Identifiable {
     public var size: Int64?
     /// A mount's source repository.
     public var fromRepository: String?
-    /// The client's address as the registry saw it (`request.addr`).
+    /// The client's address as the registry saw it (`request.addr`, host and port).
     public var sourceAddress: String?
+    /// Its host alone: what the address filter and the credential inference match.
+    public var sourceHost: String?
     public var requestId: String?
     public var userAgent: String?
     /// Inferred: `password`, `personal-access-token`, `identity-token`, `client-secret`.
@@ -37,7 +39,7 @@ public struct RegistryEvent: Sendable, Equatable, Identifiable {
 
     public init(id: String, realmId: String, clientId: String, registryEventId: String, time: Timestamp, received: Timestamp, action: String,
                 actor: String? = nil, repository: String? = nil, tag: String? = nil, digest: String? = nil, mediaType: String? = nil,
-                size: Int64? = nil, fromRepository: String? = nil, sourceAddress: String? = nil, requestId: String? = nil,
+                size: Int64? = nil, fromRepository: String? = nil, sourceAddress: String? = nil, sourceHost: String? = nil, requestId: String? = nil,
                 userAgent: String? = nil, credentialKind: String? = nil, credentialId: String? = nil) {
         self.id = id
         self.realmId = realmId
@@ -54,6 +56,7 @@ public struct RegistryEvent: Sendable, Equatable, Identifiable {
         self.size = size
         self.fromRepository = fromRepository
         self.sourceAddress = sourceAddress
+        self.sourceHost = sourceHost
         self.requestId = requestId
         self.userAgent = userAgent
         self.credentialKind = credentialKind

@@ -5,8 +5,8 @@ import KeyportStore
 public struct RegistryEventSQL: Sendable {
     /// A registry event row's columns, in the order `decode` reads them.
     public static let columns = SQLColumns(["id", "realm_id", "client_id", "registry_event_id", "time", "received", "action", "actor", "repository",
-                                            "tag", "digest", "media_type", "size", "from_repository", "source_address", "request_id",
-                                            "user_agent", "credential_kind", "credential_id"])
+                                            "tag", "digest", "media_type", "size", "from_repository", "source_address", "source_host",
+                                            "request_id", "user_agent", "credential_kind", "credential_id"])
     let dialect: SQLDialect
     public init(_ dialect: SQLDialect) { self.dialect = dialect }
 
@@ -15,7 +15,7 @@ public struct RegistryEventSQL: Sendable {
         SQLStatement(dialect.insertIgnoringDuplicates(into: "registry_events", Self.columns.list(), values: Self.columns.placeholders)
                      + dialect.countingChanges, [
             e.id, e.realmId, e.clientId, e.registryEventId, e.time, e.received, e.action, e.actor, e.repository, e.tag, e.digest,
-            e.mediaType, e.size, e.fromRepository, e.sourceAddress, e.requestId, e.userAgent, e.credentialKind, e.credentialId,
+            e.mediaType, e.size, e.fromRepository, e.sourceAddress, e.sourceHost, e.requestId, e.userAgent, e.credentialKind, e.credentialId,
         ])
     }
 
@@ -36,7 +36,7 @@ public struct RegistryEventSQL: Sendable {
             }
         }
         for (column, value) in [("client_id", q.clientId), ("actor", q.actor), ("credential_kind", q.credentialKind),
-                                ("credential_id", q.credentialId), ("source_address", q.sourceAddress)] {
+                                ("credential_id", q.credentialId), ("source_host", q.sourceHost)] {
             if let value { clauses.append("\(column) = ?"); arguments.append(value) }
         }
         if let from = q.from { clauses.append("time >= ?"); arguments.append(from) }
@@ -64,7 +64,7 @@ public struct RegistryEventSQL: Sendable {
         RegistryEvent(id: row.string(0), realmId: row.string(1), clientId: row.string(2), registryEventId: row.string(3), time: row.timestamp(4),
                       received: row.timestamp(5), action: row.string(6), actor: row.text(7), repository: row.text(8), tag: row.text(9),
                       digest: row.text(10), mediaType: row.text(11), size: row.integer(12), fromRepository: row.text(13),
-                      sourceAddress: row.text(14), requestId: row.text(15), userAgent: row.text(16), credentialKind: row.text(17),
-                      credentialId: row.text(18))
+                      sourceAddress: row.text(14), sourceHost: row.text(15), requestId: row.text(16), userAgent: row.text(17),
+                      credentialKind: row.text(18), credentialId: row.text(19))
     }
 }

@@ -37,7 +37,7 @@ enum RegistryEventsAdmin {
     /// `GET realms/{realm}/docker-v2-events`: what registries reported, newest first. Filters
     /// (each exact): `client` (the registry's clientId), `repository` (a trailing `*` is a
     /// prefix), `actor`, `action` (repeatable or comma-separated), `credential` (kind),
-    /// `credentialId`, `ipAddress`, `dateFrom`/`dateTo` (yyyy-MM-dd or epoch ms); `first`/`max`
+    /// `credentialId`, `ipAddress` (the client's host, as the registry saw it), `dateFrom`/`dateTo` (yyyy-MM-dd or epoch ms); `first`/`max`
     /// (at most 10,000); `format=csv` for a spreadsheet.
     static func events(request: Request, realm: Realm, store: any IdentityStore) async throws -> Response {
         let q = FormParameters.query(of: request)
@@ -52,7 +52,7 @@ enum RegistryEventsAdmin {
         }
         query.credentialKind = text("credential", 64)
         query.credentialId = text("credentialId", 128)
-        query.sourceAddress = text("ipAddress", 64)
+        query.sourceHost = text("ipAddress", 64)
         query.from = try AdminAPI.date(q["dateFrom"], endOfDay: false)
         query.to = try AdminAPI.date(q["dateTo"], endOfDay: true)
         let events = try await store.registryEvents(realmId: realm.id, matching: query, page: try AdminAPI.page(request))
@@ -74,7 +74,8 @@ enum RegistryEventsAdmin {
             "reportedBy": "registry",
         ]
         let optional: [(String, String?)] = [("actor", e.actor), ("repository", e.repository), ("tag", e.tag), ("digest", e.digest),
-                                             ("mediaType", e.mediaType), ("fromRepository", e.fromRepository), ("ipAddress", e.sourceAddress),
+                                             ("mediaType", e.mediaType), ("fromRepository", e.fromRepository), ("ipAddress", e.sourceHost),
+                                             ("sourceAddress", e.sourceAddress),
                                              ("requestId", e.requestId), ("userAgent", e.userAgent)]
         for (key, value) in optional { if let value { object[key] = .string(value) } }
         if let size = e.size { object["size"] = .number(Double(size)) }
@@ -86,12 +87,12 @@ enum RegistryEventsAdmin {
         return .object(object)
     }
 
-    static let csvHeader = ["time", "action", "client", "actor", "repository", "tag", "digest", "size", "ip_address", "request_id",
-                            "credential_kind_inferred", "credential_id_inferred", "user_agent", "registry_event_id"]
+    static let csvHeader = ["time", "action", "client", "actor", "repository", "tag", "digest", "size", "ip_address", "source_address",
+                            "request_id", "credential_kind_inferred", "credential_id_inferred", "user_agent", "registry_event_id"]
 
     static func csvRow(_ e: RegistryEvent) -> [String] {
         [e.time.rfc3339(milliseconds: true), e.action, e.clientId, e.actor ?? "", e.repository ?? "", e.tag ?? "", e.digest ?? "",
-         e.size.map(String.init) ?? "", e.sourceAddress ?? "", e.requestId ?? "", e.credentialKind ?? "", e.credentialId ?? "",
+         e.size.map(String.init) ?? "", e.sourceHost ?? "", e.sourceAddress ?? "", e.requestId ?? "", e.credentialKind ?? "", e.credentialId ?? "",
          e.userAgent ?? "", e.registryEventId]
     }
 

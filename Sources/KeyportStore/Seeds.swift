@@ -139,7 +139,8 @@ public struct RegistryEventQuery: Sendable, Equatable {
     public var actions: [String] = []
     public var credentialKind: String?
     public var credentialId: String?
-    public var sourceAddress: String?
+    /// The client's host as the registry saw it (without the port).
+    public var sourceHost: String?
     public var from: Timestamp?
     public var to: Timestamp?
     public init() {}

@@ -114,6 +114,12 @@ struct DockerDoctorTests {
         #expect(Self.problems(otherHost) == [])
         #expect(Self.warnings(otherHost) == ["[registry] config.yml: realm is http://keyport:8080/realms/acme/protocol/docker-v2/auth, not the address Keyport publishes (\(Self.endpoint)): fine only if every client reaches Keyport there"])
 
+        var flow = Self.healthy()
+        flow.config = RegistryConfigFile.parse("auth: {token: {realm: x, service: y}}\n")
+        flow.registryBundle = nil
+        #expect(Self.problems(flow) == [])
+        #expect(Self.warnings(flow) == ["[registry] config.yml writes auth in flow style ({…}), which the doctor does not read: write it as block YAML (kpadm docker config -r acme --service registry.acme.test --format registry-config) to have it checked"])
+
         var noAuth = Self.healthy()
         noAuth.config = ["http.addr": ":5000", "storage.filesystem.rootdirectory": "/var/lib/registry"]
         noAuth.registryBundle = nil

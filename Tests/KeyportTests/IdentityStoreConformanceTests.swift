@@ -1190,7 +1190,7 @@ extension IdentityStoreConformanceTests {
                    credential: String? = nil) -> RegistryEvent {
             RegistryEvent(id: "\(realm.name)-\(id)", realmId: realm.id, clientId: "registry.acme.io", registryEventId: id, time: t0.adding(seconds: seconds),
                           received: t0.adding(seconds: seconds), action: action, actor: actor, repository: repository, tag: "v1", digest: "sha256:ab",
-                          size: 5_000_000_000, sourceAddress: "10.0.0.1:5000", credentialKind: credential, credentialId: credential.map { _ in "tok-1" })
+                          size: 5_000_000_000, sourceAddress: "10.0.0.1:5000", sourceHost: "10.0.0.1", credentialKind: credential, credentialId: credential.map { _ in "tok-1" })
         }
         #expect(try await store.recordRegistryEvents([event("1", at: 0), event("2", at: 10, action: "pull", actor: "bob", repository: "team-b/app"),
                                                       event("3", at: 20, credential: "personal-access-token"), event("1", realm: other, at: 0)]) == 4)
@@ -1210,6 +1210,7 @@ extension IdentityStoreConformanceTests {
         q.credentialKind = "personal-access-token"
         q.credentialId = "tok-1"
         q.from = t0.adding(seconds: 15)
+        q.sourceHost = "10.0.0.1"
         #expect(try await store.registryEvents(realmId: acme.id, matching: q, page: Page()).map(\.registryEventId) == ["3"])
         q = RegistryEventQuery()
         q.repository = "team_%"  // LIKE's wildcards are the characters they are

@@ -137,11 +137,16 @@ struct RegistryNotificationTests {
             #expect(future["repository"]?.stringValue?.count == 255)
             #expect(future["reportedBy"]?.stringValue == "registry")
             let odd = try #require(events.first { $0["registryEventId"]?.stringValue == "bell" })
-            #expect(odd["ipAddress"]?.stringValue == "10.0.0.9:51234")
+            #expect(odd["ipAddress"]?.stringValue == "10.0.0.9" && odd["sourceAddress"]?.stringValue == "10.0.0.9:51234")
+            #expect(try await Self.events(r, "ipAddress=10.0.0.9").map { $0["registryEventId"] } == ["bell"])
+            // Escape sequences and bidirectional overrides never reach a terminal or a page.
+            _ = try await Self.send(api, Self.envelope([Self.event("esc", actor: "mallory\u{1b}[2J\u{9b}31m\u{202e}gnp.exe")]), secret: secret)
+            let escaped = try #require(try await Self.events(r, "actor=mallory%5B2J31mgnp.exe").first)
+            #expect(escaped["registryEventId"] == "esc")
             // A spreadsheet does not run what a registry (or whoever holds its secret) sent.
             let csv = try await api.call(.get, "/admin/realms/acme/docker-v2-events?format=csv", token: r.admin)
             #expect(csv.headers[.contentType] == "text/csv; charset=utf-8")
-            #expect(csv.text.hasPrefix("time,action,client,actor,repository,tag,digest,size,ip_address,request_id,credential_kind_inferred"))
+            #expect(csv.text.hasPrefix("time,action,client,actor,repository,tag,digest,size,ip_address,source_address,request_id,credential_kind_inferred"))
             #expect(csv.text.contains(#""'=HYPERLINK(""x"")""#), "\(csv.text)")
         }
     }

@@ -859,7 +859,7 @@ def test_the_registry_reports_who_pushed_what_with_which_credential(dockerd):
         for tag, (actor, credential) in expected.items():
             event = manifests[tag]
             assert (event["actor"], event["credential"]) == (actor, credential), (tag, event)
-            assert event["reportedBy"] == "registry" and event["digest"].startswith("sha256:") and event["ipAddress"].startswith("127.0.0.1:"), event
+            assert event["reportedBy"] == "registry" and event["digest"].startswith("sha256:") and event["ipAddress"] == "127.0.0.1" and event["sourceAddress"].startswith("127.0.0.1:"), event
 
         # One line per event, as an operator reads them.
         code, out, err = kpadm(s, "docker", "events", "-r", "acme", "--repository", "team-a/audit", "--action", "push")
@@ -879,6 +879,15 @@ def test_the_registry_reports_who_pushed_what_with_which_credential(dockerd):
                 break
             time.sleep(0.5)
         assert pulls and pulls[0]["actor"] == "alice" and pulls[0]["credential"]["kind"] == "password", pulls
+
+        # The whole auth file with the section, in one command: a new secret, the file private.
+        whole = os.path.join(root, "registry-auth.yml")
+        code, _, err = kpadm(s, "docker", "config", "-r", "acme", "--service", SERVICE, "--format", "registry-config", "--notifications", "-o", whole)
+        assert code == 0 and "new notification secret" in err, err
+        text = open(whole).read()
+        assert oct(os.stat(whole).st_mode & 0o777) == "0o600"
+        assert "auth:\n  token:" in text and "notifications:\n  endpoints:" in text and "Authorization: [Bearer kpn_" in text, text
+        assert open(section).read().split("Bearer ")[1].split("]")[0] not in text, "the secret is a new one"
     finally:
         s.close()
         shutil.rmtree(root, ignore_errors=True)

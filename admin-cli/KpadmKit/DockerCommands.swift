@@ -517,11 +517,14 @@ struct Docker: AsyncParsableCommand {
                       --format registry-config
                   kpadm docker config -r acme --service registry.acme.test \\
                       --format cert-bundle -o /etc/docker/registry/keyport-acme.pem
+                  kpadm docker config -r acme --service registry.acme.test \\
+                      --format registry-config --notifications -o registry-auth.yml
                 """)
         @Option(name: [.short, .customLong("target-realm")], help: ArgumentHelp(OptionHelp.realm, valueName: "realm")) var r: String?
         @Option(help: ArgumentHelp(OptionHelp.service, valueName: "clientId")) var service: String
         @Option(help: "registry-config, env, cert-bundle or jwks") var format: String
         @Option(name: .short, help: "Write to this file instead of standard output") var o: String?
+        @Flag(help: "With registry-config: add the notifications section (a new notification secret; the old one stops working)") var notifications = false
         @OptionGroup var connection: ConnectionOptions
 
         static let providers = ["registry-config": "docker-v2-registry-config-file", "env": "docker-v2-variable-override",
@@ -532,12 +535,26 @@ struct Docker: AsyncParsableCommand {
             let client = try await connection.client()
             let lookup = Lookup(client: client, realm: r ?? client.session.realm)
             let clientUUID = try await lookup.clientUUID(clientId: service)
+            guard !notifications || format == "registry-config" else { throw KpadmError.usage("--notifications goes with --format registry-config") }
             let reply = try await client.call("GET", "\(lookup.base)/clients/\(clientUUID)/installation/providers/\(provider)")
-            if let o {
-                guard FileManager.default.createFile(atPath: o, contents: reply.body) else { throw KpadmError.failure("cannot write \(o)") }
+            var body = reply.body
+            // Opened before the secret is made: a path that cannot be written never costs the old one.
+            let privateFile = notifications ? try o.map(PrivateFile.open) : nil
+            if notifications {
+                // The section carries a secret shown once: made now, and the file kept private.
+                let made = try await client.call("POST", "\(lookup.base)/clients/\(clientUUID)/docker-v2-notifications")
+                guard let section = made.json?["registryConfig"]?.stringValue else { throw KpadmError.failure("the server answered without a notifications section") }
+                body += Data(("\n" + section).utf8)
+                Output.message("Made a new notification secret for \(service) (the old one, if any, stops working)")
+            }
+            if let o, let privateFile {
+                try PrivateFile.write(body, to: privateFile, path: o)
+                Output.message("Wrote \(format) to \(o) (readable by you alone: it holds the notification secret)")
+            } else if let o {
+                guard FileManager.default.createFile(atPath: o, contents: body) else { throw KpadmError.failure("cannot write \(o)") }
                 Output.message("Wrote \(format) to \(o)")
             } else {
-                FileHandle.standardOutput.write(reply.body)
+                FileHandle.standardOutput.write(body)
             }
         }
     }

@@ -140,7 +140,9 @@ public enum DockerDoctor {
         var configRealm: String?
         if let path = facts.configPath, let values = facts.config {
             let token = values.filter { $0.key.hasPrefix("auth.token.") }
-            if token.isEmpty {
+            if token.isEmpty, let flow = values["auth"] ?? values["auth.token"], flow.hasPrefix("{") {
+                warn(.registry, "\(path) writes auth in flow style ({…}), which the doctor does not read: write it as block YAML (\(config) --format registry-config) to have it checked")
+            } else if token.isEmpty {
                 problem(.registry, "\(path) has no auth.token section: the registry does not ask Keyport for tokens — write it with \(config) --format registry-config")
             } else {
                 switch values["auth.token.service"] {

@@ -192,6 +192,9 @@ final class ChallengeCatcher: NSObject, URLSessionTaskDelegate, @unchecked Senda
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didReceive challenge: URLAuthenticationChallenge,
                     completionHandler: @escaping (URLSession.AuthChallengeDisposition, URLCredential?) -> Void) {
+        // A server-trust challenge (TLS, on Darwin) is the system's to decide.
+        guard [NSURLAuthenticationMethodHTTPBasic, NSURLAuthenticationMethodHTTPDigest, NSURLAuthenticationMethodDefault]
+            .contains(challenge.protectionSpace.authenticationMethod) else { return completionHandler(.performDefaultHandling, nil) }
         lock.withLock { caught = challenge.failureResponse as? HTTPURLResponse }
         completionHandler(.cancelAuthenticationChallenge, nil)
     }

@@ -28,12 +28,11 @@ extension Docker {
                 let client = try await connection.client()
                 let lookup = Lookup(client: client, realm: r ?? client.session.realm)
                 let uuid = try await lookup.clientUUID(clientId: service)
+                let file = try o.map(PrivateFile.open)
                 let reply = try await client.call("POST", "\(lookup.base)/clients/\(uuid)/docker-v2-notifications")
                 guard let section = reply.json?["registryConfig"]?.stringValue else { throw KpadmError.failure("the server answered without a configuration") }
-                if let o {
-                    guard FileManager.default.createFile(atPath: o, contents: Data(section.utf8), attributes: [.posixPermissions: 0o600]) else {
-                        throw KpadmError.failure("cannot write \(o)")
-                    }
+                if let o, let file {
+                    try PrivateFile.write(Data(section.utf8), to: file, path: o)
                     Output.message("Wrote the notifications section for \(service) to \(o): add it to the registry's config.yml and restart the registry")
                 } else {
                     Output.line(section)
@@ -80,7 +79,7 @@ extension Docker {
         @Option(help: "push, pull, delete or mount (repeatable)") var action: [String] = []
         @Option(help: "Only this inferred credential kind: password, personal-access-token, identity-token, client-secret, anonymous") var credential: String?
         @Option(name: .customLong("credential-id"), help: "Only this personal access token's or identity token's id") var credentialId: String?
-        @Option(name: .customLong("ip-address"), help: "Only from this address, as the registry saw it (host:port)") var ipAddress: String?
+        @Option(name: .customLong("ip-address"), help: "Only from this host (an address without the port), as the registry saw it") var ipAddress: String?
         @Option(help: "From this day (yyyy-MM-dd) or epoch milliseconds") var since: String?
         @Option(help: "Until this day (yyyy-MM-dd, inclusive) or epoch milliseconds") var until: String?
         @Option(help: "Skip this many (newest first)") var first: Int?
@@ -123,12 +122,32 @@ extension Docker {
             let actor = event["actor"]?.stringValue ?? "(anonymous)"
             let repository = (event["repository"]?.stringValue ?? "?") + (event["tag"]?.stringValue.map { ":" + $0 } ?? "")
             let digest = event["digest"]?.stringValue.map { String($0.prefix(19)) } ?? "-"
-            let address = event["ipAddress"]?.stringValue ?? "-"
+            let address = event["sourceAddress"]?.stringValue ?? event["ipAddress"]?.stringValue ?? "-"
             let credential: String = {
                 guard let kind = event["credential"]?["kind"]?.stringValue else { return "credential unknown" }
                 return [kind, event["credential"]?["id"]?.stringValue].compactMap { $0 }.joined(separator: " ") + " (inferred)"
             }()
             return [time, action, actor, repository, digest, address, credential].joined(separator: "  ")
+        }
+    }
+}
+
+/// A file that will hold a secret: opened (created or emptied) readable by its owner alone,
+/// before the secret is made, so a path that cannot be written never costs the old secret.
+enum PrivateFile {
+    static func open(_ path: String) throws(KpadmError) -> FileHandle {
+        let fd = Foundation.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .failure("cannot write \(path): \(String(cString: strerror(errno)))") }
+        _ = fchmod(fd, 0o600)  // a file that was there keeps its mode otherwise
+        return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+    }
+
+    static func write(_ data: Data, to handle: FileHandle, path: String) throws(KpadmError) {
+        do {
+            try handle.write(contentsOf: data)
+            try handle.close()
+        } catch {
+            throw .failure("cannot write \(path): \(error.localizedDescription)")
         }
     }
 }

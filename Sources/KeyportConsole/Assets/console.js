@@ -196,7 +196,7 @@ const pages = {
   async "registry-events"(realm, rest, query) {
     document.title = `Registry events · ${realm} · Keyport`;
     const names = { repository: "Repository (trailing * allowed)", actor: "User", action: "Action", credential: "Credential kind",
-      ipAddress: "Address", client: "Registry client", dateFrom: "From (day)", dateTo: "To (day)" };
+      ipAddress: "Address (host)", client: "Registry client", dateFrom: "From (day)", dateTo: "To (day)" };
     const filters = Object.fromEntries(Object.keys(names).map((name) => [name, query.get(name) || ""]));
     const first = Math.max(0, parseInt(query.get("first") || "0", 10) || 0);
     const events = await api.get(`/${seg(realm)}/docker-v2-events`, { ...filters, first, max: 50 });
@@ -210,7 +210,7 @@ const pages = {
     const credential = (e) => e.credential ? `${e.credential.kind}${e.credential.id ? " " + e.credential.id : ""} (inferred)` : "unknown";
     const target = (e) => `${e.repository || ""}${e.tag ? ":" + e.tag : ""}`;
     const rows = events.map((e) => [time(e.time), e.action, e.actor || "(anonymous)", h("span", { class: "mono" }, target(e)),
-      h("span", { class: "mono", title: e.digest || "" }, (e.digest || "").slice(0, 19)), e.ipAddress || "", credential(e), e.clientId]);
+      h("span", { class: "mono", title: e.digest || "" }, (e.digest || "").slice(0, 19)), e.sourceAddress || e.ipAddress || "", credential(e), e.clientId]);
     const exports = h("div", { class: "row" },
       h("button", { type: "button", class: "secondary", onclick: () => download(`registry-events-${realm}.json`, "application/json", JSON.stringify(events, null, 2)) }, "Export JSON"),
       h("button", { type: "button", class: "secondary", onclick: () => download(`registry-events-${realm}.csv`, "text/csv", csv(
