@@ -8,7 +8,8 @@ public struct RegistryEventSQL: Sendable {
                                             "tag", "digest", "media_type", "size", "from_repository", "source_address", "source_host",
                                             "request_id", "user_agent", "credential_kind", "credential_id"])
     let dialect: SQLDialect
-    public init(_ dialect: SQLDialect) { self.dialect = dialect }
+    let log: RealmLogSQL
+    public init(_ dialect: SQLDialect) { self.dialect = dialect; log = RealmLogSQL(table: "registry_events", dialect: dialect) }
 
     /// Nothing when the registry sent this event before (a retried envelope).
     public func insert(_ e: RegistryEvent) -> SQLStatement {
@@ -41,24 +42,14 @@ public struct RegistryEventSQL: Sendable {
         }
         if let from = q.from { clauses.append("time >= ?"); arguments.append(from) }
         if let to = q.to { clauses.append("time <= ?"); arguments.append(to) }
-        return SQLStatement("""
-            SELECT \(Self.columns.list()) FROM registry_events WHERE \(clauses.joined(separator: " AND "))
-            ORDER BY time DESC, id\(dialect.bytewise) LIMIT ? OFFSET ?
-            """, arguments + [page.max, page.first], cacheable: false)
+        return log.newestFirst(Self.columns, where: clauses, arguments, page: page)
     }
 
     /// Counts what it deleted.
-    public func delete(realmId: String, before cutoff: Timestamp) -> SQLStatement {
-        SQLStatement("DELETE FROM registry_events WHERE realm_id = ? AND time < ?\(dialect.countingChanges)", [realmId, cutoff])
-    }
+    public func delete(realmId: String, before cutoff: Timestamp) -> SQLStatement { log.delete(realmId: realmId, before: cutoff) }
 
-    /// The oldest go once a realm holds more than `limit` (its (realm_id, time) index walked). Counts what it deleted.
-    public func trim(realmId: String, keeping limit: Int) -> SQLStatement {
-        let key = dialect.engine == .sqlite ? "rowid" : "id"
-        return SQLStatement("""
-            DELETE FROM registry_events WHERE \(key) IN (SELECT \(key) FROM registry_events WHERE realm_id = ? ORDER BY time DESC \(dialect.offsetOnly()))\(dialect.countingChanges)
-            """, [realmId, max(0, limit)])
-    }
+    /// The oldest go once a realm holds more than `limit`. Counts what it deleted.
+    public func trim(realmId: String, keeping limit: Int) -> SQLStatement { log.trim(realmId: realmId, keeping: limit, counting: true) }
 
     public static func decode(_ row: some SQLRow) -> RegistryEvent {
         RegistryEvent(id: row.string(0), realmId: row.string(1), clientId: row.string(2), registryEventId: row.string(3), time: row.timestamp(4),
