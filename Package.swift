@@ -100,7 +100,7 @@ let package = Package(
         // What a realm, client, user, role or group becomes from Keycloak's representations, for every door.
         .target(
             name: "KeyportProvisioning",
-            dependencies: ["KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportPasswords", "KeycloakRepresentations"]
+            dependencies: ["KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportPasswords", "KeycloakRepresentations", "KeyportFederation"]
         ),
         // Personal access tokens: made, shown, revoked and checked, with their registry grants.
         .target(
@@ -146,11 +146,32 @@ let package = Package(
             exclude: ["Assets"],
             plugins: ["EmbedConsole"]
         ),
+        // The server's own outbound HTTP calls (back-channel logout, identity providers' JWKS): bounded, no redirects.
+        .target(
+            name: "KeyportOutboundHTTP",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        // Identities from elsewhere: another issuer's signed JWTs (a CI job's, a workload's) checked
+        // against the realm's identity providers, for every door that accepts them.
+        .target(
+            name: "KeyportFederation",
+            dependencies: [
+                "KeyportModel", "KeyportStore", "KeyportKeys", "KeyportJSON", "KeyportOutboundHTTP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .target(
             name: "KeyportOIDC",
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportTokens", "KeyportHTTP", "KeyportPasswords",
                 "KeycloakRepresentations", "KeyportEvents", "KeyportAccessTokens", "KeyportJSON", "DockerV2Grammar", "KeyportDockerV2",
+                "KeyportOutboundHTTP", "KeyportFederation",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -166,7 +187,7 @@ let package = Package(
             name: "KeyportDockerV2",
             dependencies: [
                 "DockerV2Grammar", "KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportTokens", "KeyportHTTP", "KeyportJSON",
-                "KeyportEvents", "KeyportAccessTokens",
+                "KeyportEvents", "KeyportAccessTokens", "KeyportFederation",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -193,7 +214,7 @@ let package = Package(
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportSQLite", "KeyportPostgres", "KeyportPasswords", "KeyportKeys", "KeyportAuth",
                 "KeyportTokens", "KeyportHTTP", "KeyportJSON", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "KeyportRealmExchange", "KeyportBuildInfo",
-                "KeyportProvisioning", "KeyportEvents", "DockerV2Grammar", "KeyportConsole",
+                "KeyportProvisioning", "KeyportEvents", "DockerV2Grammar", "KeyportConsole", "KeyportFederation", "KeyportOutboundHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -249,7 +270,7 @@ let package = Package(
             name: "KeyportTests",
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportSQL", "KeyportSQLite", "KeyportPostgres", "KeyportPasswords", "KeyportKeys",
-                "KeyportAuth", "KeyportProvisioning", "KeyportEvents", "KeyportAccessTokens", "KeyportServer", "KeyportHTTP", "KeyportTokens", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "DockerV2Grammar", "KpadmKit", "KeyportRealmExchange", "KeycloakRepresentations",
+                "KeyportAuth", "KeyportProvisioning", "KeyportEvents", "KeyportAccessTokens", "KeyportServer", "KeyportHTTP", "KeyportTokens", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "DockerV2Grammar", "KpadmKit", "KeyportRealmExchange", "KeycloakRepresentations", "KeyportFederation", "KeyportOutboundHTTP",
                 "KeyportJSON",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),

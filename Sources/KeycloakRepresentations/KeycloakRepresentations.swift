@@ -13,7 +13,7 @@ public struct RealmRepresentation: Codable, Sendable {
     /// Whether it carries a realm's contents, not only its settings (a full import).
     public var hasContents: Bool {
         !(users ?? []).isEmpty || !(clients ?? []).isEmpty || !(groups ?? []).isEmpty
-            || !(roles?.realm ?? []).isEmpty || !(roles?.client ?? [:]).isEmpty
+            || !(roles?.realm ?? []).isEmpty || !(roles?.client ?? [:]).isEmpty || !(identityProviders ?? []).isEmpty
     }
 
     public var id: String?
@@ -53,6 +53,7 @@ public struct RealmRepresentation: Codable, Sendable {
     public var notBefore: Int?
     // A realm file (export/import) also carries the realm's content.
     public var clientScopes: [ClientScopeRepresentation]?
+    public var identityProviders: [IdentityProviderRepresentation]?
     /// The realm's default and optional client scopes for new clients, by name.
     public var defaultDefaultClientScopes: [String]?
     public var defaultOptionalClientScopes: [String]?
@@ -224,6 +225,48 @@ public struct ClientScopeRepresentation: Codable, Sendable {
     }
 }
 
+/// Keycloak's identity provider. `config.clientSecret` is answered as `**********`, and that
+/// value sent back keeps the stored secret.
+public struct IdentityProviderRepresentation: Codable, Sendable {
+    public var alias: String?
+    public var internalId: String?
+    public var providerId: String?
+    public var displayName: String?
+    public var enabled: Bool?
+    public var trustEmail: Bool?
+    public var storeToken: Bool?
+    public var linkOnly: Bool?
+    public var hideOnLogin: Bool?
+    public var addReadTokenRoleOnCreate: Bool?
+    public var authenticateByDefault: Bool?
+    public var updateProfileFirstLoginMode: String?
+    public var firstBrokerLoginFlowAlias: String?
+    public var postBrokerLoginFlowAlias: String?
+    public var config: [String: String]?
+
+    public init() {}
+
+    /// As Keycloak answers it: secrets masked unless `withSecrets` (a realm export that asks for them).
+    public init(_ p: IdentityProvider, withSecrets: Bool = false) {
+        alias = p.alias
+        internalId = p.id
+        providerId = p.providerId
+        displayName = p.displayName
+        enabled = p.enabled
+        trustEmail = p.trustEmail
+        storeToken = p.storeToken
+        linkOnly = p.linkOnly
+        hideOnLogin = p.hideOnLogin
+        addReadTokenRoleOnCreate = false
+        authenticateByDefault = false
+        updateProfileFirstLoginMode = "on"
+        firstBrokerLoginFlowAlias = p.firstBrokerLoginFlowAlias
+        postBrokerLoginFlowAlias = p.postBrokerLoginFlowAlias
+        config = withSecrets ? p.config : p.config.mapValues { $0 }.merging(
+            p.config.keys.filter(IdentityProvider.secretConfigKeys.contains).map { ($0, IdentityProvider.maskedSecret) }) { $1 }
+    }
+}
+
 /// A realm file's role scope mappings: the roles (by name) a client (by clientId) or a client
 /// scope (by name) lets into tokens.
 public struct ScopeMappingRepresentation: Codable, Sendable {
@@ -348,7 +391,7 @@ extension ClientRepresentation {
         consentRequired = c.consentRequired
         attributes = c.attributes.filter { !Client.modeledAttributes.contains($0.key) }
         protocolMappers = c.protocolMappers
-        clientAuthenticatorType = "client-secret"
+        clientAuthenticatorType = c.authenticatorType
         fullScopeAllowed = c.fullScopeAllowed
     }
 
@@ -439,7 +482,7 @@ extension RealmRepresentation {
         "minimumQuickLoginWaitSeconds", "maxDeltaTimeSeconds", "permanentLockout", "passwordPolicy", "eventsExpiration", "eventsEnabled", "enabledEventTypes",
         "adminEventsEnabled", "adminEventsDetailsEnabled", "attributes", "dockerV2Enabled", "passwordHashing", "roles", "defaultRole", "groups", "users",
         "clients", "clientScopes", "defaultDefaultClientScopes", "defaultOptionalClientScopes", "scopeMappings", "clientScopeMappings",
-        "notBefore", "loginWithEmailAllowed",
+        "notBefore", "loginWithEmailAllowed", "identityProviders",
     ]
     /// Keycloak settings never kept: secrets, and what a realm file carries as content.
     static let neverKept: Set<String> = ["privateKey", "publicKey", "certificate", "codeSecret", "smtpServer", "keycloakVersion"]

@@ -23,6 +23,7 @@ public enum KeycloakShape: Sendable {
     case component
     case eventsConfig
     case clientScope
+    case identityProvider
 
     /// Keycloak's class name, as its error message says it.
     public var className: String {
@@ -40,6 +41,7 @@ public enum KeycloakShape: Sendable {
         case .component: "ComponentRepresentation"
         case .eventsConfig: "RealmEventsConfigRepresentation"
         case .clientScope: "ClientScopeRepresentation"
+        case .identityProvider: "IdentityProviderRepresentation"
         }
     }
 
@@ -54,6 +56,7 @@ public enum KeycloakShape: Sendable {
     public var nested: [String: Nested] {
         switch self {
         case .realm: ["users": .array(.user), "clients": .array(.client), "groups": .array(.group), "roles": .object(.roles), "clientScopes": .array(.clientScope),
+                      "identityProviders": .array(.identityProvider),
                       "passwordHashing": .object(.passwordHashing), "defaultRole": .object(.role)]
         case .roles: ["realm": .array(.role), "client": .map(.role), "application": .map(.role)]
         case .user: ["credentials": .array(.credential)]
@@ -81,6 +84,7 @@ public enum KeycloakShape: Sendable {
         case .component: Self.componentFields
         case .eventsConfig: Self.eventsConfigFields
         case .clientScope: Self.clientScopeFields
+        case .identityProvider: Self.identityProviderFields
         }
     }
 
@@ -164,6 +168,11 @@ public enum KeycloakShape: Sendable {
     ]
     /// Keycloak ignores unknown fields of a client scope; these are the ones it reads.
     static let clientScopeFields: Set<String> = ["attributes", "description", "id", "name", "protocol", "protocolMappers"]
+    static let identityProviderFields: Set<String> = [
+        "addReadTokenRoleOnCreate", "alias", "authenticateByDefault", "config", "displayName", "enabled", "firstBrokerLoginFlowAlias",
+        "hideOnLogin", "internalId", "linkOnly", "organizationId", "postBrokerLoginFlowAlias", "providerId", "storeToken", "trustEmail",
+        "types", "updateProfileFirstLogin", "updateProfileFirstLoginMode",
+    ]
     static let eventsConfigFields: Set<String> = [
         "adminEventsDetailsEnabled", "adminEventsEnabled", "enabledEventTypes", "eventsEnabled", "eventsExpiration", "eventsListeners",
     ]
@@ -209,6 +218,7 @@ extension RoleRepresentation: KeycloakShaped { public static var keycloakShape: 
 extension GroupRepresentation: KeycloakShaped { public static var keycloakShape: KeycloakShape { .group } }
 extension ComponentRepresentation: KeycloakShaped { public static var keycloakShape: KeycloakShape { .component } }
 extension ClientScopeRepresentation: KeycloakShaped { public static var keycloakShape: KeycloakShape { .clientScope } }
+extension IdentityProviderRepresentation: KeycloakShaped { public static var keycloakShape: KeycloakShape { .identityProvider } }
 
 /// A list of representations (role mappings, composites), checked item by item.
 public protocol KeycloakShapedList {

@@ -80,6 +80,7 @@ public struct AdminAPI: Sendable {
         addKeyRoutes(admin)
         addComponentRoutes(admin)
         addClientScopeRoutes(admin)
+        addIdentityProviderRoutes(admin)
         addSessionRoutes(admin)
         addPersonalAccessTokenRoutes(admin)
     }

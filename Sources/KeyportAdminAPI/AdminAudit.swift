@@ -141,6 +141,7 @@ struct AdminAuditTarget: Equatable {
         case "attack-detection": return "USER_LOGIN_FAILURE"
         case "components", "keys": return "COMPONENT"
         case "client-scopes": return "CLIENT_SCOPE"
+        case "identity-provider": return "IDENTITY_PROVIDER"
         default: return "REALM"
         }
     }

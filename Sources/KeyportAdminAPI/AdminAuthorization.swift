@@ -9,6 +9,7 @@ import KeyportStore
 /// What an admin request may want to do in a realm.
 public enum AdminPermission: String, Sendable, CaseIterable {
     case viewRealm, manageRealm, viewUsers, manageUsers, viewClients, manageClients, viewEvents, manageEvents
+    case viewIdentityProviders, manageIdentityProviders
 
     /// The realm-management roles that grant it (`realm-admin` grants all).
     var grantedBy: Set<String> {
@@ -21,6 +22,9 @@ public enum AdminPermission: String, Sendable, CaseIterable {
         case .manageClients: ["manage-clients"]
         case .viewEvents: ["view-events", "manage-events"]
         case .manageEvents: ["manage-events"]
+        // Keycloak: view-realm sees identity providers too; only manage-identity-providers changes them.
+        case .viewIdentityProviders: ["view-identity-providers", "manage-identity-providers", "view-realm", "manage-realm"]
+        case .manageIdentityProviders: ["manage-identity-providers"]
         }
     }
 }

@@ -79,6 +79,7 @@ public struct AdminError: HTTPResponseError, Equatable {
         case .concurrentChange: "The realm changed while the request was being prepared; send it again"
         case .credentialChanged: "The user's password changed during the login; log in again"
         case .clientScopeName: "Client Scope with same name exists"
+        case .identityProviderAlias: "Identity Provider with same alias exists"
         case .other: "Object already exists"
         }
     }
@@ -95,6 +96,7 @@ public struct AdminError: HTTPResponseError, Equatable {
             case .topLevelGroupName: throw conflict("Top level group named '\(name)' already exists.")
             case .siblingGroupName: throw conflict("Sibling group named '\(name)' already exists.")
             case .clientScopeName: throw conflict("Client Scope \(name) already exists")
+            case .identityProviderAlias: throw conflict("Identity Provider \(name) already exists")
             default: throw StoreError.conflict(rule)
             }
         }

@@ -4,6 +4,7 @@ import Hummingbird
 import KeyportAccessTokens
 import KeyportAuth
 import KeyportEvents
+import KeyportFederation
 import KeyportHTTP
 import KeyportJSON
 import KeyportModel
@@ -35,10 +36,13 @@ public struct DockerV2Controller: Sendable {
     let personalAccessTokens: PersonalAccessTokens
     /// The realm's settings, clients and keys, read once per change of its configuration version.
     let configuration: RealmConfigurationCache
+    /// Checks a CI job's JWT given as a `federated-jwt` client's password.
+    let federation: FederatedJWTVerifier
     let onIssued: @Sendable () -> Void
 
     public init(store: any IdentityStore, authenticator: PasswordAuthenticator, authorizer: RegistryAuthorizer, issuer: RegistryTokenIssuer,
-                events: EventRecorder, environment: TimeAndRandomness, realmIssuer: RealmIssuer, onIssued: @escaping @Sendable () -> Void = {}) {
+                events: EventRecorder, environment: TimeAndRandomness, realmIssuer: RealmIssuer, federation: FederatedJWTVerifier? = nil,
+                onIssued: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.authenticator = authenticator
         self.authorizer = authorizer
@@ -49,6 +53,7 @@ public struct DockerV2Controller: Sendable {
         self.sessions = SessionTokens(store: store, environment: environment)
         self.personalAccessTokens = PersonalAccessTokens(store: store, environment: environment)
         self.configuration = RealmConfigurationCache(store: store)
+        self.federation = federation ?? FederatedJWTVerifier(keys: JWKSCache(now: environment.now))
         self.onIssued = onIssued
     }
 
@@ -221,7 +226,7 @@ public struct DockerV2Controller: Sendable {
     struct Caller {
         /// What was presented; events name it (`credential_type`) unless it is a password.
         enum Credential: String {
-            case password, clientSecret = "client-secret", personalAccessToken = "personal-access-token"
+            case password, clientSecret = "client-secret", personalAccessToken = "personal-access-token", federatedJWT = "federated-jwt"
         }
         let user: User
         let credential: Credential
@@ -232,7 +237,8 @@ public struct DockerV2Controller: Sendable {
         var proof: LoginProof? = nil
 
         /// Only a password login may be traded for an identity token: a token made from a personal
-        /// access token or a client secret would outlive its revocation and escape its limits.
+        /// access token or a client secret would outlive its revocation and escape its limits, and
+        /// one made from a CI job's JWT would outlive the job (docker keeps the JWT itself instead).
         var mayHoldIdentityToken: Bool { credential == .password }
     }
 
@@ -264,8 +270,11 @@ public struct DockerV2Controller: Sendable {
         let outcome: LoginOutcome
         var proof: LoginProof?
         var credential = Caller.Credential.password
-        if username.utf8.count <= 255, let robot = try await configuration.client(clientId: username, in: endpoint.current),
-           PasswordAuthenticator.hasServiceAccountLogin(robot), try await store.user(username: username, realmId: realm.id) == nil {
+        let robot = username.utf8.count <= 255 ? try await configuration.client(clientId: username, in: endpoint.current) : nil
+        if let robot, robot.federatedJWT, robot.protocolName == .openIDConnect, try await store.user(username: username, realmId: realm.id) == nil {
+            return try await federatedCaller(endpoint, client: robot, token: password, details: details, context: context, grantType: grantType)
+        }
+        if let robot, PasswordAuthenticator.hasServiceAccountLogin(robot), try await store.user(username: username, realmId: realm.id) == nil {
             credential = .clientSecret
             details["credential_type"] = credential.rawValue
             outcome = try await authenticator.authenticate(realm: realm, serviceAccountOf: robot, secret: password, ipAddress: context.clientAddress)
@@ -282,6 +291,45 @@ public struct DockerV2Controller: Sendable {
                 ? "Account is not fully set up: change the temporary password first" : DockerV2Error.invalidCredentials
             throw DockerV2Error.unauthorized(message, requested: endpoint.requested, oauthError: grantType == nil ? nil : "invalid_grant")
         }
+    }
+
+    /// A `federated-jwt` client whose password is a CI job's (or workload's) JWT: the verifier
+    /// decides, the client's service account's roles as they are now decide the access. Nothing
+    /// here counts toward a lockout — anyone can send junk as a client's password — and nothing
+    /// is cached: a JWT is checked at each of a push's token requests (a signature, and the
+    /// issuer's keys from the shared cache), so none is accepted past its own `exp`.
+    func federatedCaller(_ endpoint: Endpoint, client: Client, token: Sensitive, details: [String: String], context: KeyportRequestContext,
+                         grantType: String?) async throws -> Caller {
+        let realm = endpoint.realm
+        var details = details
+        details["credential_type"] = Caller.Credential.federatedJWT.rawValue
+        let refuse = { (error: String, message: String) -> DockerV2Error in
+            record(endpoint, type: "LOGIN_ERROR", user: nil, username: client.clientId, granted: nil, error: error, extra: details, context: context)
+            return DockerV2Error.unauthorized(message, requested: endpoint.requested, oauthError: grantType == nil ? nil : "invalid_grant")
+        }
+        guard FederatedJWTVerifier.looksLikeJWT(token.revealed) else {
+            throw refuse("invalid_client_credentials", "\(client.clientId) signs in with a JWT from its identity provider, not a password")
+        }
+        let alias = client.attributes[FederatedJWTVerifier.issuerAttribute] ?? ""
+        let provider = alias.isEmpty || alias.utf8.count > 255 ? nil : try await store.identityProvider(alias: alias, realmId: realm.id)
+        let verified: FederatedJWTVerifier.Verified
+        do {
+            verified = try await federation.verify(token.revealed, client: client, provider: provider, audience: realmIssuer.url(for: realm),
+                                                   now: environment.now(), door: .registry) { _, _ in true }
+        } catch let refusal as FederatedJWTVerifier.Refusal {
+            if refusal.kind == .issuerUnavailable {
+                record(endpoint, type: "LOGIN_ERROR", user: nil, username: client.clientId, granted: nil, error: "identity_provider_unavailable",
+                       extra: details, context: context)
+                throw DockerV2Error.unavailable(refusal.description)
+            }
+            details["reason"] = refusal.description
+            throw refuse("invalid_client_credentials", "\(DockerV2Error.invalidCredentials): \(refusal.description)")
+        }
+        details.merge(verified.eventDetails) { _, new in new }
+        guard client.enabled, client.serviceAccountsEnabled,
+              let account = try await store.serviceAccountUser(clientId: client.id, realmId: realm.id), account.enabled
+        else { throw refuse("invalid_client", "\(client.clientId) has no enabled service account") }
+        return Caller(user: account, credential: .federatedJWT, tokenGrants: nil, details: details)
     }
 
     /// Authorizes with the user's roles as they are now, issues, and (when asked and allowed)

@@ -60,6 +60,15 @@ public struct DockerV2Error: HTTPResponseError, Equatable {
         badRequest("invalid_grant", message, code: "UNAUTHORIZED")
     }
 
+    /// 503 when something outside Keyport that a login needs (an identity provider's keys) cannot
+    /// be read now: the client may try again; nothing about the credential is decided.
+    static func unavailable(_ description: String) -> DockerV2Error {
+        DockerV2Error(status: .serviceUnavailable, body: [
+            "error": "temporarily_unavailable", "error_description": .string(description),
+            "errors": [["code": "UNAVAILABLE", "message": .string(description)]],
+        ])
+    }
+
     public static let invalidCredentials = "Invalid username or password."
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import KeyportAuth
 import KeyportEvents
+import KeyportFederation
 import KeyportHTTP
 import KeyportJSON
 import KeyportKeys
@@ -25,13 +26,18 @@ public struct OIDCController: Sendable {
     /// Wrong device user codes per address (`DeviceSignIn`).
     let deviceCodeAttempts = DeviceCodeAttempts()
 
-    public init(store: any IdentityStore, tokens: TokenService, authenticator: PasswordAuthenticator, events: EventRecorder, hasher: PasswordHasher) {
+    /// `federation` checks client assertions (`federated-jwt`); the server passes the one it
+    /// shares with the registry door, so both keep one cache of identity providers' keys.
+    public init(store: any IdentityStore, tokens: TokenService, authenticator: PasswordAuthenticator, events: EventRecorder, hasher: PasswordHasher,
+                federation: FederatedJWTVerifier? = nil) {
         self.store = store
         self.tokens = tokens
         self.authenticator = authenticator
         self.events = events
         self.hasher = hasher
-        self.clients = ClientAuthenticator(store: store)
+        let now = tokens.environment.now
+        self.clients = ClientAuthenticator(store: store, federation: federation ?? FederatedJWTVerifier(keys: JWKSCache(now: now)), now: now,
+                                           audience: { [tokens] realm in tokens.issuer(for: realm) })
     }
 
     public func addRoutes(to router: Router<KeyportRequestContext>) {
@@ -78,7 +84,8 @@ public struct OIDCController: Sendable {
         let realm = try await realm(context)
         let form = try await FormParameters.body(of: request, context: context)
         guard let grant = form["grant_type"], !grant.isEmpty else { throw OAuthError.invalidRequest("Missing form parameter: grant_type") }
-        let client = try await clients.authenticate(form: form, request: request, realm: realm)
+        let authenticated = try await clients.authenticateDetailed(form: form, request: request, realm: realm)
+        let client = authenticated.client
         switch grant {
         case "authorization_code":
             return try await codeGrant(form: form, realm: realm, client: client, context: context)
@@ -88,7 +95,7 @@ public struct OIDCController: Sendable {
             return try await passwordGrant(form: form, realm: realm, client: client, context: context)
         case "client_credentials":
             let scopes = try await tokens.scopes(client: client, realm: realm, requested: form["scope"])
-            return try await clientCredentialsGrant(realm: realm, client: client, scopes: scopes, context: context)
+            return try await clientCredentialsGrant(realm: realm, client: client, scopes: scopes, federated: authenticated.federated, context: context)
         case "refresh_token":
             return try await refreshGrant(form: form, realm: realm, client: client, context: context)
         default:
@@ -147,12 +154,14 @@ public struct OIDCController: Sendable {
 
     func refreshExpiresIn(offline: Bool, realm: Realm) -> Int { offline ? realm.offlineSessionIdleTimeout : realm.refreshTokenLifespan }
 
-    func clientCredentialsGrant(realm: Realm, client: Client, scopes: TokenScopes, context: KeyportRequestContext) async throws -> Response {
+    func clientCredentialsGrant(realm: Realm, client: Client, scopes: TokenScopes, federated: FederatedJWTVerifier.Verified? = nil,
+                                context: KeyportRequestContext) async throws -> Response {
         guard !client.publicClient, client.serviceAccountsEnabled,
               let account = try await store.serviceAccountUser(clientId: client.id, realmId: realm.id), account.enabled
         else { throw OAuthError(.badRequest, "unauthorized_client", "Client not enabled to retrieve service account") }
         let access = try await tokens.accessToken(realm: realm, user: account, client: client, scopes: scopes, sessionId: nil)
-        record(realm: realm, type: "CLIENT_LOGIN", client: client, user: account, error: nil, username: account.username, context: context)
+        record(realm: realm, type: "CLIENT_LOGIN", client: client, user: account, error: nil, username: account.username,
+               extra: federated?.eventDetails ?? [:], context: context)
         return try JSONBody.response(TokenResponse(access_token: access, expires_in: realm.accessTokenLifespan, refresh_expires_in: 0,
                                                    refresh_token: nil, session_state: nil, scope: scopes.claim))
     }
@@ -256,9 +265,11 @@ public struct OIDCController: Sendable {
                             details: ["auth_method": "openid-connect", "grant_type": "authorization_code"]), in: realm)
     }
 
-    func record(realm: Realm, type: String, client: Client, user: User?, error: String?, username: String, context: KeyportRequestContext) {
-        let details = ["auth_method": "openid-connect", "username": String(username.prefix(255)),
+    func record(realm: Realm, type: String, client: Client, user: User?, error: String?, username: String, extra: [String: String] = [:],
+                context: KeyportRequestContext) {
+        var details = ["auth_method": "openid-connect", "username": String(username.prefix(255)),
                        "grant_type": type == "CLIENT_LOGIN" ? "client_credentials" : "password"]
+        details.merge(extra) { _, new in new }
         events.record(Event(id: tokens.environment.newID(), realmId: realm.id, time: tokens.environment.now(), type: type,
                             clientId: client.clientId, userId: user?.id, ipAddress: context.clientAddress, error: error, details: details),
                       in: realm)

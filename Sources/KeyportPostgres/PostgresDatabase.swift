@@ -198,6 +198,7 @@ enum PGErrors {
         case "credentials_type_unique": .credentialType
         case "personal_access_tokens_name_unique": .tokenName
         case "client_scopes_name_unique": .clientScopeName
+        case "identity_providers_alias_unique": .identityProviderAlias
         default: .other
         }
     }

@@ -35,6 +35,8 @@ extension PostgresStore {
         case .createClientScope, .updateClientScope, .deleteClientScope, .assignRealmClientScope, .unassignRealmClientScope,
              .assignClientScope, .unassignClientScope, .setClientScopes, .addScopeRoles, .removeScopeRoles:
             try await applyClientScopeChange(change, db)
+        case .createIdentityProvider, .updateIdentityProvider, .deleteIdentityProvider:
+            try await applyIdentityProviderChange(change, db)
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import KeycloakRepresentations
 import KeyportAuth
+import KeyportFederation
 import KeyportModel
 import KeyportStore
 
@@ -152,7 +153,34 @@ public struct Provisioning: Sendable {
             for origin in v { try ObjectRules.plain(origin, what: "A web origin") }
             client.webOrigins = v
         }
+        if let v = rep.clientAuthenticatorType {
+            guard Client.supportedAuthenticators.contains(v) else {
+                throw InvalidObject("clientAuthenticatorType '\(String(v.prefix(64)))' is not supported: Keyport authenticates clients with client-secret or federated-jwt")
+            }
+            client.attributes[Client.authenticatorTypeAttribute] = v == Client.clientSecretAuthenticator ? nil : v
+        }
+        try Self.checkFederation(client)
         try prepareClient(&client)
+    }
+
+    /// A `federated-jwt` client: confidential, naming the identity provider and the subject it
+    /// trusts, with claim conditions that parse. (Whether the provider exists is checked when a
+    /// token arrives, as Keycloak does: providers and clients are written separately.)
+    static func checkFederation(_ client: Client) throws {
+        do {
+            _ = try ClaimConditions(attribute: client.attributes[ClaimConditions.attribute])
+        } catch let invalid as ClaimConditions.Invalid {
+            throw InvalidObject(invalid.description)
+        }
+        guard client.federatedJWT else { return }
+        guard client.protocolName == .openIDConnect, !client.publicClient else {
+            throw InvalidObject("A federated-jwt client is a confidential openid-connect client")
+        }
+        for key in [FederatedJWTVerifier.issuerAttribute, FederatedJWTVerifier.subjectAttribute] {
+            guard let value = client.attributes[key], !value.isEmpty else {
+                throw InvalidObject("A federated-jwt client needs the attribute '\(key)'")
+            }
+        }
     }
 
     /// The fields present in `rep` merged into `user`; disabling moves `notBefore` to `now`,

@@ -61,7 +61,7 @@ final class PartialImportPlanner {
         plan = PartialImport.Plan(results: [], grantedExistingRoleIds: [], joinedExistingGroupIds: [], notices: [], pending: [],
                                   versions: versions, realmId: realm.id)
         if !(body.identityProviders ?? []).isEmpty {
-            plan.notices.append("identityProviders: skipped — Keyport has no identity brokering")
+            plan.notices.append("identityProviders: skipped — a partial import does not write identity providers: use identity-provider/instances or a realm file")
         }
     }
 

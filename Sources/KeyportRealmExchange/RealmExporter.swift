@@ -178,6 +178,10 @@ public struct RealmExporter: Sendable {
         }
         document.scopeMappings = scopeMappings
         document.clientScopeMappings = clientScopeMappings
+        // Identity providers, with their client secrets as clients' are: kept in a backup, masked in a template.
+        // None: left out, so a realm imported before Keyport modeled them exports the ones it kept.
+        let providers = try await store.identityProviders(realmId: realm.id)
+        document.identityProviders = providers.isEmpty ? nil : providers.map { IdentityProviderRepresentation($0, withSecrets: partial == nil) }
         if let partial {
             document.users = nil
             if !partial.clients {

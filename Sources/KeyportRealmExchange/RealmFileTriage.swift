@@ -89,6 +89,18 @@ struct RealmFileTriage {
                 }
             }
         }
+        // Identity providers of a type Keyport does not implement (github, google, saml, …).
+        if case .array(let providers)? = realm["identityProviders"] {
+            var modeled: [JSONValue] = [], other: [JSONValue] = []
+            for provider in providers {
+                let type = provider["providerId"]?.stringValue ?? ""
+                if IdentityProvider.supportedProviders.contains(type) { modeled.append(provider); continue }
+                other.append(provider)
+                notices.append("identity provider \(provider["alias"]?.stringValue ?? "?") (\(type)): kept and exported, not used — Keyport implements \(IdentityProvider.supportedProviders.sorted().joined(separator: " and "))")
+            }
+            realm["identityProviders"] = .array(modeled)
+            if !other.isEmpty { _ = keep("identityProviders", .array(other)) }
+        }
         if !setAside.isEmpty {
             if case .object(var byClient)? = realm["roles"]?["client"] {
                 var kept: [String: JSONValue] = [:]
@@ -199,7 +211,11 @@ struct RealmFileTriage {
             all["client"] = .object(byClient)
             realm["roles"] = all
         }
-        for (key, _) in content where !["clients", "clientRoles", "authorizationSettings", "authorizationServicesEnabled"].contains(key) && realm[key] == nil {
+        if let providers = value("identityProviders")?.arrayItems, !providers.isEmpty {
+            realm["identityProviders"] = .array((realm["identityProviders"]?.arrayItems ?? []) + providers)
+        }
+        for (key, _) in content where !["clients", "clientRoles", "authorizationSettings", "authorizationServicesEnabled", "identityProviders"].contains(key)
+            && realm[key] == nil {
             realm[key] = value(key)
         }
         return .object(realm)

@@ -248,6 +248,7 @@ public struct RealmImporter: Sendable {
         try builder.addRoles()
         try await builder.addComposites()
         try builder.addClientScopes()
+        try builder.addIdentityProviders()
         try await builder.addGroups()
         try await builder.addUsers()
         notices += builder.notices

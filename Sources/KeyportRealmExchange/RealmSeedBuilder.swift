@@ -201,6 +201,22 @@ final class RealmSeedBuilder {
         seed.users += importer.missingServiceAccounts(clients: seed.clients, users: seed.users, defaultRoleId: realmRole[realm.defaultRoleName])
     }
 
+    /// Identity providers, checked as the admin API checks them (a masked secret is no secret).
+    func addIdentityProviders() throws {
+        guard let reps = doc.identityProviders else { return }
+        guard reps.count <= IdentityProvider.limitPerRealm else { throw Failure("the file has more than \(IdentityProvider.limitPerRealm) identity providers") }
+        var aliases: Set<String> = []
+        for var rep in reps {
+            let alias = rep.alias ?? ""
+            guard aliases.insert(alias).inserted else { throw Failure("identity provider \(alias.prefix(80)) appears twice") }
+            if rep.config?["clientSecret"] == IdentityProvider.maskedSecret { rep.config?["clientSecret"] = nil }
+            let provider = try check("identity provider \(alias.prefix(80))") {
+                try provisioning.newIdentityProvider(rep, id: rep.internalId ?? env.newID(), realmId: realm.id)
+            }
+            seed.identityProviders.append(provider)
+        }
+    }
+
     /// Client scopes: the file's (with the realm's defaults, each client's assignments and the
     /// scope mappings, all by name), or Keycloak's built-ins when the file has none (as Keycloak
     /// does for such a file). A client that names no scopes gets the realm's of its protocol.

@@ -34,9 +34,10 @@ public struct SQLDialect: Sendable, Equatable {
             : "INSERT INTO \(table) (\(columns)) VALUES (\(values)) ON CONFLICT DO NOTHING"
     }
 
-    /// A text field of a JSON object in a text column.
+    /// A text field of a JSON object in a text column (`key` is a constant of the statement's:
+    /// it may hold dots, never quotes).
     public func jsonField(_ column: String, _ key: String) -> String {
-        engine == .sqlite ? "json_extract(\(column), '$.\(key)')" : "(\(column)::json ->> '\(key)')"
+        engine == .sqlite ? "json_extract(\(column), '$.\"\(key)\"')" : "(\(column)::json ->> '\(key)')"
     }
 
     /// `'/' || name` of each row of `table`, concatenated in `order`.

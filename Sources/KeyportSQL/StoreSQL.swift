@@ -18,6 +18,7 @@ public struct StoreSQL: Sendable {
     public let failures: LoginFailureSQL
     public let clientScopes: ClientScopeSQL
     public let browserSessions: BrowserSessionSQL
+    public let identityProviders: IdentityProviderSQL
 
     public init(_ dialect: SQLDialect) {
         self.dialect = dialect
@@ -35,6 +36,7 @@ public struct StoreSQL: Sendable {
         failures = LoginFailureSQL(dialect)
         clientScopes = ClientScopeSQL(dialect)
         browserSessions = BrowserSessionSQL(dialect)
+        identityProviders = IdentityProviderSQL(dialect)
     }
 
     /// A realm's seed, in the order the foreign keys need.
@@ -51,6 +53,7 @@ public struct StoreSQL: Sendable {
         statements += seed.clientClientScopes.map { clientScopes.assignToClient($0.scopeId, clientId: $0.clientId, realmId: seed.realm.id, isDefault: $0.isDefault) }
         statements += seed.clientScopeMappings.map { clientScopes.addRole($0.roleId, to: .client($0.clientId), realmId: seed.realm.id) }
         statements.append(clientScopes.markBuiltins(realmId: seed.realm.id))
+        statements += seed.identityProviders.map(identityProviders.insert)
         return statements
     }
 

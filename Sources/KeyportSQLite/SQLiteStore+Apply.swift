@@ -36,6 +36,8 @@ extension SQLiteStore {
         case .createClientScope, .updateClientScope, .deleteClientScope, .assignRealmClientScope, .unassignRealmClientScope,
              .assignClientScope, .unassignClientScope, .setClientScopes, .addScopeRoles, .removeScopeRoles:
             try applyClientScopeChange(change, db)
+        case .createIdentityProvider, .updateIdentityProvider, .deleteIdentityProvider:
+            try applyIdentityProviderChange(change, db)
         }
     }
 }

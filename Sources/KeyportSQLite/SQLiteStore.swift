@@ -163,6 +163,7 @@ public struct SQLiteStore: IdentityStore {
             ("credentials.user_id, credentials.type", .credentialType),
             ("personal_access_tokens.user_id, personal_access_tokens.name", .tokenName),
             ("client_scopes.realm_id, client_scopes.name", .clientScopeName),
+            ("identity_providers.realm_id, identity_providers.alias", .identityProviderAlias),
         ]
         for (columns, rule) in table where sqliteMessage.contains(columns) { return rule }
         return .other

@@ -46,6 +46,7 @@ struct EventRetentionService: Service {
         }
         _ = try await store.deleteExpiredSessions(before: now)
         _ = try await store.deleteExpiredBrowserSessions(before: now)
+        _ = try await store.deleteExpiredClientAssertions(before: now)
         return removed
     }
 }

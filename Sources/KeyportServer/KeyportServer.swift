@@ -8,6 +8,7 @@ import KeyportAdminAPI
 import KeyportAuth
 import KeyportDockerV2
 import KeyportEvents
+import KeyportFederation
 import KeyportHTTP
 import KeyportModel
 import KeyportOIDC
@@ -85,7 +86,10 @@ public struct KeyportServer: Sendable {
         router.add(middleware: MethodNotAllowedMiddleware(table: routeTable))
         HealthController(store: store).addRoutes(to: router)
         MetricsController(metrics: metrics).addRoutes(to: router)
-        OIDCController(store: store, tokens: tokens, authenticator: authenticator, events: events, hasher: hasher).addRoutes(to: router)
+        // One cache of identity providers' keys for both doors that accept federated JWTs.
+        let federation = FederatedJWTVerifier(keys: JWKSCache(now: environment.now))
+        OIDCController(store: store, tokens: tokens, authenticator: authenticator, events: events, hasher: hasher, federation: federation)
+            .addRoutes(to: router)
         AccountController(store: store, tokens: tokens, events: events).addRoutes(to: router)
         let dockerTokensIssued = metrics.tokensIssued(kind: "docker-v2")
         let registryAuthorizer = RegistryAuthorizer(store: store, onInvalidGrant: { message in
@@ -94,7 +98,7 @@ public struct KeyportServer: Sendable {
         let dockerV2 = DockerV2Controller(
             store: store, authenticator: authenticator, authorizer: registryAuthorizer,
             issuer: RegistryTokenIssuer(keyRing: keyRing, environment: environment), events: events, environment: environment,
-            realmIssuer: realmIssuer, onIssued: { dockerTokensIssued.increment() }
+            realmIssuer: realmIssuer, federation: federation, onIssued: { dockerTokensIssued.increment() }
         )
         dockerV2.addRoutes(to: router)
         dockerV2.notifications().addRoutes(to: router)

@@ -8,13 +8,27 @@ import KeyportModel
 /// report as `StoreError`; callers above never see a database error type. A second backend
 /// (PostgreSQL) proves itself by passing the same conformance suite as `SQLiteStore`.
 public protocol IdentityStore: RealmStore, UserStore, ClientStore, ClientScopeStore, RoleStore, GroupStore, KeyStore, EventStore, SessionStore,
-    BrowserSessionStore, PersonalAccessTokenStore {
+    BrowserSessionStore, PersonalAccessTokenStore, IdentityProviderStore {
     /// Applies every change in one transaction, in order.
     func apply(_ changes: [StoreChange]) async throws
 
     // MARK: Health
     /// Whether the store is open and its schema fully migrated.
     func isReady() async -> Bool
+}
+
+/// Identity providers (written through `apply`) and the client assertions used once.
+public protocol IdentityProviderStore: Sendable {
+    func identityProvider(alias: String, realmId: String) async throws -> IdentityProvider?
+    /// By alias, at most `IdentityProvider.limitPerRealm`.
+    func identityProviders(realmId: String) async throws -> [IdentityProvider]
+    /// The clients whose `jwt.credential.issuer` is `alias` and `jwt.credential.sub` is `subject`, at most two.
+    func federatedClients(alias: String, subject: String, realmId: String) async throws -> [Client]
+    /// Records that a client assertion (its `key`) was used, until `expiresAt`; false when it was
+    /// used already and has not expired — one transaction, so two nodes cannot both accept it.
+    func useClientAssertion(key: String, realmId: String, expiresAt: Timestamp, now: Timestamp) async throws -> Bool
+    /// Forgets the used assertions that expired before `cutoff`.
+    func deleteExpiredClientAssertions(before cutoff: Timestamp) async throws -> Int
 }
 
 /// Realms and their seeds (a realm with its keys, clients, roles, groups and users in one write). Each method is one transaction.

@@ -19,6 +19,7 @@ public struct RealmSeed: Sendable {
     public var clientScopes = BuiltinClientScopes()
     public var clientClientScopes: [(clientId: String, scopeId: String, isDefault: Bool)] = []
     public var clientScopeMappings: [(clientId: String, roleId: String)] = []
+    public var identityProviders: [IdentityProvider] = []
 
     public init(realm: Realm, keys: [RealmKey] = [], clients: [Client] = [], roles: [Role] = [],
                 composites: [(String, String)] = [], groups: [Group] = [],

@@ -47,4 +47,11 @@ public enum StoreChange: Sendable {
     case setClientScopes(clientId: String, realmId: String, defaults: [String]?, optionals: [String]?)
     case addScopeRoles(ScopeMappingHolder, roleIds: [String], realmId: String)
     case removeScopeRoles(ScopeMappingHolder, roleIds: [String], realmId: String)
+
+    // Identity providers (Keycloak's), named by alias.
+    /// Fails with `StoreError.invalid` when the realm holds `IdentityProvider.limitPerRealm` already.
+    case createIdentityProvider(IdentityProvider)
+    /// A read-modify-write of the provider inside the transaction; the alias may change.
+    case updateIdentityProvider(alias: String, realmId: String, change: @Sendable (inout IdentityProvider) throws -> Void)
+    case deleteIdentityProvider(alias: String, realmId: String)
 }

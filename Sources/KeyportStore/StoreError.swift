@@ -39,6 +39,8 @@ public enum StoreConflict: String, Sendable, Equatable, CaseIterable {
     case credentialChanged
     /// Client scopes have unique names in their realm.
     case clientScopeName
+    /// Identity providers have unique aliases in their realm.
+    case identityProviderAlias
     /// A uniqueness rule the store does not name more precisely.
     case other
 }
@@ -53,4 +55,5 @@ public enum StoreEntity: String, Sendable {
     case credential = "Credential"
     case personalAccessToken = "Personal access token"
     case clientScope = "Client scope"
+    case identityProvider = "Identity provider"
 }

@@ -1221,4 +1221,50 @@ extension IdentityStoreConformanceTests {
         #expect(try await store.registryEvents(realmId: acme.id, matching: RegistryEventQuery(), page: Page()).map(\.registryEventId) == ["4", "3"])
         #expect(try await store.registryEvents(realmId: other.id, matching: RegistryEventQuery(), page: Page()).count == 1)
     }
+
+    // MARK: Identity providers and client assertions
+
+    @Test(arguments: StoreBackend.allCases)
+    func identityProvidersAreKeptByAliasAndAssertionsUsedOnce(backend: StoreBackend) async throws {
+        let store = try await backend.makeStore()
+        let f = Fixtures(store)
+        let acme = try await f.realm("acme"), other = try await f.realm("other")
+        let github = IdentityProvider(id: "idp-1", realmId: acme.id, alias: "github", providerId: "oidc", displayName: "GitHub",
+                                      config: ["issuer": "https://token.actions.example", "clientSecret": "s"])
+        try await store.apply([.createIdentityProvider(github)])
+        #expect(try await store.identityProvider(alias: "github", realmId: acme.id) == github)
+        #expect(try await store.identityProvider(alias: "github", realmId: other.id) == nil)
+        await #expect(throws: StoreError.conflict(.identityProviderAlias)) {
+            try await store.apply([.createIdentityProvider(IdentityProvider(id: "idp-2", realmId: acme.id, alias: "github", providerId: "oidc"))])
+        }
+        try await store.apply([.createIdentityProvider(IdentityProvider(id: "idp-3", realmId: other.id, alias: "github", providerId: "oidc"))])
+        try await store.apply([.updateIdentityProvider(alias: "github", realmId: acme.id) { $0.alias = "gh"; $0.enabled = false; $0.id = "moved" }])
+        let renamed = try #require(try await store.identityProvider(alias: "gh", realmId: acme.id))
+        #expect(renamed.id == "idp-1" && !renamed.enabled && renamed.config == github.config)
+        #expect(try await store.identityProviders(realmId: acme.id).map(\.alias) == ["gh"])
+
+        // Federated clients found by their attributes (keys with dots), in their realm only.
+        var client = try await f.client("ci", in: acme)
+        try await store.apply([.updateClient(id: client.id, realmId: acme.id) {
+            $0.attributes = ["jwt.credential.issuer": "gh", "jwt.credential.sub": "repo:acme/app:ref:refs/heads/main"]
+        }])
+        client = try #require(try await store.client(id: client.id, realmId: acme.id))
+        #expect(try await store.federatedClients(alias: "gh", subject: "repo:acme/app:ref:refs/heads/main", realmId: acme.id).map(\.id) == [client.id])
+        #expect(try await store.federatedClients(alias: "gh", subject: "repo:acme/app:ref:refs/heads/other", realmId: acme.id).isEmpty)
+        #expect(try await store.federatedClients(alias: "gh", subject: "repo:acme/app:ref:refs/heads/main", realmId: other.id).isEmpty)
+
+        // Each assertion once until it expires; then its key is free again.
+        let t0 = Timestamp(millisecondsSince1970: 1_000_000)
+        #expect(try await store.useClientAssertion(key: "k1", realmId: acme.id, expiresAt: t0.adding(seconds: 60), now: t0))
+        #expect(try await !store.useClientAssertion(key: "k1", realmId: acme.id, expiresAt: t0.adding(seconds: 60), now: t0.adding(seconds: 30)))
+        #expect(try await store.useClientAssertion(key: "k1", realmId: other.id, expiresAt: t0.adding(seconds: 60), now: t0))
+        #expect(try await store.useClientAssertion(key: "k1", realmId: acme.id, expiresAt: t0.adding(seconds: 200), now: t0.adding(seconds: 61)))
+        #expect(try await store.deleteExpiredClientAssertions(before: t0.adding(seconds: 100)) == 1)
+
+        try await store.apply([.deleteIdentityProvider(alias: "gh", realmId: acme.id)])
+        await #expect(throws: StoreError.notFound(.identityProvider)) { try await store.apply([.deleteIdentityProvider(alias: "gh", realmId: acme.id)]) }
+        // A realm's deletion takes its providers along.
+        try await store.deleteRealm(id: other.id)
+        #expect(try await store.identityProviders(realmId: other.id).isEmpty)
+    }
 }

@@ -364,7 +364,7 @@ struct MixedRealmFileTests {
             let prepared = try await importer.prepare(Data(file.utf8))
             for said in ["client saml-app (saml): kept and exported", "client resource-server: authorization services settings kept",
                          "user alice: its roles of client saml-app are dropped", "role staff: its composites of client saml-app are dropped",
-                         "authenticationFlows: kept and exported", "identityProviders: kept and exported"] {
+                         "authenticationFlows: kept and exported", "identity provider github (github): kept and exported"] {
                 #expect(prepared.notices.contains { $0.contains(said) }, "\(said): \(prepared.notices)")
             }
             #expect(prepared.skipped.isEmpty, "\(prepared.skipped)")

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -891,3 +892,112 @@ def test_the_registry_reports_who_pushed_what_with_which_credential(dockerd):
     finally:
         s.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+class CIIssuer:
+    """What GitHub Actions is to a job: an OIDC issuer whose JWKS is served over HTTP and whose
+    ID tokens (RS256, GitHub's claims) name the repository, ref and run."""
+
+    ISSUER = "https://token.actions.githubusercontent.example"
+
+    def __init__(self):
+        import http.server
+        import threading
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        numbers = self.key.public_key().public_numbers()
+        jwks = json.dumps({"keys": [{"kty": "RSA", "kid": "gh-1", "use": "sig", "alg": "RS256",
+                                     "n": self.b64(numbers.n.to_bytes(256, "big")), "e": self.b64(numbers.e.to_bytes(3, "big"))}]}).encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200 if self.path == "/.well-known/jwks" else 404)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(jwks)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.jwks_url = f"http://127.0.0.1:{self.server.server_address[1]}/.well-known/jwks"
+
+    @staticmethod
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    def token(self, audience, sub="repo:acme/app:ref:refs/heads/main", repository_id=42, lifetime=600):
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+        now = int(time.time())
+        claims = {"iss": self.ISSUER, "aud": audience, "sub": sub, "iat": now, "nbf": now, "exp": now + lifetime,
+                  "jti": base64.b16encode(os.urandom(8)).decode(), "repository": "acme/app", "repository_id": repository_id,
+                  "repository_owner_id": 7, "ref": "refs/heads/main", "run_id": "4242", "workflow": "release"}
+        signing_input = self.b64(json.dumps({"alg": "RS256", "kid": "gh-1", "typ": "JWT"}).encode()) + "." + self.b64(json.dumps(claims).encode())
+        signature = self.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return signing_input + "." + self.b64(signature)
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_a_ci_job_pushes_with_its_own_jwt_and_no_stored_secret(setup, dockerd):
+    """Issue 30's CI half with real clients: an identity provider and a federated-jwt client made
+    with python-keycloak, a GitHub-shaped ID token as the password of skopeo and of docker login,
+    Keycloak's client_credentials with a client assertion, and the event naming the run."""
+    ci = CIIssuer()
+    try:
+        setup.admin.create_idp({"alias": "github", "providerId": "oidc", "enabled": True,
+                                "config": {"issuer": CIIssuer.ISSUER, "jwksUrl": ci.jwks_url, "useJwksUrl": "true",
+                                           "supportsClientAssertions": "true"}})
+        assert [p["alias"] for p in setup.admin.get_idps()] == ["github"]
+        setup.admin.create_client({"clientId": "ci-pusher", "publicClient": False, "serviceAccountsEnabled": True,
+                                   "clientAuthenticatorType": "federated-jwt",
+                                   "attributes": {"jwt.credential.issuer": "github", "jwt.credential.sub": "repo:acme/app:ref:refs/heads/main",
+                                                  "keyport.jwt.credential.claims": json.dumps({"repository_id": "42", "repository_owner_id": "7"})}})
+        code, _, err = kpadm(setup, "add-roles", "-r", "acme", "--uusername", "service-account-ci-pusher", "--cclientid", SERVICE,
+                             "--rolename", "team-a-dev")
+        assert code == 0, err
+        audience = f"{setup.keyport.hostname}/realms/acme"
+
+        # skopeo, with the job's token as the password: pushed.
+        code, out = skopeo_push(setup, "ci-pusher", "team-a/federated:1", password=ci.token(audience))
+        assert code == 0, out
+        # docker login with it, then a push: docker keeps the JWT (no identity token for a JWT).
+        code, out = dockerd("login", "-u", "ci-pusher", "--password-stdin", setup.registry, input=ci.token(audience))
+        assert code == 0 and "Login Succeeded" in out, out
+        entry = json.load(open(dockerd.config_file))["auths"][setup.registry]
+        assert "identitytoken" not in entry and base64.b64decode(entry["auth"]).decode().startswith("ci-pusher:eyJ"), entry
+        image = docker_image(setup, dockerd, "team-a/federated:2", b"pushed by a CI job\n")
+        code, out = dockerd("push", image)
+        assert code == 0, out
+        assert dockerd("logout", setup.registry)[0] == 0
+
+        # Another repository's job (a fork, a renamed repository): refused, and it says why.
+        code, out = skopeo_push(setup, "ci-pusher", "team-a/federated:3", password=ci.token(audience, repository_id=666))
+        assert code != 0, out
+        code, out = skopeo_push(setup, "ci-pusher", "team-a/federated:3", password=ci.token(audience, sub="repo:evil/app:ref:refs/heads/main"))
+        assert code != 0, out
+        code, out = skopeo_push(setup, "ci-pusher", "team-a/federated:3", password=ci.token("https://elsewhere.example/realms/acme"))
+        assert code != 0, out
+
+        # Keycloak's door: client_credentials with the token as a client assertion, each once.
+        assertion = ci.token(audience)
+        form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_assertion": assertion,
+                                       "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}).encode()
+        token_url = f"{setup.keyport.url}/realms/acme/protocol/openid-connect/token"
+        answer = json.load(urllib.request.urlopen(urllib.request.Request(token_url, data=form)))
+        assert answer["access_token"] and "refresh_token" not in answer, answer
+        with pytest.raises(urllib.error.HTTPError) as again:
+            urllib.request.urlopen(urllib.request.Request(token_url, data=form))
+        assert again.value.code == 401 and json.load(again.value)["error_description"] == "Token reuse detected"
+
+        # The events say which job pushed.
+        logins = [e for e in setup.events() if e.get("type") == "LOGIN" and e.get("details", {}).get("credential_type") == "federated-jwt"]
+        assert logins and logins[0]["details"]["federated_claim.run_id"] == "4242", logins[:1]
+        assert logins[0]["details"]["federated_subject"] == "repo:acme/app:ref:refs/heads/main"
+        failures = [e for e in setup.events() if e.get("type") == "LOGIN_ERROR" and e.get("details", {}).get("credential_type") == "federated-jwt"]
+        assert any("repository_id" in e["details"].get("reason", "") for e in failures), failures[:3]
+    finally:
+        ci.close()

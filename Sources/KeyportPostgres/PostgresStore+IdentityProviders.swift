@@ -1,0 +1,54 @@
+import KeyportModel
+import KeyportSQL
+import KeyportStore
+
+extension PostgresStore {
+    public func identityProvider(alias: String, realmId: String) async throws -> IdentityProvider? {
+        try await readOne { db in try await db.one(statements.identityProviders.byAlias(alias, realmId: realmId), IdentityProviderSQL.decode) }
+    }
+
+    public func identityProviders(realmId: String) async throws -> [IdentityProvider] {
+        try await read { db in try await db.all(statements.identityProviders.all(realmId: realmId), IdentityProviderSQL.decode) }
+    }
+
+    public func federatedClients(alias: String, subject: String, realmId: String) async throws -> [Client] {
+        try await read { db in
+            try await db.all(statements.identityProviders.federatedClients(alias: alias, subject: subject, realmId: realmId), ClientSQL.decode)
+        }
+    }
+
+    public func useClientAssertion(key: String, realmId: String, expiresAt: Timestamp, now: Timestamp) async throws -> Bool {
+        try await write { db in
+            try await db.run(statements.identityProviders.deleteExpiredAssertion(key: key, realmId: realmId, now: now))
+            return try await db.run(statements.identityProviders.useAssertion(key: key, realmId: realmId, expiresAt: expiresAt)) == 1
+        }
+    }
+
+    public func deleteExpiredClientAssertions(before cutoff: Timestamp) async throws -> Int {
+        try await write { db in try await db.run(statements.identityProviders.deleteExpiredAssertions(before: cutoff)) }
+    }
+
+    static func applyIdentityProviderChange(_ change: StoreChange, _ db: PGConnection) async throws {
+        let sql = statements.identityProviders
+        switch change {
+        case .createIdentityProvider(let provider):
+            guard try await db.count(sql.count(realmId: provider.realmId)) < IdentityProvider.limitPerRealm else {
+                throw StoreError.invalid("A realm holds at most \(IdentityProvider.limitPerRealm) identity providers")
+            }
+            try await db.run(sql.insert(provider))
+        case .updateIdentityProvider(let alias, let realmId, let change):
+            guard let provider = try await db.one(sql.byAliasForUpdate(alias, realmId: realmId), IdentityProviderSQL.decode) else {
+                throw StoreError.notFound(.identityProvider)
+            }
+            var changed = provider
+            try change(&changed)
+            changed.id = provider.id
+            changed.realmId = provider.realmId
+            guard try await db.run(sql.update(changed)) == 1 else { throw StoreError.notFound(.identityProvider) }
+        case .deleteIdentityProvider(let alias, let realmId):
+            guard try await db.run(sql.delete(alias: alias, realmId: realmId)) == 1 else { throw StoreError.notFound(.identityProvider) }
+        default:
+            break
+        }
+    }
+}
