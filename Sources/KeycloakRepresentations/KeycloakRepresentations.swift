@@ -546,7 +546,7 @@ extension RealmRepresentation {
                                     "hashIterations", "algorithm", "priority"],
             "clients": ["id", "clientId", "name", "description", "enabled", "protocol", "publicClient", "bearerOnly", "consentRequired", "secret",
                         "directAccessGrantsEnabled", "serviceAccountsEnabled", "standardFlowEnabled", "redirectUris", "attributes",
-                        "protocolMappers", "fullScopeAllowed", "webOrigins", "defaultClientScopes", "optionalClientScopes"],
+                        "protocolMappers", "fullScopeAllowed", "webOrigins", "defaultClientScopes", "optionalClientScopes", "clientAuthenticatorType"],
         ]
         var found: Set<String> = []
         func check(_ value: JSONValue?, _ kind: String, _ shown: String) {

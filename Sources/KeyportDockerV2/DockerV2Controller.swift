@@ -313,16 +313,19 @@ public struct DockerV2Controller: Sendable {
         let alias = client.attributes[FederatedJWTVerifier.issuerAttribute] ?? ""
         let provider = alias.isEmpty || alias.utf8.count > 255 ? nil : try await store.identityProvider(alias: alias, realmId: realm.id)
         let verified: FederatedJWTVerifier.Verified
+        let store = store, now = environment.now()
         do {
             verified = try await federation.verify(token.revealed, client: client, provider: provider, audience: realmIssuer.url(for: realm),
-                                                   now: environment.now(), door: .registry) { _, _ in true }
+                                                   now: now, door: .registry, replay: { key, _ in
+                !(try await store.clientAssertionUsed(key: key, realmId: realm.id, now: now))
+            })
         } catch let refusal as FederatedJWTVerifier.Refusal {
             if refusal.kind == .issuerUnavailable {
                 record(endpoint, type: "LOGIN_ERROR", user: nil, username: client.clientId, granted: nil, error: "identity_provider_unavailable",
                        extra: details, context: context)
                 throw DockerV2Error.unavailable(refusal.description)
             }
-            details["reason"] = refusal.description
+            details["reason"] = refusal.detail
             throw refuse("invalid_client_credentials", "\(DockerV2Error.invalidCredentials): \(refusal.description)")
         }
         details.merge(verified.eventDetails) { _, new in new }

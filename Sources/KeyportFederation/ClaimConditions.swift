@@ -80,20 +80,21 @@ public struct ClaimConditions: Sendable, Equatable {
         return nil
     }
 
-    /// Glob matching with `*` (and `\*` for a star), in time proportional to the lengths'
-    /// product at worst: no backtracking blow-up.
+    /// Glob matching with `*` (and `\*` for a star), over Unicode scalars — byte-for-byte
+    /// equality, never Swift's canonical equivalence (`é` and `e` + U+0301 are different
+    /// branch names) — in time proportional to the lengths' product at worst: no backtracking blow-up.
     static func matches(_ text: String, pattern: String) -> Bool {
-        enum Token: Equatable { case star, char(Character) }
+        enum Token: Equatable { case star, char(Unicode.Scalar) }
         var tokens: [Token] = []
         var escaped = false
-        for c in pattern {
+        for c in pattern.unicodeScalars {
             if escaped { tokens.append(.char(c)); escaped = false }
             else if c == "\\" { escaped = true }
             else if c == "*" { if tokens.last != .star { tokens.append(.star) } }
             else { tokens.append(.char(c)) }
         }
         if escaped { tokens.append(.char("\\")) }
-        let chars = Array(text)
+        let chars = Array(text.unicodeScalars)
         var t = 0, p = 0
         var starAt = -1, resumeAt = 0
         while t < chars.count {

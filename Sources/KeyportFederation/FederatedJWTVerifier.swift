@@ -55,9 +55,15 @@ public struct FederatedJWTVerifier: Sendable {
             case issuerUnavailable
         }
         public let kind: Kind
-        /// Why, in words a CI log can show (never the token or a key).
+        /// Why, in words a CI log can show (never the token or a key). Before the signature is
+        /// checked it says nothing of the client's or the provider's configuration.
         public let description: String
-        static func invalid(_ description: String) -> Refusal { Refusal(kind: .invalid, description: description) }
+        /// Why, for the event an administrator reads: the same, or the precise reason a
+        /// description kept general.
+        public let detail: String
+        static func invalid(_ description: String) -> Refusal { Refusal(kind: .invalid, description: description, detail: description) }
+        /// A refusal before the token is known to be the issuer's: general words for the caller.
+        static func unproven(_ detail: String) -> Refusal { Refusal(kind: .invalid, description: "Invalid client credentials", detail: detail) }
     }
 
     let keys: JWKSCache
@@ -71,16 +77,18 @@ public struct FederatedJWTVerifier: Sendable {
     }
 
     /// Checks `token` for `client` against `provider` (the one the client names). `audience` is
-    /// the realm's issuer URL; `useOnce` records a `jti` and answers false when it was used already.
+    /// the realm's issuer URL. `replay` decides a `jti`'s use, by door: at the token endpoint it
+    /// records the use and answers false when it was used already; at the registry door it only
+    /// answers false when the token endpoint spent it (a single-use assertion is not a password).
     public func verify(_ token: String, client: Client, provider: IdentityProvider?, audience: String, now: Timestamp, door: Door,
-                       useOnce: @Sendable (_ key: String, _ expiresAt: Timestamp) async throws -> Bool) async throws -> Verified {
-        guard client.federatedJWT else { throw Refusal.invalid("The client does not use federated-jwt authentication") }
+                       replay: @Sendable (_ key: String, _ expiresAt: Timestamp) async throws -> Bool) async throws -> Verified {
+        guard client.federatedJWT else { throw Refusal.unproven("The client does not use federated-jwt authentication") }
         guard let alias = client.attributes[Self.issuerAttribute], !alias.isEmpty,
               let expectedSubject = client.attributes[Self.subjectAttribute], !expectedSubject.isEmpty
-        else { throw Refusal.invalid("The client names no identity provider or subject (jwt.credential.issuer, jwt.credential.sub)") }
+        else { throw Refusal.unproven("The client names no identity provider or subject (jwt.credential.issuer, jwt.credential.sub)") }
         guard let provider, provider.alias == alias, provider.enabled, IdentityProvider.supportedProviders.contains(provider.providerId),
               provider.supportsClientAssertions, let issuer = provider.issuer
-        else { throw Refusal.invalid("Identity provider '\(alias.prefix(80))' does not exist, is disabled, or does not support client assertions") }
+        else { throw Refusal.unproven("Identity provider '\(alias.prefix(80))' does not exist, is disabled, or does not support client assertions") }
 
         // Parse without trust.
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
@@ -91,7 +99,8 @@ public struct FederatedJWTVerifier: Sendable {
               let claims = try? JSONDecoder().decode(JSONValue.self, from: payload).objectValue
         else { throw Refusal.invalid("The client assertion is not a signed JWT") }
         guard let alg = header["alg"]?.stringValue, alg != "none", !alg.hasPrefix("HS") else { throw Refusal.invalid("Invalid signature algorithm") }
-        guard claims["iss"]?.stringValue == issuer else { throw Refusal.invalid("Token issuer is not the identity provider's issuer") }
+        // Compared byte for byte, as Keycloak does (Swift's == would equate Unicode equivalents).
+        guard Self.same(claims["iss"]?.stringValue, issuer) else { throw Refusal.unproven("Token issuer is not the identity provider's issuer") }
 
         // The signature, with a key of the provider's.
         let key: VerificationKey?
@@ -100,7 +109,9 @@ public struct FederatedJWTVerifier: Sendable {
             guard let url = provider.config["jwksUrl"], !url.isEmpty else { throw Refusal.invalid("Identity provider '\(alias.prefix(80))' has no jwksUrl") }
             switch await keys.key(url: url, kid: kid) {
             case .success(let found): key = found
-            case .failure: throw Refusal(kind: .issuerUnavailable, description: "The keys of identity provider '\(alias.prefix(80))' cannot be read now: try again later")
+            case .failure:
+                let words = "The keys of identity provider '\(alias.prefix(80))' cannot be read now: try again later"
+                throw Refusal(kind: .issuerUnavailable, description: words, detail: words)
             }
         } else {
             let configured = provider.config["publicKeySignatureVerifier"].flatMap {
@@ -115,7 +126,7 @@ public struct FederatedJWTVerifier: Sendable {
 
         // Only a token the issuer signed says anything about the client's configuration.
         guard let subject = claims["sub"]?.stringValue, !subject.isEmpty else { throw Refusal.invalid("Token sub claim is required") }
-        guard subject == expectedSubject else { throw Refusal.invalid("Token subject is not the client's federated subject") }
+        guard Self.same(subject, expectedSubject) else { throw Refusal.invalid("Token subject is not the client's federated subject") }
 
         // The audience: this realm, alone.
         let audiences: [String]
@@ -147,21 +158,34 @@ public struct FederatedJWTVerifier: Sendable {
                 throw Refusal.invalid("Token expiration is too far in the future and iat claim not present in token")
             }
         case .registry:
-            guard exp - (iat ?? nowSeconds) <= Self.registryMaxLifetime else {
+            // Its whole life is measured from when it was issued: a token without iat or nbf could
+            // have lived for a month before its last day.
+            guard let issued = iat ?? seconds("nbf") else { throw Refusal.invalid("Token iat claim is required") }
+            guard exp - issued <= Self.registryMaxLifetime else {
                 throw Refusal.invalid("Token lives longer than a day: use a short-lived token")
             }
         }
 
-        let unmet = try ClaimConditions(attribute: client.attributes[ClaimConditions.attribute]).unmet(in: claims)
-        if let unmet { throw Refusal.invalid("Token claim '\(unmet.prefix(80))' does not meet the client's conditions") }
+        let conditions: ClaimConditions
+        do {
+            conditions = try ClaimConditions(attribute: client.attributes[ClaimConditions.attribute])
+        } catch {
+            throw Refusal.invalid("The client's claim conditions (\(ClaimConditions.attribute)) do not parse: an administrator must fix them")
+        }
+        if let unmet = conditions.unmet(in: claims) { throw Refusal.invalid("Token claim '\(unmet.prefix(80))' does not meet the client's conditions") }
 
         let tokenId = claims["jti"]?.stringValue
         if door == .tokenEndpoint, !provider.supportsClientAssertionReuse {
             guard let tokenId, !tokenId.isEmpty else { throw Refusal.invalid("Token jti claim is required") }
-            // Kept until the token can no longer be used anyway.
-            let key = Self.reuseKey(issuer: issuer, tokenId: tokenId)
-            guard try await useOnce(key, Timestamp(secondsSince1970: min(exp + skew, (iat ?? nowSeconds) + Self.tokenEndpointMaxAge + skew))) else {
+            // Kept one second past the last moment the token can be used here: the window is
+            // checked in whole seconds, the row's expiry in milliseconds.
+            let lastSecond = min(exp + skew, (iat ?? nowSeconds) + Self.tokenEndpointMaxAge + skew)
+            guard try await replay(Self.reuseKey(issuer: issuer, tokenId: tokenId), Timestamp(secondsSince1970: lastSecond + 1)) else {
                 throw Refusal.invalid("Token reuse detected")
+            }
+        } else if door == .registry, let tokenId, !tokenId.isEmpty {
+            guard try await replay(Self.reuseKey(issuer: issuer, tokenId: tokenId), Timestamp(secondsSince1970: exp + skew + 1)) else {
+                throw Refusal.invalid("Token was used as a single-use client assertion already")
             }
         }
 
@@ -178,6 +202,12 @@ public struct FederatedJWTVerifier: Sendable {
         }
         return Verified(providerAlias: alias, issuer: issuer, subject: subject, tokenId: tokenId,
                         expiresAt: Timestamp(secondsSince1970: exp), runClaims: runClaims)
+    }
+
+    /// Byte-for-byte equality of two strings (no Unicode normalization).
+    static func same(_ a: String?, _ b: String) -> Bool {
+        guard let a else { return false }
+        return a.utf8.elementsEqual(b.utf8)
     }
 
     /// What the store keeps of a used `jti`: a hash of the issuer and the id, never the id alone

@@ -99,8 +99,9 @@ public struct JSONWebKeySet: Sendable {
         return keys[0]
     }
 
-    /// A PEM public key or certificate (Keycloak's `publicKeySignatureVerifier`, used when
-    /// `useJwksUrl` is off), named `kid` (Keycloak's `publicKeySignatureVerifierKeyId`) when given.
+    /// A PEM public key (Keycloak's `publicKeySignatureVerifier`, used when `useJwksUrl` is off;
+    /// Keycloak also takes a certificate there, Keyport does not), named `kid` (Keycloak's
+    /// `publicKeySignatureVerifierKeyId`) when given.
     public static func fromPEM(_ pem: String, kid: String?) -> JSONWebKeySet? {
         let text = pem.contains("-----BEGIN") ? pem : "-----BEGIN PUBLIC KEY-----\n\(pem)\n-----END PUBLIC KEY-----"
         if let key = try? _RSA.Signing.PublicKey(pemRepresentation: text), key.keySizeInBits >= 2048 {

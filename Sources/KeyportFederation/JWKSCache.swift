@@ -7,11 +7,17 @@ import Synchronization
 /// whose `kid` the kept set lacks (the issuer rotated) fetches again — but at most once per
 /// `refetchAfter` per URL, so a stream of junk tokens with made-up `kid`s cannot make Keyport
 /// hammer the issuer or hold its own connections. Concurrent requests for one URL share one fetch.
+///
+/// When a fetch fails, the set fetched before keeps serving the keys it holds (an issuer briefly
+/// down does not stop CI) — for at most `staleFor` after it was fetched: a key the issuer rotated
+/// out is not trusted for as long as it stays unreachable. A `kid` the kept set lacks while the
+/// issuer cannot be read is "unavailable" (try again), not "no such key".
 public final class JWKSCache: Sendable {
     let http: OutboundHTTP
     let now: @Sendable () -> Timestamp
     let freshFor: Int64
     let refetchAfter: Int64
+    let staleFor: Int64
     /// A key set is at most this long (GitHub's is ~2 KB; Google's ~1 KB).
     public static let maxBytes = 256 * 1024
     /// How many URLs are kept: identity providers are at most 100 a realm, and an admin could
@@ -19,17 +25,23 @@ public final class JWKSCache: Sendable {
     public static let maxEntries = 1_000
 
     struct Entry {
+        /// The last set fetched, and when.
         var keys: JSONWebKeySet?
         var fetchedAt: Timestamp
-        var fetching: Task<JSONWebKeySet?, Never>?
+        /// The last attempt, and whether it failed.
+        var attemptedAt: Timestamp
+        var failed: Bool
+        var fetching: Task<Void, Never>?
     }
     let entries = Mutex([String: Entry]())
 
-    public init(http: OutboundHTTP = .shared, now: @escaping @Sendable () -> Timestamp, freshForSeconds: Int = 600, refetchAfterSeconds: Int = 30) {
+    public init(http: OutboundHTTP = .shared, now: @escaping @Sendable () -> Timestamp, freshForSeconds: Int = 600, refetchAfterSeconds: Int = 30,
+                staleForSeconds: Int = 3600) {
         self.http = http
         self.now = now
         self.freshFor = Int64(freshForSeconds) * 1000
         self.refetchAfter = Int64(refetchAfterSeconds) * 1000
+        self.staleFor = Int64(staleForSeconds) * 1000
     }
 
     public enum Failure: Error, Equatable, Sendable {
@@ -37,50 +49,54 @@ public final class JWKSCache: Sendable {
         case unavailable
     }
 
-    /// The key for `kid` from the set at `url`: the kept set, a fresh one when it is stale or
-    /// lacks the key (within the refetch limit).
+    /// The key for `kid` from the set at `url` (nil: the issuer's current set has no such key).
     public func key(url: String, kid: String?) async -> Result<VerificationKey?, Failure> {
-        let current = now()
-        enum Step { case use(JSONWebKeySet), unavailable, wait(Task<JSONWebKeySet?, Never>) }
-        let step: Step = entries.withLock { entries in
-            if let entry = entries[url] {
-                if let fetching = entry.fetching { return .wait(fetching) }
-                let age = current.milliseconds(since: entry.fetchedAt)
-                if let keys = entry.keys {
-                    if age < freshFor, keys.key(kid: kid) != nil { return .use(keys) }
-                    // Fetched moments ago and still without that key: the key is not the issuer's.
-                    if age < refetchAfter { return .use(keys) }
-                } else if age < refetchAfter {
-                    return .unavailable
+        enum Step { case answer(Result<VerificationKey?, Failure>), wait(Task<Void, Never>) }
+        for _ in 0..<2 {
+            let current = now()
+            let step: Step = entries.withLock { entries in
+                if let entry = entries[url] {
+                    if let fetching = entry.fetching { return .wait(fetching) }
+                    let age = current.milliseconds(since: entry.fetchedAt)
+                    let usable = entry.keys.flatMap { age < staleFor ? $0 : nil }
+                    if let keys = usable, age < freshFor, let key = keys.key(kid: kid) { return .answer(.success(key)) }
+                    if current.milliseconds(since: entry.attemptedAt) < refetchAfter {
+                        // Tried moments ago: answer from what that attempt left.
+                        if let key = usable?.key(kid: kid) { return .answer(.success(key)) }
+                        return .answer(entry.failed || usable == nil ? .failure(.unavailable) : .success(nil))
+                    }
+                } else if entries.count >= Self.maxEntries,
+                          let oldest = entries.min(by: { $0.value.attemptedAt < $1.value.attemptedAt })?.key {
+                    entries[oldest] = nil
                 }
-            } else if entries.count >= Self.maxEntries,
-                      let oldest = entries.min(by: { $0.value.fetchedAt < $1.value.fetchedAt })?.key {
-                entries[oldest] = nil
+                let task = Task { await self.refresh(url) }
+                var entry = entries[url] ?? Entry(keys: nil, fetchedAt: current, attemptedAt: current, failed: false)
+                entry.fetching = task
+                entries[url] = entry
+                return .wait(task)
             }
-            let task = Task { await self.refresh(url) }
-            entries[url, default: Entry(keys: nil, fetchedAt: current)].fetching = task
-            return .wait(task)
+            switch step {
+            case .answer(let result): return result
+            case .wait(let task): await task.value  // then answer from what it left
+            }
         }
-        switch step {
-        case .use(let keys): return .success(keys.key(kid: kid))
-        case .unavailable: return .failure(.unavailable)
-        case .wait(let task):
-            guard let keys = await task.value else { return .failure(.unavailable) }
-            return .success(keys.key(kid: kid))
-        }
+        return .failure(.unavailable)
     }
 
-    /// Fetches the set and keeps it; a failed fetch keeps the set there was (an issuer briefly
-    /// down does not stop CI) and answers it, or nil when there was none.
-    func refresh(_ url: String) async -> JSONWebKeySet? {
+    /// Fetches the set and records the attempt; a failure keeps the set there was.
+    func refresh(_ url: String) async {
         let fetched = await fetch(url)
-        return entries.withLock { entries in
-            var entry = entries[url] ?? Entry(keys: nil, fetchedAt: now())
+        entries.withLock { entries in
+            let at = now()
+            var entry = entries[url] ?? Entry(keys: nil, fetchedAt: at, attemptedAt: at, failed: false)
             entry.fetching = nil
-            entry.fetchedAt = now()
-            if let fetched { entry.keys = fetched }
+            entry.attemptedAt = at
+            entry.failed = fetched == nil
+            if let fetched {
+                entry.keys = fetched
+                entry.fetchedAt = at
+            }
             entries[url] = entry
-            return entry.keys
         }
     }
 
@@ -89,7 +105,6 @@ public final class JWKSCache: Sendable {
         return try? JSONWebKeySet(json: answer.body)
     }
 
-    /// Forgets every kept set (tests; an administrator's key rotation upstream needs nothing: an
-    /// unknown `kid` fetches again).
+    /// Forgets every kept set (tests; an issuer's rotation needs nothing: an unknown `kid` fetches again).
     public func removeAll() { entries.withLock { $0.removeAll() } }
 }

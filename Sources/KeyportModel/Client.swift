@@ -54,7 +54,8 @@ public struct Client: Sendable, Equatable, Identifiable {
 extension Client {
     /// Keycloak's client switches Keyport keeps among the attributes (its representation shows
     /// them as fields — `bearerOnly`, `consentRequired`, `clientAuthenticatorType` — never as attributes).
-    public static let modeledAttributes: Set<String> = ["bearer-only", "consent-required", authenticatorTypeAttribute]
+    public static let modeledAttributes: Set<String> = ["bearer-only", "consent-required", authenticatorTypeAttribute,
+                                                        keptKeycloakAuthenticatorAttribute]
 
     /// Keycloak's `consentRequired`: the person must consent before the client gets tokens from a
     /// browser sign-in. Keyport has no consent screen yet, so such a client cannot sign people in.

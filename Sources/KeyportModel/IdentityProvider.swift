@@ -69,6 +69,9 @@ extension Client {
     /// names its alias, `jwt.credential.sub` the expected subject) proves the client; no secret.
     public static let federatedJWTAuthenticator = "federated-jwt"
     public static let supportedAuthenticators: Set<String> = [clientSecretAuthenticator, federatedJWTAuthenticator]
+    /// A realm file's `clientAuthenticatorType` Keyport does not implement (`client-jwt`, …),
+    /// kept so that an export writes it back; such a client authenticates with its secret here.
+    public static let keptKeycloakAuthenticatorAttribute = "keycloak.client.authenticator.type"
 
     public var authenticatorType: String { attributes[Self.authenticatorTypeAttribute] ?? Self.clientSecretAuthenticator }
     /// Whether a signed JWT from another issuer, not a secret, authenticates this client.

@@ -76,7 +76,7 @@ struct ClientAuthenticator: Sendable {
         }
         if client == nil {
             var found: [Client] = []
-            for provider in try await store.identityProviders(realmId: realm.id) where provider.issuer == issuer && provider.supportsClientAssertions {
+            for provider in try await store.identityProviders(realmId: realm.id) where provider.issuer.map({ $0.utf8.elementsEqual(issuer.utf8) }) == true && provider.supportsClientAssertions {
                 found += try await store.federatedClients(alias: provider.alias, subject: subject, realmId: realm.id)
                 if found.count > 1 { break }
             }
@@ -91,9 +91,9 @@ struct ClientAuthenticator: Sendable {
         let store = store
         do {
             let verified = try await federation.verify(assertion, client: client, provider: provider, audience: audience(realm), now: now(),
-                                                       door: .tokenEndpoint) { key, expiresAt in
+                                                       door: .tokenEndpoint, replay: { key, expiresAt in
                 try await store.useClientAssertion(key: key, realmId: realm.id, expiresAt: expiresAt, now: now())
-            }
+            })
             return Authenticated(client: client, federated: verified)
         } catch let refusal as FederatedJWTVerifier.Refusal {
             switch refusal.kind {

@@ -160,8 +160,10 @@ public struct OIDCController: Sendable {
               let account = try await store.serviceAccountUser(clientId: client.id, realmId: realm.id), account.enabled
         else { throw OAuthError(.badRequest, "unauthorized_client", "Client not enabled to retrieve service account") }
         let access = try await tokens.accessToken(realm: realm, user: account, client: client, scopes: scopes, sessionId: nil)
+        // A federated client's login names the job that made it: issuer, subject, run claims, scopes.
+        let extra = federated.map { $0.eventDetails.merging(["scope": scopes.claim]) { $1 } } ?? [:]
         record(realm: realm, type: "CLIENT_LOGIN", client: client, user: account, error: nil, username: account.username,
-               extra: federated?.eventDetails ?? [:], context: context)
+               extra: extra, context: context)
         return try JSONBody.response(TokenResponse(access_token: access, expires_in: realm.accessTokenLifespan, refresh_expires_in: 0,
                                                    refresh_token: nil, session_state: nil, scope: scopes.claim))
     }

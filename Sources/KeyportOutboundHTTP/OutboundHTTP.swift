@@ -118,17 +118,24 @@ public final class OutboundHTTP: Sendable {
         // The reader and its promise belong to the connection that won (never to an attempt
         // Happy Eyeballs abandoned), and exist only once there is a channel to complete them.
         let promise = channel.eventLoop.makePromise(of: Answer.self)
+        let reader: NIOLoopBound<AnswerReader>
         do {
-            try await channel.eventLoop.submit {
-                try channel.pipeline.syncOperations.addHandler(AnswerReader(promise: promise, maxBody: maxBody))
+            reader = try await channel.eventLoop.submit {
+                let reader = AnswerReader(promise: promise, maxBody: maxBody)
+                try channel.pipeline.syncOperations.addHandler(reader)
+                return NIOLoopBound(reader, eventLoop: channel.eventLoop)
             }.get()
         } catch {
             promise.fail(error)
             channel.close(promise: nil)
             throw error
         }
-        // Past the deadline the connection closes, and the reader fails the promise.
-        let closing = channel.eventLoop.scheduleTask(deadline: deadline) { channel.close(promise: nil) }
+        // Past the deadline the reader fails the promise (a body cut off by the close is never
+        // taken for a whole one), and the connection closes.
+        let closing = channel.eventLoop.scheduleTask(deadline: deadline) {
+            reader.value.expire()
+            channel.close(promise: nil)
+        }
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(string: body))), promise: nil) }
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
@@ -159,6 +166,13 @@ public final class OutboundHTTP: Sendable {
             completed = true
             promise.completeWith(result)
             context.close(promise: nil)
+        }
+
+        /// The deadline passed: whatever arrived is not the whole answer.
+        func expire() {
+            guard !completed else { return }
+            completed = true
+            promise.fail(Failure.unreachable)
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {

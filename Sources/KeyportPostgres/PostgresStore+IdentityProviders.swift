@@ -24,6 +24,10 @@ extension PostgresStore {
         }
     }
 
+    public func clientAssertionUsed(key: String, realmId: String, now: Timestamp) async throws -> Bool {
+        try await readOne { db in try await db.exists(statements.identityProviders.assertionUsed(key: key, realmId: realmId, now: now)) }
+    }
+
     public func deleteExpiredClientAssertions(before cutoff: Timestamp) async throws -> Int {
         try await write { db in try await db.run(statements.identityProviders.deleteExpiredAssertions(before: cutoff)) }
     }

@@ -18,7 +18,7 @@ extension Provisioning {
     /// tokens the provider vouches for.
     public static let identityProviderTrustKeys: Set<String> = [
         "issuer", "jwksUrl", "useJwksUrl", "publicKeySignatureVerifier", "publicKeySignatureVerifierKeyId", "supportsClientAssertions",
-        "tokenUrl", "authorizationUrl", "userInfoUrl", "tokenIntrospectionUrl",
+        "supportsClientAssertionReuse", "allowedClockSkew", "tokenUrl", "authorizationUrl", "userInfoUrl", "tokenIntrospectionUrl",
     ]
 
     /// A new provider from `rep` (alias and providerId required).

@@ -146,6 +146,7 @@ public struct RealmExporter: Sendable {
             rep.redirectUris = c.redirectUris
             rep.consentRequired = c.consentRequired
             rep.attributes = c.attributes.filter { !Client.modeledAttributes.contains($0.key) }
+            rep.clientAuthenticatorType = c.attributes[Client.keptKeycloakAuthenticatorAttribute] ?? c.authenticatorType
             rep.protocolMappers = c.protocolMappers
             rep.fullScopeAllowed = c.fullScopeAllowed
             rep.webOrigins = c.webOrigins

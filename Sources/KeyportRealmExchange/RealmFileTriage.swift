@@ -212,7 +212,11 @@ struct RealmFileTriage {
             realm["roles"] = all
         }
         if let providers = value("identityProviders")?.arrayItems, !providers.isEmpty {
-            realm["identityProviders"] = .array((realm["identityProviders"]?.arrayItems ?? []) + providers)
+            // Kept ones whose alias a modeled provider took since (one made through the admin API
+            // after the file was imported) are left out: a file has each alias once.
+            let modeled = realm["identityProviders"]?.arrayItems ?? []
+            let taken = Set(modeled.compactMap { $0["alias"]?.stringValue })
+            realm["identityProviders"] = .array(modeled + providers.filter { !taken.contains($0["alias"]?.stringValue ?? "") })
         }
         for (key, _) in content where !["clients", "clientRoles", "authorizationSettings", "authorizationServicesEnabled", "identityProviders"].contains(key)
             && realm[key] == nil {

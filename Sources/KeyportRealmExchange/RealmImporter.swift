@@ -189,6 +189,12 @@ public struct RealmImporter: Sendable {
             throw Failure("client \(clientId) uses protocol \(c.protocol ?? ""), which Keyport does not speak")
         }
         var rep = c
+        let unimplementedAuthenticator = rep.clientAuthenticatorType.flatMap { Client.supportedAuthenticators.contains($0) ? nil : $0 }
+        if let type = unimplementedAuthenticator {
+            // A realm Keycloak accepts is not refused for one part Keyport lacks: said, kept, exported again.
+            rep.clientAuthenticatorType = nil
+            notices.append("client \(clientId): clientAuthenticatorType \(type.prefix(64)) is not implemented; it authenticates with its client secret in Keyport (kept and exported again)")
+        }
         if rep.protocol == ClientProtocol.dockerV2.rawValue {
             let allowAllMapper = "docker-v2-allow-all-mapper"
             if rep.attributes?["docker.authorization"] == nil {
@@ -204,9 +210,11 @@ public struct RealmImporter: Sendable {
                     + "decide access with docker.grant on the client's roles instead (docs/authorization.md)")
             }
         }
-        return try check("client \(clientId)") {
+        var client = try check("client \(clientId)") {
             try provisioning.newClient(rep, id: id, realmId: realmId, clientId: clientId, createdAt: env.now(), notices: &notices)
         }
+        if let type = unimplementedAuthenticator { client.attributes[Client.keptKeycloakAuthenticatorAttribute] = String(type.prefix(64)) }
+        return client
     }
 
     /// Keycloak's import gives every client with service accounts its hidden user when the file

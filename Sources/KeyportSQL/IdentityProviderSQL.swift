@@ -43,11 +43,14 @@ public struct IdentityProviderSQL: Sendable {
         SQLStatement("DELETE FROM identity_providers WHERE alias = ? AND realm_id = ?\(dialect.countingChanges)", [alias, realmId])
     }
 
-    /// The enabled clients that trust `subject` from the provider `alias` (Keycloak's lookup of a
-    /// federated client by its attributes), at most two: one is an answer, two are ambiguous.
+    /// The enabled federated-jwt OIDC clients that trust `subject` from the provider `alias`
+    /// (Keycloak's lookup of a federated client by its attributes), at most two: one is an
+    /// answer, two are ambiguous. A disabled copy or a client switched back to its secret does
+    /// not count.
     public func federatedClients(alias: String, subject: String, realmId: String) -> SQLStatement {
         SQLStatement("""
-            SELECT \(ClientSQL.columns.list("c")) FROM clients c WHERE c.realm_id = ?
+            SELECT \(ClientSQL.columns.list("c")) FROM clients c WHERE c.realm_id = ? AND c.enabled = TRUE AND c.protocol = 'openid-connect'
+            AND \(dialect.jsonField("c.attributes", "client.authenticator.type")) = 'federated-jwt'
             AND \(dialect.jsonField("c.attributes", "jwt.credential.issuer")) = ? AND \(dialect.jsonField("c.attributes", "jwt.credential.sub")) = ?
             ORDER BY c.client_id\(dialect.bytewise) LIMIT 2
             """, [realmId, alias, subject])
@@ -59,6 +62,10 @@ public struct IdentityProviderSQL: Sendable {
     public func useAssertion(key: String, realmId: String, expiresAt: Timestamp) -> SQLStatement {
         SQLStatement(dialect.insertIgnoringDuplicates(into: "used_client_assertions", "realm_id, assertion_key, expires_at", values: "?, ?, ?")
                      + dialect.countingChanges, [realmId, key, expiresAt])
+    }
+    /// Whether an assertion was used (at the token endpoint) and has not expired.
+    public func assertionUsed(key: String, realmId: String, now: Timestamp) -> SQLStatement {
+        SQLStatement("SELECT 1 FROM used_client_assertions WHERE realm_id = ? AND assertion_key = ? AND expires_at >= ?", [realmId, key, now])
     }
     /// Frees the key of an assertion that expired (so the row above can be added again).
     public func deleteExpiredAssertion(key: String, realmId: String, now: Timestamp) -> SQLStatement {

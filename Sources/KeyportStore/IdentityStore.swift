@@ -27,6 +27,9 @@ public protocol IdentityProviderStore: Sendable {
     /// Records that a client assertion (its `key`) was used, until `expiresAt`; false when it was
     /// used already and has not expired — one transaction, so two nodes cannot both accept it.
     func useClientAssertion(key: String, realmId: String, expiresAt: Timestamp, now: Timestamp) async throws -> Bool
+    /// Whether the token endpoint used that assertion and it has not expired (the registry door
+    /// refuses a JWT already spent as a single-use client assertion).
+    func clientAssertionUsed(key: String, realmId: String, now: Timestamp) async throws -> Bool
     /// Forgets the used assertions that expired before `cutoff`.
     func deleteExpiredClientAssertions(before cutoff: Timestamp) async throws -> Int
 }

@@ -17,6 +17,8 @@ final class CIIssuer: Sendable {
     let ec = P256.Signing.PrivateKey()
     let served = Mutex<[String]>(["rsa-1"])
     let fetches = Mutex(0)
+    /// While true the issuer answers 503.
+    let down = Mutex(false)
 
     /// The JWKS, with the keys whose kids `served` lists.
     var jwks: String {
@@ -68,6 +70,7 @@ final class CIIssuer: Sendable {
         let router = Router()
         router.get("/jwks") { _, _ -> Response in
             self.fetches.withLock { $0 += 1 }
+            if self.down.withLock({ $0 }) { return Response(status: .serviceUnavailable) }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: self.jwks)))
         }
         try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { client in
@@ -133,6 +136,11 @@ struct FederatedClientTests {
                 let claims = try #require(decodeClaims(access))
                 #expect(claims["azp"]?.stringValue == "ci-pusher" && claims["preferred_username"]?.stringValue == "service-account-ci-pusher")
                 #expect(ok["refresh_token"] == nil)
+                let logins = try await api.call(.get, "/admin/realms/acme/events?type=CLIENT_LOGIN", token: f.r.admin).items
+                #expect(logins.first?["details"]?["federated_subject"]?.stringValue == "repo:acme/app:ref:refs/heads/main")
+                #expect(logins.first?["details"]?["client_auth_method"]?.stringValue == "federated-jwt")
+                #expect(logins.first?["details"]?["federated_claim.workflow"]?.stringValue == "release")
+                #expect(logins.first?["details"]?["scope"] != nil)
                 // The same assertion again: Keycloak's single use.
                 #expect(try await f.exchange(jwt)["error_description"]?.stringValue == "Token reuse detected")
                 // Named by client_id (Keyport) or by sub (Keycloak): the same client.
@@ -158,6 +166,15 @@ struct FederatedClientTests {
                 try await refused(ci.token(now: now, kid: "made-up"), "No key of the identity provider matches the token's kid")
                 // Another subject (a fork, another branch) finds no client.
                 #expect(try await f.exchange(ci.token(now: now, sub: "repo:acme/app:ref:refs/heads/evil")).status == .unauthorized)
+                // Spent here, it is no password at the registry door either.
+                let spent = ci.token(now: now)
+                #expect(try await f.exchange(spent).status == .ok)
+                let replayed = try await f.token(spent)
+                #expect(replayed.status == .unauthorized && replayed.text.contains("single-use client assertion"), "\(replayed.text)")
+                // Before the signature is checked, nothing of the configuration is said.
+                let otherIssuer = ci.sign(["iss": "https://elsewhere.example", "sub": "repo:acme/app:ref:refs/heads/main", "aud": "http://keyport.test/realms/acme",
+                                           "exp": .number(Double(now.secondsSince1970 + 60)), "jti": "x"])
+                #expect(try await f.exchange(otherIssuer, clientId: "ci-pusher")["error_description"]?.stringValue == "Invalid client credentials")
                 // The client's secret never works for it, and its representation says what it is.
                 let rep = try await api.call(.get, "/admin/realms/acme/clients/\(f.clientUUID)", token: f.r.admin)
                 #expect(rep["clientAuthenticatorType"]?.stringValue == "federated-jwt" && rep["attributes"]?["client.authenticator.type"] == nil)
@@ -199,6 +216,8 @@ struct FederatedClientTests {
                 #expect(expired.text.contains("Token is not active"))
                 // A token that lives more than a day is not a CI job's.
                 #expect(try await f.token(ci.token(now: api.clock.now, lifetime: 90_000)).status == .unauthorized)
+                // Without iat (or nbf) its whole life cannot be told: refused at this door.
+                #expect(try await f.token(ci.token(now: api.clock.now, drop: ["iat", "nbf"])).status == .unauthorized)
                 // A password is not a JWT: said so.
                 let password = try await f.token("hunter2")
                 #expect(password.status == .unauthorized && password.text.contains("signs in with a JWT"))
@@ -238,7 +257,8 @@ struct FederatedClientTests {
     }
 
     /// An issuer that cannot be reached is a 503 for its clients, never a 401 that CI would read
-    /// as a wrong configuration; the keys it served before keep working while it is down.
+    /// as a wrong configuration; the keys it served before keep working while it is down — for an
+    /// hour at most, so a key it rotated out is not trusted for as long as it stays unreachable.
     @Test func anUnreachableIssuerIsTemporarilyUnavailable() async throws {
         try await APIHarness.run { api in
             let ci = CIIssuer()
@@ -247,6 +267,44 @@ struct FederatedClientTests {
             #expect(answer.status == .serviceUnavailable, "\(answer.text)")
             let oauth = try await f.exchange(ci.token(now: api.clock.now))
             #expect(oauth.status == .serviceUnavailable && oauth["error"]?.stringValue == "temporarily_unavailable")
+        }
+        let ci = CIIssuer()
+        try await ci.serve { jwksUrl in
+            try await APIHarness.run { api in
+                let f = try await FederatedRealm.make(api, issuer: ci, jwksUrl: jwksUrl)
+                #expect(try await f.token(ci.token(now: api.clock.now)).status == .ok)
+                ci.down.withLock { $0 = true }
+                api.clock.advance(seconds: 601)
+                #expect(try await f.token(ci.token(now: api.clock.now)).status == .ok, "the kept key, while the issuer is down")
+                api.clock.advance(seconds: 31)
+                #expect(try await f.token(ci.token(now: api.clock.now, kid: "rsa-2")).status == .serviceUnavailable, "a new kid cannot be looked up")
+                api.clock.advance(seconds: 3000)
+                #expect(try await f.token(ci.token(now: api.clock.now)).status == .serviceUnavailable, "kept keys expire after an hour")
+                ci.down.withLock { $0 = false }
+                api.clock.advance(seconds: 31)
+                #expect(try await f.token(ci.token(now: api.clock.now)).status == .ok)
+            }
+        }
+    }
+
+    /// A realm file's client of an authenticator Keyport lacks imports, authenticates with its
+    /// secret, and exports as it came.
+    @Test func aClientOfAnotherAuthenticatorTypeImportsAndExportsAsItCame() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            let made = try await api.call(.post, "/admin/realms", token: admin, json: [
+                "realm": "jwtapp", "enabled": true,
+                "clients": [["clientId": "signed", "publicClient": false, "secret": "s3cret", "serviceAccountsEnabled": true,
+                             "clientAuthenticatorType": "client-jwt"]]])
+            #expect(made.status == .created, "\(made.text)")
+            let id = try await api.clientUUID("jwtapp", "signed", token: admin)
+            let rep = try await api.call(.get, "/admin/realms/jwtapp/clients/\(id)", token: admin)
+            #expect(rep["clientAuthenticatorType"]?.stringValue == "client-secret" && rep["attributes"]?["keycloak.client.authenticator.type"] == nil)
+            let export = try await api.call(.post, "/admin/realms/jwtapp/partial-export?exportClients=true", token: admin)
+            let exported = export.json?["clients"]?.array.first { $0["clientId"]?.stringValue == "signed" }
+            #expect(exported?["clientAuthenticatorType"]?.stringValue == "client-jwt")
+            // Through the admin API, an authenticator Keyport lacks is refused.
+            #expect(try await api.call(.put, "/admin/realms/jwtapp/clients/\(id)", token: admin, json: ["clientAuthenticatorType": "client-x509"]).status == .badRequest)
         }
     }
 
@@ -344,6 +402,10 @@ struct FederatedClientTests {
         #expect(conditions.unmet(in: claims("refs/heads/main", lit: "axb")) == "lit")
         #expect(conditions.unmet(in: ["ref": "refs/heads/main"]) != nil)
         #expect(!ClaimConditions.matches(String(repeating: "a", count: 4096), pattern: String(repeating: "*a", count: 200) + "b"))
+        // Byte for byte: a decomposed é is another branch name than a precomposed one.
+        #expect(!ClaimConditions.matches("refs/heads/cafe\u{301}", pattern: "refs/heads/caf\u{e9}"))
+        #expect(ClaimConditions.matches("refs/heads/caf\u{e9}-1", pattern: "refs/heads/caf\u{e9}-*"))
+        #expect(!FederatedJWTVerifier.same("cafe\u{301}", "caf\u{e9}") && FederatedJWTVerifier.same("caf\u{e9}", "caf\u{e9}"))
         #expect(throws: ClaimConditions.Invalid.self) { try ClaimConditions(attribute: #"{"ref":{"x":1}}"#) }
         #expect(throws: ClaimConditions.Invalid.self) { try ClaimConditions(attribute: #"{"":"x"}"#) }
     }

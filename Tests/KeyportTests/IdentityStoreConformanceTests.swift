@@ -1246,12 +1246,26 @@ extension IdentityStoreConformanceTests {
         // Federated clients found by their attributes (keys with dots), in their realm only.
         var client = try await f.client("ci", in: acme)
         try await store.apply([.updateClient(id: client.id, realmId: acme.id) {
-            $0.attributes = ["jwt.credential.issuer": "gh", "jwt.credential.sub": "repo:acme/app:ref:refs/heads/main"]
+            $0.attributes = ["jwt.credential.issuer": "gh", "jwt.credential.sub": "repo:acme/app:ref:refs/heads/main",
+                             "client.authenticator.type": "federated-jwt"]
         }])
         client = try #require(try await store.client(id: client.id, realmId: acme.id))
         #expect(try await store.federatedClients(alias: "gh", subject: "repo:acme/app:ref:refs/heads/main", realmId: acme.id).map(\.id) == [client.id])
         #expect(try await store.federatedClients(alias: "gh", subject: "repo:acme/app:ref:refs/heads/other", realmId: acme.id).isEmpty)
         #expect(try await store.federatedClients(alias: "gh", subject: "repo:acme/app:ref:refs/heads/main", realmId: other.id).isEmpty)
+        // A disabled copy, or a client switched back to its secret (its attributes left), does not count.
+        let copy = try await f.client("ci-copy", in: acme)
+        try await store.apply([.updateClient(id: copy.id, realmId: acme.id) {
+            $0.attributes = ["jwt.credential.issuer": "gh", "jwt.credential.sub": "repo:acme/app:ref:refs/heads/main"]
+        }])
+        #expect(try await store.federatedClients(alias: "gh", subject: "repo:acme/app:ref:refs/heads/main", realmId: acme.id).map(\.id) == [client.id])
+        try await store.apply([.updateClient(id: copy.id, realmId: acme.id) {
+            $0.attributes["client.authenticator.type"] = "federated-jwt"
+            $0.enabled = false
+        }])
+        #expect(try await store.federatedClients(alias: "gh", subject: "repo:acme/app:ref:refs/heads/main", realmId: acme.id).map(\.id) == [client.id])
+        // The registry door asks whether the token endpoint spent an assertion.
+        #expect(try await !store.clientAssertionUsed(key: "k9", realmId: acme.id, now: Timestamp(millisecondsSince1970: 1_000_000)))
 
         // Each assertion once until it expires; then its key is free again.
         let t0 = Timestamp(millisecondsSince1970: 1_000_000)
