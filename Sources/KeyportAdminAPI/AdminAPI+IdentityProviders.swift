@@ -24,6 +24,7 @@ extension AdminAPI {
         providers.get("instances/{alias}", use: getIdentityProvider)
         providers.put("instances/{alias}", use: updateIdentityProvider)
         providers.delete("instances/{alias}", use: deleteIdentityProvider)
+        providers.get("instances/{alias}/mappers", use: listIdentityProviderMappers)
         providers.get("providers/{providerId}", use: getIdentityProviderFactory)
     }
 
@@ -96,6 +97,15 @@ extension AdminAPI {
         let (_, realm, provider) = try await identityProviderInPath(request, context, .manageIdentityProviders)
         try await store.apply([.deleteIdentityProvider(alias: provider.alias, realmId: realm.id)])
         return noContent
+    }
+
+    /// A provider's mappers: none. Keyport uses providers for federated client authentication,
+    /// which takes no mappers, and has no brokered sign-in yet (what mappers are for), so there is
+    /// no way to make one: creating one is a 405. Listed so that tools which read a provider with
+    /// its mappers (Ansible's keycloak_identity_provider) see the truth instead of a 404.
+    func listIdentityProviderMappers(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        _ = try await identityProviderInPath(request, context, .viewIdentityProviders)
+        return try JSONBody.response([JSONValue]())
     }
 
     /// Keycloak's provider factory description, for the provider types Keyport implements.

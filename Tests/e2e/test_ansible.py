@@ -166,6 +166,10 @@ def test_ansible_keycloak_modules_manage_a_realm_idempotently(keyport, tmp_path)
     access = claims(json.load(urllib.request.urlopen(docker, timeout=30))["token"])["access"]
     assert access == [{"type": "repository", "name": "team/app", "actions": ["pull", "push"]}], access
 
+    # The identity provider, as Keycloak answers it (federated client authentication uses it).
+    status, idp = admin(keyport, "GET", f"/{REALM}/identity-provider/instances/github")
+    assert status == 200 and idp["providerId"] == "oidc" and idp["config"]["supportsClientAssertions"] == "true", idp
+
     # 2. The same playbook again: Keyport returns what Ansible sent, so there is nothing to do.
     second = run_playbook(keyport, tmp_path, "present")
     assert second["returncode"] == 0 and second["stats"]["failures"] == 0, explain(second)
