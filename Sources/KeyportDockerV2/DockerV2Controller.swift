@@ -326,7 +326,10 @@ public struct DockerV2Controller: Sendable {
                 throw DockerV2Error.unavailable(refusal.description)
             }
             details["reason"] = refusal.detail
-            throw refuse("invalid_client_credentials", "\(DockerV2Error.invalidCredentials): \(refusal.description)")
+            // The reason is the caller's to read once the token is shown to be the issuer's;
+            // before that, only the event has it.
+            let said = refusal.description == refusal.detail ? ": \(refusal.description)" : ""
+            throw refuse("invalid_client_credentials", DockerV2Error.invalidCredentials + said)
         }
         details.merge(verified.eventDetails) { _, new in new }
         guard client.enabled, client.serviceAccountsEnabled,

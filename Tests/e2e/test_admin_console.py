@@ -243,6 +243,26 @@ def test_the_server_admin_manages_a_registry_realm_in_the_console(keyport, realm
     driver.get(f"{console}#/r/acme/registry")
     wait_text(driver, SERVICE)
 
+    # CI identities: trust an issuer, add a client for one pipeline; values shown as text.
+    click_link(driver, "CI identities")
+    wait_text(driver, "No identity provider yet.")
+    for name, value in [("alias", "github"), ("displayName", "GitHub <b>Actions</b>"), ("issuer", "https://token.actions.githubusercontent.com"),
+                        ("jwksUrl", "https://token.actions.githubusercontent.com/.well-known/jwks")]:
+        driver.find_element(By.CSS_SELECTOR, f"input[name={name}]").send_keys(value)
+    click_button(driver, "Trust this issuer")
+    wait_for(driver, lambda d: "Identity provider github added." in banner(d))
+    wait_text(driver, "GitHub <b>Actions</b>")
+    for name, value in [("clientId", "ci-acme-app"), ("subject", "repo:acme/app:ref:refs/heads/main"), ("claims", '{"repository_id": "123456789"}')]:
+        driver.find_element(By.CSS_SELECTOR, f"input[name={name}]").send_keys(value)
+    click_button(driver, "Add CI client")
+    wait_for(driver, lambda d: "Client ci-acme-app created" in banner(d))
+    wait_text(driver, "repository_id = 123456789")
+    made = realm["admin"].call("GET", "/acme/clients", params={"clientId": "ci-acme-app"}).json()[0]
+    assert made["clientAuthenticatorType"] == "federated-jwt" and made["attributes"]["jwt.credential.sub"] == "repo:acme/app:ref:refs/heads/main", made
+    assert "repo:acme/app:ref:refs/heads/main" in main_text(driver)
+    no_serious_violations(driver)
+    shot(driver, "07c-ci-identities")
+
     # Events: the logins above are there, filterable; admin events say who changed what.
     click_link(driver, "Events")
     wait_text(driver, "LOGIN")

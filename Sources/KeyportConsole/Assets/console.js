@@ -37,7 +37,8 @@ function navigation(realm, current) {
   nav.replaceChildren();
   if (session.realm === "master") nav.append(link("Realms", [], null, { "aria-current": current === "realms" ? "page" : null }));
   if (!realm) return;
-  const sections = [["users", "Users"], ["groups", "Groups"], ["roles", "Roles"], ["registry", "Registry access"], ["events", "Events"], ["registry-events", "Registry events"],
+  const sections = [["users", "Users"], ["groups", "Groups"], ["roles", "Roles"], ["registry", "Registry access"], ["ci", "CI identities"],
+    ["events", "Events"], ["registry-events", "Registry events"],
     ["admin-events", "Admin events"], ["settings", "Realm settings"]];
   nav.append(h("span", { class: "muted" }, `Realm ${realm}:`));
   for (const [key, label] of sections) {
@@ -167,6 +168,64 @@ const pages = {
         link(c.clientId, ["r", realm, "registry", c.id, "matrix"]), (c.attributes || {})["docker.authorization"] || "roles",
         c.enabled === false ? tag("disabled", "no") : tag("enabled", "yes")]), "No registry client yet."),
       h("h2", {}, "New registry client"), create];
+  },
+
+  async ci(realm) {
+    document.title = `CI identities · ${realm} · Keyport`;
+    const [providers, clients] = await Promise.all([
+      api.get(`/${seg(realm)}/identity-provider/instances`),
+      api.get(`/${seg(realm)}/clients`, { max: 1000 }).catch(() => []),
+    ]);
+    const vouching = providers.filter((p) => (p.config || {}).supportsClientAssertions === "true");
+    const federated = clients.filter((c) => c.clientAuthenticatorType === "federated-jwt");
+    const conditions = (c) => {
+      const text = (c.attributes || {})["keyport.jwt.credential.claims"];
+      if (!text) return h("span", { class: "muted" }, "none: the subject alone");
+      try { return h("span", { class: "mono" }, Object.entries(JSON.parse(text)).map(([k, v]) => `${k} = ${[v].flat().join(" | ")}`).join("; ")); }
+      catch { return tag("does not parse", "no"); }
+    };
+    const trust = h("form", { class: "inline", onsubmit: (event) => {
+      event.preventDefault();
+      const v = formValues(event.target);
+      act(() => api.post(`/${seg(realm)}/identity-provider/instances`, { alias: v.alias, providerId: "oidc", enabled: true, displayName: v.displayName || undefined,
+        config: { issuer: v.issuer, jwksUrl: v.jwksUrl, useJwksUrl: "true", supportsClientAssertions: "true" } }), `Identity provider ${v.alias} added.`);
+    } }, field("Alias", input("text", "alias", { required: true, autocomplete: "off", placeholder: "github" })),
+    field("Display name", input("text", "displayName", { placeholder: "GitHub Actions" })),
+    field("Issuer (the tokens' iss)", input("url", "issuer", { required: true, placeholder: "https://token.actions.githubusercontent.com" })),
+    field("Keys (JWKS URL, https)", input("url", "jwksUrl", { required: true, placeholder: "https://token.actions.githubusercontent.com/.well-known/jwks" })),
+    h("button", { type: "submit" }, "Trust this issuer"));
+    const client = h("form", { class: "inline", onsubmit: (event) => {
+      event.preventDefault();
+      const v = formValues(event.target);
+      let claims = (v.claims || "").trim();
+      if (claims) {
+        try { JSON.parse(claims); } catch { say("Claim conditions: a JSON object, e.g. {\"repository_id\": \"123456\"}.", "error"); return; }
+      }
+      act(() => api.post(`/${seg(realm)}/clients`, { clientId: v.clientId, publicClient: false, serviceAccountsEnabled: true,
+        clientAuthenticatorType: "federated-jwt", attributes: { "jwt.credential.issuer": v.provider, "jwt.credential.sub": v.subject,
+          ...(claims ? { "keyport.jwt.credential.claims": claims } : {}) } }),
+      `Client ${v.clientId} created: give service-account-${v.clientId} a registry role (Users), then log in with docker login -u ${v.clientId} and the job's token.`);
+    } }, field("Client (the docker login username)", input("text", "clientId", { required: true, autocomplete: "off", placeholder: "ci-acme-app" })),
+    field("Identity provider", h("select", { name: "provider", id: "f-provider", required: true }, ...vouching.map((p) => h("option", { value: p.alias }, p.alias)))),
+    field("Subject (sub, exactly)", input("text", "subject", { required: true, placeholder: "repo:acme/app:ref:refs/heads/main" })),
+    field("Claim conditions (JSON, optional)", input("text", "claims", { placeholder: "{\"repository_id\": \"123456789\"}" })),
+    h("button", { type: "submit", disabled: vouching.length === 0 }, "Add CI client"));
+    return [h("h1", {}, "CI identities"),
+      h("p", { class: "hint" }, "CI jobs (GitHub Actions, GitLab CI, Kubernetes) already hold a short-lived token signed by their issuer. Trust the issuer once, then let one subject of it stand for a client: the job logs in with its own token as the password, and no registry secret is stored in CI."),
+      h("h2", {}, "Trusted issuers"),
+      table(["Alias", "Issuer", "Keys", "Vouches for clients", "Status"], providers.map((p) => [
+        h("span", {}, p.alias, p.displayName ? h("span", { class: "muted" }, ` (${p.displayName})`) : null),
+        h("span", { class: "mono" }, (p.config || {}).issuer || ""),
+        h("span", { class: "mono" }, (p.config || {}).useJwksUrl === "false" ? "a pinned key" : (p.config || {}).jwksUrl || ""),
+        (p.config || {}).supportsClientAssertions === "true" ? tag("yes", "yes") : tag("no", "no"),
+        p.enabled === false ? tag("disabled", "no") : tag("enabled", "yes")]), "No identity provider yet."),
+      h("h2", {}, "CI clients"),
+      table(["Client", "Issuer", "Subject", "Claim conditions", "Status"], federated.map((c) => [
+        link(c.clientId, ["r", realm, "users"], { search: `service-account-${c.clientId}` }), (c.attributes || {})["jwt.credential.issuer"] || "",
+        h("span", { class: "mono" }, (c.attributes || {})["jwt.credential.sub"] || ""), conditions(c),
+        c.enabled === false ? tag("disabled", "no") : tag("enabled", "yes")]), "No CI client yet."),
+      h("h2", {}, "Trust a CI issuer"), trust,
+      h("h2", {}, "New CI client"), vouching.length ? client : h("p", { class: "muted" }, "Trust an issuer first.")];
   },
 
   async events(realm, rest, query) {
