@@ -107,7 +107,7 @@ public struct FederatedJWTVerifier: Sendable {
         let kid = header["kid"]?.stringValue
         if provider.config["useJwksUrl"] != "false" {
             guard let url = provider.config["jwksUrl"], !url.isEmpty else { throw Refusal.invalid("Identity provider '\(alias.prefix(80))' has no jwksUrl") }
-            switch await keys.key(url: url, kid: kid) {
+            switch await keys.key(url: url, kid: kid, partition: client.realmId) {
             case .success(let found): key = found
             case .failure:
                 let words = "The keys of identity provider '\(alias.prefix(80))' cannot be read now: try again later"

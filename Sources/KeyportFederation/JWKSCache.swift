@@ -50,7 +50,8 @@ public final class JWKSCache: Sendable {
     }
 
     /// The key for `kid` from the set at `url` (nil: the issuer's current set has no such key).
-    public func key(url: String, kid: String?) async -> Result<VerificationKey?, Failure> {
+    /// A fetch it starts counts against `partition`'s outbound slots (the realm asking).
+    public func key(url: String, kid: String?, partition: String) async -> Result<VerificationKey?, Failure> {
         enum Step { case answer(Result<VerificationKey?, Failure>), wait(Task<Void, Never>) }
         for _ in 0..<2 {
             let current = now()
@@ -69,7 +70,7 @@ public final class JWKSCache: Sendable {
                           let oldest = entries.min(by: { $0.value.attemptedAt < $1.value.attemptedAt })?.key {
                     entries[oldest] = nil
                 }
-                let task = Task { await self.refresh(url) }
+                let task = Task { await self.refresh(url, partition: partition) }
                 var entry = entries[url] ?? Entry(keys: nil, fetchedAt: current, attemptedAt: current, failed: false)
                 entry.fetching = task
                 entries[url] = entry
@@ -84,8 +85,8 @@ public final class JWKSCache: Sendable {
     }
 
     /// Fetches the set and records the attempt; a failure keeps the set there was.
-    func refresh(_ url: String) async {
-        let fetched = await fetch(url)
+    func refresh(_ url: String, partition: String) async {
+        let fetched = await fetch(url, partition: partition)
         entries.withLock { entries in
             let at = now()
             var entry = entries[url] ?? Entry(keys: nil, fetchedAt: at, attemptedAt: at, failed: false)
@@ -100,8 +101,8 @@ public final class JWKSCache: Sendable {
         }
     }
 
-    func fetch(_ url: String) async -> JSONWebKeySet? {
-        guard case .success(let answer) = await http.get(url: url, maxBody: Self.maxBytes), answer.status == 200 else { return nil }
+    func fetch(_ url: String, partition: String) async -> JSONWebKeySet? {
+        guard case .success(let answer) = await http.get(url: url, maxBody: Self.maxBytes, partition: partition), answer.status == 200 else { return nil }
         return try? JSONWebKeySet(json: answer.body)
     }
 

@@ -67,7 +67,7 @@ public struct BackChannelLogout: Sendable {
                     guard let url = client.attributes["backchannel.logout.url"],
                           let token = try? await token(realm: realm, client: client, userId: session.userId, sessionId: session.id)
                     else { return nil }
-                    let status = await sender.post(url: url, form: "logout_token=\(token)")
+                    let status = await sender.post(url: url, form: "logout_token=\(token)", partition: realm.id)
                     return (200..<300).contains(status ?? 0) ? client.clientId : nil
                 }
             }

@@ -8,28 +8,33 @@ import Synchronization
 /// The server's one HTTP client for calls it makes itself (back-channel logout, an identity
 /// provider's JWKS): a fresh connection, TLS for https (the system's trust roots, the host name
 /// checked), `Connection: close`, a deadline for the whole exchange, at most `maxBody` bytes read
-/// back, and a bounded number of calls at once, in all and to one destination. Redirects are not
+/// back, and a bounded number of calls at once: in all, to one destination, and for one partition
+/// (a realm: one realm's administrators, pointing URLs at hosts that never answer, hold at most
+/// `maxPerPartition` of the server's slots and never starve the other realms). Redirects are not
 /// followed: a URL an administrator set is the only place a request goes.
 public final class OutboundHTTP: Sendable {
     public static let shared = OutboundHTTP()
     let group: any EventLoopGroup
-    /// Calls under way, in all and per destination (host and port).
-    let inFlight = Mutex((total: 0, perDestination: [String: Int]()))
+    /// Calls under way, in all, per destination (host and port) and per partition.
+    let inFlight = Mutex((total: 0, perDestination: [String: Int](), perPartition: [String: Int]()))
     let maxInFlight: Int
     /// One destination that never answers holds at most this many of the server's slots.
     let maxPerDestination: Int
+    /// One partition (a realm) holds at most this many.
+    let maxPerPartition: Int
     /// The whole call — connection, request, answer — within this.
     let timeout: TimeAmount
 
     public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, maxInFlight: Int = 64, maxPerDestination: Int = 4,
-                timeout: TimeAmount = .seconds(5)) {
+                maxPerPartition: Int = 16, timeout: TimeAmount = .seconds(5)) {
         self.group = group
         self.maxInFlight = maxInFlight
         self.maxPerDestination = maxPerDestination
+        self.maxPerPartition = maxPerPartition
         self.timeout = timeout
     }
 
-    public struct Answer: Sendable {
+    public struct Answer: Sendable, Equatable {
         public let status: Int
         /// Empty when the call asked for none (`maxBody` 0).
         public let body: [UInt8]
@@ -47,25 +52,28 @@ public final class OutboundHTTP: Sendable {
     }
 
     /// A form POST; only the status is read back.
-    public func post(url: String, form: String) async -> Int? {
-        try? await call(method: .POST, url: url, body: form, maxBody: 0).get().status
+    public func post(url: String, form: String, partition: String) async -> Int? {
+        try? await call(method: .POST, url: url, body: form, maxBody: 0, partition: partition).get().status
     }
 
     /// A GET whose answer's body is read, up to `maxBody` bytes.
-    public func get(url: String, accept: String = "application/json", maxBody: Int) async -> Result<Answer, Failure> {
-        await call(method: .GET, url: url, body: nil, accept: accept, maxBody: maxBody)
+    public func get(url: String, accept: String = "application/json", maxBody: Int, partition: String) async -> Result<Answer, Failure> {
+        await call(method: .GET, url: url, body: nil, accept: accept, maxBody: maxBody, partition: partition)
     }
 
-    func call(method: HTTPMethod, url: String, body: String?, accept: String? = nil, maxBody: Int) async -> Result<Answer, Failure> {
+    func call(method: HTTPMethod, url: String, body: String?, accept: String? = nil, maxBody: Int, partition: String) async -> Result<Answer, Failure> {
         guard url.utf8.count <= 2048, let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
               scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
         else { return .failure(.refusedURL) }
         let port = components.port ?? (scheme == "https" ? 443 : 80)
         let destination = "\(host.lowercased()):\(port)"
         let admitted = inFlight.withLock { state in
-            guard state.total < maxInFlight, state.perDestination[destination, default: 0] < maxPerDestination else { return false }
+            guard state.total < maxInFlight, state.perDestination[destination, default: 0] < maxPerDestination,
+                  state.perPartition[partition, default: 0] < maxPerPartition
+            else { return false }
             state.total += 1
             state.perDestination[destination, default: 0] += 1
+            state.perPartition[partition, default: 0] += 1
             return true
         }
         guard admitted else { return .failure(.busy) }
@@ -74,6 +82,8 @@ public final class OutboundHTTP: Sendable {
                 state.total -= 1
                 let left = state.perDestination[destination, default: 1] - 1
                 state.perDestination[destination] = left > 0 ? left : nil
+                let partitionLeft = state.perPartition[partition, default: 1] - 1
+                state.perPartition[partition] = partitionLeft > 0 ? partitionLeft : nil
             }
         }
         var target = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath

@@ -1,0 +1,60 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+@testable import KeyportOutboundHTTP
+import NIOCore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The server's own HTTP client: bodies bounded, redirects not followed, and slots bounded in
+/// all, per destination and per realm — one realm's URLs at hosts that never answer cannot take
+/// every slot from the others.
+@Suite("Outbound HTTP")
+struct OutboundHTTPTests {
+    @Test func answersAreBoundedAndRedirectsNotFollowed() async throws {
+        let router = Router()
+        router.get("/small") { _, _ in "{\"keys\":[]}" }
+        router.get("/large") { _, _ in String(repeating: "x", count: 300_000) }
+        router.get("/moved") { _, _ in Response(status: .found, headers: [.location: "http://169.254.169.254/latest/meta-data/"]) }
+        try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { client in
+            let base = "http://127.0.0.1:\(client.port!)"
+            let http = OutboundHTTP(timeout: .seconds(5))
+            let small = try await http.get(url: "\(base)/small", maxBody: 1024, partition: "r").get()
+            #expect(small.status == 200 && String(decoding: small.body, as: UTF8.self) == "{\"keys\":[]}")
+            #expect(await http.get(url: "\(base)/large", maxBody: 256 * 1024, partition: "r") == .failure(.tooLarge))
+            let moved = try await http.get(url: "\(base)/moved", maxBody: 1024, partition: "r").get()
+            #expect(moved.status == 302, "answered as it is, never followed")
+            #expect(await http.get(url: "file:///etc/passwd", maxBody: 1024, partition: "r") == .failure(.refusedURL))
+            #expect(await http.get(url: "http://user:pw@", maxBody: 1024, partition: "r") == .failure(.refusedURL))
+        }
+    }
+
+    @Test func oneRealmCannotTakeEverySlot() async throws {
+        // A listener that never accepts: connections open (the kernel's backlog) and hang.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        listen(fd, 128)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+
+        let http = OutboundHTTP(maxInFlight: 64, maxPerDestination: 64, maxPerPartition: 3, timeout: .seconds(2))
+        let hanging = (0..<3).map { i in
+            Task { await http.get(url: "http://127.0.0.1:\(port)/\(i)", maxBody: 1024, partition: "greedy") }
+        }
+        while http.inFlight.withLock({ $0.perPartition["greedy"] ?? 0 }) < 3 { await Task.yield() }
+        #expect(await http.get(url: "http://127.0.0.1:\(port)/more", maxBody: 1024, partition: "greedy") == .failure(.busy))
+        // Another realm still gets a slot (and its own answer: here none, in time).
+        #expect(await http.get(url: "http://127.0.0.1:\(port)/other", maxBody: 1024, partition: "other") == .failure(.unreachable))
+        for task in hanging { #expect(await task.value == .failure(.unreachable)) }
+        #expect(http.inFlight.withLock { $0.total } == 0)
+    }
+}
