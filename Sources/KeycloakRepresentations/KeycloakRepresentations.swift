@@ -735,7 +735,7 @@ public struct PartialImportRepresentation: Decodable, Sendable {
     public var clients: [ClientRepresentation]?
     public var groups: [GroupRepresentation]?
     public var roles: RolesRepresentation?
-    public var identityProviders: [JSONValue]?
+    public var identityProviders: [IdentityProviderRepresentation]?
 
     public init() {}
 }

@@ -120,6 +120,13 @@ extension AdminAPI {
         if !(body.clients ?? []).isEmpty || !(body.roles?.client ?? [:]).isEmpty {
             guard caller.may(.manageClients, in: realm) else { throw AdminError.forbidden }
         }
+        if let providers = body.identityProviders, !providers.isEmpty {
+            guard caller.may(.manageIdentityProviders, in: realm) else { throw AdminError.forbidden }
+            // One that vouches for clients decides which tokens authenticate them (the admin API's rule).
+            if providers.contains(where: { $0.config?["supportsClientAssertions"] == "true" }) {
+                guard caller.may(.manageClients, in: realm) else { throw AdminError.forbidden }
+            }
+        }
         var hashed: [String: Credential] = [:]
         let attempts = 3
         for attempt in 1...attempts {

@@ -61,6 +61,7 @@ public enum PartialImport {
         var groups: [Group] = []
         var groupRoles: [(group: String, roles: [String])] = []
         var users: [UserSeed] = []
+        var identityProviders: [IdentityProvider] = []
         var realmId: String
 
         func assembled() -> [StoreChange] {
@@ -72,6 +73,7 @@ public enum PartialImport {
             changes += groups.map { .createGroup($0) }
             changes += groupRoles.map { .grantGroupRoles(groupId: $0.group, roleIds: $0.roles, realmId: realmId) }
             changes += users.map { .createUser($0) }
+            changes += identityProviders.map { .createIdentityProvider($0) }
             return changes
         }
     }
@@ -108,6 +110,7 @@ extension RealmImporter {
         try await planner.planComposites()
         try await planner.planGroups()
         try await planner.planUsers()
+        try await planner.planIdentityProviders()
         return planner.plan
     }
 

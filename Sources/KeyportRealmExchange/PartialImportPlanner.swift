@@ -60,8 +60,8 @@ final class PartialImportPlanner {
         self.hashed = hashed
         plan = PartialImport.Plan(results: [], grantedExistingRoleIds: [], joinedExistingGroupIds: [], notices: [], pending: [],
                                   versions: versions, realmId: realm.id)
-        if !(body.identityProviders ?? []).isEmpty {
-            plan.notices.append("identityProviders: skipped — a partial import does not write identity providers: use identity-provider/instances or a realm file")
+        guard (body.identityProviders ?? []).count <= IdentityProvider.limitPerRealm else {
+            throw Failure("at most \(IdentityProvider.limitPerRealm) identity providers can be imported at once")
         }
     }
 
@@ -77,6 +77,34 @@ final class PartialImportPlanner {
     }
 
     func check<T>(_ what: String, _ body: () throws -> T) throws -> T { try importer.check(what, body) }
+
+    /// Identity providers, checked as the admin API checks them; a type Keyport does not
+    /// implement is skipped and said (a partial import keeps nothing it does not run).
+    func planIdentityProviders() async throws {
+        var aliases: Set<String> = []
+        for var rep in body.identityProviders ?? [] {
+            let alias = String((rep.alias ?? "").prefix(80))
+            if let type = rep.providerId, !IdentityProvider.supportedProviders.contains(type) {
+                plan.notices.append("identity provider \(alias) (\(type.prefix(64))): skipped — Keyport implements \(IdentityProvider.supportedProviders.sorted().joined(separator: " and "))")
+                continue
+            }
+            if rep.config?["clientSecret"] == IdentityProvider.maskedSecret { rep.config?["clientSecret"] = nil }
+            let made = try check("identity provider \(alias)") { [rep] in try provisioning.newIdentityProvider(rep, id: env.newID(), realmId: realm.id) }
+            guard aliases.insert(made.alias).inserted else { throw Failure("identity provider \(made.alias) appears twice") }
+            let existing = try await store.identityProvider(alias: made.alias, realmId: realm.id)
+            switch try decide(existing != nil, "Identity provider '\(made.alias)' already exists") {
+            case .skip?:
+                result("SKIPPED", "IDP", made.alias, existing!.id)
+                continue
+            case .overwrite?:
+                plan.deletions.append(.deleteIdentityProvider(alias: made.alias, realmId: realm.id))
+                result("OVERWRITTEN", "IDP", made.alias, made.id)
+            default:
+                result("ADDED", "IDP", made.alias, made.id)
+            }
+            plan.identityProviders.append(made)
+        }
+    }
 
     /// Clients, Keycloak's built-in ones never imported over.
     func planClients() async throws {

@@ -372,6 +372,22 @@ struct FederatedClientTests {
                 #expect(try await api.call(.put, "/admin/realms/acme/clients/\(f.clientUUID)", token: admin, json: [
                     "attributes": ["jwt.credential.issuer": "github", "jwt.credential.sub": "x", "keyport.jwt.credential.claims": "[1]"]]).status == .badRequest)
 
+                // A partial import writes providers too (manage-identity-providers; vouching ones need
+                // manage-clients as well); a type Keyport does not implement is skipped and said.
+                let partial: JSONValue = ["ifResourceExists": "SKIP", "identityProviders": [
+                    ["alias": "gitlab", "providerId": "oidc", "config": ["issuer": "https://gitlab.example.test",
+                                                                        "jwksUrl": "https://gitlab.example.test/oauth/discovery/keys", "supportsClientAssertions": "true"]],
+                    ["alias": "google", "providerId": "google", "config": ["clientId": "x"]],
+                    ["alias": "github", "providerId": "oidc", "config": ["issuer": "https://evil.example.test"]]]]
+                #expect(try await api.call(.post, "/admin/realms/acme/partialImport", token: limited, json: partial).status == .forbidden)
+                let answer = try await api.call(.post, "/admin/realms/acme/partialImport", token: admin, json: partial)
+                #expect(answer.status == .ok, "\(answer.text)")
+                #expect(answer["added"]?.int == 1 && answer["skipped"]?.int == 1, "\(answer.text)")
+                #expect(try await api.call(.get, "\(path)/gitlab", token: admin)["config"]?["issuer"]?.stringValue == "https://gitlab.example.test")
+                #expect(try await api.call(.get, "\(path)/github", token: admin)["config"]?["issuer"]?.stringValue == CIIssuer.issuer, "skipped, not overwritten")
+                #expect(try await api.call(.get, "\(path)/google", token: admin).status == .notFound)
+                #expect(try await api.call(.delete, "\(path)/gitlab", token: admin).status == .noContent)
+
                 // A realm file carries providers both ways.
                 let full = try await api.call(.get, "/admin/realms/acme/identity-provider/instances/github", token: admin)
                 #expect(full.status == .ok)
