@@ -164,7 +164,24 @@ struct FederatedClientTests {
                 try await refused(ci.token(now: now, alg: "HS256"), "Invalid signature algorithm")
                 try await refused(ci.token(now: now, alg: "none"), "Invalid signature algorithm")
                 try await refused(ci.token(now: now, kid: "made-up"), "No key of the identity provider matches the token's kid")
-                // Another subject (a fork, another branch) finds no client.
+                // Keys named in the token itself (jwk, jku, x5u) are never used: only the provider's.
+                let attacker = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+                let primitives = try attacker.publicKey.getKeyPrimitives()
+                var forged: [String: JSONValue] = ["iss": .string(CIIssuer.issuer), "aud": "http://keyport.test/realms/acme",
+                                                   "sub": "repo:acme/app:ref:refs/heads/main", "iat": .number(Double(now.secondsSince1970)),
+                                                   "exp": .number(Double(now.secondsSince1970 + 60)), "jti": "forged", "repository_id": 42,
+                                                   "ref": "refs/heads/main"]
+                let embedded: JSONValue = ["kty": "RSA", "kid": "rsa-1", "n": .string(Base64URL.encode(primitives.modulus)),
+                                           "e": .string(Base64URL.encode(primitives.publicExponent))]
+                for header in [["jwk": embedded], ["jku": "http://127.0.0.1:9/evil.json"], ["x5u": "http://127.0.0.1:9/evil.pem"]] as [[String: JSONValue]] {
+                    var fields: [String: JSONValue] = ["alg": "RS256", "kid": "rsa-1"]
+                    for (k, v) in header { fields[k] = v }
+                    forged["jti"] = .string(UUID().uuidString)
+                    let input = Base64URL.encode(Data(JSONValue.object(fields).encoded().utf8)) + "." + Base64URL.encode(Data(JSONValue.object(forged).encoded().utf8))
+                    let signature = try attacker.signature(for: SHA256.hash(data: Data(input.utf8)), padding: .insecurePKCS1v1_5).rawRepresentation
+                    try await refused(input + "." + Base64URL.encode(signature), "Invalid token signature")
+                }
+                // Another subject (a fork, another branch) finds no client.                // Another subject (a fork, another branch) finds no client.
                 #expect(try await f.exchange(ci.token(now: now, sub: "repo:acme/app:ref:refs/heads/evil")).status == .unauthorized)
                 // Spent here, it is no password at the registry door either.
                 let spent = ci.token(now: now)
@@ -175,6 +192,19 @@ struct FederatedClientTests {
                 let otherIssuer = ci.sign(["iss": "https://elsewhere.example", "sub": "repo:acme/app:ref:refs/heads/main", "aud": "http://keyport.test/realms/acme",
                                            "exp": .number(Double(now.secondsSince1970 + 60)), "jti": "x"])
                 #expect(try await f.exchange(otherIssuer, clientId: "ci-pusher")["error_description"]?.stringValue == "Invalid client credentials")
+                // A provider mints nothing in another realm: the audience names the realm.
+                let master = try await api.token()
+                _ = try await api.createRealm("other", token: master, extra: ["dockerV2Enabled": true])
+                _ = try await api.call(.post, "/admin/realms/other/identity-provider/instances", token: master, json: [
+                    "alias": "github", "providerId": "oidc", "config": ["issuer": .string(CIIssuer.issuer), "jwksUrl": .string(jwksUrl),
+                                                                       "supportsClientAssertions": "true"]])
+                _ = try await api.createClient("other", ["clientId": "ci-pusher", "publicClient": false, "serviceAccountsEnabled": true,
+                                                         "clientAuthenticatorType": "federated-jwt",
+                                                         "attributes": ["jwt.credential.issuer": "github", "jwt.credential.sub": "repo:acme/app:ref:refs/heads/main"]],
+                                               token: master)
+                let elsewhere = try await api.call(.post, "/realms/other/protocol/openid-connect/token", form: [
+                    ("grant_type", "client_credentials"), ("client_assertion_type", FederatedJWTVerifier.assertionType), ("client_assertion", ci.token(now: now))])
+                #expect(elsewhere.status == .unauthorized && elsewhere["error_description"]?.stringValue == "Invalid token audience", "\(elsewhere.text)")
                 // The client's secret never works for it, and its representation says what it is.
                 let rep = try await api.call(.get, "/admin/realms/acme/clients/\(f.clientUUID)", token: f.r.admin)
                 #expect(rep["clientAuthenticatorType"]?.stringValue == "federated-jwt" && rep["attributes"]?["client.authenticator.type"] == nil)

@@ -944,7 +944,7 @@ class CIIssuer:
 
 def test_a_ci_job_pushes_with_its_own_jwt_and_no_stored_secret(setup, dockerd):
     """Issue 30's CI half with real clients: an identity provider and a federated-jwt client made
-    with python-keycloak, a GitHub-shaped ID token as the password of skopeo and of docker login,
+    with python-keycloak, a GitHub-shaped ID token as the password of skopeo, podman and docker login,
     Keycloak's client_credentials with a client assertion, and the event naming the run."""
     ci = CIIssuer()
     try:
@@ -964,6 +964,11 @@ def test_a_ci_job_pushes_with_its_own_jwt_and_no_stored_secret(setup, dockerd):
         # skopeo, with the job's token as the password: pushed.
         code, out = skopeo_push(setup, "ci-pusher", "team-a/federated:1", password=ci.token(audience))
         assert code == 0, out
+        # podman login with it: the same door.
+        authfile = os.path.join(setup.root, "podman-ci-auth.json")
+        code, out = run(need("podman"), "login", "--tls-verify=false", "--authfile", authfile, "-u", "ci-pusher", "--password-stdin",
+                        setup.registry, input=ci.token(audience))
+        assert code == 0 and "Login Succeeded" in out, out
         # docker login with it, then a push: docker keeps the JWT (no identity token for a JWT).
         code, out = dockerd("login", "-u", "ci-pusher", "--password-stdin", setup.registry, input=ci.token(audience))
         assert code == 0 and "Login Succeeded" in out, out
