@@ -84,26 +84,43 @@ public final class JWKSCache: Sendable {
         return .failure(.unavailable)
     }
 
-    /// Fetches the set and records the attempt; a failure keeps the set there was.
+    /// Fetches the set and records the attempt; a failure keeps the set there was. A fetch the
+    /// asking realm had no outbound slot for is no attempt at all: the set is shared by every
+    /// realm, and one realm out of slots (its own providers hanging) must not mark a shared
+    /// issuer (GitHub's keys) as failed for everyone — the next caller, charged to its own realm,
+    /// fetches instead.
     func refresh(_ url: String, partition: String) async {
-        let fetched = await fetch(url, partition: partition)
+        let outcome = await fetch(url, partition: partition)
         entries.withLock { entries in
             let at = now()
             var entry = entries[url] ?? Entry(keys: nil, fetchedAt: at, attemptedAt: at, failed: false)
             entry.fetching = nil
-            entry.attemptedAt = at
-            entry.failed = fetched == nil
-            if let fetched {
-                entry.keys = fetched
+            switch outcome {
+            case .fetched(let keys):
+                entry.keys = keys
                 entry.fetchedAt = at
+                entry.attemptedAt = at
+                entry.failed = false
+            case .failed:
+                entry.attemptedAt = at
+                entry.failed = true
+            case .noSlot:
+                if entry.keys == nil, !entry.failed { entry.attemptedAt = Timestamp(millisecondsSince1970: .min) }
             }
             entries[url] = entry
         }
     }
 
-    func fetch(_ url: String, partition: String) async -> JSONWebKeySet? {
-        guard case .success(let answer) = await http.get(url: url, maxBody: Self.maxBytes, partition: partition), answer.status == 200 else { return nil }
-        return try? JSONWebKeySet(json: answer.body)
+    enum Outcome { case fetched(JSONWebKeySet), failed, noSlot }
+
+    func fetch(_ url: String, partition: String) async -> Outcome {
+        switch await http.get(url: url, maxBody: Self.maxBytes, partition: partition) {
+        case .failure(.busy): return .noSlot
+        case .success(let answer) where answer.status == 200:
+            guard let keys = try? JSONWebKeySet(json: answer.body) else { return .failed }
+            return .fetched(keys)
+        default: return .failed
+        }
     }
 
     /// Forgets every kept set (tests; an issuer's rotation needs nothing: an unknown `kid` fetches again).

@@ -11,13 +11,16 @@ import KeyportTokens
 /// the user and the session), so that its own session of the person ends too.
 ///
 /// Bounded as everything else a request can start: at most `maxClients` deliveries per logout,
-/// `maxInFlight` at once on the whole server and 4 to one destination (beyond that a delivery is
-/// skipped: a relying party that never answers cannot starve the others), each within 5 seconds
-/// in all, and nothing read back but the status line. Deliveries are not retried.
+/// `window` of them at once (the next starts as one ends), within the server's outbound slots —
+/// 64 in all, 16 for one realm, 4 to one destination; beyond those a delivery is skipped: a
+/// relying party that never answers cannot starve the others — each within 5 seconds in all,
+/// and nothing read back but the status line. Deliveries are not retried.
 public struct BackChannelLogout: Sendable {
     let tokens: TokenService
     let sender: OutboundHTTP
     static let maxClients = 50
+    /// Deliveries of one logout at once: two logouts of a realm fit its 16 outbound slots.
+    static let window = 8
     static let eventName = "http://schemas.openid.net/event/backchannel-logout"
 
     public init(tokens: TokenService, sender: OutboundHTTP = .shared) {
@@ -62,7 +65,9 @@ public struct BackChannelLogout: Sendable {
         let targets = signedIn.filter { !($0.attributes["backchannel.logout.url"] ?? "").isEmpty }.prefix(Self.maxClients)
         guard !targets.isEmpty else { return [] }
         return await withTaskGroup(of: String?.self) { group in
-            for client in targets {
+            var pending = targets.makeIterator()
+            func start() -> Bool {
+                guard let client = pending.next() else { return false }
                 group.addTask {
                     guard let url = client.attributes["backchannel.logout.url"],
                           let token = try? await token(realm: realm, client: client, userId: session.userId, sessionId: session.id)
@@ -70,9 +75,14 @@ public struct BackChannelLogout: Sendable {
                     let status = await sender.post(url: url, form: "logout_token=\(token)", partition: realm.id)
                     return (200..<300).contains(status ?? 0) ? client.clientId : nil
                 }
+                return true
             }
+            for _ in 0..<Self.window { guard start() else { break } }
             var confirmed: [String] = []
-            for await result in group { if let result { confirmed.append(result) } }
+            while let result = await group.next() {
+                if let result { confirmed.append(result) }
+                _ = start()
+            }
             return confirmed.sorted()
         }
     }

@@ -99,6 +99,9 @@ final class PartialImportPlanner {
             case .overwrite?:
                 plan.deletions.append(.deleteIdentityProvider(alias: made.alias, realmId: realm.id))
                 result("OVERWRITTEN", "IDP", made.alias, made.id)
+                for key in IdentityProvider.secretConfigKeys.sorted() where existing?.config[key] != nil && made.config[key] == nil {
+                    plan.notices.append("identity provider \(made.alias): its stored \(key) is not kept (the body's was masked or absent): set it again")
+                }
             default:
                 result("ADDED", "IDP", made.alias, made.id)
             }

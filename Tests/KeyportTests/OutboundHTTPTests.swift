@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+@testable import KeyportFederation
+import KeyportModel
 @testable import KeyportOutboundHTTP
 import NIOCore
 import Testing
@@ -58,5 +60,32 @@ struct OutboundHTTPTests {
         #expect(await http.get(url: "http://127.0.0.1:\(port)/other", maxBody: 1024, partition: "other") == .failure(.unreachable))
         for task in hanging { #expect(await task.value == .failure(.unreachable)) }
         #expect(http.inFlight.withLock { $0.total } == 0)
+    }
+
+    /// A realm out of slots cannot mark a shared issuer's keys as failed for the others.
+    @Test func aRealmOutOfSlotsDoesNotFailASharedIssuerForOthers() async throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        listen(fd, 128)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let ci = CIIssuer()
+        try await ci.serve { jwksUrl in
+            let http = OutboundHTTP(maxInFlight: 64, maxPerDestination: 64, maxPerPartition: 1, timeout: .seconds(10))
+            let cache = JWKSCache(http: http, now: { Timestamp(millisecondsSince1970: 1_000_000) })
+            let hanging = Task { await http.get(url: "http://127.0.0.1:\(port)/", maxBody: 1024, partition: "greedy") }
+            while http.inFlight.withLock({ $0.perPartition["greedy"] ?? 0 }) < 1 { await Task.yield() }
+            let greedy = await cache.key(url: jwksUrl, kid: "rsa-1", partition: "greedy")
+            #expect({ if case .failure(.unavailable) = greedy { true } else { false } }())
+            let other = await cache.key(url: jwksUrl, kid: "rsa-1", partition: "other")
+            let found: VerificationKey?? = try? other.get()
+            #expect(found??.kid == "rsa-1", "fetched for the other realm at once, not marked failed")
+            _ = await hanging.value
+        }
     }
 }

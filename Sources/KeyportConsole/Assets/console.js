@@ -172,12 +172,15 @@ const pages = {
 
   async ci(realm) {
     document.title = `CI identities · ${realm} · Keyport`;
+    // Each list needs its own role: a refusal of one is said there, and the other still shows.
+    const unlessRefused = (error) => { if (error.status === 403) return null; throw error; };
     const [providers, clients] = await Promise.all([
-      api.get(`/${seg(realm)}/identity-provider/instances`),
-      api.get(`/${seg(realm)}/clients`, { max: 1000 }).catch(() => []),
+      api.get(`/${seg(realm)}/identity-provider/instances`).catch(unlessRefused),
+      api.get(`/${seg(realm)}/clients`, { max: 1000 }).catch(unlessRefused),
     ]);
-    const vouching = providers.filter((p) => (p.config || {}).supportsClientAssertions === "true");
-    const federated = clients.filter((c) => c.clientAuthenticatorType === "federated-jwt");
+    const vouching = (providers || []).filter((p) => (p.config || {}).supportsClientAssertions === "true");
+    const federated = (clients || []).filter((c) => c.clientAuthenticatorType === "federated-jwt");
+    const refused = (what) => h("p", { class: "muted" }, `Your roles in this realm do not include ${what}.`);
     const conditions = (c) => {
       const text = (c.attributes || {})["keyport.jwt.credential.claims"];
       if (!text) return h("span", { class: "muted" }, "none: the subject alone");
@@ -213,19 +216,19 @@ const pages = {
     return [h("h1", {}, "CI identities"),
       h("p", { class: "hint" }, "CI jobs (GitHub Actions, GitLab CI, Kubernetes) already hold a short-lived token signed by their issuer. Trust the issuer once, then let one subject of it stand for a client: the job logs in with its own token as the password, and no registry secret is stored in CI."),
       h("h2", {}, "Trusted issuers"),
-      table(["Alias", "Issuer", "Keys", "Vouches for clients", "Status"], providers.map((p) => [
+      providers === null ? refused("identity providers (view-identity-providers)") : table(["Alias", "Issuer", "Keys", "Vouches for clients", "Status"], providers.map((p) => [
         h("span", {}, p.alias, p.displayName ? h("span", { class: "muted" }, ` (${p.displayName})`) : null),
         h("span", { class: "mono" }, (p.config || {}).issuer || ""),
         h("span", { class: "mono" }, (p.config || {}).useJwksUrl === "false" ? "a pinned key" : (p.config || {}).jwksUrl || ""),
         (p.config || {}).supportsClientAssertions === "true" ? tag("yes", "yes") : tag("no", "no"),
         p.enabled === false ? tag("disabled", "no") : tag("enabled", "yes")]), "No identity provider yet."),
       h("h2", {}, "CI clients"),
-      table(["Client", "Issuer", "Subject", "Claim conditions", "Status"], federated.map((c) => [
+      clients === null ? refused("clients (view-clients)") : table(["Client", "Issuer", "Subject", "Claim conditions", "Status"], federated.map((c) => [
         link(c.clientId, ["r", realm, "users"], { search: `service-account-${c.clientId}` }), (c.attributes || {})["jwt.credential.issuer"] || "",
         h("span", { class: "mono" }, (c.attributes || {})["jwt.credential.sub"] || ""), conditions(c),
         c.enabled === false ? tag("disabled", "no") : tag("enabled", "yes")]), "No CI client yet."),
-      h("h2", {}, "Trust a CI issuer"), trust,
-      h("h2", {}, "New CI client"), vouching.length ? client : h("p", { class: "muted" }, "Trust an issuer first.")];
+      providers === null ? null : [h("h2", {}, "Trust a CI issuer"), trust],
+      clients === null ? null : [h("h2", {}, "New CI client"), vouching.length ? client : h("p", { class: "muted" }, "Trust an issuer first.")]];
   },
 
   async events(realm, rest, query) {
