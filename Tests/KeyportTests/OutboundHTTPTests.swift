@@ -36,18 +36,8 @@ struct OutboundHTTPTests {
     }
 
     @Test func oneRealmCannotTakeEverySlot() async throws {
-        // A listener that never accepts: connections open (the kernel's backlog) and hang.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, port) = hangingListener()
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        listen(fd, 128)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        let port = Int(UInt16(bigEndian: address.sin_port))
 
         // Long enough that the three hanging calls are still in flight however loaded the machine is.
         let http = OutboundHTTP(maxInFlight: 64, maxPerDestination: 64, maxPerPartition: 3, timeout: .seconds(10))
@@ -64,16 +54,8 @@ struct OutboundHTTPTests {
 
     /// A realm out of slots cannot mark a shared issuer's keys as failed for the others.
     @Test func aRealmOutOfSlotsDoesNotFailASharedIssuerForOthers() async throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, port) = hangingListener()
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        listen(fd, 128)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        let port = Int(UInt16(bigEndian: address.sin_port))
         let ci = CIIssuer()
         try await ci.serve { jwksUrl in
             let http = OutboundHTTP(maxInFlight: 64, maxPerDestination: 64, maxPerPartition: 1, timeout: .seconds(10))
@@ -87,5 +69,19 @@ struct OutboundHTTPTests {
             #expect(found??.kid == "rsa-1", "fetched for the other realm at once, not marked failed")
             _ = await hanging.value
         }
+    }
+
+    /// A listener on a free loopback port that never accepts: connections open (the kernel's
+    /// backlog) and hang. The caller closes the descriptor.
+    func hangingListener() -> (fd: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        listen(fd, 128)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 }
