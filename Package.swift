@@ -171,7 +171,7 @@ let package = Package(
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportTokens", "KeyportHTTP", "KeyportPasswords",
                 "KeycloakRepresentations", "KeyportEvents", "KeyportAccessTokens", "KeyportJSON", "DockerV2Grammar", "KeyportDockerV2",
-                "KeyportOutboundHTTP", "KeyportFederation",
+                "KeyportOutboundHTTP", "KeyportFederation", "KeyportProvisioning",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),

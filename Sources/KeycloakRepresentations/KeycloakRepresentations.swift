@@ -54,6 +54,7 @@ public struct RealmRepresentation: Codable, Sendable {
     // A realm file (export/import) also carries the realm's content.
     public var clientScopes: [ClientScopeRepresentation]?
     public var identityProviders: [IdentityProviderRepresentation]?
+    public var identityProviderMappers: [IdentityProviderMapperRepresentation]?
     /// The realm's default and optional client scopes for new clients, by name.
     public var defaultDefaultClientScopes: [String]?
     public var defaultOptionalClientScopes: [String]?
@@ -154,6 +155,8 @@ public struct UserRepresentation: Codable, Sendable {
     public var disableableCredentialTypes: [String]?
     public var serviceAccountClientId: String?
     public var access: [String: Bool]?
+    /// In realm files (and Keycloak's user creation): the user's links to upstream accounts.
+    public var federatedIdentities: [FederatedIdentityRepresentation]?
 
     public init() {}
 }
@@ -264,6 +267,41 @@ public struct IdentityProviderRepresentation: Codable, Sendable {
         postBrokerLoginFlowAlias = p.postBrokerLoginFlowAlias
         config = withSecrets ? p.config : p.config.mapValues { $0 }.merging(
             p.config.keys.filter(IdentityProvider.secretConfigKeys.contains).map { ($0, IdentityProvider.maskedSecret) }) { $1 }
+    }
+}
+
+/// Keycloak's identity provider mapper: what a brokered sign-in makes of the user.
+public struct IdentityProviderMapperRepresentation: Codable, Sendable {
+    public var id: String?
+    public var name: String?
+    public var identityProviderAlias: String?
+    public var identityProviderMapper: String?
+    public var config: [String: String]?
+
+    public init() {}
+
+    public init(_ m: IdentityProviderMapper, providerAlias: String) {
+        id = m.id
+        name = m.name
+        identityProviderAlias = providerAlias
+        identityProviderMapper = m.mapperType
+        config = m.config
+    }
+}
+
+/// Keycloak's federated identity: a user's link to an account at an identity provider.
+public struct FederatedIdentityRepresentation: Codable, Sendable {
+    public var identityProvider: String?
+    /// The upstream `sub`.
+    public var userId: String?
+    public var userName: String?
+
+    public init() {}
+
+    public init(_ link: FederatedIdentity, providerAlias: String) {
+        identityProvider = providerAlias
+        userId = link.upstreamUserId
+        userName = link.upstreamUsername
     }
 }
 

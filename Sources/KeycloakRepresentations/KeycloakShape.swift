@@ -24,6 +24,8 @@ public enum KeycloakShape: Sendable {
     case eventsConfig
     case clientScope
     case identityProvider
+    case identityProviderMapper
+    case federatedIdentity
 
     /// Keycloak's class name, as its error message says it.
     public var className: String {
@@ -42,6 +44,8 @@ public enum KeycloakShape: Sendable {
         case .eventsConfig: "RealmEventsConfigRepresentation"
         case .clientScope: "ClientScopeRepresentation"
         case .identityProvider: "IdentityProviderRepresentation"
+        case .identityProviderMapper: "IdentityProviderMapperRepresentation"
+        case .federatedIdentity: "FederatedIdentityRepresentation"
         }
     }
 
@@ -56,10 +60,10 @@ public enum KeycloakShape: Sendable {
     public var nested: [String: Nested] {
         switch self {
         case .realm: ["users": .array(.user), "clients": .array(.client), "groups": .array(.group), "roles": .object(.roles), "clientScopes": .array(.clientScope),
-                      "identityProviders": .array(.identityProvider),
+                      "identityProviders": .array(.identityProvider), "identityProviderMappers": .array(.identityProviderMapper),
                       "passwordHashing": .object(.passwordHashing), "defaultRole": .object(.role)]
         case .roles: ["realm": .array(.role), "client": .map(.role), "application": .map(.role)]
-        case .user: ["credentials": .array(.credential)]
+        case .user: ["credentials": .array(.credential), "federatedIdentities": .array(.federatedIdentity)]
         case .client: ["protocolMappers": .array(.protocolMapper)]
         // Keycloak reads a client scope ignoring unknown fields (its old template shape); its mappers strictly.
         case .clientScope: ["protocolMappers": .array(.protocolMapper)]
@@ -85,6 +89,8 @@ public enum KeycloakShape: Sendable {
         case .eventsConfig: Self.eventsConfigFields
         case .clientScope: Self.clientScopeFields
         case .identityProvider: Self.identityProviderFields
+        case .identityProviderMapper: ["config", "id", "identityProviderAlias", "identityProviderMapper", "name"]
+        case .federatedIdentity: ["identityProvider", "userId", "userName"]
         }
     }
 
@@ -219,6 +225,8 @@ extension GroupRepresentation: KeycloakShaped { public static var keycloakShape:
 extension ComponentRepresentation: KeycloakShaped { public static var keycloakShape: KeycloakShape { .component } }
 extension ClientScopeRepresentation: KeycloakShaped { public static var keycloakShape: KeycloakShape { .clientScope } }
 extension IdentityProviderRepresentation: KeycloakShaped { public static var keycloakShape: KeycloakShape { .identityProvider } }
+extension IdentityProviderMapperRepresentation: KeycloakShaped { public static var keycloakShape: KeycloakShape { .identityProviderMapper } }
+extension FederatedIdentityRepresentation: KeycloakShaped { public static var keycloakShape: KeycloakShape { .federatedIdentity } }
 
 /// A list of representations (role mappings, composites), checked item by item.
 public protocol KeycloakShapedList {

@@ -24,7 +24,6 @@ extension AdminAPI {
         providers.get("instances/{alias}", use: getIdentityProvider)
         providers.put("instances/{alias}", use: updateIdentityProvider)
         providers.delete("instances/{alias}", use: deleteIdentityProvider)
-        providers.get("instances/{alias}/mappers", use: listIdentityProviderMappers)
         providers.get("providers/{providerId}", use: getIdentityProviderFactory)
     }
 
@@ -82,6 +81,12 @@ extension AdminAPI {
         let (caller, realm, existing) = try await identityProviderInPath(request, context, .manageIdentityProviders)
         let rep = try await decode(IdentityProviderRepresentation.self, request, context)
         let provisioning = provisioning
+        // People who sign in through it, and what its mappers grant, follow its trust.
+        var preview = existing
+        try provision { try provisioning.merge(rep, into: &preview) }
+        if Provisioning.identityProviderTrustKeys.contains(where: { existing.config[$0] != preview.config[$0] }) {
+            try await requireMayMoveSignInTrust(of: existing, caller: caller, realm: realm)
+        }
         // Merged and checked inside the write, against the provider as it is there.
         try await AdminError.naming(rep.alias ?? existing.alias) {
             try await store.apply([.updateIdentityProvider(alias: existing.alias, realmId: realm.id) { provider in
@@ -97,15 +102,6 @@ extension AdminAPI {
         let (_, realm, provider) = try await identityProviderInPath(request, context, .manageIdentityProviders)
         try await store.apply([.deleteIdentityProvider(alias: provider.alias, realmId: realm.id)])
         return noContent
-    }
-
-    /// A provider's mappers: none. Keyport uses providers for federated client authentication,
-    /// which takes no mappers, and has no brokered sign-in yet (what mappers are for), so there is
-    /// no way to make one: creating one is a 405. Listed so that tools which read a provider with
-    /// its mappers (Ansible's keycloak_identity_provider) see the truth instead of a 404.
-    func listIdentityProviderMappers(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
-        _ = try await identityProviderInPath(request, context, .viewIdentityProviders)
-        return try JSONBody.response([JSONValue]())
     }
 
     /// Keycloak's provider factory description, for the provider types Keyport implements.

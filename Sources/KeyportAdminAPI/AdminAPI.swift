@@ -81,6 +81,7 @@ public struct AdminAPI: Sendable {
         addComponentRoutes(admin)
         addClientScopeRoutes(admin)
         addIdentityProviderRoutes(admin)
+        addBrokeringRoutes(admin)
         addSessionRoutes(admin)
         addPersonalAccessTokenRoutes(admin)
     }

@@ -80,6 +80,9 @@ public struct AdminError: HTTPResponseError, Equatable {
         case .credentialChanged: "The user's password changed during the login; log in again"
         case .clientScopeName: "Client Scope with same name exists"
         case .identityProviderAlias: "Identity Provider with same alias exists"
+        case .identityProviderMapperName: "Identity Provider mapper with same name exists"
+        case .userAlreadyLinked: "User is already linked with provider"
+        case .upstreamAccountLinked: "The identity provider account is linked to another user"
         case .other: "Object already exists"
         }
     }

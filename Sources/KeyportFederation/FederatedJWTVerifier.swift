@@ -90,39 +90,7 @@ public struct FederatedJWTVerifier: Sendable {
               provider.supportsClientAssertions, let issuer = provider.issuer
         else { throw Refusal.unproven("Identity provider '\(alias.prefix(80))' does not exist, is disabled, or does not support client assertions") }
 
-        // Parse without trust.
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard token.utf8.count <= 16_384, parts.count == 3,
-              let headerData = Base64URL.decode(String(parts[0])), let payload = Base64URL.decode(String(parts[1])),
-              let signature = Base64URL.decode(String(parts[2])),
-              let header = try? JSONDecoder().decode(JSONValue.self, from: headerData).objectValue,
-              let claims = try? JSONDecoder().decode(JSONValue.self, from: payload).objectValue
-        else { throw Refusal.invalid("The client assertion is not a signed JWT") }
-        guard let alg = header["alg"]?.stringValue, alg != "none", !alg.hasPrefix("HS") else { throw Refusal.invalid("Invalid signature algorithm") }
-        // Compared byte for byte, as Keycloak does (Swift's == would equate Unicode equivalents).
-        guard Self.same(claims["iss"]?.stringValue, issuer) else { throw Refusal.unproven("Token issuer is not the identity provider's issuer") }
-
-        // The signature, with a key of the provider's.
-        let key: VerificationKey?
-        let kid = header["kid"]?.stringValue
-        if provider.config["useJwksUrl"] != "false" {
-            guard let url = provider.config["jwksUrl"], !url.isEmpty else { throw Refusal.invalid("Identity provider '\(alias.prefix(80))' has no jwksUrl") }
-            switch await keys.key(url: url, kid: kid, partition: client.realmId) {
-            case .success(let found): key = found
-            case .failure:
-                let words = "The keys of identity provider '\(alias.prefix(80))' cannot be read now: try again later"
-                throw Refusal(kind: .issuerUnavailable, description: words, detail: words)
-            }
-        } else {
-            let configured = provider.config["publicKeySignatureVerifier"].flatMap {
-                JSONWebKeySet.fromPEM($0, kid: provider.config["publicKeySignatureVerifierKeyId"].flatMap { $0.isEmpty ? nil : $0 })
-            }
-            key = configured?.key(kid: kid)
-        }
-        guard let key else { throw Refusal.invalid("No key of the identity provider matches the token's kid") }
-        guard key.isValidSignature(signature, for: Data("\(parts[0]).\(parts[1])".utf8), alg: alg) else {
-            throw Refusal.invalid("Invalid token signature")
-        }
+        let claims = try await signedClaims(token, provider: provider, issuer: issuer, partition: client.realmId)
 
         // Only a token the issuer signed says anything about the client's configuration.
         guard let subject = claims["sub"]?.stringValue, !subject.isEmpty else { throw Refusal.invalid("Token sub claim is required") }
@@ -204,8 +172,50 @@ public struct FederatedJWTVerifier: Sendable {
                         expiresAt: Timestamp(secondsSince1970: exp), runClaims: runClaims)
     }
 
+    /// The claims of `token` once it is known to be `provider`'s: a compact JWS under an
+    /// asymmetric algorithm (never `none` or HMAC), `iss` exactly `issuer`, signed by one of the
+    /// provider's keys (its `jwksUrl`, or the configured PEM key) — never a key the token names.
+    /// `partition` bounds the outbound calls (a realm).
+    public func signedClaims(_ token: String, provider: IdentityProvider, issuer: String, partition: String) async throws -> [String: JSONValue] {
+        let alias = provider.alias
+        // Parse without trust.
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard token.utf8.count <= 16_384, parts.count == 3,
+              let headerData = Base64URL.decode(String(parts[0])), let payload = Base64URL.decode(String(parts[1])),
+              let signature = Base64URL.decode(String(parts[2])),
+              let header = try? JSONDecoder().decode(JSONValue.self, from: headerData).objectValue,
+              let claims = try? JSONDecoder().decode(JSONValue.self, from: payload).objectValue
+        else { throw Refusal.invalid("The client assertion is not a signed JWT") }
+        guard let alg = header["alg"]?.stringValue, alg != "none", !alg.hasPrefix("HS") else { throw Refusal.invalid("Invalid signature algorithm") }
+        // Compared byte for byte, as Keycloak does (Swift's == would equate Unicode equivalents).
+        guard Self.same(claims["iss"]?.stringValue, issuer) else { throw Refusal.unproven("Token issuer is not the identity provider's issuer") }
+
+        // The signature, with a key of the provider's.
+        let key: VerificationKey?
+        let kid = header["kid"]?.stringValue
+        if provider.config["useJwksUrl"] != "false" {
+            guard let url = provider.config["jwksUrl"], !url.isEmpty else { throw Refusal.invalid("Identity provider '\(alias.prefix(80))' has no jwksUrl") }
+            switch await keys.key(url: url, kid: kid, partition: partition) {
+            case .success(let found): key = found
+            case .failure:
+                let words = "The keys of identity provider '\(alias.prefix(80))' cannot be read now: try again later"
+                throw Refusal(kind: .issuerUnavailable, description: words, detail: words)
+            }
+        } else {
+            let configured = provider.config["publicKeySignatureVerifier"].flatMap {
+                JSONWebKeySet.fromPEM($0, kid: provider.config["publicKeySignatureVerifierKeyId"].flatMap { $0.isEmpty ? nil : $0 })
+            }
+            key = configured?.key(kid: kid)
+        }
+        guard let key else { throw Refusal.invalid("No key of the identity provider matches the token's kid") }
+        guard key.isValidSignature(signature, for: Data("\(parts[0]).\(parts[1])".utf8), alg: alg) else {
+            throw Refusal.invalid("Invalid token signature")
+        }
+        return claims
+    }
+
     /// Byte-for-byte equality of two strings (no Unicode normalization).
-    static func same(_ a: String?, _ b: String) -> Bool {
+    public static func same(_ a: String?, _ b: String) -> Bool {
         guard let a else { return false }
         return a.utf8.elementsEqual(b.utf8)
     }

@@ -24,6 +24,8 @@ struct AuthorizationRequest: Sendable {
     /// An application-initiated action (Keycloak's `kc_action`): `UPDATE_PASSWORD`, after the
     /// password is entered again whatever the browser's session.
     let action: ApplicationAction?
+    /// Keycloak's `kc_idp_hint`: sign in through that identity provider straight away.
+    var identityProviderHint: String? = nil
 
     enum ApplicationAction: String, Sendable { case updatePassword = "UPDATE_PASSWORD" }
 
@@ -53,7 +55,7 @@ struct AuthorizationRequest: Sendable {
     static let bounds: [String: Int] = [
         "client_id": 255, "redirect_uri": RedirectURIs.maxLength, "response_type": 64, "response_mode": 32, "scope": 2048,
         "state": 2048, "nonce": 512, "code_challenge": 128, "code_challenge_method": 16, "prompt": 128, "max_age": 12,
-        "login_hint": 255, "ui_locales": 128, "kc_action": 64, "request": 0, "request_uri": 0,
+        "login_hint": 255, "ui_locales": 128, "kc_action": 64, "kc_idp_hint": 255, "request": 0, "request_uri": 0,
     ]
 
     static func parse(_ parameters: FormParameters, realm: Realm, issuer: String, base: String, store: any IdentityStore) async throws -> AuthorizationRequest {
@@ -131,7 +133,7 @@ struct AuthorizationRequest: Sendable {
         }
         return AuthorizationRequest(client: client, redirectUri: redirectUri, responseMode: mode, scope: scope, state: state, nonce: nonce,
                                     codeChallenge: challenge, codeChallengeMethod: method, prompt: prompt, maxAge: maxAge,
-                                    loginHint: try single("login_hint"), action: action)
+                                    loginHint: try single("login_hint"), action: action, identityProviderHint: try single("kc_idp_hint"))
     }
 
     /// PKCE (RFC 7636) as Keycloak enforces it: by the client's `pkce.code.challenge.method`

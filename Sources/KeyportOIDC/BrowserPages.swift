@@ -27,7 +27,9 @@ enum BrowserPages {
         button.secondary{background:#fff;color:#1d4ed8;border:1px solid #1d4ed8}\
         .error{background:#fef2f2;border:1px solid #b91c1c;color:#7f1d1d;padding:.75rem;border-radius:.25rem;margin-bottom:1rem}\
         .info{background:#eff6ff;border:1px solid #1d4ed8;color:#1e3a8a;padding:.75rem;border-radius:.25rem;margin-bottom:1rem}\
-        a{color:#1d4ed8}
+        a{color:#1d4ed8}\
+        nav ul{list-style:none;padding:0;margin:0}p.or{margin:1.5rem 0 .5rem;color:#4b5563;text-align:center}\
+        a.idp{display:block;text-align:center;padding:.6rem;border:1px solid #1d4ed8;border-radius:.25rem;margin-top:.5rem;text-decoration:none;font-weight:600}
         """
 
     /// `Content-Security-Policy`: nothing but the inline style above, and no framing. No
@@ -90,12 +92,42 @@ enum BrowserPages {
         return html
     }
 
-    static func login(realmName: String, action: String, username: String, message: String?, isError: Bool = true) -> String {
+    /// `providers`: the identity providers to offer (`Sign in with …`), by name and link.
+    static func login(realmName: String, action: String, username: String, message: String?, isError: Bool = true,
+                      providers: [ProviderLink] = []) -> String {
         page(title: "Sign in to your account", realmName: realmName, body: form(
             action: action, message: message, isError: isError,
             fields: [Field(name: "username", label: "Username or email", type: "text", autocomplete: "username", value: username),
                      Field(name: "password", label: "Password", type: "password", autocomplete: "current-password")],
-            button: "Sign In", focus: username.isEmpty ? "username" : "password", id: "kc-form-login"))
+            button: "Sign In", focus: username.isEmpty ? "username" : "password", id: "kc-form-login") + providerLinks(providers))
+    }
+
+    struct ProviderLink {
+        let alias: String
+        let name: String
+        let url: String
+    }
+
+    /// Keycloak's ids (`social-{alias}`), so scripts written for its login page find the links.
+    static func providerLinks(_ providers: [ProviderLink]) -> String {
+        guard !providers.isEmpty else { return "" }
+        var html = "<nav id=\"kc-social-providers\" aria-label=\"Other ways to sign in\"><p class=\"or\">Or sign in with</p><ul>"
+        for p in providers {
+            html += "<li><a class=\"idp\" id=\"social-\(escape(p.alias))\" href=\"\(escape(p.url))\">\(escape(p.name))</a></li>"
+        }
+        return html + "</ul></nav>"
+    }
+
+    /// An account that exists already: the person proves it is theirs with its password, and the
+    /// provider's account is linked to it.
+    static func linkAccount(realmName: String, providerName: String, action: String, username: String, message: String?) -> String {
+        let intro = "<div class=\"info\" role=\"status\">An account with the username or email of your \(escape(providerName)) account exists already. "
+            + "If it is yours, sign in to it to link your \(escape(providerName)) account; an administrator can also link them.</div>"
+        return page(title: "Account already exists", realmName: realmName, body: intro + form(
+            action: action, message: message, isError: true,
+            fields: [Field(name: "username", label: "Username", type: "text", autocomplete: "username", value: username),
+                     Field(name: "password", label: "Password", type: "password", autocomplete: "current-password")],
+            button: "Link and sign in", focus: "password", id: "kc-link-form"))
     }
 
     /// `cancel`: where "Cancel" leads when the application asked for the change (`kc_action`).

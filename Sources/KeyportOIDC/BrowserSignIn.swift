@@ -51,7 +51,7 @@ struct BrowserSignIn: Sendable {
         if auth.action == .updatePassword {
             // Changing the password asks for the current one first, whatever the session: a
             // browser left signed in is not enough to take the account over.
-            return loginPage(realm: realm, auth: auth, request: request, username: current?.user.username ?? auth.loginHint ?? "",
+            return try await loginPage(realm: realm, auth: auth, request: request, username: current?.user.username ?? auth.loginHint ?? "",
                              message: "Please re-authenticate to continue.", isError: false)
         }
         let now = self.now
@@ -62,7 +62,11 @@ struct BrowserSignIn: Sendable {
         if auth.prompt.contains("none") {
             return redirect(auth, realm: realm, error: "login_required", description: "Login required")
         }
-        return loginPage(realm: realm, auth: auth, request: request, username: auth.loginHint ?? "", message: nil)
+        if let hint = auth.identityProviderHint, try await store.identityProvider(alias: hint, realmId: realm.id)?.offersSignIn == true {
+            // Keycloak's kc_idp_hint: straight to that provider (an unknown one shows the login page).
+            return try await IdentityBroker(oidc: oidc).redirectToProvider(alias: hint, auth: auth, realm: realm, request: request)
+        }
+        return try await loginPage(realm: realm, auth: auth, request: request, username: auth.loginHint ?? "", message: nil)
     }
 
     enum Checked {
@@ -100,10 +104,10 @@ struct BrowserSignIn: Sendable {
         }
         let username = String((form["username"] ?? "").prefix(255))
         guard csrfMatches(form, request) else {
-            return loginPage(realm: realm, auth: auth, request: request, username: username,
+            return try await loginPage(realm: realm, auth: auth, request: request, username: username,
                              message: "Your login attempt timed out. Login will start from the beginning.")
         }
-        guard !username.isEmpty else { return loginPage(realm: realm, auth: auth, request: request, username: "", message: "Invalid username or password.") }
+        guard !username.isEmpty else { return try await loginPage(realm: realm, auth: auth, request: request, username: "", message: "Invalid username or password.") }
         let password = Sensitive(form["password"] ?? "")
         let (outcome, proof) = try await oidc.authenticator.authenticateProving(realm: realm, username: username, password: password,
                                                                                 ipAddress: context.clientAddress)
@@ -123,16 +127,16 @@ struct BrowserSignIn: Sendable {
             record(realm: realm, type: "LOGIN_ERROR", client: auth.client, user: user, error: reason.rawValue, username: username, context: context)
             // The same words for an unknown user, a wrong password and a locked account; a
             // disabled account is said only after its right password (as Keycloak).
-            return loginPage(realm: realm, auth: auth, request: request, username: username, message: Self.failureMessage(reason))
+            return try await loginPage(realm: realm, auth: auth, request: request, username: username, message: Self.failureMessage(reason))
         }
     }
 
     /// A right password: a new browser session (a new cookie, the browser's previous session
     /// ended), then the code.
-    func signIn(_ user: User, proof: LoginProof, auth: AuthorizationRequest, realm: Realm, request: Request, context: KeyportRequestContext,
+    func signIn(_ user: User, proof: LoginProof?, auth: AuthorizationRequest, realm: Realm, request: Request, context: KeyportRequestContext,
                 username: String) async throws -> Response {
         guard let (session, cookie) = try await startBrowserSession(user, proof: proof, realm: realm, request: request, context: context) else {
-            return loginPage(realm: realm, auth: auth, request: request, username: username, message: Self.failureMessage(.invalidCredentials))
+            return try await loginPage(realm: realm, auth: auth, request: request, username: username, message: Self.failureMessage(.invalidCredentials))
         }
         return try await approve(auth, session: session, user: user, realm: realm, context: context, cookies: [cookie])
     }
@@ -140,7 +144,7 @@ struct BrowserSignIn: Sendable {
     /// The one way a browser session starts (the login form, the device page): a new cookie, the
     /// browser's previous session in this realm ended in the same write. Nil when the credential
     /// the password proved changed meanwhile (a reset, a logout): nothing is written then.
-    func startBrowserSession(_ user: User, proof: LoginProof, realm: Realm, request: Request,
+    func startBrowserSession(_ user: User, proof: LoginProof?, realm: Realm, request: Request,
                              context: KeyportRequestContext) async throws -> (session: BrowserSession, setCookie: String)? {
         let cookie = OpaqueToken.make(prefix: "", randomBytes: tokens.environment.randomBytes)
         let now = self.now
@@ -167,7 +171,7 @@ struct BrowserSignIn: Sendable {
 
     /// The browser is signed in: a code for the client, back to its redirect URI.
     func approve(_ auth: AuthorizationRequest, session: BrowserSession, user: User, realm: Realm, context: KeyportRequestContext,
-                 cookies: [String]) async throws -> Response {
+                 cookies: [String], details: [String: String] = [:]) async throws -> Response {
         let code = OpaqueToken.make(prefix: "", randomBytes: tokens.environment.randomBytes)
         let now = self.now
         do {
@@ -180,7 +184,7 @@ struct BrowserSignIn: Sendable {
             return redirect(auth, realm: realm, error: "login_required", description: "Login required")
         }
         try await store.touchBrowserSession(id: session.id, at: now, ipAddress: context.clientAddress)
-        record(realm: realm, type: "LOGIN", client: auth.client, user: user, error: nil, username: user.username, context: context)
+        record(realm: realm, type: "LOGIN", client: auth.client, user: user, error: nil, username: user.username, context: context, details: details)
         var target = AuthorizationRedirect(uri: auth.redirectUri, mode: auth.responseMode, issuer: tokens.issuer(for: realm), state: auth.state)
         target.code = code
         target.sessionState = session.id
@@ -232,7 +236,7 @@ struct BrowserSignIn: Sendable {
               // The password it proved is still the user's (a ticket sets one password, once).
               try await store.credentials(userId: user.id).contains(where: { $0.id == ticket.cred && $0.type == Credential.password })
         else {
-            return loginPage(realm: realm, auth: auth, request: request, username: "",
+            return try await loginPage(realm: realm, auth: auth, request: request, username: "",
                              message: "Your login attempt timed out. Login will start from the beginning.")
         }
         let new = form["password-new"] ?? "", confirm = form["password-confirm"] ?? ""
@@ -266,12 +270,12 @@ struct BrowserSignIn: Sendable {
                 .deleteSessions(userId: user.id, realmId: realm.id),
             ])
         } catch StoreError.conflict(.credentialChanged) {
-            return loginPage(realm: realm, auth: auth, request: request, username: "",
+            return try await loginPage(realm: realm, auth: auth, request: request, username: "",
                              message: "Your login attempt timed out. Login will start from the beginning.")
         }
         record(realm: realm, type: "UPDATE_PASSWORD", client: auth.client, user: user, error: nil, username: user.username, context: context)
         guard let updated = try await store.user(id: user.id, realmId: realm.id), updated.enabled, updated.requiredActions.isEmpty else {
-            return loginPage(realm: realm, auth: auth, request: request, username: user.username, message: "Account is not fully set up")
+            return try await loginPage(realm: realm, auth: auth, request: request, username: user.username, message: "Account is not fully set up")
         }
         return try await signIn(updated, proof: LoginProof(userId: user.id, credentialId: credential.id, checkedAt: now), auth: auth, realm: realm,
                                 request: request, context: context, username: user.username)
@@ -412,12 +416,15 @@ struct BrowserSignIn: Sendable {
         return constantTimeEquals(Array(cookie.utf8), Array(field.utf8))
     }
 
-    func loginPage(realm: Realm, auth: AuthorizationRequest, request: Request, username: String, message: String?, isError: Bool = true) -> Response {
+    func loginPage(realm: Realm, auth: AuthorizationRequest, request: Request, username: String, message: String?, isError: Bool = true,
+                   status: HTTPResponse.Status = .ok) async throws -> Response {
         let csrf = loginCSRF(request)
+        // Re-entering the password for a change offers no other way in.
+        let providers = auth.action == .updatePassword ? [] : try await IdentityBroker(oidc: oidc).loginButtons(realm: realm, auth: auth)
         let html = BrowserPages.login(realmName: realm.displayName ?? realm.name,
                                       action: formAction(actionURL(realm, "authenticate"), carrying: auth.formFields + [("csrf", csrf.value)]),
-                                      username: username, message: message, isError: isError)
-        return BrowserPages.response(html, headers: loginCookie(csrf, realm: realm))
+                                      username: username, message: message, isError: isError, providers: providers)
+        return BrowserPages.response(html, status: status, headers: loginCookie(csrf, realm: realm))
     }
 
     func actionURL(_ realm: Realm, _ action: String) -> String { "\(tokens.issuer(for: realm))/login-actions/\(action)" }
@@ -486,8 +493,9 @@ struct BrowserSignIn: Sendable {
         return realm
     }
 
-    func record(realm: Realm, type: String, client: Client?, user: User?, error: String?, username: String, context: KeyportRequestContext) {
-        var details = ["auth_method": "openid-connect", "username": String(username.prefix(255))]
+    func record(realm: Realm, type: String, client: Client?, user: User?, error: String?, username: String, context: KeyportRequestContext,
+                details extra: [String: String] = [:]) {
+        var details = extra.merging(["auth_method": "openid-connect", "username": String(username.prefix(255))]) { $1 }
         if type == "LOGIN" || type == "LOGIN_ERROR" { details["response_type"] = "code" }
         oidc.events.record(Event(id: tokens.environment.newID(), realmId: realm.id, time: now, type: type, clientId: client?.clientId,
                                  userId: user?.id, ipAddress: context.clientAddress, error: error, details: details), in: realm)

@@ -21,6 +21,8 @@ public struct OIDCController: Sendable {
     let authenticator: PasswordAuthenticator
     let events: EventRecorder
     let clients: ClientAuthenticator
+    /// The back channel of sign-ins through other identity providers (`IdentityBroker`).
+    let upstream: UpstreamSignIn
     /// Hashes the new password a person chooses at sign-in (`BrowserSignIn`).
     let hasher: PasswordHasher
     /// Wrong device user codes per address (`DeviceSignIn`).
@@ -36,8 +38,10 @@ public struct OIDCController: Sendable {
         self.events = events
         self.hasher = hasher
         let now = tokens.environment.now
-        self.clients = ClientAuthenticator(store: store, federation: federation ?? FederatedJWTVerifier(keys: JWKSCache(now: now)), now: now,
+        let federation = federation ?? FederatedJWTVerifier(keys: JWKSCache(now: now))
+        self.clients = ClientAuthenticator(store: store, federation: federation, now: now,
                                            audience: { [tokens] realm in tokens.issuer(for: realm) })
+        self.upstream = UpstreamSignIn(verifier: federation)
     }
 
     public func addRoutes(to router: Router<KeyportRequestContext>) {
@@ -52,6 +56,7 @@ public struct OIDCController: Sendable {
         oidc.post("logout") { request, context in try await logout(request, context) }
         oidc.post("revoke") { request, context in try await revoke(request, context) }
         BrowserSignIn(oidc: self).addRoutes(to: router)
+        IdentityBroker(oidc: self).addRoutes(to: router)
     }
 
     func realm(_ context: KeyportRequestContext) async throws -> Realm {

@@ -56,12 +56,20 @@ public final class OutboundHTTP: Sendable {
         try? await call(method: .POST, url: url, body: form, maxBody: 0, partition: partition).get().status
     }
 
-    /// A GET whose answer's body is read, up to `maxBody` bytes.
-    public func get(url: String, accept: String = "application/json", maxBody: Int, partition: String) async -> Result<Answer, Failure> {
-        await call(method: .GET, url: url, body: nil, accept: accept, maxBody: maxBody, partition: partition)
+    /// A GET whose answer's body is read, up to `maxBody` bytes. `authorization`: the header's
+    /// value (a bearer token), when the call needs one.
+    public func get(url: String, accept: String = "application/json", authorization: String? = nil, maxBody: Int,
+                    partition: String) async -> Result<Answer, Failure> {
+        await call(method: .GET, url: url, body: nil, accept: accept, authorization: authorization, maxBody: maxBody, partition: partition)
     }
 
-    func call(method: HTTPMethod, url: String, body: String?, accept: String? = nil, maxBody: Int, partition: String) async -> Result<Answer, Failure> {
+    /// A form POST whose answer's body is read, up to `maxBody` bytes (an OAuth token request).
+    public func post(url: String, form: String, authorization: String?, maxBody: Int, partition: String) async -> Result<Answer, Failure> {
+        await call(method: .POST, url: url, body: form, accept: "application/json", authorization: authorization, maxBody: maxBody, partition: partition)
+    }
+
+    func call(method: HTTPMethod, url: String, body: String?, accept: String? = nil, authorization: String? = nil, maxBody: Int,
+              partition: String) async -> Result<Answer, Failure> {
         guard url.utf8.count <= 2048, let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
               scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
         else { return .failure(.refusedURL) }
@@ -97,6 +105,7 @@ public final class OutboundHTTP: Sendable {
             headers.add(name: "Content-Length", value: String(body.utf8.count))
         }
         if let accept { headers.add(name: "Accept", value: accept) }
+        if let authorization { headers.add(name: "Authorization", value: authorization) }
         headers.add(name: "Connection", value: "close")
         headers.add(name: "User-Agent", value: "Keyport")
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: target, headers: headers)

@@ -199,6 +199,9 @@ enum PGErrors {
         case "personal_access_tokens_name_unique": .tokenName
         case "client_scopes_name_unique": .clientScopeName
         case "identity_providers_alias_unique": .identityProviderAlias
+        case "identity_provider_mappers_name_unique": .identityProviderMapperName
+        case "federated_identities_user_unique": .userAlreadyLinked
+        case "federated_identities_upstream_unique": .upstreamAccountLinked
         default: .other
         }
     }

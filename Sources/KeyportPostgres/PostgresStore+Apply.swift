@@ -37,6 +37,9 @@ extension PostgresStore {
             try await applyClientScopeChange(change, db)
         case .createIdentityProvider, .updateIdentityProvider, .deleteIdentityProvider:
             try await applyIdentityProviderChange(change, db)
+        case .createIdentityProviderMapper, .updateIdentityProviderMapper, .deleteIdentityProviderMapper, .linkFederatedIdentity,
+             .unlinkFederatedIdentity, .revokeUserRoles, .removeMember:
+            try await applyBrokeringChange(change, db)
         }
     }
 }

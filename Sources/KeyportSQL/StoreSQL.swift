@@ -19,6 +19,7 @@ public struct StoreSQL: Sendable {
     public let clientScopes: ClientScopeSQL
     public let browserSessions: BrowserSessionSQL
     public let identityProviders: IdentityProviderSQL
+    public let brokering: BrokeringSQL
 
     public init(_ dialect: SQLDialect) {
         self.dialect = dialect
@@ -37,6 +38,7 @@ public struct StoreSQL: Sendable {
         clientScopes = ClientScopeSQL(dialect)
         browserSessions = BrowserSessionSQL(dialect)
         identityProviders = IdentityProviderSQL(dialect)
+        brokering = BrokeringSQL(dialect)
     }
 
     /// A realm's seed, in the order the foreign keys need.
@@ -54,6 +56,8 @@ public struct StoreSQL: Sendable {
         statements += seed.clientScopeMappings.map { clientScopes.addRole($0.roleId, to: .client($0.clientId), realmId: seed.realm.id) }
         statements.append(clientScopes.markBuiltins(realmId: seed.realm.id))
         statements += seed.identityProviders.map(identityProviders.insert)
+        statements += seed.identityProviderMappers.map(brokering.insert)
+        statements += seed.federatedIdentities.map(brokering.insert)
         return statements
     }
 

@@ -38,6 +38,9 @@ extension SQLiteStore {
             try applyClientScopeChange(change, db)
         case .createIdentityProvider, .updateIdentityProvider, .deleteIdentityProvider:
             try applyIdentityProviderChange(change, db)
+        case .createIdentityProviderMapper, .updateIdentityProviderMapper, .deleteIdentityProviderMapper, .linkFederatedIdentity,
+             .unlinkFederatedIdentity, .revokeUserRoles, .removeMember:
+            try applyBrokeringChange(change, db)
         }
     }
 }

@@ -164,6 +164,9 @@ public struct SQLiteStore: IdentityStore {
             ("personal_access_tokens.user_id, personal_access_tokens.name", .tokenName),
             ("client_scopes.realm_id, client_scopes.name", .clientScopeName),
             ("identity_providers.realm_id, identity_providers.alias", .identityProviderAlias),
+            ("identity_provider_mappers.identity_provider_id, identity_provider_mappers.name", .identityProviderMapperName),
+            ("federated_identities.user_id, federated_identities.identity_provider_id", .userAlreadyLinked),
+            ("federated_identities.identity_provider_id, federated_identities.upstream_user_id", .upstreamAccountLinked),
         ]
         for (columns, rule) in table where sqliteMessage.contains(columns) { return rule }
         return .other

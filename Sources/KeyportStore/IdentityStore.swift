@@ -32,6 +32,19 @@ public protocol IdentityProviderStore: Sendable {
     func clientAssertionUsed(key: String, realmId: String, now: Timestamp) async throws -> Bool
     /// Forgets the used assertions that expired before `cutoff`.
     func deleteExpiredClientAssertions(before cutoff: Timestamp) async throws -> Int
+
+    // MARK: Brokered sign-in
+    func identityProviderMapper(id: String, realmId: String) async throws -> IdentityProviderMapper?
+    /// A provider's mappers (by its internal id), by name, at most `IdentityProviderMapper.limitPerProvider`.
+    func identityProviderMappers(providerId: String, realmId: String) async throws -> [IdentityProviderMapper]
+    /// Every mapper of the realm (a realm export).
+    func identityProviderMappers(realmId: String) async throws -> [IdentityProviderMapper]
+    /// A user's links to upstream accounts.
+    func federatedIdentities(userId: String, realmId: String) async throws -> [FederatedIdentity]
+    /// The user an upstream account (provider's internal id, upstream `sub`) is linked to.
+    func linkedUser(providerId: String, upstreamUserId: String, realmId: String) async throws -> User?
+    /// The users linked through a provider, by username, at most `limit`.
+    func linkedUsers(providerId: String, realmId: String, limit: Int) async throws -> [User]
 }
 
 /// Realms and their seeds (a realm with its keys, clients, roles, groups and users in one write). Each method is one transaction.

@@ -20,6 +20,9 @@ public struct RealmSeed: Sendable {
     public var clientClientScopes: [(clientId: String, scopeId: String, isDefault: Bool)] = []
     public var clientScopeMappings: [(clientId: String, roleId: String)] = []
     public var identityProviders: [IdentityProvider] = []
+    public var identityProviderMappers: [IdentityProviderMapper] = []
+    /// Links of the seed's users to their providers' accounts.
+    public var federatedIdentities: [FederatedIdentity] = []
 
     public init(realm: Realm, keys: [RealmKey] = [], clients: [Client] = [], roles: [Role] = [],
                 composites: [(String, String)] = [], groups: [Group] = [],

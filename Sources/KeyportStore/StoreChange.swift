@@ -54,4 +54,19 @@ public enum StoreChange: Sendable {
     /// A read-modify-write of the provider inside the transaction; the alias may change.
     case updateIdentityProvider(alias: String, realmId: String, change: @Sendable (inout IdentityProvider) throws -> Void)
     case deleteIdentityProvider(alias: String, realmId: String)
+
+    // Brokered sign-in: the providers' mappers, the users' links to upstream accounts, and what a
+    // mapper that runs at every sign-in takes back.
+    /// Fails with `StoreError.invalid` when the provider holds `IdentityProviderMapper.limitPerProvider` already.
+    case createIdentityProviderMapper(IdentityProviderMapper)
+    /// A read-modify-write of the mapper inside the transaction; its provider never changes.
+    case updateIdentityProviderMapper(id: String, realmId: String, change: @Sendable (inout IdentityProviderMapper) throws -> Void)
+    case deleteIdentityProviderMapper(id: String, realmId: String)
+    /// Fails with `StoreError.conflict(.userAlreadyLinked)` or `(.upstreamAccountLinked)`.
+    case linkFederatedIdentity(FederatedIdentity)
+    /// Fails with `StoreError.notFound(.federatedIdentity)` when there was no such link.
+    case unlinkFederatedIdentity(userId: String, providerId: String, realmId: String)
+    /// Each a no-op when the user did not hold the role or the membership.
+    case revokeUserRoles(userId: String, roleIds: [String], realmId: String)
+    case removeMember(groupId: String, userId: String, realmId: String)
 }

@@ -41,6 +41,12 @@ public enum StoreConflict: String, Sendable, Equatable, CaseIterable {
     case clientScopeName
     /// Identity providers have unique aliases in their realm.
     case identityProviderAlias
+    /// A provider's mappers have unique names.
+    case identityProviderMapperName
+    /// The user is linked to that provider already (one upstream account per provider).
+    case userAlreadyLinked
+    /// That upstream account is linked to another user of the realm already.
+    case upstreamAccountLinked
     /// A uniqueness rule the store does not name more precisely.
     case other
 }
@@ -56,4 +62,6 @@ public enum StoreEntity: String, Sendable {
     case personalAccessToken = "Personal access token"
     case clientScope = "Client scope"
     case identityProvider = "Identity provider"
+    case identityProviderMapper = "Identity provider mapper"
+    case federatedIdentity = "Federated identity"
 }
