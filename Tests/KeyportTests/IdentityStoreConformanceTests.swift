@@ -1222,6 +1222,59 @@ extension IdentityStoreConformanceTests {
         #expect(try await store.registryEvents(realmId: other.id, matching: RegistryEventQuery(), page: Page()).count == 1)
     }
 
+    // MARK: Brokered sign-in: mappers and links
+
+    @Test(arguments: StoreBackend.allCases)
+    func linksAreKeyedByProviderAndSubjectAndGoWithTheirProviderOrUser(backend: StoreBackend) async throws {
+        let store = try await backend.makeStore()
+        let f = Fixtures(store)
+        let acme = try await f.realm("acme"), other = try await f.realm("other")
+        let corp = IdentityProvider(id: "idp-1", realmId: acme.id, alias: "corp", providerId: "oidc")
+        try await store.apply([.createIdentityProvider(corp)])
+        let carol = try await f.user("carol", in: acme), dave = try await f.user("dave", in: acme), eve = try await f.user("eve", in: other)
+        let link = FederatedIdentity(realmId: acme.id, providerId: corp.id, userId: carol.id, upstreamUserId: "Sub-1", upstreamUsername: "carol")
+        try await store.apply([.linkFederatedIdentity(link)])
+        #expect(try await store.linkedUser(providerId: corp.id, upstreamUserId: "Sub-1", realmId: acme.id)?.id == carol.id)
+        // Subjects compare exactly (no case folding), and only in their realm.
+        #expect(try await store.linkedUser(providerId: corp.id, upstreamUserId: "sub-1", realmId: acme.id) == nil)
+        #expect(try await store.linkedUser(providerId: corp.id, upstreamUserId: "Sub-1", realmId: other.id) == nil)
+        await #expect(throws: StoreError.conflict(.upstreamAccountLinked)) {
+            try await store.apply([.linkFederatedIdentity(FederatedIdentity(realmId: acme.id, providerId: corp.id, userId: dave.id, upstreamUserId: "Sub-1", upstreamUsername: "x"))])
+        }
+        await #expect(throws: StoreError.conflict(.userAlreadyLinked)) {
+            try await store.apply([.linkFederatedIdentity(FederatedIdentity(realmId: acme.id, providerId: corp.id, userId: carol.id, upstreamUserId: "Sub-2", upstreamUsername: "x"))])
+        }
+        // Another realm's user cannot be linked through this realm.
+        await #expect(throws: StoreError.self) {
+            try await store.apply([.linkFederatedIdentity(FederatedIdentity(realmId: acme.id, providerId: corp.id, userId: eve.id, upstreamUserId: "Sub-3", upstreamUsername: "x"))])
+        }
+        #expect(try await store.federatedIdentities(userId: carol.id, realmId: acme.id) == [link])
+        #expect(try await store.linkedUsers(providerId: corp.id, realmId: acme.id, limit: 10).map(\.id) == [carol.id])
+
+        // Mappers: unique names per provider, read-modify-write, deleted with the provider.
+        let mapper = IdentityProviderMapper(id: "m-1", realmId: acme.id, providerId: corp.id, name: "staff",
+                                            mapperType: "oidc-hardcoded-group-idp-mapper", config: ["group": "/staff"])
+        try await store.apply([.createIdentityProviderMapper(mapper)])
+        await #expect(throws: StoreError.conflict(.identityProviderMapperName)) {
+            try await store.apply([.createIdentityProviderMapper(IdentityProviderMapper(id: "m-2", realmId: acme.id, providerId: corp.id, name: "staff", mapperType: "x", config: [:]))])
+        }
+        try await store.apply([.updateIdentityProviderMapper(id: "m-1", realmId: acme.id) { $0.config["group"] = "/ops"; $0.providerId = "elsewhere" }])
+        #expect(try await store.identityProviderMapper(id: "m-1", realmId: acme.id)?.config["group"] == "/ops")
+        #expect(try await store.identityProviderMappers(providerId: corp.id, realmId: acme.id).map(\.providerId) == [corp.id])
+        #expect(try await store.identityProviderMapper(id: "m-1", realmId: other.id) == nil)
+
+        // A user's deletion takes its link; a provider's, its mappers and links.
+        try await store.apply([.linkFederatedIdentity(FederatedIdentity(realmId: acme.id, providerId: corp.id, userId: dave.id, upstreamUserId: "Sub-4", upstreamUsername: "dave"))])
+        try await store.apply([.deleteUser(id: dave.id, realmId: acme.id)])
+        #expect(try await store.linkedUser(providerId: corp.id, upstreamUserId: "Sub-4", realmId: acme.id) == nil)
+        await #expect(throws: StoreError.notFound(.federatedIdentity)) {
+            try await store.apply([.unlinkFederatedIdentity(userId: dave.id, providerId: corp.id, realmId: acme.id)])
+        }
+        try await store.apply([.deleteIdentityProvider(alias: "corp", realmId: acme.id)])
+        #expect(try await store.federatedIdentities(userId: carol.id, realmId: acme.id).isEmpty)
+        #expect(try await store.identityProviderMappers(realmId: acme.id).isEmpty)
+    }
+
     // MARK: Identity providers and client assertions
 
     @Test(arguments: StoreBackend.allCases)
