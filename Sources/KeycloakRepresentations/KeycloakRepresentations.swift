@@ -520,7 +520,7 @@ extension RealmRepresentation {
         "minimumQuickLoginWaitSeconds", "maxDeltaTimeSeconds", "permanentLockout", "passwordPolicy", "eventsExpiration", "eventsEnabled", "enabledEventTypes",
         "adminEventsEnabled", "adminEventsDetailsEnabled", "attributes", "dockerV2Enabled", "passwordHashing", "roles", "defaultRole", "groups", "users",
         "clients", "clientScopes", "defaultDefaultClientScopes", "defaultOptionalClientScopes", "scopeMappings", "clientScopeMappings",
-        "notBefore", "loginWithEmailAllowed", "identityProviders",
+        "notBefore", "loginWithEmailAllowed", "identityProviders", "identityProviderMappers",
     ]
     /// Keycloak settings never kept: secrets, and what a realm file carries as content.
     static let neverKept: Set<String> = ["privateKey", "publicKey", "certificate", "codeSecret", "smtpServer", "keycloakVersion"]

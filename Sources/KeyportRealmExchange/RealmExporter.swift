@@ -34,6 +34,8 @@ public struct RealmExporter: Sendable {
 
     public func export(realmNamed name: String, partial: PartialExport? = nil) async throws -> RealmRepresentation {
         guard let realm = try await store.realm(named: name) else { throw NotFound(description: "realm \(name) does not exist") }
+        let providers = try await store.identityProviders(realmId: realm.id)
+        let providerAliases = Dictionary(providers.map { ($0.id, $0.alias) }) { a, _ in a }
         let clients = try await store.clients(realmId: realm.id, page: .all).sorted { $0.clientId < $1.clientId }
         let clientIdOf = Dictionary(uniqueKeysWithValues: clients.map { ($0.id, $0.clientId) })
 
@@ -115,6 +117,9 @@ public struct RealmExporter: Sendable {
             rep.groups = try await store.groupsOfUser(userId: u.id, realmId: realm.id).map(\.path).sorted()
             rep.credentials = credentials
             rep.serviceAccountClientId = u.serviceAccountClientId.flatMap { clientIdOf[$0] }
+            let links = try await store.federatedIdentities(userId: u.id, realmId: realm.id)
+                .compactMap { link in providerAliases[link.providerId].map { FederatedIdentityRepresentation(link, providerAlias: $0) } }
+            rep.federatedIdentities = links.isEmpty ? nil : links
             users.append(rep)
         }
 
@@ -181,8 +186,10 @@ public struct RealmExporter: Sendable {
         document.clientScopeMappings = clientScopeMappings
         // Identity providers, with their client secrets as clients' are: kept in a backup, masked in a template.
         // None: left out, so a realm imported before Keyport modeled them exports the ones it kept.
-        let providers = try await store.identityProviders(realmId: realm.id)
         document.identityProviders = providers.isEmpty ? nil : providers.map { IdentityProviderRepresentation($0, withSecrets: partial == nil) }
+        let mappers = try await store.identityProviderMappers(realmId: realm.id)
+            .compactMap { m in providerAliases[m.providerId].map { IdentityProviderMapperRepresentation(m, providerAlias: $0) } }
+        document.identityProviderMappers = mappers.isEmpty ? nil : mappers
         if let partial {
             document.users = nil
             if !partial.clients {

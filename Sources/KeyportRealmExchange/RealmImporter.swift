@@ -259,6 +259,7 @@ public struct RealmImporter: Sendable {
         try builder.addIdentityProviders()
         try await builder.addGroups()
         try await builder.addUsers()
+        try builder.addBrokering()
         notices += builder.notices
         plain += builder.plain
         return builder.seed

@@ -217,6 +217,38 @@ final class RealmSeedBuilder {
         }
     }
 
+    /// What brokered sign-in keeps: the providers' mappers (Keycloak's top-level
+    /// `identityProviderMappers`) and each user's links (`federatedIdentities`). One for a
+    /// provider the file does not define here (a type Keyport does not implement) is skipped and said.
+    func addBrokering() throws {
+        let providers = Dictionary(seed.identityProviders.map { ($0.alias, $0) }) { a, _ in a }
+        let mappers = doc.identityProviderMappers ?? []
+        guard mappers.count <= IdentityProvider.limitPerRealm * 10 else { throw Failure("the file has too many identity provider mappers") }
+        for rep in mappers {
+            let alias = rep.identityProviderAlias ?? ""
+            guard let provider = providers[alias] else {
+                notices.append("identity provider mapper \((rep.name ?? "?").prefix(80)): provider \(alias.prefix(80)) is not one Keyport uses, skipped")
+                continue
+            }
+            let mapper = try check("identity provider mapper \((rep.name ?? "?").prefix(80))") {
+                try provisioning.newIdentityProviderMapper(rep, id: rep.id ?? env.newID(), realmId: realm.id, providerId: provider.id)
+            }
+            seed.identityProviderMappers.append(mapper)
+        }
+        let userIds = Dictionary(seed.users.map { ($0.user.username, $0.user.id) }) { a, _ in a }
+        for u in doc.users ?? [] {
+            for link in u.federatedIdentities ?? [] {
+                guard let id = userIds[User.normalize(u.username ?? "")] else { continue }
+                guard let provider = providers[link.identityProvider ?? ""], let subject = link.userId, (1...255).contains(subject.utf8.count) else {
+                    notices.append("user \((u.username ?? "?").prefix(80)): link to \((link.identityProvider ?? "?").prefix(80)) skipped (no such provider here, or no userId)")
+                    continue
+                }
+                seed.federatedIdentities.append(FederatedIdentity(realmId: realm.id, providerId: provider.id, userId: id, upstreamUserId: subject,
+                                                                  upstreamUsername: link.userName ?? subject))
+            }
+        }
+    }
+
     /// Client scopes: the file's (with the realm's defaults, each client's assignments and the
     /// scope mappings, all by name), or Keycloak's built-ins when the file has none (as Keycloak
     /// does for such a file). A client that names no scopes gets the realm's of its protocol.

@@ -6,6 +6,10 @@ import HummingbirdTesting
 import KeyportJSON
 import KeyportKeys
 import KeyportModel
+import KeyportProvisioning
+import KeyportRealmExchange
+import KeyportServer
+import KeyportSQLite
 import Synchronization
 import Testing
 
@@ -306,6 +310,28 @@ struct BrokeringTests {
                 #expect(try await api.call(.delete, "/admin/realms/acme/users/\(boss)/federated-identity/corp", token: r.admin).status == .noContent)
                 #expect(try await api.call(.delete, "/admin/realms/acme/users/\(boss)/federated-identity/corp", token: r.admin).status == .notFound)
             }
+        }
+    }
+
+    @Test func aRealmFileCarriesTheMappersAndTheLinksAndImportsThemBack() async throws {
+        try await APIHarness.run { api in
+            let r = try await setUp(api, base: "https://corp.example.test")
+            let dave = try await r.user("dave")
+            #expect(try await api.call(.post, "/admin/realms/acme/users/\(dave)/federated-identity/corp", token: r.admin,
+                                       json: ["userId": "u-77", "userName": "dave.d"]).status == .noContent)
+            let first = try await RealmExporter(store: api.server.services.store).exportData(realmNamed: "acme")
+            let text = String(decoding: first, as: UTF8.self)
+            #expect(text.contains(#""identityProviderMappers""#) && text.contains(#""oidc-role-idp-mapper""#) && text.contains(#""userName" : "dave.d""#))
+            let store = try SQLiteStore.open(path: temporaryDirectory().appendingPathComponent("copy.db").path, now: { 0 })
+            let importer = KeyportServer.realmImporter(store: store, provisioner: RealmProvisioner(environment: testEnvironment()))
+            let prepared = try await importer.prepare(first)
+            _ = try await importer.write(prepared.seed, override: false)
+            let realm = try #require(try await store.realm(named: "acme"))
+            let corp = try #require(try await store.identityProvider(alias: "corp", realmId: realm.id))
+            #expect(try await store.linkedUser(providerId: corp.id, upstreamUserId: "u-77", realmId: realm.id)?.username == "dave")
+            #expect(try await store.identityProviderMappers(providerId: corp.id, realmId: realm.id).map(\.name) == ["ops", "staff", "team"])
+            let second = try await RealmExporter(store: store).exportData(realmNamed: "acme")
+            #expect(String(decoding: second, as: UTF8.self) == text)
         }
     }
 }
