@@ -92,7 +92,26 @@ extension AdminAPI {
         try await requireMayGrant(granted.filter { !($0.clientId == nil && $0.name == realm.defaultRoleName) }, caller: caller, realm: realm)
         let seed = Provisioning.newUserSeed(user, defaultRoleId: try await defaultRoleId(realm), password: password?.credential,
                                             temporaryPassword: password?.temporary ?? false, roleIds: named.map(\.id), groupIds: groupIds)
-        try await store.apply([.createUser(seed)])
+        // Keycloak links a new user to its accounts at identity providers when told to.
+        var links: [StoreChange] = []
+        guard (rep.federatedIdentities?.count ?? 0) <= IdentityProvider.limitPerRealm else { throw AdminError.badRequest("Too many federatedIdentities") }
+        for link in rep.federatedIdentities ?? [] {
+            guard let alias = link.identityProvider, alias.utf8.count <= 255, let provider = try await store.identityProvider(alias: alias, realmId: realm.id) else {
+                throw AdminError.badRequest("Identity provider \((link.identityProvider ?? "").prefix(80)) not found")
+            }
+            guard let subject = link.userId, (1...255).contains(subject.utf8.count) else { throw AdminError.badRequest("A federated identity needs its userId") }
+            let name = link.userName ?? subject
+            try Validate.rule { try ObjectRules.plain(subject, what: "userId"); try ObjectRules.plain(name, what: "userName") }
+            links.append(.linkFederatedIdentity(FederatedIdentity(realmId: realm.id, providerId: provider.id, userId: user.id,
+                                                                  upstreamUserId: subject, upstreamUsername: name)))
+        }
+        do {
+            try await store.apply([.createUser(seed)] + links)
+        } catch StoreError.conflict(.upstreamAccountLinked) {
+            throw AdminError(.conflict, "The identity provider account is linked to another user")
+        } catch StoreError.conflict(.userAlreadyLinked) {
+            throw AdminError.badRequest("A user is linked to each identity provider once")
+        }
         return created(request, user.id)
     }
 

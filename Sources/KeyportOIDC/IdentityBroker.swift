@@ -217,11 +217,7 @@ struct IdentityBroker: Sendable {
         }
         var rep = UserRepresentation()
         rep.username = username
-        rep.email = email
-        rep.firstName = claims.first("given_name")
-        rep.lastName = claims.first("family_name")
-        rep.emailVerified = email != nil && provider.trustEmail
-        let provisioning = Provisioning(randomBytes: tokens.environment.randomBytes)
+        let provisioning = self.provisioning
         var user: User
         do {
             user = try provisioning.newUser(rep, id: tokens.environment.newID(), realmId: realm.id, createdAt: now, enabledByDefault: true)
@@ -231,6 +227,10 @@ struct IdentityBroker: Sendable {
             return try await browser.loginPage(realm: realm, auth: auth, request: request, username: "",
                                                message: "Your \(provider.displayName ?? provider.alias) account cannot be used here: \(invalid.description)")
         }
+        // The profile the provider gave, each field only if it is a valid one.
+        setProfile(&user) { $0.email = email; $0.emailVerified = email != nil && provider.trustEmail }
+        setProfile(&user) { $0.firstName = claims.first("given_name") }
+        setProfile(&user) { $0.lastName = claims.first("family_name") }
         let outcome = try await mapped(claims, provider: provider, realm: realm, user: user, isNew: true)
         user = outcome.user
         let seed = Provisioning.newUserSeed(user, defaultRoleId: try await store.role(named: realm.defaultRoleName, realmId: realm.id, clientId: nil)?.id,
@@ -368,9 +368,9 @@ struct IdentityBroker: Sendable {
     func mapped(_ claims: BrokeredClaims, provider: IdentityProvider, realm: Realm, user: User, isNew: Bool) async throws -> Mapped {
         var out = Mapped(user: user)
         if !isNew, provider.syncMode == "FORCE" {
-            if let email = claims.first("email"), !email.isEmpty { out.user.email = email; out.user.emailVerified = provider.trustEmail }
-            if let v = claims.first("given_name") { out.user.firstName = v }
-            if let v = claims.first("family_name") { out.user.lastName = v }
+            if let email = claims.first("email"), !email.isEmpty { setProfile(&out.user) { $0.email = email; $0.emailVerified = provider.trustEmail } }
+            setProfile(&out.user) { $0.firstName = claims.first("given_name") }
+            setProfile(&out.user) { $0.lastName = claims.first("family_name") }
         }
         let held = isNew ? Set<String>() : Set(try await store.userRoles(userId: user.id, realmId: realm.id).map(\.id))
         let memberOf = isNew ? Set<String>() : Set(try await store.groupsOfUser(userId: user.id, realmId: realm.id).map(\.group.id))
@@ -388,14 +388,16 @@ struct IdentityBroker: Sendable {
                 if !matches, memberOf.contains(group.id), kind == .claimToGroup { out.leave.append(group.id) }
             case .userAttribute:
                 let attribute = mapper.config["user.attribute"] ?? ""
-                let values = Array(claims.values(mapper.config["claim"] ?? "").prefix(100).map { String($0.prefix(2_048)) })
+                let values = Array(claims.values(mapper.config["claim"] ?? "").prefix(ObjectRules.maxAttributeValues + 1))
                 switch attribute {
-                case "email": if let v = values.first { out.user.email = v }
-                case "firstName": if let v = values.first { out.user.firstName = v }
-                case "lastName": if let v = values.first { out.user.lastName = v }
+                case "email": if let v = values.first { setProfile(&out.user) { $0.email = v } }
+                case "firstName": if let v = values.first { setProfile(&out.user) { $0.firstName = v } }
+                case "lastName": if let v = values.first { setProfile(&out.user) { $0.lastName = v } }
                 case "username": break
                 default:
-                    if values.isEmpty { if !isNew { out.user.attributes[attribute] = nil } } else { out.user.attributes[attribute] = values }
+                    var attributes = out.user.attributes
+                    if values.isEmpty { if !isNew { attributes[attribute] = nil } } else { attributes[attribute] = values }
+                    setProfile(&out.user) { $0.attributes = attributes.mapValues(StringList.init) }
                 }
             }
         }
@@ -403,6 +405,17 @@ struct IdentityBroker: Sendable {
     }
 
     // MARK: Helpers
+
+    var provisioning: Provisioning { Provisioning(randomBytes: tokens.environment.randomBytes) }
+
+    /// One change of the profile, made only if the result is a valid user (the admin API's rules:
+    /// an email that is one, names and attributes within their bounds); otherwise the user stays.
+    func setProfile(_ user: inout User, _ change: (inout UserRepresentation) -> Void) {
+        var rep = UserRepresentation()
+        change(&rep)
+        var changed = user
+        if (try? provisioning.merge(rep, into: &changed, now: now)) != nil { user = changed }
+    }
 
     /// Keycloak's username for a brokered person: `preferred_username`, else the email, else `sub`.
     static func upstreamUsername(_ claims: BrokeredClaims) -> String {

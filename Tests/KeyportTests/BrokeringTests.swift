@@ -249,6 +249,19 @@ struct BrokeringTests {
                 let reserved = try await b.send(.get, try up.authorize(try await startAtProvider(b),
                                                                         who: ["sub": "u-9", "preferred_username": "service-account-registry"], now: api.clock.now))
                 #expect(reserved.status == .ok && reserved.text.contains("cannot be used here"))
+                // What the provider says is checked as the admin API checks it: a bad email is left out.
+                let b4 = TestBrowser(api)
+                let henry = try await b4.send(.get, try up.authorize(try await startAtProvider(b4),
+                                                                      who: ["sub": "u-5", "preferred_username": "henry", "email": "<b>not an email",
+                                                                            "team": .string(String(repeating: "x", count: 5_000))], now: api.clock.now))
+                #expect(henry.status == .found)
+                let made = try #require(try await api.call(.get, "/admin/realms/acme/users?username=henry&exact=true", token: r.admin).items.first)
+                #expect(made["email"] == nil && made["attributes"]?["team"] == nil)
+                // A subject longer than Keycloak's column is refused, not cut (two would collide).
+                let b5 = TestBrowser(api)
+                let long = try await b5.send(.get, try up.authorize(try await startAtProvider(b5),
+                                                                     who: ["sub": .string(String(repeating: "s", count: 300)), "preferred_username": "ivan"], now: api.clock.now))
+                #expect(long.status == .ok && long.text.contains("Unexpected error"))
                 // A disabled linked user is not signed in.
                 _ = try await api.call(.put, "/admin/realms/acme/users/\(dave)", token: r.admin, json: ["enabled": false])
                 let b3 = TestBrowser(api)
@@ -299,6 +312,17 @@ struct BrokeringTests {
                 let frank = try await r.user("frank")
                 #expect(try await api.call(.post, "/admin/realms/acme/users/\(frank)/federated-identity/corp", token: r.admin,
                                            json: ["userId": "boss-sub"]).status == .conflict)
+                // Keycloak's user creation with its links; an upstream account taken: nothing written.
+                let gina = try await api.call(.post, "/admin/realms/acme/users", token: r.admin, json: [
+                    "username": "gina", "enabled": true, "federatedIdentities": [["identityProvider": "corp", "userId": "gina-sub", "userName": "gina"]],
+                ])
+                #expect(gina.status == .created, "\(gina.text)")
+                #expect(try await api.call(.get, "/admin/realms/acme/users/\(gina.createdID ?? "")/federated-identity", token: r.admin).values("userId") == ["gina-sub"])
+                let twice = try await api.call(.post, "/admin/realms/acme/users", token: r.admin, json: [
+                    "username": "gina2", "enabled": true, "federatedIdentities": [["identityProvider": "corp", "userId": "gina-sub"]],
+                ])
+                #expect(twice.status == .conflict)
+                #expect(try await api.call(.get, "/admin/realms/acme/users?username=gina2", token: r.admin).items.isEmpty)
                 // Moving the provider's trust would sign anyone in as boss: not for idp-admin.
                 let moved = try await api.call(.put, "/admin/realms/acme/identity-provider/instances/corp", token: token, json: [
                     "alias": "corp", "providerId": "oidc",
