@@ -195,7 +195,13 @@ struct IdentityBroker: Sendable {
                 return try await browser.loginPage(realm: realm, auth: auth, request: request, username: "", message: BrowserSignIn.failureMessage(.accountNotFullySetUp))
             }
             let changes = try await mapping(claims, provider: provider, realm: realm, user: user, isNew: false)
-            if !changes.isEmpty { try await store.apply(changes) }
+            do {
+                if !changes.isEmpty { try await store.apply(changes) }
+            } catch is StoreError {
+                // A role or group a mapper names went meanwhile: not signed in with stale access.
+                return try await browser.loginPage(realm: realm, auth: auth, request: request, username: "",
+                                                   message: "Your login attempt timed out. Login will start from the beginning.")
+            }
             return try await approve(user, auth: auth, realm: realm, request: request, context: context, details: details, proof: nil)
         }
         return try await firstSignIn(claims: claims, subject: subject, upstreamUsername: upstreamUsername, provider: provider, auth: auth,
@@ -238,8 +244,8 @@ struct IdentityBroker: Sendable {
         do {
             try await store.apply([.createUser(seed), .linkFederatedIdentity(FederatedIdentity(
                 realmId: realm.id, providerId: provider.id, userId: user.id, upstreamUserId: subject, upstreamUsername: upstreamUsername))])
-        } catch StoreError.conflict {
-            // Someone took the name (or the link) meanwhile: start again, it will be found.
+        } catch is StoreError {
+            // Someone took the name (or the link), or a mapped group went, meanwhile: start again.
             return try await browser.loginPage(realm: realm, auth: auth, request: request, username: "",
                                                message: "Your login attempt timed out. Login will start from the beginning.")
         }
@@ -325,6 +331,9 @@ struct IdentityBroker: Sendable {
         } catch StoreError.conflict(let rule) where rule == .userAlreadyLinked || rule == .upstreamAccountLinked {
             return try await browser.loginPage(realm: realm, auth: auth, request: request, username: "",
                                                message: "That account is linked to another \(provider.displayName ?? provider.alias) account already.")
+        } catch is StoreError {
+            return try await browser.loginPage(realm: realm, auth: auth, request: request, username: "",
+                                               message: "Your login attempt timed out. Login will start from the beginning.")
         }
         record(realm: realm, type: "FEDERATED_IDENTITY_LINK", client: auth.client, user: user, error: nil, details: details, context: context)
         return try await approve(user, auth: auth, realm: realm, request: request, context: context, details: details, proof: proof)

@@ -62,6 +62,9 @@ public enum PartialImport {
         var groupRoles: [(group: String, roles: [String])] = []
         var users: [UserSeed] = []
         var identityProviders: [IdentityProvider] = []
+        /// Users' links to providers, as the body names them: (user id, provider alias, link).
+        var pendingLinks: [(userId: String, alias: String, link: FederatedIdentityRepresentation)] = []
+        var links: [FederatedIdentity] = []
         var realmId: String
 
         func assembled() -> [StoreChange] {
@@ -74,6 +77,7 @@ public enum PartialImport {
             changes += groupRoles.map { .grantGroupRoles(groupId: $0.group, roleIds: $0.roles, realmId: realmId) }
             changes += users.map { .createUser($0) }
             changes += identityProviders.map { .createIdentityProvider($0) }
+            changes += links.map { .linkFederatedIdentity($0) }
             return changes
         }
     }
@@ -111,6 +115,7 @@ extension RealmImporter {
         try await planner.planGroups()
         try await planner.planUsers()
         try await planner.planIdentityProviders()
+        try await planner.planLinks()
         return planner.plan
     }
 

@@ -109,6 +109,22 @@ final class PartialImportPlanner {
         }
     }
 
+    /// The imported users' links to identity providers: a provider of this import, or one the
+    /// realm has; a link to neither, or without its upstream subject, is skipped and said.
+    func planLinks() async throws {
+        for (userId, alias, rep) in plan.pendingLinks {
+            var provider = plan.identityProviders.first { $0.alias == alias }
+            if provider == nil, alias.utf8.count <= 255 { provider = try await store.identityProvider(alias: alias, realmId: realm.id) }
+            guard let provider, let subject = rep.userId, (1...255).contains(subject.utf8.count) else {
+                plan.notices.append("a user's link to identity provider \(alias.prefix(80)): skipped (no such provider, or no userId)")
+                continue
+            }
+            let name = rep.userName ?? subject
+            try check("a user's link to \(alias.prefix(80))") { try ObjectRules.plain(subject, what: "userId"); try ObjectRules.plain(name, what: "userName") }
+            plan.links.append(FederatedIdentity(realmId: realm.id, providerId: provider.id, userId: userId, upstreamUserId: subject, upstreamUsername: name))
+        }
+    }
+
     /// Clients, Keycloak's built-in ones never imported over.
     func planClients() async throws {
         var skippedClients: Set<String> = []
@@ -354,6 +370,8 @@ final class PartialImportPlanner {
             } else if let c {
                 password = try importer.credential(c, user: user, index: plan.users.count, created: now, plain: &plan.pending)
             }
+            guard (rep.federatedIdentities?.count ?? 0) <= IdentityProvider.limitPerRealm else { throw Failure("user \(username) has too many federatedIdentities") }
+            plan.pendingLinks += (rep.federatedIdentities ?? []).map { (id, $0.identityProvider ?? "", $0) }
             result(existing == nil ? "ADDED" : "OVERWRITTEN", "USER", username, id)
             // As a user created through the admin API: the realm's default role, unless the body maps it.
             plan.users.append(Provisioning.newUserSeed(user, defaultRoleId: defaultRoleId, password: password,

@@ -343,6 +343,15 @@ struct BrokeringTests {
             let dave = try await r.user("dave")
             #expect(try await api.call(.post, "/admin/realms/acme/users/\(dave)/federated-identity/corp", token: r.admin,
                                        json: ["userId": "u-77", "userName": "dave.d"]).status == .noContent)
+            // A partial import brings users with their links (to a provider the realm has).
+            let partial = try await api.call(.post, "/admin/realms/acme/partialImport", token: r.admin, json: [
+                "ifResourceExists": "FAIL",
+                "users": [["username": "kim", "enabled": true, "federatedIdentities": [["identityProvider": "corp", "userId": "kim-sub", "userName": "kim"],
+                                                                                        ["identityProvider": "nowhere", "userId": "x"]]]],
+            ])
+            #expect(partial.status == .ok, "\(partial.text)")
+            let kim = try #require(try await api.call(.get, "/admin/realms/acme/users?username=kim&exact=true", token: r.admin).items.first?["id"]?.stringValue)
+            #expect(try await api.call(.get, "/admin/realms/acme/users/\(kim)/federated-identity", token: r.admin).values("userId") == ["kim-sub"])
             let first = try await RealmExporter(store: api.server.services.store).exportData(realmNamed: "acme")
             let text = String(decoding: first, as: UTF8.self)
             #expect(text.contains(#""identityProviderMappers""#) && text.contains(#""oidc-role-idp-mapper""#) && text.contains(#""userName" : "dave.d""#))
