@@ -169,6 +169,10 @@ def test_ansible_keycloak_modules_manage_a_realm_idempotently(keyport, tmp_path)
     # The identity provider, as Keycloak answers it (federated client authentication uses it).
     status, idp = admin(keyport, "GET", f"/{REALM}/identity-provider/instances/github")
     assert status == 200 and idp["providerId"] == "oidc" and idp["config"]["supportsClientAssertions"] == "true", idp
+    # The sign-in provider and its mappers (made after the group and role they name).
+    status, mappers = admin(keyport, "GET", f"/{REALM}/identity-provider/instances/corp-sso/mappers")
+    assert status == 200 and sorted((m["name"], m["identityProviderMapper"]) for m in mappers) == [
+        ("auditors", "oidc-role-idp-mapper"), ("engineers", "oidc-hardcoded-group-idp-mapper")], mappers
 
     # 2. The same playbook again: Keyport returns what Ansible sent, so there is nothing to do.
     second = run_playbook(keyport, tmp_path, "present")
