@@ -200,6 +200,8 @@ let package = Package(
                 "KeyportProvisioning", "KeyportEvents", "KeyportAccessTokens", "KeycloakRepresentations", "KeyportJSON",
                 // Realms from full representations and partial imports: the realm file importer's rules.
                 "KeyportRealmExchange",
+                // An identity provider's discovery document, read for the administrator (import-config).
+                "KeyportOutboundHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

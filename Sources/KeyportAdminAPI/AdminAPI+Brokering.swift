@@ -4,6 +4,7 @@ import KeycloakRepresentations
 import KeyportHTTP
 import KeyportJSON
 import KeyportModel
+import KeyportOutboundHTTP
 import KeyportProvisioning
 import KeyportStore
 
@@ -27,6 +28,7 @@ extension AdminAPI {
         providers.put("mappers/{mapperId}", use: updateIdentityProviderMapper)
         providers.delete("mappers/{mapperId}", use: deleteIdentityProviderMapper)
         providers.get("mapper-types", use: listIdentityProviderMapperTypes)
+        admin.post("realms/{realm}/identity-provider/import-config", use: importIdentityProviderConfig)
         let users = admin.group("realms/{realm}/users/{id}/federated-identity")
         users.get(use: listFederatedIdentities)
         users.post("{provider}", use: linkFederatedIdentity)
@@ -66,6 +68,45 @@ extension AdminAPI {
             throw AdminError(.forbidden, "More than \(limit) users sign in through this provider: only the master realm's admin moves its trust")
         }
         for user in linked { try await requireMayActOn(user, caller: caller, realm: realm) }
+    }
+}
+
+// MARK: A provider's discovery document
+
+extension AdminAPI {
+    /// Keycloak's `POST identity-provider/import-config` (`{"providerId": "oidc", "fromUrl": …}`):
+    /// the provider's OpenID configuration read and answered as the config keys a provider
+    /// needs. The URL is the administrator's; it is fetched through the bounded outbound client
+    /// (5 s, 256 KiB, no redirects, the realm's share of slots), and only those keys come back.
+    func importIdentityProviderConfig(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm) = try await authorize(request, context, .manageIdentityProviders)
+        let body = try await decode([String: JSONValue].self, request, context)
+        if let type = body["providerId"]?.stringValue, !IdentityProvider.supportedProviders.contains(type) {
+            throw AdminError.badRequest("Identity provider type '\(type.prefix(64))' is not supported")
+        }
+        guard let url = body["fromUrl"]?.stringValue, url.utf8.count <= 2_048, url.lowercased().hasPrefix("https://") || url.lowercased().hasPrefix("http://")
+        else { throw AdminError.badRequest("fromUrl must be the provider's http(s) discovery URL") }
+        let answer: OutboundHTTP.Answer
+        switch await OutboundHTTP.shared.get(url: url, maxBody: 256 * 1024, partition: realm.id) {
+        case .success(let a): answer = a
+        case .failure(.busy): throw AdminError(.serviceUnavailable, "Too many outbound calls at once: try again")
+        case .failure(.tooLarge): throw AdminError.badRequest("The discovery document is larger than 256 KiB")
+        case .failure: throw AdminError.badRequest("Could not read \(url.prefix(200)): no answer")
+        }
+        guard answer.status == 200, let document = JSONValue.parse(String(decoding: answer.body, as: UTF8.self))?.objectValue else {
+            throw AdminError.badRequest("\(url.prefix(200)) did not answer an OpenID configuration (HTTP \(answer.status))")
+        }
+        let keys = ["issuer": "issuer", "authorization_endpoint": "authorizationUrl", "token_endpoint": "tokenUrl",
+                    "userinfo_endpoint": "userInfoUrl", "jwks_uri": "jwksUrl", "end_session_endpoint": "logoutUrl"]
+        var config: [String: String] = [:]
+        for (name, key) in keys {
+            if let value = document[name]?.stringValue, value.utf8.count <= 2_048 { config[key] = value }
+        }
+        guard config["issuer"] != nil, config["authorizationUrl"] != nil, config["tokenUrl"] != nil else {
+            throw AdminError.badRequest("\(url.prefix(200)) is not an OpenID configuration: issuer, authorization_endpoint and token_endpoint are required")
+        }
+        if config["jwksUrl"] != nil { config["useJwksUrl"] = "true"; config["validateSignature"] = "true" }
+        return try JSONBody.response(config)
     }
 }
 

@@ -31,6 +31,11 @@ final class UpstreamProvider: Sendable {
         router.get("/jwks") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: self.keys.jwks)))
         }
+        router.get("/.well-known/openid-configuration") { request, _ -> Response in
+            let base = "http://\(request.head.authority ?? "")"
+            let text = #"{"issuer":"\#(Self.issuer)","authorization_endpoint":"\#(base)/authorize","token_endpoint":"\#(base)/token","jwks_uri":"\#(base)/jwks","response_types_supported":["code"]}"#
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
         router.post("/token") { request, context -> Response in
             let text = String(buffer: try await request.body.collect(upTo: 65_536))
             let form = FormParametersForTest(text).fields
@@ -296,6 +301,15 @@ struct BrokeringTests {
                 #expect(try await mapper(["role": "no-such-role"]).status == .badRequest)
                 #expect(try await mapper(["role": "x"], type: "oidc-script-mapper").status == .badRequest)
                 #expect(try await mapper(["group": "/staff", "claims": "not json"], type: "oidc-advanced-group-idp-mapper").status == .badRequest)
+                // Keycloak's import-config reads the provider's discovery document for the administrator.
+                let imported = try await api.call(.post, "/admin/realms/acme/identity-provider/import-config", token: token,
+                                                  json: ["providerId": "oidc", "fromUrl": .string("\(base)/.well-known/openid-configuration")])
+                #expect(imported["tokenUrl"]?.stringValue == "\(base)/token" && imported["issuer"]?.stringValue == UpstreamProvider.issuer)
+                #expect(imported["jwksUrl"]?.stringValue == "\(base)/jwks" && imported["useJwksUrl"]?.stringValue == "true")
+                #expect(try await api.call(.post, "/admin/realms/acme/identity-provider/import-config", token: token,
+                                           json: ["fromUrl": .string("\(base)/jwks")]).status == .badRequest)
+                #expect(try await api.call(.post, "/admin/realms/acme/identity-provider/import-config", token: token,
+                                           json: ["fromUrl": "file:///etc/passwd"]).status == .badRequest)
                 let types = try await api.call(.get, "/admin/realms/acme/identity-provider/instances/corp/mapper-types", token: token)
                 #expect(types["oidc-role-idp-mapper"]?["name"]?.stringValue == "Claim to Role")
 
