@@ -19,7 +19,7 @@ import requests
 from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
 
 from conftest import ADMIN_PASSWORD, REPO, Keyport
-from console_pages import click_button, click_link, main_text, no_serious_violations, screenshot, sign_in, wait_for, wait_text
+from console_pages import banner, click_button, click_link, main_text, no_serious_violations, screenshot, sign_in, wait_for, wait_text
 from test_registry import SERVICE, Setup, free_port, skopeo_pull, skopeo_push
 
 ARTIFACTS = REPO / ".build" / "e2e-artifacts" / "brokering"
@@ -144,6 +144,42 @@ def test_a_person_from_another_provider_signs_in_and_pushes_with_a_token(two_key
     # Still signed in upstream: straight back.
     wait_text(driver, "laptop")
     assert len(admin.get_users({"search": "zoe"})) == 1
+
+    # The admin console: the provider, its mappers, and zoe's link on her page.
+    console = f"{base}/admin/master/console/"
+    driver.get(f"{console}#/r/acme/sso")
+    sign_in(driver, "admin", ADMIN_PASSWORD)
+    wait_text(driver, "corp (Corp)")
+    no_serious_violations(driver)
+    click_link(driver, "corp (Corp)")
+    wait_text(driver, "group /corp-staff while")
+    assert "Ready to sign people in" in main_text(driver) and callback in main_text(driver)
+    no_serious_violations(driver)
+    shot(driver, "06-console-provider")
+    # A second provider from the console's form: its discovery URL fills in the endpoints.
+    click_link(driver, "← Sign-in providers")
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "input[name=discovery]"))
+    for name, value in [("alias", "corp2"), ("displayName", "Corp <b>two</b>"), ("discovery", f"{upstream.url}/realms/corp/.well-known/openid-configuration"),
+                        ("clientId", "acme-registry"), ("clientSecret", "upstream-client-secret")]:
+        driver.find_element(By.CSS_SELECTOR, f"input[name={name}]").send_keys(value)
+    click_button(driver, "Add provider")
+    wait_for(driver, lambda d: "Provider corp2 added" in banner(d))
+    assert not driver.find_elements(By.CSS_SELECTOR, "#app b"), "a name holding markup shows as text"
+    made = admin.get_idp("corp2")
+    assert made["config"]["tokenUrl"] == discovery["token_endpoint"] and made["config"]["clientSecret"] == "**********"
+    click_link(driver, "corp2 (Corp <b>two</b>)")
+    wait_text(driver, "Ready to sign people in")
+    assert "needs" not in main_text(driver)
+    admin.delete_idp("corp2")
+    driver.get(f"{console}#/r/acme/users/{zoe['id']}")
+    wait_text(driver, "Signs in through")
+    heading = driver.find_element(By.XPATH, "//h2[text()='Signs in through']")
+    assert "No identity provider account." not in main_text(driver)
+    no_serious_violations(driver)
+    driver.execute_script("arguments[0].scrollIntoView()", heading)
+    shot(driver, "07-console-user-link")
+    driver.get(account)
+    wait_text(driver, "laptop")
 
     # The admin removes the link: the next sign-in through corp finds an existing account to link, not zoe's.
     admin.connection.raw_delete(f"admin/realms/acme/users/{zoe['id']}/federated-identity/corp")

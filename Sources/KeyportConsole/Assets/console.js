@@ -37,7 +37,7 @@ function navigation(realm, current) {
   nav.replaceChildren();
   if (session.realm === "master") nav.append(link("Realms", [], null, { "aria-current": current === "realms" ? "page" : null }));
   if (!realm) return;
-  const sections = [["users", "Users"], ["groups", "Groups"], ["roles", "Roles"], ["registry", "Registry access"], ["ci", "CI identities"],
+  const sections = [["users", "Users"], ["groups", "Groups"], ["roles", "Roles"], ["registry", "Registry access"], ["ci", "CI identities"], ["sso", "Sign-in providers"],
     ["events", "Events"], ["registry-events", "Registry events"],
     ["admin-events", "Admin events"], ["settings", "Realm settings"]];
   nav.append(h("span", { class: "muted" }, `Realm ${realm}:`));
@@ -231,6 +231,39 @@ const pages = {
       clients === null ? null : [h("h2", {}, "New CI client"), vouching.length ? client : h("p", { class: "muted" }, "Trust an issuer first.")]];
   },
 
+  async sso(realm, rest) {
+    if (rest[0]) return providerPage(realm, rest[0]);
+    document.title = `Sign-in providers · ${realm} · Keyport`;
+    const providers = await api.get(`/${seg(realm)}/identity-provider/instances`);
+    const signIn = providers.filter((p) => (p.config || {}).authorizationUrl);
+    const add = h("form", { class: "inline", onsubmit: (event) => {
+      event.preventDefault();
+      const v = formValues(event.target);
+      act(async () => {
+        // The provider's own discovery document gives its issuer and endpoints.
+        const found = await api.post(`/${seg(realm)}/identity-provider/import-config`, { providerId: "oidc", fromUrl: v.discovery });
+        await api.post(`/${seg(realm)}/identity-provider/instances`, { alias: v.alias, providerId: "oidc", enabled: true, trustEmail: v.trustEmail === "on",
+          displayName: v.displayName || undefined,
+          config: { ...found, clientId: v.clientId, clientSecret: v.clientSecret, clientAuthMethod: "client_secret_post", syncMode: v.syncMode, defaultScope: "openid email profile" } });
+      }, `Provider ${v.alias} added: register ${location.origin}/realms/${realm}/broker/${v.alias}/endpoint as a redirect URI at the provider.`);
+    } }, field("Alias", input("text", "alias", { required: true, autocomplete: "off", placeholder: "corp" })),
+    field("Name on the login page", input("text", "displayName", { placeholder: "Corp SSO" })),
+    field("Discovery URL", input("url", "discovery", { required: true, placeholder: "https://sso.corp.example/realms/corp/.well-known/openid-configuration" })),
+    field("Client id at the provider", input("text", "clientId", { required: true, autocomplete: "off" })),
+    field("Client secret", input("password", "clientSecret", { required: true, autocomplete: "new-password" })),
+    field("Mappers run", h("select", { name: "syncMode", id: "f-syncMode" }, h("option", { value: "IMPORT" }, "when the user is created"), h("option", { value: "FORCE" }, "at every sign-in"))),
+    h("label", { class: "check" }, input("checkbox", "trustEmail", { checked: true }), "Trust the provider's email addresses"),
+    h("button", { type: "submit" }, "Add provider"));
+    return [h("h1", {}, "Sign-in providers"),
+      h("p", { class: "hint" }, "People sign in with the organisation's own OpenID provider: the login page offers it, a first sign-in creates the user (or, for a name that exists, asks for that account's password) and its mappers put them in groups and roles."),
+      table(["Provider", "Issuer", "Login page", "Status"], signIn.map((p) => [
+        link(p.displayName ? `${p.alias} (${p.displayName})` : p.alias, ["r", realm, "sso", p.alias]),
+        h("span", { class: "mono" }, (p.config || {}).issuer || ""),
+        p.hideOnLogin ? tag("hidden", "no") : tag("shown", "yes"),
+        p.enabled === false ? tag("disabled", "no") : tag("enabled", "yes")]), "No sign-in provider yet."),
+      h("h2", {}, "Add a provider"), add];
+  },
+
   async events(realm, rest, query) {
     document.title = `Events · ${realm} · Keyport`;
     const names = { type: "Type", user: "Username or id", client: "Client", ipAddress: "Address", dateFrom: "From (day)", dateTo: "To (day)" };
@@ -347,10 +380,10 @@ async function userPage(realm, id) {
   const user = await api.get(base);
   document.title = `${user.username} · ${realm} · Keyport`;
   const optional = (promise) => promise.catch((error) => ({ error: error.message }));
-  const [groups, effective, sessions, offline, tokens, mappings, failures] = await Promise.all([
+  const [groups, effective, sessions, offline, tokens, mappings, failures, links] = await Promise.all([
     optional(api.get(`${base}/groups`)), optional(api.get(`${base}/effective-roles`)), optional(api.get(`${base}/sessions`)),
     optional(api.get(`${base}/offline-sessions`)), optional(api.get(`${base}/personal-access-tokens`)), optional(api.get(`${base}/role-mappings`)),
-    optional(api.get(`/${seg(realm)}/attack-detection/brute-force/users/${seg(id)}`)),
+    optional(api.get(`/${seg(realm)}/attack-detection/brute-force/users/${seg(id)}`)), optional(api.get(`${base}/federated-identity`)),
   ]);
   const part = (value, build) => (value && value.error ? h("p", { class: "muted" }, value.error) : build(value));
   const reset = h("form", { class: "inline", onsubmit: (event) => {
@@ -375,6 +408,11 @@ async function userPage(realm, id) {
         f.disabled || f.numFailures ? h("button", { type: "button", class: "secondary", onclick: () =>
           act(() => api.delete(`/${seg(realm)}/attack-detection/brute-force/users/${seg(id)}`), `${user.username} is unlocked.`) }, "Unlock") : null]))),
     h("h2", {}, "Password"), reset,
+    h("h2", {}, "Signs in through"), part(links, (list) => table(["Provider", "Account there", "Subject", ""], list.map((l) => [
+      link(l.identityProvider, ["r", realm, "sso", l.identityProvider]), l.userName || "", h("span", { class: "mono" }, l.userId),
+      h("button", { type: "button", class: "danger", onclick: () => confirmed(`Unlink ${user.username} from ${l.identityProvider}? Their next sign-in there asks for this account's password.`,
+        () => api.delete(`${base}/federated-identity/${seg(l.identityProvider)}`), `${user.username} unlinked from ${l.identityProvider}.`) }, "Unlink")]),
+      "No identity provider account.")),
     h("h2", {}, "Groups"), part(groups, (list) => [
       table(["Path", ""], list.map((g) => [g.path, h("button", { type: "button", class: "secondary", onclick: () =>
         confirmed(`Remove ${user.username} from ${g.path}?`, () => api.delete(`${base}/groups/${seg(g.id)}`), `${user.username} left ${g.path}.`) }, "Leave")]), "In no group."),
@@ -393,6 +431,59 @@ async function userPage(realm, id) {
       t.name, t.client, (t.grants || ["everything its owner may do"]).join(", "), time(t.expiresAt), time(t.lastUsedAt),
       h("button", { type: "button", class: "danger", onclick: () => confirmed(`Revoke the token ${t.name}? Whatever uses it is refused from now on.`, () => api.delete(`${base}/personal-access-tokens/${seg(t.id)}`), `Token ${t.name} revoked.`) }, "Revoke")]), "No personal access token.")),
   ];
+}
+
+/** A sign-in provider: what it needs, its mappers (what a sign-in makes of the person). */
+async function providerPage(realm, alias) {
+  const base = `/${seg(realm)}/identity-provider/instances/${seg(alias)}`;
+  const [provider, mappers] = await Promise.all([api.get(base), api.get(`${base}/mappers`)]);
+  document.title = `${alias} · ${realm} · Keyport`;
+  const config = provider.config || {};
+  const missing = ["issuer", "authorizationUrl", "tokenUrl", "clientId"].filter((k) => !config[k])
+    .concat(config.useJwksUrl === "false" ? (config.publicKeySignatureVerifier ? [] : ["publicKeySignatureVerifier"]) : (config.jwksUrl ? [] : ["jwksUrl"]));
+  const what = (m) => {
+    const c = m.config || {};
+    switch (m.identityProviderMapper) {
+      case "oidc-hardcoded-role-idp-mapper": return `role ${c.role}`;
+      case "oidc-hardcoded-group-idp-mapper": return `group ${c.group}`;
+      case "oidc-role-idp-mapper": return `role ${c.role} while ${c.claim} = ${c["claim.value"]}`;
+      case "oidc-advanced-group-idp-mapper": return `group ${c.group} while ${c.claims}`;
+      case "oidc-user-attribute-idp-mapper": return `attribute ${c["user.attribute"]} from ${c.claim}`;
+      default: return m.identityProviderMapper;
+    }
+  };
+  const kinds = [["oidc-hardcoded-group-idp-mapper", "Everyone joins a group"], ["oidc-hardcoded-role-idp-mapper", "Everyone gets a role"],
+    ["oidc-role-idp-mapper", "A claim gives a role"], ["oidc-user-attribute-idp-mapper", "A claim sets an attribute"]];
+  const add = h("form", { class: "inline", onsubmit: (event) => {
+    event.preventDefault();
+    const v = formValues(event.target);
+    const c = { "oidc-hardcoded-group-idp-mapper": { group: v.target }, "oidc-hardcoded-role-idp-mapper": { role: v.target },
+      "oidc-role-idp-mapper": { role: v.target, claim: v.claim, "claim.value": v.value },
+      "oidc-user-attribute-idp-mapper": { "user.attribute": v.target, claim: v.claim } }[v.type];
+    act(() => api.post(`${base}/mappers`, { name: v.name, identityProviderAlias: alias, identityProviderMapper: v.type, config: { syncMode: "INHERIT", ...c } }),
+      `Mapper ${v.name} added.`);
+  } }, field("Name", input("text", "name", { required: true, autocomplete: "off" })),
+  field("Kind", h("select", { name: "type", id: "f-kind" }, ...kinds.map(([id, label]) => h("option", { value: id }, label)))),
+  field("Group path, role (client.role) or attribute", input("text", "target", { required: true, placeholder: "/builders" })),
+  field("Claim (for claim mappers)", input("text", "claim", { placeholder: "groups" })),
+  field("Claim value (for a role)", input("text", "value", { placeholder: "admins" })),
+  h("button", { type: "submit" }, "Add mapper"));
+  return [h("p", {}, link("← Sign-in providers", ["r", realm, "sso"])), h("h1", {}, provider.displayName || alias),
+    h("dl", { class: "facts" }, h("dt", {}, "Alias"), h("dd", { class: "mono" }, alias),
+      h("dt", {}, "Redirect URI to register at the provider"), h("dd", { class: "mono" }, `${location.origin}/realms/${realm}/broker/${alias}/endpoint`),
+      h("dt", {}, "Issuer"), h("dd", { class: "mono" }, config.issuer || "—"),
+      h("dt", {}, "Ready to sign people in"), h("dd", {}, missing.length ? tag(`needs ${missing.join(", ")}`, "no") : tag("yes", "yes")),
+      h("dt", {}, "Mappers run"), h("dd", {}, config.syncMode === "FORCE" ? "at every sign-in" : "when the user is created"),
+      h("dt", {}, "Status"), h("dd", {}, provider.enabled === false ? tag("disabled", "no") : tag("enabled", "yes"), " ",
+        h("button", { type: "button", class: "secondary", onclick: () => act(() => api.put(base, { ...provider, enabled: provider.enabled === false }),
+          provider.enabled === false ? "Provider enabled." : "Provider disabled.") }, provider.enabled === false ? "Enable" : "Disable"))),
+    h("h2", {}, "Mappers"),
+    h("p", { class: "hint" }, "A mapper that gives a role or a group can only be made by an administrator who may grant it."),
+    table(["Name", "Gives", "Runs", ""], mappers.map((m) => [m.name, what(m),
+      ({ FORCE: "at every sign-in", IMPORT: "when the user is created", LEGACY: "when the user is created" })[(m.config || {}).syncMode] || "as the provider says",
+      h("button", { type: "button", class: "danger", onclick: () => confirmed(`Delete the mapper ${m.name}?`, () => api.delete(`${base}/mappers/${seg(m.id)}`), `Mapper ${m.name} deleted.`) }, "Delete")]),
+    "No mapper: people get the realm's default role only."),
+    h("h2", {}, "Add a mapper"), add];
 }
 
 /** A group: its members (the first 100), subgroups, and role mappings (what its members hold). */
