@@ -6,6 +6,9 @@ CREATE TABLE identity_provider_mappers (
     identity_provider_id TEXT NOT NULL REFERENCES identity_providers(id) ON DELETE CASCADE,
     name                 TEXT NOT NULL COLLATE BINARY CHECK (length(name) BETWEEN 1 AND 255),
     mapper_type          TEXT NOT NULL,
+    -- The role or group the mapper gives, by id: resolved once, when an administrator who may
+    -- grant it saved the mapper, so a later rename or a look-alike name never redirects it.
+    target_id            TEXT,
     config               TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(config)),
     UNIQUE (identity_provider_id, name)
 ) STRICT;

@@ -35,22 +35,41 @@ extension AdminAPI {
         users.delete("{provider}", use: unlinkFederatedIdentity)
     }
 
-    /// What a mapper makes people hold: its role, or its group's roles (and its ancestors').
+    /// What a mapper makes people hold, by the role or group it was saved with (`targetId`):
+    /// its role, or its group's roles (and its ancestors').
     func rolesGranted(by mapper: IdentityProviderMapper, realm: Realm) async throws -> [Role] {
-        switch mapper.kind {
-        case .hardcodedRole?, .claimToRole?:
-            guard let role = try await store.role(qualifiedName: mapper.config["role"] ?? "", realmId: realm.id) else {
-                throw AdminError.badRequest("Role '\((mapper.config["role"] ?? "").prefix(80))' not found")
-            }
-            return [role]
-        case .hardcodedGroup?, .claimToGroup?:
-            guard let group = try await store.group(path: mapper.config["group"] ?? "", realmId: realm.id) else {
-                throw AdminError.badRequest("Group '\((mapper.config["group"] ?? "").prefix(80))' not found")
-            }
-            return try await rolesThroughGroup(group.group.id, realm: realm)
-        case .userAttribute?, nil:
-            return []
+        guard let kind = mapper.kind, kind.grantsRoles, let id = mapper.targetId else { return [] }
+        if kind.givesRole { return try await store.role(id: id, realmId: realm.id).map { [$0] } ?? [] }
+        return try await rolesThroughGroup(id, realm: realm)
+    }
+
+    /// `mapper` with the role or group its config names fixed by id (400 when there is none).
+    func pinned(_ mapper: IdentityProviderMapper) async throws -> IdentityProviderMapper {
+        guard let kind = mapper.kind, kind.grantsRoles else { var m = mapper; m.targetId = nil; return m }
+        guard let id = try await store.mapperTargetId(mapper) else {
+            throw AdminError.badRequest(kind.givesRole ? "Role '\((mapper.config["role"] ?? "").prefix(80))' not found"
+                                                      : "Group '\((mapper.config["group"] ?? "").prefix(80))' not found")
         }
+        var m = mapper
+        m.targetId = id
+        return m
+    }
+
+    /// What every mapper of `provider` can make people hold (a link, or a move of its trust,
+    /// decides who gets it).
+    func rolesGranted(through provider: IdentityProvider, realm: Realm) async throws -> [Role] {
+        var roles: [Role] = []
+        for mapper in try await store.identityProviderMappers(providerId: provider.id, realmId: realm.id) {
+            roles += try await rolesGranted(by: mapper, realm: realm)
+        }
+        return roles
+    }
+
+    /// Refuses (403) a link through `provider` (to any user) unless the caller could grant what
+    /// its mappers grant: a linked account receives them at its next sign-in, from someone
+    /// else's upstream claims if the link is wrong.
+    func requireMayLink(through provider: IdentityProvider, caller: AdminPrincipal, realm: Realm) async throws {
+        try await requireMayGrant(try await rolesGranted(through: provider, realm: realm), caller: caller, realm: realm)
     }
 
     /// Refuses (403) a move of `provider`'s trust unless the caller could grant what its
@@ -58,10 +77,7 @@ extension AdminAPI {
     /// past that only the master realm's admin moves it).
     func requireMayMoveSignInTrust(of provider: IdentityProvider, caller: AdminPrincipal, realm: Realm) async throws {
         guard !caller.isMasterAdmin else { return }
-        for mapper in try await store.identityProviderMappers(providerId: provider.id, realmId: realm.id) {
-            let roles = (try? await rolesGranted(by: mapper, realm: realm)) ?? []
-            try await requireMayGrant(roles, caller: caller, realm: realm)
-        }
+        try await requireMayLink(through: provider, caller: caller, realm: realm)
         let limit = 1_000
         let linked = try await store.linkedUsers(providerId: provider.id, realmId: realm.id, limit: limit + 1)
         guard linked.count <= limit else {
@@ -116,7 +132,9 @@ extension AdminAPI {
     func listIdentityProviderMappers(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let (_, realm, provider) = try await identityProviderInPath(request, context, .viewIdentityProviders)
         let mappers = try await store.identityProviderMappers(providerId: provider.id, realmId: realm.id)
-        return try JSONBody.response(mappers.map { IdentityProviderMapperRepresentation($0, providerAlias: provider.alias) })
+        var shown: [IdentityProviderMapperRepresentation] = []
+        for mapper in mappers { shown.append(IdentityProviderMapperRepresentation(try await store.displayed(mapper), providerAlias: provider.alias)) }
+        return try JSONBody.response(shown)
     }
 
     func mapperInPath(_ request: Request, _ context: KeyportRequestContext,
@@ -130,7 +148,7 @@ extension AdminAPI {
 
     func getIdentityProviderMapper(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let (_, _, provider, mapper) = try await mapperInPath(request, context, .viewIdentityProviders)
-        return try JSONBody.response(IdentityProviderMapperRepresentation(mapper, providerAlias: provider.alias))
+        return try JSONBody.response(IdentityProviderMapperRepresentation(try await store.displayed(mapper), providerAlias: provider.alias))
     }
 
     func createIdentityProviderMapper(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
@@ -139,9 +157,9 @@ extension AdminAPI {
         if let alias = rep.identityProviderAlias, alias != provider.alias {
             throw AdminError.badRequest("The mapper's identityProviderAlias is not the provider in the path")
         }
-        let mapper = try provision {
+        let mapper = try await pinned(try provision {
             try provisioning.newIdentityProviderMapper(rep, id: environment.newID(), realmId: realm.id, providerId: provider.id)
-        }
+        })
         try await requireMayGrant(try await rolesGranted(by: mapper, realm: realm), caller: caller, realm: realm)
         try await AdminError.naming(mapper.name) { try await store.apply([.createIdentityProviderMapper(mapper)]) }
         return created(request, mapper.id)
@@ -153,17 +171,19 @@ extension AdminAPI {
         if let alias = rep.identityProviderAlias, alias != provider.alias {
             throw AdminError.badRequest("A mapper cannot move to another identity provider")
         }
-        let provisioning = provisioning
         var changed = existing
         try provision { try provisioning.merge(rep, into: &changed) }
+        // A new config (or type) names its role or group anew; otherwise it keeps the one it has.
+        if rep.config != nil || changed.mapperType != existing.mapperType { changed = try await pinned(changed) }
         // What it grants after the change must be grantable, and what it granted before too
         // (changing a realm-admin mapper's claim condition decides who gets realm-admin).
         try await requireMayGrant(try await rolesGranted(by: changed, realm: realm), caller: caller, realm: realm)
         try await requireMayGrant((try? await rolesGranted(by: existing, realm: realm)) ?? [], caller: caller, realm: realm)
-        try await AdminError.naming(changed.name) {
+        let updated = changed
+        try await AdminError.naming(updated.name) {
             try await store.apply([.updateIdentityProviderMapper(id: existing.id, realmId: realm.id) { mapper in
                 guard mapper == existing else { throw StoreError.conflict(.concurrentChange) }
-                try Validate.rule { try provisioning.merge(rep, into: &mapper) }
+                mapper = updated
             }])
         }
         return noContent
@@ -185,7 +205,12 @@ extension AdminAPI {
         func property(_ name: String, _ label: String, _ type: String = "String") -> JSONValue {
             .object(["name": .string(name), "label": .string(label), "type": .string(type), "secret": .bool(false), "readOnly": .bool(false)])
         }
-        let sync = property("syncMode", "Sync mode override", "List")
+        var sync = property("syncMode", "Sync mode override", "List")
+        if case .object(var fields) = sync {
+            fields["options"] = .array(["INHERIT", "IMPORT", "LEGACY", "FORCE"].map { .string($0) })
+            fields["defaultValue"] = "INHERIT"
+            sync = .object(fields)
+        }
         let types: [(IdentityProviderMapper.Kind, String, String, [JSONValue])] = [
             (.hardcodedRole, "Hardcoded Role", "Role Importer", [sync, property("role", "Role", "Role")]),
             (.hardcodedGroup, "Hardcoded Group", "Group Importer", [sync, property("group", "Group", "Group")]),
@@ -226,9 +251,12 @@ extension AdminAPI {
     /// Keycloak's `POST users/{id}/federated-identity/{provider}`: the user signs in through
     /// that provider's account `userId` from now on.
     func linkFederatedIdentity(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
-        let (_, realm, user) = try await userInPath(request, context, .manageUsers)
+        let (caller, realm, user) = try await userInPath(request, context, .manageUsers)
         let provider = try await providerInPath(context, realm: realm)
         let rep = try await decode(FederatedIdentityRepresentation.self, request, context)
+        guard user.serviceAccountClientId == nil else { throw AdminError.badRequest("A service account signs in with its client's credentials, not through a provider") }
+        // The linked account gets what the provider's mappers give, from whoever signs in upstream.
+        try await requireMayLink(through: provider, caller: caller, realm: realm)
         guard let upstream = rep.userId, (1...255).contains(upstream.utf8.count) else {
             throw AdminError.badRequest("userId (the account's subject at the provider) is required, 1 to 255 characters")
         }

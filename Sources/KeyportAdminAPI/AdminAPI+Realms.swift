@@ -148,6 +148,10 @@ extension AdminAPI {
                 if let role = try await store.role(id: id, realmId: realm.id) { granted.append(role) }
             }
             for groupId in plan.joinedExistingGroupIds.sorted() { granted += try await rolesThroughGroup(groupId, realm: realm) }
+            // Users linked to a provider get what its mappers give at their next sign-in.
+            for mapper in try await store.identityProviderMappers(realmId: realm.id) where plan.linkedProviderIds.contains(mapper.providerId) {
+                granted += try await rolesGranted(by: mapper, realm: realm)
+            }
             try await requireMayGrant(granted, caller: caller, realm: realm)
             for id in plan.overwrittenUserIds.sorted() {
                 if let user = try await store.user(id: id, realmId: realm.id) { try await requireMayActOn(user, caller: caller, realm: realm) }

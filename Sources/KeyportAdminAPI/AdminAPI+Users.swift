@@ -100,6 +100,7 @@ extension AdminAPI {
                 throw AdminError.badRequest("Identity provider \((link.identityProvider ?? "").prefix(80)) not found")
             }
             guard let subject = link.userId, (1...255).contains(subject.utf8.count) else { throw AdminError.badRequest("A federated identity needs its userId") }
+            try await requireMayLink(through: provider, caller: caller, realm: realm)
             let name = link.userName ?? subject
             try Validate.rule { try ObjectRules.plain(subject, what: "userId"); try ObjectRules.plain(name, what: "userName") }
             links.append(.linkFederatedIdentity(FederatedIdentity(realmId: realm.id, providerId: provider.id, userId: user.id,

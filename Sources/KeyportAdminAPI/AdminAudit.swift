@@ -141,7 +141,7 @@ struct AdminAuditTarget: Equatable {
         case "attack-detection": return "USER_LOGIN_FAILURE"
         case "components", "keys": return "COMPONENT"
         case "client-scopes": return "CLIENT_SCOPE"
-        case "identity-provider": return "IDENTITY_PROVIDER"
+        case "identity-provider": return s.contains("mappers") ? "IDENTITY_PROVIDER_MAPPER" : "IDENTITY_PROVIDER"
         default: return "REALM"
         }
     }
@@ -150,7 +150,7 @@ struct AdminAuditTarget: Equatable {
     func operationType(_ method: HTTPRequest.Method) -> String {
         let last = segments.last ?? ""
         if ["reset-password", "logout", "logout-all", "client-secret", "partialImport", "push-revocation",
-            "clear-realm-cache", "clear-user-cache", "clear-keys-cache", "send-verify-email", "execute-actions-email"].contains(last) {
+            "clear-realm-cache", "clear-user-cache", "clear-keys-cache", "send-verify-email", "execute-actions-email", "import-config"].contains(last) {
             return "ACTION"
         }
         switch method {

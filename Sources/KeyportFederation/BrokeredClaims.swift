@@ -74,12 +74,11 @@ public struct BrokeredClaims: Sendable {
     public func match(_ mapper: IdentityProviderMapper) -> Bool {
         let regex = mapper.config["are.claim.values.regex"] == "true"
         func holds(_ path: String, _ expected: String) -> Bool {
-            values(path).contains { value in
-                guard value.utf8.count <= Self.maxComparedLength else { return false }
-                guard regex else { return value.utf8.elementsEqual(expected.utf8) }
-                guard let pattern = try? NSRegularExpression(pattern: "^(?:\(expected))$") else { return false }
-                return pattern.firstMatch(in: value, range: NSRange(value.startIndex..., in: value)) != nil
-            }
+            let values = values(path).filter { $0.utf8.count <= Self.maxComparedLength }
+            guard regex else { return values.contains { $0.utf8.elementsEqual(expected.utf8) } }
+            // Compiled once per condition, not per value.
+            guard !values.isEmpty, let pattern = try? NSRegularExpression(pattern: "^(?:\(expected))$") else { return false }
+            return values.contains { pattern.firstMatch(in: $0, range: NSRange($0.startIndex..., in: $0)) != nil }
         }
         switch mapper.kind {
         case .claimToRole?:

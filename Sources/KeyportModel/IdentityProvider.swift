@@ -140,14 +140,20 @@ public struct IdentityProviderMapper: Sendable, Equatable, Identifiable {
     /// Keycloak's `identityProviderMapper` (`IdentityProviderMapper.Kind`).
     public var mapperType: String
     public var config: [String: String]
+    /// The role or group it gives, by id (its `config` names it as Keycloak does, by name or
+    /// path): fixed when the mapper is saved, where the grant rule is checked, and what a sign-in
+    /// gives — a role renamed, or another made with the name it had, changes nothing.
+    public var targetId: String?
 
-    public init(id: String, realmId: String, providerId: String, name: String, mapperType: String, config: [String: String]) {
+    public init(id: String, realmId: String, providerId: String, name: String, mapperType: String, config: [String: String],
+                targetId: String? = nil) {
         self.id = id
         self.realmId = realmId
         self.providerId = providerId
         self.name = name
         self.mapperType = mapperType
         self.config = config
+        self.targetId = targetId
     }
 
     public static let limitPerProvider = 100
@@ -168,6 +174,8 @@ public struct IdentityProviderMapper: Sendable, Equatable, Identifiable {
 
         /// Whether it can make the user hold roles (created only by admins who may grant them).
         public var grantsRoles: Bool { self != .userAttribute }
+        /// Whether it gives a role (else a group, when it grants at all).
+        public var givesRole: Bool { self == .hardcodedRole || self == .claimToRole }
     }
 
     public var kind: Kind? { Kind(rawValue: mapperType) }

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Synchronization
 import KeycloakRepresentations
 import KeyportAuth
 import KeyportFederation
@@ -99,6 +100,10 @@ struct IdentityBroker: Sendable {
         guard let provider = try await store.identityProvider(alias: alias, realmId: realm.id) else {
             return browser.errorPage("Could not find identity provider", realm: realm, status: .notFound)
         }
+        guard auth.action == nil else {
+            // A password change is made with the password, not through another provider.
+            return browser.errorPage("An application action (kc_action) cannot be done through an identity provider.", realm: realm)
+        }
         if let problem = provider.signInProblem {
             return browser.errorPage("Signing in through \(provider.displayName ?? provider.alias) is not possible: \(problem).", realm: realm)
         }
@@ -165,6 +170,9 @@ struct IdentityBroker: Sendable {
         guard let code = query["code"], query.all("code").count == 1, (1...4_096).contains(code.utf8.count) else {
             return try await failed("Sign in with \(providerName) failed.", detail: "The answer carries no code")
         }
+        guard oidc.spentBrokerStates.spend(OpaqueToken.hash(pending.state), until: pending.exp, now: now.secondsSince1970) else {
+            return try await failed("Your login attempt timed out. Login will start from the beginning.", detail: "The same sign-in came back twice")
+        }
         let claims: [String: JSONValue]
         do {
             claims = try await oidc.upstream.signIn(code: code, redirectURI: redirectURI(realm: realm, alias: provider.alias), codeVerifier: pending.cv,
@@ -184,7 +192,14 @@ struct IdentityBroker: Sendable {
     func signIn(claims: BrokeredClaims, provider: IdentityProvider, auth: AuthorizationRequest, realm: Realm, request: Request,
                 context: KeyportRequestContext) async throws -> Response {
         let subject = claims.first("sub") ?? ""
-        let upstreamUsername = Self.upstreamUsername(claims)
+        guard (try? ObjectRules.plain(subject, what: "sub")) != nil else {
+            record(realm: realm, type: "IDENTITY_PROVIDER_LOGIN_ERROR", client: auth.client, user: nil, error: "identity_provider_login_failure",
+                   details: ["identity_provider": provider.alias, "reason": "The ID token's sub holds control characters"], context: context)
+            return try await browser.loginPage(realm: realm, auth: auth, request: request, username: "",
+                                               message: "Unexpected error when authenticating with identity provider")
+        }
+        var upstreamUsername = Self.upstreamUsername(claims)
+        if (try? ObjectRules.plain(upstreamUsername, what: "username")) == nil { upstreamUsername = subject }
         let details = ["identity_provider": provider.alias, "identity_provider_identity": String(upstreamUsername.prefix(255))]
         if let user = try await store.linkedUser(providerId: provider.id, upstreamUserId: subject, realmId: realm.id) {
             guard user.enabled else {
@@ -218,7 +233,7 @@ struct IdentityBroker: Sendable {
         }
         if let existing {
             // Never merged: the person proves the account is theirs first.
-            return try await linkPage(existing: existing, claims: claims, subject: subject, upstreamUsername: upstreamUsername, provider: provider,
+            return try await linkPage(existing: existing, subject: subject, upstreamUsername: upstreamUsername, provider: provider,
                                       auth: auth, realm: realm, request: request, message: nil)
         }
         var rep = UserRepresentation()
@@ -234,7 +249,7 @@ struct IdentityBroker: Sendable {
                                                message: "Your \(provider.displayName ?? provider.alias) account cannot be used here: \(invalid.description)")
         }
         // The profile the provider gave, each field only if it is a valid one.
-        setProfile(&user) { $0.email = email; $0.emailVerified = email != nil && provider.trustEmail }
+        if let email { setEmail(email, of: &user, claims: claims, provider: provider) }
         setProfile(&user) { $0.firstName = claims.first("given_name") }
         setProfile(&user) { $0.lastName = claims.first("family_name") }
         let outcome = try await mapped(claims, provider: provider, realm: realm, user: user, isNew: true)
@@ -265,7 +280,8 @@ struct IdentityBroker: Sendable {
     // MARK: Linking an existing account
 
     /// What the link page stands on: signed by the realm, for ten minutes, for this browser (its
-    /// CSRF value), the account it would link and what the provider said.
+    /// CSRF value), the account it would link and the provider's account (no claims: small
+    /// enough for any proxy's URL limit, and no personal data in a URL).
     struct LinkTicket: Codable {
         var typ: String
         var iss: String
@@ -275,18 +291,15 @@ struct IdentityBroker: Sendable {
         var name: String
         /// The existing user's id.
         var uid: String
-        /// The provider's claims (JSON), for the mappers.
-        var claims: String
         var exp: Int64
         var csrf: String
     }
 
-    func linkPage(existing: User, claims: BrokeredClaims, subject: String, upstreamUsername: String, provider: IdentityProvider,
+    func linkPage(existing: User, subject: String, upstreamUsername: String, provider: IdentityProvider,
                   auth: AuthorizationRequest, realm: Realm, request: Request, message: String?) async throws -> Response {
         let csrf = browser.loginCSRF(request)
-        let claimsText = String(decoding: try JSONEncoder().encode(JSONValue.object(claims.claims)), as: UTF8.self)
         let ticket = LinkTicket(typ: Self.linkType, iss: tokens.issuer(for: realm), alias: provider.alias, pid: provider.id, sub: subject,
-                                name: upstreamUsername, uid: existing.id, claims: claimsText.utf8.count <= 16_384 ? claimsText : "{}",
+                                name: upstreamUsername, uid: existing.id,
                                 exp: now.secondsSince1970 + 600, csrf: OpaqueToken.hash(csrf.value))
         let signed = try await sign(ticket, realm: realm)
         let html = BrowserPages.linkAccount(realmName: realm.displayName ?? realm.name, providerName: provider.displayName ?? provider.alias,
@@ -311,7 +324,6 @@ struct IdentityBroker: Sendable {
               let provider = try await store.identityProvider(alias: ticket.alias, realmId: realm.id), provider.id == ticket.pid, provider.offersSignIn,
               let existing = try await store.user(id: ticket.uid, realmId: realm.id)
         else { return try await browser.loginPage(realm: realm, auth: auth, request: request, username: "", message: timedOut) }
-        let claims = BrokeredClaims(JSONValue.parse(ticket.claims)?.objectValue ?? [:])
         let password = Sensitive(form["password"] ?? "")
         let (outcome, proof) = try await oidc.authenticator.authenticateProving(realm: realm, username: existing.username, password: password,
                                                                                 ipAddress: context.clientAddress)
@@ -320,14 +332,14 @@ struct IdentityBroker: Sendable {
             if case .failed(let reason, let user) = outcome {
                 record(realm: realm, type: "LOGIN_ERROR", client: auth.client, user: user, error: reason.rawValue, details: details, context: context)
             }
-            return try await linkPage(existing: existing, claims: claims, subject: ticket.sub, upstreamUsername: ticket.name, provider: provider,
+            return try await linkPage(existing: existing, subject: ticket.sub, upstreamUsername: ticket.name, provider: provider,
                                       auth: auth, realm: realm, request: request, message: "Invalid username or password.")
         }
-        var changes: [StoreChange] = [.linkFederatedIdentity(FederatedIdentity(realmId: realm.id, providerId: provider.id, userId: user.id,
-                                                                               upstreamUserId: ticket.sub, upstreamUsername: ticket.name))]
-        changes += try await mapping(claims, provider: provider, realm: realm, user: user, isNew: false)
+        // Linked only: the account keeps what it holds, and the provider's mappers that run at
+        // every sign-in apply from its next sign-in through the provider, with what that says.
         do {
-            try await store.apply(changes)
+            try await store.apply([.linkFederatedIdentity(FederatedIdentity(realmId: realm.id, providerId: provider.id, userId: user.id,
+                                                                            upstreamUserId: ticket.sub, upstreamUsername: ticket.name))])
         } catch StoreError.conflict(let rule) where rule == .userAlreadyLinked || rule == .upstreamAccountLinked {
             return try await browser.loginPage(realm: realm, auth: auth, request: request, username: "",
                                                message: "That account is linked to another \(provider.displayName ?? provider.alias) account already.")
@@ -352,16 +364,27 @@ struct IdentityBroker: Sendable {
     /// The writes the provider's mappers ask for at this sign-in of an existing user (those that
     /// run at every sign-in: `FORCE`), with the profile when the provider itself is `FORCE`.
     func mapping(_ claims: BrokeredClaims, provider: IdentityProvider, realm: Realm, user: User, isNew: Bool) async throws -> [StoreChange] {
-        let outcome = try await mapped(claims, provider: provider, realm: realm, user: user, isNew: isNew)
+        var outcome = try await mapped(claims, provider: provider, realm: realm, user: user, isNew: isNew)
+        // An email another user has (duplicates not allowed) is not taken: the rest goes on.
+        if let email = outcome.user.email, email != user.email, !realm.duplicateEmailsAllowed,
+           try await store.user(email: email, realmId: realm.id).contains(where: { $0.id != user.id }) {
+            outcome.user.email = user.email
+            outcome.user.emailVerified = user.emailVerified
+        }
         var changes: [StoreChange] = []
         if outcome.user != user {
-            let updated = outcome.user
+            // Only the fields the provider changed, written over the row as it is in the write:
+            // an administrator's change made meanwhile to anything else stays.
+            let before = user, updated = outcome.user
+            let attributeKeys = Set(before.attributes.keys).union(updated.attributes.keys).filter { before.attributes[$0] != updated.attributes[$0] }
             changes.append(.updateUser(id: user.id, realmId: realm.id) { stored in
-                stored.email = updated.email
-                stored.firstName = updated.firstName
-                stored.lastName = updated.lastName
-                stored.attributes = updated.attributes
-                stored.emailVerified = updated.emailVerified
+                if updated.email != before.email { stored.email = updated.email }
+                if updated.emailVerified != before.emailVerified { stored.emailVerified = updated.emailVerified }
+                if updated.firstName != before.firstName { stored.firstName = updated.firstName }
+                if updated.lastName != before.lastName { stored.lastName = updated.lastName }
+                var attributes = stored.attributes
+                for key in attributeKeys { attributes[key] = updated.attributes[key] }
+                if let checked = try? ObjectRules.multiAttributes(attributes) { stored.attributes = checked }
             })
         }
         if !outcome.grant.isEmpty { changes.append(.grantUserRoles(userId: user.id, roleIds: outcome.grant, realmId: realm.id)) }
@@ -377,7 +400,7 @@ struct IdentityBroker: Sendable {
     func mapped(_ claims: BrokeredClaims, provider: IdentityProvider, realm: Realm, user: User, isNew: Bool) async throws -> Mapped {
         var out = Mapped(user: user)
         if !isNew, provider.syncMode == "FORCE" {
-            if let email = claims.first("email"), !email.isEmpty { setProfile(&out.user) { $0.email = email; $0.emailVerified = provider.trustEmail } }
+            if let email = claims.first("email"), !email.isEmpty { setEmail(email, of: &out.user, claims: claims, provider: provider) }
             setProfile(&out.user) { $0.firstName = claims.first("given_name") }
             setProfile(&out.user) { $0.lastName = claims.first("family_name") }
         }
@@ -388,18 +411,19 @@ struct IdentityBroker: Sendable {
             let matches = claims.match(mapper)
             switch kind {
             case .hardcodedRole, .claimToRole:
-                guard let role = try await store.role(qualifiedName: mapper.config["role"] ?? "", realmId: realm.id) else { continue }
+                // The role the mapper was saved with (by id): never one that took its name since.
+                guard let id = mapper.targetId, let role = try await store.role(id: id, realmId: realm.id) else { continue }
                 if matches, !held.contains(role.id), !out.grant.contains(role.id) { out.grant.append(role.id) }
                 if !matches, held.contains(role.id), kind == .claimToRole { out.revoke.append(role.id) }
             case .hardcodedGroup, .claimToGroup:
-                guard let group = try await store.group(path: mapper.config["group"] ?? "", realmId: realm.id)?.group else { continue }
+                guard let id = mapper.targetId, let group = try await store.group(id: id, realmId: realm.id)?.group else { continue }
                 if matches, !memberOf.contains(group.id), !out.join.contains(group.id) { out.join.append(group.id) }
                 if !matches, memberOf.contains(group.id), kind == .claimToGroup { out.leave.append(group.id) }
             case .userAttribute:
                 let attribute = mapper.config["user.attribute"] ?? ""
                 let values = Array(claims.values(mapper.config["claim"] ?? "").prefix(ObjectRules.maxAttributeValues + 1))
                 switch attribute {
-                case "email": if let v = values.first { setProfile(&out.user) { $0.email = v } }
+                case "email": if let v = values.first { setEmail(v, of: &out.user, claims: claims, provider: provider) }
                 case "firstName": if let v = values.first { setProfile(&out.user) { $0.firstName = v } }
                 case "lastName": if let v = values.first { setProfile(&out.user) { $0.lastName = v } }
                 case "username": break
@@ -416,6 +440,14 @@ struct IdentityBroker: Sendable {
     // MARK: Helpers
 
     var provisioning: Provisioning { Provisioning(randomBytes: tokens.environment.randomBytes) }
+
+    /// A new email from the provider, verified only when the provider is trusted for emails and
+    /// did not say it is unverified (`email_verified`); the same email again changes nothing.
+    func setEmail(_ email: String, of user: inout User, claims: BrokeredClaims, provider: IdentityProvider) {
+        guard User.normalize(email) != user.email else { return }
+        let verified = provider.trustEmail && claims.first("email_verified") != "false"
+        setProfile(&user) { $0.email = email; $0.emailVerified = verified }
+    }
 
     /// One change of the profile, made only if the result is a valid user (the admin API's rules:
     /// an email that is one, names and attributes within their bounds); otherwise the user stays.
@@ -469,5 +501,28 @@ struct IdentityBroker: Sendable {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+    }
+}
+
+/// The pending sign-ins whose answer came back (by a hash of their `state`), so that one pending
+/// sign-in sends at most one code to the provider's token endpoint: a replayed callback — the
+/// same cookie, the same state, any code — costs nothing outbound. Bounded: past `capacity` the
+/// expired go, then the oldest (a replay of an evicted state only reaches the provider, which
+/// refuses a code twice). Kept per node.
+final class SpentBrokerStates: Sendable {
+    static let capacity = 10_000
+    let spent = Mutex([String: Int64]())
+
+    /// False when `key` was spent already.
+    func spend(_ key: String, until expiry: Int64, now: Int64) -> Bool {
+        spent.withLock { spent in
+            if let until = spent[key], until >= now { return false }
+            if spent.count >= Self.capacity {
+                spent = spent.filter { $0.value >= now }
+                if spent.count >= Self.capacity, let oldest = spent.min(by: { $0.value < $1.value })?.key { spent[oldest] = nil }
+            }
+            spent[key] = expiry
+            return true
+        }
     }
 }

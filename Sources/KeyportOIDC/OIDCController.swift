@@ -27,6 +27,8 @@ public struct OIDCController: Sendable {
     let hasher: PasswordHasher
     /// Wrong device user codes per address (`DeviceSignIn`).
     let deviceCodeAttempts = DeviceCodeAttempts()
+    /// Brokered sign-ins whose answer came back once (`IdentityBroker`).
+    let spentBrokerStates = SpentBrokerStates()
 
     /// `federation` checks client assertions (`federated-jwt`); the server passes the one it
     /// shares with the registry door, so both keep one cache of identity providers' keys.

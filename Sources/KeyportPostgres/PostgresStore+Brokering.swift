@@ -35,6 +35,7 @@ extension PostgresStore {
         let sql = statements.brokering
         switch change {
         case .createIdentityProviderMapper(let mapper):
+            guard try await db.exists(sql.lockProvider(mapper.providerId)) else { throw StoreError.notFound(.identityProvider) }
             guard try await db.count(sql.countMappers(providerId: mapper.providerId)) < IdentityProviderMapper.limitPerProvider else {
                 throw StoreError.invalid("An identity provider holds at most \(IdentityProviderMapper.limitPerProvider) mappers")
             }

@@ -40,16 +40,28 @@ public enum RoleNames {
 
     /// Keycloak's one-string form of a role (a mapper's `role`): a realm role's name, or
     /// `clientId.roleName` — tried at each dot, since client ids and role names may hold dots.
-    /// `lookup` finds a role by name in a client (by `clientId`) or, given nil, in the realm.
-    public static func resolve<Found>(qualified text: String,
-                                      lookup: (_ name: String, _ client: String?) async throws -> Found?) async throws -> Found? {
-        guard !text.isEmpty, text.utf8.count <= 512 else { return nil }
-        if let role = try await lookup(text, nil) { return role }
+    /// The readings in the order they are tried: the realm role first.
+    public static func readings(qualified text: String) -> [(name: String, client: String?)] {
+        guard !text.isEmpty, text.utf8.count <= 512 else { return [] }
+        var readings: [(name: String, client: String?)] = [(text, nil)]
         var index = text.startIndex
         while let dot = text[index...].firstIndex(of: ".") {
-            if let role = try await lookup(String(text[text.index(after: dot)...]), String(text[..<dot])) { return role }
+            readings.append((String(text[text.index(after: dot)...]), String(text[..<dot])))
             index = text.index(after: dot)
         }
+        return readings
+    }
+
+    /// The first reading `lookup` finds (by name in a client given by `clientId`, or the realm).
+    public static func resolve<Found>(qualified text: String,
+                                      lookup: (_ name: String, _ client: String?) async throws -> Found?) async throws -> Found? {
+        for reading in readings(qualified: text) { if let found = try await lookup(reading.name, reading.client) { return found } }
+        return nil
+    }
+
+    /// The same, with a lookup that needs no waiting (a realm file's own roles).
+    public static func resolveSync(qualified text: String, lookup: (_ name: String, _ client: String?) -> String?) -> String? {
+        for reading in readings(qualified: text) { if let found = lookup(reading.name, reading.client) { return found } }
         return nil
     }
 }
@@ -62,5 +74,32 @@ extension IdentityStore {
             guard let client = try await self.client(clientId: clientId, realmId: realmId) else { return nil }
             return try await self.role(named: name, realmId: realmId, clientId: client.id)
         }
+    }
+}
+
+extension IdentityStore {
+    /// The id of the role or group a mapper's config names (`role`, or the group's path), nil
+    /// when it names none that exists (or the mapper gives neither).
+    public func mapperTargetId(_ mapper: IdentityProviderMapper) async throws -> String? {
+        guard let kind = mapper.kind, kind.grantsRoles else { return nil }
+        if kind.givesRole { return try await role(qualifiedName: mapper.config["role"] ?? "", realmId: mapper.realmId)?.id }
+        guard let path = mapper.config["group"], !path.isEmpty, path.utf8.count <= 4_096 else { return nil }
+        return try await group(path: path, realmId: mapper.realmId)?.group.id
+    }
+
+    /// The mapper as Keycloak shows it: its `role` or `group` named as what it gives is called
+    /// now (a renamed role still given; one deleted, named as it was saved).
+    public func displayed(_ mapper: IdentityProviderMapper) async throws -> IdentityProviderMapper {
+        guard let kind = mapper.kind, let id = mapper.targetId else { return mapper }
+        var shown = mapper
+        if kind.givesRole {
+            guard let role = try await role(id: id, realmId: mapper.realmId) else { return mapper }
+            var name = role.name
+            if let clientId = role.clientId, let client = try await client(id: clientId, realmId: mapper.realmId) { name = "\(client.clientId).\(role.name)" }
+            shown.config["role"] = name
+        } else if kind.grantsRoles, let group = try await group(id: id, realmId: mapper.realmId) {
+            shown.config["group"] = group.path
+        }
+        return shown
     }
 }

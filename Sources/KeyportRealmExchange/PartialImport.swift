@@ -65,6 +65,9 @@ public enum PartialImport {
         /// Users' links to providers, as the body names them: (user id, provider alias, link).
         var pendingLinks: [(userId: String, alias: String, link: FederatedIdentityRepresentation)] = []
         var links: [FederatedIdentity] = []
+        /// The providers (internal ids) the import links users through: their mappers' grants
+        /// reach those users at their next sign-in.
+        public var linkedProviderIds: Set<String> { Set(links.map(\.providerId)) }
         var realmId: String
 
         func assembled() -> [StoreChange] {

@@ -371,7 +371,8 @@ final class PartialImportPlanner {
                 password = try importer.credential(c, user: user, index: plan.users.count, created: now, plain: &plan.pending)
             }
             guard (rep.federatedIdentities?.count ?? 0) <= IdentityProvider.limitPerRealm else { throw Failure("user \(username) has too many federatedIdentities") }
-            plan.pendingLinks += (rep.federatedIdentities ?? []).map { (id, $0.identityProvider ?? "", $0) }
+            // A service account signs in with its client's credentials, never through a browser.
+            if serviceAccountClientId == nil { plan.pendingLinks += (rep.federatedIdentities ?? []).map { (id, $0.identityProvider ?? "", $0) } }
             result(existing == nil ? "ADDED" : "OVERWRITTEN", "USER", username, id)
             // As a user created through the admin API: the realm's default role, unless the body maps it.
             plan.users.append(Provisioning.newUserSeed(user, defaultRoleId: defaultRoleId, password: password,

@@ -3,6 +3,7 @@ import KeycloakRepresentations
 import KeyportJSON
 import KeyportModel
 import KeyportPasswords
+import KeyportProvisioning
 import KeyportStore
 
 /// Writes a realm in Keycloak's export format: settings, roles with composites and
@@ -187,8 +188,11 @@ public struct RealmExporter: Sendable {
         // Identity providers, with their client secrets as clients' are: kept in a backup, masked in a template.
         // None: left out, so a realm imported before Keyport modeled them exports the ones it kept.
         document.identityProviders = providers.isEmpty ? nil : providers.map { IdentityProviderRepresentation($0, withSecrets: partial == nil) }
-        let mappers = try await store.identityProviderMappers(realmId: realm.id)
-            .compactMap { m in providerAliases[m.providerId].map { IdentityProviderMapperRepresentation(m, providerAlias: $0) } }
+        var mappers: [IdentityProviderMapperRepresentation] = []
+        for mapper in try await store.identityProviderMappers(realmId: realm.id) {
+            // Named as what they give is called now (they give it by id).
+            if let alias = providerAliases[mapper.providerId] { mappers.append(IdentityProviderMapperRepresentation(try await store.displayed(mapper), providerAlias: alias)) }
+        }
         document.identityProviderMappers = mappers.isEmpty ? nil : mappers
         if let partial {
             document.users = nil

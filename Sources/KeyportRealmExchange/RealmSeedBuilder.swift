@@ -230,8 +230,22 @@ final class RealmSeedBuilder {
                 notices.append("identity provider mapper \((rep.name ?? "?").prefix(80)): provider \(alias.prefix(80)) is not one Keyport uses, skipped")
                 continue
             }
-            let mapper = try check("identity provider mapper \((rep.name ?? "?").prefix(80))") {
+            if let type = rep.identityProviderMapper, IdentityProviderMapper.Kind(rawValue: type) == nil {
+                notices.append("identity provider mapper \((rep.name ?? "?").prefix(80)) (\(type.prefix(64))): not a type Keyport implements, skipped")
+                continue
+            }
+            var mapper = try check("identity provider mapper \((rep.name ?? "?").prefix(80))") {
                 try provisioning.newIdentityProviderMapper(rep, id: rep.id ?? env.newID(), realmId: realm.id, providerId: provider.id)
+            }
+            // The role or group it gives, by id, from the file's own roles and groups.
+            if let kind = mapper.kind, kind.grantsRoles {
+                mapper.targetId = kind.givesRole ? RoleNames.resolveSync(qualified: mapper.config["role"] ?? "") { name, client in
+                    client.map { clientRole[$0]?[name] } ?? realmRole[name]
+                } : groupByPath[mapper.config["group"] ?? ""]
+                guard mapper.targetId != nil else {
+                    notices.append("identity provider mapper \(mapper.name.prefix(80)): its \(kind.givesRole ? "role" : "group") is not in the file, skipped")
+                    continue
+                }
             }
             seed.identityProviderMappers.append(mapper)
         }

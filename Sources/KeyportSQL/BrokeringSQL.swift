@@ -4,7 +4,7 @@ import KeyportStore
 /// What brokered sign-in keeps: identity provider mappers, and federated identities (the links
 /// between realm users and their upstream accounts).
 public struct BrokeringSQL: Sendable {
-    public static let mapperColumns = SQLColumns(["id", "realm_id", "identity_provider_id", "name", "mapper_type", "config"])
+    public static let mapperColumns = SQLColumns(["id", "realm_id", "identity_provider_id", "name", "mapper_type", "config", "target_id"])
     public static let linkColumns = SQLColumns(["realm_id", "identity_provider_id", "user_id", "upstream_user_id", "upstream_username"])
     let dialect: SQLDialect
     public init(_ dialect: SQLDialect) { self.dialect = dialect }
@@ -15,7 +15,7 @@ public struct BrokeringSQL: Sendable {
 
     public func insert(_ m: IdentityProviderMapper) -> SQLStatement {
         SQLStatement("INSERT INTO identity_provider_mappers (\(Self.mapperColumns.list())) VALUES (\(Self.mapperColumns.placeholders))",
-                     [m.id, m.realmId, m.providerId, m.name, m.mapperType, JSONColumn.encode(m.config)])
+                     [m.id, m.realmId, m.providerId, m.name, m.mapperType, JSONColumn.encode(m.config), m.targetId])
     }
     public func mapper(id: String, realmId: String) -> SQLStatement {
         SQLStatement("\(selectMapper) WHERE id = ? AND realm_id = ?", [id, realmId])
@@ -31,13 +31,18 @@ public struct BrokeringSQL: Sendable {
         SQLStatement("\(selectMapper) WHERE realm_id = ? ORDER BY identity_provider_id, name\(dialect.bytewise) LIMIT ?",
                      [realmId, IdentityProviderMapper.limitPerProvider * IdentityProvider.limitPerRealm])
     }
+    /// Holds the provider's row until the transaction ends (PostgreSQL), so two mappers made at
+    /// once cannot both pass the count below.
+    public func lockProvider(_ providerId: String) -> SQLStatement {
+        SQLStatement("SELECT 1 FROM identity_providers WHERE id = ?\(dialect.forUpdate)", [providerId])
+    }
     public func countMappers(providerId: String) -> SQLStatement {
         SQLStatement("SELECT count(*) AS n FROM identity_provider_mappers WHERE identity_provider_id = ?", [providerId])
     }
     /// Counts the changed row; the provider and realm never change.
     public func update(_ m: IdentityProviderMapper) -> SQLStatement {
-        SQLStatement("UPDATE identity_provider_mappers SET name = ?, mapper_type = ?, config = ? WHERE id = ? AND realm_id = ?\(dialect.countingChanges)",
-                     [m.name, m.mapperType, JSONColumn.encode(m.config), m.id, m.realmId])
+        SQLStatement("UPDATE identity_provider_mappers SET name = ?, mapper_type = ?, config = ?, target_id = ? WHERE id = ? AND realm_id = ?\(dialect.countingChanges)",
+                     [m.name, m.mapperType, JSONColumn.encode(m.config), m.targetId, m.id, m.realmId])
     }
     public func deleteMapper(id: String, realmId: String) -> SQLStatement {
         SQLStatement("DELETE FROM identity_provider_mappers WHERE id = ? AND realm_id = ?\(dialect.countingChanges)", [id, realmId])
@@ -45,7 +50,7 @@ public struct BrokeringSQL: Sendable {
 
     public static func decodeMapper(_ row: some SQLRow) -> IdentityProviderMapper {
         IdentityProviderMapper(id: row.string(0), realmId: row.string(1), providerId: row.string(2), name: row.string(3), mapperType: row.string(4),
-                               config: row.json(5, default: [:]))
+                               config: row.json(5, default: [:]), targetId: row.text(6))
     }
 
     // MARK: Federated identities

@@ -36,6 +36,7 @@ extension SQLiteStore {
         let sql = statements.brokering
         switch change {
         case .createIdentityProviderMapper(let mapper):
+            guard try db.exists(sql.lockProvider(mapper.providerId)) else { throw StoreError.notFound(.identityProvider) }
             guard try db.count(sql.countMappers(providerId: mapper.providerId)) < IdentityProviderMapper.limitPerProvider else {
                 throw StoreError.invalid("An identity provider holds at most \(IdentityProviderMapper.limitPerProvider) mappers")
             }

@@ -214,8 +214,15 @@ struct BrokeringTests {
                 // A code spent once is not spent twice (the provider refuses; nobody is created).
                 let b2 = TestBrowser(api)
                 let once = try up.authorize(try await startAtProvider(b2), who: person, now: api.clock.now)
+                let kept = b2.cookies
                 #expect(try await b2.send(.get, once).status == .found)
                 #expect(try await b2.send(.get, once).status == .badRequest)
+                // Even with the pending sign-in's cookie kept, its answer is taken once: no second call upstream.
+                let calls = up.tokenRequests.withLock { $0.count }
+                b2.cookies = kept
+                let again = try await b2.send(.get, once)
+                #expect(again.status == .ok && again.text.contains("timed out"))
+                #expect(up.tokenRequests.withLock { $0.count } == calls)
             }
         }
     }
@@ -344,9 +351,50 @@ struct BrokeringTests {
                                "jwksUrl": "https://evil.test/jwks", "clientId": "keyport", "clientSecret": "new-secret"],
                 ])
                 #expect(moved.status == .forbidden, "\(moved.text)")
+                // Once a mapper gives realm-admin, a link decides who gets it: idp-admin (manage-users)
+                // may not link even its own account, nor create a linked user.
+                let admins = try await api.call(.post, "/admin/realms/acme/identity-provider/instances/corp/mappers", token: r.admin, json: [
+                    "name": "admins", "identityProviderMapper": "oidc-role-idp-mapper",
+                    "config": ["claim": "groups", "claim.value": "keyport-admins", "role": "realm-management.realm-admin"],
+                ])
+                #expect(admins.status == .created, "\(admins.text)")
+                #expect(try await api.call(.post, "/admin/realms/acme/users/\(helper)/federated-identity/corp", token: token,
+                                           json: ["userId": "colleague-sub"]).status == .forbidden)
+                #expect(try await api.call(.post, "/admin/realms/acme/users", token: token, json: [
+                    "username": "sleeper", "enabled": true, "federatedIdentities": [["identityProvider": "corp", "userId": "colleague-sub"]],
+                ]).status == .forbidden)
+                #expect(try await api.call(.get, "/admin/realms/acme/users?username=sleeper", token: r.admin).items.isEmpty)
                 // Unlinked by the realm's admin: boss signs in through corp no more.
                 #expect(try await api.call(.delete, "/admin/realms/acme/users/\(boss)/federated-identity/corp", token: r.admin).status == .noContent)
                 #expect(try await api.call(.delete, "/admin/realms/acme/users/\(boss)/federated-identity/corp", token: r.admin).status == .notFound)
+            }
+        }
+    }
+
+    @Test func aMapperGivesWhatItWasSavedWithNotWhateverTakesItsNameLater() async throws {
+        let up = UpstreamProvider()
+        try await up.serve { base in
+            try await APIHarness.run { api in
+                let r = try await setUp(api, base: base)
+                let staff = try #require(try await api.call(.get, "/admin/realms/acme/group-by-path/staff", token: r.admin)["id"]?.stringValue)
+                // /staff renamed; a new group takes its old name (holding the registry role).
+                #expect(try await api.call(.put, "/admin/realms/acme/groups/\(staff)", token: r.admin, json: ["name": "former-staff"]).status == .noContent)
+                let lookalike = try #require(try await api.call(.post, "/admin/realms/acme/groups", token: r.admin, json: ["name": "staff"]).createdID)
+                // The mapper is shown with the current name of what it gives…
+                let shown = try await api.call(.get, "/admin/realms/acme/identity-provider/instances/corp/mappers", token: r.admin).items
+                #expect(shown.first { $0["name"]?.stringValue == "staff" }?["config"]?["group"]?.stringValue == "/former-staff")
+                // …and a sign-in joins that group, not the look-alike.
+                let b = TestBrowser(api)
+                #expect(try await b.send(.get, try up.authorize(try await startAtProvider(b), who: ["sub": "u-8", "preferred_username": "lena"], now: api.clock.now)).status == .found)
+                let lena = try #require(try await api.call(.get, "/admin/realms/acme/users?username=lena&exact=true", token: r.admin).items.first?["id"]?.stringValue)
+                let groups = try await api.call(.get, "/admin/realms/acme/users/\(lena)/groups", token: r.admin).values("id")
+                #expect(groups == [staff] && !groups.contains(lookalike))
+                // A group deleted: the mapper gives nothing (the sign-in goes on).
+                #expect(try await api.call(.delete, "/admin/realms/acme/groups/\(staff)", token: r.admin).status == .noContent)
+                let b2 = TestBrowser(api)
+                #expect(try await b2.send(.get, try up.authorize(try await startAtProvider(b2), who: ["sub": "u-9", "preferred_username": "mia"], now: api.clock.now)).status == .found)
+                let mia = try #require(try await api.call(.get, "/admin/realms/acme/users?username=mia&exact=true", token: r.admin).items.first?["id"]?.stringValue)
+                #expect(try await api.call(.get, "/admin/realms/acme/users/\(mia)/groups", token: r.admin).items.isEmpty)
             }
         }
     }

@@ -252,7 +252,7 @@ const pages = {
     field("Client id at the provider", input("text", "clientId", { required: true, autocomplete: "off" })),
     field("Client secret", input("password", "clientSecret", { required: true, autocomplete: "new-password" })),
     field("Mappers run", h("select", { name: "syncMode", id: "f-syncMode" }, h("option", { value: "IMPORT" }, "when the user is created"), h("option", { value: "FORCE" }, "at every sign-in"))),
-    h("label", { class: "check" }, input("checkbox", "trustEmail", { checked: true }), "Trust the provider's email addresses"),
+    h("label", { class: "check" }, input("checkbox", "trustEmail"), "Trust the provider's email addresses (marked verified)"),
     h("button", { type: "submit" }, "Add provider"));
     return [h("h1", {}, "Sign-in providers"),
       h("p", { class: "hint" }, "People sign in with the organisation's own OpenID provider: the login page offers it, a first sign-in creates the user (or, for a name that exists, asks for that account's password) and its mappers put them in groups and roles."),
