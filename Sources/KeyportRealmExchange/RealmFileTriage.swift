@@ -101,6 +101,25 @@ struct RealmFileTriage {
             realm["identityProviders"] = .array(modeled)
             if !other.isEmpty { _ = keep("identityProviders", .array(other)) }
         }
+        // Mappers of those providers, and of types Keyport does not implement (a username
+        // template, a SAML attribute): kept and exported as they came.
+        if case .array(let mappers)? = realm["identityProviderMappers"] {
+            let used = Set((realm["identityProviders"]?.arrayItems ?? []).compactMap { $0["alias"]?.stringValue })
+            var modeled: [JSONValue] = [], other: [JSONValue] = []
+            for mapper in mappers {
+                let type = mapper["identityProviderMapper"]?.stringValue ?? ""
+                if used.contains(mapper["identityProviderAlias"]?.stringValue ?? ""), IdentityProviderMapper.Kind(rawValue: type) != nil {
+                    modeled.append(mapper)
+                    continue
+                }
+                other.append(mapper)
+                if used.contains(mapper["identityProviderAlias"]?.stringValue ?? "") {
+                    notices.append("identity provider mapper \(mapper["name"]?.stringValue ?? "?") (\(type)): kept and exported, not used")
+                }
+            }
+            realm["identityProviderMappers"] = .array(modeled)
+            if !other.isEmpty { _ = keep("identityProviderMappers", .array(other)) }
+        }
         if !setAside.isEmpty {
             if case .object(var byClient)? = realm["roles"]?["client"] {
                 var kept: [String: JSONValue] = [:]
@@ -218,7 +237,14 @@ struct RealmFileTriage {
             let taken = Set(modeled.compactMap { $0["alias"]?.stringValue })
             realm["identityProviders"] = .array(modeled + providers.filter { !taken.contains($0["alias"]?.stringValue ?? "") })
         }
-        for (key, _) in content where !["clients", "clientRoles", "authorizationSettings", "authorizationServicesEnabled", "identityProviders"].contains(key)
+        if let mappers = value("identityProviderMappers")?.arrayItems, !mappers.isEmpty {
+            // Kept ones go back beside the modeled, unless a modeled one of that provider took the name.
+            let modeled = realm["identityProviderMappers"]?.arrayItems ?? []
+            let taken = Set(modeled.map { "\($0["identityProviderAlias"]?.stringValue ?? "")/\($0["name"]?.stringValue ?? "")" })
+            realm["identityProviderMappers"] = .array(modeled + mappers.filter { !taken.contains("\($0["identityProviderAlias"]?.stringValue ?? "")/\($0["name"]?.stringValue ?? "")") })
+        }
+        for (key, _) in content where !["clients", "clientRoles", "authorizationSettings", "authorizationServicesEnabled", "identityProviders",
+                                        "identityProviderMappers"].contains(key)
             && realm[key] == nil {
             realm[key] = value(key)
         }

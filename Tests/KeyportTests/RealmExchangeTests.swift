@@ -356,7 +356,11 @@ struct MixedRealmFileTests {
          "users":[{"username":"alice","enabled":true,
                    "realmRoles":["staff"],"clientRoles":{"saml-app":["saml-user"],"resource-server":["uma_protection"]}}],
          "authenticationFlows":[{"alias":"custom browser","providerId":"basic-flow","topLevel":true,"builtIn":false,"authenticationExecutions":[]}],
-         "identityProviders":[{"alias":"github","providerId":"github","enabled":true,"config":{"clientId":"gh","clientSecret":"**********"}}],
+         "identityProviders":[{"alias":"github","providerId":"github","enabled":true,"config":{"clientId":"gh","clientSecret":"**********"}},
+                              {"alias":"corp","providerId":"oidc","enabled":true,"config":{"issuer":"https://sso.corp.example","clientId":"k"}}],
+         "identityProviderMappers":[{"name":"gh-name","identityProviderAlias":"github","identityProviderMapper":"github-user-attribute-mapper","config":{"jsonField":"login"}},
+                                    {"name":"template","identityProviderAlias":"corp","identityProviderMapper":"oidc-username-idp-mapper","config":{"template":"${CLAIM.email}"}},
+                                    {"name":"staff","identityProviderAlias":"corp","identityProviderMapper":"oidc-hardcoded-role-idp-mapper","config":{"role":"staff"}}],
          "browserFlow":"custom browser"}
         """#
         try await APIHarness.run { api in
@@ -388,7 +392,12 @@ struct MixedRealmFileTests {
             #expect(server?["authorizationSettings"]?["policyEnforcementMode"]?.stringValue == "ENFORCING")
             #expect(exported["roles"]?["client"]?["saml-app"]?.array.first?["name"]?.stringValue == "saml-user")
             #expect(exported["authenticationFlows"]?.array.first?["alias"]?.stringValue == "custom browser")
-            #expect(exported["identityProviders"]?.array.first?["alias"]?.stringValue == "github")
+            #expect(Set((exported["identityProviders"]?.array ?? []).compactMap { $0["alias"]?.stringValue }) == ["github", "corp"])
+            // Mappers: the one Keyport runs is a mapper of corp; the others come back as they were.
+            let mappers = exported["identityProviderMappers"]?.array ?? []
+            #expect(Set(mappers.compactMap { $0["name"]?.stringValue }) == ["gh-name", "template", "staff"])
+            #expect(mappers.first { $0["name"]?.stringValue == "template" }?["config"]?["template"]?.stringValue == "${CLAIM.email}")
+            #expect(try await api.call(.get, "/admin/realms/mixed/identity-provider/instances/corp/mappers", token: admin).values("name") == ["staff"])
         }
     }
 }
