@@ -60,15 +60,15 @@ struct IdentityBroker: Sendable {
     }
 
     func startURL(realm: Realm, alias: String, auth: AuthorizationRequest) -> String {
-        browser.formAction("\(tokens.issuer(for: realm))/broker/\(Self.pathEncode(alias))/login", carrying: auth.formFields)
+        browser.formAction("\(tokens.issuer(for: realm))/broker/\(UpstreamSignIn.formEncode(alias))/login", carrying: auth.formFields)
     }
 
-    func redirectURI(realm: Realm, alias: String) -> String { "\(tokens.issuer(for: realm))/broker/\(Self.pathEncode(alias))/endpoint" }
+    func redirectURI(realm: Realm, alias: String) -> String { "\(tokens.issuer(for: realm))/broker/\(UpstreamSignIn.formEncode(alias))/endpoint" }
 
     // MARK: To the provider
 
     /// What the browser keeps while it is at the provider: signed by the realm, for one sign-in.
-    struct PendingSignIn: Codable {
+    struct PendingSignIn: RealmSigned {
         var typ: String
         var iss: String
         /// The provider's alias and internal id.
@@ -282,7 +282,7 @@ struct IdentityBroker: Sendable {
     /// What the link page stands on: signed by the realm, for ten minutes, for this browser (its
     /// CSRF value), the account it would link and the provider's account (no claims: small
     /// enough for any proxy's URL limit, and no personal data in a URL).
-    struct LinkTicket: Codable {
+    struct LinkTicket: RealmSigned {
         var typ: String
         var iss: String
         var alias: String
@@ -473,16 +473,13 @@ struct IdentityBroker: Sendable {
     }
 
     /// A ticket or cookie this realm signed, of `type`, for this realm's issuer, not expired.
-    func verified<T: Decodable>(_ text: String, type: String, realm: Realm) async throws -> T? {
+    func verified<T: RealmSigned>(_ text: String, type: String, realm: Realm) async throws -> T? {
         let keys = try await tokens.keyRing.keys(realmId: realm.id)
-        guard let (_, header) = try? JWS.verify(text, as: SignedHeader.self, keyFor: { keys.verifier(kid: $0) }),
-              header.typ == type, header.iss == tokens.issuer(for: realm), header.exp >= now.secondsSince1970,
-              let (_, value) = try? JWS.verify(text, as: T.self, keyFor: { keys.verifier(kid: $0) })
+        guard let (_, value) = try? JWS.verify(text, as: T.self, keyFor: { keys.verifier(kid: $0) }),
+              value.typ == type, value.iss == tokens.issuer(for: realm), value.exp >= now.secondsSince1970
         else { return nil }
         return value
     }
-
-    struct SignedHeader: Decodable { let typ: String; let iss: String; let exp: Int64 }
 
     func withCookies(_ response: Response, _ cookies: [String]) -> Response {
         var response = response
@@ -496,12 +493,14 @@ struct IdentityBroker: Sendable {
         oidc.events.record(Event(id: tokens.environment.newID(), realmId: realm.id, time: now, type: type, clientId: client?.clientId,
                                  userId: user?.id, ipAddress: context.clientAddress, error: error, details: all), in: realm)
     }
+}
 
-    static func pathEncode(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
-    }
+/// What the realm signs for a browser to hand back (a pending sign-in, a link ticket): its kind,
+/// the realm's issuer and when it ends, checked in the one verification (`IdentityBroker.verified`).
+protocol RealmSigned: Codable {
+    var typ: String { get }
+    var iss: String { get }
+    var exp: Int64 { get }
 }
 
 /// The pending sign-ins whose answer came back (by a hash of their `state`), so that one pending
