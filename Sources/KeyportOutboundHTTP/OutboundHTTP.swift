@@ -142,6 +142,10 @@ public final class OutboundHTTP: Sendable {
             reader = try await channel.eventLoop.submit {
                 let reader = AnswerReader(promise: promise, maxBody: maxBody)
                 try channel.pipeline.syncOperations.addHandler(reader)
+                // A connection reset between the connect and this line has already said it is
+                // inactive and will never say so to the reader: without this the call would wait
+                // for its deadline, holding its slot.
+                if !channel.isActive { reader.expire() }
                 return NIOLoopBound(reader, eventLoop: channel.eventLoop)
             }.get()
         } catch {
@@ -187,7 +191,7 @@ public final class OutboundHTTP: Sendable {
             context.close(promise: nil)
         }
 
-        /// The deadline passed: whatever arrived is not the whole answer.
+        /// The deadline passed, or the connection was gone before the reader was there: whatever arrived is not the whole answer.
         func expire() {
             guard !completed else { return }
             completed = true

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import KeyportModel
 @testable import KeyportOutboundHTTP
 import NIOCore
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -36,29 +37,38 @@ struct OutboundHTTPTests {
     }
 
     @Test func oneRealmCannotTakeEverySlot() async throws {
-        let (fd, port) = hangingListener()
-        defer { close(fd) }
+        let listener = HangingListener()
+        defer { listener.close() }
+        let port = listener.port
 
-        // Long enough that the three hanging calls are still in flight however loaded the machine is.
-        let http = OutboundHTTP(maxInFlight: 64, maxPerDestination: 64, maxPerPartition: 3, timeout: .seconds(10))
+        // No call here ends by its deadline: a loaded machine can starve this task for longer
+        // than any deadline, and a hanging call that gave up early would free its slot before the
+        // checks. The calls end when the listener closes (the kernel resets its backlog).
+        let http = OutboundHTTP(maxInFlight: 64, maxPerDestination: 64, maxPerPartition: 3, timeout: .seconds(600))
         let hanging = (0..<3).map { i in
             Task { await http.get(url: "http://127.0.0.1:\(port)/\(i)", maxBody: 1024, partition: "greedy") }
         }
         while http.inFlight.withLock({ $0.perPartition["greedy"] ?? 0 }) < 3 { await Task.yield() }
         #expect(await http.get(url: "http://127.0.0.1:\(port)/more", maxBody: 1024, partition: "greedy") == .failure(.busy))
-        // Another realm still gets a slot (and its own answer: here none, in time).
-        #expect(await http.get(url: "http://127.0.0.1:\(port)/other", maxBody: 1024, partition: "other") == .failure(.unreachable))
+        // Another realm still gets a slot while the greedy one holds all of its own.
+        let other = Task { await http.get(url: "http://127.0.0.1:\(port)/other", maxBody: 1024, partition: "other") }
+        while http.inFlight.withLock({ $0.perPartition["other"] ?? 0 }) < 1 { await Task.yield() }
+        #expect(http.inFlight.withLock { $0.perPartition["greedy"] } == 3)
+        listener.close()
+        #expect(await other.value == .failure(.unreachable))
         for task in hanging { #expect(await task.value == .failure(.unreachable)) }
         #expect(http.inFlight.withLock { $0.total } == 0)
     }
 
     /// A realm out of slots cannot mark a shared issuer's keys as failed for the others.
     @Test func aRealmOutOfSlotsDoesNotFailASharedIssuerForOthers() async throws {
-        let (fd, port) = hangingListener()
-        defer { close(fd) }
+        let listener = HangingListener()
+        defer { listener.close() }
+        let port = listener.port
         let ci = CIIssuer()
         try await ci.serve { jwksUrl in
-            let http = OutboundHTTP(maxInFlight: 64, maxPerDestination: 64, maxPerPartition: 1, timeout: .seconds(10))
+            // The hanging call never ends by its deadline (see oneRealmCannotTakeEverySlot).
+            let http = OutboundHTTP(maxInFlight: 64, maxPerDestination: 64, maxPerPartition: 1, timeout: .seconds(600))
             let cache = JWKSCache(http: http, now: { Timestamp(millisecondsSince1970: 1_000_000) })
             let hanging = Task { await http.get(url: "http://127.0.0.1:\(port)/", maxBody: 1024, partition: "greedy") }
             while http.inFlight.withLock({ $0.perPartition["greedy"] ?? 0 }) < 1 { await Task.yield() }
@@ -67,13 +77,21 @@ struct OutboundHTTPTests {
             let other = await cache.key(url: jwksUrl, kid: "rsa-1", partition: "other")
             let found: VerificationKey?? = try? other.get()
             #expect(found??.kid == "rsa-1", "fetched for the other realm at once, not marked failed")
-            _ = await hanging.value
+            listener.close()
+            #expect(await hanging.value == .failure(.unreachable))
         }
     }
 
-    /// A listener on a free loopback port that never accepts: connections open (the kernel's
-    /// backlog) and hang. The caller closes the descriptor.
-    func hangingListener() -> (fd: Int32, port: Int) {
+}
+
+/// A listener on a free loopback port that never accepts: connections open (the kernel's
+/// backlog) and hang until it closes, which resets them.
+final class HangingListener: Sendable {
+    let fd: Int32
+    let port: Int
+    let closed = Mutex(false)
+
+    init() {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -82,6 +100,15 @@ struct OutboundHTTPTests {
         _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
         listen(fd, 128)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+        self.fd = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func close() {
+        let first = closed.withLock { closed in
+            defer { closed = true }
+            return !closed
+        }
+        if first { _ = Glibc.close(fd) }
     }
 }
