@@ -35,6 +35,12 @@ let package = Package(
             pkgConfig: "libargon2",
             providers: [.apt(["libargon2-dev"])]
         ),
+        // OpenLDAP's client library from the system (Debian: libldap-dev), the reference client.
+        .systemLibrary(
+            name: "CLDAP",
+            pkgConfig: "ldap",
+            providers: [.apt(["libldap-dev"])]
+        ),
         .target(name: "KeyportModel"),
         // The version and the git revision, for --version on both executables.
         .plugin(name: "BuildInfo", capability: .buildTool()),
@@ -156,6 +162,15 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // Directories (LDAP, Active Directory): libldap's blocking calls on threads of their own,
+        // bounded per directory, per realm and in all; filters and DNs escaped.
+        .target(
+            name: "KeyportLDAP",
+            dependencies: [
+                "CLDAP",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // Identities from elsewhere: another issuer's signed JWTs (a CI job's, a workload's) checked
         // against the realm's identity providers, for every door that accepts them.
         .target(
@@ -273,7 +288,7 @@ let package = Package(
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportSQL", "KeyportSQLite", "KeyportPostgres", "KeyportPasswords", "KeyportKeys",
                 "KeyportAuth", "KeyportProvisioning", "KeyportEvents", "KeyportAccessTokens", "KeyportServer", "KeyportHTTP", "KeyportTokens", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "DockerV2Grammar", "KpadmKit", "KeyportRealmExchange", "KeycloakRepresentations", "KeyportFederation", "KeyportOutboundHTTP",
-                "KeyportJSON",
+                "KeyportJSON", "KeyportLDAP",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
