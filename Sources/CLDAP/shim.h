@@ -40,3 +40,11 @@ static inline int keyport_ldap_search(LDAP *ld, const char *base, int scope, con
     struct timeval limit = { milliseconds / 1000, (milliseconds % 1000) * 1000 };
     return ldap_search_ext_s(ld, base, scope, filter, attributes, 0, controls, NULL, &limit, sizeLimit, result);
 }
+
+/// Whether `text` is a DN in RFC 4514's syntax, as libldap parses it.
+static inline int keyport_ldap_is_dn(const char *text) {
+    LDAPDN dn = NULL;
+    int result = ldap_str2dn(text, &dn, LDAP_DN_FORMAT_LDAPV3);
+    if (dn != NULL) ldap_dnfree(dn);
+    return result == LDAP_SUCCESS;
+}

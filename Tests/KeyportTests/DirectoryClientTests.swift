@@ -86,6 +86,38 @@ struct DirectoryClientTests {
         #expect(LDAPEscaping.filterValue("Zoë") == "Zoë", "UTF-8 passes as it is")
     }
 
+    /// A provider's filters, as its config writes them, against the real directory.
+    @Test func aProvidersFiltersFindItsPeopleAndNobodyElse() async throws {
+        let slapd = try slapd()
+        var keycloak = LDAPProviderConfigTests.keycloakConsole
+        keycloak["connectionUrl"] = [slapd.url]
+        keycloak["bindDn"] = [Slapd.adminDN]
+        keycloak["usersDn"] = ["ou=people,\(Slapd.suffix)"]
+        keycloak["customUserSearchFilter"] = ["(!(uid=member1*))"]
+        let config = try LDAPProviderConfig.parse(keycloak)
+        let directory = Directory(settings: config.directory, bindDN: config.bindDN, bindCredential: Slapd.adminPassword, realm: "r")
+        func find(_ filter: String) async throws -> [DirectoryEntry] {
+            try await directory.withSession { session in
+                var cookie: [UInt8] = []
+                var found: [DirectoryEntry] = []
+                repeat {
+                    let page = try await session.search(base: config.usersDN, scope: config.searchScope, filter: filter,
+                                                        attributes: [config.usernameAttribute, config.uuidAttribute],
+                                                        pageSize: config.batchSizeForSync, cookie: cookie)
+                    found += page.entries
+                    cookie = page.cookie
+                } while !cookie.isEmpty
+                return found
+            }
+        }
+        #expect(try await find(config.userFilter(username: "alice")).map { $0.first("uid") } == ["alice"])
+        #expect(try await find(config.userFilter(username: "ALICE")).count == 1, "uid matches without regard to case")
+        #expect(try await find(config.userFilter(username: "*")).isEmpty)
+        #expect(try await find(config.userFilter(username: "member150")).isEmpty, "the custom filter leaves it out")
+        // 243 people less the 100 whose uid starts member1.
+        #expect(try await find(config.allUsersFilter).count == 143)
+    }
+
     @Test func largeDirectoriesArePagedAndAnswersAreBounded() async throws {
         let slapd = try slapd()
         let directory = directory(slapd)
