@@ -5,7 +5,7 @@
 import Foundation
 
 enum FuzzTarget: String, CaseIterable {
-    case scope, grant, match, basic, hash, realm
+    case scope, grant, match, basic, hash, realm, ldap
 }
 
 let target: FuzzTarget = {
@@ -66,8 +66,65 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         _ = try? JSONDecoder().decode(RealmRepresentation.self, from: bytes)
         if let raw = try? JSONDecoder().decode(JSONValue.self, from: bytes) { _ = RealmRepresentation.unmodeledFields(in: raw) }
         _ = JSONDuplicateKeys.first(in: bytes)
+    case .ldap:
+        // A username put in a filter and a DN: nothing it holds may end the value early, and
+        // reading the escapes back gives the username again, byte for byte.
+        let filter = Array(LDAPEscaping.filterValue(text).utf8)
+        if filter.contains(where: { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "(") || $0 == UInt8(ascii: ")") || $0 == 0 }) {
+            fatalError("a filter value keeps a special character")
+        }
+        if unescapeFilterValue(filter) != Array(text.utf8) { fatalError("the filter escape does not read back") }
+        let dn = Array(LDAPEscaping.dnValue(text).utf8)
+        if unescapeDNValue(dn) != Array(text.utf8) { fatalError("the DN escape does not read back") }
+        var bare = false
+        for (index, byte) in dn.enumerated() where [UInt8(ascii: ","), UInt8(ascii: "+"), UInt8(ascii: ";"), UInt8(ascii: "=")].contains(byte) {
+            var slashes = 0
+            var before = index - 1
+            while before >= 0 && dn[before] == UInt8(ascii: "\\") { slashes += 1; before -= 1 }
+            if slashes % 2 == 0 { bare = true }
+        }
+        if bare { fatalError("a DN value keeps a separator unescaped") }
     }
     return 0
+}
+
+/// RFC 4515's `\XX` escapes read back.
+func unescapeFilterValue(_ bytes: [UInt8]) -> [UInt8]? {
+    var out: [UInt8] = []
+    var index = 0
+    while index < bytes.count {
+        if bytes[index] == UInt8(ascii: "\\") {
+            guard index + 2 < bytes.count, let byte = UInt8(String(decoding: bytes[index + 1...index + 2], as: UTF8.self), radix: 16) else { return nil }
+            out.append(byte)
+            index += 3
+        } else {
+            out.append(bytes[index])
+            index += 1
+        }
+    }
+    return out
+}
+
+/// RFC 4514's escapes read back (`\` before a character, `\00` for NUL).
+func unescapeDNValue(_ bytes: [UInt8]) -> [UInt8]? {
+    var out: [UInt8] = []
+    var index = 0
+    while index < bytes.count {
+        if bytes[index] == UInt8(ascii: "\\") {
+            guard index + 1 < bytes.count else { return nil }
+            if bytes[index + 1] == UInt8(ascii: "0"), index + 2 < bytes.count, bytes[index + 2] == UInt8(ascii: "0") {
+                out.append(0)
+                index += 3
+            } else {
+                out.append(bytes[index + 1])
+                index += 2
+            }
+        } else {
+            out.append(bytes[index])
+            index += 1
+        }
+    }
+    return out
 }
 
 /// Glob matching the slow, obvious way (exponential in the worst case: small inputs only).
