@@ -5,7 +5,7 @@ import Synchronization
 /// keep one slow directory, or one realm's directories, from taking them all: event loops never
 /// wait for a directory, and a directory that hangs holds at most its own connections' threads.
 public final class DirectoryThreads: Sendable {
-    public static let shared = DirectoryThreads(threads: 16, perRealm: 8)
+    public static let shared = DirectoryThreads(threads: 32, perRealm: 16)
 
     let pool: NIOThreadPool
     let threads: Int

@@ -135,11 +135,14 @@ final class DirectoryConnection {
         defer { if let control { ldap_control_free(control) } }
         var message: OpaquePointer?
         defer { if let message { ldap_msgfree(message) } }
+        // A size limit sent with a paged search bounds the whole search, not a page: pages are
+        // bounded by their size and counted here; the caller bounds the pages.
+        let sizeLimit = pageSize == nil ? Int32(clamping: limits.maxEntries) : 0
         let result: Int32 = withCStrings(attributes) { names in
             var controls: [UnsafeMutablePointer<LDAPControl>?] = [control, nil]
             return controls.withUnsafeMutableBufferPointer { list in
                 keyport_ldap_search(handle, base, scope.rawValue, filter, names, control == nil ? nil : list.baseAddress,
-                                    read, Int32(limits.maxEntries), &message)
+                                    read, sizeLimit, &message)
             }
         }
         // The entries before a size limit are not the whole answer: say so rather than act on part.

@@ -67,4 +67,6 @@ public enum DirectoryError: Error, Equatable, Sendable {
     case refused(code: Int32, message: String)
     /// An answer beyond what Keyport reads (too many entries, values or bytes).
     case tooLarge
+    /// A name that more than one entry answers to: never a guess which is meant.
+    case ambiguous
 }

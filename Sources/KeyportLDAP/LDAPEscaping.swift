@@ -43,6 +43,9 @@ public enum LDAPEscaping {
         return String(decoding: escaped, as: UTF8.self)
     }
 
+    /// Two lowercase hex digits.
+    public static func hexText(_ byte: UInt8) -> String { String(decoding: hex(byte), as: UTF8.self) }
+
     static func hex(_ byte: UInt8) -> [UInt8] {
         let digits = Array("0123456789abcdef".utf8)
         return [digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]]

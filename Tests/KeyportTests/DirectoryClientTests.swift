@@ -24,7 +24,7 @@ struct DirectoryClientTests {
     /// ends a static's child).
     func slapd() throws -> Slapd { try Slapd(ldif: Self.people) }
 
-    func directory(_ slapd: Slapd, realm: String = "r", threads: DirectoryThreads = .shared, maxConnections: Int = 4,
+    func directory(_ slapd: Slapd, realm: String = uniqueRealm(), threads: DirectoryThreads = .shared, maxConnections: Int = 4,
                    settings: DirectorySettings? = nil) -> Directory {
         Directory(settings: settings ?? DirectorySettings(url: slapd.url), bindDN: Slapd.adminDN, bindCredential: Slapd.adminPassword,
                   realm: realm, maxConnections: maxConnections, threads: threads)
@@ -42,7 +42,7 @@ struct DirectoryClientTests {
             try await directory.authenticate(dn: "uid=alice,ou=people,\(Slapd.suffix)", password: "")
         }
         // Refused before any connection: a directory that is not there is never asked.
-        let nowhere = Directory(settings: DirectorySettings(url: "ldap://127.0.0.1:\(Slapd.freePort())"), bindDN: nil, bindCredential: nil, realm: "r")
+        let nowhere = Directory(settings: DirectorySettings(url: "ldap://127.0.0.1:\(Slapd.freePort())"), bindDN: nil, bindCredential: nil, realm: uniqueRealm())
         await #expect(throws: DirectoryError.invalidCredentials) {
             try await nowhere.authenticate(dn: "uid=alice,ou=people,\(Slapd.suffix)", password: "")
         }
@@ -95,7 +95,7 @@ struct DirectoryClientTests {
         keycloak["usersDn"] = ["ou=people,\(Slapd.suffix)"]
         keycloak["customUserSearchFilter"] = ["(!(uid=member1*))"]
         let config = try LDAPProviderConfig.parse(keycloak)
-        let directory = Directory(settings: config.directory, bindDN: config.bindDN, bindCredential: Slapd.adminPassword, realm: "r")
+        let directory = Directory(settings: config.directory, bindDN: config.bindDN, bindCredential: Slapd.adminPassword, realm: uniqueRealm())
         func find(_ filter: String) async throws -> [DirectoryEntry] {
             try await directory.withSession { session in
                 var cookie: [UInt8] = []
@@ -158,7 +158,7 @@ struct DirectoryClientTests {
 
     @Test func aWrongServiceCredentialIsNamedAndNeverEchoed() async throws {
         let slapd = try slapd()
-        let directory = Directory(settings: DirectorySettings(url: slapd.url), bindDN: Slapd.adminDN, bindCredential: "not-the-secret", realm: "r")
+        let directory = Directory(settings: DirectorySettings(url: slapd.url), bindDN: Slapd.adminDN, bindCredential: "not-the-secret", realm: uniqueRealm())
         do {
             _ = try await directory.withSession { session in
                 try await session.search(base: Slapd.suffix, scope: .base, filter: "(objectClass=*)", attributes: ["dc"]).entries
@@ -237,3 +237,6 @@ struct DirectoryClientTests {
         #expect(hanging.state.withLock { $0.busy + $0.waiting.count } == 0)
     }
 }
+
+/// A realm name no other test uses: tests run at once, and the shared threads' budget is per realm.
+func uniqueRealm() -> String { "realm-\(UInt64.random(in: 0...UInt64.max))" }
