@@ -83,6 +83,7 @@ public struct AdminError: HTTPResponseError, Equatable {
         case .identityProviderMapperName: "Identity Provider mapper with same name exists"
         case .userAlreadyLinked: "User is already linked with provider"
         case .upstreamAccountLinked: "The identity provider account is linked to another user"
+        case .directoryEntryLinked: "The directory entry is linked to another user"
         case .other: "Object already exists"
         }
     }

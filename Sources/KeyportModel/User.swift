@@ -17,12 +17,17 @@ public struct User: Sendable, Equatable, Identifiable {
     public var notBefore: Timestamp
     /// For a client's service account: that client's internal id.
     public var serviceAccountClientId: String?
+    /// For a user imported from a directory: the user storage provider's id (Keycloak's
+    /// `federationLink`) and the entry's id there (its `LDAP_ID`): what finds it again after a
+    /// rename in the directory, and what a sync or a removed provider acts on.
+    public var federationLink: String?
+    public var federationId: String?
 
     public init(
         id: String, realmId: String, username: String, email: String? = nil, emailVerified: Bool = false,
         firstName: String? = nil, lastName: String? = nil, enabled: Bool = true, createdAt: Timestamp,
         attributes: [String: [String]] = [:], requiredActions: [String] = [], notBefore: Timestamp? = nil,
-        serviceAccountClientId: String? = nil
+        serviceAccountClientId: String? = nil, federationLink: String? = nil, federationId: String? = nil
     ) {
         self.id = id
         self.realmId = realmId
@@ -37,6 +42,8 @@ public struct User: Sendable, Equatable, Identifiable {
         self.requiredActions = requiredActions
         self.notBefore = notBefore ?? createdAt
         self.serviceAccountClientId = serviceAccountClientId
+        self.federationLink = federationLink
+        self.federationId = federationId
     }
 
     /// Usernames and emails compare case-insensitively; this is the stored form.

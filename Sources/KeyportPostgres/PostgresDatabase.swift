@@ -202,6 +202,7 @@ enum PGErrors {
         case "identity_provider_mappers_name_unique": .identityProviderMapperName
         case "federated_identities_user_unique": .userAlreadyLinked
         case "federated_identities_upstream_unique": .upstreamAccountLinked
+        case "users_by_federation": .directoryEntryLinked
         default: .other
         }
     }

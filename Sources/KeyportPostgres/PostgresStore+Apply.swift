@@ -40,6 +40,9 @@ extension PostgresStore {
         case .createIdentityProviderMapper, .updateIdentityProviderMapper, .deleteIdentityProviderMapper, .linkFederatedIdentity,
              .unlinkFederatedIdentity, .revokeUserRoles, .removeMember:
             try await applyBrokeringChange(change, db)
+        case .createStorageComponent, .updateStorageComponent, .deleteStorageComponent, .linkDirectoryUser, .unlinkDirectoryUsers,
+             .removeDirectoryUsers:
+            try await applyUserFederationChange(change, db)
         }
     }
 }

@@ -20,6 +20,7 @@ public struct StoreSQL: Sendable {
     public let browserSessions: BrowserSessionSQL
     public let identityProviders: IdentityProviderSQL
     public let brokering: BrokeringSQL
+    public let federation: UserFederationSQL
 
     public init(_ dialect: SQLDialect) {
         self.dialect = dialect
@@ -38,6 +39,7 @@ public struct StoreSQL: Sendable {
         clientScopes = ClientScopeSQL(dialect)
         browserSessions = BrowserSessionSQL(dialect)
         identityProviders = IdentityProviderSQL(dialect)
+        federation = UserFederationSQL(dialect)
         brokering = BrokeringSQL(dialect)
     }
 

@@ -5,7 +5,8 @@ import KeyportStore
 public struct UserSQL: Sendable {
     /// A user row's columns, in the order `decode` reads them.
     public static let columns = SQLColumns(["id", "realm_id", "username", "email", "email_verified", "first_name", "last_name", "enabled",
-                                            "created_at", "not_before", "attributes", "required_actions", "service_account_client_id"])
+                                            "created_at", "not_before", "attributes", "required_actions", "service_account_client_id",
+                                            "federation_link", "federation_id"])
     public static let credentialColumns = SQLColumns(["id", "user_id", "type", "secret", "user_label", "created_at"])
 
     let dialect: SQLDialect
@@ -111,6 +112,7 @@ public struct UserSQL: Sendable {
         var statements = [SQLStatement("INSERT INTO users (\(Self.columns.list())) VALUES (\(Self.columns.placeholders))", [
             u.id, u.realmId, u.username, u.email, u.emailVerified, u.firstName, u.lastName, u.enabled, u.createdAt, u.notBefore,
             JSONColumn.encode(u.attributes), JSONColumn.encode(u.requiredActions), u.serviceAccountClientId,
+            u.federationLink, u.federationId,
         ])]
         statements += seed.credentials.map(insertCredential)
         statements += seed.roleIds.map { MappingSQL.user.grant(u.id, roleId: $0, realmId: u.realmId, dialect) }
@@ -118,7 +120,8 @@ public struct UserSQL: Sendable {
         return statements
     }
 
-    /// Writes every field of `user` but its identity (id, realm, creation, service-account link):
+    /// Writes every field of `user` but its identity (id, realm, creation, service-account and
+    /// federation links):
     /// the rule that an update never changes what an object is. Counts the changed row.
     public func update(_ user: User) -> SQLStatement {
         SQLStatement("""
@@ -137,6 +140,8 @@ public struct UserSQL: Sendable {
         changed.realmId = user.realmId
         changed.createdAt = user.createdAt
         changed.serviceAccountClientId = user.serviceAccountClientId
+        changed.federationLink = user.federationLink
+        changed.federationId = user.federationId
         changed.username = User.normalize(changed.username)
         changed.email = changed.email.map(User.normalize)
         return changed
@@ -211,7 +216,8 @@ public struct UserSQL: Sendable {
         User(id: row.string(at), realmId: row.string(at + 1), username: row.string(at + 2), email: row.text(at + 3),
              emailVerified: row.bool(at + 4), firstName: row.text(at + 5), lastName: row.text(at + 6), enabled: row.bool(at + 7),
              createdAt: row.timestamp(at + 8), attributes: row.json(at + 10, default: [:]), requiredActions: row.json(at + 11, default: []),
-             notBefore: row.timestamp(at + 9), serviceAccountClientId: row.text(at + 12))
+             notBefore: row.timestamp(at + 9), serviceAccountClientId: row.text(at + 12), federationLink: row.text(at + 13),
+             federationId: row.text(at + 14))
     }
 
     public static func decodeCredential(_ row: some SQLRow) -> Credential { decodeCredential(row, from: 0) }

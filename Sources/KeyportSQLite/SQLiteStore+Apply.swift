@@ -41,6 +41,9 @@ extension SQLiteStore {
         case .createIdentityProviderMapper, .updateIdentityProviderMapper, .deleteIdentityProviderMapper, .linkFederatedIdentity,
              .unlinkFederatedIdentity, .revokeUserRoles, .removeMember:
             try applyBrokeringChange(change, db)
+        case .createStorageComponent, .updateStorageComponent, .deleteStorageComponent, .linkDirectoryUser, .unlinkDirectoryUsers,
+             .removeDirectoryUsers:
+            try applyUserFederationChange(change, db)
         }
     }
 }

@@ -167,6 +167,7 @@ public struct SQLiteStore: IdentityStore {
             ("identity_provider_mappers.identity_provider_id, identity_provider_mappers.name", .identityProviderMapperName),
             ("federated_identities.user_id, federated_identities.identity_provider_id", .userAlreadyLinked),
             ("federated_identities.identity_provider_id, federated_identities.upstream_user_id", .upstreamAccountLinked),
+            ("users.federation_link, users.federation_id", .directoryEntryLinked),
         ]
         for (columns, rule) in table where sqliteMessage.contains(columns) { return rule }
         return .other

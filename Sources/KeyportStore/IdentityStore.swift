@@ -45,6 +45,15 @@ public protocol IdentityProviderStore: Sendable {
     func linkedUser(providerId: String, upstreamUserId: String, realmId: String) async throws -> User?
     /// The users linked through a provider, by username, at most `limit`.
     func linkedUsers(providerId: String, realmId: String, limit: Int) async throws -> [User]
+
+    // MARK: User federation
+    func storageComponent(id: String, realmId: String) async throws -> StorageComponent?
+    /// The realm's user storage providers and their mappers, providers first.
+    func storageComponents(realmId: String) async throws -> [StorageComponent]
+    /// The user a provider imported from the entry whose id is `externalId`.
+    func directoryUser(providerId: String, externalId: String, realmId: String) async throws -> User?
+    /// How many users a provider imported.
+    func directoryUserCount(providerId: String, realmId: String) async throws -> Int
 }
 
 /// Realms and their seeds (a realm with its keys, clients, roles, groups and users in one write). Each method is one transaction.

@@ -69,4 +69,21 @@ public enum StoreChange: Sendable {
     /// Each a no-op when the user did not hold the role or the membership.
     case revokeUserRoles(userId: String, roleIds: [String], realmId: String)
     case removeMember(groupId: String, userId: String, realmId: String)
+
+    // User federation: user storage providers and their mappers, and the users they imported.
+    /// A provider (`parentId` nil) fails with `StoreError.invalid` past `StorageComponent.providersPerRealm`;
+    /// a mapper with `.notFound(.storageComponent)` when its parent is not a provider of the realm,
+    /// or `.invalid` past `StorageComponent.mappersPerProvider`.
+    case createStorageComponent(StorageComponent)
+    /// A read-modify-write inside the transaction; its realm and parent never change.
+    case updateStorageComponent(id: String, realmId: String, change: @Sendable (inout StorageComponent) throws -> Void)
+    /// Removes its mappers and the users it imported with it.
+    case deleteStorageComponent(id: String, realmId: String)
+    /// Links an existing user to a provider's entry; fails with `.conflict(.directoryEntryLinked)`
+    /// when another user of the realm has that entry.
+    case linkDirectoryUser(userId: String, providerId: String, externalId: String, realmId: String)
+    /// Keycloak's `unlink-users`: the provider's users stay as local users.
+    case unlinkDirectoryUsers(providerId: String, realmId: String)
+    /// Keycloak's `remove-imported-users`.
+    case removeDirectoryUsers(providerId: String, realmId: String)
 }

@@ -47,6 +47,8 @@ public enum StoreConflict: String, Sendable, Equatable, CaseIterable {
     case userAlreadyLinked
     /// That upstream account is linked to another user of the realm already.
     case upstreamAccountLinked
+    /// A user of the realm is linked to that directory entry already.
+    case directoryEntryLinked
     /// A uniqueness rule the store does not name more precisely.
     case other
 }
@@ -64,4 +66,5 @@ public enum StoreEntity: String, Sendable {
     case identityProvider = "Identity provider"
     case identityProviderMapper = "Identity provider mapper"
     case federatedIdentity = "Federated identity"
+    case storageComponent = "Component"
 }

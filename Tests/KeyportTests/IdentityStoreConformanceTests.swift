@@ -1275,6 +1275,93 @@ extension IdentityStoreConformanceTests {
         #expect(try await store.identityProviderMappers(realmId: acme.id).isEmpty)
     }
 
+    // MARK: User federation: providers, mappers and the users they imported
+
+    @Test(arguments: StoreBackend.allCases)
+    func directoryUsersAreKeptByProviderAndEntryAndGoWithTheirProvider(backend: StoreBackend) async throws {
+        let store = try await backend.makeStore()
+        let f = Fixtures(store)
+        let acme = try await f.realm("acme"), other = try await f.realm("other")
+        let ldap = StorageComponent(id: "ldap-1", realmId: acme.id, name: "corp", providerId: "ldap",
+                                    providerType: StorageComponent.userStorageProviderType,
+                                    config: ["connectionUrl": ["ldap://dc1"], "bindCredential": ["s3cret"], "userObjectClasses": ["a", "b"]])
+        try await store.apply([.createStorageComponent(ldap)])
+        #expect(try await store.storageComponent(id: "ldap-1", realmId: acme.id) == ldap)
+        #expect(try await store.storageComponent(id: "ldap-1", realmId: other.id) == nil)
+        let mapper = StorageComponent(id: "m-1", realmId: acme.id, parentId: ldap.id, name: "email", providerId: "user-attribute-ldap-mapper",
+                                      providerType: StorageComponent.ldapMapperType, config: ["ldap.attribute": ["mail"]])
+        try await store.apply([.createStorageComponent(mapper)])
+        // A mapper's parent is a provider of its realm: not a mapper, not another realm's.
+        for parent in ["m-1", "nowhere"] {
+            await #expect(throws: StoreError.notFound(.storageComponent)) {
+                try await store.apply([.createStorageComponent(StorageComponent(id: "m-x", realmId: acme.id, parentId: parent, name: "x", providerId: "x", providerType: "x"))])
+            }
+        }
+        await #expect(throws: StoreError.notFound(.storageComponent)) {
+            try await store.apply([.createStorageComponent(StorageComponent(id: "m-y", realmId: other.id, parentId: ldap.id, name: "x", providerId: "x", providerType: "x"))])
+        }
+        #expect(try await store.storageComponents(realmId: acme.id).map(\.id) == ["ldap-1", "m-1"])
+        // Read-modify-write; the realm and the parent stay.
+        try await store.apply([.updateStorageComponent(id: "m-1", realmId: acme.id) { $0.config["ldap.attribute"] = ["email"]; $0.parentId = nil; $0.realmId = other.id }])
+        let changed = try #require(try await store.storageComponent(id: "m-1", realmId: acme.id))
+        #expect(changed.parentId == ldap.id && changed.config["ldap.attribute"] == ["email"])
+        try await store.apply([.updateStorageComponent(id: "ldap-1", realmId: acme.id) { $0.lastSync = Timestamp(millisecondsSince1970: 42) }])
+        #expect(try await store.storageComponent(id: "ldap-1", realmId: acme.id)?.lastSync == Timestamp(millisecondsSince1970: 42))
+
+        // Imported users: one per entry, found by it, their link kept through an admin's update.
+        let imported = User(id: "u-1", realmId: acme.id, username: "jo", createdAt: Timestamp(millisecondsSince1970: 1),
+                            federationLink: ldap.id, federationId: "Entry-1")
+        try await store.apply([.createUser(UserSeed(user: imported))])
+        #expect(try await store.directoryUser(providerId: ldap.id, externalId: "Entry-1", realmId: acme.id) == imported)
+        #expect(try await store.directoryUser(providerId: ldap.id, externalId: "entry-1", realmId: acme.id) == nil, "ids compare exactly")
+        #expect(try await store.directoryUser(providerId: ldap.id, externalId: "Entry-1", realmId: other.id) == nil)
+        await #expect(throws: StoreError.conflict(.directoryEntryLinked)) {
+            try await store.apply([.createUser(UserSeed(user: User(id: "u-2", realmId: acme.id, username: "jo2", createdAt: Timestamp(millisecondsSince1970: 1),
+                                                                   federationLink: ldap.id, federationId: "Entry-1")))])
+        }
+        try await store.apply([.updateUser(id: "u-1", realmId: acme.id) { $0.firstName = "Jo"; $0.federationLink = nil; $0.federationId = "x" }])
+        let updated = try #require(try await store.user(id: "u-1", realmId: acme.id))
+        #expect(updated.firstName == "Jo" && updated.federationLink == ldap.id && updated.federationId == "Entry-1")
+        // A local user linked to an entry; never to an entry another user has.
+        let local = try await f.user("sam", in: acme)
+        try await store.apply([.linkDirectoryUser(userId: local.id, providerId: ldap.id, externalId: "Entry-2", realmId: acme.id)])
+        await #expect(throws: StoreError.conflict(.directoryEntryLinked)) {
+            try await store.apply([.linkDirectoryUser(userId: local.id, providerId: ldap.id, externalId: "Entry-1", realmId: acme.id)])
+        }
+        let stranger = try await f.user("eve", in: other)
+        await #expect(throws: StoreError.self) {
+            try await store.apply([.linkDirectoryUser(userId: stranger.id, providerId: ldap.id, externalId: "Entry-3", realmId: acme.id)])
+        }
+        #expect(try await store.directoryUserCount(providerId: ldap.id, realmId: acme.id) == 2)
+
+        // Unlinking keeps the users as local ones; removing deletes them; deleting the provider
+        // takes its mappers and the users it imported.
+        try await store.apply([.unlinkDirectoryUsers(providerId: ldap.id, realmId: acme.id)])
+        #expect(try await store.user(id: local.id, realmId: acme.id)?.federationLink == nil)
+        #expect(try await store.directoryUserCount(providerId: ldap.id, realmId: acme.id) == 0)
+        try await store.apply([.linkDirectoryUser(userId: local.id, providerId: ldap.id, externalId: "Entry-2", realmId: acme.id)])
+        try await store.apply([.removeDirectoryUsers(providerId: ldap.id, realmId: acme.id)])
+        #expect(try await store.user(id: local.id, realmId: acme.id) == nil)
+        #expect(try await store.user(id: "u-1", realmId: acme.id) != nil)
+        try await store.apply([.createUser(UserSeed(user: User(id: "u-3", realmId: acme.id, username: "kim", createdAt: Timestamp(millisecondsSince1970: 1),
+                                                               federationLink: ldap.id, federationId: "Entry-3")))])
+        try await store.apply([.deleteStorageComponent(id: ldap.id, realmId: acme.id)])
+        #expect(try await store.user(id: "u-3", realmId: acme.id) == nil)
+        #expect(try await store.user(id: "u-1", realmId: acme.id) != nil)
+        #expect(try await store.storageComponents(realmId: acme.id).isEmpty)
+        await #expect(throws: StoreError.notFound(.storageComponent)) { try await store.apply([.deleteStorageComponent(id: ldap.id, realmId: acme.id)]) }
+
+        // Bounded: providers per realm.
+        for i in 0..<StorageComponent.providersPerRealm {
+            try await store.apply([.createStorageComponent(StorageComponent(id: "p-\(i)", realmId: other.id, name: "p\(i)", providerId: "ldap",
+                                                                            providerType: StorageComponent.userStorageProviderType))])
+        }
+        await #expect(throws: StoreError.self) {
+            try await store.apply([.createStorageComponent(StorageComponent(id: "p-x", realmId: other.id, name: "px", providerId: "ldap",
+                                                                            providerType: StorageComponent.userStorageProviderType))])
+        }
+    }
+
     // MARK: Identity providers and client assertions
 
     @Test(arguments: StoreBackend.allCases)
