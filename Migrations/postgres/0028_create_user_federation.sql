@@ -10,11 +10,16 @@ CREATE TABLE storage_components (
     config        TEXT NOT NULL DEFAULT '{}' CHECK (config::json IS NOT NULL),
     -- The role or group a mapper gives, by id (see identity_provider_mappers.target_id).
     target_id     TEXT,
-    last_sync     BIGINT
+    last_sync     BIGINT,
+    CONSTRAINT storage_components_in_realm UNIQUE (id, realm_id)
 );
 CREATE INDEX storage_components_by_realm ON storage_components(realm_id, parent_id);
 CREATE INDEX storage_components_by_parent ON storage_components(parent_id);
 
-ALTER TABLE users ADD COLUMN federation_link TEXT REFERENCES storage_components(id) ON DELETE CASCADE;
-ALTER TABLE users ADD COLUMN federation_id TEXT COLLATE "C";
+ALTER TABLE users ADD COLUMN federation_link TEXT;
+ALTER TABLE users ADD COLUMN federation_id TEXT COLLATE "C"
+    CHECK ((federation_id IS NULL) = (federation_link IS NULL) AND (federation_id IS NULL OR length(federation_id) BETWEEN 1 AND 255));
+-- A user is linked only to a provider of its own realm.
+ALTER TABLE users ADD CONSTRAINT users_federation_link_in_realm
+    FOREIGN KEY (federation_link, realm_id) REFERENCES storage_components(id, realm_id) ON DELETE CASCADE;
 CREATE UNIQUE INDEX users_by_federation ON users(federation_link, federation_id) WHERE federation_link IS NOT NULL;

@@ -19,6 +19,22 @@ CREATE INDEX storage_components_by_realm ON storage_components(realm_id, parent_
 CREATE INDEX storage_components_by_parent ON storage_components(parent_id);
 
 ALTER TABLE users ADD COLUMN federation_link TEXT REFERENCES storage_components(id) ON DELETE CASCADE;
-ALTER TABLE users ADD COLUMN federation_id TEXT;
+-- The entry's id, exactly when there is a provider.
+ALTER TABLE users ADD COLUMN federation_id TEXT
+    CHECK ((federation_id IS NULL) = (federation_link IS NULL) AND (federation_id IS NULL OR length(federation_id) BETWEEN 1 AND 255));
 -- One user per directory entry of a provider.
 CREATE UNIQUE INDEX users_by_federation ON users(federation_link, federation_id) WHERE federation_link IS NOT NULL;
+-- A user is linked only to a provider of its own realm (a column added by ALTER TABLE cannot
+-- carry the two-column reference PostgreSQL's schema has; these triggers hold the same rule).
+CREATE TRIGGER users_federation_link_in_realm_on_insert BEFORE INSERT ON users
+WHEN NEW.federation_link IS NOT NULL
+ AND NOT EXISTS (SELECT 1 FROM storage_components c WHERE c.id = NEW.federation_link AND c.realm_id = NEW.realm_id)
+BEGIN
+    SELECT RAISE(ABORT, 'keyport.invalid: a user is linked only to a user storage provider of its realm');
+END;
+CREATE TRIGGER users_federation_link_in_realm_on_update BEFORE UPDATE OF federation_link ON users
+WHEN NEW.federation_link IS NOT NULL
+ AND NOT EXISTS (SELECT 1 FROM storage_components c WHERE c.id = NEW.federation_link AND c.realm_id = NEW.realm_id)
+BEGIN
+    SELECT RAISE(ABORT, 'keyport.invalid: a user is linked only to a user storage provider of its realm');
+END;

@@ -73,12 +73,14 @@ public final class Directory: Sendable {
 
     /// Closes idle connections; calls under way finish and close theirs.
     public func shutdown() {
-        let idle = state.withLock { state in
+        let (idle, waiting) = state.withLock { state in
             state.closed = true
-            defer { state.idle = [] }
-            return state.idle
+            defer { state.idle = []; state.waiting = [] }
+            return (state.idle, state.waiting)
         }
         for box in idle { box.connection = nil }
+        // Every caller waiting for a slot is told busy now (each sees `closed`).
+        for waiter in waiting { waiter.resume() }
     }
 
     /// Runs `body` with a connection bound as the provider's service account; the connection
@@ -145,14 +147,17 @@ public final class Directory: Sendable {
     }
 
     func checkIn(_ box: ConnectionBox) {
-        let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
+        // Decided before the box is shared again: once it is idle another caller may take it, so
+        // the connection is dropped here, while it is still only ours, or kept and never touched.
+        let open = box.pooled && box.connection?.isOpen == true
+        if !open { box.connection = nil }
+        let (waiter, dropped): (CheckedContinuation<Void, Never>?, Bool) = state.withLock { state in
             state.busy -= 1
-            if box.pooled, box.connection?.isOpen == true, !state.closed, state.idle.count < maxConnections {
-                state.idle.append(box)
-            }
-            return state.waiting.isEmpty ? nil : state.waiting.removeFirst()
+            let keep = open && !state.closed && state.idle.count < maxConnections
+            if keep { state.idle.append(box) }
+            return (state.waiting.isEmpty ? nil : state.waiting.removeFirst(), !keep && open)
         }
-        if !box.pooled || box.connection?.isOpen != true { box.connection = nil }
+        if dropped { box.connection = nil }
         waiter?.resume()
     }
 
@@ -207,7 +212,8 @@ public struct DirectorySession: Sendable {
                 return try directory.ready(box).search(base: base, scope: scope, filter: filter, attributes: attributes,
                                                         pageSize: pageSize, cookie: cookie, limits: limits)
             } catch {
-                guard case .unavailable = error, wasReused, cookie.isEmpty else { throw error }
+                // Only a connection the directory dropped while idle; a timeout is not tried twice.
+                guard case .unavailable = error, wasReused, cookie.isEmpty, box.connection?.droppedByDirectory == true else { throw error }
                 box.connection = nil
                 return try directory.ready(box).search(base: base, scope: scope, filter: filter, attributes: attributes,
                                                         pageSize: pageSize, cookie: cookie, limits: limits)

@@ -45,6 +45,9 @@ public struct SearchLimits: Sendable {
 final class DirectoryConnection {
     private var handle: OpaquePointer?
     let settings: DirectorySettings
+    /// The last failure was the connection itself going away (not a timeout): a pooled connection
+    /// the directory closed while it sat idle, worth one fresh try.
+    private(set) var droppedByDirectory = false
 
     /// Process-wide set-up, once: libldap's global state is not safe to initialise from several
     /// threads at once, and a directory that closes its end must not kill the process with SIGPIPE
@@ -53,7 +56,16 @@ final class DirectoryConnection {
         signal(SIGPIPE, SIG_IGN)
         var version: Int32 = 3
         _ = ldap_set_option(nil, LDAP_OPT_PROTOCOL_VERSION, &version)
+        // The TLS library's own set-up runs here, once: libldap's first context creation is not
+        // safe to run from several threads at once.
+        var zero: Int32 = 0
+        _ = ldap_set_option(nil, LDAP_OPT_X_TLS_NEWCTX, &zero)
     }()
+
+    /// Debian's bundle of the system's trusted CAs: the trust anchors when no CA file is given.
+    static let systemCAFile = "/etc/ssl/certs/ca-certificates.crt"
+    /// The largest message read from a directory (an entry with its values).
+    static let maxMessageBytes = 16 << 20
 
     init(settings: DirectorySettings) throws(DirectoryError) {
         self.settings = settings
@@ -72,9 +84,11 @@ final class DirectoryConnection {
         // TLS for this handle only: the certificate must verify (and name the host), TLS 1.2 at least.
         failed = failed || keyport_ldap_set_int(created, LDAP_OPT_X_TLS_REQUIRE_CERT, LDAP_OPT_X_TLS_DEMAND) != LDAP_SUCCESS
         failed = failed || keyport_ldap_set_int(created, LDAP_OPT_X_TLS_PROTOCOL_MIN, (3 << 8) + 3) != LDAP_SUCCESS
-        if let caFile = settings.caFile {
-            failed = failed || keyport_ldap_set_string(created, LDAP_OPT_X_TLS_CACERTFILE, caFile) != LDAP_SUCCESS
-        }
+        // Exactly the given CAs, or the system's: never a CA folder that ldap.conf, ~/.ldaprc or
+        // LDAPTLS_* in the environment would add.
+        failed = failed || keyport_ldap_set_string(created, LDAP_OPT_X_TLS_CACERTDIR, nil) != LDAP_SUCCESS
+        failed = failed || keyport_ldap_set_string(created, LDAP_OPT_X_TLS_CACERTFILE, settings.caFile ?? Self.systemCAFile) != LDAP_SUCCESS
+        failed = failed || keyport_ldap_limit_incoming(created, ber_len_t(Self.maxMessageBytes)) != 0
         if !failed, settings.url.lowercased().contains("ldaps://") || settings.startTLS {
             if keyport_ldap_set_int(created, LDAP_OPT_X_TLS_NEWCTX, 0) != LDAP_SUCCESS {
                 close()
@@ -115,7 +129,10 @@ final class DirectoryConnection {
     }
 
     /// One search, or one page of it when `pageSize` is set (RFC 2696): the entries and the cookie
-    /// for the next page (empty at the last one).
+    /// for the next page (empty at the last one). Messages are read one at a time and counted as
+    /// they arrive: a directory that sends more entries or bytes than `limits` allow (one that
+    /// ignores the page size, say) is cut off, never buffered whole; the page control is critical,
+    /// so a directory that cannot page says so instead of sending everything.
     func search(base: String, scope: SearchScope, filter: String, attributes: [String], pageSize: Int? = nil,
                 cookie: [UInt8] = [], limits: SearchLimits = .standard) throws(DirectoryError) -> (entries: [DirectoryEntry], cookie: [UInt8]) {
         guard let handle else { throw .unavailable("The connection is closed") }
@@ -123,51 +140,65 @@ final class DirectoryConnection {
         var control: UnsafeMutablePointer<LDAPControl>?
         if let pageSize {
             var value = berval()
-            let size = ber_int_t(min(max(pageSize, 1), limits.maxEntries))
+            let size = ber_int_t(clamping: min(max(pageSize, 1), limits.maxEntries))
             let made: Int32 = cookie.withUnsafeBufferPointer { bytes in
-                guard let base = bytes.baseAddress else { return ldap_create_page_control(handle, size, nil, 0, &control) }
+                guard let base = bytes.baseAddress else { return ldap_create_page_control(handle, size, nil, 1, &control) }
                 value.bv_len = ber_len_t(bytes.count)
                 value.bv_val = UnsafeMutableRawPointer(mutating: base).assumingMemoryBound(to: CChar.self)
-                return ldap_create_page_control(handle, size, &value, 0, &control)
+                return ldap_create_page_control(handle, size, &value, 1, &control)
             }
             guard made == LDAP_SUCCESS else { throw describe(made) }
         }
         defer { if let control { ldap_control_free(control) } }
-        var message: OpaquePointer?
-        defer { if let message { ldap_msgfree(message) } }
-        // A size limit sent with a paged search bounds the whole search, not a page: pages are
-        // bounded by their size and counted here; the caller bounds the pages.
+        // The directory stops at one more than the limit (unpaged); a page is bounded by its size.
         let sizeLimit = pageSize == nil ? Int32(clamping: limits.maxEntries) : 0
-        let result: Int32 = withCStrings(attributes) { names in
+        var messageId: Int32 = 0
+        let started: Int32 = withCStrings(attributes) { names in
             var controls: [UnsafeMutablePointer<LDAPControl>?] = [control, nil]
             return controls.withUnsafeMutableBufferPointer { list in
-                keyport_ldap_search(handle, base, scope.rawValue, filter, names, control == nil ? nil : list.baseAddress,
-                                    read, sizeLimit, &message)
+                keyport_ldap_search_start(handle, base, scope.rawValue, filter, names, control == nil ? nil : list.baseAddress,
+                                          read, sizeLimit, &messageId)
             }
         }
-        // The entries before a size limit are not the whole answer: say so rather than act on part.
-        if result == LDAP_SIZELIMIT_EXCEEDED { throw .tooLarge }
-        if result == LDAP_NO_SUCH_OBJECT { return ([], []) }
-        guard result == LDAP_SUCCESS, let message else { throw describe(result) }
+        guard started == LDAP_SUCCESS else { throw describe(started) }
+
+        // The whole page within one read timeout, however slowly its messages drip in.
+        let deadline = Self.milliseconds() + Int64(read)
         var entries: [DirectoryEntry] = []
         var bytes = 0
-        var entry = ldap_first_entry(handle, message)
-        while let current = entry {
-            guard entries.count < limits.maxEntries else { throw .tooLarge }
-            let read = try self.entry(current, handle: handle, budget: limits.maxBytes - bytes)
-            bytes += read.bytes
-            entries.append(read.entry)
-            entry = ldap_next_entry(handle, current)
-        }
-        var next: [UInt8] = []
-        if pageSize != nil {
+        while true {
+            let left = deadline - Self.milliseconds()
+            guard left > 0 else { throw abandon(messageId, .unavailable("The directory did not answer in time")) }
+            var message: OpaquePointer?
+            let got = keyport_ldap_next(handle, messageId, Int(left), &message)
+            if got == 0 { throw abandon(messageId, .unavailable("The directory did not answer in time")) }
+            guard got > 0, let message else { throw describe(keyport_ldap_result_code(handle)) }
+            if keyport_ldap_is_entry(message) != 0 {
+                defer { ldap_msgfree(message) }
+                guard entries.count < limits.maxEntries else { throw abandon(messageId, .tooManyEntries) }
+                guard let first = ldap_first_entry(handle, message) else { continue }
+                let one: (entry: DirectoryEntry, bytes: Int)
+                do { one = try entry(first, handle: handle, budget: limits.maxBytes - bytes) } catch { throw abandon(messageId, error) }
+                bytes += one.bytes
+                entries.append(one.entry)
+                continue
+            }
+            guard keyport_ldap_is_result(message) != 0 else {
+                // A continuation reference (referrals are not followed) or anything else: skipped.
+                ldap_msgfree(message)
+                continue
+            }
+            // The final message: its result code, and the cookie for the next page.
             var code: Int32 = 0
             var returned: UnsafeMutablePointer<UnsafeMutablePointer<LDAPControl>?>?
-            guard ldap_parse_result(handle, message, &code, nil, nil, nil, &returned, 0) == LDAP_SUCCESS else {
-                throw .unavailable("The directory's answer cannot be read")
-            }
+            let parsed = ldap_parse_result(handle, message, &code, nil, nil, nil, &returned, 1)
             defer { if let returned { ldap_controls_free(returned) } }
-            if let returned, let pageControl = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, returned, nil) {
+            guard parsed == LDAP_SUCCESS else { throw .unavailable("The directory's answer cannot be read") }
+            if code == LDAP_SIZELIMIT_EXCEEDED { throw .tooManyEntries }
+            if code == LDAP_NO_SUCH_OBJECT { return ([], []) }
+            guard code == LDAP_SUCCESS else { throw describe(code) }
+            var next: [UInt8] = []
+            if pageSize != nil, let returned, let pageControl = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, returned, nil) {
                 var count: ber_int_t = 0
                 var value = berval()
                 if ldap_parse_pageresponse_control(handle, pageControl, &count, &value) == LDAP_SUCCESS, let data = value.bv_val {
@@ -175,8 +206,22 @@ final class DirectoryConnection {
                     ber_memfree(data)
                 }
             }
+            return (entries, next)
         }
-        return (entries, next)
+    }
+
+    /// Gives up on a search: the directory is told, and the connection is closed (whatever the
+    /// directory still sends for it must not be read as the next call's answer).
+    private func abandon(_ messageId: Int32, _ error: DirectoryError) -> DirectoryError {
+        if let handle { _ = ldap_abandon_ext(handle, messageId, nil, nil) }
+        close()
+        return error
+    }
+
+    static func milliseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Int64(now.tv_sec) * 1_000 + Int64(now.tv_nsec) / 1_000_000
     }
 
     private func entry(_ entry: OpaquePointer, handle: OpaquePointer, budget: Int) throws(DirectoryError) -> (entry: DirectoryEntry, bytes: Int) {
@@ -214,6 +259,7 @@ final class DirectoryConnection {
     /// The error for a result code, with the server's diagnostic when it has one (a server's
     /// diagnostic never carries the password: it never sees one it could echo in clear).
     private func describe(_ code: Int32) -> DirectoryError {
+        droppedByDirectory = code == LDAP_SERVER_DOWN
         switch code {
         case LDAP_INVALID_CREDENTIALS:
             return .invalidCredentials

@@ -65,8 +65,10 @@ public enum DirectoryError: Error, Equatable, Sendable {
     case invalidCredentials
     /// The directory answered an error (its result code and text: never a credential).
     case refused(code: Int32, message: String)
-    /// An answer beyond what Keyport reads (too many entries, values or bytes).
+    /// An answer beyond the bytes Keyport reads.
     case tooLarge
+    /// More entries than the search may bring.
+    case tooManyEntries
     /// A name that more than one entry answers to: never a guess which is meant.
     case ambiguous
 }

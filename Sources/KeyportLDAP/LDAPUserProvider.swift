@@ -64,7 +64,12 @@ public final class LDAPUserProvider: Sendable {
         try await directory.withSession { session in
             var cookie: [UInt8] = []
             var seen = 0
+            // Pages that bring nothing yet promise more are a directory going round in circles.
+            var pages = 0
+            let maxPages = limit / max(config.batchSizeForSync, 1) + 2
             repeat {
+                pages += 1
+                guard pages <= maxPages else { throw DirectoryError.tooManyEntries }
                 let size = min(config.batchSizeForSync, max(limit - seen, 1))
                 let answer = try await session.search(base: config.usersDN, scope: config.searchScope, filter: config.allUsersFilter,
                                                       attributes: attributes, pageSize: config.pagination ? size : nil, cookie: cookie,
@@ -72,7 +77,7 @@ public final class LDAPUserProvider: Sendable {
                                                                            maxBytes: 64 << 20))
                 let people = answer.entries.compactMap(self.person)
                 seen += answer.entries.count
-                guard seen <= limit else { throw DirectoryError.tooLarge }
+                guard seen <= limit else { throw DirectoryError.tooManyEntries }
                 try await page(people)
                 cookie = answer.cookie
             } while !cookie.isEmpty
@@ -107,7 +112,7 @@ public final class LDAPUserProvider: Sendable {
             }
         } catch let error as DirectoryError {
             // More than the two asked for: the name is not one person's.
-            if error == .tooLarge { throw .ambiguous }
+            if error == .tooManyEntries { throw .ambiguous }
             throw error
         } catch {
             throw .unavailable("\(error)")
@@ -135,10 +140,10 @@ public final class LDAPUserProvider: Sendable {
 public enum LDAPIdentifiers {
     /// Active Directory's `objectGUID` is 16 bytes whose first three fields are little-endian;
     /// its text form (what AD's tools and Keycloak show) reads them in the usual order.
+    /// eDirectory's `guid` is 16 bytes read in order.
     public static func text(_ raw: [UInt8], attribute: String) -> String? {
-        if attribute.lowercased() == "objectguid" {
+        if let order = byteOrder(attribute) {
             guard raw.count == 16 else { return nil }
-            let order = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15]
             let hex = order.map { LDAPEscaping.hexText(raw[$0]) }
             return [hex[0..<4], hex[4..<6], hex[6..<8], hex[8..<10], hex[10..<16]].map { $0.joined() }.joined(separator: "-")
         }
@@ -150,7 +155,7 @@ public enum LDAPIdentifiers {
     /// anything else escaped as text.
     public static func filterValue(externalId: String, attribute: String) -> String? {
         guard !externalId.isEmpty, externalId.utf8.count <= 255 else { return nil }
-        guard attribute.lowercased() == "objectguid" else { return LDAPEscaping.filterValue(externalId) }
+        guard let order = byteOrder(attribute) else { return LDAPEscaping.filterValue(externalId) }
         let digits = externalId.filter { $0 != "-" }
         guard digits.count == 32 else { return nil }
         var bytes: [UInt8] = []
@@ -161,7 +166,15 @@ public enum LDAPIdentifiers {
             bytes.append(byte)
             index = next
         }
-        let order = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15]
         return order.map { "\\" + LDAPEscaping.hexText(bytes[$0]) }.joined()
+    }
+
+    /// For the binary 16-byte ids, the order their bytes are written in text; nil for text ids.
+    static func byteOrder(_ attribute: String) -> [Int]? {
+        switch attribute.lowercased() {
+        case "objectguid": [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15]
+        case "guid": Array(0..<16)
+        default: nil
+        }
     }
 }

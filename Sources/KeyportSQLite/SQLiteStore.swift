@@ -137,6 +137,10 @@ public struct SQLiteStore: IdentityStore {
             let text = message[range.upperBound...]
             return StoreError.conflict(text.contains("sharing an email") ? .emailsShared : text.contains("same email") ? .email : .other)
         }
+        if let range = message.range(of: "keyport.invalid: ") {
+            // Raised by the schema's triggers (0028_create_user_federation.sql).
+            return StoreError.invalid(String(message[range.upperBound...]))
+        }
         switch error.extendedResultCode {
         case .SQLITE_CONSTRAINT_UNIQUE, .SQLITE_CONSTRAINT_PRIMARYKEY:
             return StoreError.conflict(conflict(message))

@@ -137,7 +137,7 @@ struct DirectoryClientTests {
         #expect(total == 243)
         #expect(pages == 3)
         // Without paging, more entries than the limit is an error, never a partial answer taken as whole.
-        await #expect(throws: DirectoryError.tooLarge) {
+        await #expect(throws: DirectoryError.tooManyEntries) {
             try await directory.withSession { session in
                 try await session.search(base: "ou=people,\(Slapd.suffix)", scope: .subtree, filter: filter, attributes: ["uid"],
                                          limits: SearchLimits(maxEntries: 50, maxBytes: 1 << 20)).entries.count
@@ -229,8 +229,13 @@ struct DirectoryClientTests {
         try await directory(slapd, realm: "other", threads: threads)
             .authenticate(dn: "uid=bob,ou=people,\(Slapd.suffix)", password: "bob-secret")
 
+        // A directory shut down (its provider changed or removed) tells everyone waiting at once.
+        hanging.shutdown()
+        for task in waiting {
+            await #expect(throws: DirectoryError.busy) { try await task.value }
+        }
         listener.close()
-        for task in [first, second] + waiting {
+        for task in [first, second] {
             await #expect(throws: DirectoryError.self) { try await task.value }
         }
         #expect(threads.held.withLock { $0.total } == 0)

@@ -1319,6 +1319,20 @@ extension IdentityStoreConformanceTests {
             try await store.apply([.createUser(UserSeed(user: User(id: "u-2", realmId: acme.id, username: "jo2", createdAt: Timestamp(millisecondsSince1970: 1),
                                                                    federationLink: ldap.id, federationId: "Entry-1")))])
         }
+        // Never a provider of another realm, never a link without an entry id.
+        let foreign = StorageComponent(id: "ldap-other", realmId: other.id, name: "theirs", providerId: "ldap",
+                                       providerType: StorageComponent.userStorageProviderType)
+        try await store.apply([.createStorageComponent(foreign)])
+        await #expect(throws: StoreError.self) {
+            try await store.apply([.createUser(UserSeed(user: User(id: "u-9", realmId: acme.id, username: "mallory", createdAt: Timestamp(millisecondsSince1970: 1),
+                                                                   federationLink: foreign.id, federationId: "Entry-9")))])
+        }
+        await #expect(throws: StoreError.self) {
+            try await store.apply([.createUser(UserSeed(user: User(id: "u-8", realmId: acme.id, username: "nemo", createdAt: Timestamp(millisecondsSince1970: 1),
+                                                                   federationLink: ldap.id, federationId: nil)))])
+        }
+        #expect(try await store.user(id: "u-9", realmId: acme.id) == nil)
+        try await store.apply([.deleteStorageComponent(id: foreign.id, realmId: other.id)])
         try await store.apply([.updateUser(id: "u-1", realmId: acme.id) { $0.firstName = "Jo"; $0.federationLink = nil; $0.federationId = "x" }])
         let updated = try #require(try await store.user(id: "u-1", realmId: acme.id))
         #expect(updated.firstName == "Jo" && updated.federationLink == ldap.id && updated.federationId == "Entry-1")

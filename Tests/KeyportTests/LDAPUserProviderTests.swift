@@ -42,13 +42,13 @@ struct LDAPUserProviderTests {
         }
         #expect(pages == [100, 100, 43])
         #expect(names.count == 243 && names.contains("o,brien*"))
-        await #expect(throws: DirectoryError.tooLarge) { try await provider.everyone(limit: 150) { _ in } }
+        await #expect(throws: DirectoryError.tooManyEntries) { try await provider.everyone(limit: 150) { _ in } }
         // Without paging one search holds everyone, and the limit still holds.
         let unpaged = try self.provider(slapd, ["pagination": ["false"]])
         var count = 0
         try await unpaged.everyone(limit: 1_000) { count += $0.count }
         #expect(count == 243)
-        await #expect(throws: DirectoryError.tooLarge) { try await unpaged.everyone(limit: 200) { _ in } }
+        await #expect(throws: DirectoryError.tooManyEntries) { try await unpaged.everyone(limit: 200) { _ in } }
     }
 
     @Test func aNameTwoEntriesAnswerToIsNobodysAndEntriesWithoutAnIdAreLeftOut() async throws {
@@ -96,5 +96,9 @@ struct LDAPUserProviderTests {
         #expect(LDAPIdentifiers.filterValue(externalId: "zz52955c-7ed0-4237-a36e-7a3410847d9b", attribute: "objectGUID") == nil)
         #expect(LDAPIdentifiers.filterValue(externalId: "a*b", attribute: "entryUUID") == "a\\2ab")
         #expect(LDAPIdentifiers.text([0xff, 0xfe], attribute: "entryUUID") == nil, "an id that is not text is not taken")
+        // eDirectory's binary guid reads in byte order.
+        #expect(LDAPIdentifiers.text(bytes, attribute: "guid") == "5c95523a-d07e-3742-a36e-7a3410847d9b")
+        #expect(LDAPIdentifiers.filterValue(externalId: "5c95523a-d07e-3742-a36e-7a3410847d9b", attribute: "guid")
+                == "\\5c\\95\\52\\3a\\d0\\7e\\37\\42\\a3\\6e\\7a\\34\\10\\84\\7d\\9b")
     }
 }

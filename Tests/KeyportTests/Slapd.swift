@@ -32,7 +32,9 @@ final class Slapd: @unchecked Sendable {
         let data = folder.appendingPathComponent("data")
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
         port = Self.freePort()
-        tlsPort = Self.freePort()
+        var other = Self.freePort()
+        while other == port { other = Self.freePort() }
+        tlsPort = other
         caFile = folder.appendingPathComponent("ca.pem").path
         otherCAFile = folder.appendingPathComponent("other-ca.pem").path
         try Self.makeCertificates(in: folder)
