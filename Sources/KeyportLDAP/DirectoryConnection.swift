@@ -260,26 +260,19 @@ final class DirectoryConnection {
     /// diagnostic never carries the password: it never sees one it could echo in clear).
     private func describe(_ code: Int32) -> DirectoryError {
         droppedByDirectory = code == LDAP_SERVER_DOWN
+        if code == LDAP_INVALID_CREDENTIALS { return .invalidCredentials }
+        var message = String(cString: ldap_err2string(code))
+        if let handle, let diagnostic = keyport_ldap_diagnostic(handle) {
+            let text = String(cString: diagnostic)
+            ldap_memfree(diagnostic)
+            if !text.isEmpty { message += ": " + String(text.prefix(200)) }
+        }
         switch code {
-        case LDAP_INVALID_CREDENTIALS:
-            return .invalidCredentials
         case LDAP_SERVER_DOWN, LDAP_CONNECT_ERROR, LDAP_TIMEOUT, LDAP_UNAVAILABLE, LDAP_BUSY:
-            var reason = String(cString: ldap_err2string(code))
-            if let handle, let diagnostic = keyport_ldap_diagnostic(handle) {
-                let text = String(cString: diagnostic)
-                ldap_memfree(diagnostic)
-                if !text.isEmpty { reason += ": " + String(text.prefix(200)) }
-            }
             // A broken connection cannot be trusted for the next call.
             close()
-            return .unavailable(reason)
+            return .unavailable(message)
         default:
-            var message = String(cString: ldap_err2string(code))
-            if let handle, let diagnostic = keyport_ldap_diagnostic(handle) {
-                let text = String(cString: diagnostic)
-                ldap_memfree(diagnostic)
-                if !text.isEmpty { message += ": " + String(text.prefix(200)) }
-            }
             return .refused(code: code, message: message)
         }
     }
