@@ -17,7 +17,7 @@ COPY .dockerignore .build/containe[r] /out/
 
 FROM ${SWIFT_IMAGE} AS compiled
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libargon2-dev libsqlite3-dev pkg-config \
+ && apt-get install -y --no-install-recommends libargon2-dev libsqlite3-dev libldap-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -37,9 +37,9 @@ RUN KEYPORT_REVISION=${KEYPORT_REVISION} swift build -c release --static-swift-s
 FROM ${BINARIES} AS binaries
 
 FROM debian:bookworm-slim
-# libcurl is for kpadm's HTTP client; the server needs only libargon2 and libsqlite3.
+# libcurl is for kpadm's HTTP client; the server needs libargon2, libsqlite3 and libldap (directories).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libargon2-1 libsqlite3-0 ca-certificates libcurl4 \
+ && apt-get install -y --no-install-recommends libargon2-1 libsqlite3-0 libldap-2.5-0 ca-certificates libcurl4 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin keyport \
  && mkdir -p /data/import /certs \

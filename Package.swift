@@ -106,7 +106,9 @@ let package = Package(
         // What a realm, client, user, role or group becomes from Keycloak's representations, for every door.
         .target(
             name: "KeyportProvisioning",
-            dependencies: ["KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportPasswords", "KeycloakRepresentations", "KeyportFederation"]
+            dependencies: ["KeyportModel", "KeyportStore", "KeyportAuth", "KeyportKeys", "KeyportPasswords", "KeycloakRepresentations", "KeyportFederation",
+                           // LDAP providers and mappers checked by the parsers that run them.
+                           "KeyportLDAP"]
         ),
         // Personal access tokens: made, shown, revoked and checked, with their registry grants.
         .target(
@@ -217,6 +219,8 @@ let package = Package(
                 "KeyportRealmExchange",
                 // An identity provider's discovery document, read for the administrator (import-config).
                 "KeyportOutboundHTTP",
+                // A directory's connection test, run for the administrator (testLDAPConnection).
+                "KeyportLDAP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -224,7 +228,9 @@ let package = Package(
         // Keycloak's realm export format, both ways.
         .target(
             name: "KeyportRealmExchange",
-            dependencies: ["KeyportModel", "KeyportStore", "KeyportAuth", "KeyportProvisioning", "KeyportPasswords", "KeyportJSON", "KeycloakRepresentations"]
+            dependencies: ["KeyportModel", "KeyportStore", "KeyportAuth", "KeyportProvisioning", "KeyportPasswords", "KeyportJSON", "KeycloakRepresentations",
+                           // LDAP mappers' targets resolved from the file's roles and groups.
+                           "KeyportLDAP"]
         ),
         .target(
             name: "KeyportServer",

@@ -14,6 +14,7 @@ public struct RealmRepresentation: Codable, Sendable {
     public var hasContents: Bool {
         !(users ?? []).isEmpty || !(clients ?? []).isEmpty || !(groups ?? []).isEmpty
             || !(roles?.realm ?? []).isEmpty || !(roles?.client ?? [:]).isEmpty || !(identityProviders ?? []).isEmpty
+            || !(components ?? [:]).isEmpty
     }
 
     public var id: String?
@@ -55,6 +56,9 @@ public struct RealmRepresentation: Codable, Sendable {
     public var clientScopes: [ClientScopeRepresentation]?
     public var identityProviders: [IdentityProviderRepresentation]?
     public var identityProviderMappers: [IdentityProviderMapperRepresentation]?
+    /// User federation: `org.keycloak.storage.UserStorageProvider` LDAP providers with their mappers
+    /// as `subComponents` (what else a file's `components` holds is kept as it came).
+    public var components: [String: [ComponentExportRepresentation]]?
     /// The realm's default and optional client scopes for new clients, by name.
     public var defaultDefaultClientScopes: [String]?
     public var defaultOptionalClientScopes: [String]?
@@ -157,6 +161,8 @@ public struct UserRepresentation: Codable, Sendable {
     public var access: [String: Bool]?
     /// In realm files (and Keycloak's user creation): the user's links to upstream accounts.
     public var federatedIdentities: [FederatedIdentityRepresentation]?
+    /// The user storage provider that imported the user (its entry's id is `attributes.LDAP_ID`).
+    public var federationLink: String?
 
     public init() {}
 }
@@ -520,7 +526,7 @@ extension RealmRepresentation {
         "minimumQuickLoginWaitSeconds", "maxDeltaTimeSeconds", "permanentLockout", "passwordPolicy", "eventsExpiration", "eventsEnabled", "enabledEventTypes",
         "adminEventsEnabled", "adminEventsDetailsEnabled", "attributes", "dockerV2Enabled", "passwordHashing", "roles", "defaultRole", "groups", "users",
         "clients", "clientScopes", "defaultDefaultClientScopes", "defaultOptionalClientScopes", "scopeMappings", "clientScopeMappings",
-        "notBefore", "loginWithEmailAllowed", "identityProviders", "identityProviderMappers",
+        "notBefore", "loginWithEmailAllowed", "identityProviders", "identityProviderMappers", "components",
     ]
     /// Keycloak settings never kept: secrets, and what a realm file carries as content.
     static let neverKept: Set<String> = ["privateKey", "publicKey", "certificate", "codeSecret", "smtpServer", "keycloakVersion"]
@@ -687,8 +693,9 @@ public struct PersonalAccessTokenRepresentation: Codable, Sendable, Equatable {
     }
 }
 
-/// Keycloak's `ComponentRepresentation`: here only key providers (`providerType`
-/// `org.keycloak.keys.KeyProvider`), one per realm key. `config` is Keycloak's multivalued map
+/// Keycloak's `ComponentRepresentation`: key providers (`providerType`
+/// `org.keycloak.keys.KeyProvider`), one per realm key, and user federation (LDAP providers and
+/// their mappers). `config` is Keycloak's multivalued map
 /// (`{"priority": ["100"]}`); on input a single string, number or boolean is taken as a list of
 /// one, as kcadm users write it.
 public struct ComponentRepresentation: Codable, Sendable {
@@ -757,6 +764,64 @@ public struct ComponentRepresentation: Codable, Sendable {
         }
         self.init(id: key.id, name: key.name, providerId: key.algorithm.generatedProviderName, providerType: Self.keyProviderType,
                   parentId: key.realmId, config: config)
+    }
+
+    /// A user storage provider or one of its mappers as Keycloak answers it: a provider's
+    /// `parentId` is the realm's id, a mapper's its provider's; secrets answered `**********`.
+    public init(storage c: StorageComponent) {
+        var config = c.config
+        for key in StorageComponent.secretConfigKeys where config[key]?.isEmpty == false {
+            config[key] = [StorageComponent.maskedSecret]
+        }
+        self.init(id: c.id, name: c.name, providerId: c.providerId, providerType: c.providerType, parentId: c.parentId ?? c.realmId,
+                  subType: c.subType, config: config)
+    }
+}
+
+/// Keycloak's `ComponentExportRepresentation`: a component in a realm file, its children by type.
+public struct ComponentExportRepresentation: Codable, Sendable {
+    public var id: String?
+    public var name: String?
+    public var providerId: String?
+    public var subType: String?
+    public var subComponents: [String: [ComponentExportRepresentation]]?
+    public var config: [String: [String]]?
+
+    public init(id: String? = nil, name: String? = nil, providerId: String? = nil, subType: String? = nil,
+                subComponents: [String: [ComponentExportRepresentation]]? = nil, config: [String: [String]]? = nil) {
+        self.id = id
+        self.name = name
+        self.providerId = providerId
+        self.subType = subType
+        self.subComponents = subComponents
+        self.config = config
+    }
+
+    enum CodingKeys: String, CodingKey { case id, name, providerId, subType, subComponents, config }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decodeIfPresent(String.self, forKey: .id)
+        name = try c.decodeIfPresent(String.self, forKey: .name)
+        providerId = try c.decodeIfPresent(String.self, forKey: .providerId)
+        subType = try c.decodeIfPresent(String.self, forKey: .subType)
+        subComponents = try c.decodeIfPresent([String: [ComponentExportRepresentation]].self, forKey: .subComponents)
+        // Keycloak's multivalued map, single values taken as lists of one (as ComponentRepresentation).
+        config = try c.decodeIfPresent([String: StringList].self, forKey: .config)?.mapValues(\.values)
+    }
+
+    /// The same component as the admin API's representation (for the one provisioning layer).
+    public func asComponent(providerType: String, parentId: String?) -> ComponentRepresentation {
+        ComponentRepresentation(id: id, name: name, providerId: providerId, providerType: providerType, parentId: parentId, subType: subType, config: config)
+    }
+
+    /// A stored provider or mapper as a realm file holds it; the credential only in a backup.
+    public init(storage c: StorageComponent, children: [String: [ComponentExportRepresentation]]?, withSecrets: Bool) {
+        var config = c.config
+        if !withSecrets {
+            for key in StorageComponent.secretConfigKeys where config[key]?.isEmpty == false { config[key] = [StorageComponent.maskedSecret] }
+        }
+        self.init(id: c.id, name: c.name, providerId: c.providerId, subType: c.subType, subComponents: children ?? [:], config: config)
     }
 }
 

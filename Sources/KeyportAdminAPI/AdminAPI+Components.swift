@@ -7,8 +7,9 @@ import KeyportHTTP
 import KeyportKeys
 import KeyportModel
 
-/// Keycloak's `/admin/realms/{realm}/components`, for the one kind of component Keyport has:
-/// key providers. Each realm key is a generated key provider (`rsa-generated` for RS256,
+/// Keycloak's `/admin/realms/{realm}/components`, for two kinds of components: user federation
+/// (LDAP providers and their mappers, AdminAPI+UserStorage.swift) and key providers. Each realm
+/// key is a generated key provider (`rsa-generated` for RS256,
 /// `ecdsa-generated` for ES256); creating one generates a key, `config.active` and
 /// `config.enabled` set its status (active signs, passive only verifies, disabled does neither),
 /// `config.priority` chooses which active key signs. This is how python-keycloak's
@@ -45,7 +46,7 @@ struct KeyProviderSettings {
 
     init(_ rep: ComponentRepresentation, realm: Realm, existing: (key: RealmKey, keySize: Int)?) throws(AdminError) {
         if let type = rep.providerType, type != ComponentRepresentation.keyProviderType {
-            throw .badRequest("Keyport's components are key providers only: providerType must be \(ComponentRepresentation.keyProviderType)")
+            throw .badRequest("Keyport's components are key providers (\(ComponentRepresentation.keyProviderType)) and LDAP user federation (\(StorageComponent.userStorageProviderType) and its mappers)")
         }
         if existing == nil, rep.providerType == nil {
             throw .badRequest("providerType is required: \(ComponentRepresentation.keyProviderType)")
@@ -167,27 +168,44 @@ actor KeyGenerationGate {
 // MARK: Handlers
 
 extension AdminAPI {
+    /// Keycloak's filters: `type` (providerType), `parent` (the realm for providers, a provider
+    /// for its mappers), `name`.
     func listComponents(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let (_, realm) = try await authorize(request, context, .viewRealm)
         let query = FormParameters.query(of: request)
-        if let type = query["type"], !type.isEmpty, type != ComponentRepresentation.keyProviderType { return try JSONBody.response([JSONValue]()) }
-        if let parent = query["parent"], !parent.isEmpty, parent != realm.id, parent != realm.name { return try JSONBody.response([JSONValue]()) }
+        let type = query["type"].flatMap { $0.isEmpty ? nil : $0 }
+        let parent = query["parent"].flatMap { $0.isEmpty ? nil : ($0 == realm.name ? realm.id : $0) }
         let name = query["name"].flatMap { $0.isEmpty ? nil : $0 }
-        let keys = try await keyRing.keys(realmId: realm.id)
-        let list = keys.entries.filter { name == nil || $0.key.name == name }
-            .map { ComponentRepresentation(key: $0.key, keySize: $0.signer.keySizeInBits) }
+        var list: [ComponentRepresentation] = []
+        if type == nil || type == ComponentRepresentation.keyProviderType, parent == nil || parent == realm.id {
+            let keys = try await keyRing.keys(realmId: realm.id)
+            list += keys.entries.filter { name == nil || $0.key.name == name }
+                .map { ComponentRepresentation(key: $0.key, keySize: $0.signer.keySizeInBits) }
+        }
+        if type != ComponentRepresentation.keyProviderType {
+            let matching = try await store.storageComponents(realmId: realm.id).filter {
+                (type == nil || $0.providerType == type) && (parent == nil || ($0.parentId ?? realm.id) == parent) && (name == nil || $0.name == name)
+            }
+            for component in matching { list.append(ComponentRepresentation(storage: try await store.displayed(component))) }
+        }
         return try JSONBody.response(list)
     }
 
     func getComponent(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let (_, realm) = try await authorize(request, context, .viewRealm)
+        if let component = try await store.storageComponent(id: context.parameters.get("id") ?? "", realmId: realm.id) {
+            return try JSONBody.response(ComponentRepresentation(storage: try await store.displayed(component)))
+        }
         let entry = try await keyEntry(context, realm: realm)
         return try JSONBody.response(ComponentRepresentation(key: entry.key, keySize: entry.signer.keySizeInBits))
     }
 
     func createComponent(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
-        let (_, realm) = try await authorize(request, context, .manageRealm)
+        let (caller, realm) = try await authorize(request, context, .manageRealm)
         let rep = try await decode(ComponentRepresentation.self, request, context)
+        if let storage = try await isUserStorage(rep, realm: realm) {
+            return try await createStorageComponent(request, rep: rep, parent: storage, caller: caller, realm: realm)
+        }
         let settings = try KeyProviderSettings(rep, realm: realm, existing: nil)
         let factory = RealmKeyFactory(environment: environment)
         let key = try await Self.keyGeneration.run {
@@ -199,8 +217,11 @@ extension AdminAPI {
     }
 
     func updateComponent(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
-        let (_, realm) = try await authorize(request, context, .manageRealm)
+        let (caller, realm) = try await authorize(request, context, .manageRealm)
         let rep = try await decode(ComponentRepresentation.self, request, context)
+        if let existing = try await store.storageComponent(id: context.parameters.get("id") ?? "", realmId: realm.id) {
+            return try await updateStorageComponent(rep, existing: existing, caller: caller, realm: realm)
+        }
         let entry = try await keyEntry(context, realm: realm)
         let settings = try KeyProviderSettings(rep, realm: realm, existing: (entry.key, entry.signer.keySizeInBits))
         try await store.updateRealmKey(id: entry.key.id, realmId: realm.id, name: settings.name, status: settings.status, priority: settings.priority)
@@ -208,7 +229,10 @@ extension AdminAPI {
     }
 
     func deleteComponent(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
-        let (_, realm) = try await authorize(request, context, .manageRealm)
+        let (caller, realm) = try await authorize(request, context, .manageRealm)
+        if let existing = try await store.storageComponent(id: context.parameters.get("id") ?? "", realmId: realm.id) {
+            return try await deleteStorageComponent(existing, caller: caller, realm: realm)
+        }
         let entry = try await keyEntry(context, realm: realm)
         try await store.deleteRealmKey(id: entry.key.id, realmId: realm.id)
         return noContent

@@ -79,6 +79,7 @@ public struct AdminAPI: Sendable {
         addEventRoutes(admin)
         addKeyRoutes(admin)
         addComponentRoutes(admin)
+        addUserStorageRoutes(admin)
         addClientScopeRoutes(admin)
         addIdentityProviderRoutes(admin)
         addBrokeringRoutes(admin)

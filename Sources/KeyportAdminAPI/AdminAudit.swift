@@ -108,8 +108,8 @@ struct AdminAuditTarget: Equatable {
         isRealmLifecycle = segments.isEmpty
     }
 
-    /// A POST that only reads (`partial-export`): nothing to record.
-    var changesNothing: Bool { segments.last == "partial-export" }
+    /// A POST that only reads (`partial-export`, a directory's connection test): nothing to record.
+    var changesNothing: Bool { segments.last == "partial-export" || segments.last == "testLDAPConnection" }
 
     /// The new object's path under its realm, from a creation's `Location`.
     func createdPath(from location: String) -> String? {

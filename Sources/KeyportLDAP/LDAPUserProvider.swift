@@ -85,12 +85,12 @@ public final class LDAPUserProvider: Sendable {
     }
 
     /// Whether the directory answers and, when asked, the provider's bind DN and credential work
-    /// (Keycloak's `testLDAPConnection`: `testConnection` and `testAuthentication`).
+    /// (Keycloak's `testLDAPConnection`: `testConnection` and `testAuthentication`): a session
+    /// (connect, StartTLS, bind) that reads the root DSE, which every directory shows.
     public func test(authenticate: Bool) async throws(DirectoryError) {
-        let config = self.config
         do {
             _ = try await directory.withSession { session in
-                try await session.search(base: config.usersDN, scope: .base, filter: "(objectClass=*)", attributes: ["objectClass"],
+                try await session.search(base: "", scope: .base, filter: "(objectClass=*)", attributes: ["namingContexts"],
                                          limits: SearchLimits(maxEntries: 1, maxBytes: 1 << 16)).entries.count
             }
         } catch let error as DirectoryError {

@@ -36,6 +36,8 @@ public struct StorageComponent: Sendable, Equatable, Identifiable {
     public static let ldapMapperType = "org.keycloak.storage.ldap.mappers.LDAPStorageMapper"
     /// Config keys never answered (Keycloak answers `**********`) nor exported without secrets.
     public static let secretConfigKeys: Set<String> = ["bindCredential"]
+    /// What Keycloak answers for a secret; sent back unchanged, it keeps the stored one.
+    public static let maskedSecret = "**********"
     public static let providersPerRealm = 10
     public static let mappersPerProvider = 50
     /// Bounds on a config as stored: keys, values per key, bytes per value.

@@ -21,6 +21,10 @@ extension PostgresStore {
         try await read { db in try await db.count(statements.federation.countUsers(providerId: providerId, realmId: realmId)) }
     }
 
+    public func directoryUsers(providerId: String, realmId: String, limit: Int) async throws -> [User] {
+        try await read { db in try await db.all(statements.federation.users(providerId: providerId, realmId: realmId, limit: limit), UserSQL.decode) }
+    }
+
     static func applyUserFederationChange(_ change: StoreChange, _ db: PGConnection) async throws {
         let sql = statements.federation
         switch change {

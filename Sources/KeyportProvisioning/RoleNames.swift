@@ -1,3 +1,4 @@
+import KeyportLDAP
 import KeyportModel
 import KeyportStore
 
@@ -99,6 +100,66 @@ extension IdentityStore {
             shown.config["role"] = name
         } else if kind.grantsRoles, let group = try await group(id: id, realmId: mapper.realmId) {
             shown.config["group"] = group.path
+        }
+        return shown
+    }
+}
+
+extension IdentityStore {
+    /// What an LDAP mapper's config names, by id: a hardcoded role's role, a hardcoded group's
+    /// group, a group mapper's `groups.path` group (nil for the top level), a role mapper's client
+    /// (nil for realm roles). Throws `InvalidObject` when it names none that exists.
+    public func storageMapperTargetId(_ mapper: StorageComponent) async throws -> String? {
+        guard mapper.parentId != nil else { return nil }
+        let parsed: LDAPMapperConfig
+        do { parsed = try LDAPMapperConfig.parse(providerId: mapper.providerId, mapper.config) } catch { throw InvalidObject(error.message) }
+        switch parsed {
+        case .hardcodedRole(let name):
+            guard let role = try await role(qualifiedName: name, realmId: mapper.realmId) else { throw InvalidObject("Role '\(name.prefix(80))' not found") }
+            return role.id
+        case .hardcodedGroup(let path):
+            guard let group = try await group(path: path.hasPrefix("/") ? path : "/" + path, realmId: mapper.realmId) else {
+                throw InvalidObject("Group '\(path.prefix(80))' not found")
+            }
+            return group.group.id
+        case .group(let membership):
+            guard membership.groupsPath != "/" else { return nil }
+            guard let group = try await group(path: membership.groupsPath, realmId: mapper.realmId) else {
+                throw InvalidObject("groups.path: group '\(membership.groupsPath.prefix(80))' not found; create it first")
+            }
+            return group.group.id
+        case .role(let membership):
+            guard let clientId = membership.clientId else { return nil }
+            guard let client = try await client(clientId: clientId, realmId: mapper.realmId) else {
+                throw InvalidObject("client.id: client '\(clientId.prefix(80))' not found")
+            }
+            return client.id
+        case .userAttribute, .fullName, .hardcodedAttribute, .accountControl, .kerberosPrincipal:
+            return nil
+        }
+    }
+}
+
+extension IdentityStore {
+    /// An LDAP mapper as Keycloak shows it: the role, group or client it gives (by id) named as
+    /// it is called now, so an export or a GET names what it really gives.
+    public func displayed(_ c: StorageComponent) async throws -> StorageComponent {
+        guard c.parentId != nil, let id = c.targetId, let kind = LDAPMapperConfig.Kind(rawValue: c.providerId) else { return c }
+        var shown = c
+        switch kind {
+        case .hardcodedRole:
+            guard let role = try await role(id: id, realmId: c.realmId) else { return c }
+            var name = role.name
+            if let clientId = role.clientId, let client = try await client(id: clientId, realmId: c.realmId) { name = "\(client.clientId).\(role.name)" }
+            shown.config["role"] = [name]
+        case .hardcodedGroup:
+            if let group = try await group(id: id, realmId: c.realmId) { shown.config["group"] = [group.path] }
+        case .group:
+            if let group = try await group(id: id, realmId: c.realmId) { shown.config["groups.path"] = [group.path] }
+        case .role:
+            if let client = try await client(id: id, realmId: c.realmId) { shown.config["client.id"] = [client.clientId] }
+        default:
+            break
         }
         return shown
     }

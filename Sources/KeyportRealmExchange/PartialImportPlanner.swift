@@ -342,6 +342,10 @@ final class PartialImportPlanner {
                 try provisioning.newUser(rep, id: id, realmId: realm.id, createdAt: now, enabledByDefault: true,
                                          serviceAccountClientId: serviceAccountClientId)
             }
+            if let link = rep.federationLink,
+               !Provisioning.linkToDirectory(&user, provider: try await store.storageComponent(id: link, realmId: realm.id)) {
+                plan.notices.append("user \(username): its federationLink names no LDAP provider of the realm, or it has no LDAP_ID; imported as a local user")
+            }
             if let existing {
                 plan.overwrittenUserIds.insert(existing.id)
                 if !(existing.serviceAccountClientId.map(replacedClientIds.contains) ?? false) {

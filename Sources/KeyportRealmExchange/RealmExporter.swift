@@ -111,7 +111,11 @@ public struct RealmExporter: Sendable {
             rep.lastName = u.lastName
             rep.enabled = u.enabled
             rep.createdTimestamp = u.createdAt.millisecondsSince1970
-            rep.attributes = u.attributes.mapValues(StringList.init)
+            var attributes = u.attributes
+            // Keycloak's way to say which directory entry an imported user is.
+            if let entry = u.federationId, u.federationLink != nil { attributes["LDAP_ID"] = [entry] }
+            rep.attributes = attributes.mapValues(StringList.init)
+            rep.federationLink = u.federationLink
             rep.requiredActions = u.requiredActions
             rep.realmRoles = realmNames ?? []
             rep.clientRoles = clientNames ?? [:]
@@ -194,6 +198,18 @@ public struct RealmExporter: Sendable {
             if let alias = providerAliases[mapper.providerId] { mappers.append(IdentityProviderMapperRepresentation(try await store.displayed(mapper), providerAlias: alias)) }
         }
         document.identityProviderMappers = mappers.isEmpty ? nil : mappers
+        // LDAP providers with their mappers; the credential as client secrets are (a backup keeps it).
+        let federation = try await store.storageComponents(realmId: realm.id)
+        var providersOut: [ComponentExportRepresentation] = []
+        for provider in federation where provider.parentId == nil {
+            var mappers: [ComponentExportRepresentation] = []
+            for mapper in federation where mapper.parentId == provider.id {
+                mappers.append(ComponentExportRepresentation(storage: try await store.displayed(mapper), children: nil, withSecrets: partial == nil))
+            }
+            providersOut.append(ComponentExportRepresentation(storage: provider, children: mappers.isEmpty ? [:] : [StorageComponent.ldapMapperType: mappers],
+                                                              withSecrets: partial == nil))
+        }
+        document.components = providersOut.isEmpty ? nil : [StorageComponent.userStorageProviderType: providersOut]
         if let partial {
             document.users = nil
             if !partial.clients {

@@ -120,6 +120,20 @@ struct RealmFileTriage {
             realm["identityProviderMappers"] = .array(modeled)
             if !other.isEmpty { _ = keep("identityProviderMappers", .array(other)) }
         }
+        // User federation Keyport runs (LDAP providers, with their mappers); every other component
+        // (a Keycloak file's key providers, Kerberos, custom providers) kept as it came.
+        if case .object(var byType)? = realm["components"] {
+            let storage = StorageComponent.userStorageProviderType
+            var ldap: [JSONValue] = [], otherProviders: [JSONValue] = []
+            for provider in byType[storage]?.arrayItems ?? [] {
+                if provider["providerId"]?.stringValue == "ldap" { ldap.append(provider); continue }
+                otherProviders.append(provider)
+                notices.append("user storage provider \(provider["name"]?.stringValue ?? "?") (\(provider["providerId"]?.stringValue ?? "?")): kept and exported, not used — Keyport federates LDAP")
+            }
+            byType[storage] = otherProviders.isEmpty ? nil : .array(otherProviders)
+            realm["components"] = ldap.isEmpty ? nil : .object([storage: .array(ldap)])
+            if !byType.isEmpty, keep("components", .object(byType)) { notices.append("components: kept and exported, not used by Keyport") }
+        }
         if !setAside.isEmpty {
             if case .object(var byClient)? = realm["roles"]?["client"] {
                 var kept: [String: JSONValue] = [:]
@@ -243,8 +257,17 @@ struct RealmFileTriage {
             let taken = Set(modeled.map { "\($0["identityProviderAlias"]?.stringValue ?? "")/\($0["name"]?.stringValue ?? "")" })
             realm["identityProviderMappers"] = .array(modeled + mappers.filter { !taken.contains("\($0["identityProviderAlias"]?.stringValue ?? "")/\($0["name"]?.stringValue ?? "")") })
         }
+        if let kept = value("components")?.objectValue, !kept.isEmpty {
+            // Beside the modeled ones, each type's list; a kept one whose id a modeled one has is left out.
+            var byType = realm["components"]?.objectValue ?? [:]
+            let taken = Set(byType.values.flatMap(\.arrayItems).compactMap { $0["id"]?.stringValue })
+            for (type, list) in kept {
+                byType[type] = .array((byType[type]?.arrayItems ?? []) + list.arrayItems.filter { !taken.contains($0["id"]?.stringValue ?? "") })
+            }
+            realm["components"] = .object(byType)
+        }
         for (key, _) in content where !["clients", "clientRoles", "authorizationSettings", "authorizationServicesEnabled", "identityProviders",
-                                        "identityProviderMappers"].contains(key)
+                                        "identityProviderMappers", "components"].contains(key)
             && realm[key] == nil {
             realm[key] = value(key)
         }

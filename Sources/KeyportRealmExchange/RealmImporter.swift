@@ -258,6 +258,7 @@ public struct RealmImporter: Sendable {
         try builder.addClientScopes()
         try builder.addIdentityProviders()
         try await builder.addGroups()
+        try builder.addUserFederation()
         try await builder.addUsers()
         try builder.addBrokering()
         notices += builder.notices

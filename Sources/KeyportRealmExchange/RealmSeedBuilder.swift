@@ -1,6 +1,7 @@
 import KeycloakRepresentations
 import Foundation
 import KeyportAuth
+import KeyportLDAP
 import KeyportModel
 import KeyportPasswords
 import KeyportProvisioning
@@ -30,6 +31,8 @@ final class RealmSeedBuilder {
     /// Each role of the file with its representation, for its composites.
     var declared: [(role: RoleRepresentation, id: String)] = []
     var groupByPath: [String: String] = [:]
+    /// provider id/entry id of the users linked so far (one user per directory entry).
+    var directoryEntries: Set<String> = []
 
     var env: TimeAndRandomness { importer.provisioner.environment }
     var provisioning: Provisioning { importer.provisioning }
@@ -182,10 +185,11 @@ final class RealmSeedBuilder {
                 return uuid
             }
             // A realm file's users are enabled unless it says otherwise.
-            let user = try check("user \(username)") {
+            var user = try check("user \(username)") {
                 try provisioning.newUser(u, id: u.id ?? env.newID(), realmId: realm.id, createdAt: created, enabledByDefault: true,
                                          serviceAccountClientId: serviceAccountClientId)
             }
+            if let link = u.federationLink { try linkToDirectory(&user, provider: link) }
             let groupIds = try (u.groups ?? []).map { path in
                 guard let id = groupByPath[path.hasPrefix("/") ? path : "/" + path] else { throw Failure("user \(username) is in group \(path), which does not exist") }
                 return id
@@ -199,6 +203,75 @@ final class RealmSeedBuilder {
                                                        roleIds: roleIds, groupIds: groupIds))
         }
         seed.users += importer.missingServiceAccounts(clients: seed.clients, users: seed.users, defaultRoleId: realmRole[realm.defaultRoleName])
+    }
+
+    /// LDAP providers and their mappers (`components`), checked as the admin API checks them (a
+    /// masked credential is none); what a mapper gives — a role, a group, a client's roles, the
+    /// group directory groups go under — resolved from the file's own. Keycloak's files carry the
+    /// mappers a provider has, so none are added.
+    func addUserFederation() throws {
+        let providers = doc.components?[StorageComponent.userStorageProviderType] ?? []
+        guard providers.count <= StorageComponent.providersPerRealm else {
+            throw Failure("the file has more than \(StorageComponent.providersPerRealm) LDAP providers")
+        }
+        for var rep in providers {
+            if rep.config?["bindCredential"]?.first == StorageComponent.maskedSecret { rep.config?["bindCredential"] = nil }
+            let provider = try check("LDAP provider \((rep.name ?? "?").prefix(80))") {
+                try provisioning.newStorageComponent(rep.asComponent(providerType: StorageComponent.userStorageProviderType, parentId: nil),
+                                                     id: rep.id ?? env.newID(), realm: realm, parent: nil)
+            }
+            seed.storageComponents.append(provider)
+            for (type, list) in rep.subComponents ?? [:] where type != StorageComponent.ldapMapperType && !list.isEmpty {
+                notices.append("LDAP provider \(provider.name.prefix(80)): its \(type.prefix(80)) components are not used, skipped")
+            }
+            let mappers = rep.subComponents?[StorageComponent.ldapMapperType] ?? []
+            guard mappers.count <= StorageComponent.mappersPerProvider else {
+                throw Failure("LDAP provider \(provider.name.prefix(80)) has more than \(StorageComponent.mappersPerProvider) mappers")
+            }
+            for m in mappers {
+                let label = "LDAP mapper \((m.name ?? "?").prefix(80))"
+                if let type = m.providerId, LDAPMapperConfig.Kind(rawValue: type) == nil {
+                    notices.append("\(label) (\(type.prefix(64))): not a type Keyport runs, skipped")
+                    continue
+                }
+                var mapper = try check(label) {
+                    try provisioning.newStorageComponent(m.asComponent(providerType: StorageComponent.ldapMapperType, parentId: provider.id),
+                                                         id: m.id ?? env.newID(), realm: realm, parent: provider)
+                }
+                let target: String??
+                switch try? LDAPMapperConfig.parse(providerId: mapper.providerId, mapper.config) {
+                case .hardcodedRole(let name)?:
+                    target = RoleNames.resolveSync(qualified: name) { name, client in client.map { clientRole[$0]?[name] } ?? realmRole[name] }.map { .some($0) }
+                case .hardcodedGroup(let path)?:
+                    target = groupByPath[path.hasPrefix("/") ? path : "/" + path].map { .some($0) }
+                case .group(let membership)?:
+                    target = membership.groupsPath == "/" ? .some(nil) : groupByPath[membership.groupsPath].map { .some($0) }
+                case .role(let membership)?:
+                    target = membership.clientId.map { clientUUID[$0].map { .some($0) } } ?? .some(nil)
+                default:
+                    target = .some(nil)
+                }
+                guard let resolved = target else {
+                    notices.append("\(label): the role, group or client it names is not in the file, skipped")
+                    continue
+                }
+                mapper.targetId = resolved
+                seed.storageComponents.append(mapper)
+            }
+        }
+    }
+
+    /// A file's user imported from a directory (`federationLink`, its entry's id in
+    /// `attributes.LDAP_ID`, as Keycloak exports it): linked to the file's provider, or told and
+    /// left a local user when the file lacks either.
+    func linkToDirectory(_ user: inout User, provider link: String) throws {
+        guard Provisioning.linkToDirectory(&user, provider: seed.storageComponents.first { $0.id == link }) else {
+            notices.append("user \(user.username.prefix(80)): its federationLink names no LDAP provider of the file, or it has no LDAP_ID; imported as a local user")
+            return
+        }
+        guard directoryEntries.insert("\(link)/\(user.federationId ?? "")").inserted else {
+            throw Failure("user \(user.username.prefix(80)): another user of the file is the same directory entry (LDAP_ID)")
+        }
     }
 
     /// Identity providers, checked as the admin API checks them (a masked secret is no secret).

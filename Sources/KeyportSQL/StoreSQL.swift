@@ -52,6 +52,7 @@ public struct StoreSQL: Sendable {
         statements += seed.composites.map { MappingSQL.composite.grant($0.0, roleId: $0.1, realmId: seed.realm.id, dialect) }
         statements += seed.groups.map(groups.insert)
         statements += seed.groupRoles.map { MappingSQL.group.grant($0.0, roleId: $0.1, realmId: seed.realm.id, dialect) }
+        statements += seed.storageComponents.map(federation.insert)
         statements += seed.users.flatMap(users.insert)
         statements += insert(seed.clientScopes, realmId: seed.realm.id)
         statements += seed.clientClientScopes.map { clientScopes.assignToClient($0.scopeId, clientId: $0.clientId, realmId: seed.realm.id, isDefault: $0.isDefault) }

@@ -22,6 +22,10 @@ extension SQLiteStore {
         try await read { db in try db.count(statements.federation.countUsers(providerId: providerId, realmId: realmId)) }
     }
 
+    public func directoryUsers(providerId: String, realmId: String, limit: Int) async throws -> [User] {
+        try await read { db in try db.all(statements.federation.users(providerId: providerId, realmId: realmId, limit: limit), UserSQL.decode) }
+    }
+
     static func applyUserFederationChange(_ change: StoreChange, _ db: Database) throws {
         let sql = statements.federation
         switch change {

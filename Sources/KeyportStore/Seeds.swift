@@ -23,6 +23,8 @@ public struct RealmSeed: Sendable {
     public var identityProviderMappers: [IdentityProviderMapper] = []
     /// Links of the seed's users to their providers' accounts.
     public var federatedIdentities: [FederatedIdentity] = []
+    /// User storage providers and their mappers (providers first); users may be linked to them.
+    public var storageComponents: [StorageComponent] = []
 
     public init(realm: Realm, keys: [RealmKey] = [], clients: [Client] = [], roles: [Role] = [],
                 composites: [(String, String)] = [], groups: [Group] = [],
