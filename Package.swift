@@ -173,6 +173,12 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // People from directories at sign-in: imported from a realm's LDAP providers, their
+        // passwords checked by a bind, their profile, groups and roles brought in by the mappers.
+        .target(
+            name: "KeyportUserFederation",
+            dependencies: ["KeyportModel", "KeyportStore", "KeyportAuth", "KeyportLDAP", "KeyportProvisioning"]
+        ),
         // Identities from elsewhere: another issuer's signed JWTs (a CI job's, a workload's) checked
         // against the realm's identity providers, for every door that accepts them.
         .target(
@@ -238,6 +244,7 @@ let package = Package(
                 "KeyportModel", "KeyportStore", "KeyportSQLite", "KeyportPostgres", "KeyportPasswords", "KeyportKeys", "KeyportAuth",
                 "KeyportTokens", "KeyportHTTP", "KeyportJSON", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "KeyportRealmExchange", "KeyportBuildInfo",
                 "KeyportProvisioning", "KeyportEvents", "DockerV2Grammar", "KeyportConsole", "KeyportFederation", "KeyportOutboundHTTP",
+                "KeyportUserFederation", "KeyportLDAP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -294,7 +301,7 @@ let package = Package(
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportSQL", "KeyportSQLite", "KeyportPostgres", "KeyportPasswords", "KeyportKeys",
                 "KeyportAuth", "KeyportProvisioning", "KeyportEvents", "KeyportAccessTokens", "KeyportServer", "KeyportHTTP", "KeyportTokens", "KeyportOIDC", "KeyportAdminAPI", "KeyportDockerV2", "DockerV2Grammar", "KpadmKit", "KeyportRealmExchange", "KeycloakRepresentations", "KeyportFederation", "KeyportOutboundHTTP",
-                "KeyportJSON", "KeyportLDAP",
+                "KeyportJSON", "KeyportLDAP", "KeyportUserFederation",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -25,6 +25,7 @@ import KeyportStore
 extension AdminAPI {
     func addUserStorageRoutes(_ admin: RouterGroup<KeyportRequestContext>) {
         admin.post("realms/{realm}/testLDAPConnection", use: testLDAPConnection)
+        admin.post("realms/{realm}/user-storage/{id}/sync", use: syncDirectoryUsers)
         admin.post("realms/{realm}/user-storage/{id}/unlink-users", use: unlinkDirectoryUsers)
         admin.post("realms/{realm}/user-storage/{id}/remove-imported-users", use: removeDirectoryUsers)
     }
@@ -176,6 +177,21 @@ extension AdminAPI {
     }
 
     // MARK: A provider's users
+
+    /// Keycloak's `POST user-storage/{id}/sync?action=triggerFullSync|triggerChangedUsersSync`.
+    /// New people are imported with the realm's default role only (what the provider's mappers
+    /// give follows at their sign-in, under the mappers' own grant checks); a full sync removes the
+    /// users whose entries are gone — as Keycloak does, and as the directory decides.
+    func syncDirectoryUsers(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm) = try await authorize(request, context, .manageRealm)
+        let provider = try await directoryProviderInPath(context, realm: realm)
+        let action = FormParameters.query(of: request)["action"] ?? ""
+        guard ["triggerFullSync", "triggerChangedUsersSync"].contains(action) else {
+            throw AdminError.badRequest("action is triggerFullSync or triggerChangedUsersSync")
+        }
+        guard let sync = extensions.syncUserStorage else { throw AdminError(.serviceUnavailable, "Directory sync is not available on this server") }
+        return try JSONBody.response(try await sync(realm, provider, action == "triggerChangedUsersSync"))
+    }
 
     /// Keycloak's `unlink-users`: the provider's users stay, as local users without a password.
     func unlinkDirectoryUsers(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {

@@ -200,6 +200,11 @@ public struct AdminExtensions: Sendable {
     public typealias CacheClearer = @Sendable (_ cache: ServerCache, _ realm: Realm, _ everyRealm: Bool) async throws -> Void
     public var clearCache: CacheClearer?
 
+    /// Syncs an LDAP provider's people (`user-storage/{id}/sync`): everyone, or those changed since
+    /// its last sync (`changedOnly`); answers Keycloak's `SynchronizationResult`.
+    public typealias UserStorageSync = @Sendable (_ realm: Realm, _ provider: StorageComponent, _ changedOnly: Bool) async throws -> JSONValue
+    public var syncUserStorage: UserStorageSync?
+
     public init(installationProviders: [String: InstallationProvider] = [:], clientQueries: [String: ClientQuery] = [:],
                 endBrowserSession: BrowserSessionEnder? = nil, clearCache: CacheClearer? = nil) {
         self.installationProviders = installationProviders

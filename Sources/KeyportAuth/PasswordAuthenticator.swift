@@ -35,13 +35,18 @@ public struct PasswordAuthenticator: Sendable {
     let onRehashFailure: @Sendable (any Error) -> Void
     /// Right passwords seen recently (keyed digests, never passwords): a hit skips Argon2.
     let verified: VerifiedCredentialCache
+    /// The realms' directories (LDAP): asked for realms that have some, for the users they imported
+    /// and for names nobody here has.
+    let directories: (any UserDirectories)?
 
     public init(store: any IdentityStore, hasher: PasswordHasher, now: @escaping @Sendable () -> Timestamp,
-                verified: VerifiedCredentialCache = .off, onRehashFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
+                verified: VerifiedCredentialCache = .off, directories: (any UserDirectories)? = nil,
+                onRehashFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
         self.store = store
         self.hasher = hasher
         self.now = now
         self.verified = verified
+        self.directories = directories
         self.onRehashFailure = onRehashFailure
     }
 
@@ -58,7 +63,7 @@ public struct PasswordAuthenticator: Sendable {
         let checkedAt = now()
         var proof: LoginProof?
         let outcome = try await authenticate(realm: realm, username: username, password: password, ipAddress: ipAddress) { user, credential in
-            proof = LoginProof(userId: user.id, credentialId: credential.id, checkedAt: checkedAt)
+            proof = LoginProof(userId: user.id, credentialId: credential?.id, checkedAt: checkedAt)
         }
         // A right password proves something even when required actions remain: the browser's
         // update-password page stands on it.
@@ -69,13 +74,25 @@ public struct PasswordAuthenticator: Sendable {
     }
 
     private func authenticate(realm: Realm, username: String, password: Sensitive, ipAddress: String?,
-                              checked: (User, Credential) -> Void) async throws -> LoginOutcome {
+                              checked: (User, Credential?) -> Void) async throws -> LoginOutcome {
         // Hashing waits in this realm's queue: a flood against one realm cannot hold every thread.
         let partition = realm.id
         // The unknown user takes the same steps as a known one with a wrong password (the same
         // reads, one hash, the same bookkeeping transaction), so the time of the answer does not
         // tell them apart (LoginTimingTests counts the statements).
-        let (found, credential) = try await lookUp(realm: realm, username: username)
+        var (found, credential) = try await lookUp(realm: realm, username: username)
+        // A realm with directories: a name nobody here has may be a directory's person (imported
+        // now), and a user a directory imported signs in with the directory's password.
+        if realm.hasUserFederation, let directories {
+            if found == nil, !username.isEmpty, username.utf8.count <= 255 {
+                found = try await directories.importUser(named: username, realm: realm)
+                credential = nil
+            }
+            if let user = found, user.federationLink != nil {
+                return try await authenticate(user, through: directories, realm: realm, username: username, password: password,
+                                              ipAddress: ipAddress, checked: checked)
+            }
+        }
         guard let user = found, let credential else {
             try await hasher.burn(policy: realm.passwordHashing, partition: partition)
             let locked = await countFailure(userId: found?.id ?? "", realm: realm, ipAddress: ipAddress)
@@ -112,9 +129,55 @@ public struct PasswordAuthenticator: Sendable {
         return outcome
     }
 
+    /// A directory's user: Keyport's own lockout decided before the directory is asked (guesses at
+    /// the registry never reach the directory's bad-password count, nor lock anyone out company-wide),
+    /// then the password checked by a bind as the person's entry — or a right one remembered
+    /// (`VerifiedCredentialCache`, against the entry and the user's version) — and what the directory
+    /// says about the user brought in. A wrong password counts as a local one does.
+    private func authenticate(_ user: User, through directories: any UserDirectories, realm: Realm, username: String, password: Sensitive,
+                              ipAddress: String?, checked: (User, Credential?) -> Void) async throws -> LoginOutcome {
+        guard !password.revealed.isEmpty else {
+            // An empty password is never sent: an unauthenticated bind "succeeds" on many directories.
+            let locked = await countFailure(userId: user.id, realm: realm, ipAddress: ipAddress)
+            return .failed(locked ? .userTemporarilyLocked : .invalidCredentials, user: user)
+        }
+        if realm.bruteForce.enabled, let failures = try await store.loginFailures(userId: user.id, realmId: realm.id), failures.lockedUntil > now() {
+            return .failed(.userTemporarilyLocked, user: user)
+        }
+        checked(user, nil)
+        let slot = verified.isOn ? verified.slot(realmId: realm.id, username: username, password: password) : nil
+        if let slot, verified.hit(slot, userId: user.id, stored: Self.directoryStamp(user), policy: realm.passwordHashing, now: now()) {
+            return try await settle(.match(rehashed: nil), user: user, credential: nil, realm: realm, ipAddress: ipAddress)
+        }
+        switch try await directories.verify(user, password: password, realm: realm) {
+        case .gone:
+            return .failed(.userNotFound, user: user)
+        case .mismatch:
+            let locked = await countFailure(userId: user.id, realm: realm, ipAddress: ipAddress)
+            return .failed(locked ? .userTemporarilyLocked : .invalidCredentials, user: user)
+        case .match(let current):
+            let outcome = try await settle(.match(rehashed: nil), user: current, credential: nil, realm: realm, ipAddress: ipAddress)
+            if let slot, case .authenticated(let done) = outcome, done.id == user.id {
+                verified.remember(slot, userId: done.id, stored: Self.directoryStamp(done), policy: realm.passwordHashing, now: now(),
+                                  lifespan: realm.accessTokenLifespan)
+            }
+            return outcome
+        }
+    }
+
+    /// What a remembered right password of a directory's user was checked against, in place of a
+    /// stored hash: the entry and the user as the directory last left it — a sync or an admin that
+    /// changes, disables or logs the user out makes the next request ask the directory again.
+    static func directoryStamp(_ user: User) -> Sensitive {
+        var text = "directory\u{0}\(user.federationLink ?? "")\u{0}\(user.federationId ?? "")\u{0}\(user.notBefore.millisecondsSince1970)\u{0}\(user.enabled)"
+        text += "\u{0}\(user.username)\u{0}\(user.email ?? "")\u{0}\(user.firstName ?? "")\u{0}\(user.lastName ?? "")"
+        for key in user.attributes.keys.sorted() { text += "\u{0}\(key)=\(user.attributes[key]?.joined(separator: "\u{1}") ?? "")" }
+        return Sensitive(text)
+    }
+
     /// What a computed or remembered verdict means, with the brute-force bookkeeping and the
     /// checks that come after a right password.
-    private func settle(_ verdict: PasswordCheck, user: User, credential: Credential, realm: Realm, ipAddress: String?) async throws -> LoginOutcome {
+    private func settle(_ verdict: PasswordCheck, user: User, credential: Credential?, realm: Realm, ipAddress: String?) async throws -> LoginOutcome {
         switch verdict {
         case .mismatch:
             let locked = await countFailure(userId: user.id, realm: realm, ipAddress: ipAddress)
@@ -125,7 +188,7 @@ public struct PasswordAuthenticator: Sendable {
             if realm.bruteForce.enabled, try await !store.admitLogin(userId: user.id, realmId: realm.id, at: now()) {
                 return .failed(.userTemporarilyLocked, user: user)
             }
-            if let rehashed {
+            if let rehashed, let credential {
                 do {
                     _ = try await store.replaceCredentialSecret(id: credential.id, expected: credential.secret, with: rehashed)
                 } catch {

@@ -343,8 +343,11 @@ public struct DockerV2Controller: Sendable {
     func grant(_ endpoint: Endpoint, caller: Caller, issueIdentityToken: Bool, grantType: String?, answerScope: Bool,
                context: KeyportRequestContext) async throws -> Response {
         let user = caller.user
+        // A directory's user may just have been brought up to date by its sign-in (groups, roles
+        // the directory decides): its roles are read at the version after that write.
+        let version = user.federationLink == nil ? endpoint.current.versions.authorization : try await store.authorizationVersion(realmId: endpoint.realm.id)
         let decision = try await authorizer.decide(realm: endpoint.realm, client: endpoint.client, user: user, requested: endpoint.requested,
-                                                   limitedTo: caller.tokenGrants, authorizationVersion: endpoint.current.versions.authorization,
+                                                   limitedTo: caller.tokenGrants, authorizationVersion: version,
                                                    settings: endpoint.settings)
         let issued = try await issue(endpoint, subject: user.username, access: decision.access)
         var details = caller.details

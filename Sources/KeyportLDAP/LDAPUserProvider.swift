@@ -57,9 +57,10 @@ public final class LDAPUserProvider: Sendable {
         try await directory.authenticate(dn: person.dn, password: password)
     }
 
-    /// Everyone the provider's filter finds, `batchSizeForSync` at a time (paged when `pagination`),
-    /// handed to `page` as each arrives; at most `limit` in all.
-    public func everyone(limit: Int, page: (_ people: [LDAPPerson]) async throws -> Void) async throws {
+    /// Everyone the provider's filter finds (or `filter`, a sync's narrower one), `batchSizeForSync`
+    /// at a time (paged when `pagination`), handed to `page` as each arrives; at most `limit` in all.
+    public func everyone(limit: Int, filter: String? = nil, page: (_ people: [LDAPPerson]) async throws -> Void) async throws {
+        let filter = filter ?? config.allUsersFilter
         let config = self.config, attributes = self.attributes
         try await directory.withSession { session in
             var cookie: [UInt8] = []
@@ -71,7 +72,7 @@ public final class LDAPUserProvider: Sendable {
                 pages += 1
                 guard pages <= maxPages else { throw DirectoryError.tooManyEntries }
                 let size = min(config.batchSizeForSync, max(limit - seen, 1))
-                let answer = try await session.search(base: config.usersDN, scope: config.searchScope, filter: config.allUsersFilter,
+                let answer = try await session.search(base: config.usersDN, scope: config.searchScope, filter: filter,
                                                       attributes: attributes, pageSize: config.pagination ? size : nil, cookie: cookie,
                                                       limits: SearchLimits(maxEntries: config.pagination ? size : min(limit, LDAPProviderConfig.maxBatchSize),
                                                                            maxBytes: 64 << 20))

@@ -50,6 +50,9 @@ public struct Realm: Sendable, Equatable, Identifiable {
     public var keycloakContent: [String: String]
     public var attributes: [String: String]
     public var createdAt: Timestamp
+    /// Whether the realm has user storage providers (LDAP): who is unknown here may be known
+    /// there. Read with the realm, never written through it.
+    public var hasUserFederation = false
 
     public init(
         id: String, name: String, displayName: String? = nil, enabled: Bool = false,

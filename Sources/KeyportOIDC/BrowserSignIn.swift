@@ -212,7 +212,7 @@ struct BrowserSignIn: Sendable {
     func ticket(for user: User, proof: LoginProof, realm: Realm, request: Request) async throws -> String {
         let keys = try await tokens.keyRing.keys(realmId: realm.id)
         guard let signer = keys.signer(for: .rs256) else { throw TokenServiceError.noActiveKey(realm.name) }
-        let claims = Ticket(typ: Self.ticketType, iss: tokens.issuer(for: realm), sub: user.id, cred: proof.credentialId,
+        let claims = Ticket(typ: Self.ticketType, iss: tokens.issuer(for: realm), sub: user.id, cred: proof.credentialId ?? "",
                             chk: proof.checkedAt.millisecondsSince1970, exp: now.secondsSince1970 + 300,
                             csrf: OpaqueToken.hash(BrowserCookies.value(BrowserCookies.login, in: request) ?? ""))
         return try JWS.sign(claims, with: signer.signer, kid: signer.key.id)

@@ -26,7 +26,9 @@ public struct RealmSQL: Sendable {
 
     public init(_ dialect: SQLDialect) {
         self.dialect = dialect
-        select = "SELECT \(Self.columns.list()) FROM realms"
+        // With whether the realm has directories to ask at sign-in (its configuration version
+        // moves with them: migration 0029), read wherever a realm is.
+        select = "SELECT \(Self.columns.list()), EXISTS (SELECT 1 FROM storage_components c WHERE c.realm_id = realms.id AND c.parent_id IS NULL) AS has_user_federation FROM realms"
         selectById = "\(select) WHERE id = ?"
         selectByName = "\(select) WHERE name = ?"
         updateText = "UPDATE realms SET \(Self.settingColumns.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?\(dialect.countingChanges)"
@@ -85,7 +87,7 @@ public struct RealmSQL: Sendable {
         brute.minimumQuickLoginWaitSeconds = row.int(12)
         brute.maxDeltaTimeSeconds = row.int(13)
         brute.permanentLockout = row.bool(14)
-        return Realm(
+        var realm = Realm(
             id: row.string(33), name: row.string(0), displayName: row.text(1), enabled: row.bool(2),
             accessTokenLifespan: row.int(3), refreshTokenLifespan: row.int(4),
             offlineSessionIdleTimeout: row.int(25), offlineSessionMaxLifespanEnabled: row.bool(26), offlineSessionMaxLifespan: row.int(27),
@@ -97,5 +99,7 @@ public struct RealmSQL: Sendable {
             eventsExpiration: row.optionalInt(21), eventsEnabled: row.bool(23), enabledEventTypes: row.json(24, default: []),
             adminEventsEnabled: row.bool(29), adminEventsDetailsEnabled: row.bool(30), keycloakSettings: row.json(31, default: [:]),
             keycloakContent: row.json(32, default: [:]), attributes: row.json(22, default: [:]), createdAt: row.timestamp(34))
+        realm.hasUserFederation = row.bool(35)
+        return realm
     }
 }

@@ -174,9 +174,10 @@ public struct UserSQL: Sendable {
                      [proof.credentialId, proof.userId])
     }
 
-    /// Whether a `proof` row still proves the login: same credential, no revocation since the check.
+    /// Whether a `proof` row still proves the login: same credential (none for a directory's
+    /// password), no revocation since the check.
     public static func proves(_ row: (some SQLRow)?, _ proof: LoginProof) -> Bool {
-        guard let row, row.text(1) != nil, let notBefore = row.integer(0) else { return false }
+        guard let row, proof.credentialId == nil || row.text(1) != nil, let notBefore = row.integer(0) else { return false }
         return notBefore <= proof.checkedAt.millisecondsSince1970
     }
 

@@ -14,6 +14,7 @@ import KeyportModel
 import KeyportOIDC
 import KeyportProvisioning
 import KeyportTokens
+import KeyportUserFederation
 import KeyportPasswords
 import KeyportRealmExchange
 import KeyportSQLite
@@ -50,8 +51,10 @@ public struct KeyportServer: Sendable {
         try await clampRealmSettings(store: store, ceiling: ceiling, logger: logger)
         try await giveConsoleClientsTheirPages(store: store, logger: logger)
         let verifiedCredentials = VerifiedCredentialCache(seconds: configuration.credentialCacheSeconds)
+        // Realms' LDAP providers, asked at sign-in for the people they hold.
+        let directories = DirectoryUsers(store: store, newID: environment.newID, now: environment.now)
         let authenticator = PasswordAuthenticator(store: store, hasher: hasher, now: environment.now,
-                                                  verified: verifiedCredentials,
+                                                  verified: verifiedCredentials, directories: directories,
                                                   onRehashFailure: { error in
             logger.warning("could not store a login's bookkeeping (rehash or failure count)", metadata: ["error": "\(error)"])
         })
@@ -109,6 +112,11 @@ public struct KeyportServer: Sendable {
         }
         adminExtensions.realmRecordQueries[RegistryEventsAdmin.eventsQuery] = { request, realm in
             try await RegistryEventsAdmin.events(request: request, realm: realm, store: store)
+        }
+        adminExtensions.syncUserStorage = { realm, provider, changedOnly in
+            let result = try await directories.sync(providerId: provider.id, realm: realm, changedSince: changedOnly ? provider.lastSync : nil)
+            return ["ignored": .bool(result.ignored), "added": .number(Double(result.added)), "updated": .number(Double(result.updated)),
+                    "removed": .number(Double(result.removed)), "failed": .number(Double(result.failed)), "status": .string(result.status)]
         }
         // An administrator ending a browser session tells the clients it signed in, as a logout does.
         adminExtensions.endBrowserSession = { realm, session in try await BackChannelLogout(tokens: tokens).end(session, realm: realm) }

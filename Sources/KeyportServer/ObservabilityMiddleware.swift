@@ -1,4 +1,5 @@
 import Hummingbird
+import KeyportAuth
 import KeyportHTTP
 import KeyportPasswords
 import KeyportStore
@@ -82,6 +83,9 @@ struct ObservabilityMiddleware: RouterMiddleware {
             response = Self.answer(.badRequest, "invalid_request", "The request body was not received whole")
         } catch is PasswordHashingOverloaded {
             response = Self.answer(.serviceUnavailable, "temporarily_unavailable", "Too many logins at once; try again shortly", retryAfter: 1)
+        } catch is UserDirectoryUnavailable {
+            // A directory some users sign in with is down or slow: theirs to retry; nobody else's.
+            response = Self.answer(.serviceUnavailable, "temporarily_unavailable", "The user directory is unavailable; try again shortly", retryAfter: 5)
         } catch StoreError.unavailable {
             response = Self.answer(.serviceUnavailable, "temporarily_unavailable", "The database is unavailable; try again shortly", retryAfter: 5)
         } catch {

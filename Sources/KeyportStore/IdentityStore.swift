@@ -422,12 +422,13 @@ extension SessionStore {
 /// What a password login checked (see `SessionStore.createSession(_:proof:)`).
 public struct LoginProof: Sendable, Equatable {
     public let userId: String
-    /// The stored password credential the login verified (a reset replaces it with a new id).
-    public let credentialId: String
+    /// The stored password credential the login verified (a reset replaces it with a new id);
+    /// nil when a directory checked the password (nothing of it is stored here).
+    public let credentialId: String?
     /// When the check began, before the credential was read.
     public let checkedAt: Timestamp
 
-    public init(userId: String, credentialId: String, checkedAt: Timestamp) {
+    public init(userId: String, credentialId: String?, checkedAt: Timestamp) {
         self.userId = userId
         self.credentialId = credentialId
         self.checkedAt = checkedAt

@@ -91,6 +91,20 @@ final class Slapd: @unchecked Sendable {
         }
     }
 
+    /// Changes the directory while it runs (`ldapmodify` LDIF: `changetype: modify`, `delete`, `add`).
+    func modify(_ ldif: String) throws {
+        let file = folder.appendingPathComponent("change-\(UInt64.random(in: 0...UInt64.max)).ldif")
+        try ldif.write(to: file, atomically: true, encoding: .utf8)
+        let done = try Spawn.output("/usr/bin/ldapmodify", ["-x", "-H", url, "-D", Self.adminDN, "-w", Self.adminPassword, "-f", file.path])
+        guard done.status == 0 else { throw Failure(description: "ldapmodify failed (\(done.status)): is ldap-utils installed?") }
+    }
+
+    /// The directory goes away (its port refuses from now on).
+    func stop() {
+        process.signal(SIGKILL)
+        _ = process.waitForExit(seconds: 10)
+    }
+
     deinit {
         // SIGKILL: a child spawned from a test's thread inherits its blocked signals, SIGTERM
         // among them; a throwaway database needs no clean shutdown.

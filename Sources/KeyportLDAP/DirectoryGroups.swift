@@ -1,0 +1,123 @@
+/// A directory group a person belongs to, with the chain of groups it is nested in (outermost
+/// first) when the mapper keeps the directory's nesting.
+public struct DirectoryGroup: Sendable, Equatable, Hashable {
+    public let dn: String
+    public let name: String
+    /// The groups that contain this one, outermost first (empty: a top-level group).
+    public var ancestors: [String]
+}
+
+extension LDAPUserProvider {
+    /// At most this many groups per person, and this deep a nesting.
+    public static let maxGroupsPerPerson = 1_000
+    public static let maxGroupDepth = 10
+
+    /// The directory groups (under the mapper's `baseDN`, of its object classes and filter) that
+    /// `person` belongs to, found as the mapper says (the groups' member attribute, the person's
+    /// `memberOf`, or Active Directory's in-chain rule), with the groups each is nested in when
+    /// `preserveInheritance` is on. Every value is escaped into the filters.
+    public func groups(of person: LDAPPerson, membership m: LDAPMapperConfig.Membership) async throws(DirectoryError) -> [DirectoryGroup] {
+        let classes = m.objectClasses.map { "(objectClass=\($0))" }.joined() + (m.filter ?? "")
+        var direct: [(dn: String, name: String)] = []
+        switch m.strategy {
+        case .memberOf:
+            let under = m.baseDN.lowercased()
+            let dns = (person.values[m.memberOfAttribute.lowercased()] ?? []).filter { $0.lowercased().hasSuffix(under) }
+            guard dns.count <= Self.maxGroupsPerPerson else { throw .tooManyEntries }
+            for dn in dns {
+                // The group's name is its RDN's value when the RDN is the name attribute (the usual
+                // `cn=…`); otherwise the entry is read.
+                if let name = Self.rdnValue(dn, attribute: m.nameAttribute) {
+                    direct.append((dn, name))
+                } else if let entry = try await groupEntries(base: dn, scope: .base, filter: "(&\(classes))", m: m, limit: 1).first {
+                    direct.append(entry)
+                }
+            }
+        case .memberAttribute, .memberAttributeRecursively:
+            guard let member = memberValue(of: person, m: m) else { return [] }
+            let rule = m.strategy == .memberAttributeRecursively ? ":1.2.840.113556.1.4.1941:" : ""
+            direct = try await groupEntries(base: m.baseDN, scope: .subtree, filter: "(&\(classes)(\(m.memberAttribute)\(rule)=\(member)))", m: m,
+                                            limit: Self.maxGroupsPerPerson)
+        }
+        var groups: [DirectoryGroup] = []
+        for group in direct {
+            var ancestors: [String] = []
+            if m.preserveInheritance, m.memberIsDN {
+                // Up the nesting, one parent per level (the first by DN: a tree, as Keycloak's is).
+                var current = group.dn
+                var seen: Set<String> = [group.dn.lowercased()]
+                for _ in 0..<Self.maxGroupDepth {
+                    let parents = try await groupEntries(base: m.baseDN, scope: .subtree,
+                                                         filter: "(&\(classes)(\(m.memberAttribute)=\(LDAPEscaping.filterValue(current))))", m: m, limit: 64)
+                    guard let parent = parents.sorted(by: { $0.dn.lowercased() < $1.dn.lowercased() }).first,
+                          seen.insert(parent.dn.lowercased()).inserted else { break }
+                    ancestors.insert(parent.name, at: 0)
+                    current = parent.dn
+                }
+            }
+            groups.append(DirectoryGroup(dn: group.dn, name: group.name, ancestors: ancestors))
+        }
+        return groups
+    }
+
+    /// What the groups' member attribute holds for `person`: its DN, or its `memberUserAttribute`, escaped.
+    func memberValue(of person: LDAPPerson, m: LDAPMapperConfig.Membership) -> String? {
+        if m.memberIsDN { return LDAPEscaping.filterValue(person.dn) }
+        let value = m.memberUserAttribute.lowercased() == config.usernameAttribute.lowercased()
+            ? person.username : person.first(m.memberUserAttribute)
+        return value.map(LDAPEscaping.filterValue)
+    }
+
+    func groupEntries(base: String, scope: SearchScope, filter: String, m: LDAPMapperConfig.Membership, limit: Int) async throws(DirectoryError)
+        -> [(dn: String, name: String)] {
+        let attributes = [m.nameAttribute]
+        let entries: [DirectoryEntry]
+        do {
+            entries = try await directory.withSession { session in
+                try await session.search(base: base, scope: scope, filter: filter, attributes: attributes,
+                                         limits: SearchLimits(maxEntries: limit, maxBytes: 8 << 20)).entries
+            }
+        } catch let error as DirectoryError {
+            // A group DN that is not there (memberOf pointing at a deleted group): no group.
+            if case .refused(code: 32, _) = error { return [] }
+            throw error
+        } catch {
+            throw .unavailable("\(error)")
+        }
+        return entries.compactMap { entry in entry.first(m.nameAttribute).map { (entry.dn, $0) } }
+    }
+
+    /// The value of `dn`'s first RDN when its attribute is `attribute` (and it is single-valued
+    /// and needs no unescaping beyond `\,`-style pairs), else nil.
+    static func rdnValue(_ dn: String, attribute: String) -> String? {
+        var value = ""
+        var escaped = false
+        var name = ""
+        var inValue = false
+        for character in dn {
+            if !inValue {
+                if character == "=" { inValue = true; continue }
+                name.append(character)
+                continue
+            }
+            if escaped {
+                // A hex pair (`\2C`) is read from the entry instead.
+                if character.isHexDigit { return nil }
+                value.append(character)
+                escaped = false
+                continue
+            }
+            switch character {
+            case "\\": escaped = true
+            case ",": return finish()
+            case "+", "#": return nil
+            default: value.append(character)
+            }
+        }
+        return finish()
+        func finish() -> String? {
+            guard inValue, name.trimmingSpaces.lowercased() == attribute.lowercased(), !value.isEmpty else { return nil }
+            return value.trimmingSpaces
+        }
+    }
+}

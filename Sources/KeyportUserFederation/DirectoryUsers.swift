@@ -1,0 +1,331 @@
+import KeyportAuth
+import KeyportLDAP
+import KeyportModel
+import KeyportProvisioning
+import KeyportStore
+import Synchronization
+
+/// The realms' LDAP providers at sign-in (`UserDirectories`): a name nobody here has is looked up
+/// in the realm's directories (by priority) and imported, linked to its entry; a password of an
+/// imported user is checked by a bind as its entry; what the directory decides about the user —
+/// names and email, attributes, groups, roles, Active Directory's disabled bit — is brought in
+/// by the provider's mappers (`DirectoryMapping`) in the same write.
+///
+/// Each provider runs one `LDAPUserProvider` (its connection pool) per configuration: a change of
+/// the provider or its mappers starts a new one and stops the old. The directories' calls run on
+/// their own bounded threads (`DirectoryThreads`), never on the threads that answer requests, so a
+/// slow directory holds only its own realm's share; when it does not answer, its users get
+/// `UserDirectoryUnavailable` (a 503) and everyone else is unaffected.
+public final class DirectoryUsers: UserDirectories {
+    let store: any IdentityStore
+    let newID: @Sendable () -> String
+    let now: @Sendable () -> Timestamp
+    let threads: DirectoryThreads
+    /// A CA file the operator gives for every directory's TLS (else the system's).
+    let caFile: String?
+    private let running = Mutex<[String: Running]>([:])
+    /// Providers being synced on this node.
+    let syncing = Mutex<Set<String>>([])
+    /// Providers kept running at once (past it, the oldest-started is stopped).
+    static let maxRunning = 256
+
+    struct Running {
+        let fingerprint: String
+        let provider: LDAPUserProvider
+        let started: UInt64
+    }
+
+    public init(store: any IdentityStore, newID: @escaping @Sendable () -> String, now: @escaping @Sendable () -> Timestamp,
+                threads: DirectoryThreads = .shared, caFile: String? = nil) {
+        self.store = store
+        self.newID = newID
+        self.now = now
+        self.threads = threads
+        self.caFile = caFile
+    }
+
+    /// Stops every provider's connections.
+    public func shutdown() {
+        let all = running.withLock { state in
+            defer { state.removeAll() }
+            return Array(state.values)
+        }
+        for entry in all { entry.provider.shutdown() }
+    }
+
+    // MARK: The realm's providers
+
+    /// An LDAP provider of a realm with its mappers, as they run.
+    struct Configured: Sendable {
+        let component: StorageComponent
+        let config: LDAPProviderConfig
+        let mappers: [(component: StorageComponent, config: LDAPMapperConfig)]
+    }
+
+    /// The realm's providers by priority (then name), each with its mappers; one whose stored
+    /// config no longer reads (changed behind the API's back) is left out.
+    func configured(realm: Realm) async throws -> [Configured] {
+        let all = try await store.storageComponents(realmId: realm.id)
+        var providers: [Configured] = []
+        for component in all where component.parentId == nil {
+            guard let config = try? LDAPProviderConfig.parse(component.config) else { continue }
+            let mappers = all.filter { $0.parentId == component.id }.compactMap { mapper in
+                (try? LDAPMapperConfig.parse(providerId: mapper.providerId, mapper.config)).map { (mapper, $0) }
+            }
+            providers.append(Configured(component: component, config: config, mappers: mappers))
+        }
+        return providers.sorted { ($0.config.priority, $0.component.name, $0.component.id) < ($1.config.priority, $1.component.name, $1.component.id) }
+    }
+
+    /// The attributes a search must bring for the provider's mappers.
+    static func attributes(of mappers: [(component: StorageComponent, config: LDAPMapperConfig)]) -> [String] {
+        var names: [String] = []
+        for (_, mapper) in mappers {
+            switch mapper {
+            case .userAttribute(let a): names.append(a.ldapAttribute)
+            case .fullName(let attribute): names.append(attribute)
+            case .accountControl: names += ["userAccountControl", "pwdLastSet"]
+            case .group(let m), .role(let m):
+                if m.strategy == .memberOf { names.append(m.memberOfAttribute) }
+                if !m.memberIsDN { names.append(m.memberUserAttribute) }
+            default: break
+            }
+        }
+        var seen = Set<String>()
+        return names.filter { seen.insert($0.lowercased()).inserted }
+    }
+
+    /// The running provider for `configured`: started (or restarted) when its configuration changed.
+    func provider(_ configured: Configured, realm: Realm) -> LDAPUserProvider {
+        let attributes = Self.attributes(of: configured.mappers)
+        let fingerprint = configured.component.config.keys.sorted().map { "\($0)=\(configured.component.config[$0] ?? [])" }.joined(separator: "\u{0}")
+            + "\u{1}" + attributes.joined(separator: ",")
+        let id = configured.component.id
+        var stopped: [LDAPUserProvider] = []
+        let provider: LDAPUserProvider = running.withLock { state in
+            if let entry = state[id], entry.fingerprint == fingerprint { return entry.provider }
+            if let old = state[id] { stopped.append(old.provider) }
+            let fresh = LDAPUserProvider(config: configured.config, bindCredential: configured.component.config["bindCredential"]?.first,
+                                         realm: realm.id, attributes: attributes, caFile: caFile, threads: threads)
+            let order = (state.values.map(\.started).max() ?? 0) &+ 1
+            state[id] = Running(fingerprint: fingerprint, provider: fresh, started: order)
+            if state.count > Self.maxRunning, let oldest = state.min(by: { $0.value.started < $1.value.started }) {
+                stopped.append(oldest.value.provider)
+                state[oldest.key] = nil
+            }
+            return fresh
+        }
+        for old in stopped { old.shutdown() }
+        return provider
+    }
+
+    // MARK: Sign-in
+
+    public func importUser(named username: String, realm: Realm) async throws -> User? {
+        for configured in try await configured(realm: realm) where configured.config.enabled && configured.config.importEnabled {
+            let ldap = provider(configured, realm: realm)
+            let person: LDAPPerson?
+            do {
+                person = try await ldap.find(username: username)
+            } catch .ambiguous {
+                continue  // two entries answer to the name: it is nobody's
+            } catch {
+                throw UserDirectoryUnavailable(provider: configured.component.name)
+            }
+            guard let person else { continue }
+            // Imported before (under another name, since renamed in the directory): that user.
+            if let existing = try await store.directoryUser(providerId: configured.component.id, externalId: person.externalId, realmId: realm.id) {
+                return existing
+            }
+            guard let name = try? ObjectRules.username(person.username), !User.normalize(name).hasPrefix(ServiceAccounts.prefix),
+                  try await store.user(username: User.normalize(name), realmId: realm.id) == nil else {
+                // A name Keyport cannot hold, or a local user's: never taken over by a directory.
+                continue
+            }
+            var user = User(id: newID(), realmId: realm.id, username: User.normalize(name), enabled: true, createdAt: now(),
+                            federationLink: configured.component.id, federationId: person.externalId)
+            user = DirectoryMapping.profile(of: user, from: person, configured: configured)
+            if let email = user.email, !realm.duplicateEmailsAllowed, !(try await store.user(email: email, realmId: realm.id)).isEmpty {
+                user.email = nil
+                user.emailVerified = false
+            }
+            let defaultRole = try await store.role(named: realm.defaultRoleName, realmId: realm.id, clientId: nil)?.id
+            do {
+                try await store.apply([.createUser(Provisioning.newUserSeed(user, defaultRoleId: defaultRole))])
+            } catch StoreError.conflict {
+                // Imported at the same moment by another request (or node): that one.
+                return try await store.directoryUser(providerId: configured.component.id, externalId: person.externalId, realmId: realm.id)
+            }
+            return user
+        }
+        return nil
+    }
+
+    public func verify(_ user: User, password: Sensitive, realm: Realm) async throws -> DirectoryVerdict {
+        guard let link = user.federationLink, let entryId = user.federationId,
+              let configured = try await configured(realm: realm).first(where: { $0.component.id == link }), configured.config.enabled
+        else { return .gone }
+        let ldap = provider(configured, realm: realm)
+        let unavailable = UserDirectoryUnavailable(provider: configured.component.name)
+        let person: LDAPPerson?
+        do {
+            person = try await ldap.find(externalId: entryId)
+        } catch {
+            throw unavailable
+        }
+        guard let person else { return .gone }
+        do {
+            try await ldap.authenticate(person, password: password.revealed)
+        } catch {
+            switch error {
+            // 49: invalidCredentials (Active Directory's disabled, locked or expired accounts too);
+            // 53: unwillingToPerform (a directory's own lockout or policy).
+            case .invalidCredentials, .refused(code: 49, _), .refused(code: 53, _): return .mismatch
+            default: throw unavailable
+            }
+        }
+        let mapping = DirectoryMapping(store: store, newID: newID, realm: realm)
+        for attempt in 1...2 {
+            do {
+                let changes = try await mapping.changes(for: user, person: person, configured: configured, ldap: ldap)
+                if !changes.isEmpty { try await store.apply(changes) }
+                break
+            } catch is DirectoryError {
+                throw unavailable
+            } catch StoreError.conflict(let rule) where attempt == 1 && (rule == .siblingGroupName || rule == .topLevelGroupName) {
+                // Another sign-in made the same directory group a moment ago: once more, with it.
+                continue
+            }
+        }
+        return .match(try await store.user(id: user.id, realmId: realm.id) ?? user)
+    }
+}
+
+// MARK: Sync
+
+/// Keycloak's `SynchronizationResult`.
+public struct DirectorySyncResult: Sendable, Equatable {
+    public var ignored = false
+    public var added = 0
+    public var updated = 0
+    public var removed = 0
+    public var failed = 0
+    public var status: String {
+        ignored ? "Synchronization was ignored" : "\(added) imported users, \(updated) updated users, \(removed) removed users\(failed > 0 ? ", \(failed) users failed sync" : "")"
+    }
+    public init() {}
+}
+
+extension DirectoryUsers {
+    /// At most this many people per provider are read by a sync.
+    public static let maxSyncedPeople = 100_000
+
+    /// Keycloak's full sync (`changedSince` nil) or changed-users sync of one provider: everyone the
+    /// provider's filter finds (or changed since), page by page — new people imported, imported ones
+    /// brought up to date (profile, Active Directory's disabled bit), and, on a full sync of a
+    /// directory that answered with anyone at all, the users whose entries are gone removed (as
+    /// Keycloak's `removeInvalidUsersEnabled`, on by default). Groups and roles follow at each
+    /// person's sign-in. One sync per provider at a time on this node; memory bounded by a page
+    /// and the ids seen.
+    public func sync(providerId: String, realm: Realm, changedSince: Timestamp?) async throws -> DirectorySyncResult {
+        guard let configured = try await configured(realm: realm).first(where: { $0.component.id == providerId }), configured.config.enabled else {
+            var ignored = DirectorySyncResult()
+            ignored.ignored = true
+            return ignored
+        }
+        guard syncing.withLock({ $0.insert(providerId).inserted }) else {
+            var ignored = DirectorySyncResult()
+            ignored.ignored = true
+            return ignored
+        }
+        defer { _ = syncing.withLock { $0.remove(providerId) } }
+        let ldap = provider(configured, realm: realm)
+        let started = now()
+        var result = DirectorySyncResult()
+        var seen = Set<String>()
+        let defaultRole = try await store.role(named: realm.defaultRoleName, realmId: realm.id, clientId: nil)?.id
+        let filter = changedSince.map { since in
+            let attribute = configured.config.vendor == .ad ? "whenChanged" : "modifyTimestamp"
+            let created = configured.config.vendor == .ad ? "whenCreated" : "createTimestamp"
+            let time = Self.generalizedTime(since)
+            return "(&\(configured.config.allUsersFilter)(|(\(attribute)>=\(time))(\(created)>=\(time))))"
+        }
+        do {
+            try await ldap.everyone(limit: Self.maxSyncedPeople, filter: filter) { people in
+                for person in people {
+                    seen.insert(person.externalId)
+                    do {
+                        switch try await self.bringIn(person, configured: configured, realm: realm, defaultRole: defaultRole) {
+                        case .added: result.added += 1
+                        case .updated: result.updated += 1
+                        case .unchanged: break
+                        case .refused: result.failed += 1
+                        }
+                    } catch is StoreError {
+                        result.failed += 1
+                    }
+                }
+            }
+        } catch {
+            throw UserDirectoryUnavailable(provider: configured.component.name)
+        }
+        if changedSince == nil, !seen.isEmpty {
+            let imported = try await store.directoryUsers(providerId: providerId, realmId: realm.id, limit: Self.maxSyncedPeople + 1)
+            for user in imported where !seen.contains(user.federationId ?? "") {
+                do {
+                    try await store.apply([.deleteUser(id: user.id, realmId: realm.id)])
+                    result.removed += 1
+                } catch is StoreError {
+                    result.failed += 1
+                }
+            }
+        }
+        try await store.apply([.updateStorageComponent(id: providerId, realmId: realm.id) { $0.lastSync = started }])
+        return result
+    }
+
+    enum BroughtIn { case added, updated, unchanged, refused }
+
+    /// One person of a sync: imported when new (as at a first sign-in), else its profile updated.
+    func bringIn(_ person: LDAPPerson, configured: Configured, realm: Realm, defaultRole: String?) async throws -> BroughtIn {
+        if let existing = try await store.directoryUser(providerId: configured.component.id, externalId: person.externalId, realmId: realm.id) {
+            let updated = DirectoryMapping.profile(of: existing, from: person, configured: configured)
+            guard updated != existing else { return .unchanged }
+            let mapping = DirectoryMapping(store: store, newID: newID, realm: realm)
+            guard let change = try await mapping.profileChange(from: existing, to: updated) else { return .unchanged }
+            try await store.apply([change])
+            return .updated
+        }
+        guard configured.config.importEnabled, let name = try? ObjectRules.username(person.username),
+              !User.normalize(name).hasPrefix(ServiceAccounts.prefix),
+              try await store.user(username: User.normalize(name), realmId: realm.id) == nil else { return .refused }
+        var user = User(id: newID(), realmId: realm.id, username: User.normalize(name), enabled: true, createdAt: now(),
+                        federationLink: configured.component.id, federationId: person.externalId)
+        user = DirectoryMapping.profile(of: user, from: person, configured: configured)
+        if let email = user.email, !realm.duplicateEmailsAllowed, !(try await store.user(email: email, realmId: realm.id)).isEmpty {
+            user.email = nil
+            user.emailVerified = false
+        }
+        try await store.apply([.createUser(Provisioning.newUserSeed(user, defaultRoleId: defaultRole))])
+        return .added
+    }
+
+    /// LDAP's GeneralizedTime (`20261204153000Z`), as filters on `modifyTimestamp` take it.
+    static func generalizedTime(_ time: Timestamp) -> String {
+        let seconds = time.millisecondsSince1970 / 1000
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let rest = seconds - days * 86_400
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(year)\(two(month))\(two(day))\(two(rest / 3600))\(two(rest % 3600 / 60))\(two(rest % 60))Z"
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import KeyportJSON
+import KeyportModel
+import KeyportStore
+import Testing
+
+/// People from a real slapd signing in at the registry and the token endpoint with the
+/// directory's password: imported at their first sign-in, their directory groups (nested) as
+/// groups that carry the registry's grants, a hardcoded role for everyone, and what the directory
+/// decides — a membership removed, an entry deleted — taking effect at the next sign-in; Keyport's
+/// lockout decided before the directory is asked; a directory that is down answers 503 for its
+/// people and nobody else.
+@Suite("Directory sign-in (slapd)")
+struct DirectorySignInTests {
+    static let groups = """
+    dn: cn=engineering,ou=groups,\(Slapd.suffix)
+    objectClass: groupOfNames
+    cn: engineering
+    member: cn=devs,ou=groups,\(Slapd.suffix)
+
+    dn: cn=devs,ou=groups,\(Slapd.suffix)
+    objectClass: groupOfNames
+    cn: devs
+    member: uid=alice,ou=people,\(Slapd.suffix)
+    member: uid=bob,ou=people,\(Slapd.suffix)
+
+    dn: cn=admins,ou=groups,\(Slapd.suffix)
+    objectClass: groupOfNames
+    cn: admins
+    member: uid=alice,ou=people,\(Slapd.suffix)
+
+
+    """
+
+    static func pushes(_ access: [[String]], _ repository: String) -> Bool {
+        access.contains { $0.count > 2 && $0[1] == repository && $0.dropFirst(2).contains("push") }
+    }
+
+    @Test func directoryPeopleSignInAndTheDirectoryDecides() async throws {
+        let slapd = try Slapd(ldif: DirectoryClientTests.people + Self.groups)
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            let store = api.server.services.store
+            let realm = try #require(try await store.realm(named: "acme"))
+            #expect(try await api.call(.put, "/admin/realms/acme", token: r.admin,
+                                       json: ["bruteForceProtected": true, "failureFactor": 3, "waitIncrementSeconds": 60]).status == .noContent)
+            // Groups the directory's groups go under; one of the same name as a directory group,
+            // made by an administrator and holding realm-admin, is never the directory's to fill.
+            let ldapGroup = try #require(try await api.call(.post, "/admin/realms/acme/groups", token: r.admin, json: ["name": "ldap"])
+                .headers[.location]?.split(separator: "/").last.map(String.init))
+            let admins = try #require(try await api.call(.post, "/admin/realms/acme/groups/\(ldapGroup)/children", token: r.admin, json: ["name": "admins"])
+                .headers[.location]?.split(separator: "/").last.map(String.init))
+            let management = try await api.clientUUID("acme", "realm-management", token: r.admin)
+            let realmAdmin = try await api.role("acme", "realm-admin", client: management, token: r.admin)
+            #expect(try await api.call(.post, "/admin/realms/acme/groups/\(admins)/role-mappings/clients/\(management)", token: r.admin, json: [realmAdmin]).status == .noContent)
+
+            let provider = try await UserStorageComponentsTests().create(api, UserStorageComponentsTests.providerJSON(url: slapd.url, changes: [
+                "bindDn": [Slapd.adminDN], "bindCredential": [Slapd.adminPassword], "usersDn": ["ou=people,\(Slapd.suffix)"], "trustEmail": ["true"],
+            ]), token: r.admin)
+            for (name, type, config) in [
+                ("groups", "group-ldap-mapper", ["groups.dn": .string("ou=groups,\(Slapd.suffix)"), "groups.path": "/ldap", "preserve.group.inheritance": "true"] as JSONValue),
+                ("everyone reads", "hardcoded-ldap-role-mapper", ["role": "registry.acme.io.reader"]),
+            ] {
+                _ = try await UserStorageComponentsTests().create(api, ["name": .string(name), "providerId": .string(type), "parentId": .string(provider),
+                                                                        "config": config], token: r.admin)
+            }
+            let scopes = ["repository:team-a/app:pull,push"]
+
+            // alice signs in at the registry with the directory's password: imported, linked,
+            // her email from the directory, in the directory's nested groups, reader for everyone.
+            let first = try await r.token("alice", "alice-secret", scopes: scopes)
+            #expect(first.status == .ok, "\(first.text)")
+            #expect(try r.access(first) == [["repository", "team-a/app", "pull"]])
+            let alice = try #require(try await store.user(username: "alice", realmId: realm.id))
+            #expect(alice.federationLink == provider && alice.email == "alice@example.org" && alice.emailVerified)
+            let paths = try await store.groupsOfUser(userId: alice.id, realmId: realm.id).map(\.path)
+            #expect(paths == ["/ldap/engineering/devs"], "\(paths)")
+            #expect(try await store.credentials(userId: alice.id).isEmpty, "the directory's password is never stored")
+
+            // A grant on the directory's group reaches her at her next token.
+            let engineering = try #require(try await store.group(path: "/ldap/engineering", realmId: realm.id))
+            let dev = try await api.role("acme", "team-a-dev", client: r.clientId, token: r.admin)
+            #expect(try await api.call(.post, "/admin/realms/acme/groups/\(engineering.group.id)/role-mappings/clients/\(r.clientId)", token: r.admin, json: [dev]).status == .noContent)
+            #expect(Self.pushes(try r.access(try await r.token("alice", "alice-secret", scopes: scopes)), "team-a/app"))
+
+            // Out of the group in the directory: no push at the next sign-in (past the remembered password).
+            try slapd.modify("dn: cn=devs,ou=groups,\(Slapd.suffix)\nchangetype: modify\ndelete: member\nmember: uid=alice,ou=people,\(Slapd.suffix)\n")
+            #expect(Self.pushes(try r.access(try await r.token("alice", "alice-secret", scopes: scopes)), "team-a/app"), "remembered for a moment")
+            api.clock.advance(seconds: 121)
+            let removed = try await r.token("alice", "alice-secret", scopes: scopes)
+            #expect(removed.status == .ok)
+            #expect(!Self.pushes(try r.access(removed), "team-a/app"))
+            #expect(try await store.groupsOfUser(userId: alice.id, realmId: realm.id).isEmpty)
+
+            // bob at the token endpoint; member000 at the registry (imported before the directory goes).
+            #expect(try await api.login(realm: "acme", username: "bob", password: "bob-secret")["access_token"]?.stringValue != nil)
+            #expect(try await r.token("member000", "member-secret-0", scopes: scopes).status == .ok)
+            // Deleted from the directory: refused.
+            try slapd.modify("dn: uid=bob,ou=people,\(Slapd.suffix)\nchangetype: delete\n")
+            api.clock.advance(seconds: 121)
+            #expect(try await api.login(realm: "acme", username: "bob", password: "bob-secret").status == .unauthorized)
+            // A filter in a name finds nobody, and imports nobody.
+            #expect(try await r.token("*)(uid=*", "x", scopes: scopes).status == .unauthorized)
+            #expect(try await store.directoryUserCount(providerId: provider, realmId: realm.id) == 3)
+
+            // Wrong directory passwords count as local ones do, and lock alice out.
+            for _ in 0..<3 { #expect(try await r.token("alice", "wrong-\(UUID())", scopes: scopes).status == .unauthorized) }
+            #expect(try await r.token("alice", "alice-secret", scopes: scopes).status == .unauthorized)
+
+            // The directory goes away: its people get 503, a local user and the locked-out alice
+            // (decided before the directory is asked) answer as before.
+            try await r.user("carol", password: "carol-pw")
+            slapd.stop()
+            #expect(try await r.token("alice", "alice-secret", scopes: scopes).status == .unauthorized)
+            let down = try await r.token("member000", "not-remembered", scopes: scopes)
+            #expect(down.status == .serviceUnavailable && down.text.contains("directory"), "\(down.status) \(down.text)")
+            #expect(try await r.token("newcomer", "x", scopes: scopes).status == .serviceUnavailable)
+            #expect(try await r.token("carol", "carol-pw", scopes: scopes).status == .ok)
+            #expect(try await api.login(realm: "master").status == .ok)
+        }
+    }
+
+    @Test func anEmptyPasswordNeverReachesTheDirectory() async throws {
+        let slapd = try Slapd(ldif: DirectoryClientTests.people)
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            _ = try await UserStorageComponentsTests().create(api, UserStorageComponentsTests.providerJSON(url: slapd.url, changes: [
+                "bindDn": [Slapd.adminDN], "bindCredential": [Slapd.adminPassword], "usersDn": ["ou=people,\(Slapd.suffix)"],
+            ]), token: r.admin)
+            // slapd answers an unauthenticated bind (a DN, no password) with success.
+            #expect(try await r.token("alice", "").status == .unauthorized)
+            #expect(try await api.login(realm: "acme", username: "alice", password: "").status != .ok)
+            #expect(try await r.token("alice", "alice-secret").status == .ok)
+        }
+    }
+
+    /// Keycloak's sync: everyone imported (with the realm's default role), a change in the
+    /// directory brought in by the changed-users sync, an entry deleted from the directory
+    /// removed by the next full sync.
+    @Test func aSyncImportsUpdatesAndRemoves() async throws {
+        let slapd = try Slapd(ldif: DirectoryClientTests.people)
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            let store = api.server.services.store
+            let realm = try #require(try await store.realm(named: "acme"))
+            let provider = try await UserStorageComponentsTests().create(api, UserStorageComponentsTests.providerJSON(url: slapd.url, changes: [
+                "bindDn": [Slapd.adminDN], "bindCredential": [Slapd.adminPassword], "usersDn": ["ou=people,\(Slapd.suffix)"], "batchSizeForSync": ["50"],
+            ]), token: r.admin)
+            let path = "/admin/realms/acme/user-storage/\(provider)/sync"
+            let full = try await api.call(.post, path + "?action=triggerFullSync", token: r.admin)
+            #expect(full.status == .ok, "\(full.text)")
+            let added = try #require(full["added"]?.int)
+            #expect(added >= 242 && full["removed"]?.int == 0 && full["status"]?.stringValue?.contains("imported users") == true, "\(full.text)")
+            #expect(try await store.directoryUserCount(providerId: provider, realmId: realm.id) == added)
+            let alice = try #require(try await store.user(username: "alice", realmId: realm.id))
+            #expect(alice.email == "alice@example.org" && alice.firstName == "Alice")
+            #expect(try await store.userRoles(userId: alice.id, realmId: realm.id).map(\.name) == [realm.defaultRoleName])
+            #expect(try await store.storageComponent(id: provider, realmId: realm.id)?.lastSync != nil)
+
+            // A change in the directory, brought in by the changed-users sync; nothing else moves.
+            try slapd.modify("dn: uid=alice,ou=people,\(Slapd.suffix)\nchangetype: modify\nreplace: mail\nmail: alice@wonderland.example\n")
+            let changed = try await api.call(.post, path + "?action=triggerChangedUsersSync", token: r.admin)
+            #expect(changed.status == .ok && changed["updated"]?.int == 1 && changed["added"]?.int == 0, "\(changed.text)")
+            #expect(try await store.user(id: alice.id, realmId: realm.id)?.email == "alice@wonderland.example")
+
+            // Deleted from the directory: removed by the next full sync.
+            try slapd.modify("dn: uid=bob,ou=people,\(Slapd.suffix)\nchangetype: delete\n")
+            let again = try await api.call(.post, path + "?action=triggerFullSync", token: r.admin)
+            #expect(again["removed"]?.int == 1 && again["added"]?.int == 0, "\(again.text)")
+            #expect(try await store.user(username: "bob", realmId: realm.id) == nil)
+
+            #expect(try await api.call(.post, path + "?action=dropEverything", token: r.admin).status == .badRequest)
+            let viewer = try await UserStorageComponentsTests.admin(api, r, "viewer", roles: ["view-realm"])
+            #expect(try await api.call(.post, path + "?action=triggerFullSync", token: viewer).status == .forbidden)
+            // The directory gone: a clear 503, nobody removed.
+            slapd.stop()
+            let down = try await api.call(.post, path + "?action=triggerFullSync", token: r.admin)
+            #expect(down.status == .serviceUnavailable, "\(down.text)")
+            #expect(try await store.directoryUserCount(providerId: provider, realmId: realm.id) == added - 1)
+        }
+    }
+}
