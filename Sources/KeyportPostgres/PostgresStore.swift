@@ -193,14 +193,38 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
     @discardableResult
     func withConnection<T: Sendable>(wait: Duration = PostgresStore.connectionWait, deadline: Duration = PostgresStore.queryDeadline,
                                      _ body: @escaping @Sendable (PGConnection) async throws -> T) async throws -> T {
+        do {
+            return try await withConnectionOnce(wait: wait, deadline: deadline, body)
+        } catch let error as StaleConnection {
+            // A connection another request closed at its deadline can come back from the pool
+            // before the pool has seen it close: its first statement fails before reaching the
+            // server (nothing ran), so the work goes once more, on another connection.
+            _ = error
+            return try await withConnectionOnce(wait: wait, deadline: deadline, body)
+        }
+    }
+
+    /// A connection this process closed, handed out again; nothing was sent on it.
+    private struct StaleConnection: Error {}
+
+    private func withConnectionOnce<T: Sendable>(wait: Duration, deadline: Duration,
+                                                 _ body: @escaping @Sendable (PGConnection) async throws -> T) async throws -> T {
         let leased = LeaseFlag()
         let client = self.client, logger = self.logger
         do {
             return try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask {
                     try await client.withConnection { connection in
+                        // Closed already (by another request's deadline) when handed out: say so, untouched.
+                        if connection.isClosed { throw StaleConnection() }
                         leased.set(connection)
-                        return try await body(PGConnection(connection: connection, logger: logger))
+                        do {
+                            return try await body(PGConnection(connection: connection, logger: logger))
+                        } catch let error as PSQLError where error.code == .clientClosedConnection && !leased.closedHere {
+                            // This process closes a leased connection only at its lessee's deadline
+                            // (not this call's: `closedHere`): it was closed before this lease.
+                            throw StaleConnection()
+                        }
                     }
                 }
                 group.addTask {
@@ -213,6 +237,7 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
                             let remaining = since.advanced(by: deadline) - clock.now
                             if remaining <= .zero {
                                 // Closing fails the statement in flight; the pool replaces the connection.
+                                leased.closeHere()
                                 connection.close().whenComplete { _ in }
                                 throw StoreError.unavailable("the database did not answer within \(deadline)")
                             }
@@ -259,6 +284,10 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
 /// The connection a `withConnection` call leased, and when (its deadline counts from there).
 private final class LeaseFlag: Sendable {
     private let value = Mutex<(PostgresConnection?, ContinuousClock.Instant?)>((nil, nil))
+    private let closed = Mutex(false)
     func set(_ connection: PostgresConnection) { value.withLock { $0 = (connection, ContinuousClock().now) } }
     var state: (PostgresConnection?, ContinuousClock.Instant?) { value.withLock { $0 } }
+    /// This call's deadline closed the connection (its failure is the deadline's, not a stale connection's).
+    func closeHere() { closed.withLock { $0 = true } }
+    var closedHere: Bool { closed.withLock { $0 } }
 }
