@@ -153,7 +153,8 @@ public struct KeyportServer: Sendable {
 
         routeTable.set(router.routes.map { ($0.method.rawValue, $0.path.description) })
 
-        var backgroundServices: [any Service] = [PasswordHasherService(hasher: hasher), EventRetentionService(store: store, environment: environment, dockerEventsRetention: configuration.dockerEventsRetention, logger: logger)]
+        var backgroundServices: [any Service] = [PasswordHasherService(hasher: hasher), EventRetentionService(store: store, environment: environment, dockerEventsRetention: configuration.dockerEventsRetention, logger: logger),
+                                                 DirectorySyncService(directories: directories, logger: logger)]
         if let directory = configuration.dockerCertsDirectory {
             let writer = RegistryCertificateWriter(directory: directory, store: store, installation: installation, interval: .seconds(15), logger: logger)
             // Written before the server answers, so a registry started once Keyport is healthy finds them.
@@ -182,7 +183,8 @@ public struct KeyportServer: Sendable {
             logger: logger)
         let services = KeyportServices(
             publicURL: publicURL, configuration: configuration, environment: environment, store: store, hasher: hasher, authenticator: authenticator,
-            provisioner: provisioner, tokens: tokens, events: events, metrics: metrics, logger: logger, routes: router.routes.map { ($0.method.rawValue, $0.path.description) })
+            provisioner: provisioner, tokens: tokens, events: events, metrics: metrics, logger: logger, directories: directories,
+            routes: router.routes.map { ($0.method.rawValue, $0.path.description) })
         return KeyportServer(services: services, bootstrap: bootstrap, application: application)
     }
 

@@ -6,6 +6,7 @@ import KeyportOIDC
 import KeyportPasswords
 import KeyportProvisioning
 import KeyportStore
+import KeyportUserFederation
 import Logging
 
 /// The long-lived parts every route handler shares, built once by `KeyportServer.make`.
@@ -22,6 +23,8 @@ public struct KeyportServices: Sendable {
     public let events: EventRecorder
     public let metrics: KeyportMetrics
     public let logger: Logger
+    /// The realms' LDAP providers at sign-in and sync.
+    public let directories: DirectoryUsers
     /// Every route the application serves, as (method, path pattern): the OpenAPI test checks each has an entry.
     public let routes: [(method: String, path: String)]
 }

@@ -329,3 +329,50 @@ extension DirectoryUsers {
         return "\(year)\(two(month))\(two(day))\(two(rest / 3600))\(two(rest % 3600 / 60))\(two(rest % 60))Z"
     }
 }
+
+// MARK: Periodic sync
+
+extension DirectoryUsers {
+    /// What a periodic pass ran.
+    public struct PeriodicSync: Sendable, Equatable {
+        public let realm: String
+        public let provider: String
+        public let full: Bool
+        public let result: DirectorySyncResult
+    }
+
+    /// Keycloak's periodic sync (`fullSyncPeriod`, `changedSyncPeriod`, in seconds; -1 off): each
+    /// enabled provider whose shorter period has come round since its last sync is synced —
+    /// fully when a multiple of `fullSyncPeriod` (counted from the epoch, the same on every node)
+    /// passed since then, else its changed users. Each run is claimed first by moving the
+    /// provider's `lastSync` in the database from the value read, so of several nodes one runs it.
+    /// A directory that does not answer is tried again at the next pass.
+    public func runDueSyncs() async throws -> [PeriodicSync] {
+        var ran: [PeriodicSync] = []
+        for realm in try await store.realms() where realm.hasUserFederation {
+            for configured in try await configured(realm: realm) where configured.config.enabled {
+                let full = configured.config.fullSyncPeriod, changed = configured.config.changedSyncPeriod
+                guard let every = [full, changed].compactMap({ $0 }).min() else { continue }
+                let now = now(), last = configured.component.lastSync
+                if let last, last.adding(seconds: every) > now { continue }
+                let runFull = last == nil || changed == nil
+                    || full.map { now.millisecondsSince1970 / (Int64($0) * 1000) != last!.millisecondsSince1970 / (Int64($0) * 1000) } ?? false
+                do {
+                    try await store.apply([.updateStorageComponent(id: configured.component.id, realmId: realm.id) { component in
+                        guard component.lastSync == last else { throw StoreError.conflict(.concurrentChange) }
+                        component.lastSync = now
+                    }])
+                } catch StoreError.conflict {
+                    continue  // another node took it
+                }
+                do {
+                    let result = try await sync(providerId: configured.component.id, realm: realm, changedSince: runFull ? nil : last)
+                    ran.append(PeriodicSync(realm: realm.name, provider: configured.component.name, full: runFull, result: result))
+                } catch is UserDirectoryUnavailable {
+                    continue
+                }
+            }
+        }
+        return ran
+    }
+}

@@ -179,4 +179,37 @@ struct DirectorySignInTests {
             #expect(try await store.directoryUserCount(providerId: provider, realmId: realm.id) == added - 1)
         }
     }
+
+    /// Keycloak's periodic sync: the first pass syncs everyone, the changed-users period brings
+    /// changes, a new multiple of the full period syncs everyone again; two passes at once (two
+    /// nodes) run a due sync once.
+    @Test func periodicSyncsRunWhenTheirPeriodComesRoundAndOnce() async throws {
+        let slapd = try Slapd(ldif: DirectoryClientTests.people)
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            let store = api.server.services.store
+            let realm = try #require(try await store.realm(named: "acme"))
+            let provider = try await UserStorageComponentsTests().create(api, UserStorageComponentsTests.providerJSON(url: slapd.url, changes: [
+                "bindDn": [Slapd.adminDN], "bindCredential": [Slapd.adminPassword], "usersDn": ["ou=people,\(Slapd.suffix)"],
+                "fullSyncPeriod": ["86400"], "changedSyncPeriod": ["60"],
+            ]), token: r.admin)
+            let directories = api.server.services.directories
+            let first = try await directories.runDueSyncs()
+            #expect(first.count == 1 && first[0].full && first[0].result.added >= 242, "\(first)")
+            #expect(try await directories.runDueSyncs().isEmpty, "nothing is due yet")
+
+            try slapd.modify("dn: uid=alice,ou=people,\(Slapd.suffix)\nchangetype: modify\nreplace: sn\nsn: Pleasance\n")
+            api.clock.advance(seconds: 61)
+            async let a = directories.runDueSyncs()
+            async let b = directories.runDueSyncs()
+            let both = try await a + b
+            #expect(both.count == 1 && both.first?.full == false && both.first?.result.updated == 1, "\(both)")
+            #expect(try await store.user(username: "alice", realmId: realm.id)?.lastName == "Pleasance")
+
+            api.clock.advance(seconds: 86_400)
+            let daily = try await directories.runDueSyncs()
+            #expect(daily.count == 1 && daily[0].full, "\(daily)")
+            #expect(try await store.storageComponent(id: provider, realmId: realm.id)?.lastSync == api.clock.now)
+        }
+    }
 }
