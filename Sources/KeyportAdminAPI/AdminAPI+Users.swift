@@ -159,6 +159,8 @@ extension AdminAPI {
     func resetPassword(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let (_, realm, existing) = try await userInPath(request, context, .manageUsers)
         let body = try await decode(ResetPassword.self, request, context)
+        // Its password is the directory's, checked by a bind: one stored here would never be used.
+        if existing.federationLink != nil { throw AdminError.badRequest("The user's password is its directory's (LDAP): change it there") }
         if let type = body.type, type != Credential.password { throw AdminError.badRequest("Only password credentials can be reset") }
         guard let value = body.value, !value.isEmpty else { throw AdminError.badRequest("Field 'value' is required: the new password") }
         let made = try await makePasswordCredential(value, temporary: body.temporary ?? false, for: existing, realm: realm)

@@ -76,6 +76,8 @@ struct DirectorySignInTests {
             let paths = try await store.groupsOfUser(userId: alice.id, realmId: realm.id).map(\.path)
             #expect(paths == ["/ldap/engineering/devs"], "\(paths)")
             #expect(try await store.credentials(userId: alice.id).isEmpty, "the directory's password is never stored")
+            let reset = try await api.call(.put, "/admin/realms/acme/users/\(alice.id)/reset-password", token: r.admin, json: ["type": "password", "value": "local-pw-1"])
+            #expect(reset.status == .badRequest && reset.text.contains("directory"))
 
             // A grant on the directory's group reaches her at her next token.
             let engineering = try #require(try await store.group(path: "/ldap/engineering", realmId: realm.id))
