@@ -21,7 +21,7 @@ extension LDAPUserProvider {
         var direct: [(dn: String, name: String)] = []
         switch m.strategy {
         case .memberOf:
-            let under = m.baseDN.lowercased()
+            let under = "," + m.baseDN.lowercased()
             let dns = (person.values[m.memberOfAttribute.lowercased()] ?? []).filter { $0.lowercased().hasSuffix(under) }
             guard dns.count <= Self.maxGroupsPerPerson else { throw .tooManyEntries }
             for dn in dns {

@@ -214,4 +214,59 @@ struct DirectorySignInTests {
             #expect(try await store.storageComponent(id: provider, realmId: realm.id)?.lastSync == api.clock.now)
         }
     }
+
+    /// An Active Directory-like directory (`sAMAccountName`, `userAccountControl`, `memberOf`): a
+    /// vendor `ad` provider comes with its account-control mapper; groups read from the person's
+    /// own `memberOf`; an account whose `ACCOUNTDISABLE` bit is set is disabled at its sign-in.
+    @Test func activeDirectoryAccountsGroupsFromMemberOfAndTheDisabledBit() async throws {
+        func person(_ name: String, flags: Int, groups: [String]) -> String {
+            """
+            dn: cn=\(name),ou=people,\(Slapd.suffix)
+            objectClass: inetOrgPerson
+            objectClass: adUser
+            cn: \(name)
+            sn: \(name.capitalized)
+            sAMAccountName: \(name)
+            userAccountControl: \(flags)
+            \(groups.map { "memberOf: cn=\($0),ou=groups,\(Slapd.suffix)\n" }.joined())userPassword: \(name)-ad-pw
+
+
+            """
+        }
+        let ldif = person("dana", flags: 512, groups: ["devs", "ops"]) + person("eve", flags: 514, groups: ["devs"])
+            + "dn: cn=outside,\(Slapd.suffix)\nobjectClass: organizationalRole\ncn: outside\n\n"
+        let slapd = try Slapd(ldif: ldif, schema: Slapd.activeDirectorySchema)
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            let store = api.server.services.store
+            let realm = try #require(try await store.realm(named: "acme"))
+            let provider = try await UserStorageComponentsTests().create(api, UserStorageComponentsTests.providerJSON(url: slapd.url, changes: [
+                "vendor": ["ad"], "bindDn": [Slapd.adminDN], "bindCredential": [Slapd.adminPassword], "usersDn": ["ou=people,\(Slapd.suffix)"],
+                "usernameLDAPAttribute": ["sAMAccountName"], "rdnLDAPAttribute": ["cn"], "uuidLDAPAttribute": ["entryUUID"],
+                "userObjectClasses": ["inetOrgPerson, adUser"],
+            ]), token: r.admin)
+            #expect(try await api.call(.post, "/admin/realms/acme/groups", token: r.admin, json: ["name": "ad"]).status == .created)
+            _ = try await UserStorageComponentsTests().create(api, [
+                "name": "groups", "providerId": "group-ldap-mapper", "parentId": .string(provider),
+                "config": ["groups.dn": .string("ou=groups,\(Slapd.suffix)"), "groups.path": "/ad",
+                           "user.roles.retrieve.strategy": "GET_GROUPS_FROM_USER_MEMBEROF_ATTRIBUTE"],
+            ], token: r.admin)
+
+            #expect(try await r.token("dana", "dana-ad-pw").status == .ok)
+            let dana = try #require(try await store.user(username: "dana", realmId: realm.id))
+            #expect(Set(try await store.groupsOfUser(userId: dana.id, realmId: realm.id).map(\.path)) == ["/ad/devs", "/ad/ops"])
+            #expect(dana.enabled)
+            // The directory says eve is disabled: her right password does not sign her in, and she is disabled here.
+            #expect(try await r.token("eve", "eve-ad-pw").status == .unauthorized)
+            #expect(try await store.user(username: "eve", realmId: realm.id)?.enabled == false)
+            // Re-enabled in the directory: still disabled here (the directory never enables).
+            try slapd.modify("dn: cn=eve,ou=people,\(Slapd.suffix)\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 512\n")
+            #expect(try await r.token("eve", "eve-ad-pw").status == .unauthorized)
+            // A memberOf outside groups.dn is no group of the mapper's.
+            try slapd.modify("dn: cn=dana,ou=people,\(Slapd.suffix)\nchangetype: modify\nadd: memberOf\nmemberOf: cn=outside,\(Slapd.suffix)\n")
+            api.clock.advance(seconds: 121)
+            #expect(try await r.token("dana", "dana-ad-pw").status == .ok)
+            #expect(Set(try await store.groupsOfUser(userId: dana.id, realmId: realm.id).map(\.path)) == ["/ad/devs", "/ad/ops"])
+        }
+    }
 }

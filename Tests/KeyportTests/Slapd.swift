@@ -26,8 +26,19 @@ final class Slapd: @unchecked Sendable {
 
     struct Failure: Error, CustomStringConvertible { let description: String }
 
-    /// `ldif` is added below the suffix's own entry and `ou=people` and `ou=groups`.
-    init(ldif: String = "") throws {
+    /// Active Directory's attributes a test directory can carry (an auxiliary class, `adUser`):
+    /// `sAMAccountName`, `userAccountControl` and a `memberOf` kept by hand.
+    static let activeDirectorySchema = """
+    attributetype ( 1.3.6.1.4.1.99999.1.1 NAME 'sAMAccountName' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+    attributetype ( 1.3.6.1.4.1.99999.1.2 NAME 'userAccountControl' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+    attributetype ( 1.3.6.1.4.1.99999.1.3 NAME 'memberOf' EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 )
+    objectclass ( 1.3.6.1.4.1.99999.2.1 NAME 'adUser' SUP top AUXILIARY MAY ( sAMAccountName $ userAccountControl $ memberOf ) )
+
+    """
+
+    /// `ldif` is added below the suffix's own entry and `ou=people` and `ou=groups`; `schema`
+    /// (slapd.conf schema statements) is loaded besides the standard ones.
+    init(ldif: String = "", schema: String = "") throws {
         folder = temporaryDirectory()
         let data = folder.appendingPathComponent("data")
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
@@ -38,11 +49,14 @@ final class Slapd: @unchecked Sendable {
         caFile = folder.appendingPathComponent("ca.pem").path
         otherCAFile = folder.appendingPathComponent("other-ca.pem").path
         try Self.makeCertificates(in: folder)
+        let schemaFile = folder.appendingPathComponent("extra.schema")
+        try schema.write(to: schemaFile, atomically: true, encoding: .utf8)
         let config = """
         include /etc/ldap/schema/core.schema
         include /etc/ldap/schema/cosine.schema
         include /etc/ldap/schema/inetorgperson.schema
         include /etc/ldap/schema/nis.schema
+        include \(schemaFile.path)
         pidfile \(folder.path)/slapd.pid
         modulepath /usr/lib/ldap
         moduleload back_mdb
