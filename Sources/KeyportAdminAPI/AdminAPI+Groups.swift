@@ -146,7 +146,11 @@ extension AdminAPI {
         let attributes = try rep.attributes.map { try Validate.multiAttributes($0.mapValues(\.values)) }
         try await store.updateGroup(id: node.group.id, realmId: realm.id) { group in
             if let name { group.name = name }
-            if let attributes { group.attributes = attributes }
+            if var attributes {
+                // Which LDAP mapper made the group is the mapper's, never an administrator's to set or take.
+                attributes[Group.directoryMapperAttribute] = group.attributes[Group.directoryMapperAttribute]
+                group.attributes = attributes
+            }
         }
         return noContent
     }

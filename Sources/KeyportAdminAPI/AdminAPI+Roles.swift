@@ -96,6 +96,11 @@ extension AdminAPI {
         // nor take an administration role's name away.
         if role.name != existing.name {
             try await requireMayConfigure(role, caller: caller, realm: realm)
+            // An LDAP role mapper gives its container's roles by name: a new name decides which
+            // directory group's members hold this role (and what it contains).
+            if try await coveredByDirectoryRoleMapper(existing, realm: realm) {
+                try await requireMayGrant([existing], caller: caller, realm: realm)
+            }
             if try await isBuiltInAdministrationRole(existing, realm: realm) {
                 throw AdminError.badRequest("The built-in administration role \(existing.name) cannot be renamed")
             }

@@ -110,6 +110,22 @@ extension AdminAPI {
         for user in imported { try await requireMayActOn(user, caller: caller, realm: realm) }
     }
 
+    /// Refuses (403) unless `caller` is the realm's `realm-admin` (or the master realm's admin):
+    /// what reaches hosts of the caller's choosing from the server's network, or adds a source of
+    /// users, is not `manage-realm`'s alone.
+    func requireRealmAdministrator(_ caller: AdminPrincipal, realm: Realm, _ what: String) throws {
+        guard caller.isMasterAdmin || (caller.realm.id == realm.id && caller.managementRoles.contains(BuiltInRoles.realmAdmin)) else {
+            throw AdminError(.forbidden, "Only the realm's realm-admin may \(what)")
+        }
+    }
+
+    /// Whether an LDAP role mapper of the realm gives `role`'s container's roles by name.
+    func coveredByDirectoryRoleMapper(_ role: Role, realm: Realm) async throws -> Bool {
+        try await store.storageComponents(realmId: realm.id).contains { component in
+            component.parentId != nil && component.providerId == LDAPMapperConfig.Kind.role.rawValue && component.targetId == role.clientId
+        }
+    }
+
     /// The provider named by the path's `{id}` (a provider of this realm, never a mapper).
     func directoryProviderInPath(_ context: KeyportRequestContext, realm: Realm) async throws -> StorageComponent {
         guard let provider = try await store.storageComponent(id: context.parameters.get("id") ?? "", realmId: realm.id), provider.parentId == nil else {
@@ -130,6 +146,7 @@ extension AdminAPI {
         }
         var changes: [StoreChange] = []
         if parent == nil {
+            try requireRealmAdministrator(caller, realm: realm, "add a directory: its people become users of the realm, and it reaches hosts of your choosing")
             let mappers = try provision { try provisioning.defaultMappers(of: component) { environment.newID() } }
             changes = [.createStorageComponent(component)] + mappers.map { .createStorageComponent($0) }
         } else {
@@ -149,7 +166,10 @@ extension AdminAPI {
         try provision { try provisioning.merge(rep, into: &changed) }
         if existing.parentId == nil {
             let moved = Provisioning.ldapTrustKeys.contains { changed.config[$0] != existing.config[$0] }
-            if moved { try await requireMayMoveDirectoryTrust(of: existing, caller: caller, realm: realm) }
+            if moved {
+                try requireRealmAdministrator(caller, realm: realm, "change which directory or entries a provider reads")
+                try await requireMayMoveDirectoryTrust(of: existing, caller: caller, realm: realm)
+            }
         } else {
             if rep.config != nil { changed = try await pinned(storageMapper: changed) }
             // What it gives after the change, and what it gave before (changing a mapper that gives
@@ -223,9 +243,7 @@ extension AdminAPI {
     /// bind DN. Answers 204, or 400 with what went wrong.
     func testLDAPConnection(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let (caller, realm) = try await authorize(request, context, .manageRealm)
-        guard caller.isMasterAdmin || (caller.realm.id == realm.id && caller.managementRoles.contains(BuiltInRoles.realmAdmin)) else {
-            throw AdminError(.forbidden, "Only the realm's realm-admin tests directory connections")
-        }
+        try requireRealmAdministrator(caller, realm: realm, "test directory connections")
         let fields = try await LDAPConnectionTest.fields(of: request, context: context)
         let action = fields["action"] ?? "testConnection"
         guard ["testConnection", "testAuthentication"].contains(action) else {

@@ -136,14 +136,17 @@ public struct PasswordAuthenticator: Sendable {
     /// says about the user brought in. A wrong password counts as a local one does.
     private func authenticate(_ user: User, through directories: any UserDirectories, realm: Realm, username: String, password: Sensitive,
                               ipAddress: String?, checked: (User, Credential?) -> Void) async throws -> LoginOutcome {
+        let policy = Self.directoryLockout(realm.bruteForce)
         guard !password.revealed.isEmpty else {
             // An empty password is never sent: an unauthenticated bind "succeeds" on many directories.
-            let locked = await countFailure(userId: user.id, realm: realm, ipAddress: ipAddress)
+            let locked = await countFailure(userId: user.id, realm: realm, policy: policy, ipAddress: ipAddress)
             return .failed(locked ? .userTemporarilyLocked : .invalidCredentials, user: user)
         }
-        if realm.bruteForce.enabled, let failures = try await store.loginFailures(userId: user.id, realmId: realm.id), failures.lockedUntil > now() {
+        if let failures = try await store.loginFailures(userId: user.id, realmId: realm.id), failures.lockedUntil > now() {
             return .failed(.userTemporarilyLocked, user: user)
         }
+        // A user disabled here (by an administrator, a permanent lockout) costs the directory nothing.
+        guard user.enabled else { return .failed(.userDisabled, user: user) }
         checked(user, nil)
         let slot = verified.isOn ? verified.slot(realmId: realm.id, username: username, password: password) : nil
         if let slot, verified.hit(slot, userId: user.id, stored: Self.directoryStamp(user), policy: realm.passwordHashing, now: now()) {
@@ -153,9 +156,14 @@ public struct PasswordAuthenticator: Sendable {
         case .gone:
             return .failed(.userNotFound, user: user)
         case .mismatch:
-            let locked = await countFailure(userId: user.id, realm: realm, ipAddress: ipAddress)
+            let locked = await countFailure(userId: user.id, realm: realm, policy: policy, ipAddress: ipAddress)
             return .failed(locked ? .userTemporarilyLocked : .invalidCredentials, user: user)
         case .match(let current):
+            // Failures counted under the directory's lockout are forgotten by a right password
+            // (the realm's own rules do it in `settle` when it counts them).
+            if !realm.bruteForce.enabled, try await !store.admitLogin(userId: current.id, realmId: realm.id, at: now()) {
+                return .failed(.userTemporarilyLocked, user: current)
+            }
             let outcome = try await settle(.match(rehashed: nil), user: current, credential: nil, realm: realm, ipAddress: ipAddress)
             if let slot, case .authenticated(let done) = outcome, done.id == user.id {
                 verified.remember(slot, userId: done.id, stored: Self.directoryStamp(done), policy: realm.passwordHashing, now: now(),
@@ -163,6 +171,19 @@ public struct PasswordAuthenticator: Sendable {
             }
             return outcome
         }
+    }
+
+    /// The lockout a directory's users always have, whatever the realm's: its own rules when it
+    /// has them, but never more than `directoryFailureFactor` wrong passwords before a wait —
+    /// every wrong one is a bind the directory counts, and enough of them lock the person out of
+    /// everything the directory serves (Active Directory's lockout threshold is often 5 to 10).
+    static let directoryFailureFactor = 5
+    static func directoryLockout(_ realm: BruteForcePolicy) -> BruteForcePolicy {
+        var policy = realm.enabled ? realm : BruteForcePolicy()
+        policy.enabled = true
+        if !realm.enabled { policy.permanentLockout = false }
+        policy.failureFactor = min(max(policy.failureFactor, 1), directoryFailureFactor)
+        return policy
     }
 
     /// What a remembered right password of a directory's user was checked against, in place of a
@@ -238,10 +259,11 @@ public struct PasswordAuthenticator: Sendable {
 
     /// Counts a failed password (when the realm has brute-force protection); `true` when the
     /// user was locked already. A permanent lockout disables the user in the same transaction.
-    private func countFailure(userId: String, realm: Realm, ipAddress: String?) async -> Bool {
-        guard realm.bruteForce.enabled else { return false }
+    private func countFailure(userId: String, realm: Realm, policy: BruteForcePolicy? = nil, ipAddress: String?) async -> Bool {
+        let policy = policy ?? realm.bruteForce
+        guard policy.enabled else { return false }
         do {
-            let outcome = try await store.recordLoginFailure(userId: userId, realmId: realm.id, at: now(), policy: realm.bruteForce, ipAddress: ipAddress)
+            let outcome = try await store.recordLoginFailure(userId: userId, realmId: realm.id, at: now(), policy: policy, ipAddress: ipAddress)
             return outcome?.wasLocked ?? false
         } catch {
             onRehashFailure(error)

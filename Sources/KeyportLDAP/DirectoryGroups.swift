@@ -25,11 +25,9 @@ extension LDAPUserProvider {
             let dns = (person.values[m.memberOfAttribute.lowercased()] ?? []).filter { $0.lowercased().hasSuffix(under) }
             guard dns.count <= Self.maxGroupsPerPerson else { throw .tooManyEntries }
             for dn in dns {
-                // The group's name is its RDN's value when the RDN is the name attribute (the usual
-                // `cn=…`); otherwise the entry is read.
-                if let name = Self.rdnValue(dn, attribute: m.nameAttribute) {
-                    direct.append((dn, name))
-                } else if let entry = try await groupEntries(base: dn, scope: .base, filter: "(&\(classes))", m: m, limit: 1).first {
+                // Each entry read, so the mapper's object classes and filter apply as they do to
+                // the member-attribute strategies (a memberOf value alone says nothing of them).
+                if let entry = try await groupEntries(base: dn, scope: .base, filter: "(&\(classes))", m: m, limit: 1).first {
                     direct.append(entry)
                 }
             }
@@ -85,39 +83,5 @@ extension LDAPUserProvider {
             throw .unavailable("\(error)")
         }
         return entries.compactMap { entry in entry.first(m.nameAttribute).map { (entry.dn, $0) } }
-    }
-
-    /// The value of `dn`'s first RDN when its attribute is `attribute` (and it is single-valued
-    /// and needs no unescaping beyond `\,`-style pairs), else nil.
-    static func rdnValue(_ dn: String, attribute: String) -> String? {
-        var value = ""
-        var escaped = false
-        var name = ""
-        var inValue = false
-        for character in dn {
-            if !inValue {
-                if character == "=" { inValue = true; continue }
-                name.append(character)
-                continue
-            }
-            if escaped {
-                // A hex pair (`\2C`) is read from the entry instead.
-                if character.isHexDigit { return nil }
-                value.append(character)
-                escaped = false
-                continue
-            }
-            switch character {
-            case "\\": escaped = true
-            case ",": return finish()
-            case "+", "#": return nil
-            default: value.append(character)
-            }
-        }
-        return finish()
-        func finish() -> String? {
-            guard inValue, name.trimmingSpaces.lowercased() == attribute.lowercased(), !value.isEmpty else { return nil }
-            return value.trimmingSpaces
-        }
     }
 }

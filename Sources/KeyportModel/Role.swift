@@ -25,6 +25,12 @@ public struct Role: Sendable, Hashable, Identifiable {
 
 /// A node of a realm's group tree. Members inherit the roles of the group and its ancestors.
 public struct Group: Sendable, Equatable, Identifiable {
+    /// The attribute naming the LDAP group mapper that made the group (its id): the mapper fills
+    /// only its own groups. Set by the mapper (and a realm file), never through the admin API or a
+    /// partial import — otherwise an administrator could hand a directory group's members a
+    /// group of their choosing.
+    public static let directoryMapperAttribute = "keyport.ldap.mapper"
+
     public var id: String
     public var realmId: String
     public var parentId: String?

@@ -218,6 +218,8 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
                         // Closed already (by another request's deadline) when handed out: say so, untouched.
                         if connection.isClosed { throw StaleConnection() }
                         leased.set(connection)
+                        // Done with it before it goes back to the pool: the deadline can no longer close it.
+                        defer { leased.finish() }
                         do {
                             return try await body(PGConnection(connection: connection, logger: logger))
                         } catch let error as PSQLError where error.code == .clientClosedConnection && !leased.closedHere {
@@ -237,8 +239,8 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
                             let remaining = since.advanced(by: deadline) - clock.now
                             if remaining <= .zero {
                                 // Closing fails the statement in flight; the pool replaces the connection.
-                                leased.closeHere()
-                                connection.close().whenComplete { _ in }
+                                // Only while this call still holds it: once returned, it may be another's.
+                                if leased.closeHere() { connection.close().whenComplete { _ in } }
                                 throw StoreError.unavailable("the database did not answer within \(deadline)")
                             }
                             try await Task.sleep(for: min(remaining, .milliseconds(500)))
@@ -284,10 +286,20 @@ public final class PostgresStore: IdentityStore, @unchecked Sendable {
 /// The connection a `withConnection` call leased, and when (its deadline counts from there).
 private final class LeaseFlag: Sendable {
     private let value = Mutex<(PostgresConnection?, ContinuousClock.Instant?)>((nil, nil))
-    private let closed = Mutex(false)
+    /// (closed by this call's deadline, finished with it)
+    private let ending = Mutex((closed: false, finished: false))
     func set(_ connection: PostgresConnection) { value.withLock { $0 = (connection, ContinuousClock().now) } }
     var state: (PostgresConnection?, ContinuousClock.Instant?) { value.withLock { $0 } }
+    /// The deadline takes the connection to close it — unless the call finished with it first
+    /// (it may be back in the pool, leased by another call). True when it is this call's to close.
+    func closeHere() -> Bool {
+        ending.withLock { state in
+            guard !state.finished else { return false }
+            state.closed = true
+            return true
+        }
+    }
+    func finish() { ending.withLock { $0.finished = true } }
     /// This call's deadline closed the connection (its failure is the deadline's, not a stale connection's).
-    func closeHere() { closed.withLock { $0 = true } }
-    var closedHere: Bool { closed.withLock { $0 } }
+    var closedHere: Bool { ending.withLock { $0.closed } }
 }

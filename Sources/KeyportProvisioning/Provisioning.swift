@@ -73,9 +73,12 @@ public struct Provisioning: Sendable {
     }
 
     /// A new group from its representation.
-    public func newGroup(_ rep: GroupRepresentation, id: String, realmId: String, parentId: String?) throws -> Group {
-        Group(id: id, realmId: realmId, parentId: parentId, name: try ObjectRules.groupName(rep.name),
-              attributes: try ObjectRules.multiAttributes((rep.attributes ?? [:]).mapValues(\.values)))
+    /// `keepingDirectoryMapper`: a realm file's group keeps the mapper that made it; any other door's
+    /// loses it (`Group.directoryMapperAttribute`).
+    public func newGroup(_ rep: GroupRepresentation, id: String, realmId: String, parentId: String?, keepingDirectoryMapper: Bool = false) throws -> Group {
+        var attributes = try ObjectRules.multiAttributes((rep.attributes ?? [:]).mapValues(\.values))
+        if !keepingDirectoryMapper { attributes[Group.directoryMapperAttribute] = nil }
+        return Group(id: id, realmId: realmId, parentId: parentId, name: try ObjectRules.groupName(rep.name), attributes: attributes)
     }
 
     /// A new client secret: 192 random bits.

@@ -161,7 +161,7 @@ final class RealmSeedBuilder {
     func addGroupLevel(_ list: [GroupRepresentation], parent: (id: String, path: String)?) async throws {
         for g in list {
             let groupName = try check("a group") { try ObjectRules.groupName(g.name) }
-            let group = try check("group \(groupName)") { try provisioning.newGroup(g, id: g.id ?? env.newID(), realmId: realm.id, parentId: parent?.id) }
+            let group = try check("group \(groupName)") { try provisioning.newGroup(g, id: g.id ?? env.newID(), realmId: realm.id, parentId: parent?.id, keepingDirectoryMapper: true) }
             let path = (parent?.path ?? "") + "/" + groupName
             guard path.split(separator: "/").count <= GroupNode.maxDepth else {
                 throw Failure("group \(String(path.prefix(80)))… is nested more than \(GroupNode.maxDepth) levels deep")

@@ -76,6 +76,9 @@ public struct KeyportConfiguration: Sendable, Equatable {
     /// Seconds a right password is remembered (as a keyed digest) so repeated token requests
     /// skip Argon2; 0 turns it off. The realm's access-token lifespan caps it.
     public var credentialCacheSeconds: Int = 120
+    /// Whether this server runs the realms' periodic directory syncs (`fullSyncPeriod`,
+    /// `changedSyncPeriod`); tests drive `DirectoryUsers.runDueSyncs` themselves.
+    public var periodicDirectorySync = true
     /// One log line per request (`--http-access-log`); server errors are logged either way.
     public var httpAccessLog: Bool = true
 

@@ -153,8 +153,8 @@ public struct KeyportServer: Sendable {
 
         routeTable.set(router.routes.map { ($0.method.rawValue, $0.path.description) })
 
-        var backgroundServices: [any Service] = [PasswordHasherService(hasher: hasher), EventRetentionService(store: store, environment: environment, dockerEventsRetention: configuration.dockerEventsRetention, logger: logger),
-                                                 DirectorySyncService(directories: directories, logger: logger)]
+        var backgroundServices: [any Service] = [PasswordHasherService(hasher: hasher), EventRetentionService(store: store, environment: environment, dockerEventsRetention: configuration.dockerEventsRetention, logger: logger)]
+        if configuration.periodicDirectorySync { backgroundServices.append(DirectorySyncService(directories: directories, logger: logger)) }
         if let directory = configuration.dockerCertsDirectory {
             let writer = RegistryCertificateWriter(directory: directory, store: store, installation: installation, interval: .seconds(15), logger: logger)
             // Written before the server answers, so a registry started once Keyport is healthy finds them.

@@ -18,7 +18,7 @@ struct DirectoryMapping {
     let realm: Realm
 
     /// The group attribute that marks a group a mapper made (its id).
-    static let managedBy = "keyport.ldap.mapper"
+    static let managedBy = Group.directoryMapperAttribute
 
     // MARK: Profile
 
@@ -84,6 +84,8 @@ struct DirectoryMapping {
         let held = Set(try await store.userRoles(userId: user.id, realmId: realm.id).map(\.id))
         let memberOf = try await store.groupsOfUser(userId: user.id, realmId: realm.id)
         var grant: [String] = [], revoke: [String] = [], join: [String] = [], leave: [String] = []
+        // What the provider's hardcoded-role mappers give, a role mapper never takes back.
+        let hardcoded = Set(configured.mappers.compactMap { $0.config.kind == .hardcodedRole ? $0.component.targetId : nil })
         for (component, mapper) in configured.mappers {
             switch mapper {
             case .hardcodedRole:
@@ -104,7 +106,7 @@ struct DirectoryMapping {
                 let container = try await store.roles(realmId: realm.id, clientId: component.targetId, search: nil, page: Page(first: 0, max: 10_000))
                 for role in container where role.name != realm.defaultRoleName {
                     if names.contains(role.name), !held.contains(role.id) { grant.append(role.id) }
-                    if !names.contains(role.name), held.contains(role.id) { revoke.append(role.id) }
+                    if !names.contains(role.name), held.contains(role.id), !hardcoded.contains(role.id) { revoke.append(role.id) }
                 }
             default:
                 break
@@ -144,8 +146,15 @@ struct DirectoryMapping {
     /// not make (an administrator's of the same name) stops there: that directory group is left out.
     func groupIds(for groups: [DirectoryGroup], mapper: StorageComponent, membership: LDAPMapperConfig.Membership) async throws
         -> (wanted: [String], made: [Group]) {
-        let rootPath = membership.groupsPath == "/" ? "" : membership.groupsPath
-        if mapper.targetId == nil, !rootPath.isEmpty { return ([], []) }  // its path group is gone
+        // Under the group the mapper was saved with, by id, wherever it is and whatever it is called
+        // now; gone, the mapper makes nothing.
+        var rootPath = ""
+        if let id = mapper.targetId {
+            guard let root = try await store.group(id: id, realmId: realm.id) else { return ([], []) }
+            rootPath = root.path
+        } else if membership.groupsPath != "/" {
+            return ([], [])
+        }
         var wanted: [String] = [], made: [Group] = []
         var known: [String: String?] = [:]  // path → id (nil: not the mapper's)
         for group in groups {

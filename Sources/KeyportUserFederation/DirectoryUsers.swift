@@ -195,6 +195,11 @@ public final class DirectoryUsers: UserDirectories {
             } catch StoreError.conflict(let rule) where attempt == 1 && (rule == .siblingGroupName || rule == .topLevelGroupName) {
                 // Another sign-in made the same directory group a moment ago: once more, with it.
                 continue
+            } catch let error as StoreError {
+                // A group, role or the user itself changed under the write (an administrator, a
+                // sync): this sign-in cannot be decided now; the next one can.
+                if case .unavailable = error { throw error }
+                throw unavailable
             }
         }
         return .match(try await store.user(id: user.id, realmId: realm.id) ?? user)
@@ -369,7 +374,11 @@ extension DirectoryUsers {
                     let result = try await sync(providerId: configured.component.id, realm: realm, changedSince: runFull ? nil : last)
                     ran.append(PeriodicSync(realm: realm.name, provider: configured.component.name, full: runFull, result: result))
                 } catch is UserDirectoryUnavailable {
-                    continue
+                    // Not synced: the claim is given back, so the next pass tries again from the
+                    // same point (no change in between is skipped).
+                    try? await store.apply([.updateStorageComponent(id: configured.component.id, realmId: realm.id) { component in
+                        if component.lastSync == now { component.lastSync = last }
+                    }])
                 }
             }
         }

@@ -39,9 +39,11 @@ struct APIHarness {
     /// Runs `body` against a freshly provisioned server whose master admin is `admin` / `admin-pw`.
     static func run(hostname: String = "http://keyport.test", _ body: @escaping @Sendable (APIHarness) async throws -> Void) async throws {
         let clock = TestClock()
-        let config = KeyportConfiguration(mode: .development, httpPort: 0,
+        var config = KeyportConfiguration(mode: .development, httpPort: 0,
                                           databasePath: temporaryDirectory().appendingPathComponent("keyport.db").path,
                                           hostname: hostname, bootstrapAdminUsername: "admin", bootstrapAdminPassword: adminPassword)
+        // Tests run the periodic syncs themselves, on the test clock.
+        config.periodicDirectorySync = false
         let server = try await KeyportServer.make(configuration: config, environment: testEnvironment(clock: clock))
         try await server.application.test(.router) { client in
             try await body(APIHarness(client: client, server: server, clock: clock))

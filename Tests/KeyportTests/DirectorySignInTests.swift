@@ -79,6 +79,14 @@ struct DirectorySignInTests {
             let reset = try await api.call(.put, "/admin/realms/acme/users/\(alice.id)/reset-password", token: r.admin, json: ["type": "password", "value": "local-pw-1"])
             #expect(reset.status == .badRequest && reset.text.contains("directory"))
 
+            // Which mapper made a group is never an administrator's to set or take away.
+            let devs = try #require(try await store.group(path: "/ldap/engineering/devs", realmId: realm.id))
+            #expect(devs.group.attributes["keyport.ldap.mapper"]?.isEmpty == false)
+            #expect(try await api.call(.put, "/admin/realms/acme/groups/\(devs.group.id)", token: r.admin, json: ["name": "devs", "attributes": [:]]).status == .noContent)
+            #expect(try await store.group(id: devs.group.id, realmId: realm.id)?.group.attributes == devs.group.attributes)
+            #expect(try await api.call(.put, "/admin/realms/acme/groups/\(admins)", token: r.admin,
+                                       json: ["name": "admins", "attributes": ["keyport.ldap.mapper": devs.group.attributes["keyport.ldap.mapper"].map { .array($0.map { .string($0) }) } ?? []]]).status == .noContent)
+            #expect(try await store.group(id: admins, realmId: realm.id)?.group.attributes["keyport.ldap.mapper"] == nil)
             // A grant on the directory's group reaches her at her next token.
             let engineering = try #require(try await store.group(path: "/ldap/engineering", realmId: realm.id))
             let dev = try await api.role("acme", "team-a-dev", client: r.clientId, token: r.admin)
@@ -133,6 +141,12 @@ struct DirectorySignInTests {
             #expect(try await r.token("alice", "").status == .unauthorized)
             #expect(try await api.login(realm: "acme", username: "alice", password: "").status != .ok)
             #expect(try await r.token("alice", "alice-secret").status == .ok)
+            // The realm has no brute-force protection, yet a directory's people get a lockout of
+            // their own: five wrong passwords, then not even the right one reaches the directory.
+            for _ in 0..<5 { #expect(try await r.token("alice", "wrong-\(UUID())").status == .unauthorized) }
+            #expect(try await r.token("alice", "alice-secret").status == .unauthorized)
+            slapd.stop()
+            #expect(try await r.token("alice", "alice-secret").status == .unauthorized, "locked: the directory is not asked (else 503)")
         }
     }
 
@@ -235,6 +249,7 @@ struct DirectorySignInTests {
         }
         let ldif = person("dana", flags: 512, groups: ["devs", "ops"]) + person("eve", flags: 514, groups: ["devs"])
             + "dn: cn=outside,\(Slapd.suffix)\nobjectClass: organizationalRole\ncn: outside\n\n"
+            + ["devs", "ops"].map { "dn: cn=\($0),ou=groups,\(Slapd.suffix)\nobjectClass: groupOfNames\ncn: \($0)\nmember: cn=dana,ou=people,\(Slapd.suffix)\n\n" }.joined()
         let slapd = try Slapd(ldif: ldif, schema: Slapd.activeDirectorySchema)
         try await APIHarness.run { api in
             let r = try await RegistryRealm.make(api)

@@ -131,7 +131,11 @@ struct UserStorageComponentsTests {
             let store = api.server.services.store
             let realm = try #require(try await store.realm(named: "acme"))
             let token = try await Self.admin(api, r, "realm-manager", roles: ["manage-realm", "view-realm"])
-            let provider = try await create(api, Self.providerJSON(), token: token)
+            let raToken = try await Self.admin(api, r, "realm-admin-user", roles: ["realm-admin"])
+            // A directory is a source of users reaching a host of the caller's choosing: realm-admin's to add.
+            let refused = try await api.call(.post, "/admin/realms/acme/components", token: token, json: Self.providerJSON())
+            #expect(refused.status == .forbidden && refused.text.contains("realm-admin"))
+            let provider = try await create(api, Self.providerJSON(), token: raToken)
             func mapper(_ type: String, _ config: JSONValue) async throws -> APIResponse {
                 try await api.call(.post, "/admin/realms/acme/components", token: token, json: [
                     "name": .string(UUID().uuidString), "providerId": .string(type), "providerType": .string(Self.mapperType),
@@ -193,7 +197,9 @@ struct UserStorageComponentsTests {
             // The master admin unlinks them: boss stays, a local user.
             #expect(try await api.call(.post, "/admin/realms/acme/user-storage/\(provider)/unlink-users", token: r.admin).status == .noContent)
             #expect(try await store.user(id: boss, realmId: realm.id)?.federationLink == nil)
-            #expect(try await api.call(.put, "/admin/realms/acme/components/\(provider)", token: token, json: moved).status == .noContent)
+            #expect(try await api.call(.put, "/admin/realms/acme/components/\(provider)", token: token, json: moved).status == .forbidden,
+                    "moving a directory is realm-admin's")
+            #expect(try await api.call(.put, "/admin/realms/acme/components/\(provider)", token: raToken, json: moved).status == .noContent)
             // An ordinary imported user is the realm manager's to remove.
             let carol = try await api.createUser("acme", "carol", token: r.admin, extra: ["enabled": true])
             try await store.apply([.linkDirectoryUser(userId: carol, providerId: provider, externalId: "entry-carol", realmId: realm.id)])
