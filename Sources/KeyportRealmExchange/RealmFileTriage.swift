@@ -1,6 +1,7 @@
 import Foundation
 import KeycloakRepresentations
 import KeyportJSON
+import KeyportLDAP
 import KeyportModel
 
 /// What a realm file carries that Keyport keeps without running it, set aside before the file
@@ -126,7 +127,22 @@ struct RealmFileTriage {
             let storage = StorageComponent.userStorageProviderType
             var ldap: [JSONValue] = [], otherProviders: [JSONValue] = []
             for provider in byType[storage]?.arrayItems ?? [] {
-                if provider["providerId"]?.stringValue == "ldap" { ldap.append(provider); continue }
+                if provider["providerId"]?.stringValue == "ldap" {
+                    // One Keyport cannot run as it is (a writable directory, Kerberos) is kept, not refused.
+                    var config: [String: [String]] = [:]
+                    for (key, value) in provider["config"]?.objectValue ?? [:] {
+                        config[key] = (value.arrayValue ?? [value]).compactMap { $0.stringValue ?? $0.boolValue.map { $0 ? "true" : "false" } }
+                    }
+                    do {
+                        _ = try LDAPProviderConfig.parse(config)
+                        ldap.append(provider)
+                        continue
+                    } catch {
+                        notices.append("LDAP provider \(provider["name"]?.stringValue ?? "?"): kept and exported, not used — \(error.message)")
+                        otherProviders.append(provider)
+                        continue
+                    }
+                }
                 otherProviders.append(provider)
                 notices.append("user storage provider \(provider["name"]?.stringValue ?? "?") (\(provider["providerId"]?.stringValue ?? "?")): kept and exported, not used — Keyport federates LDAP")
             }

@@ -291,7 +291,9 @@ struct UserStorageComponentsTests {
                         "bindCredential":["file-bind-secret"],"editMode":["READ_ONLY"],"usersDn":["ou=people,dc=corp,dc=example"],
                         "usernameLDAPAttribute":["uid"],"rdnLDAPAttribute":["uid"],"uuidLDAPAttribute":["entryUUID"],
                         "userObjectClasses":["inetOrgPerson, organizationalPerson"],"cachePolicy":["DEFAULT"]}},
-             {"id":"krb-1","name":"kerberos","providerId":"kerberos","config":{"kerberosRealm":["CORP.EXAMPLE"]}}],
+             {"id":"krb-1","name":"kerberos","providerId":"kerberos","config":{"kerberosRealm":["CORP.EXAMPLE"]}},
+             {"id":"ldap-w","name":"writable","providerId":"ldap","config":{"connectionUrl":["ldap://ldap.corp.example"],"editMode":["WRITABLE"],
+              "bindDn":["cn=w,dc=corp,dc=example"],"usersDn":["ou=people,dc=corp,dc=example"]}}],
            "org.keycloak.keys.KeyProvider":[{"id":"k-1","name":"hmac","providerId":"hmac-generated","config":{"priority":["100"]}}]},
          "users":[
            {"username":"alice","enabled":true,"federationLink":"ldap-1","attributes":{"LDAP_ID":["5e0b6f2a-0000-4000-8000-00000000a11c"],"LDAP_ENTRY_DN":["uid=alice,ou=people,dc=corp,dc=example"]}},
@@ -303,7 +305,8 @@ struct UserStorageComponentsTests {
             let importer = KeyportServer.realmImporter(store: store, provisioner: api.server.services.provisioner)
             let prepared = try await importer.prepare(Data(file.utf8))
             for said in ["LDAP mapper cert (certificate-ldap-mapper): not a type Keyport runs", "LDAP mapper gone: the role, group or client",
-                         "user storage provider kerberos (kerberos): kept and exported", "user bob: its federationLink names no LDAP provider"] {
+                         "user storage provider kerberos (kerberos): kept and exported", "user bob: its federationLink names no LDAP provider",
+                         "LDAP provider writable: kept and exported, not used — editMode"] {
                 #expect(prepared.notices.contains { $0.contains(said) }, "\(said): \(prepared.notices)")
             }
             _ = try await importer.write(prepared.seed, override: false)
@@ -321,7 +324,7 @@ struct UserStorageComponentsTests {
             // A backup gives it all back, the credential included, beside what was kept.
             let exported = try JSONDecoder().decode(JSONValue.self, from: try await RealmExporter(store: store).exportData(realmNamed: "corp"))
             let providers = exported["components"]?["org.keycloak.storage.UserStorageProvider"]?.arrayValue ?? []
-            #expect(Set(providers.compactMap { $0["id"]?.stringValue }) == ["ldap-1", "krb-1"])
+            #expect(Set(providers.compactMap { $0["id"]?.stringValue }) == ["ldap-1", "krb-1", "ldap-w"])
             let ldap = try #require(providers.first { $0["id"]?.stringValue == "ldap-1" })
             #expect(ldap["config"]?["bindCredential"]?.arrayValue?.first?.stringValue == "file-bind-secret")
             #expect(Set(ldap["subComponents"]?["org.keycloak.storage.ldap.mappers.LDAPStorageMapper"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? [])
