@@ -103,7 +103,7 @@ extension AdminAPI {
             try await requireMayGrant(try await rolesGranted(byStorageMapper: mapper, realm: realm), caller: caller, realm: realm)
         }
         let limit = 1_000
-        let imported = try await store.directoryUsers(providerId: provider.id, realmId: realm.id, limit: limit + 1)
+        let imported = try await store.directoryUsers(providerId: provider.id, realmId: realm.id, after: nil, limit: limit + 1)
         guard imported.count <= limit else {
             throw AdminError(.forbidden, "More than \(limit) users were imported by this provider: only the master realm's admin changes whose they are")
         }

@@ -21,8 +21,8 @@ extension PostgresStore {
         try await read { db in try await db.count(statements.federation.countUsers(providerId: providerId, realmId: realmId)) }
     }
 
-    public func directoryUsers(providerId: String, realmId: String, limit: Int) async throws -> [User] {
-        try await read { db in try await db.all(statements.federation.users(providerId: providerId, realmId: realmId, limit: limit), UserSQL.decode) }
+    public func directoryUsers(providerId: String, realmId: String, after: String?, limit: Int) async throws -> [User] {
+        try await read { db in try await db.all(statements.federation.users(providerId: providerId, realmId: realmId, after: after, limit: limit), UserSQL.decode) }
     }
 
     static func applyUserFederationChange(_ change: StoreChange, _ db: PGConnection) async throws {

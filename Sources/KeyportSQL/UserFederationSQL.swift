@@ -59,9 +59,11 @@ public struct UserFederationSQL: Sendable {
         SQLStatement("SELECT \(UserSQL.columns.list()) FROM users WHERE federation_link = ? AND federation_id = ? AND realm_id = ?",
                      [providerId, externalId, realmId])
     }
-    public func users(providerId: String, realmId: String, limit: Int) -> SQLStatement {
-        SQLStatement("SELECT \(UserSQL.columns.list()) FROM users WHERE federation_link = ? AND realm_id = ? ORDER BY username\(dialect.bytewise) LIMIT ?",
-                     [providerId, realmId, limit])
+    public func users(providerId: String, realmId: String, after: String?, limit: Int) -> SQLStatement {
+        SQLStatement("""
+            SELECT \(UserSQL.columns.list()) FROM users WHERE federation_link = ? AND realm_id = ? AND username\(dialect.bytewise) > ?
+            ORDER BY username\(dialect.bytewise) LIMIT ?
+            """, [providerId, realmId, after ?? "", limit])
     }
     public func countUsers(providerId: String, realmId: String) -> SQLStatement {
         SQLStatement("SELECT count(*) AS n FROM users WHERE federation_link = ? AND realm_id = ?", [providerId, realmId])

@@ -22,8 +22,8 @@ extension SQLiteStore {
         try await read { db in try db.count(statements.federation.countUsers(providerId: providerId, realmId: realmId)) }
     }
 
-    public func directoryUsers(providerId: String, realmId: String, limit: Int) async throws -> [User] {
-        try await read { db in try db.all(statements.federation.users(providerId: providerId, realmId: realmId, limit: limit), UserSQL.decode) }
+    public func directoryUsers(providerId: String, realmId: String, after: String?, limit: Int) async throws -> [User] {
+        try await read { db in try db.all(statements.federation.users(providerId: providerId, realmId: realmId, after: after, limit: limit), UserSQL.decode) }
     }
 
     static func applyUserFederationChange(_ change: StoreChange, _ db: Database) throws {

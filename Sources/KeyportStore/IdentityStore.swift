@@ -54,8 +54,9 @@ public protocol IdentityProviderStore: Sendable {
     func directoryUser(providerId: String, externalId: String, realmId: String) async throws -> User?
     /// How many users a provider imported.
     func directoryUserCount(providerId: String, realmId: String) async throws -> Int
-    /// Up to `limit` of the users a provider imported, by username.
-    func directoryUsers(providerId: String, realmId: String, limit: Int) async throws -> [User]
+    /// Up to `limit` of the users a provider imported, by username (bytewise), those after
+    /// `after` when given (a page of a walk through all of them).
+    func directoryUsers(providerId: String, realmId: String, after: String?, limit: Int) async throws -> [User]
 }
 
 /// Realms and their seeds (a realm with its keys, clients, roles, groups and users in one write). Each method is one transaction.

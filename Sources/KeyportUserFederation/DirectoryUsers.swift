@@ -275,13 +275,21 @@ extension DirectoryUsers {
             throw UserDirectoryUnavailable(provider: configured.component.name)
         }
         if changedSince == nil, !seen.isEmpty {
-            let imported = try await store.directoryUsers(providerId: providerId, realmId: realm.id, limit: Self.maxSyncedPeople + 1)
-            for user in imported where !seen.contains(user.federationId ?? "") {
-                do {
-                    try await store.apply([.deleteUser(id: user.id, realmId: realm.id)])
-                    result.removed += 1
-                } catch is StoreError {
-                    result.failed += 1
+            // The imported users walked a page at a time (memory: a page and the ids seen).
+            var after: String? = nil
+            var walked = 0
+            while walked <= Self.maxSyncedPeople {
+                let page = try await store.directoryUsers(providerId: providerId, realmId: realm.id, after: after, limit: 1_000)
+                guard let last = page.last else { break }
+                walked += page.count
+                after = last.username
+                for user in page where !seen.contains(user.federationId ?? "") {
+                    do {
+                        try await store.apply([.deleteUser(id: user.id, realmId: realm.id)])
+                        result.removed += 1
+                    } catch is StoreError {
+                        result.failed += 1
+                    }
                 }
             }
         }

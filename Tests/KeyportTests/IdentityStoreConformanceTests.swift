@@ -1347,8 +1347,10 @@ extension IdentityStoreConformanceTests {
             try await store.apply([.linkDirectoryUser(userId: stranger.id, providerId: ldap.id, externalId: "Entry-3", realmId: acme.id)])
         }
         #expect(try await store.directoryUserCount(providerId: ldap.id, realmId: acme.id) == 2)
-        #expect(try await store.directoryUsers(providerId: ldap.id, realmId: acme.id, limit: 1).map(\.username) == [updated.username < local.username ? updated.username : local.username])
-        #expect(Set(try await store.directoryUsers(providerId: ldap.id, realmId: acme.id, limit: 10).map(\.id)) == [updated.id, local.id])
+        let first = try await store.directoryUsers(providerId: ldap.id, realmId: acme.id, after: nil, limit: 1)
+        #expect(first.map(\.username) == [min(updated.username, local.username)])
+        #expect(try await store.directoryUsers(providerId: ldap.id, realmId: acme.id, after: first[0].username, limit: 10).map(\.username) == [max(updated.username, local.username)])
+        #expect(Set(try await store.directoryUsers(providerId: ldap.id, realmId: acme.id, after: nil, limit: 10).map(\.id)) == [updated.id, local.id])
 
         // Unlinking keeps the users as local ones; removing deletes them; deleting the provider
         // takes its mappers and the users it imported.
