@@ -42,10 +42,9 @@ final class Slapd: @unchecked Sendable {
         folder = temporaryDirectory()
         let data = folder.appendingPathComponent("data")
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
-        port = Self.freePort()
-        var other = Self.freePort()
-        while other == port { other = Self.freePort() }
-        tlsPort = other
+        // Which directory answers: a port found free can be taken by another test's slapd before
+        // this one binds it, and then that one would answer here.
+        let marker = "keyport-test-\(UInt64.random(in: 0...UInt64.max))"
         caFile = folder.appendingPathComponent("ca.pem").path
         otherCAFile = folder.appendingPathComponent("other-ca.pem").path
         try Self.makeCertificates(in: folder)
@@ -80,6 +79,7 @@ final class Slapd: @unchecked Sendable {
         objectClass: dcObject
         objectClass: organization
         o: Example
+        description: \(marker)
         dc: example
 
         dn: ou=people,\(Self.suffix)
@@ -96,12 +96,29 @@ final class Slapd: @unchecked Sendable {
         try (base + ldif).write(to: ldifFile, atomically: true, encoding: .utf8)
         let added = try Spawn.output("/usr/sbin/slapadd", ["-q", "-f", configFile.path, "-l", ldifFile.path])
         guard added.status == 0 else { throw Failure(description: "slapadd failed (\(added.status)): is slapd installed?") }
-        process = try ChildProcess(URL(fileURLWithPath: "/usr/sbin/slapd"),
-                                   ["-d", "0", "-f", configFile.path, "-h", "ldap://127.0.0.1:\(port)/ ldaps://127.0.0.1:\(tlsPort)/ ldaps://127.0.0.2:\(tlsPort)/"])
-        // Ready when both ports accept a connection (bounded).
-        let ready = process.waitUntil(seconds: 20) { _ in Self.accepts(self.port) && Self.accepts(self.tlsPort) }
-        guard ready else {
-            throw Failure(description: "slapd did not start: \(process.stderrLines.suffix(5).joined(separator: " | "))")
+        var attempt = 0
+        while true {
+            attempt += 1
+            let plain = Self.freePort()
+            var tls = Self.freePort()
+            while tls == plain { tls = Self.freePort() }
+            let started = try ChildProcess(URL(fileURLWithPath: "/usr/sbin/slapd"),
+                                           ["-d", "0", "-f", configFile.path, "-h", "ldap://127.0.0.1:\(plain)/ ldaps://127.0.0.1:\(tls)/ ldaps://127.0.0.2:\(tls)/"])
+            // Ready when both ports accept a connection (bounded) and the directory there is this one.
+            let ready = started.waitUntil(seconds: 20) { _ in Self.accepts(plain) && Self.accepts(tls) }
+                && (try? Spawn.output("/usr/bin/ldapsearch", ["-x", "-H", "ldap://127.0.0.1:\(plain)", "-b", Self.suffix, "-s", "base", "description"]))?
+                    .output.contains(marker) == true
+            if ready {
+                port = plain
+                tlsPort = tls
+                process = started
+                return
+            }
+            started.signal(SIGKILL)
+            _ = started.waitForExit(seconds: 10)
+            guard attempt < 3 else {
+                throw Failure(description: "slapd did not start: \(started.stderrLines.suffix(5).joined(separator: " | "))")
+            }
         }
     }
 
