@@ -34,7 +34,8 @@ struct DirectoryMapping {
             case "username":
                 break  // the name is the user's own here; a rename in the directory keeps the link by id
             case "email":
-                guard let email = try? ObjectRules.email(first) else { return }
+                // No email in the entry clears it; an invalid one keeps what the user had.
+                guard let email = Result(catching: { try ObjectRules.email(first) }).successValue else { return }
                 out.email = email
                 out.emailVerified = email != nil && configured.config.trustEmail
             case "firstName":
@@ -187,4 +188,9 @@ struct DirectoryMapping {
         }
         return (wanted, made)
     }
+}
+
+extension Result {
+    /// The value, or nil when it failed.
+    var successValue: Success? { if case .success(let value) = self { value } else { nil } }
 }
