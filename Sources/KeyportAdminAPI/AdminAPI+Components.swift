@@ -203,8 +203,8 @@ extension AdminAPI {
     func createComponent(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
         let (caller, realm) = try await authorize(request, context, .manageRealm)
         let rep = try await decode(ComponentRepresentation.self, request, context)
-        if let storage = try await isUserStorage(rep, realm: realm) {
-            return try await createStorageComponent(request, rep: rep, parent: storage, caller: caller, realm: realm)
+        if case .userStorage(let parent) = try await newComponentKind(rep, realm: realm) {
+            return try await createStorageComponent(request, rep: rep, parent: parent, caller: caller, realm: realm)
         }
         let settings = try KeyProviderSettings(rep, realm: realm, existing: nil)
         let factory = RealmKeyFactory(environment: environment)

@@ -30,23 +30,31 @@ extension AdminAPI {
         admin.post("realms/{realm}/user-storage/{id}/remove-imported-users", use: removeDirectoryUsers)
     }
 
-    /// Whether a component representation is user federation rather than a key provider.
-    func isUserStorage(_ rep: ComponentRepresentation, realm: Realm) async throws -> StorageComponent?? {
+    /// What a new component is: a key provider, an LDAP provider, or a mapper of the provider it names.
+    enum NewComponent {
+        case keyProvider
+        case userStorage(parent: StorageComponent?)
+    }
+
+    func newComponentKind(_ rep: ComponentRepresentation, realm: Realm) async throws -> NewComponent {
+        func provider(_ parentId: String?) async throws -> StorageComponent? {
+            guard let parentId, let parent = try await store.storageComponent(id: parentId, realmId: realm.id) else { return nil }
+            guard parent.parentId == nil else { throw AdminError.badRequest("An LDAP mapper's parentId is an LDAP provider of this realm") }
+            return parent
+        }
         switch rep.providerType {
-        case StorageComponent.userStorageProviderType: return .some(nil)
+        case StorageComponent.userStorageProviderType:
+            return .userStorage(parent: nil)
         case StorageComponent.ldapMapperType:
-            guard let parentId = rep.parentId, let parent = try await store.storageComponent(id: parentId, realmId: realm.id), parent.parentId == nil else {
+            guard let parent = try await provider(rep.parentId) else {
                 throw AdminError.badRequest("An LDAP mapper's parentId is an LDAP provider of this realm")
             }
-            return .some(parent)
+            return .userStorage(parent: parent)
         case nil:
-            if let parentId = rep.parentId, let parent = try await store.storageComponent(id: parentId, realmId: realm.id) {
-                guard parent.parentId == nil else { throw AdminError.badRequest("An LDAP mapper's parentId is an LDAP provider of this realm") }
-                return .some(parent)
-            }
-            return rep.providerId == "ldap" ? .some(nil) : nil
+            if let parent = try await provider(rep.parentId) { return .userStorage(parent: parent) }
+            return rep.providerId == "ldap" ? .userStorage(parent: nil) : .keyProvider
         default:
-            return nil
+            return .keyProvider
         }
     }
 
@@ -213,23 +221,25 @@ extension AdminAPI {
         return try JSONBody.response(try await sync(realm, provider, action == "triggerChangedUsersSync"))
     }
 
-    /// Keycloak's `unlink-users`: the provider's users stay, as local users without a password.
+    /// Keycloak's `unlink-users`: the provider's users stay, as local users without a password
+    /// (no longer the directory's: their sign-in is an admin's to set).
     func unlinkDirectoryUsers(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
-        let (caller, realm) = try await authorize(request, context, .manageRealm)
-        let provider = try await directoryProviderInPath(context, realm: realm)
-        // Unlinked, they are no longer the directory's: their sign-in is an admin's to set.
-        try await requireMayMoveDirectoryTrust(of: provider, caller: caller, realm: realm)
-        try await store.apply([.unlinkDirectoryUsers(providerId: provider.id, realmId: realm.id)])
-        return noContent
+        try await changeDirectoryUsers(request, context) { .unlinkDirectoryUsers(providerId: $0.id, realmId: $0.realmId) }
     }
 
     /// Keycloak's `remove-imported-users`: the users the provider imported are deleted (the next
     /// sign-in or sync imports them again).
     func removeDirectoryUsers(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        try await changeDirectoryUsers(request, context) { .removeDirectoryUsers(providerId: $0.id, realmId: $0.realmId) }
+    }
+
+    /// A change to every user the provider in the path imported: only by who may act on them all.
+    func changeDirectoryUsers(_ request: Request, _ context: KeyportRequestContext,
+                              _ change: (StorageComponent) -> StoreChange) async throws -> Response {
         let (caller, realm) = try await authorize(request, context, .manageRealm)
         let provider = try await directoryProviderInPath(context, realm: realm)
         try await requireMayMoveDirectoryTrust(of: provider, caller: caller, realm: realm)
-        try await store.apply([.removeDirectoryUsers(providerId: provider.id, realmId: realm.id)])
+        try await store.apply([change(provider)])
         return noContent
     }
 

@@ -98,93 +98,72 @@ public enum LDAPMapperConfig: Sendable, Equatable {
         guard let kind = Kind(rawValue: providerId) else {
             throw Problem("mapper type '\(String(providerId.prefix(64)))' is not one Keyport runs: \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        func value(_ key: String) throws(Problem) -> String? {
-            guard let text = config[key]?.first?.trimmingSpaces, !text.isEmpty else { return nil }
-            guard text.utf8.count <= LDAPProviderConfig.maxValueLength, !text.utf8.contains(0) else { throw Problem("\(key) is too long") }
-            return text
-        }
-        func required(_ key: String) throws(Problem) -> String {
-            guard let text = try value(key) else { throw Problem("\(key) is required for \(kind.rawValue)") }
-            return text
-        }
-        func flag(_ key: String, _ fallback: Bool) throws(Problem) -> Bool {
-            guard let text = try value(key) else { return fallback }
-            switch text.lowercased() {
-            case "true": return true
-            case "false": return false
-            default: throw Problem("\(key) is true or false")
-            }
-        }
-        func attribute(_ key: String, _ fallback: String? = nil) throws(Problem) -> String {
-            guard let name = try value(key) ?? fallback else { throw Problem("\(key) is required for \(kind.rawValue)") }
-            guard LDAPProviderConfig.isAttributeName(name) else { throw Problem("\(key) is an LDAP attribute name") }
-            return name
-        }
+        let read = LDAPProviderConfig.ConfigReader(config: config, owner: kind.rawValue)
         func userAttributeName(_ key: String) throws(Problem) -> String {
-            let name = try required(key)
+            let name = try read.required(key)
             guard name.utf8.count <= 255, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
                 throw Problem("\(key) is a user attribute's name: at most 255 characters, no control characters")
             }
             return name
         }
         func membership(base: String, name: String, classes: String, filter: String) throws(Problem) -> Membership {
-            let baseDN = try required(base)
+            let baseDN = try read.required(base)
             guard LDAPProviderConfig.isDN(baseDN) else { throw Problem("\(base) is not a DN") }
-            let classList = (try value(classes) ?? "groupOfNames").split(separator: ",").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }
+            let classList = (try read.value(classes) ?? "groupOfNames").split(separator: ",").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }
             guard !classList.isEmpty, classList.count <= LDAPProviderConfig.maxObjectClasses, classList.allSatisfy(LDAPProviderConfig.isAttributeName) else {
                 throw Problem("\(classes) is a comma-separated list of at most \(LDAPProviderConfig.maxObjectClasses) object classes")
             }
-            let customFilter = try value(filter)
+            let customFilter = try read.value(filter)
             if let customFilter {
                 guard customFilter.hasPrefix("("), customFilter.hasSuffix(")"), LDAPProviderConfig.parenthesesBalance(customFilter) else {
                     throw Problem("\(filter) is an LDAP filter: it starts with ( and ends with ), its parentheses balanced")
                 }
             }
-            let typeText = try value("membership.attribute.type") ?? "DN"
+            let typeText = try read.value("membership.attribute.type") ?? "DN"
             guard ["DN", "UID"].contains(typeText) else { throw Problem("membership.attribute.type is DN or UID") }
-            let modeText = try value("mode") ?? "READ_ONLY"
+            let modeText = try read.value("mode") ?? "READ_ONLY"
             guard ["READ_ONLY", "LDAP_ONLY", "IMPORT"].contains(modeText) else { throw Problem("mode is READ_ONLY, LDAP_ONLY or IMPORT") }
-            let strategyText = try value("user.roles.retrieve.strategy") ?? MembershipStrategy.memberAttribute.rawValue
+            let strategyText = try read.value("user.roles.retrieve.strategy") ?? MembershipStrategy.memberAttribute.rawValue
             guard let strategy = MembershipStrategy(rawValue: strategyText) else {
                 throw Problem("user.roles.retrieve.strategy is LOAD_GROUPS_BY_MEMBER_ATTRIBUTE, GET_GROUPS_FROM_USER_MEMBEROF_ATTRIBUTE or LOAD_GROUPS_BY_MEMBER_ATTRIBUTE_RECURSIVELY")
             }
-            var path = try value("groups.path") ?? "/"
+            var path = try read.value("groups.path") ?? "/"
             guard path.hasPrefix("/"), !path.contains("//") else { throw Problem("groups.path is a group's path, such as / or /ldap") }
             if path.count > 1, path.hasSuffix("/") { path.removeLast() }
             var clientId: String? = nil
-            if kind == .role, !(try flag("use.realm.roles.mapping", true)) {
-                clientId = try required("client.id")
+            if kind == .role, !(try read.flag("use.realm.roles.mapping", true)) {
+                clientId = try read.required("client.id")
             }
-            return Membership(baseDN: baseDN, nameAttribute: try attribute(name, "cn"), objectClasses: classList, filter: customFilter,
-                              memberAttribute: try attribute("membership.ldap.attribute", "member"), memberIsDN: typeText == "DN",
-                              memberUserAttribute: try attribute("membership.user.ldap.attribute", "uid"), strategy: strategy,
-                              memberOfAttribute: try attribute("memberof.ldap.attribute", "memberOf"),
-                              preserveInheritance: try flag("preserve.group.inheritance", true),
-                              ignoreMissingGroups: try flag("ignore.missing.groups", false),
-                              dropNonExistingGroupsDuringSync: try flag("drop.non.existing.groups.during.sync", false),
+            return Membership(baseDN: baseDN, nameAttribute: try read.attribute(name, "cn"), objectClasses: classList, filter: customFilter,
+                              memberAttribute: try read.attribute("membership.ldap.attribute", "member"), memberIsDN: typeText == "DN",
+                              memberUserAttribute: try read.attribute("membership.user.ldap.attribute", "uid"), strategy: strategy,
+                              memberOfAttribute: try read.attribute("memberof.ldap.attribute", "memberOf"),
+                              preserveInheritance: try read.flag("preserve.group.inheritance", true),
+                              ignoreMissingGroups: try read.flag("ignore.missing.groups", false),
+                              dropNonExistingGroupsDuringSync: try read.flag("drop.non.existing.groups.during.sync", false),
                               groupsPath: path, clientId: clientId)
         }
 
         switch kind {
         case .userAttribute:
             let userAttribute = try userAttributeName("user.model.attribute")
-            return .userAttribute(UserAttribute(userAttribute: userAttribute, ldapAttribute: try attribute("ldap.attribute"),
-                                                binary: try flag("is.binary.attribute", false),
-                                                alwaysReadFromLDAP: try flag("always.read.value.from.ldap", false),
-                                                defaultValue: try value("attribute.default.value")))
+            return .userAttribute(UserAttribute(userAttribute: userAttribute, ldapAttribute: try read.attribute("ldap.attribute"),
+                                                binary: try read.flag("is.binary.attribute", false),
+                                                alwaysReadFromLDAP: try read.flag("always.read.value.from.ldap", false),
+                                                defaultValue: try read.value("attribute.default.value")))
         case .fullName:
-            return .fullName(ldapAttribute: try attribute("ldap.full.name.attribute", "cn"))
+            return .fullName(ldapAttribute: try read.attribute("ldap.full.name.attribute", "cn"))
         case .hardcodedAttribute:
             let name = try userAttributeName("user.model.attribute")
-            return .hardcodedAttribute(userAttribute: name, value: try value("attribute.value") ?? "")
+            return .hardcodedAttribute(userAttribute: name, value: try read.value("attribute.value") ?? "")
         case .group:
             return .group(try membership(base: "groups.dn", name: "group.name.ldap.attribute", classes: "group.object.classes", filter: "groups.ldap.filter"))
         case .role:
             return .role(try membership(base: "roles.dn", name: "role.name.ldap.attribute", classes: "role.object.classes", filter: "roles.ldap.filter"))
         case .hardcodedRole:
-            return .hardcodedRole(try required("role"))
+            return .hardcodedRole(try read.required("role"))
         case .hardcodedGroup:
-            let path = try required("group")
+            let path = try read.required("group")
             guard path.hasPrefix("/") || !path.contains("/") else { throw Problem("group is a group's path, such as /registry-users") }
             return .hardcodedGroup(path)
         case .accountControl:

@@ -50,25 +50,9 @@ public struct LDAPProviderConfig: Sendable, Equatable {
     /// Reads `config`; a missing optional key takes Keycloak's default, a value that is wrong or
     /// out of bounds is a `Problem` naming the key.
     public static func parse(_ config: [String: [String]]) throws(Problem) -> LDAPProviderConfig {
-        func value(_ key: String) throws(Problem) -> String? {
-            guard let text = config[key]?.first?.trimmingSpaces, !text.isEmpty else { return nil }
-            guard text.utf8.count <= maxValueLength, !text.utf8.contains(0) else { throw Problem("\(key) is too long") }
-            return text
-        }
-        func required(_ key: String) throws(Problem) -> String {
-            guard let text = try value(key) else { throw Problem("\(key) is required") }
-            return text
-        }
-        func flag(_ key: String, _ fallback: Bool) throws(Problem) -> Bool {
-            guard let text = try value(key) else { return fallback }
-            switch text.lowercased() {
-            case "true": return true
-            case "false": return false
-            default: throw Problem("\(key) is true or false")
-            }
-        }
+        let read = ConfigReader(config: config)
         func number(_ key: String, _ fallback: Int, _ range: ClosedRange<Int>) throws(Problem) -> Int {
-            guard let text = try value(key) else { return fallback }
+            guard let text = try read.value(key) else { return fallback }
             guard let number = Int(text), range.contains(number) else {
                 throw Problem("\(key) is a number from \(range.lowerBound) to \(range.upperBound)")
             }
@@ -80,33 +64,28 @@ public struct LDAPProviderConfig: Sendable, Equatable {
             guard seconds >= minSyncPeriodSeconds else { throw Problem("\(key) is -1 (off) or at least \(minSyncPeriodSeconds) seconds") }
             return seconds
         }
-        func attribute(_ key: String, _ fallback: String? = nil) throws(Problem) -> String {
-            guard let name = try value(key) ?? fallback else { throw Problem("\(key) is required") }
-            guard isAttributeName(name) else { throw Problem("\(key) is an LDAP attribute name") }
-            return name
-        }
         func dn(_ key: String) throws(Problem) -> String? {
-            guard let text = try value(key) else { return nil }
+            guard let text = try read.value(key) else { return nil }
             guard isDN(text) else { throw Problem("\(key) is not a DN") }
             return text
         }
 
-        let vendorText = try value("vendor") ?? "other"
+        let vendorText = try read.value("vendor") ?? "other"
         guard let vendor = Vendor(rawValue: vendorText) else {
             throw Problem("vendor is one of \(Vendor.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let url = try required("connectionUrl")
+        let url = try read.required("connectionUrl")
         if let problem = DirectorySettings.problem(url: url) { throw Problem("connectionUrl: \(problem)") }
-        let startTLS = try flag("startTls", false)
+        let startTLS = try read.flag("startTls", false)
         if startTLS, url.lowercased().contains("ldaps://") { throw Problem("startTls is for ldap:// URLs; ldaps:// is TLS already") }
         let timeouts = 0...DirectorySettings.maxTimeoutMilliseconds
         let connect = try number("connectionTimeout", DirectorySettings.defaultTimeoutMilliseconds, timeouts)
-        let read = try number("readTimeout", DirectorySettings.defaultTimeoutMilliseconds, timeouts)
+        let readTimeout = try number("readTimeout", DirectorySettings.defaultTimeoutMilliseconds, timeouts)
         let directory = DirectorySettings(url: url, startTLS: startTLS,
                                           connectTimeoutMilliseconds: connect == 0 ? DirectorySettings.defaultTimeoutMilliseconds : connect,
-                                          readTimeoutMilliseconds: read == 0 ? DirectorySettings.defaultTimeoutMilliseconds : read)
+                                          readTimeoutMilliseconds: readTimeout == 0 ? DirectorySettings.defaultTimeoutMilliseconds : readTimeout)
 
-        let authType = try value("authType") ?? "simple"
+        let authType = try read.value("authType") ?? "simple"
         let bindDN: String?
         switch authType {
         case "simple":
@@ -117,47 +96,47 @@ public struct LDAPProviderConfig: Sendable, Equatable {
         default:
             throw Problem("authType is simple or none")
         }
-        let editModeText = try required("editMode")
+        let editModeText = try read.required("editMode")
         guard let editMode = EditMode(rawValue: editModeText) else {
             throw Problem("editMode: Keyport reads the directory and never writes it; READ_ONLY is the mode it runs")
         }
         guard let usersDN = try dn("usersDn") else { throw Problem("usersDn is required") }
         let defaults = Self.defaults(for: vendor)
-        let classesText = try value("userObjectClasses") ?? defaults.objectClasses
+        let classesText = try read.value("userObjectClasses") ?? defaults.objectClasses
         let classes = classesText.split(separator: ",").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }
         guard !classes.isEmpty, classes.count <= maxObjectClasses, classes.allSatisfy(isAttributeName) else {
             throw Problem("userObjectClasses is a comma-separated list of at most \(maxObjectClasses) object classes")
         }
-        var customFilter = try value("customUserSearchFilter")
+        var customFilter = try read.value("customUserSearchFilter")
         if let filter = customFilter {
             guard filter.hasPrefix("("), filter.hasSuffix(")"), parenthesesBalance(filter) else {
                 throw Problem("customUserSearchFilter is an LDAP filter: it starts with ( and ends with ), its parentheses balanced")
             }
         }
         if customFilter?.isEmpty == true { customFilter = nil }
-        let scopeText = try value("searchScope") ?? "1"
+        let scopeText = try read.value("searchScope") ?? "1"
         let scope: SearchScope
         switch scopeText {
         case "1": scope = .oneLevel
         case "2": scope = .subtree
         default: throw Problem("searchScope is 1 (one level) or 2 (subtree)")
         }
-        for key in ["allowKerberosAuthentication", "useKerberosForPasswordAuthentication"] where try flag(key, false) {
+        for key in ["allowKerberosAuthentication", "useKerberosForPasswordAuthentication"] where try read.flag(key, false) {
             throw Problem("\(key): Keyport does not sign people in with Kerberos")
         }
         return LDAPProviderConfig(
-            enabled: try flag("enabled", true),
+            enabled: try read.flag("enabled", true),
             priority: try number("priority", 0, -1_000_000...1_000_000),
             vendor: vendor, directory: directory, bindDN: bindDN, editMode: editMode, usersDN: usersDN,
-            usernameAttribute: try attribute("usernameLDAPAttribute", defaults.username),
-            rdnAttribute: try attribute("rdnLDAPAttribute", defaults.rdn),
-            uuidAttribute: try attribute("uuidLDAPAttribute", defaults.uuid),
+            usernameAttribute: try read.attribute("usernameLDAPAttribute", defaults.username),
+            rdnAttribute: try read.attribute("rdnLDAPAttribute", defaults.rdn),
+            uuidAttribute: try read.attribute("uuidLDAPAttribute", defaults.uuid),
             userObjectClasses: classes, customUserSearchFilter: customFilter, searchScope: scope,
-            pagination: try flag("pagination", true),
+            pagination: try read.flag("pagination", true),
             batchSizeForSync: try number("batchSizeForSync", 1_000, 1...maxBatchSize),
             fullSyncPeriod: try period("fullSyncPeriod"), changedSyncPeriod: try period("changedSyncPeriod"),
-            importEnabled: try flag("importEnabled", true), syncRegistrations: try flag("syncRegistrations", false),
-            trustEmail: try flag("trustEmail", false))
+            importEnabled: try read.flag("importEnabled", true), syncRegistrations: try read.flag("syncRegistrations", false),
+            trustEmail: try read.flag("trustEmail", false))
     }
 
     /// Keycloak's admin console defaults for each vendor.
@@ -210,6 +189,39 @@ public struct LDAPProviderConfig: Sendable, Equatable {
     /// Whether libldap reads `text` as an RFC 4514 DN.
     public static func isDN(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.count <= maxValueLength && !text.utf8.contains(0) && keyport_ldap_is_dn(text) != 0
+    }
+
+    /// Keycloak's multivalued component config read a key at a time — the first value, trimmed,
+    /// bounded — for providers and mappers alike. `owner` (a mapper's type) is named in what a
+    /// missing key answers.
+    struct ConfigReader {
+        let config: [String: [String]]
+        var owner: String? = nil
+
+        func value(_ key: String) throws(Problem) -> String? {
+            guard let text = config[key]?.first?.trimmingSpaces, !text.isEmpty else { return nil }
+            guard text.utf8.count <= maxValueLength, !text.utf8.contains(0) else { throw Problem("\(key) is too long") }
+            return text
+        }
+        func required(_ key: String) throws(Problem) -> String {
+            guard let text = try value(key) else { throw missing(key) }
+            return text
+        }
+        func flag(_ key: String, _ fallback: Bool) throws(Problem) -> Bool {
+            guard let text = try value(key) else { return fallback }
+            switch text.lowercased() {
+            case "true": return true
+            case "false": return false
+            default: throw Problem("\(key) is true or false")
+            }
+        }
+        /// An attribute name (`fallback` when the key is absent).
+        func attribute(_ key: String, _ fallback: String? = nil) throws(Problem) -> String {
+            guard let name = try value(key) ?? fallback else { throw missing(key) }
+            guard isAttributeName(name) else { throw Problem("\(key) is an LDAP attribute name") }
+            return name
+        }
+        func missing(_ key: String) -> Problem { Problem("\(key) is required" + (owner.map { " for \($0)" } ?? "")) }
     }
 
     static func parenthesesBalance(_ filter: String) -> Bool {

@@ -137,18 +137,7 @@ public final class DirectoryUsers: UserDirectories {
             if let existing = try await store.directoryUser(providerId: configured.component.id, externalId: person.externalId, realmId: realm.id) {
                 return existing
             }
-            guard let name = try? ObjectRules.username(person.username), !User.normalize(name).hasPrefix(ServiceAccounts.prefix),
-                  try await store.user(username: User.normalize(name), realmId: realm.id) == nil else {
-                // A name Keyport cannot hold, or a local user's: never taken over by a directory.
-                continue
-            }
-            var user = User(id: newID(), realmId: realm.id, username: User.normalize(name), enabled: true, createdAt: now(),
-                            federationLink: configured.component.id, federationId: person.externalId)
-            user = DirectoryMapping.profile(of: user, from: person, configured: configured)
-            if let email = user.email, !realm.duplicateEmailsAllowed, !(try await store.user(email: email, realmId: realm.id)).isEmpty {
-                user.email = nil
-                user.emailVerified = false
-            }
+            guard let user = try await newUser(person, configured: configured, realm: realm) else { continue }
             let defaultRole = try await store.role(named: realm.defaultRoleName, realmId: realm.id, clientId: nil)?.id
             do {
                 try await store.apply([.createUser(Provisioning.newUserSeed(user, defaultRoleId: defaultRole))])
@@ -302,16 +291,24 @@ extension DirectoryUsers {
     /// One person of a sync: imported when new (as at a first sign-in), else its profile updated.
     func bringIn(_ person: LDAPPerson, configured: Configured, realm: Realm, defaultRole: String?) async throws -> BroughtIn {
         if let existing = try await store.directoryUser(providerId: configured.component.id, externalId: person.externalId, realmId: realm.id) {
-            let updated = DirectoryMapping.profile(of: existing, from: person, configured: configured)
-            guard updated != existing else { return .unchanged }
             let mapping = DirectoryMapping(store: store, newID: newID, realm: realm)
+            let updated = DirectoryMapping.profile(of: existing, from: person, configured: configured)
             guard let change = try await mapping.profileChange(from: existing, to: updated) else { return .unchanged }
             try await store.apply([change])
             return .updated
         }
-        guard configured.config.importEnabled, let name = try? ObjectRules.username(person.username),
-              !User.normalize(name).hasPrefix(ServiceAccounts.prefix),
-              try await store.user(username: User.normalize(name), realmId: realm.id) == nil else { return .refused }
+        guard configured.config.importEnabled, let user = try await newUser(person, configured: configured, realm: realm) else { return .refused }
+        try await store.apply([.createUser(Provisioning.newUserSeed(user, defaultRoleId: defaultRole))])
+        return .added
+    }
+
+    /// The user `person` becomes when imported (at a sign-in or a sync): linked to its entry, its
+    /// profile from the mappers, without an email another user has (duplicates not allowed). Nil
+    /// for a name Keyport cannot hold, a service account's, or a local user's — a directory never
+    /// takes over a local user.
+    func newUser(_ person: LDAPPerson, configured: Configured, realm: Realm) async throws -> User? {
+        guard let name = try? ObjectRules.username(person.username), !User.normalize(name).hasPrefix(ServiceAccounts.prefix),
+              try await store.user(username: User.normalize(name), realmId: realm.id) == nil else { return nil }
         var user = User(id: newID(), realmId: realm.id, username: User.normalize(name), enabled: true, createdAt: now(),
                         federationLink: configured.component.id, federationId: person.externalId)
         user = DirectoryMapping.profile(of: user, from: person, configured: configured)
@@ -319,27 +316,13 @@ extension DirectoryUsers {
             user.email = nil
             user.emailVerified = false
         }
-        try await store.apply([.createUser(Provisioning.newUserSeed(user, defaultRoleId: defaultRole))])
-        return .added
+        return user
     }
 
-    /// LDAP's GeneralizedTime (`20261204153000Z`), as filters on `modifyTimestamp` take it.
+    /// LDAP's GeneralizedTime (`20261204153000Z`), as filters on `modifyTimestamp` take it: the
+    /// timestamp's RFC 3339 form without its separators.
     static func generalizedTime(_ time: Timestamp) -> String {
-        let seconds = time.millisecondsSince1970 / 1000
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let rest = seconds - days * 86_400
-        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(year)\(two(month))\(two(day))\(two(rest / 3600))\(two(rest % 3600 / 60))\(two(rest % 60))Z"
+        time.rfc3339().filter { $0 != "-" && $0 != ":" && $0 != "T" }
     }
 }
 
