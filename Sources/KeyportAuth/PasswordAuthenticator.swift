@@ -173,6 +173,28 @@ public struct PasswordAuthenticator: Sendable {
         }
     }
 
+    /// A directory's user acting with a token that stands for an earlier sign-in (a personal access
+    /// token, a docker identity token, an OIDC refresh token): the user as the directory leaves it
+    /// now — names, groups, roles and Active Directory's disabled bit brought up to date as at a
+    /// sign-in — or nil when the entry is gone or disabled, so someone who left loses the registry
+    /// with their tokens too. Asked again at most once per credential-cache window for the same
+    /// token and the same user (remembered like a right password, against `directoryStamp`); any
+    /// other user is returned as is, at no cost. `token`: the presented secret (only its keyed
+    /// digest is kept).
+    public func directoryStanding(of user: User, realm: Realm, token: Sensitive) async throws -> User? {
+        guard user.federationLink != nil, realm.hasUserFederation, let directories else { return user }
+        let slot = verified.isOn ? verified.slot(realmId: realm.id, username: "\u{0}token\u{0}" + user.id, password: token) : nil
+        if let slot, verified.hit(slot, userId: user.id, stored: Self.directoryStamp(user), policy: realm.passwordHashing, now: now()) {
+            return user
+        }
+        guard case .match(let current) = try await directories.standing(of: user, realm: realm), current.enabled else { return nil }
+        if let slot {
+            verified.remember(slot, userId: current.id, stored: Self.directoryStamp(current), policy: realm.passwordHashing, now: now(),
+                              lifespan: realm.accessTokenLifespan)
+        }
+        return current
+    }
+
     /// The lockout a directory's users always have, whatever the realm's: its own rules when it
     /// has them, but never more than `directoryFailureFactor` wrong passwords before a wait —
     /// every wrong one is a bind the directory counts, and enough of them lock the person out of

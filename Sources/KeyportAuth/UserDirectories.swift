@@ -13,6 +13,10 @@ public protocol UserDirectories: Sendable {
     /// `password` checked by the directory entry `user` was imported from, and what the directory
     /// decides about `user` (its name, email, groups, whether it is enabled) brought up to date.
     func verify(_ user: User, password: Sensitive, realm: Realm) async throws -> DirectoryVerdict
+
+    /// What the directory decides about `user` now, without a password (the user acts with a token
+    /// that stands for an earlier sign-in): `.match` with the user brought up to date, or `.gone`.
+    func standing(of user: User, realm: Realm) async throws -> DirectoryVerdict
 }
 
 public enum DirectoryVerdict: Sendable, Equatable {

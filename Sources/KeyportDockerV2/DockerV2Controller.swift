@@ -191,7 +191,12 @@ public struct DockerV2Controller: Sendable {
         let session: Session, user: User
         do {
             guard endpoint.settings.identityTokens else { throw IdentityTokensOff() }
-            (session, user) = try await sessions.live(token: identityToken, realm: realm, clientId: endpoint.client.id, offline: true)
+            let (live, holder) = try await sessions.live(token: identityToken, realm: realm, clientId: endpoint.client.id, offline: true)
+            // A directory's person: the directory decides again (gone or disabled there: refused).
+            guard let current = try await authenticator.directoryStanding(of: holder, realm: realm, token: Sensitive(identityToken)) else {
+                throw SessionTokens.Failure.userDisabled
+            }
+            (session, user) = (live, current)
         } catch let failure as SessionTokens.Failure {
             record(endpoint, type: "REFRESH_TOKEN_ERROR", user: nil, username: nil, granted: nil, error: failure.rawValue,
                    extra: ["grant_type": "refresh_token"], context: context)
@@ -210,7 +215,7 @@ public struct DockerV2Controller: Sendable {
             try await store.touchSession(id: session.id, at: now, ipAddress: context.clientAddress)
         }
         let decision = try await authorizer.decide(realm: realm, client: endpoint.client, user: user, requested: endpoint.requested,
-                                                   authorizationVersion: endpoint.current.versions.authorization,
+                                                   authorizationVersion: try await authorizationVersion(endpoint, user: user),
                                                    settings: endpoint.settings)
         let issued = try await issue(endpoint, subject: user.username, access: decision.access)
         record(endpoint, type: "REFRESH_TOKEN", user: user, username: user.username, granted: decision.access, error: nil,
@@ -254,11 +259,18 @@ public struct DockerV2Controller: Sendable {
             details["credential_type"] = Caller.Credential.personalAccessToken.rawValue
             switch try await personalAccessTokens.verify(secret: password.revealed, username: username, realm: realm, client: endpoint.client) {
             case .success(let verified):
+                details["token_id"] = verified.token.id
+                // A directory's person: the directory decides again (gone or disabled there: refused).
+                guard let owner = try await authenticator.directoryStanding(of: verified.owner, realm: realm, token: password) else {
+                    record(endpoint, type: "LOGIN_ERROR", user: verified.owner, username: username, granted: nil,
+                           error: PersonalAccessTokens.Failure.userDisabled.rawValue, extra: details, context: context)
+                    throw DockerV2Error.unauthorized(DockerV2Error.invalidCredentials, requested: endpoint.requested,
+                                                     oauthError: grantType == nil ? nil : "invalid_grant")
+                }
                 do { try await personalAccessTokens.recordUse(verified.token, ipAddress: context.clientAddress) } catch {
                     // Last use is for people to read; a failed write must not refuse a right token.
                 }
-                details["token_id"] = verified.token.id
-                return Caller(user: verified.owner, credential: .personalAccessToken, tokenGrants: verified.grants, details: details)
+                return Caller(user: owner, credential: .personalAccessToken, tokenGrants: verified.grants, details: details)
             case .failure(let refusal):
                 if let token = refusal.token { details["token_id"] = token.id }
                 record(endpoint, type: "LOGIN_ERROR", user: refusal.owner, username: username, granted: nil, error: refusal.reason.rawValue,
@@ -343,11 +355,8 @@ public struct DockerV2Controller: Sendable {
     func grant(_ endpoint: Endpoint, caller: Caller, issueIdentityToken: Bool, grantType: String?, answerScope: Bool,
                context: KeyportRequestContext) async throws -> Response {
         let user = caller.user
-        // A directory's user may just have been brought up to date by its sign-in (groups, roles
-        // the directory decides): its roles are read at the version after that write.
-        let version = user.federationLink == nil ? endpoint.current.versions.authorization : try await store.authorizationVersion(realmId: endpoint.realm.id)
         let decision = try await authorizer.decide(realm: endpoint.realm, client: endpoint.client, user: user, requested: endpoint.requested,
-                                                   limitedTo: caller.tokenGrants, authorizationVersion: version,
+                                                   limitedTo: caller.tokenGrants, authorizationVersion: try await authorizationVersion(endpoint, user: user),
                                                    settings: endpoint.settings)
         let issued = try await issue(endpoint, subject: user.username, access: decision.access)
         var details = caller.details
@@ -368,6 +377,13 @@ public struct DockerV2Controller: Sendable {
         }
         record(endpoint, type: "LOGIN", user: user, username: user.username, granted: decision.access, error: nil, extra: details, context: context)
         return try response(issued, identityToken: identityToken, answerScope: answerScope)
+    }
+
+    /// The authorization version `user`'s roles are read at: the request's, except for a
+    /// directory's person, who may just have been brought up to date by its sign-in or token use
+    /// (groups, roles the directory decides) — read after that write.
+    func authorizationVersion(_ endpoint: Endpoint, user: User) async throws -> Int64 {
+        user.federationLink == nil ? endpoint.current.versions.authorization : try await store.authorizationVersion(realmId: endpoint.realm.id)
     }
 
     /// Signs (or reuses) the token for `subject` (a username, or empty for an anonymous request).

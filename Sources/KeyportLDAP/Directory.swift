@@ -55,6 +55,8 @@ public final class Directory: Sendable {
         var busy = 0
         var waiting: [CheckedContinuation<Void, Never>] = []
         var closed = false
+        /// Lookups of names nobody here has, running or waiting (`reserveNewcomer`).
+        var newcomers = 0
     }
     let state = Mutex(State())
 
@@ -114,6 +116,23 @@ public final class Directory: Sendable {
     }
 
     // MARK: Slots
+
+    /// Takes a place for a lookup of a name nobody here has yet (a first sign-in — or a made-up
+    /// name, which anyone can send by the thousand): such lookups hold at most the connections and
+    /// half the waiting room, so a flood of them leaves the other half to the people already
+    /// imported (their binds and refreshes), who wait behind a few searches at worst instead of
+    /// being told `busy`.
+    public func reserveNewcomer() -> Bool {
+        state.withLock { state in
+            guard state.newcomers < maxConnections + maxWaiting / 2 else { return false }
+            state.newcomers += 1
+            return true
+        }
+    }
+
+    public func releaseNewcomer() {
+        state.withLock { $0.newcomers -= 1 }
+    }
 
     /// A connection slot: an idle pooled connection when there is one (unless `fresh`), else an
     /// empty box the first call fills. Waits while `maxConnections` are busy, up to `maxWaiting`.

@@ -45,6 +45,14 @@ public final class LDAPUserProvider: Sendable {
         return try await one(filter: config.userFilter(username: username))
     }
 
+    /// `find(username:)` for a name nobody here has yet, within the newcomers' share of the
+    /// connections (`Directory.reserveNewcomer`); `busy` past it.
+    public func find(newcomer username: String) async throws(DirectoryError) -> LDAPPerson? {
+        guard directory.reserveNewcomer() else { throw .busy }
+        defer { directory.releaseNewcomer() }
+        return try await find(username: username)
+    }
+
     /// The person whose `uuidLDAPAttribute` is `externalId`, or nil.
     public func find(externalId: String) async throws(DirectoryError) -> LDAPPerson? {
         guard let value = LDAPIdentifiers.filterValue(externalId: externalId, attribute: config.uuidAttribute) else { return nil }

@@ -181,7 +181,12 @@ public struct OIDCController: Sendable {
         let offline = refresh.hasPrefix(SessionTokens.identityTokenPrefix)
         let session: Session, user: User
         do {
-            (session, user) = try await tokens.sessions.live(token: refresh, realm: realm, clientId: client.id, offline: offline)
+            let (live, holder) = try await tokens.sessions.live(token: refresh, realm: realm, clientId: client.id, offline: offline)
+            // A directory's person: the directory decides again (gone or disabled there: refused).
+            guard let current = try await authenticator.directoryStanding(of: holder, realm: realm, token: Sensitive(refresh)) else {
+                throw SessionTokens.Failure.userDisabled
+            }
+            (session, user) = (live, current)
         } catch SessionTokens.Failure.wrongClient {
             throw OAuthError(.badRequest, "invalid_grant", "Invalid refresh token. Token client and authorized client don't match")
         } catch SessionTokens.Failure.notFullySetUp {

@@ -28,6 +28,12 @@ public final class DirectoryUsers: UserDirectories {
     let syncing = Mutex<Set<String>>([])
     /// Providers kept running at once (past it, the oldest-started is stopped).
     static let maxRunning = 256
+    /// Names no directory of a realm had, by realm and name, until when they are not asked
+    /// again: the same wrong name sent over and over (a misconfigured CI job, a guesser) costs
+    /// the directory one search per `unknownNameSeconds`. A person added to the directory meanwhile
+    /// signs in after it — or at once after a sync, which imports them.
+    let unknownNames = BoundedCache<String, Timestamp>(capacity: 10_000)
+    static let unknownNameSeconds = 30
 
     struct Running {
         let fingerprint: String
@@ -122,11 +128,13 @@ public final class DirectoryUsers: UserDirectories {
     // MARK: Sign-in
 
     public func importUser(named username: String, realm: Realm) async throws -> User? {
+        let unknownKey = "\(realm.id)\u{0}\(User.normalize(username))"
+        if let until = unknownNames[unknownKey], until > now() { return nil }
         for configured in try await configured(realm: realm) where configured.config.enabled && configured.config.importEnabled {
             let ldap = provider(configured, realm: realm)
             let person: LDAPPerson?
             do {
-                person = try await ldap.find(username: username)
+                person = try await ldap.find(newcomer: username)
             } catch .ambiguous {
                 continue  // two entries answer to the name: it is nobody's
             } catch {
@@ -147,22 +155,13 @@ public final class DirectoryUsers: UserDirectories {
             }
             return user
         }
+        // Nobody in any of the realm's directories (each answered): not asked again for a while.
+        unknownNames.set(now().adding(seconds: Self.unknownNameSeconds), for: unknownKey)
         return nil
     }
 
     public func verify(_ user: User, password: Sensitive, realm: Realm) async throws -> DirectoryVerdict {
-        guard let link = user.federationLink, let entryId = user.federationId,
-              let configured = try await configured(realm: realm).first(where: { $0.component.id == link }), configured.config.enabled
-        else { return .gone }
-        let ldap = provider(configured, realm: realm)
-        let unavailable = UserDirectoryUnavailable(provider: configured.component.name)
-        let person: LDAPPerson?
-        do {
-            person = try await ldap.find(externalId: entryId)
-        } catch {
-            throw unavailable
-        }
-        guard let person else { return .gone }
+        guard let (configured, ldap, person) = try await entry(of: user, realm: realm) else { return .gone }
         do {
             try await ldap.authenticate(person, password: password.revealed)
         } catch {
@@ -170,9 +169,36 @@ public final class DirectoryUsers: UserDirectories {
             // 49: invalidCredentials (Active Directory's disabled, locked or expired accounts too);
             // 53: unwillingToPerform (a directory's own lockout or policy).
             case .invalidCredentials, .refused(code: 49, _), .refused(code: 53, _): return .mismatch
-            default: throw unavailable
+            default: throw UserDirectoryUnavailable(provider: configured.component.name)
             }
         }
+        return .match(try await bringUpToDate(user, from: person, configured: configured, ldap: ldap, realm: realm))
+    }
+
+    public func standing(of user: User, realm: Realm) async throws -> DirectoryVerdict {
+        guard let (configured, ldap, person) = try await entry(of: user, realm: realm) else { return .gone }
+        return .match(try await bringUpToDate(user, from: person, configured: configured, ldap: ldap, realm: realm))
+    }
+
+    /// The directory entry `user` was imported from, read now with its provider; nil when the
+    /// entry is gone or its provider is disabled or removed.
+    func entry(of user: User, realm: Realm) async throws -> (Configured, LDAPUserProvider, LDAPPerson)? {
+        guard let link = user.federationLink, let entryId = user.federationId,
+              let configured = try await configured(realm: realm).first(where: { $0.component.id == link }), configured.config.enabled
+        else { return nil }
+        let ldap = provider(configured, realm: realm)
+        do {
+            guard let person = try await ldap.find(externalId: entryId) else { return nil }
+            return (configured, ldap, person)
+        } catch {
+            throw UserDirectoryUnavailable(provider: configured.component.name)
+        }
+    }
+
+    /// What the directory says about `user` now (`person`, its entry) written by the provider's
+    /// mappers; the user as stored afterwards.
+    func bringUpToDate(_ user: User, from person: LDAPPerson, configured: Configured, ldap: LDAPUserProvider, realm: Realm) async throws -> User {
+        let unavailable = UserDirectoryUnavailable(provider: configured.component.name)
         let mapping = DirectoryMapping(store: store, newID: newID, realm: realm)
         for attempt in 1...2 {
             do {
@@ -191,7 +217,7 @@ public final class DirectoryUsers: UserDirectories {
                 throw unavailable
             }
         }
-        return .match(try await store.user(id: user.id, realmId: realm.id) ?? user)
+        return try await store.user(id: user.id, realmId: realm.id) ?? user
     }
 }
 

@@ -241,6 +241,36 @@ struct DirectoryClientTests {
         #expect(threads.held.withLock { $0.total } == 0)
         #expect(hanging.state.withLock { $0.busy + $0.waiting.count } == 0)
     }
+
+    /// Names nobody here has yet (anyone can send thousands) hold at most the connections and half
+    /// the waiting room of a provider: past that they are told busy at once, while a person already
+    /// imported still gets in line.
+    @Test func namesNobodyHasTakeAtMostHalfTheWaitingRoom() async throws {
+        let listener = HangingListener()
+        defer { listener.close() }
+        var config = LDAPProviderConfigTests.keycloakConsole
+        config["connectionUrl"] = ["ldap://127.0.0.1:\(listener.port)"]
+        config["connectionTimeout"] = ["60000"]
+        config["readTimeout"] = ["60000"]
+        let provider = LDAPUserProvider(config: try LDAPProviderConfig.parse(config), bindCredential: "x", realm: uniqueRealm(),
+                                        threads: DirectoryThreads(threads: 64, perRealm: 64))
+        let directory = provider.directory
+        let share = directory.maxConnections + directory.maxWaiting / 2
+        let guesses = (0..<share).map { n in Task { try await provider.find(newcomer: "guess\(n)") } }
+        while directory.state.withLock({ $0.newcomers }) < share || directory.state.withLock({ $0.busy }) < directory.maxConnections { await Task.yield() }
+        await #expect(throws: DirectoryError.busy) { try await provider.find(newcomer: "one-more") }
+        // Someone already imported is not refused: in line behind the guesses, with room to spare.
+        let waitingBefore = directory.state.withLock { $0.waiting.count }
+        let known = Task { try await provider.find(externalId: "0a1b2c3d-0000-4000-8000-000000000001") }
+        while directory.state.withLock({ $0.waiting.count }) == waitingBefore { await Task.yield() }
+        #expect(directory.state.withLock { $0.waiting.count } < directory.maxWaiting)
+
+        provider.shutdown()
+        listener.close()
+        for task in guesses { await #expect(throws: DirectoryError.self) { try await task.value } }
+        await #expect(throws: DirectoryError.self) { try await known.value }
+        #expect(directory.state.withLock { $0.newcomers + $0.busy } == 0)
+    }
 }
 
 /// A realm name no other test uses: tests run at once, and the shared threads' budget is per realm.

@@ -130,6 +130,84 @@ struct DirectorySignInTests {
         }
     }
 
+    /// Tokens that stand for an earlier sign-in — a personal access token, docker's identity
+    /// token, an OIDC refresh token — follow the directory as a password does: each door asks the
+    /// directory again past the remembered window (a membership removed takes push away, one
+    /// given back returns it), an entry deleted refuses them all, a directory that is down is a
+    /// 503 for them; and a name nobody has is not asked again for a while.
+    @Test func tokensOfADirectoryPersonFollowTheDirectory() async throws {
+        let slapd = try Slapd(ldif: DirectoryClientTests.people + Self.groups)
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            let store = api.server.services.store
+            let realm = try #require(try await store.realm(named: "acme"))
+            let provider = try await UserStorageComponentsTests().create(api, UserStorageComponentsTests.providerJSON(url: slapd.url, changes: [
+                "bindDn": [Slapd.adminDN], "bindCredential": [Slapd.adminPassword], "usersDn": ["ou=people,\(Slapd.suffix)"],
+            ]), token: r.admin)
+            _ = try await UserStorageComponentsTests().create(api, ["name": "groups", "providerId": "group-ldap-mapper", "parentId": .string(provider),
+                                                                    "config": ["groups.dn": .string("ou=groups,\(Slapd.suffix)")]], token: r.admin)
+            let scope = "repository:team-a/app:pull,push"
+            #expect(try await r.token("alice", "alice-secret", scopes: [scope]).status == .ok)
+            let alice = try #require(try await store.user(username: "alice", realmId: realm.id))
+            let devs = try #require(try await store.group(path: "/engineering/devs", realmId: realm.id))
+            let dev = try await api.role("acme", "team-a-dev", client: r.clientId, token: r.admin)
+            #expect(try await api.call(.post, "/admin/realms/acme/groups/\(devs.group.id)/role-mappings/clients/\(r.clientId)", token: r.admin, json: [dev]).status == .noContent)
+
+            let identity = try await r.login("alice", "alice-secret")
+            let pat = try await r.pat(for: alice.id)
+            let oidc = try #require(try await api.login(realm: "acme", username: "alice", password: "alice-secret")["refresh_token"]?.stringValue)
+            func oidcRefresh() async throws -> APIResponse {
+                try await api.call(.post, "/realms/acme/protocol/openid-connect/token",
+                                   form: [("grant_type", "refresh_token"), ("client_id", "admin-cli"), ("refresh_token", oidc)])
+            }
+            func patPushes() async throws -> Bool { Self.pushes(try r.access(try await r.token("alice", pat, scopes: [scope])), "team-a/app") }
+            func identityPushes() async throws -> Bool { Self.pushes(try r.access(try await r.refresh(identity, scope: scope)), "team-a/app") }
+            #expect(try await patPushes())
+            #expect(try await identityPushes())
+            #expect(try await oidcRefresh().status == .ok)
+
+            let member = "member: uid=alice,ou=people,\(Slapd.suffix)\n"
+            // Out of the group in the directory: the identity token's next use past the window has no push.
+            try slapd.modify("dn: cn=devs,ou=groups,\(Slapd.suffix)\nchangetype: modify\ndelete: member\n" + member)
+            #expect(try await identityPushes(), "remembered for a moment")
+            api.clock.advance(seconds: 121)
+            #expect(try await !identityPushes())
+            #expect(try await !store.groupsOfUser(userId: alice.id, realmId: realm.id).map(\.path).contains("/engineering/devs"))
+            // Back in it: the personal access token's next use brings the membership back.
+            try slapd.modify("dn: cn=devs,ou=groups,\(Slapd.suffix)\nchangetype: modify\nadd: member\n" + member)
+            api.clock.advance(seconds: 121)
+            #expect(try await patPushes())
+            // Out again: an OIDC refresh brings that in.
+            try slapd.modify("dn: cn=devs,ou=groups,\(Slapd.suffix)\nchangetype: modify\ndelete: member\n" + member)
+            api.clock.advance(seconds: 121)
+            #expect(try await oidcRefresh().status == .ok)
+            #expect(try await !store.groupsOfUser(userId: alice.id, realmId: realm.id).map(\.path).contains("/engineering/devs"))
+
+            // Deleted from the directory: every token of hers is refused.
+            try slapd.modify("dn: uid=alice,ou=people,\(Slapd.suffix)\nchangetype: delete\n")
+            api.clock.advance(seconds: 121)
+            #expect(try await r.token("alice", pat, scopes: [scope]).status == .unauthorized)
+            #expect(try await r.refresh(identity, scope: scope).status == .badRequest)
+            let refused = try await oidcRefresh()
+            #expect(refused.status == .badRequest && refused["error"]?.stringValue == "invalid_grant", "\(refused.text)")
+
+            // A name nobody has: asked once, then remembered as nobody's for a while — the
+            // directory going away does not change its answer until then.
+            #expect(try await r.token("ghost", "x", scopes: [scope]).status == .unauthorized)
+            #expect(try await r.token("bob", "bob-secret", scopes: [scope]).status == .ok)
+            let bob = try #require(try await store.user(username: "bob", realmId: realm.id))
+            let bobsPAT = try await r.pat(for: bob.id, token: try await api.token())
+            slapd.stop()
+            api.clock.advance(seconds: 20)
+            #expect(try await r.token("ghost", "x", scopes: [scope]).status == .unauthorized)
+            // The directory down: a token whose check is due is a clear 503, never a pass.
+            api.clock.advance(seconds: 101)
+            let down = try await r.token("bob", bobsPAT, scopes: [scope])
+            #expect(down.status == .serviceUnavailable, "\(down.status) \(down.text)")
+            #expect(try await r.token("ghost", "x", scopes: [scope]).status == .serviceUnavailable)
+        }
+    }
+
     @Test func anEmptyPasswordNeverReachesTheDirectory() async throws {
         let slapd = try Slapd(ldif: DirectoryClientTests.people)
         try await APIHarness.run { api in
