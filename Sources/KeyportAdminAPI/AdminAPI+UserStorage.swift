@@ -26,6 +26,7 @@ extension AdminAPI {
     func addUserStorageRoutes(_ admin: RouterGroup<KeyportRequestContext>) {
         admin.post("realms/{realm}/testLDAPConnection", use: testLDAPConnection)
         admin.post("realms/{realm}/user-storage/{id}/sync", use: syncDirectoryUsers)
+        admin.post("realms/{realm}/user-storage/{id}/mappers/{mapperId}/sync", use: syncDirectoryMapper)
         admin.post("realms/{realm}/user-storage/{id}/unlink-users", use: unlinkDirectoryUsers)
         admin.post("realms/{realm}/user-storage/{id}/remove-imported-users", use: removeDirectoryUsers)
     }
@@ -219,6 +220,29 @@ extension AdminAPI {
         }
         guard let sync = extensions.syncUserStorage else { throw AdminError(.serviceUnavailable, "Directory sync is not available on this server") }
         return try JSONBody.response(try await sync(realm, provider, action == "triggerChangedUsersSync"))
+    }
+
+    /// Keycloak's `POST user-storage/{id}/mappers/{mapperId}/sync?direction=fedToKeycloak`: a group
+    /// mapper's directory groups made groups under its path now (empty: memberships follow at each
+    /// person's sign-in), so they can be given access before anyone signs in. The groups are the
+    /// ones the mapper would make at a sign-in, under the path its saver was allowed to fill:
+    /// `manage-realm`, as the users' sync. `keycloakToFed` writes the directory: refused.
+    func syncDirectoryMapper(_ request: Request, _ context: KeyportRequestContext) async throws -> Response {
+        let (_, realm) = try await authorize(request, context, .manageRealm)
+        let provider = try await directoryProviderInPath(context, realm: realm)
+        guard let mapper = try await store.storageComponent(id: context.parameters.get("mapperId") ?? "", realmId: realm.id),
+              mapper.parentId == provider.id
+        else { throw AdminError.notFound("Could not find component") }
+        switch FormParameters.query(of: request)["direction"] ?? "" {
+        case "fedToKeycloak": break
+        case "keycloakToFed": throw AdminError.badRequest("Keyport reads directories and never writes them: only direction=fedToKeycloak")
+        default: throw AdminError.badRequest("direction is fedToKeycloak")
+        }
+        guard let sync = extensions.syncStorageMapper else { throw AdminError(.serviceUnavailable, "Directory sync is not available on this server") }
+        guard let result = try await sync(realm, mapper) else {
+            throw AdminError.badRequest("Only a group-ldap-mapper of an enabled provider syncs its groups")
+        }
+        return try JSONBody.response(result)
     }
 
     /// Keycloak's `unlink-users`: the provider's users stay, as local users without a password

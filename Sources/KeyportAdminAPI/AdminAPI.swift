@@ -204,6 +204,11 @@ public struct AdminExtensions: Sendable {
     /// its last sync (`changedOnly`); answers Keycloak's `SynchronizationResult`.
     public typealias UserStorageSync = @Sendable (_ realm: Realm, _ provider: StorageComponent, _ changedOnly: Bool) async throws -> JSONValue
     public var syncUserStorage: UserStorageSync?
+    /// Syncs a group mapper's directory groups into groups (`user-storage/{id}/mappers/{mapperId}/sync`,
+    /// `fedToKeycloak`); answers Keycloak's `SynchronizationResult`, or nil when the mapper is not
+    /// a group mapper of an enabled provider.
+    public typealias StorageMapperSync = @Sendable (_ realm: Realm, _ mapper: StorageComponent) async throws -> JSONValue?
+    public var syncStorageMapper: StorageMapperSync?
 
     public init(installationProviders: [String: InstallationProvider] = [:], clientQueries: [String: ClientQuery] = [:],
                 endBrowserSession: BrowserSessionEnder? = nil, clearCache: CacheClearer? = nil) {

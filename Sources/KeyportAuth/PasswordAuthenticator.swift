@@ -196,15 +196,23 @@ public struct PasswordAuthenticator: Sendable {
     }
 
     /// The lockout a directory's users always have, whatever the realm's: its own rules when it
-    /// has them, but never more than `directoryFailureFactor` wrong passwords before a wait —
-    /// every wrong one is a bind the directory counts, and enough of them lock the person out of
-    /// everything the directory serves (Active Directory's lockout threshold is often 5 to 10).
-    static let directoryFailureFactor = 5
+    /// has them, but never more than `directoryFailureFactor` wrong passwords before a wait of at
+    /// least `directoryWaitSeconds`, and then one try per wait — every wrong one is a bind the
+    /// directory counts, and enough of them lock the person out of everything the directory serves.
+    /// Active Directory's lockout threshold is often 5 (CIS's advice: 5 or fewer) over a
+    /// 15-minute window: from Keyport it sees at most 3 wrong binds in a row, then one per 15
+    /// minutes — never 5 in any window of 15 minutes.
+    static let directoryFailureFactor = 3
+    static let directoryWaitSeconds = 900
     static func directoryLockout(_ realm: BruteForcePolicy) -> BruteForcePolicy {
         var policy = realm.enabled ? realm : BruteForcePolicy()
         policy.enabled = true
-        if !realm.enabled { policy.permanentLockout = false }
+        // A permanent lockout (the user disabled) comes only after as many failures as the realm
+        // itself allows: the directory's smaller count makes a wait, never a disabled account.
+        if !realm.enabled || realm.failureFactor > directoryFailureFactor { policy.permanentLockout = false }
         policy.failureFactor = min(max(policy.failureFactor, 1), directoryFailureFactor)
+        policy.waitIncrementSeconds = max(policy.waitIncrementSeconds, directoryWaitSeconds)
+        policy.maxFailureWaitSeconds = max(policy.maxFailureWaitSeconds, directoryWaitSeconds)
         return policy
     }
 

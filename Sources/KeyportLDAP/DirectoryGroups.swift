@@ -85,3 +85,68 @@ extension LDAPUserProvider {
         return entries.compactMap { entry in entry.first(m.nameAttribute).map { (entry.dn, $0) } }
     }
 }
+
+extension LDAPUserProvider {
+    /// At most this many groups are read by a group mapper's sync.
+    public static let maxSyncedGroups = 10_000
+
+    /// Every group under the mapper's `baseDN` of its object classes and filter (Keycloak's group
+    /// mapper sync, `fedToKeycloak`), each with the groups it is nested in when the mapper keeps
+    /// the directory's nesting (a group's parent: the first by DN of the groups listing it as a
+    /// member, as at a sign-in). Read a page at a time when the provider pages (Active Directory
+    /// answers at most 1,000 entries a search otherwise); at most `maxSyncedGroups`, 64 MiB in all.
+    public func allGroups(membership m: LDAPMapperConfig.Membership) async throws(DirectoryError) -> [DirectoryGroup] {
+        let filter = "(&" + m.objectClasses.map { "(objectClass=\($0))" }.joined() + (m.filter ?? "") + ")"
+        let nesting = m.preserveInheritance && m.memberIsDN
+        let attributes = nesting ? [m.nameAttribute, m.memberAttribute] : [m.nameAttribute]
+        let paged = config.pagination, pageSize = min(config.batchSizeForSync, 1_000)
+        var entries: [DirectoryEntry] = []
+        do {
+            try await directory.withSession { session in
+                var cookie: [UInt8] = []
+                var bytes = 64 << 20
+                var pages = 0
+                repeat {
+                    pages += 1
+                    guard pages <= Self.maxSyncedGroups / max(pageSize, 1) + 2 else { throw DirectoryError.tooManyEntries }
+                    let answer = try await session.search(base: m.baseDN, scope: .subtree, filter: filter, attributes: attributes,
+                                                          pageSize: paged ? pageSize : nil, cookie: cookie,
+                                                          limits: SearchLimits(maxEntries: Self.maxSyncedGroups - entries.count, maxBytes: bytes))
+                    entries += answer.entries
+                    bytes -= answer.entries.reduce(0) { total, entry in
+                        total + entry.dn.utf8.count + entry.attributes.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } }
+                    }
+                    guard entries.count <= Self.maxSyncedGroups, bytes > 0 else { throw DirectoryError.tooManyEntries }
+                    cookie = answer.cookie
+                } while !cookie.isEmpty
+            }
+        } catch let error as DirectoryError {
+            throw error
+        } catch {
+            throw .unavailable("\(error)")
+        }
+        var names: [String: (dn: String, name: String)] = [:]  // by lowercased DN
+        for entry in entries {
+            if let name = entry.first(m.nameAttribute) { names[entry.dn.lowercased()] = (entry.dn, name) }
+        }
+        // Each group's parent: the first by DN of the groups that list it as a member.
+        var parent: [String: String] = [:]
+        if nesting {
+            for entry in entries.sorted(by: { $0.dn.lowercased() > $1.dn.lowercased() }) where names[entry.dn.lowercased()] != nil {
+                for member in entry.strings(m.memberAttribute) where names[member.lowercased()] != nil {
+                    parent[member.lowercased()] = entry.dn.lowercased()
+                }
+            }
+        }
+        return names.sorted { $0.key < $1.key }.map { key, group in
+            var ancestors: [String] = []
+            var seen: Set<String> = [key]
+            var current = key
+            while ancestors.count < Self.maxGroupDepth, let up = parent[current], seen.insert(up).inserted, let above = names[up] {
+                ancestors.insert(above.name, at: 0)
+                current = up
+            }
+            return DirectoryGroup(dn: group.dn, name: group.name, ancestors: ancestors)
+        }
+    }
+}

@@ -10,6 +10,7 @@ import KeyportDockerV2
 import KeyportEvents
 import KeyportFederation
 import KeyportHTTP
+import KeyportJSON
 import KeyportModel
 import KeyportOIDC
 import KeyportProvisioning
@@ -114,10 +115,9 @@ public struct KeyportServer: Sendable {
             try await RegistryEventsAdmin.events(request: request, realm: realm, store: store)
         }
         adminExtensions.syncUserStorage = { realm, provider, changedOnly in
-            let result = try await directories.sync(providerId: provider.id, realm: realm, changedSince: changedOnly ? provider.lastSync : nil)
-            return ["ignored": .bool(result.ignored), "added": .number(Double(result.added)), "updated": .number(Double(result.updated)),
-                    "removed": .number(Double(result.removed)), "failed": .number(Double(result.failed)), "status": .string(result.status)]
+            try await directories.sync(providerId: provider.id, realm: realm, changedSince: changedOnly ? provider.lastSync : nil).json
         }
+        adminExtensions.syncStorageMapper = { realm, mapper in try await directories.syncGroups(mapperId: mapper.id, realm: realm)?.json }
         // An administrator ending a browser session tells the clients it signed in, as a logout does.
         adminExtensions.endBrowserSession = { realm, session in try await BackChannelLogout(tokens: tokens).end(session, realm: realm) }
         adminExtensions.clearCache = { cache, realm, everyRealm in
@@ -318,5 +318,13 @@ extension HTTPSCipherSuite {
         case .ecdheECDSAChaCha20: .TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
         case .ecdheRSAChaCha20: .TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
         }
+    }
+}
+
+extension DirectorySyncResult {
+    /// Keycloak's `SynchronizationResult` as its admin API answers it.
+    var json: JSONValue {
+        ["ignored": .bool(ignored), "added": .number(Double(added)), "updated": .number(Double(updated)),
+         "removed": .number(Double(removed)), "failed": .number(Double(failed)), "status": .string(status)]
     }
 }

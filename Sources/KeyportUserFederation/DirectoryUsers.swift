@@ -312,6 +312,43 @@ extension DirectoryUsers {
         return result
     }
 
+    /// Keycloak's group mapper sync (`fedToKeycloak`): every directory group the mapper reads
+    /// made a group under its path now — nested as the directory nests them when the mapper says
+    /// so — so administrators can give a directory group registry access before any of its
+    /// people signs in. Only groups the mapper itself made are ever used (as at a sign-in); none
+    /// is removed, and memberships follow at each person's sign-in or token use. `added`: the
+    /// groups made. Nil when `mapperId` is not a group mapper of an enabled provider of the realm.
+    public func syncGroups(mapperId: String, realm: Realm) async throws -> DirectorySyncResult? {
+        guard let configured = try await configured(realm: realm).first(where: { $0.mappers.contains { $0.component.id == mapperId } }),
+              configured.config.enabled,
+              let (component, mapper) = configured.mappers.first(where: { $0.component.id == mapperId }),
+              case .group(let membership) = mapper
+        else { return nil }
+        let ldap = provider(configured, realm: realm)
+        let groups: [DirectoryGroup]
+        do {
+            groups = try await ldap.allGroups(membership: membership)
+        } catch {
+            throw UserDirectoryUnavailable(provider: configured.component.name)
+        }
+        let mapping = DirectoryMapping(store: store, newID: newID, realm: realm)
+        var result = DirectorySyncResult()
+        for attempt in 1...2 {
+            let (wanted, made) = try await mapping.groupIds(for: groups, mapper: component, membership: membership)
+            do {
+                // Parents before children (groupIds lists them in the order made), in one write.
+                if !made.isEmpty { try await store.apply(made.map { .createGroup($0) }) }
+                result.added = made.count
+                result.updated = max(0, wanted.count - made.count)
+                result.failed = groups.count - wanted.count
+                break
+            } catch StoreError.conflict(let rule) where attempt == 1 && (rule == .siblingGroupName || rule == .topLevelGroupName) {
+                continue  // a sign-in made one of them a moment ago: once more, with it
+            }
+        }
+        return result
+    }
+
     enum BroughtIn { case added, updated, unchanged, refused }
 
     /// One person of a sync: imported when new (as at a first sign-in), else its profile updated.

@@ -208,6 +208,74 @@ struct DirectorySignInTests {
         }
     }
 
+    /// A thousand people in ten teams, nested in two departments of one organisation: the group
+    /// mapper's sync makes the thirteen groups (nested) before anyone signs in, so a grant can go
+    /// on a department first; a full sync imports the thousand; a person of a team under that
+    /// department pushes at their first sign-in, one of the other department does not.
+    @Test func aThousandPeopleInNestedGroupsAndTheGroupMappersSync() async throws {
+        var ldif = ""
+        for i in 0..<1_000 { ldif += Slapd.person(String(format: "p%04d", i), password: "pw-\(i)") }
+        func group(_ name: String, _ members: [String]) -> String {
+            "dn: cn=\(name),ou=groups,\(Slapd.suffix)\nobjectClass: groupOfNames\ncn: \(name)\n"
+                + members.map { "member: \($0)\n" }.joined() + "\n"
+        }
+        let dn = { (name: String) in "cn=\(name),ou=groups,\(Slapd.suffix)" }
+        ldif += group("org", [dn("eng"), dn("ops")])
+        ldif += group("eng", (0..<5).map { dn("team\($0)") })
+        ldif += group("ops", (5..<10).map { dn("team\($0)") })
+        for team in 0..<10 {
+            ldif += group("team\(team)", (0..<100).map { "uid=" + String(format: "p%04d", team * 100 + $0) + ",ou=people,\(Slapd.suffix)" })
+        }
+        let slapd = try Slapd(ldif: ldif)
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            let store = api.server.services.store
+            let realm = try #require(try await store.realm(named: "acme"))
+            #expect(try await api.call(.post, "/admin/realms/acme/groups", token: r.admin, json: ["name": "ldap"]).status == .created)
+            let provider = try await UserStorageComponentsTests().create(api, UserStorageComponentsTests.providerJSON(url: slapd.url, changes: [
+                "bindDn": [Slapd.adminDN], "bindCredential": [Slapd.adminPassword], "usersDn": ["ou=people,\(Slapd.suffix)"],
+                "batchSizeForSync": ["200"], "pagination": ["true"],
+            ]), token: r.admin)
+            let mapper = try await UserStorageComponentsTests().create(api, ["name": "groups", "providerId": "group-ldap-mapper", "parentId": .string(provider),
+                                                                             "config": ["groups.dn": .string("ou=groups,\(Slapd.suffix)"), "groups.path": "/ldap"]], token: r.admin)
+            let sync = "/admin/realms/acme/user-storage/\(provider)/mappers/\(mapper)/sync"
+
+            // The groups, nested as in the directory, before anyone signs in.
+            let made = try await api.call(.post, sync + "?direction=fedToKeycloak", token: r.admin)
+            #expect(made.status == .ok && made["added"]?.int == 13 && made["failed"]?.int == 0, "\(made.text)")
+            for path in ["/ldap/org", "/ldap/org/eng", "/ldap/org/ops", "/ldap/org/eng/team3", "/ldap/org/ops/team7"] {
+                #expect(try await store.group(path: path, realmId: realm.id) != nil, "\(path)")
+            }
+            let again = try await api.call(.post, sync + "?direction=fedToKeycloak", token: r.admin)
+            #expect(again["added"]?.int == 0 && again["updated"]?.int == 13, "\(again.text)")
+            let eng = try #require(try await store.group(path: "/ldap/org/eng", realmId: realm.id))
+            let dev = try await api.role("acme", "team-a-dev", client: r.clientId, token: r.admin)
+            #expect(try await api.call(.post, "/admin/realms/acme/groups/\(eng.group.id)/role-mappings/clients/\(r.clientId)", token: r.admin, json: [dev]).status == .noContent)
+
+            let users = try await api.call(.post, "/admin/realms/acme/user-storage/\(provider)/sync?action=triggerFullSync", token: r.admin)
+            #expect(users["added"]?.int == 1_000 && users["failed"]?.int == 0, "\(users.text)")
+            let scope = ["repository:team-a/app:pull,push"]
+            #expect(Self.pushes(try r.access(try await r.token("p0342", "pw-342", scopes: scope)), "team-a/app"))
+            #expect(!Self.pushes(try r.access(try await r.token("p0742", "pw-742", scopes: scope)), "team-a/app"))
+            let p0342 = try #require(try await store.user(username: "p0342", realmId: realm.id))
+            #expect(try await store.groupsOfUser(userId: p0342.id, realmId: realm.id).map(\.path) == ["/ldap/org/eng/team3"])
+            #expect(try await store.group(path: "/ldap/org/eng/team3", realmId: realm.id)?.group.id
+                    == (try await store.groupsOfUser(userId: p0342.id, realmId: realm.id).first?.group.id), "the synced group, not a second one")
+
+            // Only a group mapper, only into Keyport, only by those who manage the realm.
+            #expect(try await api.call(.post, sync + "?direction=keycloakToFed", token: r.admin).status == .badRequest)
+            #expect(try await api.call(.post, sync, token: r.admin).status == .badRequest)
+            let mappers = try await api.call(.get, "/admin/realms/acme/components?parent=\(provider)", token: r.admin)
+            let username = try #require(mappers.items.first { $0["name"]?.stringValue == "username" }?["id"]?.stringValue)
+            #expect(try await api.call(.post, "/admin/realms/acme/user-storage/\(provider)/mappers/\(username)/sync?direction=fedToKeycloak", token: r.admin).status == .badRequest)
+            #expect(try await api.call(.post, "/admin/realms/acme/user-storage/\(mapper)/mappers/\(mapper)/sync?direction=fedToKeycloak", token: r.admin).status == .notFound)
+            let viewer = try await UserStorageComponentsTests.admin(api, r, "viewer", roles: ["view-realm"])
+            #expect(try await api.call(.post, sync + "?direction=fedToKeycloak", token: viewer).status == .forbidden)
+            slapd.stop()
+            #expect(try await api.call(.post, sync + "?direction=fedToKeycloak", token: r.admin).status == .serviceUnavailable)
+        }
+    }
+
     @Test func anEmptyPasswordNeverReachesTheDirectory() async throws {
         let slapd = try Slapd(ldif: DirectoryClientTests.people)
         try await APIHarness.run { api in
@@ -220,11 +288,21 @@ struct DirectorySignInTests {
             #expect(try await api.login(realm: "acme", username: "alice", password: "").status != .ok)
             #expect(try await r.token("alice", "alice-secret").status == .ok)
             // The realm has no brute-force protection, yet a directory's people get a lockout of
-            // their own: five wrong passwords, then not even the right one reaches the directory.
-            for _ in 0..<5 { #expect(try await r.token("alice", "wrong-\(UUID())").status == .unauthorized) }
+            // their own: three wrong passwords, then not even the right one reaches the directory
+            // for fifteen minutes, and after that one try per fifteen minutes — so Active
+            // Directory's usual threshold (5 in 15 minutes) is never reached from here.
+            for _ in 0..<3 {
+                api.clock.advance(seconds: 2)
+                #expect(try await r.token("alice", "wrong-\(UUID())").status == .unauthorized)
+            }
             #expect(try await r.token("alice", "alice-secret").status == .unauthorized)
+            api.clock.advance(seconds: 899)
+            #expect(try await r.token("alice", "alice-secret").status == .unauthorized, "locked for fifteen minutes")
+            api.clock.advance(seconds: 2)
+            #expect(try await r.token("alice", "wrong-again").status == .unauthorized)
+            api.clock.advance(seconds: 600)
             slapd.stop()
-            #expect(try await r.token("alice", "alice-secret").status == .unauthorized, "locked: the directory is not asked (else 503)")
+            #expect(try await r.token("alice", "alice-secret").status == .unauthorized, "locked again: the directory is not asked (else 503)")
         }
     }
 

@@ -24,7 +24,7 @@ REALM = ACME["realm"]
 USERS = {u["username"]: u["password"] for u in ACME["users"]}
 
 
-def run_playbook(keyport, home: pathlib.Path, state: str) -> dict:
+def run_playbook(keyport, home: pathlib.Path, state: str, playbook: str = "keyport.yml", extra: dict | None = None) -> dict:
     """ansible-playbook from this venv against `keyport`, isolated from any user configuration;
     returns the json callback's report, plus the requests Keyport refused meanwhile."""
     bin_dir = pathlib.Path(sys.executable).parent
@@ -40,10 +40,11 @@ def run_playbook(keyport, home: pathlib.Path, state: str) -> dict:
     })
     keyport.log.seek(0, os.SEEK_END)
     log_start = keyport.log.tell()
+    variables = {"ansible_python_interpreter": sys.executable, "keyport_url": keyport.url, "admin_password": ADMIN_PASSWORD,
+                 "state": state, **(extra or {})}
     result = subprocess.run(
-        [str(bin_dir / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(PLAYBOOK_DIR / "keyport.yml"),
-         "-e", f"ansible_python_interpreter={sys.executable}", "-e", f"keyport_url={keyport.url}",
-         "-e", f"admin_password={ADMIN_PASSWORD}", "-e", f"state={state}"],
+        [str(bin_dir / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(PLAYBOOK_DIR / playbook),
+         *[argument for name, value in variables.items() for argument in ("-e", f"{name}={value}")]],
         cwd=home, env=env, capture_output=True, text=True, timeout=600)
     try:
         report = json.loads(result.stdout)
@@ -192,3 +193,46 @@ def test_ansible_keycloak_modules_manage_a_realm_idempotently(keyport, tmp_path)
     keyport.log.seek(0)
     log = keyport.log.read()
     assert not [s for s in [*USERS.values(), ACME["api_secret"]] if s in log]
+
+
+def test_ansible_manages_a_directory_idempotently(keyport, tmp_path):
+    """keycloak_user_federation (Tests/e2e/ansible/directory.yml) makes an LDAP provider with its
+    mappers against a throwaway slapd; the directory's people then sign in and their group
+    arrives under /ldap; the same playbook again changes nothing; state=absent removes the
+    provider, the people it imported, and the realm."""
+    from test_ldap import ADMIN_DN, ADMIN_PW, Slapd
+    slapd = Slapd(str(tmp_path))
+    try:
+        directory = {"ldap_url": slapd.url, "ldap_bind_dn": ADMIN_DN, "ldap_bind_password": ADMIN_PW}
+        first = run_playbook(keyport, tmp_path, "present", "directory.yml", directory)
+        assert first["returncode"] == 0 and first["stats"]["failures"] == 0, explain(first)
+        assert "Directory" in first["changed_tasks"], explain(first)
+        status, found = admin(keyport, "GET", "/corp/components?type=org.keycloak.storage.UserStorageProvider&name=corp-ldap")
+        assert status == 200 and len(found) == 1 and found[0]["config"]["bindCredential"] == ["**********"], found
+        provider = found[0]["id"]
+        status, mappers = admin(keyport, "GET", f"/corp/components?parent={provider}")
+        assert {"username", "email", "groups"} <= {m["name"] for m in mappers}, mappers
+
+        # What it made works: zed signs in with his directory password, in the directory's group.
+        status, synced = admin(keyport, "POST", f"/corp/user-storage/{provider}/sync?action=triggerFullSync")
+        assert status == 200 and synced["added"] == 2, synced
+        zed = token(keyport, "corp", {"grant_type": "password", "client_id": "admin-cli", "username": "zed", "password": "zed-dir-pw"})
+        assert claims(zed["access_token"])["email"] == "zed@corp.test"
+        status, users = admin(keyport, "GET", "/corp/users?username=zed&exact=true")
+        status, groups = admin(keyport, "GET", f"/corp/users/{users[0]['id']}/groups")
+        assert [g["path"] for g in groups] == ["/ldap/builders"], groups
+
+        # Again: nothing to do (the credential, masked in every answer, is not sent again).
+        second = run_playbook(keyport, tmp_path, "present", "directory.yml", directory)
+        assert second["returncode"] == 0 and second["stats"]["failures"] == 0, explain(second)
+        assert second["stats"]["changed"] == 0 and second["changed_tasks"] == [], explain(second)
+
+        third = run_playbook(keyport, tmp_path, "absent", "directory.yml", directory)
+        assert third["returncode"] == 0 and third["stats"]["failures"] == 0, explain(third)
+        assert third["changed_tasks"] == ["Directory", "Realm"], explain(third)
+        status, _ = admin(keyport, "GET", "/corp")
+        assert status == 404
+        keyport.log.seek(0)
+        assert ADMIN_PW not in keyport.log.read()
+    finally:
+        slapd.stop()
