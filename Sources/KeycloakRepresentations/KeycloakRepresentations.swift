@@ -773,6 +773,7 @@ public struct ComponentRepresentation: Codable, Sendable {
         for key in StorageComponent.secretConfigKeys where config[key]?.isEmpty == false {
             config[key] = [StorageComponent.maskedSecret]
         }
+        if c.parentId == nil, let lastSync = c.lastSync { config[StorageComponent.lastSyncConfigKey] = [String(lastSync.secondsSince1970)] }
         self.init(id: c.id, name: c.name, providerId: c.providerId, providerType: c.providerType, parentId: c.parentId ?? c.realmId,
                   subType: c.subType, config: config)
     }

@@ -17,6 +17,8 @@ public struct StorageComponent: Sendable, Equatable, Identifiable {
     public var targetId: String?
     /// When a sync of this provider last finished (Keycloak's `lastSync`).
     public var lastSync: Timestamp?
+    /// Where Keycloak shows `lastSync` (seconds since the epoch) in a provider's config.
+    public static let lastSyncConfigKey = "lastSync"
 
     public init(id: String, realmId: String, parentId: String? = nil, name: String, providerId: String, providerType: String,
                 subType: String? = nil, config: [String: [String]] = [:], targetId: String? = nil, lastSync: Timestamp? = nil) {

@@ -71,6 +71,9 @@ extension Provisioning {
                 for value in values where value.utf8.count > StorageComponent.maxConfigValueBytes || value.utf8.contains(0) {
                     throw InvalidObject("A value of config '\(key.prefix(80))' is longer than \(StorageComponent.maxConfigValueBytes) bytes or holds a NUL")
                 }
+                // When the provider last synced is the server's to say (answered in config, as
+                // Keycloak does); sent back, as Ansible and Keycloak's console do, it is ignored.
+                if key == StorageComponent.lastSyncConfigKey, component.parentId == nil { continue }
                 if StorageComponent.secretConfigKeys.contains(key), values.first == StorageComponent.maskedSecret {
                     if let stored = before.config[key] { merged[key] = stored }
                     continue

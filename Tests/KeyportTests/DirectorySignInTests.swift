@@ -327,7 +327,14 @@ struct DirectorySignInTests {
             let alice = try #require(try await store.user(username: "alice", realmId: realm.id))
             #expect(alice.email == "alice@example.org" && alice.firstName == "Alice")
             #expect(try await store.userRoles(userId: alice.id, realmId: realm.id).map(\.name) == [realm.defaultRoleName])
-            #expect(try await store.storageComponent(id: provider, realmId: realm.id)?.lastSync != nil)
+            let synced = try #require(try await store.storageComponent(id: provider, realmId: realm.id)?.lastSync)
+            // Answered in config as Keycloak does (seconds); sent back (Ansible, Keycloak's console), ignored.
+            var shown = try #require(try await api.call(.get, "/admin/realms/acme/components/\(provider)", token: r.admin).json)
+            #expect(shown["config"]?["lastSync"] == [.string(String(synced.secondsSince1970))], "\(shown)")
+            shown["config"]?["lastSync"] = ["1"]
+            #expect(try await api.call(.put, "/admin/realms/acme/components/\(provider)", token: r.admin, json: shown).status == .noContent)
+            let after = try #require(try await store.storageComponent(id: provider, realmId: realm.id))
+            #expect(after.lastSync == synced && after.config["lastSync"] == nil)
 
             // A change in the directory, brought in by the changed-users sync; nothing else moves.
             try slapd.modify("dn: uid=alice,ou=people,\(Slapd.suffix)\nchangetype: modify\nreplace: mail\nmail: alice@wonderland.example\n")

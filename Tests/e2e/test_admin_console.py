@@ -10,6 +10,7 @@ no serious violation. Every page is kept as a screenshot under .build/e2e-artifa
 """
 import base64
 import datetime
+import json
 import time
 import urllib.parse
 
@@ -316,6 +317,69 @@ def test_the_server_admin_manages_a_registry_realm_in_the_console(keyport, realm
     shot(driver, "10-signed-out")
     errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE" and "favicon" not in entry["message"]]
     assert not errors, errors
+
+
+def test_an_admin_connects_a_directory_and_gives_its_group_access(keyport, realm, chromium, tmp_path):
+    """The Directories page against a throwaway slapd: a wrong password is named by the test, the
+    directory added, everyone synced, a group mapper added and its groups synced before anyone
+    signs in; then the directory's person signs in at the registry with their directory password."""
+    from selenium.webdriver.common.by import By
+    from test_ldap import ADMIN_DN, ADMIN_PW, SUFFIX, Slapd
+    slapd = Slapd(str(tmp_path))
+    try:
+        driver = chromium
+        console = f"{keyport.hostname}/admin/master/console/"
+        driver.get(f"{console}#/r/acme/directories")
+        sign_in(driver, "admin", ADMIN_PASSWORD)
+        wait_text(driver, "No directory yet")
+        for name, value in [("name", "corp-ldap"), ("connectionUrl", slapd.url), ("bindDn", ADMIN_DN), ("bindCredential", "not-the-password"),
+                            ("usersDn", f"ou=people,{SUFFIX}")]:
+            driver.find_element(By.CSS_SELECTOR, f"input[name={name}]").send_keys(value)
+        click_button(driver, "Test connection")
+        wait_for(driver, lambda d: "refused" in banner(d).lower())
+        assert "not-the-password" not in banner(driver)
+        driver.find_element(By.CSS_SELECTOR, "input[name=bindCredential]").clear()
+        driver.find_element(By.CSS_SELECTOR, "input[name=bindCredential]").send_keys(ADMIN_PW)
+        click_button(driver, "Test connection")
+        wait_for(driver, lambda d: "accepted the bind DN" in banner(d))
+        click_button(driver, "Add directory")
+        wait_for(driver, lambda d: "added" in banner(d) or "error" in d.find_element(By.ID, "banner").get_attribute("class"))
+        assert "Directory corp-ldap added" in banner(driver), banner(driver)
+        shot(driver, "14-directories")
+        no_serious_violations(driver)
+
+        click_link(driver, "corp-ldap")
+        wait_text(driver, "Sync all people")
+        click_button(driver, "Test connection")
+        wait_for(driver, lambda d: "accepted the bind DN" in banner(d))
+        click_button(driver, "Sync all people")
+        wait_for(driver, lambda d: "2 imported users" in banner(d))
+        driver.find_element(By.CSS_SELECTOR, "input[name=groupsDn]").send_keys(f"ou=groups,{SUFFIX}")
+        click_button(driver, "Add group mapper")
+        wait_for(driver, lambda d: "Mapper groups added" in banner(d))
+        click_button(driver, "Sync groups")
+        wait_for(driver, lambda d: "1 made" in banner(d))
+        wait_text(driver, "groups under ou=groups")
+        shot(driver, "15-directory")
+        no_serious_violations(driver)
+
+        # The synced group gets the push role; zed, a member in the directory, pushes with his
+        # directory password at his first sign-in.
+        admin = realm["admin"]
+        builders = admin.id_of("/acme/groups", "name", "builders")
+        role = admin.call("GET", f"/acme/clients/{realm['registry']}/roles/team-a-push").json()
+        admin.call("POST", f"/acme/groups/{builders}/role-mappings/clients/{realm['registry']}", json=[role])
+        auth = base64.b64encode(b"zed:zed-dir-pw").decode()
+        answer = requests.get(f"{keyport.url}/realms/acme/protocol/docker-v2/auth", headers={"Authorization": f"Basic {auth}"},
+                              params={"service": SERVICE, "scope": "repository:team-a/app:pull,push"})
+        assert answer.status_code == 200, answer.text
+        payload = answer.json()["token"].split(".")[1]
+        access = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["access"]
+        assert access == [{"type": "repository", "name": "team-a/app", "actions": ["pull", "push"]}], access
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE" and "favicon" not in entry["message"]]
+        assert not [e for e in errors if "testLDAPConnection" not in e["message"]], errors
+    finally:
+        slapd.stop()
 
 
 def test_a_delegated_admin_sees_only_what_the_api_allows(keyport, realm, chromium):

@@ -37,7 +37,7 @@ function navigation(realm, current) {
   nav.replaceChildren();
   if (session.realm === "master") nav.append(link("Realms", [], null, { "aria-current": current === "realms" ? "page" : null }));
   if (!realm) return;
-  const sections = [["users", "Users"], ["groups", "Groups"], ["roles", "Roles"], ["registry", "Registry access"], ["ci", "CI identities"], ["sso", "Sign-in providers"],
+  const sections = [["users", "Users"], ["groups", "Groups"], ["roles", "Roles"], ["registry", "Registry access"], ["ci", "CI identities"], ["sso", "Sign-in providers"], ["directories", "Directories"],
     ["events", "Events"], ["registry-events", "Registry events"],
     ["admin-events", "Admin events"], ["settings", "Realm settings"]];
   nav.append(h("span", { class: "muted" }, `Realm ${realm}:`));
@@ -264,6 +264,40 @@ const pages = {
       h("h2", {}, "Add a provider"), add];
   },
 
+  async directories(realm, rest) {
+    if (rest[0]) return directoryPage(realm, rest[0]);
+    document.title = `Directories · ${realm} · Keyport`;
+    const providers = await api.get(`/${seg(realm)}/components`, { type: STORAGE_PROVIDER });
+    const add = h("form", { class: "stack", onsubmit: (event) => {
+      event.preventDefault();
+      const v = formValues(event.target);
+      act(() => api.post(`/${seg(realm)}/components`, directoryComponent(v)),
+        `Directory ${v.name} added: sync its people, or let them sign in with their directory password.`);
+    } }, h("div", { class: "row" }, field("Name", input("text", "name", { required: true, autocomplete: "off", placeholder: "corp-ldap" })),
+      field("Kind", h("select", { name: "vendor", id: "f-vendor" }, h("option", { value: "other" }, "OpenLDAP or another LDAP directory"),
+        h("option", { value: "ad" }, "Active Directory")))),
+    h("div", { class: "row" }, field("Connection URL", input("text", "connectionUrl", { required: true, placeholder: "ldaps://ldap.corp.example" })),
+      h("label", { class: "check" }, input("checkbox", "startTls"), "StartTLS (for ldap://)")),
+    h("div", { class: "row" }, field("Bind DN (a service account that reads people)", input("text", "bindDn", { placeholder: "cn=keyport,ou=services,dc=corp,dc=example" })),
+      field("Its password", input("password", "bindCredential", { autocomplete: "new-password" }))),
+    h("div", { class: "row" }, field("Users DN", input("text", "usersDn", { required: true, placeholder: "ou=people,dc=corp,dc=example" })),
+      field("Username attribute", input("text", "usernameLDAPAttribute", { placeholder: "uid (sAMAccountName for AD)" })),
+      field("Search", h("select", { name: "searchScope", id: "f-searchScope" }, h("option", { value: "1" }, "just under the users DN"),
+        h("option", { value: "2" }, "the whole subtree")))),
+    h("label", { class: "check" }, input("checkbox", "trustEmail"), "Trust the directory's email addresses (marked verified)"),
+    h("div", { class: "row" }, h("button", { type: "button", class: "secondary", onclick: (event) => testDirectory(realm, formValues(event.target.form)) }, "Test connection"),
+      h("button", { type: "submit" }, "Add directory")));
+    return [h("h1", {}, "Directories"),
+      h("p", { class: "hint" }, "People sign in with their LDAP or Active Directory password, checked by the directory and never stored here; their directory groups become groups here, and what the directory decides (a group left, an account disabled or deleted) follows at their next sign-in. Adding a directory is the realm administrator's."),
+      table(["Directory", "Kind", "Connection", "Users DN", "Last sync", "Status"], providers.map((p) => {
+        const c = (key) => ((p.config || {})[key] || [])[0] || "";
+        return [link(p.name, ["r", realm, "directories", p.id]), c("vendor") === "ad" ? "Active Directory" : "LDAP",
+          h("span", { class: "mono" }, c("connectionUrl")), h("span", { class: "mono" }, c("usersDn")),
+          c("lastSync") ? time(Number(c("lastSync")) * 1000) : "never", c("enabled") === "false" ? tag("disabled", "no") : tag("enabled", "yes")];
+      }), "No directory yet: every person is a local user."),
+      h("h2", {}, "Add a directory"), add];
+  },
+
   async events(realm, rest, query) {
     document.title = `Events · ${realm} · Keyport`;
     const names = { type: "Type", user: "Username or id", client: "Client", ipAddress: "Address", dateFrom: "From (day)", dateTo: "To (day)" };
@@ -484,6 +518,109 @@ async function providerPage(realm, alias) {
       h("button", { type: "button", class: "danger", onclick: () => confirmed(`Delete the mapper ${m.name}?`, () => api.delete(`${base}/mappers/${seg(m.id)}`), `Mapper ${m.name} deleted.`) }, "Delete")]),
     "No mapper: people get the realm's default role only."),
     h("h2", {}, "Add a mapper"), add];
+}
+
+// MARK: Directories (LDAP user federation)
+
+const STORAGE_PROVIDER = "org.keycloak.storage.UserStorageProvider";
+const STORAGE_MAPPER = "org.keycloak.storage.ldap.mappers.LDAPStorageMapper";
+
+/** The provider Keycloak's console would send for the form's values, with the vendor's defaults. */
+function directoryComponent(v) {
+  const ad = v.vendor === "ad";
+  const username = v.usernameLDAPAttribute || (ad ? "sAMAccountName" : "uid");
+  const config = { vendor: [v.vendor], connectionUrl: [v.connectionUrl], startTls: [String(v.startTls === "on")], editMode: ["READ_ONLY"],
+    usersDn: [v.usersDn], usernameLDAPAttribute: [username], rdnLDAPAttribute: [ad ? "cn" : username],
+    uuidLDAPAttribute: [ad ? "objectGUID" : "entryUUID"], userObjectClasses: [ad ? "person, organizationalPerson, user" : "inetOrgPerson, organizationalPerson"],
+    searchScope: [v.searchScope || "1"], pagination: ["true"], trustEmail: [String(v.trustEmail === "on")], authType: [v.bindDn ? "simple" : "none"] };
+  if (v.bindDn) config.bindDn = [v.bindDn];
+  if (v.bindCredential) config.bindCredential = [v.bindCredential];
+  return { name: v.name, providerId: "ldap", providerType: STORAGE_PROVIDER, config };
+}
+
+/** Keycloak's `testLDAPConnection` for a form's values (or a saved provider's, its password kept on
+ *  the server). Says the answer without drawing the page again: the form keeps what was typed. */
+async function testDirectory(realm, v, componentId) {
+  const authenticate = Boolean(v.bindDn);
+  try {
+    await api.post(`/${seg(realm)}/testLDAPConnection`, { action: authenticate ? "testAuthentication" : "testConnection",
+      connectionUrl: v.connectionUrl, startTls: String(v.startTls === "on" || v.startTls === "true"), bindDn: v.bindDn || "",
+      bindCredential: v.bindCredential || "", componentId: componentId || undefined });
+    say(authenticate ? "The directory answered and accepted the bind DN and its password." : "The directory answered.", "ok");
+  } catch (error) {
+    say(error.message, "error");
+  }
+}
+
+function mapperSummary(m) {
+  const c = (key) => ((m.config || {})[key] || [])[0] || "";
+  switch (m.providerId) {
+    case "user-attribute-ldap-mapper": return `${c("ldap.attribute")} → ${c("user.model.attribute")}`;
+    case "full-name-ldap-mapper": return `${c("ldap.full.name.attribute")} → first and last name`;
+    case "hardcoded-ldap-attribute-mapper": return `${c("user.model.attribute")} = ${c("attribute.value")}`;
+    case "group-ldap-mapper": return `groups under ${c("groups.dn")} → ${c("groups.path") || "/"}`;
+    case "role-ldap-mapper": return `groups under ${c("roles.dn")} → roles${c("client.id") ? ` of ${c("client.id")}` : ""}`;
+    case "hardcoded-ldap-role-mapper": return `everyone: role ${c("role")}`;
+    case "hardcoded-ldap-group-mapper": return `everyone: group ${c("group")}`;
+    case "msad-user-account-control-mapper": return "Active Directory's disabled bit";
+    default: return m.providerId;
+  }
+}
+
+/** A directory: how it is reached, its syncs, and its mappers (a group mapper's groups synced on demand). */
+async function directoryPage(realm, id) {
+  const components = `/${seg(realm)}/components`;
+  const [provider, mappers] = await Promise.all([api.get(`${components}/${seg(id)}`), api.get(components, { parent: id })]);
+  document.title = `${provider.name} · ${realm} · Keyport`;
+  const config = provider.config || {};
+  const c = (key) => (config[key] || [])[0] || "";
+  const storage = `/${seg(realm)}/user-storage/${seg(id)}`;
+  const synced = (what) => (result) => say(`${what}: ${result.status}${result.failed ? "" : "."}`, result.failed ? "error" : "ok");
+  const sync = (action, what) => act(async () => synced(what)(await api.post(`${storage}/sync`, undefined, { action })));
+  const toggle = () => act(() => api.put(`${components}/${seg(id)}`, { ...provider, config: { ...config, enabled: [c("enabled") === "false" ? "true" : "false"] } }),
+    c("enabled") === "false" ? "Directory enabled." : "Directory disabled: its people cannot sign in.");
+  const addGroups = h("form", { class: "stack", onsubmit: (event) => {
+    event.preventDefault();
+    const v = formValues(event.target);
+    act(() => api.post(components, { name: v.name, providerId: "group-ldap-mapper", providerType: STORAGE_MAPPER, parentId: id,
+      config: { "groups.dn": [v.groupsDn], "groups.path": [v.path || "/"], "group.object.classes": [v.classes || (c("vendor") === "ad" ? "group" : "groupOfNames")],
+        "user.roles.retrieve.strategy": [v.strategy], "preserve.group.inheritance": [String(v.nested === "on")], "group.name.ldap.attribute": ["cn"],
+        "membership.ldap.attribute": ["member"], "membership.attribute.type": ["DN"], mode: ["READ_ONLY"] } }), `Mapper ${v.name} added: sync its groups to give them access.`);
+  } }, h("div", { class: "row" }, field("Name", input("text", "name", { required: true, autocomplete: "off", value: "groups" })),
+    field("Groups DN", input("text", "groupsDn", { required: true, placeholder: "ou=groups,dc=corp,dc=example" })),
+    field("Under the group", input("text", "path", { placeholder: "/ (or an existing group, /corp)" }))),
+  h("div", { class: "row" }, field("Object classes", input("text", "classes", { placeholder: c("vendor") === "ad" ? "group" : "groupOfNames" })),
+    field("A person's groups are", h("select", { name: "strategy", id: "f-strategy" },
+      h("option", { value: "LOAD_GROUPS_BY_MEMBER_ATTRIBUTE" }, "those whose member attribute lists them"),
+      h("option", { value: "GET_GROUPS_FROM_USER_MEMBEROF_ATTRIBUTE" }, "those in their memberOf"),
+      h("option", { value: "LOAD_GROUPS_BY_MEMBER_ATTRIBUTE_RECURSIVELY" }, "every group holding them, nested (Active Directory)")))),
+  h("label", { class: "check" }, input("checkbox", "nested", { checked: true }), "Nest the groups as the directory nests them"),
+  h("div", { class: "row" }, h("button", { type: "submit" }, "Add group mapper")));
+  return [h("p", {}, link("← Directories", ["r", realm, "directories"])), h("h1", {}, provider.name),
+    h("dl", { class: "facts" }, h("dt", {}, "Kind"), h("dd", {}, c("vendor") === "ad" ? "Active Directory" : "LDAP directory"),
+      h("dt", {}, "Connection"), h("dd", { class: "mono" }, c("connectionUrl"), c("startTls") === "true" ? " (StartTLS)" : ""),
+      h("dt", {}, "Bind DN"), h("dd", { class: "mono" }, c("bindDn") || "— (anonymous)"),
+      h("dt", {}, "Users"), h("dd", { class: "mono" }, `${c("usersDn")} (${c("searchScope") === "2" ? "subtree" : "one level"}), username from ${c("usernameLDAPAttribute")}`),
+      h("dt", {}, "Last sync"), h("dd", {}, c("lastSync") ? time(Number(c("lastSync")) * 1000) : "never"),
+      h("dt", {}, "Status"), h("dd", {}, c("enabled") === "false" ? tag("disabled", "no") : tag("enabled", "yes"), " ",
+        h("button", { type: "button", class: "secondary", onclick: toggle }, c("enabled") === "false" ? "Enable" : "Disable"))),
+    h("div", { class: "row" },
+      h("button", { type: "button", class: "secondary", onclick: () => testDirectory(realm, { connectionUrl: c("connectionUrl"), startTls: c("startTls"),
+        bindDn: c("bindDn"), bindCredential: c("bindCredential"), componentId: id }, id) }, "Test connection"),
+      h("button", { type: "button", onclick: () => sync("triggerFullSync", "Synced everyone") }, "Sync all people"),
+      h("button", { type: "button", class: "secondary", onclick: () => sync("triggerChangedUsersSync", "Synced the changed people") }, "Sync changed people"),
+      h("button", { type: "button", class: "danger", onclick: () => confirmed(`Delete the directory ${provider.name} and every user it imported?`,
+        async () => { await api.delete(`${components}/${seg(id)}`); go(["r", realm, "directories"]); }, `Directory ${provider.name} deleted.`) }, "Delete directory")),
+    h("h2", {}, "Mappers"),
+    h("p", { class: "hint" }, "What the directory decides about a person. A mapper that gives a role or a group can only be made by an administrator who may grant it; a group mapper's groups can be synced before anyone signs in, to give them registry access first."),
+    table(["Name", "Kind", "Does", ""], mappers.map((m) => [m.name, m.providerId, mapperSummary(m), h("span", {},
+      m.providerId === "group-ldap-mapper" ? h("button", { type: "button", class: "secondary", onclick: () => act(async () => {
+        const result = await api.post(`${storage}/mappers/${seg(m.id)}/sync`, undefined, { direction: "fedToKeycloak" });
+        say(`Groups of ${m.name}: ${result.added} made, ${result.updated} already there${result.failed ? `, ${result.failed} left out` : ""}.`, "ok");
+      }) }, "Sync groups") : null, " ",
+      h("button", { type: "button", class: "danger", onclick: () => confirmed(`Delete the mapper ${m.name}?`, () => api.delete(`${components}/${seg(m.id)}`), `Mapper ${m.name} deleted.`) }, "Delete"))]),
+    "No mapper."),
+    h("h2", {}, "Add a group mapper"), addGroups];
 }
 
 /** A group: its members (the first 100), subgroups, and role mappings (what its members hold). */
