@@ -38,6 +38,8 @@ public struct PasswordAuthenticator: Sendable {
     /// The realms' directories (LDAP): asked for realms that have some, for the users they imported
     /// and for names nobody here has.
     let directories: (any UserDirectories)?
+    /// One directory password check per person at a time (`DirectoryBindGate`).
+    let directoryBinds = DirectoryBindGate()
 
     public init(store: any IdentityStore, hasher: PasswordHasher, now: @escaping @Sendable () -> Timestamp,
                 verified: VerifiedCredentialCache = .off, directories: (any UserDirectories)? = nil,
@@ -142,14 +144,24 @@ public struct PasswordAuthenticator: Sendable {
             let locked = await countFailure(userId: user.id, realm: realm, policy: policy, ipAddress: ipAddress)
             return .failed(locked ? .userTemporarilyLocked : .invalidCredentials, user: user)
         }
-        if let failures = try await store.loginFailures(userId: user.id, realmId: realm.id), failures.lockedUntil > now() {
+        // From the lockout's read to the failure's count, this person's only check on this node.
+        let turn = "\(realm.id)\u{0}\(user.id)"
+        guard await directoryBinds.enter(turn) else {
+            throw UserDirectoryUnavailable(provider: user.federationLink ?? "")  // too many checks of one person waiting
+        }
+        defer { directoryBinds.leave(turn) }
+        let failures = try await store.loginFailures(userId: user.id, realmId: realm.id)
+        if let failures, failures.lockedUntil > now() {
             return .failed(.userTemporarilyLocked, user: user)
         }
         // A user disabled here (by an administrator, a permanent lockout) costs the directory nothing.
         guard user.enabled else { return .failed(.userDisabled, user: user) }
         checked(user, nil)
         let slot = verified.isOn ? verified.slot(realmId: realm.id, username: username, password: password) : nil
-        if let slot, verified.hit(slot, userId: user.id, stored: Self.directoryStamp(user), policy: realm.passwordHashing, now: now()) {
+        // A remembered right password counts only while no wrong one is pending: it would forget
+        // failures the directory still counts (only a bind that succeeds resets the directory's).
+        if let slot, (failures?.numFailures ?? 0) == 0,
+           verified.hit(slot, userId: user.id, stored: Self.directoryStamp(user), policy: realm.passwordHashing, now: now()) {
             return try await settle(.match(rehashed: nil), user: user, credential: nil, realm: realm, ipAddress: ipAddress)
         }
         switch try await directories.verify(user, password: password, realm: realm) {
@@ -200,10 +212,14 @@ public struct PasswordAuthenticator: Sendable {
     /// least `directoryWaitSeconds`, and then one try per wait — every wrong one is a bind the
     /// directory counts, and enough of them lock the person out of everything the directory serves.
     /// Active Directory's lockout threshold is often 5 (CIS's advice: 5 or fewer) over a
-    /// 15-minute window: from Keyport it sees at most 3 wrong binds in a row, then one per 15
-    /// minutes — never 5 in any window of 15 minutes.
+    /// 15-minute window: from Keyport it sees at most 3 wrong binds in a row, then one per 16
+    /// minutes — never 5 in any window of 15 minutes (on one node: `DirectoryBindGate`).
     static let directoryFailureFactor = 3
-    static let directoryWaitSeconds = 900
+    /// 15 minutes and a margin (a directory forgets a bad password 15 minutes after the last one).
+    static let directoryWaitSeconds = 960
+    /// Failures are remembered at least this long (the realm's may be shorter: a guess a minute
+    /// must not start the count again each time).
+    static let directoryFailureMemorySeconds = 43_200
     static func directoryLockout(_ realm: BruteForcePolicy) -> BruteForcePolicy {
         var policy = realm.enabled ? realm : BruteForcePolicy()
         policy.enabled = true
@@ -213,6 +229,7 @@ public struct PasswordAuthenticator: Sendable {
         policy.failureFactor = min(max(policy.failureFactor, 1), directoryFailureFactor)
         policy.waitIncrementSeconds = max(policy.waitIncrementSeconds, directoryWaitSeconds)
         policy.maxFailureWaitSeconds = max(policy.maxFailureWaitSeconds, directoryWaitSeconds)
+        policy.maxDeltaTimeSeconds = max(policy.maxDeltaTimeSeconds, directoryFailureMemorySeconds)
         return policy
     }
 

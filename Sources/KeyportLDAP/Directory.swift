@@ -118,13 +118,13 @@ public final class Directory: Sendable {
     // MARK: Slots
 
     /// Takes a place for a lookup of a name nobody here has yet (a first sign-in — or a made-up
-    /// name, which anyone can send by the thousand): such lookups hold at most the connections and
-    /// half the waiting room, so a flood of them leaves the other half to the people already
+    /// name, which anyone can send by the thousand): such lookups, running and waiting, are at
+    /// most half the waiting room, so a flood of them leaves the other half to the people already
     /// imported (their binds and refreshes), who wait behind a few searches at worst instead of
     /// being told `busy`.
     public func reserveNewcomer() -> Bool {
         state.withLock { state in
-            guard state.newcomers < maxConnections + maxWaiting / 2 else { return false }
+            guard state.newcomers < maxWaiting / 2 else { return false }
             state.newcomers += 1
             return true
         }

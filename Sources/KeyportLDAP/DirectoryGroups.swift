@@ -38,24 +38,38 @@ extension LDAPUserProvider {
                                             limit: Self.maxGroupsPerPerson)
         }
         var groups: [DirectoryGroup] = []
+        var parents: [String: (dn: String, name: String)?] = [:]
         for group in direct {
-            var ancestors: [String] = []
-            if m.preserveInheritance, m.memberIsDN {
-                // Up the nesting, one parent per level (the first by DN: a tree, as Keycloak's is).
-                var current = group.dn
-                var seen: Set<String> = [group.dn.lowercased()]
-                for _ in 0..<Self.maxGroupDepth {
-                    let parents = try await groupEntries(base: m.baseDN, scope: .subtree,
-                                                         filter: "(&\(classes)(\(m.memberAttribute)=\(LDAPEscaping.filterValue(current))))", m: m, limit: 64)
-                    guard let parent = parents.sorted(by: { $0.dn.lowercased() < $1.dn.lowercased() }).first,
-                          seen.insert(parent.dn.lowercased()).inserted else { break }
-                    ancestors.insert(parent.name, at: 0)
-                    current = parent.dn
-                }
-            }
+            let ancestors = m.preserveInheritance && m.memberIsDN ? try await ancestors(of: group.dn, m: m, classes: classes, parents: &parents) : []
             groups.append(DirectoryGroup(dn: group.dn, name: group.name, ancestors: ancestors))
         }
         return groups
+    }
+
+    /// The names of the groups `dn` is nested in, outermost first: up the nesting one parent per
+    /// level — the first by DN of the groups whose member attribute holds it, as the directory
+    /// matches it (a tree, as Keycloak's is) — at most `maxGroupDepth`, never round a cycle.
+    /// `parents` remembers each group's parent across calls (one search per group).
+    func ancestors(of dn: String, m: LDAPMapperConfig.Membership, classes: String,
+                   parents: inout [String: (dn: String, name: String)?]) async throws(DirectoryError) -> [String] {
+        var ancestors: [String] = []
+        var current = dn
+        var seen: Set<String> = [dn.lowercased()]
+        for _ in 0..<Self.maxGroupDepth {
+            let parent: (dn: String, name: String)?
+            if let known = parents[current.lowercased()] {
+                parent = known
+            } else {
+                let found = try await groupEntries(base: m.baseDN, scope: .subtree,
+                                                   filter: "(&\(classes)(\(m.memberAttribute)=\(LDAPEscaping.filterValue(current))))", m: m, limit: 64)
+                parent = found.sorted(by: { $0.dn.lowercased() < $1.dn.lowercased() }).first
+                parents[current.lowercased()] = .some(parent)
+            }
+            guard let parent, seen.insert(parent.dn.lowercased()).inserted else { break }
+            ancestors.insert(parent.name, at: 0)
+            current = parent.dn
+        }
+        return ancestors
     }
 
     /// What the groups' member attribute holds for `person`: its DN, or its `memberUserAttribute`, escaped.
@@ -88,35 +102,30 @@ extension LDAPUserProvider {
 
 extension LDAPUserProvider {
     /// At most this many groups are read by a group mapper's sync.
-    public static let maxSyncedGroups = 10_000
+    public static let maxSyncedGroups = 5_000
 
     /// Every group under the mapper's `baseDN` of its object classes and filter (Keycloak's group
     /// mapper sync, `fedToKeycloak`), each with the groups it is nested in when the mapper keeps
-    /// the directory's nesting (a group's parent: the first by DN of the groups listing it as a
-    /// member, as at a sign-in). Read a page at a time when the provider pages (Active Directory
-    /// answers at most 1,000 entries a search otherwise); at most `maxSyncedGroups`, 64 MiB in all.
+    /// the directory's nesting — found as at a sign-in (`ancestors`: the directory matches the
+    /// member values, whatever their spelling, however many members a group has), one search per
+    /// group. Read a page at a time when the provider pages (Active Directory answers at most
+    /// 1,000 entries to a search that does not); at most `maxSyncedGroups`.
     public func allGroups(membership m: LDAPMapperConfig.Membership) async throws(DirectoryError) -> [DirectoryGroup] {
-        let filter = "(&" + m.objectClasses.map { "(objectClass=\($0))" }.joined() + (m.filter ?? "") + ")"
-        let nesting = m.preserveInheritance && m.memberIsDN
-        let attributes = nesting ? [m.nameAttribute, m.memberAttribute] : [m.nameAttribute]
+        let classes = m.objectClasses.map { "(objectClass=\($0))" }.joined() + (m.filter ?? "")
         let paged = config.pagination, pageSize = min(config.batchSizeForSync, 1_000)
         var entries: [DirectoryEntry] = []
         do {
             try await directory.withSession { session in
                 var cookie: [UInt8] = []
-                var bytes = 64 << 20
                 var pages = 0
                 repeat {
                     pages += 1
                     guard pages <= Self.maxSyncedGroups / max(pageSize, 1) + 2 else { throw DirectoryError.tooManyEntries }
-                    let answer = try await session.search(base: m.baseDN, scope: .subtree, filter: filter, attributes: attributes,
+                    let answer = try await session.search(base: m.baseDN, scope: .subtree, filter: "(&\(classes))", attributes: [m.nameAttribute],
                                                           pageSize: paged ? pageSize : nil, cookie: cookie,
-                                                          limits: SearchLimits(maxEntries: Self.maxSyncedGroups - entries.count, maxBytes: bytes))
+                                                          limits: SearchLimits(maxEntries: Self.maxSyncedGroups + 1 - entries.count, maxBytes: 16 << 20))
                     entries += answer.entries
-                    bytes -= answer.entries.reduce(0) { total, entry in
-                        total + entry.dn.utf8.count + entry.attributes.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } }
-                    }
-                    guard entries.count <= Self.maxSyncedGroups, bytes > 0 else { throw DirectoryError.tooManyEntries }
+                    guard entries.count <= Self.maxSyncedGroups else { throw DirectoryError.tooManyEntries }
                     cookie = answer.cookie
                 } while !cookie.isEmpty
             }
@@ -125,28 +134,13 @@ extension LDAPUserProvider {
         } catch {
             throw .unavailable("\(error)")
         }
-        var names: [String: (dn: String, name: String)] = [:]  // by lowercased DN
-        for entry in entries {
-            if let name = entry.first(m.nameAttribute) { names[entry.dn.lowercased()] = (entry.dn, name) }
+        var groups: [DirectoryGroup] = []
+        var parents: [String: (dn: String, name: String)?] = [:]
+        for entry in entries.sorted(by: { $0.dn.lowercased() < $1.dn.lowercased() }) {
+            guard let name = entry.first(m.nameAttribute) else { continue }
+            let ancestors = m.preserveInheritance && m.memberIsDN ? try await ancestors(of: entry.dn, m: m, classes: classes, parents: &parents) : []
+            groups.append(DirectoryGroup(dn: entry.dn, name: name, ancestors: ancestors))
         }
-        // Each group's parent: the first by DN of the groups that list it as a member.
-        var parent: [String: String] = [:]
-        if nesting {
-            for entry in entries.sorted(by: { $0.dn.lowercased() > $1.dn.lowercased() }) where names[entry.dn.lowercased()] != nil {
-                for member in entry.strings(m.memberAttribute) where names[member.lowercased()] != nil {
-                    parent[member.lowercased()] = entry.dn.lowercased()
-                }
-            }
-        }
-        return names.sorted { $0.key < $1.key }.map { key, group in
-            var ancestors: [String] = []
-            var seen: Set<String> = [key]
-            var current = key
-            while ancestors.count < Self.maxGroupDepth, let up = parent[current], seen.insert(up).inserted, let above = names[up] {
-                ancestors.insert(above.name, at: 0)
-                current = up
-            }
-            return DirectoryGroup(dn: group.dn, name: group.name, ancestors: ancestors)
-        }
+        return groups
     }
 }

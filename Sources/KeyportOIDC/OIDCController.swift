@@ -392,7 +392,14 @@ public struct OIDCController: Sendable {
             return try JSONBody.response(object)
         }
         let session: Session, user: User
-        do { (session, user) = try await tokens.sessions.live(token: token, realm: realm, clientId: nil, offline: token.hasPrefix(SessionTokens.identityTokenPrefix)) } catch is SessionTokens.Failure {
+        do {
+            let (live, holder) = try await tokens.sessions.live(token: token, realm: realm, clientId: nil, offline: token.hasPrefix(SessionTokens.identityTokenPrefix))
+            // A directory's person: inactive once the directory no longer has them (or disabled them).
+            guard let current = try await authenticator.directoryStanding(of: holder, realm: realm, token: Sensitive(token)) else {
+                throw SessionTokens.Failure.userDisabled
+            }
+            (session, user) = (live, current)
+        } catch is SessionTokens.Failure {
             return JSONBody.raw(#"{"active":false}"#)
         }
         let clientId = try await store.client(id: session.clientId, realmId: realm.id)?.clientId ?? ""

@@ -24,7 +24,7 @@ public final class DirectoryUsers: UserDirectories {
     /// A CA file the operator gives for every directory's TLS (else the system's).
     let caFile: String?
     private let running = Mutex<[String: Running]>([:])
-    /// Providers being synced on this node.
+    /// Providers (and group mappers) being synced on this node.
     let syncing = Mutex<Set<String>>([])
     /// Providers kept running at once (past it, the oldest-started is stopped).
     static let maxRunning = 256
@@ -172,12 +172,15 @@ public final class DirectoryUsers: UserDirectories {
             default: throw UserDirectoryUnavailable(provider: configured.component.name)
             }
         }
-        return .match(try await bringUpToDate(user, from: person, configured: configured, ldap: ldap, realm: realm))
+        guard let current = try await bringUpToDate(user, from: person, configured: configured, ldap: ldap, realm: realm) else { return .gone }
+        return .match(current)
     }
 
     public func standing(of user: User, realm: Realm) async throws -> DirectoryVerdict {
-        guard let (configured, ldap, person) = try await entry(of: user, realm: realm) else { return .gone }
-        return .match(try await bringUpToDate(user, from: person, configured: configured, ldap: ldap, realm: realm))
+        guard let (configured, ldap, person) = try await entry(of: user, realm: realm),
+              let current = try await bringUpToDate(user, from: person, configured: configured, ldap: ldap, realm: realm)
+        else { return .gone }
+        return .match(current)
     }
 
     /// The directory entry `user` was imported from, read now with its provider; nil when the
@@ -196,8 +199,8 @@ public final class DirectoryUsers: UserDirectories {
     }
 
     /// What the directory says about `user` now (`person`, its entry) written by the provider's
-    /// mappers; the user as stored afterwards.
-    func bringUpToDate(_ user: User, from person: LDAPPerson, configured: Configured, ldap: LDAPUserProvider, realm: Realm) async throws -> User {
+    /// mappers; the user as stored afterwards (nil: deleted meanwhile, by a sync or an administrator).
+    func bringUpToDate(_ user: User, from person: LDAPPerson, configured: Configured, ldap: LDAPUserProvider, realm: Realm) async throws -> User? {
         let unavailable = UserDirectoryUnavailable(provider: configured.component.name)
         let mapping = DirectoryMapping(store: store, newID: newID, realm: realm)
         for attempt in 1...2 {
@@ -217,7 +220,7 @@ public final class DirectoryUsers: UserDirectories {
                 throw unavailable
             }
         }
-        return try await store.user(id: user.id, realmId: realm.id) ?? user
+        return try await store.user(id: user.id, realmId: realm.id)
     }
 }
 
@@ -324,10 +327,19 @@ extension DirectoryUsers {
               let (component, mapper) = configured.mappers.first(where: { $0.component.id == mapperId }),
               case .group(let membership) = mapper
         else { return nil }
+        // One sync per mapper at a time on this node (a second is `ignored`, as the users' sync).
+        guard syncing.withLock({ $0.insert(mapperId).inserted }) else {
+            var ignored = DirectorySyncResult()
+            ignored.ignored = true
+            return ignored
+        }
+        defer { _ = syncing.withLock { $0.remove(mapperId) } }
         let ldap = provider(configured, realm: realm)
         let groups: [DirectoryGroup]
         do {
             groups = try await ldap.allGroups(membership: membership)
+        } catch .tooManyEntries {
+            throw InvalidObject("More than \(LDAPUserProvider.maxSyncedGroups) groups under \(membership.baseDN)\(configured.config.pagination ? "" : " (or more than the directory answers without pagination: turn pagination on)"): narrow groups.dn or the mapper's filter")
         } catch {
             throw UserDirectoryUnavailable(provider: configured.component.name)
         }
@@ -335,11 +347,17 @@ extension DirectoryUsers {
         var result = DirectorySyncResult()
         for attempt in 1...2 {
             let (wanted, made) = try await mapping.groupIds(for: groups, mapper: component, membership: membership)
+            // Ancestors cut at the nesting limit can make paths of their own: never more groups
+            // than the directory has (what the grant checks of the mapper's path can still walk).
+            guard made.count <= LDAPUserProvider.maxSyncedGroups else {
+                throw InvalidObject("The directory's groups would make more than \(LDAPUserProvider.maxSyncedGroups) groups: narrow groups.dn or the mapper's filter")
+            }
             do {
                 // Parents before children (groupIds lists them in the order made), in one write.
                 if !made.isEmpty { try await store.apply(made.map { .createGroup($0) }) }
+                let madeIds = Set(made.map(\.id)), reached = Set(wanted)
                 result.added = made.count
-                result.updated = max(0, wanted.count - made.count)
+                result.updated = reached.subtracting(madeIds).count
                 result.failed = groups.count - wanted.count
                 break
             } catch StoreError.conflict(let rule) where attempt == 1 && (rule == .siblingGroupName || rule == .topLevelGroupName) {

@@ -1,6 +1,7 @@
-import KeyportAuth
+@testable import KeyportAuth
 import KeyportModel
 import KeyportPasswords
+import KeyportProvisioning
 import KeyportStore
 import Synchronization
 import Testing
@@ -109,5 +110,77 @@ struct AuthenticatorTests {
         #expect(stored.hasPrefix("$argon2id$v=19$m=1024,t=1,p=1$"))
         // And the new hash still opens the door.
         #expect(try await w.authenticator.authenticate(realm: w.realm, username: "frank", password: Sensitive("pw")) == .authenticated(frank))
+    }
+}
+
+/// Wrong passwords of a directory's person sent at once: the lockout is read before each bind and
+/// counted after it, so each check must wait for the one before — else all of them reach the
+/// directory before the first is counted. A directory that answers only when the test says so
+/// holds each bind open; at most three ever reach it.
+@Suite("Directory password checks, one at a time")
+struct DirectoryBindGateTests {
+    /// Every check says "wrong password" once allowed to answer; counts the checks that reached it.
+    final class HeldDirectory: UserDirectories {
+        let state = Mutex<(calls: Int, permits: Int, held: [CheckedContinuation<Void, Never>])>((0, 0, []))
+        func importUser(named username: String, realm: Realm) async throws -> User? { nil }
+        func standing(of user: User, realm: Realm) async throws -> DirectoryVerdict { .match(user) }
+        func verify(_ user: User, password: Sensitive, realm: Realm) async throws -> DirectoryVerdict {
+            await withCheckedContinuation { continuation in
+                let now = state.withLock { state in
+                    state.calls += 1
+                    guard state.permits == 0 else { state.permits -= 1; return true }
+                    state.held.append(continuation)
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+            return .mismatch
+        }
+        var calls: Int { state.withLock { $0.calls } }
+        /// Lets one check answer: a held one, or the next to come.
+        func release() {
+            let held: CheckedContinuation<Void, Never>? = state.withLock { state in
+                if state.held.isEmpty { state.permits += 1; return nil }
+                return state.held.removeFirst()
+            }
+            held?.resume()
+        }
+    }
+
+    @Test func wrongPasswordsAtOnceReachTheDirectoryThreeTimesAtMost() async throws {
+        let store = try await StoreBackend.sqlite.makeStore()
+        let f = Fixtures(store)
+        var stored = try await f.realm("acme")
+        stored.hasUserFederation = true
+        let realm = stored
+        let provider = StorageComponent(id: "ldap-1", realmId: realm.id, name: "corp", providerId: "ldap",
+                                        providerType: StorageComponent.userStorageProviderType, config: [:])
+        try await store.apply([.createStorageComponent(provider)])
+        let alice = User(id: "alice-id", realmId: realm.id, username: "alice", enabled: true, createdAt: Timestamp(millisecondsSince1970: 0),
+                         federationLink: provider.id, federationId: "entry-1")
+        try await store.apply([.createUser(Provisioning.newUserSeed(alice, defaultRoleId: nil))])
+        let directory = HeldDirectory()
+        let hasher = PasswordHasher(threads: 1, randomBytes: TimeAndRandomness.live.randomBytes)
+        let authenticator = PasswordAuthenticator(store: store, hasher: hasher, now: { Timestamp(millisecondsSince1970: 1_800_000_000_000) },
+                                                  directories: directory)
+        try await withThrowingTaskGroup(of: LoginOutcome.self) { group in
+            for n in 0..<12 {
+                group.addTask { try await authenticator.authenticate(realm: realm, username: "alice", password: Sensitive("wrong-\(n)")) }
+            }
+            // Every request either at the directory or waiting its turn before it answers anyone.
+            var spins = 0
+            while directory.calls + authenticator.directoryBinds.waitingCount < 12, spins < 1_000_000 {
+                spins += 1
+                await Task.yield()
+            }
+            try #require(directory.calls >= 1, "the directory was never asked")
+            for _ in 0..<12 {
+                directory.release()
+                if case .authenticated = try await group.next() { Issue.record("a wrong password passed") }
+            }
+        }
+        #expect(directory.calls == 3)
+        #expect(try await store.loginFailures(userId: alice.id, realmId: realm.id)?.numFailures == 3)
+        #expect(authenticator.directoryBinds.waitingCount == 0)
     }
 }

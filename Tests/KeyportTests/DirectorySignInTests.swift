@@ -289,20 +289,56 @@ struct DirectorySignInTests {
             #expect(try await r.token("alice", "alice-secret").status == .ok)
             // The realm has no brute-force protection, yet a directory's people get a lockout of
             // their own: three wrong passwords, then not even the right one reaches the directory
-            // for fifteen minutes, and after that one try per fifteen minutes — so Active
+            // for sixteen minutes, and after that one try per wait — so Active
             // Directory's usual threshold (5 in 15 minutes) is never reached from here.
             for _ in 0..<3 {
                 api.clock.advance(seconds: 2)
                 #expect(try await r.token("alice", "wrong-\(UUID())").status == .unauthorized)
             }
             #expect(try await r.token("alice", "alice-secret").status == .unauthorized)
-            api.clock.advance(seconds: 899)
-            #expect(try await r.token("alice", "alice-secret").status == .unauthorized, "locked for fifteen minutes")
-            api.clock.advance(seconds: 2)
+            api.clock.advance(seconds: 950)
+            #expect(try await r.token("alice", "alice-secret").status == .unauthorized, "locked for sixteen minutes")
+            api.clock.advance(seconds: 11)
             #expect(try await r.token("alice", "wrong-again").status == .unauthorized)
             api.clock.advance(seconds: 600)
             slapd.stop()
             #expect(try await r.token("alice", "alice-secret").status == .unauthorized, "locked again: the directory is not asked (else 503)")
+        }
+    }
+
+    /// The directory's bad-password count is reached from here three times in a row at most, then
+    /// once a wait: a realm that forgets failures after a minute does not start the count again
+    /// for a directory's people, and a remembered right password does not clear failures the
+    /// directory still counts (it binds instead). Wrong passwords sent at once:
+    /// `DirectoryBindGateTests`.
+    @Test func theDirectorysBadPasswordCountIsReachedThreeTimesAtMost() async throws {
+        let slapd = try Slapd(ldif: DirectoryClientTests.people)
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            #expect(try await api.call(.put, "/admin/realms/acme", token: r.admin,
+                                       json: ["bruteForceProtected": true, "failureFactor": 30, "maxDeltaTimeSeconds": 60]).status == .noContent)
+            _ = try await UserStorageComponentsTests().create(api, UserStorageComponentsTests.providerJSON(url: slapd.url, changes: [
+                "bindDn": [Slapd.adminDN], "bindCredential": [Slapd.adminPassword], "usersDn": ["ou=people,\(Slapd.suffix)"],
+            ]), token: r.admin)
+            #expect(try await r.token("member002", "member-secret-2").status == .ok)
+            // A guess a minute and more apart: the realm forgets after 60 s, the directory's count
+            // does not — the third locks.
+            for _ in 0..<3 {
+                api.clock.advance(seconds: 61)
+                #expect(try await r.token("member002", "wrong-\(UUID())").status == .unauthorized)
+            }
+            api.clock.advance(seconds: 2)
+            #expect(try await r.token("member002", "member-secret-2").status == .unauthorized, "locked after three")
+
+            // member003 signs in (remembered), then one wrong password: the right one is checked by
+            // the directory again, not taken from memory — so with the directory gone it is a 503.
+            #expect(try await r.token("member003", "member-secret-3").status == .ok)
+            #expect(try await r.token("member003", "member-secret-3").status == .ok)
+            api.clock.advance(seconds: 2)
+            #expect(try await r.token("member003", "wrong").status == .unauthorized)
+            api.clock.advance(seconds: 2)
+            slapd.stop()
+            #expect(try await r.token("member003", "member-secret-3").status == .serviceUnavailable)
         }
     }
 
