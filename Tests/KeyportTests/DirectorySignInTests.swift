@@ -1,5 +1,6 @@
 import Foundation
 import KeyportJSON
+import KeyportLDAP
 import KeyportModel
 import KeyportStore
 import Testing
@@ -273,6 +274,29 @@ struct DirectorySignInTests {
             #expect(try await api.call(.post, sync + "?direction=fedToKeycloak", token: viewer).status == .forbidden)
             slapd.stop()
             #expect(try await api.call(.post, sync + "?direction=fedToKeycloak", token: r.admin).status == .serviceUnavailable)
+        }
+    }
+
+    /// A group mapper's sync reads at most 5,000 groups: past that a clear 400 (narrow the mapper),
+    /// never a 503 that says to try again, and nothing made.
+    @Test func tooManyDirectoryGroupsForASyncIsABadRequest() async throws {
+        var ldif = ""
+        for n in 0...LDAPUserProvider.maxSyncedGroups {
+            ldif += "dn: cn=g\(n),ou=groups,\(Slapd.suffix)\nobjectClass: groupOfNames\ncn: g\(n)\nmember: cn=nobody,\(Slapd.suffix)\n\n"
+        }
+        let slapd = try Slapd(ldif: ldif)
+        try await APIHarness.run { api in
+            let r = try await RegistryRealm.make(api)
+            let store = api.server.services.store
+            let realm = try #require(try await store.realm(named: "acme"))
+            let provider = try await UserStorageComponentsTests().create(api, UserStorageComponentsTests.providerJSON(url: slapd.url, changes: [
+                "bindDn": [Slapd.adminDN], "bindCredential": [Slapd.adminPassword], "usersDn": ["ou=people,\(Slapd.suffix)"], "pagination": ["true"],
+            ]), token: r.admin)
+            let mapper = try await UserStorageComponentsTests().create(api, ["name": "groups", "providerId": "group-ldap-mapper", "parentId": .string(provider),
+                                                                             "config": ["groups.dn": .string("ou=groups,\(Slapd.suffix)")]], token: r.admin)
+            let answer = try await api.call(.post, "/admin/realms/acme/user-storage/\(provider)/mappers/\(mapper)/sync?direction=fedToKeycloak", token: r.admin)
+            #expect(answer.status == .badRequest && answer.text.contains("5000 groups"), "\(answer.status) \(answer.text)")
+            #expect(try await store.group(path: "/g1", realmId: realm.id) == nil)
         }
     }
 
