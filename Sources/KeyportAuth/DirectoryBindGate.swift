@@ -4,15 +4,15 @@ import Synchronization
 /// is read before a bind and counted after it, so without this, wrong passwords sent at once would
 /// all reach the directory before the first is counted — and a handful sent together would lock
 /// the person out of everything the directory serves. Requests for a person whose check is under
-/// way wait their turn (a `docker push` asks for several tokens at once), then find the lockout
-/// or the remembered right password the check before them left; past `maxWaiting` they are told
-/// the directory is busy.
+/// way wait their turn, then find the lockout or the remembered right password the check before
+/// them left; past `maxWaiting` they are told the directory is busy. A remembered right password
+/// with no failure pending is answered without a turn (a fleet sharing one account is not queued).
 public final class DirectoryBindGate: Sendable {
     public static let maxWaiting = 16
 
     private struct State {
         var busy: Set<String> = []
-        var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
+        var waiting: [String: [CheckedContinuation<Bool, Never>]] = [:]
     }
     private let state = Mutex(State())
 
@@ -20,31 +20,22 @@ public final class DirectoryBindGate: Sendable {
 
     /// Waits for `key`'s turn; false (at once) when too many already wait for it.
     func enter(_ key: String) async -> Bool {
-        enum Next { case go, wait, refuse }
-        let next: Next = state.withLock { state in
-            if state.busy.insert(key).inserted { return .go }
-            return state.waiting[key, default: []].count < Self.maxWaiting ? .wait : .refuse
-        }
-        switch next {
-        case .go: return true
-        case .refuse: return false
-        case .wait:
-            await withCheckedContinuation { continuation in
-                let now = state.withLock { state in
-                    // Freed between the check and here: ours at once.
-                    if state.busy.insert(key).inserted { return true }
-                    state.waiting[key, default: []].append(continuation)
-                    return false
-                }
-                if now { continuation.resume() }
+        if state.withLock({ $0.busy.insert(key).inserted }) { return true }
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            // Decided in one lock: freed meanwhile (ours at once), room to wait, or none.
+            let answer: Bool? = state.withLock { state in
+                if state.busy.insert(key).inserted { return true }
+                guard state.waiting[key, default: []].count < Self.maxWaiting else { return false }
+                state.waiting[key, default: []].append(continuation)
+                return nil
             }
-            return true
+            if let answer { continuation.resume(returning: answer) }
         }
     }
 
     /// Ends `key`'s turn: the next waiter's (it stays busy), or nobody's.
     func leave(_ key: String) {
-        let next: CheckedContinuation<Void, Never>? = state.withLock { state in
+        let next: CheckedContinuation<Bool, Never>? = state.withLock { state in
             guard var queue = state.waiting[key], !queue.isEmpty else {
                 state.busy.remove(key)
                 state.waiting[key] = nil
@@ -54,7 +45,7 @@ public final class DirectoryBindGate: Sendable {
             state.waiting[key] = queue.isEmpty ? nil : queue
             return first
         }
-        next?.resume()
+        next?.resume(returning: true)
     }
 
     /// Checks waiting their turn, for all people.

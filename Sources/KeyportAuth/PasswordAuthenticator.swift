@@ -144,25 +144,37 @@ public struct PasswordAuthenticator: Sendable {
             let locked = await countFailure(userId: user.id, realm: realm, policy: policy, ipAddress: ipAddress)
             return .failed(locked ? .userTemporarilyLocked : .invalidCredentials, user: user)
         }
-        // From the lockout's read to the failure's count, this person's only check on this node.
+        // A user disabled here (by an administrator, a permanent lockout) costs the directory nothing.
+        guard user.enabled else { return .failed(.userDisabled, user: user) }
+        let slot = verified.isOn ? verified.slot(realmId: realm.id, username: username, password: password) : nil
+        var failures = try await store.loginFailures(userId: user.id, realmId: realm.id)
+        if let failures, failures.lockedUntil > now() {
+            return .failed(.userTemporarilyLocked, user: user)
+        }
+        // A remembered right password counts only while no wrong one is pending (it must not
+        // forget failures the directory still counts: only a bind that succeeds resets the
+        // directory's), and then it needs no turn and clears nothing.
+        if let slot, (failures?.numFailures ?? 0) == 0,
+           verified.hit(slot, userId: user.id, stored: Self.directoryStamp(user), policy: realm.passwordHashing, now: now()) {
+            checked(user, nil)
+            return try await settle(.match(rehashed: nil), user: user, credential: nil, realm: realm, ipAddress: ipAddress, admit: false)
+        }
+        // From here to the failure's count, this person's only check on this node: wrong passwords
+        // sent at once find the lockout the one before left instead of all reaching the directory.
         let turn = "\(realm.id)\u{0}\(user.id)"
         guard await directoryBinds.enter(turn) else {
             throw UserDirectoryUnavailable(provider: user.federationLink ?? "")  // too many checks of one person waiting
         }
         defer { directoryBinds.leave(turn) }
-        let failures = try await store.loginFailures(userId: user.id, realmId: realm.id)
+        failures = try await store.loginFailures(userId: user.id, realmId: realm.id)
         if let failures, failures.lockedUntil > now() {
             return .failed(.userTemporarilyLocked, user: user)
         }
-        // A user disabled here (by an administrator, a permanent lockout) costs the directory nothing.
-        guard user.enabled else { return .failed(.userDisabled, user: user) }
         checked(user, nil)
-        let slot = verified.isOn ? verified.slot(realmId: realm.id, username: username, password: password) : nil
-        // A remembered right password counts only while no wrong one is pending: it would forget
-        // failures the directory still counts (only a bind that succeeds resets the directory's).
+        // The check before this one may have proved this very password right.
         if let slot, (failures?.numFailures ?? 0) == 0,
            verified.hit(slot, userId: user.id, stored: Self.directoryStamp(user), policy: realm.passwordHashing, now: now()) {
-            return try await settle(.match(rehashed: nil), user: user, credential: nil, realm: realm, ipAddress: ipAddress)
+            return try await settle(.match(rehashed: nil), user: user, credential: nil, realm: realm, ipAddress: ipAddress, admit: false)
         }
         switch try await directories.verify(user, password: password, realm: realm) {
         case .gone:
@@ -225,7 +237,7 @@ public struct PasswordAuthenticator: Sendable {
         policy.enabled = true
         // A permanent lockout (the user disabled) comes only after as many failures as the realm
         // itself allows: the directory's smaller count makes a wait, never a disabled account.
-        if !realm.enabled || realm.failureFactor > directoryFailureFactor { policy.permanentLockout = false }
+        if !realm.enabled || realm.failureFactor < 1 || realm.failureFactor > directoryFailureFactor { policy.permanentLockout = false }
         policy.failureFactor = min(max(policy.failureFactor, 1), directoryFailureFactor)
         policy.waitIncrementSeconds = max(policy.waitIncrementSeconds, directoryWaitSeconds)
         policy.maxFailureWaitSeconds = max(policy.maxFailureWaitSeconds, directoryWaitSeconds)
@@ -245,7 +257,11 @@ public struct PasswordAuthenticator: Sendable {
 
     /// What a computed or remembered verdict means, with the brute-force bookkeeping and the
     /// checks that come after a right password.
-    private func settle(_ verdict: PasswordCheck, user: User, credential: Credential?, realm: Realm, ipAddress: String?) async throws -> LoginOutcome {
+    /// `admit` false: a right password answered from memory for a directory's person with no
+    /// failure pending — the lockout was read already, and nothing is cleared (a failure counted
+    /// at the same moment stays counted).
+    private func settle(_ verdict: PasswordCheck, user: User, credential: Credential?, realm: Realm, ipAddress: String?,
+                        admit: Bool = true) async throws -> LoginOutcome {
         switch verdict {
         case .mismatch:
             let locked = await countFailure(userId: user.id, realm: realm, ipAddress: ipAddress)
@@ -253,7 +269,7 @@ public struct PasswordAuthenticator: Sendable {
         case .match(let rehashed):
             // Decided after the hash, in one transaction with the failures counted so far: a burst
             // of concurrent guesses cannot slip a right one past a lockout its own failures caused.
-            if realm.bruteForce.enabled, try await !store.admitLogin(userId: user.id, realmId: realm.id, at: now()) {
+            if admit, realm.bruteForce.enabled, try await !store.admitLogin(userId: user.id, realmId: realm.id, at: now()) {
                 return .failed(.userTemporarilyLocked, user: user)
             }
             if let rehashed, let credential {

@@ -61,7 +61,8 @@ extension LDAPUserProvider {
                 parent = known
             } else {
                 let found = try await groupEntries(base: m.baseDN, scope: .subtree,
-                                                   filter: "(&\(classes)(\(m.memberAttribute)=\(LDAPEscaping.filterValue(current))))", m: m, limit: 64)
+                                                   filter: "(&\(classes)(\(m.memberAttribute)=\(LDAPEscaping.filterValue(current))))", m: m,
+                                                   limit: Self.maxGroupsPerPerson)
                 parent = found.sorted(by: { $0.dn.lowercased() < $1.dn.lowercased() }).first
                 parents[current.lowercased()] = .some(parent)
             }

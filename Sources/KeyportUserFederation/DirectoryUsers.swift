@@ -339,7 +339,7 @@ extension DirectoryUsers {
         do {
             groups = try await ldap.allGroups(membership: membership)
         } catch .tooManyEntries {
-            throw InvalidObject("More than \(LDAPUserProvider.maxSyncedGroups) groups under \(membership.baseDN)\(configured.config.pagination ? "" : " (or more than the directory answers without pagination: turn pagination on)"): narrow groups.dn or the mapper's filter")
+            throw InvalidObject("More groups under \(membership.baseDN) than a sync reads (\(LDAPUserProvider.maxSyncedGroups) groups, \(LDAPUserProvider.maxGroupsPerPerson) holding one group)\(configured.config.pagination ? "" : ", or more than the directory answers without pagination (turn pagination on)"): narrow groups.dn or the mapper's filter")
         } catch {
             throw UserDirectoryUnavailable(provider: configured.component.name)
         }

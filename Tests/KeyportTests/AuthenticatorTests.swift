@@ -147,18 +147,54 @@ struct DirectoryBindGateTests {
         }
     }
 
-    @Test func wrongPasswordsAtOnceReachTheDirectoryThreeTimesAtMost() async throws {
+    /// Says every password is right, at once; counts the checks that reached it.
+    final class AgreeingDirectory: UserDirectories {
+        let calls = Mutex(0)
+        func importUser(named username: String, realm: Realm) async throws -> User? { nil }
+        func standing(of user: User, realm: Realm) async throws -> DirectoryVerdict { .match(user) }
+        func verify(_ user: User, password: Sensitive, realm: Realm) async throws -> DirectoryVerdict {
+            calls.withLock { $0 += 1 }
+            return .match(user)
+        }
+    }
+
+    /// A realm with a directory and alice, a person it imported.
+    func directoryRealm() async throws -> (any IdentityStore, Realm, User) {
         let store = try await StoreBackend.sqlite.makeStore()
-        let f = Fixtures(store)
-        var stored = try await f.realm("acme")
+        var stored = try await Fixtures(store).realm("acme")
         stored.hasUserFederation = true
-        let realm = stored
-        let provider = StorageComponent(id: "ldap-1", realmId: realm.id, name: "corp", providerId: "ldap",
+        let provider = StorageComponent(id: "ldap-1", realmId: stored.id, name: "corp", providerId: "ldap",
                                         providerType: StorageComponent.userStorageProviderType, config: [:])
         try await store.apply([.createStorageComponent(provider)])
-        let alice = User(id: "alice-id", realmId: realm.id, username: "alice", enabled: true, createdAt: Timestamp(millisecondsSince1970: 0),
+        let alice = User(id: "alice-id", realmId: stored.id, username: "alice", enabled: true, createdAt: Timestamp(millisecondsSince1970: 0),
                          federationLink: provider.id, federationId: "entry-1")
         try await store.apply([.createUser(Provisioning.newUserSeed(alice, defaultRoleId: nil))])
+        return (store, stored, alice)
+    }
+
+    /// A remembered right password with no failure pending needs no turn: a fleet of jobs sharing
+    /// one directory account is answered while another check of that person is under way.
+    @Test(.timeLimit(.minutes(1))) func aRememberedPasswordWaitsForNoTurn() async throws {
+        let (store, realm, alice) = try await directoryRealm()
+        let directory = AgreeingDirectory()
+        let hasher = PasswordHasher(threads: 1, randomBytes: TimeAndRandomness.live.randomBytes)
+        let authenticator = PasswordAuthenticator(store: store, hasher: hasher, now: { Timestamp(millisecondsSince1970: 1_800_000_000_000) },
+                                                  verified: VerifiedCredentialCache(seconds: 120), directories: directory)
+        #expect(try await authenticator.authenticate(realm: realm, username: "alice", password: Sensitive("right")) == .authenticated(alice))
+        let turn = "\(realm.id)\u{0}\(alice.id)"
+        #expect(await authenticator.directoryBinds.enter(turn))
+        try await withThrowingTaskGroup(of: LoginOutcome.self) { group in
+            for _ in 0..<(DirectoryBindGate.maxWaiting + 8) {
+                group.addTask { try await authenticator.authenticate(realm: realm, username: "alice", password: Sensitive("right")) }
+            }
+            for try await outcome in group { #expect(outcome == .authenticated(alice)) }
+        }
+        authenticator.directoryBinds.leave(turn)
+        #expect(directory.calls.withLock { $0 } == 1)
+    }
+
+    @Test func wrongPasswordsAtOnceReachTheDirectoryThreeTimesAtMost() async throws {
+        let (store, realm, alice) = try await directoryRealm()
         let directory = HeldDirectory()
         let hasher = PasswordHasher(threads: 1, randomBytes: TimeAndRandomness.live.randomBytes)
         let authenticator = PasswordAuthenticator(store: store, hasher: hasher, now: { Timestamp(millisecondsSince1970: 1_800_000_000_000) },
