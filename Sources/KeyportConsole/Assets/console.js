@@ -575,8 +575,7 @@ async function directoryPage(realm, id) {
   const config = provider.config || {};
   const c = (key) => (config[key] || [])[0] || "";
   const storage = `/${seg(realm)}/user-storage/${seg(id)}`;
-  const synced = (what) => (result) => say(`${what}: ${result.status}${result.failed ? "" : "."}`, result.failed ? "error" : "ok");
-  const sync = (action, what) => act(async () => synced(what)(await api.post(`${storage}/sync`, undefined, { action })));
+  const sync = (action, what) => act(() => api.post(`${storage}/sync`, undefined, { action }), (result) => `${what}: ${result.status}.`);
   const toggle = () => act(() => api.put(`${components}/${seg(id)}`, { ...provider, config: { ...config, enabled: [c("enabled") === "false" ? "true" : "false"] } }),
     c("enabled") === "false" ? "Directory enabled." : "Directory disabled: its people cannot sign in.");
   const addGroups = h("form", { class: "stack", onsubmit: (event) => {
@@ -614,10 +613,9 @@ async function directoryPage(realm, id) {
     h("h2", {}, "Mappers"),
     h("p", { class: "hint" }, "What the directory decides about a person. A mapper that gives a role or a group can only be made by an administrator who may grant it; a group mapper's groups can be synced before anyone signs in, to give them registry access first."),
     table(["Name", "Kind", "Does", ""], mappers.map((m) => [m.name, m.providerId, mapperSummary(m), h("span", {},
-      m.providerId === "group-ldap-mapper" ? h("button", { type: "button", class: "secondary", onclick: () => act(async () => {
-        const result = await api.post(`${storage}/mappers/${seg(m.id)}/sync`, undefined, { direction: "fedToKeycloak" });
-        say(`Groups of ${m.name}: ${result.added} made, ${result.updated} already there${result.failed ? `, ${result.failed} left out` : ""}.`, "ok");
-      }) }, "Sync groups") : null, " ",
+      m.providerId === "group-ldap-mapper" ? h("button", { type: "button", class: "secondary", onclick: () => act(
+        () => api.post(`${storage}/mappers/${seg(m.id)}/sync`, undefined, { direction: "fedToKeycloak" }),
+        (result) => `Groups of ${m.name}: ${result.added} made, ${result.updated} already there${result.failed ? `, ${result.failed} left out` : ""}.`) }, "Sync groups") : null, " ",
       h("button", { type: "button", class: "danger", onclick: () => confirmed(`Delete the mapper ${m.name}?`, () => api.delete(`${components}/${seg(m.id)}`), `Mapper ${m.name} deleted.`) }, "Delete"))]),
     "No mapper."),
     h("h2", {}, "Add a group mapper"), addGroups];

@@ -44,14 +44,17 @@ export function say(message, kind = "ok") {
   banner.hidden = !message;
 }
 
-/** `act` runs an action, saying what went wrong if it fails, then draws the page again with
- *  `render`; `confirmed` does so for an action that cannot be undone, once the person agrees. */
+/** `act` runs an action, saying what went wrong if it fails, else draws the page again with
+ *  `render` and then says `done` (a message, or a function of the action's result) — so a message
+ *  on the page means the page shows the result; `confirmed` does so for an action that cannot be
+ *  undone, once the person agrees. */
 export function actions(render) {
   async function act(work, done) {
     try {
-      await work();
-      if (done) say(done, "ok");
+      const result = await work();
       await render();
+      const message = typeof done === "function" ? done(result) : done;
+      if (message) say(message, "ok");
     } catch (error) {
       say(error.message, "error");
     }
