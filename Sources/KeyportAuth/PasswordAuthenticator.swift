@@ -147,35 +147,28 @@ public struct PasswordAuthenticator: Sendable {
         // A user disabled here (by an administrator, a permanent lockout) costs the directory nothing.
         guard user.enabled else { return .failed(.userDisabled, user: user) }
         let slot = verified.isOn ? verified.slot(realmId: realm.id, username: username, password: password) : nil
-        var failures = try await store.loginFailures(userId: user.id, realmId: realm.id)
-        if let failures, failures.lockedUntil > now() {
-            return .failed(.userTemporarilyLocked, user: user)
-        }
-        // A remembered right password counts only while no wrong one is pending (it must not
-        // forget failures the directory still counts: only a bind that succeeds resets the
-        // directory's), and then it needs no turn and clears nothing.
-        if let slot, (failures?.numFailures ?? 0) == 0,
-           verified.hit(slot, userId: user.id, stored: Self.directoryStamp(user), policy: realm.passwordHashing, now: now()) {
+        // Locked, or a right password remembered — which counts only while no wrong one is pending
+        // (it must not forget failures the directory still counts: only a bind that succeeds resets
+        // the directory's), and then clears nothing. Nil: the directory must be asked.
+        func answerWithoutDirectory() async throws -> LoginOutcome? {
+            let failures = try await store.loginFailures(userId: user.id, realmId: realm.id)
+            if let failures, failures.lockedUntil > now() { return .failed(.userTemporarilyLocked, user: user) }
             checked(user, nil)
+            guard let slot, (failures?.numFailures ?? 0) == 0,
+                  verified.hit(slot, userId: user.id, stored: Self.directoryStamp(user), policy: realm.passwordHashing, now: now()) else { return nil }
             return try await settle(.match(rehashed: nil), user: user, credential: nil, realm: realm, ipAddress: ipAddress, admit: false)
         }
+        // A remembered password needs no turn (a fleet sharing one account is not queued).
+        if let answer = try await answerWithoutDirectory() { return answer }
         // From here to the failure's count, this person's only check on this node: wrong passwords
-        // sent at once find the lockout the one before left instead of all reaching the directory.
+        // sent at once find the lockout the one before left instead of all reaching the directory;
+        // and the check before may have proved this very password right.
         let turn = "\(realm.id)\u{0}\(user.id)"
         guard await directoryBinds.enter(turn) else {
             throw UserDirectoryUnavailable(provider: user.federationLink ?? "")  // too many checks of one person waiting
         }
         defer { directoryBinds.leave(turn) }
-        failures = try await store.loginFailures(userId: user.id, realmId: realm.id)
-        if let failures, failures.lockedUntil > now() {
-            return .failed(.userTemporarilyLocked, user: user)
-        }
-        checked(user, nil)
-        // The check before this one may have proved this very password right.
-        if let slot, (failures?.numFailures ?? 0) == 0,
-           verified.hit(slot, userId: user.id, stored: Self.directoryStamp(user), policy: realm.passwordHashing, now: now()) {
-            return try await settle(.match(rehashed: nil), user: user, credential: nil, realm: realm, ipAddress: ipAddress, admit: false)
-        }
+        if let answer = try await answerWithoutDirectory() { return answer }
         switch try await directories.verify(user, password: password, realm: realm) {
         case .gone:
             return .failed(.userNotFound, user: user)

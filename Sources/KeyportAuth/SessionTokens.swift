@@ -63,7 +63,9 @@ public struct SessionTokens: Sendable {
 
     /// The live session behind `token`, of the given kind, with its user. `clientId` (the
     /// client's internal id), when given, must be the session's. An expired session is deleted.
-    public func live(token: String, realm: Realm, clientId: String?, offline: Bool) async throws -> (Session, User) {
+    /// A directory's person is as the directory says now (`authenticator.directoryStanding`):
+    /// gone or disabled there, the session is dead too.
+    public func live(token: String, realm: Realm, clientId: String?, offline: Bool, authenticator: PasswordAuthenticator) async throws -> (Session, User) {
         guard !token.isEmpty, token.utf8.count <= OpaqueToken.maxLength,
               let session = try await store.session(refreshTokenHash: OpaqueToken.hash(token)),
               session.realmId == realm.id, session.offline == offline
@@ -84,6 +86,7 @@ public struct SessionTokens: Sendable {
             guard let browser = try await store.browserSession(id: browserSessionId, realmId: realm.id), browser.end(in: realm) >= environment.now()
             else { throw Failure.expired }
         }
-        return (session, user)
+        guard let current = try await authenticator.directoryStanding(of: user, realm: realm, token: Sensitive(token)) else { throw Failure.userDisabled }
+        return (session, current)
     }
 }

@@ -191,12 +191,8 @@ public struct DockerV2Controller: Sendable {
         let session: Session, user: User
         do {
             guard endpoint.settings.identityTokens else { throw IdentityTokensOff() }
-            let (live, holder) = try await sessions.live(token: identityToken, realm: realm, clientId: endpoint.client.id, offline: true)
-            // A directory's person: the directory decides again (gone or disabled there: refused).
-            guard let current = try await authenticator.directoryStanding(of: holder, realm: realm, token: Sensitive(identityToken)) else {
-                throw SessionTokens.Failure.userDisabled
-            }
-            (session, user) = (live, current)
+            (session, user) = try await sessions.live(token: identityToken, realm: realm, clientId: endpoint.client.id, offline: true,
+                                                      authenticator: authenticator)
         } catch let failure as SessionTokens.Failure {
             record(endpoint, type: "REFRESH_TOKEN_ERROR", user: nil, username: nil, granted: nil, error: failure.rawValue,
                    extra: ["grant_type": "refresh_token"], context: context)

@@ -181,12 +181,7 @@ public struct OIDCController: Sendable {
         let offline = refresh.hasPrefix(SessionTokens.identityTokenPrefix)
         let session: Session, user: User
         do {
-            let (live, holder) = try await tokens.sessions.live(token: refresh, realm: realm, clientId: client.id, offline: offline)
-            // A directory's person: the directory decides again (gone or disabled there: refused).
-            guard let current = try await authenticator.directoryStanding(of: holder, realm: realm, token: Sensitive(refresh)) else {
-                throw SessionTokens.Failure.userDisabled
-            }
-            (session, user) = (live, current)
+            (session, user) = try await tokens.sessions.live(token: refresh, realm: realm, clientId: client.id, offline: offline, authenticator: authenticator)
         } catch SessionTokens.Failure.wrongClient {
             throw OAuthError(.badRequest, "invalid_grant", "Invalid refresh token. Token client and authorized client don't match")
         } catch SessionTokens.Failure.notFullySetUp {
@@ -393,12 +388,8 @@ public struct OIDCController: Sendable {
         }
         let session: Session, user: User
         do {
-            let (live, holder) = try await tokens.sessions.live(token: token, realm: realm, clientId: nil, offline: token.hasPrefix(SessionTokens.identityTokenPrefix))
-            // A directory's person: inactive once the directory no longer has them (or disabled them).
-            guard let current = try await authenticator.directoryStanding(of: holder, realm: realm, token: Sensitive(token)) else {
-                throw SessionTokens.Failure.userDisabled
-            }
-            (session, user) = (live, current)
+            (session, user) = try await tokens.sessions.live(token: token, realm: realm, clientId: nil, offline: token.hasPrefix(SessionTokens.identityTokenPrefix),
+                                                             authenticator: authenticator)
         } catch is SessionTokens.Failure {
             return JSONBody.raw(#"{"active":false}"#)
         }

@@ -237,6 +237,12 @@ public struct DirectorySyncResult: Sendable, Equatable {
         ignored ? "Synchronization was ignored" : "\(added) imported users, \(updated) updated users, \(removed) removed users\(failed > 0 ? ", \(failed) users failed sync" : "")"
     }
     public init() {}
+    /// Nothing done: the provider is disabled, or a sync of it (or of the mapper) is under way.
+    public static let ignored: DirectorySyncResult = {
+        var result = DirectorySyncResult()
+        result.ignored = true
+        return result
+    }()
 }
 
 extension DirectoryUsers {
@@ -252,14 +258,10 @@ extension DirectoryUsers {
     /// and the ids seen.
     public func sync(providerId: String, realm: Realm, changedSince: Timestamp?) async throws -> DirectorySyncResult {
         guard let configured = try await configured(realm: realm).first(where: { $0.component.id == providerId }), configured.config.enabled else {
-            var ignored = DirectorySyncResult()
-            ignored.ignored = true
-            return ignored
+            return .ignored
         }
         guard syncing.withLock({ $0.insert(providerId).inserted }) else {
-            var ignored = DirectorySyncResult()
-            ignored.ignored = true
-            return ignored
+            return .ignored
         }
         defer { _ = syncing.withLock { $0.remove(providerId) } }
         let ldap = provider(configured, realm: realm)
@@ -329,9 +331,7 @@ extension DirectoryUsers {
         else { return nil }
         // One sync per mapper at a time on this node (a second is `ignored`, as the users' sync).
         guard syncing.withLock({ $0.insert(mapperId).inserted }) else {
-            var ignored = DirectorySyncResult()
-            ignored.ignored = true
-            return ignored
+            return .ignored
         }
         defer { _ = syncing.withLock { $0.remove(mapperId) } }
         let ldap = provider(configured, realm: realm)

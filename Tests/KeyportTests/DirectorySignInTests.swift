@@ -33,6 +33,13 @@ struct DirectorySignInTests {
 
     """
 
+    /// An LDAP provider of `acme` reading `slapd`'s people as its admin (`changes`: more config); its id.
+    static func provider(_ api: APIHarness, _ r: RegistryRealm, _ slapd: Slapd, _ changes: [String: [String]] = [:]) async throws -> String {
+        var config: [String: [String]] = ["bindDn": [Slapd.adminDN], "bindCredential": [Slapd.adminPassword], "usersDn": ["ou=people,\(Slapd.suffix)"]]
+        config.merge(changes) { $1 }
+        return try await UserStorageComponentsTests().create(api, UserStorageComponentsTests.providerJSON(url: slapd.url, changes: config), token: r.admin)
+    }
+
     static func pushes(_ access: [[String]], _ repository: String) -> Bool {
         access.contains { $0.count > 2 && $0[1] == repository && $0.dropFirst(2).contains("push") }
     }
@@ -55,9 +62,7 @@ struct DirectorySignInTests {
             let realmAdmin = try await api.role("acme", "realm-admin", client: management, token: r.admin)
             #expect(try await api.call(.post, "/admin/realms/acme/groups/\(admins)/role-mappings/clients/\(management)", token: r.admin, json: [realmAdmin]).status == .noContent)
 
-            let provider = try await UserStorageComponentsTests().create(api, UserStorageComponentsTests.providerJSON(url: slapd.url, changes: [
-                "bindDn": [Slapd.adminDN], "bindCredential": [Slapd.adminPassword], "usersDn": ["ou=people,\(Slapd.suffix)"], "trustEmail": ["true"],
-            ]), token: r.admin)
+            let provider = try await Self.provider(api, r, slapd, ["trustEmail": ["true"]])
             for (name, type, config) in [
                 ("groups", "group-ldap-mapper", ["groups.dn": .string("ou=groups,\(Slapd.suffix)"), "groups.path": "/ldap", "preserve.group.inheritance": "true"] as JSONValue),
                 ("everyone reads", "hardcoded-ldap-role-mapper", ["role": "registry.acme.io.reader"]),
@@ -142,9 +147,7 @@ struct DirectorySignInTests {
             let r = try await RegistryRealm.make(api)
             let store = api.server.services.store
             let realm = try #require(try await store.realm(named: "acme"))
-            let provider = try await UserStorageComponentsTests().create(api, UserStorageComponentsTests.providerJSON(url: slapd.url, changes: [
-                "bindDn": [Slapd.adminDN], "bindCredential": [Slapd.adminPassword], "usersDn": ["ou=people,\(Slapd.suffix)"],
-            ]), token: r.admin)
+            let provider = try await Self.provider(api, r, slapd)
             _ = try await UserStorageComponentsTests().create(api, ["name": "groups", "providerId": "group-ldap-mapper", "parentId": .string(provider),
                                                                     "config": ["groups.dn": .string("ou=groups,\(Slapd.suffix)")]], token: r.admin)
             let scope = "repository:team-a/app:pull,push"
@@ -233,10 +236,7 @@ struct DirectorySignInTests {
             let store = api.server.services.store
             let realm = try #require(try await store.realm(named: "acme"))
             #expect(try await api.call(.post, "/admin/realms/acme/groups", token: r.admin, json: ["name": "ldap"]).status == .created)
-            let provider = try await UserStorageComponentsTests().create(api, UserStorageComponentsTests.providerJSON(url: slapd.url, changes: [
-                "bindDn": [Slapd.adminDN], "bindCredential": [Slapd.adminPassword], "usersDn": ["ou=people,\(Slapd.suffix)"],
-                "batchSizeForSync": ["200"], "pagination": ["true"],
-            ]), token: r.admin)
+            let provider = try await Self.provider(api, r, slapd, ["batchSizeForSync": ["200"], "pagination": ["true"]])
             let mapper = try await UserStorageComponentsTests().create(api, ["name": "groups", "providerId": "group-ldap-mapper", "parentId": .string(provider),
                                                                              "config": ["groups.dn": .string("ou=groups,\(Slapd.suffix)"), "groups.path": "/ldap"]], token: r.admin)
             let sync = "/admin/realms/acme/user-storage/\(provider)/mappers/\(mapper)/sync"
@@ -289,9 +289,7 @@ struct DirectorySignInTests {
             let r = try await RegistryRealm.make(api)
             let store = api.server.services.store
             let realm = try #require(try await store.realm(named: "acme"))
-            let provider = try await UserStorageComponentsTests().create(api, UserStorageComponentsTests.providerJSON(url: slapd.url, changes: [
-                "bindDn": [Slapd.adminDN], "bindCredential": [Slapd.adminPassword], "usersDn": ["ou=people,\(Slapd.suffix)"], "pagination": ["true"],
-            ]), token: r.admin)
+            let provider = try await Self.provider(api, r, slapd, ["pagination": ["true"]])
             let mapper = try await UserStorageComponentsTests().create(api, ["name": "groups", "providerId": "group-ldap-mapper", "parentId": .string(provider),
                                                                              "config": ["groups.dn": .string("ou=groups,\(Slapd.suffix)")]], token: r.admin)
             let answer = try await api.call(.post, "/admin/realms/acme/user-storage/\(provider)/mappers/\(mapper)/sync?direction=fedToKeycloak", token: r.admin)
@@ -304,9 +302,7 @@ struct DirectorySignInTests {
         let slapd = try Slapd(ldif: DirectoryClientTests.people)
         try await APIHarness.run { api in
             let r = try await RegistryRealm.make(api)
-            _ = try await UserStorageComponentsTests().create(api, UserStorageComponentsTests.providerJSON(url: slapd.url, changes: [
-                "bindDn": [Slapd.adminDN], "bindCredential": [Slapd.adminPassword], "usersDn": ["ou=people,\(Slapd.suffix)"],
-            ]), token: r.admin)
+            _ = try await Self.provider(api, r, slapd)
             // slapd answers an unauthenticated bind (a DN, no password) with success.
             #expect(try await r.token("alice", "").status == .unauthorized)
             #expect(try await api.login(realm: "acme", username: "alice", password: "").status != .ok)
@@ -341,9 +337,7 @@ struct DirectorySignInTests {
             let r = try await RegistryRealm.make(api)
             #expect(try await api.call(.put, "/admin/realms/acme", token: r.admin,
                                        json: ["bruteForceProtected": true, "failureFactor": 30, "maxDeltaTimeSeconds": 60]).status == .noContent)
-            _ = try await UserStorageComponentsTests().create(api, UserStorageComponentsTests.providerJSON(url: slapd.url, changes: [
-                "bindDn": [Slapd.adminDN], "bindCredential": [Slapd.adminPassword], "usersDn": ["ou=people,\(Slapd.suffix)"],
-            ]), token: r.admin)
+            _ = try await Self.provider(api, r, slapd)
             #expect(try await r.token("member002", "member-secret-2").status == .ok)
             // A guess a minute and more apart: the realm forgets after 60 s, the directory's count
             // does not — the third locks.
@@ -375,9 +369,7 @@ struct DirectorySignInTests {
             let r = try await RegistryRealm.make(api)
             let store = api.server.services.store
             let realm = try #require(try await store.realm(named: "acme"))
-            let provider = try await UserStorageComponentsTests().create(api, UserStorageComponentsTests.providerJSON(url: slapd.url, changes: [
-                "bindDn": [Slapd.adminDN], "bindCredential": [Slapd.adminPassword], "usersDn": ["ou=people,\(Slapd.suffix)"], "batchSizeForSync": ["50"],
-            ]), token: r.admin)
+            let provider = try await Self.provider(api, r, slapd, ["batchSizeForSync": ["50"]])
             let path = "/admin/realms/acme/user-storage/\(provider)/sync"
             let full = try await api.call(.post, path + "?action=triggerFullSync", token: r.admin)
             #expect(full.status == .ok, "\(full.text)")
@@ -428,10 +420,7 @@ struct DirectorySignInTests {
             let r = try await RegistryRealm.make(api)
             let store = api.server.services.store
             let realm = try #require(try await store.realm(named: "acme"))
-            let provider = try await UserStorageComponentsTests().create(api, UserStorageComponentsTests.providerJSON(url: slapd.url, changes: [
-                "bindDn": [Slapd.adminDN], "bindCredential": [Slapd.adminPassword], "usersDn": ["ou=people,\(Slapd.suffix)"],
-                "fullSyncPeriod": ["86400"], "changedSyncPeriod": ["60"],
-            ]), token: r.admin)
+            let provider = try await Self.provider(api, r, slapd, ["fullSyncPeriod": ["86400"], "changedSyncPeriod": ["60"]])
             let directories = api.server.services.directories
             let first = try await directories.runDueSyncs()
             #expect(first.count == 1 && first[0].full && first[0].result.added >= 242, "\(first)")
