@@ -34,6 +34,20 @@ struct RealmKeyTests {
     }
 
     /// RFC 7638 §3.1's worked example.
+    /// RFC 4648 §10's vectors in the URL alphabet, and the two bytes that differ from standard base64.
+    @Test func base64URLMatchesRFC4648() {
+        let vectors: [(String, String)] = [("", ""), ("f", "Zg"), ("fo", "Zm8"), ("foo", "Zm9v"), ("foob", "Zm9vYg"), ("fooba", "Zm9vYmE"), ("foobar", "Zm9vYmFy")]
+        for (plain, encoded) in vectors {
+            #expect(Base64URL.encode(Array(plain.utf8)) == encoded)
+            #expect(Base64URL.decode(encoded) == Data(plain.utf8))
+        }
+        #expect(Base64URL.encode([0xfb, 0xff, 0xbf]) == "-_-_")
+        #expect(Base64URL.decode("-_-_") == Data([0xfb, 0xff, 0xbf]))
+        #expect(Base64URL.decode("Zg==") == Data("f".utf8))
+        #expect(Base64URL.decode("Zm9v!") == nil)
+        #expect(Base64URL.decode("Zm9v\u{e9}") == nil)
+    }
+
     @Test func jwkThumbprintMatchesRFC7638() {
         let jwk = PublicJWK(kty: "RSA", n: "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
                         e: "AQAB")
