@@ -20,6 +20,7 @@ public struct TokenScopes: Sendable {
 
 struct TokenContents: Sendable {
     let store: any IdentityStore
+    let assignedScopes: AssignedClientScopesCache
 
     /// Where claims go (Keycloak's per-mapper switches).
     enum Target { case accessToken, idToken, userInfo }
@@ -28,7 +29,7 @@ struct TokenContents: Sendable {
     /// Keycloak's `invalid_scope`; `lenient` (a refresh, userinfo) drops such names instead,
     /// since the client's scopes may have changed since the session began.
     func scopes(client: Client, realm: Realm, requested: String?, lenient: Bool = false) async throws -> TokenScopes {
-        let assigned = try await store.clientScopes(ofClient: client.id, realmId: realm.id)
+        let assigned = try await assignedScopes.scopes(ofClient: client.id, realmId: realm.id, store: store)
         let names = (requested ?? "").split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         guard names.count <= 100 else { throw OAuthError(.badRequest, "invalid_scope", "Invalid scopes: too many") }
         var applied = assigned.filter(\.isDefault).map(\.scope)

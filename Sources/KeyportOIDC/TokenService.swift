@@ -16,6 +16,7 @@ public struct TokenService: Sendable {
     public let environment: TimeAndRandomness
     public let issuer: RealmIssuer
     let onIssued: @Sendable () -> Void
+    let assignedScopes = AssignedClientScopesCache()
 
     public init(store: any IdentityStore, keyRing: RealmKeyRing, environment: TimeAndRandomness, issuer: RealmIssuer,
                 onIssued: @escaping @Sendable () -> Void = {}) {
@@ -97,7 +98,7 @@ public struct TokenService: Sendable {
 
     /// The client scopes a token request applies (`TokenContents.scopes`).
     public func scopes(client: Client, realm: Realm, requested: String?, lenient: Bool = false) async throws -> TokenScopes {
-        try await TokenContents(store: store).scopes(client: client, realm: realm, requested: requested, lenient: lenient)
+        try await TokenContents(store: store, assignedScopes: assignedScopes).scopes(client: client, realm: realm, requested: requested, lenient: lenient)
     }
 
     /// What userinfo answers for a verified token: `sub`, and the claims of the token's scopes'
@@ -106,7 +107,7 @@ public struct TokenService: Sendable {
         var claims: [String: JSONValue] = [:]
         let client = try await store.client(clientId: clientId, realmId: realm.id)
         if let client {
-            let scopes = try await TokenContents(store: store).scopes(client: client, realm: realm, requested: scope, lenient: true)
+            let scopes = try await TokenContents(store: store, assignedScopes: assignedScopes).scopes(client: client, realm: realm, requested: scope, lenient: true)
             claims = try await mappingSubject(realm: realm, user: user, client: client, scopes: scopes).claims(for: .userInfo).claims
         }
         claims["sub"] = .string(user.id)
@@ -152,7 +153,7 @@ public struct TokenService: Sendable {
     }
 
     func mappingSubject(realm: Realm, user: User, client: Client, scopes: TokenScopes) async throws -> MappingSubject {
-        let contents = TokenContents(store: store)
+        let contents = TokenContents(store: store, assignedScopes: assignedScopes)
         let effective = try await store.effectiveRoles(userId: user.id, realmId: realm.id)
         let roles = try await contents.roles(effective, client: client, realm: realm, applied: scopes.applied)
         var clientIdOf: [String: String] = [:]

@@ -474,6 +474,41 @@ struct IdentityStoreConformanceTests {
         #expect(try await store.events(realmId: other.id, matching: EventQuery(), page: .all).map(\.id) == ["o1"])
     }
 
+    /// Token requests keep a client's scopes and their mappers per configuration version
+    /// (`AssignedClientScopesCache`): every change to a scope or to a client's assignments moves
+    /// it, in the realm changed only.
+    @Test(arguments: StoreBackend.allCases)
+    func everyChangeToAClientsScopesMovesTheConfigurationVersion(backend: StoreBackend) async throws {
+        let store = try await backend.makeStore()
+        let f = Fixtures(store)
+        let realm = try await f.realm("acme")
+        let other = try await f.realm("globex")
+        let web = try await f.client("web", in: realm)
+        let first = try await store.realmVersions(realmId: realm.id)?.configuration
+        #expect(first != nil)
+        var seen: [Int64] = [-1, first ?? -1]
+        let otherBefore = try await store.realmVersions(realmId: other.id)?.configuration
+        func moved(_ what: String, _ changes: [StoreChange]) async throws {
+            try await store.apply(changes)
+            let now = try await store.realmVersions(realmId: realm.id)?.configuration ?? -1
+            #expect(!seen.contains(now), "\(what) did not move the configuration version")
+            seen.append(now)
+        }
+        let scope = ClientScope(id: "s-team", realmId: realm.id, name: "team")
+        try await moved("a scope made", [.createClientScope(scope)])
+        try await moved("assigned to a client", [.assignClientScope(scopeId: scope.id, clientId: web.id, realmId: realm.id, isDefault: true)])
+        try await moved("a mapper added to it", [.updateClientScope(id: scope.id, realmId: realm.id) {
+            $0.protocolMappers = [ProtocolMapper(id: "m-team", name: "team", protocol: "openid-connect", protocolMapper: "oidc-hardcoded-claim-mapper",
+                                                 config: ["claim.name": "team", "claim.value": "red"])]
+        }])
+        try await moved("moved to optional", [.assignClientScope(scopeId: scope.id, clientId: web.id, realmId: realm.id, isDefault: false)])
+        try await moved("unassigned", [.unassignClientScope(scopeId: scope.id, clientId: web.id, realmId: realm.id, isDefault: false)])
+        try await moved("assigned again", [.assignClientScope(scopeId: scope.id, clientId: web.id, realmId: realm.id, isDefault: true)])
+        try await moved("the scope deleted", [.deleteClientScope(id: scope.id, realmId: realm.id)])
+        #expect(try await store.clientScopes(ofClient: web.id, realmId: realm.id).allSatisfy { $0.scope.id != scope.id })
+        #expect(try await store.realmVersions(realmId: other.id)?.configuration == otherBefore, "another realm's version stays")
+    }
+
     /// Client scopes: unique names, realm defaults taken by new clients, assignments by name,
     /// role scope mappings, and deletion taking a scope off everything.
     @Test(arguments: StoreBackend.allCases)

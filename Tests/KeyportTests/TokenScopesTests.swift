@@ -95,6 +95,45 @@ struct TokenScopesTests {
         }
     }
 
+    /// A client's scopes are kept per configuration version: each change to a scope's mapper or
+    /// to the client's assignments is in the very next token and userinfo answer.
+    @Test func aChangedScopeIsInTheNextToken() async throws {
+        try await APIHarness.run { api in
+            let (admin, app) = try await setUp(api)
+            let scope = try #require(try await api.call(.post, "/admin/realms/acme/client-scopes", token: admin, json: [
+                "name": "tenant", "protocolMappers": [
+                    ["name": "tenant", "protocol": "openid-connect", "protocolMapper": "oidc-hardcoded-claim-mapper",
+                     "config": ["claim.name": "tenant", "claim.value": "red", "access.token.claim": "true", "userinfo.token.claim": "true"]]]]).createdID)
+            func tenant() async throws -> (token: String?, userinfo: String?) {
+                let answer = try await login(api)
+                guard let access = answer["access_token"]?.stringValue else {
+                    Issue.record("no access token: \(answer.status)")
+                    return (nil, nil)
+                }
+                let info = try await api.call(.get, "/realms/acme/protocol/openid-connect/userinfo", headers: [.authorization: "Bearer \(access)"])
+                let carried = try claims(access)
+                return (carried["tenant"]?.stringValue, info["tenant"]?.stringValue)
+            }
+            #expect(try await tenant() == (nil, nil))
+            try await api.call(.put, "/admin/realms/acme/clients/\(app)/default-client-scopes/\(scope)", token: admin)
+            #expect(try await tenant() == ("red", "red"))
+            let mapper = try #require(try await api.call(.get, "/admin/realms/acme/client-scopes/\(scope)/protocol-mappers/models", token: admin)
+                .items.first?["id"]?.stringValue)
+            #expect(try await api.call(.put, "/admin/realms/acme/client-scopes/\(scope)/protocol-mappers/models/\(mapper)", token: admin, json: [
+                "id": .string(mapper), "name": "tenant", "protocol": "openid-connect", "protocolMapper": "oidc-hardcoded-claim-mapper",
+                "config": ["claim.name": "tenant", "claim.value": "blue", "access.token.claim": "true", "userinfo.token.claim": "true"]]).status == .noContent)
+            #expect(try await tenant() == ("blue", "blue"))
+            #expect(try await api.call(.delete, "/admin/realms/acme/client-scopes/\(scope)/protocol-mappers/models/\(mapper)", token: admin).status == .noContent)
+            #expect(try await tenant() == (nil, nil))
+            try await api.call(.post, "/admin/realms/acme/client-scopes/\(scope)/protocol-mappers/models", token: admin, json: [
+                "name": "tenant", "protocol": "openid-connect", "protocolMapper": "oidc-hardcoded-claim-mapper",
+                "config": ["claim.name": "tenant", "claim.value": "green", "access.token.claim": "true", "userinfo.token.claim": "true"]])
+            #expect(try await tenant() == ("green", "green"))
+            #expect(try await api.call(.delete, "/admin/realms/acme/clients/\(app)/default-client-scopes/\(scope)", token: admin).status == .noContent)
+            #expect(try await tenant() == (nil, nil))
+        }
+    }
+
     @Test func mappersAddClaimsAudiencesAndGroupsButNeverReplaceTheTokensOwn() async throws {
         try await APIHarness.run { api in
             let (admin, app) = try await setUp(api)
