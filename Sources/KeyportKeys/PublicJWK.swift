@@ -71,9 +71,13 @@ public enum Base64URL {
 
     /// Also takes the standard alphabet and padding, as before (a JWK from elsewhere may carry them).
     public static func decode(_ text: String) -> Data? {
+        decode(utf8: text.utf8)
+    }
+
+    public static func decode(utf8 text: some Collection<UInt8>) -> Data? {
         var standard = [UInt8]()
-        standard.reserveCapacity(text.utf8.count + 3)
-        for byte in text.utf8 {
+        standard.reserveCapacity(text.count + 3)
+        for byte in text {
             switch byte {
             case UInt8(ascii: "-"): standard.append(UInt8(ascii: "+"))
             case UInt8(ascii: "_"): standard.append(UInt8(ascii: "/"))

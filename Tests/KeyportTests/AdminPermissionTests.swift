@@ -117,6 +117,14 @@ struct AdminPermissionTests {
             #expect(try await api.call(.get, "/admin/realms", token: none).status == .unauthorized)
 
             #expect(try await api.call(.get, "/admin/realms", token: admin).status == .ok)
+            // The scheme in any case, spaces around the token; nothing else is a bearer token.
+            #expect(try await api.call(.get, "/admin/realms", headers: [.authorization: "bEARER   \(admin) \t"]).status == .ok)
+            for header in ["Bearer", "Bearer   ", "Bearerx \(admin)", "Basic \(admin)", "Bearer\t\(admin)", "Bearer \(admin).x", "Bearer \(admin)."] {
+                #expect(try await api.call(.get, "/admin/realms", headers: [.authorization: header]).status == .unauthorized, "\(header.prefix(12))")
+            }
+            // A token of two dots only (a JWS with no payload) or four parts is malformed.
+            let pieces = admin.split(separator: ".")
+            #expect(try await api.call(.get, "/admin/realms", token: "\(pieces[0])..\(pieces[2])").status == .unauthorized)
             api.clock.advance(seconds: 301)
             let expired = try await api.call(.get, "/admin/realms", token: admin)
             #expect(expired.status == .unauthorized)
