@@ -489,7 +489,7 @@ struct BrowserSignIn: Sendable {
     var notFoundPage: Response { errorPage("Realm does not exist", realm: nil, status: .notFound) }
 
     func pageRealm(_ context: KeyportRequestContext) async throws -> Realm? {
-        guard let name = context.pathParameter("realm"), name.utf8.count <= 255, let realm = try await store.realm(named: name), realm.enabled else { return nil }
+        guard let realm = try await oidc.enabledRealm(context) else { return nil }
         return realm
     }
 

@@ -29,6 +29,8 @@ public struct OIDCController: Sendable {
     let deviceCodeAttempts = DeviceCodeAttempts()
     /// Brokered sign-ins whose answer came back once (`IdentityBroker`).
     let spentBrokerStates = SpentBrokerStates()
+    /// Realms by name, read again whenever a realm's configuration version moves.
+    let realms: RealmConfigurationCache
 
     /// `federation` checks client assertions (`federated-jwt`); the server passes the one it
     /// shares with the registry door, so both keep one cache of identity providers' keys.
@@ -44,6 +46,7 @@ public struct OIDCController: Sendable {
         self.clients = ClientAuthenticator(store: store, federation: federation, now: now,
                                            audience: { [tokens] realm in tokens.issuer(for: realm) })
         self.upstream = UpstreamSignIn(verifier: federation)
+        self.realms = RealmConfigurationCache(store: store)
     }
 
     public func addRoutes(to router: Router<KeyportRequestContext>) {
@@ -62,9 +65,16 @@ public struct OIDCController: Sendable {
     }
 
     func realm(_ context: KeyportRequestContext) async throws -> Realm {
+        guard let realm = try await enabledRealm(context) else { throw OAuthError.realmNotFound }
+        return realm
+    }
+
+    /// The path's realm as it is now, if it exists and is enabled (one indexed read of its
+    /// versions when nothing changed).
+    func enabledRealm(_ context: KeyportRequestContext) async throws -> Realm? {
         guard let name = context.pathParameter("realm"), name.utf8.count <= 255,
-              let realm = try await store.realm(named: name), realm.enabled
-        else { throw OAuthError.realmNotFound }
+              let realm = try await realms.realm(named: name)?.realm, realm.enabled
+        else { return nil }
         return realm
     }
 

@@ -73,12 +73,20 @@ public enum JWS {
     /// decodes the claims. Claims (issuer, expiry, …) are the caller's to check.
     public static func verify<Claims: Decodable>(_ token: String, as: Claims.Type, keyFor: (String) -> SigningKey?) throws -> (Header, Claims) {
         let parsed = try parse(token)
+        try verifySignature(of: parsed, keyFor: keyFor)
+        guard let claims = try? JSONDecoder().decode(Claims.self, from: parsed.payload) else { throw VerificationError.malformed }
+        return (parsed.header, claims)
+    }
+}
+
+extension JWS {
+    /// Verifies a parsed token's signature with the key `keyFor` returns for its header's `kid`
+    /// (for a caller that read the unverified payload first, to find the realm whose keys apply).
+    public static func verifySignature(of parsed: Parsed, keyFor: (String) -> SigningKey?) throws {
         guard let kid = parsed.header.kid, let key = keyFor(kid) else { throw VerificationError.unknownKey }
         guard parsed.header.alg == key.algorithm.rawValue, key.isValidSignature(parsed.signature, for: parsed.signingInput) else {
             throw VerificationError.badSignature
         }
-        guard let claims = try? JSONDecoder().decode(Claims.self, from: parsed.payload) else { throw VerificationError.malformed }
-        return (parsed.header, claims)
     }
 }
 
