@@ -433,9 +433,7 @@ struct BrowserSignIn: Sendable {
     /// one query parameter, `session_code` (Keycloak's name): the form itself holds only what the
     /// person types, so a script that fills in Keycloak's login form by its action works here too.
     func formAction(_ url: String, carrying fields: [(String, String)]) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        let encoded = fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
+        let encoded = fields.map { "\($0.0)=\(PercentEncoding.unreserved($0.1))" }.joined(separator: "&")
         return "\(url)?session_code=\(Base64URL.encode(Data(encoded.utf8)))"
     }
 

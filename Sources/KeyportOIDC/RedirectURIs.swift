@@ -1,5 +1,6 @@
 import Foundation
 import KeyportModel
+import KeyportHTTP
 
 /// Whether a redirect URI a request names is one its client registered — the one rule behind
 /// the authorization endpoint's `redirect_uri` and logout's `post_logout_redirect_uri`, so that
@@ -114,9 +115,7 @@ public enum RedirectURIs {
     /// `uri` with `parameters` added to its query (or its fragment, for `response_mode=fragment`).
     public static func adding(_ parameters: [(String, String)], to uri: String, inFragment: Bool = false) -> String {
         guard !parameters.isEmpty else { return uri }
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        let encoded = parameters.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
+        let encoded = parameters.map { "\($0.0)=\(PercentEncoding.unreserved($0.1))" }.joined(separator: "&")
         if inFragment { return uri + "#" + encoded }
         return uri + (uri.contains("?") ? "&" : "?") + encoded
     }

@@ -12,6 +12,17 @@ import Testing
 /// The smaller findings of the attacker's pass, one test each.
 @Suite("Smaller findings")
 struct SmallerFindingsTests {
+    /// A query value keeps only RFC 3986's unreserved characters; everything else is `%XX` of
+    /// its UTF-8, so a client's `state` comes back exactly as sent (and a Location header stays ASCII).
+    @Test func queryValuesArePercentEncodedByByte() throws {
+        #expect(PercentEncoding.unreserved("aZ09-._~") == "aZ09-._~")
+        #expect(PercentEncoding.unreserved("a b&c=d/é+%") == "a%20b%26c%3Dd%2F%C3%A9%2B%25")
+        #expect(PercentEncoding.unreserved("") == "")
+        let query = try #require(URLComponents(string: "https://app.example/cb?" + PercentEncoding.unreserved("x") + "=" +
+                                                 PercentEncoding.unreserved("s t&é=1"))?.queryItems)
+        #expect(query == [URLQueryItem(name: "x", value: "s t&é=1")])
+    }
+
     @Test func accessTokensStopWhenTheirSessionIsLoggedOut() async throws {
         try await APIHarness.run { api in
             let login = try await api.login()
