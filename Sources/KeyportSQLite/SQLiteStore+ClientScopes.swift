@@ -21,11 +21,11 @@ extension SQLiteStore {
     }
 
     public func clientScopes(ofClient clientId: String, realmId: String) async throws -> [AssignedClientScope] {
-        try await read { db in try db.all(statements.clientScopes.ofClient(clientId, realmId: realmId), ClientScopeSQL.decodeAssigned) }
+        try await readOne { db in try db.all(statements.clientScopes.ofClient(clientId, realmId: realmId), ClientScopeSQL.decodeAssigned) }
     }
 
     public func scopeRoles(of holder: ScopeMappingHolder, realmId: String) async throws -> [Role] {
-        try await read { db in try db.all(statements.clientScopes.roles(of: holder, realmId: realmId), RoleSQL.decode) }
+        try await readOne { db in try db.all(statements.clientScopes.roles(of: holder, realmId: realmId), RoleSQL.decode) }
     }
 
     public func addBuiltinClientScopes(_ make: @escaping @Sendable (String, String?) -> BuiltinClientScopes) async throws -> Int {

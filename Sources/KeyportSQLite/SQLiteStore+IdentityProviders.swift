@@ -9,7 +9,7 @@ extension SQLiteStore {
     }
 
     public func identityProviders(realmId: String) async throws -> [IdentityProvider] {
-        try await read { db in try db.all(statements.identityProviders.all(realmId: realmId), IdentityProviderSQL.decode) }
+        try await readOne { db in try db.all(statements.identityProviders.all(realmId: realmId), IdentityProviderSQL.decode) }
     }
 
     public func federatedClients(alias: String, subject: String, realmId: String) async throws -> [Client] {
