@@ -21,15 +21,17 @@ public final class RealmConfigurationCache: Sendable {
     struct Entry {
         let realm: Realm
         let configuration: Int64
-        /// By clientId; `.some(nil)`: known not to exist at this version.
-        var clients: [String: Client?] = [:]
+        /// By clientId's bytes; `.some(nil)`: known not to exist at this version.
+        var clients: [[UInt8]: Client?] = [:]
         var keys: [RealmKey]?
     }
 
     let store: any IdentityStore
     public let maxRealms: Int
     public let maxClientsPerRealm: Int
-    private let state = Mutex<[String: Entry]>([:])
+    /// Keyed by the name's bytes, as the database compares them: Swift's `String` equality would
+    /// take a canonically equivalent spelling (`\u{212A}eyport` for `Keyport`) as the same name.
+    private let state = Mutex<[[UInt8]: Entry]>([:])
 
     public init(store: any IdentityStore, maxRealms: Int = 10_000, maxClientsPerRealm: Int = 1_000) {
         self.store = store
@@ -38,13 +40,14 @@ public final class RealmConfigurationCache: Sendable {
     }
 
     public func removeAll() { state.withLock { $0.removeAll() } }
-    public func remove(realmNamed name: String) { _ = state.withLock { $0.removeValue(forKey: name) } }
+    public func remove(realmNamed name: String) { _ = state.withLock { $0.removeValue(forKey: Array(name.utf8)) } }
 
     /// The realm named `name` as it is now, with its versions; nil when there is none.
     public func realm(named name: String) async throws -> Current? {
-        if let cachedId = state.withLock({ $0[name]?.realm.id }), let versions = try await store.realmVersions(realmId: cachedId) {
+        let key = Array(name.utf8)
+        if let cachedId = state.withLock({ $0[key]?.realm.id }), let versions = try await store.realmVersions(realmId: cachedId) {
             let hit = state.withLock { s -> Realm? in
-                guard let entry = s[name], entry.realm.id == cachedId, entry.configuration == versions.configuration else { return nil }
+                guard let entry = s[key], entry.realm.id == cachedId, entry.configuration == versions.configuration else { return nil }
                 return entry.realm
             }
             if let hit { return Current(realm: hit, versions: versions) }
@@ -54,23 +57,23 @@ public final class RealmConfigurationCache: Sendable {
               let realm = try await store.realm(id: versions.realmId), realm.name == name
         else { return nil }
         state.withLock { s in
-            if s[name] == nil, s.count >= maxRealms { s.removeAll(keepingCapacity: true) }
-            s[name] = Entry(realm: realm, configuration: versions.configuration)
+            if s[key] == nil, s.count >= maxRealms { s.removeAll(keepingCapacity: true) }
+            s[key] = Entry(realm: realm, configuration: versions.configuration)
         }
         return Current(realm: realm, versions: versions)
     }
 
     /// The client `clientId` of `current`'s realm, as of `current`'s configuration version or later.
     public func client(clientId: String, in current: Current) async throws -> Client? {
-        let name = current.realm.name, version = current.versions.configuration
+        let name = Array(current.realm.name.utf8), id = Array(clientId.utf8), version = current.versions.configuration
         if let hit = state.withLock({ s -> Client?? in
             guard let entry = s[name], entry.configuration == version else { return nil }
-            return entry.clients[clientId]
+            return entry.clients[id]
         }) { return hit }
         let client = try await store.client(clientId: clientId, realmId: current.realm.id)
         state.withLock { s in
             guard var entry = s[name], entry.configuration == version, entry.clients.count < maxClientsPerRealm else { return }
-            entry.clients[clientId] = .some(client)
+            entry.clients[id] = .some(client)
             s[name] = entry
         }
         return client
@@ -78,7 +81,7 @@ public final class RealmConfigurationCache: Sendable {
 
     /// The realm's keys (every status), as of `current`'s configuration version or later.
     public func keys(in current: Current) async throws -> [RealmKey] {
-        let name = current.realm.name, version = current.versions.configuration
+        let name = Array(current.realm.name.utf8), version = current.versions.configuration
         if let hit = state.withLock({ s -> [RealmKey]? in
             guard let entry = s[name], entry.configuration == version else { return nil }
             return entry.keys

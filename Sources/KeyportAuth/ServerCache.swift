@@ -6,7 +6,8 @@
 /// means (a restored backup, SQL run by hand) and to give the memory back. It acts on the node
 /// that answers the request.
 public enum ServerCache: String, Sendable, CaseIterable {
-    /// Realm settings, clients, keys as read for tokens, effective roles and parsed grants.
+    /// Realm settings, clients, keys as read for tokens, clients' client scopes with their
+    /// mappers, effective roles and parsed grants.
     case realm
     /// Users' effective roles, parsed grants and the short-lived record of right passwords.
     case user

@@ -42,7 +42,7 @@ public struct DockerV2Controller: Sendable {
 
     public init(store: any IdentityStore, authenticator: PasswordAuthenticator, authorizer: RegistryAuthorizer, issuer: RegistryTokenIssuer,
                 events: EventRecorder, environment: TimeAndRandomness, realmIssuer: RealmIssuer, federation: FederatedJWTVerifier? = nil,
-                onIssued: @escaping @Sendable () -> Void = {}) {
+                configuration: RealmConfigurationCache? = nil, onIssued: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.authenticator = authenticator
         self.authorizer = authorizer
@@ -52,7 +52,7 @@ public struct DockerV2Controller: Sendable {
         self.realmIssuer = realmIssuer
         self.sessions = SessionTokens(store: store, environment: environment)
         self.personalAccessTokens = PersonalAccessTokens(store: store, environment: environment)
-        self.configuration = RealmConfigurationCache(store: store)
+        self.configuration = configuration ?? RealmConfigurationCache(store: store)
         self.federation = federation ?? FederatedJWTVerifier(keys: JWKSCache(now: environment.now))
         self.onIssued = onIssued
     }

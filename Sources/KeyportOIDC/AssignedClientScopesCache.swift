@@ -24,6 +24,13 @@ final class AssignedClientScopesCache: Sendable {
         self.maxEntries = max(1, maxEntries)
     }
 
+    func removeAll(realmId: String? = nil) {
+        state.withLock { s in
+            guard let realmId else { return s.removeAll() }
+            s = s.filter { !$0.key.hasPrefix(realmId + "\u{0}") }
+        }
+    }
+
     func scopes(ofClient clientId: String, realmId: String, store: any IdentityStore) async throws -> [AssignedClientScope] {
         guard let version = try await store.realmVersions(realmId: realmId)?.configuration else {
             return try await store.clientScopes(ofClient: clientId, realmId: realmId)

@@ -35,7 +35,7 @@ public struct OIDCController: Sendable {
     /// `federation` checks client assertions (`federated-jwt`); the server passes the one it
     /// shares with the registry door, so both keep one cache of identity providers' keys.
     public init(store: any IdentityStore, tokens: TokenService, authenticator: PasswordAuthenticator, events: EventRecorder, hasher: PasswordHasher,
-                federation: FederatedJWTVerifier? = nil) {
+                federation: FederatedJWTVerifier? = nil, realms: RealmConfigurationCache? = nil) {
         self.store = store
         self.tokens = tokens
         self.authenticator = authenticator
@@ -46,7 +46,7 @@ public struct OIDCController: Sendable {
         self.clients = ClientAuthenticator(store: store, federation: federation, now: now,
                                            audience: { [tokens] realm in tokens.issuer(for: realm) })
         self.upstream = UpstreamSignIn(verifier: federation)
-        self.realms = RealmConfigurationCache(store: store)
+        self.realms = realms ?? RealmConfigurationCache(store: store)
     }
 
     public func addRoutes(to router: Router<KeyportRequestContext>) {

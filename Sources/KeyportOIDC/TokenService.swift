@@ -29,6 +29,10 @@ public struct TokenService: Sendable {
 
     public func issuer(for realm: Realm) -> String { issuer.url(for: realm) }
 
+    /// Forgets the client scopes kept per configuration version (an admin's "clear realm cache",
+    /// after a restored backup moved the version clock back): of one realm, or of all.
+    public func removeCachedConfiguration(realmId: String? = nil) { assignedScopes.removeAll(realmId: realmId) }
+
     // MARK: Issuing
 
     /// An access token for `user`, requested by `client`, with the user's effective roles.

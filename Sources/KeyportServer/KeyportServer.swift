@@ -92,7 +92,10 @@ public struct KeyportServer: Sendable {
         MetricsController(metrics: metrics).addRoutes(to: router)
         // One cache of identity providers' keys for both doors that accept federated JWTs.
         let federation = FederatedJWTVerifier(keys: JWKSCache(now: environment.now))
-        OIDCController(store: store, tokens: tokens, authenticator: authenticator, events: events, hasher: hasher, federation: federation)
+        // One view of realms, clients and keys for every door (cleared together by an admin).
+        let realmConfiguration = RealmConfigurationCache(store: store)
+        OIDCController(store: store, tokens: tokens, authenticator: authenticator, events: events, hasher: hasher, federation: federation,
+                       realms: realmConfiguration)
             .addRoutes(to: router)
         AccountController(store: store, tokens: tokens, events: events).addRoutes(to: router)
         let dockerTokensIssued = metrics.tokensIssued(kind: "docker-v2")
@@ -102,7 +105,7 @@ public struct KeyportServer: Sendable {
         let dockerV2 = DockerV2Controller(
             store: store, authenticator: authenticator, authorizer: registryAuthorizer,
             issuer: RegistryTokenIssuer(keyRing: keyRing, environment: environment), events: events, environment: environment,
-            realmIssuer: realmIssuer, federation: federation, onIssued: { dockerTokensIssued.increment() }
+            realmIssuer: realmIssuer, federation: federation, configuration: realmConfiguration, onIssued: { dockerTokensIssued.increment() }
         )
         dockerV2.addRoutes(to: router)
         dockerV2.notifications().addRoutes(to: router)
@@ -124,9 +127,11 @@ public struct KeyportServer: Sendable {
             switch (cache, everyRealm) {
             case (.realm, true):
                 dockerV2.removeCached(.realm)
+                tokens.removeCachedConfiguration()
                 registryAuthorizer.removeAll()
             case (.realm, false):
                 dockerV2.removeCached(.realm, realm: realm.name)
+                tokens.removeCachedConfiguration(realmId: realm.id)
                 registryAuthorizer.removeAll(realmId: realm.id)
             case (.user, true):
                 registryAuthorizer.removeAll()

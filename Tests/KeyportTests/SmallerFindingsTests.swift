@@ -23,6 +23,22 @@ struct SmallerFindingsTests {
         #expect(query == [URLQueryItem(name: "x", value: "s t&é=1")])
     }
 
+    /// Realms are found by the bytes of their name, cached or not: a canonically equivalent
+    /// spelling (the Kelvin sign for `K`) names no realm, before and after the realm is cached.
+    @Test func aRealmsNameIsMatchedByteForByte() async throws {
+        try await APIHarness.run { api in
+            let admin = try await api.token()
+            try await api.createRealm("Kube", token: admin)
+            let kelvin = "/realms/%E2%84%AAube"
+            #expect(try await api.call(.get, "\(kelvin)/.well-known/openid-configuration").status == .notFound)
+            #expect(try await api.call(.get, "/realms/Kube/.well-known/openid-configuration").status == .ok)
+            #expect(try await api.call(.get, "/realms/Kube/protocol/openid-connect/auth?client_id=account").status != .notFound)
+            #expect(try await api.call(.get, "\(kelvin)/.well-known/openid-configuration").status == .notFound)
+            #expect(try await api.call(.get, "\(kelvin)/protocol/openid-connect/auth?client_id=account").status == .notFound)
+            #expect(try await api.call(.get, "\(kelvin)/protocol/docker-v2/auth?service=registry").status == .notFound)
+        }
+    }
+
     @Test func accessTokensStopWhenTheirSessionIsLoggedOut() async throws {
         try await APIHarness.run { api in
             let login = try await api.login()

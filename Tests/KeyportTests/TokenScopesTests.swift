@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import KeyportJSON
 import KeyportKeys
 import Testing
@@ -131,6 +132,33 @@ struct TokenScopesTests {
             #expect(try await tenant() == ("green", "green"))
             #expect(try await api.call(.delete, "/admin/realms/acme/clients/\(app)/default-client-scopes/\(scope)", token: admin).status == .noContent)
             #expect(try await tenant() == (nil, nil))
+        }
+    }
+
+    /// A restored backup can move the version clock back to a number this node has seen: an
+    /// administrator's "clear realm cache" then makes the next token read the scopes again.
+    @Test func clearingTheRealmCacheForgetsTheClientsScopes() async throws {
+        try await APIHarness.run { api in
+            let (admin, app) = try await setUp(api)
+            let scope = try #require(try await api.call(.post, "/admin/realms/acme/client-scopes", token: admin, json: [
+                "name": "tenant", "protocolMappers": [
+                    ["name": "tenant", "protocol": "openid-connect", "protocolMapper": "oidc-hardcoded-claim-mapper",
+                     "config": ["claim.name": "tenant", "claim.value": "red", "access.token.claim": "true"]]]]).createdID)
+            try await api.call(.put, "/admin/realms/acme/clients/\(app)/default-client-scopes/\(scope)", token: admin)
+            func tenant() async throws -> String? { try claims(try await login(api)["access_token"]?.stringValue)["tenant"]?.stringValue }
+            #expect(try await tenant() == "red")
+            // As a restore would leave it: the mapper changed, the realm's version as before.
+            var waiting = Configuration()
+            waiting.busyMode = .timeout(10)  // the server's event writer may hold the write lock a moment
+            try await DatabaseQueue(path: api.server.services.configuration.databasePath, configuration: waiting).write { db in
+                let version = try Int64.fetchOne(db, sql: "SELECT configuration_version FROM authorization_versions v JOIN realms r ON r.id = v.realm_id WHERE r.name = 'acme'")
+                try db.execute(sql: "UPDATE client_scopes SET protocol_mappers = replace(protocol_mappers, '\"red\"', '\"blue\"') WHERE id = ?", arguments: [scope])
+                try db.execute(sql: "UPDATE authorization_versions SET configuration_version = ? WHERE realm_id = (SELECT id FROM realms WHERE name = 'acme')",
+                               arguments: [version])
+            }
+            #expect(try await tenant() == "red", "the node keeps what it read at that version")
+            #expect(try await api.call(.post, "/admin/realms/acme/clear-realm-cache", token: admin).status == .noContent)
+            #expect(try await tenant() == "blue")
         }
     }
 
