@@ -2,8 +2,8 @@ import KeyportModel
 import KeyportStore
 import Synchronization
 
-/// A realm's settings, its clients and its keys as a token request needs them, read once per
-/// change of the realm's `configuration` version.
+/// A realm's settings, its clients, its keys and its clients' client scopes as a token request
+/// needs them, read once per change of the realm's `configuration` version.
 ///
 /// Every request reads the realm's versions first (one indexed row, which also carries the
 /// authorization version the role cache needs); cached rows are used only when they were read
@@ -24,6 +24,8 @@ public final class RealmConfigurationCache: Sendable {
         /// By clientId's bytes; `.some(nil)`: known not to exist at this version.
         var clients: [[UInt8]: Client?] = [:]
         var keys: [RealmKey]?
+        /// By client (its row's id): its client scopes with their protocol mappers.
+        var clientScopes: [String: [AssignedClientScope]] = [:]
     }
 
     let store: any IdentityStore
@@ -93,5 +95,30 @@ public final class RealmConfigurationCache: Sendable {
             s[name] = entry
         }
         return keys
+    }
+
+    /// A client's client scopes with their protocol mappers, as of the realm's configuration
+    /// version now (every OpenID Connect token, refresh and userinfo answer needs them; decoding
+    /// the mappers was a quarter of userinfo). Migration 0030's triggers move the version with any
+    /// change to a scope or to a client's assignments. Kept only beside a realm entry of the same
+    /// version (the request's own realm lookup makes it), at most `maxClientsPerRealm` per realm.
+    public func clientScopes(ofClient clientId: String, realm: Realm) async throws -> [AssignedClientScope] {
+        guard let versions = try await store.realmVersions(realmId: realm.id) else {
+            return try await store.clientScopes(ofClient: clientId, realmId: realm.id)
+        }
+        let name = Array(realm.name.utf8), version = versions.configuration
+        func entry(_ s: [[UInt8]: Entry]) -> Entry? {
+            guard let entry = s[name], entry.realm.id == realm.id, entry.configuration == version else { return nil }
+            return entry
+        }
+        if let hit = state.withLock({ entry($0)?.clientScopes[clientId] }) { return hit }
+        // Read after the version: what is kept can only be older than the version it is kept under.
+        let scopes = try await store.clientScopes(ofClient: clientId, realmId: realm.id)
+        state.withLock { s in
+            guard var kept = entry(s), kept.clientScopes.count < maxClientsPerRealm else { return }
+            kept.clientScopes[clientId] = scopes
+            s[name] = kept
+        }
+        return scopes
     }
 }

@@ -29,13 +29,14 @@ public struct OIDCController: Sendable {
     let deviceCodeAttempts = DeviceCodeAttempts()
     /// Brokered sign-ins whose answer came back once (`IdentityBroker`).
     let spentBrokerStates = SpentBrokerStates()
-    /// Realms by name, read again whenever a realm's configuration version moves.
-    let realms: RealmConfigurationCache
+    /// Realms by name, read again whenever a realm's configuration version moves (the token
+    /// service's, which the server shares with every door).
+    var realms: RealmConfigurationCache { tokens.realms }
 
     /// `federation` checks client assertions (`federated-jwt`); the server passes the one it
     /// shares with the registry door, so both keep one cache of identity providers' keys.
     public init(store: any IdentityStore, tokens: TokenService, authenticator: PasswordAuthenticator, events: EventRecorder, hasher: PasswordHasher,
-                federation: FederatedJWTVerifier? = nil, realms: RealmConfigurationCache? = nil) {
+                federation: FederatedJWTVerifier? = nil) {
         self.store = store
         self.tokens = tokens
         self.authenticator = authenticator
@@ -46,7 +47,6 @@ public struct OIDCController: Sendable {
         self.clients = ClientAuthenticator(store: store, federation: federation, now: now,
                                            audience: { [tokens] realm in tokens.issuer(for: realm) })
         self.upstream = UpstreamSignIn(verifier: federation)
-        self.realms = realms ?? RealmConfigurationCache(store: store)
     }
 
     public func addRoutes(to router: Router<KeyportRequestContext>) {

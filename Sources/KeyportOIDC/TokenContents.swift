@@ -1,4 +1,5 @@
 import Foundation
+import KeyportAuth
 import KeyportJSON
 import KeyportModel
 import KeyportStore
@@ -20,7 +21,7 @@ public struct TokenScopes: Sendable {
 
 struct TokenContents: Sendable {
     let store: any IdentityStore
-    let assignedScopes: AssignedClientScopesCache
+    let realms: RealmConfigurationCache
 
     /// Where claims go (Keycloak's per-mapper switches).
     enum Target { case accessToken, idToken, userInfo }
@@ -29,7 +30,7 @@ struct TokenContents: Sendable {
     /// Keycloak's `invalid_scope`; `lenient` (a refresh, userinfo) drops such names instead,
     /// since the client's scopes may have changed since the session began.
     func scopes(client: Client, realm: Realm, requested: String?, lenient: Bool = false) async throws -> TokenScopes {
-        let assigned = try await assignedScopes.scopes(ofClient: client.id, realmId: realm.id, store: store)
+        let assigned = try await realms.clientScopes(ofClient: client.id, realm: realm)
         let names = (requested ?? "").split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         guard names.count <= 100 else { throw OAuthError(.badRequest, "invalid_scope", "Invalid scopes: too many") }
         var applied = assigned.filter(\.isDefault).map(\.scope)

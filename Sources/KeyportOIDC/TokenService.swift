@@ -16,22 +16,20 @@ public struct TokenService: Sendable {
     public let environment: TimeAndRandomness
     public let issuer: RealmIssuer
     let onIssued: @Sendable () -> Void
-    let assignedScopes = AssignedClientScopesCache()
+    /// Where clients' client scopes are kept (the server passes the one every door shares).
+    let realms: RealmConfigurationCache
 
     public init(store: any IdentityStore, keyRing: RealmKeyRing, environment: TimeAndRandomness, issuer: RealmIssuer,
-                onIssued: @escaping @Sendable () -> Void = {}) {
+                realms: RealmConfigurationCache? = nil, onIssued: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.keyRing = keyRing
         self.environment = environment
         self.issuer = issuer
         self.onIssued = onIssued
+        self.realms = realms ?? RealmConfigurationCache(store: store)
     }
 
     public func issuer(for realm: Realm) -> String { issuer.url(for: realm) }
-
-    /// Forgets the client scopes kept per configuration version (an admin's "clear realm cache",
-    /// after a restored backup moved the version clock back): of one realm, or of all.
-    public func removeCachedConfiguration(realmId: String? = nil) { assignedScopes.removeAll(realmId: realmId) }
 
     // MARK: Issuing
 
@@ -102,7 +100,7 @@ public struct TokenService: Sendable {
 
     /// The client scopes a token request applies (`TokenContents.scopes`).
     public func scopes(client: Client, realm: Realm, requested: String?, lenient: Bool = false) async throws -> TokenScopes {
-        try await TokenContents(store: store, assignedScopes: assignedScopes).scopes(client: client, realm: realm, requested: requested, lenient: lenient)
+        try await TokenContents(store: store, realms: realms).scopes(client: client, realm: realm, requested: requested, lenient: lenient)
     }
 
     /// What userinfo answers for a verified token: `sub`, and the claims of the token's scopes'
@@ -111,7 +109,7 @@ public struct TokenService: Sendable {
         var claims: [String: JSONValue] = [:]
         let client = try await store.client(clientId: clientId, realmId: realm.id)
         if let client {
-            let scopes = try await TokenContents(store: store, assignedScopes: assignedScopes).scopes(client: client, realm: realm, requested: scope, lenient: true)
+            let scopes = try await TokenContents(store: store, realms: realms).scopes(client: client, realm: realm, requested: scope, lenient: true)
             claims = try await mappingSubject(realm: realm, user: user, client: client, scopes: scopes).claims(for: .userInfo).claims
         }
         claims["sub"] = .string(user.id)
@@ -157,7 +155,7 @@ public struct TokenService: Sendable {
     }
 
     func mappingSubject(realm: Realm, user: User, client: Client, scopes: TokenScopes) async throws -> MappingSubject {
-        let contents = TokenContents(store: store, assignedScopes: assignedScopes)
+        let contents = TokenContents(store: store, realms: realms)
         let effective = try await store.effectiveRoles(userId: user.id, realmId: realm.id)
         let roles = try await contents.roles(effective, client: client, realm: realm, applied: scopes.applied)
         var clientIdOf: [String: String] = [:]

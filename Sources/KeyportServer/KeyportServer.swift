@@ -76,7 +76,9 @@ public struct KeyportServer: Sendable {
         let oidcTokensIssued = metrics.tokensIssued(kind: "oidc")
         let publicURL = PublicBaseURL(configuration.publicBaseURL)
         let realmIssuer = RealmIssuer(base: { publicURL.value })
-        let tokens = TokenService(store: store, keyRing: keyRing, environment: environment, issuer: realmIssuer,
+        // One view of realms, clients, keys and client scopes for every door (cleared together by an admin).
+        let realmConfiguration = RealmConfigurationCache(store: store)
+        let tokens = TokenService(store: store, keyRing: keyRing, environment: environment, issuer: realmIssuer, realms: realmConfiguration,
                                   onIssued: { oidcTokensIssued.increment() })
         let events = EventRecorder(store: store, now: environment.now, maxPerRealm: configuration.eventsMaxPerRealm, onSuppressed: { metrics.eventSuppressed($0.rawValue) }, onFailure: { error in
             logger.warning("could not record an event", metadata: ["error": "\(error)"])
@@ -92,10 +94,7 @@ public struct KeyportServer: Sendable {
         MetricsController(metrics: metrics).addRoutes(to: router)
         // One cache of identity providers' keys for both doors that accept federated JWTs.
         let federation = FederatedJWTVerifier(keys: JWKSCache(now: environment.now))
-        // One view of realms, clients and keys for every door (cleared together by an admin).
-        let realmConfiguration = RealmConfigurationCache(store: store)
-        OIDCController(store: store, tokens: tokens, authenticator: authenticator, events: events, hasher: hasher, federation: federation,
-                       realms: realmConfiguration)
+        OIDCController(store: store, tokens: tokens, authenticator: authenticator, events: events, hasher: hasher, federation: federation)
             .addRoutes(to: router)
         AccountController(store: store, tokens: tokens, events: events).addRoutes(to: router)
         let dockerTokensIssued = metrics.tokensIssued(kind: "docker-v2")
@@ -127,11 +126,9 @@ public struct KeyportServer: Sendable {
             switch (cache, everyRealm) {
             case (.realm, true):
                 dockerV2.removeCached(.realm)
-                tokens.removeCachedConfiguration()
                 registryAuthorizer.removeAll()
             case (.realm, false):
                 dockerV2.removeCached(.realm, realm: realm.name)
-                tokens.removeCachedConfiguration(realmId: realm.id)
                 registryAuthorizer.removeAll(realmId: realm.id)
             case (.user, true):
                 registryAuthorizer.removeAll()

@@ -475,7 +475,7 @@ struct IdentityStoreConformanceTests {
     }
 
     /// Token requests keep a client's scopes and their mappers per configuration version
-    /// (`AssignedClientScopesCache`): every change to a scope or to a client's assignments moves
+    /// (`RealmConfigurationCache.clientScopes`): every change to a scope or to a client's assignments moves
     /// it, in the realm changed only.
     @Test(arguments: StoreBackend.allCases)
     func everyChangeToAClientsScopesMovesTheConfigurationVersion(backend: StoreBackend) async throws {
