@@ -59,6 +59,39 @@ struct ConnectionGuardTests {
         #expect(working.closed)
     }
 
+    /// The deadlines share one timer that is moved lazily: a keep-alive connection's idle
+    /// deadline counts from its last response, not from the first, however many came between,
+    /// and a body that starts after a long idle wait gets its own deadline.
+    @Test func theIdleDeadlineCountsFromTheLastResponse() throws {
+        let connections = Self.makeGuard()
+        let c = try Watched(connections)
+        for _ in 0..<5 {
+            c.advance(seconds: 5)
+            try c.read(.head(HTTPRequest(method: .get, scheme: nil, authority: nil, path: "/x")))
+            try c.read(.end(nil))
+            try c.respond()
+        }
+        // The header deadline (10 s after opening) and the first idle one (60 s after the
+        // first answer, at 65) have passed: neither closed it early.
+        c.advance(seconds: 59)
+        #expect(!c.closed)
+        c.advance(seconds: 2)
+        #expect(c.closed, "60 s idle after the last answer")
+
+        let late = try Watched(connections)
+        try late.read(.head(HTTPRequest(method: .get, scheme: nil, authority: nil, path: "/x")))
+        try late.read(.end(nil))
+        try late.respond()
+        late.advance(seconds: 50)
+        try late.read(.head(HTTPRequest(method: .post, scheme: nil, authority: nil, path: "/x")))
+        try late.read(.body(ByteBuffer(repeating: 0x61, count: 40 * 1024)))
+        late.advance(seconds: 29)
+        #expect(!late.closed, "the body's 30 s count from its head, not from the idle deadline")
+        late.advance(seconds: 2)
+        #expect(late.closed)
+        #expect(connections.timedOutCount == 2)
+    }
+
     @Test func pastTheCapTheOldestHalfSentConnectionMakesRoom() throws {
         let connections = Self.makeGuard(max: 3)
         let busy = try Watched(connections)
