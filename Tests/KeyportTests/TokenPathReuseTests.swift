@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdTesting
 @testable import KeyportAuth
 import KeyportEvents
 import KeyportHTTP
@@ -210,6 +211,45 @@ final class CountedHashes: Sendable {
     private let state = Mutex(0)
     func add() { state.withLock { $0 += 1 } }
     var value: Int { state.withLock { $0 } }
+}
+
+/// A connection is one task for its whole life, and Swift's task allocator keeps the slabs of
+/// the deepest call a task made until it ends: each request runs in a child task of its own, so
+/// an idle keep-alive connection does not hold the frames of its last login (a flood of 1,000
+/// connections held 65 MiB so).
+@Suite("Each request in a task of its own")
+struct RequestTaskTests {
+    /// Records the task a request reaches it in.
+    struct TaskRecorder: RouterMiddleware {
+        typealias Context = KeyportRequestContext
+        let seen: @Sendable (Int) -> Void
+        func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+            seen(withUnsafeCurrentTask { $0?.hashValue } ?? 0)
+            return try await next(request, context)
+        }
+    }
+
+    @Test func eachRequestRunsInItsOwnChildTask() async throws {
+        let outer = Mutex<[Int]>([]), inner = Mutex<[Int]>([])
+        let router = Router(context: KeyportRequestContext.self)
+        router.add(middleware: TaskRecorder { task in outer.withLock { $0.append(task) } })
+        router.add(middleware: ObservabilityMiddleware(metrics: KeyportMetrics(), randomBytes: TimeAndRandomness.live.randomBytes,
+                                                      proxyHeaders: .none, accessLog: false))
+        router.get("/task") { _, _ -> String in
+            inner.withLock { $0.append(withUnsafeCurrentTask { $0?.hashValue } ?? 0) }
+            return "ok"
+        }
+        // Two requests on one keep-alive connection (the live test client keeps one open).
+        try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { client in
+            for _ in 0..<2 {
+                try await client.execute(uri: "/task", method: .get) { response in #expect(response.status == .ok) }
+            }
+        }
+        let connection = outer.withLock { $0 }, handlers = inner.withLock { $0 }
+        #expect(connection.count == 2 && handlers.count == 2 && !handlers.contains(0))
+        #expect(Set(connection).count == 1, "one connection, one task: \(connection)")
+        #expect(Set(handlers).isDisjoint(with: connection), "the handlers ran in the connection's task")
+    }
 }
 
 @Suite("The per-request log line, formatted without Foundation")
