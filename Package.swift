@@ -60,6 +60,8 @@ let package = Package(
             dependencies: [
                 "KeyportModel", "KeyportStore", "KeyportSQL",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API, for reading rows straight off a statement (SQLiteStatements.swift).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             plugins: ["EmbedMigrations"]

@@ -7,7 +7,7 @@ extension SQLiteStore {
     public func createBrowserSession(_ s: BrowserSession, proof: LoginProof?, replacing: String?) async throws {
         try await write { db in
 
-            if let proof, !UserSQL.proves(try db.one(statements.users.proof(proof)) { $0 }, proof) {
+            if let proof, try db.one(statements.users.proof(proof), { UserSQL.proves($0, proof) }) != true {
                 throw StoreError.conflict(.credentialChanged)
             }
             if let replacing { try db.run(statements.browserSessions.delete(replacing, realmId: s.realmId)) }

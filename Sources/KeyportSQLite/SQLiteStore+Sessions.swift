@@ -6,7 +6,7 @@ import KeyportStore
 extension SQLiteStore {
     public func createSession(_ s: Session, proof: LoginProof?) async throws {
         try await write { db in
-            if let proof, !UserSQL.proves(try db.one(statements.users.proof(proof)) { $0 }, proof) {
+            if let proof, try db.one(statements.users.proof(proof), { UserSQL.proves($0, proof) }) != true {
                 throw StoreError.conflict(.credentialChanged)
             }
             try db.run(statements.sessions.insert(s))

@@ -85,6 +85,40 @@ struct SQLiteStoreTests {
         #expect(Set(columns) == Set(list.names) && columns.count == list.count, "\(table): \(columns) vs \(list.names)")
     }
 
+    /// Rows are read straight off SQLite's statement (not through GRDB's `Row`), with GRDB's
+    /// conversions; arguments are bound by hand: an empty string is text, not NULL, and an
+    /// empty blob a blob.
+    @Test func rowsAndArgumentsKeepGRDBsConversions() async throws {
+        let queue = try DatabaseQueue()
+        try await queue.read { db in
+            let sql = """
+                SELECT 'abc', CAST('héllo' AS BLOB), 42, 2.0, 2.9, NULL, x'00ff', x'ff', 0, 0.5, 'yes',
+                       typeof(?), typeof(?), ?, ?, ?, ?, typeof(?), length(CAST(? AS BLOB))
+                """
+            let arguments: [any SQLBindable] = ["", [UInt8](), "é✓", Int64.max, true, [UInt8]([0, 1, 255]), String?.none, "a\u{0}b"]
+            let read = try db.one(SQLStatement(sql, arguments)) { row in
+                (row.text(0), row.text(1), row.integer(2), row.integer(3), row.integer(4), row.text(5), row.integer(5), row.bytes(6),
+                 row.text(7), row.boolean(8), row.boolean(9), row.boolean(10), row.integer(10), row.text(2), row.bytes(0),
+                 row.text(11), row.text(12), row.text(13), row.integer(14), row.boolean(15), row.bytes(16), row.text(17), row.integer(18))
+            }
+            let r = try #require(read)
+            #expect(r.0 == "abc" && r.1 == "héllo" && r.2 == 42 && r.3 == 2 && r.4 == 2)
+            #expect(r.5 == nil && r.6 == nil && r.7 == [0, 255])
+            #expect(r.8 == nil, "a blob that is not UTF-8 is no text")
+            #expect(r.9 == false && r.10 == true && r.11 == nil && r.12 == nil, "booleans from numbers only")
+            #expect(r.13 == nil, "GRDB reads no text from an integer")
+            #expect(r.14 == Array("abc".utf8))
+            #expect(r.15 == "text" && r.16 == "blob", "the empty string and the empty blob are not NULL")
+            #expect(r.17 == "é✓" && r.18 == Int64.max && r.19 == true && r.20 == [0, 1, 255])
+            #expect(r.21 == "null" && r.22 == 3, "a string with a NUL keeps its length")
+            #expect(try db.all(SQLStatement("SELECT value FROM json_each('[1,2,3]')")) { $0.int(0) } == [1, 2, 3])
+            #expect(try db.count(SQLStatement("SELECT count(*) FROM json_each('[1,2]') WHERE value > ?", [0])) == 2)
+            #expect(try db.exists(SQLStatement("SELECT 1 WHERE ? = 'x'", ["x"])) && !(try db.exists(SQLStatement("SELECT 1 WHERE 0"))))
+            // A wrong number of arguments is an error, never a silent NULL.
+            #expect(throws: DatabaseError.self) { try db.one(SQLStatement("SELECT ?, ?", ["one"])) { $0.text(0) } }
+        }
+    }
+
     @Test func migrationsAreAppliedOnceAndRecorded() throws {
         let p = path()
         let first = try SQLiteStore.migrateDatabase(path: p, now: { 1 })
