@@ -150,12 +150,12 @@ public final class EventRecorder: Sendable {
     public func record(_ event: Event, in realm: Realm) {
         guard realm.storesEvent(type: event.type) else { return onSuppressed(.disabled) }
         if event.error != nil && !takeFailureToken(realmId: realm.id) { return onSuppressed(.rateLimited) }
+        // A repeat is decided before the details are capped: most of a registry's pulls are one.
+        let skipped = event.error == nil ? takeSuccessToken(event) : 0
+        guard let skipped else { return onSuppressed(.repeated) }
         var capped = event
         capped.details = Self.cap(event.details)
-        if event.error == nil {
-            guard let skipped = takeSuccessToken(event) else { return onSuppressed(.repeated) }
-            if skipped > 0 { capped.details["repeated"] = String(skipped) }
-        }
+        if skipped > 0 { capped.details["repeated"] = String(skipped) }
         capped.ipAddress = event.ipAddress.map { String($0.prefix(64)) }
         capped.error = event.error.map { String($0.prefix(255)) }
         enqueue(capped)
@@ -167,12 +167,17 @@ public final class EventRecorder: Sendable {
     static func cap(_ details: [String: String]) -> [String: String] {
         var out: [String: String] = [:]
         for (key, value) in details.sorted(by: { $0.key < $1.key }).prefix(maxDetails) {
-            guard value.utf8.count > maxDetailLength else { out[String(key.prefix(64))] = value; continue }
-            var cut = value.prefix(maxDetailLength - 32)
-            while cut.utf8.count > maxDetailLength - 32 { cut = cut.dropLast() }
-            out[String(key.prefix(64))] = "\(cut)… (\(value.utf8.count) bytes)"
+            out[String(key.prefix(64))] = capValue(value)
         }
         return out
+    }
+
+    /// A detail's value within `maxDetailLength` bytes, saying how long it was when cut.
+    static func capValue(_ value: String) -> String {
+        guard value.utf8.count > maxDetailLength else { return value }
+        var cut = value.prefix(maxDetailLength - 32)
+        while cut.utf8.count > maxDetailLength - 32 { cut = cut.dropLast() }
+        return "\(cut)… (\(value.utf8.count) bytes)"
     }
 
     /// Token buckets for successes: one per realm, user, client, type and requested access (the
@@ -185,7 +190,9 @@ public final class EventRecorder: Sendable {
         // The credential and address too: a password login must not be skipped as a repeat of a
         // personal access token's (the registry's audit trail infers the credential from these).
         let credential = event.details["token_id"] ?? event.details["identity_token_id"] ?? event.details["credential_type"] ?? ""
-        let specific = "\(general)\u{0}\(event.type)\u{0}\(event.details["requested_access"] ?? "")\u{0}\(credential)\u{0}\(event.ipAddress ?? "")"
+        // Capped as the stored details are (a key per request held until the next minute).
+        let requested = event.details["requested_access"].map(Self.capValue) ?? ""
+        let specific = "\(general)\u{0}\(event.type)\u{0}\(requested)\u{0}\(String(credential.prefix(Self.maxDetailLength)))\u{0}\(String((event.ipAddress ?? "").prefix(64)))"
         return successBuckets.withLock { b in
             if b.count >= Self.maxSuccessKeys - 1 && (b[specific] == nil || b[general] == nil) { b.removeAll(keepingCapacity: true) }
             var one = Bucket.refilled(b[specific], perMinute: successesPerMinute, at: time)

@@ -1,5 +1,4 @@
 import struct Foundation.Date
-import struct Foundation.UUID
 
 /// Time and randomness, injected everywhere they are used so that expiry, lockout and ids
 /// are testable without sleeping or guessing.
@@ -34,7 +33,18 @@ public struct TimeAndRandomness: Sendable {
         var b = randomBytes(16)
         b[6] = (b[6] & 0x0F) | 0x40
         b[8] = (b[8] & 0x3F) | 0x80
-        let uuid = UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
-        return uuid.uuidString.lowercased()
+        // 8-4-4-4-12 hex digits, written by byte (Foundation's UUID string and a lowercasing
+        // showed in the token path's profile).
+        let digits = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: 36) { out in
+            var at = 0
+            for (index, byte) in b.prefix(16).enumerated() {
+                if index == 4 || index == 6 || index == 8 || index == 10 { out[at] = UInt8(ascii: "-"); at += 1 }
+                out[at] = digits[Int(byte >> 4)]
+                out[at + 1] = digits[Int(byte & 0x0F)]
+                at += 2
+            }
+            return at
+        }
     }
 }

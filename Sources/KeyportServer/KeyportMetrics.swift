@@ -14,17 +14,28 @@ public final class KeyportMetrics: Sendable {
     static let maxRequestLabelSets = 2_000
 
     struct RequestLabels: Hashable { let route: String; let method: String; let status: Int }
+    /// The suppressed-event counters by reason, made once (a repeated registry pull is one of
+    /// these per request).
+    private let suppressedByReason: [String: Counter]
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
+        var suppressed: [String: Counter] = [:]
+        for reason in EventRecorder.Suppression.allCases {
+            suppressed[reason.rawValue] = Self.eventsSuppressed(reason.rawValue, in: registry)
+        }
+        self.suppressedByReason = suppressed
         // Present from the first scrape, so dashboards see zeros rather than gaps.
         _ = passwordHashDuration
         for kind in ["oidc", "docker-v2"] { _ = tokensIssued(kind: kind) }
-        for reason in EventRecorder.Suppression.allCases { _ = eventsSuppressed(reason.rawValue) }
     }
 
     /// Login events not stored, by reason: a flood shows here instead of in the database.
     public func eventsSuppressed(_ reason: String) -> Counter {
+        suppressedByReason[reason] ?? Self.eventsSuppressed(reason, in: registry)
+    }
+
+    private static func eventsSuppressed(_ reason: String, in registry: PrometheusCollectorRegistry) -> Counter {
         registry.makeCounter(descriptor: .init(namespace: "keyport", metricName: "events_suppressed", unitName: "total",
                                                helpText: "Login events not stored, by reason (realm settings, rate of failures, no credentials)"),
                              labels: [("reason", reason)])

@@ -12,6 +12,22 @@ import Testing
 /// The smaller findings of the attacker's pass, one test each.
 @Suite("Smaller findings")
 struct SmallerFindingsTests {
+    /// Ids are version 4 UUIDs in Keycloak's lower-case form, written by byte: the same text as
+    /// Foundation's UUID for the same bytes, the version and variant bits set.
+    @Test func newIDsAreLowerCaseVersion4UUIDs() throws {
+        let fixed: [UInt8] = [0x00, 0x1f, 0xa2, 0xb3, 0xc4, 0xd5, 0xe6, 0xf7, 0x08, 0x19, 0x2a, 0x3b, 0x4c, 0x5d, 0x6e, 0xff]
+        let env = TimeAndRandomness(now: { Timestamp(millisecondsSince1970: 0) }, randomBytes: { Array(fixed.prefix($0)) })
+        let id = env.newID()
+        #expect(id == "001fa2b3-c4d5-46f7-8819-2a3b4c5d6eff")
+        var b = fixed
+        b[6] = (b[6] & 0x0F) | 0x40
+        b[8] = (b[8] & 0x3F) | 0x80
+        let foundation = UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+        #expect(id == foundation.uuidString.lowercased())
+        let live = TimeAndRandomness.live.newID()
+        #expect(live.utf8.count == 36 && UUID(uuidString: live) != nil && live == live.lowercased() && live != TimeAndRandomness.live.newID())
+    }
+
     /// A query value keeps only RFC 3986's unreserved characters; everything else is `%XX` of
     /// its UTF-8, so a client's `state` comes back exactly as sent (and a Location header stays ASCII).
     @Test func queryValuesArePercentEncodedByByte() throws {
