@@ -43,10 +43,13 @@ extension Database {
             case .text(let text):
                 var text = text
                 code = text.withUTF8 { utf8 in
-                    utf8.withMemoryRebound(to: CChar.self) { chars in
+                    // Up to the first NUL, as GRDB binds the same text in `run` (a C string): a
+                    // name is compared as it would be stored.
+                    let length = utf8.firstIndex(of: 0) ?? utf8.count
+                    return utf8.withMemoryRebound(to: CChar.self) { chars in
                         // A null pointer would bind NULL: the empty string is bound as text.
                         guard let start = chars.baseAddress else { return sqlite3_bind_text(handle, index, "", 0, transient) }
-                        return sqlite3_bind_text(handle, index, start, Int32(clamping: chars.count), transient)
+                        return sqlite3_bind_text(handle, index, start, Int32(clamping: length), transient)
                     }
                 }
             case .blob(let bytes):
@@ -65,17 +68,24 @@ extension Database {
     }
 
     /// Steps `s`, handing each row to `body` while it is current (at most `limit` rows).
+    ///
+    /// Reads only: GRDB's bookkeeping around a statement it executes (its cancellation check, the
+    /// transaction state a write changes) is not needed for a SELECT, and `run` keeps it for
+    /// changes. An interrupted step is an error like any other (`StoreError.unavailable`).
     private func rows(_ s: SQLStatement, limit: Int = .max, _ body: (SQLiteRow) -> Void) throws {
         let statement = try bound(s)
-        let handle = statement.sqliteStatement
-        defer { sqlite3_reset(handle) }
-        var taken = 0
-        while taken < limit {
-            let code = sqlite3_step(handle)
-            if code == SQLITE_DONE { return }
-            guard code == SQLITE_ROW else { throw error(code, s) }
-            body(SQLiteRow(statement: handle))
-            taken += 1
+        // A statement that is not cached is finalized when GRDB's object goes: kept to the end.
+        try withExtendedLifetime(statement) {
+            let handle = statement.sqliteStatement
+            defer { sqlite3_reset(handle) }
+            var taken = 0
+            while taken < limit {
+                let code = sqlite3_step(handle)
+                if code == SQLITE_DONE { return }
+                guard code == SQLITE_ROW else { throw error(code, s) }
+                body(SQLiteRow(statement: handle))
+                taken += 1
+            }
         }
     }
 

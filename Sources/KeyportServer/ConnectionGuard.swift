@@ -130,6 +130,9 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// (a timer that fires early finds the deadline ahead and waits again).
     private var timer: Scheduled<Void>?
     private var timerFiresAt: NIODeadline?
+    /// Which timer is current: one cancelled in the same event-loop pass may still run, and
+    /// must not take the place of the one that replaced it.
+    private var timerGeneration: UInt64 = 0
 
     init(guard connections: ConnectionGuard) {
         self.connections = connections
@@ -234,15 +237,18 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         if let firesAt = timerFiresAt, firesAt <= want { return }
         timer?.cancel()
         timerFiresAt = want
+        timerGeneration &+= 1
+        let generation = timerGeneration
         // The task runs on this channel's event loop, where this handler lives.
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleTask(deadline: want) {
-            handler.value.fired(loopBoundContext.value)
+            handler.value.fired(loopBoundContext.value, generation: generation)
         }
     }
 
-    private func fired(_ context: ChannelHandlerContext) {
+    private func fired(_ context: ChannelHandlerContext, generation: UInt64) {
+        guard generation == timerGeneration else { return }
         timer = nil
         timerFiresAt = nil
         if isOverdue(now: context.eventLoop.now) {
@@ -258,6 +264,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         timer?.cancel()
         timer = nil
         timerFiresAt = nil
+        timerGeneration &+= 1
         phase = .answering
         if let entry {
             connections.closed(entry.channel)
