@@ -29,19 +29,22 @@ public struct TimeAndRandomness: Sendable {
     )
 
     /// A new random (version 4) UUID in its lower-case string form, as Keycloak's ids are.
-    public func newID() -> String {
-        var b = randomBytes(16)
+    public func newID() -> String { Self.uuid(random: randomBytes(16)) }
+
+    /// The version 4 UUID made of 16 random bytes (the version and variant bits are set here):
+    /// 8-4-4-4-12 lower-case hex digits, written by byte (Foundation's UUID string and a
+    /// lowercasing showed in the token path's profile).
+    public static func uuid(random bytes: [UInt8]) -> String {
+        var b = Array(bytes.prefix(16))
+        while b.count < 16 { b.append(0) }
         b[6] = (b[6] & 0x0F) | 0x40
         b[8] = (b[8] & 0x3F) | 0x80
-        // 8-4-4-4-12 hex digits, written by byte (Foundation's UUID string and a lowercasing
-        // showed in the token path's profile).
-        let digits = Array("0123456789abcdef".utf8)
         return String(unsafeUninitializedCapacity: 36) { out in
             var at = 0
-            for (index, byte) in b.prefix(16).enumerated() {
+            for (index, byte) in b.enumerated() {
                 if index == 4 || index == 6 || index == 8 || index == 10 { out[at] = UInt8(ascii: "-"); at += 1 }
-                out[at] = digits[Int(byte >> 4)]
-                out[at + 1] = digits[Int(byte & 0x0F)]
+                out[at] = Hex.digits[Int(byte >> 4)]
+                out[at + 1] = Hex.digits[Int(byte & 0x0F)]
                 at += 2
             }
             return at

@@ -219,14 +219,7 @@ public struct Provisioning: Sendable {
     }
 
     /// A random (version 4) UUID, as the server's ids.
-    func newUUID() -> String {
-        var b = randomBytes(16)
-        b[6] = (b[6] & 0x0F) | 0x40
-        b[8] = (b[8] & 0x3F) | 0x80
-        let hex = b.map { String(format: "%02x", $0) }.joined()
-        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
-        return parts.joined(separator: "-")
-    }
+    func newUUID() -> String { TimeAndRandomness.uuid(random: randomBytes(16)) }
 
     func base64URL(_ bytes: [UInt8]) -> String {
         Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")

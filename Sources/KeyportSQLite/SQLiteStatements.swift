@@ -18,15 +18,20 @@ private let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3
 /// twice and every argument boxed, a tenth of a warm token request (docs/performance.md). GRDB
 /// still prepares, caches and owns the statements, and runs everything else.
 extension Database {
+    /// `s`'s prepared statement: GRDB's cached one for a fixed text, a new one otherwise.
+    private func statement(for s: SQLStatement) throws -> Statement {
+        s.cacheable ? try cachedStatement(sql: s.sql) : try makeStatement(sql: s.sql)
+    }
+
     private func prepared(_ s: SQLStatement) throws -> Statement {
-        let statement = s.cacheable ? try cachedStatement(sql: s.sql) : try makeStatement(sql: s.sql)
+        let statement = try statement(for: s)
         statement.arguments = StatementArguments(s.arguments.map(\.databaseValue))
         return statement
     }
 
     /// `s` prepared, its arguments bound, ready to step; reset again by `rows` when done.
     private func bound(_ s: SQLStatement) throws -> Statement {
-        let statement = s.cacheable ? try cachedStatement(sql: s.sql) : try makeStatement(sql: s.sql)
+        let statement = try statement(for: s)
         let handle = statement.sqliteStatement
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)

@@ -1,6 +1,7 @@
 import Hummingbird
 import KeyportAuth
 import KeyportHTTP
+import KeyportModel
 import KeyportPasswords
 import KeyportStore
 import HTTPTypes
@@ -22,19 +23,7 @@ struct ObservabilityMiddleware: RouterMiddleware {
     /// The peers whose `X-Forwarded-For` is believed (`--proxy-trusted-addresses`).
     var trustedProxies: TrustedProxies = .privateNetworks
 
-    static let hexDigits = Array("0123456789abcdef".utf8)
     static let pragma = HTTPField.Name("Pragma")!
-
-    /// Lower-case hex, without `String(format:)` (per request, that showed in the profile).
-    static func hex(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(hexDigits[Int(b >> 4)])
-            out.append(hexDigits[Int(b & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
 
     /// `12.34`: milliseconds with two decimals, in integer arithmetic.
     static func milliseconds(_ d: Duration) -> String {
@@ -46,7 +35,7 @@ struct ObservabilityMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let requestID = Self.acceptableRequestID(request.headers[.xRequestID]) ?? Self.hex(randomBytes(12))
+        let requestID = Self.acceptableRequestID(request.headers[.xRequestID]) ?? Hex.lowercase(randomBytes(12))
         context.requestID = requestID
         context.logger[metadataKey: "request_id"] = .string(requestID)
         let realm = Self.realmName(in: request.uri.path)

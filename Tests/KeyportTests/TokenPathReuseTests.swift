@@ -255,7 +255,7 @@ struct RequestTaskTests {
 @Suite("The per-request log line, formatted without Foundation")
 struct CheapLogFormattingTests {
     @Test func hexMillisecondsAndTimestampsAreExact() {
-        #expect(ObservabilityMiddleware.hex([0, 15, 16, 255]) == "000f10ff")
+        #expect(Hex.lowercase([0, 15, 16, 255]) == "000f10ff")
         #expect(ObservabilityMiddleware.milliseconds(.milliseconds(12) + .microseconds(345)) == "12.34")
         #expect(ObservabilityMiddleware.milliseconds(.microseconds(5)) == "0.00")
         #expect(ObservabilityMiddleware.milliseconds(.microseconds(50)) == "0.05")
